@@ -1,0 +1,38 @@
+"""Channel connectors: one package per channel, found through a registry."""
+
+from connectors.base import (
+    AckResponse,
+    Capabilities,
+    Connector,
+    ConnectorContext,
+    InboxRef,
+    MalformedPayload,
+    OutboundMessage,
+    PermanentSendError,
+    RawRequest,
+    SendResult,
+    SharedStore,
+    SignatureInvalid,
+    TransientSendError,
+)
+from connectors.registry import ConnectorRegistry, DuplicateConnectorKind, UnknownConnectorKind, default_registry
+
+__all__ = [
+    "AckResponse",
+    "Capabilities",
+    "Connector",
+    "ConnectorContext",
+    "ConnectorRegistry",
+    "DuplicateConnectorKind",
+    "InboxRef",
+    "MalformedPayload",
+    "OutboundMessage",
+    "PermanentSendError",
+    "RawRequest",
+    "SendResult",
+    "SharedStore",
+    "SignatureInvalid",
+    "TransientSendError",
+    "UnknownConnectorKind",
+    "default_registry",
+]

@@ -1,0 +1,209 @@
+"""The connector contract: what the hub asks of every channel, and what it gives back.
+
+The hub owns HTTP routes, storage and queues; a connector owns the channel's rules:
+verifying and parsing what the channel sends, and sending replies through its API.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, ClassVar, Protocol
+
+import httpx
+from pydantic import BaseModel
+
+from normalizer import Attachment, IdentityRef, InboundMessage
+
+__all__ = [
+    "AckResponse",
+    "Capabilities",
+    "Connector",
+    "ConnectorContext",
+    "DeferredSendError",
+    "InboxRef",
+    "MalformedPayload",
+    "OutboundMessage",
+    "PermanentSendError",
+    "RawRequest",
+    "SendResult",
+    "SharedStore",
+    "SignatureInvalid",
+    "TransientSendError",
+]
+
+
+class ConnectorError(Exception):
+    """Root of the errors a connector raises for the hub to handle."""
+
+
+class SignatureInvalid(ConnectorError):
+    """The request is not from the channel (bad, missing or stale signature). Answer 403, store nothing."""
+
+
+class MalformedPayload(ConnectorError):
+    """The request is from the channel but cannot be understood. Answer 400, store nothing."""
+
+
+class TransientSendError(ConnectorError):
+    """Sending failed for a reason that may pass (rate limit, 5xx, network): retry with backoff."""
+
+    def __init__(self, reason: str, *, retry_after: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+
+
+class DeferredSendError(TransientSendError):
+    """The channel refuses for now for a known, long-lasting reason (a daily quota): retry much later."""
+
+
+class PermanentSendError(ConnectorError):
+    """Sending can never succeed as asked (window closed, invalid recipient): fail with `reason`."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    text: bool = True
+    images: bool = False
+    files: bool = False
+    voice: bool = False
+    typing: bool = False
+    read_receipts: bool = False
+    max_text_length: int | None = None
+    reply_window: timedelta | None = None
+    """How long after the customer's last message the business may still write."""
+    max_replies_in_window: int | None = None
+    """How many messages the business may send between two customer messages."""
+
+
+@dataclass(frozen=True, slots=True)
+class InboxRef:
+    """What a connector may know of the inbox it serves."""
+
+    id: str
+    workspace_id: str
+    name: str
+    public_token: str
+    public_url: str
+
+
+@dataclass(frozen=True, slots=True)
+class RawRequest:
+    """An HTTP delivery from a channel, as received. `url` is the public URL the channel called."""
+
+    method: str
+    url: str
+    sub_path: str
+    query: Mapping[str, str]
+    headers: Mapping[str, str]
+    body: bytes
+    received_at: datetime
+    remote_addr: str | None = None
+
+    def header(self, name: str) -> str | None:
+        return self.headers.get(name.lower())
+
+
+@dataclass(frozen=True, slots=True)
+class AckResponse:
+    """The immediate answer a channel expects (`success`, TwiML, an echo string)."""
+
+    body: bytes = b""
+    media_type: str = "text/plain"
+    status_code: int = 200
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """A reply to deliver to one recipient identity on this connector's channel."""
+
+    message_id: str
+    conversation_id: str
+    recipient: IdentityRef
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    channel_message_ids: tuple[str, ...] = ()
+    status: str = "sent"
+
+
+class SharedStore(Protocol):
+    """Small shared state every process of the deployment sees (e.g. a channel API access token)."""
+
+    async def get(self, key: str) -> str | None: ...
+
+    async def set(self, key: str, value: str, ttl: timedelta) -> None: ...
+
+    def lock(self, key: str, ttl: timedelta) -> AbstractAsyncContextManager[None]:
+        """Held by one process of the deployment at a time."""
+        ...
+
+
+@dataclass(slots=True)
+class ConnectorContext:
+    """The I/O a connector may do, injected by the hub so tests can replace it."""
+
+    http: httpx.AsyncClient
+    store: SharedStore
+    save_attachment: Callable[[bytes, str, str], Awaitable[str]]
+    """`(content, filename, mime_type) -> url` of the stored copy."""
+    now: Callable[[], datetime]
+
+
+class Connector(ABC):
+    """One channel. Subclasses set the class attributes and implement parse and send."""
+
+    kind: ClassVar[str]
+    display_name: ClassVar[str]
+    capabilities: ClassVar[Capabilities] = Capabilities()
+    settings_model: ClassVar[type[BaseModel]]
+
+    def __init__(self, settings: BaseModel, inbox: InboxRef) -> None:
+        self.settings = settings
+        self.inbox = inbox
+
+    def describe(self) -> dict[str, Any]:
+        """Public facts an admin needs to connect the channel (callback URL, widget token)."""
+        return {}
+
+    def verify(self, raw: RawRequest) -> None:
+        """Raise SignatureInvalid unless `raw` provably comes from the channel."""
+
+    def handshake(self, raw: RawRequest) -> AckResponse | None:
+        """Answer a set-up request (e.g. an echo challenge); None when `raw` carries messages."""
+        return None
+
+    @abstractmethod
+    def parse(self, raw: RawRequest) -> list[InboundMessage]:
+        """Pure: the same request always gives the same messages. Raise MalformedPayload."""
+
+    def ack(self, raw: RawRequest, messages: list[InboundMessage]) -> AckResponse:
+        """The fast answer the channel expects once the messages are stored."""
+        return AckResponse(body=b"ok")
+
+    def redact(self, raw: RawRequest) -> str:
+        """The raw delivery as kept for audit, with secrets removed."""
+        return raw.body[:65536].decode("utf-8", errors="replace")
+
+    async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
+        """Worker-side I/O on a received message (download media, look up profile data)."""
+        return message
+
+    @abstractmethod
+    async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:
+        """Deliver `outbound`. Raise TransientSendError or PermanentSendError."""
+
+    async def send_typing(self, recipient: IdentityRef, typing: bool, context: ConnectorContext) -> None:
+        """Show or hide a typing indicator where the channel has one."""

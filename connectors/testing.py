@@ -1,0 +1,266 @@
+"""Contract test kit: the checks every connector must pass, whoever wrote it.
+
+A connector package ships a module `contract` with a `profile() -> ContractProfile`
+(its fixtures). Subclass `ConnectorContract` in a test module and provide a `profile`
+fixture; the hub's own suite runs it over every registered kind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from collections.abc import Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from pydantic import SecretStr, ValidationError
+
+from connectors.base import (
+    Connector,
+    ConnectorContext,
+    InboxRef,
+    MalformedPayload,
+    OutboundMessage,
+    PermanentSendError,
+    RawRequest,
+    SendResult,
+    SignatureInvalid,
+    TransientSendError,
+)
+
+__all__ = ["ConnectorContract", "ContractProfile", "MemorySharedStore", "load_profile", "make_context", "raw_request"]
+
+TEST_INBOX = InboxRef(
+    id="inbox-contract",
+    workspace_id="workspace-contract",
+    name="Contract inbox",
+    public_token="pub-contract",
+    public_url="https://hub.example.test",
+)
+
+
+@dataclass
+class ContractProfile:
+    """A connector's fixtures for the contract kit."""
+
+    connector: type[Connector]
+    valid_settings: dict[str, Any]
+    invalid_settings: list[tuple[dict[str, Any], str]]
+    """Settings that must be refused, each with the field name the error must name."""
+    inbound_requests: list[RawRequest]
+    """Genuine deliveries (signed where the channel signs); each parses to at least one message."""
+    forged_requests: list[RawRequest] = field(default_factory=list)
+    malformed_requests: list[RawRequest] = field(default_factory=list)
+    """Pass verify, but must be refused by parse with MalformedPayload."""
+    secret_fields: tuple[str, ...] = ()
+    sample_outbound: OutboundMessage | None = None
+    send_url: str | None = None
+    """The URL (regex) the send calls; None when sending makes no HTTP call."""
+    send_success: Callable[[], httpx.Response] | None = None
+    prepare_mocks: Callable[[respx.Router], None] | None = None
+    """Routes the send needs besides `send_url` (e.g. an access token endpoint)."""
+    store_seed: dict[str, str] = field(default_factory=dict)
+    inbox: InboxRef = TEST_INBOX
+
+    def build(self) -> Connector:
+        settings = self.connector.settings_model.model_validate(self.valid_settings)
+        return self.connector(settings, self.inbox)
+
+
+def load_profile(connector: type[Connector]) -> ContractProfile:
+    """Import `<connector's package>.contract` and return its profile."""
+    package = connector.__module__.rsplit(".", 1)[0]
+    try:
+        module = importlib.import_module(f"{package}.contract")
+    except ModuleNotFoundError as error:
+        raise AssertionError(f"connector {connector.kind!r} ships no {package}.contract module") from error
+    return module.profile()
+
+
+def raw_request(
+    body: bytes | str = b"",
+    *,
+    method: str = "POST",
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+    url: str = "https://hub.example.test/webhooks/test/inbox-contract",
+    sub_path: str = "",
+    received_at: datetime | None = None,
+) -> RawRequest:
+    return RawRequest(
+        method=method,
+        url=url,
+        sub_path=sub_path,
+        query=query or {},
+        headers={key.lower(): value for key, value in (headers or {}).items()},
+        body=body.encode() if isinstance(body, str) else body,
+        received_at=received_at or datetime.now(timezone.utc),
+    )
+
+
+class MemorySharedStore:
+    """A SharedStore for one process: enough for connector tests."""
+
+    def __init__(self, seed: dict[str, str] | None = None) -> None:
+        self.values: dict[str, str] = dict(seed or {})
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def get(self, key: str) -> str | None:
+        return self.values.get(key)
+
+    async def set(self, key: str, value: str, ttl: timedelta) -> None:
+        self.values[key] = value
+
+    @asynccontextmanager
+    async def lock(self, key: str, ttl: timedelta):
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        async with lock:
+            yield
+
+
+def make_context(http: httpx.AsyncClient, store: MemorySharedStore | None = None) -> ConnectorContext:
+    saved: dict[str, bytes] = {}
+
+    async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
+        url = f"https://hub.example.test/attachments/{len(saved)}/{filename}"
+        saved[url] = content
+        return url
+
+    return ConnectorContext(
+        http=http,
+        store=store or MemorySharedStore(),
+        save_attachment=save_attachment,
+        now=lambda: datetime.now(timezone.utc),
+    )
+
+
+class ConnectorContract:
+    """Subclass in a test module and define a `profile` fixture returning a ContractProfile."""
+
+    def test_kind_and_settings_model_declared(self, profile: ContractProfile) -> None:
+        connector = profile.connector
+        assert connector.kind and connector.kind.isidentifier(), "kind must be a short identifier"
+        assert connector.display_name
+        assert connector.settings_model.model_json_schema()["type"] == "object"
+
+    def test_valid_settings_accepted(self, profile: ContractProfile) -> None:
+        profile.connector.settings_model.model_validate(profile.valid_settings)
+
+    def test_bad_settings_refused_naming_the_field(self, profile: ContractProfile) -> None:
+        assert profile.invalid_settings, "profile must list settings that are refused"
+        for settings, field_name in profile.invalid_settings:
+            with pytest.raises(ValidationError) as refused:
+                profile.connector.settings_model.model_validate(settings)
+            named = {str(part) for error in refused.value.errors() for part in error["loc"]}
+            assert field_name in named, f"error for {settings} names {named}, not {field_name!r}"
+
+    def test_secret_fields_are_secret(self, profile: ContractProfile) -> None:
+        settings = profile.connector.settings_model.model_validate(profile.valid_settings)
+        for name in profile.secret_fields:
+            value = getattr(settings, name)
+            assert isinstance(value, SecretStr), f"{name} must be a SecretStr"
+            assert value.get_secret_value() not in repr(settings)
+
+    def test_fixtures_exist(self, profile: ContractProfile) -> None:
+        assert profile.inbound_requests, "profile must have at least one genuine inbound request"
+
+    def test_genuine_requests_verify_and_parse(self, profile: ContractProfile) -> None:
+        connector = profile.build()
+        for raw in profile.inbound_requests:
+            connector.verify(raw)
+            if connector.handshake(raw) is not None:
+                continue
+            messages = connector.parse(raw)
+            assert messages, f"{raw.body[:80]!r} parsed to no message"
+            for message in messages:
+                assert message.channel_message_id
+                assert message.sent_at.tzinfo is not None, "sent_at must be timezone-aware"
+                assert message.sender.value
+            assert connector.ack(raw, messages).status_code < 300
+
+    def test_parse_is_deterministic(self, profile: ContractProfile) -> None:
+        connector = profile.build()
+        for raw in profile.inbound_requests:
+            if connector.handshake(raw) is None:
+                assert connector.parse(raw) == connector.parse(raw)
+                assert profile.build().parse(raw) == connector.parse(raw)
+
+    def test_forged_requests_refused(self, profile: ContractProfile) -> None:
+        connector = profile.build()
+        for raw in profile.forged_requests:
+            with pytest.raises(SignatureInvalid):
+                connector.verify(raw)
+
+    def test_malformed_requests_refused(self, profile: ContractProfile) -> None:
+        connector = profile.build()
+        for raw in profile.malformed_requests:
+            connector.verify(raw)
+            with pytest.raises(MalformedPayload):
+                connector.parse(raw)
+
+    @pytest.mark.parametrize(
+        "garbage",
+        [b"", b"\x00\xff\xfe", b"{", b"<xml>", b"[]", b"null", "中文".encode("gbk"), b"A" * 70000],
+    )
+    def test_parse_never_crashes_on_garbage(self, profile: ContractProfile, garbage: bytes) -> None:
+        connector = profile.build()
+        template = profile.inbound_requests[0]
+        raw = RawRequest(
+            method=template.method,
+            url=template.url,
+            sub_path=template.sub_path,
+            query=template.query,
+            headers=template.headers,
+            body=garbage,
+            received_at=template.received_at,
+        )
+        try:
+            connector.verify(raw)
+            connector.parse(raw)
+        except (SignatureInvalid, MalformedPayload):
+            pass
+
+    async def test_send_succeeds(self, profile: ContractProfile) -> None:
+        if profile.sample_outbound is None:
+            pytest.skip("connector does not send")
+        result = await self._send(profile, profile.send_success() if profile.send_success else None)
+        assert isinstance(result, SendResult)
+
+    @pytest.mark.parametrize(
+        ("status_code", "expected"),
+        [(429, TransientSendError), (500, TransientSendError), (503, TransientSendError),
+         (400, PermanentSendError), (403, PermanentSendError), (404, PermanentSendError)],
+    )
+    async def test_http_errors_map_to_retry_or_fail(
+        self, profile: ContractProfile, status_code: int, expected: type[Exception]
+    ) -> None:
+        if profile.send_url is None:
+            pytest.skip("connector sends without HTTP")
+        with pytest.raises(expected):
+            await self._send(profile, httpx.Response(status_code, json={"error": "x"}))
+
+    async def test_transport_error_is_transient(self, profile: ContractProfile) -> None:
+        if profile.send_url is None:
+            pytest.skip("connector sends without HTTP")
+        with pytest.raises(TransientSendError):
+            await self._send(profile, httpx.ConnectError("connection refused"))
+
+    async def _send(self, profile: ContractProfile, answer: httpx.Response | Exception | None) -> SendResult:
+        assert profile.sample_outbound is not None
+        async with respx.mock(assert_all_called=False) as router:
+            if profile.prepare_mocks:
+                profile.prepare_mocks(router)
+            if profile.send_url is not None:
+                route = router.route(url__regex=profile.send_url)
+                if isinstance(answer, Exception):
+                    route.side_effect = answer
+                else:
+                    route.return_value = answer
+            async with httpx.AsyncClient() as http:
+                context = make_context(http, MemorySharedStore(profile.store_seed))
+                return await profile.build().send(profile.sample_outbound, context)

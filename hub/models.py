@@ -1,0 +1,312 @@
+"""The unified model as database tables. Every row but the shared store belongs to one workspace."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from hub.ids import new_id
+
+__all__ = [
+    "Agent",
+    "ApiToken",
+    "Article",
+    "AuditEntry",
+    "Contact",
+    "Conversation",
+    "Identity",
+    "Inbox",
+    "InboundEvent",
+    "Lease",
+    "Message",
+    "OutboxEvent",
+    "SharedValue",
+    "Team",
+    "Ticket",
+    "WebhookDelivery",
+    "WebhookSubscription",
+    "Workspace",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every database (SQLite forgets the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use timezone-aware UTC")
+        value = value.astimezone(timezone.utc)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+def _id() -> Any:
+    return Field(default_factory=new_id, primary_key=True, max_length=36)
+
+
+def _workspace() -> Any:
+    return Field(foreign_key="workspace.id", index=True, max_length=36)
+
+
+def _when(*, index: bool = False, nullable: bool = True) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+
+
+def _created() -> Any:
+    return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_column=Column(JSON, nullable=False))
+
+
+class Workspace(SQLModel, table=True):
+    id: str = _id()
+    name: str
+    created_at: datetime = _created()
+
+
+class Team(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    name: str
+
+
+class Agent(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    email: str = Field(unique=True, max_length=320)
+    name: str
+    password_hash: str
+    role: str = "agent"
+    team_id: str | None = Field(default=None, foreign_key="team.id")
+    max_concurrent: int = 10
+    presence: str = "offline"
+    skills: list[str] = _json(list)
+    created_at: datetime = _created()
+
+
+class ApiToken(SQLModel, table=True):
+    __tablename__ = "api_token"
+    id: str = _id()
+    workspace_id: str = _workspace()
+    agent_id: str | None = Field(default=None, foreign_key="agent.id")
+    name: str
+    token_hash: str = Field(unique=True, max_length=64)
+    created_at: datetime = _created()
+    expires_at: datetime | None = _when()
+    last_used_at: datetime | None = _when()
+
+
+class Inbox(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    kind: str = Field(max_length=40)
+    name: str
+    public_token: str = Field(unique=True, max_length=64)
+    settings: dict[str, Any] = _json(dict)
+    routing_strategy: str = "least_busy"
+    business_hours: dict[str, Any] = _json(dict)
+    bot_enabled: bool = False
+    created_at: datetime = _created()
+
+
+class Contact(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    name: str | None = None
+    attributes: dict[str, Any] = _json(dict)
+    tags: list[str] = _json(list)
+    vip_level: int = 0
+    merged_into: str | None = Field(default=None, foreign_key="contact.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Identity(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),)
+    id: str = _id()
+    workspace_id: str = _workspace()
+    contact_id: str = Field(foreign_key="contact.id", index=True)
+    kind: str = Field(max_length=40)
+    value: str = Field(max_length=320)
+    scope: str = Field(default="", max_length=100)
+    verified: bool = False
+    created_at: datetime = _created()
+
+
+class Conversation(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_conversation_listing", "workspace_id", "last_message_at", "id"),
+        Index("ix_conversation_open", "inbox_id", "contact_id", "status"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace()
+    inbox_id: str = Field(foreign_key="inbox.id")
+    contact_id: str = Field(foreign_key="contact.id", index=True)
+    identity_id: str = Field(foreign_key="identity.id")
+    status: str = Field(default="queued", max_length=20)
+    assignee_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
+    team_id: str | None = Field(default=None, foreign_key="team.id")
+    priority: int = 0
+    last_message_at: datetime = _created()
+    last_inbound_at: datetime | None = _when()
+    replies_since_inbound: int = 0
+    first_response_at: datetime | None = _when()
+    resolved_at: datetime | None = _when()
+    csat: int | None = None
+    created_at: datetime = _created()
+
+
+class Message(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "dedupe_key", name="uq_message_dedupe"),
+        Index("ix_message_conversation", "conversation_id", "id"),
+        Index("ix_message_delivery", "status", "next_attempt_at"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace()
+    conversation_id: str = Field(foreign_key="conversation.id")
+    direction: str = Field(max_length=8)
+    sender_type: str = Field(max_length=10)
+    sender_id: str | None = Field(default=None, max_length=36)
+    content_type: str = Field(default="text", max_length=20)
+    text: str = Field(default="", sa_type=Text)
+    attachments: list[dict[str, Any]] = _json(list)
+    meta: dict[str, Any] = _json(dict)
+    channel_message_id: str | None = Field(default=None, max_length=200)
+    dedupe_key: str | None = Field(default=None, max_length=300)
+    status: str = Field(default="received", max_length=12)
+    error: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    next_attempt_at: datetime | None = _when()
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class InboundEvent(SQLModel, table=True):
+    __tablename__ = "inbound_event"
+    __table_args__ = (
+        UniqueConstraint("inbox_id", "dedupe_key", name="uq_inbound_dedupe"),
+        Index("ix_inbound_pending", "status", "received_at"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace()
+    inbox_id: str = Field(foreign_key="inbox.id")
+    dedupe_key: str = Field(max_length=300)
+    message: str = Field(sa_type=Text)
+    raw: str = Field(default="", sa_type=Text)
+    status: str = Field(default="pending", max_length=12)
+    error: str | None = Field(default=None, sa_type=Text)
+    attempts: int = 0
+    received_at: datetime = _created()
+    enqueued_at: datetime | None = _when()
+    processed_at: datetime | None = _when()
+
+
+class OutboxEvent(SQLModel, table=True):
+    __tablename__ = "outbox_event"
+    id: str = _id()
+    workspace_id: str = _workspace()
+    event_type: str = Field(max_length=60)
+    subject_id: str = Field(max_length=36)
+    payload: dict[str, Any] = _json(dict)
+    created_at: datetime = _created()
+    dispatched_at: datetime | None = _when(index=True)
+
+
+class WebhookSubscription(SQLModel, table=True):
+    __tablename__ = "webhook_subscription"
+    id: str = _id()
+    workspace_id: str = _workspace()
+    url: str
+    secret: str
+    events: list[str] = _json(list)
+    active: bool = True
+    created_at: datetime = _created()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    __tablename__ = "webhook_delivery"
+    id: str = _id()
+    workspace_id: str = _workspace()
+    subscription_id: str = Field(foreign_key="webhook_subscription.id", index=True)
+    outbox_event_id: str = Field(foreign_key="outbox_event.id")
+    status: str = "pending"
+    attempts: int = 0
+    response_status: int | None = None
+    error: str | None = None
+    next_attempt_at: datetime | None = _when()
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _when()
+
+
+class AuditEntry(SQLModel, table=True):
+    __tablename__ = "audit_entry"
+    id: str = _id()
+    workspace_id: str = _workspace()
+    actor_type: str
+    actor_id: str | None = None
+    action: str
+    subject_type: str
+    subject_id: str
+    details: dict[str, Any] = _json(dict)
+    created_at: datetime = _created()
+
+
+class Ticket(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    subject: str
+    status: str = "new"
+    priority: int = 0
+    sla_due_at: datetime | None = _when()
+    assignee_id: str | None = Field(default=None, foreign_key="agent.id")
+    conversation_id: str | None = Field(default=None, foreign_key="conversation.id")
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class Article(SQLModel, table=True):
+    id: str = _id()
+    workspace_id: str = _workspace()
+    title: str
+    questions: list[str] = _json(list)
+    answer: str = Field(sa_type=Text)
+    locale: str = "en"
+    tags: list[str] = _json(list)
+    created_at: datetime = _created()
+
+
+class SharedValue(SQLModel, table=True):
+    """Connector state every process shares (encrypted), e.g. a channel API access token."""
+
+    __tablename__ = "shared_value"
+    key: str = Field(primary_key=True, max_length=200)
+    value: str = Field(sa_type=Text)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class Lease(SQLModel, table=True):
+    """A lock one process of the deployment holds until `expires_at`."""
+
+    key: str = Field(primary_key=True, max_length=200)
+    holder: str = Field(max_length=64)
+    expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)

@@ -1,0 +1,99 @@
+"""All settings in one model: environment variables (OMNIHUB_*) over an optional TOML file."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+__all__ = ["Settings", "load_settings"]
+
+
+class Settings(BaseSettings):
+    """Documented field by field in README.md ("Settings")."""
+
+    model_config = SettingsConfigDict(env_prefix="OMNIHUB_", extra="forbid")
+
+    config_file: Path | None = Field(None, description="TOML file with any of these settings (lower-case keys).")
+    data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its database, key and attachments.")
+    database_url: str = Field("", description="SQLAlchemy async URL; default a SQLite file in data_dir.")
+    redis_url: str | None = Field(None, description="Redis URL; set means production mode (Redis broker and fan-out).")
+    secret_key: SecretStr | None = Field(None, description="Signs visitor tokens and encrypts secrets at rest.")
+    public_url: str = Field("http://127.0.0.1:8000", description="The URL customers and channels reach the hub at.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    worker_threads: int = Field(8, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
+    embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
+    max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
+    sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")
+    stuck_after_seconds: float = Field(60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper.")
+    outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
+    visitor_rate_per_minute: int = Field(60, ge=1, description="Widget requests one visitor may make per minute.")
+    ip_rate_per_minute: int = Field(300, ge=1, description="Widget requests one IP address may make per minute.")
+    log_level: str = "INFO"
+    log_json: bool = Field(False, description="Log one JSON object per line instead of key=value.")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @model_validator(mode="after")
+    def _derive_defaults(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{(self.data_dir / 'omnihub.db').resolve()}"
+        self.public_url = self.public_url.rstrip("/")
+        return self
+
+    @property
+    def production(self) -> bool:
+        return self.redis_url is not None
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def attachments_dir(self) -> Path:
+        return self.data_dir / "attachments"
+
+    def secret_key_bytes(self) -> bytes:
+        """The key, or in embedded mode one generated once and kept in data_dir."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value().encode()
+        if self.production:
+            raise RuntimeError("OMNIHUB_SECRET_KEY must be set in production mode (OMNIHUB_REDIS_URL is set)")
+        key_file = self.data_dir / "secret_key"
+        if not key_file.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as handle:
+                handle.write(secrets.token_urlsafe(48))
+        return key_file.read_text().strip().encode()
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        path = os.environ.get("OMNIHUB_CONFIG_FILE")
+        if not path:
+            return {}
+        with open(path, "rb") as handle:
+            return tomllib.load(handle)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    return Settings(**overrides)

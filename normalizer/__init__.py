@@ -1,0 +1,24 @@
+"""The unified message model and the pure functions that normalise channel data into it."""
+
+from normalizer.model import (
+    Attachment,
+    ContentType,
+    IdentityKind,
+    IdentityRef,
+    InboundMessage,
+)
+from normalizer.identities import normalize_identity
+from normalizer.text import clean_text, split_text
+from normalizer.keys import dedupe_key
+
+__all__ = [
+    "Attachment",
+    "ContentType",
+    "IdentityKind",
+    "IdentityRef",
+    "InboundMessage",
+    "clean_text",
+    "dedupe_key",
+    "normalize_identity",
+    "split_text",
+]

@@ -1,0 +1,81 @@
+"""Channel-independent message model: what every connector produces from what its channel sends."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+__all__ = ["Attachment", "ContentType", "IdentityKind", "IdentityRef", "InboundMessage"]
+
+
+class IdentityKind(StrEnum):
+    WEBCHAT_VISITOR = "webchat_visitor"
+    APP_USER = "app_user"
+    WECHAT_OPENID = "wechat_openid"
+    WECHAT_UNIONID = "wechat_unionid"
+    EMAIL = "email"
+    PHONE = "phone"
+    EXTERNAL = "external"
+
+
+class ContentType(StrEnum):
+    TEXT = "text"
+    IMAGE = "image"
+    VOICE = "voice"
+    VIDEO = "video"
+    FILE = "file"
+    LOCATION = "location"
+    LINK = "link"
+    CARD = "card"
+    EVENT = "event"
+    UNSUPPORTED = "unsupported"
+
+
+@dataclass(frozen=True, slots=True)
+class IdentityRef:
+    """One way of reaching a customer; `scope` separates ids that are only unique per app."""
+
+    kind: str
+    value: str
+    scope: str = ""
+    verified: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A media item. `media_id` is the channel's handle until a worker stores the bytes at `url`."""
+
+    kind: str
+    url: str | None = None
+    media_id: str | None = None
+    mime_type: str | None = None
+    name: str | None = None
+    size: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One thing a customer did on a channel: a message, or an event such as a subscribe."""
+
+    channel_message_id: str
+    sender: IdentityRef
+    sent_at: datetime
+    content_type: str = ContentType.TEXT
+    text: str = ""
+    attachments: tuple[Attachment, ...] = ()
+    linked_identities: tuple[IdentityRef, ...] = ()
+    sender_name: str | None = None
+    event: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> bytes:
+        return msgspec.json.encode(self)
+
+    @classmethod
+    def from_json(cls, payload: bytes | str) -> InboundMessage:
+        return msgspec.json.decode(payload, type=cls)
