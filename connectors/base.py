@@ -174,6 +174,11 @@ class Connector(ABC):
         self.settings = settings
         self.inbox = inbox
 
+    @classmethod
+    def demo_settings(cls) -> dict[str, Any]:
+        """Made-up settings for the demo workspace, so anyone can try the channel locally."""
+        return {}
+
     def describe(self) -> dict[str, Any]:
         """Public facts an admin needs to connect the channel (callback URL, widget token)."""
         return {}

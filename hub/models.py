@@ -211,6 +211,8 @@ class InboundEvent(SQLModel, table=True):
     workspace_id: str = _workspace()
     inbox_id: str = Field(foreign_key="inbox.id")
     dedupe_key: str = Field(max_length=300)
+    message_id: str = Field(max_length=36)
+    """The id the message gets once processed, known at accept time so the sender can be told it."""
     message: str = Field(sa_type=Text)
     raw: str = Field(default="", sa_type=Text)
     status: str = Field(default="pending", max_length=12)

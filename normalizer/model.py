@@ -71,6 +71,8 @@ class InboundMessage:
     linked_identities: tuple[IdentityRef, ...] = ()
     sender_name: str | None = None
     event: str | None = None
+    opens_reply_window: bool = True
+    """False for customer actions after which the business may not write (e.g. an unsubscribe)."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:

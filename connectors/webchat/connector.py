@@ -87,7 +87,9 @@ class WebChatConnector(Connector):
             raise MalformedPayload(f"text: longer than {MAX_TEXT_LENGTH} characters")
         if not post.client_id or len(post.client_id) > 100:
             raise MalformedPayload("client_id: must be 1 to 100 characters")
-        metadata = {"page_url": post.page_url} if post.page_url else {}
+        metadata = {"client_id": post.client_id}
+        if post.page_url:
+            metadata["page_url"] = post.page_url
         return [
             InboundMessage(
                 channel_message_id=f"{post.visitor_id}:{post.client_id}",

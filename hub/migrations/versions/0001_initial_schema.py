@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-23 09:05:40.380674
+Create Date: 2026-11-23 09:13:30.823829
 """
 
 from alembic import op
@@ -184,6 +184,7 @@ def upgrade() -> None:
     sa.Column('workspace_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('inbox_id', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
     sa.Column('dedupe_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
     sa.Column('message', sa.Text(), nullable=False),
     sa.Column('raw', sa.Text(), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=12), nullable=False),

@@ -1,0 +1,63 @@
+"""The agents' WebSocket: every event of their workspace, live (new messages, assignments, status)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from sqlalchemy import update
+
+from hub.auth import authenticate
+from hub.errors import ApiError
+from hub.models import Agent
+from hub.realtime import forward_events, workspace_channel
+from hub.runtime import Hub
+
+__all__ = ["agent_socket"]
+
+
+@websocket("/api/v1/agent/ws")
+async def agent_socket(socket: WebSocket) -> None:
+    """Authenticate with `?token=` or a first frame `{"token": ...}`; then receive `{"type": ...}` events."""
+    hub: Hub = socket.app.state.hub
+    await socket.accept()
+    try:
+        token = socket.query_params.get("token")
+        if not token:
+            first = await asyncio.wait_for(socket.receive_json(), timeout=30)
+            token = first.get("token") if isinstance(first, dict) else None
+        caller = await authenticate(hub, token)
+    except ApiError as error:
+        await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
+        await socket.close(code=4401)
+        return
+    except (asyncio.TimeoutError, WebSocketDisconnect, json.JSONDecodeError, ValueError):
+        await socket.close(code=4400)
+        return
+    await _set_presence(hub, caller.agent_id, "online")
+    channels = socket.app.state.channels
+    try:
+        async with channels.start_subscription([workspace_channel(caller.workspace_id)]) as subscriber:
+            await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id})
+            forward = asyncio.create_task(forward_events(subscriber, socket))
+            try:
+                while True:
+                    frame = await socket.receive_json()
+                    if isinstance(frame, dict) and frame.get("type") == "ping":
+                        await socket.send_json({"type": "pong"})
+            except (WebSocketDisconnect, json.JSONDecodeError, ValueError):
+                pass
+            finally:
+                forward.cancel()
+    finally:
+        await _set_presence(hub, caller.agent_id, "offline")
+
+
+async def _set_presence(hub: Hub, agent_id: str | None, presence: str) -> None:
+    if agent_id is None:
+        return
+    async with hub.database.session() as session:
+        await session.execute(update(Agent).where(Agent.id == agent_id).values(presence=presence))
+        await session.commit()

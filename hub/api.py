@@ -1,0 +1,336 @@
+"""The REST API under /api/v1 for agents and integrations. Every query is scoped to the caller's workspace."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from sqlalchemy import and_, or_
+from sqlmodel import select
+
+from connectors import UnknownConnectorKind
+from hub import assignment, events, outbound
+from hub.auth import Caller, caller_dependency, login
+from hub.errors import ApiError
+from hub.models import Agent, Conversation, Identity, Inbox, Message
+from hub.realtime import workspace_channel
+from hub.runtime import Hub, InvalidInboxSettings
+from normalizer import clean_text
+
+__all__ = ["ApiController", "AuthController", "inbox_json", "load_conversation"]
+
+MAX_REPLY_LENGTH = 10_000
+
+
+class LoginBody(msgspec.Struct):
+    email: str
+    password: str
+
+
+class ReplyBody(msgspec.Struct):
+    text: str
+    client_id: str | None = None
+
+
+class AssignBody(msgspec.Struct):
+    agent_id: str | None
+
+
+class TypingBody(msgspec.Struct):
+    typing: bool = True
+
+
+class InboxBody(msgspec.Struct):
+    kind: str
+    name: str
+    settings: dict[str, Any] = {}
+    routing_strategy: str = "least_busy"
+    bot_enabled: bool = False
+
+
+def hub_of(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
+    """The inbox with its public connection facts; secret settings are masked, never echoed."""
+    connector = hub.connector_for(inbox)
+    settings = {
+        name: "********" if isinstance(value, dict) and "$encrypted" in value else value
+        for name, value in inbox.settings.items()
+    }
+    window = connector.capabilities
+    return {
+        "id": inbox.id,
+        "kind": inbox.kind,
+        "name": inbox.name,
+        "settings": settings,
+        "routing_strategy": inbox.routing_strategy,
+        "bot_enabled": inbox.bot_enabled,
+        "capabilities": {
+            "max_text_length": window.max_text_length,
+            "reply_window_seconds": window.reply_window.total_seconds() if window.reply_window else None,
+            "max_replies_in_window": window.max_replies_in_window,
+            "typing": window.typing,
+        },
+        "created_at": inbox.created_at.isoformat(),
+        **connector.describe(),
+    }
+
+
+async def load_conversation(hub: Hub, caller: Caller, conversation_id: str) -> Conversation:
+    async with hub.database.session() as session:
+        conversation = (
+            await session.exec(
+                select(Conversation).where(
+                    Conversation.id == conversation_id, Conversation.workspace_id == caller.workspace_id
+                )
+            )
+        ).first()
+    if conversation is None:
+        raise ApiError(404, "conversation_not_found", f"No conversation {conversation_id} in your workspace.")
+    return conversation
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    raw = f"{conversation.last_message_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        return datetime.fromisoformat(moment), conversation_id
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.") from None
+
+
+class AuthController(Controller):
+    path = "/api/v1/auth"
+    tags = ["auth"]
+
+    @post("/login", status_code=200)
+    async def login(self, request: Request, data: LoginBody) -> dict[str, Any]:
+        """Exchange an agent's email and password for an API token valid 12 hours."""
+        agent, token = await login(hub_of(request), data.email, data.password)
+        return {
+            "access_token": token,
+            "token_type": "bearer",
+            "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role},
+            "workspace_id": agent.workspace_id,
+        }
+
+
+class ApiController(Controller):
+    path = "/api/v1"
+    dependencies = {"caller": Provide(caller_dependency)}
+    tags = ["api"]
+
+    @get("/me")
+    async def me(self, caller: Caller) -> dict[str, Any]:
+        agent = caller.agent
+        return {
+            "workspace_id": caller.workspace_id,
+            "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role} if agent else None,
+        }
+
+    @get("/agents")
+    async def agents(self, request: Request, caller: Caller) -> list[dict[str, Any]]:
+        async with hub_of(request).database.session() as session:
+            rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
+        return [
+            {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role, "presence": agent.presence}
+            for agent in rows
+        ]
+
+    @get("/inboxes")
+    async def list_inboxes(self, request: Request, caller: Caller) -> list[dict[str, Any]]:
+        hub = hub_of(request)
+        async with hub.database.session() as session:
+            rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
+        return [inbox_json(hub, inbox) for inbox in rows]
+
+    @get("/inboxes/{inbox_id:str}")
+    async def get_inbox(self, request: Request, caller: Caller, inbox_id: str) -> dict[str, Any]:
+        hub = hub_of(request)
+        async with hub.database.session() as session:
+            inbox = (
+                await session.exec(select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id))
+            ).first()
+        if inbox is None:
+            raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+        return inbox_json(hub, inbox)
+
+    @post("/inboxes", status_code=201)
+    async def create_inbox(self, request: Request, caller: Caller, data: InboxBody) -> dict[str, Any]:
+        """Connect a channel: `settings` is validated by the channel's settings model."""
+        hub = hub_of(request)
+        if data.routing_strategy not in ("least_busy", "round_robin", "manual"):
+            raise ApiError(422, "invalid_input", "routing_strategy must be least_busy, round_robin or manual.",
+                           extra=[{"field": "routing_strategy", "message": "unknown strategy"}])
+        name = clean_text(data.name)
+        if not name or len(name) > 100:
+            raise ApiError(422, "invalid_input", "name must be 1 to 100 characters.",
+                           extra=[{"field": "name", "message": "must be 1 to 100 characters"}])
+        try:
+            sealed = hub.seal_settings(data.kind, data.settings)
+        except UnknownConnectorKind:
+            raise ApiError(422, "unknown_kind", f"No channel kind {data.kind!r}; known: {', '.join(hub.registry.kinds())}.",
+                           extra=[{"field": "kind", "message": "unknown channel kind"}]) from None
+        except InvalidInboxSettings as invalid:
+            raise ApiError(422, "invalid_settings", str(invalid), extra=[
+                {"field": "settings." + ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+                for error in invalid.errors
+            ]) from None
+        inbox = Inbox(
+            workspace_id=caller.workspace_id, kind=data.kind, name=name, settings=sealed,
+            public_token=secrets.token_urlsafe(24), routing_strategy=data.routing_strategy,
+            bot_enabled=data.bot_enabled,
+        )
+        async with hub.database.session() as session:
+            session.add(inbox)
+            await session.commit()
+        return inbox_json(hub, inbox)
+
+    @get("/conversations")
+    async def list_conversations(
+        self,
+        request: Request,
+        caller: Caller,
+        status: str | None = None,
+        inbox_id: str | None = None,
+        assignee_id: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 25,
+    ) -> dict[str, Any]:
+        """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
+        statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
+        if status:
+            statement = statement.where(Conversation.status.in_(status.split(",")))
+        if inbox_id:
+            statement = statement.where(Conversation.inbox_id == inbox_id)
+        if assignee_id == "none":
+            statement = statement.where(Conversation.assignee_id.is_(None))
+        elif assignee_id:
+            statement = statement.where(Conversation.assignee_id == assignee_id)
+        if cursor:
+            moment, last_id = _decode_cursor(cursor)
+            statement = statement.where(
+                or_(Conversation.last_message_at < moment,
+                    and_(Conversation.last_message_at == moment, Conversation.id < last_id))
+            )
+        statement = statement.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
+        async with hub_of(request).database.session() as session:
+            rows = (await session.exec(statement)).all()
+        page = rows[:limit]
+        return {
+            "items": [events.conversation_json(conversation) for conversation in page],
+            "next_cursor": _encode_cursor(page[-1]) if len(rows) > limit else None,
+        }
+
+    @get("/conversations/{conversation_id:str}")
+    async def get_conversation(self, request: Request, caller: Caller, conversation_id: str) -> dict[str, Any]:
+        hub = hub_of(request)
+        conversation = await load_conversation(hub, caller, conversation_id)
+        async with hub.database.session() as session:
+            inbox = await session.get(Inbox, conversation.inbox_id)
+            identity = await session.get(Identity, conversation.identity_id)
+        window = outbound.reply_window(hub.connector_for(inbox).capabilities, conversation)
+        return {
+            **events.conversation_json(conversation),
+            "channel": inbox.kind,
+            "identity": {"kind": identity.kind, "value": identity.value, "scope": identity.scope},
+            "reply_window": window.as_json(),
+        }
+
+    @get("/conversations/{conversation_id:str}/messages")
+    async def list_messages(
+        self,
+        request: Request,
+        caller: Caller,
+        conversation_id: str,
+        after: str | None = None,
+        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+    ) -> dict[str, Any]:
+        """Oldest first; `after` is the id of the last message you have."""
+        hub = hub_of(request)
+        await load_conversation(hub, caller, conversation_id)
+        statement = select(Message).where(
+            Message.conversation_id == conversation_id, Message.workspace_id == caller.workspace_id
+        )
+        if after:
+            statement = statement.where(Message.id > after)
+        async with hub.database.session() as session:
+            rows = (await session.exec(statement.order_by(Message.id).limit(limit))).all()
+        return {"items": [events.message_json(message) for message in rows]}
+
+    @post("/conversations/{conversation_id:str}/messages", status_code=201)
+    async def reply(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody) -> dict[str, Any]:
+        """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
+        return await self._write(request, caller, conversation_id, data, "out")
+
+    @post("/conversations/{conversation_id:str}/notes", status_code=201)
+    async def note(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody) -> dict[str, Any]:
+        """An internal note: agents see it, the customer never does."""
+        return await self._write(request, caller, conversation_id, data, "note")
+
+    async def _write(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody, direction: str):
+        hub = hub_of(request)
+        conversation = await load_conversation(hub, caller, conversation_id)
+        text = clean_text(data.text)
+        if not text:
+            raise ApiError(422, "empty_text", "text must not be empty.")
+        if len(text) > MAX_REPLY_LENGTH:
+            raise ApiError(413, "text_too_long", f"text is longer than {MAX_REPLY_LENGTH} characters.")
+        message, _created = await outbound.create_message(
+            hub, conversation, text=text, direction=direction,
+            sender_type="agent" if caller.agent else "system", sender_id=caller.agent_id, client_id=data.client_id,
+        )
+        return events.message_json(message)
+
+    @post("/conversations/{conversation_id:str}/assign", status_code=200)
+    async def assign(self, request: Request, caller: Caller, conversation_id: str, data: AssignBody) -> dict[str, Any]:
+        hub = hub_of(request)
+        conversation = await load_conversation(hub, caller, conversation_id)
+        if data.agent_id is not None:
+            async with hub.database.session() as session:
+                agent = await session.get(Agent, data.agent_id)
+            if agent is None or agent.workspace_id != caller.workspace_id:
+                raise ApiError(422, "agent_not_found", f"No agent {data.agent_id} in your workspace.")
+        row = await assignment.assign(hub, conversation, data.agent_id, actor_type="agent", actor_id=caller.agent_id)
+        return events.conversation_json(row)
+
+    @post("/conversations/{conversation_id:str}/resolve", status_code=200)
+    async def resolve(self, request: Request, caller: Caller, conversation_id: str) -> dict[str, Any]:
+        hub = hub_of(request)
+        conversation = await load_conversation(hub, caller, conversation_id)
+        async with hub.database.session() as session:
+            row = await session.get(Conversation, conversation.id)
+            row.status = "resolved"
+            row.resolved_at = hub.now()
+            payload = events.record(session, row.workspace_id, "conversation.resolved", row.id,
+                                    {"conversation": events.conversation_json(row)})
+            await session.commit()
+        await hub.publisher.publish(payload, [workspace_channel(row.workspace_id)])
+        return events.conversation_json(row)
+
+    @post("/conversations/{conversation_id:str}/typing", status_code=202)
+    async def typing(self, request: Request, caller: Caller, conversation_id: str, data: TypingBody) -> dict[str, Any]:
+        """Show the customer that an agent is typing, where the channel can."""
+        hub = hub_of(request)
+        conversation = await load_conversation(hub, caller, conversation_id)
+        async with hub.database.session() as session:
+            inbox = await session.get(Inbox, conversation.inbox_id)
+            identity = await session.get(Identity, conversation.identity_id)
+        await hub.publisher.publish(
+            {"type": "typing", "typing": data.typing}, [events.audience_of(conversation, identity)]
+        )
+        if hub.connector_for(inbox).capabilities.typing:
+            hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
+        return {"typing": data.typing}

@@ -1,0 +1,100 @@
+"""The Litestar application: routes, plugins, and the runtime it starts and stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from importlib.metadata import entry_points
+
+from litestar import Litestar, get
+from litestar.exceptions import NotFoundException
+from litestar.openapi import OpenAPIConfig
+from litestar.plugins.prometheus import PrometheusConfig
+from litestar.response import File
+
+from hub.agent_socket import agent_socket
+from hub.api import ApiController, AuthController
+from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
+from hub.db import Database
+from hub.errors import error_handlers
+from hub.jobs import JobQueue, make_broker, start_worker
+from hub.ops import healthz, metrics_endpoint, readyz
+from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
+from hub.realtime import PluginPublisher, make_channels_plugin
+from hub.runtime import Hub
+from hub.settings import Settings, load_settings
+from hub.sweeper import run_sweeper
+from hub.widget import WidgetController
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or load_settings()
+    channels = make_channels_plugin(settings.redis_url)
+
+    @get("/attachments/{name:str}", include_in_schema=False)
+    async def attachment(name: str) -> File:
+        path = settings.attachments_dir / name
+        if "/" in name or name.startswith(".") or not path.is_file():
+            raise NotFoundException("No such attachment.")
+        return File(path, content_disposition_type="attachment")
+
+    @contextlib.asynccontextmanager
+    async def runtime(app: Litestar) -> AsyncIterator[None]:
+        broker = make_broker(settings)
+        publisher = PluginPublisher(channels, asyncio.get_running_loop())
+        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher)
+        app.state.hub = hub
+        app.state.channels = channels
+        app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
+        worker = sweeper = None
+        worker_hub: list[Hub] = []
+        if not settings.production and settings.embedded_worker:
+
+            async def hub_for_worker() -> Hub:
+                if not worker_hub:
+                    worker_hub.append(Hub(settings, Database(settings.database_url), hub.jobs, publisher))
+                return worker_hub[0]
+
+            worker = start_worker(broker, hub_for_worker, settings.worker_threads)
+            sweeper = asyncio.create_task(run_sweeper(hub))
+        try:
+            yield
+        finally:
+            if sweeper is not None:
+                sweeper.cancel()
+            if worker is not None:
+                await asyncio.to_thread(worker.stop)
+                broker.close()
+            await hub.close()
+
+    app = Litestar(
+        route_handlers=[
+            ApiController, AuthController, WidgetController, attachment,
+            channel_webhook, channel_webhook_sub_path, agent_socket, healthz, readyz, metrics_endpoint,
+            *plugin_routes(),
+        ],
+        plugins=[channels],
+        lifespan=[runtime],
+        middleware=[PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
+                                     exclude=["/metrics", "/healthz"]).middleware],
+        exception_handlers=error_handlers,
+        request_max_body_size=settings.max_body_bytes,
+        openapi_config=OpenAPIConfig(title="Omnihub", version="0.1.0", path="/schema"),
+        debug=False,
+    )
+    app.state.settings = settings
+    return app
+
+
+def plugin_routes() -> list:
+    """Route handlers of installed UI packages (entry point group `omnihub.routes`, e.g. the agent inbox)."""
+    return [handler for entry_point in entry_points(group="omnihub.routes") for handler in entry_point.load()()]
+
+
+def app_from_environment() -> Litestar:
+    """Entry point for `uvicorn --factory hub.app:app_from_environment`."""
+    return create_app(load_settings())
+

@@ -1,0 +1,75 @@
+"""The one route family every channel calls: `/webhooks/{kind}/{inbox_id}[/{sub_path}]`.
+
+The hub loads the inbox and asks its connector; a connector never sees the database.
+Only verification, parsing and the durable accept run here: the answer must be fast.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response, route
+from sqlmodel import select
+
+from connectors import MalformedPayload, RawRequest, SignatureInvalid
+from hub import inbound
+from hub.errors import ApiError
+from hub.models import Inbox
+from hub.runtime import Hub
+
+__all__ = ["channel_webhook", "channel_webhook_sub_path"]
+
+log = logging.getLogger("omnihub.webhooks")
+
+
+async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
+    hub: Hub = request.app.state.hub
+    async with hub.database.session() as session:
+        inbox = (await session.exec(select(Inbox).where(Inbox.id == inbox_id, Inbox.kind == kind))).first()
+    if inbox is None:
+        raise ApiError(404, "inbox_not_found", f"No {kind} inbox {inbox_id}.")
+    body = await request.body()
+    raw = RawRequest(
+        method=request.method,
+        url=_public_url(hub, request),
+        sub_path=sub_path.strip("/"),
+        query=dict(request.query_params),
+        headers={key.lower(): value for key, value in request.headers.items()},
+        body=body,
+        received_at=hub.now(),
+        remote_addr=request.client.host if request.client else None,
+    )
+    connector = hub.connector_for(inbox)
+    try:
+        connector.verify(raw)
+    except SignatureInvalid as error:
+        log.warning("webhook.forbidden workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
+        raise ApiError(403, "signature_invalid", f"Request signature check failed: {error}") from None
+    answer = connector.handshake(raw)
+    if answer is None:
+        try:
+            messages = connector.parse(raw)
+        except MalformedPayload as error:
+            log.warning("webhook.malformed workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
+            raise ApiError(400, "malformed_payload", f"Request body not understood: {error}") from None
+        await inbound.accept(hub, inbox, messages, connector.redact(raw))
+        answer = connector.ack(raw, messages)
+    return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
+
+
+def _public_url(hub: Hub, request: Request) -> str:
+    """The URL as the channel called it (behind a proxy, the public URL), which signatures cover."""
+    query = request.url.query
+    return f"{hub.settings.public_url}{request.url.path}" + (f"?{query}" if query else "")
+
+
+@route("/webhooks/{kind:str}/{inbox_id:str}", http_method=["GET", "POST"], tags=["channels"])
+async def channel_webhook(request: Request, kind: str, inbox_id: str) -> Response:
+    """A channel delivers messages (or a set-up handshake) for one inbox."""
+    return await _handle(request, kind, inbox_id, "")
+
+
+@route("/webhooks/{kind:str}/{inbox_id:str}/{sub_path:path}", http_method=["GET", "POST"], tags=["channels"])
+async def channel_webhook_sub_path(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
+    """A channel's secondary hook for one inbox (delivery status, recordings)."""
+    return await _handle(request, kind, inbox_id, sub_path)

@@ -1,0 +1,191 @@
+"""The `omnihub` command: serve, worker, migrate, demo, create-admin, sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import threading
+
+import click
+
+from hub.settings import Settings, load_settings
+
+__all__ = ["main"]
+
+
+def _settings() -> Settings:
+    return load_settings()
+
+
+async def _with_hub(settings: Settings, work):
+    from hub.db import Database
+    from hub.jobs import JobQueue, make_broker
+    from hub.realtime import RedisPublisher
+    from hub.runtime import Hub
+
+    class _NoPublisher:
+        async def publish(self, event, channels) -> None:
+            return None
+
+    broker = make_broker(settings)
+    publisher = RedisPublisher(settings.redis_url) if settings.production else _NoPublisher()
+    hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher)
+    try:
+        return await work(hub)
+    finally:
+        await hub.close()
+
+
+@click.group()
+def main() -> None:
+    """Omnihub: every customer channel in one inbox. Settings come from OMNIHUB_* variables."""
+
+
+@main.command()
+def migrate() -> None:
+    """Create or upgrade the database schema."""
+    from hub.db import migrate as run_migrations
+
+    settings = _settings()
+    run_migrations(settings.database_url)
+    click.echo("database is up to date")
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+def demo(as_json: bool) -> None:
+    """Create (idempotently) the demo workspace and print how to log in."""
+    from hub.db import migrate as run_migrations
+    from hub.demo import ensure_demo
+
+    settings = _settings()
+    run_migrations(settings.database_url)
+    facts = asyncio.run(_with_hub(settings, ensure_demo))
+    if as_json:
+        click.echo(json.dumps(facts, ensure_ascii=False))
+        return
+    click.echo(f"Demo workspace ready at {facts['url']}")
+    click.echo(f"  agent inbox: {facts['url']}/inbox")
+    click.echo(f"  login:       {facts['admin_email']} / {facts['admin_password']}")
+    click.echo(f"  API token:   {facts['api_token']}")
+    for inbox in facts["inboxes"]:
+        extra = inbox.get("widget_token") or inbox.get("callback_url") or ""
+        click.echo(f"  inbox {inbox['kind']:<10} {inbox['name']:<28} {extra}")
+    click.echo(f"  try the widget: {facts['url']}/demo")
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", default="Admin")
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--workspace", "workspace_name", default="My Company", help="Created when no workspace has this name.")
+def create_admin(email: str, name: str, password: str, workspace_name: str) -> None:
+    """Create an admin agent (and its workspace when new)."""
+    from sqlmodel import select
+
+    from hub.crypto import hash_password
+    from hub.db import migrate as run_migrations
+    from hub.models import Agent, Workspace
+
+    if len(password) < 10:
+        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+
+    async def work(hub) -> str:
+        async with hub.database.session() as session:
+            if (await session.exec(select(Agent).where(Agent.email == email.lower()))).first():
+                raise click.ClickException(f"an agent with email {email} exists already")
+            workspace = (await session.exec(select(Workspace).where(Workspace.name == workspace_name))).first()
+            if workspace is None:
+                workspace = Workspace(name=workspace_name)
+                session.add(workspace)
+                await session.flush()
+            session.add(Agent(workspace_id=workspace.id, email=email.lower(), name=name, role="admin",
+                              password_hash=hash_password(password)))
+            await session.commit()
+            return workspace.id
+
+    settings = _settings()
+    run_migrations(settings.database_url)
+    workspace_id = asyncio.run(_with_hub(settings, work))
+    click.echo(f"admin {email.lower()} created in workspace {workspace_id}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Default: OMNIHUB_HOST (127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Default: OMNIHUB_PORT (8000).")
+def serve(host: str | None, port: int | None) -> None:
+    """Run the web process (and, in embedded mode, its worker)."""
+    import uvicorn
+
+    from hub.app import create_app
+    from hub.db import migrate as run_migrations
+    from hub.logs import configure_logging
+
+    settings = _settings()
+    host = host or settings.host
+    port = port or settings.port
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.production:
+        run_migrations(settings.database_url)
+    mode = "production (PostgreSQL/Redis)" if settings.production else "embedded (SQLite, in-process worker)"
+    click.echo(f"Omnihub is running at http://{host}:{port}  [{mode}]", err=True)
+    click.echo("Log in with the demo login printed by `omnihub demo`, or an admin from `omnihub create-admin`.", err=True)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
+                access_log=False, ws_ping_interval=30, ws_ping_timeout=30)
+
+
+@main.command()
+@click.option("--threads", type=int, default=None, help="Default: OMNIHUB_WORKER_THREADS.")
+@click.option("--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port.")
+def worker(threads: int | None, metrics_port: int | None) -> None:
+    """Run a worker process (production mode): inbound processing, delivery, routing, and the sweeper."""
+    from prometheus_client import start_http_server
+
+    from hub.db import Database
+    from hub.jobs import JobQueue, make_broker, start_worker
+    from hub.logs import configure_logging
+    from hub.realtime import RedisPublisher
+    from hub.runtime import Hub
+    from hub.sweeper import run_sweeper
+
+    settings = _settings()
+    configure_logging(settings.log_level, settings.log_json)
+    if not settings.production:
+        raise click.ClickException("`omnihub worker` is for production mode: set OMNIHUB_REDIS_URL "
+                                   "(embedded mode runs its worker inside `omnihub serve`)")
+    if metrics_port:
+        start_http_server(metrics_port, addr="127.0.0.1")
+    broker = make_broker(settings)
+    worker_hub: list[Hub] = []
+
+    async def hub_for_worker() -> Hub:
+        if not worker_hub:
+            worker_hub.append(Hub(settings, Database(settings.database_url), JobQueue(broker),
+                                  RedisPublisher(settings.redis_url)))
+        return worker_hub[0]
+
+    running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    click.echo(f"worker started with {threads or settings.worker_threads} threads", err=True)
+
+    async def sweep_until_stopped(hub) -> None:
+        sweeper = asyncio.create_task(run_sweeper(hub))
+        while not stop.is_set():
+            await asyncio.sleep(0.2)
+        sweeper.cancel()
+
+    asyncio.run(_with_hub(settings, sweep_until_stopped))
+    running.stop()
+    broker.close()
+
+
+@main.command()
+def sweep() -> None:
+    """Re-enqueue work stuck past OMNIHUB_STUCK_AFTER_SECONDS once, and print what was found."""
+    from hub.sweeper import sweep as sweep_once
+
+    result = asyncio.run(_with_hub(_settings(), sweep_once))
+    click.echo(json.dumps(result))

@@ -1,0 +1,86 @@
+"""Domain events: written to the outbox in the change's transaction, then published in real time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.models import Conversation, Identity, Message, OutboxEvent
+from hub.realtime import Publisher, audience_channel, workspace_channel
+
+__all__ = ["audience_of", "conversation_json", "message_json", "publish_message_event", "record", "visitor_message_json"]
+
+CUSTOMER_VISIBLE = ("in", "out")
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "direction": message.direction,
+        "sender": message.sender_type,
+        "sender_id": message.sender_id,
+        "content_type": message.content_type,
+        "text": message.text,
+        "attachments": message.attachments,
+        "metadata": message.meta,
+        "status": message.status,
+        "error": message.error,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def visitor_message_json(message: Message) -> dict[str, Any]:
+    """What a customer may see: no internal ids of agents, no delivery internals."""
+    return {
+        "id": message.id,
+        "text": message.text,
+        "sender": message.sender_type,
+        "content_type": message.content_type,
+        "attachments": message.attachments,
+        "client_id": message.meta.get("client_id"),
+        "status": message.status,
+        "created_at": message.created_at.isoformat(),
+    }
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    def iso(value):
+        return value.isoformat() if value else None
+
+    return {
+        "id": conversation.id,
+        "inbox_id": conversation.inbox_id,
+        "contact_id": conversation.contact_id,
+        "status": conversation.status,
+        "assignee_id": conversation.assignee_id,
+        "team_id": conversation.team_id,
+        "priority": conversation.priority,
+        "last_message_at": iso(conversation.last_message_at),
+        "last_inbound_at": iso(conversation.last_inbound_at),
+        "first_response_at": iso(conversation.first_response_at),
+        "resolved_at": iso(conversation.resolved_at),
+        "created_at": iso(conversation.created_at),
+    }
+
+
+def audience_of(conversation: Conversation, identity: Identity) -> str:
+    return audience_channel(conversation.inbox_id, identity.kind, identity.scope, identity.value)
+
+
+def record(session: AsyncSession, workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict:
+    """Add the outbox row to the session (committed with the change) and return the realtime event."""
+    session.add(OutboxEvent(workspace_id=workspace_id, event_type=event_type, subject_id=subject_id, payload=payload))
+    return {"type": event_type, **payload}
+
+
+async def publish_message_event(
+    publisher: Publisher, payload: dict[str, Any], message: Message, conversation: Conversation, identity: Identity
+) -> None:
+    """Agents get the full event; the customer's own sockets get what a customer may see."""
+    await publisher.publish(payload, [workspace_channel(conversation.workspace_id)])
+    if message.direction in CUSTOMER_VISIBLE:
+        await publisher.publish(
+            {"type": payload["type"], "message": visitor_message_json(message)}, [audience_of(conversation, identity)]
+        )

@@ -1,0 +1,68 @@
+"""Background jobs on Dramatiq: the broker for each mode, enqueueing by name, and the worker.
+
+The web process only enqueues (by actor name); workers declare the actors. The database
+row is always written before its job is enqueued, so a lost job is found by the sweeper.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import AsyncIO
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+    from hub.settings import Settings
+
+__all__ = ["JobQueue", "QUEUE_NAME", "make_broker", "start_worker"]
+
+QUEUE_NAME = "omnihub"
+log = logging.getLogger("omnihub.jobs")
+
+
+def make_broker(settings: Settings) -> dramatiq.Broker:
+    """Redis in production; Dramatiq's in-memory broker (with an in-process worker) embedded."""
+    if settings.production:
+        broker: dramatiq.Broker = RedisBroker(url=settings.redis_url, namespace="omnihub")
+    else:
+        broker = StubBroker()
+        broker.emit_after("process_boot")
+    broker.add_middleware(AsyncIO())
+    broker.declare_queue(QUEUE_NAME)
+    return broker
+
+
+class JobQueue:
+    """Enqueue jobs by actor name, so the web process needs no actor code."""
+
+    def __init__(self, broker: dramatiq.Broker) -> None:
+        self.broker = broker
+
+    def enqueue(self, actor_name: str, *args: str, delay_seconds: float | None = None) -> None:
+        message = dramatiq.Message(queue_name=QUEUE_NAME, actor_name=actor_name, args=args, kwargs={}, options={})
+        delay = int(delay_seconds * 1000) if delay_seconds else None
+        self.broker.enqueue(message, delay=delay)
+
+    def depth(self) -> int | None:
+        """Jobs waiting in the broker, where the broker can tell."""
+        if isinstance(self.broker, StubBroker):
+            return sum(queue.qsize() for queue in self.broker.queues.values())
+        if isinstance(self.broker, RedisBroker):
+            return int(self.broker.client.llen(f"{self.broker.namespace}:{QUEUE_NAME}"))
+        return None
+
+
+def start_worker(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]], threads: int) -> dramatiq.Worker:
+    """Declare the actors on `broker` and start a worker consuming them in this process."""
+    from hub import actors
+
+    actors.declare(broker, hub_factory)
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    worker.start()
+    return worker
+

@@ -1,0 +1,21 @@
+"""Prometheus metrics of the pipeline (request latency comes from Litestar's Prometheus middleware)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+__all__ = ["DUPLICATE_EVENTS", "INBOUND_EVENTS", "MESSAGES", "OUTBOUND_FAILURES", "PROCESSING_LAG", "QUEUE_DEPTH"]
+
+INBOUND_EVENTS = Counter("omnihub_inbound_events_total", "Inbound events accepted, per channel", ["channel"])
+DUPLICATE_EVENTS = Counter(
+    "omnihub_inbound_duplicates_total", "Inbound deliveries acknowledged as duplicates, per channel", ["channel"]
+)
+MESSAGES = Counter("omnihub_messages_total", "Messages stored or delivered, per channel and direction", ["channel", "direction"])
+OUTBOUND_FAILURES = Counter("omnihub_outbound_failures_total", "Outbound messages that failed, per channel", ["channel"])
+PROCESSING_LAG = Histogram(
+    "omnihub_processing_lag_seconds",
+    "Time from accepting an inbound event to its message being stored",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+QUEUE_DEPTH = Gauge("omnihub_queue_depth", "Work waiting: pending inbound events and outbound messages, and broker jobs", ["queue"])

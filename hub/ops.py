@@ -1,0 +1,60 @@
+"""Operations endpoints: liveness, readiness and Prometheus metrics."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import Request, Response, get
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import func, text
+from sqlmodel import select
+
+from hub import metrics
+from hub.models import InboundEvent, Message
+from hub.runtime import Hub
+
+__all__ = ["healthz", "metrics_endpoint", "readyz"]
+
+
+@get("/healthz", tags=["ops"])
+async def healthz() -> dict[str, str]:
+    """The process is alive."""
+    return {"status": "ok"}
+
+
+@get("/readyz", tags=["ops"])
+async def readyz(request: Request) -> Response:
+    """The database and the broker answer; 503 naming what does not."""
+    hub: Hub = request.app.state.hub
+    checks: dict[str, str] = {}
+    try:
+        async with asyncio.timeout(3):
+            async with hub.database.session() as session:
+                await session.execute(text("SELECT 1"))
+        checks["database"] = "ok"
+    except Exception as error:
+        checks["database"] = f"error: {type(error).__name__}"
+    try:
+        await asyncio.to_thread(hub.jobs.depth)
+        checks["broker"] = "ok"
+    except Exception as error:
+        checks["broker"] = f"error: {type(error).__name__}"
+    ready = all(value == "ok" for value in checks.values())
+    return Response({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+
+
+@get("/metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
+async def metrics_endpoint(request: Request) -> Response:
+    """Prometheus exposition: request latency per route, pipeline counters, queue depth and lag."""
+    hub: Hub = request.app.state.hub
+    async with hub.database.session() as session:
+        pending_inbound = (await session.exec(select(func.count()).where(InboundEvent.status == "pending"))).one()
+        pending_outbound = (
+            await session.exec(select(func.count()).where(Message.status.in_(("pending", "sending"))))
+        ).one()
+    metrics.QUEUE_DEPTH.labels("inbound_events").set(pending_inbound)
+    metrics.QUEUE_DEPTH.labels("outbound_messages").set(pending_outbound)
+    broker_depth = await asyncio.to_thread(hub.jobs.depth)
+    if broker_depth is not None:
+        metrics.QUEUE_DEPTH.labels("broker_jobs").set(broker_depth)
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)

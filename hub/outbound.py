@@ -1,0 +1,200 @@
+"""The outbound path: a reply becomes a pending message, a worker delivers it through the connector."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
+
+from connectors import OutboundMessage, PermanentSendError, TransientSendError
+from connectors.base import Capabilities, DeferredSendError
+from hub import events, metrics
+from hub.models import Conversation, Identity, Inbox, Message
+from hub.runtime import Hub
+from normalizer import IdentityRef
+
+__all__ = ["DELIVER_OUTBOUND", "ReplyWindow", "create_message", "deliver", "reply_window"]
+
+log = logging.getLogger("omnihub.outbound")
+DELIVER_OUTBOUND = "deliver_outbound"
+SEND_TYPING = "send_typing"
+DEFERRED_RETRY = timedelta(hours=1)
+
+
+class ReplyWindow:
+    """When the channel stops accepting replies, and how many may still be sent before then."""
+
+    def __init__(self, ends_at: datetime | None, replies_remaining: int | None) -> None:
+        self.ends_at = ends_at
+        self.replies_remaining = replies_remaining
+
+    def refusal(self, now: datetime) -> str | None:
+        if self.ends_at is not None and now >= self.ends_at:
+            return (
+                f"The channel's reply window closed at {self.ends_at.isoformat(timespec='minutes')}; "
+                "the customer must write again before you can reply."
+            )
+        if self.replies_remaining is not None and self.replies_remaining <= 0:
+            return "The channel allows no more replies until the customer writes again."
+        return None
+
+    def as_json(self) -> dict:
+        return {
+            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
+            "replies_remaining": self.replies_remaining,
+        }
+
+
+def reply_window(capabilities: Capabilities, conversation: Conversation) -> ReplyWindow:
+    if capabilities.reply_window is None and capabilities.max_replies_in_window is None:
+        return ReplyWindow(None, None)
+    ends_at = None
+    if capabilities.reply_window is not None:
+        started = conversation.last_inbound_at or conversation.created_at
+        ends_at = started + capabilities.reply_window
+    remaining = None
+    if capabilities.max_replies_in_window is not None:
+        remaining = max(capabilities.max_replies_in_window - conversation.replies_since_inbound, 0)
+    return ReplyWindow(ends_at, remaining)
+
+
+async def create_message(
+    hub: Hub,
+    conversation: Conversation,
+    *,
+    text: str,
+    direction: str,
+    sender_type: str,
+    sender_id: str | None,
+    client_id: str | None = None,
+) -> tuple[Message, bool]:
+    """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
+    now = hub.now()
+    dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
+    message = Message(
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        direction=direction,
+        sender_type=sender_type,
+        sender_id=sender_id,
+        text=text,
+        dedupe_key=dedupe,
+        meta={"client_id": client_id} if client_id else {},
+        status="pending" if direction == "out" else "stored",
+        created_at=now,
+        updated_at=now,
+    )
+    async with hub.database.session() as session:
+        session.add(message)
+        row = await session.get(Conversation, conversation.id)
+        row.last_message_at = now
+        if direction == "out" and row.first_response_at is None:
+            row.first_response_at = now
+        identity = await session.get(Identity, row.identity_id)
+        payload = events.record(
+            session, row.workspace_id, "message.created", message.id,
+            {"message": events.message_json(message), "conversation": events.conversation_json(row)},
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            await session.rollback()
+            existing = (
+                await session.exec(
+                    select(Message).where(Message.workspace_id == conversation.workspace_id, Message.dedupe_key == dedupe)
+                )
+            ).one()
+            return existing, False
+    await events.publish_message_event(hub.publisher, payload, message, row, identity)
+    if direction == "out":
+        hub.jobs.enqueue(DELIVER_OUTBOUND, message.id)
+    return message, True
+
+
+async def deliver(hub: Hub, message_id: str) -> None:
+    """Claim the pending message, check the channel's window, send, record the outcome. Safe to run twice."""
+    now = hub.now()
+    async with hub.database.session() as session:
+        claimed = await session.execute(
+            update(Message)
+            .where(Message.id == message_id, Message.status == "pending")
+            .values(status="sending", updated_at=now)
+        )
+        await session.commit()
+        if claimed.rowcount != 1:
+            return
+        message = await session.get(Message, message_id)
+        conversation = await session.get(Conversation, message.conversation_id)
+        inbox = await session.get(Inbox, conversation.inbox_id)
+        identity = await session.get(Identity, conversation.identity_id)
+    connector = hub.connector_for(inbox)
+    refusal = reply_window(connector.capabilities, conversation).refusal(now)
+    outbound = OutboundMessage(
+        message_id=message.id,
+        conversation_id=conversation.id,
+        recipient=IdentityRef(identity.kind, identity.value, identity.scope, identity.verified),
+        text=message.text,
+        metadata=message.meta,
+    )
+    status, error, retry_in, channel_ids = "failed", refusal, None, ()
+    if refusal is None:
+        try:
+            result = await connector.send(outbound, hub.connector_context())
+            status, error, channel_ids = result.status, None, result.channel_message_ids
+        except DeferredSendError as deferred:
+            status, error, retry_in = "pending", deferred.reason, deferred.retry_after or DEFERRED_RETRY.total_seconds()
+        except TransientSendError as transient:
+            if message.attempts + 1 >= hub.settings.outbound_max_attempts:
+                status, error = "failed", f"{transient.reason} (gave up after {message.attempts + 1} attempts)"
+            else:
+                status, error = "pending", transient.reason
+                retry_in = transient.retry_after or min(2 ** message.attempts * 2.0, 300.0)
+        except PermanentSendError as permanent:
+            status, error = "failed", permanent.reason
+    await _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids)
+    if retry_in is not None:
+        hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=retry_in)
+    if status == "failed":
+        metrics.OUTBOUND_FAILURES.labels(inbox.kind).inc()
+        log.warning("outbound.failed workspace=%s inbox=%s conversation=%s message=%s reason=%s",
+                    inbox.workspace_id, inbox.id, conversation.id, message.id, error)
+    elif status != "pending":
+        metrics.MESSAGES.labels(inbox.kind, "out").inc()
+
+
+async def _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids) -> None:
+    now = hub.now()
+    async with hub.database.session() as session:
+        row = await session.get(Message, message.id)
+        row.status = status
+        row.error = error
+        row.attempts += 1
+        row.updated_at = now
+        row.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
+        if channel_ids:
+            row.channel_message_id = ",".join(channel_ids)[:200]
+        conversation_row = await session.get(Conversation, conversation.id)
+        if status in ("sent", "delivered"):
+            conversation_row.replies_since_inbound += 1
+        payload = events.record(
+            session, row.workspace_id, "message.updated", row.id,
+            {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},
+        )
+        await session.commit()
+    await events.publish_message_event(hub.publisher, payload, row, conversation_row, identity)
+
+
+async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:
+    """Best effort: a typing indicator that fails is not worth an agent's attention."""
+    async with hub.database.session() as session:
+        conversation = await session.get(Conversation, conversation_id)
+        inbox = await session.get(Inbox, conversation.inbox_id)
+        identity = await session.get(Identity, conversation.identity_id)
+    recipient = IdentityRef(identity.kind, identity.value, identity.scope, identity.verified)
+    try:
+        await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context())
+    except (TransientSendError, PermanentSendError) as error:
+        log.info("typing.failed conversation=%s reason=%s", conversation_id, error)

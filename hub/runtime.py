@@ -1,0 +1,109 @@
+"""The hub's runtime: everything a request handler or a job needs, built once per process/loop."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from pydantic import SecretStr, ValidationError
+
+from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
+from hub.crypto import SecretBox, VisitorTokens
+from hub.db import Database
+from hub.ids import new_id
+from hub.jobs import JobQueue
+from hub.models import Inbox, utcnow
+from hub.realtime import Publisher
+from hub.settings import Settings
+from hub.store import DatabaseSharedStore
+
+__all__ = ["Hub", "InvalidInboxSettings"]
+
+log = logging.getLogger("omnihub")
+ENCRYPTED = "$encrypted"
+
+
+class InvalidInboxSettings(ValueError):
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        self.errors = errors
+        fields = ", ".join(".".join(str(part) for part in error["loc"]) or "settings" for error in errors)
+        super().__init__(f"invalid settings: {fields}")
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    database: Database
+    jobs: JobQueue
+    publisher: Publisher
+    registry: ConnectorRegistry = field(default_factory=default_registry)
+    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(15.0)))
+    now: Any = utcnow
+
+    def __post_init__(self) -> None:
+        key = self.settings.secret_key_bytes()
+        self.box = SecretBox(key)
+        self.visitor_tokens = VisitorTokens(key)
+        self.store = DatabaseSharedStore(self.database, self.box)
+        self._connectors: dict[tuple[str, str], Connector] = {}
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.database.dispose()
+
+    # Inbox settings: validated by the connector's model, secrets encrypted at rest.
+
+    def seal_settings(self, kind: str, raw_settings: dict[str, Any]) -> dict[str, Any]:
+        model = self.registry.get(kind).settings_model
+        try:
+            settings = model.model_validate(raw_settings)
+        except ValidationError as error:
+            raise InvalidInboxSettings(error.errors(include_url=False, include_input=False)) from None
+        sealed: dict[str, Any] = {}
+        for name in type(settings).model_fields:
+            value = getattr(settings, name)
+            if isinstance(value, SecretStr):
+                sealed[name] = {ENCRYPTED: self.box.encrypt(value.get_secret_value())}
+            else:
+                sealed[name] = settings.model_dump(mode="json", include={name})[name]
+        return sealed
+
+    def open_settings(self, inbox: Inbox) -> Any:
+        plain = {
+            name: self.box.decrypt(value[ENCRYPTED]) if isinstance(value, dict) and ENCRYPTED in value else value
+            for name, value in inbox.settings.items()
+        }
+        return self.registry.get(inbox.kind).settings_model.model_validate(plain)
+
+    def connector_for(self, inbox: Inbox) -> Connector:
+        """Connectors are cached per inbox and rebuilt when its settings change."""
+        cache_key = (inbox.id, repr(inbox.settings))
+        connector = self._connectors.get(cache_key)
+        if connector is None:
+            connector_class = self.registry.get(inbox.kind)
+            reference = InboxRef(
+                id=inbox.id,
+                workspace_id=inbox.workspace_id,
+                name=inbox.name,
+                public_token=inbox.public_token,
+                public_url=self.settings.public_url,
+            )
+            connector = connector_class(self.open_settings(inbox), reference)
+            self._connectors = {key: value for key, value in self._connectors.items() if key[0] != inbox.id}
+            self._connectors[cache_key] = connector
+        return connector
+
+    def connector_context(self) -> ConnectorContext:
+        return ConnectorContext(http=self.http, store=self.store, save_attachment=self.save_attachment, now=self.now)
+
+    async def save_attachment(self, content: bytes, filename: str, mime_type: str) -> str:
+        """Keep the bytes under data_dir and answer the URL they are served at."""
+        safe_name = "".join(char for char in Path(filename).name if char.isalnum() or char in "._-")[:100] or "file"
+        stored_name = f"{new_id()}-{safe_name}"
+        directory = self.settings.attachments_dir
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / stored_name).write_bytes(content)
+        return f"{self.settings.public_url}/attachments/{stored_name}"

@@ -1,0 +1,79 @@
+"""The connectors' SharedStore on the database: one value and one lock holder for every process."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, update
+from sqlalchemy.exc import IntegrityError
+
+from hub.crypto import SecretBox
+from hub.db import Database
+from hub.models import Lease, SharedValue, utcnow
+
+__all__ = ["DatabaseSharedStore", "LeaseHeld"]
+
+PROCESS_HOLDER = f"{os.uname().nodename}:{os.getpid()}"
+
+
+class LeaseHeld(Exception):
+    """Another process holds the lease."""
+
+
+class DatabaseSharedStore:
+    """Values are encrypted (they are usually channel credentials) and expire."""
+
+    def __init__(self, database: Database, box: SecretBox, now=utcnow) -> None:
+        self._database = database
+        self._box = box
+        self._now = now
+
+    async def get(self, key: str) -> str | None:
+        async with self._database.session() as session:
+            row = await session.get(SharedValue, key)
+            if row is None or row.expires_at <= self._now():
+                return None
+            return self._box.decrypt(row.value)
+
+    async def set(self, key: str, value: str, ttl: timedelta) -> None:
+        async with self._database.session() as session:
+            await session.merge(SharedValue(key=key, value=self._box.encrypt(value), expires_at=self._now() + ttl))
+            await session.commit()
+
+    @asynccontextmanager
+    async def lock(self, key: str, ttl: timedelta) -> AsyncIterator[None]:
+        """Wait for the lease on `key`, hold it for the block (at most `ttl`)."""
+        holder = f"{PROCESS_HOLDER}:{id(asyncio.current_task())}"
+        while not await self.try_acquire(key, holder, ttl):
+            await asyncio.sleep(0.05)
+        try:
+            yield
+        finally:
+            await self.release(key, holder)
+
+    async def try_acquire(self, key: str, holder: str, ttl: timedelta) -> bool:
+        now: datetime = self._now()
+        async with self._database.session() as session:
+            taken = await session.execute(
+                update(Lease)
+                .where(Lease.key == key, (Lease.expires_at <= now) | (Lease.holder == holder))
+                .values(holder=holder, expires_at=now + ttl)
+            )
+            if taken.rowcount == 1:
+                await session.commit()
+                return True
+            session.add(Lease(key=key, holder=holder, expires_at=now + ttl))
+            try:
+                await session.commit()
+                return True
+            except IntegrityError:
+                return False
+
+    async def release(self, key: str, holder: str) -> None:
+        async with self._database.session() as session:
+            await session.execute(delete(Lease).where(Lease.key == key, Lease.holder == holder))
+            await session.commit()

@@ -1,0 +1,83 @@
+"""Finds work stuck past its deadline (a lost job, a crashed worker) and enqueues it again."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import timedelta
+
+from sqlalchemy import func, or_, update
+from sqlmodel import select
+
+from hub.inbound import PROCESS_INBOUND
+from hub.models import InboundEvent, Message
+from hub.outbound import DELIVER_OUTBOUND
+from hub.runtime import Hub
+from hub.store import PROCESS_HOLDER
+
+__all__ = ["SweepResult", "run_sweeper", "sweep"]
+
+log = logging.getLogger("omnihub.sweeper")
+SWEEPER_LEASE = "sweeper"
+
+
+class SweepResult(dict):
+    """Counts of re-enqueued work per kind."""
+
+
+async def sweep(hub: Hub) -> SweepResult:
+    now = hub.now()
+    cutoff = now - timedelta(seconds=hub.settings.stuck_after_seconds)
+    async with hub.database.session() as session:
+        stuck_events = (
+            await session.exec(
+                select(InboundEvent.id)
+                .where(InboundEvent.status == "pending",
+                       func.coalesce(InboundEvent.enqueued_at, InboundEvent.received_at) < cutoff)
+                .limit(1000)
+            )
+        ).all()
+        if stuck_events:
+            await session.execute(update(InboundEvent).where(InboundEvent.id.in_(stuck_events)).values(enqueued_at=now))
+        abandoned_sends = (
+            await session.exec(
+                select(Message.id).where(Message.status == "sending", Message.updated_at < cutoff).limit(1000)
+            )
+        ).all()
+        stuck_sends = (
+            await session.exec(
+                select(Message.id)
+                .where(
+                    Message.status == "pending",
+                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff),
+                    Message.updated_at < cutoff,
+                )
+                .limit(1000)
+            )
+        ).all()
+        outbound = [*abandoned_sends, *stuck_sends]
+        if outbound:
+            await session.execute(
+                update(Message).where(Message.id.in_(outbound)).values(status="pending", updated_at=now)
+            )
+        await session.commit()
+    for event_id in stuck_events:
+        hub.jobs.enqueue(PROCESS_INBOUND, event_id)
+    for message_id in outbound:
+        hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
+    result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
+    if stuck_events or outbound:
+        log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))
+    return result
+
+
+async def run_sweeper(hub: Hub) -> None:
+    """Sweep forever; in a deployment with many processes only the lease holder sweeps."""
+    interval = hub.settings.sweep_interval_seconds
+    while True:
+        try:
+            if await hub.store.try_acquire(SWEEPER_LEASE, PROCESS_HOLDER, timedelta(seconds=interval * 3)):
+                await sweep(hub)
+        except Exception:
+            log.exception("sweeper.error")
+        await asyncio.sleep(interval)

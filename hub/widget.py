@@ -1,0 +1,295 @@
+"""The web chat widget's public endpoints: the script, HTTP messages (with long-poll) and the WebSocket.
+
+A visitor is known by a signed visitor token the hub issues on first contact; the widget keeps
+it and sends it back, so a reload continues the same conversation with its history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, WebSocket, get, post, route, websocket
+from litestar.connection import ASGIConnection
+from litestar.exceptions import WebSocketDisconnect
+from sqlmodel import select
+
+from connectors import MalformedPayload, RawRequest
+from connectors.webchat import WebChatConnector, WebChatSettings
+from hub import events, inbound
+from hub.auth import token_from
+from hub.crypto import InvalidVisitorToken
+from hub.errors import ApiError
+from hub.ids import new_id
+from hub.models import Conversation, Identity, Inbox, Message
+from hub.realtime import audience_channel, forward_events
+from hub.runtime import Hub
+from normalizer import IdentityKind
+
+__all__ = ["WidgetController"]
+
+LONG_POLL_MAX_SECONDS = 25
+HISTORY_LIMIT = 200
+CORS_HEADERS = "Authorization, Content-Type"
+
+
+class WidgetMessage(msgspec.Struct):
+    text: str
+    client_id: str
+    name: str | None = None
+    page_url: str | None = None
+
+
+class WidgetVisitor:
+    """The inbox a widget token names, and the visitor a visitor token names (new when none)."""
+
+    def __init__(self, hub: Hub, inbox: Inbox, visitor_id: str, issued_token: str | None) -> None:
+        self.hub = hub
+        self.inbox = inbox
+        self.visitor_id = visitor_id
+        self.issued_token = issued_token
+
+    @property
+    def settings(self) -> WebChatSettings:
+        return widget_settings(self.hub, self.inbox)
+
+    @property
+    def channel(self) -> str:
+        return audience_channel(self.inbox.id, IdentityKind.WEBCHAT_VISITOR, self.inbox.id, self.visitor_id)
+
+    async def history(self, after: str | None = None) -> list[dict[str, Any]]:
+        statement = (
+            select(Message)
+            .join(Conversation, Conversation.id == Message.conversation_id)
+            .join(Identity, Identity.id == Conversation.identity_id)
+            .where(
+                Identity.workspace_id == self.inbox.workspace_id,
+                Identity.kind == IdentityKind.WEBCHAT_VISITOR,
+                Identity.scope == self.inbox.id,
+                Identity.value == self.visitor_id,
+                Message.direction.in_(events.CUSTOMER_VISIBLE),
+            )
+        )
+        if after:
+            statement = statement.where(Message.id > after)
+        async with self.hub.database.session() as session:
+            rows = (await session.exec(statement.order_by(Message.id.desc()).limit(HISTORY_LIMIT))).all()
+        return [events.visitor_message_json(message) for message in reversed(rows)]
+
+    async def send(self, text: str, client_id: str, name: str | None, page_url: str | None,
+                   remote_addr: str | None) -> dict[str, Any]:
+        """Accept one visitor message durably; retries with the same client_id are answered, not stored again."""
+        body = msgspec.json.encode(
+            {"visitor_id": self.visitor_id, "client_id": client_id, "text": text, "name": name, "page_url": page_url}
+        )
+        now = self.hub.now()
+        raw = RawRequest(method="POST", url=f"{self.hub.settings.public_url}/widget", sub_path="", query={},
+                         headers={}, body=body, received_at=now, remote_addr=remote_addr)
+        connector = self.hub.connector_for(self.inbox)
+        try:
+            parsed = connector.parse(raw)
+        except MalformedPayload as error:
+            raise ApiError(400, "invalid_message", str(error)) from None
+        [accepted] = await inbound.accept(self.hub, self.inbox, parsed, connector.redact(raw))
+        return {
+            "id": accepted.message_id,
+            "client_id": client_id,
+            "text": parsed[0].text,
+            "sender": "contact",
+            "status": "accepted",
+            "duplicate": accepted.duplicate,
+            "created_at": now.isoformat(),
+        }
+
+
+async def find_widget_inbox(hub: Hub, widget_token: str) -> Inbox:
+    async with hub.database.session() as session:
+        inbox = (await session.exec(select(Inbox).where(Inbox.public_token == widget_token))).first()
+    if inbox is None or inbox.kind != WebChatConnector.kind:
+        raise ApiError(404, "widget_not_found", "No web chat inbox has this widget token.")
+    return inbox
+
+
+def widget_settings(hub: Hub, inbox: Inbox) -> WebChatSettings:
+    return hub.connector_for(inbox).settings  # type: ignore[return-value]
+
+
+async def find_visitor(hub: Hub, widget_token: str, visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
+    inbox = await find_widget_inbox(hub, widget_token)
+    if visitor_token:
+        settings = widget_settings(hub, inbox)
+        try:
+            visitor_id = hub.visitor_tokens.verify(visitor_token, inbox.id, settings.visitor_token_days * 86400,
+                                                   now=hub.now().timestamp())
+        except InvalidVisitorToken as error:
+            raise ApiError(401, "invalid_visitor_token", f"{error}; start a new chat without a visitor token.") from None
+        return WidgetVisitor(hub, inbox, visitor_id, None)
+    if not issue:
+        raise ApiError(401, "missing_visitor_token", "Send the visitor token as 'Authorization: Bearer <visitor_token>'.")
+    visitor_id = new_id()
+    return WidgetVisitor(hub, inbox, visitor_id, hub.visitor_tokens.issue(inbox.id, visitor_id, now=hub.now().timestamp()))
+
+
+async def _limit(hub: Hub, request: ASGIConnection, visitor: WidgetVisitor | None) -> None:
+    """Per visitor and per IP, so a script hammering the widget cannot fill the database."""
+    limiter = request.app.state.rate_limiter
+    checks = [(f"ip:{_client_ip(request)}", hub.settings.ip_rate_per_minute)]
+    if visitor is not None and visitor.issued_token is None:
+        checks.append((f"visitor:{visitor.inbox.id}:{visitor.visitor_id}", hub.settings.visitor_rate_per_minute))
+    for key, limit in checks:
+        retry_after = await limiter.hit(key, limit, 60)
+        if retry_after is not None:
+            raise ApiError(429, "rate_limited", "Too many messages; wait before sending more.",
+                           headers={"Retry-After": str(int(retry_after))})
+
+
+def _client_ip(connection: ASGIConnection) -> str:
+    return connection.client.host if connection.client else "unknown"
+
+
+def _cors(settings: WebChatSettings, origin: str | None) -> dict[str, str]:
+    if origin is None:
+        return {}
+    if not settings.origin_allowed(origin):
+        raise ApiError(403, "origin_not_allowed", f"The widget may not be embedded on {origin}.")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+class WidgetController(Controller):
+    path = "/widget/{widget_token:str}"
+    tags = ["widget"]
+
+    @route("/messages", http_method=["OPTIONS"], status_code=204, include_in_schema=False)
+    async def preflight(self, request: Request, widget_token: str) -> Response:
+        hub: Hub = request.app.state.hub
+        inbox = await find_widget_inbox(hub, widget_token)
+        headers = _cors(widget_settings(hub, inbox), request.headers.get("origin"))
+        headers.update({
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": CORS_HEADERS,
+            "Access-Control-Max-Age": "600",
+        })
+        return Response(None, status_code=204, headers=headers)
+
+    @get("/config")
+    async def config(self, request: Request, widget_token: str) -> Response:
+        """What the widget shows before the first message (title, greeting, colour)."""
+        hub: Hub = request.app.state.hub
+        inbox = await find_widget_inbox(hub, widget_token)
+        settings = widget_settings(hub, inbox)
+        body = {"title": settings.title, "greeting": settings.greeting, "color": settings.color, "inbox": inbox.name}
+        return Response(body, headers=_cors(settings, request.headers.get("origin")))
+
+    @post("/messages", status_code=201)
+    async def post_message(self, request: Request, widget_token: str) -> Response:
+        """Send a visitor message: `{"text", "client_id"}`. The first call (no Bearer) answers a `visitor_token`."""
+        hub: Hub = request.app.state.hub
+        visitor = await find_visitor(hub, widget_token, token_from(request), issue=True)
+        headers = _cors(visitor.settings, request.headers.get("origin"))
+        await _limit(hub, request, visitor)
+        try:
+            data = msgspec.json.decode(await request.body(), type=WidgetMessage)
+        except (msgspec.DecodeError, msgspec.ValidationError) as error:
+            raise ApiError(400, "invalid_json", f"Body must be JSON {{\"text\", \"client_id\"}}: {error}") from None
+        message = await visitor.send(data.text, data.client_id, data.name, data.page_url, _client_ip(request))
+        body: dict[str, Any] = {**message, "message": message}
+        if visitor.issued_token:
+            body["visitor_token"] = visitor.issued_token
+        return Response(body, status_code=200 if message["duplicate"] else 201, headers=headers)
+
+    @get("/messages")
+    async def get_messages(self, request: Request, widget_token: str, after: str | None = None,
+                           wait: int = 0) -> Response:
+        """The visitor's messages after `after` (a message id); with `wait` (≤25 s) it long-polls."""
+        hub: Hub = request.app.state.hub
+        visitor = await find_visitor(hub, widget_token, token_from(request), issue=False)
+        headers = _cors(visitor.settings, request.headers.get("origin"))
+        await _limit(hub, request, visitor)
+        wait = max(0, min(wait, LONG_POLL_MAX_SECONDS))
+        messages = await visitor.history(after)
+        if not messages and wait:
+            channels = request.app.state.channels
+            async with channels.start_subscription([visitor.channel]) as subscriber:
+                messages = await visitor.history(after)
+                if not messages:
+                    try:
+                        async with asyncio.timeout(wait):
+                            async for _event in subscriber.iter_events():
+                                messages = await visitor.history(after)
+                                if messages:
+                                    break
+                    except TimeoutError:
+                        pass
+        return Response({"items": messages}, headers=headers)
+
+    @websocket("/ws")
+    async def socket(self, socket: WebSocket, widget_token: str) -> None:
+        """Frames: `{"type":"message","text","client_id"}` in; `ready`, `ack`, `message.created`, `typing`, `error` out."""
+        await serve_visitor_socket(socket, widget_token)
+
+
+async def serve_visitor_socket(socket: WebSocket, widget_token: str) -> None:
+    hub: Hub = socket.app.state.hub
+    try:
+        inbox_settings = widget_settings(hub, await find_widget_inbox(hub, widget_token))
+    except ApiError as error:
+        await socket.close(code=4404, reason=error.detail[:120])
+        return
+    if not inbox_settings.origin_allowed(socket.headers.get("origin")):
+        await socket.close(code=4403, reason="origin not allowed")
+        return
+    await socket.accept()
+    try:
+        visitor_token = socket.query_params.get("visitor_token")
+        if not visitor_token:
+            first = await asyncio.wait_for(socket.receive_json(), timeout=30)
+            visitor_token = first.get("visitor_token") if isinstance(first, dict) else None
+        visitor = await find_visitor(hub, widget_token, visitor_token, issue=True)
+        await _limit(hub, socket, visitor)
+    except ApiError as error:
+        await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
+        await socket.close(code=4401 if error.status_code == 401 else 4429)
+        return
+    except (asyncio.TimeoutError, WebSocketDisconnect, json.JSONDecodeError, ValueError):
+        await socket.close(code=4400)
+        return
+    ready: dict[str, Any] = {"type": "ready", "messages": await visitor.history()}
+    if visitor.issued_token:
+        ready["visitor_token"] = visitor.issued_token
+    channels = socket.app.state.channels
+    async with channels.start_subscription([visitor.channel]) as subscriber:
+        await socket.send_json(ready)
+        forward = asyncio.create_task(forward_events(subscriber, socket))
+        try:
+            await _receive_visitor_frames(hub, socket, visitor)
+        finally:
+            forward.cancel()
+
+
+async def _receive_visitor_frames(hub: Hub, socket: WebSocket, visitor: WidgetVisitor) -> None:
+    while True:
+        try:
+            frame = await socket.receive_json()
+        except WebSocketDisconnect:
+            return
+        except (json.JSONDecodeError, ValueError):
+            await socket.send_json({"type": "error", "code": "invalid_json", "detail": "Frames must be JSON objects."})
+            continue
+        if not isinstance(frame, dict) or frame.get("type") != "message":
+            await socket.send_json({"type": "error", "code": "unknown_frame", "detail": "Send {\"type\": \"message\", ...}."})
+            continue
+        try:
+            await _limit(hub, socket, visitor)
+            data = msgspec.convert(frame, WidgetMessage)
+            message = await visitor.send(data.text, data.client_id, data.name, data.page_url, _client_ip(socket))
+        except msgspec.ValidationError as error:
+            await socket.send_json({"type": "error", "code": "invalid_message", "detail": str(error)})
+            continue
+        except ApiError as error:
+            await socket.send_json({"type": "error", "code": error.code, "detail": error.detail,
+                                    "client_id": frame.get("client_id")})
+            continue
+        await socket.send_json({"type": "ack", "message": message, "client_id": data.client_id, "id": message["id"]})
+
