@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.di import Provide
-from litestar.params import Parameter
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
@@ -84,7 +84,7 @@ def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
     }
 
 
-async def load_conversation(hub: Hub, caller: Caller, conversation_id: str) -> Conversation:
+async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> Conversation:
     async with hub.database.session() as session:
         conversation = (
             await session.exec(
@@ -116,7 +116,7 @@ class AuthController(Controller):
     tags = ["auth"]
 
     @post("/login", status_code=200)
-    async def login(self, request: Request, data: LoginBody) -> dict[str, Any]:
+    async def login(self, request: Request, data: JSONBody[LoginBody]) -> dict[str, Any]:
         """Exchange an agent's email and password for an API token valid 12 hours."""
         agent, token = await login(hub_of(request), data.email, data.password)
         return {
@@ -133,7 +133,7 @@ class ApiController(Controller):
     tags = ["api"]
 
     @get("/me")
-    async def me(self, caller: Caller) -> dict[str, Any]:
+    async def me(self, caller: NamedDependency[Caller]) -> dict[str, Any]:
         agent = caller.agent
         return {
             "workspace_id": caller.workspace_id,
@@ -141,7 +141,7 @@ class ApiController(Controller):
         }
 
     @get("/agents")
-    async def agents(self, request: Request, caller: Caller) -> list[dict[str, Any]]:
+    async def agents(self, request: Request, caller: NamedDependency[Caller]) -> list[dict[str, Any]]:
         async with hub_of(request).database.session() as session:
             rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
         return [
@@ -150,14 +150,14 @@ class ApiController(Controller):
         ]
 
     @get("/inboxes")
-    async def list_inboxes(self, request: Request, caller: Caller) -> list[dict[str, Any]]:
+    async def list_inboxes(self, request: Request, caller: NamedDependency[Caller]) -> list[dict[str, Any]]:
         hub = hub_of(request)
         async with hub.database.session() as session:
             rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
         return [inbox_json(hub, inbox) for inbox in rows]
 
     @get("/inboxes/{inbox_id:str}")
-    async def get_inbox(self, request: Request, caller: Caller, inbox_id: str) -> dict[str, Any]:
+    async def get_inbox(self, request: Request, caller: NamedDependency[Caller], inbox_id: FromPath[str]) -> dict[str, Any]:
         hub = hub_of(request)
         async with hub.database.session() as session:
             inbox = (
@@ -168,7 +168,7 @@ class ApiController(Controller):
         return inbox_json(hub, inbox)
 
     @post("/inboxes", status_code=201)
-    async def create_inbox(self, request: Request, caller: Caller, data: InboxBody) -> dict[str, Any]:
+    async def create_inbox(self, request: Request, caller: NamedDependency[Caller], data: JSONBody[InboxBody]) -> dict[str, Any]:
         """Connect a channel: `settings` is validated by the channel's settings model."""
         hub = hub_of(request)
         if data.routing_strategy not in ("least_busy", "round_robin", "manual"):
@@ -202,12 +202,12 @@ class ApiController(Controller):
     async def list_conversations(
         self,
         request: Request,
-        caller: Caller,
-        status: str | None = None,
-        inbox_id: str | None = None,
-        assignee_id: str | None = None,
-        cursor: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=100)] = 25,
+        caller: NamedDependency[Caller],
+        status: FromQuery[str | None] = None,
+        inbox_id: FromQuery[str | None] = None,
+        assignee_id: FromQuery[str | None] = None,
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> dict[str, Any]:
         """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
         statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
@@ -235,7 +235,7 @@ class ApiController(Controller):
         }
 
     @get("/conversations/{conversation_id:str}")
-    async def get_conversation(self, request: Request, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    async def get_conversation(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
@@ -253,10 +253,10 @@ class ApiController(Controller):
     async def list_messages(
         self,
         request: Request,
-        caller: Caller,
-        conversation_id: str,
-        after: str | None = None,
-        limit: Annotated[int, Parameter(ge=1, le=500)] = 100,
+        caller: NamedDependency[Caller],
+        conversation_id: FromPath[str],
+        after: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         """Oldest first; `after` is the id of the last message you have."""
         hub = hub_of(request)
@@ -271,16 +271,16 @@ class ApiController(Controller):
         return {"items": [events.message_json(message) for message in rows]}
 
     @post("/conversations/{conversation_id:str}/messages", status_code=201)
-    async def reply(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody) -> dict[str, Any]:
+    async def reply(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[ReplyBody]) -> dict[str, Any]:
         """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
         return await self._write(request, caller, conversation_id, data, "out")
 
     @post("/conversations/{conversation_id:str}/notes", status_code=201)
-    async def note(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody) -> dict[str, Any]:
+    async def note(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[ReplyBody]) -> dict[str, Any]:
         """An internal note: agents see it, the customer never does."""
         return await self._write(request, caller, conversation_id, data, "note")
 
-    async def _write(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody, direction: str):
+    async def _write(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: ReplyBody, direction: str):
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         text = clean_text(data.text)
@@ -295,7 +295,7 @@ class ApiController(Controller):
         return events.message_json(message)
 
     @post("/conversations/{conversation_id:str}/assign", status_code=200)
-    async def assign(self, request: Request, caller: Caller, conversation_id: str, data: AssignBody) -> dict[str, Any]:
+    async def assign(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[AssignBody]) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         if data.agent_id is not None:
@@ -307,7 +307,7 @@ class ApiController(Controller):
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/resolve", status_code=200)
-    async def resolve(self, request: Request, caller: Caller, conversation_id: str) -> dict[str, Any]:
+    async def resolve(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
@@ -321,7 +321,7 @@ class ApiController(Controller):
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/typing", status_code=202)
-    async def typing(self, request: Request, caller: Caller, conversation_id: str, data: TypingBody) -> dict[str, Any]:
+    async def typing(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[TypingBody]) -> dict[str, Any]:
         """Show the customer that an agent is typing, where the channel can."""
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)

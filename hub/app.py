@@ -10,6 +10,7 @@ from importlib.metadata import entry_points
 from litestar import Litestar, get
 from litestar.exceptions import NotFoundException
 from litestar.openapi import OpenAPIConfig
+from litestar.params import FromPath
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import File
 
@@ -25,7 +26,7 @@ from hub.realtime import PluginPublisher, make_channels_plugin
 from hub.runtime import Hub
 from hub.settings import Settings, load_settings
 from hub.sweeper import run_sweeper
-from hub.widget import WidgetController
+from hub.widget import WidgetController, widget_preflight
 
 __all__ = ["create_app"]
 
@@ -35,7 +36,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     channels = make_channels_plugin(settings.redis_url)
 
     @get("/attachments/{name:str}", include_in_schema=False)
-    async def attachment(name: str) -> File:
+    async def attachment(name: FromPath[str]) -> File:
         path = settings.attachments_dir / name
         if "/" in name or name.startswith(".") or not path.is_file():
             raise NotFoundException("No such attachment.")
@@ -78,7 +79,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[channels],
         lifespan=[runtime],
-        middleware=[PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
+        middleware=[widget_preflight, PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
                                      exclude=["/metrics", "/healthz"]).middleware],
         exception_handlers=error_handlers,
         request_max_body_size=settings.max_body_bytes,

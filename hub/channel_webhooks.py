@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response, route
+from litestar.params import FromPath
 from sqlmodel import select
 
 from connectors import MalformedPayload, RawRequest, SignatureInvalid
@@ -64,12 +65,14 @@ def _public_url(hub: Hub, request: Request) -> str:
 
 
 @route("/webhooks/{kind:str}/{inbox_id:str}", http_method=["GET", "POST"], tags=["channels"])
-async def channel_webhook(request: Request, kind: str, inbox_id: str) -> Response:
+async def channel_webhook(request: Request, kind: FromPath[str], inbox_id: FromPath[str]) -> Response:
     """A channel delivers messages (or a set-up handshake) for one inbox."""
     return await _handle(request, kind, inbox_id, "")
 
 
 @route("/webhooks/{kind:str}/{inbox_id:str}/{sub_path:path}", http_method=["GET", "POST"], tags=["channels"])
-async def channel_webhook_sub_path(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
+async def channel_webhook_sub_path(
+    request: Request, kind: FromPath[str], inbox_id: FromPath[str], sub_path: FromPath[str]
+) -> Response:
     """A channel's secondary hook for one inbox (delivery status, recordings)."""
     return await _handle(request, kind, inbox_id, sub_path)

@@ -77,7 +77,7 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
     accepted = []
     for row in rows:
         if row["id"] in inserted:
-            hub.jobs.enqueue(PROCESS_INBOUND, row["id"])
+            enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, row["id"])
             accepted.append(AcceptedMessage(row["id"], row["message_id"], duplicate=False))
         else:
             event_id, message_id = earlier[row["dedupe_key"]]
@@ -85,6 +85,14 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
     metrics.INBOUND_EVENTS.labels(inbox.kind).inc(len(inserted))
     metrics.DUPLICATE_EVENTS.labels(inbox.kind).inc(len(rows) - len(inserted))
     return accepted
+
+
+def enqueue_or_leave_to_sweeper(hub: Hub, job: str, row_id: str) -> None:
+    """The row is committed, so a broker outage only delays the work: the sweeper enqueues it later."""
+    try:
+        hub.jobs.enqueue(job, row_id)
+    except Exception as error:
+        log.warning("enqueue.failed job=%s id=%s error=%s; the sweeper will retry", job, row_id, type(error).__name__)
 
 
 async def process(hub: Hub, event_id: str) -> None:

@@ -12,6 +12,7 @@ from sqlmodel import select
 from connectors import OutboundMessage, PermanentSendError, TransientSendError
 from connectors.base import Capabilities, DeferredSendError
 from hub import events, metrics
+from hub.inbound import enqueue_or_leave_to_sweeper
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.runtime import Hub
 from normalizer import IdentityRef
@@ -110,7 +111,7 @@ async def create_message(
             return existing, False
     await events.publish_message_event(hub.publisher, payload, message, row, identity)
     if direction == "out":
-        hub.jobs.enqueue(DELIVER_OUTBOUND, message.id)
+        enqueue_or_leave_to_sweeper(hub, DELIVER_OUTBOUND, message.id)
     return message, True
 
 

@@ -1,4 +1,7 @@
-"""Fixed-window request counting per key: in memory embedded, in Redis when several processes share the limit."""
+"""Request counting per key in windows that start at a key's first request.
+
+In memory embedded; in Redis when several processes share the limit.
+"""
 
 from __future__ import annotations
 
@@ -18,22 +21,22 @@ class RateLimiter(Protocol):
 
 
 class MemoryRateLimiter:
+    MAX_KEYS = 100_000
+
     def __init__(self, clock=time.monotonic) -> None:
         self._clock = clock
-        self._windows: dict[str, tuple[int, int]] = {}
+        self._windows: dict[str, tuple[float, int]] = {}
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> float | None:
         now = self._clock()
-        window = int(now // window_seconds)
-        current_window, count = self._windows.get(key, (window, 0))
-        if current_window != window:
-            count = 0
-            if len(self._windows) > 100_000:
-                self._windows = {k: v for k, v in self._windows.items() if v[0] == window}
-        count += 1
-        self._windows[key] = (window, count)
-        if count > limit:
-            return max(math.ceil((window + 1) * window_seconds - now), 1)
+        started, count = self._windows.get(key, (now, 0))
+        if now - started >= window_seconds:
+            started, count = now, 0
+        if len(self._windows) > self.MAX_KEYS:
+            self._windows = {k: v for k, v in self._windows.items() if now - v[0] < window_seconds}
+        self._windows[key] = (started, count + 1)
+        if count + 1 > limit:
+            return max(math.ceil(started + window_seconds - now), 1)
         return None
 
 

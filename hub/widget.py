@@ -11,9 +11,11 @@ import json
 from typing import Any
 
 import msgspec
-from litestar import Controller, Request, Response, WebSocket, get, post, route, websocket
+from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import WebSocketDisconnect
+from litestar.params import FromPath, FromQuery
+from litestar.types import ASGIApp, Receive, Scope, Send
 from sqlmodel import select
 
 from connectors import MalformedPayload, RawRequest
@@ -28,7 +30,7 @@ from hub.realtime import audience_channel, forward_events
 from hub.runtime import Hub
 from normalizer import IdentityKind
 
-__all__ = ["WidgetController"]
+__all__ = ["WidgetController", "widget_preflight"]
 
 LONG_POLL_MAX_SECONDS = 25
 HISTORY_LIMIT = 200
@@ -59,7 +61,7 @@ class WidgetVisitor:
     def channel(self) -> str:
         return audience_channel(self.inbox.id, IdentityKind.WEBCHAT_VISITOR, self.inbox.id, self.visitor_id)
 
-    async def history(self, after: str | None = None) -> list[dict[str, Any]]:
+    async def history(self, after: FromQuery[str | None] = None) -> list[dict[str, Any]]:
         statement = (
             select(Message)
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -104,7 +106,7 @@ class WidgetVisitor:
         }
 
 
-async def find_widget_inbox(hub: Hub, widget_token: str) -> Inbox:
+async def find_widget_inbox(hub: Hub, widget_token: FromPath[str]) -> Inbox:
     async with hub.database.session() as session:
         inbox = (await session.exec(select(Inbox).where(Inbox.public_token == widget_token))).first()
     if inbox is None or inbox.kind != WebChatConnector.kind:
@@ -116,7 +118,7 @@ def widget_settings(hub: Hub, inbox: Inbox) -> WebChatSettings:
     return hub.connector_for(inbox).settings  # type: ignore[return-value]
 
 
-async def find_visitor(hub: Hub, widget_token: str, visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
+async def find_visitor(hub: Hub, widget_token: FromPath[str], visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
     inbox = await find_widget_inbox(hub, widget_token)
     if visitor_token:
         settings = widget_settings(hub, inbox)
@@ -157,24 +159,42 @@ def _cors(settings: WebChatSettings, origin: str | None) -> dict[str, str]:
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 
 
+def widget_preflight(app: ASGIApp) -> ASGIApp:
+    """Answer CORS preflights of the widget's endpoints with the inbox's own allowed origins.
+
+    A middleware, because the router's automatic OPTIONS answer knows nothing of inboxes.
+    """
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "OPTIONS" or not scope["path"].startswith("/widget/"):
+            await app(scope, receive, send)
+            return
+        request: Request = Request(scope, receive)
+        try:
+            widget_token = scope["path"].split("/")[2]
+            hub: Hub = scope["app"].state.hub
+            headers = _cors(widget_settings(hub, await find_widget_inbox(hub, widget_token)),
+                            request.headers.get("origin"))
+            headers.update({
+                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                "Access-Control-Allow-Headers": CORS_HEADERS,
+                "Access-Control-Max-Age": "600",
+            })
+            response = Response(None, status_code=204, headers=headers)
+        except ApiError as error:
+            response = Response({"status_code": error.status_code, "code": error.code, "detail": error.detail},
+                                status_code=error.status_code)
+        await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
+    return middleware
+
+
 class WidgetController(Controller):
     path = "/widget/{widget_token:str}"
     tags = ["widget"]
 
-    @route("/messages", http_method=["OPTIONS"], status_code=204, include_in_schema=False)
-    async def preflight(self, request: Request, widget_token: str) -> Response:
-        hub: Hub = request.app.state.hub
-        inbox = await find_widget_inbox(hub, widget_token)
-        headers = _cors(widget_settings(hub, inbox), request.headers.get("origin"))
-        headers.update({
-            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-            "Access-Control-Allow-Headers": CORS_HEADERS,
-            "Access-Control-Max-Age": "600",
-        })
-        return Response(None, status_code=204, headers=headers)
-
     @get("/config")
-    async def config(self, request: Request, widget_token: str) -> Response:
+    async def config(self, request: Request, widget_token: FromPath[str]) -> Response:
         """What the widget shows before the first message (title, greeting, colour)."""
         hub: Hub = request.app.state.hub
         inbox = await find_widget_inbox(hub, widget_token)
@@ -183,7 +203,7 @@ class WidgetController(Controller):
         return Response(body, headers=_cors(settings, request.headers.get("origin")))
 
     @post("/messages", status_code=201)
-    async def post_message(self, request: Request, widget_token: str) -> Response:
+    async def post_message(self, request: Request, widget_token: FromPath[str]) -> Response:
         """Send a visitor message: `{"text", "client_id"}`. The first call (no Bearer) answers a `visitor_token`."""
         hub: Hub = request.app.state.hub
         visitor = await find_visitor(hub, widget_token, token_from(request), issue=True)
@@ -200,8 +220,8 @@ class WidgetController(Controller):
         return Response(body, status_code=200 if message["duplicate"] else 201, headers=headers)
 
     @get("/messages")
-    async def get_messages(self, request: Request, widget_token: str, after: str | None = None,
-                           wait: int = 0) -> Response:
+    async def get_messages(self, request: Request, widget_token: FromPath[str], after: FromQuery[str | None] = None,
+                           wait: FromQuery[int] = 0) -> Response:
         """The visitor's messages after `after` (a message id); with `wait` (≤25 s) it long-polls."""
         hub: Hub = request.app.state.hub
         visitor = await find_visitor(hub, widget_token, token_from(request), issue=False)
@@ -225,12 +245,12 @@ class WidgetController(Controller):
         return Response({"items": messages}, headers=headers)
 
     @websocket("/ws")
-    async def socket(self, socket: WebSocket, widget_token: str) -> None:
+    async def socket(self, socket: WebSocket, widget_token: FromPath[str]) -> None:
         """Frames: `{"type":"message","text","client_id"}` in; `ready`, `ack`, `message.created`, `typing`, `error` out."""
         await serve_visitor_socket(socket, widget_token)
 
 
-async def serve_visitor_socket(socket: WebSocket, widget_token: str) -> None:
+async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -> None:
     hub: Hub = socket.app.state.hub
     try:
         inbox_settings = widget_settings(hub, await find_widget_inbox(hub, widget_token))
