@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
@@ -12,7 +11,7 @@ from sqlalchemy import update
 from hub.auth import authenticate
 from hub.errors import ApiError
 from hub.models import Agent
-from hub.realtime import forward_events, workspace_channel
+from hub.realtime import InvalidFrame, forward_events, receive_frame, workspace_channel
 from hub.runtime import Hub
 
 __all__ = ["agent_socket"]
@@ -26,14 +25,14 @@ async def agent_socket(socket: WebSocket) -> None:
     try:
         token = socket.query_params.get("token")
         if not token:
-            first = await asyncio.wait_for(socket.receive_json(), timeout=30)
-            token = first.get("token") if isinstance(first, dict) else None
+            first = await asyncio.wait_for(receive_frame(socket), timeout=30)
+            token = first.get("token")
         caller = await authenticate(hub, token)
     except ApiError as error:
         await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
         await socket.close(code=4401)
         return
-    except (asyncio.TimeoutError, WebSocketDisconnect, json.JSONDecodeError, ValueError):
+    except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
         return
     await _set_presence(hub, caller.agent_id, "online")
@@ -44,10 +43,14 @@ async def agent_socket(socket: WebSocket) -> None:
             forward = asyncio.create_task(forward_events(subscriber, socket))
             try:
                 while True:
-                    frame = await socket.receive_json()
-                    if isinstance(frame, dict) and frame.get("type") == "ping":
+                    try:
+                        frame = await receive_frame(socket)
+                    except InvalidFrame as error:
+                        await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
+                        continue
+                    if frame.get("type") == "ping":
                         await socket.send_json({"type": "pong"})
-            except (WebSocketDisconnect, json.JSONDecodeError, ValueError):
+            except WebSocketDisconnect:
                 pass
             finally:
                 forward.cancel()

@@ -14,6 +14,7 @@ from litestar.params import FromPath
 from litestar.plugins.prometheus import PrometheusConfig
 from litestar.response import File
 
+from connectors import default_registry
 from hub.agent_socket import agent_socket
 from hub.api import ApiController, AuthController
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
@@ -34,6 +35,7 @@ __all__ = ["create_app"]
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     channels = make_channels_plugin(settings.redis_url)
+    registry = default_registry()
 
     @get("/attachments/{name:str}", include_in_schema=False)
     async def attachment(name: FromPath[str]) -> File:
@@ -46,7 +48,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def runtime(app: Litestar) -> AsyncIterator[None]:
         broker = make_broker(settings)
         publisher = PluginPublisher(channels, asyncio.get_running_loop())
-        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher)
+        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher, registry=registry)
         app.state.hub = hub
         app.state.channels = channels
         app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
@@ -56,7 +58,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
             async def hub_for_worker() -> Hub:
                 if not worker_hub:
-                    worker_hub.append(Hub(settings, Database(settings.database_url), hub.jobs, publisher))
+                    worker_hub.append(
+                        Hub(settings, Database(settings.database_url), hub.jobs, publisher, registry=registry)
+                    )
                 return worker_hub[0]
 
             worker = start_worker(broker, hub_for_worker, settings.worker_threads)

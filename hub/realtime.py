@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 from typing import Any, Protocol
 
 import msgspec
@@ -18,7 +19,7 @@ from litestar.channels.backends.memory import MemoryChannelsBackend
 from litestar.channels.backends.redis import RedisChannelsPubSubBackend
 from redis.asyncio import Redis
 
-__all__ = ["Publisher", "forward_events", "audience_channel", "make_channels_plugin", "workspace_channel"]
+__all__ = ["InvalidFrame", "Publisher", "forward_events", "receive_frame", "audience_channel", "make_channels_plugin", "workspace_channel"]
 
 
 def workspace_channel(workspace_id: str) -> str:
@@ -71,3 +72,19 @@ async def forward_events(subscriber: Subscriber, socket: WebSocket) -> None:
     """Relay a subscription's events to a WebSocket until it is cancelled."""
     async for event in subscriber.iter_events():
         await socket.send_text(event.decode() if isinstance(event, bytes) else event)
+
+
+class InvalidFrame(ValueError):
+    """A WebSocket frame that is not a JSON object."""
+
+
+async def receive_frame(socket: WebSocket) -> dict[str, Any]:
+    """The next frame as a JSON object; a malformed one raises InvalidFrame and keeps the socket open."""
+    text = await socket.receive_text()
+    try:
+        frame = json.loads(text)
+    except ValueError:
+        raise InvalidFrame("Frames must be JSON objects.") from None
+    if not isinstance(frame, dict):
+        raise InvalidFrame("Frames must be JSON objects.")
+    return frame

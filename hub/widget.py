@@ -7,7 +7,6 @@ it and sends it back, so a reload continues the same conversation with its histo
 from __future__ import annotations
 
 import asyncio
-import json
 from typing import Any
 
 import msgspec
@@ -26,7 +25,7 @@ from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
-from hub.realtime import audience_channel, forward_events
+from hub.realtime import InvalidFrame, audience_channel, forward_events, receive_frame
 from hub.runtime import Hub
 from normalizer import IdentityKind
 
@@ -264,15 +263,15 @@ async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -
     try:
         visitor_token = socket.query_params.get("visitor_token")
         if not visitor_token:
-            first = await asyncio.wait_for(socket.receive_json(), timeout=30)
-            visitor_token = first.get("visitor_token") if isinstance(first, dict) else None
+            first = await asyncio.wait_for(receive_frame(socket), timeout=30)
+            visitor_token = first.get("visitor_token")
         visitor = await find_visitor(hub, widget_token, visitor_token, issue=True)
         await _limit(hub, socket, visitor)
     except ApiError as error:
         await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
         await socket.close(code=4401 if error.status_code == 401 else 4429)
         return
-    except (asyncio.TimeoutError, WebSocketDisconnect, json.JSONDecodeError, ValueError):
+    except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
         return
     ready: dict[str, Any] = {"type": "ready", "messages": await visitor.history()}
@@ -291,13 +290,13 @@ async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -
 async def _receive_visitor_frames(hub: Hub, socket: WebSocket, visitor: WidgetVisitor) -> None:
     while True:
         try:
-            frame = await socket.receive_json()
+            frame = await receive_frame(socket)
         except WebSocketDisconnect:
             return
-        except (json.JSONDecodeError, ValueError):
-            await socket.send_json({"type": "error", "code": "invalid_json", "detail": "Frames must be JSON objects."})
+        except InvalidFrame as error:
+            await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
             continue
-        if not isinstance(frame, dict) or frame.get("type") != "message":
+        if frame.get("type") != "message":
             await socket.send_json({"type": "error", "code": "unknown_frame", "detail": "Send {\"type\": \"message\", ...}."})
             continue
         try:

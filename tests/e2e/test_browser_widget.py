@@ -1,0 +1,205 @@
+"""The widget and the agent inbox in Debian's Chromium, against a real `omnihub serve` process.
+
+Skipped only off CI when Chromium or the playwright package is missing (scripts/install-browser.sh
+installs Chromium); under CI=true a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import socket
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import bearer, inbox_of, wait_for
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+UI_TIMEOUT_MS = 15_000
+QUESTION = "你好，我的订单在哪里？"
+ANSWER = "您的订单今天发货。Your order ships today."
+
+
+def _missing_browser() -> str | None:
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install playwright)"
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (run scripts/install-browser.sh)"
+    return None
+
+
+if os.environ.get("CI") != "true" and (reason := _missing_browser()):
+    pytest.skip(reason, allow_module_level=True)
+
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+
+pytestmark = pytest.mark.e2e
+
+
+class RunningHub:
+    def __init__(self, url: str, demo: dict[str, Any], log: Path) -> None:
+        self.url = url
+        self.demo = demo
+        self.log = log
+        self.api = httpx.Client(base_url=url, headers=bearer(demo["api_token"]), timeout=10)
+
+    @property
+    def widget_token(self) -> str:
+        return inbox_of(self.demo, "webchat")["widget_token"]
+
+    def conversation_with(self, text: str) -> dict[str, Any] | None:
+        """The conversation holding a message with this text, once the worker has stored it."""
+        for conversation in self.api.get("/api/v1/conversations", params={"limit": 100}).json()["items"]:
+            if any(message["text"] == text for message in self.messages(conversation["id"])):
+                return conversation
+        return None
+
+    def messages(self, conversation_id: str) -> list[dict[str, Any]]:
+        return self.api.get(f"/api/v1/conversations/{conversation_id}/messages").json()["items"]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
+    """`omnihub demo --json`, then `omnihub serve`, in embedded mode on a data dir and port of their own."""
+    data_dir = tmp_path_factory.mktemp("hub")
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = {name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")}
+    environment.update(OMNIHUB_DATA_DIR=str(data_dir), OMNIHUB_HOST="127.0.0.1", OMNIHUB_PORT=str(port),
+                       OMNIHUB_PUBLIC_URL=url, OMNIHUB_LOG_LEVEL="WARNING")
+    omnihub = str(Path(sys.executable).with_name("omnihub"))
+    demo = json.loads(subprocess.run([omnihub, "demo", "--json"], env=environment, check=True, capture_output=True,
+                                     text=True, timeout=60).stdout)
+    log = data_dir / "serve.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([omnihub, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            assert server.poll() is None, f"omnihub serve exited:\n{log.read_text()}"
+            try:
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, timeout=30, interval=0.1)
+        running = RunningHub(url, demo, log)
+        yield running
+        running.api.close()
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()  # an abandoned widget long-poll holds uvicorn's graceful shutdown for up to 25 s
+            server.wait()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def console_errors() -> list[str]:
+    return []
+
+
+def new_page(browser: Browser, console_errors: list[str], *, without_websocket: bool = False) -> Page:
+    """A fresh profile (empty localStorage) that records console errors, such as CSP violations."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    if without_websocket:
+        context.add_init_script("window.WebSocket = undefined;")
+    page = context.new_page()
+    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
+    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    return page
+
+
+@pytest.mark.parametrize("transport", ["websocket", "http"])
+def test_visitor_chats_in_chinese_and_keeps_the_history_after_a_reload(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], transport: str
+) -> None:
+    question = f"{QUESTION} ({transport})"
+    answer = f"{ANSWER} ({transport})"
+    page = new_page(browser, console_errors, without_websocket=transport == "http")
+    page.goto(f"{hub_server.url}/demo")
+    widget = page.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    expect(widget.locator(".panel")).to_be_visible()
+    expect(widget.locator("h2")).to_have_text("Chat with us")
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+
+    mine = widget.locator(".list .msg.mine")
+    expect(mine.locator(".text")).to_have_text([question])
+    expect(mine.locator(".state")).to_have_text(["Sent"], timeout=UI_TIMEOUT_MS)
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+
+    reply = hub_server.api.post(f"/api/v1/conversations/{conversation['id']}/messages", json={"text": answer})
+    assert reply.status_code == 201, reply.text
+    theirs = widget.locator(".list .msg:not(.mine) .text")
+    expect(theirs).to_have_text([answer], timeout=UI_TIMEOUT_MS)
+    page.screenshot(path=f"/tmp/omnihub-widget-{transport}.png")
+
+    page.reload()
+    widget.locator(".bubble").click()
+    expect(widget.locator(".list .text")).to_have_text([question, answer], timeout=UI_TIMEOUT_MS)
+    assert console_errors == []
+    page.context.close()
+
+
+def test_agent_signs_in_and_answers_from_the_inbox(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"我想退货 {uuid.uuid4().hex[:6]}"
+    answer = "好的，我们马上为您处理退货。"
+    posted = httpx.post(f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+                        json={"text": question, "client_id": uuid.uuid4().hex})
+    assert posted.status_code == 201, posted.text
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+
+    page = new_page(browser, console_errors)
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+
+    page.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
+    expect(page.locator(".message-in .message-text")).to_have_text([question])
+    page.locator("#reply-text").fill(answer)
+    page.get_by_role("button", name="Reply", exact=True).click()
+    expect(page.locator(".message-out .message-text")).to_have_text([answer])
+    expect(page.locator(".message-out .delivery")).to_have_text(["delivered"], timeout=UI_TIMEOUT_MS)
+
+    page.locator("#reply-text").fill("客户很着急，优先处理。")
+    page.get_by_role("button", name="Note", exact=True).click()
+    expect(page.locator(".message-note .message-text")).to_have_text(["客户很着急，优先处理。"])
+    page.get_by_role("button", name="Assign to me").click()
+    expect(page.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
+    page.screenshot(path="/tmp/omnihub-inbox.png")
+
+    stored = {(message["direction"], message["text"]) for message in hub_server.messages(conversation["id"])}
+    assert {("in", question), ("out", answer), ("note", "客户很着急，优先处理。")} <= stored
+    assert hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()["status"] == "assigned"
+    assert console_errors == []
+    page.context.close()
