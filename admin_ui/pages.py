@@ -1,23 +1,116 @@
-"""Routes of the agent inbox and the widget's script."""
+"""The hub's own pages (agent inbox, demo shop), their static assets, and the widget script.
+
+Pages are static markup plus same-origin JavaScript that calls the public API, under a strict
+Content-Security-Policy. The one page with server-side data (the demo shop) is rendered by Jinja
+with autoescaping, so nothing stored in the database can become markup.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
-from litestar import get
-from litestar.response import File
+from jinja2 import Environment, FileSystemLoader
+from litestar import Request, Response, get
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
+from litestar.response import File, Redirect
+from sqlmodel import select
 
-__all__ = ["routes"]
+from hub.models import Inbox
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+__all__ = ["content_security_policy", "routes"]
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATIC_DIR = PACKAGE_DIR / "static"
+STATIC_CONTENT_TYPES = {
+    ".js": "text/javascript; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+# Served by name from this fixed table, so no request path ever reaches the file system.
+STATIC_FILES = {
+    path.name: path for path in STATIC_DIR.iterdir() if path.is_file() and path.suffix in STATIC_CONTENT_TYPES
+}
+WEBCHAT_KIND = "webchat"
+
+templates = Environment(loader=FileSystemLoader(PACKAGE_DIR / "templates"), autoescape=True)
+
+
+def content_security_policy(public_url: str) -> str:
+    """Same-origin scripts, styles and API calls only; no inline script; never framed (clickjacking)."""
+    parts = urlsplit(public_url)
+    socket_scheme = "wss" if parts.scheme == "https" else "ws"
+    return "; ".join([
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        f"connect-src 'self' {socket_scheme}://{parts.netloc}",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ])
+
+
+def render_page(request: Request, template_name: str, status_code: int = 200, **context: Any) -> Response:
+    headers = {
+        "Content-Security-Policy": content_security_policy(request.app.state.settings.public_url),
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        "Referrer-Policy": "same-origin",
+        "Cache-Control": "no-store",
+    }
+    body = templates.get_template(template_name).render(**context)
+    return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
+
+
+async def oldest_webchat_inbox(hub: Hub) -> Inbox | None:
+    async with hub.database.session() as session:
+        statement = select(Inbox).where(Inbox.kind == WEBCHAT_KIND).order_by(Inbox.created_at, Inbox.id).limit(1)
+        return (await session.exec(statement)).first()
+
+
+@get("/", include_in_schema=False)
+async def home() -> Redirect:
+    return Redirect("/inbox")
+
+
+@get("/inbox", include_in_schema=False)
+async def inbox_page(request: Request) -> Response:
+    """The agent inbox: a static shell; inbox.js logs in and drives the REST API and agent WebSocket."""
+    return render_page(request, "inbox.html")
+
+
+@get("/demo", include_in_schema=False)
+async def demo_shop(request: Request) -> Response:
+    """A pretend shop with the widget embedded exactly as a customer's site would embed it."""
+    inbox = await oldest_webchat_inbox(request.app.state.hub)
+    return render_page(request, "demo.html", status_code=200 if inbox else 404, inbox=inbox)
+
+
+@get("/static/{name:str}", include_in_schema=False)
+async def static_asset(name: FromPath[str]) -> File:
+    path = STATIC_FILES.get(name)
+    if path is None:
+        raise NotFoundException("No such static file.")
+    return File(path, content_disposition_type="inline", media_type=STATIC_CONTENT_TYPES[path.suffix],
+                headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
 @get("/widget.js", include_in_schema=False)
 async def widget_js() -> File:
-    """The embeddable chat widget: one <script> tag, no dependencies, no build step."""
-    return File(STATIC_DIR / "widget.js", content_disposition_type="inline", media_type="application/javascript",
-                headers={"Cache-Control": "public, max-age=300"})
+    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
+    return File(STATIC_DIR / "widget.js", content_disposition_type="inline",
+                media_type=STATIC_CONTENT_TYPES[".js"],
+                headers={"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
+                         "Cross-Origin-Resource-Policy": "cross-origin"})
 
 
 def routes() -> list:
-    return [widget_js]
+    return [home, inbox_page, demo_shop, static_asset, widget_js]

@@ -1,1 +1,435 @@
-/* widget placeholder */
+/* Omnihub web chat widget.
+ * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
+ * Script API: window.Omnihub.open(), .close(), .send(text).
+ * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
+ * Transport: WebSocket first; HTTP (POST + long-poll GET) when sockets are missing or keep failing. */
+(function () {
+  "use strict";
+  if (window.Omnihub) return;
+  var script = document.currentScript || document.querySelector("script[data-widget-token]");
+  var widgetToken = script && script.getAttribute("data-widget-token");
+  if (!widgetToken) return;
+
+  var hubUrl = script.src.replace(/\/widget\.js(?:[?#].*)?$/, "");
+  var widgetUrl = hubUrl + "/widget/" + encodeURIComponent(widgetToken);
+  var STORAGE_KEY = "omnihub.visitor." + widgetToken;
+  var MAX_TEXT_LENGTH = 4000;
+  var LONG_POLL_SECONDS = 25;
+  var SOCKET_READY_TIMEOUT_MS = 10000;
+  var SOCKET_FAILURES_BEFORE_HTTP = 2;
+  var SLOW_DOWN_SECONDS = 10;
+  var CSS = ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;--c:#2563eb}" +
+    "*{box-sizing:border-box}[hidden]{display:none!important}" +
+    ".root{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',sans-serif;color:#111827}" +
+    ".bubble{width:58px;height:58px;border-radius:50%;border:0;background:var(--c);color:#fff;cursor:pointer;box-shadow:0 6px 20px rgba(0,0,0,.25);display:flex;align-items:center;justify-content:center;position:relative}" +
+    ".bubble svg{width:28px;height:28px;fill:currentColor}" +
+    ".badge{position:absolute;top:-3px;right:-3px;min-width:20px;height:20px;border-radius:10px;background:#dc2626;color:#fff;font-size:12px;line-height:20px;padding:0 6px}" +
+    ".panel{position:absolute;right:0;bottom:74px;width:370px;height:540px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden}" +
+    ".head{background:var(--c);color:#fff;padding:14px 16px;display:flex;align-items:center}" +
+    ".head h2{font-size:16px;font-weight:600;margin:0;flex:1}" +
+    ".close{background:none;border:0;color:inherit;font-size:24px;line-height:1;cursor:pointer;padding:0 4px}" +
+    ".scroll{flex:1;overflow-y:auto;padding:14px;background:#f6f7f9}" +
+    ".list{list-style:none;margin:0;padding:0;display:flex;flex-direction:column}" +
+    ".msg{align-self:flex-start;max-width:82%;margin:0 0 8px;padding:8px 12px;border-radius:14px;background:#fff;border:1px solid #e5e7eb;white-space:pre-wrap;overflow-wrap:anywhere}" +
+    ".msg.mine{align-self:flex-end;background:var(--c);color:#fff;border-color:transparent}" +
+    ".msg.failed{background:#fee2e2;color:#991b1b}" +
+    ".state{display:block;font-size:11px;opacity:.8;text-align:right;margin-top:2px}" +
+    ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
+    ".notice{font-size:12px;color:#92400e;background:#fef3c7;padding:6px 16px}" +
+    ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
+    ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #d1d5db;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
+    ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
+    ".send{border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
+    "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}}";
+
+  var state = {
+    visitorToken: readToken(),
+    messages: [],          /* ordered: server messages by id, then local pending ones */
+    outbox: [],            /* local messages not yet acknowledged, resent with the same client_id */
+    lastId: "",
+    transport: "socket",   /* becomes "http" when sockets are unavailable or keep failing */
+    socket: null,
+    socketReady: false,
+    socketFailures: 0,
+    posting: false,
+    polling: false,
+    historyLoaded: false,
+    pausedUntil: 0,
+    backoffMs: 1000,
+    started: false,
+    unread: 0,
+    typingTimer: 0
+  };
+  var ui = buildUi();
+
+  function readToken() {
+    try { return window.localStorage.getItem(STORAGE_KEY); } catch (e) { return null; }
+  }
+  function saveToken(token) {
+    state.visitorToken = token;
+    try { window.localStorage.setItem(STORAGE_KEY, token); } catch (e) { /* private mode: this page keeps it */ }
+  }
+  function forgetToken() {
+    state.visitorToken = null;
+    try { window.localStorage.removeItem(STORAGE_KEY); } catch (e) { /* nothing stored */ }
+  }
+
+  function node(tag, className, text, attributes, children) {
+    var element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text != null) element.textContent = text;
+    for (var name in attributes || {}) element.setAttribute(name, attributes[name]);
+    (children || []).forEach(function (child) { element.appendChild(child); });
+    return element;
+  }
+
+  function buildUi() {
+    var host = document.createElement("omnihub-chat");
+    var shadow = host.attachShadow({ mode: "open" });
+    if (shadow.adoptedStyleSheets && window.CSSStyleSheet && CSSStyleSheet.prototype.replaceSync) {
+      var sheet = new CSSStyleSheet();
+      sheet.replaceSync(CSS); /* constructed sheets also work under a strict style-src policy */
+      shadow.adoptedStyleSheets = [sheet];
+    } else {
+      shadow.appendChild(node("style", null, CSS));
+    }
+    var svg = "http://www.w3.org/2000/svg";
+    var icon = document.createElementNS(svg, "svg");
+    var iconPath = document.createElementNS(svg, "path");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    iconPath.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 2-2z");
+    icon.appendChild(iconPath);
+    var badge = node("span", "badge", null, { hidden: "" });
+    var bubble = node("button", "bubble", null, { type: "button", "aria-label": "Open chat", "aria-expanded": "false" },
+                      [icon, badge]);
+    var title = node("h2", null, "Chat with us");
+    var close = node("button", "close", "\u00d7", { type: "button", "aria-label": "Close chat" });
+    var greeting = node("p", "msg", null, { hidden: "" });
+    var list = node("ol", "list", null, { "aria-live": "polite" });
+    var scroll = node("div", "scroll", null, null, [greeting, list]);
+    var typing = node("div", "typing", "Typing\u2026", { hidden: "" });
+    var notice = node("div", "notice", null, { role: "status", hidden: "" });
+    var input = node("textarea", null, null, { rows: 1, maxlength: MAX_TEXT_LENGTH, "aria-label": "Message",
+                                                placeholder: "Type a message\u2026" });
+    var send = node("button", "send", "Send", { type: "submit" });
+    var form = node("form", "form", null, null, [input, send]);
+    var panel = node("div", "panel", null, { role: "dialog", hidden: "" },
+                     [node("div", "head", null, null, [title, close]), scroll, typing, notice, form]);
+    shadow.appendChild(node("div", "root", null, null, [panel, bubble]));
+
+    bubble.addEventListener("click", function () { panel.hidden ? openChat() : closeChat(); });
+    close.addEventListener("click", closeChat);
+    panel.addEventListener("keydown", function (event) { if (event.key === "Escape") closeChat(); });
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      if (sendMessage(input.value)) input.value = "";
+      input.focus();
+    });
+    input.addEventListener("keydown", function (event) {
+      /* Enter during IME composition picks a candidate (Chinese, Japanese): it must not send. */
+      if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+        event.preventDefault();
+        form.requestSubmit ? form.requestSubmit() : send.click();
+      }
+    });
+    (document.body || document.documentElement).appendChild(host);
+    return { host: host, bubble: bubble, badge: badge, panel: panel, title: title, scroll: scroll,
+             greeting: greeting, list: list, typing: typing, notice: notice, input: input };
+  }
+
+  function applyConfig(config) {
+    if (config.title) {
+      ui.title.textContent = config.title;
+      ui.panel.setAttribute("aria-label", config.title);
+    }
+    if (config.greeting) {
+      ui.greeting.textContent = config.greeting;
+      ui.greeting.hidden = false;
+    }
+    if (/^#[0-9a-f]{6}$/i.test(config.color || "")) ui.host.style.setProperty("--c", config.color);
+  }
+
+  function openChat() {
+    ui.panel.hidden = false;
+    ui.bubble.setAttribute("aria-expanded", "true");
+    ui.bubble.setAttribute("aria-label", "Close chat");
+    state.unread = 0;
+    ui.badge.hidden = true;
+    start();
+    scrollToEnd();
+    ui.input.focus();
+  }
+  function closeChat() {
+    ui.panel.hidden = true;
+    ui.bubble.setAttribute("aria-expanded", "false");
+    ui.bubble.setAttribute("aria-label", "Open chat");
+  }
+  function scrollToEnd() { ui.scroll.scrollTop = ui.scroll.scrollHeight; }
+  function showNotice(text) {
+    ui.notice.textContent = text || "";
+    ui.notice.hidden = !text;
+  }
+
+  function renderMessage(message) {
+    if (!message.element) {
+      message.element = node("li", "msg");
+      message.textNode = node("span", "text");
+      message.element.appendChild(message.textNode);
+    }
+    var mine = message.sender === "contact";
+    message.element.className = "msg" + (mine ? " mine" : "") + (message.failed ? " failed" : "");
+    message.textNode.textContent = message.text || "";
+    if (message.created_at) message.element.title = new Date(message.created_at).toLocaleString();
+    if (mine) {
+      if (!message.stateNode) message.element.appendChild(message.stateNode = node("small", "state"));
+      message.stateNode.textContent = message.failed ? "Not sent: " + message.failed
+        : message.id ? "Sent" : "Sending\u2026";
+    }
+  }
+
+  /* Server messages take their place by id; local ones wait at the end until acknowledged. */
+  function place(message) {
+    var index = state.messages.indexOf(message);
+    if (index >= 0) state.messages.splice(index, 1);
+    var at = state.messages.length;
+    if (message.id) {
+      for (var i = 0; i < state.messages.length; i++) {
+        if (!state.messages[i].id || state.messages[i].id > message.id) { at = i; break; }
+      }
+    }
+    state.messages.splice(at, 0, message);
+    var next = state.messages[at + 1];
+    ui.list.insertBefore(message.element, next ? next.element : null);
+  }
+
+  /* `live` messages arrived while the page was open: they count as unread; history does not. */
+  function receive(incoming, live) {
+    var message = null;
+    for (var i = 0; i < state.messages.length && !message; i++) {
+      var known = state.messages[i];
+      if (known.id === incoming.id || (incoming.client_id && known.client_id === incoming.client_id &&
+          known.sender === incoming.sender)) message = known;
+    }
+    var isNew = !message;
+    message = message || {};
+    ["id", "text", "sender", "client_id", "created_at", "status"].forEach(function (field) {
+      if (incoming[field] != null) message[field] = incoming[field];
+    });
+    message.failed = null;
+    dropFromOutbox(message.client_id);
+    if (message.id > state.lastId) state.lastId = message.id;
+    var atEnd = ui.scroll.scrollHeight - ui.scroll.scrollTop - ui.scroll.clientHeight < 60;
+    renderMessage(message);
+    place(message);
+    if (isNew && message.sender !== "contact") {
+      showTyping(false);
+      if (live && ui.panel.hidden) {
+        state.unread += 1;
+        ui.badge.textContent = String(state.unread);
+        ui.badge.hidden = false;
+      }
+    }
+    if (atEnd || message.sender === "contact") scrollToEnd();
+  }
+
+  function dropFromOutbox(clientId) {
+    state.outbox = state.outbox.filter(function (message) { return message.client_id !== clientId; });
+  }
+  function fail(message, reason) {
+    dropFromOutbox(message.client_id);
+    message.failed = reason || "please try again";
+    renderMessage(message);
+  }
+  function showTyping(typing) {
+    clearTimeout(state.typingTimer);
+    ui.typing.hidden = !typing;
+    if (typing) state.typingTimer = setTimeout(function () { ui.typing.hidden = true; }, 8000);
+  }
+  function newClientId() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    var bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
+  }
+
+  function sendMessage(text) {
+    text = String(text == null ? "" : text).trim();
+    if (!text) return false;
+    if (text.length > MAX_TEXT_LENGTH) {
+      showNotice("Messages can be at most " + MAX_TEXT_LENGTH + " characters.");
+      return false;
+    }
+    var message = { id: null, client_id: newClientId(), text: text, sender: "contact" };
+    renderMessage(message);
+    place(message);
+    state.outbox.push(message);
+    if (ui.panel.hidden) openChat(); else start();
+    scrollToEnd();
+    flushOutbox();
+    return true;
+  }
+
+  function slowDown(seconds) {
+    state.pausedUntil = Date.now() + seconds * 1000;
+    showNotice("You are sending messages too quickly. Please slow down; we will send yours in a moment.");
+    setTimeout(function () { showNotice(""); flushOutbox(); }, seconds * 1000);
+  }
+  function nextBackoff() {
+    var delay = state.backoffMs;
+    state.backoffMs = Math.min(delay * 2, 30000);
+    return delay / 2 + Math.random() * delay / 2;
+  }
+  function connected() {
+    state.backoffMs = 1000;
+    showNotice("");
+  }
+
+  function flushOutbox() {
+    if (Date.now() < state.pausedUntil) return;
+    if (state.socketReady) {
+      state.outbox.forEach(function (message) {
+        if (message.inFlight) return;
+        message.inFlight = true;
+        state.socket.send(JSON.stringify({ type: "message", text: message.text, client_id: message.client_id,
+                                           page_url: location.href.slice(0, 1000) }));
+      });
+    } else if (state.transport === "http" && !state.posting && state.outbox.length) {
+      postNext(state.outbox[0]);
+    }
+  }
+
+  function start() {
+    if (state.started) return;
+    state.started = true;
+    if (window.WebSocket) connectSocket(); else useHttp();
+  }
+
+  function connectSocket() {
+    var socket;
+    try {
+      socket = new WebSocket(widgetUrl.replace(/^http/, "ws") + "/ws");
+    } catch (e) {
+      return useHttp();
+    }
+    state.socket = socket;
+    /* The token travels in the first frame, not the URL, so it stays out of access logs. */
+    socket.onopen = function () { socket.send(JSON.stringify({ visitor_token: state.visitorToken || null })); };
+    var readyTimer = setTimeout(function () { socket.close(); }, SOCKET_READY_TIMEOUT_MS);
+    socket.onmessage = function (event) {
+      var frame;
+      try { frame = JSON.parse(event.data); } catch (e) { return; }
+      if (frame.type === "ready") clearTimeout(readyTimer);
+      onFrame(frame);
+    };
+    socket.onclose = function (event) {
+      clearTimeout(readyTimer);
+      if (state.socket !== socket) return;
+      state.socket = null;
+      state.outbox.forEach(function (message) { message.inFlight = false; });
+      state.socketFailures = state.socketReady ? 0 : state.socketFailures + 1;
+      state.socketReady = false;
+      if (event.code === 4401) forgetToken(); /* expired or foreign token: continue as a new visitor */
+      if (event.code === 4429) slowDown(SLOW_DOWN_SECONDS);
+      if (state.socketFailures >= SOCKET_FAILURES_BEFORE_HTTP) return useHttp();
+      setTimeout(connectSocket, Math.max(nextBackoff(), state.pausedUntil - Date.now()));
+    };
+  }
+
+  function onFrame(frame) {
+    if (frame.type === "ready") {
+      state.socketReady = true;
+      connected();
+      if (frame.visitor_token) saveToken(frame.visitor_token);
+      (frame.messages || []).forEach(function (message) { receive(message, false); });
+      flushOutbox();
+    } else if ((frame.type === "ack" || frame.type === "message.created" || frame.type === "message.updated") &&
+               frame.message) {
+      receive(frame.message, true);
+    } else if (frame.type === "typing") {
+      showTyping(!!frame.typing);
+    } else if (frame.type === "error" && frame.client_id) {
+      var message = state.outbox.filter(function (m) { return m.client_id === frame.client_id; })[0];
+      if (!message) return;
+      if (frame.code === "rate_limited") {
+        message.inFlight = false;
+        slowDown(SLOW_DOWN_SECONDS);
+      } else {
+        fail(message, frame.detail);
+      }
+    }
+  }
+
+  function useHttp() {
+    state.transport = "http";
+    flushOutbox();
+    poll();
+  }
+
+  /* Only /messages answers CORS preflights, so /config is fetched without the visitor's token. */
+  function request(method, path, body, asVisitor) {
+    var headers = { Accept: "application/json" };
+    if (asVisitor && state.visitorToken) headers.Authorization = "Bearer " + state.visitorToken;
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(widgetUrl + path, { method: method, headers: headers, body: body ? JSON.stringify(body) : undefined })
+      .then(function (response) {
+        return response.json().catch(function () { return {}; }).then(function (json) {
+          return { status: response.status, body: json,
+                   retryAfter: parseInt(response.headers.get("Retry-After"), 10) || SLOW_DOWN_SECONDS };
+        });
+      });
+  }
+
+  function postNext(message) {
+    state.posting = true;
+    var retry = function () { state.posting = false; setTimeout(flushOutbox, nextBackoff()); };
+    request("POST", "/messages", { text: message.text, client_id: message.client_id,
+                                   page_url: location.href.slice(0, 1000) }, true).then(function (answer) {
+      if (answer.status >= 500) return retry(); /* same client_id next time: the hub stores it once */
+      state.posting = false;
+      if (answer.status === 429) {
+        slowDown(answer.retryAfter);
+      } else if (answer.status === 401 && state.visitorToken) {
+        forgetToken();
+        flushOutbox();
+      } else if (answer.status >= 400) {
+        fail(message, answer.body.detail);
+        flushOutbox();
+      } else {
+        connected();
+        if (answer.body.visitor_token) saveToken(answer.body.visitor_token);
+        receive(answer.body, true);
+        flushOutbox();
+        poll();
+      }
+    }, retry);
+  }
+
+  function poll() {
+    if (state.polling || !state.visitorToken) return;
+    state.polling = true;
+    var query = "?wait=" + (state.historyLoaded ? LONG_POLL_SECONDS : 0) +
+      (state.lastId ? "&after=" + encodeURIComponent(state.lastId) : "");
+    var again = function (delay) { state.polling = false; setTimeout(poll, delay); };
+    request("GET", "/messages" + query, null, true).then(function (answer) {
+      if (answer.status === 401) { state.polling = false; return forgetToken(); }
+      if (answer.status === 429) return again(answer.retryAfter * 1000);
+      if (answer.status >= 400) return again(nextBackoff());
+      connected();
+      var live = state.historyLoaded;
+      state.historyLoaded = true;
+      (answer.body.items || []).forEach(function (message) { receive(message, live); });
+      again(0);
+    }, function () { again(nextBackoff()); });
+  }
+
+  request("GET", "/config").then(function (answer) {
+    if (answer.status === 200) applyConfig(answer.body);
+  }, function () { /* the defaults are fine until the hub answers */ });
+  if (state.visitorToken) start(); /* a returning visitor sees replies that arrived while away */
+
+  window.Omnihub = {
+    open: openChat,
+    close: closeChat,
+    send: function (text) { return sendMessage(text); }
+  };
+})();

@@ -1,0 +1,443 @@
+/* Omnihub agent inbox: plain JavaScript over the REST API (/api/v1) and the agent WebSocket.
+ *
+ * The access token from the login lives in sessionStorage and travels only in the Authorization
+ * header. Browsers never attach that header on their own (there is no session cookie), so another
+ * site cannot forge requests with the agent's rights: that is why there is no CSRF token.
+ * Everything customers or agents typed is rendered with textContent, never as markup. */
+"use strict";
+
+(() => {
+  const SESSION_KEY = "omnihub.inbox.session";
+  const PAGE_SIZE = 50;
+  const MESSAGE_PAGE = 500;
+  const MAX_RECONNECT_MS = 30000;
+  const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "System" };
+
+  const state = {
+    session: null,
+    inboxes: new Map(),
+    agents: new Map(),
+    conversations: new Map(), /* id -> conversation shown in the list, most recent activity first */
+    nextCursor: null,
+    selected: null,           /* the open conversation, with channel, identity and reply_window */
+    messages: new Map(),      /* id -> {data, element} of the open conversation */
+    unread: new Set(),
+    socket: null,
+    reconnectMs: 1000,
+    reconnectTimer: 0,
+    everConnected: false,     /* a later "ready" is a reconnect: fetch what was missed */
+  };
+  const byId = (id) => document.getElementById(id);
+
+  function node(tag, className, text) {
+    const element = document.createElement(tag);
+    if (className) element.className = className;
+    if (text != null) element.textContent = text;
+    return element;
+  }
+
+  class ApiError extends Error {
+    constructor(status, body) {
+      super(body.detail || `Request failed (${status})`);
+      this.status = status;
+      this.code = body.code;
+    }
+  }
+
+  async function api(path, { method = "GET", json } = {}) {
+    const headers = { Accept: "application/json" };
+    if (state.session) headers.Authorization = `Bearer ${state.session.access_token}`;
+    if (json !== undefined) headers["Content-Type"] = "application/json";
+    const response = await fetch(path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    const body = await response.json().catch(() => ({}));
+    if (response.status === 401 && state.session) {
+      signOut("Your session has ended; please sign in again.");
+    }
+    if (!response.ok) throw new ApiError(response.status, body);
+    return body;
+  }
+
+  function newClientId() {
+    return crypto.randomUUID ? crypto.randomUUID()
+      : Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  function formatTime(iso) {
+    if (!iso) return "";
+    const moment = new Date(iso);
+    const today = new Date().toDateString() === moment.toDateString();
+    return today ? moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+      : moment.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  function agentName(agentId) {
+    return state.agents.get(agentId)?.name || "an agent";
+  }
+
+  /* ---- session ---- */
+
+  function loadSession() {
+    try {
+      return JSON.parse(sessionStorage.getItem(SESSION_KEY));
+    } catch {
+      return null;
+    }
+  }
+
+  async function signIn(event) {
+    event.preventDefault();
+    const form = event.target;
+    const error = byId("login-error");
+    error.textContent = "";
+    form.querySelector("button").disabled = true;
+    try {
+      const session = await api("/api/v1/auth/login", {
+        method: "POST", json: { email: form.email.value, password: form.password.value },
+      });
+      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+      form.reset();
+      await enterInbox(session);
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      form.querySelector("button").disabled = false;
+    }
+  }
+
+  function signOut(reason) {
+    sessionStorage.removeItem(SESSION_KEY);
+    state.session = null;
+    clearTimeout(state.reconnectTimer);
+    const socket = state.socket;
+    state.socket = null;
+    socket?.close();
+    state.everConnected = false;
+    state.conversations.clear();
+    state.selected = null;
+    byId("conversations").replaceChildren();
+    showThread(null);
+    byId("app").hidden = true;
+    byId("login").hidden = false;
+    byId("login-error").textContent = reason || "";
+  }
+
+  async function enterInbox(session) {
+    state.session = session;
+    byId("login").hidden = true;
+    byId("app").hidden = false;
+    byId("me").textContent = `${session.agent.name} · ${session.agent.email}`;
+    const [inboxes, agents] = await Promise.all([api("/api/v1/inboxes"), api("/api/v1/agents")]);
+    state.inboxes = new Map(inboxes.map((inbox) => [inbox.id, inbox]));
+    state.agents = new Map(agents.map((agent) => [agent.id, agent]));
+    connectSocket();
+    await loadConversations();
+  }
+
+  /* ---- conversation list ---- */
+
+  function statusFilter() {
+    return byId("status-filter").value.split(",");
+  }
+
+  async function loadConversations(cursor = null) {
+    const query = new URLSearchParams({ status: statusFilter().join(","), limit: String(PAGE_SIZE) });
+    if (cursor) query.set("cursor", cursor);
+    const page = await api(`/api/v1/conversations?${query}`);
+    if (!cursor) state.conversations.clear();
+    page.items.forEach((conversation) => state.conversations.set(conversation.id, conversation));
+    state.nextCursor = page.next_cursor;
+    renderConversations();
+  }
+
+  function renderConversations() {
+    const list = byId("conversations");
+    const sorted = [...state.conversations.values()].sort(
+      (a, b) => (b.last_message_at || "").localeCompare(a.last_message_at || "") || b.id.localeCompare(a.id));
+    list.replaceChildren(...sorted.map(conversationItem));
+    byId("no-conversations").hidden = sorted.length > 0;
+    byId("load-more").hidden = !state.nextCursor;
+  }
+
+  function conversationItem(conversation) {
+    const inbox = state.inboxes.get(conversation.inbox_id);
+    const item = node("li");
+    const button = node("button", "conversation");
+    button.type = "button";
+    button.dataset.conversationId = conversation.id;
+    if (state.selected?.id === conversation.id) button.setAttribute("aria-current", "true");
+    if (state.unread.has(conversation.id)) button.classList.add("unread");
+    const top = node("span", "conversation-top");
+    top.append(node("strong", null, inbox ? inbox.name : "Inbox"), node("time", null, formatTime(conversation.last_message_at)));
+    const bottom = node("span", "conversation-bottom");
+    bottom.append(node("span", `status status-${conversation.status}`, conversation.status),
+                  node("span", "muted", conversation.assignee_id ? agentName(conversation.assignee_id) : "unassigned"));
+    button.append(top, bottom);
+    button.addEventListener("click", () => openConversation(conversation.id));
+    item.append(button);
+    return item;
+  }
+
+  /* A conversation event: keep the list in step with the filter, and the open conversation's details. */
+  function conversationChanged(conversation) {
+    if (statusFilter().includes(conversation.status)) {
+      state.conversations.set(conversation.id, conversation);
+    } else {
+      state.conversations.delete(conversation.id);
+    }
+    if (state.selected?.id === conversation.id) reportFailure(refreshDetails());
+    renderConversations();
+  }
+
+  /* Events carry the bare conversation; the reply window and identity come with the full one. */
+  async function refreshDetails() {
+    const conversationId = state.selected.id;
+    const conversation = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}`);
+    if (state.selected?.id !== conversationId) return;
+    state.selected = conversation;
+    renderDetails();
+  }
+
+  /* ---- one conversation ---- */
+
+  function showThread(conversation) {
+    byId("no-selection").hidden = !!conversation;
+    byId("thread").hidden = !conversation;
+    byId("details").hidden = !conversation;
+  }
+
+  async function openConversation(conversationId) {
+    state.unread.delete(conversationId);
+    state.messages.clear();
+    byId("messages").replaceChildren();
+    byId("composer-error").textContent = "";
+    state.selected = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}`);
+    showThread(state.selected);
+    renderDetails();
+    renderConversations();
+    await loadMessages();
+    byId("reply-text").focus();
+  }
+
+  async function loadMessages() {
+    const conversationId = state.selected.id;
+    let page;
+    do {
+      const known = [...state.messages.keys()].sort();
+      const after = known.length ? `&after=${encodeURIComponent(known[known.length - 1])}` : "";
+      page = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}/messages?limit=${MESSAGE_PAGE}${after}`);
+      if (state.selected?.id !== conversationId) return;
+      page.items.forEach(showMessage);
+    } while (page.items.length === MESSAGE_PAGE);
+  }
+
+  function renderDetails() {
+    const conversation = state.selected;
+    const inbox = state.inboxes.get(conversation.inbox_id);
+    const title = byId("thread-title");
+    title.replaceChildren(node("strong", null, inbox ? inbox.name : conversation.channel),
+                          node("span", `status status-${conversation.status}`, conversation.status));
+    const facts = [
+      ["Channel", conversation.channel],
+      ["Customer", conversation.identity ? `${conversation.identity.kind} ${conversation.identity.value}` : conversation.contact_id],
+      ["Status", conversation.status],
+      ["Assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : "unassigned"],
+      ["Started", formatTime(conversation.created_at)],
+    ];
+    const replyWindow = conversation.reply_window || {};
+    if (replyWindow.ends_at) facts.push(["Reply window ends", formatTime(replyWindow.ends_at)]);
+    if (replyWindow.replies_remaining != null) facts.push(["Replies remaining", String(replyWindow.replies_remaining)]);
+    byId("facts").replaceChildren(...facts.flatMap(([term, value]) => [node("dt", null, term), node("dd", null, value)]));
+    byId("assign-me").disabled = conversation.assignee_id === state.session.agent.id;
+    byId("resolve").disabled = conversation.status === "resolved";
+  }
+
+  function senderLabel(message) {
+    if (message.sender === "agent") return message.sender_id ? agentName(message.sender_id) : "Agent";
+    return SENDER_LABELS[message.sender] || message.sender;
+  }
+
+  /* Show a message, or update it in place (status changes arrive as message.updated). */
+  function showMessage(message) {
+    if (message.conversation_id !== state.selected?.id) return;
+    let entry = state.messages.get(message.id);
+    if (!entry) {
+      entry = { element: node("li") };
+      state.messages.set(message.id, entry);
+      const list = byId("messages");
+      const later = [...list.children].find((child) => child.dataset.messageId > message.id);
+      const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+      list.insertBefore(entry.element, later || null);
+      entry.element.dataset.messageId = message.id;
+      if (atBottom || message.direction !== "in") requestAnimationFrame(() => { list.scrollTop = list.scrollHeight; });
+    }
+    entry.data = message;
+    const element = entry.element;
+    element.className = `message message-${message.direction}`;
+    const meta = node("div", "message-meta");
+    meta.append(node("span", null, message.direction === "note" ? `Note · ${senderLabel(message)}` : senderLabel(message)),
+                node("time", null, formatTime(message.created_at)));
+    const body = node("div", "message-text", message.text || "");
+    element.replaceChildren(meta, body);
+    (message.attachments || []).forEach((attachment) => element.append(attachmentLink(attachment)));
+    if (message.direction === "out") {
+      const status = node("div", `delivery delivery-${message.status}`, message.status);
+      if (message.error) status.append(node("span", "delivery-error", ` — ${message.error}`));
+      element.append(status);
+    }
+  }
+
+  function attachmentLink(attachment) {
+    const label = attachment.name || attachment.kind || "attachment";
+    const url = attachment.url || "";
+    if (!/^(https?:\/\/|\/)/.test(url)) return node("div", "attachment", label);
+    const link = node("a", "attachment", label);
+    link.href = url;
+    link.rel = "noopener noreferrer";
+    link.target = "_blank";
+    return link;
+  }
+
+  /* Reply or note. The client_id makes a retry after a network failure store the message once. */
+  async function write(kind) {
+    const textarea = byId("reply-text");
+    const text = textarea.value.trim();
+    const error = byId("composer-error");
+    error.textContent = "";
+    if (!text || !state.selected) return;
+    const path = `/api/v1/conversations/${encodeURIComponent(state.selected.id)}/${kind === "note" ? "notes" : "messages"}`;
+    const body = { text, client_id: newClientId() };
+    setComposerBusy(true);
+    try {
+      showMessage(await withNetworkRetry(() => api(path, { method: "POST", json: body })));
+      textarea.value = "";
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      setComposerBusy(false);
+      textarea.focus();
+    }
+  }
+
+  async function withNetworkRetry(call, attempts = 3) {
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await call();
+      } catch (failure) {
+        if (failure instanceof ApiError || attempt >= attempts) throw failure;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+      }
+    }
+  }
+
+  function setComposerBusy(busy) {
+    byId("reply-button").disabled = busy;
+    byId("note-button").disabled = busy;
+  }
+
+  async function conversationAction(action, json) {
+    const error = byId("composer-error");
+    error.textContent = "";
+    try {
+      const conversation = await api(`/api/v1/conversations/${encodeURIComponent(state.selected.id)}/${action}`,
+                                     { method: "POST", json });
+      conversationChanged(conversation);
+    } catch (failure) {
+      error.textContent = failure.message;
+    }
+  }
+
+  /* ---- live updates ---- */
+
+  function setConnection(text, live) {
+    const indicator = byId("connection");
+    indicator.textContent = text;
+    indicator.classList.toggle("live", live);
+  }
+
+  function connectSocket() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/api/v1/agent/ws`);
+    state.socket = socket;
+    setConnection("Connecting…", false);
+    /* The token goes in the first frame rather than the URL, so it stays out of access logs. */
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ token: state.session.access_token })));
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      onSocketEvent(frame, socket);
+    });
+    socket.addEventListener("close", (event) => {
+      if (state.socket !== socket) return;
+      state.socket = null;
+      if (event.code === 4401) {
+        signOut("Your session has ended; please sign in again.");
+        return;
+      }
+      setConnection("Offline, reconnecting…", false);
+      state.reconnectTimer = setTimeout(connectSocket, state.reconnectMs);
+      state.reconnectMs = Math.min(state.reconnectMs * 2, MAX_RECONNECT_MS);
+    });
+  }
+
+  function onSocketEvent(frame, socket) {
+    if (frame.type === "ready") {
+      state.reconnectMs = 1000;
+      setConnection("Live", true);
+      if (state.everConnected) reportFailure(catchUp(socket));
+      state.everConnected = true;
+      return;
+    }
+    if (frame.conversation) conversationChanged(frame.conversation);
+    if (frame.message && (frame.type === "message.created" || frame.type === "message.updated")) {
+      if (frame.message.conversation_id === state.selected?.id) {
+        showMessage(frame.message);
+      } else if (frame.type === "message.created" && frame.message.direction === "in") {
+        state.unread.add(frame.message.conversation_id);
+        renderConversations();
+      }
+    }
+  }
+
+  /* After a reconnect, fetch what happened while the socket was down. */
+  async function catchUp(socket) {
+    if (state.socket !== socket) return;
+    await loadConversations();
+    if (state.selected) await loadMessages();
+  }
+
+  function reportFailure(promise) {
+    promise.catch((failure) => setConnection(failure.message, false));
+  }
+
+  /* ---- wiring ---- */
+
+  byId("login-form").addEventListener("submit", signIn);
+  byId("logout").addEventListener("click", () => signOut(""));
+  byId("status-filter").addEventListener("change", () => reportFailure(loadConversations()));
+  byId("load-more").addEventListener("click", () => reportFailure(loadConversations(state.nextCursor)));
+  byId("composer").addEventListener("submit", (event) => {
+    event.preventDefault();
+    write("reply");
+  });
+  byId("note-button").addEventListener("click", () => write("note"));
+  byId("reply-text").addEventListener("keydown", (event) => {
+    /* Enter while an input method is composing (Chinese, Japanese) picks a candidate; it must not send. */
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
+      event.preventDefault();
+      write("reply");
+    }
+  });
+  byId("assign-me").addEventListener("click", () => conversationAction("assign", { agent_id: state.session.agent.id }));
+  byId("resolve").addEventListener("click", () => conversationAction("resolve"));
+
+  const saved = loadSession();
+  if (saved?.access_token) {
+    reportFailure(enterInbox(saved));
+  } else {
+    byId("login").hidden = false;
+  }
+})();
