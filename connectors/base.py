@@ -180,7 +180,15 @@ class Connector(ABC):
         return {}
 
     def describe(self) -> dict[str, Any]:
-        """Public facts an admin needs to connect the channel (callback URL, widget token)."""
+        """Public facts an admin needs to connect the channel (callback URL, widget token). Never secrets."""
+        return {}
+
+    def console_settings(self) -> dict[str, str]:
+        """Settings the admin also types into the channel's own console (e.g. a callback token).
+
+        They may be secret, so the API never answers them; the demo prints them so the channel
+        can be tried with a local simulator.
+        """
         return {}
 
     def verify(self, raw: RawRequest) -> None:
@@ -205,6 +213,13 @@ class Connector(ABC):
     async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
         """Worker-side I/O on a received message (download media, look up profile data)."""
         return message
+
+    def parts_needed(self, outbound: OutboundMessage) -> int:
+        """How many channel messages `send` will use for `outbound` (a long text may be split).
+
+        The hub reserves that many from the channel's reply quota before sending.
+        """
+        return 1
 
     @abstractmethod
     async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:

@@ -17,12 +17,14 @@ from hub.models import Conversation, Identity, Inbox, Message
 from hub.runtime import Hub
 from normalizer import IdentityRef
 
-__all__ = ["DELIVER_OUTBOUND", "ReplyWindow", "create_message", "deliver", "reply_window"]
+__all__ = ["DELIVER_OUTBOUND", "ReplyQuota", "ReplyWindow", "create_message", "deliver", "reply_window"]
 
 log = logging.getLogger("omnihub.outbound")
 DELIVER_OUTBOUND = "deliver_outbound"
 SEND_TYPING = "send_typing"
 DEFERRED_RETRY = timedelta(hours=1)
+RESERVED_PARTS = "reserved_replies"
+"""Message metadata: how many replies of the channel's quota this message holds while it is retried."""
 
 
 class ReplyWindow:
@@ -132,7 +134,6 @@ async def deliver(hub: Hub, message_id: str) -> None:
         inbox = await session.get(Inbox, conversation.inbox_id)
         identity = await session.get(Identity, conversation.identity_id)
     connector = hub.connector_for(inbox)
-    refusal = reply_window(connector.capabilities, conversation).refusal(now)
     outbound = OutboundMessage(
         message_id=message.id,
         conversation_id=conversation.id,
@@ -140,8 +141,15 @@ async def deliver(hub: Hub, message_id: str) -> None:
         text=message.text,
         metadata=message.meta,
     )
-    status, error, retry_in, channel_ids = "failed", refusal, None, ()
-    if refusal is None:
+    quota = ReplyQuota(hub, connector.capabilities, conversation.id)
+    status, error, retry_in, channel_ids = "failed", None, None, ()
+    reserved = message.meta.get(RESERVED_PARTS, 0)
+    error = reply_window(connector.capabilities, conversation).refusal(now)
+    if error is None and not reserved:
+        reserved = connector.parts_needed(outbound)
+        error = await quota.reserve(reserved)
+        reserved = 0 if error else reserved
+    if error is None:
         try:
             result = await connector.send(outbound, hub.connector_context())
             status, error, channel_ids = result.status, None, result.channel_message_ids
@@ -155,7 +163,10 @@ async def deliver(hub: Hub, message_id: str) -> None:
                 retry_in = transient.retry_after or min(2 ** message.attempts * 2.0, 300.0)
         except PermanentSendError as permanent:
             status, error = "failed", permanent.reason
-    await _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids)
+    if status == "failed" and reserved:
+        await quota.release(reserved)
+        reserved = 0
+    await _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved)
     if retry_in is not None:
         hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=retry_in)
     if status == "failed":
@@ -166,20 +177,66 @@ async def deliver(hub: Hub, message_id: str) -> None:
         metrics.MESSAGES.labels(inbox.kind, "out").inc()
 
 
-async def _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids) -> None:
+class ReplyQuota:
+    """The channel's per-customer reply quota, counted in the conversation row so every worker sees one count.
+
+    A message reserves the parts it needs before it is sent (so two workers cannot both take the
+    last reply) and gives them back only when it fails for good.
+    """
+
+    def __init__(self, hub: Hub, capabilities: Capabilities, conversation_id: str) -> None:
+        self._hub = hub
+        self._limit = capabilities.max_replies_in_window
+        self._conversation_id = conversation_id
+
+    async def reserve(self, parts: int) -> str | None:
+        """Count `parts` more replies, or answer why the channel would refuse them."""
+        if self._limit is None:
+            return None
+        async with self._hub.database.session() as session:
+            taken = await session.execute(
+                update(Conversation)
+                .where(Conversation.id == self._conversation_id,
+                       Conversation.replies_since_inbound + parts <= self._limit)
+                .values(replies_since_inbound=Conversation.replies_since_inbound + parts)
+            )
+            await session.commit()
+            if taken.rowcount == 1:
+                return None
+            used = (await session.get(Conversation, self._conversation_id)).replies_since_inbound
+        remaining = max(self._limit - used, 0)
+        if remaining == 0:
+            return "The channel allows no more replies until the customer writes again."
+        return (f"The channel allows {remaining} more {'reply' if remaining == 1 else 'replies'} until the customer "
+                f"writes again, and this message needs {parts}; shorten it or wait for the customer.")
+
+    async def release(self, parts: int) -> None:
+        if self._limit is None:
+            return
+        async with self._hub.database.session() as session:
+            await session.execute(
+                update(Conversation)
+                .where(Conversation.id == self._conversation_id, Conversation.replies_since_inbound >= parts)
+                .values(replies_since_inbound=Conversation.replies_since_inbound - parts)
+            )
+            await session.commit()
+
+
+async def _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved) -> None:
     now = hub.now()
     async with hub.database.session() as session:
         row = await session.get(Message, message.id)
         row.status = status
         row.error = error
         row.attempts += 1
+        if reserved != row.meta.get(RESERVED_PARTS, 0):
+            row.meta = {**row.meta, RESERVED_PARTS: reserved} if reserved else {
+                key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
         row.updated_at = now
         row.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
         if channel_ids:
             row.channel_message_id = ",".join(channel_ids)[:200]
         conversation_row = await session.get(Conversation, conversation.id)
-        if status in ("sent", "delivered"):
-            conversation_row.replies_since_inbound += 1
         payload = events.record(
             session, row.workspace_id, "message.updated", row.id,
             {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from typing import ClassVar
 
 import pytest
+from litestar.testing import TestClient
 from pydantic import BaseModel, SecretStr
+from sqlmodel import select
 
 from connectors import Capabilities, Connector, MalformedPayload, PermanentSendError, SendResult, SignatureInvalid, TransientSendError
+from hub import inbound
+from hub.app import create_app
 from normalizer import IdentityKind, IdentityRef, InboundMessage
 from tests.conftest import bearer, inbox_of, run, wait_for
 
@@ -39,6 +44,10 @@ class ScriptedConnector(Connector):
                                    sent_at=raw.received_at, text=body["text"])]
         except (ValueError, KeyError) as error:
             raise MalformedPayload(str(error)) from None
+
+    def parts_needed(self, outbound):
+        """A `|` in the text splits it into one channel message per piece."""
+        return len(outbound.text.split("|"))
 
     async def send(self, outbound, context):
         outcome = self.script.pop(0) if self.script else None
@@ -160,6 +169,75 @@ def test_reply_quota_is_enforced_before_sending_and_shown(client, demo, scripted
     assert client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["reply_window"]["replies_remaining"] == 0
     _deliver_inbound(client, scripted, text="again", message_id="m2")
     wait_for(lambda: client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["reply_window"]["replies_remaining"] == 2)
+
+
+def test_a_split_message_reserves_every_part_of_the_quota(client, demo, scripted):
+    _deliver_inbound(client, scripted)
+    conversation = _conversation(client, demo)
+    api = bearer(demo["api_token"])
+    too_long = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=api,
+                           json={"text": "a|b|c"}).json()
+    failed = wait_for(lambda: (m := _message(client, demo, conversation["id"], too_long["id"]))["status"] == "failed" and m)
+    assert failed["error"] == ("The channel allows 2 more replies until the customer writes again, "
+                               "and this message needs 3; shorten it or wait for the customer.")
+    fits = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=api, json={"text": "a|b"}).json()
+    wait_for(lambda: _message(client, demo, conversation["id"], fits["id"])["status"] == "sent")
+    assert ScriptedConnector.sent == ["a|b"]
+    window = client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["reply_window"]
+    assert window["replies_remaining"] == 0
+
+
+def test_a_failed_send_gives_its_quota_back(client, demo, scripted):
+    ScriptedConnector.script = [PermanentSendError("The gateway refused the text.")]
+    _deliver_inbound(client, scripted)
+    conversation = _conversation(client, demo)
+    api = bearer(demo["api_token"])
+    refused = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=api, json={"text": "x"}).json()
+    wait_for(lambda: _message(client, demo, conversation["id"], refused["id"])["status"] == "failed")
+    window = client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["reply_window"]
+    assert window["replies_remaining"] == 2
+
+
+def test_concurrent_senders_never_exceed_the_quota(settings, demo):
+    """Two workers delivering at once must not both take the last reply the channel allows."""
+    from hub import outbound
+    from hub.models import Conversation, Message
+
+    with TestClient(app=create_app(settings.model_copy(update={"embedded_worker": False})),
+                    base_url="http://testserver.local") as client:
+        client.app.state.hub.registry.register(ScriptedConnector)
+        ScriptedConnector.script, ScriptedConnector.sent = [], []
+        inbox = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]),
+                            json={"kind": "scripted", "name": "SMS", "settings": {}}).json()
+        _deliver_inbound(client, inbox)
+
+    async def deliver_four_at_once(hub):
+        hub.registry.register(ScriptedConnector)
+        await inbound.process(hub, await _only_event_id(hub))
+        async with hub.database.session() as session:
+            [conversation] = (await session.exec(select(Conversation))).all()
+        replies = [
+            (await outbound.create_message(hub, conversation, text=f"reply {number}", direction="out",
+                                           sender_type="agent", sender_id=None))[0]
+            for number in range(4)
+        ]
+        await asyncio.gather(*(outbound.deliver(hub, reply.id) for reply in replies))
+        async with hub.database.session() as session:
+            stored = (await session.exec(select(Message).where(Message.direction == "out"))).all()
+            conversation = await session.get(Conversation, conversation.id)
+        return sorted(message.status for message in stored), conversation.replies_since_inbound
+
+    statuses, used = run(deliver_four_at_once, settings)
+    assert statuses == ["failed", "failed", "sent", "sent"]
+    assert used == 2 and len(ScriptedConnector.sent) == 2
+
+
+async def _only_event_id(hub):
+    from hub.models import InboundEvent
+
+    async with hub.database.session() as session:
+        [event] = (await session.exec(select(InboundEvent))).all()
+    return event.id
 
 
 def test_conversation_filters_and_cursor_pagination(client, demo, scripted):
