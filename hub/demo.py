@@ -18,6 +18,8 @@ __all__ = ["DEMO_ADMIN_EMAIL", "ensure_demo"]
 DEMO_ADMIN_EMAIL = "admin@demo.omnihub.local"
 DEMO_WORKSPACE = "Demo Shop"
 REMEMBERED = timedelta(days=3650)
+INBOX_CONFIGURATION = frozenset({"settings", "routing_strategy", "bot_enabled", "capabilities", "created_at"})
+"""Inbox fields the demo output leaves out: configuration, not how to reach the inbox."""
 
 
 async def _remembered_secret(hub: Hub, key: str, make) -> tuple[str, bool]:
@@ -72,10 +74,12 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
         "api_token": token,
         "workspace_id": workspace.id,
         "url": hub.settings.public_url,
-        "inboxes": [
-            {key: value for key, value in inbox_json(hub, inbox).items()
-             if key in ("id", "kind", "name") or key not in ("settings", "routing_strategy", "bot_enabled",
-                                                            "capabilities", "created_at")}
-            for inbox in sorted(existing.values(), key=lambda inbox: inbox.kind)
-        ],
+        "inboxes": [_demo_inbox_facts(hub, inbox) for inbox in sorted(existing.values(), key=lambda inbox: inbox.kind)],
     }
+
+
+def _demo_inbox_facts(hub: Hub, inbox: Inbox) -> dict[str, Any]:
+    """How to reach the inbox: its public facts plus the made-up console settings a local simulator needs."""
+    facts = {key: value for key, value in inbox_json(hub, inbox).items() if key not in INBOX_CONFIGURATION}
+    facts.update(hub.connector_for(inbox).console_settings())
+    return facts
