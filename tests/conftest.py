@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,3 +74,69 @@ def inbox_of(demo: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+"""A database the tests may connect to in order to create and drop databases of their own."""
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+"""A Redis database the tests own: flushed before each production-mode test."""
+
+
+def _unreachable_services() -> str | None:
+    import asyncpg
+    import redis
+
+    async def postgres_answers() -> None:
+        connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=3)
+        await connection.close()
+
+    try:
+        asyncio.run(postgres_answers())
+    except Exception as error:
+        return f"PostgreSQL at {POSTGRES_ADMIN_URL} does not answer ({type(error).__name__}: {error})"
+    try:
+        redis.Redis.from_url(TEST_REDIS_URL, socket_timeout=3).ping()
+    except Exception as error:
+        return f"Redis at {TEST_REDIS_URL} does not answer ({type(error).__name__}: {error})"
+    return None
+
+
+@pytest.fixture(scope="session")
+def production_services() -> None:
+    """Production-mode tests need the real PostgreSQL and Redis: required under CI=true, skipped (saying why) elsewhere."""
+    reason = _unreachable_services()
+    if reason is None:
+        return
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"production-mode tests are required under CI=true, but {reason}")
+    pytest.skip(f"production-mode test skipped: {reason}")
+
+
+async def _postgres_admin(statement: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+@pytest.fixture
+def postgres_url(production_services: None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    name = f"omnihub_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    server = POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
+    try:
+        yield f"postgresql+asyncpg://{server}/{name}"
+    finally:
+        asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture
+def redis_url(production_services: None) -> str:
+    import redis
+
+    redis.Redis.from_url(TEST_REDIS_URL).flushdb()
+    return TEST_REDIS_URL

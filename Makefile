@@ -1,0 +1,32 @@
+# Two commands on a fresh machine with Python 3.11+: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test install browser clean
+
+run: $(INSTALLED)
+	$(BIN)/omnihub demo
+	$(BIN)/omnihub serve
+
+test: $(INSTALLED) browser
+	$(BIN)/pytest
+
+install: $(INSTALLED)
+
+$(INSTALLED): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Omnihub needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+# Debian's Chromium for the browser tests. Under CI it must install; elsewhere the browser
+# tests say they are skipped when it cannot be installed (no root, no apt).
+browser:
+	@if [ "$${CI:-}" = "true" ]; then sh scripts/install-browser.sh; \
+	else sh scripts/install-browser.sh || echo "Chromium not installed: the browser tests will be skipped"; fi
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

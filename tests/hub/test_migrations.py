@@ -1,0 +1,59 @@
+"""The Alembic migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlmodel import SQLModel
+
+import hub.models  # noqa: F401  (registers the tables)
+from hub.db import alembic_config, migrate
+
+
+def _differences(url: str) -> list:
+    async def compare() -> list:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            differences = await connection.run_sync(
+                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}),
+                                              SQLModel.metadata)
+            )
+        await engine.dispose()
+        return differences
+
+    return asyncio.run(compare())
+
+
+def _tables(url: str) -> set[str]:
+    async def names() -> set[str]:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            found = await connection.run_sync(lambda sync: set(sync.dialect.get_table_names(sync)))
+        await engine.dispose()
+        return found
+
+    return asyncio.run(names())
+
+
+def _check_round_trip(url: str) -> None:
+    migrate(url)
+    assert _differences(url) == []
+    assert set(SQLModel.metadata.tables) <= _tables(url)
+    command.downgrade(alembic_config(url), "base")
+    assert _tables(url) <= {"alembic_version"}
+    migrate(url)
+    assert _differences(url) == []
+
+
+def test_migrations_match_the_models_on_sqlite(tmp_path):
+    _check_round_trip(f"sqlite+aiosqlite:///{tmp_path / 'omnihub.db'}")
+
+
+@pytest.mark.production
+def test_migrations_match_the_models_on_postgresql(postgres_url):
+    _check_round_trip(postgres_url)
