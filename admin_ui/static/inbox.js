@@ -12,6 +12,7 @@
   const MESSAGE_PAGE = 500;
   const MAX_RECONNECT_MS = 30000;
   const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "System" };
+  const TYPING_REPEAT_MS = 5000; /* channels drop a typing indicator after a few seconds unless it is renewed */
 
   const state = {
     session: null,
@@ -26,6 +27,7 @@
     reconnectMs: 1000,
     reconnectTimer: 0,
     everConnected: false,     /* a later "ready" is a reconnect: fetch what was missed */
+    typingSentAt: 0,          /* when the customer was last told that this agent is typing */
   };
   const byId = (id) => document.getElementById(id);
 
@@ -310,6 +312,7 @@
     try {
       showMessage(await withNetworkRetry(() => api(path, { method: "POST", json: body })));
       textarea.value = "";
+      state.typingSentAt = 0;
     } catch (failure) {
       error.textContent = failure.message;
     } finally {
@@ -327,6 +330,15 @@
         await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
       }
     }
+  }
+
+  /* Tell the customer an agent is typing, at most once per TYPING_REPEAT_MS; notes are not replies. */
+  function announceTyping() {
+    const now = Date.now();
+    if (!state.selected || !byId("reply-text").value.trim() || now - state.typingSentAt < TYPING_REPEAT_MS) return;
+    state.typingSentAt = now;
+    const path = `/api/v1/conversations/${encodeURIComponent(state.selected.id)}/typing`;
+    api(path, { method: "POST", json: { typing: true } }).catch(() => {});
   }
 
   function setComposerBusy(busy) {
@@ -424,6 +436,7 @@
     write("reply");
   });
   byId("note-button").addEventListener("click", () => write("note"));
+  byId("reply-text").addEventListener("input", announceTyping);
   byId("reply-text").addEventListener("keydown", (event) => {
     /* Enter while an input method is composing (Chinese, Japanese) picks a candidate; it must not send. */
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {

@@ -203,3 +203,32 @@ def test_agent_signs_in_and_answers_from_the_inbox(
     assert hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()["status"] == "assigned"
     assert console_errors == []
     page.context.close()
+
+
+def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"有人在吗？ {uuid.uuid4().hex[:6]}"
+    visitor = new_page(browser, console_errors)
+    visitor.goto(f"{hub_server.url}/demo")
+    widget = visitor.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+
+    agent = new_page(browser, console_errors)
+    agent.goto(f"{hub_server.url}/inbox")
+    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    agent.get_by_role("button", name="Sign in").click()
+    agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
+    agent.locator("#reply-text").press_sequentially("在的，")
+    expect(widget.locator(".typing")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    agent.locator("#reply-text").press_sequentially("请讲。")
+    agent.locator("#reply-text").press("Enter")
+    expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text(["在的，请讲。"], timeout=UI_TIMEOUT_MS)
+    expect(widget.locator(".typing")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    assert console_errors == []
+    visitor.context.close()
+    agent.context.close()
