@@ -5,6 +5,7 @@ from connectors.base import (
     Capabilities,
     Connector,
     ConnectorContext,
+    DeferredSendError,
     InboxRef,
     MalformedPayload,
     OutboundMessage,
@@ -15,7 +16,13 @@ from connectors.base import (
     SignatureInvalid,
     TransientSendError,
 )
-from connectors.registry import ConnectorRegistry, DuplicateConnectorKind, UnknownConnectorKind, default_registry
+from connectors.registry import (
+    ConnectorRegistry,
+    DuplicateConnectorKind,
+    MisnamedConnectorEntryPoint,
+    UnknownConnectorKind,
+    default_registry,
+)
 
 __all__ = [
     "AckResponse",
@@ -23,9 +30,11 @@ __all__ = [
     "Connector",
     "ConnectorContext",
     "ConnectorRegistry",
+    "DeferredSendError",
     "DuplicateConnectorKind",
     "InboxRef",
     "MalformedPayload",
+    "MisnamedConnectorEntryPoint",
     "OutboundMessage",
     "PermanentSendError",
     "RawRequest",

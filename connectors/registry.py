@@ -8,13 +8,23 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from connectors.base import Connector
 
-__all__ = ["ConnectorRegistry", "DuplicateConnectorKind", "UnknownConnectorKind", "default_registry"]
+__all__ = [
+    "ConnectorRegistry",
+    "DuplicateConnectorKind",
+    "MisnamedConnectorEntryPoint",
+    "UnknownConnectorKind",
+    "default_registry",
+]
 
 ENTRY_POINT_GROUP = "omnihub.connectors"
 
 
 class DuplicateConnectorKind(Exception):
     """Two connectors claim the same kind."""
+
+
+class MisnamedConnectorEntryPoint(Exception):
+    """An entry point's name is not the kind of the connector it names."""
 
 
 class UnknownConnectorKind(LookupError):
@@ -39,8 +49,9 @@ class ConnectorRegistry:
         for entry_point in entry_points(group=ENTRY_POINT_GROUP):
             connector = entry_point.load()
             if connector.kind != entry_point.name:
-                raise DuplicateConnectorKind(
-                    f"entry point {entry_point.name!r} names a connector of kind {connector.kind!r}"
+                raise MisnamedConnectorEntryPoint(
+                    f"entry point {entry_point.name!r} ({entry_point.value}) names a connector of kind "
+                    f"{connector.kind!r}; name the entry point after the kind"
                 )
             self.register(connector)
 
@@ -68,5 +79,6 @@ def default_registry() -> ConnectorRegistry:
 
 def _builtin_connectors() -> list[type[Connector]]:
     from connectors.webchat import WebChatConnector
+
 
     return [WebChatConnector]

@@ -20,7 +20,7 @@ from hub.auth import Caller, caller_dependency, login
 from hub.errors import ApiError
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
-from hub.runtime import Hub, InvalidInboxSettings
+from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
 from normalizer import clean_text
 
 __all__ = ["ApiController", "AuthController", "inbox_json", "load_conversation"]
@@ -59,29 +59,34 @@ def hub_of(request: Request) -> Hub:
 
 
 def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
-    """The inbox with its public connection facts; secret settings are masked, never echoed."""
-    connector = hub.connector_for(inbox)
+    """The inbox with its public connection facts; secret settings are masked, never echoed.
+
+    An inbox whose connector is no longer installed is still listed, marked `connector_missing`.
+    """
     settings = {
-        name: "********" if isinstance(value, dict) and "$encrypted" in value else value
+        name: "********" if isinstance(value, dict) and ENCRYPTED in value else value
         for name, value in inbox.settings.items()
     }
-    window = connector.capabilities
-    return {
+    fields: dict[str, Any] = {
         "id": inbox.id,
         "kind": inbox.kind,
         "name": inbox.name,
         "settings": settings,
         "routing_strategy": inbox.routing_strategy,
         "bot_enabled": inbox.bot_enabled,
-        "capabilities": {
-            "max_text_length": window.max_text_length,
-            "reply_window_seconds": window.reply_window.total_seconds() if window.reply_window else None,
-            "max_replies_in_window": window.max_replies_in_window,
-            "typing": window.typing,
-        },
         "created_at": inbox.created_at.isoformat(),
-        **connector.describe(),
     }
+    if inbox.kind not in hub.registry:
+        return {**fields, "connector_missing": True, "capabilities": None}
+    connector = hub.connector_for(inbox)
+    window = connector.capabilities
+    fields["capabilities"] = {
+        "max_text_length": window.max_text_length,
+        "reply_window_seconds": window.reply_window.total_seconds() if window.reply_window else None,
+        "max_replies_in_window": window.max_replies_in_window,
+        "typing": window.typing,
+    }
+    return {**connector.describe(), **fields}
 
 
 async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> Conversation:

@@ -81,5 +81,6 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
 def _demo_inbox_facts(hub: Hub, inbox: Inbox) -> dict[str, Any]:
     """How to reach the inbox: its public facts plus the made-up console settings a local simulator needs."""
     facts = {key: value for key, value in inbox_json(hub, inbox).items() if key not in INBOX_CONFIGURATION}
-    facts.update(hub.connector_for(inbox).console_settings())
+    if inbox.kind in hub.registry:
+        facts.update(hub.connector_for(inbox).console_settings())
     return facts

@@ -156,13 +156,13 @@ async def deliver(hub: Hub, message_id: str) -> None:
         except DeferredSendError as deferred:
             status, error, retry_in = "pending", deferred.reason, deferred.retry_after or DEFERRED_RETRY.total_seconds()
         except TransientSendError as transient:
-            if message.attempts + 1 >= hub.settings.outbound_max_attempts:
-                status, error = "failed", f"{transient.reason} (gave up after {message.attempts + 1} attempts)"
-            else:
-                status, error = "pending", transient.reason
-                retry_in = transient.retry_after or min(2 ** message.attempts * 2.0, 300.0)
+            status, error, retry_in = _retry_or_give_up(hub, message, transient.reason, transient.retry_after)
         except PermanentSendError as permanent:
             status, error = "failed", permanent.reason
+        except Exception as unexpected:
+            log.exception("outbound.connector_error inbox=%s message=%s", inbox.id, message.id)
+            status, error, retry_in = _retry_or_give_up(
+                hub, message, f"The {connector.display_name} connector failed unexpectedly ({type(unexpected).__name__})")
     if status == "failed" and reserved:
         await quota.release(reserved)
         reserved = 0
@@ -175,6 +175,14 @@ async def deliver(hub: Hub, message_id: str) -> None:
                     inbox.workspace_id, inbox.id, conversation.id, message.id, error)
     elif status != "pending":
         metrics.MESSAGES.labels(inbox.kind, "out").inc()
+
+
+def _retry_or_give_up(hub: Hub, message: Message, reason: str,
+                      retry_after: float | None = None) -> tuple[str, str, float | None]:
+    """(status, error, retry in seconds): back off exponentially, fail after the configured attempts."""
+    if message.attempts + 1 >= hub.settings.outbound_max_attempts:
+        return "failed", f"{reason} (gave up after {message.attempts + 1} attempts)", None
+    return "pending", reason, retry_after or min(2 ** message.attempts * 2.0, 300.0)
 
 
 class ReplyQuota:

@@ -20,7 +20,7 @@ from hub.realtime import Publisher
 from hub.settings import Settings
 from hub.store import DatabaseSharedStore
 
-__all__ = ["Hub", "InvalidInboxSettings"]
+__all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings"]
 
 log = logging.getLogger("omnihub")
 ENCRYPTED = "$encrypted"

@@ -142,6 +142,41 @@ def test_transient_send_errors_retry_until_sent(client, demo, scripted):
     assert ScriptedConnector.sent == ["on its way"]
 
 
+def test_a_connector_bug_is_retried_then_fails_with_a_reason(client, demo, scripted, settings):
+    attempts = client.app.state.hub.settings.outbound_max_attempts
+    ScriptedConnector.script = [ZeroDivisionError("bug")] * attempts
+    client.app.state.hub.settings.outbound_max_attempts = 2
+    try:
+        _deliver_inbound(client, scripted)
+        conversation = _conversation(client, demo)
+        reply = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
+                            json={"text": "hello"}).json()
+        failed = wait_for(lambda: (m := _message(client, demo, conversation["id"], reply["id"]))["status"] == "failed" and m,
+                          timeout=15)
+    finally:
+        client.app.state.hub.settings.outbound_max_attempts = attempts
+    assert failed["error"] == "The Scripted connector failed unexpectedly (ZeroDivisionError) (gave up after 2 attempts)"
+    assert ScriptedConnector.sent == []
+
+
+def test_an_inbox_whose_connector_is_gone_is_still_listed(client, demo, settings):
+    async def add_fax_inbox(hub):
+        from hub.models import Inbox
+
+        async with hub.database.session() as session:
+            inbox = Inbox(workspace_id=demo["workspace_id"], kind="fax", name="Old fax line", public_token="fax-token",
+                          settings={"api_key": {"$encrypted": hub.box.encrypt("fax-secret")}})
+            session.add(inbox)
+            await session.commit()
+        return inbox.id
+
+    fax_id = run(add_fax_inbox, settings)
+    listed = client.get("/api/v1/inboxes", headers=bearer(demo["api_token"]))
+    assert listed.status_code == 200
+    fax = next(inbox for inbox in listed.json() if inbox["id"] == fax_id)
+    assert fax["connector_missing"] is True and fax["settings"] == {"api_key": "********"}
+
+
 def test_permanent_send_error_fails_with_a_readable_reason(client, demo, scripted):
     ScriptedConnector.script = [PermanentSendError("The number is not a mobile phone.")]
     _deliver_inbound(client, scripted)
