@@ -79,6 +79,6 @@ def default_registry() -> ConnectorRegistry:
 
 def _builtin_connectors() -> list[type[Connector]]:
     from connectors.webchat import WebChatConnector
+    from connectors.wechat import WeChatMiniProgramConnector, WeChatOfficialAccountConnector
 
-
-    return [WebChatConnector]
+    return [WebChatConnector, WeChatOfficialAccountConnector, WeChatMiniProgramConnector]

@@ -1,0 +1,104 @@
+"""One access token per app id, shared by every process through the SharedStore.
+
+WeChat's stable_token endpoint is used rather than /cgi-bin/token: in its normal mode it hands every caller the
+same valid token instead of invalidating the previous one, so the business's other systems using the same app id
+cannot knock ours out (and we cannot knock out theirs).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from connectors.base import ConnectorContext, PermanentSendError, TransientSendError
+from connectors.wechat.common.errors import AccessTokenRejected, raise_for_errcode
+from connectors.wechat.common.settings import WeChatSettings
+from connectors.wechat.common.transport import exchange, json_object
+
+__all__ = ["REFRESH_MARGIN", "AccessTokens", "access_token_key", "token_refresh_lock_key"]
+
+REFRESH_MARGIN = timedelta(minutes=5)
+"""A token this close to expiry is replaced (WeChat itself rotates stable tokens five minutes early)."""
+_REFRESH_LOCK_TTL = timedelta(seconds=30)
+_WHAT = "access token request"
+
+
+def access_token_key(app_id: str) -> str:
+    return f"wechat:access_token:{app_id}"
+
+
+def token_refresh_lock_key(app_id: str) -> str:
+    return f"wechat:token_refresh:{app_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class _StoredToken:
+    value: str
+    expires_at: datetime
+
+    def fresh(self, now: datetime) -> bool:
+        return self.expires_at - now > REFRESH_MARGIN
+
+    def dumps(self) -> str:
+        return json.dumps({"access_token": self.value, "expires_at": self.expires_at.isoformat()})
+
+    @classmethod
+    def loads(cls, stored: str | None) -> _StoredToken | None:
+        """None for a missing or unreadable entry: it is simply fetched again."""
+        try:
+            entry = json.loads(stored or "")
+            return cls(str(entry["access_token"]), datetime.fromisoformat(entry["expires_at"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
+class AccessTokens:
+    def __init__(self, settings: WeChatSettings) -> None:
+        self._app_id = settings.app_id
+        self._app_secret = settings.app_secret
+        self._url = f"{settings.api_base_url}/cgi-bin/stable_token"
+        self._key = access_token_key(settings.app_id)
+        self._lock_key = token_refresh_lock_key(settings.app_id)
+
+    async def current(self, context: ConnectorContext) -> str:
+        """The shared token; when it is missing or about to expire, one process fetches and the others wait."""
+        stored = await self._stored(context)
+        if stored is not None and stored.fresh(context.now()):
+            return stored.value
+        async with context.store.lock(self._lock_key, _REFRESH_LOCK_TTL):
+            stored = await self._stored(context)
+            if stored is not None and stored.fresh(context.now()):
+                return stored.value
+            return await self._fetch(context)
+
+    async def replace_rejected(self, context: ConnectorContext, rejected: str) -> str:
+        """After WeChat refused `rejected`: fetch again, unless another process already replaced it."""
+        async with context.store.lock(self._lock_key, _REFRESH_LOCK_TTL):
+            stored = await self._stored(context)
+            if stored is not None and stored.value != rejected:
+                return stored.value
+            return await self._fetch(context)
+
+    async def _stored(self, context: ConnectorContext) -> _StoredToken | None:
+        return _StoredToken.loads(await context.store.get(self._key))
+
+    async def _fetch(self, context: ConnectorContext) -> str:
+        request = {
+            "grant_type": "client_credential",
+            "appid": self._app_id,
+            "secret": self._app_secret.get_secret_value(),
+            "force_refresh": False,
+        }
+        answer = json_object(await exchange(context.http, "POST", self._url, _WHAT, json=request), _WHAT)
+        try:
+            raise_for_errcode(answer, _WHAT, context.now())
+        except AccessTokenRejected as refusal:
+            raise PermanentSendError(f"WeChat refused this inbox's app id and app secret {refusal}") from None
+        token, expires_in = answer.get("access_token"), answer.get("expires_in")
+        if not isinstance(token, str) or not token or not isinstance(expires_in, int) or expires_in <= 0:
+            raise TransientSendError("The access token request got an answer without a token")
+        lifetime = timedelta(seconds=expires_in)
+        fetched = _StoredToken(token, context.now() + lifetime)
+        await context.store.set(self._key, fetched.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1)))
+        return token
