@@ -28,6 +28,7 @@ def message_json(message: Message) -> dict[str, Any]:
         "status": message.status,
         "error": message.error,
         "created_at": message.created_at.isoformat(),
+        "updated_at": message.updated_at.isoformat(),
     }
 
 

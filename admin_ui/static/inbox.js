@@ -258,10 +258,13 @@
     return SENDER_LABELS[message.sender] || message.sender;
   }
 
-  /* Show a message, or update it in place (status changes arrive as message.updated). */
+  /* Show a message, or update it in place (status changes arrive as message.updated). The socket
+   * may bring a newer state before the answer to the request that created the message: the older
+   * of the two never replaces the newer. */
   function showMessage(message) {
     if (message.conversation_id !== state.selected?.id) return;
     let entry = state.messages.get(message.id);
+    if (entry && entry.data.updated_at > message.updated_at) return;
     if (!entry) {
       entry = { element: node("li") };
       state.messages.set(message.id, entry);

@@ -223,6 +223,7 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
     agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
     agent.get_by_role("button", name="Sign in").click()
     agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
+    expect(agent.locator(".message-in .message-text")).to_have_text([question])
     agent.locator("#reply-text").press_sequentially("在的，")
     expect(widget.locator(".typing")).to_be_visible(timeout=UI_TIMEOUT_MS)
     agent.locator("#reply-text").press_sequentially("请讲。")
