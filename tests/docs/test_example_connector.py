@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 
 import httpx
@@ -61,7 +60,7 @@ def connector() -> AcmeSmsConnector:
 async def context():
     """The context the hub would inject, with its clock fixed so Retry-After dates give exact delays."""
     async with httpx.AsyncClient() as http:
-        yield replace(make_context(http), now=lambda: NOW)
+        yield make_context(http, now=lambda: NOW)
 
 
 @respx.mock
