@@ -11,12 +11,15 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import httpx
 from pydantic import BaseModel
 
 from normalizer import Attachment, IdentityRef, InboundMessage
+
+if TYPE_CHECKING:
+    from connectors.attachments import AttachmentContent
 
 __all__ = [
     "AckResponse",
@@ -159,6 +162,8 @@ class ConnectorContext:
     store: SharedStore
     save_attachment: Callable[[bytes, str, str], Awaitable[str]]
     """`(content, filename, mime_type) -> url` of the stored copy."""
+    read_attachment: Callable[[str, int], Awaitable[AttachmentContent]]
+    """`(url, max_bytes) -> content`: the hub's stored copy, or the URL fetched; raises the send errors."""
     now: Callable[[], datetime]
 
 

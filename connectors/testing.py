@@ -22,6 +22,7 @@ import pytest
 import respx
 from pydantic import SecretStr, ValidationError
 
+from connectors.attachments import AttachmentContent, download
 from connectors.base import (
     Connector,
     ConnectorContext,
@@ -136,10 +137,16 @@ def make_context(
         saved[url] = content
         return url
 
+    async def read_attachment(url: str, max_bytes: int) -> AttachmentContent:
+        if url in saved:
+            return AttachmentContent(saved[url], None)
+        return await download(http, url, max_bytes)
+
     return ConnectorContext(
         http=http,
         store=store or MemorySharedStore(),
         save_attachment=save_attachment,
+        read_attachment=read_attachment,
         now=now or (lambda: datetime.now(timezone.utc)),
     )
 

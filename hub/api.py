@@ -14,18 +14,22 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
-from connectors import UnknownConnectorKind
+from connectors import Capabilities, UnknownConnectorKind
 from hub import assignment, events, outbound
 from hub.auth import Caller, caller_dependency, login
 from hub.errors import ApiError
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
-from normalizer import clean_text
+from normalizer import Attachment, clean_text
 
 __all__ = ["ApiController", "AuthController", "inbox_json", "load_conversation"]
 
 MAX_REPLY_LENGTH = 10_000
+MAX_ATTACHMENTS = 10
+ATTACHMENT_KINDS = ("image", "voice", "video", "file", "link", "card")
+MEDIA_CAPABILITIES = {"image": "images", "voice": "voice", "file": "files"}
+"""Attachment kinds a channel's Capabilities can rule out; the connector judges the others when sending."""
 
 
 class LoginBody(msgspec.Struct):
@@ -33,9 +37,20 @@ class LoginBody(msgspec.Struct):
     password: str
 
 
+class AttachmentBody(msgspec.Struct):
+    """A file uploaded with POST /api/v1/attachments (its `url`), or a link or card the channel renders."""
+
+    kind: str
+    url: str
+    name: str | None = None
+    mime_type: str | None = None
+    meta: dict[str, Any] = {}
+
+
 class ReplyBody(msgspec.Struct):
-    text: str
+    text: str = ""
     client_id: str | None = None
+    attachments: list[AttachmentBody] = []
 
 
 class AssignBody(msgspec.Struct):
@@ -87,6 +102,28 @@ def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
         "typing": window.typing,
     }
     return {**connector.describe(), **fields}
+
+
+def validated_attachments(bodies: list[AttachmentBody], capabilities: Capabilities | None) -> list[Attachment]:
+    """Refuse what no channel could send, and media the channel's `capabilities` rule out (none for notes)."""
+    if len(bodies) > MAX_ATTACHMENTS:
+        raise ApiError(422, "too_many_attachments", f"A message may carry at most {MAX_ATTACHMENTS} attachments.")
+    attachments = []
+    for index, body in enumerate(bodies):
+        field = f"attachments[{index}]"
+        if body.kind not in ATTACHMENT_KINDS:
+            raise ApiError(422, "invalid_attachment", f"{field}.kind must be one of {', '.join(ATTACHMENT_KINDS)}.",
+                           extra=[{"field": f"{field}.kind", "message": "unknown attachment kind"}])
+        if not body.url.startswith(("https://", "http://")) or len(body.url) > 2000:
+            raise ApiError(422, "invalid_attachment", f"{field}.url must be an http(s) URL.",
+                           extra=[{"field": f"{field}.url", "message": "not an http(s) URL"}])
+        capability = MEDIA_CAPABILITIES.get(body.kind)
+        if capabilities is not None and capability is not None and not getattr(capabilities, capability):
+            raise ApiError(422, "attachment_not_supported", f"This channel cannot send {body.kind} attachments.",
+                           extra=[{"field": f"{field}.kind", "message": "not supported by the channel"}])
+        attachments.append(Attachment(kind=body.kind, url=body.url, name=body.name, mime_type=body.mime_type,
+                                      meta=body.meta))
+    return attachments
 
 
 async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> Conversation:
@@ -289,12 +326,17 @@ class ApiController(Controller):
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         text = clean_text(data.text)
-        if not text:
-            raise ApiError(422, "empty_text", "text must not be empty.")
+        if not text and not data.attachments:
+            raise ApiError(422, "empty_text", "text must not be empty (or send attachments).")
         if len(text) > MAX_REPLY_LENGTH:
             raise ApiError(413, "text_too_long", f"text is longer than {MAX_REPLY_LENGTH} characters.")
+        capabilities = None
+        if direction == "out" and data.attachments:
+            async with hub.database.session() as session:
+                capabilities = hub.connector_for(await session.get(Inbox, conversation.inbox_id)).capabilities
+        attachments = validated_attachments(data.attachments, capabilities)
         message, _created = await outbound.create_message(
-            hub, conversation, text=text, direction=direction,
+            hub, conversation, text=text, direction=direction, attachments=attachments,
             sender_type="agent" if caller.agent else "system", sender_id=caller.agent_id, client_id=data.client_id,
         )
         return events.message_json(message)

@@ -7,15 +7,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from importlib.metadata import entry_points
 
-from litestar import Litestar, get
-from litestar.exceptions import NotFoundException
+from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.params import FromPath
 from litestar.plugins.prometheus import PrometheusConfig
-from litestar.response import File
 
 from connectors import default_registry
 from hub.agent_socket import agent_socket
+from hub.attachment_routes import attachment_routes
 from hub.api import ApiController, AuthController
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
@@ -36,13 +34,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
     channels = make_channels_plugin(settings.redis_url)
     registry = default_registry()
-
-    @get("/attachments/{name:str}", include_in_schema=False)
-    async def attachment(name: FromPath[str]) -> File:
-        path = settings.attachments_dir / name
-        if "/" in name or name.startswith(".") or not path.is_file():
-            raise NotFoundException("No such attachment.")
-        return File(path, content_disposition_type="attachment")
 
     @contextlib.asynccontextmanager
     async def runtime(app: Litestar) -> AsyncIterator[None]:
@@ -77,7 +68,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     app = Litestar(
         route_handlers=[
-            ApiController, AuthController, WidgetController, attachment,
+            ApiController, AuthController, WidgetController, *attachment_routes(settings),
             channel_webhook, channel_webhook_sub_path, agent_socket, healthz, readyz, metrics_endpoint,
             *plugin_routes(),
         ],

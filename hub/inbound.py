@@ -106,7 +106,7 @@ async def process(hub: Hub, event_id: str) -> None:
     message = InboundMessage.from_json(event.message)
     connector = hub.connector_for(inbox)
     started = time.perf_counter()
-    message = await connector.enrich(message, hub.connector_context())
+    message = await connector.enrich(message, hub.connector_context(inbox.workspace_id))
     try:
         opened_conversation = await _store(hub, inbox, event, message)
     except InvalidIdentity as error:

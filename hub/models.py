@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from hub.ids import new_id
@@ -24,6 +24,7 @@ __all__ = [
     "Message",
     "OutboxEvent",
     "SharedValue",
+    "StoredFile",
     "Team",
     "Ticket",
     "WebhookDelivery",
@@ -294,6 +295,20 @@ class Article(SQLModel, table=True):
     answer: str = Field(sa_type=Text)
     locale: str = "en"
     tags: list[str] = _json(list)
+    created_at: datetime = _created()
+
+
+class StoredFile(SQLModel, table=True):
+    """An attachment's bytes: media a customer sent (copied before the channel deletes it) or an agent's upload."""
+
+    __tablename__ = "stored_file"
+    id: str = Field(primary_key=True, max_length=40)
+    """Random and unguessable: the download URL is the capability to read the file."""
+    workspace_id: str = _workspace()
+    name: str = Field(max_length=120)
+    mime_type: str = Field(max_length=120)
+    size: int
+    content: bytes = Field(sa_type=LargeBinary)
     created_at: datetime = _created()
 
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -15,7 +17,7 @@ from hub import events, metrics
 from hub.inbound import enqueue_or_leave_to_sweeper
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.runtime import Hub
-from normalizer import IdentityRef
+from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = ["DELIVER_OUTBOUND", "ReplyQuota", "ReplyWindow", "create_message", "deliver", "reply_window"]
 
@@ -73,6 +75,7 @@ async def create_message(
     sender_type: str,
     sender_id: str | None,
     client_id: str | None = None,
+    attachments: Sequence[Attachment] = (),
 ) -> tuple[Message, bool]:
     """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
     now = hub.now()
@@ -84,6 +87,8 @@ async def create_message(
         sender_type=sender_type,
         sender_id=sender_id,
         text=text,
+        content_type=ContentType.TEXT if text or not attachments else attachments[0].kind,
+        attachments=[asdict(attachment) for attachment in attachments],
         dedupe_key=dedupe,
         meta={"client_id": client_id} if client_id else {},
         status="pending" if direction == "out" else "stored",
@@ -139,6 +144,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         conversation_id=conversation.id,
         recipient=IdentityRef(identity.kind, identity.value, identity.scope, identity.verified),
         text=message.text,
+        attachments=tuple(Attachment(**attachment) for attachment in message.attachments),
         metadata=message.meta,
     )
     quota = ReplyQuota(hub, connector.capabilities, conversation.id)
@@ -151,7 +157,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         reserved = 0 if error else reserved
     if error is None:
         try:
-            result = await connector.send(outbound, hub.connector_context())
+            result = await connector.send(outbound, hub.connector_context(inbox.workspace_id))
             status, error, channel_ids = result.status, None, result.channel_message_ids
         except DeferredSendError as deferred:
             status, error, retry_in = "pending", deferred.reason, deferred.retry_after or DEFERRED_RETRY.total_seconds()
@@ -261,6 +267,6 @@ async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:
         identity = await session.get(Identity, conversation.identity_id)
     recipient = IdentityRef(identity.kind, identity.value, identity.scope, identity.verified)
     try:
-        await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context())
+        await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context(inbox.workspace_id))
     except (TransientSendError, PermanentSendError) as error:
         log.info("typing.failed conversation=%s reason=%s", conversation_id, error)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
 from pydantic import SecretStr, ValidationError
 
 from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
+from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox, VisitorTokens
 from hub.db import Database
-from hub.ids import new_id
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
 from hub.realtime import Publisher
@@ -48,6 +47,7 @@ class Hub:
         self.box = SecretBox(key)
         self.visitor_tokens = VisitorTokens(key)
         self.store = DatabaseSharedStore(self.database, self.box)
+        self.attachments = AttachmentStore(self.database, self.settings.public_url, self.http)
         self._connectors: dict[tuple[str, str], Connector] = {}
 
     async def close(self) -> None:
@@ -96,14 +96,11 @@ class Hub:
             self._connectors[cache_key] = connector
         return connector
 
-    def connector_context(self) -> ConnectorContext:
-        return ConnectorContext(http=self.http, store=self.store, save_attachment=self.save_attachment, now=self.now)
+    def connector_context(self, workspace_id: str) -> ConnectorContext:
+        """The I/O a connector may do for one workspace's inbox; what it stores belongs to that workspace."""
 
-    async def save_attachment(self, content: bytes, filename: str, mime_type: str) -> str:
-        """Keep the bytes under data_dir and answer the URL they are served at."""
-        safe_name = "".join(char for char in Path(filename).name if char.isalnum() or char in "._-")[:100] or "file"
-        stored_name = f"{new_id()}-{safe_name}"
-        directory = self.settings.attachments_dir
-        directory.mkdir(parents=True, exist_ok=True)
-        (directory / stored_name).write_bytes(content)
-        return f"{self.settings.public_url}/attachments/{stored_name}"
+        async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
+            return self.attachments.url(await self.attachments.save(workspace_id, content, filename, mime_type))
+
+        return ConnectorContext(http=self.http, store=self.store, save_attachment=save_attachment,
+                                read_attachment=self.attachments.read, now=self.now)

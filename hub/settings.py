@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="OMNIHUB_", extra="forbid")
 
     config_file: Path | None = Field(None, description="TOML file with any of these settings (lower-case keys).")
-    data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its database, key and attachments.")
+    data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its database and generated secret key.")
     database_url: str = Field("", description="SQLAlchemy async URL; default a SQLite file in data_dir.")
     redis_url: str | None = Field(None, description="Redis URL; set means production mode (Redis broker and fan-out).")
     secret_key: SecretStr | None = Field(None, description="Signs visitor tokens and encrypts secrets at rest.")
@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     worker_threads: int = Field(8, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
     embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
+    max_attachment_bytes: int = Field(20_971_520, ge=1024, description="Largest file an agent may upload for a reply.")
     sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")
     stuck_after_seconds: float = Field(60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper.")
     outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
@@ -63,10 +64,6 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
-
-    @property
-    def attachments_dir(self) -> Path:
-        return self.data_dir / "attachments"
 
     def secret_key_bytes(self) -> bytes:
         """The key, or in embedded mode one generated once and kept in data_dir."""

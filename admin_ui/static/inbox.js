@@ -28,6 +28,7 @@
     reconnectTimer: 0,
     everConnected: false,     /* a later "ready" is a reconnect: fetch what was missed */
     typingSentAt: 0,          /* when the customer was last told that this agent is typing */
+    pendingAttachments: [],   /* uploaded files waiting to go out with the next reply: {kind, url, name, mime_type} */
   };
   const byId = (id) => document.getElementById(id);
 
@@ -212,6 +213,8 @@
     state.messages.clear();
     byId("messages").replaceChildren();
     byId("composer-error").textContent = "";
+    state.pendingAttachments = []; /* files chosen for one customer never go to another */
+    renderPendingAttachments();
     state.selected = await api(`/api/v1/conversations/${encodeURIComponent(conversationId)}`);
     showThread(state.selected);
     renderDetails();
@@ -296,6 +299,12 @@
     const url = attachment.url || "";
     if (!/^(https?:\/\/|\/)/.test(url)) return node("div", "attachment", label);
     const link = node("a", "attachment", label);
+    if (attachment.kind === "image" && url.startsWith(`${location.origin}/attachments/`)) {
+      const image = node("img");
+      image.src = url;
+      image.alt = label;
+      link.replaceChildren(image);
+    }
     link.href = url;
     link.rel = "noopener noreferrer";
     link.target = "_blank";
@@ -308,14 +317,17 @@
     const text = textarea.value.trim();
     const error = byId("composer-error");
     error.textContent = "";
-    if (!text || !state.selected) return;
+    const attachments = state.pendingAttachments;
+    if ((!text && !attachments.length) || !state.selected) return;
     const path = `/api/v1/conversations/${encodeURIComponent(state.selected.id)}/${kind === "note" ? "notes" : "messages"}`;
-    const body = { text, client_id: newClientId() };
+    const body = { text, client_id: newClientId(), attachments };
     setComposerBusy(true);
     try {
       showMessage(await withNetworkRetry(() => api(path, { method: "POST", json: body })));
       textarea.value = "";
       state.typingSentAt = 0;
+      state.pendingAttachments = [];
+      renderPendingAttachments();
     } catch (failure) {
       error.textContent = failure.message;
     } finally {
@@ -335,6 +347,51 @@
     }
   }
 
+  /* Files are uploaded as soon as they are chosen, then sent with the next reply or note. */
+  async function attachFiles(files) {
+    const error = byId("composer-error");
+    error.textContent = "";
+    setComposerBusy(true);
+    try {
+      for (const file of files) {
+        const form = new FormData();
+        form.append("file", file);
+        const response = await fetch("/api/v1/attachments", {
+          method: "POST", body: form, headers: { Authorization: `Bearer ${state.session.access_token}` },
+        });
+        const stored = await response.json().catch(() => ({}));
+        if (!response.ok) throw new ApiError(response.status, stored);
+        state.pendingAttachments.push({ kind: attachmentKind(stored.mime_type), url: stored.url, name: stored.name,
+                                        mime_type: stored.mime_type });
+      }
+    } catch (failure) {
+      error.textContent = failure.message;
+    } finally {
+      setComposerBusy(false);
+      renderPendingAttachments();
+    }
+  }
+
+  function attachmentKind(mimeType) {
+    const family = (mimeType || "").split("/")[0];
+    return { image: "image", audio: "voice", video: "video" }[family] || "file";
+  }
+
+  function renderPendingAttachments() {
+    byId("pending-attachments").replaceChildren(...state.pendingAttachments.map((attachment, index) => {
+      const item = node("li", null, attachment.name);
+      const remove = node("button", null, "×");
+      remove.type = "button";
+      remove.title = `Remove ${attachment.name}`;
+      remove.addEventListener("click", () => {
+        state.pendingAttachments.splice(index, 1);
+        renderPendingAttachments();
+      });
+      item.append(remove);
+      return item;
+    }));
+  }
+
   /* Tell the customer an agent is typing, at most once per TYPING_REPEAT_MS; notes are not replies. */
   function announceTyping() {
     const now = Date.now();
@@ -347,6 +404,7 @@
   function setComposerBusy(busy) {
     byId("reply-button").disabled = busy;
     byId("note-button").disabled = busy;
+    byId("attach-button").disabled = busy;
   }
 
   async function conversationAction(action, json) {
@@ -440,6 +498,12 @@
   });
   byId("note-button").addEventListener("click", () => write("note"));
   byId("reply-text").addEventListener("input", announceTyping);
+  byId("attach-button").addEventListener("click", () => byId("attach-file").click());
+  byId("attach-file").addEventListener("change", (event) => {
+    const files = [...event.target.files];
+    event.target.value = "";
+    attachFiles(files);
+  });
   byId("reply-text").addEventListener("keydown", (event) => {
     /* Enter while an input method is composing (Chinese, Japanese) picks a candidate; it must not send. */
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {

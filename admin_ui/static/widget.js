@@ -34,6 +34,8 @@
     ".msg.mine{align-self:flex-end;background:var(--c);color:#fff;border-color:transparent}" +
     ".msg.failed{background:#fee2e2;color:#991b1b}" +
     ".state{display:block;font-size:11px;opacity:.8;text-align:right;margin-top:2px}" +
+    ".media{display:block}.media .image{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:4px}" +
+    ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}" +
     ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
     ".notice{font-size:12px;color:#92400e;background:#fef3c7;padding:6px 16px}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
@@ -179,12 +181,37 @@
     var mine = message.sender === "contact";
     message.element.className = "msg" + (mine ? " mine" : "") + (message.failed ? " failed" : "");
     message.textNode.textContent = message.text || "";
+    renderAttachments(message);
     if (message.created_at) message.element.title = new Date(message.created_at).toLocaleString();
     if (mine) {
       if (!message.stateNode) message.element.appendChild(message.stateNode = node("small", "state"));
       message.stateNode.textContent = message.failed ? "Not sent: " + message.failed
         : message.id ? "Sent" : "Sending\u2026";
     }
+  }
+
+  /* Images the hub stores are shown; anything else with an http(s) link becomes a link named after the file. */
+  function renderAttachments(message) {
+    if (!message.attachments || message.mediaNode) return;
+    message.mediaNode = node("span", "media");
+    message.attachments.forEach(function (attachment) {
+      var url = attachment.url || "";
+      var label = attachment.name || attachment.kind || "attachment";
+      if (attachment.kind === "image" && url.indexOf(hubUrl + "/attachments/") === 0) {
+        var image = node("img", "image");
+        image.src = url;
+        image.alt = label;
+        image.loading = "lazy";
+        message.mediaNode.appendChild(image);
+      } else if (/^https?:\/\//.test(url)) {
+        var link = node("a", "file", label);
+        link.href = url;
+        link.target = "_blank";
+        link.rel = "noopener noreferrer";
+        message.mediaNode.appendChild(link);
+      }
+    });
+    message.element.insertBefore(message.mediaNode, message.textNode.nextSibling);
   }
 
   /* Server messages take their place by id; local ones wait at the end until acknowledged. */
@@ -212,7 +239,7 @@
     }
     var isNew = !message;
     message = message || {};
-    ["id", "text", "sender", "client_id", "created_at", "status"].forEach(function (field) {
+    ["id", "text", "sender", "client_id", "created_at", "status", "attachments"].forEach(function (field) {
       if (incoming[field] != null) message[field] = incoming[field];
     });
     message.failed = null;

@@ -63,7 +63,8 @@ class WidgetPost(msgspec.Struct, forbid_unknown_fields=False):
 class WebChatConnector(Connector):
     kind = "webchat"
     display_name = "Web chat"
-    capabilities = Capabilities(text=True, typing=True, read_receipts=True, max_text_length=MAX_TEXT_LENGTH)
+    capabilities = Capabilities(text=True, images=True, files=True, typing=True, read_receipts=True,
+                                max_text_length=MAX_TEXT_LENGTH)
     settings_model = WebChatSettings
 
     def describe(self) -> dict[str, str]:

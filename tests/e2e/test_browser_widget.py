@@ -27,6 +27,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 UI_TIMEOUT_MS = 15_000
 QUESTION = "你好，我的订单在哪里？"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
 ANSWER = "您的订单今天发货。Your order ships today."
 
 
@@ -230,6 +232,43 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
     agent.locator("#reply-text").press("Enter")
     expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text(["在的，请讲。"], timeout=UI_TIMEOUT_MS)
     expect(widget.locator(".typing")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    assert console_errors == []
+    visitor.context.close()
+    agent.context.close()
+
+
+def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], tmp_path: Path
+) -> None:
+    question = f"能看看照片吗？ {uuid.uuid4().hex[:6]}"
+    visitor = new_page(browser, console_errors)
+    visitor.goto(f"{hub_server.url}/demo")
+    widget = visitor.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+
+    photo = tmp_path / "teapot.png"
+    photo.write_bytes(PNG)
+    agent = new_page(browser, console_errors)
+    agent.goto(f"{hub_server.url}/inbox")
+    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    agent.get_by_role("button", name="Sign in").click()
+    agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
+    expect(agent.locator(".message-in .message-text")).to_have_text([question])
+    agent.locator("#attach-file").set_input_files(str(photo))
+    expect(agent.locator("#pending-attachments li")).to_contain_text(["teapot.png"])
+    agent.locator("#reply-text").fill("这是茶壶的照片。")
+    agent.get_by_role("button", name="Reply", exact=True).click()
+    expect(agent.locator(".message-out img")).to_have_count(1)
+    expect(agent.locator("#pending-attachments li")).to_have_count(0)
+
+    sent_image = widget.locator(".list .msg:not(.mine) img.image")
+    expect(sent_image).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    expect(sent_image).to_have_attribute("alt", "teapot.png")
+    assert visitor.evaluate("(image) => image.naturalWidth", sent_image.element_handle()) == 1
     assert console_errors == []
     visitor.context.close()
     agent.context.close()

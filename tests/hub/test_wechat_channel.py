@@ -25,6 +25,7 @@ API = "https://api.weixin.qq.com"
 OA_OPENID = "oLOkR5PG536EbZgd9WcCfGaLfoM8"
 MP_OPENID = "o9AgO5Kd5ggOC-bXrbNODIiE3bGY"
 UNIONID = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
+PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489")
 
 
 def deliveries(demo: dict[str, Any], kind: str, **changes: Any) -> SignedDeliveries:
@@ -170,3 +171,36 @@ def test_the_agent_typing_reaches_wechat(client, demo, wechat_api):
     assert typing.status_code == 202
     [call] = wait_for(lambda: calls_to(wechat_api, "/cgi-bin/message/custom/typing"))
     assert json.loads(call.request.content) == {"touser": OA_OPENID, "command": "Typing"}
+
+
+def test_an_agent_sends_an_image_uploaded_to_wechat_first(client, demo, wechat_api):
+    upload = wechat_api.post(f"{API}/cgi-bin/media/upload").respond(json={"type": "image", "media_id": "MEDIA_1"})
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("发张图", 880007)))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    stored = client.post("/api/v1/attachments", headers=bearer(demo["api_token"]),
+                         files={"file": ("receipt.png", PNG, "image/png")}).json()
+    reply = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
+                        json={"text": "这是收据", "attachments": [{"kind": "image", "url": stored["url"]}]}).json()
+    wait_for(lambda: next(m for m in messages(client, demo, conversation["id"]) if m["id"] == reply["id"])["status"] == "sent")
+    assert upload.call_count == 1 and PNG in upload.calls.last.request.content
+    sent = [json.loads(call.request.content) for call in calls_to(wechat_api, "/cgi-bin/message/custom/send")]
+    assert sent == [{"touser": OA_OPENID, "msgtype": "text", "text": {"content": "这是收据"}},
+                    {"touser": OA_OPENID, "msgtype": "image", "image": {"media_id": "MEDIA_1"}}]
+    detail = client.get(f"/api/v1/conversations/{conversation['id']}", headers=bearer(demo["api_token"])).json()
+    assert detail["reply_window"]["replies_remaining"] == 3
+
+
+def test_a_customers_image_is_copied_into_attachment_storage(client, demo, wechat_api):
+    wechat_api.get(f"{API}/cgi-bin/media/get").respond(content=PNG, headers={"content-type": "image/png"})
+    created = int(datetime.now(timezone.utc).timestamp())
+    image = (f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[{OA_OPENID}]]>"
+             f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[image]]></MsgType>"
+             "<PicUrl><![CDATA[https://mmbiz.qpic.cn/mmbiz/x.jpg]]></PicUrl><MediaId><![CDATA[MEDIA_FROM_CUSTOMER]]>"
+             "</MediaId><MsgId>880008</MsgId></xml>").encode()
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(image))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    [message] = wait_for(lambda: messages(client, demo, conversation["id"]))
+    [attachment] = message["attachments"]
+    assert attachment["kind"] == "image" and attachment["mime_type"] == "image/png"
+    served = client.get(urlsplit(attachment["url"]).path)
+    assert served.status_code == 200 and served.content == PNG

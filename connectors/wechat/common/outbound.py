@@ -23,7 +23,6 @@ from urllib.parse import urlsplit
 
 from connectors.base import ConnectorContext, OutboundMessage, PermanentSendError
 from connectors.wechat.common.api import WeChatApi
-from connectors.wechat.common.transport import exchange
 from normalizer import Attachment, split_text
 
 __all__ = [
@@ -78,14 +77,13 @@ class MediaIds:
             return attachment.media_id
         if not attachment.url:
             raise PermanentSendError(f"The {attachment.kind} attachment has neither a media_id nor a url")
-        fetched = await exchange(self._context.http, "GET", attachment.url, f"{attachment.kind} attachment download")
         limit = _MEDIA_SIZE_LIMITS.get(media_type, _MEDIA_SIZE_LIMITS["image"])
-        if len(fetched.content) > limit:
-            raise PermanentSendError(
-                f"The {attachment.kind} attachment is {len(fetched.content)} bytes; WeChat accepts at most {limit}"
-            )
-        mime_type = attachment.mime_type or fetched.headers.get("content-type", "").split(";")[0].strip()
-        mime_type = mime_type or "application/octet-stream"
+        try:
+            fetched = await self._context.read_attachment(attachment.url, limit)
+        except PermanentSendError as refusal:
+            raise PermanentSendError(f"The {attachment.kind} attachment cannot go to WeChat: {refusal.reason} "
+                                     f"(WeChat accepts at most {limit} bytes)") from None
+        mime_type = attachment.mime_type or fetched.mime_type or "application/octet-stream"
         filename = attachment.name or PurePosixPath(urlsplit(attachment.url).path).name
         if not PurePosixPath(filename).suffix:
             filename = f"{filename or media_type}{mimetypes.guess_extension(mime_type) or ''}"

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 
+from connectors.attachments import download
 from connectors.base import ConnectorContext, OutboundMessage, RawRequest
 from connectors.testing import TEST_INBOX, MemorySharedStore
 from connectors.wechat import MiniProgramSettings, WeChatMiniProgramConnector, WeChatOfficialAccountConnector, WeChatSettings
@@ -117,5 +118,6 @@ def connector_context(
         http=http,
         store=store if store is not None else MemorySharedStore(),
         save_attachment=saved if saved is not None else SavedAttachments(),
+        read_attachment=lambda url, max_bytes: download(http, url, max_bytes),
         now=lambda: FIXTURE_RECEIVED_AT,
     )
