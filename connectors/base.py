@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 import httpx
 from pydantic import BaseModel
 
-from normalizer import Attachment, IdentityRef, InboundMessage
+from normalizer import Attachment, IdentityRef, InboundMessage, ReplyAllowance
 
 if TYPE_CHECKING:
     from connectors.attachments import AttachmentContent
@@ -85,6 +85,11 @@ class Capabilities:
     """How long after the customer's last message the business may still write."""
     max_replies_in_window: int | None = None
     """How many messages the business may send between two customer messages."""
+
+    @property
+    def reply_allowance(self) -> ReplyAllowance:
+        """What a customer's message usually lets the business send (a message may say otherwise)."""
+        return ReplyAllowance(self.max_replies_in_window, self.reply_window)
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from hub.auth import Caller, caller_dependency, login
 from hub.errors import ApiError
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
+from hub.reply_windows import reply_window
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
 from normalizer import Attachment, clean_text
 
@@ -283,7 +284,7 @@ class ApiController(Controller):
         async with hub.database.session() as session:
             inbox = await session.get(Inbox, conversation.inbox_id)
             identity = await session.get(Identity, conversation.identity_id)
-        window = outbound.reply_window(hub.connector_for(inbox).capabilities, conversation)
+        window = reply_window(hub.connector_for(inbox).capabilities, conversation)
         return {
             **events.conversation_json(conversation),
             "channel": inbox.kind,

@@ -17,6 +17,7 @@ from hub.customers import resolve_contact
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, InboundEvent, Message, utcnow
 from hub.realtime import workspace_channel
+from hub.reply_windows import record_customer_action
 from hub.runtime import Hub
 from normalizer import InboundMessage, dedupe_key
 from normalizer.identities import InvalidIdentity
@@ -151,9 +152,7 @@ async def _store(hub: Hub, inbox: Inbox, event: InboundEvent, message: InboundMe
             updated_at=now,
         )
         session.add(row)
-        if message.opens_reply_window:
-            conversation.last_inbound_at = message.sent_at
-            conversation.replies_since_inbound = 0
+        record_customer_action(conversation, hub.connector_for(inbox).capabilities, message)
         conversation.last_message_at = now
         if conversation.status == "resolved":
             conversation.status = "queued"

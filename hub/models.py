@@ -169,7 +169,10 @@ class Conversation(SQLModel, table=True):
     priority: int = 0
     last_message_at: datetime = _created()
     last_inbound_at: datetime | None = _when()
-    replies_since_inbound: int = 0
+    reply_window_ends_at: datetime | None = _when()
+    """When the channel stops accepting replies (None: no time limit, or no customer action yet)."""
+    replies_remaining: int | None = None
+    """Replies the channel still accepts in the window (None: no count limit, or no customer action yet)."""
     first_response_at: datetime | None = _when()
     resolved_at: datetime | None = _when()
     csat: int | None = None

@@ -5,21 +5,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from connectors import OutboundMessage, PermanentSendError, TransientSendError
-from connectors.base import Capabilities, DeferredSendError
+from connectors import DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import events, metrics
 from hub.inbound import enqueue_or_leave_to_sweeper
 from hub.models import Conversation, Identity, Inbox, Message
+from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
 
-__all__ = ["DELIVER_OUTBOUND", "ReplyQuota", "ReplyWindow", "create_message", "deliver", "reply_window"]
+__all__ = ["DELIVER_OUTBOUND", "SEND_TYPING", "create_message", "deliver", "send_typing"]
 
 log = logging.getLogger("omnihub.outbound")
 DELIVER_OUTBOUND = "deliver_outbound"
@@ -27,43 +27,6 @@ SEND_TYPING = "send_typing"
 DEFERRED_RETRY = timedelta(hours=1)
 RESERVED_PARTS = "reserved_replies"
 """Message metadata: how many replies of the channel's quota this message holds while it is retried."""
-
-
-class ReplyWindow:
-    """When the channel stops accepting replies, and how many may still be sent before then."""
-
-    def __init__(self, ends_at: datetime | None, replies_remaining: int | None) -> None:
-        self.ends_at = ends_at
-        self.replies_remaining = replies_remaining
-
-    def refusal(self, now: datetime) -> str | None:
-        if self.ends_at is not None and now >= self.ends_at:
-            return (
-                f"The channel's reply window closed at {self.ends_at.isoformat(timespec='minutes')}; "
-                "the customer must write again before you can reply."
-            )
-        if self.replies_remaining is not None and self.replies_remaining <= 0:
-            return "The channel allows no more replies until the customer writes again."
-        return None
-
-    def as_json(self) -> dict:
-        return {
-            "ends_at": self.ends_at.isoformat() if self.ends_at else None,
-            "replies_remaining": self.replies_remaining,
-        }
-
-
-def reply_window(capabilities: Capabilities, conversation: Conversation) -> ReplyWindow:
-    if capabilities.reply_window is None and capabilities.max_replies_in_window is None:
-        return ReplyWindow(None, None)
-    ends_at = None
-    if capabilities.reply_window is not None:
-        started = conversation.last_inbound_at or conversation.created_at
-        ends_at = started + capabilities.reply_window
-    remaining = None
-    if capabilities.max_replies_in_window is not None:
-        remaining = max(capabilities.max_replies_in_window - conversation.replies_since_inbound, 0)
-    return ReplyWindow(ends_at, remaining)
 
 
 async def create_message(
@@ -147,7 +110,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         attachments=tuple(Attachment(**attachment) for attachment in message.attachments),
         metadata=message.meta,
     )
-    quota = ReplyQuota(hub, connector.capabilities, conversation.id)
+    quota = ReplyQuota(hub.database, connector.capabilities, conversation.id)
     status, error, retry_in, channel_ids = "failed", None, None, ()
     reserved = message.meta.get(RESERVED_PARTS, 0)
     error = reply_window(connector.capabilities, conversation).refusal(now)
@@ -189,51 +152,6 @@ def _retry_or_give_up(hub: Hub, message: Message, reason: str,
     if message.attempts + 1 >= hub.settings.outbound_max_attempts:
         return "failed", f"{reason} (gave up after {message.attempts + 1} attempts)", None
     return "pending", reason, retry_after or min(2 ** message.attempts * 2.0, 300.0)
-
-
-class ReplyQuota:
-    """The channel's per-customer reply quota, counted in the conversation row so every worker sees one count.
-
-    A message reserves the parts it needs before it is sent (so two workers cannot both take the
-    last reply) and gives them back only when it fails for good.
-    """
-
-    def __init__(self, hub: Hub, capabilities: Capabilities, conversation_id: str) -> None:
-        self._hub = hub
-        self._limit = capabilities.max_replies_in_window
-        self._conversation_id = conversation_id
-
-    async def reserve(self, parts: int) -> str | None:
-        """Count `parts` more replies, or answer why the channel would refuse them."""
-        if self._limit is None:
-            return None
-        async with self._hub.database.session() as session:
-            taken = await session.execute(
-                update(Conversation)
-                .where(Conversation.id == self._conversation_id,
-                       Conversation.replies_since_inbound + parts <= self._limit)
-                .values(replies_since_inbound=Conversation.replies_since_inbound + parts)
-            )
-            await session.commit()
-            if taken.rowcount == 1:
-                return None
-            used = (await session.get(Conversation, self._conversation_id)).replies_since_inbound
-        remaining = max(self._limit - used, 0)
-        if remaining == 0:
-            return "The channel allows no more replies until the customer writes again."
-        return (f"The channel allows {remaining} more {'reply' if remaining == 1 else 'replies'} until the customer "
-                f"writes again, and this message needs {parts}; shorten it or wait for the customer.")
-
-    async def release(self, parts: int) -> None:
-        if self._limit is None:
-            return
-        async with self._hub.database.session() as session:
-            await session.execute(
-                update(Conversation)
-                .where(Conversation.id == self._conversation_id, Conversation.replies_since_inbound >= parts)
-                .values(replies_since_inbound=Conversation.replies_since_inbound - parts)
-            )
-            await session.commit()
 
 
 async def _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved) -> None:

@@ -10,6 +10,7 @@ from normalizer.model import (
 from normalizer.identities import normalize_identity
 from normalizer.text import clean_text, split_text
 from normalizer.keys import dedupe_key
+from normalizer.reply_window import ReplyAllowance, ReplyWindow
 
 __all__ = [
     "Attachment",
@@ -17,6 +18,8 @@ __all__ = [
     "IdentityKind",
     "IdentityRef",
     "InboundMessage",
+    "ReplyAllowance",
+    "ReplyWindow",
     "clean_text",
     "dedupe_key",
     "normalize_identity",

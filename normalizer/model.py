@@ -9,6 +9,8 @@ from typing import Any
 
 import msgspec
 
+from normalizer.reply_window import ReplyAllowance
+
 __all__ = ["Attachment", "ContentType", "IdentityKind", "IdentityRef", "InboundMessage"]
 
 
@@ -73,6 +75,9 @@ class InboundMessage:
     event: str | None = None
     opens_reply_window: bool = True
     """False for customer actions after which the business may not write (e.g. an unsubscribe)."""
+    reply_allowance: ReplyAllowance | None = None
+    """What this action lets the business send when it differs from the channel's usual allowance
+    (its capabilities): WeChat allows 3 replies within a minute of a menu click, 5 in 48 hours of a message."""
     metadata: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> bytes:

@@ -204,3 +204,38 @@ def test_a_customers_image_is_copied_into_attachment_storage(client, demo, wecha
     assert attachment["kind"] == "image" and attachment["mime_type"] == "image/png"
     served = client.get(urlsplit(attachment["url"]).path)
     assert served.status_code == 200 and served.content == PNG
+
+
+def oa_subscribe(subscribed_at: datetime) -> bytes:
+    return (f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[{OA_OPENID}]]>"
+            f"</FromUserName><CreateTime>{int(subscribed_at.timestamp())}</CreateTime><MsgType><![CDATA[event]]>"
+            "</MsgType><Event><![CDATA[subscribe]]></Event></xml>").encode()
+
+
+def reply_and_wait(client, demo, conversation_id: str, text: str) -> dict[str, Any]:
+    reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(demo["api_token"]),
+                        json={"text": text}).json()
+    return wait_for(lambda: (m := next(m for m in messages(client, demo, conversation_id) if m["id"] == reply["id"]))
+                    ["status"] in ("sent", "failed") and m)
+
+
+def test_a_new_follower_can_be_greeted_three_times_within_a_minute(client, demo, wechat_api):
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_subscribe(datetime.now(timezone.utc))))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    window = client.get(f"/api/v1/conversations/{conversation['id']}", headers=bearer(demo["api_token"])).json()["reply_window"]
+    assert window["replies_remaining"] == 3
+    assert datetime.fromisoformat(window["ends_at"]) <= datetime.now(timezone.utc) + timedelta(minutes=1)
+    outcomes = [reply_and_wait(client, demo, conversation["id"], text) for text in ("欢迎关注！", "有问题随时问我们。", "祝您购物愉快。", "还有一条")]
+    assert [outcome["status"] for outcome in outcomes] == ["sent", "sent", "sent", "failed"]
+    assert outcomes[3]["error"] == "The channel allows no more replies until the customer writes again."
+    assert len(calls_to(wechat_api, "/cgi-bin/message/custom/send")) == 3
+
+
+def test_a_greeting_after_the_minute_is_refused_until_the_customer_writes(client, demo, wechat_api):
+    followed = datetime.now(timezone.utc) - timedelta(minutes=2)
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_subscribe(followed)))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    assert "window closed" in reply_and_wait(client, demo, conversation["id"], "欢迎！")["error"]
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("你好", 880009)))
+    wait_for(lambda: len(messages(client, demo, conversation["id"])) == 3)
+    assert reply_and_wait(client, demo, conversation["id"], "您好！")["status"] == "sent"

@@ -4,8 +4,9 @@ Messages keep WeChat's MsgType in `metadata["msg_type"]`. Events have content ty
 `event` name, and every event-specific field in `metadata` under a snake_case name (EventKey -> event_key,
 Ticket -> ticket, SessionFrom -> session_from ...), plus `scene` for QR-code scans.
 
-Events open no reply window: after a subscribe, scan, menu click or a mini program session entered, WeChat
-allows only two or three replies within one minute, not the five in 48 hours that a customer's message opens.
+A customer's message lets the business send 5 replies within 48 hours (the channel's capabilities). Some
+events grant a short allowance of their own (a subscribe, a QR scan or a menu click: 3 replies within a minute;
+entering a mini program's customer service: 2), so an agent or bot can greet; other events grant nothing.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from connectors.base import MalformedPayload
 from connectors.wechat.common.documents import Fields
-from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, InboundMessage, clean_text
+from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, InboundMessage, ReplyAllowance, clean_text
 
 __all__ = [
     "COMMON_MESSAGE_READERS",
@@ -44,6 +45,16 @@ _EVENT_NAMES = {
     "user_enter_tempsession": "session_entered",
 }
 """Channel-neutral names; events not listed keep WeChat's name, lower-cased."""
+_GREETING_ALLOWANCE = ReplyAllowance(replies=3, window=timedelta(minutes=1))
+_EVENT_REPLY_ALLOWANCES = {
+    "subscribe": _GREETING_ALLOWANCE,
+    "SCAN": _GREETING_ALLOWANCE,
+    "CLICK": _GREETING_ALLOWANCE,
+    "scancode_push": _GREETING_ALLOWANCE,
+    "scancode_waitmsg": _GREETING_ALLOWANCE,
+    "user_enter_tempsession": ReplyAllowance(replies=2, window=timedelta(minutes=1)),
+}
+"""The events after which WeChat accepts customer service messages, and how many."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +91,8 @@ class InboundMapper:
                 channel_message_id=f"{sender}:{created}:{event}",
                 content_type=ContentType.EVENT,
                 event=_EVENT_NAMES.get(event, event.lower()),
-                opens_reply_window=False,
+                opens_reply_window=event in _EVENT_REPLY_ALLOWANCES,
+                reply_allowance=_EVENT_REPLY_ALLOWANCES.get(event),
                 metadata=_event_metadata(event, fields),
                 **common,
             )

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from connectors.base import MalformedPayload
+from connectors.wechat import WeChatOfficialAccountConnector
 from connectors.wechat.common.testing import FIXTURE_SIGNED_AT
-from normalizer import Attachment, ContentType, IdentityKind, IdentityRef
+from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, ReplyAllowance
 from tests.connectors.wechat.support import (
     MP_APP_ID,
     MP_OPENID,
@@ -157,13 +158,38 @@ def test_official_account_messages(name: str, mode: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("name", sorted(OFFICIAL_ACCOUNT_EVENTS))
 def test_official_account_events(name: str, mode: str) -> None:
-    """Each event is a conversation event, one per user, second and event, that opens no reply window."""
+    """Each event is a conversation event, one per user, second and event."""
     wechat_event, event, metadata = OFFICIAL_ACCOUNT_EVENTS[name]
     message = receive_one(official_account(mode=mode), fixture(name))
     assert (message.content_type, message.event, message.metadata) == (ContentType.EVENT, event, metadata)
     assert message.channel_message_id == f"{OA_OPENID}:1714037059:{wechat_event}"
     assert message.sender.scope == OA_APP_ID and message.sent_at == SENT_AT
-    assert not message.opens_reply_window
+
+
+GREETING = ReplyAllowance(replies=3, window=timedelta(minutes=1))
+
+
+@pytest.mark.parametrize(("name", "allowance"), [
+    ("oa_event_subscribe.xml", GREETING),
+    ("oa_event_subscribe_by_qr_scan.xml", GREETING),
+    ("oa_event_scan.xml", GREETING),
+    ("oa_event_click.xml", GREETING),
+    ("oa_event_unsubscribe.xml", None),
+    ("oa_event_view.xml", None),
+    ("oa_event_location.xml", None),
+    ("oa_event_template_send_finished.xml", None),
+])
+def test_events_grant_wechats_short_reply_allowance_or_none(name: str, allowance: ReplyAllowance | None) -> None:
+    """Following, scanning and clicking a menu let the business send 3 messages within a minute; others nothing."""
+    message = receive_one(official_account(mode="plain"), fixture(name))
+    assert message.opens_reply_window is (allowance is not None)
+    assert message.reply_allowance == allowance
+
+
+def test_a_customer_message_grants_the_channels_usual_allowance() -> None:
+    message = receive_one(official_account(mode="plain"), fixture("oa_text.xml"))
+    assert message.opens_reply_window and message.reply_allowance is None
+    assert WeChatOfficialAccountConnector.capabilities.reply_allowance == ReplyAllowance(5, timedelta(hours=48))
 
 
 MINI_PROGRAM_MESSAGES: dict[str, dict[str, Any]] = {
@@ -204,7 +230,8 @@ MINI_PROGRAM_MESSAGES: dict[str, dict[str, Any]] = {
         "event": "session_entered",
         "text": "",
         "metadata": {"session_from": "order-page"},
-        "opens_reply_window": False,
+        "opens_reply_window": True,
+        "reply_allowance": ReplyAllowance(replies=2, window=timedelta(minutes=1)),
     },
 }
 
