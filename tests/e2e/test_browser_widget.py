@@ -43,7 +43,7 @@ def _missing_browser() -> str | None:
 if os.environ.get("CI") != "true" and (reason := _missing_browser()):
     pytest.skip(reason, allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -136,6 +136,32 @@ def new_page(browser: Browser, console_errors: list[str], *, without_websocket: 
     return page
 
 
+def ask_from_the_demo_shop(browser: Browser, hub_server: RunningHub, console_errors: list[str],
+                           question: str) -> tuple[Page, Locator, dict[str, Any]]:
+    """A visitor opens the widget on the demo shop and asks; answers the page, the widget and the conversation."""
+    visitor = new_page(browser, console_errors)
+    visitor.goto(f"{hub_server.url}/demo")
+    widget = visitor.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+    return visitor, widget, wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+
+
+def open_in_the_inbox(browser: Browser, hub_server: RunningHub, console_errors: list[str],
+                      conversation: dict[str, Any], question: str) -> Page:
+    """The demo admin signs in and opens the conversation, showing the customer's question."""
+    agent = new_page(browser, console_errors)
+    agent.goto(f"{hub_server.url}/inbox")
+    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    agent.get_by_role("button", name="Sign in").click()
+    expect(agent.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
+    expect(agent.locator(".message-in .message-text")).to_have_text([question])
+    return agent
+
+
 @pytest.mark.parametrize("transport", ["websocket", "http"])
 def test_visitor_chats_in_chinese_and_keeps_the_history_after_a_reload(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], transport: str
@@ -179,15 +205,7 @@ def test_agent_signs_in_and_answers_from_the_inbox(
     assert posted.status_code == 201, posted.text
     conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
 
-    page = new_page(browser, console_errors)
-    page.goto(f"{hub_server.url}/inbox")
-    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
-
-    page.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
-    expect(page.locator(".message-in .message-text")).to_have_text([question])
+    page = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     page.locator("#reply-text").fill(answer)
     page.get_by_role("button", name="Reply", exact=True).click()
     expect(page.locator(".message-out .message-text")).to_have_text([answer])
@@ -211,21 +229,8 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
     question = f"有人在吗？ {uuid.uuid4().hex[:6]}"
-    visitor = new_page(browser, console_errors)
-    visitor.goto(f"{hub_server.url}/demo")
-    widget = visitor.locator("omnihub-chat")
-    widget.locator(".bubble").click()
-    widget.locator("textarea").fill(question)
-    widget.locator(".send").click()
-    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
-
-    agent = new_page(browser, console_errors)
-    agent.goto(f"{hub_server.url}/inbox")
-    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    agent.get_by_role("button", name="Sign in").click()
-    agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
-    expect(agent.locator(".message-in .message-text")).to_have_text([question])
+    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     agent.locator("#reply-text").press_sequentially("在的，")
     expect(widget.locator(".typing")).to_be_visible(timeout=UI_TIMEOUT_MS)
     agent.locator("#reply-text").press_sequentially("请讲。")
@@ -241,23 +246,10 @@ def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], tmp_path: Path
 ) -> None:
     question = f"能看看照片吗？ {uuid.uuid4().hex[:6]}"
-    visitor = new_page(browser, console_errors)
-    visitor.goto(f"{hub_server.url}/demo")
-    widget = visitor.locator("omnihub-chat")
-    widget.locator(".bubble").click()
-    widget.locator("textarea").fill(question)
-    widget.locator(".send").click()
-    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
-
+    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     photo = tmp_path / "teapot.png"
     photo.write_bytes(PNG)
-    agent = new_page(browser, console_errors)
-    agent.goto(f"{hub_server.url}/inbox")
-    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    agent.get_by_role("button", name="Sign in").click()
-    agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
-    expect(agent.locator(".message-in .message-text")).to_have_text([question])
     agent.locator("#attach-file").set_input_files(str(photo))
     expect(agent.locator("#pending-attachments li")).to_contain_text(["teapot.png"])
     agent.locator("#reply-text").fill("这是茶壶的照片。")
