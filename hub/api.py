@@ -23,6 +23,7 @@ from hub.realtime import workspace_channel
 from hub.reply_windows import reply_window
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
 from normalizer import Attachment, clean_text
+from routing.assignment import STRATEGIES as ROUTING_STRATEGIES
 
 __all__ = ["ApiController", "AuthController", "inbox_json", "load_conversation"]
 
@@ -214,8 +215,8 @@ class ApiController(Controller):
     async def create_inbox(self, request: Request, caller: NamedDependency[Caller], data: JSONBody[InboxBody]) -> dict[str, Any]:
         """Connect a channel: `settings` is validated by the channel's settings model."""
         hub = hub_of(request)
-        if data.routing_strategy not in ("least_busy", "round_robin", "manual"):
-            raise ApiError(422, "invalid_input", "routing_strategy must be least_busy, round_robin or manual.",
+        if data.routing_strategy not in ROUTING_STRATEGIES:
+            raise ApiError(422, "invalid_input", f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
                            extra=[{"field": "routing_strategy", "message": "unknown strategy"}])
         name = clean_text(data.name)
         if not name or len(name) > 100:

@@ -111,6 +111,9 @@ def test_creating_an_inbox_validates_settings_and_never_echoes_secrets(client, d
     assert [error["field"] for error in bad.json()["errors"]] == ["settings.color"]
     unknown = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]), json={"kind": "fax", "name": "F"})
     assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "kind"
+    strategy = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]),
+                           json={"kind": "webchat", "name": "W", "routing_strategy": "random"})
+    assert strategy.status_code == 422 and strategy.json()["errors"][0]["field"] == "routing_strategy"
 
 
 def test_secrets_are_encrypted_at_rest(client, demo, scripted, settings):
