@@ -14,8 +14,8 @@ __all__ = ["declare"]
 
 
 def declare(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]]) -> None:
-    async def process_inbound(event_id: str) -> None:
-        await inbound.process(await hub_factory(), event_id)
+    async def process_inbound(*event_ids: str) -> None:
+        await inbound.process(await hub_factory(), *event_ids)
 
     async def deliver_outbound(message_id: str) -> None:
         await outbound.deliver(await hub_factory(), message_id)

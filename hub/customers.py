@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, and_, update
+from sqlalchemy import tuple_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.models import AuditEntry, Contact, Conversation, Identity, utcnow
 from normalizer import IdentityRef, normalize_identity
 
-__all__ = ["merge_contacts", "resolve_contact"]
+__all__ = ["CustomerDirectory", "merge_contacts", "resolve_contact"]
+
+IdentityKey = tuple[str, str, str, str]
+"""(workspace_id, kind, scope, value): an identity is unique per workspace."""
 
 
 async def resolve_contact(
@@ -19,52 +22,125 @@ async def resolve_contact(
     linked: tuple[IdentityRef, ...] = (),
     name: str | None = None,
 ) -> tuple[Contact, Identity]:
-    """The contact and identity row of `sender`, created when new.
+    """The contact and identity row of `sender`, created when new (see CustomerDirectory.resolve)."""
+    directory = CustomerDirectory(session)
+    contact, identity = await directory.resolve(workspace_id, sender, linked, name)
+    await directory.flush()
+    return contact, identity
 
-    Verified linked identities (e.g. a unionid asserted by the channel) that already belong to
-    another contact merge the two, so one person has one contact.
+
+class CustomerDirectory:
+    """The identities and contacts one transaction works with, loaded in bulk and kept current as it changes them.
+
+    A batch of messages loads every sender's identity and contact in two queries (`load`); `resolve`
+    then answers from memory, so a batch costs the same round trips whatever its size. New rows are
+    written by `flush`, contacts before the identities that point at them.
     """
-    sender = normalize_identity(sender)
-    verified_links = [normalize_identity(identity) for identity in linked if identity.verified]
-    wanted = [sender, *verified_links]
-    found = await _identities(session, workspace_id, wanted)
-    sender_row = found.get(_key(sender))
-    contacts: dict[str, Contact] = {}
-    for row in found.values():
-        contact = await _surviving_contact(session, row.contact_id)
-        contacts[contact.id] = contact
 
-    if sender_row is not None:
-        survivor = contacts[(await _surviving_contact(session, sender_row.contact_id)).id]
-    elif contacts:
-        survivor = next(iter(contacts.values()))
-    else:
-        survivor = Contact(workspace_id=workspace_id, name=name)
-        session.add(survivor)
-        await session.flush()
-    if name and not survivor.name:
-        survivor.name = name
-    for contact in contacts.values():
-        if contact.id != survivor.id:
-            await merge_contacts(session, survivor, contact, actor_type="system", reason="verified identity link")
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._identities: dict[IdentityKey, Identity] = {}
+        self._absent: set[IdentityKey] = set()
+        self._contacts: dict[str, Contact] = {}
+        self._new_contacts: list[Contact] = []
+        self._new_identities: list[Identity] = []
 
-    for identity in wanted:
-        row = found.get(_key(identity))
-        if row is None:
-            row = Identity(
-                workspace_id=workspace_id,
-                contact_id=survivor.id,
-                kind=identity.kind,
-                value=identity.value,
-                scope=identity.scope,
-                verified=identity.verified,
-            )
-            session.add(row)
-            found[_key(identity)] = row
-        elif row.contact_id != survivor.id:
-            row.contact_id = survivor.id
-    await session.flush()
-    return survivor, found[_key(sender)]
+    async def flush(self) -> None:
+        """Write the contacts and identities created since the last flush, in foreign key order."""
+        for new_rows in (self._new_contacts, self._new_identities):
+            if new_rows:
+                self._session.add_all(new_rows)
+                await self._session.flush()
+                new_rows.clear()
+
+    async def load(self, wanted: list[tuple[str, IdentityRef]]) -> None:
+        """Fetch the (workspace_id, normalised identity) pairs not known yet, and their contacts."""
+        keys = {_key(workspace_id, identity) for workspace_id, identity in wanted}
+        keys -= self._identities.keys() | self._absent
+        if not keys:
+            return
+        columns = tuple_(Identity.workspace_id, Identity.kind, Identity.scope, Identity.value)
+        rows = (await self._session.exec(select(Identity).where(columns.in_(list(keys))))).all()
+        for row in rows:
+            self._identities[_key(row.workspace_id, row)] = row
+        self._absent |= keys - self._identities.keys()
+        await self._load_contacts({row.contact_id for row in rows})
+
+    async def resolve(
+        self, workspace_id: str, sender: IdentityRef, linked: tuple[IdentityRef, ...] = (), name: str | None = None
+    ) -> tuple[Contact, Identity]:
+        """The contact and identity row of `sender`, created when new.
+
+        Verified linked identities (e.g. a unionid asserted by the channel) that already belong to
+        another contact merge the two, so one person has one contact.
+        """
+        sender = normalize_identity(sender)
+        verified_links = [normalize_identity(identity) for identity in linked if identity.verified]
+        wanted = [sender, *verified_links]
+        await self.load([(workspace_id, identity) for identity in wanted])
+        found = {
+            _key(workspace_id, identity): self._identities[_key(workspace_id, identity)]
+            for identity in wanted
+            if _key(workspace_id, identity) in self._identities
+        }
+        contacts: dict[str, Contact] = {}
+        for row in found.values():
+            contact = await self._surviving(row.contact_id)
+            contacts[contact.id] = contact
+
+        sender_row = found.get(_key(workspace_id, sender))
+        if sender_row is not None:
+            survivor = await self._surviving(sender_row.contact_id)
+        elif contacts:
+            survivor = next(iter(contacts.values()))
+        else:
+            survivor = Contact(workspace_id=workspace_id, name=name)
+            self._new_contacts.append(survivor)
+            self._contacts[survivor.id] = survivor
+        if name and not survivor.name:
+            survivor.name = name
+        for contact in contacts.values():
+            if contact.id != survivor.id:
+                await self.flush()
+                await merge_contacts(self._session, survivor, contact, actor_type="system",
+                                     reason="verified identity link")
+
+        for identity in wanted:
+            key = _key(workspace_id, identity)
+            row = self._identities.get(key)
+            if row is None:
+                row = Identity(
+                    workspace_id=workspace_id,
+                    contact_id=survivor.id,
+                    kind=identity.kind,
+                    value=identity.value,
+                    scope=identity.scope,
+                    verified=identity.verified,
+                )
+                self._new_identities.append(row)
+                self._identities[key] = row
+                self._absent.discard(key)
+            elif row.contact_id != survivor.id:
+                row.contact_id = survivor.id
+        return survivor, self._identities[_key(workspace_id, sender)]
+
+    async def _load_contacts(self, contact_ids: set[str]) -> None:
+        """Load contacts and, following merges, the contacts they were merged into."""
+        missing = contact_ids - self._contacts.keys()
+        while missing:
+            rows = (await self._session.exec(select(Contact).where(Contact.id.in_(list(missing))))).all()
+            for row in rows:
+                self._contacts[row.id] = row
+            missing = {row.merged_into for row in rows if row.merged_into} - self._contacts.keys()
+
+    async def _surviving(self, contact_id: str) -> Contact:
+        await self._load_contacts({contact_id})
+        contact = self._contacts.get(contact_id)
+        while contact is not None and contact.merged_into:
+            await self._load_contacts({contact.merged_into})
+            contact = self._contacts.get(contact.merged_into)
+        assert contact is not None, f"contact {contact_id} is missing"
+        return contact
 
 
 async def merge_contacts(
@@ -101,22 +177,5 @@ async def merge_contacts(
     )
 
 
-def _key(identity: IdentityRef | Identity) -> tuple[str, str, str]:
-    return (identity.kind, identity.scope, identity.value)
-
-
-async def _identities(session: AsyncSession, workspace_id: str, wanted: list[IdentityRef]) -> dict:
-    conditions = [
-        and_(Identity.kind == identity.kind, Identity.scope == identity.scope, Identity.value == identity.value)
-        for identity in wanted
-    ]
-    rows = (await session.exec(select(Identity).where(Identity.workspace_id == workspace_id, or_(*conditions)))).all()
-    return {_key(row): row for row in rows}
-
-
-async def _surviving_contact(session: AsyncSession, contact_id: str) -> Contact:
-    contact = await session.get(Contact, contact_id)
-    while contact is not None and contact.merged_into:
-        contact = await session.get(Contact, contact.merged_into)
-    assert contact is not None, f"contact {contact_id} is missing"
-    return contact
+def _key(workspace_id: str, identity: IdentityRef | Identity) -> IdentityKey:
+    return (workspace_id, identity.kind, identity.scope, identity.value)

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
+
+if TYPE_CHECKING:
+    from hub.batching import Batcher
 
 __all__ = ["Database", "migrate"]
 
@@ -28,6 +32,8 @@ class Database:
         else:
             self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self.batchers: dict[str, Batcher] = {}
+        """Writes grouped into shared transactions (hub.batching), by kind; they live as long as the engine."""
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:

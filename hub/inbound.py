@@ -1,28 +1,38 @@
-"""The inbound path: accept durably (request path), then process (worker)."""
+"""The inbound path: accept durably (request path), then process (worker).
+
+Both ends group what arrives together (hub.batching): accepts that arrive while an INSERT is in
+flight share the next INSERT, COMMIT and job; jobs that arrive while a batch is being processed
+share the next processing transaction. So the round trips per message fall as the load rises,
+and an idle hub answers one message with one batch of one.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-import time
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors import Capabilities
 from hub import events, metrics
-from hub.customers import resolve_contact
+from hub.batching import Batcher
+from hub.customers import CustomerDirectory
 from hub.ids import new_id
-from hub.models import Conversation, Identity, Inbox, InboundEvent, Message, utcnow
+from hub.models import Conversation, Identity, Inbox, InboundEvent, Message
 from hub.realtime import workspace_channel
 from hub.reply_windows import record_customer_action
 from hub.runtime import Hub
-from normalizer import InboundMessage, dedupe_key
+from normalizer import IdentityRef, InboundMessage, dedupe_key, normalize_identity
 from normalizer.identities import InvalidIdentity
 
-__all__ = ["AcceptedMessage", "accept", "process"]
+__all__ = ["AcceptedMessage", "accept", "enqueue_or_leave_to_sweeper", "process"]
 
 log = logging.getLogger("omnihub.inbound")
 PROCESS_INBOUND = "process_inbound"
@@ -56,142 +66,208 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
         }
         for message in messages
     ]
+    with metrics.ACCEPT_SECONDS.labels(inbox.kind).time():
+        inserted = await _batcher(hub, "accept", _insert_events).submit(rows)
+    duplicates = [row["dedupe_key"] for row, fresh in zip(rows, inserted) if not fresh]
+    earlier = await _earlier_events(hub, inbox.id, duplicates) if duplicates else {}
+    accepted = [
+        AcceptedMessage(row["id"], row["message_id"], duplicate=False)
+        if fresh
+        else AcceptedMessage(*earlier[row["dedupe_key"]], duplicate=True)
+        for row, fresh in zip(rows, inserted)
+    ]
+    metrics.INBOUND_EVENTS.labels(inbox.kind).inc(len(rows) - len(duplicates))
+    metrics.DUPLICATE_EVENTS.labels(inbox.kind).inc(len(duplicates))
+    return accepted
+
+
+async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
+    """One INSERT and COMMIT for the rows of every waiting caller, then one job for all that were new."""
     insert = pg_insert if hub.database.url.startswith("postgresql") else sqlite_insert
     statement = (
         insert(InboundEvent)
-        .values(rows)
         .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
         .returning(InboundEvent.id)
     )
     async with hub.database.session() as session:
-        inserted = set((await session.execute(statement)).scalars().all())
+        inserted = set((await session.execute(statement, rows)).scalars().all())
         await session.commit()
-        duplicates = [row["dedupe_key"] for row in rows if row["id"] not in inserted]
-        earlier = {}
-        if duplicates:
-            found = await session.exec(
-                select(InboundEvent.dedupe_key, InboundEvent.id, InboundEvent.message_id).where(
-                    InboundEvent.inbox_id == inbox.id, InboundEvent.dedupe_key.in_(duplicates)
-                )
+    if inserted:
+        enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, *[row["id"] for row in rows if row["id"] in inserted])
+    return [row["id"] in inserted for row in rows]
+
+
+async def _earlier_events(hub: Hub, inbox_id: str, keys: list[str]) -> dict[str, tuple[str, str]]:
+    async with hub.database.session() as session:
+        found = await session.exec(
+            select(InboundEvent.dedupe_key, InboundEvent.id, InboundEvent.message_id).where(
+                InboundEvent.inbox_id == inbox_id, InboundEvent.dedupe_key.in_(keys)
             )
-            earlier = {key: (event_id, message_id) for key, event_id, message_id in found.all()}
-    accepted = []
-    for row in rows:
-        if row["id"] in inserted:
-            enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, row["id"])
-            accepted.append(AcceptedMessage(row["id"], row["message_id"], duplicate=False))
-        else:
-            event_id, message_id = earlier[row["dedupe_key"]]
-            accepted.append(AcceptedMessage(event_id, message_id, duplicate=True))
-    metrics.INBOUND_EVENTS.labels(inbox.kind).inc(len(inserted))
-    metrics.DUPLICATE_EVENTS.labels(inbox.kind).inc(len(rows) - len(inserted))
-    return accepted
+        )
+        return {key: (event_id, message_id) for key, event_id, message_id in found.all()}
 
 
-def enqueue_or_leave_to_sweeper(hub: Hub, job: str, row_id: str) -> None:
-    """The row is committed, so a broker outage only delays the work: the sweeper enqueues it later."""
+def enqueue_or_leave_to_sweeper(hub: Hub, job: str, *row_ids: str) -> None:
+    """The rows are committed, so a broker outage only delays the work: the sweeper enqueues it later."""
     try:
-        hub.jobs.enqueue(job, row_id)
+        hub.jobs.enqueue(job, *row_ids)
     except Exception as error:
-        log.warning("enqueue.failed job=%s id=%s error=%s; the sweeper will retry", job, row_id, type(error).__name__)
+        log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", job, ",".join(row_ids),
+                    type(error).__name__)
 
 
-async def process(hub: Hub, event_id: str) -> None:
-    """Normalise, resolve the customer, append to the conversation, record and publish. Idempotent."""
+async def process(hub: Hub, *event_ids: str) -> None:
+    """Normalise, resolve the customer, append to the conversation, record and publish. Idempotent.
+
+    Returns once the events are stored; events of concurrent calls are stored in one transaction.
+    """
+    await _batcher(hub, "process", _process_events).submit(list(event_ids))
+
+
+def _batcher(hub: Hub, name: str, handle) -> Batcher:
+    """One batcher per database (so per event loop) and kind of work."""
+    batcher = hub.database.batchers.get(name)
+    if batcher is None:
+        async def handle_on_this_hub(items: list) -> list:
+            return await handle(hub, items)
+
+        batcher = hub.database.batchers[name] = Batcher(handle_on_this_hub, max_items=hub.settings.inbound_batch_size)
+    return batcher
+
+
+@dataclass(slots=True)
+class _Pending:
+    """An event to store: its row's facts, its inbox, and the message once the connector enriched it."""
+
+    event_id: str
+    message_id: str
+    dedupe_key: str
+    received_at: datetime
+    inbox: Inbox
+    message: InboundMessage
+
+
+@dataclass(slots=True)
+class _Stored:
+    pending: _Pending
+    message: Message
+    conversation: Conversation
+    identity: Identity
+    created_payload: dict | None
+    message_payload: dict
+
+
+async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
+    pending = await _pending_events(hub, list(dict.fromkeys(event_ids)))
+    if pending:
+        await asyncio.gather(*(_enrich(hub, item) for item in pending))
+        stored = await _store(hub, pending)
+        await _announce(hub, stored)
+    return [None] * len(event_ids)
+
+
+async def _pending_events(hub: Hub, event_ids: list[str]) -> list[_Pending]:
     async with hub.database.session() as session:
-        event = await session.get(InboundEvent, event_id)
-        if event is None or event.status != "pending":
-            return
-        inbox = await session.get(Inbox, event.inbox_id)
-    assert inbox is not None
-    message = InboundMessage.from_json(event.message)
-    connector = hub.connector_for(inbox)
-    started = time.perf_counter()
-    message = await connector.enrich(message, hub.connector_context(inbox.workspace_id))
-    try:
-        opened_conversation = await _store(hub, inbox, event, message)
-    except InvalidIdentity as error:
-        await _mark_failed(hub, event_id, f"invalid sender identity: {error}")
-        return
-    except IntegrityError:
-        if await _already_stored(hub, event):
-            return
-        raise
-    if opened_conversation is not None:
-        hub.jobs.enqueue(ROUTE_CONVERSATION, opened_conversation)
-    metrics.MESSAGES.labels(inbox.kind, "in").inc()
-    metrics.PROCESSING_LAG.labels(inbox.kind).observe((hub.now() - event.received_at).total_seconds())
-    log.info(
-        "inbound.processed workspace=%s inbox=%s event=%s message=%s enrich_ms=%.1f",
-        inbox.workspace_id, inbox.id, event.id, event.message_id, (time.perf_counter() - started) * 1000,
-    )
+        rows = await session.exec(
+            select(InboundEvent.id, InboundEvent.message_id, InboundEvent.dedupe_key, InboundEvent.received_at,
+                   InboundEvent.message, Inbox)
+            .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+            .where(InboundEvent.id.in_(event_ids), InboundEvent.status == "pending")
+        )
+        return [
+            _Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message))
+            for event_id, message_id, key, received_at, message, inbox in rows.all()
+        ]
 
 
-async def _store(hub: Hub, inbox: Inbox, event: InboundEvent, message: InboundMessage):
+async def _enrich(hub: Hub, item: _Pending) -> None:
+    """Connector I/O (media downloads, profile look-ups) happens before the transaction, never inside it."""
+    item.message = await hub.connector_for(item.inbox).enrich(item.message, hub.connector_context(item.inbox.workspace_id))
+
+
+async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
+    """Claim the still-pending events and store their messages, all in one transaction."""
+    now = hub.now()
     async with hub.database.session() as session:
-        contact, identity = await resolve_contact(
-            session, inbox.workspace_id, message.sender, message.linked_identities, message.sender_name
+        claimed = set(
+            (
+                await session.execute(
+                    update(InboundEvent)
+                    .where(InboundEvent.id.in_([item.event_id for item in batch]), InboundEvent.status == "pending")
+                    .values(status="processed", processed_at=now, attempts=InboundEvent.attempts + 1)
+                    .returning(InboundEvent.id)
+                    .execution_options(synchronize_session=False)
+                )
+            ).scalars().all()
         )
-        conversation, opened = await _open_conversation(session, inbox, contact.id, identity)
-        now = hub.now()
-        row = Message(
-            id=event.message_id,
-            workspace_id=inbox.workspace_id,
-            conversation_id=conversation.id,
-            direction="in",
-            sender_type="contact",
-            sender_id=contact.id,
-            content_type=message.content_type,
-            text=message.text,
-            attachments=[_attachment_json(attachment) for attachment in message.attachments],
-            meta=_message_meta(message),
-            channel_message_id=message.channel_message_id,
-            dedupe_key=event.dedupe_key,
-            status="received",
-            created_at=now,
-            updated_at=now,
-        )
-        session.add(row)
-        record_customer_action(conversation, hub.connector_for(inbox).capabilities, message)
-        conversation.last_message_at = now
-        if conversation.status == "resolved":
-            conversation.status = "queued"
-        created_payload = None
-        if opened:
-            created_payload = events.record(
-                session, inbox.workspace_id, "conversation.created", conversation.id,
-                {"conversation": events.conversation_json(conversation)},
+        batch = [item for item in batch if item.event_id in claimed]
+        wanted, failures = _identities_wanted(batch)
+        directory = CustomerDirectory(session)
+        await directory.load(wanted)
+        resolved = []
+        for item in batch:
+            if item.event_id in failures:
+                continue
+            try:
+                contact, identity = await directory.resolve(item.inbox.workspace_id, item.message.sender,
+                                                            item.message.linked_identities, item.message.sender_name)
+            except InvalidIdentity as error:
+                failures[item.event_id] = f"invalid sender identity: {error}"
+                continue
+            resolved.append((item, contact.id, identity))
+        await directory.flush()
+        conversations = await _open_conversations(session, {identity.id for _, _, identity in resolved})
+        threads = []
+        for item, contact_id, identity in resolved:
+            conversation, opened = _thread(session, conversations, item, contact_id, identity)
+            threads.append((item, contact_id, identity, conversation, opened))
+        await session.flush()
+        stored = [_append(session, *thread, now, hub.connector_for(thread[0].inbox).capabilities) for thread in threads]
+        if failures:
+            await session.execute(
+                update(InboundEvent),
+                [{"id": event_id, "status": "failed", "error": reason} for event_id, reason in failures.items()],
             )
-        message_payload = events.record(
-            session, inbox.workspace_id, "message.created", row.id,
-            {"message": events.message_json(row), "conversation": events.conversation_json(conversation)},
-        )
-        event_row = await session.get(InboundEvent, event.id)
-        event_row.status = "processed"
-        event_row.processed_at = now
-        event_row.attempts += 1
         await session.commit()
-    if created_payload is not None:
-        await hub.publisher.publish(created_payload, [workspace_channel(inbox.workspace_id)])
-    await events.publish_message_event(hub.publisher, message_payload, row, conversation, identity)
-    return conversation.id if opened else None
+    for event_id, reason in failures.items():
+        log.warning("inbound.failed event=%s reason=%s", event_id, reason)
+    return stored
 
 
-async def _open_conversation(
-    session: AsyncSession, inbox: Inbox, contact_id: str, identity: Identity
-) -> tuple[Conversation, bool]:
-    """The open conversation of this identity on this inbox, or a new one."""
-    statement = (
+def _identities_wanted(batch: list[_Pending]) -> tuple[list[tuple[str, IdentityRef]], dict[str, str]]:
+    """Every sender and verified linked identity of the batch, normalised; and the events with an invalid one."""
+    wanted, failures = [], {}
+    for item in batch:
+        identities = [item.message.sender, *(link for link in item.message.linked_identities if link.verified)]
+        try:
+            wanted += [(item.inbox.workspace_id, normalize_identity(identity)) for identity in identities]
+        except InvalidIdentity as error:
+            failures[item.event_id] = f"invalid sender identity: {error}"
+    return wanted, failures
+
+
+async def _open_conversations(session: AsyncSession, identity_ids: set[str]) -> dict[tuple[str, str], Conversation]:
+    """The newest open conversation of each identity on each inbox, in one query."""
+    if not identity_ids:
+        return {}
+    rows = await session.exec(
         select(Conversation)
-        .where(
-            Conversation.inbox_id == inbox.id,
-            Conversation.identity_id == identity.id,
-            Conversation.status != "resolved",
-        )
-        .order_by(Conversation.created_at.desc())
-        .limit(1)
+        .where(Conversation.identity_id.in_(list(identity_ids)), Conversation.status != "resolved")
+        .order_by(Conversation.created_at)
     )
-    conversation = (await session.exec(statement)).first()
+    return {(row.inbox_id, row.identity_id): row for row in rows.all()}
+
+
+def _thread(
+    session: AsyncSession,
+    conversations: dict[tuple[str, str], Conversation],
+    item: _Pending,
+    contact_id: str,
+    identity: Identity,
+) -> tuple[Conversation, bool]:
+    """The open conversation of this identity on this inbox, or a new one (and whether it is new)."""
+    inbox = item.inbox
+    conversation = conversations.get((inbox.id, identity.id))
     if conversation is not None:
         conversation.contact_id = contact_id
         return conversation, False
@@ -203,8 +279,79 @@ async def _open_conversation(
         status="bot" if inbox.bot_enabled else "queued",
     )
     session.add(conversation)
-    await session.flush()
+    conversations[(inbox.id, identity.id)] = conversation
     return conversation, True
+
+
+def _append(
+    session: AsyncSession,
+    item: _Pending,
+    contact_id: str,
+    identity: Identity,
+    conversation: Conversation,
+    opened: bool,
+    now: datetime,
+    capabilities: Capabilities,
+) -> _Stored:
+    """Add the message to its conversation and record its domain events."""
+    inbox, message = item.inbox, item.message
+    row = Message(
+        id=item.message_id,
+        workspace_id=inbox.workspace_id,
+        conversation_id=conversation.id,
+        direction="in",
+        sender_type="contact",
+        sender_id=contact_id,
+        content_type=message.content_type,
+        text=message.text,
+        attachments=[_attachment_json(attachment) for attachment in message.attachments],
+        meta=_message_meta(message),
+        channel_message_id=message.channel_message_id,
+        dedupe_key=item.dedupe_key,
+        status="received",
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    record_customer_action(conversation, capabilities, message)
+    conversation.last_message_at = now
+    if conversation.status == "resolved":
+        conversation.status = "queued"
+    created_payload = None
+    if opened:
+        created_payload = events.record(
+            session, inbox.workspace_id, "conversation.created", conversation.id,
+            {"conversation": events.conversation_json(conversation)},
+        )
+    message_payload = events.record(
+        session, inbox.workspace_id, "message.created", row.id,
+        {"message": events.message_json(row), "conversation": events.conversation_json(conversation)},
+    )
+    return _Stored(item, row, conversation, identity, created_payload, message_payload)
+
+
+async def _announce(hub: Hub, stored: list[_Stored]) -> None:
+    """After the commit: publish every event of the batch at once, route new conversations, log and count."""
+    publishing = [
+        hub.publisher.publish(entry.created_payload, [workspace_channel(entry.conversation.workspace_id)])
+        for entry in stored
+        if entry.created_payload is not None
+    ]
+    publishing += [
+        events.publish_message_event(hub.publisher, entry.message_payload, entry.message, entry.conversation,
+                                     entry.identity)
+        for entry in stored
+    ]
+    await asyncio.gather(*publishing)
+    now = hub.now()
+    for entry in stored:
+        inbox = entry.pending.inbox
+        if entry.created_payload is not None:
+            hub.jobs.enqueue(ROUTE_CONVERSATION, entry.conversation.id)
+        metrics.MESSAGES.labels(inbox.kind, "in").inc()
+        metrics.PROCESSING_LAG.labels(inbox.kind).observe((now - entry.pending.received_at).total_seconds())
+        log.info("inbound.processed workspace=%s inbox=%s conversation=%s event=%s message=%s",
+                 inbox.workspace_id, inbox.id, entry.conversation.id, entry.pending.event_id, entry.message.id)
 
 
 def _attachment_json(attachment) -> dict:
@@ -224,26 +371,3 @@ def _message_meta(message: InboundMessage) -> dict:
     if message.event:
         meta["event"] = message.event
     return meta
-
-
-async def _already_stored(hub: Hub, event: InboundEvent) -> bool:
-    """A concurrent run stored the message first: mark the event done and stop."""
-    async with hub.database.session() as session:
-        stored = await session.get(Message, event.message_id)
-        if stored is None:
-            return False
-        row = await session.get(InboundEvent, event.id)
-        row.status = "processed"
-        row.processed_at = row.processed_at or hub.now()
-        await session.commit()
-        return True
-
-
-async def _mark_failed(hub: Hub, event_id: str, reason: str) -> None:
-    async with hub.database.session() as session:
-        row = await session.get(InboundEvent, event_id)
-        row.status = "failed"
-        row.error = reason
-        row.attempts += 1
-        await session.commit()
-    log.warning("inbound.failed event=%s reason=%s", event_id, reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["DUPLICATE_EVENTS", "INBOUND_EVENTS", "MESSAGES", "OUTBOUND_FAILURES", "PROCESSING_LAG", "QUEUE_DEPTH"]
+__all__ = ["ACCEPT_SECONDS", "DUPLICATE_EVENTS", "INBOUND_EVENTS", "MESSAGES", "OUTBOUND_FAILURES", "PROCESSING_LAG", "QUEUE_DEPTH"]
 
 INBOUND_EVENTS = Counter("omnihub_inbound_events_total", "Inbound events accepted, per channel", ["channel"])
 DUPLICATE_EVENTS = Counter(
@@ -19,3 +19,9 @@ PROCESSING_LAG = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 QUEUE_DEPTH = Gauge("omnihub_queue_depth", "Work waiting: pending inbound events and outbound messages, and broker jobs", ["queue"])
+ACCEPT_SECONDS = Histogram(
+    "omnihub_accept_seconds",
+    "Time a channel request spends in the durable accept step (insert, commit, enqueue), per channel",
+    ["channel"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)

@@ -11,7 +11,20 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 
+from hub.batching import Batcher
+
 __all__ = ["MemoryRateLimiter", "RateLimiter", "RedisRateLimiter"]
+
+COUNT_HITS = """
+local replies = {}
+for index, key in ipairs(KEYS) do
+    replies[#replies + 1] = redis.call("INCR", key)
+    redis.call("EXPIRE", key, ARGV[index], "NX")
+    replies[#replies + 1] = redis.call("TTL", key)
+end
+return replies
+"""
+"""Count one hit per key, starting each key's window at its first hit: atomic, one round trip for the batch."""
 
 
 class RateLimiter(Protocol):
@@ -41,16 +54,23 @@ class MemoryRateLimiter:
 
 
 class RedisRateLimiter:
+    """Hits counted together go to Redis in one pipeline (hub.batching): one round trip and one connection
+    for any number of concurrent requests, where a pipeline each would exhaust the connection pool."""
+
+    MAX_HITS_PER_PIPELINE = 500
+
     def __init__(self, redis_url: str) -> None:
         self._redis = Redis.from_url(redis_url)
+        self._count_script = self._redis.register_script(COUNT_HITS)
+        self._batcher: Batcher[tuple[str, int], tuple[int, int]] = Batcher(self._count, max_items=self.MAX_HITS_PER_PIPELINE)
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> float | None:
-        redis_key = f"omnihub:rate:{key}"
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.incr(redis_key)
-            pipe.expire(redis_key, window_seconds, nx=True)
-            pipe.ttl(redis_key)
-            count, _, ttl = await pipe.execute()
+        [(count, ttl)] = await self._batcher.submit([(f"omnihub:rate:{key}", window_seconds)])
         if count > limit:
             return max(int(ttl), 1)
         return None
+
+    async def _count(self, hits: list[tuple[str, int]]) -> list[tuple[int, int]]:
+        """Count each hit and answer (count so far, seconds until its window resets), in one script call."""
+        replies = await self._count_script(keys=[key for key, _ in hits], args=[window for _, window in hits])
+        return [(replies[index], replies[index + 1]) for index in range(0, len(replies), 2)]

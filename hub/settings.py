@@ -27,8 +27,9 @@ class Settings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="The URL customers and channels reach the hub at.")
     host: str = "127.0.0.1"
     port: int = 8000
-    worker_threads: int = Field(8, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
+    worker_threads: int = Field(4, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
     embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
+    inbound_batch_size: int = Field(200, ge=1, description="Most inbound events accepted, or processed, in one transaction.")
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
     max_attachment_bytes: int = Field(20_971_520, ge=1024, description="Largest file an agent may upload for a reply.")
     sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")

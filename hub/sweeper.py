@@ -61,8 +61,9 @@ async def sweep(hub: Hub) -> SweepResult:
                 update(Message).where(Message.id.in_(outbound)).values(status="pending", updated_at=now)
             )
         await session.commit()
-    for event_id in stuck_events:
-        hub.jobs.enqueue(PROCESS_INBOUND, event_id)
+    size = hub.settings.inbound_batch_size
+    for start in range(0, len(stuck_events), size):
+        hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start:start + size])
     for message_id in outbound:
         hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
     result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))

@@ -1,0 +1,73 @@
+"""Group commit for any round trip: callers that arrive while one batch is in hand go together in the next.
+
+Under load one INSERT, one COMMIT or one Redis pipeline serves many callers; when idle a batch
+is one caller and nobody waits for company. Each caller is answered only when the batch that
+holds its items is done, so "committed before acknowledged" stays true for every caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+__all__ = ["Batcher"]
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+
+class Batcher(Generic[Item, Result]):
+    """`handle(items)` answers one result per item, in order. Bound to the event loop that first submits.
+
+    A batch that fails is handled again caller by caller, so one caller's bad item fails only
+    that caller (the others are retried alone, which `handle` must allow: it is idempotent).
+    """
+
+    def __init__(self, handle: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_items: int) -> None:
+        self._handle = handle
+        self._max_items = max_items
+        self._waiting: deque[tuple[list[Item], asyncio.Future[list[Result]]]] = deque()
+        self._draining: asyncio.Task | None = None
+
+    async def submit(self, items: list[Item]) -> list[Result]:
+        future: asyncio.Future[list[Result]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((items, future))
+        if self._draining is None or self._draining.done():
+            self._draining = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch, count = [], 0
+            while self._waiting and (not batch or count + len(self._waiting[0][0]) <= self._max_items):
+                items, future = self._waiting.popleft()
+                batch.append((items, future))
+                count += len(items)
+            await self._run(batch)
+
+    async def _run(self, batch: list[tuple[list[Item], asyncio.Future[list[Result]]]]) -> None:
+        try:
+            results = await self._handle([item for items, _ in batch for item in items])
+        except Exception as error:
+            if len(batch) == 1:
+                _settle(batch[0][1], error=error)
+                return
+            for caller in batch:
+                await self._run([caller])
+            return
+        start = 0
+        for items, future in batch:
+            _settle(future, results=list(results[start:start + len(items)]))
+            start += len(items)
+
+
+def _settle(future: asyncio.Future, *, results: list | None = None, error: BaseException | None = None) -> None:
+    """A caller that was cancelled meanwhile has nobody to answer."""
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(results)
