@@ -11,7 +11,7 @@ from sqlalchemy import update
 from hub.auth import authenticate
 from hub.errors import ApiError
 from hub.models import Agent
-from hub.realtime import InvalidFrame, forward_events, receive_frame, workspace_channel
+from hub.realtime import InvalidFrame, receive_frame, workspace_channel
 from hub.runtime import Hub
 
 __all__ = ["agent_socket"]
@@ -40,7 +40,7 @@ async def agent_socket(socket: WebSocket) -> None:
     try:
         async with channels.start_subscription([workspace_channel(caller.workspace_id)]) as subscriber:
             await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id})
-            forward = asyncio.create_task(forward_events(subscriber, socket))
+            subscriber.send_to(socket)
             try:
                 while True:
                     try:
@@ -52,8 +52,6 @@ async def agent_socket(socket: WebSocket) -> None:
                         await socket.send_json({"type": "pong"})
             except WebSocketDisconnect:
                 pass
-            finally:
-                forward.cancel()
     finally:
         await _set_presence(hub, caller.agent_id, "offline")
 

@@ -10,12 +10,10 @@ import logging
 
 from litestar import Request, Response, route
 from litestar.params import FromPath
-from sqlmodel import select
 
 from connectors import MalformedPayload, RawRequest, SignatureInvalid
 from hub import inbound
 from hub.errors import ApiError
-from hub.models import Inbox
 from hub.runtime import Hub
 
 __all__ = ["channel_webhook", "channel_webhook_sub_path"]
@@ -25,8 +23,7 @@ log = logging.getLogger("omnihub.webhooks")
 
 async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
     hub: Hub = request.app.state.hub
-    async with hub.database.session() as session:
-        inbox = (await session.exec(select(Inbox).where(Inbox.id == inbox_id, Inbox.kind == kind))).first()
+    inbox = await hub.inboxes.find(id=inbox_id, kind=kind)
     if inbox is None:
         raise ApiError(404, "inbox_not_found", f"No {kind} inbox {inbox_id}.")
     body = await request.body()

@@ -131,8 +131,11 @@ def serve(host: str | None, port: int | None) -> None:
     mode = "production (PostgreSQL/Redis)" if settings.production else "embedded (SQLite, in-process worker)"
     click.echo(f"Omnihub is running at http://{host}:{port}  [{mode}]", err=True)
     click.echo("Log in with the demo login printed by `omnihub demo`, or an admin from `omnihub create-admin`.", err=True)
+    # Chat frames are small; per-message deflate would cost each socket 41 KiB of zlib state and the
+    # web process a tenth of its CPU (benchmarks/RESULTS.md).
     uvicorn.run(create_app(settings), host=host, port=port, log_level=settings.log_level.lower(),
-                access_log=False, ws_ping_interval=30, ws_ping_timeout=30)
+                access_log=False, ws="websockets-sansio", ws_ping_interval=30, ws_ping_timeout=30,
+                ws_per_message_deflate=False)
 
 
 @main.command()

@@ -13,6 +13,7 @@ from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef,
 from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox, VisitorTokens
 from hub.db import Database
+from hub.inbox_cache import InboxCache
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
 from hub.realtime import Publisher
@@ -47,6 +48,7 @@ class Hub:
         self.box = SecretBox(key)
         self.visitor_tokens = VisitorTokens(key)
         self.store = DatabaseSharedStore(self.database, self.box)
+        self.inboxes = InboxCache(self.database)
         self.attachments = AttachmentStore(self.database, self.settings.public_url, self.http)
         self._connectors: dict[tuple[str, str], Connector] = {}
 

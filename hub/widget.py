@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import parse_qs
 
 import msgspec
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
@@ -25,7 +26,7 @@ from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
-from hub.realtime import InvalidFrame, audience_channel, forward_events, receive_frame
+from hub.realtime import InvalidFrame, audience_channel, receive_frame
 from hub.runtime import Hub
 from normalizer import IdentityKind
 
@@ -106,8 +107,7 @@ class WidgetVisitor:
 
 
 async def find_widget_inbox(hub: Hub, widget_token: FromPath[str]) -> Inbox:
-    async with hub.database.session() as session:
-        inbox = (await session.exec(select(Inbox).where(Inbox.public_token == widget_token))).first()
+    inbox = await hub.inboxes.find(public_token=widget_token)
     if inbox is None or inbox.kind != WebChatConnector.kind:
         raise ApiError(404, "widget_not_found", "No web chat inbox has this widget token.")
     return inbox
@@ -250,18 +250,34 @@ class WidgetController(Controller):
 
 
 async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -> None:
+    """Admit the visitor, send `ready` with the history, then relay frames both ways until the socket closes.
+
+    This frame lives as long as the socket, so the setup's temporaries live in helpers and die with them:
+    idle sockets are most sockets.
+    """
     hub: Hub = socket.app.state.hub
+    visitor = await _admit_visitor(hub, socket, widget_token)
+    if visitor is None:
+        return
+    async with socket.app.state.channels.start_subscription([visitor.channel]) as subscriber:
+        await socket.send_json(await _ready_frame(visitor))
+        subscriber.send_to(socket)
+        await _receive_visitor_frames(hub, socket, visitor)
+
+
+async def _admit_visitor(hub: Hub, socket: WebSocket, widget_token: str) -> WidgetVisitor | None:
+    """The visitor this socket speaks for; None once the socket is closed with the reason."""
     try:
         inbox_settings = widget_settings(hub, await find_widget_inbox(hub, widget_token))
     except ApiError as error:
         await socket.close(code=4404, reason=error.detail[:120])
-        return
-    if not inbox_settings.origin_allowed(socket.headers.get("origin")):
+        return None
+    if not inbox_settings.origin_allowed(_origin(socket)):
         await socket.close(code=4403, reason="origin not allowed")
-        return
+        return None
     await socket.accept()
     try:
-        visitor_token = socket.query_params.get("visitor_token")
+        visitor_token = _query_value(socket, "visitor_token")
         if not visitor_token:
             first = await asyncio.wait_for(receive_frame(socket), timeout=30)
             visitor_token = first.get("visitor_token")
@@ -270,21 +286,32 @@ async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -
     except ApiError as error:
         await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
         await socket.close(code=4401 if error.status_code == 401 else 4429)
-        return
+        return None
     except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
-        return
+        return None
+    return visitor
+
+
+def _origin(socket: WebSocket) -> str | None:
+    """Read from the ASGI scope itself: Litestar's parsed headers would stay with the socket as long as it is open."""
+    for name, value in socket.scope["headers"]:
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+def _query_value(socket: WebSocket, name: str) -> str | None:
+    """Read from the ASGI scope itself, for the same reason as `_origin`."""
+    values = parse_qs(socket.scope["query_string"].decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+async def _ready_frame(visitor: WidgetVisitor) -> dict[str, Any]:
     ready: dict[str, Any] = {"type": "ready", "messages": await visitor.history()}
     if visitor.issued_token:
         ready["visitor_token"] = visitor.issued_token
-    channels = socket.app.state.channels
-    async with channels.start_subscription([visitor.channel]) as subscriber:
-        await socket.send_json(ready)
-        forward = asyncio.create_task(forward_events(subscriber, socket))
-        try:
-            await _receive_visitor_frames(hub, socket, visitor)
-        finally:
-            forward.cancel()
+    return ready
 
 
 async def _receive_visitor_frames(hub: Hub, socket: WebSocket, visitor: WidgetVisitor) -> None:

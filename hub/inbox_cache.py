@@ -1,0 +1,43 @@
+"""A process's short-lived copies of inbox rows, for the paths that look one up on every request.
+
+Channel callbacks and widget sockets arrive by the thousand for a handful of inboxes. Each web
+process answers them from a copy at most INBOX_CACHE_SECONDS old: a changed inbox (a rotated
+callback token, new allowed origins) reaches every process within that time, and a busy inbox
+costs one query a second instead of one per request. Every holder shares the same detached row,
+so thousands of idle widget sockets hold one inbox between them, not one each.
+"""
+
+from __future__ import annotations
+
+import time
+
+from sqlmodel import select
+
+from hub.db import Database
+from hub.models import Inbox
+
+__all__ = ["INBOX_CACHE_SECONDS", "InboxCache"]
+
+INBOX_CACHE_SECONDS = 1.0
+INBOX_CACHE_ENTRIES = 10_000
+
+
+class InboxCache:
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self._copies: dict[tuple[tuple[str, str], ...], tuple[float, Inbox | None]] = {}
+
+    async def find(self, **columns: str) -> Inbox | None:
+        """The inbox whose columns have these values (None when there is none), from a recent copy when there is one."""
+        key = tuple(sorted(columns.items()))
+        now = time.monotonic()
+        copy = self._copies.get(key)
+        if copy is not None and copy[0] > now:
+            return copy[1]
+        async with self._database.session() as session:
+            statement = select(Inbox).where(*(getattr(Inbox, column) == value for column, value in columns.items()))
+            inbox = (await session.exec(statement)).first()
+        if len(self._copies) >= INBOX_CACHE_ENTRIES:
+            self._copies.clear()
+        self._copies[key] = (now + INBOX_CACHE_SECONDS, inbox)
+        return inbox
