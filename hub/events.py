@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Message, OutboxEvent, utcnow
 from hub.realtime import Publisher, audience_channel, workspace_channel
 
-__all__ = ["audience_of", "conversation_json", "message_json", "publish_message_event", "record", "visitor_message_json"]
+__all__ = ["Outbox", "audience_of", "conversation_json", "message_json", "publish_message_event", "record", "visitor_message_json"]
 
 CUSTOMER_VISIBLE = ("in", "out")
 
@@ -72,14 +73,35 @@ def audience_of(conversation: Conversation, identity: Identity) -> str:
 
 
 def record(session: AsyncSession, workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict:
-    """Add the outbox row to the session (committed with the change) and return the realtime event.
-
-    Every column is given: SQLModel inspects a default factory's signature on each construction,
-    which made this row the costliest object of the inbound path.
-    """
-    session.add(OutboxEvent(id=new_id(), workspace_id=workspace_id, event_type=event_type, subject_id=subject_id,
-                            payload=payload, created_at=utcnow(), dispatched_at=None))
+    """Add the outbox row to the session (committed with the change) and return the realtime event."""
+    session.add(OutboxEvent(**_outbox_row(workspace_id, event_type, subject_id, payload)))
     return {"type": event_type, **payload}
+
+
+class Outbox:
+    """Outbox rows of many changes in one transaction, written by one INSERT and without ORM objects.
+
+    The inbound path records two events per message; as objects they were a fifth of a worker's CPU.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[dict[str, Any]] = []
+
+    def record(self, workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict:
+        """Keep the outbox row for `write` and return the realtime event."""
+        self._rows.append(_outbox_row(workspace_id, event_type, subject_id, payload))
+        return {"type": event_type, **payload}
+
+    async def write(self, session: AsyncSession) -> None:
+        if self._rows:
+            await session.execute(insert(OutboxEvent), self._rows)
+            self._rows = []
+
+
+def _outbox_row(workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """Every column is given: SQLModel inspects a default factory's signature on each construction."""
+    return {"id": new_id(), "workspace_id": workspace_id, "event_type": event_type, "subject_id": subject_id,
+            "payload": payload, "created_at": utcnow(), "dispatched_at": None}
 
 
 async def publish_message_event(

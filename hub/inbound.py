@@ -222,7 +222,10 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             conversation, opened = _thread(session, conversations, item, contact_id, identity)
             threads.append((item, contact_id, identity, conversation, opened))
         await session.flush()
-        stored = [_append(session, *thread, now, hub.connector_for(thread[0].inbox).capabilities) for thread in threads]
+        outbox = events.Outbox()
+        stored = [_append(session, outbox, *thread, now, hub.connector_for(thread[0].inbox).capabilities)
+                  for thread in threads]
+        await outbox.write(session)
         if failures:
             await session.execute(
                 update(InboundEvent),
@@ -285,6 +288,7 @@ def _thread(
 
 def _append(
     session: AsyncSession,
+    outbox: events.Outbox,
     item: _Pending,
     contact_id: str,
     identity: Identity,
@@ -319,12 +323,12 @@ def _append(
         conversation.status = "queued"
     created_payload = None
     if opened:
-        created_payload = events.record(
-            session, inbox.workspace_id, "conversation.created", conversation.id,
+        created_payload = outbox.record(
+            inbox.workspace_id, "conversation.created", conversation.id,
             {"conversation": events.conversation_json(conversation)},
         )
-    message_payload = events.record(
-        session, inbox.workspace_id, "message.created", row.id,
+    message_payload = outbox.record(
+        inbox.workspace_id, "message.created", row.id,
         {"message": events.message_json(row), "conversation": events.conversation_json(conversation)},
     )
     return _Stored(item, row, conversation, identity, created_payload, message_payload)
