@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from importlib.metadata import entry_points
 
 from litestar import Litestar
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.plugins.prometheus import PrometheusConfig
 
@@ -74,8 +75,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         ],
         plugins=[channels],
         lifespan=[runtime],
+        # Only HTTP is timed: a WebSocket's "latency" would be how long it stayed open.
         middleware=[widget_preflight, PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
-                                     exclude=["/metrics", "/healthz"]).middleware],
+                                     exclude=["/metrics", "/healthz"], scopes={ScopeType.HTTP}).middleware],
         exception_handlers=error_handlers,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Omnihub", version="0.1.0", path="/schema"),

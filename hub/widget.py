@@ -47,6 +47,8 @@ class WidgetMessage(msgspec.Struct):
 class WidgetVisitor:
     """The inbox a widget token names, and the visitor a visitor token names (new when none)."""
 
+    __slots__ = ("hub", "inbox", "visitor_id", "issued_token")
+
     def __init__(self, hub: Hub, inbox: Inbox, visitor_id: str, issued_token: str | None) -> None:
         self.hub = hub
         self.inbox = inbox
