@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import json
 import os
 import secrets
@@ -40,6 +41,7 @@ __all__ = ["Cluster", "ClusterFailed", "HubProcess", "production_cluster"]
 POSTGRES_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_SERVER_URL = "redis://127.0.0.1:6379"
 STOP_TIMEOUT_SECONDS = 15.0
+PR_SET_PDEATHSIG = 1
 
 
 class ClusterFailed(RuntimeError):
@@ -170,7 +172,8 @@ class Cluster:
         log_path = self.log_dir / f"{role}-{number}.log"
         with log_path.open("ab") as log:
             popen = subprocess.Popen([_omnihub_executable(), *arguments], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+                                     preexec_fn=_terminate_with_launcher)
         return HubProcess(role=role, popen=popen, log_path=log_path, **addresses)
 
 
@@ -251,6 +254,13 @@ def _omnihub_executable() -> str:
     if found is None:
         raise ClusterFailed("no `omnihub` command: install the project (pip install -e .) into this environment")
     return found
+
+
+def _terminate_with_launcher() -> None:
+    """In the child before exec: Linux sends it SIGTERM when the launcher dies, so a killed benchmark or
+    test run leaves no hub process behind (one would go on taking jobs from the Redis database)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def _free_port(host: str) -> int:

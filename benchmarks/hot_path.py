@@ -1,0 +1,84 @@
+"""SQL statements and transactions per message on the inbound path, counted in this process.
+
+The hub's own accept and process functions run against the cluster's database with a counter
+on the engine, at several batch sizes, so the figures show what batching buys. Jobs go to an
+in-memory broker here, so the cluster's workers do not race this count.
+"""
+
+from __future__ import annotations
+
+from dramatiq.brokers.stub import StubBroker
+from sqlalchemy import event
+from sqlmodel import select
+
+from benchmarks.cluster import Cluster
+from hub import inbound
+from hub.db import Database
+from hub.jobs import QUEUE_NAME, JobQueue
+from hub.models import InboundEvent
+from hub.realtime import RedisPublisher
+from hub.runtime import Hub
+from hub.settings import Settings
+from hub.widget import find_visitor
+
+__all__ = ["round_trips_per_message"]
+
+
+class _Counter:
+    def __init__(self, database: Database) -> None:
+        self.statements = 0
+        self.transactions = 0
+        event.listen(database.engine.sync_engine, "before_cursor_execute", self._statement)
+        event.listen(database.engine.sync_engine, "begin", self._transaction)
+
+    def _statement(self, *_arguments) -> None:
+        self.statements += 1
+
+    def _transaction(self, *_arguments) -> None:
+        self.transactions += 1
+
+    def take(self) -> tuple[int, int]:
+        counted = (self.statements, self.transactions)
+        self.statements = self.transactions = 0
+        return counted
+
+
+async def round_trips_per_message(cluster: Cluster, *, messages: int = 200,
+                                  batch_sizes: tuple[int, ...] = (1, 10, 50)) -> list[tuple[str, float, float]]:
+    """(step, statements per message, transactions per message) for accepting one by one and processing in batches."""
+    settings = Settings(database_url=cluster.database_url, redis_url=cluster.redis_url,
+                        secret_key=cluster.env["OMNIHUB_SECRET_KEY"], public_url=cluster.url)
+    broker = StubBroker()
+    broker.declare_queue(QUEUE_NAME)
+    hub = Hub(settings, Database(settings.database_url), JobQueue(broker), RedisPublisher(settings.redis_url))
+    try:
+        widget_token = cluster.inbox("webchat")["widget_token"]
+        visitors = [await find_visitor(hub, widget_token, None, issue=True) for _ in range(20)]
+        counter = _Counter(hub.database)
+        rows = []
+        for batch_size in batch_sizes:
+            counter.take()
+            event_ids = []
+            for number in range(messages):
+                visitor = visitors[number % len(visitors)]
+                accepted = await visitor.send(f"message {number}", f"count-{batch_size}-{number}", None, None, None)
+                event_ids.append(accepted["id"])
+            if batch_size == batch_sizes[0]:
+                statements, transactions = counter.take()
+                rows.append(("accept (one message per request, nothing to group)", statements / messages,
+                             transactions / messages))
+            pending = await _event_ids(hub, event_ids)
+            counter.take()
+            for start in range(0, len(pending), batch_size):
+                await inbound.process(hub, *pending[start:start + batch_size])
+            statements, transactions = counter.take()
+            rows.append((f"process, {batch_size} per batch", statements / messages, transactions / messages))
+        return rows
+    finally:
+        await hub.close()
+
+
+async def _event_ids(hub: Hub, message_ids: list[str]) -> list[str]:
+    async with hub.database.session() as session:
+        found = await session.exec(select(InboundEvent.id).where(InboundEvent.message_id.in_(message_ids)))
+        return list(found.all())

@@ -1,0 +1,148 @@
+"""What a benchmark reports beside its figures: the machine, percentiles, and where the CPU went.
+
+On a small shared machine the load generator, PostgreSQL, Redis and whatever else runs there
+compete with the hub for the same cores, so every run says how the CPU was shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import redis
+
+from benchmarks.cluster import Cluster
+
+__all__ = ["CpuAccount", "describe_machine", "median", "percentile", "postgres_rows", "resident_kib"]
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    """The nearest-rank percentile (`fraction` 0.99 for P99) of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def describe_machine(cluster: Cluster) -> dict[str, str]:
+    with open("/proc/cpuinfo") as cpuinfo:
+        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
+    return {
+        "cpus": f"{os.cpu_count()} × {model}",
+        "memory": f"{_meminfo_kib('MemTotal') / 1048576:.0f} GiB",
+        "python": f"{platform.python_version()} ({sys.executable})",
+        "postgresql": _postgres_version(cluster),
+        "redis": redis.Redis.from_url(cluster.redis_url).info("server")["redis_version"],
+        "kernel": platform.release(),
+        "commit": _git_commit(),
+    }
+
+
+def resident_kib(pid: int) -> int:
+    """VmRSS of a process, in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise ValueError(f"no VmRSS for process {pid}")
+
+
+@dataclass
+class CpuAccount:
+    """CPU seconds spent during a window by each part of the deployment and by the rest of the machine.
+
+    Parts: the hub's web and worker processes, the PostgreSQL backends serving the cluster's
+    database, redis-server, this process (the load generator), and "other": everything else the
+    machine ran meanwhile (other users' jobs included), from /proc/stat.
+    """
+
+    cluster: Cluster
+    _start: dict[str, float] | None = None
+
+    def start(self) -> None:
+        self._start = self._sample()
+
+    def stop(self) -> dict[str, float]:
+        """CPU seconds per part since `start`, plus `elapsed` wall seconds and `capacity` (cores × elapsed)."""
+        assert self._start is not None, "call start() first"
+        end = self._sample()
+        spent = {part: end[part] - self._start[part] for part in end}
+        ours = sum(value for part, value in spent.items() if part not in ("machine", "elapsed", "capacity"))
+        spent["other"] = max(spent.pop("machine") - ours, 0.0)
+        return spent
+
+    def _sample(self) -> dict[str, float]:
+        backends = _postgres_backends(self.cluster)
+        redis_pids = [int(pid) for pid in subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True,
+                                                         text=True).stdout.split()]
+        with open("/proc/stat") as stat:
+            fields = [int(value) for value in stat.readline().split()[1:]]
+        idle = fields[3] + fields[4]
+        return {
+            "web": sum(_cpu_seconds(process.pid) for process in self.cluster.web),
+            "workers": sum(_cpu_seconds(process.pid) for process in self.cluster.workers),
+            "postgres": sum(_cpu_seconds(pid) for pid in backends),
+            "redis": sum(_cpu_seconds(pid) for pid in redis_pids),
+            "load generator": _cpu_seconds(os.getpid()),
+            "machine": (sum(fields) - idle) / CLOCK_TICKS,
+            "capacity": sum(fields) / CLOCK_TICKS,
+            "elapsed": time.monotonic(),
+        }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its reaped children; 0 once it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return sum(int(value) for value in fields[11:15]) / CLOCK_TICKS
+
+
+def _postgres_backends(cluster: Cluster) -> list[int]:
+    return [row["pid"] for row in postgres_rows(cluster, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+
+
+def _postgres_version(cluster: Cluster) -> str:
+    return postgres_rows(cluster, "SHOW server_version")[0]["server_version"]
+
+
+def postgres_rows(cluster: Cluster, query: str) -> list:
+    """Rows of one query on the cluster's database (from a thread: callers may have a running loop)."""
+
+    async def fetch() -> list:
+        connection = await asyncpg.connect(cluster.database_url.replace("postgresql+asyncpg", "postgresql"))
+        try:
+            return await connection.fetch(query)
+        finally:
+            await connection.close()
+
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        return thread.submit(asyncio.run, fetch()).result()
+
+
+def _meminfo_kib(name: str) -> int:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith(f"{name}:"):
+            return int(line.split()[1])
+    return 0
+
+
+def _git_commit() -> str:
+    root = Path(__file__).resolve().parent.parent
+    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+    return found.stdout.strip() + (" + uncommitted changes" if dirty else "") if found.returncode == 0 else "unknown"
