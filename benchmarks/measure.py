@@ -6,6 +6,7 @@ compete with the hub for the same cores, so every run says how the CPU was share
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import platform
@@ -20,11 +21,32 @@ from pathlib import Path
 import asyncpg
 import redis
 
-from benchmarks.cluster import Cluster
+from benchmarks.cluster import Cluster, production_cluster
 
-__all__ = ["CpuAccount", "describe_machine", "median", "percentile", "postgres_rows", "resident_kib"]
+__all__ = ["CpuAccount", "bench_cluster", "deployment_options", "describe_machine", "median", "percentile", "postgres_rows", "resident_kib"]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def deployment_options(description: str, *, web: int = 1, workers: int = 2) -> argparse.ArgumentParser:
+    """The options every benchmark shares: the deployment it starts, and how long and how often it measures."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--web", type=int, default=web, help="omnihub serve processes")
+    parser.add_argument("--workers", type=int, default=workers, help="omnihub worker processes")
+    parser.add_argument("--worker-threads", type=int, default=4, help="OMNIHUB_WORKER_THREADS of each worker")
+    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--redis-db", type=int, default=9)
+    return parser
+
+
+def bench_cluster(options: argparse.Namespace, env: dict[str, str] | None = None):
+    """The production deployment `deployment_options` describe, on a fresh benchmark database."""
+    return production_cluster(
+        web_processes=options.web, worker_processes=options.workers, database_prefix="omnihub_bench",
+        redis_db=options.redis_db,
+        env={"OMNIHUB_WORKER_THREADS": str(options.worker_threads), "OMNIHUB_LOG_LEVEL": "WARNING", **(env or {})},
+    )
 
 
 def percentile(values: list[float], fraction: float) -> float:

@@ -14,7 +14,7 @@ import argparse
 import asyncio
 import time
 
-from benchmarks.cluster import Cluster, production_cluster
+from benchmarks.cluster import Cluster
 from benchmarks.load import (
     UNLIMITED_WIDGET_RATES,
     AgentSocket,
@@ -23,7 +23,7 @@ from benchmarks.load import (
     open_loop,
     raise_open_file_limit,
 )
-from benchmarks.measure import CpuAccount, describe_machine, median, percentile
+from benchmarks.measure import CpuAccount, bench_cluster, deployment_options, describe_machine, median, percentile
 from benchmarks.results import record_section, table
 
 TARGET_P99_MS = 250
@@ -34,9 +34,7 @@ MESSAGE_TIMEOUT_SECONDS = 30
 def main() -> None:
     options = _options()
     raise_open_file_limit(4 * options.visitors + 1024)
-    env = {**UNLIMITED_WIDGET_RATES, "OMNIHUB_WORKER_THREADS": str(options.worker_threads), "OMNIHUB_LOG_LEVEL": "WARNING"}
-    with production_cluster(web_processes=options.web, worker_processes=options.workers, env=env,
-                            database_prefix="omnihub_bench", redis_db=options.redis_db) as cluster:
+    with bench_cluster(options, UNLIMITED_WIDGET_RATES) as cluster:
         machine = describe_machine(cluster)
         runs = asyncio.run(_measure(cluster, options))
     report = _report(options, runs)
@@ -45,15 +43,9 @@ def main() -> None:
 
 
 def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = deployment_options(__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=500.0, help="messages per second (half the 1,000/s target)")
-    parser.add_argument("--web", type=int, default=1)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--worker-threads", type=int, default=4, help="OMNIHUB_WORKER_THREADS of each worker")
     parser.add_argument("--visitors", type=int, default=200, help="visitor sockets the messages rotate over")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--redis-db", type=int, default=9)
     return parser.parse_args()
 
 

@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks.cluster import Cluster, production_cluster
+from benchmarks.cluster import Cluster
 from benchmarks.hot_path import round_trips_per_message
 from benchmarks.load import UNLIMITED_WIDGET_RATES, AgentSocket, closed_loop_rate, connect_visitors, raise_open_file_limit
-from benchmarks.measure import CpuAccount, describe_machine, median, postgres_rows
+from benchmarks.measure import CpuAccount, bench_cluster, deployment_options, describe_machine, median, postgres_rows
 from benchmarks.results import record_section, table
 
 TARGET_RATE = 1000
@@ -39,9 +39,7 @@ BUSY_MARKERS = ("Handle._run ", "uvicorn/protocols/", "litestar/")
 def main() -> None:
     options = _options()
     raise_open_file_limit(4 * options.visitors + 1024)
-    env = {**UNLIMITED_WIDGET_RATES, "OMNIHUB_WORKER_THREADS": str(options.worker_threads), "OMNIHUB_LOG_LEVEL": "WARNING"}
-    with production_cluster(web_processes=options.web, worker_processes=options.workers, env=env,
-                            database_prefix="omnihub_bench", redis_db=options.redis_db) as cluster:
+    with bench_cluster(options, UNLIMITED_WIDGET_RATES) as cluster:
         machine = describe_machine(cluster)
         runs, profiles = asyncio.run(_measure(cluster, options))
         left_pending = postgres_rows(cluster, "SELECT count(*) AS n FROM inbound_event WHERE status <> 'processed'")
@@ -52,15 +50,9 @@ def main() -> None:
 
 
 def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--web", type=int, default=1, help="omnihub serve processes")
-    parser.add_argument("--workers", type=int, default=2, help="omnihub worker processes")
-    parser.add_argument("--worker-threads", type=int, default=4, help="OMNIHUB_WORKER_THREADS of each worker")
+    parser = deployment_options(__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=768, help="visitor sockets, each one message in flight")
-    parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the first run")
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--redis-db", type=int, default=9)
     parser.add_argument("--profile", action="store_true", help="sample a web and a worker process with py-spy")
     return parser.parse_args()
 

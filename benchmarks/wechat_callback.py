@@ -22,9 +22,9 @@ from urllib.parse import urlencode, urlsplit
 
 import httpx
 
-from benchmarks.cluster import Cluster, production_cluster
+from benchmarks.cluster import Cluster
 from benchmarks.load import KeepAliveClient, open_loop
-from benchmarks.measure import CpuAccount, describe_machine, median, percentile
+from benchmarks.measure import CpuAccount, bench_cluster, deployment_options, describe_machine, median, percentile
 from benchmarks.results import record_section, table
 from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.common.testing import SignedDeliveries
@@ -36,8 +36,7 @@ CONNECTIONS = 64
 
 def main() -> None:
     options = _options()
-    with production_cluster(web_processes=1, worker_processes=options.workers, env={"OMNIHUB_LOG_LEVEL": "WARNING"},
-                            database_prefix="omnihub_bench", redis_db=options.redis_db) as cluster:
+    with bench_cluster(options) as cluster:
         machine = describe_machine(cluster)
         runs = asyncio.run(_measure(cluster, options))
     report = _report(options, runs)
@@ -46,12 +45,8 @@ def main() -> None:
 
 
 def _options() -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = deployment_options(__doc__.split("\n\n")[0], workers=1)
     parser.add_argument("--rate", type=float, default=500.0, help="callbacks per second")
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--redis-db", type=int, default=9)
     return parser.parse_args()
 
 
@@ -157,7 +152,7 @@ def _report(options: argparse.Namespace, runs: list[dict]) -> str:
     met = p99 < TARGET_P99_MS and not any(run["failures"] for run in runs)
     return "\n".join([
         f"{options.rate:.0f} callbacks/s on a fixed schedule, each a new customer's text message, safe mode (AES), "
-        f"signed with the demo inbox's token; 1 web process, {options.workers} worker process(es) running (their "
+        f"signed with the demo inbox's token; {options.web} web process(es), callbacks sent to the first; {options.workers} worker process(es) running (their "
         f"profile look-ups to WeChat's API fail fast offline); {options.runs} runs of {options.seconds:.0f} s over "
         f"{CONNECTIONS} kept-alive connections.",
         "",
