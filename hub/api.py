@@ -381,5 +381,5 @@ class ApiController(Controller):
             {"type": "typing", "typing": data.typing}, [events.audience_of(conversation, identity)]
         )
         if hub.connector_for(inbox).capabilities.typing:
-            hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
+            await hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
         return {"typing": data.typing}

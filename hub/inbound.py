@@ -82,18 +82,21 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
 
 
 async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
-    """One INSERT and COMMIT for the rows of every waiting caller, then one job for all that were new."""
+    """One INSERT for the rows of every waiting caller, then one job for all that were new.
+
+    A single statement is atomic by itself, so it runs in autocommit: one round trip, no BEGIN or COMMIT.
+    """
     insert = pg_insert if hub.database.url.startswith("postgresql") else sqlite_insert
     statement = (
-        insert(InboundEvent)
+        insert(InboundEvent.__table__)
         .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
-        .returning(InboundEvent.id)
+        .returning(InboundEvent.__table__.c.id)
     )
-    async with hub.database.session() as session:
-        inserted = set((await session.execute(statement, rows)).scalars().all())
-        await session.commit()
+    async with hub.database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        inserted = set((await connection.execute(statement, rows)).scalars().all())
     if inserted:
-        enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, *[row["id"] for row in rows if row["id"] in inserted])
+        await enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, *[row["id"] for row in rows if row["id"] in inserted])
     return [row["id"] in inserted for row in rows]
 
 
@@ -107,10 +110,10 @@ async def _earlier_events(hub: Hub, inbox_id: str, keys: list[str]) -> dict[str,
         return {key: (event_id, message_id) for key, event_id, message_id in found.all()}
 
 
-def enqueue_or_leave_to_sweeper(hub: Hub, job: str, *row_ids: str) -> None:
+async def enqueue_or_leave_to_sweeper(hub: Hub, job: str, *row_ids: str) -> None:
     """The rows are committed, so a broker outage only delays the work: the sweeper enqueues it later."""
     try:
-        hub.jobs.enqueue(job, *row_ids)
+        await hub.jobs.enqueue(job, *row_ids)
     except Exception as error:
         log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", job, ",".join(row_ids),
                     type(error).__name__)
@@ -346,12 +349,15 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
                                      entry.identity)
         for entry in stored
     ]
-    await asyncio.gather(*publishing)
+    routing = [
+        hub.jobs.enqueue(ROUTE_CONVERSATION, entry.conversation.id)
+        for entry in stored
+        if entry.created_payload is not None
+    ]
+    await asyncio.gather(*publishing, *routing)
     now = hub.now()
     for entry in stored:
         inbox = entry.pending.inbox
-        if entry.created_payload is not None:
-            hub.jobs.enqueue(ROUTE_CONVERSATION, entry.conversation.id)
         metrics.MESSAGES.labels(inbox.kind, "in").inc()
         metrics.PROCESSING_LAG.labels(inbox.kind).observe((now - entry.pending.received_at).total_seconds())
         log.info("inbound.processed workspace=%s inbox=%s conversation=%s event=%s message=%s",

@@ -6,6 +6,7 @@ row is always written before its job is enqueued, so a lost job is found by the 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
@@ -43,10 +44,11 @@ class JobQueue:
     def __init__(self, broker: dramatiq.Broker) -> None:
         self.broker = broker
 
-    def enqueue(self, actor_name: str, *args: str, delay_seconds: float | None = None) -> None:
+    async def enqueue(self, actor_name: str, *args: str, delay_seconds: float | None = None) -> None:
+        """Dramatiq's enqueue blocks for a broker round trip, so it runs on a thread while the event loop goes on."""
         message = dramatiq.Message(queue_name=QUEUE_NAME, actor_name=actor_name, args=args, kwargs={}, options={})
         delay = int(delay_seconds * 1000) if delay_seconds else None
-        self.broker.enqueue(message, delay=delay)
+        await asyncio.to_thread(self.broker.enqueue, message, delay=delay)
 
     def depth(self) -> int | None:
         """Jobs waiting in the broker, where the broker can tell."""

@@ -81,7 +81,7 @@ async def create_message(
             return existing, False
     await events.publish_message_event(hub.publisher, payload, message, row, identity)
     if direction == "out":
-        enqueue_or_leave_to_sweeper(hub, DELIVER_OUTBOUND, message.id)
+        await enqueue_or_leave_to_sweeper(hub, DELIVER_OUTBOUND, message.id)
     return message, True
 
 
@@ -137,7 +137,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         reserved = 0
     await _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved)
     if retry_in is not None:
-        hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=retry_in)
+        await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=retry_in)
     if status == "failed":
         metrics.OUTBOUND_FAILURES.labels(inbox.kind).inc()
         log.warning("outbound.failed workspace=%s inbox=%s conversation=%s message=%s reason=%s",

@@ -63,9 +63,9 @@ async def sweep(hub: Hub) -> SweepResult:
         await session.commit()
     size = hub.settings.inbound_batch_size
     for start in range(0, len(stuck_events), size):
-        hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start:start + size])
+        await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start:start + size])
     for message_id in outbound:
-        hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
+        await hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
     result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
     if stuck_events or outbound:
         log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))

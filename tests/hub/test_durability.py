@@ -67,11 +67,11 @@ def _lose_first(monkeypatch, hub, job_name):
     original = hub.jobs.enqueue
     lost = []
 
-    def enqueue(name, *args, **options):
+    async def enqueue(name, *args, **options):
         if name == job_name and not lost:
             lost.append(args)
             return None
-        return original(name, *args, **options)
+        return await original(name, *args, **options)
 
     monkeypatch.setattr(hub.jobs, "enqueue", enqueue)
     return lost
@@ -102,11 +102,11 @@ def test_broker_outage_still_acknowledges_and_sweeper_delivers(sweeping_client, 
     original = hub.jobs.enqueue
     failures = []
 
-    def broken_once(name, *args, **options):
+    async def broken_once(name, *args, **options):
         if not failures:
             failures.append(name)
             raise ConnectionError("broker down")
-        return original(name, *args, **options)
+        return await original(name, *args, **options)
 
     monkeypatch.setattr(hub.jobs, "enqueue", broken_once)
     widget = inbox_of(demo, "webchat")["widget_token"]
