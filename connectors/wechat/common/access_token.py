@@ -11,15 +11,25 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from connectors.base import ConnectorContext, PermanentSendError, TransientSendError
+from connectors.base import ConnectorContext, DeferredSendError, PermanentSendError, TransientSendError
 from connectors.wechat.common.errors import AccessTokenRejected, raise_for_errcode
 from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.common.transport import exchange, json_object
 
-__all__ = ["REFRESH_MARGIN", "AccessTokens", "access_token_key", "token_refresh_lock_key"]
+__all__ = [
+    "FETCH_AGAIN_AFTER", "REFRESH_MARGIN", "AccessTokens", "access_token_key", "failed_token_request_key",
+    "token_refresh_lock_key",
+]
 
 REFRESH_MARGIN = timedelta(minutes=5)
 """A token this close to expiry is replaced (WeChat itself rotates stable tokens five minutes early)."""
+FETCH_AGAIN_AFTER = {"transient": timedelta(seconds=10), "deferred": timedelta(seconds=10), "permanent": timedelta(minutes=1)}
+"""After a failed token request every process gives the same answer for this long (or until the time WeChat
+named) instead of asking again: otherwise each inbound profile look-up and each send would queue on the
+refresh lock to repeat the request."""
+_FAILURE_KINDS: dict[str, type[TransientSendError | PermanentSendError]] = {
+    "transient": TransientSendError, "deferred": DeferredSendError, "permanent": PermanentSendError,
+}
 _REFRESH_LOCK_TTL = timedelta(seconds=30)
 _WHAT = "access token request"
 
@@ -30,6 +40,10 @@ def access_token_key(app_id: str) -> str:
 
 def token_refresh_lock_key(app_id: str) -> str:
     return f"wechat:token_refresh:{app_id}"
+
+
+def failed_token_request_key(app_id: str) -> str:
+    return f"wechat:access_token_failure:{app_id}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +67,41 @@ class _StoredToken:
             return None
 
 
+@dataclass(frozen=True, slots=True)
+class _FailedRequest:
+    """The last token request's refusal, repeated to every caller until `retry_at`."""
+
+    kind: str
+    reason: str
+    retry_at: datetime
+
+    @classmethod
+    def of(cls, error: TransientSendError | PermanentSendError, now: datetime) -> _FailedRequest:
+        if isinstance(error, PermanentSendError):
+            return cls("permanent", error.reason, now + FETCH_AGAIN_AFTER["permanent"])
+        kind = "deferred" if isinstance(error, DeferredSendError) else "transient"
+        pause = timedelta(seconds=error.retry_after) if error.retry_after else FETCH_AGAIN_AFTER[kind]
+        return cls(kind, error.reason, now + pause)
+
+    def error(self, now: datetime) -> TransientSendError | PermanentSendError:
+        reason = f"{self.reason} (the hub asks WeChat for a token again after {self.retry_at:%H:%M:%S} UTC)"
+        if self.kind == "permanent":
+            return PermanentSendError(reason)
+        return _FAILURE_KINDS[self.kind](reason, retry_after=(self.retry_at - now).total_seconds())
+
+    def dumps(self) -> str:
+        return json.dumps({"kind": self.kind, "reason": self.reason, "retry_at": self.retry_at.isoformat()})
+
+    @classmethod
+    def loads(cls, stored: str | None) -> _FailedRequest | None:
+        try:
+            entry = json.loads(stored or "")
+            kind = entry["kind"] if entry["kind"] in _FAILURE_KINDS else "transient"
+            return cls(kind, str(entry["reason"]), datetime.fromisoformat(entry["retry_at"]))
+        except (ValueError, TypeError, KeyError):
+            return None
+
+
 class AccessTokens:
     def __init__(self, settings: WeChatSettings) -> None:
         self._app_id = settings.app_id
@@ -60,12 +109,14 @@ class AccessTokens:
         self._url = f"{settings.api_base_url}/cgi-bin/stable_token"
         self._key = access_token_key(settings.app_id)
         self._lock_key = token_refresh_lock_key(settings.app_id)
+        self._failure_key = failed_token_request_key(settings.app_id)
 
     async def current(self, context: ConnectorContext) -> str:
         """The shared token; when it is missing or about to expire, one process fetches and the others wait."""
         stored = await self._stored(context)
         if stored is not None and stored.fresh(context.now()):
             return stored.value
+        await self._refuse_if_recently_failed(context)
         async with context.store.lock(self._lock_key, _REFRESH_LOCK_TTL):
             stored = await self._stored(context)
             if stored is not None and stored.fresh(context.now()):
@@ -83,7 +134,24 @@ class AccessTokens:
     async def _stored(self, context: ConnectorContext) -> _StoredToken | None:
         return _StoredToken.loads(await context.store.get(self._key))
 
+    async def _refuse_if_recently_failed(self, context: ConnectorContext) -> None:
+        failed = _FailedRequest.loads(await context.store.get(self._failure_key))
+        now = context.now()
+        if failed is not None and now < failed.retry_at:
+            raise failed.error(now)
+
     async def _fetch(self, context: ConnectorContext) -> str:
+        """Asks WeChat (the caller holds the refresh lock); a refusal is remembered for every process."""
+        await self._refuse_if_recently_failed(context)
+        try:
+            return await self._request_token(context)
+        except (TransientSendError, PermanentSendError) as error:
+            now = context.now()
+            failed = _FailedRequest.of(error, now)
+            await context.store.set(self._failure_key, failed.dumps(), failed.retry_at - now)
+            raise
+
+    async def _request_token(self, context: ConnectorContext) -> str:
         request = {
             "grant_type": "client_credential",
             "appid": self._app_id,

@@ -133,6 +133,19 @@ async def test_a_failed_profile_lookup_keeps_the_message_as_received(
     assert await connector.enrich(received, context) == received
 
 
+async def test_profile_lookups_during_a_token_outage_ask_for_the_token_once(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
+    """Every inbound message looks its sender up; while WeChat refuses tokens they skip it instead of queueing."""
+    wechat_api.routes["token"].side_effect = [httpx.ConnectError("unreachable")]
+    user_info = mock_user_info(wechat_api, unionid=UNIONID)
+    connector = official_account()
+    received = receive_one(connector, fixture("oa_text.xml"))
+    for _ in range(20):
+        assert await connector.enrich(received, context) == received
+    assert wechat_api.routes["token"].call_count == 1 and user_info.call_count == 0
+
+
 async def test_a_user_without_unionid_links_nothing(wechat_api: respx.Router, context: ConnectorContext) -> None:
     """Accounts not bound to an open platform account have no unionid; unfollowed users answer subscribe 0."""
     mock_user_info(wechat_api, subscribe=0)

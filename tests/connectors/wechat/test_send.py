@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -19,6 +20,7 @@ from connectors.base import (
     TransientSendError,
 )
 from connectors.testing import MemorySharedStore
+from connectors.wechat.common.access_token import FETCH_AGAIN_AFTER
 from connectors.wechat.common.connector import WeChatConnector
 from connectors.wechat.common.testing import FIXTURE_RECEIVED_AT
 from normalizer import Attachment, IdentityKind, IdentityRef
@@ -178,6 +180,57 @@ async def test_a_refused_token_request_says_why(
     assert reason in refused.value.reason
     assert "fixture-app-secret" not in refused.value.reason
     assert send.call_count == 0
+
+
+async def test_a_failed_token_request_is_remembered_by_every_process_until_the_pause_ends(
+    wechat_api: respx.Router, http: httpx.AsyncClient
+) -> None:
+    """WeChat is busy: the next send (another process, same store) fails with the same reason without asking."""
+    wechat_api.routes["token"].side_effect = [
+        wechat_error(-1, "system error"),
+        httpx.Response(200, json={"access_token": ACCESS_TOKEN, "expires_in": 7200}),
+    ]
+    send = mock_send(wechat_api)
+    store, clock = MemorySharedStore(), [FIXTURE_RECEIVED_AT]
+    context = replace(connector_context(http, store), now=lambda: clock[0])
+    with pytest.raises(TransientSendError):
+        await official_account().send(outbound(OA_CUSTOMER, "first"), context)
+    clock[0] += FETCH_AGAIN_AFTER["transient"] - timedelta(seconds=1)
+    with pytest.raises(TransientSendError) as remembered:
+        await official_account().send(outbound(OA_CUSTOMER, "second", message_id="msg-2"), context)
+    assert "busy" in remembered.value.reason and "asks WeChat for a token again after" in remembered.value.reason
+    assert remembered.value.retry_after == 1
+    assert wechat_api.routes["token"].call_count == 1 and send.call_count == 0
+    clock[0] += timedelta(seconds=1)
+    await official_account().send(outbound(OA_CUSTOMER, "third", message_id="msg-3"), context)
+    assert wechat_api.routes["token"].call_count == 2 and sent_texts(send) == ["third"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected", "pause"),
+    [
+        (wechat_error(40125, "invalid appsecret"), PermanentSendError, FETCH_AGAIN_AFTER["permanent"]),
+        (wechat_error(45009, "reach max api daily quota limit"), DeferredSendError, None),
+        (httpx.Response(429, headers={"Retry-After": "30"}), TransientSendError, timedelta(seconds=30)),
+    ],
+)
+async def test_a_remembered_token_refusal_keeps_its_kind_and_pause(
+    wechat_api: respx.Router, http: httpx.AsyncClient, answer: httpx.Response, expected: type[Exception],
+    pause: timedelta | None,
+) -> None:
+    """Wrong credentials stay a permanent failure, the daily quota stays deferred, WeChat's Retry-After is kept."""
+    wechat_api.routes["token"].side_effect = [answer]
+    context = connector_context(http, MemorySharedStore())
+    with pytest.raises(expected) as first:
+        await official_account().send(outbound(OA_CUSTOMER, "hi"), context)
+    with pytest.raises(expected) as again:
+        await official_account().send(outbound(OA_CUSTOMER, "hi", message_id="msg-2"), context)
+    assert again.value.reason.startswith(first.value.reason)
+    assert type(again.value) is type(first.value)
+    if pause is not None:
+        retry_at = FIXTURE_RECEIVED_AT + pause
+        assert f"again after {retry_at:%H:%M:%S} UTC" in again.value.reason
+    assert wechat_api.routes["token"].call_count == 1
 
 
 async def test_concurrent_sends_without_a_cached_token_fetch_it_once(
