@@ -103,6 +103,12 @@ class _FailedRequest:
 
 
 class AccessTokens:
+    """The shared token as this process last saw it, and the shared refusal while it lasts.
+
+    Both stay valid until a time they carry, so the common case reads nothing from the store; a
+    token another process replaced early is found when WeChat rejects this copy (replace_rejected).
+    """
+
     def __init__(self, settings: WeChatSettings) -> None:
         self._app_id = settings.app_id
         self._app_secret = settings.app_secret
@@ -110,9 +116,14 @@ class AccessTokens:
         self._key = access_token_key(settings.app_id)
         self._lock_key = token_refresh_lock_key(settings.app_id)
         self._failure_key = failed_token_request_key(settings.app_id)
+        self._known: _StoredToken | None = None
+        self._refused: _FailedRequest | None = None
 
     async def current(self, context: ConnectorContext) -> str:
         """The shared token; when it is missing or about to expire, one process fetches and the others wait."""
+        if self._known is not None and self._known.fresh(context.now()):
+            return self._known.value
+        self._raise_refusal_in_force(context.now())
         stored = await self._stored(context)
         if stored is not None and stored.fresh(context.now()):
             return stored.value
@@ -125,6 +136,7 @@ class AccessTokens:
 
     async def replace_rejected(self, context: ConnectorContext, rejected: str) -> str:
         """After WeChat refused `rejected`: fetch again, unless another process already replaced it."""
+        self._known = None
         async with context.store.lock(self._lock_key, _REFRESH_LOCK_TTL):
             stored = await self._stored(context)
             if stored is not None and stored.value != rejected:
@@ -132,13 +144,18 @@ class AccessTokens:
             return await self._fetch(context)
 
     async def _stored(self, context: ConnectorContext) -> _StoredToken | None:
-        return _StoredToken.loads(await context.store.get(self._key))
+        self._known = _StoredToken.loads(await context.store.get(self._key))
+        return self._known
 
     async def _refuse_if_recently_failed(self, context: ConnectorContext) -> None:
-        failed = _FailedRequest.loads(await context.store.get(self._failure_key))
         now = context.now()
-        if failed is not None and now < failed.retry_at:
-            raise failed.error(now)
+        self._raise_refusal_in_force(now)
+        self._refused = _FailedRequest.loads(await context.store.get(self._failure_key))
+        self._raise_refusal_in_force(now)
+
+    def _raise_refusal_in_force(self, now: datetime) -> None:
+        if self._refused is not None and now < self._refused.retry_at:
+            raise self._refused.error(now)
 
     async def _fetch(self, context: ConnectorContext) -> str:
         """Asks WeChat (the caller holds the refresh lock); a refusal is remembered for every process."""
@@ -147,8 +164,8 @@ class AccessTokens:
             return await self._request_token(context)
         except (TransientSendError, PermanentSendError) as error:
             now = context.now()
-            failed = _FailedRequest.of(error, now)
-            await context.store.set(self._failure_key, failed.dumps(), failed.retry_at - now)
+            self._refused = _FailedRequest.of(error, now)
+            await context.store.set(self._failure_key, self._refused.dumps(), self._refused.retry_at - now)
             raise
 
     async def _request_token(self, context: ConnectorContext) -> str:
@@ -167,6 +184,6 @@ class AccessTokens:
         if not isinstance(token, str) or not token or not isinstance(expires_in, int) or expires_in <= 0:
             raise TransientSendError("The access token request got an answer without a token")
         lifetime = timedelta(seconds=expires_in)
-        fetched = _StoredToken(token, context.now() + lifetime)
-        await context.store.set(self._key, fetched.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1)))
+        self._known = _StoredToken(token, context.now() + lifetime)
+        await context.store.set(self._key, self._known.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1)))
         return token

@@ -20,7 +20,7 @@ from connectors.base import (
     TransientSendError,
 )
 from connectors.testing import MemorySharedStore
-from connectors.wechat.common.access_token import FETCH_AGAIN_AFTER
+from connectors.wechat.common.access_token import FETCH_AGAIN_AFTER, access_token_key
 from connectors.wechat.common.connector import WeChatConnector
 from connectors.wechat.common.testing import FIXTURE_RECEIVED_AT
 from normalizer import Attachment, IdentityKind, IdentityRef
@@ -230,6 +230,35 @@ async def test_a_remembered_token_refusal_keeps_its_kind_and_pause(
     if pause is not None:
         retry_at = FIXTURE_RECEIVED_AT + pause
         assert f"again after {retry_at:%H:%M:%S} UTC" in again.value.reason
+    assert wechat_api.routes["token"].call_count == 1
+
+
+async def test_a_process_reuses_the_token_it_knows_and_follows_one_replaced_elsewhere(
+    wechat_api: respx.Router, http: httpx.AsyncClient
+) -> None:
+    """Sends read the shared store only when this process's copy is stale or WeChat rejected it."""
+    reads: list[str] = []
+
+    class CountingStore(MemorySharedStore):
+        async def get(self, key: str) -> str | None:
+            reads.append(key)
+            return await super().get(key)
+
+    store = CountingStore()
+    context = connector_context(http, store)
+    send = mock_send(wechat_api, httpx.Response(200, json=OK), httpx.Response(200, json=OK),
+                     wechat_error(40001, "invalid credential"), httpx.Response(200, json=OK))
+    this_process = official_account()
+    await this_process.send(outbound(OA_CUSTOMER, "first"), context)
+    reads_to_fetch = len(reads)
+    await this_process.send(outbound(OA_CUSTOMER, "second", message_id="msg-2"), context)
+    assert len(reads) == reads_to_fetch
+    store.values[access_token_key(OA_APP_ID)] = json.dumps(
+        {"access_token": "TOKEN_FROM_ANOTHER_PROCESS", "expires_at": (FIXTURE_RECEIVED_AT + timedelta(hours=2)).isoformat()}
+    )
+    await this_process.send(outbound(OA_CUSTOMER, "third", message_id="msg-3"), context)
+    used_tokens = [call.request.url.params["access_token"] for call in send.calls]
+    assert used_tokens == [ACCESS_TOKEN, ACCESS_TOKEN, ACCESS_TOKEN, "TOKEN_FROM_ANOTHER_PROCESS"]
     assert wechat_api.routes["token"].call_count == 1
 
 
