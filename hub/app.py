@@ -62,6 +62,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             if sweeper is not None:
                 sweeper.cancel()
+            await hub.jobs.settle()
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
                 broker.close()

@@ -1,7 +1,7 @@
 """The inbound path: accept durably (request path), then process (worker).
 
 Both ends group what arrives together (hub.batching): accepts that arrive while an INSERT is in
-flight share the next INSERT, COMMIT and job; jobs that arrive while a batch is being processed
+flight share the next INSERT and job; jobs that arrive while a batch is being processed
 share the next processing transaction. So the round trips per message fall as the load rises,
 and an idle hub answers one message with one batch of one.
 """
@@ -32,7 +32,7 @@ from hub.runtime import Hub
 from normalizer import IdentityRef, InboundMessage, dedupe_key, normalize_identity
 from normalizer.identities import InvalidIdentity
 
-__all__ = ["AcceptedMessage", "accept", "enqueue_or_leave_to_sweeper", "process"]
+__all__ = ["AcceptedMessage", "accept", "process"]
 
 log = logging.getLogger("omnihub.inbound")
 PROCESS_INBOUND = "process_inbound"
@@ -96,8 +96,16 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         inserted = set((await connection.execute(statement, rows)).scalars().all())
     if inserted:
-        await enqueue_or_leave_to_sweeper(hub, PROCESS_INBOUND, *[row["id"] for row in rows if row["id"] in inserted])
+        hub.jobs.in_background(
+            _batcher(hub, "enqueue", _enqueue_processing).submit([row["id"] for row in rows if row["id"] in inserted])
+        )
     return [row["id"] in inserted for row in rows]
+
+
+async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
+    """Events accepted while a job was being enqueued share the next job, so workers get fewer, fuller jobs."""
+    await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *event_ids)
+    return [None] * len(event_ids)
 
 
 async def _earlier_events(hub: Hub, inbox_id: str, keys: list[str]) -> dict[str, tuple[str, str]]:
@@ -108,15 +116,6 @@ async def _earlier_events(hub: Hub, inbox_id: str, keys: list[str]) -> dict[str,
             )
         )
         return {key: (event_id, message_id) for key, event_id, message_id in found.all()}
-
-
-async def enqueue_or_leave_to_sweeper(hub: Hub, job: str, *row_ids: str) -> None:
-    """The rows are committed, so a broker outage only delays the work: the sweeper enqueues it later."""
-    try:
-        await hub.jobs.enqueue(job, *row_ids)
-    except Exception as error:
-        log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", job, ",".join(row_ids),
-                    type(error).__name__)
 
 
 async def process(hub: Hub, *event_ids: str) -> None:
@@ -349,11 +348,8 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
                                      entry.identity)
         for entry in stored
     ]
-    routing = [
-        hub.jobs.enqueue(ROUTE_CONVERSATION, entry.conversation.id)
-        for entry in stored
-        if entry.created_payload is not None
-    ]
+    opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
+    routing = [hub.jobs.enqueue(ROUTE_CONVERSATION, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
     now = hub.now()
     for entry in stored:

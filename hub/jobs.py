@@ -43,12 +43,39 @@ class JobQueue:
 
     def __init__(self, broker: dramatiq.Broker) -> None:
         self.broker = broker
+        self._in_background: set[asyncio.Task] = set()
 
     async def enqueue(self, actor_name: str, *args: str, delay_seconds: float | None = None) -> None:
         """Dramatiq's enqueue blocks for a broker round trip, so it runs on a thread while the event loop goes on."""
         message = dramatiq.Message(queue_name=QUEUE_NAME, actor_name=actor_name, args=args, kwargs={}, options={})
         delay = int(delay_seconds * 1000) if delay_seconds else None
         await asyncio.to_thread(self.broker.enqueue, message, delay=delay)
+
+    def enqueue_soon(self, actor_name: str, *row_ids: str) -> None:
+        """Enqueue work on committed rows without making the caller wait for the broker.
+
+        The rows are the durable record, so whoever committed them can answer at once; should the
+        enqueue fail (a broker outage), the sweeper finds the rows and enqueues them later.
+        """
+        self.in_background(self.enqueue_or_leave_to_sweeper(actor_name, *row_ids))
+
+    def in_background(self, enqueueing: Awaitable[object]) -> None:
+        """Run an enqueue nobody waits for; `settle` waits for it before the broker closes."""
+        task = asyncio.ensure_future(enqueueing)
+        self._in_background.add(task)
+        task.add_done_callback(self._in_background.discard)
+
+    async def settle(self) -> None:
+        """Wait for the enqueues still under way."""
+        await asyncio.gather(*self._in_background)
+
+    async def enqueue_or_leave_to_sweeper(self, actor_name: str, *row_ids: str) -> None:
+        """For committed rows: a broker outage only delays their work, which the sweeper enqueues later."""
+        try:
+            await self.enqueue(actor_name, *row_ids)
+        except Exception as error:
+            log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", actor_name, ",".join(row_ids),
+                        type(error).__name__)
 
     def depth(self) -> int | None:
         """Jobs waiting in the broker, where the broker can tell."""

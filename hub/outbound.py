@@ -13,7 +13,6 @@ from sqlmodel import select
 
 from connectors import DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import events, metrics
-from hub.inbound import enqueue_or_leave_to_sweeper
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
@@ -81,7 +80,7 @@ async def create_message(
             return existing, False
     await events.publish_message_event(hub.publisher, payload, message, row, identity)
     if direction == "out":
-        await enqueue_or_leave_to_sweeper(hub, DELIVER_OUTBOUND, message.id)
+        hub.jobs.enqueue_soon(DELIVER_OUTBOUND, message.id)
     return message, True
 
 

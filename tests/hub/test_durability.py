@@ -90,7 +90,7 @@ def test_sweeper_recovers_an_event_whose_job_was_lost(sweeping_client, demo, mon
     widget = inbox_of(demo, "webchat")["widget_token"]
     answer = client.post(f"/widget/{widget}/messages", json={"text": "do not lose me", "client_id": "x"})
     assert answer.status_code == 201
-    assert lost, "the job was not lost, so this test proves nothing"
+    assert wait_for(lambda: lost), "the job was not lost, so this test proves nothing"
     [message] = wait_for(lambda: _conversation_messages(client, demo))
     assert message["text"] == "do not lose me"
     assert message["id"] == answer.json()["id"]
@@ -112,7 +112,7 @@ def test_broker_outage_still_acknowledges_and_sweeper_delivers(sweeping_client, 
     widget = inbox_of(demo, "webchat")["widget_token"]
     answer = client.post(f"/widget/{widget}/messages", json={"text": "outage", "client_id": "o"})
     assert answer.status_code == 201
-    assert failures == [inbound.PROCESS_INBOUND]
+    assert wait_for(lambda: failures) == [inbound.PROCESS_INBOUND]
     wait_for(lambda: [m for m in _conversation_messages(client, demo) if m["text"] == "outage"])
 
 
@@ -125,5 +125,5 @@ def test_sweeper_delivers_a_reply_whose_job_was_lost(sweeping_client, demo, monk
     reply = client.post(f"/api/v1/conversations/{incoming['conversation_id']}/messages",
                         headers=bearer(demo["api_token"]), json={"text": "answer"})
     assert reply.json()["status"] == "pending"
-    assert lost
+    assert wait_for(lambda: lost), "the job was not lost, so this test proves nothing"
     wait_for(lambda: [m for m in _conversation_messages(client, demo) if m["text"] == "answer" and m["status"] == "delivered"])
