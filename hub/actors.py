@@ -20,8 +20,8 @@ def declare(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]]) 
     async def deliver_outbound(message_id: str) -> None:
         await outbound.deliver(await hub_factory(), message_id)
 
-    async def route_conversation(conversation_id: str) -> None:
-        await assignment.route_conversation(await hub_factory(), conversation_id)
+    async def route_conversation(*conversation_ids: str) -> None:
+        await assignment.route_conversations(await hub_factory(), list(conversation_ids))
 
     async def send_typing(conversation_id: str, state: str) -> None:
         await outbound.send_typing(await hub_factory(), conversation_id, state)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import func
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import events
 from hub.models import Agent, AuditEntry, Conversation, Inbox
@@ -11,43 +14,86 @@ from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from routing import AgentLoad, choose_agent
 
-__all__ = ["assign", "route_conversation"]
+__all__ = ["assign", "route_conversations"]
 
 OPEN_STATUSES = ("queued", "assigned", "pending", "bot")
 
 
-async def route_conversation(hub: Hub, conversation_id: str) -> str | None:
-    """Assign a queued conversation by its inbox's strategy; leave it queued when nobody can take it."""
+async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str, str | None]:
+    """Assign queued conversations by their inbox's strategy, in the order given; leave queued whoever nobody can take.
+
+    One read serves the whole batch, and each choice counts the assignments made before it in the
+    batch, so a burst of new conversations neither costs a query round per conversation nor
+    overfills an agent.
+    """
     async with hub.database.session() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        if conversation is None or conversation.status != "queued" or conversation.assignee_id:
-            return None
-        inbox = await session.get(Inbox, conversation.inbox_id)
-        agents = (await session.exec(select(Agent).where(Agent.workspace_id == conversation.workspace_id))).all()
-        load_rows = await session.exec(
-            select(Conversation.assignee_id, func.count(), func.max(Conversation.last_message_at))
-            .where(Conversation.workspace_id == conversation.workspace_id,
-                   Conversation.status.in_(OPEN_STATUSES), Conversation.assignee_id.is_not(None))
-            .group_by(Conversation.assignee_id)
-        )
-        open_counts, latest = {}, {}
-        for agent_id, count, last_message_at in load_rows.all():
-            open_counts[agent_id], latest[agent_id] = count, last_message_at
-    by_recency = sorted(agents, key=lambda agent: (agent.id in latest, latest.get(agent.id) or agent.created_at))
-    loads = [
-        AgentLoad(
-            agent_id=agent.id,
-            online=agent.presence == "online",
-            open_conversations=open_counts.get(agent.id, 0),
-            max_concurrent=agent.max_concurrent,
-            last_assigned_order=order,
-        )
-        for order, agent in enumerate(by_recency)
-    ]
-    chosen = choose_agent(inbox.routing_strategy, loads)
-    if chosen is not None:
-        await assign(hub, conversation, chosen, actor_type="system", actor_id=None)
+        found = {
+            conversation.id: conversation
+            for conversation in (await session.exec(select(Conversation).where(Conversation.id.in_(conversation_ids)))).all()
+        }
+        waiting = [
+            found[conversation_id] for conversation_id in dict.fromkeys(conversation_ids)
+            if conversation_id in found and found[conversation_id].status == "queued" and not found[conversation_id].assignee_id
+        ]
+        if not waiting:
+            return {}
+        inboxes = {
+            inbox.id: inbox
+            for inbox in (await session.exec(select(Inbox).where(Inbox.id.in_({c.inbox_id for c in waiting})))).all()
+        }
+        teams = {workspace_id: await _team(session, workspace_id) for workspace_id in {c.workspace_id for c in waiting}}
+    chosen: dict[str, str | None] = {}
+    for conversation in waiting:
+        team = teams[conversation.workspace_id]
+        agent_id = choose_agent(inboxes[conversation.inbox_id].routing_strategy, team.loads())
+        chosen[conversation.id] = agent_id
+        if agent_id is not None:
+            team.took(agent_id, conversation)
+            await assign(hub, conversation, agent_id, actor_type="system", actor_id=None)
     return chosen
+
+
+class _Team:
+    """A workspace's agents with their open conversations and latest assignment, kept current through a batch."""
+
+    def __init__(self, agents: list[Agent], open_counts: dict[str, int], latest: dict[str, datetime]) -> None:
+        self._agents = agents
+        self._open_counts = open_counts
+        self._latest = latest
+
+    def loads(self) -> list[AgentLoad]:
+        by_recency = sorted(self._agents, key=lambda agent: (agent.id in self._latest,
+                                                             self._latest.get(agent.id) or agent.created_at))
+        return [
+            AgentLoad(
+                agent_id=agent.id,
+                online=agent.presence == "online",
+                open_conversations=self._open_counts.get(agent.id, 0),
+                max_concurrent=agent.max_concurrent,
+                last_assigned_order=order,
+            )
+            for order, agent in enumerate(by_recency)
+        ]
+
+    def took(self, agent_id: str, conversation: Conversation) -> None:
+        self._open_counts[agent_id] = self._open_counts.get(agent_id, 0) + 1
+        latest = self._latest.get(agent_id)
+        if conversation.last_message_at is not None and (latest is None or conversation.last_message_at > latest):
+            self._latest[agent_id] = conversation.last_message_at
+
+
+async def _team(session: AsyncSession, workspace_id: str) -> _Team:
+    agents = list((await session.exec(select(Agent).where(Agent.workspace_id == workspace_id))).all())
+    load_rows = await session.exec(
+        select(Conversation.assignee_id, func.count(), func.max(Conversation.last_message_at))
+        .where(Conversation.workspace_id == workspace_id,
+               Conversation.status.in_(OPEN_STATUSES), Conversation.assignee_id.is_not(None))
+        .group_by(Conversation.assignee_id)
+    )
+    open_counts, latest = {}, {}
+    for agent_id, count, last_message_at in load_rows.all():
+        open_counts[agent_id], latest[agent_id] = count, last_message_at
+    return _Team(agents, open_counts, latest)
 
 
 async def assign(hub: Hub, conversation: Conversation, agent_id: str | None, *, actor_type: str, actor_id: str | None) -> Conversation:
