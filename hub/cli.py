@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import json
+import os
 import signal
 import threading
 
@@ -181,12 +182,15 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
                                   RedisPublisher(settings.redis_url)))
         return worker_hub[0]
 
+    # Channels wait for web answers (WeChat gives 5 s, at 500/s a P99 under 20 ms is the aim); background
+    # work only waits in a queue. Where web and workers share cores, the web process is served first.
+    os.nice(max(0, settings.worker_nice - os.nice(0)))
     running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
     _freeze_startup_heap()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"worker started with {threads or settings.worker_threads} threads", err=True)
+    click.echo(f"worker started with {threads or settings.worker_threads} threads at niceness {os.nice(0)}", err=True)
 
     async def sweep_until_stopped(hub) -> None:
         sweeper = asyncio.create_task(run_sweeper(hub))

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
     port: int = 8000
     worker_threads: int = Field(4, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
     embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
+    worker_nice: int = Field(10, ge=0, le=19, description="Least CPU niceness of `omnihub worker`, so web processes "
+                             "sharing its cores answer channels first.")
     inbound_batch_size: int = Field(200, ge=1, description="Most inbound events accepted, or processed, in one transaction.")
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
     max_attachment_bytes: int = Field(20_971_520, ge=1024, description="Largest file an agent may upload for a reply.")

@@ -7,6 +7,7 @@ messages live; work accepted while no worker runs, or whose job is lost, is done
 from __future__ import annotations
 
 import json
+import os
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -100,6 +101,13 @@ def test_visitor_on_one_web_process_and_agent_on_another_talk_live(two_web_one_w
     history = httpx.get(f"{visitor_web}/widget/{widget_token}/messages", headers=bearer(ready["visitor_token"])).json()
     assert [(item["sender"], item["text"]) for item in history["items"]] == [
         ("contact", "你好，订单 #A1024 到哪了？"), ("agent", "今天发货。")]
+
+
+def test_workers_leave_the_cpu_to_web_processes_first(two_web_one_worker: Cluster) -> None:
+    """OMNIHUB_WORKER_NICE (default 10): on shared cores, channels waiting for an answer come first."""
+    started_at = os.nice(0)
+    assert os.getpriority(os.PRIO_PROCESS, two_web_one_worker.workers[0].pid) == max(10, started_at)
+    assert [os.getpriority(os.PRIO_PROCESS, web.pid) for web in two_web_one_worker.web] == [started_at, started_at]
 
 
 def test_duplicates_across_web_processes_store_one_message(two_web_one_worker: Cluster) -> None:
