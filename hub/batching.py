@@ -21,13 +21,18 @@ Result = TypeVar("Result")
 class Batcher(Generic[Item, Result]):
     """`handle(items)` answers one result per item, in order. Bound to the event loop that first submits.
 
+    With `linger_seconds`, each batch first waits that long for company: for work off the request
+    path, where fuller batches are worth a few milliseconds.
+
     A batch that fails is handled again caller by caller, so one caller's bad item fails only
     that caller (the others are retried alone, which `handle` must allow: it is idempotent).
     """
 
-    def __init__(self, handle: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_items: int) -> None:
+    def __init__(self, handle: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_items: int,
+                 linger_seconds: float = 0.0) -> None:
         self._handle = handle
         self._max_items = max_items
+        self._linger_seconds = linger_seconds
         self._waiting: deque[tuple[list[Item], asyncio.Future[list[Result]]]] = deque()
         self._draining: asyncio.Task | None = None
 
@@ -40,6 +45,8 @@ class Batcher(Generic[Item, Result]):
 
     async def _drain(self) -> None:
         while self._waiting:
+            if self._linger_seconds:
+                await asyncio.sleep(self._linger_seconds)
             batch, count = [], 0
             while self._waiting and (not batch or count + len(self._waiting[0][0]) <= self._max_items):
                 items, future = self._waiting.popleft()
