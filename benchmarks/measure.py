@@ -23,7 +23,10 @@ import redis
 
 from benchmarks.cluster import Cluster, production_cluster
 
-__all__ = ["CpuAccount", "bench_cluster", "deployment_options", "describe_machine", "median", "percentile", "postgres_rows", "resident_kib"]
+__all__ = [
+    "CpuAccount", "bench_cluster", "cpu_check_ms", "deployment_options", "describe_machine", "median", "percentile",
+    "postgres_rows", "resident_kib",
+]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -47,6 +50,19 @@ def bench_cluster(options: argparse.Namespace, env: dict[str, str] | None = None
         redis_db=options.redis_db,
         env={"OMNIHUB_WORKER_THREADS": str(options.worker_threads), "OMNIHUB_LOG_LEVEL": "WARNING", **(env or {})},
     )
+
+
+def cpu_check_ms() -> float:
+    """How long a fixed pure-Python loop takes right now, in ms (about 210 on an idle core of this machine).
+
+    The cores of a shared virtual machine run at a speed that changes from minute to minute (the same
+    loop took 210-410 ms within one hour), so each run reports it beside its figures.
+    """
+    started = time.perf_counter()
+    total = 0
+    for number in range(3_000_000):
+        total += number * number
+    return (time.perf_counter() - started) * 1000
 
 
 def percentile(values: list[float], fraction: float) -> float:
