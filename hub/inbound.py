@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,44 +89,20 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
 
     A single statement is atomic by itself, so it runs in autocommit: one round trip, no BEGIN or COMMIT.
     """
+    insert = pg_insert if hub.database.url.startswith("postgresql") else sqlite_insert
+    statement = (
+        insert(InboundEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
+        .returning(InboundEvent.__table__.c.id)
+    )
     async with hub.database.engine.connect() as connection:
-        if hub.database.url.startswith("postgresql"):
-            inserted = await _insert_on_postgres(connection, rows)
-        else:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            statement = (
-                sqlite_insert(InboundEvent.__table__)
-                .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
-                .returning(InboundEvent.__table__.c.id)
-            )
-            inserted = set((await connection.execute(statement, rows)).scalars().all())
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        inserted = set((await connection.execute(statement, rows)).scalars().all())
     if inserted:
         hub.jobs.in_background(
             _batcher(hub, "enqueue", _enqueue_processing, linger_seconds=ENQUEUE_LINGER_SECONDS).submit([row["id"] for row in rows if row["id"] in inserted])
         )
     return [row["id"] in inserted for row in rows]
-
-
-_EVENT_COLUMNS = {
-    "id": "varchar", "workspace_id": "varchar", "inbox_id": "varchar", "dedupe_key": "varchar", "message_id": "varchar",
-    "message": "text", "raw": "text", "status": "varchar", "attempts": "int", "received_at": "timestamptz",
-}
-_POSTGRES_INSERT_EVENTS = (
-    f"INSERT INTO inbound_event ({', '.join(_EVENT_COLUMNS)}) SELECT * FROM unnest("
-    + ", ".join(f"${number}::{kind}[]" for number, kind in enumerate(_EVENT_COLUMNS.values(), start=1))
-    + ") ON CONFLICT (inbox_id, dedupe_key) DO NOTHING RETURNING id"
-)
-
-
-async def _insert_on_postgres(connection: AsyncConnection, rows: list[dict[str, Any]]) -> set[str]:
-    """The batch as one array per column: a single prepared statement whatever the batch size.
-
-    SQLAlchemy renders a multi-row VALUES statement for each batch size (0.43 ms of CPU per batch
-    of four against 0.25 ms this way); asyncpg runs this one outside any transaction.
-    """
-    driver = (await connection.get_raw_connection()).driver_connection
-    records = await driver.fetch(_POSTGRES_INSERT_EVENTS, *[[row[column] for row in rows] for column in _EVENT_COLUMNS])
-    return {record["id"] for record in records}
 
 
 async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
