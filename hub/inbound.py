@@ -99,9 +99,8 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         inserted = set((await connection.execute(statement, rows)).scalars().all())
     if inserted:
-        hub.jobs.in_background(
-            _batcher(hub, "enqueue", _enqueue_processing, linger_seconds=ENQUEUE_LINGER_SECONDS).submit([row["id"] for row in rows if row["id"] in inserted])
-        )
+        enqueueing = _batcher(hub, "enqueue", _enqueue_processing, linger_seconds=ENQUEUE_LINGER_SECONDS)
+        hub.jobs.in_background(enqueueing.submit([row["id"] for row in rows if row["id"] in inserted]))
     return [row["id"] in inserted for row in rows]
 
 
