@@ -53,10 +53,10 @@ def bench_cluster(options: argparse.Namespace, env: dict[str, str] | None = None
 
 
 def cpu_check_ms() -> float:
-    """How long a fixed pure-Python loop takes right now, in ms (about 210 on an idle core of this machine).
+    """How long a fixed pure-Python loop takes right now, in ms: lower is a faster core.
 
     The cores of a shared virtual machine run at a speed that changes from minute to minute (the same
-    loop took 210-410 ms within one hour), so each run reports it beside its figures.
+    loop took 95-410 ms on this machine within one hour), so each run reports it beside its figures.
     """
     started = time.perf_counter()
     total = 0
@@ -107,7 +107,7 @@ class CpuAccount:
     """
 
     cluster: Cluster
-    _start: dict[str, float] | None = None
+    _start: dict | None = None
 
     def start(self) -> None:
         self._start = self._sample()
@@ -116,12 +116,16 @@ class CpuAccount:
         """CPU seconds per part since `start`, plus `elapsed` wall seconds and `capacity` (cores × elapsed)."""
         assert self._start is not None, "call start() first"
         end = self._sample()
-        spent = {part: end[part] - self._start[part] for part in end}
+        spent = {part: end[part] - self._start[part] for part in end if part != "postgres"}
+        # Backends come and go with the pools: one that exited meanwhile took its CPU time with it
+        # (a small undercount); one that started meanwhile counts from zero.
+        before = self._start["postgres"]
+        spent["postgres"] = sum(seconds - before.get(pid, 0.0) for pid, seconds in end["postgres"].items())
         ours = sum(value for part, value in spent.items() if part not in ("machine", "elapsed", "capacity"))
         spent["other"] = max(spent.pop("machine") - ours, 0.0)
         return spent
 
-    def _sample(self) -> dict[str, float]:
+    def _sample(self) -> dict:
         backends = _postgres_backends(self.cluster)
         redis_pids = [int(pid) for pid in subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True,
                                                          text=True).stdout.split()]
@@ -131,7 +135,7 @@ class CpuAccount:
         return {
             "web": sum(_cpu_seconds(process.pid) for process in self.cluster.web),
             "workers": sum(_cpu_seconds(process.pid) for process in self.cluster.workers),
-            "postgres": sum(_cpu_seconds(pid) for pid in backends),
+            "postgres": {pid: _cpu_seconds(pid) for pid in backends},
             "redis": sum(_cpu_seconds(pid) for pid in redis_pids),
             "load generator": _cpu_seconds(os.getpid()),
             "machine": (sum(fields) - idle) / CLOCK_TICKS,

@@ -189,7 +189,7 @@ def _report(options, runs: list[dict], round_trips, left_pending: int, profiles:
         f"PostgreSQL commits per message (pg_stat_database): {median([run['commits'] for run in runs]):.2f}.",
         "",
         "SQL per message on the inbound path (counted in-process on the same database; each transaction also "
-        "costs a pool pre-ping, BEGIN and COMMIT round trip):",
+        "costs a BEGIN and a COMMIT round trip, the accept's single INSERT runs in autocommit):",
         "",
         table(["step", "SQL statements per message", "transactions per message"],
               [[step, f"{statements:.2f}", f"{transactions:.2f}"] for step, statements, transactions in round_trips]),

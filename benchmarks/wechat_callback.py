@@ -185,8 +185,8 @@ def _report(options: argparse.Namespace, runs: list[dict]) -> str:
         f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s: **{'met' if met else 'not met'}**. "
         f"Slowest answer {worst:.0f} ms against WeChat's {WECHAT_BUDGET_MS} ms budget.",
         "",
-        "CPU check: a fixed pure-Python loop timed just before each run (about 210 ms on an idle core here; "
-        "higher means the shared machine's cores were slower during that run).",
+        "CPU check: a fixed pure-Python loop timed just before each run (95-410 ms on this machine within one "
+        "hour; higher means the shared machine's cores were slower during that run).",
         "",
         "Cores busy during the runs (median):",
         "",
