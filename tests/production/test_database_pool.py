@@ -1,0 +1,85 @@
+"""Pooled PostgreSQL connections: checked before use only after sitting idle, and renewed when the server dropped them."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+import pytest
+from sqlalchemy import text
+
+from hub import db as hub_db
+from hub.db import Database
+from tests.conftest import POSTGRES_ADMIN_URL
+
+
+async def _backend_pid(database: Database) -> int:
+    async with database.engine.connect() as connection:
+        return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+
+
+async def _terminate(pid: int) -> None:
+    admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
+    try:
+        await admin.execute("SELECT pg_terminate_backend($1)", pid)
+    finally:
+        await admin.close()
+
+
+def _counting_pings(database: Database, monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    pings: list[object] = []
+    ping = database.engine.dialect.do_ping
+
+    def counted(dbapi_connection) -> bool:
+        pings.append(dbapi_connection)
+        return ping(dbapi_connection)
+
+    monkeypatch.setattr(database.engine.dialect, "do_ping", counted)
+    return pings
+
+
+def test_a_busy_connection_is_reused_without_a_ping(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    async def scenario() -> tuple[int, int, list[object]]:
+        database = Database(postgres_url, pool_size=1)
+        pings = _counting_pings(database, monkeypatch)
+        try:
+            return await _backend_pid(database), await _backend_pid(database), pings
+        finally:
+            await database.dispose()
+
+    first, second, pings = asyncio.run(scenario())
+    assert first == second and pings == []
+
+
+def test_an_idle_connection_is_pinged_and_kept_when_alive(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(hub_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+    async def scenario() -> tuple[int, int, list[object]]:
+        database = Database(postgres_url, pool_size=1)
+        pings = _counting_pings(database, monkeypatch)
+        try:
+            return await _backend_pid(database), await _backend_pid(database), pings
+        finally:
+            await database.dispose()
+
+    first, second, pings = asyncio.run(scenario())
+    assert first == second and len(pings) == 1
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarted, or a proxy closed an idle connection: the next request gets a fresh one, no error."""
+    monkeypatch.setattr(hub_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+
+    async def scenario() -> tuple[int, int]:
+        database = Database(postgres_url, pool_size=1)
+        try:
+            dropped = await _backend_pid(database)
+            await _terminate(dropped)
+            return dropped, await _backend_pid(database)
+        finally:
+            await database.dispose()
+
+    dropped, replacement = asyncio.run(scenario())
+    assert replacement != dropped
