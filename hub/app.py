@@ -66,6 +66,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
                 broker.close()
+            for worker_side in worker_hub:
+                # Its loop has stopped with the worker; aiosqlite connections close from any loop.
+                await worker_side.database.dispose()
             await hub.close()
 
     app = Litestar(
