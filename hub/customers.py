@@ -6,7 +6,7 @@ from sqlalchemy import tuple_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.models import AuditEntry, Contact, Conversation, Identity, utcnow
+from hub.models import AuditEntry, Contact, Conversation, Identity, new_row, utcnow
 from normalizer import IdentityRef, normalize_identity
 
 __all__ = ["CustomerDirectory", "merge_contacts", "resolve_contact"]
@@ -94,7 +94,7 @@ class CustomerDirectory:
         elif contacts:
             survivor = next(iter(contacts.values()))
         else:
-            survivor = Contact(workspace_id=workspace_id, name=name)
+            survivor = new_row(Contact, workspace_id=workspace_id, name=name)
             self._new_contacts.append(survivor)
             self._contacts[survivor.id] = survivor
         if name and not survivor.name:
@@ -109,7 +109,8 @@ class CustomerDirectory:
             key = _key(workspace_id, identity)
             row = self._identities.get(key)
             if row is None:
-                row = Identity(
+                row = new_row(
+                    Identity,
                     workspace_id=workspace_id,
                     contact_id=survivor.id,
                     kind=identity.kind,

@@ -25,7 +25,7 @@ from hub import events, metrics
 from hub.batching import Batcher
 from hub.customers import CustomerDirectory
 from hub.ids import new_id
-from hub.models import Conversation, Identity, Inbox, InboundEvent, Message
+from hub.models import Conversation, Identity, Inbox, InboundEvent, Message, new_row
 from hub.realtime import workspace_channel
 from hub.reply_windows import record_customer_action
 from hub.runtime import Hub
@@ -279,7 +279,8 @@ def _thread(
     if conversation is not None:
         conversation.contact_id = contact_id
         return conversation, False
-    conversation = Conversation(
+    conversation = new_row(
+        Conversation,
         workspace_id=inbox.workspace_id,
         inbox_id=inbox.id,
         contact_id=contact_id,
@@ -304,7 +305,8 @@ def _append(
 ) -> _Stored:
     """Add the message to its conversation and record its domain events."""
     inbox, message = item.inbox, item.message
-    row = Message(
+    row = new_row(
+        Message,
         id=item.message_id,
         workspace_id=inbox.workspace_id,
         conversation_id=conversation.id,

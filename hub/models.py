@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -30,12 +30,29 @@ __all__ = [
     "WebhookDelivery",
     "WebhookSubscription",
     "Workspace",
+    "new_row",
     "utcnow",
 ]
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+def new_row(model: type[Row], **values: Any) -> Row:
+    """A table row with its default factories called here rather than by SQLModel.
+
+    SQLModel asks pydantic about every default factory it calls, and pydantic inspects the
+    factory's signature each time (parsing `dict`'s and `list`'s text signatures): a new Contact
+    cost 125 µs that way and 27 µs this way. Used where rows are made per inbound message.
+    """
+    for name, field in model.model_fields.items():
+        if name not in values and field.default_factory is not None:
+            values[name] = field.default_factory()
+    return model(**values)
 
 
 class UTCDateTime(TypeDecorator):

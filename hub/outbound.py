@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from connectors import DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import events, metrics
-from hub.models import Conversation, Identity, Inbox, Message
+from hub.models import Conversation, Identity, Inbox, Message, new_row
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
@@ -42,7 +42,8 @@ async def create_message(
     """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
     now = hub.now()
     dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
-    message = Message(
+    message = new_row(
+        Message,
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
         direction=direction,
