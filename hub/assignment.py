@@ -31,10 +31,8 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
             conversation.id: conversation
             for conversation in (await session.exec(select(Conversation).where(Conversation.id.in_(conversation_ids)))).all()
         }
-        waiting = [
-            found[conversation_id] for conversation_id in dict.fromkeys(conversation_ids)
-            if conversation_id in found and found[conversation_id].status == "queued" and not found[conversation_id].assignee_id
-        ]
+        in_order = [found[each] for each in dict.fromkeys(conversation_ids) if each in found]
+        waiting = [each for each in in_order if each.status == "queued" and not each.assignee_id]
         if not waiting:
             return {}
         inboxes = {

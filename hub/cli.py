@@ -182,8 +182,8 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
                                   RedisPublisher(settings.redis_url)))
         return worker_hub[0]
 
-    # Channels wait for web answers (WeChat gives 5 s, at 500/s a P99 under 20 ms is the aim); background
-    # work only waits in a queue. Where web and workers share cores, the web process is served first.
+    # Channels wait for the web process's answer (and retry a webhook not answered within seconds);
+    # background work only waits in a queue. Where web and workers share cores, the web comes first.
     os.nice(max(0, settings.worker_nice - os.nice(0)))
     running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
     _freeze_startup_heap()

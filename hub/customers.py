@@ -71,7 +71,7 @@ class CustomerDirectory:
     ) -> tuple[Contact, Identity]:
         """The contact and identity row of `sender`, created when new.
 
-        Verified linked identities (e.g. a unionid asserted by the channel) that already belong to
+        Verified linked identities (e.g. a cross-app id the channel asserts) that already belong to
         another contact merge the two, so one person has one contact.
         """
         sender = normalize_identity(sender)

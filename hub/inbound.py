@@ -105,7 +105,7 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
 
 
 async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
-    """Events accepted while a job was being enqueued share the next job, so workers get fewer, fuller jobs."""
+    """Events accepted within the linger, or while a job was being enqueued, share one job: fewer, fuller jobs."""
     await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *event_ids)
     return [None] * len(event_ids)
 

@@ -38,32 +38,23 @@ def _counting_pings(database: Database, monkeypatch: pytest.MonkeyPatch) -> list
     return pings
 
 
-def test_a_busy_connection_is_reused_without_a_ping(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    async def scenario() -> tuple[int, int, list[object]]:
-        database = Database(postgres_url, pool_size=1)
-        pings = _counting_pings(database, monkeypatch)
-        try:
-            return await _backend_pid(database), await _backend_pid(database), pings
-        finally:
-            await database.dispose()
-
-    first, second, pings = asyncio.run(scenario())
-    assert first == second and pings == []
-
-
-def test_an_idle_connection_is_pinged_and_kept_when_alive(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(hub_db, "PING_AFTER_IDLE_SECONDS", 0.0)
+@pytest.mark.parametrize(("idle_threshold", "pings"), [(hub_db.PING_AFTER_IDLE_SECONDS, 0), (0.0, 1)],
+                         ids=["busy, reused unchecked", "idle, pinged and kept"])
+def test_a_live_connection_is_reused_and_pinged_only_after_sitting_idle(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, idle_threshold: float, pings: int
+) -> None:
+    monkeypatch.setattr(hub_db, "PING_AFTER_IDLE_SECONDS", idle_threshold)
 
     async def scenario() -> tuple[int, int, list[object]]:
         database = Database(postgres_url, pool_size=1)
-        pings = _counting_pings(database, monkeypatch)
+        counted = _counting_pings(database, monkeypatch)
         try:
-            return await _backend_pid(database), await _backend_pid(database), pings
+            return await _backend_pid(database), await _backend_pid(database), counted
         finally:
             await database.dispose()
 
-    first, second, pings = asyncio.run(scenario())
-    assert first == second and len(pings) == 1
+    first, second, counted = asyncio.run(scenario())
+    assert first == second and len(counted) == pings
 
 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
