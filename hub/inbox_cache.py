@@ -13,6 +13,7 @@ import time
 
 from sqlmodel import select
 
+from connectors.single_flight import SingleFlight
 from hub.db import Database
 from hub.models import Inbox
 
@@ -26,18 +27,26 @@ class InboxCache:
     def __init__(self, database: Database) -> None:
         self._database = database
         self._copies: dict[tuple[tuple[str, str], ...], tuple[float, Inbox | None]] = {}
+        self._look_ups: SingleFlight[Inbox | None] = SingleFlight()
 
     async def find(self, **columns: str) -> Inbox | None:
-        """The inbox whose columns have these values (None when there is none), from a recent copy when there is one."""
+        """The inbox whose columns have these values (None when there is none), from a recent copy when there is one.
+
+        Requests that find the copy expired at the same moment share one query.
+        """
         key = tuple(sorted(columns.items()))
         now = time.monotonic()
         copy = self._copies.get(key)
         if copy is not None and copy[0] > now:
             return copy[1]
+        return await self._look_ups.run(key, lambda: self._look_up(key, columns))
+
+    async def _look_up(self, key: tuple[tuple[str, str], ...], columns: dict[str, str]) -> Inbox | None:
+        read_at = time.monotonic()
         async with self._database.session() as session:
             statement = select(Inbox).where(*(getattr(Inbox, column) == value for column, value in columns.items()))
             inbox = (await session.exec(statement)).first()
         if len(self._copies) >= INBOX_CACHE_ENTRIES:
             self._copies.clear()
-        self._copies[key] = (now + INBOX_CACHE_SECONDS, inbox)
+        self._copies[key] = (read_at + INBOX_CACHE_SECONDS, inbox)
         return inbox

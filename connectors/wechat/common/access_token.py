@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from connectors.base import ConnectorContext, DeferredSendError, PermanentSendError, TransientSendError
+from connectors.single_flight import SingleFlight
 from connectors.wechat.common.errors import AccessTokenRejected, raise_for_errcode
 from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.common.transport import exchange, json_object
@@ -118,12 +119,25 @@ class AccessTokens:
         self._failure_key = failed_token_request_key(settings.app_id)
         self._known: _StoredToken | None = None
         self._refused: _FailedRequest | None = None
+        self._look_ups: SingleFlight[str] = SingleFlight()
 
     async def current(self, context: ConnectorContext) -> str:
-        """The shared token; when it is missing or about to expire, one process fetches and the others wait."""
+        """The shared token; when it is missing or about to expire, one process fetches and the others wait.
+
+        Within a process, callers that find it missing at the same time share one look-up (a burst of
+        inbound messages each wanting a profile must not queue on the refresh lock one by one).
+        """
         if self._known is not None and self._known.fresh(context.now()):
             return self._known.value
         self._raise_refusal_in_force(context.now())
+        return await self._look_ups.run("current", lambda: self._stored_or_fetched(context))
+
+    async def replace_rejected(self, context: ConnectorContext, rejected: str) -> str:
+        """After WeChat refused `rejected`: fetch again, unless another process already replaced it."""
+        self._known = None
+        return await self._look_ups.run(("replacing", rejected), lambda: self._replacement(context, rejected))
+
+    async def _stored_or_fetched(self, context: ConnectorContext) -> str:
         stored = await self._stored(context)
         if stored is not None and stored.fresh(context.now()):
             return stored.value
@@ -134,9 +148,7 @@ class AccessTokens:
                 return stored.value
             return await self._fetch(context)
 
-    async def replace_rejected(self, context: ConnectorContext, rejected: str) -> str:
-        """After WeChat refused `rejected`: fetch again, unless another process already replaced it."""
-        self._known = None
+    async def _replacement(self, context: ConnectorContext, rejected: str) -> str:
         async with context.store.lock(self._lock_key, _REFRESH_LOCK_TTL):
             stored = await self._stored(context)
             if stored is not None and stored.value != rejected:

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
 import httpx
 import respx
 
 from connectors.base import ConnectorContext
+from connectors.wechat.common.access_token import token_refresh_lock_key
 from normalizer import Attachment, IdentityKind, IdentityRef
 from tests.connectors.wechat.conftest import ACCESS_TOKEN
 from tests.connectors.wechat.support import (
     OA_OPENID,
+    InterleavingStore,
     SavedAttachments,
+    connector_context,
     fixture,
     mini_program,
     official_account,
@@ -143,6 +150,32 @@ async def test_profile_lookups_during_a_token_outage_ask_for_the_token_once(
     received = receive_one(connector, fixture("oa_text.xml"))
     for _ in range(20):
         assert await connector.enrich(received, context) == received
+    assert wechat_api.routes["token"].call_count == 1 and user_info.call_count == 0
+
+
+async def test_a_burst_of_profile_lookups_shares_one_token_request_and_one_lock(
+    wechat_api: respx.Router, http: httpx.AsyncClient
+) -> None:
+    """A worker enriches a whole batch at once: the look-ups that find no token wait for one attempt, not in line
+    for the shared refresh lock (which, in the database, costs each waiter a transaction every 50 ms)."""
+    locks_taken: list[str] = []
+
+    class CountingStore(InterleavingStore):
+        @asynccontextmanager
+        async def lock(self, key: str, ttl: timedelta):
+            locks_taken.append(key)
+            async with super().lock(key, ttl):
+                await asyncio.sleep(0.01)
+                yield
+
+    wechat_api.routes["token"].side_effect = [httpx.ConnectError("unreachable")]
+    user_info = mock_user_info(wechat_api, unionid=UNIONID)
+    connector = official_account()
+    context = connector_context(http, CountingStore())
+    received = receive_one(connector, fixture("oa_text.xml"))
+    enriched = await asyncio.gather(*(connector.enrich(received, context) for _ in range(50)))
+    assert enriched == [received] * 50
+    assert locks_taken == [token_refresh_lock_key(connector.settings.app_id)]
     assert wechat_api.routes["token"].call_count == 1 and user_info.call_count == 0
 
 
