@@ -37,9 +37,10 @@ __all__ = ["AcceptedMessage", "accept", "process"]
 log = logging.getLogger("omnihub.inbound")
 PROCESS_INBOUND = "process_inbound"
 ROUTE_CONVERSATION = "route_conversation"
-ENQUEUE_LINGER_SECONDS = 0.01
+ENQUEUE_LINGER_SECONDS = 0.05
 """Accepted events wait this long (after the answer) to share a processing job: a worker stores a
-job's events in one transaction, and jobs of two or three events made its per-event cost several times higher."""
+job's events in one transaction, so fuller jobs cost it less per event. At 500 new customers a second,
+10 ms (jobs of about five) let one worker store ~300/s; 50 ms lets it keep up, for 40 ms more lag."""
 
 
 @dataclass(frozen=True, slots=True)
