@@ -25,22 +25,49 @@ __all__ = ["round_trips_per_message"]
 
 
 class _Counter:
+    """Statements and transactions the hub sends PostgreSQL.
+
+    Through SQLAlchemy, from its events. Straight through asyncpg, from asyncpg's query log: there a
+    statement SQLAlchemy did not announce is the hub's own, in autocommit; the driver's housekeeping
+    (transaction control, pings, type introspection) is not counted, as SQLAlchemy's events do not count it.
+    """
+
     def __init__(self, database: Database) -> None:
         self.statements = 0
         self.transactions = 0
-        event.listen(database.engine.sync_engine, "before_cursor_execute", self._statement)
-        event.listen(database.engine.sync_engine, "begin", self._transaction)
+        self._announced: set[str] = set()
+        engine = database.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", self._statement)
+        event.listen(engine, "begin", self._transaction)
+        event.listen(engine, "checkout", self._watch_driver)
 
-    def _statement(self, *_arguments) -> None:
+    def _statement(self, _connection, _cursor, statement: str, *_arguments) -> None:
         self.statements += 1
+        self._announced.add(statement)
 
     def _transaction(self, *_arguments) -> None:
         self.transactions += 1
+
+    def _watch_driver(self, dbapi_connection, record, _proxy) -> None:
+        if not record.info.get("counted"):
+            record.info["counted"] = True
+            dbapi_connection.driver_connection.add_query_logger(self._logged)
+
+    def _logged(self, query) -> None:
+        if query.query not in self._announced and not _driver_housekeeping(query.query):
+            self.statements += 1
+            self.transactions += 1
 
     def take(self) -> tuple[int, int]:
         counted = (self.statements, self.transactions)
         self.statements = self.transactions = 0
         return counted
+
+
+def _driver_housekeeping(query: str) -> bool:
+    """Transaction control, the ";" ping, and the type introspection asyncpg runs before a statement's first use."""
+    statement = query.strip().rstrip(";").upper()
+    return statement in ("", "BEGIN", "COMMIT", "ROLLBACK") or statement.startswith(("BEGIN ", "WITH RECURSIVE TYPEINFO_TREE"))
 
 
 async def round_trips_per_message(cluster: Cluster, *, messages: int = 200,

@@ -15,7 +15,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -90,19 +89,44 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
 
     A single statement is atomic by itself, so it runs in autocommit: one round trip, no BEGIN or COMMIT.
     """
-    insert = pg_insert if hub.database.url.startswith("postgresql") else sqlite_insert
-    statement = (
-        insert(InboundEvent.__table__)
-        .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
-        .returning(InboundEvent.__table__.c.id)
-    )
-    async with hub.database.engine.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        inserted = set((await connection.execute(statement, rows)).scalars().all())
+    if hub.database.url.startswith("postgresql"):
+        inserted = await _insert_events_postgresql(hub, rows)
+    else:
+        statement = (
+            sqlite_insert(InboundEvent.__table__)
+            .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
+            .returning(InboundEvent.__table__.c.id)
+        )
+        async with hub.database.engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            inserted = set((await connection.execute(statement, rows)).scalars().all())
     if inserted:
         enqueueing = _batcher(hub, "enqueue", _enqueue_processing, linger_seconds=ENQUEUE_LINGER_SECONDS)
         hub.jobs.in_background(enqueueing.submit([row["id"] for row in rows if row["id"] in inserted]))
     return [row["id"] in inserted for row in rows]
+
+
+_ACCEPTED_COLUMNS = {
+    "id": "text", "workspace_id": "text", "inbox_id": "text", "dedupe_key": "text", "message_id": "text",
+    "message": "text", "raw": "text", "status": "text", "attempts": "int4", "received_at": "timestamptz",
+}
+_INSERT_EVENTS_POSTGRESQL = (
+    f"INSERT INTO inbound_event ({', '.join(_ACCEPTED_COLUMNS)}) "
+    f"SELECT * FROM unnest({', '.join(f'${number}::{kind}[]' for number, kind in enumerate(_ACCEPTED_COLUMNS.values(), 1))}) "
+    "ON CONFLICT (inbox_id, dedupe_key) DO NOTHING RETURNING id"
+)
+
+
+async def _insert_events_postgresql(hub: Hub, rows: list[dict[str, Any]]) -> set[str]:
+    """The rows as one array per column, in one statement asyncpg prepares once per connection.
+
+    Every request waits for this statement; through SQLAlchemy's multi-row insert it cost a web
+    process about twice the CPU (0.55 against 0.29 ms for three rows).
+    """
+    async with hub.database.engine.connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        found = await driver.fetch(_INSERT_EVENTS_POSTGRESQL, *([row[column] for row in rows] for column in _ACCEPTED_COLUMNS))
+    return {record["id"] for record in found}
 
 
 async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
