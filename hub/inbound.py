@@ -251,10 +251,10 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
         for item, contact_id, identity in resolved:
             conversation, opened = _thread(session, conversations, item, contact_id, identity)
             threads.append((item, contact_id, identity, conversation, opened))
-        await session.flush()
         outbox = events.Outbox()
-        stored = [_append(session, outbox, *thread, now, hub.connector_for(thread[0].inbox).capabilities)
-                  for thread in threads]
+        stored = [_append(outbox, *thread, now, hub.connector_for(thread[0].inbox).capabilities) for thread in threads]
+        await session.flush()
+        session.add_all([entry.message for entry in stored])
         await outbox.write(session)
         if failures:
             await session.execute(
@@ -318,7 +318,6 @@ def _thread(
 
 
 def _append(
-    session: AsyncSession,
     outbox: events.Outbox,
     item: _Pending,
     contact_id: str,
@@ -328,7 +327,11 @@ def _append(
     now: datetime,
     capabilities: Capabilities,
 ) -> _Stored:
-    """Add the message to its conversation and record its domain events."""
+    """The message for its conversation, the conversation brought up to date, and their domain events recorded.
+
+    The caller stores conversations first (new ones are inserted as they are now, not inserted and then
+    updated), then the messages that refer to them.
+    """
     inbox, message = item.inbox, item.message
     row = new_row(
         Message,
@@ -348,7 +351,6 @@ def _append(
         created_at=now,
         updated_at=now,
     )
-    session.add(row)
     record_customer_action(conversation, capabilities, message)
     conversation.last_message_at = now
     if conversation.status == "resolved":
