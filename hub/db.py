@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
@@ -30,11 +31,12 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
+        json_codec = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
         if url.startswith("sqlite"):
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30})
+            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, **json_codec)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size)
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **json_codec)
             _ping_connections_after_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.batchers: dict[str, Batcher] = {}
@@ -47,6 +49,11 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def _json_text(value: object) -> str:
+    """JSON columns (message metadata, event payloads) encoded by msgspec: several times faster than the json module."""
+    return msgspec.json.encode(value).decode()
 
 
 def _ping_connections_after_idle(engine: AsyncEngine) -> None:
