@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hub.ids import new_id
@@ -73,6 +73,16 @@ class UTCDateTime(TypeDecorator):
         if value is None:
             return None
         return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+
+
+INBOUND_PENDING = "status = 'pending'"
+OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
+
+
+def _only_where(condition: str) -> dict[str, Any]:
+    """A partial index: rows leave it when their work is done, so the common write (a message received,
+    an event processed) adds no entry to it and it stays as small as the work in flight."""
+    return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
 
 
 def _id() -> Any:
@@ -173,7 +183,7 @@ class Identity(SQLModel, table=True):
 class Conversation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_conversation_listing", "workspace_id", "last_message_at", "id"),
-        Index("ix_conversation_open", "inbox_id", "contact_id", "status"),
+        Index("ix_conversation_identity", "identity_id", "status"),
     )
     id: str = _id()
     workspace_id: str = _workspace()
@@ -200,7 +210,7 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("workspace_id", "dedupe_key", name="uq_message_dedupe"),
         Index("ix_message_conversation", "conversation_id", "id"),
-        Index("ix_message_delivery", "status", "next_attempt_at"),
+        Index("ix_message_delivery", "status", "next_attempt_at", **_only_where(OUTBOUND_IN_FLIGHT)),
     )
     id: str = _id()
     workspace_id: str = _workspace()
@@ -226,7 +236,7 @@ class InboundEvent(SQLModel, table=True):
     __tablename__ = "inbound_event"
     __table_args__ = (
         UniqueConstraint("inbox_id", "dedupe_key", name="uq_inbound_dedupe"),
-        Index("ix_inbound_pending", "status", "received_at"),
+        Index("ix_inbound_pending", "received_at", **_only_where(INBOUND_PENDING)),
     )
     id: str = _id()
     workspace_id: str = _workspace()

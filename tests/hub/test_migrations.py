@@ -40,9 +40,28 @@ def _tables(url: str) -> set[str]:
     return asyncio.run(names())
 
 
+def _index_definitions(url: str) -> dict[str, str]:
+    """Each index's CREATE statement as the database keeps it (autogenerate does not compare partial predicates)."""
+    query = ("SELECT name, sql FROM sqlite_master WHERE type = 'index'" if url.startswith("sqlite")
+             else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+
+    async def definitions() -> dict[str, str]:
+        engine = create_async_engine(url)
+        async with engine.connect() as connection:
+            rows = (await connection.exec_driver_sql(query)).all()
+        await engine.dispose()
+        return {name: " ".join((definition or "").split()) for name, definition in rows}
+
+    return asyncio.run(definitions())
+
+
 def _check_round_trip(url: str) -> None:
     migrate(url)
     assert _differences(url) == []
+    indexes = _index_definitions(url)
+    assert all(part in indexes["ix_inbound_pending"] for part in ("WHERE", "status", "'pending'"))
+    assert all(part in indexes["ix_message_delivery"] for part in ("WHERE", "status", "'pending'", "'sending'"))
+    assert "identity_id" in indexes["ix_conversation_identity"] and "ix_conversation_open" not in indexes
     assert set(SQLModel.metadata.tables) <= _tables(url)
     command.downgrade(alembic_config(url), "base")
     assert _tables(url) <= {"alembic_version"}
