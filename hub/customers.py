@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import tuple_, update
+from collections import defaultdict
+
+from sqlalchemy import and_, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -54,13 +56,23 @@ class CustomerDirectory:
                 new_rows.clear()
 
     async def load(self, wanted: list[tuple[str, IdentityRef]]) -> None:
-        """Fetch the (workspace_id, normalised identity) pairs not known yet, and their contacts."""
+        """Fetch the (workspace_id, normalised identity) pairs not known yet, and their contacts.
+
+        One condition per namespace (workspace, kind, scope: usually one per batch) with the values in
+        a list: PostgreSQL plans that several times faster than a row comparison per identity.
+        """
         keys = {_key(workspace_id, identity) for workspace_id, identity in wanted}
         keys -= self._identities.keys() | self._absent
         if not keys:
             return
-        columns = tuple_(Identity.workspace_id, Identity.kind, Identity.scope, Identity.value)
-        rows = (await self._session.exec(select(Identity).where(columns.in_(list(keys))))).all()
+        values_by_namespace: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+        for workspace_id, kind, scope, value in keys:
+            values_by_namespace[(workspace_id, kind, scope)].append(value)
+        rows = (await self._session.exec(select(Identity).where(or_(*(
+            and_(Identity.workspace_id == workspace_id, Identity.kind == kind, Identity.scope == scope,
+                 Identity.value.in_(values))
+            for (workspace_id, kind, scope), values in values_by_namespace.items()
+        ))))).all()
         for row in rows:
             self._identities[_key(row.workspace_id, row)] = row
         self._absent |= keys - self._identities.keys()
