@@ -123,8 +123,10 @@ def _id() -> Any:
     return Field(default_factory=new_id, primary_key=True, max_length=36)
 
 
-def _workspace() -> Any:
-    return Field(foreign_key="workspace.id", index=True, max_length=36)
+def _workspace(*, index: bool = True) -> Any:
+    """Every row belongs to a workspace. Tables whose unique or listing index starts with workspace_id
+    pass index=False: a second index on the same leading column costs each insert and serves no query."""
+    return Field(foreign_key="workspace.id", index=index, max_length=36)
 
 
 def _when(*, index: bool = False, nullable: bool = True) -> Any:
@@ -205,7 +207,7 @@ class Contact(SQLModel, table=True):
 class Identity(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),)
     id: str = _id()
-    workspace_id: str = _workspace()
+    workspace_id: str = _workspace(index=False)
     contact_id: str = Field(foreign_key="contact.id", index=True)
     kind: str = Field(max_length=40)
     value: str = Field(max_length=320)
@@ -220,7 +222,7 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversation_identity", "identity_id", "status"),
     )
     id: str = _id()
-    workspace_id: str = _workspace()
+    workspace_id: str = _workspace(index=False)
     inbox_id: str = Field(foreign_key="inbox.id")
     contact_id: str = Field(foreign_key="contact.id", index=True)
     identity_id: str = Field(foreign_key="identity.id")
@@ -247,7 +249,7 @@ class Message(SQLModel, table=True):
         Index("ix_message_delivery", "status", "next_attempt_at", **_only_where(OUTBOUND_IN_FLIGHT)),
     )
     id: str = _id()
-    workspace_id: str = _workspace()
+    workspace_id: str = _workspace(index=False)
     conversation_id: str = Field(foreign_key="conversation.id")
     direction: str = Field(max_length=8)
     sender_type: str = Field(max_length=10)

@@ -62,6 +62,7 @@ def _check_round_trip(url: str) -> None:
     assert all(part in indexes["ix_inbound_pending"] for part in ("WHERE", "status", "'pending'"))
     assert all(part in indexes["ix_message_delivery"] for part in ("WHERE", "status", "'pending'", "'sending'"))
     assert "identity_id" in indexes["ix_conversation_identity"] and "ix_conversation_open" not in indexes
+    assert not {"ix_identity_workspace_id", "ix_conversation_workspace_id", "ix_message_workspace_id"} & set(indexes)
     assert set(SQLModel.metadata.tables) <= _tables(url)
     command.downgrade(alembic_config(url), "base")
     assert _tables(url) <= {"alembic_version"}

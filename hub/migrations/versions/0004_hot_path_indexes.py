@@ -7,7 +7,8 @@ Create Date: 2026-11-23 23:15:00
 Processing looks up each sender's open conversation by identity, which had no index (every batch
 scanned the conversation table). The pending-event and outbound-delivery indexes become partial:
 an event leaves the first when processed and a received message never enters the second, so
-the hub's most frequent writes no longer add entries to them.
+the hub's most frequent writes no longer add entries to them. Identity, conversation and message
+lose their workspace_id index: their unique or listing index already starts with workspace_id.
 """
 
 from alembic import op
@@ -27,7 +28,13 @@ def _where(condition: str) -> dict:
     return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
 
 
+COVERED_WORKSPACE_INDEXES = ('identity', 'conversation', 'message')
+
+
 def upgrade() -> None:
+    for table in COVERED_WORKSPACE_INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(f'ix_{table}_workspace_id')
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_open')
         batch_op.create_index('ix_conversation_identity', ['identity_id', 'status'], unique=False)
@@ -50,3 +57,6 @@ def downgrade() -> None:
     with op.batch_alter_table('conversation', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_identity')
         batch_op.create_index('ix_conversation_open', ['inbox_id', 'contact_id', 'status'], unique=False)
+    for table in COVERED_WORKSPACE_INDEXES:
+        with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.create_index(f'ix_{table}_workspace_id', ['workspace_id'], unique=False)
