@@ -22,13 +22,11 @@ depends_on = None
 
 INBOUND_PENDING = "status = 'pending'"
 OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
+COVERED_WORKSPACE_INDEXES = ('identity', 'conversation', 'message')
 
 
 def _where(condition: str) -> dict:
     return {"postgresql_where": sa.text(condition), "sqlite_where": sa.text(condition)}
-
-
-COVERED_WORKSPACE_INDEXES = ('identity', 'conversation', 'message')
 
 
 def upgrade() -> None:
