@@ -60,9 +60,8 @@ def new_row(model: type[Row], **values: Any) -> Row:
     if unknown:
         raise TypeError(f"{model.__name__} has no field {', '.join(sorted(unknown))}")
     factories, defaults = _defaults_of(model)
-    given = set(values)
     for name, factory in factories:
-        if name not in given:
+        if name not in values:
             values[name] = factory()
     row = model.__new__(model)
     manager = model._sa_class_manager
