@@ -8,10 +8,12 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["Settings", "load_settings"]
+__all__ = ["SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
+
+SUPPORTED_DATABASE_URLS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
 
 
 class Settings(BaseSettings):
@@ -52,6 +54,15 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         return (init_settings, env_settings, _TomlSource(settings_cls))
+
+    @field_validator("database_url")
+    @classmethod
+    def _supported_database(cls, url: str) -> str:
+        """The hub speaks to SQLite through aiosqlite and to PostgreSQL through asyncpg (it uses asyncpg directly)."""
+        if url and not url.startswith(SUPPORTED_DATABASE_URLS):
+            raise ValueError(f"must start with {' or '.join(SUPPORTED_DATABASE_URLS)}, e.g. "
+                             "postgresql+asyncpg://omnihub@db:5432/omnihub")
+        return url
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:

@@ -128,3 +128,10 @@ def test_create_admin_makes_an_agent_who_can_log_in(environment):
 def test_worker_refuses_to_start_in_embedded_mode(environment):
     refused = CliRunner().invoke(main, ["worker"])
     assert refused.exit_code != 0 and "OMNIHUB_REDIS_URL" in refused.output
+
+
+@pytest.mark.parametrize("url", ["postgresql://omnihub@db/omnihub", "postgresql+psycopg://omnihub@db/omnihub",
+                                 "mysql+aiomysql://omnihub@db/omnihub", "sqlite:///var/omnihub.db"])
+def test_a_database_url_the_hub_cannot_use_is_refused_with_the_forms_it_can(environment, url):
+    with pytest.raises(ValidationError, match=r"database_url[\s\S]*postgresql\+asyncpg://"):
+        Settings(database_url=url)
