@@ -89,17 +89,8 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
 
     A single statement is atomic by itself, so it runs in autocommit: one round trip, no BEGIN or COMMIT.
     """
-    if hub.database.url.startswith("postgresql"):
-        inserted = await _insert_events_postgresql(hub, rows)
-    else:
-        statement = (
-            sqlite_insert(InboundEvent.__table__)
-            .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
-            .returning(InboundEvent.__table__.c.id)
-        )
-        async with hub.database.engine.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            inserted = set((await connection.execute(statement, rows)).scalars().all())
+    postgresql = hub.database.engine.dialect.name == "postgresql"
+    inserted = await (_insert_events_postgresql if postgresql else _insert_events_sqlite)(hub, rows)
     if inserted:
         enqueueing = _batcher(hub, "enqueue", _enqueue_processing, linger_seconds=ENQUEUE_LINGER_SECONDS)
         hub.jobs.in_background(enqueueing.submit([row["id"] for row in rows if row["id"] in inserted]))
@@ -127,6 +118,17 @@ async def _insert_events_postgresql(hub: Hub, rows: list[dict[str, Any]]) -> set
         driver = (await connection.get_raw_connection()).driver_connection
         found = await driver.fetch(_INSERT_EVENTS_POSTGRESQL, *([row[column] for row in rows] for column in _ACCEPTED_COLUMNS))
     return {record["id"] for record in found}
+
+
+async def _insert_events_sqlite(hub: Hub, rows: list[dict[str, Any]]) -> set[str]:
+    statement = (
+        sqlite_insert(InboundEvent.__table__)
+        .on_conflict_do_nothing(index_elements=["inbox_id", "dedupe_key"])
+        .returning(InboundEvent.__table__.c.id)
+    )
+    async with hub.database.engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        return set((await connection.execute(statement, rows)).scalars().all())
 
 
 async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
