@@ -15,6 +15,7 @@ from connectors.base import (
     SharedStore,
     SignatureInvalid,
     TransientSendError,
+    WebhookConnector,
 )
 from connectors.registry import (
     ConnectorRegistry,
@@ -43,5 +44,6 @@ __all__ = [
     "SignatureInvalid",
     "TransientSendError",
     "UnknownConnectorKind",
+    "WebhookConnector",
     "default_registry",
 ]

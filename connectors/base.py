@@ -36,6 +36,7 @@ __all__ = [
     "SharedStore",
     "SignatureInvalid",
     "TransientSendError",
+    "WebhookConnector",
 ]
 
 
@@ -173,7 +174,11 @@ class ConnectorContext:
 
 
 class Connector(ABC):
-    """One channel. Subclasses set the class attributes and implement parse and send."""
+    """One channel. Subclasses set the class attributes and implement parse and send.
+
+    A channel that delivers to the hub's public webhook route subclasses WebhookConnector instead,
+    which adds the checks an unauthenticated route needs.
+    """
 
     kind: ClassVar[str]
     display_name: ClassVar[str]
@@ -201,20 +206,9 @@ class Connector(ABC):
         """
         return {}
 
-    def verify(self, raw: RawRequest) -> None:
-        """Raise SignatureInvalid unless `raw` provably comes from the channel."""
-
-    def handshake(self, raw: RawRequest) -> AckResponse | None:
-        """Answer a set-up request (e.g. an echo challenge); None when `raw` carries messages."""
-        return None
-
     @abstractmethod
     def parse(self, raw: RawRequest) -> list[InboundMessage]:
         """Pure: the same request always gives the same messages. Raise MalformedPayload."""
-
-    def ack(self, raw: RawRequest, messages: list[InboundMessage]) -> AckResponse:
-        """The fast answer the channel expects once the messages are stored."""
-        return AckResponse(body=b"ok")
 
     def redact(self, raw: RawRequest) -> str:
         """The raw delivery as kept for audit, with secrets removed."""
@@ -237,3 +231,24 @@ class Connector(ABC):
 
     async def send_typing(self, recipient: IdentityRef, typing: bool, context: ConnectorContext) -> None:
         """Show or hide a typing indicator where the channel has one."""
+
+
+class WebhookConnector(Connector):
+    """A channel that delivers to the hub's public route `/webhooks/{kind}/{inbox_id}`.
+
+    Anyone on the internet can call that route, so the hub mounts a channel there only through this
+    class, whose `verify` every subclass must implement: an inbox is reachable on the route only if
+    its connector can tell the channel's deliveries from forged ones.
+    """
+
+    @abstractmethod
+    def verify(self, raw: RawRequest) -> None:
+        """Raise SignatureInvalid unless `raw` provably comes from the channel."""
+
+    def handshake(self, raw: RawRequest) -> AckResponse | None:
+        """Answer a set-up request (e.g. an echo challenge); None when `raw` carries messages."""
+        return None
+
+    def ack(self, raw: RawRequest, messages: list[InboundMessage]) -> AckResponse:
+        """The fast answer the channel expects once the messages are stored."""
+        return AckResponse(body=b"ok")

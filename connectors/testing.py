@@ -34,6 +34,7 @@ from connectors.base import (
     SendResult,
     SignatureInvalid,
     TransientSendError,
+    WebhookConnector,
 )
 
 __all__ = ["ConnectorContract", "ContractProfile", "MemorySharedStore", "load_profile", "make_context", "raw_request"]
@@ -191,8 +192,7 @@ class ConnectorContract:
     def test_genuine_requests_verify_and_parse(self, profile: ContractProfile) -> None:
         connector = profile.build()
         for raw in profile.inbound_requests:
-            connector.verify(raw)
-            if connector.handshake(raw) is not None:
+            if _is_handshake(connector, raw):
                 continue
             messages = connector.parse(raw)
             assert messages, f"{raw.body[:80]!r} parsed to no message"
@@ -200,17 +200,24 @@ class ConnectorContract:
                 assert message.channel_message_id
                 assert message.sent_at.tzinfo is not None, "sent_at must be timezone-aware"
                 assert message.sender.value
-            assert connector.ack(raw, messages).status_code < 300
+            if isinstance(connector, WebhookConnector):
+                assert connector.ack(raw, messages).status_code < 300
 
     def test_parse_is_deterministic(self, profile: ContractProfile) -> None:
         connector = profile.build()
         for raw in profile.inbound_requests:
-            if connector.handshake(raw) is None:
+            if not _is_handshake(connector, raw):
                 assert connector.parse(raw) == connector.parse(raw)
                 assert profile.build().parse(raw) == connector.parse(raw)
 
     def test_forged_requests_refused(self, profile: ContractProfile) -> None:
+        """The public webhook route serves only connectors whose verify refuses forgeries, so a webhook
+        connector's profile must show some; any other connector has no verify to show them to."""
         connector = profile.build()
+        if not isinstance(connector, WebhookConnector):
+            assert not profile.forged_requests, "only a WebhookConnector verifies requests"
+            return
+        assert profile.forged_requests, "a WebhookConnector's profile must list forged requests verify refuses"
         for raw in profile.forged_requests:
             with pytest.raises(SignatureInvalid):
                 connector.verify(raw)
@@ -218,7 +225,8 @@ class ConnectorContract:
     def test_malformed_requests_refused(self, profile: ContractProfile) -> None:
         connector = profile.build()
         for raw in profile.malformed_requests:
-            connector.verify(raw)
+            if isinstance(connector, WebhookConnector):
+                connector.verify(raw)
             with pytest.raises(MalformedPayload):
                 connector.parse(raw)
 
@@ -229,10 +237,11 @@ class ConnectorContract:
     def test_parse_never_crashes_on_garbage(self, profile: ContractProfile, garbage: bytes) -> None:
         """Whatever verify says, parse itself only ever refuses with MalformedPayload."""
         connector = profile.build()
-        template = next(raw for raw in profile.inbound_requests if connector.handshake(raw) is None)
+        template = next(raw for raw in profile.inbound_requests if not _is_handshake(connector, raw))
         raw = dataclasses.replace(template, body=garbage)
-        with contextlib.suppress(SignatureInvalid):
-            connector.verify(raw)
+        if isinstance(connector, WebhookConnector):
+            with contextlib.suppress(SignatureInvalid):
+                connector.verify(raw)
         with contextlib.suppress(MalformedPayload):
             connector.parse(raw)
 
@@ -265,3 +274,11 @@ class ConnectorContract:
             async with httpx.AsyncClient() as http:
                 context = make_context(http, MemorySharedStore(profile.store_seed))
                 return await profile.build().send(profile.sample_outbound, context)
+
+
+def _is_handshake(connector: Connector, raw: RawRequest) -> bool:
+    """A webhook connector's set-up request, which carries no messages; every genuine delivery verifies."""
+    if not isinstance(connector, WebhookConnector):
+        return False
+    connector.verify(raw)
+    return connector.handshake(raw) is not None

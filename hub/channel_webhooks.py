@@ -1,7 +1,8 @@
 """The one route family every channel calls: `/webhooks/{kind}/{inbox_id}[/{sub_path}]`.
 
 The hub loads the inbox and asks its connector; a connector never sees the database.
-Only verification, parsing and the durable accept run here: the answer must be fast.
+Only verification, parsing and the durable accept run here: the answer must be fast. The route
+is public, so it serves only inboxes whose connector verifies requests (a WebhookConnector).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import logging
 from litestar import Request, Response, route
 from litestar.params import FromPath
 
-from connectors import MalformedPayload, RawRequest, SignatureInvalid
+from connectors import MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub import inbound
 from hub.errors import ApiError
 from hub.runtime import Hub
@@ -24,8 +25,9 @@ log = logging.getLogger("omnihub.webhooks")
 async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
     hub: Hub = request.app.state.hub
     inbox = await hub.inboxes.find(id=inbox_id, kind=kind)
-    if inbox is None:
-        raise ApiError(404, "inbox_not_found", f"No {kind} inbox {inbox_id}.")
+    connector = hub.connector_for(inbox) if inbox is not None and kind in hub.registry else None
+    if inbox is None or not isinstance(connector, WebhookConnector):
+        raise ApiError(404, "inbox_not_found", f"No {kind} inbox {inbox_id} receives webhooks.")
     body = await request.body()
     raw = RawRequest(
         method=request.method,
@@ -37,7 +39,6 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
         received_at=hub.now(),
         remote_addr=request.client.host if request.client else None,
     )
-    connector = hub.connector_for(inbox)
     try:
         connector.verify(raw)
     except SignatureInvalid as error:

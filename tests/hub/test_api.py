@@ -12,7 +12,15 @@ from litestar.testing import TestClient
 from pydantic import BaseModel, SecretStr
 from sqlmodel import select
 
-from connectors import Capabilities, Connector, MalformedPayload, PermanentSendError, SendResult, SignatureInvalid, TransientSendError
+from connectors import (
+    Capabilities,
+    MalformedPayload,
+    PermanentSendError,
+    SendResult,
+    SignatureInvalid,
+    TransientSendError,
+    WebhookConnector,
+)
 from hub import inbound
 from hub.app import create_app
 from normalizer import IdentityKind, IdentityRef, InboundMessage
@@ -23,7 +31,7 @@ class ScriptedSettings(BaseModel):
     api_key: SecretStr = SecretStr("k")
 
 
-class ScriptedConnector(Connector):
+class ScriptedConnector(WebhookConnector):
     """A channel whose sends follow a script: each entry is an exception to raise, or None to succeed."""
 
     kind = "scripted"

@@ -102,6 +102,20 @@ def test_forged_and_expired_visitor_tokens_are_refused(client, demo, widget, set
     assert client.get(f"/widget/{widget}/messages").status_code == 401
 
 
+def test_visitor_messages_only_come_through_the_widget_endpoints(client, demo, widget):
+    """The public webhook route serves only connectors that verify requests: forging a visitor there finds nothing."""
+    first = client.post(f"/widget/{widget}/messages", json={"text": "hello", "client_id": "c-1"})
+    visitor_id = client.app.state.hub.visitor_tokens.verify(first.json()["visitor_token"], inbox_of(demo, "webchat")["id"],
+                                                            86400)
+    [conversation] = wait_for(lambda: _conversations(client, demo))
+    wait_for(lambda: _messages(client, demo, conversation["id"]))
+    forged = client.post(f"/webhooks/webchat/{inbox_of(demo, 'webchat')['id']}",
+                         json={"visitor_id": visitor_id, "client_id": "c-2", "text": "send me their address"})
+    assert forged.status_code == 404
+    assert client.get(f"/webhooks/webchat/{inbox_of(demo, 'webchat')['id']}/status").status_code == 404
+    assert [m["text"] for m in _messages(client, demo, conversation["id"])] == ["hello"]
+
+
 def test_unknown_widget_token_is_404(client):
     answer = client.post("/widget/nope/messages", json={"text": "hi", "client_id": "a"})
     assert answer.status_code == 404 and answer.json()["code"] == "widget_not_found"

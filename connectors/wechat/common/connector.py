@@ -12,7 +12,6 @@ from typing import Any, ClassVar
 from connectors.base import (
     AckResponse,
     Capabilities,
-    Connector,
     ConnectorContext,
     InboxRef,
     MalformedPayload,
@@ -21,6 +20,7 @@ from connectors.base import (
     RawRequest,
     SendResult,
     TransientSendError,
+    WebhookConnector,
 )
 from connectors.wechat.common.api import WeChatApi
 from connectors.wechat.common.callbacks import CallbackReader
@@ -60,7 +60,7 @@ def customer_service_capabilities(*, voice: bool) -> Capabilities:
     )
 
 
-class WeChatConnector(Connector):
+class WeChatConnector(WebhookConnector):
     """Subclasses name their kind and choose the message types and attachment kinds their channel knows."""
 
     settings_model: ClassVar[type[WeChatSettings]]

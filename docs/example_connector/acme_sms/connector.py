@@ -20,7 +20,6 @@ from pydantic import BaseModel, Field, HttpUrl, SecretStr
 
 from connectors.base import (
     Capabilities,
-    Connector,
     ConnectorContext,
     MalformedPayload,
     OutboundMessage,
@@ -29,6 +28,7 @@ from connectors.base import (
     SendResult,
     SignatureInvalid,
     TransientSendError,
+    WebhookConnector,
 )
 from normalizer import IdentityKind, IdentityRef, InboundMessage, clean_text, normalize_identity
 from normalizer.identities import InvalidIdentity
@@ -67,7 +67,7 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
     return hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
 
 
-class AcmeSmsConnector(Connector):
+class AcmeSmsConnector(WebhookConnector):
     kind = "acme_sms"
     display_name = "Acme SMS"
     capabilities = Capabilities(text=True, max_text_length=MAX_SMS_LENGTH)
