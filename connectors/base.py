@@ -26,12 +26,15 @@ __all__ = [
     "Capabilities",
     "Connector",
     "ConnectorContext",
+    "CredentialsRefused",
+    "CredentialsUnchecked",
     "DeferredSendError",
     "InboxRef",
     "MalformedPayload",
     "OutboundMessage",
     "PermanentSendError",
     "RawRequest",
+    "ReplayKey",
     "SendResult",
     "SharedStore",
     "SignatureInvalid",
@@ -71,6 +74,36 @@ class PermanentSendError(ConnectorError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class CredentialsRefused(ConnectorError):
+    """The channel refused the inbox's credentials when asked to prove them. `setting` names the one to fix
+    (None when the refusal is about none of them, e.g. the hub's address is not allowed by the channel)."""
+
+    def __init__(self, reason: str, *, setting: str | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.setting = setting
+
+
+class CredentialsUnchecked(ConnectorError):
+    """The channel could not be asked to prove the credentials (unreachable, failing, busy): nothing is known either way."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayKey:
+    """The one-time part of a delivery's signature (e.g. its timestamp and nonce) and how long it stays acceptable.
+
+    The hub lets one request use `value` per inbox until `accepted_for` has passed since `raw.received_at`; the
+    same request again (a channel's retry) is let through to be deduplicated, any other request is refused.
+    """
+
+    value: str
+    accepted_for: timedelta
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +182,11 @@ class SendResult:
 
 
 class SharedStore(Protocol):
-    """Small shared state every process of the deployment sees (e.g. a channel API access token)."""
+    """Small shared state every process of the deployment sees (e.g. a channel API access token).
+
+    The store in a ConnectorContext belongs to the one inbox the connector serves: the same key names
+    another entry in every other inbox, so nothing an inbox's settings say (an app id) reaches another's.
+    """
 
     async def get(self, key: str) -> str | None: ...
 
@@ -214,6 +251,13 @@ class Connector(ABC):
         """The raw delivery as kept for audit, with secrets removed."""
         return raw.body[:65536].decode("utf-8", errors="replace")
 
+    async def check_credentials(self, context: ConnectorContext) -> None:
+        """Prove the settings' credentials with the channel before the inbox is stored (e.g. fetch an API token).
+
+        Raise CredentialsRefused naming the refused setting, or CredentialsUnchecked when the channel could not
+        be asked. The default proves nothing, for channels that offer no way to check.
+        """
+
     async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
         """Worker-side I/O on a received message (download media, look up profile data)."""
         return message
@@ -244,6 +288,11 @@ class WebhookConnector(Connector):
     @abstractmethod
     def verify(self, raw: RawRequest) -> None:
         """Raise SignatureInvalid unless `raw` provably comes from the channel."""
+
+    def replay_key(self, raw: RawRequest) -> ReplayKey | None:
+        """For a request `verify` accepted: what must not sign a second, different request. None when the
+        signature holds nothing one-time, or covers everything that could differ (the body and the query)."""
+        return None
 
     def handshake(self, raw: RawRequest) -> AckResponse | None:
         """Answer a set-up request (e.g. an echo challenge); None when `raw` carries messages."""

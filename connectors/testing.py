@@ -26,6 +26,8 @@ from connectors.attachments import AttachmentContent, download
 from connectors.base import (
     Connector,
     ConnectorContext,
+    CredentialsRefused,
+    CredentialsUnchecked,
     InboxRef,
     MalformedPayload,
     OutboundMessage,
@@ -45,6 +47,7 @@ CHANNEL_ANSWERS: list[tuple[int | Exception, type[Exception]]] = [
     (httpx.ConnectError("connection refused"), TransientSendError),
 ]
 """What a channel's API may answer a send (an HTTP status, or a transport error), and the contract error it must become."""
+MAX_REPLAY_WINDOW = timedelta(days=1)
 
 TEST_INBOX = InboxRef(
     id="inbox-contract",
@@ -77,6 +80,11 @@ class ContractProfile:
     """Routes the send needs besides `send_url` (e.g. an access token endpoint)."""
     store_seed: dict[str, str] = field(default_factory=dict)
     inbox: InboxRef = TEST_INBOX
+    credentials_url: str | None = None
+    """The URL (regex) check_credentials asks to prove the settings; None when the channel offers no check.
+    `prepare_mocks` answers it as the channel answers good credentials."""
+    refused_credentials: list[tuple[Callable[[], httpx.Response], str | None]] = field(default_factory=list)
+    """The channel's answers at `credentials_url` to credentials it refuses, each with the setting the refusal names."""
 
     def build(self) -> Connector:
         settings = self.connector.settings_model.model_validate(self.valid_settings)
@@ -244,6 +252,65 @@ class ConnectorContract:
                 connector.verify(raw)
         with contextlib.suppress(MalformedPayload):
             connector.parse(raw)
+
+    def test_replay_keys_are_stable_and_expire(self, profile: ContractProfile) -> None:
+        """The hub claims a replay key for as long as it says; a key that changed between calls would claim nothing."""
+        connector, another = profile.build(), profile.build()
+        if not (isinstance(connector, WebhookConnector) and isinstance(another, WebhookConnector)):
+            return
+        for raw in profile.inbound_requests:
+            connector.verify(raw)
+            key = connector.replay_key(raw)
+            assert key == another.replay_key(raw)
+            if key is not None:
+                assert key.value, "a replay key needs a value"
+                assert timedelta(0) < key.accepted_for <= MAX_REPLAY_WINDOW, "the hub holds a claim this long"
+
+    async def test_good_credentials_pass_the_check(self, profile: ContractProfile) -> None:
+        await self._check_credentials(profile, None)
+
+    async def test_refused_credentials_name_the_setting(self, profile: ContractProfile) -> None:
+        assert profile.refused_credentials or profile.credentials_url is None, "list the answers to wrong credentials"
+        settings = profile.connector.settings_model.model_validate(profile.valid_settings)
+        for answer, setting in profile.refused_credentials:
+            with pytest.raises(CredentialsRefused) as refused:
+                await self._check_credentials(profile, answer())
+            assert refused.value.setting == setting, f"{refused.value.reason!r} names {refused.value.setting!r}"
+            assert setting is None or setting in profile.connector.settings_model.model_fields
+            for name in profile.secret_fields:
+                secret = getattr(settings, name)
+                assert secret is None or secret.get_secret_value() not in refused.value.reason
+
+    @pytest.mark.parametrize(
+        "failure", [answer for answer, expected in CHANNEL_ANSWERS if expected is TransientSendError],
+        ids=lambda failure: str(failure) if isinstance(failure, int) else type(failure).__name__,
+    )
+    async def test_an_unreachable_channel_neither_proves_nor_refuses_credentials(
+        self, profile: ContractProfile, failure: int | Exception
+    ) -> None:
+        """Not the admin's fault: CredentialsUnchecked. Only a connector that asks nothing may pass."""
+        async with respx.mock(assert_all_called=False) as router:
+            route = router.route()
+            if isinstance(failure, Exception):
+                route.side_effect = failure
+            else:
+                route.return_value = httpx.Response(failure, json={"error": "x"})
+            async with httpx.AsyncClient() as http:
+                try:
+                    await profile.build().check_credentials(make_context(http))
+                except CredentialsUnchecked:
+                    return
+        assert not route.called, "check_credentials passed although the channel could not be reached"
+
+    async def _check_credentials(self, profile: ContractProfile, answer: httpx.Response | None) -> None:
+        async with respx.mock(assert_all_called=False) as router:
+            if answer is not None:
+                assert profile.credentials_url is not None, "refused_credentials need a credentials_url"
+                router.route(url__regex=profile.credentials_url).return_value = answer
+            if profile.prepare_mocks:
+                profile.prepare_mocks(router)
+            async with httpx.AsyncClient() as http:
+                await profile.build().check_credentials(make_context(http, MemorySharedStore(profile.store_seed)))
 
     async def test_send_succeeds(self, profile: ContractProfile) -> None:
         assert profile.sample_outbound is not None, "profile must give a sample_outbound to send"

@@ -14,7 +14,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
-from connectors import Capabilities, UnknownConnectorKind
+from connectors import Capabilities, CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
 from hub import assignment, events, outbound
 from hub.auth import Caller, caller_dependency, login
 from hub.errors import ApiError
@@ -142,6 +142,19 @@ async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversat
     return conversation
 
 
+async def _prove_credentials(hub: Hub, inbox: Inbox) -> None:
+    """The channel must accept the credentials before the inbox exists: nobody connects an account they cannot prove."""
+    try:
+        await hub.check_credentials(inbox)
+    except CredentialsRefused as refused:
+        named = [{"field": f"settings.{refused.setting}", "message": refused.reason}] if refused.setting else None
+        raise ApiError(422, "credentials_refused", f"The channel refused the credentials: {refused.reason}",
+                       extra=named) from None
+    except CredentialsUnchecked as unchecked:
+        raise ApiError(502, "channel_unavailable", f"The channel could not check the credentials, so the inbox was not "
+                       f"created; try again later: {unchecked.reason}") from None
+
+
 def _encode_cursor(conversation: Conversation) -> str:
     raw = f"{conversation.last_message_at.isoformat()}|{conversation.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
@@ -237,6 +250,7 @@ class ApiController(Controller):
             public_token=secrets.token_urlsafe(24), routing_strategy=data.routing_strategy,
             bot_enabled=data.bot_enabled,
         )
+        await _prove_credentials(hub, inbox)
         async with hub.database.session() as session:
             session.add(inbox)
             await session.commit()

@@ -214,7 +214,7 @@ async def _pending_events(hub: Hub, event_ids: list[str]) -> list[_Pending]:
 
 async def _enrich(hub: Hub, item: _Pending) -> None:
     """Connector I/O (media downloads, profile look-ups) happens before the transaction, never inside it."""
-    item.message = await hub.connector_for(item.inbox).enrich(item.message, hub.connector_context(item.inbox.workspace_id))
+    item.message = await hub.connector_for(item.inbox).enrich(item.message, hub.connector_context(item.inbox))
 
 
 async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:

@@ -120,7 +120,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         reserved = 0 if error else reserved
     if error is None:
         try:
-            result = await connector.send(outbound, hub.connector_context(inbox.workspace_id))
+            result = await connector.send(outbound, hub.connector_context(inbox))
             status, error, channel_ids = result.status, None, result.channel_message_ids
         except DeferredSendError as deferred:
             status, error, retry_in = "pending", deferred.reason, deferred.retry_after or DEFERRED_RETRY.total_seconds()
@@ -185,6 +185,6 @@ async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:
         identity = await session.get(Identity, conversation.identity_id)
     recipient = IdentityRef(identity.kind, identity.value, identity.scope, identity.verified)
     try:
-        await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context(inbox.workspace_id))
+        await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context(inbox))
     except (TransientSendError, PermanentSendError) as error:
         log.info("typing.failed conversation=%s reason=%s", conversation_id, error)

@@ -18,7 +18,7 @@ from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
 from hub.realtime import Publisher
 from hub.settings import Settings
-from hub.store import DatabaseSharedStore
+from hub.store import DatabaseSharedStore, InboxStore
 
 __all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings"]
 
@@ -85,24 +85,35 @@ class Hub:
         cache_key = (inbox.id, repr(inbox.settings))
         connector = self._connectors.get(cache_key)
         if connector is None:
-            connector_class = self.registry.get(inbox.kind)
-            reference = InboxRef(
-                id=inbox.id,
-                workspace_id=inbox.workspace_id,
-                name=inbox.name,
-                public_token=inbox.public_token,
-                public_url=self.settings.public_url,
-            )
-            connector = connector_class(self.open_settings(inbox), reference)
+            connector = self._new_connector(inbox)
             self._connectors = {key: value for key, value in self._connectors.items() if key[0] != inbox.id}
             self._connectors[cache_key] = connector
         return connector
 
-    def connector_context(self, workspace_id: str) -> ConnectorContext:
-        """The I/O a connector may do for one workspace's inbox; what it stores belongs to that workspace."""
+    async def check_credentials(self, inbox: Inbox) -> None:
+        """Let the inbox's connector prove its credentials with the channel before the inbox is stored.
+
+        Raises the connector's CredentialsRefused or CredentialsUnchecked. What the check caches (a first access
+        token) is kept in the inbox's own part of the store, ready for its first send.
+        """
+        await self._new_connector(inbox).check_credentials(self.connector_context(inbox))
+
+    def connector_context(self, inbox: Inbox) -> ConnectorContext:
+        """The I/O a connector may do for one inbox: what it stores belongs to that inbox of its workspace."""
+        workspace_id = inbox.workspace_id
 
         async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
             return self.attachments.url(await self.attachments.save(workspace_id, content, filename, mime_type))
 
-        return ConnectorContext(http=self.http, store=self.store, save_attachment=save_attachment,
-                                read_attachment=self.attachments.read, now=self.now)
+        return ConnectorContext(http=self.http, store=InboxStore(self.store, workspace_id, inbox.id),
+                                save_attachment=save_attachment, read_attachment=self.attachments.read, now=self.now)
+
+    def _new_connector(self, inbox: Inbox) -> Connector:
+        reference = InboxRef(
+            id=inbox.id,
+            workspace_id=inbox.workspace_id,
+            name=inbox.name,
+            public_token=inbox.public_token,
+            public_url=self.settings.public_url,
+        )
+        return self.registry.get(inbox.kind)(self.open_settings(inbox), reference)

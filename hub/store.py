@@ -1,21 +1,25 @@
-"""The connectors' SharedStore on the database: one value and one lock holder for every process."""
+"""The connectors' SharedStore on the database: one value and one lock holder for every process.
+
+Connectors see it only through an InboxStore, the part that belongs to the inbox they serve.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 
+from connectors import SharedStore
 from hub.crypto import SecretBox
 from hub.db import Database
 from hub.models import Lease, SharedValue, utcnow
 
-__all__ = ["DatabaseSharedStore", "LeaseHeld"]
+__all__ = ["DatabaseSharedStore", "InboxStore", "LeaseHeld"]
 
 PROCESS_HOLDER = f"{os.uname().nodename}:{os.getpid()}"
 
@@ -77,3 +81,22 @@ class DatabaseSharedStore:
         async with self._database.session() as session:
             await session.execute(delete(Lease).where(Lease.key == key, Lease.holder == holder))
             await session.commit()
+
+
+class InboxStore:
+    """The part of a SharedStore that belongs to one inbox of one workspace: every key (values and locks) is
+    prefixed with both ids, so a connector cannot name, read, overwrite or lock another inbox's entries, whatever
+    its settings share with that inbox's (an app id, an account name)."""
+
+    def __init__(self, store: SharedStore, workspace_id: str, inbox_id: str) -> None:
+        self._store = store
+        self._prefix = f"inbox:{workspace_id}:{inbox_id}:"
+
+    async def get(self, key: str) -> str | None:
+        return await self._store.get(self._prefix + key)
+
+    async def set(self, key: str, value: str, ttl: timedelta) -> None:
+        await self._store.set(self._prefix + key, value, ttl)
+
+    def lock(self, key: str, ttl: timedelta) -> AbstractAsyncContextManager[None]:
+        return self._store.lock(self._prefix + key, ttl)

@@ -1,4 +1,8 @@
-"""One access token per app id, shared by every process through the SharedStore.
+"""An inbox's access token, shared by every process through the SharedStore.
+
+The store is the inbox's own, so another inbox (of any workspace) with the same app id never reads, refreshes
+or blocks this one's token. Within it, entries are still named by app id: settings changed to another app
+do not inherit the previous app's token.
 
 WeChat's stable_token endpoint is used rather than /cgi-bin/token: in its normal mode it hands every caller the
 same valid token instead of invalidating the previous one, so the business's other systems using the same app id
@@ -10,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from connectors.base import ConnectorContext, DeferredSendError, PermanentSendError, TransientSendError
 from connectors.single_flight import SingleFlight
@@ -18,8 +23,8 @@ from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.common.transport import exchange, json_object
 
 __all__ = [
-    "FETCH_AGAIN_AFTER", "REFRESH_MARGIN", "AccessTokens", "access_token_key", "failed_token_request_key",
-    "token_refresh_lock_key",
+    "FETCH_AGAIN_AFTER", "REFRESH_MARGIN", "AccessTokens", "TokenRefused", "access_token_key",
+    "failed_token_request_key", "token_refresh_lock_key",
 ]
 
 REFRESH_MARGIN = timedelta(minutes=5)
@@ -33,6 +38,21 @@ _FAILURE_KINDS: dict[str, type[TransientSendError | PermanentSendError]] = {
 }
 _REFRESH_LOCK_TTL = timedelta(seconds=30)
 _WHAT = "access token request"
+_REFUSED_SETTINGS = {
+    40013: "app_id", 41002: "app_id",
+    40001: "app_secret", 40125: "app_secret", 41004: "app_secret", 40243: "app_secret",
+}
+"""Token request errcodes that blame one setting: invalid or missing app id; wrong, missing or frozen app secret."""
+_ADDRESS_NOT_ALLOWED = frozenset({40164, 89501, 89503, 89506, 89507})
+"""The hub's IP address is not on the app's whitelist, or awaits an administrator's confirmation."""
+
+
+class TokenRefused(PermanentSendError):
+    """WeChat will not give a token for these credentials; `setting` names the refused one (None: the hub's address)."""
+
+    def __init__(self, reason: str, setting: str | None) -> None:
+        super().__init__(reason)
+        self.setting = setting
 
 
 def access_token_key(app_id: str) -> str:
@@ -132,6 +152,13 @@ class AccessTokens:
         self._raise_refusal_in_force(context.now())
         return await self._look_ups.run("current", lambda: self._stored_or_fetched(context))
 
+    async def prove(self, context: ConnectorContext) -> None:
+        """Ask WeChat for a token now, whatever is cached or was refused; the token is kept for the sends to come.
+
+        Raises TokenRefused when WeChat refuses the credentials, the other send errors when it cannot be asked.
+        """
+        await self._request_token(context)
+
     async def replace_rejected(self, context: ConnectorContext, rejected: str) -> str:
         """After WeChat refused `rejected`: fetch again, unless another process already replaced it."""
         self._known = None
@@ -187,7 +214,12 @@ class AccessTokens:
             "secret": self._app_secret.get_secret_value(),
             "force_refresh": False,
         }
-        answer = json_object(await exchange(context.http, "POST", self._url, _WHAT, json=request), _WHAT)
+        try:
+            answer = json_object(await exchange(context.http, "POST", self._url, _WHAT, json=request), _WHAT)
+        except PermanentSendError as refusal:
+            raise TokenRefused(f"{refusal.reason}, which WeChat's API does not answer: check api_base_url",
+                               "api_base_url") from None
+        _raise_for_refused_credentials(answer)
         try:
             raise_for_errcode(answer, _WHAT, context.now())
         except AccessTokenRejected as refusal:
@@ -199,3 +231,19 @@ class AccessTokens:
         self._known = _StoredToken(token, context.now() + lifetime)
         await context.store.set(self._key, self._known.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1)))
         return token
+
+
+def _raise_for_refused_credentials(answer: dict[str, Any]) -> None:
+    errcode = answer.get("errcode")
+    if not isinstance(errcode, int):
+        return
+    wechat_says = f"(WeChat errcode {errcode}: {str(answer.get('errmsg', '')).strip()})"
+    setting = _REFUSED_SETTINGS.get(errcode)
+    if setting is not None:
+        raise TokenRefused(f"WeChat refused this inbox's {setting.replace('_', ' ')} {wechat_says}", setting)
+    if errcode in _ADDRESS_NOT_ALLOWED:
+        raise TokenRefused(
+            "WeChat refuses token requests from the hub's IP address: add it to the IP whitelist in the WeChat "
+            f"console {wechat_says}",
+            None,
+        )

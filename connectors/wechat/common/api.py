@@ -31,6 +31,10 @@ class WeChatApi:
         self._base_url = settings.api_base_url
         self._tokens = AccessTokens(settings)
 
+    async def prove_credentials(self, context: ConnectorContext) -> None:
+        """Fetch a token with the app id and secret now (it is kept); raises TokenRefused or the send errors."""
+        await self._tokens.prove(context)
+
     async def call(self, context: ConnectorContext, method: str, path: str, what: str, **request: Any) -> dict[str, Any]:
         """A JSON API call; `what` names it in error reasons ("customer service message")."""
         return json_object(await self._with_token(context, method, path, what, expect_json=True, **request), what)

@@ -13,15 +13,19 @@ from connectors.base import (
     AckResponse,
     Capabilities,
     ConnectorContext,
+    CredentialsRefused,
+    CredentialsUnchecked,
     InboxRef,
     MalformedPayload,
     OutboundMessage,
     PermanentSendError,
     RawRequest,
+    ReplayKey,
     SendResult,
     TransientSendError,
     WebhookConnector,
 )
+from connectors.wechat.common.access_token import TokenRefused
 from connectors.wechat.common.api import WeChatApi
 from connectors.wechat.common.callbacks import CallbackReader
 from connectors.wechat.common.documents import DataFormat, decode_xml_text
@@ -34,7 +38,7 @@ from connectors.wechat.common.outbound import (
     SentParts,
     outbound_parts,
 )
-from connectors.wechat.common.settings import WeChatSettings
+from connectors.wechat.common.settings import DEFAULT_API_BASE_URL, WeChatSettings
 from normalizer import Attachment, IdentityKind, IdentityRef, InboundMessage
 
 __all__ = ["DOWNLOADED_ATTACHMENT_KINDS", "WeChatConnector", "customer_service_capabilities"]
@@ -127,6 +131,19 @@ class WeChatConnector(WebhookConnector):
             except MalformedPayload:
                 pass
         return super().redact(raw)
+
+    async def check_credentials(self, context: ConnectorContext) -> None:
+        """An access token fetched with the app id and secret proves both; it stays cached as the inbox's first."""
+        try:
+            await self._api.prove_credentials(context)
+        except TokenRefused as refused:
+            raise CredentialsRefused(refused.reason, setting=refused.setting) from None
+        except TransientSendError as failure:
+            custom_host = self.settings.api_base_url != DEFAULT_API_BASE_URL
+            hint = f" (is api_base_url {self.settings.api_base_url} WeChat's API?)" if custom_host else ""
+            raise CredentialsUnchecked(failure.reason + hint) from None
+        except PermanentSendError as refused:
+            raise CredentialsRefused(refused.reason) from None
 
     async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
         """Store a copy of the media WeChat will delete; a failed download keeps the message, with the reason."""

@@ -157,4 +157,12 @@ def contract_profile(
         send_url=re.escape(f"{DEFAULT_API_BASE_URL}/cgi-bin/message/custom/send"),
         send_success=lambda: httpx.Response(200, json={"errcode": 0, "errmsg": "ok"}),
         prepare_mocks=answer_token_requests,
+        credentials_url=re.escape(token_url),
+        refused_credentials=[
+            (lambda: httpx.Response(200, json={"errcode": 40125, "errmsg": "invalid appsecret"}), "app_secret"),
+            (lambda: httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"}), "app_secret"),
+            (lambda: httpx.Response(200, json={"errcode": 40013, "errmsg": "invalid appid"}), "app_id"),
+            (lambda: httpx.Response(200, json={"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}), None),
+            (lambda: httpx.Response(404, text="Not Found"), "api_base_url"),
+        ],
     )

@@ -161,9 +161,10 @@ async def test_a_fresh_token_rejected_again_is_not_retried_forever(
 @pytest.mark.parametrize(
     ("answer", "expected", "reason"),
     [
-        (wechat_error(40001, "invalid credential"), PermanentSendError, "refused this inbox's app id and app secret"),
-        (wechat_error(40013, "invalid appid"), PermanentSendError, "access token request (WeChat errcode 40013: invalid appid)"),
-        (wechat_error(40125, "invalid appsecret"), PermanentSendError, "40125: invalid appsecret"),
+        (wechat_error(40001, "invalid credential"), PermanentSendError, "refused this inbox's app secret (WeChat errcode 40001"),
+        (wechat_error(40013, "invalid appid"), PermanentSendError, "refused this inbox's app id (WeChat errcode 40013: invalid appid)"),
+        (wechat_error(40125, "invalid appsecret"), PermanentSendError, "app secret (WeChat errcode 40125: invalid appsecret)"),
+        (wechat_error(40014, "invalid access_token"), PermanentSendError, "refused this inbox's app id and app secret"),
         (wechat_error(40164, "invalid ip 203.0.113.9, not in whitelist"), PermanentSendError, "not in whitelist"),
         (wechat_error(-1, "system error"), TransientSendError, "busy"),
         (httpx.Response(200, json={"expires_in": 7200}), TransientSendError, "without a token"),
@@ -226,7 +227,7 @@ async def test_a_remembered_token_refusal_keeps_its_kind_and_pause(
     with pytest.raises(expected) as again:
         await official_account().send(outbound(OA_CUSTOMER, "hi", message_id="msg-2"), context)
     assert again.value.reason.startswith(first.value.reason)
-    assert type(again.value) is type(first.value)
+    assert isinstance(first.value, expected) and type(again.value) is expected
     if pause is not None:
         retry_at = FIXTURE_RECEIVED_AT + pause
         assert f"again after {retry_at:%H:%M:%S} UTC" in again.value.reason
