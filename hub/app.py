@@ -18,6 +18,7 @@ from hub.attachment_routes import attachment_routes
 from hub.api import ApiController, AuthController
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
+from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
 from hub.ops import healthz, metrics_endpoint, readyz
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         app.state.hub = hub
         app.state.channels = channels
         app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
+        app.state.delivery_claims = RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
         worker = sweeper = None
         worker_hub: list[Hub] = []
         if not settings.production and settings.embedded_worker:

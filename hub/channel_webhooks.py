@@ -8,13 +8,16 @@ is public, so it serves only inboxes whose connector verifies requests (a Webhoo
 from __future__ import annotations
 
 import logging
+from contextlib import AbstractAsyncContextManager, nullcontext
 
 from litestar import Request, Response, route
 from litestar.params import FromPath
 
-from connectors import MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
+from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub import inbound
+from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
 from hub.errors import ApiError
+from hub.models import Inbox
 from hub.runtime import Hub
 
 __all__ = ["channel_webhook", "channel_webhook_sub_path"]
@@ -44,16 +47,40 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
     except SignatureInvalid as error:
         log.warning("webhook.forbidden workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
         raise ApiError(403, "signature_invalid", f"Request signature check failed: {error}") from None
-    answer = connector.handshake(raw)
-    if answer is None:
-        try:
-            messages = connector.parse(raw)
-        except MalformedPayload as error:
-            log.warning("webhook.malformed workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
-            raise ApiError(400, "malformed_payload", f"Request body not understood: {error}") from None
-        await inbound.accept(hub, inbox, messages, connector.redact(raw))
-        answer = connector.ack(raw, messages)
+    try:
+        async with _claimed_signature(request.app.state.delivery_claims, inbox, connector, raw):
+            answer = await _answer(hub, inbox, connector, raw)
+    except ReplayRefused:
+        log.warning("webhook.replayed workspace=%s inbox=%s", inbox.workspace_id, inbox.id)
+        raise ApiError(403, "replayed_delivery",
+                       "This signature already carried another request: refused as a replay.") from None
     return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
+
+
+async def _answer(hub: Hub, inbox: Inbox, connector: WebhookConnector, raw: RawRequest) -> AckResponse:
+    """The handshake's answer, or the acknowledgement once the delivery's messages are stored."""
+    answer = connector.handshake(raw)
+    if answer is not None:
+        return answer
+    try:
+        messages = connector.parse(raw)
+    except MalformedPayload as error:
+        log.warning("webhook.malformed workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
+        raise ApiError(400, "malformed_payload", f"Request body not understood: {error}") from None
+    await inbound.accept(hub, inbox, messages, connector.redact(raw))
+    return connector.ack(raw, messages)
+
+
+def _claimed_signature(
+    claims: DeliveryClaims, inbox: Inbox, connector: WebhookConnector, raw: RawRequest
+) -> AbstractAsyncContextManager[None]:
+    """A verified signature carries one request: the same request again (a channel's retry) passes on to the
+    dedupe, another one under it is a replay."""
+    replay_key = connector.replay_key(raw)
+    if replay_key is None:
+        return nullcontext()
+    key = claim_key(inbox.workspace_id, inbox.id, replay_key.value)
+    return claimed_once(claims, key, request_digest(raw), replay_key.accepted_for)
 
 
 def _public_url(hub: Hub, request: Request) -> str:

@@ -7,6 +7,7 @@ WeChat drives them: the callback URL, token and EncodingAESKey come from `omnihu
 from __future__ import annotations
 
 import json
+import secrets
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -29,7 +30,7 @@ PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001
 
 
 def deliveries(demo: dict[str, Any], kind: str, **changes: Any) -> SignedDeliveries:
-    """Deliveries signed now with the demo inbox's console settings, as WeChat would sign them."""
+    """Deliveries signed now with the demo inbox's console settings and a nonce of their own, as WeChat signs them."""
     inbox = inbox_of(demo, kind)
     model = MiniProgramSettings if kind == "wechat_mp" else WeChatSettings
     settings = model.model_validate({
@@ -39,7 +40,11 @@ def deliveries(demo: dict[str, Any], kind: str, **changes: Any) -> SignedDeliver
     })
     now = datetime.now(timezone.utc)
     data_format = "json" if kind == "wechat_mp" and inbox["data_format"] == "json" else "xml"
-    return SignedDeliveries(settings, data_format, signed_at=now, received_at=now, **changes)
+    return SignedDeliveries(settings, data_format, **{"signed_at": now, "received_at": now, "nonce": fresh_nonce(), **changes})
+
+
+def fresh_nonce() -> str:
+    return str(secrets.randbelow(10**10))
 
 
 def oa_text(text: str, msg_id: int, *, sent_at: datetime | None = None, unionid: str | None = None) -> bytes:

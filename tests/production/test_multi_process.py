@@ -18,7 +18,9 @@ import redis
 from websockets.sync.client import ClientConnection, connect
 
 from benchmarks.cluster import Cluster, production_cluster
+from connectors.base import RawRequest
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_REDIS_URL, bearer, wait_for
+from tests.hub.wechat_support import signed_by, text_message
 
 pytestmark = pytest.mark.production
 
@@ -170,3 +172,22 @@ def test_a_worker_killed_mid_flight_loses_nothing_and_stores_nothing_twice(produ
         running.workers[0].kill()
         running.start_worker()
         wait_for(lambda: stored_texts(running) == texts, timeout=60, interval=0.5)
+
+
+def test_a_wechat_signature_carries_one_request_whichever_web_process_it_reaches(production_services: None) -> None:
+    """The claim on a callback's timestamp and nonce lives in Redis: WeChat's retry reaching the other web process
+    is acknowledged, a replay with another body there is refused."""
+    with cluster(2, 0) as running:
+        inbox = running.inbox("wechat_oa")
+        signed = signed_by({"app_id": inbox["app_id"], "app_secret": "unknown-to-wechats-side", "token": inbox["token"],
+                            "mode": inbox["mode"], "encoding_aes_key": inbox["encoding_aes_key"]})
+        path = urlsplit(inbox["callback_url"]).path
+
+        def deliver_to(web: int, raw: RawRequest) -> httpx.Response:
+            return httpx.post(f"{running.web[web].url}{path}", params=dict(raw.query), content=raw.body)
+
+        genuine = signed.post(text_message("我的订单在哪里？", 990001))
+        assert deliver_to(0, genuine).text == "success"
+        replayed = deliver_to(1, signed.post(text_message("请退款到这个账户", 990002)))
+        assert replayed.status_code == 403 and replayed.json()["code"] == "replayed_delivery"
+        assert deliver_to(1, genuine).text == "success"

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from connectors.base import AckResponse, MalformedPayload, RawRequest, SignatureInvalid
+from datetime import timedelta
+
+from connectors.base import AckResponse, MalformedPayload, RawRequest, ReplayKey, SignatureInvalid
 from connectors.wechat.common.crypto import CiphertextRejected, MessageCipher
 from connectors.wechat.common.documents import DataFormat, Fields, read_document
 from connectors.wechat.common.settings import WeChatSettings
@@ -18,28 +20,43 @@ class CallbackReader:
         self._settings = settings
         self._data_format = data_format
         self._token = settings.token.get_secret_value()
+        self._encrypted = settings.mode != "plain"
         key = settings.encoding_aes_key
         self._cipher = MessageCipher(key.get_secret_value(), settings.app_id) if key is not None else None
 
     def verify(self, raw: RawRequest) -> None:
+        """The query signature always; outside plain mode also the encrypted part and its msg_signature.
+
+        The query signature covers only the token, timestamp and nonce, never the body: outside plain mode a
+        delivery without a signed ciphertext (compatible mode's plaintext alone included) could say anything.
+        """
         check_query_signature(raw.query, self._token, raw.received_at, self._settings.max_clock_skew_seconds)
-        if raw.method.upper() != "POST":
+        if raw.method.upper() != "POST" or not self._encrypted:
             return
-        if self._settings.mode == "safe" and raw.query.get("encrypt_type") != "aes":
-            raise SignatureInvalid("the inbox is in safe mode and accepts only encrypted deliveries")
-        if not self._is_encrypted(raw):
-            return
+        mode = self._settings.mode
+        if raw.query.get("encrypt_type") != "aes":
+            raise SignatureInvalid(f"the inbox is in {mode} mode and accepts only encrypted deliveries (encrypt_type=aes)")
         if not raw.query.get("msg_signature"):
             raise SignatureInvalid("msg_signature is required for an encrypted delivery")
         try:
-            encrypted = self._encrypted_part(raw)
+            envelope = self._envelope(raw)
         except MalformedPayload:
             return  # parse refuses a body it cannot read (400); nothing is stored either way
+        encrypted = _encrypted_part(envelope)
+        if encrypted is None:
+            raise SignatureInvalid("the delivery has no Encrypt part for msg_signature to cover")
         check_message_signature(raw.query, self._token, encrypted)
         try:
             self._decrypt(encrypted)
         except CiphertextRejected as error:
             raise SignatureInvalid(str(error)) from None
+
+    def replay_key(self, raw: RawRequest) -> ReplayKey:
+        """Timestamp and nonce are all a signature holds that is one-time; they pass verify until the skew runs out."""
+        timestamp = raw.query["timestamp"]
+        window_ends = int(timestamp) + self._settings.max_clock_skew_seconds
+        left = max(window_ends - raw.received_at.timestamp(), 1.0)
+        return ReplayKey(f"{timestamp}:{raw.query['nonce']}", timedelta(seconds=left))
 
     def handshake(self, raw: RawRequest) -> AckResponse | None:
         """WeChat checks the callback URL with a signed GET whose `echostr` must be echoed back."""
@@ -49,32 +66,31 @@ class CallbackReader:
         return AckResponse(body=echo.encode())
 
     def fields(self, raw: RawRequest) -> Fields:
-        """The plaintext message fields. Raises MalformedPayload."""
-        if not self._is_encrypted(raw):
+        """The plaintext message fields: outside plain mode, only what the encrypted part says. Raises MalformedPayload."""
+        if not self._encrypted:
             fields = read_document(raw.body, self._data_format, self._settings.max_body_bytes)
             if "Encrypt" in fields and "MsgType" not in fields:
                 raise MalformedPayload(
                     "the delivery is encrypted but the inbox is in plain mode: set its mode and EncodingAESKey"
                 )
             return fields
+        encrypted = _encrypted_part(self._envelope(raw))
+        if encrypted is None:
+            raise MalformedPayload("Encrypt: required in an encrypted delivery")
         try:
-            plaintext = self._decrypt(self._encrypted_part(raw))
+            plaintext = self._decrypt(encrypted)
         except CiphertextRejected as error:
             raise MalformedPayload(str(error)) from None
         return read_document(plaintext, self._data_format, self._settings.max_body_bytes)
 
-    def _is_encrypted(self, raw: RawRequest) -> bool:
-        """Compatible mode sends plaintext and ciphertext side by side; encrypt_type=aes says to use the latter."""
-        mode = self._settings.mode
-        return mode == "safe" or (mode == "compatible" and raw.query.get("encrypt_type") == "aes")
-
-    def _encrypted_part(self, raw: RawRequest) -> str:
-        envelope = read_document(raw.body, self._data_format, self._settings.max_body_bytes)
-        encrypted = envelope.get("Encrypt")
-        if not isinstance(encrypted, str) or not encrypted.strip():
-            raise MalformedPayload("Encrypt: required in an encrypted delivery")
-        return encrypted.strip()
+    def _envelope(self, raw: RawRequest) -> Fields:
+        return read_document(raw.body, self._data_format, self._settings.max_body_bytes)
 
     def _decrypt(self, encrypted: str) -> bytes:
         assert self._cipher is not None, "settings require encoding_aes_key outside plain mode"
         return self._cipher.decrypt(encrypted)
+
+
+def _encrypted_part(envelope: Fields) -> str | None:
+    encrypted = envelope.get("Encrypt")
+    return encrypted.strip() if isinstance(encrypted, str) and encrypted.strip() else None

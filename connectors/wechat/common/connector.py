@@ -113,6 +113,9 @@ class WeChatConnector(WebhookConnector):
     def verify(self, raw: RawRequest) -> None:
         self._callbacks.verify(raw)
 
+    def replay_key(self, raw: RawRequest) -> ReplayKey:
+        return self._callbacks.replay_key(raw)
+
     def handshake(self, raw: RawRequest) -> AckResponse | None:
         return self._callbacks.handshake(raw)
 

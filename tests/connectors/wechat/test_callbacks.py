@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from pydantic import SecretStr
 
-from connectors.base import MalformedPayload, RawRequest, SignatureInvalid
+from connectors.base import MalformedPayload, RawRequest, ReplayKey, SignatureInvalid
 from connectors.testing import raw_request
 from connectors.wechat.common.connector import WeChatConnector
 from connectors.wechat.common.crypto import MessageCipher
@@ -244,10 +244,44 @@ def test_compatible_mode_reads_the_ciphertext_when_encrypt_type_is_aes() -> None
     assert message.text == "你好，我的订单 #A1024 还没到"
 
 
-def test_compatible_mode_accepts_a_plaintext_delivery() -> None:
+def test_compatible_mode_refuses_a_plaintext_delivery() -> None:
+    """WeChat sends the ciphertext in compatible mode too; the query signature alone does not cover the plaintext."""
     connector = official_account(mode="compatible")
-    [message] = deliver(connector, deliveries(connector).post_body(fixture("oa_text.xml")))
-    assert message.text == "你好，我的订单 #A1024 还没到"
+    with pytest.raises(SignatureInvalid, match="compatible mode"):
+        connector.verify(deliveries(connector).post_body(fixture("oa_text.xml")))
+
+
+@pytest.mark.parametrize("mode", ["safe", "compatible"])
+def test_a_captured_query_without_encrypt_type_cannot_carry_a_forged_plaintext(mode: str) -> None:
+    """An attacker who saw one genuine query posts a plaintext of their own under it, stripped of encrypt_type
+    (which told compatible mode to read the ciphertext) and msg_signature, or not."""
+    for connector, message in both_channels(mode):
+        genuine = deliveries(connector).post(message)
+        forged = replace(genuine, body=message)
+        for query in ({**genuine.query}, with_query(genuine, encrypt_type=None).query,
+                      with_query(genuine, encrypt_type=None, msg_signature=None).query):
+            with pytest.raises(SignatureInvalid):
+                connector.verify(replace(forged, query=query))
+
+
+@pytest.mark.parametrize("mode", ["safe", "compatible"])
+def test_an_encrypted_delivery_needs_its_encrypt_part(mode: str) -> None:
+    for connector, message in both_channels(mode):
+        genuine = deliveries(connector).post(message)
+        without_ciphertext = deliveries(connector).post_body(
+            message, encrypt_type="aes", msg_signature=genuine.query["msg_signature"])
+        with pytest.raises(SignatureInvalid, match="Encrypt"):
+            connector.verify(without_ciphertext)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_replay_key_is_the_timestamp_and_nonce_until_the_skew_runs_out(mode: str) -> None:
+    for connector, message in both_channels(mode):
+        signed = deliveries(connector, received_at=FIXTURE_SIGNED_AT + timedelta(seconds=100))
+        key = connector.replay_key(signed.post(message))
+        assert key == ReplayKey(f"{int(FIXTURE_SIGNED_AT.timestamp())}:{signed.nonce}", timedelta(seconds=200))
+        assert connector.replay_key(signed.post(message + b"  ")) == key
+        assert connector.replay_key(replace(signed, nonce="42").post(message)).value != key.value
 
 
 def test_a_plain_mode_inbox_names_the_setting_to_fix_for_an_encrypted_delivery() -> None:
