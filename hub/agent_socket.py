@@ -11,7 +11,7 @@ from sqlalchemy import update
 from hub.auth import authenticate
 from hub.errors import ApiError
 from hub.models import Agent
-from hub.realtime import InvalidFrame, receive_frame, workspace_channel
+from hub.realtime import Fanout, InvalidFrame, receive_frame, workspace_channel
 from hub.runtime import Hub
 
 __all__ = ["agent_socket"]
@@ -36,11 +36,11 @@ async def agent_socket(socket: WebSocket) -> None:
         await socket.close(code=4400)
         return
     await _set_presence(hub, caller.agent_id, "online")
-    channels = socket.app.state.channels
+    realtime: Fanout = socket.app.state.realtime
     try:
-        async with channels.start_subscription([workspace_channel(caller.workspace_id)]) as subscriber:
+        async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
             await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id})
-            subscriber.send_to(socket)
+            feed.start()
             try:
                 while True:
                     try:

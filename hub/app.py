@@ -23,7 +23,7 @@ from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
 from hub.ops import healthz, metrics_endpoint, readyz
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
-from hub.realtime import PluginPublisher, make_channels_plugin
+from hub.realtime import FanoutPublisher, make_fanout
 from hub.runtime import Hub
 from hub.settings import Settings, load_settings
 from hub.sweeper import run_sweeper
@@ -34,16 +34,17 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings | None = None) -> Litestar:
     settings = settings or load_settings()
-    channels = make_channels_plugin(settings.redis_url)
     registry = default_registry()
 
     @contextlib.asynccontextmanager
     async def runtime(app: Litestar) -> AsyncIterator[None]:
         broker = make_broker(settings)
-        publisher = PluginPublisher(channels, asyncio.get_running_loop())
+        realtime = make_fanout(settings.redis_url)
+        await realtime.start()
+        publisher = FanoutPublisher(realtime, asyncio.get_running_loop())
         hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher, registry=registry)
         app.state.hub = hub
-        app.state.channels = channels
+        app.state.realtime = realtime
         app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
         app.state.delivery_claims = RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
         worker = sweeper = None
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
                 # Its loop has stopped with the worker; aiosqlite connections close from any loop.
                 await worker_side.database.dispose()
             await hub.close()
+            await realtime.stop()
 
     app = Litestar(
         route_handlers=[
@@ -79,7 +81,6 @@ def create_app(settings: Settings | None = None) -> Litestar:
             channel_webhook, channel_webhook_sub_path, agent_socket, healthz, readyz, metrics_endpoint,
             *plugin_routes(),
         ],
-        plugins=[channels],
         lifespan=[runtime],
         # Only HTTP is timed: a WebSocket's "latency" would be how long it stayed open.
         middleware=[widget_preflight, PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,

@@ -78,11 +78,15 @@ class JobQueue:
                         type(error).__name__)
 
     def depth(self) -> int | None:
-        """Jobs waiting in the broker, where the broker can tell."""
-        if isinstance(self.broker, StubBroker):
-            return sum(queue.qsize() for queue in self.broker.queues.values())
+        """Jobs enqueued and not yet done (waiting, delayed or running), where the broker can tell.
+
+        Each broker's own count, the one its `join` waits on: Redis counts the queue and its delay
+        queue; in memory, a delayed job stays counted while a worker holds it until it is due.
+        """
         if isinstance(self.broker, RedisBroker):
-            return int(self.broker.client.llen(f"{self.broker.namespace}:{QUEUE_NAME}"))
+            return int(self.broker.do_qsize(QUEUE_NAME))
+        if isinstance(self.broker, StubBroker):
+            return sum(queue.unfinished_tasks for queue in self.broker.queues.values())
         return None
 
 

@@ -3,31 +3,46 @@
 Channel names: `workspace.<id>` (agents of a workspace) and `audience.<inbox>.<key>` (one
 customer identity on one inbox, e.g. a widget visitor), so a worker can address a visitor
 without knowing which process holds the socket.
+
+A web process listens to each channel once, however many of its sockets want it, and one task
+reads every event and hands it to that channel's subscribers. Idle widget sockets are most
+sockets, so an idle subscription holds no queue and no task: only its place in the registry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
-from asyncio import Queue
+import logging
 from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
 from typing import Any, Protocol
 
 import msgspec
 from litestar import WebSocket
-from litestar.channels import ChannelsPlugin, Subscriber
-from litestar.channels.subscriber import AsyncDeque, BacklogStrategy
-from litestar.exceptions import WebSocketDisconnect
+from litestar.channels.backends.base import ChannelsBackend
 from litestar.channels.backends.memory import MemoryChannelsBackend
-from litestar.channels.backends.redis import RedisChannelsPubSubBackend
+from litestar.exceptions import WebSocketDisconnect
+from litestar.status_codes import WS_1013_TRY_AGAIN_LATER
 from redis.asyncio import Redis
 
 from hub.batching import Batcher
 
-__all__ = ["InvalidFrame", "Publisher", "SocketSubscriber", "receive_frame", "audience_channel", "make_channels_plugin", "workspace_channel"]
+__all__ = [
+    "BACKLOG_LIMIT", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher", "RedisPubSubBackend",
+    "RedisPublisher", "SocketFeed", "audience_channel", "make_fanout", "receive_frame", "workspace_channel",
+]
 
 PUBLISH_BATCH_SIZE = 1000
+BACKLOG_LIMIT = 1000
+"""Events a subscriber may fall behind by before it is dropped (a socket is closed, a long poll ends)."""
+STREAM_RETRY_SECONDS = 1.0
+SOCKET_GONE = (WebSocketDisconnect, RuntimeError, OSError)
+"""What writing to a WebSocket raises once its client has gone (Litestar, the test client, uvicorn)."""
+
+log = logging.getLogger("omnihub.realtime")
 
 
 def workspace_channel(workspace_id: str) -> str:
@@ -37,15 +52,6 @@ def workspace_channel(workspace_id: str) -> str:
 def audience_channel(inbox_id: str, kind: str, scope: str, value: str) -> str:
     digest = hashlib.sha256(f"{kind}\x00{scope}\x00{value}".encode()).hexdigest()[:32]
     return f"audience.{inbox_id}.{digest}"
-
-
-def make_channels_plugin(redis_url: str | None) -> ChannelsPlugin:
-    if redis_url:
-        backend: Any = RedisChannelsPubSubBackend(redis=Redis.from_url(redis_url))
-    else:
-        backend = MemoryChannelsBackend()
-    return ChannelsPlugin(backend=backend, arbitrary_channels_allowed=True, subscriber_max_backlog=1000,
-                          subscriber_class=SocketSubscriber)
 
 
 class Publisher(Protocol):
@@ -75,95 +81,271 @@ class RedisPublisher:
         return [None] * len(messages)
 
 
-class PluginPublisher:
-    """Publish through the web app's channels plugin, from its own loop or from a worker thread's."""
+class FanoutPublisher:
+    """For the web process: publish through its fan-out, from its own event loop or from a worker thread's."""
 
-    def __init__(self, plugin: ChannelsPlugin, loop: asyncio.AbstractEventLoop) -> None:
-        self._plugin = plugin
+    def __init__(self, fanout: Fanout, loop: asyncio.AbstractEventLoop) -> None:
+        self._fanout = fanout
         self._loop = loop
 
     async def publish(self, event: dict[str, Any], channels: list[str]) -> None:
-        data = msgspec.json.encode(event)
+        publishing = self._fanout.publish(msgspec.json.encode(event), list(dict.fromkeys(channels)))
         if asyncio.get_running_loop() is self._loop:
-            self._plugin.publish(data, channels)
+            await publishing
         else:
-            self._loop.call_soon_threadsafe(self._plugin.publish, data, channels)
+            await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(publishing, self._loop))
 
 
-class SocketSubscriber(Subscriber):
-    """A subscription that, once bound to a WebSocket, writes its events straight to it.
+class Subscriber(Protocol):
+    def deliver(self, data: bytes) -> None:
+        """Take one event without waiting: the dispatcher serves every subscriber of the process in turn."""
 
-    Litestar's subscriber keeps a queue per subscription and needs a forwarding task per socket:
-    about 4 KiB for every idle socket, and idle widget sockets are the common case. Here an event
-    for a bound socket starts one short-lived task that sends it (with whatever arrives meanwhile,
-    in order), so an idle socket holds neither. Unbound subscriptions (long polls) get the usual
-    queue, made when first used.
+
+class EventSocket(Protocol):
+    """What a feed needs of a WebSocket (Litestar's `WebSocket` is one)."""
+
+    async def send_text(self, data: bytes) -> None: ...
+
+    async def close(self, code: int, reason: str | None = None) -> None: ...
+
+
+class SocketFeed:
+    """One WebSocket's events, written to it in the order they arrive, from `start()` on.
+
+    An event starts a short-lived task that sends it and whatever arrives meanwhile, so an idle
+    feed holds neither a queue nor a task. A socket whose client stops reading falls behind; at
+    `backlog_limit` unsent events it is closed with 1013 (try again later): the client reconnects
+    and reloads what it missed, and the other sockets never wait for it.
     """
 
-    def __init__(self, plugin: ChannelsPlugin, max_backlog: int | None = None,
-                 backlog_strategy: BacklogStrategy = "backoff") -> None:
-        self._task = None
-        self._plugin = plugin
-        self._backend = plugin._backend
-        self._max_backlog = max_backlog
-        self._backlog_strategy = backlog_strategy
-        self._made_queue: Queue[bytes | None] | None = None
-        self._socket: WebSocket | None = None
-        self._unsent: deque[bytes] = deque()
-        self._sending: asyncio.Task | None = None
+    __slots__ = ("_backlog", "_backlog_limit", "_sender", "_socket", "_started", "_stopped")
 
-    @property
-    def _queue(self) -> Queue[bytes | None]:
-        if self._made_queue is None:
-            if self._max_backlog and self._backlog_strategy == "dropleft":
-                self._made_queue = AsyncDeque(maxsize=self._max_backlog)
-            else:
-                self._made_queue = Queue(maxsize=self._max_backlog or 0)
-        return self._made_queue
-
-    def send_to(self, socket: WebSocket) -> None:
-        """From now on every event goes to `socket`, starting with any that arrived before."""
+    def __init__(self, socket: EventSocket, backlog_limit: int) -> None:
         self._socket = socket
-        while self._made_queue is not None and not self._made_queue.empty():
-            item = self._made_queue.get_nowait()
-            if item is not None:
-                self.put_nowait(item)
+        self._backlog_limit = backlog_limit
+        self._backlog: deque[bytes] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._started = False
+        self._stopped = False
 
-    def put_nowait(self, item: bytes | None) -> bool:
-        if self._socket is None:
-            return super().put_nowait(item)
-        if item is None:
-            self._stop_sending()
-            return True
-        if self._max_backlog and len(self._unsent) >= self._max_backlog:
-            return False
-        self._unsent.append(item)
-        if self._sending is None:
-            self._sending = asyncio.create_task(self._send_unsent(self._socket))
-        return True
+    def start(self) -> None:
+        """Send the events that arrived so far, in order, then each one as it arrives."""
+        self._started = True
+        self._send_soon()
 
-    async def put(self, item: bytes | None) -> None:
-        if self._socket is None:
-            await super().put(item)
-        else:
-            self.put_nowait(item)
+    def deliver(self, data: bytes) -> None:
+        if self._stopped:
+            return
+        if self._backlog is None:
+            self._backlog = deque()
+        elif len(self._backlog) >= self._backlog_limit:
+            log.warning("realtime.socket_dropped unsent=%d", len(self._backlog))
+            self.stop()
+            self._sender = asyncio.create_task(_close_behind(self._socket))
+            return
+        self._backlog.append(data)
+        self._send_soon()
 
-    async def _send_unsent(self, socket: WebSocket) -> None:
+    def stop(self) -> None:
+        """Deliver nothing more and drop what is unsent."""
+        self._stopped = True
+        self._backlog = None
+        if self._sender is not None:
+            self._sender.cancel()
+            self._sender = None
+
+    def _send_soon(self) -> None:
+        if self._started and self._sender is None and self._backlog:
+            self._sender = asyncio.create_task(self._send_backlog(self._backlog))
+
+    async def _send_backlog(self, backlog: deque[bytes]) -> None:
         try:
-            while self._unsent:
-                item = self._unsent.popleft()
-                await socket.send_text(item.decode() if isinstance(item, bytes) else item)
-        except (WebSocketDisconnect, RuntimeError, OSError):
-            self._unsent.clear()
-        finally:
-            self._sending = None
+            while backlog:
+                await self._socket.send_text(backlog.popleft())
+        except SOCKET_GONE:
+            self._stopped = True
+        self._backlog = None
+        self._sender = None
 
-    def _stop_sending(self) -> None:
-        self._socket = None
-        self._unsent.clear()
-        if self._sending is not None:
-            self._sending.cancel()
-            self._sending = None
+
+async def _close_behind(socket: EventSocket) -> None:
+    with contextlib.suppress(*SOCKET_GONE):
+        await socket.close(code=WS_1013_TRY_AGAIN_LATER, reason="too far behind")
+
+
+class EventStream:
+    """Events for a reader that awaits them one by one (a long poll).
+
+    A reader `backlog_limit` events behind has fallen behind: its iteration ends, and it reads the
+    state afresh.
+    """
+
+    __slots__ = ("_events", "_fell_behind")
+
+    def __init__(self, backlog_limit: int) -> None:
+        self._events: asyncio.Queue[bytes] = asyncio.Queue(backlog_limit)
+        self._fell_behind = False
+
+    def deliver(self, data: bytes) -> None:
+        if self._events.full():
+            self._fell_behind = True
+        else:
+            self._events.put_nowait(data)
+
+    def __aiter__(self) -> EventStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._fell_behind:
+            raise StopAsyncIteration
+        return await self._events.get()
+
+
+class Fanout:
+    """This process's end of the realtime channels, on a Litestar channels backend's public interface.
+
+    The backend listens to a channel while any subscriber here wants it; one dispatcher task reads
+    the backend's events and hands each to its channel's subscribers, which never make it wait.
+    """
+
+    def __init__(self, backend: ChannelsBackend, backlog_limit: int = BACKLOG_LIMIT) -> None:
+        self._backend = backend
+        self._backlog_limit = backlog_limit
+        self._subscribers: dict[str, set[Subscriber]] = {}
+        self._changing = asyncio.Lock()
+        self._dispatcher: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._backend.on_startup()
+        self._dispatcher = asyncio.create_task(self._dispatch())
+
+    async def stop(self) -> None:
+        if self._dispatcher is not None:
+            self._dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._dispatcher
+            self._dispatcher = None
+        await self._backend.on_shutdown()
+
+    async def publish(self, data: bytes, channels: Sequence[str]) -> None:
+        await self._backend.publish(data, channels)
+
+    def channels(self) -> frozenset[str]:
+        """The channels this process listens to: those of its open sockets and long polls."""
+        return frozenset(self._subscribers)
+
+    @contextlib.asynccontextmanager
+    async def socket_feed(self, socket: EventSocket, channels: Sequence[str]) -> AsyncIterator[SocketFeed]:
+        """Subscribe `socket` to `channels` until the block ends; events wait for the feed's `start()`."""
+        feed = SocketFeed(socket, self._backlog_limit)
+        await self._subscribe(feed, channels)
+        try:
+            yield feed
+        finally:
+            feed.stop()
+            await self._unsubscribe(feed, channels)
+
+    @contextlib.asynccontextmanager
+    async def event_stream(self, channels: Sequence[str]) -> AsyncIterator[EventStream]:
+        """The events of `channels` from now until the block ends, to iterate."""
+        stream = EventStream(self._backlog_limit)
+        await self._subscribe(stream, channels)
+        try:
+            yield stream
+        finally:
+            await self._unsubscribe(stream, channels)
+
+    async def _subscribe(self, subscriber: Subscriber, channels: Sequence[str]) -> None:
+        """Once this returns, the backend has been asked for every channel (by this call or an earlier one)."""
+        async with self._changing:
+            new_channels = [channel for channel in channels if channel not in self._subscribers]
+            for channel in channels:
+                self._subscribers.setdefault(channel, set()).add(subscriber)
+            try:
+                if new_channels:
+                    await self._backend.subscribe(new_channels)
+            except BaseException:
+                self._forget(subscriber, channels)
+                raise
+
+    async def _unsubscribe(self, subscriber: Subscriber, channels: Sequence[str]) -> None:
+        async with self._changing:
+            unwanted = self._forget(subscriber, channels)
+            if unwanted:
+                await self._backend.unsubscribe(unwanted)
+
+    def _forget(self, subscriber: Subscriber, channels: Iterable[str]) -> list[str]:
+        """Take `subscriber` off `channels`; answer the channels nobody here wants any more."""
+        unwanted = []
+        for channel in channels:
+            subscribers = self._subscribers.get(channel)
+            if subscribers is None:
+                continue
+            subscribers.discard(subscriber)
+            if not subscribers:
+                del self._subscribers[channel]
+                unwanted.append(channel)
+        return unwanted
+
+    async def _dispatch(self) -> None:
+        """Hand every event to its channel's subscribers, listening again after losing the backend."""
+        while True:
+            try:
+                async for channel, data in self._backend.stream_events():
+                    for subscriber in self._subscribers.get(channel, ()):
+                        subscriber.deliver(data)
+            except Exception as error:
+                log.warning("realtime.stream_lost error=%s retry_in=%.0fs", type(error).__name__, STREAM_RETRY_SECONDS)
+            await asyncio.sleep(STREAM_RETRY_SECONDS)
+
+
+class RedisPubSubBackend(ChannelsBackend):
+    """Channels on Redis pub/sub (redis-py), which every web process and worker of a deployment shares.
+
+    Litestar's own Redis pub/sub backend checks each event against a set it rebuilds from all the
+    process's channels (about 95 µs an event with 5,000 sockets open). The fan-out looks each
+    event's channel up in its own registry anyway, so this backend passes on what Redis sends.
+    """
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis = Redis.from_url(redis_url)
+        self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._listening = asyncio.Event()
+
+    async def on_startup(self) -> None:
+        """Nothing to open yet: the listening connection opens with the first subscription."""
+
+    async def on_shutdown(self) -> None:
+        await self._pubsub.aclose()
+        await self._redis.aclose()
+
+    async def publish(self, data: bytes, channels: Iterable[str]) -> None:
+        async with self._redis.pipeline(transaction=False) as pipeline:
+            for channel in channels:
+                pipeline.publish(channel, data)
+            await pipeline.execute()
+
+    async def subscribe(self, channels: Iterable[str]) -> None:
+        await self._pubsub.subscribe(*channels)
+        self._listening.set()
+
+    async def unsubscribe(self, channels: Iterable[str]) -> None:
+        await self._pubsub.unsubscribe(*channels)
+
+    async def stream_events(self) -> AsyncGenerator[tuple[str, bytes], None]:
+        await self._listening.wait()
+        while True:
+            message = await self._pubsub.get_message(ignore_subscribe_messages=True, timeout=None)
+            if message is not None:
+                yield message["channel"].decode(), message["data"]
+
+    async def get_history(self, channel: str, limit: int | None = None) -> list[bytes]:
+        raise NotImplementedError("Redis pub/sub keeps no history")
+
+
+def make_fanout(redis_url: str | None) -> Fanout:
+    """Redis pub/sub between the processes of a deployment; in memory for the embedded single process."""
+    return Fanout(RedisPubSubBackend(redis_url) if redis_url else MemoryChannelsBackend())
 
 
 class InvalidFrame(ValueError):

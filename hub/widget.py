@@ -26,7 +26,7 @@ from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
-from hub.realtime import InvalidFrame, audience_channel, receive_frame
+from hub.realtime import Fanout, InvalidFrame, audience_channel, receive_frame
 from hub.runtime import Hub
 from normalizer import IdentityKind
 
@@ -231,13 +231,13 @@ class WidgetController(Controller):
         wait = max(0, min(wait, LONG_POLL_MAX_SECONDS))
         messages = await visitor.history(after)
         if not messages and wait:
-            channels = request.app.state.channels
-            async with channels.start_subscription([visitor.channel]) as subscriber:
+            realtime: Fanout = request.app.state.realtime
+            async with realtime.event_stream([visitor.channel]) as events:
                 messages = await visitor.history(after)
                 if not messages:
                     try:
                         async with asyncio.timeout(wait):
-                            async for _event in subscriber.iter_events():
+                            async for _event in events:
                                 messages = await visitor.history(after)
                                 if messages:
                                     break
@@ -261,9 +261,10 @@ async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -
     visitor = await _admit_visitor(hub, socket, widget_token)
     if visitor is None:
         return
-    async with socket.app.state.channels.start_subscription([visitor.channel]) as subscriber:
+    realtime: Fanout = socket.app.state.realtime
+    async with realtime.socket_feed(socket, [visitor.channel]) as feed:
         await socket.send_json(await _ready_frame(visitor))
-        subscriber.send_to(socket)
+        feed.start()
         await _receive_visitor_frames(hub, socket, visitor)
 
 

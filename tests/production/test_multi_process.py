@@ -78,7 +78,8 @@ def test_visitor_on_one_web_process_and_agent_on_another_talk_live(two_web_one_w
     with connect(socket_url(agent_web, "/api/v1/agent/ws")) as agent, \
             connect(socket_url(visitor_web, f"/widget/{widget_token}/ws")) as visitor:
         agent.send(json.dumps({"token": running.api_token}))
-        assert json.loads(agent.recv(timeout=10))["type"] == "ready"
+        agent_ready = json.loads(agent.recv(timeout=10))
+        assert agent_ready["type"] == "ready"
         visitor.send(json.dumps({}))
         ready = json.loads(visitor.recv(timeout=10))
         assert ready["type"] == "ready" and ready["visitor_token"]
@@ -102,6 +103,10 @@ def test_visitor_on_one_web_process_and_agent_on_another_talk_live(two_web_one_w
     history = httpx.get(f"{visitor_web}/widget/{widget_token}/messages", headers=bearer(ready["visitor_token"])).json()
     assert [(item["sender"], item["text"]) for item in history["items"]] == [
         ("contact", "你好，订单 #A1024 到哪了？"), ("agent", "今天发货。")]
+    workspace_channel, visitor_channels = f"workspace.{agent_ready['workspace_id']}", f"audience.{running.inbox('webchat')['id']}.*"
+    with redis.Redis.from_url(TEST_REDIS_URL) as observer:  # closed sockets leave their channels in Redis
+        wait_for(lambda: observer.pubsub_numsub(workspace_channel) == [(workspace_channel.encode(), 0)])
+        wait_for(lambda: observer.pubsub_channels(visitor_channels) == [])
 
 
 def test_workers_leave_the_cpu_to_web_processes_first(two_web_one_worker: Cluster) -> None:
