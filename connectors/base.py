@@ -11,10 +11,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 import httpx
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel, ValidationInfo
+from pydantic_core import PydanticCustomError
 
 from normalizer import Attachment, IdentityRef, InboundMessage, ReplyAllowance
 
@@ -29,9 +30,13 @@ __all__ = [
     "CredentialsRefused",
     "CredentialsUnchecked",
     "DeferredSendError",
+    "DestinationRefused",
     "InboxRef",
     "MalformedPayload",
+    "OUTGOING_URL_JUDGE",
     "OutboundMessage",
+    "OutgoingUrl",
+    "OutgoingUrlJudge",
     "PermanentSendError",
     "RawRequest",
     "ReplayKey",
@@ -76,6 +81,19 @@ class PermanentSendError(ConnectorError):
         self.reason = reason
 
 
+class DestinationRefused(PermanentSendError):
+    """The hub's egress policy refuses the address a request would reach (loopback, private, cloud metadata...).
+
+    Raised by `ConnectorContext.http` when it would connect there; retrying cannot help, so the message fails.
+    """
+
+    def __init__(self, destination: str, category: str) -> None:
+        self.destination = destination
+        self.category = category
+        self.refusal = f"points to {'an' if category[0] in 'aeiou' else 'a'} {category} address, which this hub may not reach"
+        super().__init__(f"{destination} {self.refusal}")
+
+
 class CredentialsRefused(ConnectorError):
     """The channel refused the inbox's credentials when asked to prove them. `setting` names the one to fix
     (None when the refusal is about none of them, e.g. the hub's address is not allowed by the channel)."""
@@ -104,6 +122,39 @@ class ReplayKey:
 
     value: str
     accepted_for: timedelta
+
+
+class OutgoingUrlJudge(Protocol):
+    """The hub's egress policy, as settings validation sees it."""
+
+    def judge_url(self, url: str) -> None:
+        """Raise DestinationRefused for a URL whose host is already known to be refused (an address, `localhost`)."""
+        ...
+
+
+OUTGOING_URL_JUDGE = "outgoing_url_judge"
+"""Key of the OutgoingUrlJudge in the validation context the hub passes when an admin saves an inbox's settings."""
+
+
+def _judged_outgoing_url(url: str, info: ValidationInfo) -> str:
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise PydanticCustomError("outgoing_url", "must be an http(s) URL with a host")
+    judge: OutgoingUrlJudge | None = (info.context or {}).get(OUTGOING_URL_JUDGE)
+    if judge is not None:
+        try:
+            judge.judge_url(url)
+        except DestinationRefused as refused:
+            raise PydanticCustomError("destination_refused", refused.refusal) from None
+    return url
+
+
+OutgoingUrl = Annotated[str, AfterValidator(_judged_outgoing_url)]
+"""A settings field the hub sends requests to (an API base URL): the hub's egress policy judges it when the inbox is
+saved, and `ConnectorContext.http` again on the address each request connects to."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,6 +253,7 @@ class ConnectorContext:
     """The I/O a connector may do, injected by the hub so tests can replace it."""
 
     http: httpx.AsyncClient
+    """Guarded by the hub's egress policy: raises DestinationRefused rather than connect to a refused address."""
     store: SharedStore
     save_attachment: Callable[[bytes, str, str], Awaitable[str]]
     """`(content, filename, mime_type) -> url` of the stored copy."""

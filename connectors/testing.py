@@ -28,6 +28,7 @@ from connectors.base import (
     ConnectorContext,
     CredentialsRefused,
     CredentialsUnchecked,
+    DestinationRefused,
     InboxRef,
     MalformedPayload,
     OutboundMessage,
@@ -45,8 +46,12 @@ CHANNEL_ANSWERS: list[tuple[int | Exception, type[Exception]]] = [
     (429, TransientSendError), (500, TransientSendError), (503, TransientSendError),
     (400, PermanentSendError), (403, PermanentSendError), (404, PermanentSendError),
     (httpx.ConnectError("connection refused"), TransientSendError),
+    (DestinationRefused("api.example.test", "loopback"), PermanentSendError),
 ]
-"""What a channel's API may answer a send (an HTTP status, or a transport error), and the contract error it must become."""
+"""What a channel's API may answer a send (an HTTP status, or a transport error), and the contract error it must become.
+
+A destination the hub's egress policy refuses must fail the message, never be retried: let DestinationRefused (a
+PermanentSendError) through."""
 MAX_REPLAY_WINDOW = timedelta(days=1)
 
 TEST_INBOX = InboxRef(

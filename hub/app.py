@@ -19,6 +19,7 @@ from hub.api import ApiController, AuthController
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
 from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
+from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
 from hub.ops import healthz, metrics_endpoint, readyz
@@ -32,7 +33,8 @@ from hub.widget import WidgetController, widget_preflight
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None) -> Litestar:
+def create_app(settings: Settings | None = None, *, resolver: Resolver = system_resolver) -> Litestar:
+    """`resolver` answers the host names of every outgoing request (tests point names at local stand-ins)."""
     settings = settings or load_settings()
     registry = default_registry()
 
@@ -42,7 +44,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
         realtime = make_fanout(settings.redis_url)
         await realtime.start()
         publisher = FanoutPublisher(realtime, asyncio.get_running_loop())
-        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher, registry=registry)
+        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher, registry=registry,
+                  resolver=resolver)
         app.state.hub = hub
         app.state.realtime = realtime
         app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
@@ -54,7 +57,8 @@ def create_app(settings: Settings | None = None) -> Litestar:
             async def hub_for_worker() -> Hub:
                 if not worker_hub:
                     worker_hub.append(
-                        Hub(settings, Database(settings.database_url), hub.jobs, publisher, registry=registry)
+                        Hub(settings, Database(settings.database_url), hub.jobs, publisher, registry=registry,
+                            resolver=resolver)
                     )
                 return worker_hub[0]
 

@@ -6,13 +6,14 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
 from pydantic import SecretStr, ValidationError
 
 from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
+from connectors.base import OUTGOING_URL_JUDGE
 from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox, VisitorTokens
 from hub.db import Database
+from hub.egress import EgressPolicy, Resolver, guarded_client, system_resolver
 from hub.inbox_cache import InboxCache
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
@@ -40,10 +41,13 @@ class Hub:
     jobs: JobQueue
     publisher: Publisher
     registry: ConnectorRegistry = field(default_factory=default_registry)
-    http: httpx.AsyncClient = field(default_factory=lambda: httpx.AsyncClient(timeout=httpx.Timeout(15.0)))
+    resolver: Resolver = system_resolver
+    """Host names to addresses for every outgoing request (tests answer with stand-in servers)."""
     now: Any = utcnow
 
     def __post_init__(self) -> None:
+        self.egress = EgressPolicy.from_settings(self.settings, self.resolver)
+        self.http = guarded_client(self.egress)
         key = self.settings.secret_key_bytes()
         self.box = SecretBox(key)
         self.visitor_tokens = VisitorTokens(key)
@@ -61,7 +65,7 @@ class Hub:
     def seal_settings(self, kind: str, raw_settings: dict[str, Any]) -> dict[str, Any]:
         model = self.registry.get(kind).settings_model
         try:
-            settings = model.model_validate(raw_settings)
+            settings = model.model_validate(raw_settings, context={OUTGOING_URL_JUDGE: self.egress})
         except ValidationError as error:
             raise InvalidInboxSettings(error.errors(include_url=False, include_input=False)) from None
         sealed: dict[str, Any] = {}

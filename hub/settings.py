@@ -6,10 +6,10 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
 __all__ = ["SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
 
@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")
     stuck_after_seconds: float = Field(60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper.")
     outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
+    allowed_private_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (), description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).")
+    egress_deadline_seconds: float = Field(60.0, gt=0, description="The most one outgoing request may take, "
+                                           "from resolving its host to the last byte of its answer.")
+    egress_max_response_bytes: int = Field(33_554_432, ge=1024, description="The most of one outgoing request's "
+                                           "answer the hub reads.")
     visitor_rate_per_minute: int = Field(60, ge=1, description="Widget requests one visitor may make per minute.")
     ip_rate_per_minute: int = Field(300, ge=1, description="Widget requests one IP address may make per minute.")
     log_level: str = "INFO"
@@ -63,6 +69,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with {' or '.join(SUPPORTED_DATABASE_URLS)}, e.g. "
                              "postgresql+asyncpg://omnihub@db:5432/omnihub")
         return url
+
+    @field_validator("allowed_private_networks", mode="before")
+    @classmethod
+    def _comma_separated(cls, networks: Any) -> Any:
+        """The environment gives one string, `10.0.0.0/8, 192.168.10.0/24`; TOML may give a list."""
+        return [part.strip() for part in networks.split(",") if part.strip()] if isinstance(networks, str) else networks
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
