@@ -15,6 +15,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from connectors import Capabilities, CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
+from connectors.base import DestinationRefused
 from hub import assignment, events, outbound
 from hub.auth import Caller, caller_dependency, login
 from hub.errors import ApiError
@@ -126,6 +127,19 @@ def validated_attachments(bodies: list[AttachmentBody], capabilities: Capabiliti
         attachments.append(Attachment(kind=body.kind, url=body.url, name=body.name, mime_type=body.mime_type,
                                       meta=body.meta))
     return attachments
+
+
+def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> None:
+    """The hub fetches a reply's attachments to upload them to the channel: their URLs must pass the egress policy."""
+    for index, attachment in enumerate(attachments):
+        if attachment.url is None or hub.attachments.holds(attachment.url):
+            continue
+        try:
+            hub.egress.judge_url(attachment.url)
+        except DestinationRefused as refused:
+            field = f"attachments[{index}].url"
+            raise ApiError(422, "destination_refused", f"{field} {refused.refusal}.",
+                           extra=[{"field": field, "message": refused.refusal}]) from None
 
 
 async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> Conversation:
@@ -351,6 +365,8 @@ class ApiController(Controller):
             async with hub.database.session() as session:
                 capabilities = hub.connector_for(await session.get(Inbox, conversation.inbox_id)).capabilities
         attachments = validated_attachments(data.attachments, capabilities)
+        if direction == "out":
+            refuse_unreachable_attachments(hub, attachments)
         message, _created = await outbound.create_message(
             hub, conversation, text=text, direction=direction, attachments=attachments,
             sender_type="agent" if caller.agent else "system", sender_id=caller.agent_id, client_id=data.client_id,

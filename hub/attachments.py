@@ -52,13 +52,17 @@ class AttachmentStore:
     def url(self, stored: StoredFile) -> str:
         return f"{self._prefix}{stored.id}/{stored.name}"
 
+    def holds(self, url: str) -> bool:
+        """Whether `url` names a file of this store, which is read from the database and never fetched."""
+        return url.startswith(self._prefix)
+
     async def load(self, file_id: str) -> StoredFile | None:
         async with self._database.session() as session:
             return (await session.exec(select(StoredFile).where(StoredFile.id == file_id))).first()
 
     async def read(self, url: str, max_bytes: int) -> AttachmentContent:
         """Our own copy without a network round trip; anything else over HTTP. Raises the send errors."""
-        if not url.startswith(self._prefix):
+        if not self.holds(url):
             return await download(self._http, url, max_bytes)
         stored = await self.load(url[len(self._prefix):].split("/", 1)[0])
         if stored is None:

@@ -7,6 +7,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, SecretStr, ValidationInfo, field_validator
 
+from connectors.base import OutgoingUrl
+
 __all__ = ["DEFAULT_API_BASE_URL", "EncryptionMode", "WeChatSettings"]
 
 DEFAULT_API_BASE_URL = "https://api.weixin.qq.com"
@@ -32,7 +34,7 @@ class WeChatSettings(BaseModel):
         validate_default=True,
         description="EncodingAESKey (43 letters or digits); required in safe and compatible mode.",
     )
-    api_base_url: str = Field(DEFAULT_API_BASE_URL, description="WeChat API origin (a regional or proxy host).")
+    api_base_url: OutgoingUrl = Field(DEFAULT_API_BASE_URL, description="WeChat API origin (a regional or proxy host).")
     max_clock_skew_seconds: int = Field(
         300, ge=1, le=3600, description="Callbacks whose timestamp is further from our clock are refused as replays."
     )
