@@ -16,13 +16,14 @@ from typing import Annotated, Any
 
 import httpx
 import msgspec
-from pydantic import BaseModel, Field, HttpUrl, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from connectors.base import (
     Capabilities,
     ConnectorContext,
     MalformedPayload,
     OutboundMessage,
+    OutgoingUrl,
     PermanentSendError,
     RawRequest,
     SendResult,
@@ -49,7 +50,7 @@ class AcmeSmsSettings(BaseModel):
     sender_number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="The inbox's Acme number, in E.164.")
     api_key: SecretStr = Field(min_length=16, description="Sent as a bearer token on every API call.")
     webhook_secret: SecretStr = Field(min_length=16, description="Acme signs webhooks with it (both consoles).")
-    api_base_url: HttpUrl = HttpUrl("https://api.acme-sms.example")
+    api_base_url: OutgoingUrl = Field("https://api.acme-sms.example", description="Acme's API (or a test gateway).")
     replay_window_seconds: int = Field(300, ge=30, le=3600, description="How old a signed webhook may be.")
 
 
@@ -131,7 +132,7 @@ class AcmeSmsConnector(WebhookConnector):
             raise PermanentSendError(f"An SMS holds {MAX_SMS_LENGTH} characters; this reply has {len(outbound.text)}.")
         try:
             response = await context.http.post(
-                f"{str(self.settings.api_base_url).rstrip('/')}/v1/messages",
+                f"{self.settings.api_base_url.rstrip('/')}/v1/messages",
                 headers={
                     "Authorization": f"Bearer {self.settings.api_key.get_secret_value()}",
                     "Idempotency-Key": outbound.message_id,
