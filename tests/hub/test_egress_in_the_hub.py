@@ -83,6 +83,21 @@ def test_a_name_that_does_not_resolve_here_does_not_block_creating_an_inbox(clie
     assert answer.json()["settings"]["api_base_url"] == "https://wechat-proxy.example.test"
 
 
+def test_a_name_resolving_to_a_private_address_when_the_inbox_is_created_is_refused_naming_the_field(settings, demo):
+    """Creating a WeChat inbox fetches a token at api_base_url, so the name is judged on what it resolves to then."""
+    dns = Dns({"wechat.corp.example": [["10.0.0.5"]]})
+    with TestClient(app=create_app(settings, resolver=dns), base_url="http://testserver.local") as client:
+        before = inbox_count(client, demo)
+        answer = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]),
+                             json=wechat_inbox("https://wechat.corp.example"))
+        assert answer.status_code == 422, answer.text
+        assert [error["field"] for error in answer.json()["errors"]] == ["settings.api_base_url"]
+        assert answer.json()["errors"][0]["message"] == ("api_base_url points to a private network address, "
+                                                         "which this hub may not reach")
+        assert inbox_count(client, demo) == before
+    assert dns.asked == ["wechat.corp.example"]
+
+
 def test_an_allowed_network_opens_an_on_premises_api_base_url(settings, demo, channel_hosts):
     on_premises = settings.model_copy(update={"allowed_private_networks": (LOOPBACK,)})
     with TestClient(app=create_app(on_premises), base_url="http://testserver.local") as client:
@@ -144,8 +159,8 @@ def test_a_name_resolving_to_a_private_address_at_send_time_fails_the_message_fo
             TestClient(app=create_app(settings, resolver=dns), base_url="http://testserver.local") as client:
         outcome = send_image_to_a_wechat_customer(client, demo, internal.url("/receipt.png", host=ATTACHMENT_HOST))
     assert outcome["status"] == "failed"
-    assert "The attachment URL points to a loopback address, which this hub may not reach" in outcome["error"]
-    assert "gave up" not in outcome["error"], "a refused destination is not retried"
+    assert outcome["error"] == ("The image attachment cannot go to WeChat: The attachment URL points to a loopback "
+                                "address, which this hub may not reach"), "failed at once, without retries"
     assert internal.asked == [] and upload.call_count == 0
     assert calls_to(wechat_api, "/cgi-bin/message/custom/send") == []
 

@@ -16,7 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from connectors.base import ConnectorContext, DeferredSendError, PermanentSendError, TransientSendError
+from connectors.base import (
+    ConnectorContext,
+    DeferredSendError,
+    DestinationRefused,
+    PermanentSendError,
+    TransientSendError,
+)
 from connectors.single_flight import SingleFlight
 from connectors.wechat.common.errors import AccessTokenRejected, raise_for_errcode
 from connectors.wechat.common.settings import WeChatSettings
@@ -216,6 +222,8 @@ class AccessTokens:
         }
         try:
             answer = json_object(await exchange(context.http, "POST", self._url, _WHAT, json=request), _WHAT)
+        except DestinationRefused as refused:
+            raise TokenRefused(f"api_base_url {refused.refusal}", "api_base_url") from None
         except PermanentSendError as refusal:
             raise TokenRefused(f"{refusal.reason}, which WeChat's API does not answer: check api_base_url",
                                "api_base_url") from None

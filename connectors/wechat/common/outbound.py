@@ -81,8 +81,7 @@ class MediaIds:
         try:
             fetched = await self._context.read_attachment(attachment.url, limit)
         except PermanentSendError as refusal:
-            raise PermanentSendError(f"The {attachment.kind} attachment cannot go to WeChat: {refusal.reason} "
-                                     f"(WeChat accepts at most {limit} bytes)") from None
+            raise PermanentSendError(f"The {attachment.kind} attachment cannot go to WeChat: {refusal.reason}") from None
         mime_type = attachment.mime_type or fetched.mime_type or "application/octet-stream"
         filename = attachment.name or PurePosixPath(urlsplit(attachment.url).path).name
         if not PurePosixPath(filename).suffix:

@@ -369,7 +369,7 @@ async def test_an_image_over_wechats_size_limit_fails_before_uploading(
 ) -> None:
     wechat_api.get("https://hub.example.test/attachments/8/huge.png").respond(content=b"\0" * (10 * 1024 * 1024 + 1))
     upload = wechat_api.post("/cgi-bin/media/upload").respond(json={"media_id": "unused"})
-    with pytest.raises(PermanentSendError, match="at most 10485760"):
+    with pytest.raises(PermanentSendError, match="larger than 10485760 bytes"):
         await official_account().send(
             outbound(OA_CUSTOMER, attachments=(Attachment("image", url="https://hub.example.test/attachments/8/huge.png"),)),
             context,
