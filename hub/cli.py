@@ -1,4 +1,4 @@
-"""The `omnihub` command: serve, worker, migrate, demo, create-admin, sweep."""
+"""The `omnihub` command: serve, worker, migrate, demo, create-admin, sweep, rotate-secrets."""
 
 from __future__ import annotations
 
@@ -10,14 +10,26 @@ import signal
 import threading
 
 import click
+from pydantic import ValidationError
 
 from hub.settings import Settings, load_settings
 
 __all__ = ["main"]
 
+GRACEFUL_SHUTDOWN_SECONDS = 10
+"""How long `serve` waits, once told to stop, for open requests (a long poll lasts 25 s) before cancelling them."""
+
 
 def _settings() -> Settings:
-    return load_settings()
+    """The settings, or an exit naming every setting that is wrong (before anything starts)."""
+    try:
+        return load_settings()
+    except ValidationError as invalid:
+        problems = [
+            (f"OMNIHUB_{str(error['loc'][0]).upper()}: " if error["loc"] else "") + error["msg"].removeprefix("Value error, ")
+            for error in invalid.errors(include_url=False, include_input=False)
+        ]
+        raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None
 
 
 def _freeze_startup_heap() -> None:
@@ -96,12 +108,12 @@ def create_admin(email: str, name: str, password: str, workspace_name: str) -> N
     """Create an admin agent (and its workspace when new)."""
     from sqlmodel import select
 
-    from hub.crypto import hash_password
+    from hub.crypto import MIN_PASSWORD_LENGTH, hash_password
     from hub.db import migrate as run_migrations
     from hub.models import Agent, Workspace
 
-    if len(password) < 10:
-        raise click.BadParameter("use at least 10 characters", param_hint="--password")
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise click.BadParameter(f"use at least {MIN_PASSWORD_LENGTH} characters", param_hint="--password")
 
     async def work(hub) -> str:
         async with hub.database.session() as session:
@@ -143,13 +155,17 @@ def serve(host: str | None, port: int | None) -> None:
     mode = "production (PostgreSQL/Redis)" if settings.production else "embedded (SQLite, in-process worker)"
     click.echo(f"Omnihub is running at http://{host}:{port}  [{mode}]", err=True)
     click.echo("Log in with the demo login printed by `omnihub demo`, or an admin from `omnihub create-admin`.", err=True)
-    # Chat frames are small; per-message deflate would cost each socket 41 KiB of zlib state and the
-    # web process a tenth of its CPU (benchmarks/RESULTS.md).
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_heap)
-    uvicorn.run(app, host=host, port=port, log_level=settings.log_level.lower(),
+    # Chat frames are small; per-message deflate would cost each socket 41 KiB of zlib state and the
+    # web process a tenth of its CPU (benchmarks/RESULTS.md). Logging stays as configured above
+    # (log_config=None), so uvicorn's lines are redacted like ours. X-Forwarded-For names the client
+    # only when the direct peer is a trusted proxy.
+    uvicorn.run(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower(),
                 access_log=False, ws="websockets-sansio", ws_ping_interval=30, ws_ping_timeout=30,
-                ws_per_message_deflate=False)
+                ws_per_message_deflate=False, proxy_headers=bool(settings.trusted_proxies),
+                forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 @main.command()
@@ -182,25 +198,28 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
                                   RedisPublisher(settings.redis_url)))
         return worker_hub[0]
 
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+
+    async def sweep_until_stopped(hub) -> None:
+        sweeper = asyncio.create_task(run_sweeper(hub))
+        await asyncio.to_thread(stop.wait)
+        sweeper.cancel()
+
     # Channels wait for the web process's answer (and retry a webhook not answered within seconds);
     # background work only waits in a queue. Where web and workers share cores, the web comes first.
     os.nice(max(0, settings.worker_nice - os.nice(0)))
     running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
-    _freeze_startup_heap()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    click.echo(f"worker started with {threads or settings.worker_threads} threads at niceness {os.nice(0)}", err=True)
-
-    async def sweep_until_stopped(hub) -> None:
-        sweeper = asyncio.create_task(run_sweeper(hub))
-        while not stop.is_set():
-            await asyncio.sleep(0.2)
-        sweeper.cancel()
-
-    asyncio.run(_with_hub(settings, sweep_until_stopped))
-    running.stop()
-    broker.close()
+    try:
+        _freeze_startup_heap()
+        click.echo(f"worker started with {threads or settings.worker_threads} threads at niceness {os.nice(0)}", err=True)
+        asyncio.run(_with_hub(settings, sweep_until_stopped))
+    finally:
+        # Its threads would otherwise keep the process alive after any failure above.
+        running.stop()
+        broker.close()
+    click.echo("worker stopped", err=True)
 
 
 @main.command()
@@ -210,3 +229,29 @@ def sweep() -> None:
 
     result = asyncio.run(_with_hub(_settings(), sweep_once))
     click.echo(json.dumps(result))
+
+
+@main.command("rotate-secrets")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object (for scripts).")
+def rotate_secrets(as_json: bool) -> None:
+    """Re-encrypt every stored secret under the current OMNIHUB_SECRET_KEY, and print what was done.
+
+    Run it after moving the old key to OMNIHUB_SECRET_KEY_FALLBACKS in every process; it exits
+    non-zero when some secret opens with no configured key.
+    """
+    from hub.db import migrate as run_migrations
+    from hub.key_rotation import rotate_secrets as rotate
+
+    settings = _settings()
+    run_migrations(settings.database_url)
+    report = asyncio.run(_with_hub(settings, rotate))
+    if as_json:
+        click.echo(json.dumps(report.as_json()))
+    else:
+        for name, tally in (("inbox secrets", report.inbox_secrets), ("shared values", report.shared_values)):
+            click.echo(f"{name}: {tally.reencrypted} re-encrypted under the current key, "
+                       f"{tally.already_current} already under it")
+        for place in report.unreadable:
+            click.echo(f"unreadable with every configured key: {place}", err=True)
+    if report.unreadable:
+        raise click.exceptions.Exit(1)

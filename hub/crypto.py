@@ -7,14 +7,16 @@ import hashlib
 import hmac
 import secrets
 import time
+from collections.abc import Sequence
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
+    "MIN_PASSWORD_LENGTH",
     "InvalidVisitorToken",
     "SecretBox",
     "VisitorTokens",
@@ -24,6 +26,7 @@ __all__ = [
     "verify_password",
 ]
 
+MIN_PASSWORD_LENGTH = 10
 _passwords = PasswordHasher()
 
 
@@ -51,20 +54,41 @@ def _derive(key: bytes, purpose: bytes) -> bytes:
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"omnihub", info=purpose).derive(key)
 
 
-class SecretBox:
-    """Encrypts secrets stored in the database (Fernet, key derived from the secret key)."""
+def _secrets_fernet(secret_key: bytes) -> Fernet:
+    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"secrets-at-rest")))
 
-    def __init__(self, secret_key: bytes) -> None:
-        self._fernet = Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"secrets-at-rest")))
+
+class SecretBox:
+    """Encrypts secrets stored in the database (Fernet, keys derived from the secret keys).
+
+    New secrets are always encrypted under the current key; the fallback keys only decrypt, so a
+    rotated key keeps working until `reencrypted` has moved every secret to the current one.
+    """
+
+    def __init__(self, secret_key: bytes, fallback_keys: Sequence[bytes] = ()) -> None:
+        self._current = _secrets_fernet(secret_key)
+        self._any_key = MultiFernet([self._current, *(_secrets_fernet(key) for key in fallback_keys)])
 
     def encrypt(self, plaintext: str) -> str:
-        return self._fernet.encrypt(plaintext.encode()).decode()
+        return self._current.encrypt(plaintext.encode()).decode()
 
     def decrypt(self, ciphertext: str) -> str:
         try:
-            return self._fernet.decrypt(ciphertext.encode()).decode()
+            return self._any_key.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
-            raise ValueError("secret cannot be decrypted with this OMNIHUB_SECRET_KEY") from None
+            raise ValueError("secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS") from None
+
+    def reencrypted(self, ciphertext: str) -> str | None:
+        """The secret encrypted under the current key, or None when it already is; ValueError when no key opens it."""
+        try:
+            self._current.decrypt(ciphertext.encode())
+            return None
+        except InvalidToken:
+            pass
+        try:
+            return self._any_key.rotate(ciphertext.encode()).decode()
+        except InvalidToken:
+            raise ValueError("secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS") from None
 
 
 class InvalidVisitorToken(Exception):
@@ -72,14 +96,17 @@ class InvalidVisitorToken(Exception):
 
 
 class VisitorTokens:
-    """`v1.<inbox>.<visitor>.<issued>.<signature>`: the widget keeps it to continue its conversation."""
+    """`v1.<inbox>.<visitor>.<issued>.<signature>`: the widget keeps it to continue its conversation.
 
-    def __init__(self, secret_key: bytes) -> None:
-        self._key = _derive(secret_key, b"visitor-token")
+    Signed with the current key; tokens signed with a fallback key are still accepted.
+    """
+
+    def __init__(self, secret_key: bytes, fallback_keys: Sequence[bytes] = ()) -> None:
+        self._keys = [_derive(key, b"visitor-token") for key in (secret_key, *fallback_keys)]
 
     def issue(self, inbox_id: str, visitor_id: str, now: float | None = None) -> str:
         body = f"v1.{inbox_id}.{visitor_id}.{int(now if now is not None else time.time())}"
-        return f"{body}.{self._sign(body)}"
+        return f"{body}.{self._sign(self._keys[0], body)}"
 
     def verify(self, token: str, inbox_id: str, max_age_seconds: float, now: float | None = None) -> str:
         """Return the visitor id the token was issued for."""
@@ -87,7 +114,7 @@ class VisitorTokens:
         if len(parts) != 5 or parts[0] != "v1":
             raise InvalidVisitorToken("malformed visitor token")
         body, signature = ".".join(parts[:4]), parts[4]
-        if not hmac.compare_digest(signature, self._sign(body)):
+        if not any(hmac.compare_digest(signature, self._sign(key, body)) for key in self._keys):
             raise InvalidVisitorToken("visitor token signature does not match")
         if parts[1] != inbox_id:
             raise InvalidVisitorToken("visitor token belongs to another inbox")
@@ -96,6 +123,7 @@ class VisitorTokens:
             raise InvalidVisitorToken("visitor token has expired")
         return parts[2]
 
-    def _sign(self, body: str) -> str:
-        digest = hmac.new(self._key, body.encode(), hashlib.sha256).digest()
+    @staticmethod
+    def _sign(key: bytes, body: str) -> str:
+        digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

@@ -48,9 +48,9 @@ class Hub:
     def __post_init__(self) -> None:
         self.egress = EgressPolicy.from_settings(self.settings, self.resolver)
         self.http = guarded_client(self.egress)
-        key = self.settings.secret_key_bytes()
-        self.box = SecretBox(key)
-        self.visitor_tokens = VisitorTokens(key)
+        key, fallback_keys = self.settings.secret_key_bytes(), self.settings.fallback_key_bytes()
+        self.box = SecretBox(key, fallback_keys)
+        self.visitor_tokens = VisitorTokens(key, fallback_keys)
         self.store = DatabaseSharedStore(self.database, self.box)
         self.inboxes = InboxCache(self.database)
         self.attachments = AttachmentStore(self.database, self.settings.public_url, self.http)

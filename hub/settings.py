@@ -11,9 +11,10 @@ from typing import Annotated, Any
 from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
 
-__all__ = ["SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
+__all__ = ["MIN_SECRET_KEY_LENGTH", "SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
 
 SUPPORTED_DATABASE_URLS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
+MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -25,7 +26,12 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its database and generated secret key.")
     database_url: str = Field("", description="SQLAlchemy async URL; default a SQLite file in data_dir.")
     redis_url: str | None = Field(None, description="Redis URL; set means production mode (Redis broker and fan-out).")
-    secret_key: SecretStr | None = Field(None, description="Signs visitor tokens and encrypts secrets at rest.")
+    secret_key: SecretStr | None = Field(None, description="Signs visitor tokens and encrypts secrets at rest "
+                                         f"(at least {MIN_SECRET_KEY_LENGTH} characters).")
+    secret_key_fallbacks: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
+        (), description="Older secret keys, still accepted to verify and decrypt, never to sign or encrypt.")
+    trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
+        (), description="Networks (CIDRs) whose X-Forwarded-For names the client; empty trusts none.")
     public_url: str = Field("http://127.0.0.1:8000", description="The URL customers and channels reach the hub at.")
     host: str = "127.0.0.1"
     port: int = 8000
@@ -47,6 +53,9 @@ class Settings(BaseSettings):
                                            "answer the hub reads.")
     visitor_rate_per_minute: int = Field(60, ge=1, description="Widget requests one visitor may make per minute.")
     ip_rate_per_minute: int = Field(300, ge=1, description="Widget requests one IP address may make per minute.")
+    login_attempts_per_account: int = Field(10, ge=1, description="Sign-in attempts for one email per window.")
+    login_attempts_per_ip: int = Field(100, ge=1, description="Sign-in attempts from one IP address per window.")
+    login_window_seconds: int = Field(900, ge=1, description="The window the sign-in limits count in.")
     log_level: str = "INFO"
     log_json: bool = Field(False, description="Log one JSON object per line instead of key=value.")
 
@@ -70,11 +79,36 @@ class Settings(BaseSettings):
                              "postgresql+asyncpg://omnihub@db:5432/omnihub")
         return url
 
-    @field_validator("allowed_private_networks", mode="before")
+    @field_validator("allowed_private_networks", "secret_key_fallbacks", "trusted_proxies", mode="before")
     @classmethod
-    def _comma_separated(cls, networks: Any) -> Any:
+    def _comma_separated(cls, values: Any) -> Any:
         """The environment gives one string, `10.0.0.0/8, 192.168.10.0/24`; TOML may give a list."""
-        return [part.strip() for part in networks.split(",") if part.strip()] if isinstance(networks, str) else networks
+        return [part.strip() for part in values.split(",") if part.strip()] if isinstance(values, str) else values
+
+    @field_validator("secret_key")
+    @classmethod
+    def _strong_secret_key(cls, key: SecretStr | None) -> SecretStr | None:
+        """A short key can be guessed offline from one visitor token; embedded mode generates a long one when unset."""
+        if key is not None and len(key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
+                             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+        return key
+
+    @field_validator("secret_key_fallbacks")
+    @classmethod
+    def _no_empty_fallback(cls, keys: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        """Older keys may be short (that is why they are being replaced), but an empty one would accept forgeries."""
+        if any(not key.get_secret_value() for key in keys):
+            raise ValueError("must not contain an empty key")
+        return keys
+
+    @model_validator(mode="after")
+    def _secret_key_in_production(self) -> Settings:
+        """Every process of a deployment must share the key, so production cannot generate one."""
+        if self.production and self.secret_key is None:
+            raise ValueError("OMNIHUB_SECRET_KEY must be set in production mode (OMNIHUB_REDIS_URL is set), "
+                             "the same in every process")
+        return self
 
     @model_validator(mode="after")
     def _derive_defaults(self) -> Settings:
@@ -95,8 +129,6 @@ class Settings(BaseSettings):
         """The key, or in embedded mode one generated once and kept in data_dir."""
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
-        if self.production:
-            raise RuntimeError("OMNIHUB_SECRET_KEY must be set in production mode (OMNIHUB_REDIS_URL is set)")
         key_file = self.data_dir / "secret_key"
         if not key_file.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -104,6 +136,9 @@ class Settings(BaseSettings):
             with os.fdopen(descriptor, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
         return key_file.read_text().strip().encode()
+
+    def fallback_key_bytes(self) -> list[bytes]:
+        return [key.get_secret_value().encode() for key in self.secret_key_fallbacks]
 
 
 class _TomlSource(PydanticBaseSettingsSource):

@@ -24,6 +24,10 @@ hypothesis_settings.load_profile("omnihub")
 """Property tests judge what code does, never how fast: a busy two-core CI machine must not fail them."""
 
 
+TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
+"""Long enough for the hub's minimum (32 characters)."""
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate once; each test copies the file (migrations themselves are tested separately)."""
@@ -37,8 +41,19 @@ def settings(tmp_path: Path, migrated_template: Path) -> Settings:
     data_dir = tmp_path / "var"
     data_dir.mkdir()
     shutil.copy(migrated_template, data_dir / "omnihub.db")
-    return Settings(data_dir=data_dir, secret_key="test-secret-key-0123456789", sweep_interval_seconds=3600,
+    return Settings(data_dir=data_dir, secret_key=TEST_SECRET_KEY, sweep_interval_seconds=3600,
                     public_url="http://testserver.local", worker_threads=2)
+
+
+@pytest.fixture
+def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A clean OMNIHUB_* environment with its own data dir, for commands that read their settings from it."""
+    for name in list(os.environ):
+        if name.startswith("OMNIHUB_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("OMNIHUB_DATA_DIR", str(tmp_path / "var"))
+    monkeypatch.setenv("OMNIHUB_PUBLIC_URL", "http://hub.example.test/")
+    return tmp_path
 
 
 def run(coroutine_function: Callable[..., Any], settings: Settings) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -17,17 +16,6 @@ from hub.settings import Settings
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text()
 EXAMPLE_CONFIG = (ROOT / "config" / "omnihub.example.toml").read_text()
-
-
-@pytest.fixture
-def environment(tmp_path, monkeypatch):
-    """A clean OMNIHUB_* environment with its own data dir."""
-    for name in list(os.environ):
-        if name.startswith("OMNIHUB_"):
-            monkeypatch.delenv(name)
-    monkeypatch.setenv("OMNIHUB_DATA_DIR", str(tmp_path / "var"))
-    monkeypatch.setenv("OMNIHUB_PUBLIC_URL", "http://hub.example.test/")
-    return tmp_path
 
 
 def test_toml_file_is_read_and_the_environment_wins(environment, monkeypatch):
@@ -53,13 +41,6 @@ def test_unknown_toml_keys_are_refused(environment, monkeypatch):
 def test_the_example_configuration_is_valid(environment, monkeypatch):
     monkeypatch.setenv("OMNIHUB_CONFIG_FILE", str(ROOT / "config" / "omnihub.example.toml"))
     assert Settings().port == 8000
-
-
-def test_production_mode_needs_a_secret_key(environment):
-    settings = Settings(redis_url="redis://127.0.0.1:6379/0")
-    assert settings.production
-    with pytest.raises(RuntimeError, match="OMNIHUB_SECRET_KEY"):
-        settings.secret_key_bytes()
 
 
 def test_embedded_mode_generates_its_key_once_and_keeps_it_private(environment):

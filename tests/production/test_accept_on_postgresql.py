@@ -14,7 +14,7 @@ from hub.demo import ensure_demo
 from hub.models import Inbox, InboundEvent
 from hub.settings import Settings
 from normalizer import IdentityKind, IdentityRef, InboundMessage, dedupe_key
-from tests.conftest import run
+from tests.conftest import TEST_SECRET_KEY, run
 
 
 def _message(channel_message_id: str, text: str) -> InboundMessage:
@@ -24,7 +24,7 @@ def _message(channel_message_id: str, text: str) -> InboundMessage:
 
 def test_new_and_repeated_messages_in_one_group_are_stored_once_with_every_column(postgres_url: str, tmp_path: Path) -> None:
     migrate(postgres_url)
-    settings = Settings(database_url=postgres_url, data_dir=tmp_path, secret_key="test-secret-key-0123456789",
+    settings = Settings(database_url=postgres_url, data_dir=tmp_path, secret_key=TEST_SECRET_KEY,
                         public_url="http://testserver.local", embedded_worker=False)
     run(ensure_demo, settings)
     raw = "<xml><Content><![CDATA[你好 ' \" \\ 😀]]></Content></xml>"

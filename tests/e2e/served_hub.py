@@ -1,0 +1,137 @@
+"""Real `omnihub` processes for tests: an embedded `omnihub serve` on a data dir and port of its own,
+and a stand-in for WeChat's API on a local port (outside the machine's hub, so respx cannot reach it)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.conftest import wait_for
+
+__all__ = ["FakeWeChatApi", "ServedHub", "free_port", "omnihub_command", "served_hub", "stop_with_sigterm"]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def omnihub_command() -> str:
+    return str(Path(sys.executable).with_name("omnihub"))
+
+
+def clean_environment(**settings: str) -> dict[str, str]:
+    """This process's environment without its OMNIHUB_* variables, plus `settings`."""
+    return {**{name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")}, **settings}
+
+
+@dataclass
+class ServedHub:
+    url: str
+    demo: dict[str, Any]
+    log: Path
+    process: subprocess.Popen
+    environment: dict[str, str]
+
+    def log_text(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def served_hub(data_dir: Path, **settings: str) -> Iterator[ServedHub]:
+    """`omnihub demo --json`, then `omnihub serve` in embedded mode with `settings` (OMNIHUB_* names), until healthy."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    environment = clean_environment(OMNIHUB_DATA_DIR=str(data_dir), OMNIHUB_HOST="127.0.0.1", OMNIHUB_PORT=str(port),
+                                    OMNIHUB_PUBLIC_URL=url, **settings)
+    log = data_dir / "serve.log"
+    with log.open("w") as output:
+        demo = subprocess.run([omnihub_command(), "demo", "--json"], env=environment, check=True, stdout=subprocess.PIPE,
+                              stderr=output, text=True, timeout=120).stdout
+        server = subprocess.Popen([omnihub_command(), "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        def healthy() -> bool:
+            assert server.poll() is None, f"omnihub serve exited:\n{log.read_text()}"
+            with contextlib.suppress(httpx.TransportError):
+                return httpx.get(f"{url}/healthz", timeout=1).status_code == 200
+            return False
+
+        wait_for(healthy, timeout=60, interval=0.1)
+        yield ServedHub(url, json.loads(demo), log, server, environment)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
+def stop_with_sigterm(process: subprocess.Popen, timeout: float = 30.0) -> int:
+    """SIGTERM, then the exit status (the test fails if the process is still running after `timeout`)."""
+    process.send_signal(signal.SIGTERM)
+    return process.wait(timeout)
+
+
+@dataclass
+class FakeWeChatApi:
+    """Answers the calls the WeChat connectors make: access tokens, user profiles, customer service sends."""
+
+    access_token: str
+    requests: list[str] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeWeChatApi:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer()
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self._answer()
+
+            def _answer(self) -> None:
+                path = self.path.split("?", 1)[0]
+                api.requests.append(path)
+                if path == "/cgi-bin/stable_token":
+                    answer: dict[str, Any] = {"access_token": api.access_token, "expires_in": 7200}
+                elif path == "/cgi-bin/user/info":
+                    answer = {"openid": "o-fake", "nickname": "Fake"}
+                else:
+                    answer = {"errcode": 0, "errmsg": "ok", "msgid": 1}
+                body = json.dumps(answer).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
