@@ -1,20 +1,29 @@
-"""The agents' WebSocket: every event of their workspace, live (new messages, assignments, status)."""
+"""The agents' WebSocket: every event of their workspace, live (new messages, assignments, status).
+
+A socket lives no longer than the token it was opened with: it closes (code 4401) when the token
+expires, known when it opens, or is revoked, announced on the token's session channel to every
+web process.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from datetime import datetime
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from sqlalchemy import update
 
-from hub.auth import authenticate
+from hub.auth import Caller, authenticate
 from hub.errors import ApiError
 from hub.models import Agent
-from hub.realtime import Fanout, InvalidFrame, receive_frame, workspace_channel
+from hub.realtime import SOCKET_GONE, EventStream, Fanout, InvalidFrame, receive_frame, session_channel, workspace_channel
 from hub.runtime import Hub
 
 __all__ = ["agent_socket"]
+
+SESSION_CLOSE_CODE = 4401
 
 
 @websocket("/api/v1/agent/ws")
@@ -29,31 +38,76 @@ async def agent_socket(socket: WebSocket) -> None:
             token = first.get("token")
         caller = await authenticate(hub, token)
     except ApiError as error:
-        await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
-        await socket.close(code=4401)
+        await _end_session(socket, error.code, error.detail)
         return
     except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
         return
-    await _set_presence(hub, caller.agent_id, "online")
     realtime: Fanout = socket.app.state.realtime
+    async with realtime.event_stream([session_channel(caller.token_id)]) as session_events:
+        try:
+            # A revocation published before the subscription above would be missed: look once more.
+            await authenticate(hub, token)
+        except ApiError as error:
+            await _end_session(socket, error.code, error.detail)
+            return
+        await _set_presence(hub, caller.agent_id, "online")
+        try:
+            async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
+                await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id,
+                                        "agent_id": caller.agent_id})
+                feed.start()
+                await _serve_while_session_lasts(hub, socket, caller, session_events)
+        finally:
+            await _set_presence(hub, caller.agent_id, "offline")
+
+
+async def _serve_while_session_lasts(hub: Hub, socket: WebSocket, caller: Caller, session_events: EventStream) -> None:
+    answering = asyncio.create_task(_answer_frames(socket))
+    ending = asyncio.create_task(_session_end(hub, caller.expires_at, session_events))
     try:
-        async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
-            await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id})
-            feed.start()
-            try:
-                while True:
-                    try:
-                        frame = await receive_frame(socket)
-                    except InvalidFrame as error:
-                        await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
-                        continue
-                    if frame.get("type") == "ping":
-                        await socket.send_json({"type": "pong"})
-            except WebSocketDisconnect:
-                pass
+        await asyncio.wait([answering, ending], return_when=asyncio.FIRST_COMPLETED)
+        if not ending.done():
+            await answering
+            return
+        answering.cancel()
+        with contextlib.suppress(*SOCKET_GONE):
+            await _end_session(socket, *ending.result())
     finally:
-        await _set_presence(hub, caller.agent_id, "offline")
+        answering.cancel()
+        ending.cancel()
+
+
+async def _answer_frames(socket: WebSocket) -> None:
+    """Until the agent disconnects: `ping` gets `pong`, a malformed frame an error."""
+    try:
+        while True:
+            try:
+                frame = await receive_frame(socket)
+            except InvalidFrame as error:
+                await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
+                continue
+            if frame.get("type") == "ping":
+                await socket.send_json({"type": "pong"})
+    except WebSocketDisconnect:
+        return
+
+
+async def _session_end(hub: Hub, expires_at: datetime | None, session_events: EventStream) -> tuple[str, str]:
+    """Wait for the token to be revoked or to expire: the error code and detail to close with."""
+    seconds_left = None if expires_at is None else max(0.0, (expires_at - hub.now()).total_seconds())
+    try:
+        async with asyncio.timeout(seconds_left):
+            async for _revoked in session_events:
+                break
+    except TimeoutError:
+        return "expired_token", "The API token has expired; log in again."
+    return "revoked_token", "The session was signed out; log in again."
+
+
+async def _end_session(socket: WebSocket, code: str, detail: str) -> None:
+    await socket.send_json({"type": "error", "code": code, "detail": detail})
+    await socket.close(code=SESSION_CLOSE_CODE)
 
 
 async def _set_presence(hub: Hub, agent_id: str | None, presence: str) -> None:

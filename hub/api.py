@@ -9,15 +9,17 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
+from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
+from litestar.handlers import BaseRouteHandler
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
 from connectors import Capabilities, CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
 from connectors.base import DestinationRefused
-from hub import assignment, events, outbound
-from hub.auth import Caller, caller_dependency, login
+from hub import assignment, auth, events, outbound
+from hub.auth import Caller, caller_dependency, client_address
 from hub.errors import ApiError
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
@@ -38,6 +40,11 @@ MEDIA_CAPABILITIES = {"image": "images", "voice": "voice", "file": "files"}
 class LoginBody(msgspec.Struct):
     email: str
     password: str
+
+
+class PasswordChangeBody(msgspec.Struct):
+    current_password: str
+    new_password: str
 
 
 class AttachmentBody(msgspec.Struct):
@@ -182,20 +189,44 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.") from None
 
 
+def json_body_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
+    """A form or text/plain body is what another site's page can post without asking: these take JSON alone."""
+    media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise ApiError(415, "unsupported_media_type", "Send the body as JSON, with 'Content-Type: application/json'.")
+
+
 class AuthController(Controller):
     path = "/api/v1/auth"
     tags = ["auth"]
 
-    @post("/login", status_code=200)
+    @post("/login", status_code=200, guards=[json_body_only])
     async def login(self, request: Request, data: JSONBody[LoginBody]) -> dict[str, Any]:
-        """Exchange an agent's email and password for an API token valid 12 hours."""
-        agent, token = await login(hub_of(request), data.email, data.password)
+        """Exchange an agent's email and password for an API token valid 12 hours.
+
+        Attempts are limited per email and per client address (429 with `Retry-After`).
+        """
+        agent, token = await auth.login(hub_of(request), request.app.state.rate_limiter, data.email, data.password,
+                                        client_address(request))
         return {
             "access_token": token,
             "token_type": "bearer",
             "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role},
             "workspace_id": agent.workspace_id,
         }
+
+    @post("/logout", status_code=204, dependencies={"caller": Provide(caller_dependency)})
+    async def logout(self, request: Request, caller: NamedDependency[Caller]) -> None:
+        """Revoke the token this request carries; WebSockets opened with it close."""
+        await auth.logout(hub_of(request), caller)
+
+    @post("/password", status_code=200, guards=[json_body_only], dependencies={"caller": Provide(caller_dependency)})
+    async def change_password(self, request: Request, caller: NamedDependency[Caller],
+                              data: JSONBody[PasswordChangeBody]) -> dict[str, Any]:
+        """Change the calling agent's password; the agent's other sessions are revoked, this one stays."""
+        revoked = await auth.change_password(hub_of(request), request.app.state.rate_limiter, caller,
+                                             data.current_password, data.new_password, client_address(request))
+        return {"revoked_sessions": revoked}
 
 
 class ApiController(Controller):

@@ -76,6 +76,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
             for worker_side in worker_hub:
                 # Its loop has stopped with the worker; aiosqlite connections close from any loop.
                 await worker_side.database.dispose()
+            await app.state.rate_limiter.close()
             await hub.close()
             await realtime.stop()
 

@@ -1,4 +1,4 @@
-"""Who is calling: an agent's API token, sent as a Bearer header.
+"""Who is calling: an agent's API token, sent as a Bearer header; signing in, out, and changing passwords.
 
 Browsers never attach that header by themselves, so API calls cannot be forged cross-site (no
 cookie, no CSRF); the agent inbox keeps the token its login returned in sessionStorage.
@@ -6,22 +6,49 @@ cookie, no CSRF); the agent inbox keeps the token its login returned in sessionS
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import hashlib
 import hmac
+import secrets
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 from litestar import Request
 from litestar.connection import ASGIConnection
+from sqlalchemy import delete
 from sqlmodel import select
 
-from hub.crypto import hash_api_token, new_api_token, verify_password
+from hub.crypto import MIN_PASSWORD_LENGTH, hash_api_token, hash_password, new_api_token, verify_password
 from hub.errors import ApiError
 from hub.models import Agent, ApiToken
+from hub.ratelimit import RateLimiter, enforce
+from hub.realtime import session_channel
 from hub.runtime import Hub
 
-__all__ = ["Caller", "authenticate", "issue_token", "login", "token_from"]
+__all__ = [
+    "Caller",
+    "authenticate",
+    "change_password",
+    "client_address",
+    "issue_token",
+    "login",
+    "logout",
+    "token_from",
+]
 
 SESSION_TOKEN_LIFETIME = timedelta(hours=12)
+SESSION_TOKEN_NAME = "login session"
+SESSION_REVOKED = {"type": "session.revoked"}
+"""Published on a revoked token's session channel: its sockets, on any web process, close."""
+
+_password_work = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omnihub-password")
+"""argon2 takes tens of milliseconds of CPU and 64 MiB per call: off the event loop, and two at a time."""
+
+Result = TypeVar("Result")
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +56,7 @@ class Caller:
     workspace_id: str
     agent: Agent | None
     token_id: str
+    expires_at: datetime | None
 
     @property
     def agent_id(self) -> str | None:
@@ -42,6 +70,11 @@ def token_from(connection: ASGIConnection) -> str | None:
     return None
 
 
+def client_address(connection: ASGIConnection) -> str:
+    """The peer's address; uvicorn puts the X-Forwarded-For client here only for OMNIHUB_TRUSTED_PROXIES."""
+    return connection.client.host if connection.client else "unknown"
+
+
 async def authenticate(hub: Hub, token: str | None) -> Caller:
     if not token:
         raise ApiError(401, "missing_token", "Send an API token as 'Authorization: Bearer <token>'.")
@@ -53,7 +86,7 @@ async def authenticate(hub: Hub, token: str | None) -> Caller:
         if row.expires_at is not None and row.expires_at <= hub.now():
             raise ApiError(401, "expired_token", "The API token has expired; log in again.")
         agent = await session.get(Agent, row.agent_id) if row.agent_id else None
-    return Caller(workspace_id=row.workspace_id, agent=agent, token_id=row.id)
+    return Caller(workspace_id=row.workspace_id, agent=agent, token_id=row.id, expires_at=row.expires_at)
 
 
 async def caller_dependency(request: Request) -> Caller:
@@ -77,12 +110,82 @@ async def issue_token(hub: Hub, agent: Agent, name: str, lifetime: timedelta | N
     return token
 
 
-async def login(hub: Hub, email: str, password: str) -> tuple[Agent, str]:
+async def login(hub: Hub, limiter: RateLimiter, email: str, password: str, address: str) -> tuple[Agent, str]:
+    """A session token for the right password. Unknown emails cost the same work and get the same answer."""
+    email = email.strip().lower()
+    await _count_sign_in_attempt(hub, limiter, email, address)
     async with hub.database.session() as session:
-        agent = (await session.exec(select(Agent).where(Agent.email == email.strip().lower()))).first()
+        agent = (await session.exec(select(Agent).where(Agent.email == email))).first()
+    matched = await _off_loop(_password_matches, agent.password_hash if agent else None, password)
+    if agent is None or not matched:
+        raise ApiError(401, "invalid_credentials", "Email or password is wrong.")
+    await limiter.reset(_account_key(email))
+    return agent, await issue_token(hub, agent, SESSION_TOKEN_NAME, SESSION_TOKEN_LIFETIME)
+
+
+async def logout(hub: Hub, caller: Caller) -> None:
+    """Revoke the token the caller used: it stops authenticating at once, and its sockets close."""
+    async with hub.database.session() as session:
+        await session.execute(delete(ApiToken).where(ApiToken.id == caller.token_id))
+        await session.commit()
+    await hub.publisher.publish(SESSION_REVOKED, [session_channel(caller.token_id)])
+
+
+async def change_password(hub: Hub, limiter: RateLimiter, caller: Caller, current_password: str, new_password: str,
+                          address: str) -> int:
+    """Set a new password and revoke the agent's other sessions; answer how many were revoked.
+
+    The current password is required (a stolen session alone cannot take the account over) and
+    guesses at it count against the same limits as sign-ins.
+    """
+    agent = caller.agent
     if agent is None:
-        verify_password("$argon2id$v=19$m=65536,t=3,p=4$c29tZXNhbHQ$invalidinvalidinvalidinvalidinvalidinv", password)
-        raise ApiError(401, "invalid_credentials", "Email or password is wrong.")
-    if not verify_password(agent.password_hash, password):
-        raise ApiError(401, "invalid_credentials", "Email or password is wrong.")
-    return agent, await issue_token(hub, agent, "login session", SESSION_TOKEN_LIFETIME)
+        raise ApiError(403, "not_an_agent", "Only an agent's own session can change a password.")
+    if len(new_password) < MIN_PASSWORD_LENGTH:
+        raise ApiError(422, "invalid_input", f"new_password must be at least {MIN_PASSWORD_LENGTH} characters.",
+                       extra=[{"field": "new_password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}])
+    await _count_sign_in_attempt(hub, limiter, agent.email, address)
+    if not await _off_loop(_password_matches, agent.password_hash, current_password):
+        raise ApiError(422, "wrong_password", "current_password is not the agent's password.",
+                       extra=[{"field": "current_password", "message": "wrong password"}])
+    new_hash = await _off_loop(hash_password, new_password)
+    async with hub.database.session() as session:
+        row = await session.get(Agent, agent.id)
+        row.password_hash = new_hash
+        other_sessions = (await session.exec(select(ApiToken.id).where(
+            ApiToken.agent_id == agent.id, ApiToken.name == SESSION_TOKEN_NAME, ApiToken.id != caller.token_id,
+        ))).all()
+        await session.execute(delete(ApiToken).where(ApiToken.id.in_(other_sessions)))
+        await session.commit()
+    await limiter.reset(_account_key(agent.email))
+    if other_sessions:
+        await hub.publisher.publish(SESSION_REVOKED, [session_channel(token_id) for token_id in other_sessions])
+    return len(other_sessions)
+
+
+async def _count_sign_in_attempt(hub: Hub, limiter: RateLimiter, email: str, address: str) -> None:
+    """Per account and per client address, counted before the password is checked, so parallel guesses count too."""
+    settings = hub.settings
+    await enforce(limiter, [(_account_key(email), settings.login_attempts_per_account),
+                            (f"login:ip:{address}", settings.login_attempts_per_ip)],
+                  settings.login_window_seconds, "Too many sign-in attempts; wait before trying again.")
+
+
+def _account_key(email: str) -> str:
+    """Hashed: the limiter's keys hold no email address, and an over-long one makes no over-long key."""
+    return "login:account:" + hashlib.sha256(email.encode()).hexdigest()[:32]
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """A real hash with the same parameters as agents' hashes, so an unknown email costs a full verification."""
+    return hash_password(secrets.token_urlsafe(24))
+
+
+def _password_matches(password_hash: str | None, password: str) -> bool:
+    """Verify against the agent's hash, or the decoy when there is no agent (always False then)."""
+    return verify_password(password_hash or _decoy_hash(), password) and password_hash is not None
+
+
+async def _off_loop(work: Callable[..., Result], *arguments: object) -> Result:
+    return await asyncio.get_running_loop().run_in_executor(_password_work, work, *arguments)

@@ -1,8 +1,8 @@
 """Realtime fan-out: events to agents' and visitors' WebSockets, across processes in production.
 
-Channel names: `workspace.<id>` (agents of a workspace) and `audience.<inbox>.<key>` (one
+Channel names: `workspace.<id>` (agents of a workspace), `audience.<inbox>.<key>` (one
 customer identity on one inbox, e.g. a widget visitor), so a worker can address a visitor
-without knowing which process holds the socket.
+without knowing which process holds the socket, and `session.<token id>` (a token's revocation).
 
 A web process listens to each channel once, however many of its sockets want it, and one task
 reads every event and hands it to that channel's subscribers. Idle widget sockets are most
@@ -32,7 +32,8 @@ from hub.batching import Batcher
 
 __all__ = [
     "BACKLOG_LIMIT", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher", "RedisPubSubBackend",
-    "RedisPublisher", "SocketFeed", "audience_channel", "make_fanout", "receive_frame", "workspace_channel",
+    "RedisPublisher", "SOCKET_GONE", "SocketFeed", "audience_channel", "make_fanout", "receive_frame", "session_channel",
+    "workspace_channel",
 ]
 
 PUBLISH_BATCH_SIZE = 1000
@@ -47,6 +48,11 @@ log = logging.getLogger("omnihub.realtime")
 
 def workspace_channel(workspace_id: str) -> str:
     return f"workspace.{workspace_id}"
+
+
+def session_channel(token_id: str) -> str:
+    """Where a token's revocation is announced to the sockets it opened, on every web process."""
+    return f"session.{token_id}"
 
 
 def audience_channel(inbox_id: str, kind: str, scope: str, value: str) -> str:

@@ -21,11 +21,12 @@ from sqlmodel import select
 from connectors import MalformedPayload, RawRequest
 from connectors.webchat import WebChatConnector, WebChatSettings
 from hub import events, inbound
-from hub.auth import token_from
+from hub.auth import client_address, token_from
 from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
+from hub.ratelimit import enforce
 from hub.realtime import Fanout, InvalidFrame, audience_channel, receive_frame
 from hub.runtime import Hub
 from normalizer import IdentityKind
@@ -135,21 +136,13 @@ async def find_visitor(hub: Hub, widget_token: FromPath[str], visitor_token: str
     return WidgetVisitor(hub, inbox, visitor_id, hub.visitor_tokens.issue(inbox.id, visitor_id, now=hub.now().timestamp()))
 
 
-async def _limit(hub: Hub, request: ASGIConnection, visitor: WidgetVisitor | None) -> None:
-    """Per visitor and per IP, so a script hammering the widget cannot fill the database."""
-    limiter = request.app.state.rate_limiter
-    checks = [(f"ip:{_client_ip(request)}", hub.settings.ip_rate_per_minute)]
-    if visitor is not None and visitor.issued_token is None:
-        checks.append((f"visitor:{visitor.inbox.id}:{visitor.visitor_id}", hub.settings.visitor_rate_per_minute))
-    for key, limit in checks:
-        retry_after = await limiter.hit(key, limit, 60)
-        if retry_after is not None:
-            raise ApiError(429, "rate_limited", "Too many messages; wait before sending more.",
-                           headers={"Retry-After": str(int(retry_after))})
-
-
-def _client_ip(connection: ASGIConnection) -> str:
-    return connection.client.host if connection.client else "unknown"
+async def _limit(hub: Hub, request: ASGIConnection, visitor: WidgetVisitor) -> None:
+    """Per visitor (a new one too: a socket keeps the visitor it was issued) and per IP, so a script
+    hammering the widget cannot fill the database."""
+    await enforce(request.app.state.rate_limiter, [
+        (f"ip:{client_address(request)}", hub.settings.ip_rate_per_minute),
+        (f"visitor:{visitor.inbox.id}:{visitor.visitor_id}", hub.settings.visitor_rate_per_minute),
+    ], 60, "Too many messages; wait before sending more.")
 
 
 def _cors(settings: WebChatSettings, origin: str | None) -> dict[str, str]:
@@ -214,7 +207,7 @@ class WidgetController(Controller):
             data = msgspec.json.decode(await request.body(), type=WidgetMessage)
         except (msgspec.DecodeError, msgspec.ValidationError) as error:
             raise ApiError(400, "invalid_json", f"Body must be JSON {{\"text\", \"client_id\"}}: {error}") from None
-        message = await visitor.send(data.text, data.client_id, data.name, data.page_url, _client_ip(request))
+        message = await visitor.send(data.text, data.client_id, data.name, data.page_url, client_address(request))
         body: dict[str, Any] = {**message, "message": message}
         if visitor.issued_token:
             body["visitor_token"] = visitor.issued_token
@@ -332,7 +325,7 @@ async def _receive_visitor_frames(hub: Hub, socket: WebSocket, visitor: WidgetVi
         try:
             await _limit(hub, socket, visitor)
             data = msgspec.convert(frame, WidgetMessage)
-            message = await visitor.send(data.text, data.client_id, data.name, data.page_url, _client_ip(socket))
+            message = await visitor.send(data.text, data.client_id, data.name, data.page_url, client_address(socket))
         except msgspec.ValidationError as error:
             await socket.send_json({"type": "error", "code": "invalid_message", "detail": str(error)})
             continue

@@ -124,6 +124,16 @@
     byId("login-error").textContent = reason || "";
   }
 
+  async function logOut() {
+    /* Revoke the token on the hub too, so no copy of it (another tab, a proxy's log) keeps working. */
+    try {
+      await api("/api/v1/auth/logout", { method: "POST" });
+    } catch {
+      /* Already invalid, or the hub is unreachable: ending this tab's session is what is left to do. */
+    }
+    signOut("");
+  }
+
   async function enterInbox(session) {
     state.session = session;
     byId("login").hidden = true;
@@ -489,7 +499,7 @@
   /* ---- wiring ---- */
 
   byId("login-form").addEventListener("submit", signIn);
-  byId("logout").addEventListener("click", () => signOut(""));
+  byId("logout").addEventListener("click", logOut);
   byId("status-filter").addEventListener("change", () => reportFailure(loadConversations()));
   byId("load-more").addEventListener("click", () => reportFailure(loadConversations(state.nextCursor)));
   byId("composer").addEventListener("submit", (event) => {

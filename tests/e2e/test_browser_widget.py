@@ -264,3 +264,22 @@ def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
     assert console_errors == []
     visitor.context.close()
     agent.context.close()
+
+
+def test_logging_out_of_the_inbox_revokes_the_agents_token(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    page = new_page(browser, console_errors)
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    token = json.loads(page.evaluate("sessionStorage.getItem('omnihub.inbox.session')"))["access_token"]
+    assert httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 200
+
+    page.get_by_role("button", name="Log out").click()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    wait_for(lambda: httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 401)
+    assert console_errors == []
+    page.context.close()

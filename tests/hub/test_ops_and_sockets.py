@@ -65,3 +65,26 @@ def test_widget_socket_sends_acks_and_errors_per_frame(client, demo):
         assert ack["client_id"] == "c1"
         echoed = next(frame for frame in frames if frame["type"] == "message.created")
         assert echoed["message"]["text"] == "你好" and echoed["message"]["id"] == ack["id"]
+
+
+def test_a_widget_socket_opened_without_a_visitor_token_is_limited_per_visitor(settings, demo):
+    """The socket keeps the visitor it was issued: its frames count against that visitor from the first one."""
+    from litestar.testing import TestClient
+
+    from hub.app import create_app
+
+    limits = settings.model_copy(update={"visitor_rate_per_minute": 3, "ip_rate_per_minute": 100})
+    widget = inbox_of(demo, "webchat")["widget_token"]
+    with TestClient(app=create_app(limits), base_url="http://testserver.local") as client, \
+            client.websocket_connect(f"/widget/{widget}/ws") as socket:
+        socket.send_json({"visitor_token": None})
+        assert socket.receive_json()["type"] == "ready"
+        answers = []
+        for number in range(3):
+            socket.send_json({"type": "message", "text": f"spam {number}", "client_id": f"s{number}"})
+            answer = socket.receive_json()
+            while answer["type"] == "message.created":
+                answer = socket.receive_json()
+            answers.append(answer)
+        assert [answer["type"] for answer in answers] == ["ack", "ack", "error"]
+        assert answers[-1]["code"] == "rate_limited"
