@@ -22,6 +22,7 @@ from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
+from hub.logs import LitestarLogging
 from hub.ops import healthz, metrics_endpoint, readyz
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from hub.realtime import FanoutPublisher, make_fanout
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         middleware=[widget_preflight, PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
                                      exclude=["/metrics", "/healthz"], scopes={ScopeType.HTTP}).middleware],
         exception_handlers=error_handlers,
+        logging_config=LitestarLogging(),
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Omnihub", version="0.1.0", path="/schema"),
         debug=False,
