@@ -26,7 +26,8 @@ def _settings() -> Settings:
         return load_settings()
     except ValidationError as invalid:
         problems = [
-            (f"OMNIHUB_{str(error['loc'][0]).upper()}: " if error["loc"] else "") + error["msg"].removeprefix("Value error, ")
+            (f"OMNIHUB_{str(error['loc'][0]).upper()}: " if error["loc"] else "")
+            + error["msg"].removeprefix("Value error, ")
             for error in invalid.errors(include_url=False, include_input=False)
         ]
         raise click.ClickException("invalid configuration:\n  " + "\n  ".join(problems)) from None

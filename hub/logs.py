@@ -12,8 +12,8 @@ import re
 from pathlib import Path
 
 import websockets
-from litestar.logging.config import BaseLoggingConfig
-from litestar.types.callable_types import GetLogger
+from litestar.logging import BaseLoggingConfig
+from litestar.types import GetLogger
 
 __all__ = ["LitestarLogging", "configure_logging", "mask_pii", "redact_credentials"]
 

@@ -163,7 +163,8 @@ def test_embedded_serve_logs_no_secret_at_debug(tmp_path: Path) -> None:
         log = hub.log_text()
     assert_no_leak(known, {"serve": log})
     assert "/cgi-bin/stable_token" in wechat.requests, "the access token was fetched with the app secret"
-    assert "?token=[redacted]" in log and "?visitor_token=[redacted]" in log, "uvicorn's handshake lines are logged, redacted"
+    assert "?token=[redacted]" in log and "?visitor_token=[redacted]" in log, \
+        "uvicorn's handshake lines are logged, redacted"
 
 
 def test_production_processes_log_no_secret_at_debug(production_services: None, tmp_path: Path) -> None:

@@ -33,8 +33,8 @@ CLEAN_EXITS = (0, -signal.SIGTERM)
 def test_weak_secret_keys_stop_serve_and_worker_at_once(tmp_path: Path, command: str, settings: dict[str, str],
                                                          complaint: str) -> None:
     started = time.monotonic()
-    finished = subprocess.run([omnihub_command(), command], env=clean_environment(OMNIHUB_DATA_DIR=str(tmp_path), **settings),
-                              capture_output=True, text=True, timeout=60)
+    environment = clean_environment(OMNIHUB_DATA_DIR=str(tmp_path), **settings)
+    finished = subprocess.run([omnihub_command(), command], env=environment, capture_output=True, text=True, timeout=60)
     assert finished.returncode == 1
     assert complaint in finished.stderr
     assert "Traceback" not in finished.stderr
