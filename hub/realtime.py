@@ -31,9 +31,9 @@ from redis.asyncio import Redis
 from hub.batching import Batcher
 
 __all__ = [
-    "BACKLOG_LIMIT", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher", "RedisPubSubBackend",
-    "RedisPublisher", "SOCKET_GONE", "SocketFeed", "audience_channel", "make_fanout", "receive_frame", "session_channel",
-    "workspace_channel",
+    "BACKLOG_LIMIT", "SOCKET_GONE", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher",
+    "RedisPubSubBackend", "RedisPublisher", "SocketFeed", "audience_channel", "make_fanout", "receive_frame",
+    "session_channel", "workspace_channel",
 ]
 
 PUBLISH_BATCH_SIZE = 1000
