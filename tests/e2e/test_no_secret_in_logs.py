@@ -131,19 +131,22 @@ def ending_frame(agent_socket: ClientConnection) -> dict[str, Any]:
 
 
 def send_wechat_message(api: httpx.Client, inbox: dict[str, Any], known: KnownSecrets) -> None:
-    """A handshake and a message, signed and encrypted as WeChat does in safe mode."""
+    """A handshake and a message, signed (each with a nonce of its own) and encrypted as WeChat does in safe mode."""
     settings = WeChatSettings.model_validate({
         "app_id": inbox["app_id"], "app_secret": known["WeChat app secret"], "token": known["WeChat callback token"],
         "mode": "safe", "encoding_aes_key": known["WeChat EncodingAESKey"]})
     now = datetime.now(timezone.utc)
-    deliveries = SignedDeliveries(settings, "xml", signed_at=now, received_at=now, nonce=secrets.token_hex(5))
+
+    def signed_now() -> SignedDeliveries:
+        return SignedDeliveries(settings, "xml", signed_at=now, received_at=now, nonce=secrets.token_hex(5))
+
     path = urlsplit(inbox["callback_url"]).path
-    handshake = deliveries.handshake("5837397520665436492")
+    handshake = signed_now().handshake("5837397520665436492")
     assert api.get(path, params=dict(handshake.query)).text == "5837397520665436492"
     message = (f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[o-known-visitor]]>"
                f"</FromUserName><CreateTime>{int(now.timestamp())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
                f"<Content><![CDATA[{known['WeChat message text']}]]></Content><MsgId>77001</MsgId></xml>").encode()
-    delivered = deliveries.post(message)
+    delivered = signed_now().post(message)
     answer = api.post(path, params=dict(delivered.query), content=delivered.body)
     assert answer.status_code == 200 and answer.text == "success", answer.text
 

@@ -9,13 +9,13 @@ from pathlib import Path
 from hub.jobs import QUEUE_NAME, JobQueue, make_broker
 from hub.outbound import DELIVER_OUTBOUND
 from hub.settings import Settings
-from tests.conftest import wait_for
+from tests.conftest import TEST_SECRET_KEY, wait_for
 
 AN_HOUR = 3600
 
 
 async def test_on_redis_waiting_delayed_and_running_jobs_all_count(redis_url: str, tmp_path: Path) -> None:
-    settings = Settings(data_dir=tmp_path, redis_url=redis_url)
+    settings = Settings(data_dir=tmp_path, redis_url=redis_url, secret_key=TEST_SECRET_KEY)
     web, worker = make_broker(settings), make_broker(settings)
     jobs = JobQueue(web)
     try:
