@@ -196,7 +196,7 @@ def test_a_socket_closes_when_its_token_expires(client, demo, settings):
     async def short_lived_token(hub) -> str:
         async with hub.database.session() as session:
             agent = (await session.exec(select(Agent).where(Agent.email == demo["admin_email"]))).one()
-        return await issue_token(hub, agent, "short", timedelta(seconds=2))
+        return await issue_token(hub, agent, "short", timedelta(seconds=4))
 
     token = run(short_lived_token, settings)
     with agent_socket(client, token) as socket:
