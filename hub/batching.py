@@ -24,8 +24,9 @@ class Batcher(Generic[Item, Result]):
     With `linger_seconds`, each batch first waits that long for company: for work off the request
     path, where fuller batches are worth a few milliseconds.
 
-    A batch that fails is handled again caller by caller, so one caller's bad item fails only
-    that caller (the others are retried alone, which `handle` must allow: it is idempotent).
+    A batch that fails is handled again in halves, and each half that fails in halves again, so one
+    caller's bad item fails only that caller, after about 2·log2(callers) more calls rather than
+    one per caller (`handle` must allow the retries: it is idempotent).
     """
 
     def __init__(self, handle: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_items: int,
@@ -61,8 +62,9 @@ class Batcher(Generic[Item, Result]):
             if len(batch) == 1:
                 _settle(batch[0][1], error=error)
                 return
-            for caller in batch:
-                await self._run([caller])
+            middle = len(batch) // 2
+            await self._run(batch[:middle])
+            await self._run(batch[middle:])
             return
         start = 0
         for items, future in batch:

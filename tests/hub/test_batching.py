@@ -54,7 +54,26 @@ async def test_a_failing_batch_fails_only_the_caller_whose_item_is_bad() -> None
     assert await good == ["B"] and await other == ["C"]
     with pytest.raises(ValueError, match="refused bad"):
         await bad
-    assert handle.batches == [["a"], ["b", "bad", "c"], ["b"], ["bad"], ["c"]]
+    assert handle.batches == [["a"], ["b", "bad", "c"], ["b"], ["bad", "c"], ["bad"], ["c"]]
+
+
+async def test_a_failing_batch_is_split_in_halves_until_the_bad_caller_stands_alone() -> None:
+    """One bad caller among sixteen costs 2·log2(16) more calls, not one more call per caller."""
+    handle = Recorder(refuse="bad")
+    batcher = Batcher(handle, max_items=100)
+    first = asyncio.ensure_future(batcher.submit(["first"]))
+    await asyncio.sleep(0)
+    names = [f"c{number}" for number in range(15)]
+    names.insert(11, "bad")
+    callers = [asyncio.ensure_future(batcher.submit([name])) for name in names]
+    await first
+    outcomes = await asyncio.gather(*callers, return_exceptions=True)
+    assert [outcome for name, outcome in zip(names, outcomes) if name != "bad"] == [
+        [name.upper()] for name in names if name != "bad"]
+    assert isinstance(outcomes[11], ValueError)
+    assert len(handle.batches) == 1 + 1 + 2 * 4
+    assert handle.batches[2:4] == [names[:8], names[8:]]
+    assert ["bad"] in handle.batches and names[12:] in handle.batches
 
 
 async def test_lingering_gathers_callers_that_arrive_soon_after_the_first() -> None:
