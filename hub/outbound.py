@@ -4,21 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 
-from connectors import DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
+from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import events, metrics
 from hub.models import Conversation, Identity, Inbox, Message, new_row
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
 
-__all__ = ["DELIVER_OUTBOUND", "SEND_TYPING", "create_message", "deliver", "send_typing"]
+__all__ = ["DELIVER_OUTBOUND", "SEND_TYPING", "create_message", "deliver", "give_up_unfinished", "send_typing"]
 
 log = logging.getLogger("omnihub.outbound")
 DELIVER_OUTBOUND = "deliver_outbound"
@@ -85,23 +85,76 @@ async def create_message(
     return message, True
 
 
+@dataclass(slots=True)
+class _Outcome:
+    """What became of one delivery attempt, filled in as it goes (so replies reserved before a crash are known)."""
+
+    status: str = "failed"
+    error: str | None = None
+    retry_in: float | None = None
+    channel_ids: tuple[str, ...] = ()
+    reserved: int = 0
+    """Replies of the channel's quota the message holds."""
+
+
 async def deliver(hub: Hub, message_id: str) -> None:
-    """Claim the pending message, check the channel's window, send, record the outcome. Safe to run twice."""
-    now = hub.now()
+    """Claim the pending message, check the channel's window, send, record the outcome. Safe to run twice.
+
+    Whatever fails unexpectedly after the claim, in the connector or in the hub, is a failed attempt like a
+    transient error: retried with backoff, then failed. No message stays `sending`, or is retried forever.
+    """
+    claimed = await _claim(hub, message_id, "pending")
+    if claimed is None:
+        return
+    message, conversation, inbox, identity = claimed
+    outcome = _Outcome(reserved=message.meta.get(RESERVED_PARTS, 0))
+    quota = None
+    try:
+        connector = hub.connector_for(inbox)
+        quota = ReplyQuota(hub.database, connector.capabilities, conversation.id)
+        await _attempt(hub, connector, quota, message, conversation, inbox, identity, outcome)
+    except Exception as unexpected:
+        log.exception("outbound.unexpected_error inbox=%s message=%s", inbox.id, message.id)
+        outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
+            hub, message, f"Delivery failed unexpectedly ({type(unexpected).__name__})")
+    await _finish(hub, message, conversation, inbox, identity, quota, outcome)
+
+
+async def give_up_unfinished(hub: Hub, message_id: str) -> None:
+    """Fail a message whose delivery attempts never finished (each stopped its worker mid-attempt) and that has
+    no attempt left, giving back the replies it holds, rather than sending it again."""
+    claimed = await _claim(hub, message_id, "sending")
+    if claimed is None:
+        return
+    message, conversation, inbox, identity = claimed
+    reason = f"The delivery did not finish (its worker stopped); gave up after {message.attempts + 1} attempts"
+    outcome = _Outcome(error=reason, reserved=message.meta.get(RESERVED_PARTS, 0))
+    quota = None
+    if inbox.kind in hub.registry:
+        quota = ReplyQuota(hub.database, hub.connector_for(inbox).capabilities, conversation.id)
+    await _finish(hub, message, conversation, inbox, identity, quota, outcome)
+
+
+async def _claim(hub: Hub, message_id: str, status: str) -> tuple[Message, Conversation, Inbox, Identity] | None:
+    """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not."""
     async with hub.database.session() as session:
         claimed = await session.execute(
             update(Message)
-            .where(Message.id == message_id, Message.status == "pending")
-            .values(status="sending", updated_at=now)
+            .where(Message.id == message_id, Message.status == status)
+            .values(status="sending", updated_at=hub.now())
         )
         await session.commit()
         if claimed.rowcount != 1:
-            return
+            return None
         message = await session.get(Message, message_id)
         conversation = await session.get(Conversation, message.conversation_id)
         inbox = await session.get(Inbox, conversation.inbox_id)
         identity = await session.get(Identity, conversation.identity_id)
-    connector = hub.connector_for(inbox)
+    return message, conversation, inbox, identity
+
+
+async def _attempt(hub: Hub, connector: Connector, quota: ReplyQuota, message: Message, conversation: Conversation,
+                   inbox: Inbox, identity: Identity, outcome: _Outcome) -> None:
     outbound = OutboundMessage(
         message_id=message.id,
         conversation_id=conversation.id,
@@ -110,39 +163,44 @@ async def deliver(hub: Hub, message_id: str) -> None:
         attachments=tuple(Attachment(**attachment) for attachment in message.attachments),
         metadata=message.meta,
     )
-    quota = ReplyQuota(hub.database, connector.capabilities, conversation.id)
-    status, error, retry_in, channel_ids = "failed", None, None, ()
-    reserved = message.meta.get(RESERVED_PARTS, 0)
-    error = reply_window(connector.capabilities, conversation).refusal(now)
-    if error is None and not reserved:
-        reserved = connector.parts_needed(outbound)
-        error = await quota.reserve(reserved)
-        reserved = 0 if error else reserved
-    if error is None:
-        try:
-            result = await connector.send(outbound, hub.connector_context(inbox))
-            status, error, channel_ids = result.status, None, result.channel_message_ids
-        except DeferredSendError as deferred:
-            status, error, retry_in = "pending", deferred.reason, deferred.retry_after or DEFERRED_RETRY.total_seconds()
-        except TransientSendError as transient:
-            status, error, retry_in = _retry_or_give_up(hub, message, transient.reason, transient.retry_after)
-        except PermanentSendError as permanent:
-            status, error = "failed", permanent.reason
-        except Exception as unexpected:
-            log.exception("outbound.connector_error inbox=%s message=%s", inbox.id, message.id)
-            status, error, retry_in = _retry_or_give_up(
-                hub, message, f"The {connector.display_name} connector failed unexpectedly ({type(unexpected).__name__})")
-    if status == "failed" and reserved:
-        await quota.release(reserved)
-        reserved = 0
-    await _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved)
-    if retry_in is not None:
-        await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=retry_in)
-    if status == "failed":
+    outcome.error = reply_window(connector.capabilities, conversation).refusal(hub.now())
+    if outcome.error is None and not outcome.reserved:
+        needed = connector.parts_needed(outbound)
+        outcome.error = await quota.reserve(needed)
+        outcome.reserved = 0 if outcome.error else needed
+    if outcome.error is not None:
+        return
+    try:
+        result = await connector.send(outbound, hub.connector_context(inbox))
+        outcome.status, outcome.channel_ids = result.status, result.channel_message_ids
+    except DeferredSendError as deferred:
+        outcome.status, outcome.error = "pending", deferred.reason
+        outcome.retry_in = deferred.retry_after or DEFERRED_RETRY.total_seconds()
+    except TransientSendError as transient:
+        outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
+            hub, message, transient.reason, transient.retry_after)
+    except PermanentSendError as permanent:
+        outcome.status, outcome.error = "failed", permanent.reason
+    except Exception as unexpected:
+        log.exception("outbound.connector_error inbox=%s message=%s", inbox.id, message.id)
+        outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
+            hub, message, f"The {connector.display_name} connector failed unexpectedly ({type(unexpected).__name__})")
+
+
+async def _finish(hub: Hub, message: Message, conversation: Conversation, inbox: Inbox, identity: Identity,
+                  quota: ReplyQuota | None, outcome: _Outcome) -> None:
+    """Give back the replies a failed message holds, record the outcome, schedule the retry, count and log."""
+    if outcome.status == "failed" and outcome.reserved and quota is not None:
+        await quota.release(outcome.reserved)
+        outcome.reserved = 0
+    await _record_outcome(hub, message, conversation, identity, outcome)
+    if outcome.retry_in is not None:
+        await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=outcome.retry_in)
+    if outcome.status == "failed":
         metrics.OUTBOUND_FAILURES.labels(inbox.kind).inc()
         log.warning("outbound.failed workspace=%s inbox=%s conversation=%s message=%s reason=%s",
-                    inbox.workspace_id, inbox.id, conversation.id, message.id, error)
-    elif status != "pending":
+                    inbox.workspace_id, inbox.id, conversation.id, message.id, outcome.error)
+    elif outcome.status != "pending":
         metrics.MESSAGES.labels(inbox.kind, "out").inc()
 
 
@@ -154,20 +212,21 @@ def _retry_or_give_up(hub: Hub, message: Message, reason: str,
     return "pending", reason, retry_after or min(2 ** message.attempts * 2.0, 300.0)
 
 
-async def _record_outcome(hub, message, conversation, identity, status, error, retry_in, channel_ids, reserved) -> None:
+async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, identity: Identity,
+                          outcome: _Outcome) -> None:
     now = hub.now()
     async with hub.database.session() as session:
         row = await session.get(Message, message.id)
-        row.status = status
-        row.error = error
+        row.status = outcome.status
+        row.error = _storable(outcome.error) if outcome.error is not None else None
         row.attempts += 1
-        if reserved != row.meta.get(RESERVED_PARTS, 0):
-            row.meta = {**row.meta, RESERVED_PARTS: reserved} if reserved else {
+        if outcome.reserved != row.meta.get(RESERVED_PARTS, 0):
+            row.meta = {**row.meta, RESERVED_PARTS: outcome.reserved} if outcome.reserved else {
                 key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
         row.updated_at = now
-        row.next_attempt_at = now + timedelta(seconds=retry_in) if retry_in is not None else None
-        if channel_ids:
-            row.channel_message_id = ",".join(channel_ids)[:200]
+        row.next_attempt_at = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        if outcome.channel_ids:
+            row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
         conversation_row = await session.get(Conversation, conversation.id)
         payload = events.record(
             session, row.workspace_id, "message.updated", row.id,
@@ -175,6 +234,12 @@ async def _record_outcome(hub, message, conversation, identity, status, error, r
         )
         await session.commit()
     await events.publish_message_event(hub.publisher, payload, row, conversation_row, identity)
+
+
+def _storable(channel_text: str) -> str:
+    """Text a channel answered (a reason, message ids), without the NUL characters PostgreSQL refuses: a
+    delivery whose outcome cannot be recorded would be sent again."""
+    return channel_text.replace("\x00", "")
 
 
 async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:

@@ -11,7 +11,7 @@ from sqlmodel import select
 
 from hub.inbound import PROCESS_INBOUND
 from hub.models import InboundEvent, Message
-from hub.outbound import DELIVER_OUTBOUND
+from hub.outbound import DELIVER_OUTBOUND, give_up_unfinished
 from hub.runtime import Hub
 from hub.store import PROCESS_HOLDER
 
@@ -39,11 +39,23 @@ async def sweep(hub: Hub) -> SweepResult:
         ).all()
         if stuck_events:
             await session.execute(update(InboundEvent).where(InboundEvent.id.in_(stuck_events)).values(enqueued_at=now))
-        abandoned_sends = (
+        abandoned = (
             await session.exec(
-                select(Message.id).where(Message.status == "sending", Message.updated_at < cutoff).limit(1000)
+                select(Message.id, Message.attempts)
+                .where(Message.status == "sending", Message.updated_at < cutoff)
+                .limit(1000)
             )
         ).all()
+        # The attempt a stopped worker left unfinished counts: a message that stops its worker every time fails.
+        out_of_attempts = [message_id for message_id, attempts in abandoned
+                           if attempts + 1 >= hub.settings.outbound_max_attempts]
+        abandoned_sends = [message_id for message_id, attempts in abandoned
+                           if attempts + 1 < hub.settings.outbound_max_attempts]
+        if abandoned_sends:
+            await session.execute(
+                update(Message).where(Message.id.in_(abandoned_sends), Message.status == "sending")
+                .values(status="pending", attempts=Message.attempts + 1, updated_at=now)
+            )
         stuck_sends = (
             await session.exec(
                 select(Message.id)
@@ -55,17 +67,17 @@ async def sweep(hub: Hub) -> SweepResult:
                 .limit(1000)
             )
         ).all()
+        if stuck_sends:
+            await session.execute(update(Message).where(Message.id.in_(stuck_sends)).values(updated_at=now))
         outbound = [*abandoned_sends, *stuck_sends]
-        if outbound:
-            await session.execute(
-                update(Message).where(Message.id.in_(outbound)).values(status="pending", updated_at=now)
-            )
         await session.commit()
     size = hub.settings.inbound_batch_size
     for start in range(0, len(stuck_events), size):
         await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start:start + size])
     for message_id in outbound:
         await hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
+    for message_id in out_of_attempts:
+        await give_up_unfinished(hub, message_id)
     result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
     if stuck_events or outbound:
         log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))

@@ -1,0 +1,122 @@
+"""A reply whose delivery crashes is retried a bounded number of times, then fails; it never blocks the others."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, ClassVar
+
+import pytest
+from litestar.testing import TestClient
+from pydantic import BaseModel
+from sqlalchemy import update
+
+from connectors import Capabilities, SendResult, SignatureInvalid, WebhookConnector
+from hub.app import create_app
+from hub.models import Message
+from hub.settings import Settings
+from normalizer import IdentityKind, IdentityRef, InboundMessage
+from tests.conftest import bearer, run, wait_for
+
+
+class CrashySettings(BaseModel):
+    pass
+
+
+class CrashyConnector(WebhookConnector):
+    """A channel whose part count (worked out by the hub before sending) raises for texts saying "crash"."""
+
+    kind = "crashy"
+    display_name = "Crashy"
+    capabilities = Capabilities(reply_window=timedelta(hours=48), max_replies_in_window=5)
+    settings_model = CrashySettings
+    sent: ClassVar[list[str]] = []
+
+    def verify(self, raw):
+        if raw.header("x-signature") != "good":
+            raise SignatureInvalid("bad signature")
+
+    def parse(self, raw):
+        body = json.loads(raw.body)
+        return [InboundMessage(channel_message_id=body["id"], sender=IdentityRef(IdentityKind.PHONE, "+14155550100"),
+                               sent_at=raw.received_at, text=body["text"])]
+
+    def parts_needed(self, outbound):
+        if "crash" in outbound.text:
+            raise ValueError("cannot count the parts")
+        return 1
+
+    async def send(self, outbound, context):
+        self.sent.append(outbound.text)
+        return SendResult(channel_message_ids=(f"sent-{len(self.sent)}",))
+
+
+@pytest.fixture
+def hub_client(settings: Settings, demo: dict[str, Any]) -> TestClient:
+    """Two delivery attempts at most; the sweeper looks for abandoned deliveries every 0.2 s."""
+    fast = settings.model_copy(update={"outbound_max_attempts": 2, "sweep_interval_seconds": 0.2,
+                                       "stuck_after_seconds": 0.3})
+    with TestClient(app=create_app(fast), base_url="http://testserver.local") as client:
+        yield client
+
+
+@pytest.fixture
+def conversation(hub_client: TestClient, demo: dict[str, Any]) -> dict[str, Any]:
+    CrashyConnector.sent = []
+    hub_client.app.state.hub.registry.register(CrashyConnector)
+    api = bearer(demo["api_token"])
+    inbox = hub_client.post("/api/v1/inboxes", headers=api, json={"kind": "crashy", "name": "Crashy", "settings": {}}).json()
+    delivered = hub_client.post(f"/webhooks/crashy/{inbox['id']}", headers={"x-signature": "good"},
+                                content=json.dumps({"id": "in-1", "text": "hello"}))
+    assert delivered.status_code == 200
+    return wait_for(lambda: hub_client.get("/api/v1/conversations", headers=api).json()["items"])[0]
+
+
+def _reply(client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], text: str) -> dict[str, Any]:
+    answer = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
+                         json={"text": text})
+    assert answer.status_code == 201
+    return answer.json()
+
+
+def _message(client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], message_id: str) -> dict[str, Any]:
+    items = client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"])).json()
+    return next(item for item in items["items"] if item["id"] == message_id)
+
+
+def test_a_delivery_that_crashes_in_the_hub_is_retried_then_fails_and_the_next_reply_goes_out(
+    hub_client: TestClient, demo: dict[str, Any], conversation: dict[str, Any]
+) -> None:
+    crashing = _reply(hub_client, demo, conversation, "crash me")
+    fine = _reply(hub_client, demo, conversation, "all fine")
+    wait_for(lambda: _message(hub_client, demo, conversation, fine["id"])["status"] == "sent")
+    failed = wait_for(lambda: (message := _message(hub_client, demo, conversation, crashing["id"]))["status"] == "failed"
+                      and message, timeout=15)
+    assert failed["error"] == "Delivery failed unexpectedly (ValueError) (gave up after 2 attempts)"
+    assert CrashyConnector.sent == ["all fine"]
+
+
+def test_a_delivery_whose_worker_stopped_mid_attempt_is_tried_again_until_out_of_attempts(
+    hub_client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], settings: Settings
+) -> None:
+    """A worker that dies mid-send leaves its message `sending`. The sweeper counts that unfinished attempt:
+    with attempts left the message is delivered again; without, it fails with the reason and is not sent."""
+    with_attempts_left = _reply(hub_client, demo, conversation, "first")
+    out_of_attempts = _reply(hub_client, demo, conversation, "second")
+    wait_for(lambda: len(CrashyConnector.sent) == 2)
+    CrashyConnector.sent = []
+
+    async def stopped_mid_attempt(hub):
+        long_ago = hub.now() - timedelta(hours=1)
+        async with hub.database.session() as session:
+            for message_id, attempts in ((with_attempts_left["id"], 0), (out_of_attempts["id"], 1)):
+                await session.execute(update(Message).where(Message.id == message_id)
+                                      .values(status="sending", attempts=attempts, updated_at=long_ago))
+            await session.commit()
+
+    run(stopped_mid_attempt, settings)
+    failed = wait_for(lambda: (message := _message(hub_client, demo, conversation, out_of_attempts["id"]))["status"]
+                      == "failed" and message)
+    assert failed["error"] == "The delivery did not finish (its worker stopped); gave up after 2 attempts"
+    wait_for(lambda: _message(hub_client, demo, conversation, with_attempts_left["id"])["status"] == "sent")
+    assert CrashyConnector.sent == ["first"]
