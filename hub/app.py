@@ -18,6 +18,7 @@ from hub.attachment_routes import attachment_routes
 from hub.api import ApiController, AuthController
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
+from hub.dead_events import InboundEventController
 from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
@@ -83,7 +84,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
 
     app = Litestar(
         route_handlers=[
-            ApiController, AuthController, WidgetController, *attachment_routes(settings),
+            ApiController, AuthController, InboundEventController, WidgetController, *attachment_routes(settings),
             channel_webhook, channel_webhook_sub_path, agent_socket, healthz, readyz, metrics_endpoint,
             *plugin_routes(),
         ],

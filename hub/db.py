@@ -13,17 +13,23 @@ import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 if TYPE_CHECKING:
     from hub.batching import Batcher
 
-__all__ = ["Database", "migrate"]
+__all__ = ["Database", "database_refused_data", "database_unavailable", "migrate"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_AFTER_IDLE_SECONDS = 5.0
+REFUSED_DATA_SQLSTATES = ("22", "23")
+"""PostgreSQL error classes that blame the values written: data exceptions and constraint violations."""
+UNAVAILABLE_SQLSTATES = ("08", "40", "53", "57", "58")
+"""PostgreSQL error classes that blame the moment: connection, serialization or deadlock, resources,
+operator intervention, system errors. The same work may succeed when tried again."""
 
 
 class Database:
@@ -31,12 +37,14 @@ class Database:
 
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
-        json_codec = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode}
+        # hide_parameters: a database error's text, which is logged, never quotes customers' messages.
+        engine_options = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode,
+                          "hide_parameters": True}
         if url.startswith("sqlite"):
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, **json_codec)
+            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, **engine_options)
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **json_codec)
+            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **engine_options)
             _ping_connections_after_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.batchers: dict[str, Batcher] = {}
@@ -49,6 +57,32 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+def database_refused_data(error: BaseException) -> bool:
+    """The database refused the values written (a NUL character, an over-long value, a broken constraint):
+    the same rows will fail again, the other rows of a group need not."""
+    sqlstate = _sqlstate(error)
+    if sqlstate is not None:
+        return sqlstate.startswith(REFUSED_DATA_SQLSTATES)
+    return isinstance(error, (DataError, IntegrityError))
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """The database could not do the work now (gone, locked, deadlocked, out of connections): no row is to blame."""
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    sqlstate = _sqlstate(error)
+    if sqlstate is not None:
+        return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
+    return isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError))
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """PostgreSQL's SQLSTATE, from asyncpg's error or from SQLAlchemy's wrapper of it (None on SQLite)."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    sqlstate = getattr(cause, "sqlstate", None)
+    return sqlstate if isinstance(sqlstate, str) else None
 
 
 def _json_text(value: object) -> str:

@@ -4,18 +4,26 @@ Both ends group what arrives together (hub.batching): accepts that arrive while 
 flight share the next INSERT and job; jobs that arrive while a batch is being processed
 share the next processing transaction. So the round trips per message fall as the load rises,
 and an idle hub answers one message with one batch of one.
+
+One bad event never holds the others. A grouped INSERT the database refuses is split until the
+culprit request stands alone (hub.batching), and that request alone is refused. A processing
+transaction that fails is split in halves until the culprit stands alone; the others are stored,
+and the culprit is tried again after a backoff, then parked as `dead` for an admin
+(hub.dead_events) once out of attempts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -23,6 +31,8 @@ from connectors import Capabilities
 from hub import events, metrics
 from hub.batching import Batcher
 from hub.customers import CustomerDirectory
+from hub.db import database_refused_data, database_unavailable
+from hub.errors import ApiError
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, InboundEvent, Message, new_row
 from hub.realtime import workspace_channel
@@ -31,7 +41,7 @@ from hub.runtime import Hub
 from normalizer import IdentityRef, InboundMessage, dedupe_key, normalize_identity
 from normalizer.identities import InvalidIdentity
 
-__all__ = ["AcceptedMessage", "accept", "process"]
+__all__ = ["AcceptedMessage", "UnstorableMessage", "accept", "process"]
 
 log = logging.getLogger("omnihub.inbound")
 PROCESS_INBOUND = "process_inbound"
@@ -40,6 +50,16 @@ ENQUEUE_LINGER_SECONDS = 0.05
 """Accepted events wait this long (after the answer) to share a processing job: a worker stores a
 job's events in one transaction, so fuller jobs cost it less per event. At 500 new customers a second,
 10 ms (jobs of about five) let one worker store ~300/s; 50 ms lets it keep up, for 40 ms more lag."""
+LONGEST_RETRY_DELAY_SECONDS = 3600.0
+LONGEST_FAILURE_REASON = 1000
+
+
+class UnstorableMessage(ApiError):
+    """The database refused a message's own values; the messages accepted together with it are stored."""
+
+    def __init__(self) -> None:
+        super().__init__(422, "unstorable_message", "The message holds a value that cannot be stored (such as a NUL "
+                         "character or an over-long id); nothing of it was stored.")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +90,14 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
         for message in messages
     ]
     with metrics.ACCEPT_SECONDS.labels(inbox.kind).time():
-        inserted = await _batcher(hub, "accept", _insert_events).submit(rows)
+        try:
+            inserted = await _batcher(hub, "accept", _insert_events).submit(rows)
+        except Exception as error:
+            if not database_refused_data(error):
+                raise
+            log.warning("inbound.refused workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id,
+                        _database_reason(error))
+            raise UnstorableMessage() from None
     duplicates = [row["dedupe_key"] for row, fresh in zip(rows, inserted) if not fresh]
     earlier = await _earlier_events(hub, inbox.id, duplicates) if duplicates else {}
     accepted = [
@@ -177,6 +204,8 @@ class _Pending:
     received_at: datetime
     inbox: Inbox
     message: InboundMessage
+    identities: list[IdentityRef] = field(default_factory=list)
+    """The sender and the verified linked identities, normalised."""
 
 
 @dataclass(slots=True)
@@ -189,16 +218,27 @@ class _Stored:
     message_payload: dict
 
 
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """Why an event's attempt failed; a `final` failure would fail every time, so it is not tried again."""
+
+    reason: str
+    final: bool = False
+
+
 async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
-    pending = await _pending_events(hub, list(dict.fromkeys(event_ids)))
-    if pending:
-        await asyncio.gather(*(_enrich(hub, item) for item in pending))
-        stored = await _store(hub, pending)
+    failures: dict[str, _Failure] = {}
+    pending = await _pending_events(hub, list(dict.fromkeys(event_ids)), failures)
+    enriched = await _enriched(hub, pending, failures)
+    stored = await _store_isolating(hub, _identified(enriched, failures), failures)
+    if failures:
+        await _record_failures(hub, failures)
+    if stored:
         await _announce(hub, stored)
     return [None] * len(event_ids)
 
 
-async def _pending_events(hub: Hub, event_ids: list[str]) -> list[_Pending]:
+async def _pending_events(hub: Hub, event_ids: list[str], failures: dict[str, _Failure]) -> list[_Pending]:
     async with hub.database.session() as session:
         rows = await session.exec(
             select(InboundEvent.id, InboundEvent.message_id, InboundEvent.dedupe_key, InboundEvent.received_at,
@@ -206,15 +246,71 @@ async def _pending_events(hub: Hub, event_ids: list[str]) -> list[_Pending]:
             .join(Inbox, Inbox.id == InboundEvent.inbox_id)
             .where(InboundEvent.id.in_(event_ids), InboundEvent.status == "pending")
         )
-        return [
-            _Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message))
-            for event_id, message_id, key, received_at, message, inbox in rows.all()
-        ]
+        pending = []
+        for event_id, message_id, key, received_at, message, inbox in rows.all():
+            try:
+                pending.append(_Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message)))
+            except Exception as error:
+                failures[event_id] = _failed(event_id, "the stored message cannot be read", error)
+        return pending
+
+
+async def _enriched(hub: Hub, pending: list[_Pending], failures: dict[str, _Failure]) -> list[_Pending]:
+    """Connector I/O (media downloads, profile look-ups) happens before the transaction, never inside it.
+
+    A connector that raises on one message fails that message's attempt only.
+    """
+    outcomes = await asyncio.gather(*(_enrich(hub, item) for item in pending), return_exceptions=True)
+    enriched = []
+    for item, outcome in zip(pending, outcomes):
+        if outcome is None:
+            enriched.append(item)
+        elif isinstance(outcome, Exception):
+            connector = hub.connector_for(item.inbox)
+            failures[item.event_id] = _failed(item.event_id, f"the {connector.display_name} connector could not "
+                                                             "enrich the message", outcome)
+        else:
+            raise outcome
+    return enriched
 
 
 async def _enrich(hub: Hub, item: _Pending) -> None:
-    """Connector I/O (media downloads, profile look-ups) happens before the transaction, never inside it."""
     item.message = await hub.connector_for(item.inbox).enrich(item.message, hub.connector_context(item.inbox))
+
+
+def _identified(batch: list[_Pending], failures: dict[str, _Failure]) -> list[_Pending]:
+    """The events whose sender and verified linked identities normalise, with them; the others fail for good."""
+    identified = []
+    for item in batch:
+        identities = [item.message.sender, *(link for link in item.message.linked_identities if link.verified)]
+        try:
+            item.identities = [normalize_identity(identity) for identity in identities]
+        except InvalidIdentity as error:
+            failures[item.event_id] = _Failure(_clean(f"invalid sender identity: {error}"), final=True)
+            continue
+        identified.append(item)
+    return identified
+
+
+async def _store_isolating(hub: Hub, batch: list[_Pending], failures: dict[str, _Failure]) -> list[_Stored]:
+    """Store the batch in one transaction; when that fails, store each half the same way, so one bad event
+    costs its batch about 2·log2(size) more transactions and fails alone.
+
+    A database that is unavailable blames no event: the error goes up and the job is retried as a whole.
+    """
+    if not batch:
+        return []
+    try:
+        return await _store(hub, batch)
+    except Exception as error:
+        if database_unavailable(error):
+            raise
+        if len(batch) == 1:
+            failures[batch[0].event_id] = _failed(batch[0].event_id, "storing the message failed", error)
+            return []
+    middle = len(batch) // 2
+    return [*await _store_isolating(hub, batch[:middle], failures),
+            *await _store_isolating(hub, batch[middle:], failures)]
 
 
 async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
@@ -233,19 +329,12 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             ).scalars().all()
         )
         batch = [item for item in batch if item.event_id in claimed]
-        wanted, failures = _identities_wanted(batch)
         directory = CustomerDirectory(session)
-        await directory.load(wanted)
+        await directory.load([(item.inbox.workspace_id, identity) for item in batch for identity in item.identities])
         resolved = []
         for item in batch:
-            if item.event_id in failures:
-                continue
-            try:
-                contact, identity = await directory.resolve(item.inbox.workspace_id, item.message.sender,
-                                                            item.message.linked_identities, item.message.sender_name)
-            except InvalidIdentity as error:
-                failures[item.event_id] = f"invalid sender identity: {error}"
-                continue
+            contact, identity = await directory.resolve(item.inbox.workspace_id, item.message.sender,
+                                                        item.message.linked_identities, item.message.sender_name)
             resolved.append((item, contact.id, identity))
         await directory.flush()
         conversations = await _open_conversations(session, {identity.id for _, _, identity in resolved})
@@ -258,27 +347,69 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
         await session.flush()
         session.add_all([entry.message for entry in stored])
         await outbox.write(session)
-        if failures:
-            await session.execute(
-                update(InboundEvent),
-                [{"id": event_id, "status": "failed", "error": reason} for event_id, reason in failures.items()],
-            )
         await session.commit()
-    for event_id, reason in failures.items():
-        log.warning("inbound.failed event=%s reason=%s", event_id, reason)
     return stored
 
 
-def _identities_wanted(batch: list[_Pending]) -> tuple[list[tuple[str, IdentityRef]], dict[str, str]]:
-    """Every sender and verified linked identity of the batch, normalised; and the events with an invalid one."""
-    wanted, failures = [], {}
-    for item in batch:
-        identities = [item.message.sender, *(link for link in item.message.linked_identities if link.verified)]
-        try:
-            wanted += [(item.inbox.workspace_id, normalize_identity(identity)) for identity in identities]
-        except InvalidIdentity as error:
-            failures[item.event_id] = f"invalid sender identity: {error}"
-    return wanted, failures
+async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
+    """Each failed event is tried again after a backoff that doubles with each attempt, or parked as dead
+    once out of attempts (at once when it would fail every time). An event another job stored meanwhile
+    is left alone."""
+    now = hub.now()
+    retries: dict[float, list[str]] = defaultdict(list)
+    parked: list[tuple[str, Inbox, int]] = []
+    async with hub.database.session() as session:
+        rows = await session.exec(
+            select(InboundEvent.id, InboundEvent.attempts, Inbox)
+            .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+            .where(InboundEvent.id.in_(list(failures)), InboundEvent.status == "pending")
+        )
+        for event_id, attempts, inbox in rows.all():
+            failure, attempts = failures[event_id], attempts + 1
+            changes: dict[str, Any] = {"attempts": attempts, "error": failure.reason}
+            if failure.final or attempts >= hub.settings.inbound_max_attempts:
+                changes |= {"status": "dead", "next_attempt_at": None}
+                parked.append((event_id, inbox, attempts))
+            else:
+                delay = _retry_delay(hub, attempts)
+                changes["next_attempt_at"] = now + timedelta(seconds=delay)
+                retries[delay].append(event_id)
+            await session.execute(
+                update(InboundEvent).where(InboundEvent.id == event_id, InboundEvent.status == "pending").values(**changes)
+            )
+        await session.commit()
+    for event_id, inbox, attempts in parked:
+        metrics.DEAD_EVENTS.labels(inbox.kind).inc()
+        log.error("inbound.dead workspace=%s inbox=%s event=%s attempts=%d reason=%s",
+                  inbox.workspace_id, inbox.id, event_id, attempts, failures[event_id].reason)
+    for delay, retried in retries.items():
+        log.warning("inbound.retry events=%s in=%.1fs", ",".join(retried), delay)
+        await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *retried, delay_seconds=delay)
+
+
+def _retry_delay(hub: Hub, attempts: int) -> float:
+    return min(hub.settings.inbound_retry_seconds * 2.0 ** min(attempts - 1, 32), LONGEST_RETRY_DELAY_SECONDS)
+
+
+def _failed(event_id: str, stage: str, error: Exception) -> _Failure:
+    """The failure as an admin reads it: what failed and the error's kind (with the database's own reason,
+    which names no value). The traceback goes to the log only."""
+    detail = _database_reason(error) if database_refused_data(error) else type(error).__name__
+    failure = _Failure(_clean(f"{stage}: {detail}"))
+    log.warning("inbound.attempt_failed event=%s reason=%s", event_id, failure.reason, exc_info=error)
+    return failure
+
+
+def _database_reason(error: Exception) -> str:
+    """The database's message without its DETAIL line, which may quote the values refused."""
+    cause = error.orig if isinstance(error, DBAPIError) else error
+    first_line = str(cause).partition("\n")[0]
+    return f"{type(error).__name__}: {first_line}"
+
+
+def _clean(reason: str) -> str:
+    """A reason storable on every database, of bounded length."""
+    return reason.replace("\x00", "")[:LONGEST_FAILURE_REASON]
 
 
 async def _open_conversations(session: AsyncSession, identity_ids: set[str]) -> dict[tuple[str, str], Conversation]:

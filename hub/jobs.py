@@ -69,10 +69,11 @@ class JobQueue:
         """Wait for the enqueues still under way."""
         await asyncio.gather(*self._in_background)
 
-    async def enqueue_or_leave_to_sweeper(self, actor_name: str, *row_ids: str) -> None:
+    async def enqueue_or_leave_to_sweeper(self, actor_name: str, *row_ids: str,
+                                          delay_seconds: float | None = None) -> None:
         """For committed rows: a broker outage only delays their work, which the sweeper enqueues later."""
         try:
-            await self.enqueue(actor_name, *row_ids)
+            await self.enqueue(actor_name, *row_ids, delay_seconds=delay_seconds)
         except Exception as error:
             log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", actor_name, ",".join(row_ids),
                         type(error).__name__)

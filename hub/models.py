@@ -109,6 +109,7 @@ class UTCDateTime(TypeDecorator):
 
 
 INBOUND_PENDING = "status = 'pending'"
+INBOUND_PARKED = "status IN ('dead', 'discarded')"
 OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
 
 
@@ -272,6 +273,7 @@ class InboundEvent(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("inbox_id", "dedupe_key", name="uq_inbound_dedupe"),
         Index("ix_inbound_pending", "received_at", **_only_where(INBOUND_PENDING)),
+        Index("ix_inbound_parked", "workspace_id", "status", "id", **_only_where(INBOUND_PARKED)),
     )
     id: str = _id()
     workspace_id: str = _workspace()
@@ -282,10 +284,15 @@ class InboundEvent(SQLModel, table=True):
     message: str = Field(sa_type=Text)
     raw: str = Field(default="", sa_type=Text)
     status: str = Field(default="pending", max_length=12)
+    """`pending` (waiting, or failed and waiting for `next_attempt_at`), `processed`, `dead` (parked after
+    its last attempt failed, or at once when it can never be stored) or `discarded` (by an admin, kept for audit)."""
     error: str | None = Field(default=None, sa_type=Text)
+    """Why the last attempt failed."""
     attempts: int = 0
     received_at: datetime = _created()
     enqueued_at: datetime | None = _when()
+    next_attempt_at: datetime | None = _when()
+    """When a failed event is tried again."""
     processed_at: datetime | None = _when()
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from hub import metrics
-from hub.models import InboundEvent, Message
+from hub.models import Inbox, InboundEvent, Message
 from hub.runtime import Hub
 
 __all__ = ["healthz", "metrics_endpoint", "readyz"]
@@ -45,15 +45,29 @@ async def readyz(request: Request) -> Response:
 
 @get("/metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
 async def metrics_endpoint(request: Request) -> Response:
-    """Prometheus exposition: request latency per route, pipeline counters, queue depth and lag."""
+    """Prometheus exposition: request latency per route, pipeline counters, queue depth, dead events and lag."""
     hub: Hub = request.app.state.hub
     async with hub.database.session() as session:
         pending_inbound = (await session.exec(select(func.count()).where(InboundEvent.status == "pending"))).one()
         pending_outbound = (
             await session.exec(select(func.count()).where(Message.status.in_(("pending", "sending"))))
         ).one()
+        dead_inbound = dict(
+            (
+                await session.exec(
+                    select(Inbox.kind, func.count())
+                    .select_from(InboundEvent)
+                    .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+                    .where(InboundEvent.status == "dead")
+                    .group_by(Inbox.kind)
+                )
+            ).all()
+        )
     metrics.QUEUE_DEPTH.labels("inbound_events").set(pending_inbound)
     metrics.QUEUE_DEPTH.labels("outbound_messages").set(pending_outbound)
+    metrics.DEAD_EVENTS_WAITING.clear()
+    for kind in {*hub.registry.kinds(), *dead_inbound}:
+        metrics.DEAD_EVENTS_WAITING.labels(kind).set(dead_inbound.get(kind, 0))
     broker_depth = await asyncio.to_thread(hub.jobs.depth)
     if broker_depth is not None:
         metrics.QUEUE_DEPTH.labels("broker_jobs").set(broker_depth)

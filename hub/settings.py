@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     max_attachment_bytes: int = Field(20_971_520, ge=1024, description="Largest file an agent may upload for a reply.")
     sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")
     stuck_after_seconds: float = Field(60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper.")
+    inbound_max_attempts: int = Field(5, ge=1, description="Processing attempts of an inbound event before it is "
+                                      "parked as dead for an admin to retry or discard.")
+    inbound_retry_seconds: float = Field(30.0, gt=0, description="Wait before an inbound event that failed is tried "
+                                         "again; doubles with each attempt, at most an hour.")
     outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
     allowed_private_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         (), description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).")

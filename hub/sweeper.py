@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, or_, update
+from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import select
 
 from hub.inbound import PROCESS_INBOUND
@@ -30,15 +30,17 @@ async def sweep(hub: Hub) -> SweepResult:
     cutoff = now - timedelta(seconds=hub.settings.stuck_after_seconds)
     async with hub.database.session() as session:
         stuck_events = (
-            await session.exec(
-                select(InboundEvent.id)
-                .where(InboundEvent.status == "pending",
-                       func.coalesce(InboundEvent.enqueued_at, InboundEvent.received_at) < cutoff)
-                .limit(1000)
-            )
+            await session.exec(select(InboundEvent.id).where(*_stuck_inbound(cutoff)).limit(1000))
         ).all()
         if stuck_events:
-            await session.execute(update(InboundEvent).where(InboundEvent.id.in_(stuck_events)).values(enqueued_at=now))
+            stuck_events = (
+                await session.execute(
+                    update(InboundEvent)
+                    .where(InboundEvent.id.in_(stuck_events), *_stuck_inbound(cutoff))
+                    .values(enqueued_at=now, next_attempt_at=None)
+                    .returning(InboundEvent.id)
+                )
+            ).scalars().all()
         abandoned = (
             await session.exec(
                 select(Message.id, Message.attempts)
@@ -82,6 +84,13 @@ async def sweep(hub: Hub) -> SweepResult:
     if stuck_events or outbound:
         log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))
     return result
+
+
+def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
+    """Pending events whose job is overdue: enqueued (or accepted, or due for a retry after a failure) before
+    `cutoff`. A failed event waits for its backoff; dead and discarded ones are never enqueued again."""
+    due = func.coalesce(InboundEvent.next_attempt_at, InboundEvent.enqueued_at, InboundEvent.received_at)
+    return InboundEvent.status == "pending", due < cutoff
 
 
 async def run_sweeper(hub: Hub) -> None:

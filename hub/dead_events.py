@@ -1,0 +1,168 @@
+"""Inbound events that could not be processed, for admins: list them, retry them, or discard them.
+
+An event is parked as `dead` after its last processing attempt failed (hub.inbound); it keeps the
+raw delivery as stored at accept time (secrets already removed by the connector) and the reason of
+its last failure. Retrying puts it back in the queue with its attempts reset; discarding keeps it
+for audit and out of every queue and count of dead events.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, FromQuery, QueryParameter
+from sqlalchemy import update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.auth import Caller, caller_dependency
+from hub.errors import ApiError
+from hub.ids import looks_like_id
+from hub.inbound import PROCESS_INBOUND
+from hub.models import AuditEntry, Inbox, InboundEvent
+from hub.runtime import Hub
+
+__all__ = ["InboundEventController", "InboundEventPage", "InboundEventView"]
+
+ListedStatus = Literal["dead", "pending", "discarded"]
+
+
+class InboundEventView(msgspec.Struct):
+    """An inbound event as an admin sees it: where it came from, how its processing went, the raw delivery."""
+
+    id: str
+    inbox_id: str
+    channel: str
+    status: str
+    attempts: int
+    error: str | None
+    """Why the last attempt failed."""
+    received_at: datetime
+    next_attempt_at: datetime | None
+    message_id: str
+    """The id the message gets once stored."""
+    raw: str
+    """The delivery as the channel sent it, with secrets removed by its connector."""
+
+
+class InboundEventPage(msgspec.Struct):
+    items: list[InboundEventView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+async def _hub(request: Request) -> Hub:
+    return request.app.state.hub
+
+
+async def _admin(caller: NamedDependency[Caller]) -> Caller:
+    """Dead events hold customers' raw deliveries: an admin agent's token, and no other, may read or act on them."""
+    if caller.agent is None or caller.agent.role != "admin":
+        raise ApiError(403, "admin_only", "Only an admin agent may list, retry or discard inbound events.")
+    return caller
+
+
+class InboundEventController(Controller):
+    path = "/api/v1/inbound-events"
+    dependencies = {"hub": Provide(_hub), "caller": Provide(caller_dependency), "admin": Provide(_admin)}
+    tags = ["inbound events"]
+
+    @get("/")
+    async def list_events(
+        self,
+        hub: NamedDependency[Hub],
+        admin: NamedDependency[Caller],
+        status: FromQuery[ListedStatus] = "dead",
+        cursor: FromQuery[str | None] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
+    ) -> InboundEventPage:
+        """The workspace's events in `status` (`dead` by default; `pending` shows those waiting for a retry
+        too, `discarded` those put aside), newest first."""
+        statement = (
+            select(InboundEvent, Inbox.kind)
+            .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+            .where(InboundEvent.workspace_id == admin.workspace_id, InboundEvent.status == status)
+        )
+        if cursor is not None:
+            if not looks_like_id(cursor):
+                raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
+            statement = statement.where(InboundEvent.id < cursor)
+        async with hub.database.session() as session:
+            rows = (await session.exec(statement.order_by(InboundEvent.id.desc()).limit(limit + 1))).all()
+        page = rows[:limit]
+        return InboundEventPage(
+            items=[_view(event, kind) for event, kind in page],
+            next_cursor=page[-1][0].id if len(rows) > limit else None,
+        )
+
+    @get("/{event_id:str}")
+    async def get_event(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
+                        event_id: FromPath[str]) -> InboundEventView:
+        async with hub.database.session() as session:
+            return _view(*await _find(session, admin, event_id))
+
+    @post("/{event_id:str}/retry", status_code=200)
+    async def retry(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
+                    event_id: FromPath[str]) -> InboundEventView:
+        """Put a dead event back in the queue with its attempts reset (after fixing what made it fail)."""
+        now = hub.now()
+        view = await _leave_dead(hub, admin, event_id, "inbound_event.retried",
+                                 {"status": "pending", "attempts": 0, "error": None, "next_attempt_at": None,
+                                  "enqueued_at": now})
+        await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, view.id)
+        return view
+
+    @post("/{event_id:str}/discard", status_code=200)
+    async def discard(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
+                      event_id: FromPath[str]) -> InboundEventView:
+        """Put a dead event aside for good; it is kept, with its error, for audit."""
+        return await _leave_dead(hub, admin, event_id, "inbound_event.discarded", {"status": "discarded"})
+
+
+async def _find(session: AsyncSession, admin: Caller, event_id: str) -> tuple[InboundEvent, str]:
+    """The event and its channel; 404 for an id of another workspace, as for one that does not exist."""
+    found = None
+    if looks_like_id(event_id):
+        found = (
+            await session.exec(
+                select(InboundEvent, Inbox.kind)
+                .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+                .where(InboundEvent.id == event_id, InboundEvent.workspace_id == admin.workspace_id)
+            )
+        ).first()
+    if found is None:
+        raise ApiError(404, "inbound_event_not_found", f"No inbound event {event_id} in your workspace.")
+    return found
+
+
+async def _leave_dead(hub: Hub, admin: Caller, event_id: str, action: str, changes: dict[str, Any]) -> InboundEventView:
+    """Apply `changes` to a dead event of the admin's workspace and audit it; 409 when it is not dead (any more)."""
+    async with hub.database.session() as session:
+        event, kind = await _find(session, admin, event_id)
+        moved = await session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id == event.id, InboundEvent.workspace_id == admin.workspace_id,
+                   InboundEvent.status == "dead")
+            .values(**changes)
+        )
+        if moved.rowcount != 1:
+            raise ApiError(409, "inbound_event_not_dead",
+                           f"Only a dead event can be retried or discarded; this one is {event.status}.")
+        session.add(AuditEntry(workspace_id=admin.workspace_id, actor_type="agent", actor_id=admin.agent_id,
+                               action=action, subject_type="inbound_event", subject_id=event.id,
+                               details={"error": event.error, "attempts": event.attempts}))
+        await session.commit()
+        await session.refresh(event)
+    return _view(event, kind)
+
+
+def _view(event: InboundEvent, channel: str) -> InboundEventView:
+    return InboundEventView(
+        id=event.id, inbox_id=event.inbox_id, channel=channel, status=event.status, attempts=event.attempts,
+        error=event.error, received_at=event.received_at, next_attempt_at=event.next_attempt_at,
+        message_id=event.message_id, raw=event.raw,
+    )
