@@ -12,7 +12,9 @@ from hub import events
 from hub.models import Agent, AuditEntry, Conversation, Inbox
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
-from routing import AgentLoad, choose_agent
+from routing.assignment import ExternalAnswer, choose_agent
+from routing.candidates import AgentLoad, QueuedConversation
+from routing.policy import RoutingPolicy, Strategy
 
 __all__ = ["assign", "route_conversations"]
 
@@ -43,7 +45,9 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
     chosen: dict[str, str | None] = {}
     for conversation in waiting:
         team = teams[conversation.workspace_id]
-        agent_id = choose_agent(inboxes[conversation.inbox_id].routing_strategy, team.loads())
+        queued = QueuedConversation(conversation.id, conversation.inbox_id, queued_at=conversation.created_at)
+        agent_id = choose_agent(RoutingPolicy(Strategy(inboxes[conversation.inbox_id].routing_strategy)), queued,
+                                team.loads(), now=hub.now(), external=ExternalAnswer()).agent_id
         chosen[conversation.id] = agent_id
         if agent_id is not None:
             team.took(agent_id, conversation)

@@ -1,47 +1,15 @@
-"""Which agent takes a new conversation: the choice alone, and a burst of conversations routed in one batch."""
+"""The hub routing a burst of conversations in one batch through routing's decision."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from sqlmodel import select
 
 from hub.assignment import route_conversations
 from hub.models import Agent, AuditEntry, Contact, Conversation, Identity, Inbox, utcnow
-from routing import AgentLoad, choose_agent
 from tests.conftest import inbox_of, run
-
-
-def load(agent_id: str, *, online: bool = True, open_conversations: int = 0, max_concurrent: int = 2,
-         order: int = 0) -> AgentLoad:
-    return AgentLoad(agent_id, online, open_conversations, max_concurrent, last_assigned_order=order)
-
-
-def test_least_busy_takes_the_agent_with_the_smallest_share_of_capacity() -> None:
-    agents = [load("a", open_conversations=3, max_concurrent=4), load("b", open_conversations=1, max_concurrent=2),
-              load("c", open_conversations=1, max_concurrent=4)]
-    assert choose_agent("least_busy", agents) == "c"
-
-
-def test_round_robin_takes_whoever_was_assigned_longest_ago() -> None:
-    assert choose_agent("round_robin", [load("a", order=1), load("b", order=0)]) == "b"
-
-
-@pytest.mark.parametrize("strategy", ["least_busy", "round_robin"])
-def test_nobody_offline_or_full_is_chosen(strategy: str) -> None:
-    agents = [load("away", online=False), load("full", open_conversations=2, max_concurrent=2)]
-    assert choose_agent(strategy, agents) is None
-
-
-def test_manual_routing_leaves_every_conversation_queued() -> None:
-    assert choose_agent("manual", [load("a")]) is None
-
-
-def test_an_unknown_strategy_is_refused() -> None:
-    with pytest.raises(ValueError, match="unknown routing strategy"):
-        choose_agent("random", [load("a")])
 
 
 def _queue_conversations(demo: dict[str, Any], count: int, *, capacity: int, strategy: str):
