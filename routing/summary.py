@@ -133,7 +133,7 @@ def _shorten(sentence: str, limit: int) -> str:
 
 _LABELS = {
     Language.EN: {
-        "who": "Customer: {name} ({count} messages{files})", "files": ", {count} attachments",
+        "who": "Customer: {name} ({count} message{s}{files})", "files": ", {count} attachment{s}",
         "nobody": "(no name given)", "asked": "Asked: ", "tried": "Tried: ", "none": "nothing yet", "said": ": ",
         "quote": "\u201c{text}\u201d", Speaker.BOT: "Bot", Speaker.AGENT: "Agent",
     },
@@ -145,11 +145,16 @@ _LABELS = {
 }
 
 
+def _plural(count: int) -> str:
+    return "" if count == 1 else "s"
+
+
 def _render(summary: TicketSummary) -> str:
     labels = _LABELS[summary.language]
-    files = labels["files"].format(count=summary.attachments) if summary.attachments else ""
+    files = labels["files"].format(count=summary.attachments, s=_plural(summary.attachments)) \
+        if summary.attachments else ""
     lines = [labels["who"].format(name=summary.customer_name or labels["nobody"], count=summary.customer_messages,
-                                  files=files)]
+                                  s=_plural(summary.customer_messages), files=files)]
     asked = [labels["quote"].format(text=sentence) for sentence in summary.asked]
     lines.append(labels["asked"] + (" / ".join(asked) if asked else labels["none"]))
     lines.append((labels["tried"] + ("" if summary.tried else labels["none"])).rstrip())
