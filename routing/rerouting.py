@@ -59,7 +59,8 @@ class Requeue:
 
     @property
     def event(self) -> DomainEvent:
-        return DomainEvent("conversation.requeued", {"previous_assignee_id": self.agent_id, "reason": self.reason.value})
+        return DomainEvent("conversation.requeued",
+                           {"previous_assignee_id": self.agent_id, "reason": self.reason.value})
 
 
 def conversations_to_requeue(assigned: Sequence[AssignedConversation], agents: Sequence[AgentLoad],

@@ -48,7 +48,8 @@ class SlaTarget:
     resolution: timedelta | None = None
 
     def __post_init__(self) -> None:
-        for metric, allowed in ((SlaMetric.FIRST_RESPONSE, self.first_response), (SlaMetric.RESOLUTION, self.resolution)):
+        for metric, allowed in ((SlaMetric.FIRST_RESPONSE, self.first_response),
+                                (SlaMetric.RESOLUTION, self.resolution)):
             if allowed is not None and allowed <= timedelta(0):
                 raise InvalidPolicy(f"the {metric.value} target must be positive", field=metric.value)
 
@@ -94,10 +95,11 @@ def sla_due(policy: SlaPolicy, priority: Priority, opened_at: datetime,
             hours: WeeklySchedule = ALWAYS_OPEN) -> SlaDue:
     """Due times for a ticket opened at `opened_at`: each target counted in the inbox's business hours."""
     target = policy.targets.get(priority, SlaTarget())
-    return SlaDue(
-        first_response=None if target.first_response is None else add_business_time(hours, opened_at, target.first_response),
-        resolution=None if target.resolution is None else add_business_time(hours, opened_at, target.resolution),
-    )
+
+    def due_after(allowed: timedelta | None) -> datetime | None:
+        return None if allowed is None else add_business_time(hours, opened_at, allowed)
+
+    return SlaDue(first_response=due_after(target.first_response), resolution=due_after(target.resolution))
 
 
 def sla_breaches(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric],
@@ -122,5 +124,6 @@ def sla_breaches(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[
 def next_breach_check(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric]) -> datetime | None:
     """The earliest instant a breach can still happen (for scheduling the sweeper), or None when none can."""
     pending = [due_at for metric in SlaMetric
-               if (due_at := due.of(metric)) is not None and metric not in already_emitted and progress.of(metric) is None]
+               if (due_at := due.of(metric)) is not None
+               and metric not in already_emitted and progress.of(metric) is None]
     return min(pending, default=None)

@@ -91,7 +91,7 @@ def ticket_close_due(state: TicketState, rules: TicketRules) -> datetime | None:
 
 def ticket_transition(state: TicketState, event: TicketEvent, now: datetime,
                       rules: TicketRules) -> Transition[TicketState]:
-    """The ticket after `event` at `now`, and the events to emit; InvalidTransition when the event makes no sense now."""
+    """The ticket after `event` at `now`, and the events to emit; InvalidTransition when it makes no sense now."""
     now = utc_instant(now)
     status = state.status
     match event:
@@ -124,7 +124,8 @@ def ticket_transition(state: TicketState, event: TicketEvent, now: datetime,
         case Solve(by=by):
             if status not in _WORKABLE:
                 raise refuse(status, event, "it is already solved or closed")
-            return moved("ticket", state, TicketState(TicketStatus.SOLVED, solved_at=now), now, named="solved", by=by.value)
+            return moved("ticket", state, TicketState(TicketStatus.SOLVED, solved_at=now), now,
+                         named="solved", by=by.value)
         case Close(by=by):
             close_due = ticket_close_due(state, rules)
             if close_due is None:

@@ -57,13 +57,13 @@ def test_a_percentile_rank_outside_0_to_100_is_refused() -> None:
 def test_the_report_of_a_set_of_conversations() -> None:
     report = conversation_report([
         record("1", first_response=2, resolved=30, queued=1, handoffs=1, csat=5),
-        record("2", first_response=10, queued=4, bot=True, handoffs=1, csat=3),
+        record("2", first_response=10, resolved=20, queued=4, bot=True, handoffs=1, csat=3),
         record("3", agent_id=None, resolved=5, bot=True, agent=False),
         record("4", agent_id=None, bot=True, agent=False),
     ])
     assert report.conversations == 4
     assert report.first_response.count == 2 and report.first_response.p90 == timedelta(minutes=10)
-    assert report.resolution == Percentiles(2, *minutes(5, 30, 30))
+    assert report.resolution == Percentiles(3, *minutes(20, 30, 30))
     assert report.time_in_queue.p50 == timedelta(minutes=1)
     assert (report.bot_conversations, report.bot_deflected, report.bot_deflection_rate) == (3, 1, 1 / 3)
     assert (report.handoffs, report.csat_responses, report.csat_average) == (2, 2, 4.0)
