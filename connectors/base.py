@@ -6,6 +6,7 @@ verifying and parsing what the channel sends, and sending replies through its AP
 
 from __future__ import annotations
 
+import socket
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AckResponse",
     "Capabilities",
+    "Connect",
     "Connector",
     "ConnectorContext",
     "CredentialsRefused",
@@ -35,14 +37,22 @@ __all__ = [
     "MalformedPayload",
     "OUTGOING_URL_JUDGE",
     "OutboundMessage",
+    "OutgoingHost",
     "OutgoingUrl",
     "OutgoingUrlJudge",
+    "PermanentPollError",
     "PermanentSendError",
+    "PollError",
+    "PollResult",
+    "PollSession",
+    "PolledItem",
+    "PollingConnector",
     "RawRequest",
     "ReplayKey",
     "SendResult",
     "SharedStore",
     "SignatureInvalid",
+    "TransientPollError",
     "TransientSendError",
     "WebhookConnector",
 ]
@@ -112,6 +122,27 @@ class CredentialsUnchecked(ConnectorError):
         self.reason = reason
 
 
+class PollError(ConnectorError):
+    """Reading a pull channel's source (a mailbox) failed; `reason` is what the inbox's status shows admins."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class TransientPollError(PollError):
+    """The source cannot be read now (server down, timeout, connection lost): the hub retries with backoff."""
+
+
+class PermanentPollError(PollError):
+    """The source refuses for a reason only a settings change can fix (wrong password, missing folder, a refused
+    destination): the hub stops reading the inbox until its settings change. `setting` names the one to fix."""
+
+    def __init__(self, reason: str, *, setting: str | None = None) -> None:
+        super().__init__(reason)
+        self.setting = setting
+
+
 @dataclass(frozen=True, slots=True)
 class ReplayKey:
     """The one-time part of a delivery's signature (e.g. its timestamp and nonce) and how long it stays acceptable.
@@ -155,6 +186,34 @@ def _judged_outgoing_url(url: str, info: ValidationInfo) -> str:
 OutgoingUrl = Annotated[str, AfterValidator(_judged_outgoing_url)]
 """A settings field the hub sends requests to (an API base URL): the hub's egress policy judges it when the inbox is
 saved, and `ConnectorContext.http` again on the address each request connects to."""
+
+
+def _judged_outgoing_host(host: str, info: ValidationInfo) -> str:
+    host = host.strip().lower().rstrip(".")
+    literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    if not literal or any(character.isspace() or character in "/?#@[]" for character in literal):
+        raise PydanticCustomError("outgoing_host", "must be a host name or an IP address, without a scheme or port")
+    judge: OutgoingUrlJudge | None = (info.context or {}).get(OUTGOING_URL_JUDGE)
+    if judge is not None:
+        try:
+            judge.judge_url(f"https://[{literal}]/" if ":" in literal else f"https://{literal}/")
+        except DestinationRefused as refused:
+            raise PydanticCustomError("destination_refused", refused.refusal) from None
+    return literal
+
+
+OutgoingHost = Annotated[str, AfterValidator(_judged_outgoing_host)]
+"""A settings field naming a server the hub connects to without HTTP (an IMAP or SMTP host): judged by the hub's egress
+policy when the inbox is saved (the judge reads only a URL's host), and by `ConnectorContext.connect` again on the
+address it connects to. Stored lower-cased, without brackets around an IPv6 address."""
+
+Connect = Callable[[str, int], Awaitable[socket.socket]]
+"""`(host, port) -> a connected, non-blocking TCP socket` that the caller owns and closes.
+
+The hub resolves `host` once, judges every address it resolves to by its egress policy and connects to an allowed
+one, so the address actually connected to is the one judged; it raises DestinationRefused when none is allowed and
+OSError (TimeoutError among them) when none can be reached. TLS is the caller's to start, with `host` as the server
+name, so certificates are still checked against the name the admin typed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +283,14 @@ class OutboundMessage:
     text: str = ""
     attachments: tuple[Attachment, ...] = ()
     metadata: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+    """The conversation's subject (its first message's), for channels whose messages carry one (email)."""
+    replies_to: tuple[str, ...] = ()
+    """The channel message ids this reply answers: the customer's message it answers, then that message's
+    `replies_to` (so a mail client threads the reply under the whole exchange)."""
+    automatic: bool = False
+    """Written by a machine (a bot answer, an automatic acknowledgement): channels that can say so do, so that the
+    customer's own automatic replies stay quiet."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,6 +327,9 @@ class ConnectorContext:
     read_attachment: Callable[[str, int], Awaitable[AttachmentContent]]
     """`(url, max_bytes) -> content`: the hub's stored copy, or the URL fetched; raises the send errors."""
     now: Callable[[], datetime]
+    connect: Connect | None = None
+    """TCP connections for channels that do not speak HTTP (IMAP, SMTP), guarded like `http`; None where the hub
+    offers none."""
 
 
 class Connector(ABC):
@@ -353,3 +423,60 @@ class WebhookConnector(Connector):
     def ack(self, raw: RawRequest, messages: list[InboundMessage]) -> AckResponse:
         """The fast answer the channel expects once the messages are stored."""
         return AckResponse(body=b"ok")
+
+
+@dataclass(frozen=True, slots=True)
+class PolledItem:
+    """One item read from a pull channel's source (one mail) and the messages it gives."""
+
+    messages: tuple[InboundMessage, ...]
+    raw: str
+    """What the hub keeps for audit, secrets removed (what `redact` gives on the webhook path)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PollResult:
+    items: tuple[PolledItem, ...]
+    cursor: str
+    """Where the next poll resumes. Store it in the transaction that stores `items`: a crash then repeats the batch
+    (its messages are deduplicated by their dedupe keys) and never skips one."""
+    more: bool
+    """The source held more than one batch: poll again at once rather than wait."""
+
+
+class PollSession(ABC):
+    """An open connection to a pull channel's source, read batch by batch from a cursor the hub keeps.
+
+    The hub's loop: `async with connector.poll_session(context) as session`, then `poll(cursor)`, store the items
+    and the new cursor together, and when `more` is false `wait_for_news(connector.poll_interval())` before the next
+    poll. A PollError leaves the session: the hub opens a new one after its backoff (transient) or when the inbox's
+    settings change (permanent).
+    """
+
+    @abstractmethod
+    async def poll(self, cursor: str | None) -> PollResult:
+        """The next batch after `cursor` (None: a new inbox, whose first poll the connector's settings bound).
+
+        Bounded in size whatever the source holds. Raise TransientPollError or PermanentPollError.
+        """
+
+    @abstractmethod
+    async def wait_for_news(self, timeout: float) -> bool:
+        """Return True as soon as the source announces something new, False after `timeout` seconds without news
+        (a source that cannot announce news simply waits out the timeout, so the hub polls every `timeout` seconds)."""
+
+
+class PollingConnector(Connector):
+    """A channel the hub reads from (a mailbox) rather than one that calls the hub's webhook route.
+
+    `parse` still turns one raw item into messages (purely; the contract kit checks it on fixtures); the session
+    fetches the items, parses them and stores their attachments through the context before handing them over.
+    """
+
+    @abstractmethod
+    def poll_session(self, context: ConnectorContext) -> AbstractAsyncContextManager[PollSession]:
+        """Connect and log in; raise TransientPollError or PermanentPollError when that fails."""
+
+    def poll_interval(self) -> float:
+        """Seconds between polls when the source announces nothing (and the longest wait for news)."""
+        return 60.0

@@ -78,7 +78,8 @@ def default_registry() -> ConnectorRegistry:
 
 
 def _builtin_connectors() -> list[type[Connector]]:
+    from connectors.email import EmailConnector
     from connectors.webchat import WebChatConnector
     from connectors.wechat import WeChatMiniProgramConnector, WeChatOfficialAccountConnector
 
-    return [WebChatConnector, WeChatOfficialAccountConnector, WeChatMiniProgramConnector]
+    return [EmailConnector, WebChatConnector, WeChatOfficialAccountConnector, WeChatMiniProgramConnector]

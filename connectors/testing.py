@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import dataclasses
 import importlib
+import socket
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from pydantic import SecretStr, ValidationError
 
 from connectors.attachments import AttachmentContent, download
 from connectors.base import (
+    Connect,
     Connector,
     ConnectorContext,
     CredentialsRefused,
@@ -147,10 +149,19 @@ class MemorySharedStore:
             yield
 
 
+async def no_server_here(host: str, port: int) -> socket.socket:
+    """`ConnectorContext.connect` where nothing listens: every connection is refused, as by a server that is down."""
+    raise ConnectionRefusedError(f"nothing listens on {host}:{port} in the contract kit")
+
+
 def make_context(
-    http: httpx.AsyncClient, store: MemorySharedStore | None = None, now: Callable[[], datetime] | None = None
+    http: httpx.AsyncClient,
+    store: MemorySharedStore | None = None,
+    now: Callable[[], datetime] | None = None,
+    connect: Connect | None = no_server_here,
 ) -> ConnectorContext:
-    """A context whose attachments are kept in memory; `now` fixes the clock (default: the wall clock)."""
+    """A context whose attachments are kept in memory; `now` fixes the clock (default: the wall clock), `connect`
+    opens the connections of channels that do not speak HTTP (default: refused, as if the server were down)."""
     saved: dict[str, bytes] = {}
 
     async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
@@ -169,6 +180,7 @@ def make_context(
         save_attachment=save_attachment,
         read_attachment=read_attachment,
         now=now or (lambda: datetime.now(timezone.utc)),
+        connect=connect,
     )
 
 

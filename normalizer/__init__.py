@@ -2,6 +2,7 @@
 
 from normalizer.model import (
     Attachment,
+    Automation,
     ContentType,
     IdentityKind,
     IdentityRef,
@@ -14,6 +15,7 @@ from normalizer.reply_window import ReplyAllowance, ReplyWindow
 
 __all__ = [
     "Attachment",
+    "Automation",
     "ContentType",
     "IdentityKind",
     "IdentityRef",

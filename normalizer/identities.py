@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+import idna
 import phonenumbers
 
 from normalizer.model import IdentityKind, IdentityRef
@@ -20,12 +21,24 @@ def normalize_identity(identity: IdentityRef, *, default_region: str = "US") -> 
     if not value:
         raise InvalidIdentity(f"empty {identity.kind} identity")
     if identity.kind == IdentityKind.EMAIL:
-        value = value.lower()
-        if "@" not in value:
-            raise InvalidIdentity("email identity without @")
+        value = _email_address(value)
     elif identity.kind == IdentityKind.PHONE:
         value = _e164(value, default_region)
     return IdentityRef(kind=identity.kind, value=value, scope=identity.scope, verified=identity.verified)
+
+
+def _email_address(raw: str) -> str:
+    """Lower case, and the domain in its ASCII (IDNA) spelling, so `Li@例え.jp` and `li@xn--r8jz45g.jp` are one."""
+    local, at, domain = raw.lower().rpartition("@")
+    if not at or not local or not domain:
+        raise InvalidIdentity("email identity without a local part, @ and a domain")
+    if domain.isascii():
+        return f"{local}@{domain.rstrip('.')}"
+    try:
+        ascii_domain = idna.encode(domain.rstrip("."), uts46=True).decode("ascii")
+    except (idna.IDNAError, UnicodeError) as error:
+        raise InvalidIdentity(f"email domain {domain!r} is not a valid domain name: {error}") from None
+    return f"{local}@{ascii_domain}"
 
 
 def _e164(raw: str, region: str) -> str:

@@ -11,7 +11,7 @@ import msgspec
 
 from normalizer.reply_window import ReplyAllowance
 
-__all__ = ["Attachment", "ContentType", "IdentityKind", "IdentityRef", "InboundMessage"]
+__all__ = ["Attachment", "Automation", "ContentType", "IdentityKind", "IdentityRef", "InboundMessage"]
 
 
 class IdentityKind(StrEnum):
@@ -35,6 +35,18 @@ class ContentType(StrEnum):
     CARD = "card"
     EVENT = "event"
     UNSUPPORTED = "unsupported"
+
+
+class Automation(StrEnum):
+    """Why a message was written by a machine rather than a person. None of these may be answered by a machine
+    (a bot answer or an automatic acknowledgement), or two machines answer each other for ever."""
+
+    AUTO_REPLY = "auto_reply"
+    """An automatic answer to something the business sent (out of office, vacation, ticket received)."""
+    BOUNCE = "bounce"
+    """A delivery failure report about something the business sent."""
+    BULK = "bulk"
+    """Mail to many (a mailing list, a newsletter)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +91,18 @@ class InboundMessage:
     """What this action lets the business send when it differs from the channel's usual allowance
     (its capabilities): WeChat allows 3 replies within a minute of a menu click, 5 in 48 hours of a message."""
     metadata: dict[str, Any] = field(default_factory=dict)
+    subject: str | None = None
+    """The title the customer gave the message (an email's subject): a new conversation's ticket subject."""
+    replies_to: tuple[str, ...] = ()
+    """The channel message ids this message answers, the one it answers directly first, then that one's ancestors.
+    The hub adds the message to the conversation holding any of them (received or sent there), else opens one."""
+    automated: Automation | None = None
+    """Set when a machine wrote it: never answered automatically (see Automation)."""
+    failed_delivery_of: str | None = None
+    """For a delivery failure report: the channel message id of the sent message that failed (the hub marks that
+    message failed with this message's text as the reason)."""
+    opens_ticket: bool = False
+    """When this message starts a new conversation, the hub opens a ticket for it too (titled by `subject`)."""
 
     def to_json(self) -> bytes:
         return msgspec.json.encode(self)
