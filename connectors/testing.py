@@ -13,10 +13,10 @@ import dataclasses
 import importlib
 import socket
 from collections.abc import Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -35,6 +35,8 @@ from connectors.base import (
     MalformedPayload,
     OutboundMessage,
     PermanentSendError,
+    PollingConnector,
+    PollResult,
     RawRequest,
     SendResult,
     SignatureInvalid,
@@ -42,7 +44,16 @@ from connectors.base import (
     WebhookConnector,
 )
 
-__all__ = ["ConnectorContract", "ContractProfile", "MemorySharedStore", "load_profile", "make_context", "raw_request"]
+__all__ = [
+    "ConnectorContract",
+    "ContractProfile",
+    "LiveSource",
+    "MemorySharedStore",
+    "load_profile",
+    "make_context",
+    "no_server_here",
+    "raw_request",
+]
 
 CHANNEL_ANSWERS: list[tuple[int | Exception, type[Exception]]] = [
     (429, TransientSendError), (500, TransientSendError), (503, TransientSendError),
@@ -63,6 +74,20 @@ TEST_INBOX = InboxRef(
     public_token="pub-contract",
     public_url="https://hub.example.test",
 )
+
+
+class LiveSource(Protocol):
+    """A real server on this machine for a connector that does not speak HTTP (a mail server), which the kit cannot
+    mock with respx: it proves credentials, takes sends, and, for a pull connector, holds what the kit delivers."""
+
+    settings: dict[str, Any]
+    """Valid settings that reach the server with working credentials."""
+    context: ConnectorContext
+    """A context whose `connect` reaches the server."""
+
+    async def deliver(self, raw: RawRequest) -> None:
+        """Put one of the profile's inbound requests where the connector's polling will find it."""
+        ...
 
 
 @dataclass
@@ -92,6 +117,10 @@ class ContractProfile:
     `prepare_mocks` answers it as the channel answers good credentials."""
     refused_credentials: list[tuple[Callable[[], httpx.Response], str | None]] = field(default_factory=list)
     """The channel's answers at `credentials_url` to credentials it refuses, each with the setting the refusal names."""
+    live_source: Callable[[], AbstractAsyncContextManager[LiveSource]] | None = None
+    """Starts a real server for a connector that does not speak HTTP; every PollingConnector needs one."""
+    refused_live_settings: list[tuple[dict[str, Any], str | None]] = field(default_factory=list)
+    """Changes to the live source's settings that its server refuses, each with the setting the refusal names."""
 
     def build(self) -> Connector:
         settings = self.connector.settings_model.model_validate(self.valid_settings)
@@ -284,7 +313,25 @@ class ConnectorContract:
                 assert timedelta(0) < key.accepted_for <= MAX_REPLAY_WINDOW, "the hub holds a claim this long"
 
     async def test_good_credentials_pass_the_check(self, profile: ContractProfile) -> None:
+        if profile.live_source is not None:
+            async with profile.live_source() as source:
+                await _built(profile, source.settings).check_credentials(source.context)
+            return
         await self._check_credentials(profile, None)
+
+    async def test_a_live_server_refuses_wrong_settings_naming_them(self, profile: ContractProfile) -> None:
+        """What the server refuses is the admin's to fix, so it must name the setting, like an HTTP channel's refusal."""
+        if profile.live_source is None:
+            assert not profile.refused_live_settings, "refused_live_settings need a live_source"
+            return
+        assert profile.refused_live_settings, "list settings the live server refuses"
+        async with profile.live_source() as source:
+            for changes, setting in profile.refused_live_settings:
+                with pytest.raises(CredentialsRefused) as refused:
+                    await _built(profile, {**source.settings, **changes}).check_credentials(source.context)
+                assert refused.value.setting == setting, f"{refused.value.reason!r} names {refused.value.setting!r}"
+                for name in profile.secret_fields:
+                    assert str(source.settings.get(name, "")) not in refused.value.reason
 
     async def test_refused_credentials_name_the_setting(self, profile: ContractProfile) -> None:
         assert profile.refused_credentials or profile.credentials_url is None, "list the answers to wrong credentials"
@@ -331,14 +378,70 @@ class ConnectorContract:
 
     async def test_send_succeeds(self, profile: ContractProfile) -> None:
         assert profile.sample_outbound is not None, "profile must give a sample_outbound to send"
-        result = await self._send(profile, profile.send_success() if profile.send_success else None)
+        if profile.live_source is not None:
+            async with profile.live_source() as source:
+                result = await _built(profile, source.settings).send(profile.sample_outbound, source.context)
+        else:
+            result = await self._send(profile, profile.send_success() if profile.send_success else None)
         assert isinstance(result, SendResult)
+
+    @pytest.mark.parametrize("failure, expected", [
+        (ConnectionRefusedError("connection refused"), TransientSendError),
+        (TimeoutError("timed out"), TransientSendError),
+        (DestinationRefused("mail.example.test", "loopback"), PermanentSendError),
+    ], ids=["refused", "timeout", "destination_refused"])
+    async def test_connection_failures_map_to_retry_or_fail(
+        self, profile: ContractProfile, failure: Exception, expected: type[Exception]
+    ) -> None:
+        """For a connector that opens connections itself: a server down is transient, a destination the egress
+        policy refuses fails the message at once."""
+        if profile.live_source is None:
+            return
+        assert profile.sample_outbound is not None
+
+        async def failing(host: str, port: int) -> socket.socket:
+            raise failure
+
+        async with profile.live_source() as source:
+            with pytest.raises(expected):
+                await _built(profile, source.settings).send(
+                    profile.sample_outbound, dataclasses.replace(source.context, connect=failing))
+
+    async def test_polling_resumes_where_it_stopped_without_loss_or_duplicate(self, profile: ContractProfile) -> None:
+        """A pull connector's cursor is all the hub keeps: a new instance given it reads exactly the rest."""
+        if not issubclass(profile.connector, PollingConnector):
+            return
+        assert profile.live_source is not None, "a PollingConnector's profile must give a live_source to poll"
+        expected = sorted(message.channel_message_id for raw in profile.inbound_requests
+                          for message in profile.build().parse(raw))
+        async with profile.live_source() as source:
+            for raw in profile.inbound_requests:
+                await source.deliver(raw)
+            first_connector = _built(profile, source.settings)
+            assert isinstance(first_connector, PollingConnector)
+            async with first_connector.poll_session(source.context) as session:
+                first = await session.poll(None)
+            read = _polled_ids(first)
+            assert first.more, "the live source's settings must make one poll read less than all (a small batch)"
+            resumed = _built(profile, source.settings)
+            assert isinstance(resumed, PollingConnector)
+            cursor = first.cursor
+            async with resumed.poll_session(source.context) as session:
+                while True:
+                    result = await session.poll(cursor)
+                    read += _polled_ids(result)
+                    cursor = result.cursor
+                    if not result.more:
+                        break
+                assert (await session.poll(cursor)).items == (), "polling from the last cursor finds nothing new"
+        assert sorted(read) == expected, "every delivery read exactly once"
 
     async def test_channel_errors_map_to_retry_or_fail(self, profile: ContractProfile) -> None:
         """429, 5xx and transport errors are transient, other 4xx permanent. A connector without a send URL
         shows it needs no HTTP: it sends while every request is refused."""
         if profile.send_url is None:
-            assert isinstance(await self._send(profile, None), SendResult)
+            if profile.live_source is None:
+                assert isinstance(await self._send(profile, None), SendResult)
             return
         for answer, expected in CHANNEL_ANSWERS:
             with pytest.raises(expected):
@@ -358,6 +461,14 @@ class ConnectorContract:
             async with httpx.AsyncClient() as http:
                 context = make_context(http, MemorySharedStore(profile.store_seed))
                 return await profile.build().send(profile.sample_outbound, context)
+
+
+def _built(profile: ContractProfile, settings: dict[str, Any]) -> Connector:
+    return profile.connector(profile.connector.settings_model.model_validate(settings), profile.inbox)
+
+
+def _polled_ids(result: PollResult) -> list[str]:
+    return [message.channel_message_id for item in result.items for message in item.messages]
 
 
 def _is_handshake(connector: Connector, raw: RawRequest) -> bool:

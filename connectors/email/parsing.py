@@ -182,6 +182,8 @@ def _walk(part: Message, found: _Found, settings: EmailSettings, depth: int) -> 
         return
     filename = parameter_text(part, "filename", "content-disposition") or parameter_text(part, "name", "content-type")
     disposition = part.get_content_disposition()
+    if content_type.startswith("multipart/"):
+        content_type = "text/plain"  # a multipart without a boundary: Python leaves its body as the text it is
     if content_type in ("text/plain", "text/html") and disposition != "attachment" and not filename:
         text = decode_text(_payload(part), part.get_content_charset())
         (found.plain if content_type == "text/plain" else found.html).append(text)

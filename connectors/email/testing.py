@@ -130,15 +130,11 @@ class DovecotServer:
     _process: subprocess.Popen[bytes] | None = None
 
     @classmethod
-    def start(cls, certificate: TestCertificate) -> DovecotServer:
+    def start(cls, certificate: TestCertificate, users: dict[str, str]) -> DovecotServer:
+        """Dovecot with a passwd-file of `users` (name: password), each with a Maildir of their own."""
         server = cls(Path(tempfile.mkdtemp(prefix="dovecot-")), certificate)
-        server._launch()
+        server._launch(users)
         return server
-
-    def add_user(self, username: str, password: str) -> None:
-        """Dovecot reads its passwd-file again when it changes, so users can be added while it runs."""
-        with (self.directory / "passwd").open("a") as passwd:
-            passwd.write(f"{username}:{{PLAIN}}{password}::::\n")
 
     async def append(self, username: str, password: str, mail: bytes, *, folder: str = "INBOX",
                      arrived_at: dt.datetime | None = None) -> None:
@@ -175,12 +171,13 @@ class DovecotServer:
                 self._process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def _launch(self) -> None:
+    def _launch(self, users: dict[str, str]) -> None:
         uid, gid, user = _unprivileged_user()
         self.port, self.tls_port = _free_port(), _free_port()
         for sub in ("run", "state", "mail", "home"):
             (self.directory / sub).mkdir()
-        (self.directory / "passwd").touch()
+        (self.directory / "passwd").write_text("".join(f"{name}:{{PLAIN}}{password}::::\n"
+                                                       for name, password in users.items()))
         shutil.copy(self.certificate.cert_path, self.directory / "cert.pem")
         shutil.copy(self.certificate.key_path, self.directory / "key.pem")
         (self.directory / "dovecot.conf").write_text(self._config(uid, gid, user))
@@ -347,10 +344,9 @@ async def mailbox_source(**settings: Any) -> AsyncIterator[_MailboxSource]:
     connects to loopback. `settings` override the defaults (e.g. a small batch_size)."""
     directory = Path(tempfile.mkdtemp(prefix="mail-source-"))
     certificate = TestCertificate.create(directory)
-    dovecot = await asyncio.to_thread(DovecotServer.start, certificate)
+    dovecot = await asyncio.to_thread(DovecotServer.start, certificate, {"support@shop.example": "imap-secret"})
     smtp = SmtpRecorder(certificate).start()
     try:
-        dovecot.add_user("support@shop.example", "imap-secret")
         values = {
             "imap_host": "127.0.0.1", "imap_port": dovecot.port, "imap_security": "none",
             "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
