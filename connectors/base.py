@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from ipaddress import IPv6Address, ip_address
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
 
 import httpx
@@ -191,7 +192,8 @@ saved, and `ConnectorContext.http` again on the address each request connects to
 def _judged_outgoing_host(host: str, info: ValidationInfo) -> str:
     host = host.strip().lower().rstrip(".")
     literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not literal or any(character.isspace() or character in "/?#@[]" for character in literal):
+    if not literal or any(character.isspace() or character in "/?#@[]" for character in literal) \
+            or (":" in literal and not _is_ipv6(literal)):
         raise PydanticCustomError("outgoing_host", "must be a host name or an IP address, without a scheme or port")
     judge: OutgoingUrlJudge | None = (info.context or {}).get(OUTGOING_URL_JUDGE)
     if judge is not None:
@@ -200,6 +202,13 @@ def _judged_outgoing_host(host: str, info: ValidationInfo) -> str:
         except DestinationRefused as refused:
             raise PydanticCustomError("destination_refused", refused.refusal) from None
     return literal
+
+
+def _is_ipv6(text: str) -> bool:
+    try:
+        return isinstance(ip_address(text), IPv6Address)
+    except ValueError:
+        return False
 
 
 OutgoingHost = Annotated[str, AfterValidator(_judged_outgoing_host)]

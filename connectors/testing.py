@@ -200,6 +200,8 @@ def make_context(
 
     async def read_attachment(url: str, max_bytes: int) -> AttachmentContent:
         if url in saved:
+            if len(saved[url]) > max_bytes:
+                raise PermanentSendError(f"The attachment is larger than {max_bytes} bytes, the most allowed here")
             return AttachmentContent(saved[url], None)
         return await download(http, url, max_bytes)
 

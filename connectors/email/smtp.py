@@ -52,6 +52,8 @@ async def smtp_session(settings: EmailSettings, connect: Connect | None) -> Asyn
             raise MailServerRefused(f"{host} refused the connection ({refused.code} {refused.message})",
                                     setting=None) from None
         except aiosmtplib.SMTPException as failure:
+            if isinstance(failure.__cause__, ssl.SSLError):
+                raise tls_failure(failure.__cause__, host, port, "smtp") from None
             raise _connection_failure(failure, settings) from None
         except ssl.SSLError as error:
             raise tls_failure(error, host, port, "smtp") from None

@@ -321,7 +321,7 @@ class SmtpRecorder:
                       auth_data: Any) -> AuthResult:
         good = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.username \
             and auth_data.password.decode() == self.password
-        return AuthResult(success=good, handled=False)
+        return AuthResult(success=good, handled=False, auth_data=auth_data if good else None)
 
 
 @dataclass
