@@ -4,13 +4,13 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install browser clean
+.PHONY: run test install browser mailserver clean
 
 run: $(INSTALLED)
 	$(BIN)/omnihub demo
 	$(BIN)/omnihub serve
 
-test: $(INSTALLED) browser
+test: $(INSTALLED) browser mailserver
 	$(BIN)/pytest
 
 install: $(INSTALLED)
@@ -27,6 +27,12 @@ $(INSTALLED): pyproject.toml
 browser:
 	@if [ "$${CI:-}" = "true" ]; then sh scripts/install-browser.sh; \
 	else sh scripts/install-browser.sh || echo "Chromium not installed: the browser tests will be skipped"; fi
+
+# Debian's Dovecot for the email tests (run unprivileged from a temporary directory, never as a service).
+# Under CI it must install; elsewhere the IMAP tests say they are skipped when it cannot be installed.
+mailserver:
+	@if [ "$${CI:-}" = "true" ]; then sh scripts/install-dovecot.sh; \
+	else sh scripts/install-dovecot.sh || echo "Dovecot not installed: the IMAP tests will be skipped"; fi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
