@@ -12,7 +12,7 @@ import contextlib
 import dataclasses
 import importlib
 import socket
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -82,8 +82,8 @@ class LiveSource(Protocol):
 
     settings: dict[str, Any]
     """Valid settings that reach the server with working credentials."""
-    context: ConnectorContext
-    """A context whose `connect` reaches the server."""
+    connect: Connect
+    """Reaches the server (the kit's contexts use it as their `connect`)."""
 
     async def deliver(self, raw: RawRequest) -> None:
         """Put one of the profile's inbound requests where the connector's polling will find it."""
@@ -316,8 +316,8 @@ class ConnectorContract:
 
     async def test_good_credentials_pass_the_check(self, profile: ContractProfile) -> None:
         if profile.live_source is not None:
-            async with profile.live_source() as source:
-                await _built(profile, source.settings).check_credentials(source.context)
+            async with _live(profile) as (source, context):
+                await _built(profile, source.settings).check_credentials(context)
             return
         await self._check_credentials(profile, None)
 
@@ -327,10 +327,10 @@ class ConnectorContract:
             assert not profile.refused_live_settings, "refused_live_settings need a live_source"
             return
         assert profile.refused_live_settings, "list settings the live server refuses"
-        async with profile.live_source() as source:
+        async with _live(profile) as (source, context):
             for changes, setting in profile.refused_live_settings:
                 with pytest.raises(CredentialsRefused) as refused:
-                    await _built(profile, {**source.settings, **changes}).check_credentials(source.context)
+                    await _built(profile, {**source.settings, **changes}).check_credentials(context)
                 assert refused.value.setting == setting, f"{refused.value.reason!r} names {refused.value.setting!r}"
                 for name in profile.secret_fields:
                     assert str(source.settings.get(name, "")) not in refused.value.reason
@@ -381,8 +381,8 @@ class ConnectorContract:
     async def test_send_succeeds(self, profile: ContractProfile) -> None:
         assert profile.sample_outbound is not None, "profile must give a sample_outbound to send"
         if profile.live_source is not None:
-            async with profile.live_source() as source:
-                result = await _built(profile, source.settings).send(profile.sample_outbound, source.context)
+            async with _live(profile) as (source, context):
+                result = await _built(profile, source.settings).send(profile.sample_outbound, context)
         else:
             result = await self._send(profile, profile.send_success() if profile.send_success else None)
         assert isinstance(result, SendResult)
@@ -404,10 +404,10 @@ class ConnectorContract:
         async def failing(host: str, port: int) -> socket.socket:
             raise failure
 
-        async with profile.live_source() as source:
+        async with _live(profile) as (source, context):
             with pytest.raises(expected):
                 await _built(profile, source.settings).send(
-                    profile.sample_outbound, dataclasses.replace(source.context, connect=failing))
+                    profile.sample_outbound, dataclasses.replace(context, connect=failing))
 
     async def test_polling_resumes_where_it_stopped_without_loss_or_duplicate(self, profile: ContractProfile) -> None:
         """A pull connector's cursor is all the hub keeps: a new instance given it reads exactly the rest."""
@@ -416,19 +416,19 @@ class ConnectorContract:
         assert profile.live_source is not None, "a PollingConnector's profile must give a live_source to poll"
         expected = sorted(message.channel_message_id for raw in profile.inbound_requests
                           for message in profile.build().parse(raw))
-        async with profile.live_source() as source:
+        async with _live(profile) as (source, context):
             for raw in profile.inbound_requests:
                 await source.deliver(raw)
             first_connector = _built(profile, source.settings)
             assert isinstance(first_connector, PollingConnector)
-            async with first_connector.poll_session(source.context) as session:
+            async with first_connector.poll_session(context) as session:
                 first = await session.poll(None)
             read = _polled_ids(first)
             assert first.more, "the live source's settings must make one poll read less than all (a small batch)"
             resumed = _built(profile, source.settings)
             assert isinstance(resumed, PollingConnector)
             cursor = first.cursor
-            async with resumed.poll_session(source.context) as session:
+            async with resumed.poll_session(context) as session:
                 while True:
                     result = await session.poll(cursor)
                     read += _polled_ids(result)
@@ -463,6 +463,14 @@ class ConnectorContract:
             async with httpx.AsyncClient() as http:
                 context = make_context(http, MemorySharedStore(profile.store_seed))
                 return await profile.build().send(profile.sample_outbound, context)
+
+
+@asynccontextmanager
+async def _live(profile: ContractProfile) -> AsyncIterator[tuple[LiveSource, ConnectorContext]]:
+    """The profile's live server, and a context whose connections reach it."""
+    assert profile.live_source is not None
+    async with profile.live_source() as source, httpx.AsyncClient() as http:
+        yield source, make_context(http, connect=source.connect)
 
 
 def _built(profile: ContractProfile, settings: dict[str, Any]) -> Connector:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TypeVar
 
-from aioimaplib import IMAP4ClientProtocol, Response
+from aioimaplib import IMAP4ClientProtocol, Response, quoted
 
 from connectors.base import Connect
 from connectors.email.network import MailServerRefused, MailServerUnavailable, open_socket, tls_context, tls_failure
@@ -74,13 +74,26 @@ def encode_mailbox_name(name: str) -> str:
     return f'"{quoted}"'
 
 
+class _Protocol(IMAP4ClientProtocol):
+    """aioimaplib's protocol, which also says when the connection is gone: its pending commands would wait on."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.lost = asyncio.Event()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        self.lost.set()
+        self.idle_queue.put_nowait(None)
+
+
 class ImapClient:
     """One logged-in IMAP connection. Every failure raises MailServerUnavailable or MailServerRefused."""
 
-    def __init__(self, protocol: IMAP4ClientProtocol, host: str) -> None:
+    def __init__(self, protocol: _Protocol, host: str) -> None:
         self._protocol = protocol
         self._host = host
-        self._lost = asyncio.Event()
+        self._lost = protocol.lost
 
     @classmethod
     async def connect(cls, connect: Connect | None, host: str, port: int, security: Security) -> ImapClient:
@@ -89,18 +102,10 @@ class ImapClient:
         try:
             greeting = await _starttls(sock, host, loop) if security is Security.STARTTLS else None
             encrypted = security is not Security.NONE
-            client: ImapClient | None = None
-
-            def lost(_error: Exception | None) -> None:
-                if client is not None:
-                    client._lost.set()
-                    protocol.idle_queue.put_nowait(None)
-
-            protocol = IMAP4ClientProtocol(loop, lost)
+            protocol = _Protocol(loop)
             async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
                 await loop.create_connection(lambda: protocol, sock=sock, ssl=tls_context() if encrypted else None,
                                              server_hostname=host if encrypted else None)
-                client = cls(protocol, host)
                 if greeting is not None:
                     await protocol.welcome(greeting)
                 await protocol.wait("AUTH|NONAUTH")
@@ -113,14 +118,14 @@ class ImapClient:
         except OSError as error:
             sock.close()
             raise MailServerUnavailable(f"the connection to {host}:{port} failed ({error})") from None
-        return client
+        return cls(protocol, host)
 
     @property
     def can_idle(self) -> bool:
         return "IDLE" in self._protocol.capabilities
 
     async def login(self, username: str, password: str) -> None:
-        response = await self._command(self._protocol.login(username, password))
+        response = await self._command(self._protocol.login(quoted(username), password))
         if response.result != "OK":
             raise MailServerRefused(f"{self._host} refused the username or password ({_text(response)})",
                                     setting="password")

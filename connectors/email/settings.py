@@ -75,11 +75,13 @@ class EmailSettings(BaseModel):
         except InvalidIdentity as error:
             raise PydanticCustomError("email_address", str(error)) from None
 
-    @field_validator("folder")
+    @field_validator("folder", "username", "password")
     @classmethod
-    def _a_folder_name(cls, value: str) -> str:
-        if any(ord(character) < 0x20 or character == "\x7f" for character in value):
-            raise PydanticCustomError("folder", "must not hold control characters")
+    def _no_control_characters(cls, value: str | SecretStr) -> str | SecretStr:
+        """They go into IMAP and SMTP command lines, where a line break would start another command."""
+        text = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if any(ord(character) < 0x20 or character == "\x7f" for character in text):
+            raise PydanticCustomError("control_characters", "must not hold control characters (line breaks, tabs)")
         return value
 
     @field_validator("imap_security", "smtp_security")

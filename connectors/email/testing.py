@@ -26,7 +26,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 from aioimaplib import IMAP4
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
@@ -36,9 +35,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connectors.base import ConnectorContext, DestinationRefused, RawRequest
+from connectors.base import Connect, DestinationRefused, RawRequest
 from connectors.email.imap import encode_mailbox_name
-from connectors.testing import make_context
 
 __all__ = [
     "DOVECOT",
@@ -331,7 +329,7 @@ class _MailboxSource:
     dovecot: DovecotServer
     smtp: SmtpRecorder
     settings: dict[str, Any]
-    context: ConnectorContext
+    connect: Connect = loopback_connect
 
     async def deliver(self, raw: RawRequest) -> None:
         await self.dovecot.append(self.settings["username"], self.settings["password"], raw.body,
@@ -340,8 +338,8 @@ class _MailboxSource:
 
 @asynccontextmanager
 async def mailbox_source(**settings: Any) -> AsyncIterator[_MailboxSource]:
-    """Both servers on loopback, a mailbox on them, settings that read it (plain, loopback only) and a context that
-    connects to loopback. `settings` override the defaults (e.g. a small batch_size)."""
+    """Both servers on loopback, a mailbox on them, settings that read it (plain, loopback only) and connections to
+    loopback. `settings` override the defaults (e.g. a small batch_size)."""
     directory = Path(tempfile.mkdtemp(prefix="mail-source-"))
     certificate = TestCertificate.create(directory)
     dovecot = await asyncio.to_thread(DovecotServer.start, certificate, {"support@shop.example": "imap-secret"})
@@ -354,8 +352,7 @@ async def mailbox_source(**settings: Any) -> AsyncIterator[_MailboxSource]:
             "from_address": "support@shop.example", "initial_import_days": 3650, **settings,
         }
         smtp.password = values["password"]
-        async with httpx.AsyncClient() as http:
-            yield _MailboxSource(dovecot, smtp, values, make_context(http, connect=loopback_connect))
+        yield _MailboxSource(dovecot, smtp, values)
     finally:
         smtp.stop()
         dovecot.stop()

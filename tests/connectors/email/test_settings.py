@@ -65,3 +65,8 @@ def test_from_address_is_a_plain_address(address: str) -> None:
 def test_demo_settings_are_valid_and_made_up() -> None:
     settings = EmailSettings.model_validate(EmailConnector.demo_settings())
     assert settings.imap_host.endswith("example.com") and settings.imap_security == "ssl"
+
+
+@pytest.mark.parametrize("field", ["username", "password", "folder"])
+def test_no_line_breaks_reach_an_imap_or_smtp_command(field: str) -> None:
+    assert field in refused_fields({**VALID, field: "support\r\nA1 DELETE INBOX"})
