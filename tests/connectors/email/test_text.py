@@ -68,3 +68,18 @@ def test_mailbox_names_are_quoted_in_modified_utf7() -> None:
     assert encode_mailbox_name("INBOX") == '"INBOX"'
     assert encode_mailbox_name("客服 & 售后") == '"&W6JnDQ- &- &VS5UDg-"'
     assert encode_mailbox_name('a"b\\c') == '"a\\"b\\\\c"'
+
+
+@pytest.mark.parametrize("text, new_text, quoted_starts", [
+    ("Please cancel it.\n\nFrom: Shop Support <support@shop.example>\nSent: Monday, 4 November 2024 12:30\n"
+     "To: Li Wei\nSubject: Re: Order\n\nIt ships today.", "Please cancel it.", "From: Shop Support"),
+    ("Please cancel it.\n\n-----Original Message-----\nFrom: Shop Support\nIt ships today.",
+     "Please cancel it.", "-----Original Message-----"),
+    ("请取消订单。\n\n发件人: Shop Support <support@shop.example>\n发送时间: 2024年11月4日 12:30\n主题: 订单\n\n今天发货。",
+     "请取消订单。", "发件人: Shop Support"),
+    ("Please cancel it.\n\n> It ships today.\n> Shop Support", "Please cancel it.", "> It ships today."),
+    ("From: my phone\nPlease cancel it.", "From: my phone\nPlease cancel it.", ""),
+])
+def test_quoted_history_is_set_apart(text: str, new_text: str, quoted_starts: str) -> None:
+    parts = split_reply(text)
+    assert parts.new_text == new_text and parts.quoted.startswith(quoted_starts)
