@@ -1,0 +1,123 @@
+"""The bot benchmark's data set (a bilingual FAQ of a made-up shop) and how the engine is scored on it.
+
+The files beside this module are meant to be read and edited by people: articles and synonyms in
+TOML, test questions in CSV (one per line: kind, text, expected). The questions are split once
+and for all into a tuning part, the only one thresholds may be chosen on, and a held-out part.
+"""
+
+from __future__ import annotations
+
+import csv
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from routing.bot import Article, BotAnswer, HandoffReason, detect_handoff
+
+__all__ = ["FAQ_DIR", "Questions", "Score", "load_articles", "load_questions", "load_synonyms", "score"]
+
+FAQ_DIR = Path(__file__).resolve().parent
+Split = Literal["tuning", "held-out"]
+
+
+@dataclass(frozen=True)
+class Questions:
+    """One part of the test questions, by what the bot should do with them."""
+
+    answer: list[tuple[str, str]] = field(default_factory=list)
+    """(question, id of the article that answers it)"""
+    out_of_scope: list[str] = field(default_factory=list)
+    handoff: list[tuple[str, HandoffReason]] = field(default_factory=list)
+    no_handoff: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Score:
+    """How the engine did on one part; rates are fractions of the questions of their kind."""
+
+    top1: float
+    """In-scope questions whose first article (the answer, or the first suggestion) is the right one."""
+    answered_right: float
+    """In-scope questions answered at once with the right article."""
+    answered_wrong: float
+    """In-scope questions answered at once with a wrong article: the costly mistake."""
+    suggested_right: float
+    """In-scope questions where the right article is among the suggestions."""
+    correct_abstain: float
+    """Out-of-scope questions the engine abstained on."""
+    handoff_detected: float
+    """Handoff phrases detected with the right reason."""
+    handoff_false_alarms: float
+    """Ordinary messages containing handoff words that were taken for a handoff."""
+    misses: list[str] = field(default_factory=list)
+    """One line per question the engine got wrong, for reading."""
+
+
+def load_articles() -> list[Article]:
+    with (FAQ_DIR / "articles.toml").open("rb") as source:
+        entries = tomllib.load(source)["article"]
+    return [Article(id=entry["id"], title=entry["title"], questions=tuple(entry["questions"]), answer=entry["answer"],
+                    locale=entry["locale"], tags=tuple(entry.get("tags", ()))) for entry in entries]
+
+
+def load_synonyms() -> list[list[str]]:
+    with (FAQ_DIR / "synonyms.toml").open("rb") as source:
+        return tomllib.load(source)["groups"]
+
+
+def load_questions(split: Split) -> Questions:
+    questions = Questions()
+    with (FAQ_DIR / f"questions-{split}.csv").open(newline="", encoding="utf-8") as source:
+        for row in csv.DictReader(source):
+            kind, text, expected = row["kind"], row["text"], row["expected"]
+            if kind == "answer":
+                questions.answer.append((text, expected))
+            elif kind == "out_of_scope":
+                questions.out_of_scope.append(text)
+            elif kind == "handoff":
+                questions.handoff.append((text, expected))  # type: ignore[arg-type]
+            elif kind == "no_handoff":
+                questions.no_handoff.append(text)
+            else:
+                raise ValueError(f"unknown kind {kind!r} in questions-{split}.csv")
+    return questions
+
+
+def score(ask: Callable[[str], BotAnswer], questions: Questions) -> Score:
+    """Ask every question of `questions` and tally the outcomes."""
+    misses: list[str] = []
+    top1 = answered_right = answered_wrong = suggested_right = 0
+    for text, expected in questions.answer:
+        result = ask(text)
+        first = result.article_id or (result.suggestions[0].article_id if result.suggestions else None)
+        top1 += first == expected
+        answered_right += result.decision == "answer" and result.article_id == expected
+        answered_wrong += result.decision == "answer" and result.article_id != expected
+        suggested_right += any(suggestion.article_id == expected for suggestion in result.suggestions)
+        if first != expected:
+            misses.append(f"{text!r}: expected {expected}, got {result.decision} {first} ({result.score})")
+    abstained = 0
+    for text in questions.out_of_scope:
+        result = ask(text)
+        abstained += result.decision == "abstain"
+        if result.decision != "abstain":
+            first = result.article_id or result.suggestions[0].article_id
+            misses.append(f"{text!r}: out of scope, got {result.decision} {first} ({result.score})")
+    detected = 0
+    for text, reason in questions.handoff:
+        signal = detect_handoff(text)
+        detected += signal is not None and signal.reason == reason
+        if signal is None or signal.reason != reason:
+            misses.append(f"{text!r}: expected handoff {reason}, got {signal}")
+    false_alarms = 0
+    for text in questions.no_handoff:
+        signal = detect_handoff(text)
+        false_alarms += signal is not None
+        if signal is not None:
+            misses.append(f"{text!r}: not a handoff, got {signal}")
+    in_scope = len(questions.answer) or 1
+    return Score(top1 / in_scope, answered_right / in_scope, answered_wrong / in_scope, suggested_right / in_scope,
+                 abstained / (len(questions.out_of_scope) or 1), detected / (len(questions.handoff) or 1),
+                 false_alarms / (len(questions.no_handoff) or 1), misses)

@@ -1,0 +1,79 @@
+"""Does the customer want a person? Asked for outright (人工, 转人工, "talk to a human") or shown by
+clear frustration (insults, "this is useless", a bare "???").
+
+Words such as 客服, agent or human also appear in ordinary questions ("客服几点下班", "how do I
+become an agent?", 人工智能, 人工费), which the bot should answer, not hand over. Those phrases are
+masked first; then a request needs a person word on its own, or together with a verb of asking
+for one (转, 找, 要, 接; talk, speak, transfer).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from routing.bot.folding import fold
+
+__all__ = ["HandoffReason", "HandoffSignal", "detect_handoff"]
+
+HandoffReason = Literal["asked_for_human", "frustration"]
+
+
+@dataclass(frozen=True, slots=True)
+class HandoffSignal:
+    """Why the conversation should go to a person, and the words that said so."""
+
+    reason: HandoffReason
+    phrase: str
+
+
+NOT_A_REQUEST = re.compile(
+    r"人工(?:智能|费|成本|湖|草|合成|降雨)|真人秀|"
+    r"客服(?=\s*(?:电话|热线|邮箱|号码|几点|什么时候|时间|工作时间|上班|下班|在线时间|营业))|"
+    r"垃圾(?:桶|袋|箱|分类|篓)|没用过|滚筒|"
+    r"\bhuman (?:resources|error|rights|hair|body)\b|\bhumans?\b(?= (?:or|and) machines?)|"
+    r"\b(?:become|becoming|sales|travel|estate|insurance|shipping|customs|booking) (?:an? )?agents?\b|"
+    r"\bagent (?:orange|commission|fee|program)s?\b|"
+    r"\bcustomer (?:service|support) (?:hours|number|phone|email|times?)\b"
+)
+"""Phrases that contain a handoff word but ask something else; masked before the patterns below."""
+
+CHINESE_PERSON = r"(?:人工(?:客服|服务)?|客服|真人|活人|人类|工作人员|经理|主管)"
+ENGLISH_PERSON = r"(?:human(?: being)?|real person|person|live agent|agent|representative|rep|operator|staff member|manager|supervisor)"
+
+ASKED_FOR_HUMAN = (
+    re.compile(rf"^(?:我要|我想|请|帮我)?(?:转|找|接)?{CHINESE_PERSON}(?:吧|呢|啊|吗|在吗|在不在)?$"),
+    re.compile(rf"(?:转|找|要|叫|接|联系|换|请|让|给我|跟|和|同|有没有){CHINESE_PERSON}|{CHINESE_PERSON}(?:在吗|在不在|来|说话|聊|回复我)"),
+    re.compile(rf"^(?:an? |the )?(?:{ENGLISH_PERSON}|customer (?:service|support))(?: please| now| pls)?$"),
+    re.compile(rf"\b(?:talk|speak|chat|connect|transfer|put|get|give|want|need|reach|escalate)\b[\w' ]{{0,30}}?\b{ENGLISH_PERSON}s?\b"),
+    re.compile(r"\b(?:talk|speak|chat) (?:to|with) (?:someone|somebody|anyone|a person|people)\b"),
+)
+
+FRUSTRATION = (
+    re.compile(r"垃圾|没用|没有用|废物|破机器人|什么破|智障|傻[逼瓜子]|弱智|蠢|滚|气死|无语|听不懂|答非所问|废话|骗子|坑人|去死|妈的|tmd"),
+    re.compile(r"\b(?:this|that|it|you|u|bot|chatbot|so|completely|totally|utterly)(?:'re| are| is|'s)? useless\b|^useless\b|\buseless (?:bot|answer|service)\b"),
+    re.compile(r"\b(?:stupid|idiot(?:ic)?|dumb|ridiculous|pointless|wtf|fuck\w*|f\*+k|damn|crap|rubbish|waste of (?:my )?time)\b"),
+    re.compile(r"\b(?:not|n't) (?:help(?:ing|ful)?|understand(?:ing)?)\b|\bdoesn't help\b|\bnot what i asked\b"),
+)
+
+BARE_MARKS = re.compile(r"[?!]{3,}")
+WORDS = re.compile(r"[^\W\d_]+(?:'[^\W\d_]+)?")
+"""Words, with their apostrophes; request patterns are matched on the words alone, punctuation dropped."""
+
+
+def detect_handoff(text: str) -> HandoffSignal | None:
+    """A handoff signal in one customer message, or None when the bot should go on answering."""
+    folded = NOT_A_REQUEST.sub(" ", fold(text))
+    words = " ".join(WORDS.findall(folded))
+    for pattern in ASKED_FOR_HUMAN:
+        if match := pattern.search(words):
+            return HandoffSignal("asked_for_human", match.group(0))
+    for pattern in FRUSTRATION:
+        if match := pattern.search(folded):
+            return HandoffSignal("frustration", match.group(0))
+    marks = BARE_MARKS.search(folded)
+    if marks and len(WORDS.findall(folded)) <= 2:
+        return HandoffSignal("frustration", marks.group(0))
+    return None
+
