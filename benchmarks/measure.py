@@ -24,8 +24,8 @@ import redis
 from benchmarks.cluster import Cluster, production_cluster
 
 __all__ = [
-    "CpuAccount", "bench_cluster", "cpu_check_ms", "deployment_options", "describe_machine", "median", "percentile",
-    "postgres_rows", "resident_kib",
+    "CpuAccount", "bench_cluster", "cpu_check_ms", "deployment_options", "describe_host", "describe_machine", "median",
+    "percentile", "postgres_rows", "resident_kib",
 ]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -76,14 +76,18 @@ def median(values: list[float]) -> float:
 
 
 def describe_machine(cluster: Cluster) -> dict[str, str]:
+    return {**describe_host(), "postgresql": _postgres_version(cluster),
+            "redis": redis.Redis.from_url(cluster.redis_url).info("server")["redis_version"]}
+
+
+def describe_host() -> dict[str, str]:
+    """The machine and the code, for a benchmark that needs no servers."""
     with open("/proc/cpuinfo") as cpuinfo:
         model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
     return {
         "cpus": f"{os.cpu_count()} × {model}",
         "memory": f"{_meminfo_kib('MemTotal') / 1048576:.0f} GiB",
         "python": f"{platform.python_version()} ({sys.executable})",
-        "postgresql": _postgres_version(cluster),
-        "redis": redis.Redis.from_url(cluster.redis_url).info("server")["redis_version"],
         "kernel": platform.release(),
         "commit": _git_commit(),
     }

@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from routing.bot import Article, BotAnswer, HandoffReason, detect_handoff
+from routing.bot import Article, BotAnswer, HandoffReason, ScoredArticle, Thresholds, decide, detect_handoff
 
-__all__ = ["FAQ_DIR", "Questions", "Score", "load_articles", "load_questions", "load_synonyms", "score"]
+__all__ = [
+    "FAQ_DIR", "Questions", "Score", "load_articles", "load_questions", "load_synonyms", "score", "tune_thresholds",
+]
 
 FAQ_DIR = Path(__file__).resolve().parent
 Split = Literal["tuning", "held-out"]
@@ -121,3 +123,29 @@ def score(ask: Callable[[str], BotAnswer], questions: Questions) -> Score:
     return Score(top1 / in_scope, answered_right / in_scope, answered_wrong / in_scope, suggested_right / in_scope,
                  abstained / (len(questions.out_of_scope) or 1), detected / (len(questions.handoff) or 1),
                  false_alarms / (len(questions.no_handoff) or 1), misses)
+
+
+def tune_thresholds(ranked: Callable[[str], tuple[ScoredArticle, ...]], questions: Questions) -> tuple[Thresholds, Score]:
+    """The thresholds that put the right article first for the most in-scope questions of `questions`
+    while abstaining on at least 90 % of its out-of-scope ones and answering at most 3 % wrongly; ties
+    go to the thresholds that answer right at once most often.
+
+    Run on the tuning part only: the held-out part must not influence the choice.
+    """
+    candidates = {text: ranked(text) for text, _ in questions.answer} | {text: ranked(text) for text in questions.out_of_scope}
+    in_scope = Questions(answer=questions.answer, out_of_scope=questions.out_of_scope)
+    best: tuple[tuple[float, float], Thresholds, Score] | None = None
+    steps = [round(step * 0.02, 2) for step in range(5, 50)]
+    for answer_at in steps:
+        for suggest_at in (step for step in steps if step <= answer_at):
+            for answer_lead in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15):
+                thresholds = Thresholds(answer_at=answer_at, suggest_at=suggest_at, answer_lead=answer_lead)
+                result = score(lambda text: decide(candidates[text], thresholds), in_scope)
+                if result.correct_abstain < 0.9 or result.answered_wrong > 0.03:
+                    continue
+                rank = (result.top1, result.answered_right)
+                if best is None or rank > best[0]:
+                    best = (rank, thresholds, result)
+    if best is None:
+        raise ValueError("no thresholds abstain on 90 % of the out-of-scope questions")
+    return best[1], best[2]

@@ -10,10 +10,10 @@ stemmer. Stop words are dropped, and the business's synonyms become one concept 
 from __future__ import annotations
 
 import re
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import cache
 from typing import Literal
 
 import rjieba
@@ -45,9 +45,16 @@ class Analysis:
     language: Language | None
 
 
-@cache
+_per_thread = threading.local()
+
+
 def _english_stemmer() -> snowballstemmer.stemmer:
-    return snowballstemmer.stemmer("english")
+    """This thread's stemmer: a Snowball stemmer keeps the word being stemmed in itself, so threads
+    sharing one get each other's words."""
+    stemmer = getattr(_per_thread, "english_stemmer", None)
+    if stemmer is None:
+        stemmer = _per_thread.english_stemmer = snowballstemmer.stemmer("english")
+    return stemmer
 
 
 def _stem_words(words: Iterable[str]) -> list[str]:
