@@ -31,7 +31,7 @@ class HandoffSignal:
 NOT_A_REQUEST = re.compile(
     r"人工(?:智能|费|成本|湖|草|合成|降雨)|真人秀|"
     r"客服(?=\s*(?:电话|热线|邮箱|号码|几点|什么时候|时间|工作时间|上班|下班|在线时间|营业))|"
-    r"垃圾(?:桶|袋|箱|分类|篓)|没用过|滚筒|"
+    r"垃圾(?:桶|袋|箱|分类|篓)|没用(?:过|完|上|到)|滚(?:筒|动|轮)|"
     r"\bhuman (?:resources|error|rights|hair|body)\b|\bhumans?\b(?= (?:or|and) machines?)|"
     r"\b(?:become|becoming|sales|travel|estate|insurance|shipping|customs|booking) (?:an? )?agents?\b|"
     r"\bagent (?:orange|commission|fee|program)s?\b|"

@@ -33,7 +33,7 @@ def test_clear_frustration_hands_off(text: str) -> None:
     "do you have a human resources department", "is this table made by humans or machines", "人工智能音箱能连吗",
     "安装的人工费多少", "客服几点下班", "客服电话是多少", "what are your customer service hours",
     "can customer service help me change my address", "垃圾桶有卖吗", "is the bed frame useless without the slats?",
-    "why was I charged twice?", "这个沙发我还没用过", "退款什么时候到？", "",
+    "why was I charged twice?", "这个沙发我还没用过", "优惠券还没用完能退吗", "页面滚动不了", "退款什么时候到？", "",
 ])
 def test_ordinary_questions_with_handoff_words_do_not_hand_off(text: str) -> None:
     assert detect_handoff(text) is None
