@@ -12,7 +12,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from routing.bot import Article, BotAnswer, HandoffReason, ScoredArticle, Thresholds, decide, detect_handoff
 
@@ -79,12 +79,19 @@ def load_questions(split: Split) -> Questions:
             elif kind == "out_of_scope":
                 questions.out_of_scope.append(text)
             elif kind == "handoff":
-                questions.handoff.append((text, expected))  # type: ignore[arg-type]
+                questions.handoff.append((text, _handoff_reason(expected)))
             elif kind == "no_handoff":
                 questions.no_handoff.append(text)
             else:
                 raise ValueError(f"unknown kind {kind!r} in questions-{split}.csv")
     return questions
+
+
+def _handoff_reason(expected: str) -> HandoffReason:
+    for reason in get_args(HandoffReason):
+        if reason == expected:
+            return reason
+    raise ValueError(f"unknown handoff reason {expected!r}")
 
 
 def score(ask: Callable[[str], BotAnswer], questions: Questions) -> Score:

@@ -27,11 +27,15 @@ PASSWORD_EN = Article("password-en", "Forgotten password", ("I forgot my passwor
 OAK_CARE_EN = Article("oak-care-en", "Oak care", ("How do I look after the Fjord table?",),
                       "Oil the Fjord table twice a year.", "en")
 ARTICLES = [SHIPPING_ZH, SHIPPING_EN, RETURNS_ZH, RETURNS_EN, HOURS_EN, PASSWORD_EN, OAK_CARE_EN]
+BOT = BotIndex.build(ARTICLES)
+"""Shared by the property tests, which cannot take a fixture; immutable, like the `index` fixture."""
+WELL_MATCHED = [("下单后多久能收到货", "shipping-zh"), ("What is your return policy?", "returns-en"),
+                ("When is support available?", "hours-en"), ("I forgot my password", "password-en")]
 
 
 @pytest.fixture(scope="module")
 def index() -> BotIndex:
-    return BotIndex.build(ARTICLES)
+    return BOT
 
 
 @pytest.mark.parametrize(("question", "article_id"), [
@@ -142,7 +146,3 @@ def test_adding_unrelated_articles_does_not_change_the_answer_to_a_well_matched_
     for question, article_id in WELL_MATCHED:
         assert grown.ask(question).article_id == article_id
 
-
-BOT = BotIndex.build(ARTICLES)
-WELL_MATCHED = [("下单后多久能收到货", "shipping-zh"), ("What is your return policy?", "returns-en"),
-                ("When is support available?", "hours-en"), ("I forgot my password", "password-en")]
