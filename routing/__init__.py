@@ -11,4 +11,5 @@ directly. docs/routing.md maps each hub situation to the function it calls.
 - `routing.lifecycle`, `routing.tickets`, `routing.sla`: statuses, their events, SLA due and breaches
 - `routing.summary`, `routing.metrics`: the ticket summary and the report figures
 - `routing.config`: an inbox's stored JSON settings read into these types, bad ones refused
+- `routing.bot`: which knowledge-base article answers a question, and whether the customer wants a person
 """
