@@ -1,0 +1,144 @@
+"""Property: whatever a client sends to an operation of the served OpenAPI document, with a valid token, a forged
+one or none, the hub answers without a server error, and every error in the one shape; on SQLite and PostgreSQL.
+
+Schemathesis draws the requests from the document (valid ones, and ones that break it); they go to the app
+in-process through Litestar's TestClient, on the event loop that runs the app's lifespan.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import schemathesis
+from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
+from litestar.testing import TestClient
+from schemathesis import APIOperation, Case, GenerationMode
+
+from hub.app import create_app
+from hub.db import migrate
+from hub.demo import ensure_demo
+from hub.settings import Settings
+from tests.conftest import bearer, inbox_of, run, wait_for
+
+EXAMPLES_PER_OPERATION = 50
+"""About 25 operations: some 1,200 requests per database."""
+FORGED_API_TOKEN = "omh_" + "A" * 43
+FORGED_VISITOR_TOKEN = "v1.x.y.1.forged"
+HOSTILE_TEXTS = ["a\x00b", "\x00\x1b[0m\r\n", "é订单😀\x00", "x" * 5000]
+"""NUL (which PostgreSQL refuses in text), control characters, non-ASCII and length: what broke the hub before."""
+
+
+def test_no_operation_answers_a_server_error_on_sqlite(settings: Settings) -> None:
+    _fuzz(settings)
+
+
+def test_no_operation_answers_a_server_error_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+    migrate(postgres_url)
+    _fuzz(Settings(database_url=postgres_url, data_dir=tmp_path, secret_key="test-secret-key-0123456789",
+                   public_url="http://testserver.local", sweep_interval_seconds=3600, worker_threads=2))
+
+
+def _fuzz(settings: Settings) -> None:
+    demo = run(ensure_demo, settings)
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        known = _known_values(client, demo)
+        schema = schemathesis.openapi.from_dict(client.get("/schema/openapi.json").json())
+        for result in schema.get_all_operations():
+            operation = result.ok()
+            valid, other = ((known["visitor_token"], demo["api_token"]) if operation.path.startswith("/widget/")
+                            else (demo["api_token"], known["visitor_token"]))
+            _exercise(client, operation, known, bearer(valid), st.sampled_from([
+                None, bearer(valid), bearer(other), bearer(FORGED_API_TOKEN), bearer(FORGED_VISITOR_TOKEN),
+                {"Authorization": b"Bearer \xff\x00"},
+            ]))
+
+
+def _exercise(client: TestClient, operation: APIOperation, known: dict[str, str], valid: dict[str, str],
+              authorizations: st.SearchStrategy[dict[str, Any] | None]) -> None:
+    @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, database=None, derandomize=True,
+                         suppress_health_check=list(HealthCheck))
+    @given(case=st.one_of(*(operation.as_strategy(mode) for mode in GenerationMode)), data=st.data())
+    def no_server_error(case: Case, data: st.DataObject) -> None:
+        hostile = data.draw(st.booleans())
+        # A hostile text goes with what lets the handler use it: the operation's credential and rows that exist.
+        if hostile or data.draw(st.booleans()):
+            case.path_parameters = {**case.path_parameters,
+                                    **{name: value for name, value in known.items() if name in case.path_parameters}}
+        if hostile:
+            _plant_hostile_text(case, data)
+        if isinstance(case.query, dict) and case.query.get("wait") not in (None, 0):
+            case.query["wait"] = 0  # a long poll would only wait: nothing else happens meanwhile
+        request = _httpx_arguments(case.as_transport_kwargs(base_url=str(client.base_url)))
+        request["headers"] = {**request["headers"], **((valid if hostile else data.draw(authorizations)) or {})}
+        answer = client.request(**request)
+        assert answer.status_code < 500, f"{request!r:.2000} answered {answer.status_code}"
+        if answer.status_code >= 400:
+            assert_error_shape(answer)
+
+    no_server_error()
+
+
+def assert_error_shape(answer: Any) -> None:
+    """`{"status_code", "code", "detail"}` (+ `errors`, each naming a field) as JSON, whatever failed."""
+    assert answer.headers["content-type"].startswith("application/json"), answer.text[:200]
+    body = answer.json()
+    assert body["status_code"] == answer.status_code
+    assert isinstance(body["code"], str) and body["code"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert set(body) <= {"status_code", "code", "detail", "errors"}
+    for error in body.get("errors", []):
+        assert isinstance(error["field"], str) and error["field"] and isinstance(error["message"], str)
+
+
+def _known_values(client: TestClient, demo: dict[str, Any]) -> dict[str, str]:
+    """Ids and tokens of rows that exist, so drawn requests reach the handlers' work and not only their 404s."""
+    widget = inbox_of(demo, "webchat")
+    first = client.post(f"/widget/{widget['widget_token']}/messages", json={"text": "hello", "client_id": "seed"})
+    assert first.status_code == 201, first.text
+    api = bearer(demo["api_token"])
+    [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
+    return {
+        "conversation_id": conversation["id"],
+        "inbox_id": widget["id"],
+        "widget_token": widget["widget_token"],
+        "kind": widget["kind"],
+        "visitor_token": first.json()["visitor_token"],
+    }
+
+
+def _plant_hostile_text(case: Case, data: st.DataObject) -> None:
+    """Put a hostile text in one parameter (drawn or not) or top-level body field: the document's own strategies
+    rarely draw a NUL or a 5,000-character id. (Schemathesis keeps path parameters URL-encoded.)"""
+    if case.query is None:
+        case.query = {}
+    fields: list[tuple[dict[str, Any], str]] = [
+        *((case.path_parameters, name) for name in case.path_parameters),
+        *((case.query, parameter.name) for parameter in case.operation.query),
+        *((case.body, name) for name in (case.body if isinstance(case.body, dict) else ())),
+    ]
+    if not fields:
+        return
+    container, name = data.draw(st.sampled_from(fields))
+    text = data.draw(st.sampled_from(HOSTILE_TEXTS))
+    if container is case.path_parameters:
+        text = quote(text, safe="")
+    elif container is case.query and data.draw(st.booleans()):
+        case.query.clear()  # alone, so that no other parameter's refusal hides what this one does
+    container[name] = text
+
+
+def _httpx_arguments(transport_kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Schemathesis prepares `requests` arguments; the TestClient is httpx, which takes raw bodies as `content` and
+    multipart values only as text or bytes (requests writes a number as its digits)."""
+    arguments = {name: value for name, value in transport_kwargs.items() if name != "cookies"}
+    if isinstance(arguments.get("data"), bytes | str):
+        arguments["content"] = arguments.pop("data")
+    if arguments.get("files"):
+        arguments["files"] = [(name, (part[0], _multipart_value(part[1]), *part[2:])) for name, part in arguments["files"]]
+    return arguments
+
+
+def _multipart_value(value: Any) -> bytes | str:
+    return value if isinstance(value, bytes | str) else str(value)
