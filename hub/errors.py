@@ -66,7 +66,8 @@ def _declared_field_errors(extra: Any) -> list[FieldError]:
     for item in extra:
         if not isinstance(item, dict):
             continue
-        source = str(item.get("source") or "")
+        source = item.get("source") or ""
+        source = str(getattr(source, "value", source))  # a ParamType for parameters, a string for the body
         field = str(item.get("key") or "")
         if source == "body" and field in ("", "data"):
             field = "body"

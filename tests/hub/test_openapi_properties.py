@@ -20,7 +20,7 @@ from hub.app import create_app
 from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.settings import Settings
-from tests.conftest import bearer, inbox_of, run, wait_for
+from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
 
 EXAMPLES_PER_OPERATION = 50
 """About 25 operations: some 1,200 requests per database."""
@@ -38,6 +38,18 @@ def test_no_operation_answers_a_server_error_on_postgresql(postgres_url: str, tm
     migrate(postgres_url)
     _fuzz(Settings(database_url=postgres_url, data_dir=tmp_path, secret_key="test-secret-key-0123456789",
                    public_url="http://testserver.local", sweep_interval_seconds=3600, worker_threads=2))
+
+
+def test_the_document_declares_the_input_limits(client: TestClient) -> None:
+    """What the property run draws from: without the limits, it would not know an id from free text."""
+    document = client.get("/schema/openapi.json").json()
+    [conversation_id] = document["paths"]["/api/v1/conversations/{conversation_id}"]["get"]["parameters"]
+    assert conversation_id["schema"]["pattern"] == "^[A-Za-z0-9_-]{1,64}$"
+    widget_message = document["paths"]["/widget/{widget_token}/messages"]["post"]["requestBody"]["content"]
+    assert widget_message["application/json"]["schema"] == {"$ref": "#/components/schemas/WidgetMessage"}
+    fields = document["components"]["schemas"]["WidgetMessage"]["properties"]
+    assert fields["text"]["maxLength"] == 4000 and fields["client_id"]["maxLength"] == 100
+    assert document["components"]["schemas"]["UploadForm"]["properties"]["file"]["format"] == "binary"
 
 
 def _fuzz(settings: Settings) -> None:
@@ -78,18 +90,6 @@ def _exercise(client: TestClient, operation: APIOperation, known: dict[str, str]
             assert_error_shape(answer)
 
     no_server_error()
-
-
-def assert_error_shape(answer: Any) -> None:
-    """`{"status_code", "code", "detail"}` (+ `errors`, each naming a field) as JSON, whatever failed."""
-    assert answer.headers["content-type"].startswith("application/json"), answer.text[:200]
-    body = answer.json()
-    assert body["status_code"] == answer.status_code
-    assert isinstance(body["code"], str) and body["code"]
-    assert isinstance(body["detail"], str) and body["detail"]
-    assert set(body) <= {"status_code", "code", "detail", "errors"}
-    for error in body.get("errors", []):
-        assert isinstance(error["field"], str) and error["field"] and isinstance(error["message"], str)
 
 
 def _known_values(client: TestClient, demo: dict[str, Any]) -> dict[str, str]:
