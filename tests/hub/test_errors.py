@@ -10,15 +10,19 @@ from litestar.testing import TestClient
 from hub.errors import error_handlers
 from tests.conftest import assert_error_shape, bearer
 
+JSON = {"Content-Type": "application/json"}
+
 
 @pytest.mark.parametrize(("method", "path", "arguments", "status", "code"), [
     ("GET", "/no/such/route", {"headers": {"Accept": "text/html"}}, 404, "not_found"),
     ("GET", "/api/v1/no-such-resource", {}, 404, "not_found"),
     ("DELETE", "/api/v1/inboxes", {}, 405, "method_not_allowed"),
     ("PUT", "/widget/abc/messages", {}, 405, "method_not_allowed"),
-    ("POST", "/api/v1/auth/login", {"content": b'{"email": "a@b.c", "password": "' + b"x" * 1_100_000 + b'"}'},
-     413, "payload_too_large"),
-    ("POST", "/api/v1/auth/login", {"content": b"{"}, 400, "invalid_json"),
+    ("POST", "/api/v1/auth/login", {"content": b'{"email": "a@b.c", "password": "' + b"x" * 1_100_000 + b'"}',
+                                    "headers": JSON}, 413, "payload_too_large"),
+    ("POST", "/api/v1/auth/login", {"content": b"{", "headers": JSON}, 400, "invalid_json"),
+    ("POST", "/api/v1/auth/login", {"content": b"{}", "headers": {"Content-Type": "text/plain"}},
+     415, "unsupported_media_type"),
     ("POST", "/api/v1/auth/login", {"json": {"email": 5, "password": "x"}}, 400, "invalid_request"),
     ("POST", "/api/v1/auth/login", {"json": ["a@b.c", "x"]}, 400, "invalid_request"),
     ("POST", "/api/v1/attachments", {"content": b"--x\r\nbroken", "headers": {

@@ -7,7 +7,6 @@ in-process through Litestar's TestClient, on the event loop that runs the app's 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -34,10 +33,9 @@ def test_no_operation_answers_a_server_error_on_sqlite(settings: Settings) -> No
     _fuzz(settings)
 
 
-def test_no_operation_answers_a_server_error_on_postgresql(postgres_url: str, tmp_path: Path) -> None:
+def test_no_operation_answers_a_server_error_on_postgresql(settings: Settings, postgres_url: str) -> None:
     migrate(postgres_url)
-    _fuzz(Settings(database_url=postgres_url, data_dir=tmp_path, secret_key="test-secret-key-0123456789",
-                   public_url="http://testserver.local", sweep_interval_seconds=3600, worker_threads=2))
+    _fuzz(settings.model_copy(update={"database_url": postgres_url}))
 
 
 def test_the_document_declares_the_input_limits(client: TestClient) -> None:
