@@ -27,13 +27,13 @@ from hub.fields import (
     ClientId,
     CursorQuery,
     Email,
-    FreeText,
     Id,
     IdPath,
     IdQuery,
     InboxSettings,
     Kind,
     MimeType,
+    Name,
     Password,
     StatusQuery,
     is_hub_id,
@@ -69,7 +69,7 @@ class AttachmentBody(msgspec.Struct):
 
     kind: str
     url: str
-    name: FreeText | None = None
+    name: Name | None = None
     mime_type: MimeType | None = None
     meta: AttachmentMeta = {}
 
@@ -90,7 +90,7 @@ class TypingBody(msgspec.Struct):
 
 class InboxBody(msgspec.Struct):
     kind: Kind
-    name: FreeText
+    name: Name
     settings: InboxSettings = {}
     routing_strategy: str = "least_busy"
     bot_enabled: bool = False

@@ -23,7 +23,6 @@ __all__ = [
     "ClientId",
     "CursorQuery",
     "Email",
-    "FreeText",
     "Id",
     "IdPath",
     "IdQuery",
@@ -31,6 +30,7 @@ __all__ = [
     "Kind",
     "KindPath",
     "MimeType",
+    "Name",
     "Password",
     "StatusQuery",
     "SubPath",
@@ -95,7 +95,7 @@ Id = Annotated[str, Meta(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, descripti
 Kind = Annotated[str, Meta(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. webchat.")]
 ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_CLIENT_ID_LENGTH, pattern=SINGLE_LINE,
                                description="The sender's key for this message: a retry with it is stored once.")]
-FreeText = Annotated[str, Meta(max_length=MAX_NAME_LENGTH, description="A name; control characters are removed.")]
+Name = Annotated[str, Meta(max_length=MAX_NAME_LENGTH, description="A name; control characters are removed.")]
 Email = Annotated[str, Meta(max_length=MAX_EMAIL_LENGTH, pattern=SINGLE_LINE)]
 Password = Annotated[str, Meta(max_length=MAX_PASSWORD_LENGTH)]
 WebUrl = Annotated[str, Meta(max_length=MAX_URL_LENGTH, pattern=SINGLE_LINE)]

@@ -25,7 +25,7 @@ from hub import events, inbound
 from hub.auth import client_address, token_from
 from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError, error_body
-from hub.fields import ClientId, FreeText, IdQuery, TokenPath, WebUrl, is_hub_id
+from hub.fields import ClientId, IdQuery, Name, TokenPath, WebUrl, is_hub_id
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.ratelimit import enforce
@@ -43,7 +43,7 @@ CORS_HEADERS = "Authorization, Content-Type"
 class WidgetMessage(msgspec.Struct):
     text: Annotated[str, Meta(max_length=WebChatConnector.capabilities.max_text_length, description="Control characters are removed.")]
     client_id: ClientId
-    name: FreeText | None = None
+    name: Name | None = None
     page_url: WebUrl | None = None
 
 
