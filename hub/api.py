@@ -36,8 +36,8 @@ from hub.fields import (
     Name,
     Password,
     StatusQuery,
-    is_hub_id,
 )
+from hub.ids import looks_like_id
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.reply_windows import reply_window
@@ -201,7 +201,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         last_message_at = datetime.fromisoformat(moment)
-        if last_message_at.tzinfo is not None and is_hub_id(conversation_id):
+        if last_message_at.tzinfo is not None and looks_like_id(conversation_id):
             return last_message_at.astimezone(timezone.utc), conversation_id
     except (ValueError, OverflowError):
         pass

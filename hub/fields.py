@@ -36,7 +36,7 @@ __all__ = [
     "SubPath",
     "TokenPath",
     "WebUrl",
-    "is_hub_id",
+    "looks_like_token",
     "mime_type_or_none",
 ]
 
@@ -61,13 +61,14 @@ MAX_MIME_TYPE_LENGTH = 120
 MIME_TYPE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,62}$"
 """RFC 6838 `type/subtype`, without parameters."""
 
-_HUB_ID = re.compile(ID_PATTERN)
+_TOKEN = re.compile(ID_PATTERN)
 _MIME_TYPE = re.compile(MIME_TYPE_PATTERN)
 
 
-def is_hub_id(value: str) -> bool:
-    """For ids that arrive where no declared parameter checks them (a cursor, a preflight's path, a socket)."""
-    return _HUB_ID.fullmatch(value) is not None
+def looks_like_token(value: str) -> bool:
+    """For a token that arrives where no declared parameter checks it (a preflight's path, a socket's): one of
+    another shape names nothing, and is not sent to the database (where a NUL would be an error, not a miss)."""
+    return _TOKEN.fullmatch(value) is not None
 
 
 def mime_type_or_none(value: str | None) -> str | None:

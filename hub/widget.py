@@ -25,7 +25,7 @@ from hub import events, inbound
 from hub.auth import client_address, token_from
 from hub.crypto import InvalidVisitorToken
 from hub.errors import ApiError, error_body
-from hub.fields import ClientId, IdQuery, Name, TokenPath, WebUrl, is_hub_id
+from hub.fields import ClientId, IdQuery, Name, TokenPath, WebUrl, looks_like_token
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.ratelimit import enforce
@@ -112,7 +112,7 @@ class WidgetVisitor:
 
 
 async def find_widget_inbox(hub: Hub, widget_token: str) -> Inbox:
-    inbox = await hub.inboxes.find(public_token=widget_token) if is_hub_id(widget_token) else None
+    inbox = await hub.inboxes.find(public_token=widget_token) if looks_like_token(widget_token) else None
     if inbox is None or inbox.kind != WebChatConnector.kind:
         raise ApiError(404, "widget_not_found", "No web chat inbox has this widget token.")
     return inbox
