@@ -18,7 +18,16 @@ from sqlalchemy import update
 from hub.auth import Caller, authenticate
 from hub.errors import ApiError
 from hub.models import Agent
-from hub.realtime import SOCKET_GONE, EventStream, Fanout, InvalidFrame, receive_frame, session_channel, workspace_channel
+from hub.realtime import (
+    SOCKET_GONE,
+    EventStream,
+    Fanout,
+    InvalidFrame,
+    frame_text,
+    receive_frame,
+    session_channel,
+    workspace_channel,
+)
 from hub.runtime import Hub
 
 __all__ = ["agent_socket"]
@@ -35,7 +44,7 @@ async def agent_socket(socket: WebSocket) -> None:
         token = socket.query_params.get("token")
         if not token:
             first = await asyncio.wait_for(receive_frame(socket), timeout=30)
-            token = first.get("token")
+            token = frame_text(first, "token")
         caller = await authenticate(hub, token)
     except ApiError as error:
         await _end_session(socket, error.code, error.detail)

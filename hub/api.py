@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 import msgspec
@@ -12,7 +12,8 @@ from litestar import Controller, Request, get, post
 from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import JSONBody, QueryParameter
+from msgspec import Meta
 from sqlalchemy import and_, or_
 from sqlmodel import select
 
@@ -21,6 +22,22 @@ from connectors.base import DestinationRefused
 from hub import assignment, auth, events, outbound
 from hub.auth import Caller, caller_dependency, client_address
 from hub.errors import ApiError
+from hub.fields import (
+    AttachmentMeta,
+    ClientId,
+    CursorQuery,
+    Email,
+    Id,
+    IdPath,
+    IdQuery,
+    InboxSettings,
+    Kind,
+    MimeType,
+    Name,
+    Password,
+    StatusQuery,
+)
+from hub.ids import looks_like_id
 from hub.models import Agent, Conversation, Identity, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.reply_windows import reply_window
@@ -38,13 +55,13 @@ MEDIA_CAPABILITIES = {"image": "images", "voice": "voice", "file": "files"}
 
 
 class LoginBody(msgspec.Struct):
-    email: str
-    password: str
+    email: Email
+    password: Password
 
 
 class PasswordChangeBody(msgspec.Struct):
-    current_password: str
-    new_password: str
+    current_password: Password
+    new_password: Password
 
 
 class AttachmentBody(msgspec.Struct):
@@ -52,19 +69,19 @@ class AttachmentBody(msgspec.Struct):
 
     kind: str
     url: str
-    name: str | None = None
-    mime_type: str | None = None
-    meta: dict[str, Any] = {}
+    name: Name | None = None
+    mime_type: MimeType | None = None
+    meta: AttachmentMeta = {}
 
 
 class ReplyBody(msgspec.Struct):
-    text: str = ""
-    client_id: str | None = None
-    attachments: list[AttachmentBody] = []
+    text: Annotated[str, Meta(max_length=MAX_REPLY_LENGTH, description="Control characters are removed.")] = ""
+    client_id: ClientId | None = None
+    attachments: Annotated[list[AttachmentBody], Meta(max_length=MAX_ATTACHMENTS)] = []
 
 
 class AssignBody(msgspec.Struct):
-    agent_id: str | None
+    agent_id: Id | None
 
 
 class TypingBody(msgspec.Struct):
@@ -72,9 +89,9 @@ class TypingBody(msgspec.Struct):
 
 
 class InboxBody(msgspec.Struct):
-    kind: str
-    name: str
-    settings: dict[str, Any] = {}
+    kind: Kind
+    name: Name
+    settings: InboxSettings = {}
     routing_strategy: str = "least_busy"
     bot_enabled: bool = False
 
@@ -116,8 +133,6 @@ def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
 
 def validated_attachments(bodies: list[AttachmentBody], capabilities: Capabilities | None) -> list[Attachment]:
     """Refuse what no channel could send, and media the channel's `capabilities` rule out (none for notes)."""
-    if len(bodies) > MAX_ATTACHMENTS:
-        raise ApiError(422, "too_many_attachments", f"A message may carry at most {MAX_ATTACHMENTS} attachments.")
     attachments = []
     for index, body in enumerate(bodies):
         field = f"attachments[{index}]"
@@ -131,8 +146,8 @@ def validated_attachments(bodies: list[AttachmentBody], capabilities: Capabiliti
         if capabilities is not None and capability is not None and not getattr(capabilities, capability):
             raise ApiError(422, "attachment_not_supported", f"This channel cannot send {body.kind} attachments.",
                            extra=[{"field": f"{field}.kind", "message": "not supported by the channel"}])
-        attachments.append(Attachment(kind=body.kind, url=body.url, name=body.name, mime_type=body.mime_type,
-                                      meta=body.meta))
+        attachments.append(Attachment(kind=body.kind, url=body.url, name=clean_text(body.name or "") or None,
+                                      mime_type=body.mime_type, meta=body.meta))
     return attachments
 
 
@@ -149,7 +164,7 @@ def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> N
                            extra=[{"field": field, "message": refused.refusal}]) from None
 
 
-async def load_conversation(hub: Hub, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> Conversation:
+async def load_conversation(hub: Hub, caller: Caller, conversation_id: str) -> Conversation:
     async with hub.database.session() as session:
         conversation = (
             await session.exec(
@@ -182,11 +197,15 @@ def _encode_cursor(conversation: Conversation) -> str:
 
 
 def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (last_message_at, id) a cursor names; anything else, however it decodes, is not a cursor we made."""
     try:
         moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(moment), conversation_id
-    except (ValueError, UnicodeDecodeError):
-        raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.") from None
+        last_message_at = datetime.fromisoformat(moment)
+        if last_message_at.tzinfo is not None and looks_like_id(conversation_id):
+            return last_message_at.astimezone(timezone.utc), conversation_id
+    except (ValueError, OverflowError):
+        pass
+    raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
 
 
 def json_body_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
@@ -259,7 +278,7 @@ class ApiController(Controller):
         return [inbox_json(hub, inbox) for inbox in rows]
 
     @get("/inboxes/{inbox_id:str}")
-    async def get_inbox(self, request: Request, caller: NamedDependency[Caller], inbox_id: FromPath[str]) -> dict[str, Any]:
+    async def get_inbox(self, request: Request, caller: NamedDependency[Caller], inbox_id: IdPath) -> dict[str, Any]:
         hub = hub_of(request)
         async with hub.database.session() as session:
             inbox = (
@@ -277,9 +296,9 @@ class ApiController(Controller):
             raise ApiError(422, "invalid_input", f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
                            extra=[{"field": "routing_strategy", "message": "unknown strategy"}])
         name = clean_text(data.name)
-        if not name or len(name) > 100:
-            raise ApiError(422, "invalid_input", "name must be 1 to 100 characters.",
-                           extra=[{"field": "name", "message": "must be 1 to 100 characters"}])
+        if not name:
+            raise ApiError(422, "invalid_input", "name must not be empty.",
+                           extra=[{"field": "name", "message": "must not be empty"}])
         try:
             sealed = hub.seal_settings(data.kind, data.settings)
         except UnknownConnectorKind:
@@ -306,10 +325,10 @@ class ApiController(Controller):
         self,
         request: Request,
         caller: NamedDependency[Caller],
-        status: FromQuery[str | None] = None,
-        inbox_id: FromQuery[str | None] = None,
-        assignee_id: FromQuery[str | None] = None,
-        cursor: FromQuery[str | None] = None,
+        status: StatusQuery = None,
+        inbox_id: IdQuery = None,
+        assignee_id: IdQuery = None,
+        cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> dict[str, Any]:
         """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
@@ -338,7 +357,7 @@ class ApiController(Controller):
         }
 
     @get("/conversations/{conversation_id:str}")
-    async def get_conversation(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> dict[str, Any]:
+    async def get_conversation(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
@@ -357,8 +376,8 @@ class ApiController(Controller):
         self,
         request: Request,
         caller: NamedDependency[Caller],
-        conversation_id: FromPath[str],
-        after: FromQuery[str | None] = None,
+        conversation_id: IdPath,
+        after: IdQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> dict[str, Any]:
         """Oldest first; `after` is the id of the last message you have."""
@@ -374,23 +393,21 @@ class ApiController(Controller):
         return {"items": [events.message_json(message) for message in rows]}
 
     @post("/conversations/{conversation_id:str}/messages", status_code=201)
-    async def reply(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[ReplyBody]) -> dict[str, Any]:
+    async def reply(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[ReplyBody]) -> dict[str, Any]:
         """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
         return await self._write(request, caller, conversation_id, data, "out")
 
     @post("/conversations/{conversation_id:str}/notes", status_code=201)
-    async def note(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[ReplyBody]) -> dict[str, Any]:
+    async def note(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[ReplyBody]) -> dict[str, Any]:
         """An internal note: agents see it, the customer never does."""
         return await self._write(request, caller, conversation_id, data, "note")
 
-    async def _write(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: ReplyBody, direction: str):
+    async def _write(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody, direction: str):
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         text = clean_text(data.text)
         if not text and not data.attachments:
             raise ApiError(422, "empty_text", "text must not be empty (or send attachments).")
-        if len(text) > MAX_REPLY_LENGTH:
-            raise ApiError(413, "text_too_long", f"text is longer than {MAX_REPLY_LENGTH} characters.")
         capabilities = None
         if direction == "out" and data.attachments:
             async with hub.database.session() as session:
@@ -405,7 +422,7 @@ class ApiController(Controller):
         return events.message_json(message)
 
     @post("/conversations/{conversation_id:str}/assign", status_code=200)
-    async def assign(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[AssignBody]) -> dict[str, Any]:
+    async def assign(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[AssignBody]) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         if data.agent_id is not None:
@@ -417,7 +434,7 @@ class ApiController(Controller):
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/resolve", status_code=200)
-    async def resolve(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str]) -> dict[str, Any]:
+    async def resolve(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
@@ -431,7 +448,7 @@ class ApiController(Controller):
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/typing", status_code=202)
-    async def typing(self, request: Request, caller: NamedDependency[Caller], conversation_id: FromPath[str], data: JSONBody[TypingBody]) -> dict[str, Any]:
+    async def typing(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[TypingBody]) -> dict[str, Any]:
         """Show the customer that an agent is typing, where the channel can."""
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)

@@ -27,6 +27,7 @@ from hub.logs import LitestarLogging
 from hub.ops import healthz, metrics_endpoint, readyz
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from hub.realtime import FanoutPublisher, make_fanout
+from hub.request import HubRequest
 from hub.runtime import Hub
 from hub.settings import Settings, load_settings
 from hub.sweeper import run_sweeper
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
                                      exclude=["/metrics", "/healthz"], scopes={ScopeType.HTTP}).middleware],
         exception_handlers=error_handlers,
         logging_config=LitestarLogging(),
+        request_class=HubRequest,
         request_max_body_size=settings.max_body_bytes,
         openapi_config=OpenAPIConfig(title="Omnihub", version="0.1.0", path="/schema"),
         debug=False,

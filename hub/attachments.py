@@ -17,6 +17,7 @@ from sqlmodel import select
 from connectors.attachments import AttachmentContent, download
 from connectors.base import PermanentSendError
 from hub.db import Database
+from hub.fields import mime_type_or_none
 from hub.models import StoredFile
 
 __all__ = ["ATTACHMENT_PATH", "AttachmentStore", "safe_file_name"]
@@ -41,9 +42,12 @@ class AttachmentStore:
         self._prefix = f"{public_url}{ATTACHMENT_PATH}/"
         self._http = http
 
-    async def save(self, workspace_id: str, content: bytes, filename: str | None, mime_type: str) -> StoredFile:
+    async def save(self, workspace_id: str, content: bytes, filename: str | None, mime_type: str | None) -> StoredFile:
+        """`mime_type` as the sender declared it; one that is not `type/subtype` (it would break the download's
+        headers) gives way to the file name's type, or application/octet-stream."""
+        mime_type = mime_type_or_none(mime_type) or mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
         stored = StoredFile(id=secrets.token_urlsafe(24), workspace_id=workspace_id, name=safe_file_name(filename, mime_type),
-                            mime_type=mime_type or "application/octet-stream", size=len(content), content=content)
+                            mime_type=mime_type, size=len(content), content=content)
         async with self._database.session() as session:
             session.add(stored)
             await session.commit()

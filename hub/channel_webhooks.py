@@ -11,12 +11,12 @@ import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from litestar import Request, Response, route
-from litestar.params import FromPath
 
 from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub import inbound
 from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
 from hub.errors import ApiError
+from hub.fields import IdPath, KindPath, SubPath
 from hub.models import Inbox
 from hub.runtime import Hub
 
@@ -90,14 +90,14 @@ def _public_url(hub: Hub, request: Request) -> str:
 
 
 @route("/webhooks/{kind:str}/{inbox_id:str}", http_method=["GET", "POST"], tags=["channels"])
-async def channel_webhook(request: Request, kind: FromPath[str], inbox_id: FromPath[str]) -> Response:
+async def channel_webhook(request: Request, kind: KindPath, inbox_id: IdPath) -> Response:
     """A channel delivers messages (or a set-up handshake) for one inbox."""
     return await _handle(request, kind, inbox_id, "")
 
 
 @route("/webhooks/{kind:str}/{inbox_id:str}/{sub_path:path}", http_method=["GET", "POST"], tags=["channels"])
 async def channel_webhook_sub_path(
-    request: Request, kind: FromPath[str], inbox_id: FromPath[str], sub_path: FromPath[str]
+    request: Request, kind: KindPath, inbox_id: IdPath, sub_path: SubPath
 ) -> Response:
     """A channel's secondary hook for one inbox (delivery status, recordings)."""
     return await _handle(request, kind, inbox_id, sub_path)

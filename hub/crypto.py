@@ -109,9 +109,9 @@ class VisitorTokens:
         return f"{body}.{self._sign(self._keys[0], body)}"
 
     def verify(self, token: str, inbox_id: str, max_age_seconds: float, now: float | None = None) -> str:
-        """Return the visitor id the token was issued for."""
+        """Return the visitor id the token was issued for. Tokens are ASCII, as issued (and as compare_digest needs)."""
         parts = token.split(".")
-        if len(parts) != 5 or parts[0] != "v1":
+        if not token.isascii() or len(parts) != 5 or parts[0] != "v1":
             raise InvalidVisitorToken("malformed visitor token")
         body, signature = ".".join(parts[:4]), parts[4]
         if not any(hmac.compare_digest(signature, self._sign(key, body)) for key in self._keys):

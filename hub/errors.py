@@ -1,4 +1,8 @@
-"""Every HTTP error answers `{"code": ..., "detail": ..., "status_code": ...}`: a machine code and a human message."""
+"""Every HTTP error answers one shape: `{"status_code", "code", "detail"}`, plus `errors` naming the fields at fault.
+
+Litestar's own errors (unknown route, wrong method, a body too large or not understood, a field that
+breaks its declared type) come through here too, so a client parses one shape whatever failed.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from typing import Any
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 
-__all__ = ["ApiError", "error_handlers"]
+__all__ = ["ApiError", "FieldError", "error_body", "error_handlers"]
 
 _DEFAULT_CODES = {
     400: "bad_request",
@@ -17,36 +21,66 @@ _DEFAULT_CODES = {
     405: "method_not_allowed",
     409: "conflict",
     413: "payload_too_large",
+    415: "unsupported_media_type",
     422: "invalid_input",
     429: "rate_limited",
     500: "internal_error",
     503: "unavailable",
 }
 
+FieldError = dict[str, str]
+"""`{"field": "attachments[0].kind", "message": "..."}`, with `"source"` (path, query, header, body) when known."""
+
 
 class ApiError(HTTPException):
-    def __init__(self, status_code: int, code: str, detail: str, *, extra: dict[str, Any] | None = None,
+    def __init__(self, status_code: int, code: str, detail: str, *, extra: list[FieldError] | None = None,
                  headers: dict[str, str] | None = None) -> None:
         super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
         self.code = code
 
 
+def error_body(status_code: int, code: str, detail: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"status_code": status_code, "code": code, "detail": detail}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
 def _http_error(request: Request, error: HTTPException) -> Response:
-    body: dict[str, Any] = {
-        "status_code": error.status_code,
-        "code": getattr(error, "code", None) or _DEFAULT_CODES.get(error.status_code, "error"),
-        "detail": error.detail,
-    }
     if isinstance(error, ValidationException):
-        body["code"] = "invalid_request"
-    if error.extra:
-        body["errors" if isinstance(error.extra, list) else "extra"] = error.extra
-    return Response(body, status_code=error.status_code, headers=error.headers)
+        errors = _declared_field_errors(error.extra)
+        detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "The request is not valid."
+        return Response(error_body(error.status_code, "invalid_request", detail, errors), status_code=error.status_code,
+                        headers=error.headers)
+    code = getattr(error, "code", None) or _DEFAULT_CODES.get(error.status_code, "error")
+    errors = error.extra if isinstance(error.extra, list) else None
+    return Response(error_body(error.status_code, code, error.detail, errors), status_code=error.status_code,
+                    headers=error.headers)
+
+
+def _declared_field_errors(extra: Any) -> list[FieldError]:
+    """Litestar's `{"key", "message", "source"}` as ours; it names the body as a whole after the handler's `data`."""
+    if not isinstance(extra, list):
+        return []
+    errors = []
+    for item in extra:
+        if not isinstance(item, dict):
+            continue
+        source = item.get("source") or ""
+        source = str(getattr(source, "value", source))  # a ParamType for parameters, a string for the body
+        field = str(item.get("key") or "")
+        if source == "body" and field in ("", "data"):
+            field = "body"
+        field_error = {"field": field or source or "request", "message": str(item.get("message", ""))}
+        if source:
+            field_error["source"] = source
+        errors.append(field_error)
+    return errors
 
 
 def _unexpected(request: Request, error: Exception) -> Response:
     request.logger.exception("request.error path=%s", request.url.path)
-    return Response({"status_code": 500, "code": "internal_error", "detail": "Internal error"}, status_code=500)
+    return Response(error_body(500, "internal_error", "Internal error"), status_code=500)
 
 
 error_handlers = {HTTPException: _http_error, Exception: _unexpected}

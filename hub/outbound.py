@@ -59,12 +59,13 @@ async def create_message(
         updated_at=now,
     )
     async with hub.database.session() as session:
-        session.add(message)
         row = await session.get(Conversation, conversation.id)
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
         identity = await session.get(Identity, row.identity_id)
+        # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
+        session.add(message)
         payload = events.record(
             session, row.workspace_id, "message.created", message.id,
             {"message": events.message_json(message), "conversation": events.conversation_json(row)},

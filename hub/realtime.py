@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import json
 import logging
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Iterable, Sequence
@@ -32,7 +31,7 @@ from hub.batching import Batcher
 
 __all__ = [
     "BACKLOG_LIMIT", "SOCKET_GONE", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher",
-    "RedisPubSubBackend", "RedisPublisher", "SocketFeed", "audience_channel", "make_fanout", "receive_frame",
+    "RedisPubSubBackend", "RedisPublisher", "SocketFeed", "audience_channel", "frame_text", "make_fanout", "receive_frame",
     "session_channel", "workspace_channel",
 ]
 
@@ -359,12 +358,26 @@ class InvalidFrame(ValueError):
 
 
 async def receive_frame(socket: WebSocket) -> dict[str, Any]:
-    """The next frame as a JSON object; a malformed one raises InvalidFrame and keeps the socket open."""
+    """The next frame as a JSON object; a malformed one raises InvalidFrame and keeps the socket open.
+
+    Frames are held to the size of a request body (OMNIHUB_MAX_BODY_BYTES, in characters).
+    """
     text = await socket.receive_text()
+    max_length = socket.app.state.settings.max_body_bytes
+    if len(text) > max_length:
+        raise InvalidFrame(f"Frames must be at most {max_length} characters.")
     try:
-        frame = json.loads(text)
-    except ValueError:
+        frame = msgspec.json.decode(text)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
         raise InvalidFrame("Frames must be JSON objects.") from None
     if not isinstance(frame, dict):
         raise InvalidFrame("Frames must be JSON objects.")
     return frame
+
+
+def frame_text(frame: dict[str, Any], name: str) -> str | None:
+    """A frame's optional text field (a token); any other type makes the frame invalid."""
+    value = frame.get(name)
+    if value is not None and not isinstance(value, str):
+        raise InvalidFrame(f"{name} must be a string.")
+    return value

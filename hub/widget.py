@@ -7,15 +7,16 @@ it and sends it back, so a reload continues the same conversation with its histo
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 import msgspec
 from litestar import Controller, Request, Response, WebSocket, get, post, websocket
 from litestar.connection import ASGIConnection
 from litestar.exceptions import WebSocketDisconnect
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.types import ASGIApp, Receive, Scope, Send
+from msgspec import Meta
 from sqlmodel import select
 
 from connectors import MalformedPayload, RawRequest
@@ -23,11 +24,12 @@ from connectors.webchat import WebChatConnector, WebChatSettings
 from hub import events, inbound
 from hub.auth import client_address, token_from
 from hub.crypto import InvalidVisitorToken
-from hub.errors import ApiError
+from hub.errors import ApiError, error_body
+from hub.fields import ClientId, IdQuery, Name, TokenPath, WebUrl, looks_like_token
 from hub.ids import new_id
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.ratelimit import enforce
-from hub.realtime import Fanout, InvalidFrame, audience_channel, receive_frame
+from hub.realtime import Fanout, InvalidFrame, audience_channel, frame_text, receive_frame
 from hub.runtime import Hub
 from normalizer import IdentityKind
 
@@ -39,10 +41,10 @@ CORS_HEADERS = "Authorization, Content-Type"
 
 
 class WidgetMessage(msgspec.Struct):
-    text: str
-    client_id: str
-    name: str | None = None
-    page_url: str | None = None
+    text: Annotated[str, Meta(max_length=WebChatConnector.capabilities.max_text_length, description="Control characters are removed.")]
+    client_id: ClientId
+    name: Name | None = None
+    page_url: WebUrl | None = None
 
 
 class WidgetVisitor:
@@ -64,7 +66,7 @@ class WidgetVisitor:
     def channel(self) -> str:
         return audience_channel(self.inbox.id, IdentityKind.WEBCHAT_VISITOR, self.inbox.id, self.visitor_id)
 
-    async def history(self, after: FromQuery[str | None] = None) -> list[dict[str, Any]]:
+    async def history(self, after: str | None = None) -> list[dict[str, Any]]:
         statement = (
             select(Message)
             .join(Conversation, Conversation.id == Message.conversation_id)
@@ -109,8 +111,8 @@ class WidgetVisitor:
         }
 
 
-async def find_widget_inbox(hub: Hub, widget_token: FromPath[str]) -> Inbox:
-    inbox = await hub.inboxes.find(public_token=widget_token)
+async def find_widget_inbox(hub: Hub, widget_token: str) -> Inbox:
+    inbox = await hub.inboxes.find(public_token=widget_token) if looks_like_token(widget_token) else None
     if inbox is None or inbox.kind != WebChatConnector.kind:
         raise ApiError(404, "widget_not_found", "No web chat inbox has this widget token.")
     return inbox
@@ -120,7 +122,7 @@ def widget_settings(hub: Hub, inbox: Inbox) -> WebChatSettings:
     return hub.connector_for(inbox).settings  # type: ignore[return-value]
 
 
-async def find_visitor(hub: Hub, widget_token: FromPath[str], visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
+async def find_visitor(hub: Hub, widget_token: str, visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
     inbox = await find_widget_inbox(hub, widget_token)
     if visitor_token:
         settings = widget_settings(hub, inbox)
@@ -176,8 +178,7 @@ def widget_preflight(app: ASGIApp) -> ASGIApp:
             })
             response = Response(None, status_code=204, headers=headers)
         except ApiError as error:
-            response = Response({"status_code": error.status_code, "code": error.code, "detail": error.detail},
-                                status_code=error.status_code)
+            response = Response(error_body(error.status_code, error.code, error.detail), status_code=error.status_code)
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
     return middleware
@@ -188,7 +189,7 @@ class WidgetController(Controller):
     tags = ["widget"]
 
     @get("/config")
-    async def config(self, request: Request, widget_token: FromPath[str]) -> Response:
+    async def config(self, request: Request, widget_token: TokenPath) -> Response:
         """What the widget shows before the first message (title, greeting, colour)."""
         hub: Hub = request.app.state.hub
         inbox = await find_widget_inbox(hub, widget_token)
@@ -197,16 +198,12 @@ class WidgetController(Controller):
         return Response(body, headers=_cors(settings, request.headers.get("origin")))
 
     @post("/messages", status_code=201)
-    async def post_message(self, request: Request, widget_token: FromPath[str]) -> Response:
+    async def post_message(self, request: Request, widget_token: TokenPath, data: JSONBody[WidgetMessage]) -> Response:
         """Send a visitor message: `{"text", "client_id"}`. The first call (no Bearer) answers a `visitor_token`."""
         hub: Hub = request.app.state.hub
         visitor = await find_visitor(hub, widget_token, token_from(request), issue=True)
         headers = _cors(visitor.settings, request.headers.get("origin"))
         await _limit(hub, request, visitor)
-        try:
-            data = msgspec.json.decode(await request.body(), type=WidgetMessage)
-        except (msgspec.DecodeError, msgspec.ValidationError) as error:
-            raise ApiError(400, "invalid_json", f"Body must be JSON {{\"text\", \"client_id\"}}: {error}") from None
         message = await visitor.send(data.text, data.client_id, data.name, data.page_url, client_address(request))
         body: dict[str, Any] = {**message, "message": message}
         if visitor.issued_token:
@@ -214,14 +211,15 @@ class WidgetController(Controller):
         return Response(body, status_code=200 if message["duplicate"] else 201, headers=headers)
 
     @get("/messages")
-    async def get_messages(self, request: Request, widget_token: FromPath[str], after: FromQuery[str | None] = None,
-                           wait: FromQuery[int] = 0) -> Response:
+    async def get_messages(
+        self, request: Request, widget_token: TokenPath, after: IdQuery = None,
+        wait: Annotated[int, QueryParameter(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
+    ) -> Response:
         """The visitor's messages after `after` (a message id); with `wait` (≤25 s) it long-polls."""
         hub: Hub = request.app.state.hub
         visitor = await find_visitor(hub, widget_token, token_from(request), issue=False)
         headers = _cors(visitor.settings, request.headers.get("origin"))
         await _limit(hub, request, visitor)
-        wait = max(0, min(wait, LONG_POLL_MAX_SECONDS))
         messages = await visitor.history(after)
         if not messages and wait:
             realtime: Fanout = request.app.state.realtime
@@ -244,7 +242,7 @@ class WidgetController(Controller):
         await serve_visitor_socket(socket, widget_token)
 
 
-async def serve_visitor_socket(socket: WebSocket, widget_token: FromPath[str]) -> None:
+async def serve_visitor_socket(socket: WebSocket, widget_token: str) -> None:
     """Admit the visitor, send `ready` with the history, then relay frames both ways until the socket closes.
 
     This frame lives as long as the socket, so the setup's temporaries live in helpers and die with them:
@@ -276,7 +274,7 @@ async def _admit_visitor(hub: Hub, socket: WebSocket, widget_token: str) -> Widg
         visitor_token = _query_value(socket, "visitor_token")
         if not visitor_token:
             first = await asyncio.wait_for(receive_frame(socket), timeout=30)
-            visitor_token = first.get("visitor_token")
+            visitor_token = frame_text(first, "visitor_token")
         visitor = await find_visitor(hub, widget_token, visitor_token, issue=True)
         await _limit(hub, socket, visitor)
     except ApiError as error:

@@ -96,6 +96,18 @@ def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def assert_error_shape(answer: Any) -> None:
+    """`{"status_code", "code", "detail"}` (+ `errors`, each naming a field) as JSON, whatever failed."""
+    assert answer.headers["content-type"].startswith("application/json"), answer.text[:200]
+    body = answer.json()
+    assert body["status_code"] == answer.status_code
+    assert isinstance(body["code"], str) and body["code"]
+    assert isinstance(body["detail"], str) and body["detail"]
+    assert set(body) <= {"status_code", "code", "detail", "errors"}
+    for error in body.get("errors", []):
+        assert isinstance(error["field"], str) and error["field"] and isinstance(error["message"], str)
+
+
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """A database the tests may connect to in order to create and drop databases of their own."""
 TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")

@@ -95,7 +95,7 @@ class WebChatConnector(Connector):
             InboundMessage(
                 channel_message_id=f"{post.visitor_id}:{post.client_id}",
                 sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, post.visitor_id, scope=self.inbox.id, verified=True),
-                sender_name=post.name,
+                sender_name=clean_text(post.name or "") or None,
                 sent_at=raw.received_at,
                 text=text,
                 metadata=metadata,

@@ -68,9 +68,9 @@ def test_notes_never_reach_the_visitor(client, demo, widget):
     ("body", "status", "code"),
     [
         (b"{not json", 400, "invalid_json"),
-        (b'{"text": "no client id"}', 400, "invalid_json"),
+        (b'{"text": "no client id"}', 400, "invalid_request"),
         (b'{"text": "   ", "client_id": "x"}', 400, "invalid_message"),
-        (('{"text": "' + "x" * 4001 + '", "client_id": "x"}').encode(), 400, "invalid_message"),
+        (('{"text": "' + "x" * 4001 + '", "client_id": "x"}').encode(), 400, "invalid_request"),
     ],
 )
 def test_bad_messages_are_refused_and_store_nothing(client, demo, widget, body, status, code):
