@@ -2,7 +2,10 @@
 
 The files beside this module are meant to be read and edited by people: articles and synonyms in
 TOML, test questions in CSV (one per line: kind, text, expected). The questions are split once
-and for all into a tuning part, the only one thresholds may be chosen on, and a held-out part.
+and for all into a tuning part, the only one anything may be chosen on, and two held-out parts.
+The first held-out part was read during the engine's first development (its misses are published
+in RESULTS.md), so the second was written, and committed, before the engine was run on it: it is
+the one that vouches for accuracy on questions nobody tuned for.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ __all__ = [
 ]
 
 FAQ_DIR = Path(__file__).resolve().parent
-Split = Literal["tuning", "held-out"]
+Split = Literal["tuning", "held-out", "held-out-2"]
 
 
 @dataclass(frozen=True)
