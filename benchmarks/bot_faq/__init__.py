@@ -11,17 +11,26 @@ the one that vouches for accuracy on questions nobody tuned for.
 from __future__ import annotations
 
 import csv
+import math
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 
-from routing.bot import Article, BotAnswer, HandoffReason, ScoredArticle, Thresholds, decide, detect_handoff
+from routing.bot import (
+    Article, BotAnswer, Candidate, ConfidenceModel, Evidence, HandoffReason, ScoredArticle, Thresholds, decide,
+    detect_handoff,
+)
+from routing.bot.confidence import logistic
 
 __all__ = [
-    "FAQ_DIR", "Questions", "Score", "load_articles", "load_questions", "load_synonyms", "score", "tune_thresholds",
+    "FAQ_DIR", "Questions", "Score", "fit_confidence_model", "load_articles", "load_questions", "load_synonyms", "score",
+    "tune_thresholds",
 ]
+
+RIDGE = 1.0
+"""L2 penalty on the confidence model's weights (not its intercept): keeps them moderate on a few hundred questions."""
 
 FAQ_DIR = Path(__file__).resolve().parent
 Split = Literal["tuning", "held-out", "held-out-2"]
@@ -159,3 +168,57 @@ def tune_thresholds(ranked: Callable[[str], tuple[ScoredArticle, ...]], question
     if best is None:
         raise ValueError("no thresholds abstain on 90 % of the out-of-scope questions")
     return best[1], best[2]
+
+
+def fit_confidence_model(candidates: Callable[[str], tuple[Candidate, ...]], questions: Questions) -> ConfidenceModel:
+    """The logistic model that best predicts, from its evidence, whether the best-agreeing article of each
+    question of `questions` is the right one (never, for out-of-scope questions); coefficients rounded to
+    two decimals, so that the model written in code is exactly the one fitted.
+
+    Run on the tuning part only: the held-out parts must not influence the choice.
+    """
+    examples: list[tuple[Evidence, bool]] = []
+    for text, expected in [*questions.answer, *((text, None) for text in questions.out_of_scope)]:
+        found = sorted(candidates(text), key=lambda candidate: -candidate.evidence.agreement)
+        if found and found[0].evidence.agreement:
+            examples.append((found[0].evidence, found[0].article_id == expected))
+    intercept, log_agreement, unknown = _logistic_regression(
+        [(math.log(evidence.agreement), evidence.unknown_share) for evidence, _ in examples],
+        [right for _, right in examples])
+    return ConfidenceModel(round(intercept, 2), round(log_agreement, 2), round(unknown, 2))
+
+
+def _logistic_regression(features: list[tuple[float, ...]], labels: list[bool]) -> list[float]:
+    """The intercept and weights maximising the L2-penalised likelihood, by Newton's method (a handful of
+    features, a few hundred examples: exact and fast without a numerical library)."""
+    rows = [(1.0, *row) for row in features]
+    size = len(rows[0])
+    weights = [0.0] * size
+    for _ in range(50):
+        gradient = [RIDGE * weight if index else 0.0 for index, weight in enumerate(weights)]
+        hessian = [[RIDGE if row == column and row else 0.0 for column in range(size)] for row in range(size)]
+        for row, label in zip(rows, labels, strict=True):
+            probability = logistic(sum(weight * value for weight, value in zip(weights, row, strict=True)))
+            for i in range(size):
+                gradient[i] += (probability - label) * row[i]
+                for j in range(size):
+                    hessian[i][j] += probability * (1 - probability) * row[i] * row[j]
+        step = _solve(hessian, gradient)
+        weights = [weight - change for weight, change in zip(weights, step, strict=True)]
+        if max(map(abs, step)) < 1e-10:
+            break
+    return weights
+
+
+def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
+    """x with matrix @ x == vector, by Gauss-Jordan elimination with partial pivoting."""
+    size = len(vector)
+    augmented = [[*row, value] for row, value in zip(matrix, vector, strict=True)]
+    for column in range(size):
+        pivot = max(range(column, size), key=lambda row: abs(augmented[row][column]))
+        augmented[column], augmented[pivot] = augmented[pivot], augmented[column]
+        for row in range(size):
+            if row != column:
+                factor = augmented[row][column] / augmented[column][column]
+                augmented[row] = [value - factor * lead for value, lead in zip(augmented[row], augmented[column], strict=True)]
+    return [augmented[row][size] / augmented[row][row] for row in range(size)]

@@ -21,12 +21,14 @@ How the hub is meant to use it:
 """
 
 from routing.bot.articles import Article, locale_language
+from routing.bot.confidence import DEFAULT_CONFIDENCE_MODEL, ConfidenceModel, Evidence
 from routing.bot.decision import DEFAULT_THRESHOLDS, BotAnswer, Decision, ScoredArticle, Thresholds, decide
 from routing.bot.folding import MAX_TEXT_CHARS, fold
 from routing.bot.handoff import HandoffReason, HandoffSignal, detect_handoff
-from routing.bot.index import BotIndex
+from routing.bot.index import BotIndex, Candidate
 
 __all__ = [
-    "DEFAULT_THRESHOLDS", "MAX_TEXT_CHARS", "Article", "BotAnswer", "BotIndex", "Decision", "HandoffReason",
-    "HandoffSignal", "ScoredArticle", "Thresholds", "decide", "detect_handoff", "fold", "locale_language",
+    "DEFAULT_CONFIDENCE_MODEL", "DEFAULT_THRESHOLDS", "MAX_TEXT_CHARS", "Article", "BotAnswer", "BotIndex", "Candidate",
+    "ConfidenceModel", "Decision", "Evidence", "HandoffReason", "HandoffSignal", "ScoredArticle", "Thresholds", "decide",
+    "detect_handoff", "fold", "locale_language",
 ]

@@ -20,7 +20,7 @@ import rjieba
 import snowballstemmer
 
 from routing.bot.folding import fold
-from routing.bot.lexicon import COMMON_SYNONYMS
+from routing.bot.lexicon import COMMON_SYNONYMS, IRREGULAR_ENGLISH_FORMS
 from routing.bot.stopwords import CHINESE_STOP_WORDS, ENGLISH_STOP_WORDS, GENERIC_ENGLISH_VERBS
 from routing.bot.synonyms import CONCEPT_MARK, SynonymTable
 
@@ -58,7 +58,8 @@ def _english_stemmer() -> snowballstemmer.stemmer:
 
 
 def _stem_words(words: Iterable[str]) -> list[str]:
-    kept = [word for word in words if word not in ENGLISH_STOP_WORDS and word not in GENERIC_ENGLISH_VERBS]
+    kept = [word for word in (IRREGULAR_ENGLISH_FORMS.get(word, word) for word in words)
+            if word not in ENGLISH_STOP_WORDS and word not in GENERIC_ENGLISH_VERBS]
     return _english_stemmer().stemWords(kept) if kept else []
 
 

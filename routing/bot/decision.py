@@ -42,17 +42,17 @@ class BotAnswer:
 @dataclass(frozen=True, slots=True)
 class Thresholds:
     """Confidence cut-offs. The defaults are what `benchmarks/bot_answers.py --tune` chose on the tuning part
-    of the benchmark's FAQ set: the most right first articles with at least 90 % of out-of-scope
-    questions abstained on and at most 3 % answered wrongly.
+    of the benchmark's FAQ set, with the default confidence model: the most right first articles with
+    at least 90 % of out-of-scope questions abstained on and at most 3 % answered wrongly.
 
     answer_at: the least confidence to answer at once; suggest_at: the least to be offered at all;
     answer_lead: how far the top article must be ahead of the second to answer rather than suggest;
     max_suggestions: the length of a "did you mean" list.
     """
 
-    answer_at: float = 0.42
-    suggest_at: float = 0.4
-    answer_lead: float = 0.05
+    answer_at: float = 0.5
+    suggest_at: float = 0.48
+    answer_lead: float = 0.02
     max_suggestions: int = 3
 
     def __post_init__(self) -> None:

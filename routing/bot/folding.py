@@ -13,6 +13,8 @@ from functools import cache
 
 from opencc_purepy import OpenCC
 
+from routing.bot.numerals import arabic_numerals
+
 __all__ = ["MAX_TEXT_CHARS", "fold"]
 
 MAX_TEXT_CHARS = 500
@@ -32,12 +34,13 @@ def _traditional_to_simplified() -> OpenCC:
 
 def fold(text: str) -> str:
     """The canonical form of `text`: NFKC (full-width to half-width), simplified Chinese, case-folded,
-    URLs, e-mail addresses, emoji and control characters replaced by spaces, whitespace collapsed.
+    Chinese numbers before a measure word in digits, URLs, e-mail addresses, emoji and control
+    characters replaced by spaces, whitespace collapsed.
 
     Idempotent: folding folded text changes nothing.
     """
     text = unicodedata.normalize("NFKC", text[: MAX_TEXT_CHARS * 2])
     text = URL_OR_EMAIL.sub(" ", text)
     text = "".join(" " if unicodedata.category(char) in UNWANTED_CATEGORIES else char for char in text)
-    text = unicodedata.normalize("NFKC", _traditional_to_simplified().convert(text).casefold())
+    text = arabic_numerals(unicodedata.normalize("NFKC", _traditional_to_simplified().convert(text).casefold()))
     return " ".join(text.split())[:MAX_TEXT_CHARS].rstrip()

@@ -8,7 +8,7 @@ Chinese phrases of one character are avoided: they match inside unrelated words.
 
 from __future__ import annotations
 
-__all__ = ["COMMON_SYNONYMS"]
+__all__ = ["COMMON_SYNONYMS", "IRREGULAR_ENGLISH_FORMS"]
 
 COMMON_SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("多久", "多长时间", "几天", "多少天", "多快", "多少时间", "how long", "how soon", "how quickly", "how many days",
@@ -47,10 +47,10 @@ COMMON_SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("未付款", "待付款", "未支付", "没付款", "unpaid", "not paid", "awaiting payment"),
     ("信用卡", "刷卡", "credit card", "visa", "mastercard"),
     ("发票", "开票", "收据", "invoice", "receipt", "fapiao", "vat invoice"),
-    ("公司", "企业", "单位", "对公", "company", "business", "corporate", "firm"),
+    ("公司", "企业", "单位", "对公", "company", "business", "corporate", "firm", "学校", "school"),
     ("批量", "大批量", "批发", "团购", "大宗", "大量", "bulk", "wholesale", "large quantities", "large quantity",
      "big order"),
-    ("优惠", "折扣", "打折", "discount", "special price", "deal"),
+    ("优惠", "折扣", "打折", "discount", "special price", "deal", "便宜点", "便宜一点", "打个折"),
     ("优惠券", "优惠码", "折扣码", "代金券", "coupon", "promo code", "discount code", "voucher", "promotion code"),
     ("礼品卡", "购物卡", "gift card", "e-gift card", "gift voucher"),
     ("积分", "points", "loyalty points", "reward points"),
@@ -85,4 +85,29 @@ COMMON_SYNONYMS: tuple[tuple[str, ...], ...] = (
     ("手机号", "手机号码", "mobile number", "phone number", "cell phone"),
     ("分期", "分期付款", "pay in instalments", "pay in installments", "instalment plan", "pay monthly"),
     ("实体店", "门店", "线下店", "展厅", "showroom", "physical store"),
+    ("不想要", "不想要了", "不要了"),
+    ("早上", "上午", "下午", "晚上", "夜里", "半夜", "深夜", "凌晨", "morning", "afternoon", "evening", "night",
+     "overnight"),
+    ("回复", "回消息", "回信息", "答复", "reply", "respond"),
+    ("机洗", "洗衣机", "machine wash", "washing machine", "machine washable"),
+    ("跟踪", "追踪", "查物流", "物流信息", "物流进度", "物流状态", "快递进度", "到哪了", "到哪儿了", "到哪里了", "送到哪",
+     "寄到哪", "走到哪", "track", "tracking", "trace"),
+    ("货到付款", "现金", "cash on delivery", "pay on delivery", "cash"),
+    ("抵现", "抵钱", "抵扣", "当钱花", "当钱用", "换钱"),
+    ("没收到", "没有收到", "未收到", "收不到"),
 )
+
+IRREGULAR_ENGLISH_FORMS: dict[str, str] = {
+    form: verb
+    for verb, forms in {
+        "become": "became", "break": "broke broken", "bring": "brought", "build": "built", "buy": "bought",
+        "choose": "chose chosen", "fall": "fell fallen", "feel": "felt", "find": "found", "forget": "forgot forgotten",
+        "hold": "held", "leave": "left", "lose": "lost", "pay": "paid", "run": "ran", "sell": "sold", "send": "sent",
+        "spend": "spent", "steal": "stole stolen", "throw": "threw thrown", "wear": "wore worn", "write": "wrote written",
+    }.items()
+    for form in forms.split()
+}
+"""Past forms Snowball's stemmer leaves as they are ("bought" is not stemmed to "buy"), mapped to the verb,
+so "I paid" meets "pay" and "it broke" meets "break". Not those of the generic verbs dropped as carrying
+no topic (came, got, took): a phrase such as "taken from my account" would lose its verb and become
+the bare "account"."""
