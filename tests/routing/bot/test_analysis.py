@@ -25,8 +25,8 @@ def test_english_is_stemmed_and_stop_words_are_dropped() -> None:
 
 
 def test_mixed_text_keeps_both_languages_and_counts_as_the_one_it_is_mostly_written_in() -> None:
-    analysis = Analyzer().analyze("我的桌子怎么track")
-    assert {"桌子", "track"} <= set(analysis.terms)
+    analysis = Analyzer().analyze("我的桌子怎么polish")
+    assert {"桌子", "polish"} <= set(analysis.terms)
     assert analysis.language == "zh"
     assert Analyzer().analyze("how do I track 桌子").language == "en"
 
@@ -40,6 +40,17 @@ def test_a_synonym_group_makes_its_phrases_one_term_in_either_language() -> None
     synonyms = [["橡木", "oak"]]
     assert terms("橡木桌子", synonyms) & terms("oak tables", synonyms)
     assert not terms("橡木桌子") & terms("oak tables")
+
+
+def test_irregular_past_forms_meet_their_verb() -> None:
+    assert terms("I paid twice") == terms("pay twice")
+    assert terms("the lamp broke") == terms("the lamp is broken") == terms("the lamp will break")
+    assert terms("I bought a sofa") == terms("buy a sofa")
+
+
+def test_filler_words_carry_no_topic() -> None:
+    assert terms("我现在大概一般已经想退货") == terms("退货")
+    assert terms("I actually don't want it anymore now") == set()
 
 
 def test_synonyms_match_inflected_english_words() -> None:

@@ -39,3 +39,13 @@ def test_empty_and_blank_input_fold_to_nothing() -> None:
 @given(st.text())
 def test_folding_is_idempotent(text: str) -> None:
     assert fold(fold(text)) == fold(text)
+
+
+def test_chinese_numbers_before_a_measure_word_become_digits() -> None:
+    assert fold("七天无理由退货") == "7天无理由退货"
+    assert fold("学校要买五十张课桌，三个月后两颗螺丝掉了") == "学校要买50张课桌,3个月后2颗螺丝掉了"
+    assert fold("一千零五元 一百二十块 十二个 二零二六年") == "1005元 120块 12个 2026年"
+
+
+def test_words_that_only_contain_a_numeral_are_left_alone() -> None:
+    assert fold("等一下 统一 万一 十分感谢 一点点 一般") == "等一下 统一 万一 十分感谢 一点点 一般"

@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from benchmarks.bot_faq.padding import padding_articles
-from routing.bot import Article, BotIndex
+from routing.bot import DEFAULT_CONFIDENCE_MODEL, Article, BotIndex
 
 SHIPPING_ZH = Article("shipping-zh", "配送时间", ("下单后多久能收到货", "一般几天送到", "什么时候发货"),
                       "现货商品付款后24小时内发货，一般2到4天送达。", "zh-CN", ("配送",))
@@ -63,6 +63,25 @@ def test_out_of_scope_questions_abstain(index: BotIndex, question: str) -> None:
 
 def test_a_question_sharing_only_a_word_with_an_article_abstains(index: BotIndex) -> None:
     assert index.ask("how long does it take to boil an egg").decision == "abstain"
+
+
+def test_a_question_about_another_business_abstains_though_it_contains_a_whole_phrasing() -> None:
+    question = "what are the opening hours of the swimming pool"
+    [hours, *_] = BOT.candidates(question)
+    assert (hours.article_id, hours.evidence.coverage.phrasing) == ("hours-en", 1.0)
+    assert hours.evidence.unknown_share > 0.5
+    assert BOT.ask(question).decision == "abstain"
+    blind_to_unknown_words = replace(DEFAULT_CONFIDENCE_MODEL, unknown_share_weight=0.0)
+    assert BotIndex.build(ARTICLES, confidence_model=blind_to_unknown_words).ask(question).article_id == "hours-en"
+
+
+def test_candidates_carry_the_evidence_their_confidence_is_computed_from(index: BotIndex) -> None:
+    evidence = {candidate.article_id: candidate.evidence for candidate in index.candidates("how do i return an item")}
+    assert evidence["returns-en"].coverage.question == 1.0
+    assert evidence["returns-en"].unknown_share == 0.0
+    assert evidence["returns-en"].same_language
+    ranked = {candidate.article_id: candidate.score for candidate in index.ranked("how do i return an item")}
+    assert ranked["returns-en"] == index.confidence_model.confidence(evidence["returns-en"])
 
 
 def test_a_huge_question_is_answered_like_its_beginning(index: BotIndex) -> None:
