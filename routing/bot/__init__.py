@@ -12,7 +12,9 @@ How the hub is meant to use it:
    exactly what `POST /api/v1/kb/ask` serves: decision "answer" (send the article's answer),
    "suggest" (a "did you mean" list of `suggestions`) or "abstain" (count it; after N in a row, hand
    off). `locale` restricts the answer to articles in that language; without it the question's own
-   language is preferred.
+   language is preferred. `score` is a probability: the confidence model (`ConfidenceModel`, fitted
+   on the benchmark's tuning questions) turns what the ranking found into the chance the article
+   is right; `index.candidates(text)` shows that evidence, to explain an answer.
 3. When an article changes, `index.updated(upserts=[...], removed_ids=[...])` returns the next index
    in a fraction of a full build (unchanged articles are not analysed again); when the synonym list
    changes, build anew. Each process swaps its index when it sees a newer version, so an edit takes
