@@ -46,17 +46,19 @@ def content_security_policy(public_url: str) -> str:
     """Same-origin scripts, styles and API calls only; no inline script; never framed (clickjacking)."""
     parts = urlsplit(public_url)
     socket_scheme = "wss" if parts.scheme == "https" else "ws"
-    return "; ".join([
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        f"connect-src 'self' {socket_scheme}://{parts.netloc}",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src 'self' {socket_scheme}://{parts.netloc}",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 def render_page(request: Request, template_name: str, status_code: int = 200, **context: Any) -> Response:
@@ -73,7 +75,9 @@ def render_page(request: Request, template_name: str, status_code: int = 200, **
 
 async def oldest_webchat_inbox(hub: Hub) -> Inbox | None:
     async with hub.database.session() as session:
-        statement = select(Inbox).where(Inbox.kind == WEBCHAT_KIND).order_by(Inbox.created_at, Inbox.id).limit(1)
+        statement = (
+            select(Inbox).where(Inbox.kind == WEBCHAT_KIND).order_by(Inbox.created_at, Inbox.id).limit(1)
+        )
         return (await session.exec(statement)).first()
 
 
@@ -100,8 +104,12 @@ async def static_asset(name: FromPath[str]) -> File:
     path = STATIC_FILES.get(name)
     if path is None:
         raise NotFoundException("No such static file.")
-    return File(path, content_disposition_type="inline", media_type=STATIC_CONTENT_TYPES[path.suffix],
-                headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
+    return File(
+        path,
+        content_disposition_type="inline",
+        media_type=STATIC_CONTENT_TYPES[path.suffix],
+        headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"},
+    )
 
 
 WIDGET_SCRIPT = (STATIC_DIR / "widget.js").read_bytes()
@@ -113,12 +121,19 @@ WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
 async def widget_js(request: Request) -> Response:
     """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
     compressed = "gzip" in request.headers.get("accept-encoding", "")
-    headers = {"Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff",
-               "Cross-Origin-Resource-Policy": "cross-origin", "Vary": "Accept-Encoding"}
+    headers = {
+        "Cache-Control": "public, max-age=300",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Vary": "Accept-Encoding",
+    }
     if compressed:
         headers["Content-Encoding"] = "gzip"
-    return Response(WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT, media_type=STATIC_CONTENT_TYPES[".js"],
-                    headers=headers)
+    return Response(
+        WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT,
+        media_type=STATIC_CONTENT_TYPES[".js"],
+        headers=headers,
+    )
 
 
 def routes() -> list:

@@ -23,7 +23,14 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from benchmarks.bot_faq import (
-    Questions, Score, fit_confidence_model, load_articles, load_questions, load_synonyms, score, tune_thresholds,
+    Questions,
+    Score,
+    fit_confidence_model,
+    load_articles,
+    load_questions,
+    load_synonyms,
+    score,
+    tune_thresholds,
 )
 from benchmarks.bot_faq.padding import padding_articles
 from benchmarks.measure import describe_host, median, percentile
@@ -32,18 +39,32 @@ from routing.bot import Article, BotIndex
 from routing.bot.analysis import Analyzer
 
 CATALOGUE_SIZE = 1000
-HUGE_QUESTION = ("我上周在你们网站买了一张橡木餐桌和四把椅子 but the delivery guy said he could not find my building "
-                 "所以现在包裹在哪里我也不知道 could you please check where my parcel is? 🙏 " * 12)
+HUGE_QUESTION = (
+    "我上周在你们网站买了一张橡木餐桌和四把椅子 but the delivery guy said he could not find my building "
+    "所以现在包裹在哪里我也不知道 could you please check where my parcel is? 🙏 " * 12
+)
 TARGETS = {"top1": 0.90, "correct_abstain": 0.85, "p99_ms": 50.0}
 PARTS = ("tuning", "held-out", "held-out-2")
-ACCURACY_COLUMNS = ["part", "articles", "top-1", "answered right", "answered wrong", "right one suggested",
-                    "correct abstains", "handoff detected", "handoff false alarms"]
+ACCURACY_COLUMNS = [
+    "part",
+    "articles",
+    "top-1",
+    "answered right",
+    "answered wrong",
+    "right one suggested",
+    "correct abstains",
+    "handoff detected",
+    "handoff false alarms",
+]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tune", action="store_true",
-                        help="fit the confidence model and search thresholds on the tuning part, and print them")
+    parser.add_argument(
+        "--tune",
+        action="store_true",
+        help="fit the confidence model and search thresholds on the tuning part, and print them",
+    )
     parser.add_argument("--runs", type=int, default=5, help="latency runs over every test question")
     parser.add_argument("--core", type=int, default=0, help="the CPU core to run on")
     options = parser.parse_args()
@@ -56,20 +77,30 @@ def main() -> None:
     faq_index = BotIndex.build(faq, synonyms)
     if options.tune:
         model = fit_confidence_model(faq_index.candidates, parts["tuning"])
-        thresholds, result = tune_thresholds(BotIndex.build(faq, synonyms, confidence_model=model).ranked, parts["tuning"])
-        print(f"{model}\n{thresholds}\non the tuning part: top-1 {result.top1:.1%}, answered right {result.answered_right:.1%}, "
-              f"answered wrong {result.answered_wrong:.1%}, correct abstains {result.correct_abstain:.1%}")
+        thresholds, result = tune_thresholds(
+            BotIndex.build(faq, synonyms, confidence_model=model).ranked, parts["tuning"]
+        )
+        print(
+            f"{model}\n{thresholds}\non the tuning part: top-1 {result.top1:.1%}, answered right {result.answered_right:.1%}, "
+            f"answered wrong {result.answered_wrong:.1%}, correct abstains {result.correct_abstain:.1%}"
+        )
         return
     catalogue = faq + padding_articles(CATALOGUE_SIZE - len(faq))
     catalogue_index = BotIndex.build(catalogue, synonyms)
-    accuracy = {(part, size): score(index.ask, questions)
-                for part, questions in parts.items()
-                for size, index in ((len(faq), faq_index), (CATALOGUE_SIZE, catalogue_index))}
+    accuracy = {
+        (part, size): score(index.ask, questions)
+        for part, questions in parts.items()
+        for size, index in ((len(faq), faq_index), (CATALOGUE_SIZE, catalogue_index))
+    }
     questions = [text for part in parts.values() for text in _all_texts(part)]
     analyzer = Analyzer(synonyms)
-    latency = {"ask": _latencies(catalogue_index.ask, questions, options.runs),
-               "baseline: analyse the question only": _latencies(analyzer.analyze_question, questions, options.runs),
-               "ask, 2,000-character mixed question": _latencies(catalogue_index.ask, [HUGE_QUESTION] * 50, options.runs)}
+    latency = {
+        "ask": _latencies(catalogue_index.ask, questions, options.runs),
+        "baseline: analyse the question only": _latencies(analyzer.analyze_question, questions, options.runs),
+        "ask, 2,000-character mixed question": _latencies(
+            catalogue_index.ask, [HUGE_QUESTION] * 50, options.runs
+        ),
+    }
     build = _build_figures(catalogue, synonyms)
     body = _report(machine, accuracy, latency, build, first_question_ms, faq_index, parts, len(questions))
     print(body)
@@ -79,7 +110,9 @@ def main() -> None:
 def _first_question_ms() -> float:
     """The one-off cost a fresh process pays on its first question: loading jieba's dictionary and OpenCC's tables."""
     started = time.perf_counter()
-    BotIndex.build([Article("warm-up", "配送时间", ("多久能收到货",), "2到4天。", "zh-CN")]).ask("請問多久能到")
+    BotIndex.build([Article("warm-up", "配送时间", ("多久能收到货",), "2到4天。", "zh-CN")]).ask(
+        "請問多久能到"
+    )
     return (time.perf_counter() - started) * 1000
 
 
@@ -121,30 +154,60 @@ def _build_figures(catalogue: list[Article], synonyms: list[list[str]]) -> dict[
     retained = sum(stat.size_diff for stat in tracemalloc.take_snapshot().compare_to(before, "filename"))
     tracemalloc.stop()
     del kept
-    return {"full build ms": median(full), "update of one article ms": median(updates), "memory MiB": retained / 2**20}
+    return {
+        "full build ms": median(full),
+        "update of one article ms": median(updates),
+        "memory MiB": retained / 2**20,
+    }
 
 
-def _report(machine: dict[str, str], accuracy: dict[tuple[str, int], Score], latency: dict[str, list[tuple[float, float]]],
-            build: dict[str, float], first_question_ms: float, faq_index: BotIndex, parts: dict[str, Questions],
-            question_count: int) -> str:
-    accuracy_rows = [[part, size, f"{result.top1:.1%}", f"{result.answered_right:.1%}", f"{result.answered_wrong:.1%}",
-                      f"{result.suggested_right:.1%}", f"{result.correct_abstain:.1%}", f"{result.handoff_detected:.1%}",
-                      f"{result.handoff_false_alarms:.1%}"]
-                     for (part, size), result in accuracy.items()]
+def _report(
+    machine: dict[str, str],
+    accuracy: dict[tuple[str, int], Score],
+    latency: dict[str, list[tuple[float, float]]],
+    build: dict[str, float],
+    first_question_ms: float,
+    faq_index: BotIndex,
+    parts: dict[str, Questions],
+    question_count: int,
+) -> str:
+    accuracy_rows = [
+        [
+            part,
+            size,
+            f"{result.top1:.1%}",
+            f"{result.answered_right:.1%}",
+            f"{result.answered_wrong:.1%}",
+            f"{result.suggested_right:.1%}",
+            f"{result.correct_abstain:.1%}",
+            f"{result.handoff_detected:.1%}",
+            f"{result.handoff_false_alarms:.1%}",
+        ]
+        for (part, size), result in accuracy.items()
+    ]
     ask_p99 = median([p99 for _, p99 in latency["ask"]])
     verdicts = []
     for part in ("held-out", "held-out-2"):
         result = accuracy[(part, len(faq_index))]
         met = result.top1 >= TARGETS["top1"] and result.correct_abstain >= TARGETS["correct_abstain"]
-        verdicts.append(f"{part}: **{'met' if met else 'not met'}** (top-1 {result.top1:.1%}, "
-                        f"correct abstains {result.correct_abstain:.1%})")
-    latency_rows = [[name, *(f"{p50:.2f} / {p99:.2f}" for p50, p99 in runs),
-                     f"**{median([p50 for p50, _ in runs]):.2f} / {median([p99 for _, p99 in runs]):.2f}**"]
-                    for name, runs in latency.items()]
+        verdicts.append(
+            f"{part}: **{'met' if met else 'not met'}** (top-1 {result.top1:.1%}, "
+            f"correct abstains {result.correct_abstain:.1%})"
+        )
+    latency_rows = [
+        [
+            name,
+            *(f"{p50:.2f} / {p99:.2f}" for p50, p99 in runs),
+            f"**{median([p50 for p50, _ in runs]):.2f} / {median([p99 for _, p99 in runs]):.2f}**",
+        ]
+        for name, runs in latency.items()
+    ]
     runs = len(latency["ask"])
-    sizes = ", ".join(f"{part} {len(questions.answer)} in-scope, {len(questions.out_of_scope)} out-of-scope, "
-                      f"{len(questions.handoff)} handoff and {len(questions.no_handoff)} not-handoff"
-                      for part, questions in parts.items())
+    sizes = ", ".join(
+        f"{part} {len(questions.answer)} in-scope, {len(questions.out_of_scope)} out-of-scope, "
+        f"{len(questions.handoff)} handoff and {len(questions.no_handoff)} not-handoff"
+        for part, questions in parts.items()
+    )
     tuning_misses = "\n".join(f"- {line}" for line in accuracy[("tuning", len(faq_index))].misses)
     return f"""
 FAQ: {len(faq_index)} articles (each topic in Chinese and English). Messages: {sizes}. Confidence model and \

@@ -117,14 +117,19 @@ class Cluster:
         for inbox in self.demo["inboxes"]:
             if inbox["kind"] == kind:
                 return inbox
-        raise KeyError(f"the demo has no {kind!r} inbox; it has {[inbox['kind'] for inbox in self.demo['inboxes']]}")
+        raise KeyError(
+            f"the demo has no {kind!r} inbox; it has {[inbox['kind'] for inbox in self.demo['inboxes']]}"
+        )
 
     def omnihub(self, *arguments: str, timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
         """Run one `omnihub` command against this deployment; raise ClusterFailed when it fails."""
-        finished = subprocess.run([_omnihub_executable(), *arguments], env=self.env, capture_output=True, text=True,
-                                  timeout=timeout)
+        finished = subprocess.run(
+            [_omnihub_executable(), *arguments], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
         if finished.returncode != 0:
-            raise ClusterFailed(f"`omnihub {' '.join(arguments)}` exited {finished.returncode}:\n{finished.stderr[-4000:]}")
+            raise ClusterFailed(
+                f"`omnihub {' '.join(arguments)}` exited {finished.returncode}:\n{finished.stderr[-4000:]}"
+            )
         return finished
 
     def start_web(self, port: int | None = None) -> HubProcess:
@@ -141,12 +146,16 @@ class Cluster:
         deadline = time.monotonic() + self.ready_timeout
         while True:
             if not process.alive:
-                raise ClusterFailed(f"{process.role} process exited with {process.popen.returncode}:\n{process.log_tail()}")
+                raise ClusterFailed(
+                    f"{process.role} process exited with {process.popen.returncode}:\n{process.log_tail()}"
+                )
             with contextlib.suppress(httpx.HTTPError):
                 if httpx.get(ready_url, timeout=2).status_code == 200:
                     return process
             if time.monotonic() > deadline:
-                raise ClusterFailed(f"{process.role} process not ready after {self.ready_timeout}s:\n{process.log_tail()}")
+                raise ClusterFailed(
+                    f"{process.role} process not ready after {self.ready_timeout}s:\n{process.log_tail()}"
+                )
             time.sleep(0.1)
 
     def stop_all(self) -> None:
@@ -162,8 +171,11 @@ class Cluster:
 
     def _spawn_worker(self) -> HubProcess:
         metrics_port = _free_port(self.host)
-        process = self._spawn("worker", ["worker", "--metrics-port", str(metrics_port)],
-                              metrics_url=f"http://{self.host}:{metrics_port}/metrics")
+        process = self._spawn(
+            "worker",
+            ["worker", "--metrics-port", str(metrics_port)],
+            metrics_url=f"http://{self.host}:{metrics_port}/metrics",
+        )
         self.workers.append(process)
         return process
 
@@ -171,9 +183,15 @@ class Cluster:
         number = len(self.web if role == "web" else self.workers)
         log_path = self.log_dir / f"{role}-{number}.log"
         with log_path.open("ab") as log:
-            popen = subprocess.Popen([_omnihub_executable(), *arguments], env=self.env, stdout=log,
-                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-                                     preexec_fn=_terminate_with_launcher)
+            popen = subprocess.Popen(
+                [_omnihub_executable(), *arguments],
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                preexec_fn=_terminate_with_launcher,
+            )
         return HubProcess(role=role, popen=popen, log_path=log_path, **addresses)
 
 
@@ -211,8 +229,13 @@ def production_cluster(
         cluster = Cluster(
             database_url=database_url.render_as_string(hide_password=False),
             redis_url=redis_url,
-            env=_process_environment(database_url.render_as_string(hide_password=False), redis_url, public_url,
-                                     scratch / "data", env or {}),
+            env=_process_environment(
+                database_url.render_as_string(hide_password=False),
+                redis_url,
+                public_url,
+                scratch / "data",
+                env or {},
+            ),
             log_dir=log_dir or scratch,
             host=host,
             ready_timeout=ready_timeout,
@@ -220,19 +243,24 @@ def production_cluster(
         _empty_redis_db(redis_url)
         cleanup.callback(_empty_redis_db, redis_url)
         _postgres_admin(postgres_admin_url, f'CREATE DATABASE "{database_name}"')
-        cleanup.callback(_postgres_admin, postgres_admin_url, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+        cleanup.callback(
+            _postgres_admin, postgres_admin_url, f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)'
+        )
         cleanup.callback(cluster.stop_all)
         cluster.demo = json.loads(cluster.omnihub("demo", "--json").stdout.strip().splitlines()[-1])
-        starting = [cluster._spawn_web(port=int(public_url.rsplit(":", 1)[1]) if index == 0 else None)
-                    for index in range(web_processes)]
+        starting = [
+            cluster._spawn_web(port=int(public_url.rsplit(":", 1)[1]) if index == 0 else None)
+            for index in range(web_processes)
+        ]
         starting += [cluster._spawn_worker() for _ in range(worker_processes)]
         for process in starting:
             cluster.wait_ready(process)
         yield cluster
 
 
-def _process_environment(database_url: str, redis_url: str, public_url: str, data_dir: Path,
-                         overrides: Mapping[str, str]) -> dict[str, str]:
+def _process_environment(
+    database_url: str, redis_url: str, public_url: str, data_dir: Path, overrides: Mapping[str, str]
+) -> dict[str, str]:
     inherited = {name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")}
     return {
         **inherited,
@@ -252,7 +280,9 @@ def _omnihub_executable() -> str:
         return str(beside_python)
     found = shutil.which("omnihub")
     if found is None:
-        raise ClusterFailed("no `omnihub` command: install the project (pip install -e .) into this environment")
+        raise ClusterFailed(
+            "no `omnihub` command: install the project (pip install -e .) into this environment"
+        )
     return found
 
 

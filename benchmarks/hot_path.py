@@ -67,14 +67,21 @@ class _Counter:
 def _driver_housekeeping(query: str) -> bool:
     """Transaction control, the ";" ping, and the type introspection asyncpg runs before a statement's first use."""
     statement = query.strip().rstrip(";").upper()
-    return statement in ("", "BEGIN", "COMMIT", "ROLLBACK") or statement.startswith(("BEGIN ", "WITH RECURSIVE TYPEINFO_TREE"))
+    return statement in ("", "BEGIN", "COMMIT", "ROLLBACK") or statement.startswith(
+        ("BEGIN ", "WITH RECURSIVE TYPEINFO_TREE")
+    )
 
 
-async def round_trips_per_message(cluster: Cluster, *, messages: int = 200,
-                                  batch_sizes: tuple[int, ...] = (1, 10, 50)) -> list[tuple[str, float, float]]:
+async def round_trips_per_message(
+    cluster: Cluster, *, messages: int = 200, batch_sizes: tuple[int, ...] = (1, 10, 50)
+) -> list[tuple[str, float, float]]:
     """(step, statements per message, transactions per message) for accepting one by one and processing in batches."""
-    settings = Settings(database_url=cluster.database_url, redis_url=cluster.redis_url,
-                        secret_key=cluster.env["OMNIHUB_SECRET_KEY"], public_url=cluster.url)
+    settings = Settings(
+        database_url=cluster.database_url,
+        redis_url=cluster.redis_url,
+        secret_key=cluster.env["OMNIHUB_SECRET_KEY"],
+        public_url=cluster.url,
+    )
     broker = StubBroker()
     broker.declare_queue(QUEUE_NAME)
     hub = Hub(settings, Database(settings.database_url), JobQueue(broker), RedisPublisher(settings.redis_url))
@@ -88,16 +95,23 @@ async def round_trips_per_message(cluster: Cluster, *, messages: int = 200,
             event_ids = []
             for number in range(messages):
                 visitor = visitors[number % len(visitors)]
-                accepted = await visitor.send(f"message {number}", f"count-{batch_size}-{number}", None, None, None)
+                accepted = await visitor.send(
+                    f"message {number}", f"count-{batch_size}-{number}", None, None, None
+                )
                 event_ids.append(accepted["id"])
             if batch_size == batch_sizes[0]:
                 statements, transactions = counter.take()
-                rows.append(("accept (one message per request, nothing to group)", statements / messages,
-                             transactions / messages))
+                rows.append(
+                    (
+                        "accept (one message per request, nothing to group)",
+                        statements / messages,
+                        transactions / messages,
+                    )
+                )
             pending = await _event_ids(hub, event_ids)
             counter.take()
             for start in range(0, len(pending), batch_size):
-                await inbound.process(hub, *pending[start:start + batch_size])
+                await inbound.process(hub, *pending[start : start + batch_size])
             statements, transactions = counter.take()
             rows.append((f"process, {batch_size} per batch", statements / messages, transactions / messages))
         return rows

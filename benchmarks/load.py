@@ -28,7 +28,10 @@ __all__ = [
     "raise_open_file_limit",
 ]
 
-UNLIMITED_WIDGET_RATES = {"OMNIHUB_IP_RATE_PER_MINUTE": "1000000000", "OMNIHUB_VISITOR_RATE_PER_MINUTE": "1000000000"}
+UNLIMITED_WIDGET_RATES = {
+    "OMNIHUB_IP_RATE_PER_MINUTE": "1000000000",
+    "OMNIHUB_VISITOR_RATE_PER_MINUTE": "1000000000",
+}
 """Every simulated visitor comes from 127.0.0.1, so the per-IP and per-visitor limits are lifted (they are still
 counted in Redis on every message, as in production)."""
 
@@ -81,7 +84,9 @@ class KeepAliveClient:
 async def closed_loop_rate(base_urls: list[str], path: str, connections: int, seconds: float) -> float:
     """Requests per second that `connections` clients (spread over `base_urls`), each sending its next
     request on the last answer, get."""
-    clients = [await KeepAliveClient.connect(base_urls[index % len(base_urls)]) for index in range(connections)]
+    clients = [
+        await KeepAliveClient.connect(base_urls[index % len(base_urls)]) for index in range(connections)
+    ]
     completed = 0
     deadline = time.perf_counter() + seconds
 
@@ -143,8 +148,9 @@ class VisitorSocket:
 
         Browsers offer permessage-deflate, so by default this client does too.
         """
-        connection = await websockets.connect(ws_url, max_size=2**20, open_timeout=60, ping_interval=None,
-                                              compression=compression)
+        connection = await websockets.connect(
+            ws_url, max_size=2**20, open_timeout=60, ping_interval=None, compression=compression
+        )
         await connection.send('{"type": "hello"}')
         ready = _frame(await connection.recv())
         if ready.get("type") != "ready":
@@ -187,8 +193,9 @@ class VisitorSocket:
         await self.connection.close()
 
 
-async def connect_visitors(ws_urls: list[str], count: int, *, at_once: int = 50, compression: str | None = "deflate"
-                           ) -> list[VisitorSocket]:
+async def connect_visitors(
+    ws_urls: list[str], count: int, *, at_once: int = 50, compression: str | None = "deflate"
+) -> list[VisitorSocket]:
     """`count` new visitors spread over the web processes, `at_once` handshakes in flight at a time."""
     gate = asyncio.Semaphore(at_once)
 

@@ -24,8 +24,16 @@ import redis
 from benchmarks.cluster import Cluster, production_cluster
 
 __all__ = [
-    "CpuAccount", "bench_cluster", "cpu_check_ms", "deployment_options", "describe_host", "describe_machine", "median",
-    "percentile", "postgres_rows", "resident_kib",
+    "CpuAccount",
+    "bench_cluster",
+    "cpu_check_ms",
+    "deployment_options",
+    "describe_host",
+    "describe_machine",
+    "median",
+    "percentile",
+    "postgres_rows",
+    "resident_kib",
 ]
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -46,9 +54,15 @@ def deployment_options(description: str, *, web: int = 1, workers: int = 2) -> a
 def bench_cluster(options: argparse.Namespace, env: dict[str, str] | None = None):
     """The production deployment `deployment_options` describe, on a fresh benchmark database."""
     return production_cluster(
-        web_processes=options.web, worker_processes=options.workers, database_prefix="omnihub_bench",
+        web_processes=options.web,
+        worker_processes=options.workers,
+        database_prefix="omnihub_bench",
         redis_db=options.redis_db,
-        env={"OMNIHUB_WORKER_THREADS": str(options.worker_threads), "OMNIHUB_LOG_LEVEL": "WARNING", **(env or {})},
+        env={
+            "OMNIHUB_WORKER_THREADS": str(options.worker_threads),
+            "OMNIHUB_LOG_LEVEL": "WARNING",
+            **(env or {}),
+        },
     )
 
 
@@ -76,14 +90,19 @@ def median(values: list[float]) -> float:
 
 
 def describe_machine(cluster: Cluster) -> dict[str, str]:
-    return {**describe_host(), "postgresql": _postgres_version(cluster),
-            "redis": redis.Redis.from_url(cluster.redis_url).info("server")["redis_version"]}
+    return {
+        **describe_host(),
+        "postgresql": _postgres_version(cluster),
+        "redis": redis.Redis.from_url(cluster.redis_url).info("server")["redis_version"],
+    }
 
 
 def describe_host() -> dict[str, str]:
     """The machine and the code, for a benchmark that needs no servers."""
     with open("/proc/cpuinfo") as cpuinfo:
-        model = next((line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown")
+        model = next(
+            (line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name")), "unknown"
+        )
     return {
         "cpus": f"{os.cpu_count()} × {model}",
         "memory": f"{_meminfo_kib('MemTotal') / 1048576:.0f} GiB",
@@ -131,8 +150,12 @@ class CpuAccount:
 
     def _sample(self) -> dict:
         backends = _postgres_backends(self.cluster)
-        redis_pids = [int(pid) for pid in subprocess.run(["pgrep", "-x", "redis-server"], capture_output=True,
-                                                         text=True).stdout.split()]
+        redis_pids = [
+            int(pid)
+            for pid in subprocess.run(
+                ["pgrep", "-x", "redis-server"], capture_output=True, text=True
+            ).stdout.split()
+        ]
         with open("/proc/stat") as stat:
             fields = [int(value) for value in stat.readline().split()[1:]]
         idle = fields[3] + fields[4]
@@ -158,7 +181,12 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def _postgres_backends(cluster: Cluster) -> list[int]:
-    return [row["pid"] for row in postgres_rows(cluster, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()")]
+    return [
+        row["pid"]
+        for row in postgres_rows(
+            cluster, "SELECT pid FROM pg_stat_activity WHERE datname = current_database()"
+        )
+    ]
 
 
 def _postgres_version(cluster: Cluster) -> str:
@@ -188,7 +216,16 @@ def _meminfo_kib(name: str) -> int:
 
 def _git_commit() -> str:
     root = Path(__file__).resolve().parent.parent
-    found = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
-    return found.stdout.strip() + (" + uncommitted changes" if dirty else "") if found.returncode == 0 else "unknown"
+    found = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    dirty = subprocess.run(
+        ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    return (
+        found.stdout.strip() + (" + uncommitted changes" if dirty else "")
+        if found.returncode == 0
+        else "unknown"
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 __all__ = ["RESULTS_FILE", "command_line", "record_section", "table"]
@@ -34,10 +34,12 @@ def table(header: list[str], rows: list[list[object]]) -> str:
 
 def record_section(name: str, title: str, machine: dict[str, str], body: str) -> None:
     """Replace (or add) the section of benchmark `name` with today's run."""
-    started = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    started = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     facts = "\n".join(f"- {key}: {value}" for key, value in machine.items())
-    section = (f"<!-- {name} -->\n## {title}\n\n- date: {started}\n- command: `{command_line()}`\n{facts}\n\n"
-               f"{body.strip()}\n<!-- /{name} -->")
+    section = (
+        f"<!-- {name} -->\n## {title}\n\n- date: {started}\n- command: `{command_line()}`\n{facts}\n\n"
+        f"{body.strip()}\n<!-- /{name} -->"
+    )
     text = RESULTS_FILE.read_text() if RESULTS_FILE.exists() else HEADER
     pattern = re.compile(rf"<!-- {re.escape(name)} -->.*?<!-- /{re.escape(name)} -->", re.DOTALL)
     text = pattern.sub(lambda _: section, text) if pattern.search(text) else f"{text.rstrip()}\n\n{section}\n"

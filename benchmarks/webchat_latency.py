@@ -23,7 +23,14 @@ from benchmarks.load import (
     open_loop,
     raise_open_file_limit,
 )
-from benchmarks.measure import CpuAccount, bench_cluster, deployment_options, describe_machine, median, percentile
+from benchmarks.measure import (
+    CpuAccount,
+    bench_cluster,
+    deployment_options,
+    describe_machine,
+    median,
+    percentile,
+)
 from benchmarks.results import record_section, table
 
 TARGET_P99_MS = 250
@@ -44,7 +51,9 @@ def main() -> None:
 
 def _options() -> argparse.Namespace:
     parser = deployment_options(__doc__.split("\n\n")[0])
-    parser.add_argument("--rate", type=float, default=500.0, help="messages per second (half the 1,000/s target)")
+    parser.add_argument(
+        "--rate", type=float, default=500.0, help="messages per second (half the 1,000/s target)"
+    )
     parser.add_argument("--visitors", type=int, default=200, help="visitor sockets the messages rotate over")
     return parser.parse_args()
 
@@ -53,8 +62,9 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> list[dict]:
     web_urls = [process.url for process in cluster.web]
     widget_token = cluster.inbox("webchat")["widget_token"]
     agent = await AgentSocket.connect(cluster.url, cluster.api_token)
-    visitors = await connect_visitors([url.replace("http", "ws", 1) + f"/widget/{widget_token}/ws" for url in web_urls],
-                                      options.visitors)
+    visitors = await connect_visitors(
+        [url.replace("http", "ws", 1) + f"/widget/{widget_token}/ws" for url in web_urls], options.visitors
+    )
     for visitor in visitors:
         visitor.listen()
     await _messages(agent, visitors, options.rate, 2.0, "warm-up")
@@ -66,13 +76,18 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> list[dict]:
         latencies, lost = await _messages(agent, visitors, options.rate, options.seconds, f"run{number}")
         cpu = account.stop()
         runs.append({"latencies": latencies, "lost": lost, "baseline": baseline, "cpu": cpu})
-        print(f"run {number + 1}: P50 {percentile(latencies, 0.5):.1f} ms, P99 {percentile(latencies, 0.99):.1f} ms "
-              f"(/healthz P99 {percentile(baseline, 0.99):.1f} ms)", flush=True)
+        print(
+            f"run {number + 1}: P50 {percentile(latencies, 0.5):.1f} ms, P99 {percentile(latencies, 0.99):.1f} ms "
+            f"(/healthz P99 {percentile(baseline, 0.99):.1f} ms)",
+            flush=True,
+        )
     await asyncio.gather(agent.close(), *(visitor.close() for visitor in visitors))
     return runs
 
 
-async def _messages(agent: AgentSocket, visitors, rate: float, seconds: float, label: str) -> tuple[list[float], int]:
+async def _messages(
+    agent: AgentSocket, visitors, rate: float, seconds: float, label: str
+) -> tuple[list[float], int]:
     """Milliseconds from each message's scheduled time to the agent socket, and how many never arrived."""
     latencies: list[float] = []
     lost = 0
@@ -84,7 +99,7 @@ async def _messages(agent: AgentSocket, visitors, rate: float, seconds: float, l
         acked, _created = await visitors[sequence % len(visitors)].send("Is my parcel on its way?", client_id)
         try:
             await asyncio.wait_for(asyncio.gather(acked, arrival), MESSAGE_TIMEOUT_SECONDS)
-        except (asyncio.TimeoutError, RuntimeError):
+        except (TimeoutError, RuntimeError):
             lost += 1
             return
         latencies.append((arrival.result() - scheduled) * 1000)
@@ -116,32 +131,55 @@ async def _healthz_latencies(web_urls: list[str], rate: float, seconds: float) -
 def _report(options: argparse.Namespace, runs: list[dict]) -> str:
     rows = []
     for number, run in enumerate(runs):
-        rows.append([number + 1, f"{percentile(run['latencies'], 0.5):.1f}", f"{percentile(run['latencies'], 0.99):.1f}",
-                     f"{percentile(run['baseline'], 0.5):.2f}", f"{percentile(run['baseline'], 0.99):.2f}", run["lost"]])
+        rows.append(
+            [
+                number + 1,
+                f"{percentile(run['latencies'], 0.5):.1f}",
+                f"{percentile(run['latencies'], 0.99):.1f}",
+                f"{percentile(run['baseline'], 0.5):.2f}",
+                f"{percentile(run['baseline'], 0.99):.2f}",
+                run["lost"],
+            ]
+        )
     p50 = median([percentile(run["latencies"], 0.5) for run in runs])
     p99 = median([percentile(run["latencies"], 0.99) for run in runs])
     base50 = median([percentile(run["baseline"], 0.5) for run in runs])
     base99 = median([percentile(run["baseline"], 0.99) for run in runs])
-    rows.append(["median", f"**{p50:.1f}**", f"**{p99:.1f}**", f"**{base50:.2f}**", f"**{base99:.2f}**",
-                 sum(run["lost"] for run in runs)])
+    rows.append(
+        [
+            "median",
+            f"**{p50:.1f}**",
+            f"**{p99:.1f}**",
+            f"**{base50:.2f}**",
+            f"**{base99:.2f}**",
+            sum(run["lost"] for run in runs),
+        ]
+    )
     parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
-    cores = [[part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts]
+    cores = [
+        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
+    ]
     met = p99 < TARGET_P99_MS and not any(run["lost"] for run in runs)
-    return "\n".join([
-        f"{options.rate:.0f} messages/s on a fixed schedule over {options.visitors} visitor WebSockets "
-        f"(permessage-deflate offered, declined by the hub), {options.web} web process(es), {options.workers} worker process(es) × "
-        f"{options.worker_threads} threads; {options.runs} runs of {options.seconds:.0f} s. Latency: scheduled send → "
-        "`message.created` on the agent's WebSocket, so it includes the accept commit, the job, processing, the "
-        "Redis fan-out and both sockets.",
-        "",
-        table(["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"], rows),
-        "",
-        f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s, nothing lost: **{'met' if met else 'not met'}**.",
-        "",
-        "Cores busy during the runs (median):",
-        "",
-        table(["part", "cores busy"], cores),
-    ])
+    return "\n".join(
+        [
+            f"{options.rate:.0f} messages/s on a fixed schedule over {options.visitors} visitor WebSockets "
+            f"(permessage-deflate offered, declined by the hub), {options.web} web process(es), {options.workers} worker process(es) × "
+            f"{options.worker_threads} threads; {options.runs} runs of {options.seconds:.0f} s. Latency: scheduled send → "
+            "`message.created` on the agent's WebSocket, so it includes the accept commit, the job, processing, the "
+            "Redis fan-out and both sockets.",
+            "",
+            table(
+                ["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"],
+                rows,
+            ),
+            "",
+            f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s, nothing lost: **{'met' if met else 'not met'}**.",
+            "",
+            "Cores busy during the runs (median):",
+            "",
+            table(["part", "cores busy"], cores),
+        ]
+    )
 
 
 if __name__ == "__main__":

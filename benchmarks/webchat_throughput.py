@@ -26,8 +26,21 @@ from pathlib import Path
 
 from benchmarks.cluster import Cluster
 from benchmarks.hot_path import round_trips_per_message
-from benchmarks.load import UNLIMITED_WIDGET_RATES, AgentSocket, closed_loop_rate, connect_visitors, raise_open_file_limit
-from benchmarks.measure import CpuAccount, bench_cluster, deployment_options, describe_machine, median, postgres_rows
+from benchmarks.load import (
+    UNLIMITED_WIDGET_RATES,
+    AgentSocket,
+    closed_loop_rate,
+    connect_visitors,
+    raise_open_file_limit,
+)
+from benchmarks.measure import (
+    CpuAccount,
+    bench_cluster,
+    deployment_options,
+    describe_machine,
+    median,
+    postgres_rows,
+)
 from benchmarks.results import record_section, table
 
 TARGET_RATE = 1000
@@ -42,18 +55,26 @@ def main() -> None:
     with bench_cluster(options, UNLIMITED_WIDGET_RATES) as cluster:
         machine = describe_machine(cluster)
         runs, profiles = asyncio.run(_measure(cluster, options))
-        left_pending = postgres_rows(cluster, "SELECT count(*) AS n FROM inbound_event WHERE status <> 'processed'")
+        left_pending = postgres_rows(
+            cluster, "SELECT count(*) AS n FROM inbound_event WHERE status <> 'processed'"
+        )
         round_trips = asyncio.run(round_trips_per_message(cluster))
     report = _report(options, runs, round_trips, left_pending[0]["n"], profiles)
     print(report)
-    record_section("webchat_throughput", "Web chat throughput (accepted and fully processed)", machine, report)
+    record_section(
+        "webchat_throughput", "Web chat throughput (accepted and fully processed)", machine, report
+    )
 
 
 def _options() -> argparse.Namespace:
     parser = deployment_options(__doc__.split("\n\n")[0])
-    parser.add_argument("--visitors", type=int, default=768, help="visitor sockets, each one message in flight")
+    parser.add_argument(
+        "--visitors", type=int, default=768, help="visitor sockets, each one message in flight"
+    )
     parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load before the first run")
-    parser.add_argument("--profile", action="store_true", help="sample a web and a worker process with py-spy")
+    parser.add_argument(
+        "--profile", action="store_true", help="sample a web and a worker process with py-spy"
+    )
     return parser.parse_args()
 
 
@@ -61,8 +82,9 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> tuple[list[
     web_urls = [process.url for process in cluster.web]
     widget_token = cluster.inbox("webchat")["widget_token"]
     agent = await AgentSocket.connect(cluster.url, cluster.api_token)
-    visitors = await connect_visitors([url.replace("http", "ws", 1) + f"/widget/{widget_token}/ws" for url in web_urls],
-                                      options.visitors)
+    visitors = await connect_visitors(
+        [url.replace("http", "ws", 1) + f"/widget/{widget_token}/ws" for url in web_urls], options.visitors
+    )
     for visitor in visitors:
         visitor.listen()
     sending = True
@@ -76,7 +98,9 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> tuple[list[
                 return
             in_flight[0] += 1
             try:
-                acked, created = await visitor.send("Hello, where is my order?", f"{visitor.visitor_token[-12:]}-{number}")
+                acked, created = await visitor.send(
+                    "Hello, where is my order?", f"{visitor.visitor_token[-12:]}-{number}"
+                )
                 await acked
                 await created
             finally:
@@ -109,9 +133,19 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> tuple[list[
             await asyncio.sleep(options.seconds)
         messages, elapsed = agent.count - received_before, time.monotonic() - started
         cpu = account.stop()
-        runs.append({"rate": messages / elapsed, "baseline": baseline, "messages": messages, "cpu": cpu,
-                     "commits": (_commits(cluster) - commits_before) / max(messages, 1)})
-        print(f"run {number + 1}: {messages / elapsed:.0f} messages/s, /healthz {baseline:.0f} requests/s", flush=True)
+        runs.append(
+            {
+                "rate": messages / elapsed,
+                "baseline": baseline,
+                "messages": messages,
+                "cpu": cpu,
+                "commits": (_commits(cluster) - commits_before) / max(messages, 1),
+            }
+        )
+        print(
+            f"run {number + 1}: {messages / elapsed:.0f} messages/s, /healthz {baseline:.0f} requests/s",
+            flush=True,
+        )
     sending = False
     chatting.set()
     await asyncio.wait_for(asyncio.gather(*conversations), timeout=60)
@@ -120,7 +154,9 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> tuple[list[
 
 
 def _commits(cluster: Cluster) -> int:
-    rows = postgres_rows(cluster, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()")
+    rows = postgres_rows(
+        cluster, "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+    )
     return rows[0]["xact_commit"]
 
 
@@ -130,9 +166,22 @@ async def _profile(cluster: Cluster, seconds: float) -> dict[str, list[str]]:
     with tempfile.TemporaryDirectory() as scratch:
         outputs = {role: Path(scratch) / f"{role}.txt" for role in targets}
         samplers = [
-            await asyncio.create_subprocess_exec(str(Path(sys.executable).with_name("py-spy")), "record", "--pid", str(pid), "--duration", str(int(seconds)),
-                                                 "--rate", "100", "--format", "raw", "--output", str(outputs[role]),
-                                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            await asyncio.create_subprocess_exec(
+                str(Path(sys.executable).with_name("py-spy")),
+                "record",
+                "--pid",
+                str(pid),
+                "--duration",
+                str(int(seconds)),
+                "--rate",
+                "100",
+                "--format",
+                "raw",
+                "--output",
+                str(outputs[role]),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             for role, pid in targets.items()
         ]
         await asyncio.gather(*(sampler.wait() for sampler in samplers))
@@ -156,19 +205,28 @@ def _hottest(collapsed: Path, count: int = 10) -> list[str]:
             if "(hub/" in function and "(hub/cli.py)" not in function:
                 inclusive[function] += int(samples)
     busy = max(busy, 1)
-    return ([f"{share / busy:.0%} (with callees) {name}" for name, share in inclusive.most_common(count)]
-            + [f"{share / busy:.0%} (own time) {name}" for name, share in own.most_common(count)])
+    return [f"{share / busy:.0%} (with callees) {name}" for name, share in inclusive.most_common(count)] + [
+        f"{share / busy:.0%} (own time) {name}" for name, share in own.most_common(count)
+    ]
 
 
 def _report(options, runs: list[dict], round_trips, left_pending: int, profiles: dict[str, list[str]]) -> str:
     rate = median([run["rate"] for run in runs])
     baseline = median([run["baseline"] for run in runs])
-    rows = [[number + 1, f"{run['rate']:.0f}", f"{run['baseline']:.0f}", f"{run['rate'] / run['baseline']:.1%}"]
-            for number, run in enumerate(runs)]
+    rows = [
+        [number + 1, f"{run['rate']:.0f}", f"{run['baseline']:.0f}", f"{run['rate'] / run['baseline']:.1%}"]
+        for number, run in enumerate(runs)
+    ]
     rows.append(["median", f"**{rate:.0f}**", f"**{baseline:.0f}**", f"**{rate / baseline:.1%}**"])
     parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
-    cpu_rows = [[part, f"{median([run['cpu'][part] / run['messages'] * 1000 for run in runs]):.2f}",
-                 f"{median([run['cpu'][part] / (run['cpu']['elapsed']) for run in runs]):.2f}"] for part in parts]
+    cpu_rows = [
+        [
+            part,
+            f"{median([run['cpu'][part] / run['messages'] * 1000 for run in runs]):.2f}",
+            f"{median([run['cpu'][part] / (run['cpu']['elapsed']) for run in runs]):.2f}",
+        ]
+        for part in parts
+    ]
     met = rate >= TARGET_RATE and rate / baseline >= TARGET_SHARE_OF_BASELINE
     lines = [
         f"Deployment: {options.web} web process(es), {options.workers} worker process(es) × {options.worker_threads} "
@@ -177,7 +235,9 @@ def _report(options, runs: list[dict], round_trips, left_pending: int, profiles:
         f"{options.warmup:.0f} s of warm-up. Widget rate limits lifted (all visitors share 127.0.0.1) but still "
         "counted in Redis per message.",
         "",
-        table(["run", "messages/s fully processed", "baseline: /healthz requests/s", "share of baseline"], rows),
+        table(
+            ["run", "messages/s fully processed", "baseline: /healthz requests/s", "share of baseline"], rows
+        ),
         "",
         f"Target: ≥ {TARGET_RATE} messages/s and ≥ {TARGET_SHARE_OF_BASELINE:.0%} of the baseline: "
         f"**{'met' if met else 'not met'}**. Events left unprocessed at the end: {left_pending}.",
@@ -191,12 +251,21 @@ def _report(options, runs: list[dict], round_trips, left_pending: int, profiles:
         "SQL per message on the inbound path (counted in-process on the same database; each transaction also "
         "costs a BEGIN and a COMMIT round trip, the accept's single INSERT runs in autocommit):",
         "",
-        table(["step", "SQL statements per message", "transactions per message"],
-              [[step, f"{statements:.2f}", f"{transactions:.2f}"] for step, statements, transactions in round_trips]),
+        table(
+            ["step", "SQL statements per message", "transactions per message"],
+            [
+                [step, f"{statements:.2f}", f"{transactions:.2f}"]
+                for step, statements, transactions in round_trips
+            ],
+        ),
     ]
     for role, hottest in profiles.items():
-        lines += ["", f"py-spy, {role} process, share of the event loop's busy samples:", "",
-                  *[f"- {entry}" for entry in hottest]]
+        lines += [
+            "",
+            f"py-spy, {role} process, share of the event loop's busy samples:",
+            "",
+            *[f"- {entry}" for entry in hottest],
+        ]
     return "\n".join(lines)
 
 

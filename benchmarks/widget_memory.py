@@ -27,10 +27,17 @@ def main() -> None:
     options = _options()
     limit = raise_open_file_limit(2 * options.sockets + 2048)
     if limit < options.sockets + 1024:
-        raise SystemExit(f"the open-file limit is {limit}; {options.sockets} sockets need more (raise the hard limit)")
+        raise SystemExit(
+            f"the open-file limit is {limit}; {options.sockets} sockets need more (raise the hard limit)"
+        )
     env = {**UNLIMITED_WIDGET_RATES, "OMNIHUB_LOG_LEVEL": "WARNING"}
-    with production_cluster(web_processes=0, worker_processes=1, env=env, database_prefix="omnihub_bench",
-                            redis_db=options.redis_db) as cluster:
+    with production_cluster(
+        web_processes=0,
+        worker_processes=1,
+        env=env,
+        database_prefix="omnihub_bench",
+        redis_db=options.redis_db,
+    ) as cluster:
         machine = describe_machine(cluster)
         runs = asyncio.run(_measure(cluster, options))
     report = _report(options, runs)
@@ -51,14 +58,21 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> list[dict[s
     kinds = {
         "http": lambda url: _idle_http(url, options.sockets),
         "deflate": lambda url: connect_visitors([_widget_socket(url, widget_token)], options.sockets),
-        "plain": lambda url: connect_visitors([_widget_socket(url, widget_token)], options.sockets, compression=None),
+        "plain": lambda url: connect_visitors(
+            [_widget_socket(url, widget_token)], options.sockets, compression=None
+        ),
     }
     runs = []
     for number in range(options.runs):
-        run = {kind: await _per_connection(cluster, widget_token, open_connections, options.sockets)
-               for kind, open_connections in kinds.items()}
+        run = {
+            kind: await _per_connection(cluster, widget_token, open_connections, options.sockets)
+            for kind, open_connections in kinds.items()
+        }
         runs.append(run)
-        print(f"run {number + 1}: " + ", ".join(f"{kind} {kib:.1f} KiB" for kind, kib in run.items()), flush=True)
+        print(
+            f"run {number + 1}: " + ", ".join(f"{kind} {kib:.1f} KiB" for kind, kib in run.items()),
+            flush=True,
+        )
     return runs
 
 
@@ -96,21 +110,29 @@ async def _idle_http(base_url: str, count: int) -> list[KeepAliveClient]:
 
 
 def _report(options: argparse.Namespace, runs: list[dict[str, float]]) -> str:
-    labels = {"deflate": "visitor WebSocket, client offers permessage-deflate as browsers do (the hub declines it)",
-              "plain": "visitor WebSocket, client offers no compression",
-              "http": "baseline: idle keep-alive HTTP connection after GET /healthz"}
-    rows = [[labels[key], *[f"{run[key]:.1f}" for run in runs], f"**{median([run[key] for run in runs]):.1f}**"]
-            for key in ("deflate", "plain", "http")]
+    labels = {
+        "deflate": "visitor WebSocket, client offers permessage-deflate as browsers do (the hub declines it)",
+        "plain": "visitor WebSocket, client offers no compression",
+        "http": "baseline: idle keep-alive HTTP connection after GET /healthz",
+    }
+    rows = [
+        [labels[key], *[f"{run[key]:.1f}" for run in runs], f"**{median([run[key] for run in runs]):.1f}**"]
+        for key in ("deflate", "plain", "http")
+    ]
     worst = median([run["deflate"] for run in runs])
-    return "\n".join([
-        f"{options.sockets} connections at a time against one `omnihub serve` process (production mode, its VmRSS "
-        f"read from /proc before and {SETTLE_SECONDS:.0f} s after opening them); {options.runs} runs.",
-        "",
-        table(["connection", *[f"run {number + 1} KiB" for number in range(len(runs))], "median KiB"], rows),
-        "",
-        f"Target: ≤ {TARGET_KIB_PER_SOCKET} KiB per idle widget socket as browsers connect (offering permessage-deflate): "
-        f"**{'met' if worst <= TARGET_KIB_PER_SOCKET else 'not met'}**.",
-    ])
+    return "\n".join(
+        [
+            f"{options.sockets} connections at a time against one `omnihub serve` process (production mode, its VmRSS "
+            f"read from /proc before and {SETTLE_SECONDS:.0f} s after opening them); {options.runs} runs.",
+            "",
+            table(
+                ["connection", *[f"run {number + 1} KiB" for number in range(len(runs))], "median KiB"], rows
+            ),
+            "",
+            f"Target: ≤ {TARGET_KIB_PER_SOCKET} KiB per idle widget socket as browsers connect (offering permessage-deflate): "
+            f"**{'met' if worst <= TARGET_KIB_PER_SOCKET else 'not met'}**.",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -24,7 +24,9 @@ async def download(http: httpx.AsyncClient, url: str, max_bytes: int) -> Attachm
     try:
         async with http.stream("GET", url, follow_redirects=True) as response:
             if response.status_code == 429 or response.status_code >= 500:
-                raise TransientSendError(f"The attachment could not be fetched now (HTTP {response.status_code})")
+                raise TransientSendError(
+                    f"The attachment could not be fetched now (HTTP {response.status_code})"
+                )
             if response.status_code >= 300:
                 raise PermanentSendError(f"The attachment could not be fetched (HTTP {response.status_code})")
             declared = response.headers.get("content-length", "")

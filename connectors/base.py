@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from connectors.attachments import AttachmentContent
 
 __all__ = [
+    "OUTGOING_URL_JUDGE",
     "AckResponse",
     "Capabilities",
     "Connect",
@@ -36,7 +37,6 @@ __all__ = [
     "DestinationRefused",
     "InboxRef",
     "MalformedPayload",
-    "OUTGOING_URL_JUDGE",
     "OutboundMessage",
     "OutgoingHost",
     "OutgoingUrl",
@@ -192,9 +192,14 @@ saved, and `ConnectorContext.http` again on the address each request connects to
 def _judged_outgoing_host(host: str, info: ValidationInfo) -> str:
     host = host.strip().lower().rstrip(".")
     literal = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    if not literal or any(character.isspace() or character in "/?#@[]" for character in literal) \
-            or (":" in literal and not _is_ipv6(literal)):
-        raise PydanticCustomError("outgoing_host", "must be a host name or an IP address, without a scheme or port")
+    if (
+        not literal
+        or any(character.isspace() or character in "/?#@[]" for character in literal)
+        or (":" in literal and not _is_ipv6(literal))
+    ):
+        raise PydanticCustomError(
+            "outgoing_host", "must be a host name or an IP address, without a scheme or port"
+        )
     judge: OutgoingUrlJudge | None = (info.context or {}).get(OUTGOING_URL_JUDGE)
     if judge is not None:
         try:

@@ -40,4 +40,3 @@ class SingleFlight(Generic[Result]):
         del self._running[running_key]
         if not attempt.cancelled():
             attempt.exception()  # marks a failure as seen: every caller may have stopped waiting
-

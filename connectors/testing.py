@@ -15,7 +15,7 @@ import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import httpx
@@ -56,8 +56,12 @@ __all__ = [
 ]
 
 CHANNEL_ANSWERS: list[tuple[int | Exception, type[Exception]]] = [
-    (429, TransientSendError), (500, TransientSendError), (503, TransientSendError),
-    (400, PermanentSendError), (403, PermanentSendError), (404, PermanentSendError),
+    (429, TransientSendError),
+    (500, TransientSendError),
+    (503, TransientSendError),
+    (400, PermanentSendError),
+    (403, PermanentSendError),
+    (404, PermanentSendError),
     (httpx.ConnectError("connection refused"), TransientSendError),
     (DestinationRefused("api.example.test", "loopback"), PermanentSendError),
 ]
@@ -154,7 +158,7 @@ def raw_request(
         query=query or {},
         headers={key.lower(): value for key, value in (headers or {}).items()},
         body=body.encode() if isinstance(body, str) else body,
-        received_at=received_at or datetime.now(timezone.utc),
+        received_at=received_at or datetime.now(UTC),
     )
 
 
@@ -201,7 +205,9 @@ def make_context(
     async def read_attachment(url: str, max_bytes: int) -> AttachmentContent:
         if url in saved:
             if len(saved[url]) > max_bytes:
-                raise PermanentSendError(f"The attachment is larger than {max_bytes} bytes, the most allowed here")
+                raise PermanentSendError(
+                    f"The attachment is larger than {max_bytes} bytes, the most allowed here"
+                )
             return AttachmentContent(saved[url], None)
         return await download(http, url, max_bytes)
 
@@ -210,7 +216,7 @@ def make_context(
         store=store or MemorySharedStore(),
         save_attachment=save_attachment,
         read_attachment=read_attachment,
-        now=now or (lambda: datetime.now(timezone.utc)),
+        now=now or (lambda: datetime.now(UTC)),
         connect=connect,
     )
 
@@ -273,7 +279,9 @@ class ConnectorContract:
         if not isinstance(connector, WebhookConnector):
             assert not profile.forged_requests, "only a WebhookConnector verifies requests"
             return
-        assert profile.forged_requests, "a WebhookConnector's profile must list forged requests verify refuses"
+        assert profile.forged_requests, (
+            "a WebhookConnector's profile must list forged requests verify refuses"
+        )
         for raw in profile.forged_requests:
             with pytest.raises(SignatureInvalid):
                 connector.verify(raw)
@@ -331,24 +339,31 @@ class ConnectorContract:
             for changes, setting in profile.refused_live_settings:
                 with pytest.raises(CredentialsRefused) as refused:
                     await _built(profile, {**source.settings, **changes}).check_credentials(context)
-                assert refused.value.setting == setting, f"{refused.value.reason!r} names {refused.value.setting!r}"
+                assert refused.value.setting == setting, (
+                    f"{refused.value.reason!r} names {refused.value.setting!r}"
+                )
                 for name in profile.secret_fields:
                     assert str(source.settings.get(name, "")) not in refused.value.reason
 
     async def test_refused_credentials_name_the_setting(self, profile: ContractProfile) -> None:
-        assert profile.refused_credentials or profile.credentials_url is None, "list the answers to wrong credentials"
+        assert profile.refused_credentials or profile.credentials_url is None, (
+            "list the answers to wrong credentials"
+        )
         settings = profile.connector.settings_model.model_validate(profile.valid_settings)
         for answer, setting in profile.refused_credentials:
             with pytest.raises(CredentialsRefused) as refused:
                 await self._check_credentials(profile, answer())
-            assert refused.value.setting == setting, f"{refused.value.reason!r} names {refused.value.setting!r}"
+            assert refused.value.setting == setting, (
+                f"{refused.value.reason!r} names {refused.value.setting!r}"
+            )
             assert setting is None or setting in profile.connector.settings_model.model_fields
             for name in profile.secret_fields:
                 secret = getattr(settings, name)
                 assert secret is None or secret.get_secret_value() not in refused.value.reason
 
     @pytest.mark.parametrize(
-        "failure", [answer for answer, expected in CHANNEL_ANSWERS if expected is TransientSendError],
+        "failure",
+        [answer for answer, expected in CHANNEL_ANSWERS if expected is TransientSendError],
         ids=lambda failure: str(failure) if isinstance(failure, int) else type(failure).__name__,
     )
     async def test_an_unreachable_channel_neither_proves_nor_refuses_credentials(
@@ -376,7 +391,9 @@ class ConnectorContract:
             if profile.prepare_mocks:
                 profile.prepare_mocks(router)
             async with httpx.AsyncClient() as http:
-                await profile.build().check_credentials(make_context(http, MemorySharedStore(profile.store_seed)))
+                await profile.build().check_credentials(
+                    make_context(http, MemorySharedStore(profile.store_seed))
+                )
 
     async def test_send_succeeds(self, profile: ContractProfile) -> None:
         assert profile.sample_outbound is not None, "profile must give a sample_outbound to send"
@@ -387,11 +404,15 @@ class ConnectorContract:
             result = await self._send(profile, profile.send_success() if profile.send_success else None)
         assert isinstance(result, SendResult)
 
-    @pytest.mark.parametrize("failure, expected", [
-        (ConnectionRefusedError("connection refused"), TransientSendError),
-        (TimeoutError("timed out"), TransientSendError),
-        (DestinationRefused("mail.example.test", "loopback"), PermanentSendError),
-    ], ids=["refused", "timeout", "destination_refused"])
+    @pytest.mark.parametrize(
+        "failure, expected",
+        [
+            (ConnectionRefusedError("connection refused"), TransientSendError),
+            (TimeoutError("timed out"), TransientSendError),
+            (DestinationRefused("mail.example.test", "loopback"), PermanentSendError),
+        ],
+        ids=["refused", "timeout", "destination_refused"],
+    )
     async def test_connection_failures_map_to_retry_or_fail(
         self, profile: ContractProfile, failure: Exception, expected: type[Exception]
     ) -> None:
@@ -407,15 +428,21 @@ class ConnectorContract:
         async with _live(profile) as (source, context):
             with pytest.raises(expected):
                 await _built(profile, source.settings).send(
-                    profile.sample_outbound, dataclasses.replace(context, connect=failing))
+                    profile.sample_outbound, dataclasses.replace(context, connect=failing)
+                )
 
-    async def test_polling_resumes_where_it_stopped_without_loss_or_duplicate(self, profile: ContractProfile) -> None:
+    async def test_polling_resumes_where_it_stopped_without_loss_or_duplicate(
+        self, profile: ContractProfile
+    ) -> None:
         """A pull connector's cursor is all the hub keeps: a new instance given it reads exactly the rest."""
         if not issubclass(profile.connector, PollingConnector):
             return
         assert profile.live_source is not None, "a PollingConnector's profile must give a live_source to poll"
-        expected = sorted(message.channel_message_id for raw in profile.inbound_requests
-                          for message in profile.build().parse(raw))
+        expected = sorted(
+            message.channel_message_id
+            for raw in profile.inbound_requests
+            for message in profile.build().parse(raw)
+        )
         async with _live(profile) as (source, context):
             for raw in profile.inbound_requests:
                 await source.deliver(raw)
@@ -424,7 +451,9 @@ class ConnectorContract:
             async with first_connector.poll_session(context) as session:
                 first = await session.poll(None)
             read = _polled_ids(first)
-            assert first.more, "the live source's settings must make one poll read less than all (a small batch)"
+            assert first.more, (
+                "the live source's settings must make one poll read less than all (a small batch)"
+            )
             resumed = _built(profile, source.settings)
             assert isinstance(resumed, PollingConnector)
             cursor = first.cursor
@@ -435,7 +464,9 @@ class ConnectorContract:
                     cursor = result.cursor
                     if not result.more:
                         break
-                assert (await session.poll(cursor)).items == (), "polling from the last cursor finds nothing new"
+                assert (await session.poll(cursor)).items == (), (
+                    "polling from the last cursor finds nothing new"
+                )
         assert sorted(read) == expected, "every delivery read exactly once"
 
     async def test_channel_errors_map_to_retry_or_fail(self, profile: ContractProfile) -> None:
@@ -447,7 +478,10 @@ class ConnectorContract:
             return
         for answer, expected in CHANNEL_ANSWERS:
             with pytest.raises(expected):
-                await self._send(profile, httpx.Response(answer, json={"error": "x"}) if isinstance(answer, int) else answer)
+                await self._send(
+                    profile,
+                    httpx.Response(answer, json={"error": "x"}) if isinstance(answer, int) else answer,
+                )
 
     async def _send(self, profile: ContractProfile, answer: httpx.Response | Exception | None) -> SendResult:
         assert profile.sample_outbound is not None

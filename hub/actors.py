@@ -34,5 +34,12 @@ def declare(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]]) 
     }
     for name, function in jobs.items():
         if name not in broker.actors:
-            dramatiq.actor(function, broker=broker, actor_name=name, queue_name=QUEUE_NAME, max_retries=0 if name == outbound.SEND_TYPING else 5,
-                           min_backoff=500, max_backoff=60_000)
+            dramatiq.actor(
+                function,
+                broker=broker,
+                actor_name=name,
+                queue_name=QUEUE_NAME,
+                max_retries=0 if name == outbound.SEND_TYPING else 5,
+                min_backoff=500,
+                max_backoff=60_000,
+            )

@@ -49,7 +49,7 @@ async def agent_socket(socket: WebSocket) -> None:
     except ApiError as error:
         await _end_session(socket, error.code, error.detail)
         return
-    except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
+    except (TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
         return
     realtime: Fanout = socket.app.state.realtime
@@ -63,15 +63,18 @@ async def agent_socket(socket: WebSocket) -> None:
         await _set_presence(hub, caller.agent_id, "online")
         try:
             async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
-                await socket.send_json({"type": "ready", "workspace_id": caller.workspace_id,
-                                        "agent_id": caller.agent_id})
+                await socket.send_json(
+                    {"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id}
+                )
                 feed.start()
                 await _serve_while_session_lasts(hub, socket, caller, session_events)
         finally:
             await _set_presence(hub, caller.agent_id, "offline")
 
 
-async def _serve_while_session_lasts(hub: Hub, socket: WebSocket, caller: Caller, session_events: EventStream) -> None:
+async def _serve_while_session_lasts(
+    hub: Hub, socket: WebSocket, caller: Caller, session_events: EventStream
+) -> None:
     answering = asyncio.create_task(_answer_frames(socket))
     ending = asyncio.create_task(_session_end(hub, caller.expires_at, session_events))
     try:

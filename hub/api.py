@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -75,7 +75,9 @@ class AttachmentBody(msgspec.Struct):
 
 
 class ReplyBody(msgspec.Struct):
-    text: Annotated[str, Meta(max_length=MAX_REPLY_LENGTH, description="Control characters are removed.")] = ""
+    text: Annotated[str, Meta(max_length=MAX_REPLY_LENGTH, description="Control characters are removed.")] = (
+        ""
+    )
     client_id: ClientId | None = None
     attachments: Annotated[list[AttachmentBody], Meta(max_length=MAX_ATTACHMENTS)] = []
 
@@ -131,23 +133,44 @@ def inbox_json(hub: Hub, inbox: Inbox) -> dict[str, Any]:
     return {**connector.describe(), **fields}
 
 
-def validated_attachments(bodies: list[AttachmentBody], capabilities: Capabilities | None) -> list[Attachment]:
+def validated_attachments(
+    bodies: list[AttachmentBody], capabilities: Capabilities | None
+) -> list[Attachment]:
     """Refuse what no channel could send, and media the channel's `capabilities` rule out (none for notes)."""
     attachments = []
     for index, body in enumerate(bodies):
         field = f"attachments[{index}]"
         if body.kind not in ATTACHMENT_KINDS:
-            raise ApiError(422, "invalid_attachment", f"{field}.kind must be one of {', '.join(ATTACHMENT_KINDS)}.",
-                           extra=[{"field": f"{field}.kind", "message": "unknown attachment kind"}])
+            raise ApiError(
+                422,
+                "invalid_attachment",
+                f"{field}.kind must be one of {', '.join(ATTACHMENT_KINDS)}.",
+                extra=[{"field": f"{field}.kind", "message": "unknown attachment kind"}],
+            )
         if not body.url.startswith(("https://", "http://")) or len(body.url) > 2000:
-            raise ApiError(422, "invalid_attachment", f"{field}.url must be an http(s) URL.",
-                           extra=[{"field": f"{field}.url", "message": "not an http(s) URL"}])
+            raise ApiError(
+                422,
+                "invalid_attachment",
+                f"{field}.url must be an http(s) URL.",
+                extra=[{"field": f"{field}.url", "message": "not an http(s) URL"}],
+            )
         capability = MEDIA_CAPABILITIES.get(body.kind)
         if capabilities is not None and capability is not None and not getattr(capabilities, capability):
-            raise ApiError(422, "attachment_not_supported", f"This channel cannot send {body.kind} attachments.",
-                           extra=[{"field": f"{field}.kind", "message": "not supported by the channel"}])
-        attachments.append(Attachment(kind=body.kind, url=body.url, name=clean_text(body.name or "") or None,
-                                      mime_type=body.mime_type, meta=body.meta))
+            raise ApiError(
+                422,
+                "attachment_not_supported",
+                f"This channel cannot send {body.kind} attachments.",
+                extra=[{"field": f"{field}.kind", "message": "not supported by the channel"}],
+            )
+        attachments.append(
+            Attachment(
+                kind=body.kind,
+                url=body.url,
+                name=clean_text(body.name or "") or None,
+                mime_type=body.mime_type,
+                meta=body.meta,
+            )
+        )
     return attachments
 
 
@@ -160,8 +183,12 @@ def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> N
             hub.egress.judge_url(attachment.url)
         except DestinationRefused as refused:
             field = f"attachments[{index}].url"
-            raise ApiError(422, "destination_refused", f"{field} {refused.refusal}.",
-                           extra=[{"field": field, "message": refused.refusal}]) from None
+            raise ApiError(
+                422,
+                "destination_refused",
+                f"{field} {refused.refusal}.",
+                extra=[{"field": field, "message": refused.refusal}],
+            ) from None
 
 
 async def load_conversation(hub: Hub, caller: Caller, conversation_id: str) -> Conversation:
@@ -183,12 +210,19 @@ async def _prove_credentials(hub: Hub, inbox: Inbox) -> None:
     try:
         await hub.check_credentials(inbox)
     except CredentialsRefused as refused:
-        named = [{"field": f"settings.{refused.setting}", "message": refused.reason}] if refused.setting else None
-        raise ApiError(422, "credentials_refused", f"The channel refused the credentials: {refused.reason}",
-                       extra=named) from None
+        named = (
+            [{"field": f"settings.{refused.setting}", "message": refused.reason}] if refused.setting else None
+        )
+        raise ApiError(
+            422, "credentials_refused", f"The channel refused the credentials: {refused.reason}", extra=named
+        ) from None
     except CredentialsUnchecked as unchecked:
-        raise ApiError(502, "channel_unavailable", f"The channel could not check the credentials, so the inbox was not "
-                       f"created; try again later: {unchecked.reason}") from None
+        raise ApiError(
+            502,
+            "channel_unavailable",
+            f"The channel could not check the credentials, so the inbox was not "
+            f"created; try again later: {unchecked.reason}",
+        ) from None
 
 
 def _encode_cursor(conversation: Conversation) -> str:
@@ -202,7 +236,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         last_message_at = datetime.fromisoformat(moment)
         if last_message_at.tzinfo is not None and looks_like_id(conversation_id):
-            return last_message_at.astimezone(timezone.utc), conversation_id
+            return last_message_at.astimezone(UTC), conversation_id
     except (ValueError, OverflowError):
         pass
     raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
@@ -212,7 +246,9 @@ def json_body_only(connection: ASGIConnection, _: BaseRouteHandler) -> None:
     """A form or text/plain body is what another site's page can post without asking: these take JSON alone."""
     media_type = connection.headers.get("content-type", "").partition(";")[0].strip().lower()
     if media_type != "application/json":
-        raise ApiError(415, "unsupported_media_type", "Send the body as JSON, with 'Content-Type: application/json'.")
+        raise ApiError(
+            415, "unsupported_media_type", "Send the body as JSON, with 'Content-Type: application/json'."
+        )
 
 
 class AuthController(Controller):
@@ -225,8 +261,13 @@ class AuthController(Controller):
 
         Attempts are limited per email and per client address (429 with `Retry-After`).
         """
-        agent, token = await auth.login(hub_of(request), request.app.state.rate_limiter, data.email, data.password,
-                                        client_address(request))
+        agent, token = await auth.login(
+            hub_of(request),
+            request.app.state.rate_limiter,
+            data.email,
+            data.password,
+            client_address(request),
+        )
         return {
             "access_token": token,
             "token_type": "bearer",
@@ -239,12 +280,24 @@ class AuthController(Controller):
         """Revoke the token this request carries; WebSockets opened with it close."""
         await auth.logout(hub_of(request), caller)
 
-    @post("/password", status_code=200, guards=[json_body_only], dependencies={"caller": Provide(caller_dependency)})
-    async def change_password(self, request: Request, caller: NamedDependency[Caller],
-                              data: JSONBody[PasswordChangeBody]) -> dict[str, Any]:
+    @post(
+        "/password",
+        status_code=200,
+        guards=[json_body_only],
+        dependencies={"caller": Provide(caller_dependency)},
+    )
+    async def change_password(
+        self, request: Request, caller: NamedDependency[Caller], data: JSONBody[PasswordChangeBody]
+    ) -> dict[str, Any]:
         """Change the calling agent's password; the agent's other sessions are revoked, this one stays."""
-        revoked = await auth.change_password(hub_of(request), request.app.state.rate_limiter, caller,
-                                             data.current_password, data.new_password, client_address(request))
+        revoked = await auth.change_password(
+            hub_of(request),
+            request.app.state.rate_limiter,
+            caller,
+            data.current_password,
+            data.new_password,
+            client_address(request),
+        )
         return {"revoked_sessions": revoked}
 
 
@@ -258,7 +311,9 @@ class ApiController(Controller):
         agent = caller.agent
         return {
             "workspace_id": caller.workspace_id,
-            "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role} if agent else None,
+            "agent": {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role}
+            if agent
+            else None,
         }
 
     @get("/agents")
@@ -266,7 +321,13 @@ class ApiController(Controller):
         async with hub_of(request).database.session() as session:
             rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
         return [
-            {"id": agent.id, "name": agent.name, "email": agent.email, "role": agent.role, "presence": agent.presence}
+            {
+                "id": agent.id,
+                "name": agent.name,
+                "email": agent.email,
+                "role": agent.role,
+                "presence": agent.presence,
+            }
             for agent in rows
         ]
 
@@ -278,40 +339,70 @@ class ApiController(Controller):
         return [inbox_json(hub, inbox) for inbox in rows]
 
     @get("/inboxes/{inbox_id:str}")
-    async def get_inbox(self, request: Request, caller: NamedDependency[Caller], inbox_id: IdPath) -> dict[str, Any]:
+    async def get_inbox(
+        self, request: Request, caller: NamedDependency[Caller], inbox_id: IdPath
+    ) -> dict[str, Any]:
         hub = hub_of(request)
         async with hub.database.session() as session:
             inbox = (
-                await session.exec(select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id))
+                await session.exec(
+                    select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
+                )
             ).first()
         if inbox is None:
             raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
         return inbox_json(hub, inbox)
 
     @post("/inboxes", status_code=201)
-    async def create_inbox(self, request: Request, caller: NamedDependency[Caller], data: JSONBody[InboxBody]) -> dict[str, Any]:
+    async def create_inbox(
+        self, request: Request, caller: NamedDependency[Caller], data: JSONBody[InboxBody]
+    ) -> dict[str, Any]:
         """Connect a channel: `settings` is validated by the channel's settings model."""
         hub = hub_of(request)
         if data.routing_strategy not in ROUTING_STRATEGIES:
-            raise ApiError(422, "invalid_input", f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
-                           extra=[{"field": "routing_strategy", "message": "unknown strategy"}])
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
+                extra=[{"field": "routing_strategy", "message": "unknown strategy"}],
+            )
         name = clean_text(data.name)
         if not name:
-            raise ApiError(422, "invalid_input", "name must not be empty.",
-                           extra=[{"field": "name", "message": "must not be empty"}])
+            raise ApiError(
+                422,
+                "invalid_input",
+                "name must not be empty.",
+                extra=[{"field": "name", "message": "must not be empty"}],
+            )
         try:
             sealed = hub.seal_settings(data.kind, data.settings)
         except UnknownConnectorKind:
-            raise ApiError(422, "unknown_kind", f"No channel kind {data.kind!r}; known: {', '.join(hub.registry.kinds())}.",
-                           extra=[{"field": "kind", "message": "unknown channel kind"}]) from None
+            raise ApiError(
+                422,
+                "unknown_kind",
+                f"No channel kind {data.kind!r}; known: {', '.join(hub.registry.kinds())}.",
+                extra=[{"field": "kind", "message": "unknown channel kind"}],
+            ) from None
         except InvalidInboxSettings as invalid:
-            raise ApiError(422, "invalid_settings", str(invalid), extra=[
-                {"field": "settings." + ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
-                for error in invalid.errors
-            ]) from None
+            raise ApiError(
+                422,
+                "invalid_settings",
+                str(invalid),
+                extra=[
+                    {
+                        "field": "settings." + ".".join(str(part) for part in error["loc"]),
+                        "message": error["msg"],
+                    }
+                    for error in invalid.errors
+                ],
+            ) from None
         inbox = Inbox(
-            workspace_id=caller.workspace_id, kind=data.kind, name=name, settings=sealed,
-            public_token=secrets.token_urlsafe(24), routing_strategy=data.routing_strategy,
+            workspace_id=caller.workspace_id,
+            kind=data.kind,
+            name=name,
+            settings=sealed,
+            public_token=secrets.token_urlsafe(24),
+            routing_strategy=data.routing_strategy,
             bot_enabled=data.bot_enabled,
         )
         await _prove_credentials(hub, inbox)
@@ -344,10 +435,14 @@ class ApiController(Controller):
         if cursor:
             moment, last_id = _decode_cursor(cursor)
             statement = statement.where(
-                or_(Conversation.last_message_at < moment,
-                    and_(Conversation.last_message_at == moment, Conversation.id < last_id))
+                or_(
+                    Conversation.last_message_at < moment,
+                    and_(Conversation.last_message_at == moment, Conversation.id < last_id),
+                )
             )
-        statement = statement.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(limit + 1)
+        statement = statement.order_by(Conversation.last_message_at.desc(), Conversation.id.desc()).limit(
+            limit + 1
+        )
         async with hub_of(request).database.session() as session:
             rows = (await session.exec(statement)).all()
         page = rows[:limit]
@@ -357,7 +452,9 @@ class ApiController(Controller):
         }
 
     @get("/conversations/{conversation_id:str}")
-    async def get_conversation(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath) -> dict[str, Any]:
+    async def get_conversation(
+        self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath
+    ) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
@@ -393,16 +490,30 @@ class ApiController(Controller):
         return {"items": [events.message_json(message) for message in rows]}
 
     @post("/conversations/{conversation_id:str}/messages", status_code=201)
-    async def reply(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[ReplyBody]) -> dict[str, Any]:
+    async def reply(
+        self,
+        request: Request,
+        caller: NamedDependency[Caller],
+        conversation_id: IdPath,
+        data: JSONBody[ReplyBody],
+    ) -> dict[str, Any]:
         """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
         return await self._write(request, caller, conversation_id, data, "out")
 
     @post("/conversations/{conversation_id:str}/notes", status_code=201)
-    async def note(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[ReplyBody]) -> dict[str, Any]:
+    async def note(
+        self,
+        request: Request,
+        caller: NamedDependency[Caller],
+        conversation_id: IdPath,
+        data: JSONBody[ReplyBody],
+    ) -> dict[str, Any]:
         """An internal note: agents see it, the customer never does."""
         return await self._write(request, caller, conversation_id, data, "note")
 
-    async def _write(self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody, direction: str):
+    async def _write(
+        self, request: Request, caller: Caller, conversation_id: str, data: ReplyBody, direction: str
+    ):
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         text = clean_text(data.text)
@@ -416,13 +527,25 @@ class ApiController(Controller):
         if direction == "out":
             refuse_unreachable_attachments(hub, attachments)
         message, _created = await outbound.create_message(
-            hub, conversation, text=text, direction=direction, attachments=attachments,
-            sender_type="agent" if caller.agent else "system", sender_id=caller.agent_id, client_id=data.client_id,
+            hub,
+            conversation,
+            text=text,
+            direction=direction,
+            attachments=attachments,
+            sender_type="agent" if caller.agent else "system",
+            sender_id=caller.agent_id,
+            client_id=data.client_id,
         )
         return events.message_json(message)
 
     @post("/conversations/{conversation_id:str}/assign", status_code=200)
-    async def assign(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[AssignBody]) -> dict[str, Any]:
+    async def assign(
+        self,
+        request: Request,
+        caller: NamedDependency[Caller],
+        conversation_id: IdPath,
+        data: JSONBody[AssignBody],
+    ) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         if data.agent_id is not None:
@@ -430,25 +553,40 @@ class ApiController(Controller):
                 agent = await session.get(Agent, data.agent_id)
             if agent is None or agent.workspace_id != caller.workspace_id:
                 raise ApiError(422, "agent_not_found", f"No agent {data.agent_id} in your workspace.")
-        row = await assignment.assign(hub, conversation, data.agent_id, actor_type="agent", actor_id=caller.agent_id)
+        row = await assignment.assign(
+            hub, conversation, data.agent_id, actor_type="agent", actor_id=caller.agent_id
+        )
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/resolve", status_code=200)
-    async def resolve(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath) -> dict[str, Any]:
+    async def resolve(
+        self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath
+    ) -> dict[str, Any]:
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
             row = await session.get(Conversation, conversation.id)
             row.status = "resolved"
             row.resolved_at = hub.now()
-            payload = events.record(session, row.workspace_id, "conversation.resolved", row.id,
-                                    {"conversation": events.conversation_json(row)})
+            payload = events.record(
+                session,
+                row.workspace_id,
+                "conversation.resolved",
+                row.id,
+                {"conversation": events.conversation_json(row)},
+            )
             await session.commit()
         await hub.publisher.publish(payload, [workspace_channel(row.workspace_id)])
         return events.conversation_json(row)
 
     @post("/conversations/{conversation_id:str}/typing", status_code=202)
-    async def typing(self, request: Request, caller: NamedDependency[Caller], conversation_id: IdPath, data: JSONBody[TypingBody]) -> dict[str, Any]:
+    async def typing(
+        self,
+        request: Request,
+        caller: NamedDependency[Caller],
+        conversation_id: IdPath,
+        data: JSONBody[TypingBody],
+    ) -> dict[str, Any]:
         """Show the customer that an agent is typing, where the channel can."""
         hub = hub_of(request)
         conversation = await load_conversation(hub, caller, conversation_id)

@@ -14,8 +14,8 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from connectors import default_registry
 from hub.agent_socket import agent_socket
-from hub.attachment_routes import attachment_routes
 from hub.api import ApiController, AuthController
+from hub.attachment_routes import attachment_routes
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
 from hub.dead_events import InboundEventController
@@ -47,12 +47,22 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         realtime = make_fanout(settings.redis_url)
         await realtime.start()
         publisher = FanoutPublisher(realtime, asyncio.get_running_loop())
-        hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher, registry=registry,
-                  resolver=resolver)
+        hub = Hub(
+            settings,
+            Database(settings.database_url),
+            JobQueue(broker),
+            publisher,
+            registry=registry,
+            resolver=resolver,
+        )
         app.state.hub = hub
         app.state.realtime = realtime
-        app.state.rate_limiter = RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
-        app.state.delivery_claims = RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
+        app.state.rate_limiter = (
+            RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
+        )
+        app.state.delivery_claims = (
+            RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
+        )
         worker = sweeper = None
         worker_hub: list[Hub] = []
         if not settings.production and settings.embedded_worker:
@@ -60,8 +70,14 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
             async def hub_for_worker() -> Hub:
                 if not worker_hub:
                     worker_hub.append(
-                        Hub(settings, Database(settings.database_url), hub.jobs, publisher, registry=registry,
-                            resolver=resolver)
+                        Hub(
+                            settings,
+                            Database(settings.database_url),
+                            hub.jobs,
+                            publisher,
+                            registry=registry,
+                            resolver=resolver,
+                        )
                     )
                 return worker_hub[0]
 
@@ -85,14 +101,31 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
 
     app = Litestar(
         route_handlers=[
-            ApiController, AuthController, InboundEventController, WidgetController, *attachment_routes(settings),
-            channel_webhook, channel_webhook_sub_path, agent_socket, healthz, readyz, metrics_endpoint,
+            ApiController,
+            AuthController,
+            InboundEventController,
+            WidgetController,
+            *attachment_routes(settings),
+            channel_webhook,
+            channel_webhook_sub_path,
+            agent_socket,
+            healthz,
+            readyz,
+            metrics_endpoint,
             *plugin_routes(),
         ],
         lifespan=[runtime],
         # Only HTTP is timed: a WebSocket's "latency" would be how long it stayed open.
-        middleware=[widget_preflight, PrometheusConfig(app_name="omnihub", prefix="omnihub_http", group_path=True,
-                                     exclude=["/metrics", "/healthz"], scopes={ScopeType.HTTP}).middleware],
+        middleware=[
+            widget_preflight,
+            PrometheusConfig(
+                app_name="omnihub",
+                prefix="omnihub_http",
+                group_path=True,
+                exclude=["/metrics", "/healthz"],
+                scopes={ScopeType.HTTP},
+            ).middleware,
+        ],
         exception_handlers=error_handlers,
         logging_config=LitestarLogging(),
         request_class=HubRequest,
@@ -106,10 +139,11 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
 
 def plugin_routes() -> list:
     """Route handlers of installed UI packages (entry point group `omnihub.routes`, e.g. the agent inbox)."""
-    return [handler for entry_point in entry_points(group="omnihub.routes") for handler in entry_point.load()()]
+    return [
+        handler for entry_point in entry_points(group="omnihub.routes") for handler in entry_point.load()()
+    ]
 
 
 def app_from_environment() -> Litestar:
     """Entry point for `uvicorn --factory hub.app:app_from_environment`."""
     return create_app(load_settings())
-

@@ -31,7 +31,9 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
     async with hub.database.session() as session:
         found = {
             conversation.id: conversation
-            for conversation in (await session.exec(select(Conversation).where(Conversation.id.in_(conversation_ids)))).all()
+            for conversation in (
+                await session.exec(select(Conversation).where(Conversation.id.in_(conversation_ids)))
+            ).all()
         }
         in_order = [found[each] for each in dict.fromkeys(conversation_ids) if each in found]
         waiting = [each for each in in_order if each.status == "queued" and not each.assignee_id]
@@ -39,15 +41,25 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
             return {}
         inboxes = {
             inbox.id: inbox
-            for inbox in (await session.exec(select(Inbox).where(Inbox.id.in_({c.inbox_id for c in waiting})))).all()
+            for inbox in (
+                await session.exec(select(Inbox).where(Inbox.id.in_({c.inbox_id for c in waiting})))
+            ).all()
         }
-        teams = {workspace_id: await _team(session, workspace_id) for workspace_id in {c.workspace_id for c in waiting}}
+        teams = {
+            workspace_id: await _team(session, workspace_id)
+            for workspace_id in {c.workspace_id for c in waiting}
+        }
     chosen: dict[str, str | None] = {}
     for conversation in waiting:
         team = teams[conversation.workspace_id]
         queued = QueuedConversation(conversation.id, conversation.inbox_id, queued_at=conversation.created_at)
-        agent_id = choose_agent(RoutingPolicy(Strategy(inboxes[conversation.inbox_id].routing_strategy)), queued,
-                                team.loads(), now=hub.now(), external=ExternalAnswer()).agent_id
+        agent_id = choose_agent(
+            RoutingPolicy(Strategy(inboxes[conversation.inbox_id].routing_strategy)),
+            queued,
+            team.loads(),
+            now=hub.now(),
+            external=ExternalAnswer(),
+        ).agent_id
         chosen[conversation.id] = agent_id
         if agent_id is not None:
             team.took(agent_id, conversation)
@@ -64,8 +76,10 @@ class _Team:
         self._latest = latest
 
     def loads(self) -> list[AgentLoad]:
-        by_recency = sorted(self._agents, key=lambda agent: (agent.id in self._latest,
-                                                             self._latest.get(agent.id) or agent.created_at))
+        by_recency = sorted(
+            self._agents,
+            key=lambda agent: (agent.id in self._latest, self._latest.get(agent.id) or agent.created_at),
+        )
         return [
             AgentLoad(
                 agent_id=agent.id,
@@ -80,7 +94,9 @@ class _Team:
     def took(self, agent_id: str, conversation: Conversation) -> None:
         self._open_counts[agent_id] = self._open_counts.get(agent_id, 0) + 1
         latest = self._latest.get(agent_id)
-        if conversation.last_message_at is not None and (latest is None or conversation.last_message_at > latest):
+        if conversation.last_message_at is not None and (
+            latest is None or conversation.last_message_at > latest
+        ):
             self._latest[agent_id] = conversation.last_message_at
 
 
@@ -88,8 +104,11 @@ async def _team(session: AsyncSession, workspace_id: str) -> _Team:
     agents = list((await session.exec(select(Agent).where(Agent.workspace_id == workspace_id))).all())
     load_rows = await session.exec(
         select(Conversation.assignee_id, func.count(), func.max(Conversation.last_message_at))
-        .where(Conversation.workspace_id == workspace_id,
-               Conversation.status.in_(OPEN_STATUSES), Conversation.assignee_id.is_not(None))
+        .where(
+            Conversation.workspace_id == workspace_id,
+            Conversation.status.in_(OPEN_STATUSES),
+            Conversation.assignee_id.is_not(None),
+        )
         .group_by(Conversation.assignee_id)
     )
     open_counts, latest = {}, {}
@@ -98,7 +117,9 @@ async def _team(session: AsyncSession, workspace_id: str) -> _Team:
     return _Team(agents, open_counts, latest)
 
 
-async def assign(hub: Hub, conversation: Conversation, agent_id: str | None, *, actor_type: str, actor_id: str | None) -> Conversation:
+async def assign(
+    hub: Hub, conversation: Conversation, agent_id: str | None, *, actor_type: str, actor_id: str | None
+) -> Conversation:
     """Set (or clear) the assignee, audit it and tell the workspace's agents."""
     async with hub.database.session() as session:
         row = await session.get(Conversation, conversation.id)
@@ -108,13 +129,20 @@ async def assign(hub: Hub, conversation: Conversation, agent_id: str | None, *, 
             row.status = "assigned" if agent_id else "queued"
         session.add(
             AuditEntry(
-                workspace_id=row.workspace_id, actor_type=actor_type, actor_id=actor_id,
-                action="conversation.assigned", subject_type="conversation", subject_id=row.id,
+                workspace_id=row.workspace_id,
+                actor_type=actor_type,
+                actor_id=actor_id,
+                action="conversation.assigned",
+                subject_type="conversation",
+                subject_id=row.id,
                 details={"from": previous, "to": agent_id},
             )
         )
         payload = events.record(
-            session, row.workspace_id, "conversation.assigned", row.id,
+            session,
+            row.workspace_id,
+            "conversation.assigned",
+            row.id,
             {"conversation": events.conversation_json(row), "previous_assignee_id": previous},
         )
         await session.commit()

@@ -34,16 +34,25 @@ def attachment_routes(settings: Settings) -> list:
         stored = await request.app.state.hub.attachments.load(file_id)
         if stored is None or stored.name != name:
             raise ApiError(404, "attachment_not_found", "No such attachment.")
-        return Response(stored.content, media_type=stored.mime_type, headers={
-            "Content-Disposition": f'attachment; filename="{stored.name}"',
-            "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox",
-            "Cache-Control": "private, max-age=86400, immutable",
-            "Cross-Origin-Resource-Policy": "cross-origin",
-        })
+        return Response(
+            stored.content,
+            media_type=stored.mime_type,
+            headers={
+                "Content-Disposition": f'attachment; filename="{stored.name}"',
+                "X-Content-Type-Options": "nosniff",
+                "Content-Security-Policy": "default-src 'none'; sandbox",
+                "Cache-Control": "private, max-age=86400, immutable",
+                "Cross-Origin-Resource-Policy": "cross-origin",
+            },
+        )
 
-    @post("/api/v1/attachments", status_code=201, tags=["api"], dependencies={"caller": Provide(caller_dependency)},
-          request_max_body_size=settings.max_attachment_bytes + 65536)
+    @post(
+        "/api/v1/attachments",
+        status_code=201,
+        tags=["api"],
+        dependencies={"caller": Provide(caller_dependency)},
+        request_max_body_size=settings.max_attachment_bytes + 65536,
+    )
     async def upload_attachment(
         request: Request,
         caller: NamedDependency[Caller],
@@ -54,9 +63,16 @@ def attachment_routes(settings: Settings) -> list:
         if not content:
             raise ApiError(422, "empty_file", "The file is empty.")
         if len(content) > settings.max_attachment_bytes:
-            raise ApiError(413, "file_too_large", f"Files may be at most {settings.max_attachment_bytes} bytes.")
+            raise ApiError(
+                413, "file_too_large", f"Files may be at most {settings.max_attachment_bytes} bytes."
+            )
         store: AttachmentStore = request.app.state.hub.attachments
         stored = await store.save(caller.workspace_id, content, data.file.filename, data.file.content_type)
-        return {"url": store.url(stored), "name": stored.name, "mime_type": stored.mime_type, "size": stored.size}
+        return {
+            "url": store.url(stored),
+            "name": stored.name,
+            "mime_type": stored.mime_type,
+            "size": stored.size,
+        }
 
     return [download_attachment, upload_attachment]

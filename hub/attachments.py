@@ -29,8 +29,11 @@ MAX_NAME_LENGTH = 100
 def safe_file_name(name: str | None, mime_type: str) -> str:
     """ASCII letters, digits, dots, dashes and underscores of the last part (safe in URLs and headers), with an
     extension from the type when none is left."""
-    kept = "".join(char for char in PurePosixPath((name or "").replace("\\", "/")).name
-                   if char.isascii() and (char.isalnum() or char in "._-")).lstrip(".")[:MAX_NAME_LENGTH]
+    kept = "".join(
+        char
+        for char in PurePosixPath((name or "").replace("\\", "/")).name
+        if char.isascii() and (char.isalnum() or char in "._-")
+    ).lstrip(".")[:MAX_NAME_LENGTH]
     if not PurePosixPath(kept).suffix:
         kept = f"{kept or 'file'}{mimetypes.guess_extension(mime_type) or ''}"
     return kept
@@ -42,12 +45,24 @@ class AttachmentStore:
         self._prefix = f"{public_url}{ATTACHMENT_PATH}/"
         self._http = http
 
-    async def save(self, workspace_id: str, content: bytes, filename: str | None, mime_type: str | None) -> StoredFile:
+    async def save(
+        self, workspace_id: str, content: bytes, filename: str | None, mime_type: str | None
+    ) -> StoredFile:
         """`mime_type` as the sender declared it; one that is not `type/subtype` (it would break the download's
         headers) gives way to the file name's type, or application/octet-stream."""
-        mime_type = mime_type_or_none(mime_type) or mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
-        stored = StoredFile(id=secrets.token_urlsafe(24), workspace_id=workspace_id, name=safe_file_name(filename, mime_type),
-                            mime_type=mime_type, size=len(content), content=content)
+        mime_type = (
+            mime_type_or_none(mime_type)
+            or mimetypes.guess_type(filename or "")[0]
+            or "application/octet-stream"
+        )
+        stored = StoredFile(
+            id=secrets.token_urlsafe(24),
+            workspace_id=workspace_id,
+            name=safe_file_name(filename, mime_type),
+            mime_type=mime_type,
+            size=len(content),
+            content=content,
+        )
         async with self._database.session() as session:
             session.add(stored)
             await session.commit()
@@ -68,9 +83,11 @@ class AttachmentStore:
         """Our own copy without a network round trip; anything else over HTTP. Raises the send errors."""
         if not self.holds(url):
             return await download(self._http, url, max_bytes)
-        stored = await self.load(url[len(self._prefix):].split("/", 1)[0])
+        stored = await self.load(url[len(self._prefix) :].split("/", 1)[0])
         if stored is None:
             raise PermanentSendError("The attachment is no longer stored")
         if stored.size > max_bytes:
-            raise PermanentSendError(f"The attachment is larger than {max_bytes} bytes, the most allowed here")
+            raise PermanentSendError(
+                f"The attachment is larger than {max_bytes} bytes, the most allowed here"
+            )
         return AttachmentContent(stored.content, stored.mime_type)

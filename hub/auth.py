@@ -131,8 +131,9 @@ async def logout(hub: Hub, caller: Caller) -> None:
     await hub.publisher.publish(SESSION_REVOKED, [session_channel(caller.token_id)])
 
 
-async def change_password(hub: Hub, limiter: RateLimiter, caller: Caller, current_password: str, new_password: str,
-                          address: str) -> int:
+async def change_password(
+    hub: Hub, limiter: RateLimiter, caller: Caller, current_password: str, new_password: str, address: str
+) -> int:
     """Set a new password and revoke the agent's other sessions; answer how many were revoked.
 
     The current password is required (a stolen session alone cannot take the account over) and
@@ -142,33 +143,55 @@ async def change_password(hub: Hub, limiter: RateLimiter, caller: Caller, curren
     if agent is None:
         raise ApiError(403, "not_an_agent", "Only an agent's own session can change a password.")
     if len(new_password) < MIN_PASSWORD_LENGTH:
-        raise ApiError(422, "invalid_input", f"new_password must be at least {MIN_PASSWORD_LENGTH} characters.",
-                       extra=[{"field": "new_password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}])
+        raise ApiError(
+            422,
+            "invalid_input",
+            f"new_password must be at least {MIN_PASSWORD_LENGTH} characters.",
+            extra=[{"field": "new_password", "message": f"at least {MIN_PASSWORD_LENGTH} characters"}],
+        )
     await _count_sign_in_attempt(hub, limiter, agent.email, address)
     if not await _off_loop(_password_matches, agent.password_hash, current_password):
-        raise ApiError(422, "wrong_password", "current_password is not the agent's password.",
-                       extra=[{"field": "current_password", "message": "wrong password"}])
+        raise ApiError(
+            422,
+            "wrong_password",
+            "current_password is not the agent's password.",
+            extra=[{"field": "current_password", "message": "wrong password"}],
+        )
     new_hash = await _off_loop(hash_password, new_password)
     async with hub.database.session() as session:
         row = await session.get(Agent, agent.id)
         row.password_hash = new_hash
-        other_sessions = (await session.exec(select(ApiToken.id).where(
-            ApiToken.agent_id == agent.id, ApiToken.name == SESSION_TOKEN_NAME, ApiToken.id != caller.token_id,
-        ))).all()
+        other_sessions = (
+            await session.exec(
+                select(ApiToken.id).where(
+                    ApiToken.agent_id == agent.id,
+                    ApiToken.name == SESSION_TOKEN_NAME,
+                    ApiToken.id != caller.token_id,
+                )
+            )
+        ).all()
         await session.execute(delete(ApiToken).where(ApiToken.id.in_(other_sessions)))
         await session.commit()
     await limiter.reset(_account_key(agent.email))
     if other_sessions:
-        await hub.publisher.publish(SESSION_REVOKED, [session_channel(token_id) for token_id in other_sessions])
+        await hub.publisher.publish(
+            SESSION_REVOKED, [session_channel(token_id) for token_id in other_sessions]
+        )
     return len(other_sessions)
 
 
 async def _count_sign_in_attempt(hub: Hub, limiter: RateLimiter, email: str, address: str) -> None:
     """Per account and per client address, counted before the password is checked, so parallel guesses count too."""
     settings = hub.settings
-    await enforce(limiter, [(_account_key(email), settings.login_attempts_per_account),
-                            (f"login:ip:{address}", settings.login_attempts_per_ip)],
-                  settings.login_window_seconds, "Too many sign-in attempts; wait before trying again.")
+    await enforce(
+        limiter,
+        [
+            (_account_key(email), settings.login_attempts_per_account),
+            (f"login:ip:{address}", settings.login_attempts_per_ip),
+        ],
+        settings.login_window_seconds,
+        "Too many sign-in attempts; wait before trying again.",
+    )
 
 
 def _account_key(email: str) -> str:

@@ -29,8 +29,13 @@ class Batcher(Generic[Item, Result]):
     one per caller (`handle` must allow the retries: it is idempotent).
     """
 
-    def __init__(self, handle: Callable[[list[Item]], Awaitable[Sequence[Result]]], *, max_items: int,
-                 linger_seconds: float = 0.0) -> None:
+    def __init__(
+        self,
+        handle: Callable[[list[Item]], Awaitable[Sequence[Result]]],
+        *,
+        max_items: int,
+        linger_seconds: float = 0.0,
+    ) -> None:
         self._handle = handle
         self._max_items = max_items
         self._linger_seconds = linger_seconds
@@ -68,11 +73,13 @@ class Batcher(Generic[Item, Result]):
             return
         start = 0
         for items, future in batch:
-            _settle(future, results=list(results[start:start + len(items)]))
+            _settle(future, results=list(results[start : start + len(items)]))
             start += len(items)
 
 
-def _settle(future: asyncio.Future, *, results: list | None = None, error: BaseException | None = None) -> None:
+def _settle(
+    future: asyncio.Future, *, results: list | None = None, error: BaseException | None = None
+) -> None:
     """A caller that was cancelled meanwhile has nobody to answer."""
     if future.done():
         return

@@ -52,8 +52,9 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
             answer = await _answer(hub, inbox, connector, raw)
     except ReplayRefused:
         log.warning("webhook.replayed workspace=%s inbox=%s", inbox.workspace_id, inbox.id)
-        raise ApiError(403, "replayed_delivery",
-                       "This signature already carried another request: refused as a replay.") from None
+        raise ApiError(
+            403, "replayed_delivery", "This signature already carried another request: refused as a replay."
+        ) from None
     return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
 
 

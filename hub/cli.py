@@ -104,7 +104,9 @@ def demo(as_json: bool) -> None:
 @click.option("--email", required=True)
 @click.option("--name", default="Admin")
 @click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
-@click.option("--workspace", "workspace_name", default="My Company", help="Created when no workspace has this name.")
+@click.option(
+    "--workspace", "workspace_name", default="My Company", help="Created when no workspace has this name."
+)
 def create_admin(email: str, name: str, password: str, workspace_name: str) -> None:
     """Create an admin agent (and its workspace when new)."""
     from sqlmodel import select
@@ -120,13 +122,22 @@ def create_admin(email: str, name: str, password: str, workspace_name: str) -> N
         async with hub.database.session() as session:
             if (await session.exec(select(Agent).where(Agent.email == email.lower()))).first():
                 raise click.ClickException(f"an agent with email {email} exists already")
-            workspace = (await session.exec(select(Workspace).where(Workspace.name == workspace_name))).first()
+            workspace = (
+                await session.exec(select(Workspace).where(Workspace.name == workspace_name))
+            ).first()
             if workspace is None:
                 workspace = Workspace(name=workspace_name)
                 session.add(workspace)
                 await session.flush()
-            session.add(Agent(workspace_id=workspace.id, email=email.lower(), name=name, role="admin",
-                              password_hash=hash_password(password)))
+            session.add(
+                Agent(
+                    workspace_id=workspace.id,
+                    email=email.lower(),
+                    name=name,
+                    role="admin",
+                    password_hash=hash_password(password),
+                )
+            )
             await session.commit()
             return workspace.id
 
@@ -155,23 +166,38 @@ def serve(host: str | None, port: int | None) -> None:
         run_migrations(settings.database_url)
     mode = "production (PostgreSQL/Redis)" if settings.production else "embedded (SQLite, in-process worker)"
     click.echo(f"Omnihub is running at http://{host}:{port}  [{mode}]", err=True)
-    click.echo("Log in with the demo login printed by `omnihub demo`, or an admin from `omnihub create-admin`.", err=True)
+    click.echo(
+        "Log in with the demo login printed by `omnihub demo`, or an admin from `omnihub create-admin`.",
+        err=True,
+    )
     app = create_app(settings)
     app.on_startup.append(_freeze_startup_heap)
     # Chat frames are small; per-message deflate would cost each socket 41 KiB of zlib state and the
     # web process a tenth of its CPU (benchmarks/RESULTS.md). Logging stays as configured above
     # (log_config=None), so uvicorn's lines are redacted like ours. X-Forwarded-For names the client
     # only when the direct peer is a trusted proxy.
-    uvicorn.run(app, host=host, port=port, log_config=None, log_level=settings.log_level.lower(),
-                access_log=False, ws="websockets-sansio", ws_ping_interval=30, ws_ping_timeout=30,
-                ws_per_message_deflate=False, proxy_headers=bool(settings.trusted_proxies),
-                forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
-                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        ws="websockets-sansio",
+        ws_ping_interval=30,
+        ws_ping_timeout=30,
+        ws_per_message_deflate=False,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=[str(network) for network in settings.trusted_proxies],
+        timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS,
+    )
 
 
 @main.command()
 @click.option("--threads", type=int, default=None, help="Default: OMNIHUB_WORKER_THREADS.")
-@click.option("--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port.")
+@click.option(
+    "--metrics-port", type=int, default=None, help="Serve this worker's Prometheus metrics on this port."
+)
 def worker(threads: int | None, metrics_port: int | None) -> None:
     """Run a worker process (production mode): inbound processing, delivery, routing, and the sweeper."""
     from prometheus_client import start_http_server
@@ -186,8 +212,10 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
     if not settings.production:
-        raise click.ClickException("`omnihub worker` is for production mode: set OMNIHUB_REDIS_URL "
-                                   "(embedded mode runs its worker inside `omnihub serve`)")
+        raise click.ClickException(
+            "`omnihub worker` is for production mode: set OMNIHUB_REDIS_URL "
+            "(embedded mode runs its worker inside `omnihub serve`)"
+        )
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
     broker = make_broker(settings)
@@ -195,8 +223,14 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
 
     async def hub_for_worker() -> Hub:
         if not worker_hub:
-            worker_hub.append(Hub(settings, Database(settings.database_url), JobQueue(broker),
-                                  RedisPublisher(settings.redis_url)))
+            worker_hub.append(
+                Hub(
+                    settings,
+                    Database(settings.database_url),
+                    JobQueue(broker),
+                    RedisPublisher(settings.redis_url),
+                )
+            )
         return worker_hub[0]
 
     stop = threading.Event()
@@ -214,7 +248,10 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
     try:
         _freeze_startup_heap()
-        click.echo(f"worker started with {threads or settings.worker_threads} threads at niceness {os.nice(0)}", err=True)
+        click.echo(
+            f"worker started with {threads or settings.worker_threads} threads at niceness {os.nice(0)}",
+            err=True,
+        )
         asyncio.run(_with_hub(settings, sweep_until_stopped))
     finally:
         # Its threads would otherwise keep the process alive after any failure above.
@@ -250,8 +287,10 @@ def rotate_secrets(as_json: bool) -> None:
         click.echo(json.dumps(report.as_json()))
     else:
         for name, tally in (("inbox secrets", report.inbox_secrets), ("shared values", report.shared_values)):
-            click.echo(f"{name}: {tally.reencrypted} re-encrypted under the current key, "
-                       f"{tally.already_current} already under it")
+            click.echo(
+                f"{name}: {tally.reencrypted} re-encrypted under the current key, "
+                f"{tally.already_current} already under it"
+            )
         for place in report.unreadable:
             click.echo(f"unreadable with every configured key: {place}", err=True)
     if report.unreadable:

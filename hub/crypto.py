@@ -20,8 +20,8 @@ __all__ = [
     "InvalidVisitorToken",
     "SecretBox",
     "VisitorTokens",
-    "hash_password",
     "hash_api_token",
+    "hash_password",
     "new_api_token",
     "verify_password",
 ]
@@ -76,7 +76,9 @@ class SecretBox:
         try:
             return self._any_key.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
-            raise ValueError("secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS") from None
+            raise ValueError(
+                "secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS"
+            ) from None
 
     def reencrypted(self, ciphertext: str) -> str | None:
         """The secret encrypted under the current key, or None when it already is; ValueError when no key opens it."""
@@ -88,7 +90,9 @@ class SecretBox:
         try:
             return self._any_key.rotate(ciphertext.encode()).decode()
         except InvalidToken:
-            raise ValueError("secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS") from None
+            raise ValueError(
+                "secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS"
+            ) from None
 
 
 class InvalidVisitorToken(Exception):

@@ -68,18 +68,34 @@ class CustomerDirectory:
         values_by_namespace: dict[tuple[str, str, str], list[str]] = defaultdict(list)
         for workspace_id, kind, scope, value in keys:
             values_by_namespace[(workspace_id, kind, scope)].append(value)
-        rows = (await self._session.exec(select(Identity).where(or_(*(
-            and_(Identity.workspace_id == workspace_id, Identity.kind == kind, Identity.scope == scope,
-                 Identity.value.in_(values))
-            for (workspace_id, kind, scope), values in values_by_namespace.items()
-        ))))).all()
+        rows = (
+            await self._session.exec(
+                select(Identity).where(
+                    or_(
+                        *(
+                            and_(
+                                Identity.workspace_id == workspace_id,
+                                Identity.kind == kind,
+                                Identity.scope == scope,
+                                Identity.value.in_(values),
+                            )
+                            for (workspace_id, kind, scope), values in values_by_namespace.items()
+                        )
+                    )
+                )
+            )
+        ).all()
         for row in rows:
             self._identities[_key(row.workspace_id, row)] = row
         self._absent |= keys - self._identities.keys()
         await self._load_contacts({row.contact_id for row in rows})
 
     async def resolve(
-        self, workspace_id: str, sender: IdentityRef, linked: tuple[IdentityRef, ...] = (), name: str | None = None
+        self,
+        workspace_id: str,
+        sender: IdentityRef,
+        linked: tuple[IdentityRef, ...] = (),
+        name: str | None = None,
     ) -> tuple[Contact, Identity]:
         """The contact and identity row of `sender`, created when new.
 
@@ -114,8 +130,9 @@ class CustomerDirectory:
         for contact in contacts.values():
             if contact.id != survivor.id:
                 await self.flush()
-                await merge_contacts(self._session, survivor, contact, actor_type="system",
-                                     reason="verified identity link")
+                await merge_contacts(
+                    self._session, survivor, contact, actor_type="system", reason="verified identity link"
+                )
 
         for identity in wanted:
             key = _key(workspace_id, identity)
@@ -157,16 +174,22 @@ class CustomerDirectory:
 
 
 async def merge_contacts(
-    session: AsyncSession, survivor: Contact, merged: Contact, *, actor_type: str, reason: str, actor_id: str | None = None
+    session: AsyncSession,
+    survivor: Contact,
+    merged: Contact,
+    *,
+    actor_type: str,
+    reason: str,
+    actor_id: str | None = None,
 ) -> None:
     """Move identities and conversations to `survivor`; `merged` stays as a tombstone, audited."""
-    moved_identities = (
-        await session.exec(select(Identity.id).where(Identity.contact_id == merged.id))
-    ).all()
+    moved_identities = (await session.exec(select(Identity.id).where(Identity.contact_id == merged.id))).all()
     moved_conversations = (
         await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
     ).all()
-    await session.execute(update(Identity).where(Identity.contact_id == merged.id).values(contact_id=survivor.id))
+    await session.execute(
+        update(Identity).where(Identity.contact_id == merged.id).values(contact_id=survivor.id)
+    )
     await session.execute(
         update(Conversation).where(Conversation.contact_id == merged.id).values(contact_id=survivor.id)
     )

@@ -13,7 +13,14 @@ import msgspec
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.exc import DataError, DBAPIError, DisconnectionError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -38,13 +45,20 @@ class Database:
     def __init__(self, url: str, *, pool_size: int = 10) -> None:
         self.url = url
         # hide_parameters: a database error's text, which is logged, never quotes customers' messages.
-        engine_options = {"json_serializer": _json_text, "json_deserializer": msgspec.json.decode,
-                          "hide_parameters": True}
+        engine_options = {
+            "json_serializer": _json_text,
+            "json_deserializer": msgspec.json.decode,
+            "hide_parameters": True,
+        }
         if url.startswith("sqlite"):
-            self.engine: AsyncEngine = create_async_engine(url, connect_args={"timeout": 30}, **engine_options)
+            self.engine: AsyncEngine = create_async_engine(
+                url, connect_args={"timeout": 30}, **engine_options
+            )
             event.listen(self.engine.sync_engine, "connect", _sqlite_pragmas)
         else:
-            self.engine = create_async_engine(url, pool_size=pool_size, max_overflow=pool_size, **engine_options)
+            self.engine = create_async_engine(
+                url, pool_size=pool_size, max_overflow=pool_size, **engine_options
+            )
             _ping_connections_after_idle(self.engine)
         self.sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self.batchers: dict[str, Batcher] = {}

@@ -23,7 +23,7 @@ from hub.auth import Caller, caller_dependency
 from hub.errors import ApiError
 from hub.ids import looks_like_id
 from hub.inbound import PROCESS_INBOUND
-from hub.models import AuditEntry, Inbox, InboundEvent
+from hub.models import AuditEntry, InboundEvent, Inbox
 from hub.runtime import Hub
 
 __all__ = ["InboundEventController", "InboundEventPage", "InboundEventView"]
@@ -100,25 +100,32 @@ class InboundEventController(Controller):
         )
 
     @get("/{event_id:str}")
-    async def get_event(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
-                        event_id: FromPath[str]) -> InboundEventView:
+    async def get_event(
+        self, hub: NamedDependency[Hub], admin: NamedDependency[Caller], event_id: FromPath[str]
+    ) -> InboundEventView:
         async with hub.database.session() as session:
             return _view(*await _find(session, admin, event_id))
 
     @post("/{event_id:str}/retry", status_code=200)
-    async def retry(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
-                    event_id: FromPath[str]) -> InboundEventView:
+    async def retry(
+        self, hub: NamedDependency[Hub], admin: NamedDependency[Caller], event_id: FromPath[str]
+    ) -> InboundEventView:
         """Put a dead event back in the queue with its attempts reset (after fixing what made it fail)."""
         now = hub.now()
-        view = await _leave_dead(hub, admin, event_id, "inbound_event.retried",
-                                 {"status": "pending", "attempts": 0, "error": None, "next_attempt_at": None,
-                                  "enqueued_at": now})
+        view = await _leave_dead(
+            hub,
+            admin,
+            event_id,
+            "inbound_event.retried",
+            {"status": "pending", "attempts": 0, "error": None, "next_attempt_at": None, "enqueued_at": now},
+        )
         await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, view.id)
         return view
 
     @post("/{event_id:str}/discard", status_code=200)
-    async def discard(self, hub: NamedDependency[Hub], admin: NamedDependency[Caller],
-                      event_id: FromPath[str]) -> InboundEventView:
+    async def discard(
+        self, hub: NamedDependency[Hub], admin: NamedDependency[Caller], event_id: FromPath[str]
+    ) -> InboundEventView:
         """Put a dead event aside for good; it is kept, with its error, for audit."""
         return await _leave_dead(hub, admin, event_id, "inbound_event.discarded", {"status": "discarded"})
 
@@ -139,22 +146,38 @@ async def _find(session: AsyncSession, admin: Caller, event_id: str) -> tuple[In
     return found
 
 
-async def _leave_dead(hub: Hub, admin: Caller, event_id: str, action: str, changes: dict[str, Any]) -> InboundEventView:
+async def _leave_dead(
+    hub: Hub, admin: Caller, event_id: str, action: str, changes: dict[str, Any]
+) -> InboundEventView:
     """Apply `changes` to a dead event of the admin's workspace and audit it; 409 when it is not dead (any more)."""
     async with hub.database.session() as session:
         event, kind = await _find(session, admin, event_id)
         moved = await session.execute(
             update(InboundEvent)
-            .where(InboundEvent.id == event.id, InboundEvent.workspace_id == admin.workspace_id,
-                   InboundEvent.status == "dead")
+            .where(
+                InboundEvent.id == event.id,
+                InboundEvent.workspace_id == admin.workspace_id,
+                InboundEvent.status == "dead",
+            )
             .values(**changes)
         )
         if moved.rowcount != 1:
-            raise ApiError(409, "inbound_event_not_dead",
-                           f"Only a dead event can be retried or discarded; this one is {event.status}.")
-        session.add(AuditEntry(workspace_id=admin.workspace_id, actor_type="agent", actor_id=admin.agent_id,
-                               action=action, subject_type="inbound_event", subject_id=event.id,
-                               details={"error": event.error, "attempts": event.attempts}))
+            raise ApiError(
+                409,
+                "inbound_event_not_dead",
+                f"Only a dead event can be retried or discarded; this one is {event.status}.",
+            )
+        session.add(
+            AuditEntry(
+                workspace_id=admin.workspace_id,
+                actor_type="agent",
+                actor_id=admin.agent_id,
+                action=action,
+                subject_type="inbound_event",
+                subject_id=event.id,
+                details={"error": event.error, "attempts": event.attempts},
+            )
+        )
         await session.commit()
         await session.refresh(event)
     return _view(event, kind)
@@ -162,7 +185,14 @@ async def _leave_dead(hub: Hub, admin: Caller, event_id: str, action: str, chang
 
 def _view(event: InboundEvent, channel: str) -> InboundEventView:
     return InboundEventView(
-        id=event.id, inbox_id=event.inbox_id, channel=channel, status=event.status, attempts=event.attempts,
-        error=event.error, received_at=event.received_at, next_attempt_at=event.next_attempt_at,
-        message_id=event.message_id, raw=event.raw,
+        id=event.id,
+        inbox_id=event.inbox_id,
+        channel=channel,
+        status=event.status,
+        attempts=event.attempts,
+        error=event.error,
+        received_at=event.received_at,
+        next_attempt_at=event.next_attempt_at,
+        message_id=event.message_id,
+        raw=event.raw,
     )

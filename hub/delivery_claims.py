@@ -24,7 +24,13 @@ from connectors import RawRequest
 from hub.batching import Batcher
 
 __all__ = [
-    "Claim", "DeliveryClaims", "MemoryDeliveryClaims", "RedisDeliveryClaims", "ReplayRefused", "claim_key", "claimed_once",
+    "Claim",
+    "DeliveryClaims",
+    "MemoryDeliveryClaims",
+    "RedisDeliveryClaims",
+    "ReplayRefused",
+    "claim_key",
+    "claimed_once",
     "request_digest",
 ]
 
@@ -95,7 +101,9 @@ class DeliveryClaims(Protocol):
 
 
 @asynccontextmanager
-async def claimed_once(claims: DeliveryClaims, key: str, digest: str, hold_for: timedelta) -> AsyncIterator[None]:
+async def claimed_once(
+    claims: DeliveryClaims, key: str, digest: str, hold_for: timedelta
+) -> AsyncIterator[None]:
     """Hold `key` for the request `digest` names while the block stores it; raise ReplayRefused if another holds it.
 
     A block that fails gives back a claim it made, so the channel's retry is not refused, unless a retry has joined
@@ -160,7 +168,9 @@ class RedisDeliveryClaims:
         self._redis = Redis.from_url(redis_url)
         self._claim_script = self._redis.register_script(CLAIM)
         self._release_script = self._redis.register_script(RELEASE)
-        self._batcher: Batcher[tuple[str, str, int], Claim] = Batcher(self._claim_batch, max_items=self.MAX_CLAIMS_PER_CALL)
+        self._batcher: Batcher[tuple[str, str, int], Claim] = Batcher(
+            self._claim_batch, max_items=self.MAX_CLAIMS_PER_CALL
+        )
 
     async def claim(self, key: str, digest: str, hold_for: timedelta) -> Claim:
         milliseconds = max(int(hold_for.total_seconds() * 1000), 1)
@@ -172,6 +182,7 @@ class RedisDeliveryClaims:
 
     async def _claim_batch(self, claims: list[tuple[str, str, int]]) -> list[Claim]:
         replies = await self._claim_script(
-            keys=[key for key, _, _ in claims], args=[value for _, digest, hold in claims for value in (digest, hold)]
+            keys=[key for key, _, _ in claims],
+            args=[value for _, digest, hold in claims for value in (digest, hold)],
         )
         return [Claim(reply) for reply in replies]

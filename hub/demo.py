@@ -39,21 +39,32 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
             workspace = Workspace(name=DEMO_WORKSPACE)
             session.add(workspace)
             await session.commit()
-    password, new_password = await _remembered_secret(hub, f"demo:{workspace.id}:admin_password",
-                                                      lambda: secrets.token_urlsafe(12))
+    password, new_password = await _remembered_secret(
+        hub, f"demo:{workspace.id}:admin_password", lambda: secrets.token_urlsafe(12)
+    )
     token, new_token = await _remembered_secret(hub, f"demo:{workspace.id}:api_token", new_api_token)
     async with hub.database.session() as session:
         admin = (await session.exec(select(Agent).where(Agent.email == DEMO_ADMIN_EMAIL))).first()
         if admin is None:
-            admin = Agent(workspace_id=workspace.id, email=DEMO_ADMIN_EMAIL, name="Demo Admin", role="admin",
-                          password_hash=hash_password(password))
+            admin = Agent(
+                workspace_id=workspace.id,
+                email=DEMO_ADMIN_EMAIL,
+                name="Demo Admin",
+                role="admin",
+                password_hash=hash_password(password),
+            )
             session.add(admin)
         elif new_password:
             admin.password_hash = hash_password(password)
         await session.flush()
         token_hash = hash_api_token(token)
-        if new_token or (await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash))).first() is None:
-            session.add(ApiToken(workspace_id=workspace.id, agent_id=admin.id, name="demo", token_hash=token_hash))
+        if (
+            new_token
+            or (await session.exec(select(ApiToken).where(ApiToken.token_hash == token_hash))).first() is None
+        ):
+            session.add(
+                ApiToken(workspace_id=workspace.id, agent_id=admin.id, name="demo", token_hash=token_hash)
+            )
         existing = {
             inbox.kind: inbox
             for inbox in (await session.exec(select(Inbox).where(Inbox.workspace_id == workspace.id))).all()
@@ -62,9 +73,13 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
             if kind in existing:
                 continue
             connector = hub.registry.get(kind)
-            inbox = Inbox(workspace_id=workspace.id, kind=kind, name=f"Demo {connector.display_name}",
-                          settings=hub.seal_settings(kind, connector.demo_settings()),
-                          public_token=secrets.token_urlsafe(24))
+            inbox = Inbox(
+                workspace_id=workspace.id,
+                kind=kind,
+                name=f"Demo {connector.display_name}",
+                settings=hub.seal_settings(kind, connector.demo_settings()),
+                public_token=secrets.token_urlsafe(24),
+            )
             session.add(inbox)
             existing[kind] = inbox
         await session.commit()
@@ -74,7 +89,9 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
         "api_token": token,
         "workspace_id": workspace.id,
         "url": hub.settings.public_url,
-        "inboxes": [_demo_inbox_facts(hub, inbox) for inbox in sorted(existing.values(), key=lambda inbox: inbox.kind)],
+        "inboxes": [
+            _demo_inbox_facts(hub, inbox) for inbox in sorted(existing.values(), key=lambda inbox: inbox.kind)
+        ],
     }
 
 

@@ -33,13 +33,22 @@ FieldError = dict[str, str]
 
 
 class ApiError(HTTPException):
-    def __init__(self, status_code: int, code: str, detail: str, *, extra: list[FieldError] | None = None,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        detail: str,
+        *,
+        extra: list[FieldError] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
         self.code = code
 
 
-def error_body(status_code: int, code: str, detail: str, errors: list[FieldError] | None = None) -> dict[str, Any]:
+def error_body(
+    status_code: int, code: str, detail: str, errors: list[FieldError] | None = None
+) -> dict[str, Any]:
     body: dict[str, Any] = {"status_code": status_code, "code": code, "detail": detail}
     if errors:
         body["errors"] = errors
@@ -49,13 +58,21 @@ def error_body(status_code: int, code: str, detail: str, errors: list[FieldError
 def _http_error(request: Request, error: HTTPException) -> Response:
     if isinstance(error, ValidationException):
         errors = _declared_field_errors(error.extra)
-        detail = "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "The request is not valid."
-        return Response(error_body(error.status_code, "invalid_request", detail, errors), status_code=error.status_code,
-                        headers=error.headers)
+        detail = (
+            "; ".join(f"{item['field']}: {item['message']}" for item in errors) or "The request is not valid."
+        )
+        return Response(
+            error_body(error.status_code, "invalid_request", detail, errors),
+            status_code=error.status_code,
+            headers=error.headers,
+        )
     code = getattr(error, "code", None) or _DEFAULT_CODES.get(error.status_code, "error")
     errors = error.extra if isinstance(error.extra, list) else None
-    return Response(error_body(error.status_code, code, error.detail, errors), status_code=error.status_code,
-                    headers=error.headers)
+    return Response(
+        error_body(error.status_code, code, error.detail, errors),
+        status_code=error.status_code,
+        headers=error.headers,
+    )
 
 
 def _declared_field_errors(extra: Any) -> list[FieldError]:

@@ -11,7 +11,15 @@ from hub.ids import new_id
 from hub.models import Conversation, Identity, Message, OutboxEvent, utcnow
 from hub.realtime import Publisher, audience_channel, workspace_channel
 
-__all__ = ["Outbox", "audience_of", "conversation_json", "message_json", "publish_message_event", "record", "visitor_message_json"]
+__all__ = [
+    "Outbox",
+    "audience_of",
+    "conversation_json",
+    "message_json",
+    "publish_message_event",
+    "record",
+    "visitor_message_json",
+]
 
 CUSTOMER_VISIBLE = ("in", "out")
 
@@ -72,7 +80,9 @@ def audience_of(conversation: Conversation, identity: Identity) -> str:
     return audience_channel(conversation.inbox_id, identity.kind, identity.scope, identity.value)
 
 
-def record(session: AsyncSession, workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict:
+def record(
+    session: AsyncSession, workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]
+) -> dict:
     """Add the outbox row to the session (committed with the change) and return the realtime event."""
     session.add(OutboxEvent(**_outbox_row(workspace_id, event_type, subject_id, payload)))
     return {"type": event_type, **payload}
@@ -98,18 +108,32 @@ class Outbox:
             self._rows = []
 
 
-def _outbox_row(workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]) -> dict[str, Any]:
+def _outbox_row(
+    workspace_id: str, event_type: str, subject_id: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Every column is given: SQLModel inspects a default factory's signature on each construction."""
-    return {"id": new_id(), "workspace_id": workspace_id, "event_type": event_type, "subject_id": subject_id,
-            "payload": payload, "created_at": utcnow(), "dispatched_at": None}
+    return {
+        "id": new_id(),
+        "workspace_id": workspace_id,
+        "event_type": event_type,
+        "subject_id": subject_id,
+        "payload": payload,
+        "created_at": utcnow(),
+        "dispatched_at": None,
+    }
 
 
 async def publish_message_event(
-    publisher: Publisher, payload: dict[str, Any], message: Message, conversation: Conversation, identity: Identity
+    publisher: Publisher,
+    payload: dict[str, Any],
+    message: Message,
+    conversation: Conversation,
+    identity: Identity,
 ) -> None:
     """Agents get the full event; the customer's own sockets get what a customer may see."""
     await publisher.publish(payload, [workspace_channel(conversation.workspace_id)])
     if message.direction in CUSTOMER_VISIBLE:
         await publisher.publish(
-            {"type": payload["type"], "message": visitor_message_json(message)}, [audience_of(conversation, identity)]
+            {"type": payload["type"], "message": visitor_message_json(message)},
+            [audience_of(conversation, identity)],
         )

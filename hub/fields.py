@@ -78,29 +78,63 @@ def mime_type_or_none(value: str | None) -> str | None:
 
 
 # Handler parameters.
-IdPath = Annotated[str, PathParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued.")]
-IdQuery = Annotated[
-    str | None, QueryParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued.")
+IdPath = Annotated[
+    str, PathParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued.")
 ]
-TokenPath = Annotated[str, PathParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="A token the hub issued.")]
-KindPath = Annotated[str, PathParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. wechat_oa.")]
-SubPath = Annotated[str, PathParameter(pattern=r"^[^\x00-\x1f\x7f]{1,200}$", max_length=200,
-                                       description="A channel's secondary hook, e.g. status.")]
-StatusQuery = Annotated[str | None, QueryParameter(pattern=r"^[a-z_]{1,20}(,[a-z_]{1,20}){0,9}$", max_length=209,
-                                                   description="Comma-separated conversation statuses.")]
-CursorQuery = Annotated[str | None, QueryParameter(pattern=r"^[A-Za-z0-9_=-]{1,200}$", max_length=200,
-                                                   description="The `next_cursor` of the previous page.")]
+IdQuery = Annotated[
+    str | None,
+    QueryParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued."),
+]
+TokenPath = Annotated[
+    str, PathParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="A token the hub issued.")
+]
+KindPath = Annotated[
+    str, PathParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. wechat_oa.")
+]
+SubPath = Annotated[
+    str,
+    PathParameter(
+        pattern=r"^[^\x00-\x1f\x7f]{1,200}$",
+        max_length=200,
+        description="A channel's secondary hook, e.g. status.",
+    ),
+]
+StatusQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^[a-z_]{1,20}(,[a-z_]{1,20}){0,9}$",
+        max_length=209,
+        description="Comma-separated conversation statuses.",
+    ),
+]
+CursorQuery = Annotated[
+    str | None,
+    QueryParameter(
+        pattern=r"^[A-Za-z0-9_=-]{1,200}$",
+        max_length=200,
+        description="The `next_cursor` of the previous page.",
+    ),
+]
 
 # Body fields.
 Id = Annotated[str, Meta(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued.")]
 Kind = Annotated[str, Meta(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. webchat.")]
-ClientId = Annotated[str, Meta(min_length=1, max_length=MAX_CLIENT_ID_LENGTH, pattern=SINGLE_LINE,
-                               description="The sender's key for this message: a retry with it is stored once.")]
+ClientId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=MAX_CLIENT_ID_LENGTH,
+        pattern=SINGLE_LINE,
+        description="The sender's key for this message: a retry with it is stored once.",
+    ),
+]
 Name = Annotated[str, Meta(max_length=MAX_NAME_LENGTH, description="A name; control characters are removed.")]
 Email = Annotated[str, Meta(max_length=MAX_EMAIL_LENGTH, pattern=SINGLE_LINE)]
 Password = Annotated[str, Meta(max_length=MAX_PASSWORD_LENGTH)]
 WebUrl = Annotated[str, Meta(max_length=MAX_URL_LENGTH, pattern=SINGLE_LINE)]
-MimeType = Annotated[str, Meta(max_length=MAX_MIME_TYPE_LENGTH, pattern=MIME_TYPE_PATTERN, description="e.g. image/png")]
+MimeType = Annotated[
+    str, Meta(max_length=MAX_MIME_TYPE_LENGTH, pattern=MIME_TYPE_PATTERN, description="e.g. image/png")
+]
 PlainText = Annotated[str, Meta(max_length=MAX_PLAIN_TEXT_LENGTH, pattern=MULTI_LINE)]
 Scalar = PlainText | int | float | bool | None
 Key = Annotated[str, Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=SINGLE_LINE)]
@@ -109,7 +143,21 @@ SettingValue = (
     | Annotated[list[Scalar], Meta(max_length=MAX_ENTRIES)]
     | Annotated[dict[Key, Scalar], Meta(max_length=MAX_ENTRIES)]
 )
-InboxSettings = Annotated[dict[Key, SettingValue], Meta(max_length=MAX_ENTRIES, description=(
-    "The channel's settings: texts, numbers, flags, or lists or objects of those; the channel's model judges them."))]
-AttachmentMeta = Annotated[dict[Key, Scalar], Meta(max_length=MAX_ATTACHMENT_META_ENTRIES, description=(
-    "What the channel needs besides the URL, e.g. a link's description or a mini program card's page_path."))]
+InboxSettings = Annotated[
+    dict[Key, SettingValue],
+    Meta(
+        max_length=MAX_ENTRIES,
+        description=(
+            "The channel's settings: texts, numbers, flags, or lists or objects of those; the channel's model judges them."
+        ),
+    ),
+]
+AttachmentMeta = Annotated[
+    dict[Key, Scalar],
+    Meta(
+        max_length=MAX_ATTACHMENT_META_ENTRIES,
+        description=(
+            "What the channel needs besides the URL, e.g. a link's description or a mini program card's page_path."
+        ),
+    ),
+]

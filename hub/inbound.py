@@ -34,7 +34,7 @@ from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.errors import ApiError
 from hub.ids import new_id
-from hub.models import Conversation, Identity, Inbox, InboundEvent, Message, new_row
+from hub.models import Conversation, Identity, InboundEvent, Inbox, Message, new_row
 from hub.realtime import workspace_channel
 from hub.reply_windows import record_customer_action
 from hub.runtime import Hub
@@ -58,8 +58,12 @@ class UnstorableMessage(ApiError):
     """The database refused a message's own values; the messages accepted together with it are stored."""
 
     def __init__(self) -> None:
-        super().__init__(422, "unstorable_message", "The message holds a value that cannot be stored (such as a NUL "
-                         "character or an over-long id); nothing of it was stored.")
+        super().__init__(
+            422,
+            "unstorable_message",
+            "The message holds a value that cannot be stored (such as a NUL "
+            "character or an over-long id); nothing of it was stored.",
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,8 +99,12 @@ async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: st
         except Exception as error:
             if not database_refused_data(error):
                 raise
-            log.warning("inbound.refused workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id,
-                        _database_reason(error))
+            log.warning(
+                "inbound.refused workspace=%s inbox=%s reason=%s",
+                inbox.workspace_id,
+                inbox.id,
+                _database_reason(error),
+            )
             raise UnstorableMessage() from None
     duplicates = [row["dedupe_key"] for row, fresh in zip(rows, inserted) if not fresh]
     earlier = await _earlier_events(hub, inbox.id, duplicates) if duplicates else {}
@@ -125,8 +133,16 @@ async def _insert_events(hub: Hub, rows: list[dict[str, Any]]) -> list[bool]:
 
 
 _ACCEPTED_COLUMNS = {
-    "id": "text", "workspace_id": "text", "inbox_id": "text", "dedupe_key": "text", "message_id": "text",
-    "message": "text", "raw": "text", "status": "text", "attempts": "int4", "received_at": "timestamptz",
+    "id": "text",
+    "workspace_id": "text",
+    "inbox_id": "text",
+    "dedupe_key": "text",
+    "message_id": "text",
+    "message": "text",
+    "raw": "text",
+    "status": "text",
+    "attempts": "int4",
+    "received_at": "timestamptz",
 }
 _INSERT_EVENTS_POSTGRESQL = (
     f"INSERT INTO inbound_event ({', '.join(_ACCEPTED_COLUMNS)}) "
@@ -143,7 +159,9 @@ async def _insert_events_postgresql(hub: Hub, rows: list[dict[str, Any]]) -> set
     """
     async with hub.database.engine.connect() as connection:
         driver = (await connection.get_raw_connection()).driver_connection
-        found = await driver.fetch(_INSERT_EVENTS_POSTGRESQL, *([row[column] for row in rows] for column in _ACCEPTED_COLUMNS))
+        found = await driver.fetch(
+            _INSERT_EVENTS_POSTGRESQL, *([row[column] for row in rows] for column in _ACCEPTED_COLUMNS)
+        )
     return {record["id"] for record in found}
 
 
@@ -186,11 +204,13 @@ def _batcher(hub: Hub, name: str, handle, *, linger_seconds: float = 0.0) -> Bat
     """One batcher per database (so per event loop) and kind of work."""
     batcher = hub.database.batchers.get(name)
     if batcher is None:
+
         async def handle_on_this_hub(items: list) -> list:
             return await handle(hub, items)
 
-        batcher = hub.database.batchers[name] = Batcher(handle_on_this_hub, max_items=hub.settings.inbound_batch_size,
-                                                        linger_seconds=linger_seconds)
+        batcher = hub.database.batchers[name] = Batcher(
+            handle_on_this_hub, max_items=hub.settings.inbound_batch_size, linger_seconds=linger_seconds
+        )
     return batcher
 
 
@@ -241,15 +261,23 @@ async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
 async def _pending_events(hub: Hub, event_ids: list[str], failures: dict[str, _Failure]) -> list[_Pending]:
     async with hub.database.session() as session:
         rows = await session.exec(
-            select(InboundEvent.id, InboundEvent.message_id, InboundEvent.dedupe_key, InboundEvent.received_at,
-                   InboundEvent.message, Inbox)
+            select(
+                InboundEvent.id,
+                InboundEvent.message_id,
+                InboundEvent.dedupe_key,
+                InboundEvent.received_at,
+                InboundEvent.message,
+                Inbox,
+            )
             .join(Inbox, Inbox.id == InboundEvent.inbox_id)
             .where(InboundEvent.id.in_(event_ids), InboundEvent.status == "pending")
         )
         pending = []
         for event_id, message_id, key, received_at, message, inbox in rows.all():
             try:
-                pending.append(_Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message)))
+                pending.append(
+                    _Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message))
+                )
             except Exception as error:
                 failures[event_id] = _failed(event_id, "the stored message cannot be read", error)
         return pending
@@ -267,8 +295,9 @@ async def _enriched(hub: Hub, pending: list[_Pending], failures: dict[str, _Fail
             enriched.append(item)
         elif isinstance(outcome, Exception):
             connector = hub.connector_for(item.inbox)
-            failures[item.event_id] = _failed(item.event_id, f"the {connector.display_name} connector could not "
-                                                             "enrich the message", outcome)
+            failures[item.event_id] = _failed(
+                item.event_id, f"the {connector.display_name} connector could not enrich the message", outcome
+            )
         else:
             raise outcome
     return enriched
@@ -282,7 +311,10 @@ def _identified(batch: list[_Pending], failures: dict[str, _Failure]) -> list[_P
     """The events whose sender and verified linked identities normalise, with them; the others fail for good."""
     identified = []
     for item in batch:
-        identities = [item.message.sender, *(link for link in item.message.linked_identities if link.verified)]
+        identities = [
+            item.message.sender,
+            *(link for link in item.message.linked_identities if link.verified),
+        ]
         try:
             item.identities = [normalize_identity(identity) for identity in identities]
         except InvalidIdentity as error:
@@ -309,8 +341,10 @@ async def _store_isolating(hub: Hub, batch: list[_Pending], failures: dict[str, 
             failures[batch[0].event_id] = _failed(batch[0].event_id, "storing the message failed", error)
             return []
     middle = len(batch) // 2
-    return [*await _store_isolating(hub, batch[:middle], failures),
-            *await _store_isolating(hub, batch[middle:], failures)]
+    return [
+        *await _store_isolating(hub, batch[:middle], failures),
+        *await _store_isolating(hub, batch[middle:], failures),
+    ]
 
 
 async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
@@ -321,20 +355,31 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             (
                 await session.execute(
                     update(InboundEvent)
-                    .where(InboundEvent.id.in_([item.event_id for item in batch]), InboundEvent.status == "pending")
+                    .where(
+                        InboundEvent.id.in_([item.event_id for item in batch]),
+                        InboundEvent.status == "pending",
+                    )
                     .values(status="processed", processed_at=now, attempts=InboundEvent.attempts + 1)
                     .returning(InboundEvent.id)
                     .execution_options(synchronize_session=False)
                 )
-            ).scalars().all()
+            )
+            .scalars()
+            .all()
         )
         batch = [item for item in batch if item.event_id in claimed]
         directory = CustomerDirectory(session)
-        await directory.load([(item.inbox.workspace_id, identity) for item in batch for identity in item.identities])
+        await directory.load(
+            [(item.inbox.workspace_id, identity) for item in batch for identity in item.identities]
+        )
         resolved = []
         for item in batch:
-            contact, identity = await directory.resolve(item.inbox.workspace_id, item.message.sender,
-                                                        item.message.linked_identities, item.message.sender_name)
+            contact, identity = await directory.resolve(
+                item.inbox.workspace_id,
+                item.message.sender,
+                item.message.linked_identities,
+                item.message.sender_name,
+            )
             resolved.append((item, contact.id, identity))
         await directory.flush()
         conversations = await _open_conversations(session, {identity.id for _, _, identity in resolved})
@@ -343,7 +388,10 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             conversation, opened = _thread(session, conversations, item, contact_id, identity)
             threads.append((item, contact_id, identity, conversation, opened))
         outbox = events.Outbox()
-        stored = [_append(outbox, *thread, now, hub.connector_for(thread[0].inbox).capabilities) for thread in threads]
+        stored = [
+            _append(outbox, *thread, now, hub.connector_for(thread[0].inbox).capabilities)
+            for thread in threads
+        ]
         await session.flush()
         session.add_all([entry.message for entry in stored])
         await outbox.write(session)
@@ -375,13 +423,21 @@ async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
                 changes["next_attempt_at"] = now + timedelta(seconds=delay)
                 retries[delay].append(event_id)
             await session.execute(
-                update(InboundEvent).where(InboundEvent.id == event_id, InboundEvent.status == "pending").values(**changes)
+                update(InboundEvent)
+                .where(InboundEvent.id == event_id, InboundEvent.status == "pending")
+                .values(**changes)
             )
         await session.commit()
     for event_id, inbox, attempts in parked:
         metrics.DEAD_EVENTS.labels(inbox.kind).inc()
-        log.error("inbound.dead workspace=%s inbox=%s event=%s attempts=%d reason=%s",
-                  inbox.workspace_id, inbox.id, event_id, attempts, failures[event_id].reason)
+        log.error(
+            "inbound.dead workspace=%s inbox=%s event=%s attempts=%d reason=%s",
+            inbox.workspace_id,
+            inbox.id,
+            event_id,
+            attempts,
+            failures[event_id].reason,
+        )
     for delay, retried in retries.items():
         log.warning("inbound.retry events=%s in=%.1fs", ",".join(retried), delay)
         await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *retried, delay_seconds=delay)
@@ -412,7 +468,9 @@ def _clean(reason: str) -> str:
     return reason.replace("\x00", "")[:LONGEST_FAILURE_REASON]
 
 
-async def _open_conversations(session: AsyncSession, identity_ids: set[str]) -> dict[tuple[str, str], Conversation]:
+async def _open_conversations(
+    session: AsyncSession, identity_ids: set[str]
+) -> dict[tuple[str, str], Conversation]:
     """The newest open conversation of each identity on each inbox, in one query."""
     if not identity_ids:
         return {}
@@ -491,11 +549,15 @@ def _append(
     created_payload = None
     if opened:
         created_payload = outbox.record(
-            inbox.workspace_id, "conversation.created", conversation.id,
+            inbox.workspace_id,
+            "conversation.created",
+            conversation.id,
             {"conversation": events.conversation_json(conversation)},
         )
     message_payload = outbox.record(
-        inbox.workspace_id, "message.created", row.id,
+        inbox.workspace_id,
+        "message.created",
+        row.id,
         {"message": events.message_json(row), "conversation": events.conversation_json(conversation)},
     )
     return _Stored(item, row, conversation, identity, created_payload, message_payload)
@@ -509,8 +571,9 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         if entry.created_payload is not None
     ]
     publishing += [
-        events.publish_message_event(hub.publisher, entry.message_payload, entry.message, entry.conversation,
-                                     entry.identity)
+        events.publish_message_event(
+            hub.publisher, entry.message_payload, entry.message, entry.conversation, entry.identity
+        )
         for entry in stored
     ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
@@ -521,8 +584,14 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         inbox = entry.pending.inbox
         metrics.MESSAGES.labels(inbox.kind, "in").inc()
         metrics.PROCESSING_LAG.labels(inbox.kind).observe((now - entry.pending.received_at).total_seconds())
-        log.info("inbound.processed workspace=%s inbox=%s conversation=%s event=%s message=%s",
-                 inbox.workspace_id, inbox.id, entry.conversation.id, entry.pending.event_id, entry.message.id)
+        log.info(
+            "inbound.processed workspace=%s inbox=%s conversation=%s event=%s message=%s",
+            inbox.workspace_id,
+            inbox.id,
+            entry.conversation.id,
+            entry.pending.event_id,
+            entry.message.id,
+        )
 
 
 def _attachment_json(attachment) -> dict:

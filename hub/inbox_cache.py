@@ -44,7 +44,9 @@ class InboxCache:
     async def _look_up(self, key: tuple[tuple[str, str], ...], columns: dict[str, str]) -> Inbox | None:
         read_at = time.monotonic()
         async with self._database.session() as session:
-            statement = select(Inbox).where(*(getattr(Inbox, column) == value for column, value in columns.items()))
+            statement = select(Inbox).where(
+                *(getattr(Inbox, column) == value for column, value in columns.items())
+            )
             inbox = (await session.exec(statement)).first()
         if len(self._copies) >= INBOX_CACHE_ENTRIES:
             self._copies.clear()

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from hub.runtime import Hub
     from hub.settings import Settings
 
-__all__ = ["JobQueue", "QUEUE_NAME", "make_broker", "start_worker"]
+__all__ = ["QUEUE_NAME", "JobQueue", "make_broker", "start_worker"]
 
 QUEUE_NAME = "omnihub"
 log = logging.getLogger("omnihub.jobs")
@@ -47,7 +47,9 @@ class JobQueue:
 
     async def enqueue(self, actor_name: str, *args: str, delay_seconds: float | None = None) -> None:
         """Dramatiq's enqueue blocks for a broker round trip, so it runs on a thread while the event loop goes on."""
-        message = dramatiq.Message(queue_name=QUEUE_NAME, actor_name=actor_name, args=args, kwargs={}, options={})
+        message = dramatiq.Message(
+            queue_name=QUEUE_NAME, actor_name=actor_name, args=args, kwargs={}, options={}
+        )
         delay = int(delay_seconds * 1000) if delay_seconds else None
         await asyncio.to_thread(self.broker.enqueue, message, delay=delay)
 
@@ -69,14 +71,19 @@ class JobQueue:
         """Wait for the enqueues still under way."""
         await asyncio.gather(*self._in_background)
 
-    async def enqueue_or_leave_to_sweeper(self, actor_name: str, *row_ids: str,
-                                          delay_seconds: float | None = None) -> None:
+    async def enqueue_or_leave_to_sweeper(
+        self, actor_name: str, *row_ids: str, delay_seconds: float | None = None
+    ) -> None:
         """For committed rows: a broker outage only delays their work, which the sweeper enqueues later."""
         try:
             await self.enqueue(actor_name, *row_ids, delay_seconds=delay_seconds)
         except Exception as error:
-            log.warning("enqueue.failed job=%s ids=%s error=%s; the sweeper will retry", actor_name, ",".join(row_ids),
-                        type(error).__name__)
+            log.warning(
+                "enqueue.failed job=%s ids=%s error=%s; the sweeper will retry",
+                actor_name,
+                ",".join(row_ids),
+                type(error).__name__,
+            )
 
     def depth(self) -> int | None:
         """Jobs enqueued and not yet done (waiting, delayed or running), where the broker can tell.
@@ -91,7 +98,9 @@ class JobQueue:
         return None
 
 
-def start_worker(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]], threads: int) -> dramatiq.Worker:
+def start_worker(
+    broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]], threads: int
+) -> dramatiq.Worker:
     """Declare the actors on `broker` and start a worker consuming them in this process."""
     from hub import actors
 
@@ -99,4 +108,3 @@ def start_worker(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hu
     worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
     worker.start()
     return worker
-

@@ -78,7 +78,9 @@ async def _rotate_inbox_secrets(hub: Hub, report: RotationReport) -> None:
 async def _rotate_shared_values(hub: Hub, report: RotationReport) -> None:
     """Each value is replaced only if unchanged since it was read: a newer one is under the current key already."""
     async with hub.database.session() as session:
-        stored = (await session.exec(select(SharedValue.key, SharedValue.value).order_by(SharedValue.key))).all()
+        stored = (
+            await session.exec(select(SharedValue.key, SharedValue.value).order_by(SharedValue.key))
+        ).all()
     for key, value in stored:
         try:
             ciphertext = hub.box.reencrypted(value)
@@ -90,7 +92,9 @@ async def _rotate_shared_values(hub: Hub, report: RotationReport) -> None:
             continue
         async with hub.database.session() as session:
             replaced = await session.execute(
-                update(SharedValue).where(SharedValue.key == key, SharedValue.value == value).values(value=ciphertext)
+                update(SharedValue)
+                .where(SharedValue.key == key, SharedValue.value == value)
+                .values(value=ciphertext)
             )
             await session.commit()
         if replaced.rowcount == 1:

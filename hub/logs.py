@@ -18,7 +18,9 @@ from litestar.types import GetLogger
 __all__ = ["LitestarLogging", "configure_logging", "mask_pii", "redact_credentials"]
 
 _PHONE = re.compile(r"\+?\d[\d\- ]{6,}\d")
-_CREDENTIAL_NAME = r"[\w.-]*(?:token|secret|passw|key|signature|auth|session|credential|ticket|echostr)[\w.-]*"
+_CREDENTIAL_NAME = (
+    r"[\w.-]*(?:token|secret|passw|key|signature|auth|session|credential|ticket|echostr)[\w.-]*"
+)
 _CREDENTIAL_PARAMETER = re.compile(rf"(?<![\w.-])({_CREDENTIAL_NAME}=)[^&\s\"'#]+", re.IGNORECASE)
 """`?token=...`, `&visitor_token=...`, `secret=...`: query strings and key=value pairs."""
 _CREDENTIAL_FIELD = re.compile(rf"([\"']{_CREDENTIAL_NAME}[\"']\s*:\s*[\"'])[^\"']+", re.IGNORECASE)
@@ -50,7 +52,12 @@ class _MaskingFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         message = redact_credentials(mask_pii(record.getMessage()))
         if self._as_json:
-            entry = {"time": self.formatTime(record), "level": record.levelname, "logger": record.name, "event": message}
+            entry = {
+                "time": self.formatTime(record),
+                "level": record.levelname,
+                "logger": record.name,
+                "event": message,
+            }
             if record.exc_info:
                 entry["exception"] = redact_credentials(self.formatException(record.exc_info))
             return json.dumps(entry, ensure_ascii=False)

@@ -4,29 +4,53 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["ACCEPT_SECONDS", "DEAD_EVENTS", "DEAD_EVENTS_WAITING", "DUPLICATE_EVENTS", "INBOUND_EVENTS", "MESSAGES", "OUTBOUND_FAILURES", "PROCESSING_LAG", "QUEUE_DEPTH"]
+__all__ = [
+    "ACCEPT_SECONDS",
+    "DEAD_EVENTS",
+    "DEAD_EVENTS_WAITING",
+    "DUPLICATE_EVENTS",
+    "INBOUND_EVENTS",
+    "MESSAGES",
+    "OUTBOUND_FAILURES",
+    "PROCESSING_LAG",
+    "QUEUE_DEPTH",
+]
 
 INBOUND_EVENTS = Counter("omnihub_inbound_events_total", "Inbound events accepted, per channel", ["channel"])
 DUPLICATE_EVENTS = Counter(
-    "omnihub_inbound_duplicates_total", "Inbound deliveries acknowledged as duplicates, per channel", ["channel"]
+    "omnihub_inbound_duplicates_total",
+    "Inbound deliveries acknowledged as duplicates, per channel",
+    ["channel"],
 )
 DEAD_EVENTS = Counter(
-    "omnihub_inbound_dead_events_total", "Inbound events parked as dead after their last failed attempt, per channel",
+    "omnihub_inbound_dead_events_total",
+    "Inbound events parked as dead after their last failed attempt, per channel",
     ["channel"],
 )
 DEAD_EVENTS_WAITING = Gauge(
-    "omnihub_inbound_dead_events_waiting", "Dead inbound events waiting for an admin to retry or discard them, per channel",
+    "omnihub_inbound_dead_events_waiting",
+    "Dead inbound events waiting for an admin to retry or discard them, per channel",
     ["channel"],
 )
-MESSAGES = Counter("omnihub_messages_total", "Messages stored or delivered, per channel and direction", ["channel", "direction"])
-OUTBOUND_FAILURES = Counter("omnihub_outbound_failures_total", "Outbound messages that failed, per channel", ["channel"])
+MESSAGES = Counter(
+    "omnihub_messages_total",
+    "Messages stored or delivered, per channel and direction",
+    ["channel", "direction"],
+)
+OUTBOUND_FAILURES = Counter(
+    "omnihub_outbound_failures_total", "Outbound messages that failed, per channel", ["channel"]
+)
 PROCESSING_LAG = Histogram(
     "omnihub_processing_lag_seconds",
     "Time from accepting an inbound event to its message being stored",
     ["channel"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
-QUEUE_DEPTH = Gauge("omnihub_queue_depth", "Work waiting: pending inbound events and outbound messages, and broker jobs", ["queue"])
+QUEUE_DEPTH = Gauge(
+    "omnihub_queue_depth",
+    "Work waiting: pending inbound events and outbound messages, and broker jobs",
+    ["queue"],
+)
 ACCEPT_SECONDS = Histogram(
     "omnihub_accept_seconds",
     "Time a channel request spends in the durable accept step (insert, commit, enqueue), per channel",

@@ -5,11 +5,11 @@ from __future__ import annotations
 import copy
 import functools
 from collections.abc import Hashable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
 from pydantic_core import PydanticUndefined
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, TypeDecorator, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from hub.ids import new_id
@@ -22,8 +22,8 @@ __all__ = [
     "Contact",
     "Conversation",
     "Identity",
-    "Inbox",
     "InboundEvent",
+    "Inbox",
     "Lease",
     "Message",
     "OutboxEvent",
@@ -40,7 +40,7 @@ __all__ = [
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 Row = TypeVar("Row", bound=SQLModel)
@@ -99,13 +99,13 @@ class UTCDateTime(TypeDecorator):
             return None
         if value.tzinfo is None:
             raise ValueError("naive datetime given; use timezone-aware UTC")
-        value = value.astimezone(timezone.utc)
+        value = value.astimezone(UTC)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
 
     def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 INBOUND_PENDING = "status = 'pending'"

@@ -10,7 +10,7 @@ from sqlalchemy import func, text
 from sqlmodel import select
 
 from hub import metrics
-from hub.models import Inbox, InboundEvent, Message
+from hub.models import InboundEvent, Inbox, Message
 from hub.runtime import Hub
 
 __all__ = ["healthz", "metrics_endpoint", "readyz"]
@@ -40,7 +40,9 @@ async def readyz(request: Request) -> Response:
     except Exception as error:
         checks["broker"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
-    return Response({"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503)
+    return Response(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+    )
 
 
 @get("/metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
@@ -48,7 +50,9 @@ async def metrics_endpoint(request: Request) -> Response:
     """Prometheus exposition: request latency per route, pipeline counters, queue depth, dead events and lag."""
     hub: Hub = request.app.state.hub
     async with hub.database.session() as session:
-        pending_inbound = (await session.exec(select(func.count()).where(InboundEvent.status == "pending"))).one()
+        pending_inbound = (
+            await session.exec(select(func.count()).where(InboundEvent.status == "pending"))
+        ).one()
         pending_outbound = (
             await session.exec(select(func.count()).where(Message.status.in_(("pending", "sending"))))
         ).one()

@@ -18,7 +18,14 @@ from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
 
-__all__ = ["DELIVER_OUTBOUND", "SEND_TYPING", "create_message", "deliver", "give_up_unfinished", "send_typing"]
+__all__ = [
+    "DELIVER_OUTBOUND",
+    "SEND_TYPING",
+    "create_message",
+    "deliver",
+    "give_up_unfinished",
+    "send_typing",
+]
 
 log = logging.getLogger("omnihub.outbound")
 DELIVER_OUTBOUND = "deliver_outbound"
@@ -67,7 +74,10 @@ async def create_message(
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)
         payload = events.record(
-            session, row.workspace_id, "message.created", message.id,
+            session,
+            row.workspace_id,
+            "message.created",
+            message.id,
             {"message": events.message_json(message), "conversation": events.conversation_json(row)},
         )
         try:
@@ -76,7 +86,9 @@ async def create_message(
             await session.rollback()
             existing = (
                 await session.exec(
-                    select(Message).where(Message.workspace_id == conversation.workspace_id, Message.dedupe_key == dedupe)
+                    select(Message).where(
+                        Message.workspace_id == conversation.workspace_id, Message.dedupe_key == dedupe
+                    )
                 )
             ).one()
             return existing, False
@@ -117,7 +129,8 @@ async def deliver(hub: Hub, message_id: str) -> None:
     except Exception as unexpected:
         log.exception("outbound.unexpected_error inbox=%s message=%s", inbox.id, message.id)
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
-            hub, message, f"Delivery failed unexpectedly ({type(unexpected).__name__})")
+            hub, message, f"Delivery failed unexpectedly ({type(unexpected).__name__})"
+        )
     await _finish(hub, message, conversation, inbox, identity, quota, outcome)
 
 
@@ -128,7 +141,9 @@ async def give_up_unfinished(hub: Hub, message_id: str) -> None:
     if claimed is None:
         return
     message, conversation, inbox, identity = claimed
-    reason = f"The delivery did not finish (its worker stopped); gave up after {message.attempts + 1} attempts"
+    reason = (
+        f"The delivery did not finish (its worker stopped); gave up after {message.attempts + 1} attempts"
+    )
     outcome = _Outcome(error=reason, reserved=message.meta.get(RESERVED_PARTS, 0))
     quota = None
     if inbox.kind in hub.registry:
@@ -136,7 +151,9 @@ async def give_up_unfinished(hub: Hub, message_id: str) -> None:
     await _finish(hub, message, conversation, inbox, identity, quota, outcome)
 
 
-async def _claim(hub: Hub, message_id: str, status: str) -> tuple[Message, Conversation, Inbox, Identity] | None:
+async def _claim(
+    hub: Hub, message_id: str, status: str
+) -> tuple[Message, Conversation, Inbox, Identity] | None:
     """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not."""
     async with hub.database.session() as session:
         claimed = await session.execute(
@@ -154,8 +171,16 @@ async def _claim(hub: Hub, message_id: str, status: str) -> tuple[Message, Conve
     return message, conversation, inbox, identity
 
 
-async def _attempt(hub: Hub, connector: Connector, quota: ReplyQuota, message: Message, conversation: Conversation,
-                   inbox: Inbox, identity: Identity, outcome: _Outcome) -> None:
+async def _attempt(
+    hub: Hub,
+    connector: Connector,
+    quota: ReplyQuota,
+    message: Message,
+    conversation: Conversation,
+    inbox: Inbox,
+    identity: Identity,
+    outcome: _Outcome,
+) -> None:
     outbound = OutboundMessage(
         message_id=message.id,
         conversation_id=conversation.id,
@@ -179,17 +204,28 @@ async def _attempt(hub: Hub, connector: Connector, quota: ReplyQuota, message: M
         outcome.retry_in = deferred.retry_after or DEFERRED_RETRY.total_seconds()
     except TransientSendError as transient:
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
-            hub, message, transient.reason, transient.retry_after)
+            hub, message, transient.reason, transient.retry_after
+        )
     except PermanentSendError as permanent:
         outcome.status, outcome.error = "failed", permanent.reason
     except Exception as unexpected:
         log.exception("outbound.connector_error inbox=%s message=%s", inbox.id, message.id)
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
-            hub, message, f"The {connector.display_name} connector failed unexpectedly ({type(unexpected).__name__})")
+            hub,
+            message,
+            f"The {connector.display_name} connector failed unexpectedly ({type(unexpected).__name__})",
+        )
 
 
-async def _finish(hub: Hub, message: Message, conversation: Conversation, inbox: Inbox, identity: Identity,
-                  quota: ReplyQuota | None, outcome: _Outcome) -> None:
+async def _finish(
+    hub: Hub,
+    message: Message,
+    conversation: Conversation,
+    inbox: Inbox,
+    identity: Identity,
+    quota: ReplyQuota | None,
+    outcome: _Outcome,
+) -> None:
     """Give back the replies a failed message holds, record the outcome, schedule the retry, count and log."""
     if outcome.status == "failed" and outcome.reserved and quota is not None:
         await quota.release(outcome.reserved)
@@ -199,22 +235,30 @@ async def _finish(hub: Hub, message: Message, conversation: Conversation, inbox:
         await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=outcome.retry_in)
     if outcome.status == "failed":
         metrics.OUTBOUND_FAILURES.labels(inbox.kind).inc()
-        log.warning("outbound.failed workspace=%s inbox=%s conversation=%s message=%s reason=%s",
-                    inbox.workspace_id, inbox.id, conversation.id, message.id, outcome.error)
+        log.warning(
+            "outbound.failed workspace=%s inbox=%s conversation=%s message=%s reason=%s",
+            inbox.workspace_id,
+            inbox.id,
+            conversation.id,
+            message.id,
+            outcome.error,
+        )
     elif outcome.status != "pending":
         metrics.MESSAGES.labels(inbox.kind, "out").inc()
 
 
-def _retry_or_give_up(hub: Hub, message: Message, reason: str,
-                      retry_after: float | None = None) -> tuple[str, str, float | None]:
+def _retry_or_give_up(
+    hub: Hub, message: Message, reason: str, retry_after: float | None = None
+) -> tuple[str, str, float | None]:
     """(status, error, retry in seconds): back off exponentially, fail after the configured attempts."""
     if message.attempts + 1 >= hub.settings.outbound_max_attempts:
         return "failed", f"{reason} (gave up after {message.attempts + 1} attempts)", None
-    return "pending", reason, retry_after or min(2 ** message.attempts * 2.0, 300.0)
+    return "pending", reason, retry_after or min(2**message.attempts * 2.0, 300.0)
 
 
-async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, identity: Identity,
-                          outcome: _Outcome) -> None:
+async def _record_outcome(
+    hub: Hub, message: Message, conversation: Conversation, identity: Identity, outcome: _Outcome
+) -> None:
     now = hub.now()
     async with hub.database.session() as session:
         row = await session.get(Message, message.id)
@@ -222,15 +266,23 @@ async def _record_outcome(hub: Hub, message: Message, conversation: Conversation
         row.error = _storable(outcome.error) if outcome.error is not None else None
         row.attempts += 1
         if outcome.reserved != row.meta.get(RESERVED_PARTS, 0):
-            row.meta = {**row.meta, RESERVED_PARTS: outcome.reserved} if outcome.reserved else {
-                key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
+            row.meta = (
+                {**row.meta, RESERVED_PARTS: outcome.reserved}
+                if outcome.reserved
+                else {key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
+            )
         row.updated_at = now
-        row.next_attempt_at = now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        row.next_attempt_at = (
+            now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
+        )
         if outcome.channel_ids:
             row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
         conversation_row = await session.get(Conversation, conversation.id)
         payload = events.record(
-            session, row.workspace_id, "message.updated", row.id,
+            session,
+            row.workspace_id,
+            "message.updated",
+            row.id,
             {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},
         )
         await session.commit()

@@ -44,7 +44,9 @@ class RateLimiter(Protocol):
         ...
 
 
-async def enforce(limiter: RateLimiter, limits: Iterable[tuple[str, int]], window_seconds: int, detail: str) -> None:
+async def enforce(
+    limiter: RateLimiter, limits: Iterable[tuple[str, int]], window_seconds: int, detail: str
+) -> None:
     """Count one request against every (key, limit); over any limit, answer 429 with the longest wait.
 
     Every key is counted even when one is over, so a caller cannot spend one limit while blocked by another.
@@ -91,7 +93,9 @@ class RedisRateLimiter:
     def __init__(self, redis_url: str) -> None:
         self._redis = Redis.from_url(redis_url)
         self._count_script = self._redis.register_script(COUNT_HITS)
-        self._batcher: Batcher[tuple[str, int], tuple[int, int]] = Batcher(self._count, max_items=self.MAX_HITS_PER_PIPELINE)
+        self._batcher: Batcher[tuple[str, int], tuple[int, int]] = Batcher(
+            self._count, max_items=self.MAX_HITS_PER_PIPELINE
+        )
 
     async def hit(self, key: str, limit: int, window_seconds: int) -> float | None:
         [(count, ttl)] = await self._batcher.submit([(self._redis_key(key), window_seconds)])

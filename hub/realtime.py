@@ -30,9 +30,22 @@ from redis.asyncio import Redis
 from hub.batching import Batcher
 
 __all__ = [
-    "BACKLOG_LIMIT", "SOCKET_GONE", "EventStream", "Fanout", "FanoutPublisher", "InvalidFrame", "Publisher",
-    "RedisPubSubBackend", "RedisPublisher", "SocketFeed", "audience_channel", "frame_text", "make_fanout", "receive_frame",
-    "session_channel", "workspace_channel",
+    "BACKLOG_LIMIT",
+    "SOCKET_GONE",
+    "EventStream",
+    "Fanout",
+    "FanoutPublisher",
+    "InvalidFrame",
+    "Publisher",
+    "RedisPubSubBackend",
+    "RedisPublisher",
+    "SocketFeed",
+    "audience_channel",
+    "frame_text",
+    "make_fanout",
+    "receive_frame",
+    "session_channel",
+    "workspace_channel",
 ]
 
 PUBLISH_BATCH_SIZE = 1000
@@ -72,7 +85,9 @@ class RedisPublisher:
 
     def __init__(self, redis_url: str) -> None:
         self._redis = Redis.from_url(redis_url)
-        self._batcher: Batcher[tuple[str, bytes], None] = Batcher(self._publish_all, max_items=PUBLISH_BATCH_SIZE)
+        self._batcher: Batcher[tuple[str, bytes], None] = Batcher(
+            self._publish_all, max_items=PUBLISH_BATCH_SIZE
+        )
 
     async def publish(self, event: dict[str, Any], channels: list[str]) -> None:
         data = msgspec.json.encode(event)
@@ -300,7 +315,9 @@ class Fanout:
                     for subscriber in self._subscribers.get(channel, ()):
                         subscriber.deliver(data)
             except Exception as error:
-                log.warning("realtime.stream_lost error=%s retry_in=%.0fs", type(error).__name__, STREAM_RETRY_SECONDS)
+                log.warning(
+                    "realtime.stream_lost error=%s retry_in=%.0fs", type(error).__name__, STREAM_RETRY_SECONDS
+                )
             await asyncio.sleep(STREAM_RETRY_SECONDS)
 
 

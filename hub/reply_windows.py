@@ -23,7 +23,9 @@ def reply_window(capabilities: Capabilities, conversation: Conversation) -> Repl
     return ReplyWindow(conversation.reply_window_ends_at, conversation.replies_remaining)
 
 
-def record_customer_action(conversation: Conversation, capabilities: Capabilities, message: InboundMessage) -> None:
+def record_customer_action(
+    conversation: Conversation, capabilities: Capabilities, message: InboundMessage
+) -> None:
     """A message (or an event such as a menu click) opens or widens the window the business may answer in."""
     conversation.last_inbound_at = message.sent_at
     if not message.opens_reply_window:
@@ -62,8 +64,10 @@ class ReplyQuota:
             remaining = (await session.get(Conversation, self._conversation_id)).replies_remaining or 0
         if remaining == 0:
             return "The channel allows no more replies until the customer writes again."
-        return (f"The channel allows {remaining} more {'reply' if remaining == 1 else 'replies'} until the customer "
-                f"writes again, and this message needs {parts}; shorten it or wait for the customer.")
+        return (
+            f"The channel allows {remaining} more {'reply' if remaining == 1 else 'replies'} until the customer "
+            f"writes again, and this message needs {parts}; shorten it or wait for the customer."
+        )
 
     async def release(self, parts: int) -> None:
         if not self._limited:

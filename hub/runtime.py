@@ -79,7 +79,9 @@ class Hub:
 
     def open_settings(self, inbox: Inbox) -> Any:
         plain = {
-            name: self.box.decrypt(value[ENCRYPTED]) if isinstance(value, dict) and ENCRYPTED in value else value
+            name: self.box.decrypt(value[ENCRYPTED])
+            if isinstance(value, dict) and ENCRYPTED in value
+            else value
             for name, value in inbox.settings.items()
         }
         return self.registry.get(inbox.kind).settings_model.model_validate(plain)
@@ -107,10 +109,17 @@ class Hub:
         workspace_id = inbox.workspace_id
 
         async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
-            return self.attachments.url(await self.attachments.save(workspace_id, content, filename, mime_type))
+            return self.attachments.url(
+                await self.attachments.save(workspace_id, content, filename, mime_type)
+            )
 
-        return ConnectorContext(http=self.http, store=InboxStore(self.store, workspace_id, inbox.id),
-                                save_attachment=save_attachment, read_attachment=self.attachments.read, now=self.now)
+        return ConnectorContext(
+            http=self.http,
+            store=InboxStore(self.store, workspace_id, inbox.id),
+            save_attachment=save_attachment,
+            read_attachment=self.attachments.read,
+            now=self.now,
+        )
 
     def _new_connector(self, inbox: Inbox) -> Connector:
         reference = InboxRef(

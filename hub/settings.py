@@ -22,43 +22,94 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMNIHUB_", extra="forbid")
 
-    config_file: Path | None = Field(None, description="TOML file with any of these settings (lower-case keys).")
-    data_dir: Path = Field(Path("var"), description="Where embedded mode keeps its database and generated secret key.")
+    config_file: Path | None = Field(
+        None, description="TOML file with any of these settings (lower-case keys)."
+    )
+    data_dir: Path = Field(
+        Path("var"), description="Where embedded mode keeps its database and generated secret key."
+    )
     database_url: str = Field("", description="SQLAlchemy async URL; default a SQLite file in data_dir.")
-    redis_url: str | None = Field(None, description="Redis URL; set means production mode (Redis broker and fan-out).")
-    secret_key: SecretStr | None = Field(None, description="Signs visitor tokens and encrypts secrets at rest "
-                                         f"(at least {MIN_SECRET_KEY_LENGTH} characters).")
+    redis_url: str | None = Field(
+        None, description="Redis URL; set means production mode (Redis broker and fan-out)."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Signs visitor tokens and encrypts secrets at rest "
+        f"(at least {MIN_SECRET_KEY_LENGTH} characters).",
+    )
     secret_key_fallbacks: Annotated[tuple[SecretStr, ...], NoDecode] = Field(
-        (), description="Older secret keys, still accepted to verify and decrypt, never to sign or encrypt.")
+        (), description="Older secret keys, still accepted to verify and decrypt, never to sign or encrypt."
+    )
     trusted_proxies: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
-        (), description="Networks (CIDRs) whose X-Forwarded-For names the client; empty trusts none.")
-    public_url: str = Field("http://127.0.0.1:8000", description="The URL customers and channels reach the hub at.")
+        (), description="Networks (CIDRs) whose X-Forwarded-For names the client; empty trusts none."
+    )
+    public_url: str = Field(
+        "http://127.0.0.1:8000", description="The URL customers and channels reach the hub at."
+    )
     host: str = "127.0.0.1"
     port: int = 8000
-    worker_threads: int = Field(4, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`).")
+    worker_threads: int = Field(
+        4, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`)."
+    )
     embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
-    worker_nice: int = Field(10, ge=0, le=19, description="Least CPU niceness of `omnihub worker`, so web processes "
-                             "sharing its cores answer channels first.")
-    inbound_batch_size: int = Field(200, ge=1, description="Most inbound events accepted, or processed, in one transaction.")
+    worker_nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        description="Least CPU niceness of `omnihub worker`, so web processes "
+        "sharing its cores answer channels first.",
+    )
+    inbound_batch_size: int = Field(
+        200, ge=1, description="Most inbound events accepted, or processed, in one transaction."
+    )
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
-    max_attachment_bytes: int = Field(20_971_520, ge=1024, description="Largest file an agent may upload for a reply.")
-    sweep_interval_seconds: float = Field(15.0, gt=0, description="How often the sweeper looks for stuck work.")
-    stuck_after_seconds: float = Field(60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper.")
-    inbound_max_attempts: int = Field(5, ge=1, description="Processing attempts of an inbound event before it is "
-                                      "parked as dead for an admin to retry or discard.")
-    inbound_retry_seconds: float = Field(30.0, gt=0, description="Wait before an inbound event that failed is tried "
-                                         "again; doubles with each attempt, at most an hour.")
+    max_attachment_bytes: int = Field(
+        20_971_520, ge=1024, description="Largest file an agent may upload for a reply."
+    )
+    sweep_interval_seconds: float = Field(
+        15.0, gt=0, description="How often the sweeper looks for stuck work."
+    )
+    stuck_after_seconds: float = Field(
+        60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper."
+    )
+    inbound_max_attempts: int = Field(
+        5,
+        ge=1,
+        description="Processing attempts of an inbound event before it is "
+        "parked as dead for an admin to retry or discard.",
+    )
+    inbound_retry_seconds: float = Field(
+        30.0,
+        gt=0,
+        description="Wait before an inbound event that failed is tried "
+        "again; doubles with each attempt, at most an hour.",
+    )
     outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
     allowed_private_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
-        (), description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).")
-    egress_deadline_seconds: float = Field(60.0, gt=0, description="The most one outgoing request may take, "
-                                           "from resolving its host to the last byte of its answer.")
-    egress_max_response_bytes: int = Field(33_554_432, ge=1024, description="The most of one outgoing request's "
-                                           "answer the hub reads.")
-    visitor_rate_per_minute: int = Field(60, ge=1, description="Widget requests one visitor may make per minute.")
-    ip_rate_per_minute: int = Field(300, ge=1, description="Widget requests one IP address may make per minute.")
-    login_attempts_per_account: int = Field(10, ge=1, description="Sign-in attempts for one email per window.")
-    login_attempts_per_ip: int = Field(100, ge=1, description="Sign-in attempts from one IP address per window.")
+        (),
+        description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).",
+    )
+    egress_deadline_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="The most one outgoing request may take, "
+        "from resolving its host to the last byte of its answer.",
+    )
+    egress_max_response_bytes: int = Field(
+        33_554_432, ge=1024, description="The most of one outgoing request's answer the hub reads."
+    )
+    visitor_rate_per_minute: int = Field(
+        60, ge=1, description="Widget requests one visitor may make per minute."
+    )
+    ip_rate_per_minute: int = Field(
+        300, ge=1, description="Widget requests one IP address may make per minute."
+    )
+    login_attempts_per_account: int = Field(
+        10, ge=1, description="Sign-in attempts for one email per window."
+    )
+    login_attempts_per_ip: int = Field(
+        100, ge=1, description="Sign-in attempts from one IP address per window."
+    )
     login_window_seconds: int = Field(900, ge=1, description="The window the sign-in limits count in.")
     log_level: str = "INFO"
     log_json: bool = Field(False, description="Log one JSON object per line instead of key=value.")
@@ -79,23 +130,31 @@ class Settings(BaseSettings):
     def _supported_database(cls, url: str) -> str:
         """The hub speaks to SQLite through aiosqlite and to PostgreSQL through asyncpg (it uses asyncpg directly)."""
         if url and not url.startswith(SUPPORTED_DATABASE_URLS):
-            raise ValueError(f"must start with {' or '.join(SUPPORTED_DATABASE_URLS)}, e.g. "
-                             "postgresql+asyncpg://omnihub@db:5432/omnihub")
+            raise ValueError(
+                f"must start with {' or '.join(SUPPORTED_DATABASE_URLS)}, e.g. "
+                "postgresql+asyncpg://omnihub@db:5432/omnihub"
+            )
         return url
 
     @field_validator("allowed_private_networks", "secret_key_fallbacks", "trusted_proxies", mode="before")
     @classmethod
     def _comma_separated(cls, values: Any) -> Any:
         """The environment gives one string, `10.0.0.0/8, 192.168.10.0/24`; TOML may give a list."""
-        return [part.strip() for part in values.split(",") if part.strip()] if isinstance(values, str) else values
+        return (
+            [part.strip() for part in values.split(",") if part.strip()]
+            if isinstance(values, str)
+            else values
+        )
 
     @field_validator("secret_key")
     @classmethod
     def _strong_secret_key(cls, key: SecretStr | None) -> SecretStr | None:
         """A short key can be guessed offline from one visitor token; embedded mode generates a long one when unset."""
         if key is not None and len(key.get_secret_value()) < MIN_SECRET_KEY_LENGTH:
-            raise ValueError(f"must be at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
-                             "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+            raise ValueError(
+                f"must be at least {MIN_SECRET_KEY_LENGTH} characters; generate one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`"
+            )
         return key
 
     @field_validator("secret_key_fallbacks")
@@ -110,8 +169,10 @@ class Settings(BaseSettings):
     def _secret_key_in_production(self) -> Settings:
         """Every process of a deployment must share the key, so production cannot generate one."""
         if self.production and self.secret_key is None:
-            raise ValueError("OMNIHUB_SECRET_KEY must be set in production mode (OMNIHUB_REDIS_URL is set), "
-                             "the same in every process")
+            raise ValueError(
+                "OMNIHUB_SECRET_KEY must be set in production mode (OMNIHUB_REDIS_URL is set), "
+                "the same in every process"
+            )
         return self
 
     @model_validator(mode="after")

@@ -45,7 +45,9 @@ class DatabaseSharedStore:
 
     async def set(self, key: str, value: str, ttl: timedelta) -> None:
         async with self._database.session() as session:
-            await session.merge(SharedValue(key=key, value=self._box.encrypt(value), expires_at=self._now() + ttl))
+            await session.merge(
+                SharedValue(key=key, value=self._box.encrypt(value), expires_at=self._now() + ttl)
+            )
             await session.commit()
 
     @asynccontextmanager

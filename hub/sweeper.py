@@ -34,13 +34,17 @@ async def sweep(hub: Hub) -> SweepResult:
         ).all()
         if stuck_events:
             stuck_events = (
-                await session.execute(
-                    update(InboundEvent)
-                    .where(InboundEvent.id.in_(stuck_events), *_stuck_inbound(cutoff))
-                    .values(enqueued_at=now, next_attempt_at=None)
-                    .returning(InboundEvent.id)
+                (
+                    await session.execute(
+                        update(InboundEvent)
+                        .where(InboundEvent.id.in_(stuck_events), *_stuck_inbound(cutoff))
+                        .values(enqueued_at=now, next_attempt_at=None)
+                        .returning(InboundEvent.id)
+                    )
                 )
-            ).scalars().all()
+                .scalars()
+                .all()
+            )
         abandoned = (
             await session.exec(
                 select(Message.id, Message.attempts)
@@ -49,13 +53,20 @@ async def sweep(hub: Hub) -> SweepResult:
             )
         ).all()
         # The attempt a stopped worker left unfinished counts: a message that stops its worker every time fails.
-        out_of_attempts = [message_id for message_id, attempts in abandoned
-                           if attempts + 1 >= hub.settings.outbound_max_attempts]
-        abandoned_sends = [message_id for message_id, attempts in abandoned
-                           if attempts + 1 < hub.settings.outbound_max_attempts]
+        out_of_attempts = [
+            message_id
+            for message_id, attempts in abandoned
+            if attempts + 1 >= hub.settings.outbound_max_attempts
+        ]
+        abandoned_sends = [
+            message_id
+            for message_id, attempts in abandoned
+            if attempts + 1 < hub.settings.outbound_max_attempts
+        ]
         if abandoned_sends:
             await session.execute(
-                update(Message).where(Message.id.in_(abandoned_sends), Message.status == "sending")
+                update(Message)
+                .where(Message.id.in_(abandoned_sends), Message.status == "sending")
                 .values(status="pending", attempts=Message.attempts + 1, updated_at=now)
             )
         stuck_sends = (
@@ -75,7 +86,7 @@ async def sweep(hub: Hub) -> SweepResult:
         await session.commit()
     size = hub.settings.inbound_batch_size
     for start in range(0, len(stuck_events), size):
-        await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start:start + size])
+        await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start : start + size])
     for message_id in outbound:
         await hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
     for message_id in out_of_attempts:

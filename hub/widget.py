@@ -41,7 +41,13 @@ CORS_HEADERS = "Authorization, Content-Type"
 
 
 class WidgetMessage(msgspec.Struct):
-    text: Annotated[str, Meta(max_length=WebChatConnector.capabilities.max_text_length, description="Control characters are removed.")]
+    text: Annotated[
+        str,
+        Meta(
+            max_length=WebChatConnector.capabilities.max_text_length,
+            description="Control characters are removed.",
+        ),
+    ]
     client_id: ClientId
     name: Name | None = None
     page_url: WebUrl | None = None
@@ -50,7 +56,7 @@ class WidgetMessage(msgspec.Struct):
 class WidgetVisitor:
     """The inbox a widget token names, and the visitor a visitor token names (new when none)."""
 
-    __slots__ = ("hub", "inbox", "visitor_id", "issued_token")
+    __slots__ = ("hub", "inbox", "issued_token", "visitor_id")
 
     def __init__(self, hub: Hub, inbox: Inbox, visitor_id: str, issued_token: str | None) -> None:
         self.hub = hub
@@ -85,15 +91,30 @@ class WidgetVisitor:
             rows = (await session.exec(statement.order_by(Message.id.desc()).limit(HISTORY_LIMIT))).all()
         return [events.visitor_message_json(message) for message in reversed(rows)]
 
-    async def send(self, text: str, client_id: str, name: str | None, page_url: str | None,
-                   remote_addr: str | None) -> dict[str, Any]:
+    async def send(
+        self, text: str, client_id: str, name: str | None, page_url: str | None, remote_addr: str | None
+    ) -> dict[str, Any]:
         """Accept one visitor message durably; retries with the same client_id are answered, not stored again."""
         body = msgspec.json.encode(
-            {"visitor_id": self.visitor_id, "client_id": client_id, "text": text, "name": name, "page_url": page_url}
+            {
+                "visitor_id": self.visitor_id,
+                "client_id": client_id,
+                "text": text,
+                "name": name,
+                "page_url": page_url,
+            }
         )
         now = self.hub.now()
-        raw = RawRequest(method="POST", url=f"{self.hub.settings.public_url}/widget", sub_path="", query={},
-                         headers={}, body=body, received_at=now, remote_addr=remote_addr)
+        raw = RawRequest(
+            method="POST",
+            url=f"{self.hub.settings.public_url}/widget",
+            sub_path="",
+            query={},
+            headers={},
+            body=body,
+            received_at=now,
+            remote_addr=remote_addr,
+        )
         connector = self.hub.connector_for(self.inbox)
         try:
             parsed = connector.parse(raw)
@@ -122,29 +143,43 @@ def widget_settings(hub: Hub, inbox: Inbox) -> WebChatSettings:
     return hub.connector_for(inbox).settings  # type: ignore[return-value]
 
 
-async def find_visitor(hub: Hub, widget_token: str, visitor_token: str | None, *, issue: bool) -> WidgetVisitor:
+async def find_visitor(
+    hub: Hub, widget_token: str, visitor_token: str | None, *, issue: bool
+) -> WidgetVisitor:
     inbox = await find_widget_inbox(hub, widget_token)
     if visitor_token:
         settings = widget_settings(hub, inbox)
         try:
-            visitor_id = hub.visitor_tokens.verify(visitor_token, inbox.id, settings.visitor_token_days * 86400,
-                                                   now=hub.now().timestamp())
+            visitor_id = hub.visitor_tokens.verify(
+                visitor_token, inbox.id, settings.visitor_token_days * 86400, now=hub.now().timestamp()
+            )
         except InvalidVisitorToken as error:
-            raise ApiError(401, "invalid_visitor_token", f"{error}; start a new chat without a visitor token.") from None
+            raise ApiError(
+                401, "invalid_visitor_token", f"{error}; start a new chat without a visitor token."
+            ) from None
         return WidgetVisitor(hub, inbox, visitor_id, None)
     if not issue:
-        raise ApiError(401, "missing_visitor_token", "Send the visitor token as 'Authorization: Bearer <visitor_token>'.")
+        raise ApiError(
+            401, "missing_visitor_token", "Send the visitor token as 'Authorization: Bearer <visitor_token>'."
+        )
     visitor_id = new_id()
-    return WidgetVisitor(hub, inbox, visitor_id, hub.visitor_tokens.issue(inbox.id, visitor_id, now=hub.now().timestamp()))
+    return WidgetVisitor(
+        hub, inbox, visitor_id, hub.visitor_tokens.issue(inbox.id, visitor_id, now=hub.now().timestamp())
+    )
 
 
 async def _limit(hub: Hub, request: ASGIConnection, visitor: WidgetVisitor) -> None:
     """Per visitor (a new one too: a socket keeps the visitor it was issued) and per IP, so a script
     hammering the widget cannot fill the database."""
-    await enforce(request.app.state.rate_limiter, [
-        (f"ip:{client_address(request)}", hub.settings.ip_rate_per_minute),
-        (f"visitor:{visitor.inbox.id}:{visitor.visitor_id}", hub.settings.visitor_rate_per_minute),
-    ], 60, "Too many messages; wait before sending more.")
+    await enforce(
+        request.app.state.rate_limiter,
+        [
+            (f"ip:{client_address(request)}", hub.settings.ip_rate_per_minute),
+            (f"visitor:{visitor.inbox.id}:{visitor.visitor_id}", hub.settings.visitor_rate_per_minute),
+        ],
+        60,
+        "Too many messages; wait before sending more.",
+    )
 
 
 def _cors(settings: WebChatSettings, origin: str | None) -> dict[str, str]:
@@ -162,23 +197,33 @@ def widget_preflight(app: ASGIApp) -> ASGIApp:
     """
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "OPTIONS" or not scope["path"].startswith("/widget/"):
+        if (
+            scope["type"] != "http"
+            or scope["method"] != "OPTIONS"
+            or not scope["path"].startswith("/widget/")
+        ):
             await app(scope, receive, send)
             return
         request: Request = Request(scope, receive)
         try:
             widget_token = scope["path"].split("/")[2]
             hub: Hub = scope["app"].state.hub
-            headers = _cors(widget_settings(hub, await find_widget_inbox(hub, widget_token)),
-                            request.headers.get("origin"))
-            headers.update({
-                "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
-                "Access-Control-Allow-Headers": CORS_HEADERS,
-                "Access-Control-Max-Age": "600",
-            })
+            headers = _cors(
+                widget_settings(hub, await find_widget_inbox(hub, widget_token)),
+                request.headers.get("origin"),
+            )
+            headers.update(
+                {
+                    "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+                    "Access-Control-Allow-Headers": CORS_HEADERS,
+                    "Access-Control-Max-Age": "600",
+                }
+            )
             response = Response(None, status_code=204, headers=headers)
         except ApiError as error:
-            response = Response(error_body(error.status_code, error.code, error.detail), status_code=error.status_code)
+            response = Response(
+                error_body(error.status_code, error.code, error.detail), status_code=error.status_code
+            )
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
     return middleware
@@ -194,17 +239,26 @@ class WidgetController(Controller):
         hub: Hub = request.app.state.hub
         inbox = await find_widget_inbox(hub, widget_token)
         settings = widget_settings(hub, inbox)
-        body = {"title": settings.title, "greeting": settings.greeting, "color": settings.color, "inbox": inbox.name}
+        body = {
+            "title": settings.title,
+            "greeting": settings.greeting,
+            "color": settings.color,
+            "inbox": inbox.name,
+        }
         return Response(body, headers=_cors(settings, request.headers.get("origin")))
 
     @post("/messages", status_code=201)
-    async def post_message(self, request: Request, widget_token: TokenPath, data: JSONBody[WidgetMessage]) -> Response:
+    async def post_message(
+        self, request: Request, widget_token: TokenPath, data: JSONBody[WidgetMessage]
+    ) -> Response:
         """Send a visitor message: `{"text", "client_id"}`. The first call (no Bearer) answers a `visitor_token`."""
         hub: Hub = request.app.state.hub
         visitor = await find_visitor(hub, widget_token, token_from(request), issue=True)
         headers = _cors(visitor.settings, request.headers.get("origin"))
         await _limit(hub, request, visitor)
-        message = await visitor.send(data.text, data.client_id, data.name, data.page_url, client_address(request))
+        message = await visitor.send(
+            data.text, data.client_id, data.name, data.page_url, client_address(request)
+        )
         body: dict[str, Any] = {**message, "message": message}
         if visitor.issued_token:
             body["visitor_token"] = visitor.issued_token
@@ -212,7 +266,10 @@ class WidgetController(Controller):
 
     @get("/messages")
     async def get_messages(
-        self, request: Request, widget_token: TokenPath, after: IdQuery = None,
+        self,
+        request: Request,
+        widget_token: TokenPath,
+        after: IdQuery = None,
         wait: Annotated[int, QueryParameter(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
     ) -> Response:
         """The visitor's messages after `after` (a message id); with `wait` (≤25 s) it long-polls."""
@@ -281,7 +338,7 @@ async def _admit_visitor(hub: Hub, socket: WebSocket, widget_token: str) -> Widg
         await socket.send_json({"type": "error", "code": error.code, "detail": error.detail})
         await socket.close(code=4401 if error.status_code == 401 else 4429)
         return None
-    except (asyncio.TimeoutError, WebSocketDisconnect, InvalidFrame):
+    except (TimeoutError, WebSocketDisconnect, InvalidFrame):
         await socket.close(code=4400)
         return None
     return visitor
@@ -318,18 +375,29 @@ async def _receive_visitor_frames(hub: Hub, socket: WebSocket, visitor: WidgetVi
             await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
             continue
         if frame.get("type") != "message":
-            await socket.send_json({"type": "error", "code": "unknown_frame", "detail": "Send {\"type\": \"message\", ...}."})
+            await socket.send_json(
+                {"type": "error", "code": "unknown_frame", "detail": 'Send {"type": "message", ...}.'}
+            )
             continue
         try:
             await _limit(hub, socket, visitor)
             data = msgspec.convert(frame, WidgetMessage)
-            message = await visitor.send(data.text, data.client_id, data.name, data.page_url, client_address(socket))
+            message = await visitor.send(
+                data.text, data.client_id, data.name, data.page_url, client_address(socket)
+            )
         except msgspec.ValidationError as error:
             await socket.send_json({"type": "error", "code": "invalid_message", "detail": str(error)})
             continue
         except ApiError as error:
-            await socket.send_json({"type": "error", "code": error.code, "detail": error.detail,
-                                    "client_id": frame.get("client_id")})
+            await socket.send_json(
+                {
+                    "type": "error",
+                    "code": error.code,
+                    "detail": error.detail,
+                    "client_id": frame.get("client_id"),
+                }
+            )
             continue
-        await socket.send_json({"type": "ack", "message": message, "client_id": data.client_id, "id": message["id"]})
-
+        await socket.send_json(
+            {"type": "ack", "message": message, "client_id": data.client_id, "id": message["id"]}
+        )

@@ -1,5 +1,7 @@
 """The unified message model and the pure functions that normalise channel data into it."""
 
+from normalizer.identities import normalize_identity
+from normalizer.keys import dedupe_key
 from normalizer.model import (
     Attachment,
     Automation,
@@ -8,10 +10,8 @@ from normalizer.model import (
     IdentityRef,
     InboundMessage,
 )
-from normalizer.identities import normalize_identity
-from normalizer.text import clean_text, split_text
-from normalizer.keys import dedupe_key
 from normalizer.reply_window import ReplyAllowance, ReplyWindow
+from normalizer.text import clean_text, split_text
 
 __all__ = [
     "Attachment",

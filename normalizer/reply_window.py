@@ -38,7 +38,9 @@ class ReplyWindow:
         """The window after a customer action at `at` that grants `allowance`."""
         if self.refusal(at) is not None:
             return ReplyWindow(_ends(allowance, at), allowance.replies)
-        return ReplyWindow(_later(self.ends_at, _ends(allowance, at)), _more(self.replies_remaining, allowance.replies))
+        return ReplyWindow(
+            _later(self.ends_at, _ends(allowance, at)), _more(self.replies_remaining, allowance.replies)
+        )
 
     def refusal(self, now: datetime) -> str | None:
         """Why a reply at `now` would be refused, or None when it may go out."""

@@ -90,20 +90,34 @@ def requirements_for(policy: RoutingPolicy, conversation: QueuedConversation) ->
     )
 
 
-def choose_agent(policy: RoutingPolicy, conversation: QueuedConversation, agents: Sequence[AgentLoad], *,
-                 now: datetime, external: ExternalAnswer | None = None) -> AssignmentDecision:
+def choose_agent(
+    policy: RoutingPolicy,
+    conversation: QueuedConversation,
+    agents: Sequence[AgentLoad],
+    *,
+    now: datetime,
+    external: ExternalAnswer | None = None,
+) -> AssignmentDecision:
     """Who takes `conversation` now, never beyond anyone's capacity; QUEUED when nobody can or the inbox is manual."""
-    return decide(policy, conversation, agents, {agent.agent_id: on_shift(agent, now) for agent in agents}, external)
+    return decide(
+        policy, conversation, agents, {agent.agent_id: on_shift(agent, now) for agent in agents}, external
+    )
 
 
-def decide(policy: RoutingPolicy, conversation: QueuedConversation, agents: Sequence[AgentLoad],
-           agents_on_shift: Mapping[str, bool], external: ExternalAnswer | None = None) -> AssignmentDecision:
+def decide(
+    policy: RoutingPolicy,
+    conversation: QueuedConversation,
+    agents: Sequence[AgentLoad],
+    agents_on_shift: Mapping[str, bool],
+    external: ExternalAnswer | None = None,
+) -> AssignmentDecision:
     """`choose_agent` with each agent's shift already checked (a batch checks once for all its conversations)."""
     strategy = policy.strategy
     if strategy is Strategy.EXTERNAL:
         if external is None:
-            return AssignmentDecision(conversation.conversation_id, Outcome.ASK_EXTERNAL, strategy,
-                                      fallback=policy.fallback)
+            return AssignmentDecision(
+                conversation.conversation_id, Outcome.ASK_EXTERNAL, strategy, fallback=policy.fallback
+            )
         named = _external_pick(policy, conversation, agents, agents_on_shift, external)
         if named is not None:
             return named
@@ -115,14 +129,18 @@ def decide(policy: RoutingPolicy, conversation: QueuedConversation, agents: Sequ
     requirements = requirements_for(policy, conversation)
     candidates, excluded = [], []
     for agent in agents:
-        reasons = exclusion_reasons(agent, requirements, agent_on_shift=agents_on_shift.get(agent.agent_id, True))
+        reasons = exclusion_reasons(
+            agent, requirements, agent_on_shift=agents_on_shift.get(agent.agent_id, True)
+        )
         if reasons:
             excluded.append(Exclusion(agent.agent_id, reasons))
         else:
             candidates.append(agent)
     scores: tuple[ScoreBreakdown, ...] = ()
     if not candidates:
-        return AssignmentDecision(conversation.conversation_id, Outcome.QUEUED, strategy, excluded=tuple(excluded))
+        return AssignmentDecision(
+            conversation.conversation_id, Outcome.QUEUED, strategy, excluded=tuple(excluded)
+        )
     if strategy is Strategy.WEIGHTED:
         by_agent = {agent.agent_id: score(agent, conversation, policy.weights) for agent in candidates}
         ranked = sorted(candidates, key=lambda agent: (-by_agent[agent.agent_id].total, *_least_busy(agent)))
@@ -130,35 +148,57 @@ def decide(policy: RoutingPolicy, conversation: QueuedConversation, agents: Sequ
         chosen = ranked[0]
     else:
         chosen = min(candidates, key=_RANKINGS[strategy])
-    return AssignmentDecision(conversation.conversation_id, Outcome.ASSIGNED, strategy, chosen.agent_id,
-                              scores=scores, excluded=tuple(excluded))
+    return AssignmentDecision(
+        conversation.conversation_id,
+        Outcome.ASSIGNED,
+        strategy,
+        chosen.agent_id,
+        scores=scores,
+        excluded=tuple(excluded),
+    )
 
 
 def score(agent: AgentLoad, conversation: QueuedConversation, weights: ScoreWeights) -> ScoreBreakdown:
     """How well `agent` fits: VIP customers towards high-tier agents, the category's skill, room to spare."""
     levels = weights.vip_levels
-    vip_fit = min(max(conversation.vip_level, 0), levels) / levels * min(max(agent.vip_tier, 0), levels) / levels
+    vip_fit = (
+        min(max(conversation.vip_level, 0), levels) / levels * min(max(agent.vip_tier, 0), levels) / levels
+    )
     skill_fit = 1.0 if conversation.category is not None and conversation.category in agent.skills else 0.0
     spare = agent.spare_capacity / agent.max_concurrent if agent.max_concurrent > 0 else 0.0
-    return ScoreBreakdown(agent.agent_id, weights.vip * vip_fit, weights.skill * skill_fit,
-                          weights.spare_capacity * spare)
+    return ScoreBreakdown(
+        agent.agent_id, weights.vip * vip_fit, weights.skill * skill_fit, weights.spare_capacity * spare
+    )
 
 
-def _external_pick(policy: RoutingPolicy, conversation: QueuedConversation, agents: Sequence[AgentLoad],
-                   agents_on_shift: Mapping[str, bool], external: ExternalAnswer) -> AssignmentDecision | None:
+def _external_pick(
+    policy: RoutingPolicy,
+    conversation: QueuedConversation,
+    agents: Sequence[AgentLoad],
+    agents_on_shift: Mapping[str, bool],
+    external: ExternalAnswer,
+) -> AssignmentDecision | None:
     """The agent the service named, if that agent can take the conversation."""
     named = next((agent for agent in agents if agent.agent_id == external.agent_id), None)
     if named is None:
         return None
-    requirements = requirements_for(policy, replace(conversation, team_id=external.team_id or conversation.team_id))
+    requirements = requirements_for(
+        policy, replace(conversation, team_id=external.team_id or conversation.team_id)
+    )
     if exclusion_reasons(named, requirements, agent_on_shift=agents_on_shift.get(named.agent_id, True)):
         return None
-    return AssignmentDecision(conversation.conversation_id, Outcome.ASSIGNED, Strategy.EXTERNAL, named.agent_id)
+    return AssignmentDecision(
+        conversation.conversation_id, Outcome.ASSIGNED, Strategy.EXTERNAL, named.agent_id
+    )
 
 
 def _least_busy(agent: AgentLoad) -> tuple[float, int, int, str]:
-    return (agent.open_conversations / agent.max_concurrent, agent.open_conversations, agent.last_assigned_order,
-            agent.agent_id)
+    return (
+        agent.open_conversations / agent.max_concurrent,
+        agent.open_conversations,
+        agent.last_assigned_order,
+        agent.agent_id,
+    )
 
 
 def _round_robin(agent: AgentLoad) -> tuple[int, str]:

@@ -104,8 +104,9 @@ def availability_reasons(agent: AgentLoad) -> tuple[ExclusionReason, ...]:
     return tuple(reasons)
 
 
-def exclusion_reasons(agent: AgentLoad, requirements: Requirements, *,
-                      agent_on_shift: bool | None) -> tuple[ExclusionReason, ...]:
+def exclusion_reasons(
+    agent: AgentLoad, requirements: Requirements, *, agent_on_shift: bool | None
+) -> tuple[ExclusionReason, ...]:
     """Why the agent cannot take this conversation; empty for a candidate.
 
     `agent_on_shift` None marks an agent's own action (claiming, being transferred to): shifts and

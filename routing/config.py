@@ -24,14 +24,21 @@ from datetime import date, time, timedelta
 from typing import Any
 
 from routing.errors import InvalidPolicy, InvalidSchedule
-from routing.hours import ALWAYS_OPEN, WeeklyRange, WeeklySchedule, Weekday
+from routing.hours import ALWAYS_OPEN, Weekday, WeeklyRange, WeeklySchedule
 from routing.policy import RoutingPolicy, ScoreWeights, Strategy
 from routing.sla import Priority, SlaPolicy, SlaTarget
 
 __all__ = ["policy_from_config", "schedule_from_config", "sla_policy_from_config"]
 
-WEEKDAY_KEYS = {"mon": Weekday.MONDAY, "tue": Weekday.TUESDAY, "wed": Weekday.WEDNESDAY, "thu": Weekday.THURSDAY,
-                "fri": Weekday.FRIDAY, "sat": Weekday.SATURDAY, "sun": Weekday.SUNDAY}
+WEEKDAY_KEYS = {
+    "mon": Weekday.MONDAY,
+    "tue": Weekday.TUESDAY,
+    "wed": Weekday.WEDNESDAY,
+    "thu": Weekday.THURSDAY,
+    "fri": Weekday.FRIDAY,
+    "sat": Weekday.SATURDAY,
+    "sun": Weekday.SUNDAY,
+}
 STRATEGY_NAMES = frozenset(Strategy)
 _RANGE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
 
@@ -45,11 +52,15 @@ def schedule_from_config(config: Mapping[str, Any]) -> WeeklySchedule:
         raise InvalidSchedule("time_zone must be an IANA zone name such as Asia/Shanghai", field="time_zone")
     weekly = config.get("weekly")
     if not isinstance(weekly, Mapping):
-        raise InvalidSchedule("weekly must map days (mon … sun) to lists of ranges such as 09:00-18:00", field="weekly")
+        raise InvalidSchedule(
+            "weekly must map days (mon … sun) to lists of ranges such as 09:00-18:00", field="weekly"
+        )
     ranges = []
     for key, day_ranges in weekly.items():
         if key not in WEEKDAY_KEYS:
-            raise InvalidSchedule(f"unknown day {key!r}: use mon, tue, wed, thu, fri, sat, sun", field=f"weekly.{key}")
+            raise InvalidSchedule(
+                f"unknown day {key!r}: use mon, tue, wed, thu, fri, sat, sun", field=f"weekly.{key}"
+            )
         if not isinstance(day_ranges, list):
             raise InvalidSchedule("a day's hours are a list of ranges", field=f"weekly.{key}")
         for index, text in enumerate(day_ranges):
@@ -57,13 +68,20 @@ def schedule_from_config(config: Mapping[str, Any]) -> WeeklySchedule:
     closed = config.get("closed_dates", [])
     if not isinstance(closed, list):
         raise InvalidSchedule("closed_dates is a list of dates such as 2026-10-01", field="closed_dates")
-    return WeeklySchedule(zone, tuple(ranges), frozenset(_date(text, f"closed_dates.{index}")
-                                                         for index, text in enumerate(closed)))
+    return WeeklySchedule(
+        zone,
+        tuple(ranges),
+        frozenset(_date(text, f"closed_dates.{index}") for index, text in enumerate(closed)),
+    )
 
 
 def policy_from_config(config: Mapping[str, Any]) -> RoutingPolicy:
-    _refuse_unknown(config, {"strategy", "team_id", "skill_required", "fallback", "answer_timeout_seconds", "weights"},
-                    "", InvalidPolicy)
+    _refuse_unknown(
+        config,
+        {"strategy", "team_id", "skill_required", "fallback", "answer_timeout_seconds", "weights"},
+        "",
+        InvalidPolicy,
+    )
     weights = config.get("weights", {})
     if not isinstance(weights, Mapping):
         raise InvalidPolicy("weights is an object", field="weights")
@@ -84,10 +102,14 @@ def policy_from_config(config: Mapping[str, Any]) -> RoutingPolicy:
         strategy=_strategy(config.get("strategy", Strategy.LEAST_BUSY.value), "strategy"),
         team_id=team_id,
         skill_required=skill_required,
-        weights=ScoreWeights(**{name: float(weights[name]) for name in ("vip", "skill", "spare_capacity")
-                                if name in weights}, vip_levels=levels),
+        weights=ScoreWeights(
+            **{name: float(weights[name]) for name in ("vip", "skill", "spare_capacity") if name in weights},
+            vip_levels=levels,
+        ),
         fallback=_strategy(config.get("fallback", Strategy.LEAST_BUSY.value), "fallback"),
-        answer_timeout=None if timeout is None else timedelta(seconds=_number(timeout, "answer_timeout_seconds")),
+        answer_timeout=None
+        if timeout is None
+        else timedelta(seconds=_number(timeout, "answer_timeout_seconds")),
     )
 
 
@@ -103,8 +125,9 @@ def sla_policy_from_config(config: Mapping[str, Any]) -> SlaPolicy:
         _refuse_unknown(target, {"first_response_minutes", "resolution_minutes"}, f"{key}.", InvalidPolicy)
         minutes = {name: _number(target[name], f"{key}.{name}") for name in target}
         try:
-            targets[priority] = SlaTarget(**{name.removesuffix("_minutes"): timedelta(minutes=value)
-                                             for name, value in minutes.items()})
+            targets[priority] = SlaTarget(
+                **{name.removesuffix("_minutes"): timedelta(minutes=value) for name, value in minutes.items()}
+            )
         except InvalidPolicy as invalid:
             raise InvalidPolicy(invalid.detail, field=f"{key}.{invalid.field}_minutes") from None
     return SlaPolicy(targets)
@@ -143,8 +166,12 @@ def _number(value: object, field: str) -> float:
     return float(value)
 
 
-def _refuse_unknown(config: Mapping[str, Any], known: set[str], prefix: str,
-                    error: type[InvalidSchedule] | type[InvalidPolicy]) -> None:
+def _refuse_unknown(
+    config: Mapping[str, Any],
+    known: set[str],
+    prefix: str,
+    error: type[InvalidSchedule] | type[InvalidPolicy],
+) -> None:
     for key in config:
         if key not in known:
             raise error(f"unknown setting {prefix}{key}", field=f"{prefix}{key}")

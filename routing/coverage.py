@@ -27,8 +27,13 @@ class HourCoverage:
         return self.arrivals_last_week / self.agents_on_shift if self.agents_on_shift else None
 
 
-def hourly_coverage(start: datetime, hours: int, shifts: Mapping[str, WeeklySchedule], arrivals: Sequence[datetime],
-                    report_time_zone: str) -> tuple[HourCoverage, ...]:
+def hourly_coverage(
+    start: datetime,
+    hours: int,
+    shifts: Mapping[str, WeeklySchedule],
+    arrivals: Sequence[datetime],
+    report_time_zone: str,
+) -> tuple[HourCoverage, ...]:
     """For each of `hours` hours from `start`: how many agents are on shift at some moment of it, and how many of
     `arrivals` came in the same wall-clock hour of `report_time_zone` one week earlier."""
     first = utc_instant(start)

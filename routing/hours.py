@@ -22,9 +22,9 @@ from routing.errors import InvalidSchedule, NaiveDateTime
 __all__ = [
     "ALWAYS_OPEN",
     "Period",
+    "Weekday",
     "WeeklyRange",
     "WeeklySchedule",
-    "Weekday",
     "add_business_time",
     "is_open",
     "next_opening",
@@ -59,7 +59,9 @@ class WeeklyRange:
 
     def __post_init__(self) -> None:
         if self.start.tzinfo is not None or self.end.tzinfo is not None:
-            raise InvalidSchedule("opening times are wall-clock times of the schedule's zone: give them without one")
+            raise InvalidSchedule(
+                "opening times are wall-clock times of the schedule's zone: give them without one"
+            )
 
 
 @dataclass(frozen=True, slots=True)

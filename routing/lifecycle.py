@@ -22,8 +22,8 @@ from routing.transitions import (
     SetOpen,
     SetPending,
     Transition,
-    refuse,
     moved,
+    refuse,
 )
 
 __all__ = [
@@ -91,8 +91,9 @@ ConversationEvent = CustomerWrote | AgentReplied | SetOpen | SetPending | Resolv
 _OPEN = ConversationState(ConversationStatus.OPEN)
 
 
-def conversation_transition(state: ConversationState, event: ConversationEvent, now: datetime,
-                            rules: ConversationRules) -> Transition[ConversationState]:
+def conversation_transition(
+    state: ConversationState, event: ConversationEvent, now: datetime, rules: ConversationRules
+) -> Transition[ConversationState]:
     """The state after `event` at `now`, and the events to emit; InvalidTransition when the event makes no sense now."""
     now = utc_instant(now)
     status = state.status
@@ -120,18 +121,29 @@ def conversation_transition(state: ConversationState, event: ConversationEvent, 
         case Resolve(by=by):
             if status is ConversationStatus.RESOLVED:
                 raise refuse(status, event, "it is already resolved")
-            return moved("conversation", state, ConversationState(ConversationStatus.RESOLVED, resolved_at=now), now,
-                         named="resolved", by=by.value)
+            return moved(
+                "conversation",
+                state,
+                ConversationState(ConversationStatus.RESOLVED, resolved_at=now),
+                now,
+                named="resolved",
+                by=by.value,
+            )
         case Snooze(until=until):
             until = utc_instant(until)
             if status is ConversationStatus.RESOLVED:
                 raise refuse(status, event, "reopen it first")
             if until <= now:
                 raise refuse(status, event, "the wake-up time must be in the future")
-            return moved("conversation", state, ConversationState(ConversationStatus.SNOOZED, snoozed_until=until), now,
-                         named="snoozed", until=until)
+            return moved(
+                "conversation",
+                state,
+                ConversationState(ConversationStatus.SNOOZED, snoozed_until=until),
+                now,
+                named="snoozed",
+                until=until,
+            )
         case SnoozeEnded():
             if state.snoozed_until is None or state.snoozed_until > now:
                 raise refuse(status, event, "it is not snoozed until now or earlier")
             return moved("conversation", state, _OPEN, now)
-

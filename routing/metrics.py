@@ -103,7 +103,9 @@ def percentile(sorted_values: Sequence[timedelta], rank: float) -> timedelta | N
 
 def percentiles(values: Iterable[timedelta]) -> Percentiles:
     ordered = sorted(values)
-    return Percentiles(len(ordered), percentile(ordered, 50), percentile(ordered, 90), percentile(ordered, 99))
+    return Percentiles(
+        len(ordered), percentile(ordered, 50), percentile(ordered, 90), percentile(ordered, 99)
+    )
 
 
 def conversation_report(records: Sequence[ConversationRecord]) -> ConversationReport:
@@ -112,21 +114,30 @@ def conversation_report(records: Sequence[ConversationRecord]) -> ConversationRe
     ratings = [record.csat for record in records if record.csat is not None]
     return ConversationReport(
         conversations=len(records),
-        first_response=percentiles(record.first_response_at - record.created_at for record in records
-                                   if record.first_response_at is not None),
-        resolution=percentiles(record.resolved_at - record.created_at for record in records
-                               if record.resolved_at is not None),
-        time_in_queue=percentiles(record.time_in_queue for record in records if record.time_in_queue is not None),
+        first_response=percentiles(
+            record.first_response_at - record.created_at
+            for record in records
+            if record.first_response_at is not None
+        ),
+        resolution=percentiles(
+            record.resolved_at - record.created_at for record in records if record.resolved_at is not None
+        ),
+        time_in_queue=percentiles(
+            record.time_in_queue for record in records if record.time_in_queue is not None
+        ),
         bot_conversations=len(with_bot),
-        bot_deflected=sum(1 for record in with_bot if record.resolved_at is not None and not record.agent_replied),
+        bot_deflected=sum(
+            1 for record in with_bot if record.resolved_at is not None and not record.agent_replied
+        ),
         handoffs=sum(record.handoffs for record in records),
         csat_responses=len(ratings),
         csat_average=sum(ratings) / len(ratings) if ratings else None,
     )
 
 
-def reports_by(records: Sequence[ConversationRecord],
-               key: Callable[[ConversationRecord], str | None]) -> dict[str | None, ConversationReport]:
+def reports_by(
+    records: Sequence[ConversationRecord], key: Callable[[ConversationRecord], str | None]
+) -> dict[str | None, ConversationReport]:
     """One report per value of `key` (e.g. `lambda record: record.channel`, or the agent)."""
     groups: dict[str | None, list[ConversationRecord]] = defaultdict(list)
     for record in records:
@@ -138,7 +149,9 @@ def average_handle_times(spans: Sequence[HandlingSpan]) -> tuple[AgentHandleTime
     """Per agent: handling time summed per conversation, averaged over the conversations they handled."""
     per_conversation: dict[str, dict[str, timedelta]] = defaultdict(lambda: defaultdict(timedelta))
     for span in spans:
-        per_conversation[span.agent_id][span.conversation_id] += max(span.ended_at - span.started_at, timedelta(0))
+        per_conversation[span.agent_id][span.conversation_id] += max(
+            span.ended_at - span.started_at, timedelta(0)
+        )
     return tuple(
         AgentHandleTime(agent_id, len(handled), sum(handled.values(), timedelta(0)) / len(handled))
         for agent_id, handled in sorted(per_conversation.items())

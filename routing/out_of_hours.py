@@ -25,8 +25,9 @@ class OutOfHoursDecision:
     opens_at: datetime
 
 
-def out_of_hours(hours: WeeklySchedule, now: datetime, *, last_notice_at: datetime | None,
-                 action: OutOfHoursAction) -> OutOfHoursDecision:
+def out_of_hours(
+    hours: WeeklySchedule, now: datetime, *, last_notice_at: datetime | None, action: OutOfHoursAction
+) -> OutOfHoursDecision:
     """What a customer's message at `now` sets off; the notice goes out unless one already went since the last close."""
     if is_open(hours, now):
         return OutOfHoursDecision(send_notice=False, action=None, opens_at=utc_instant(now))

@@ -36,7 +36,9 @@ class ScoreWeights:
         for name in ("vip", "skill", "spare_capacity"):
             weight = getattr(self, name)
             if not 0 <= weight < float("inf"):
-                raise InvalidPolicy(f"the {name} weight must be a finite number of at least 0", field=f"weights.{name}")
+                raise InvalidPolicy(
+                    f"the {name} weight must be a finite number of at least 0", field=f"weights.{name}"
+                )
         if self.vip_levels < 1:
             raise InvalidPolicy("the VIP scale needs at least one level", field="weights.vip_levels")
 
@@ -60,6 +62,8 @@ class RoutingPolicy:
 
     def __post_init__(self) -> None:
         if self.fallback is Strategy.EXTERNAL:
-            raise InvalidPolicy("the fallback of external routing cannot be external routing", field="fallback")
+            raise InvalidPolicy(
+                "the fallback of external routing cannot be external routing", field="fallback"
+            )
         if self.answer_timeout is not None and self.answer_timeout <= timedelta(0):
             raise InvalidPolicy("the answer timeout must be positive", field="answer_timeout")

@@ -17,9 +17,17 @@ __all__ = ["QueueAssignment", "assign_queue", "queue_order"]
 
 def queue_order(conversations: Sequence[QueuedConversation]) -> tuple[QueuedConversation, ...]:
     """Higher VIP level first, then higher priority, then longest waiting (ties by id, so the order is total)."""
-    return tuple(sorted(conversations, key=lambda conversation: (
-        -conversation.vip_level, -conversation.priority, utc_instant(conversation.queued_at),
-        conversation.conversation_id)))
+    return tuple(
+        sorted(
+            conversations,
+            key=lambda conversation: (
+                -conversation.vip_level,
+                -conversation.priority,
+                utc_instant(conversation.queued_at),
+                conversation.conversation_id,
+            ),
+        )
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,12 +40,19 @@ class QueueAssignment:
     @property
     def assigned(self) -> dict[str, str]:
         """Conversation id → agent id, for the conversations that got an agent."""
-        return {decision.conversation_id: decision.agent_id for decision in self.decisions if decision.agent_id}
+        return {
+            decision.conversation_id: decision.agent_id for decision in self.decisions if decision.agent_id
+        }
 
 
-def assign_queue(queue: Sequence[QueuedConversation], policies: Mapping[str, RoutingPolicy],
-                 agents: Sequence[AgentLoad], *, now: datetime,
-                 external_answers: Mapping[str, ExternalAnswer] | None = None) -> QueueAssignment:
+def assign_queue(
+    queue: Sequence[QueuedConversation],
+    policies: Mapping[str, RoutingPolicy],
+    agents: Sequence[AgentLoad],
+    *,
+    now: datetime,
+    external_answers: Mapping[str, ExternalAnswer] | None = None,
+) -> QueueAssignment:
     """Assign a snapshot of the queue in queue order, counting each assignment before the next decision.
 
     `policies` maps each inbox id of the queue to its policy; `external_answers` holds the external
@@ -56,13 +71,19 @@ def assign_queue(queue: Sequence[QueuedConversation], policies: Mapping[str, Rou
     next_order = max((agent.last_assigned_order for agent in agents), default=0) + 1
     decisions = []
     for conversation in queue_order(queue):
-        decision = decide(policies[conversation.inbox_id], conversation, tuple(loads.values()), agents_on_shift,
-                          answers.get(conversation.conversation_id))
+        decision = decide(
+            policies[conversation.inbox_id],
+            conversation,
+            tuple(loads.values()),
+            agents_on_shift,
+            answers.get(conversation.conversation_id),
+        )
         decisions.append(decision)
         if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
             taken = loads[decision.agent_id]
-            loads[taken.agent_id] = replace(taken, open_conversations=taken.open_conversations + 1,
-                                            last_assigned_order=next_order)
+            loads[taken.agent_id] = replace(
+                taken, open_conversations=taken.open_conversations + 1, last_assigned_order=next_order
+            )
             next_order += 1
     return QueueAssignment(tuple(decisions), tuple(loads.values()))
 

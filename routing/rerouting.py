@@ -59,12 +59,17 @@ class Requeue:
 
     @property
     def event(self) -> DomainEvent:
-        return DomainEvent("conversation.requeued",
-                           {"previous_assignee_id": self.agent_id, "reason": self.reason.value})
+        return DomainEvent(
+            "conversation.requeued", {"previous_assignee_id": self.agent_id, "reason": self.reason.value}
+        )
 
 
-def conversations_to_requeue(assigned: Sequence[AssignedConversation], agents: Sequence[AgentLoad],
-                             policies: Mapping[str, RoutingPolicy], now: datetime) -> tuple[Requeue, ...]:
+def conversations_to_requeue(
+    assigned: Sequence[AssignedConversation],
+    agents: Sequence[AgentLoad],
+    policies: Mapping[str, RoutingPolicy],
+    now: datetime,
+) -> tuple[Requeue, ...]:
     """The open conversations whose agent is offline (or gone), or has not replied within the inbox's timeout.
 
     Pending and snoozed conversations stay with their agent: nobody is waiting on the agent there.
@@ -76,12 +81,20 @@ def conversations_to_requeue(assigned: Sequence[AssignedConversation], agents: S
         if conversation.status is not ConversationStatus.OPEN:
             continue
         if conversation.agent_id not in online:
-            requeues.append(Requeue(conversation.conversation_id, conversation.agent_id, RequeueReason.AGENT_OFFLINE))
+            requeues.append(
+                Requeue(conversation.conversation_id, conversation.agent_id, RequeueReason.AGENT_OFFLINE)
+            )
             continue
         policy = policies.get(conversation.inbox_id)
         timeout = policy.answer_timeout if policy is not None else None
-        if timeout is not None and not conversation.answered and now - utc_instant(conversation.assigned_at) >= timeout:
-            requeues.append(Requeue(conversation.conversation_id, conversation.agent_id, RequeueReason.ANSWER_TIMEOUT))
+        if (
+            timeout is not None
+            and not conversation.answered
+            and now - utc_instant(conversation.assigned_at) >= timeout
+        ):
+            requeues.append(
+                Requeue(conversation.conversation_id, conversation.agent_id, RequeueReason.ANSWER_TIMEOUT)
+            )
     return tuple(requeues)
 
 
@@ -109,10 +122,15 @@ class TransferDecision:
 
     @property
     def event(self) -> DomainEvent:
-        return DomainEvent("conversation.transferred", {
-            "from_agent_id": self.from_agent_id, "to_agent_id": self.to_agent_id, "to_team_id": self.to_team_id,
-            "note": self.note,
-        })
+        return DomainEvent(
+            "conversation.transferred",
+            {
+                "from_agent_id": self.from_agent_id,
+                "to_agent_id": self.to_agent_id,
+                "to_team_id": self.to_team_id,
+                "note": self.note,
+            },
+        )
 
 
 def transfer(request: TransferRequest, agents: Sequence[AgentLoad]) -> TransferDecision:
@@ -123,7 +141,9 @@ def transfer(request: TransferRequest, agents: Sequence[AgentLoad]) -> TransferD
     if (request.to_agent_id is None) == (request.to_team_id is None):
         raise TransferRefused("transfer to exactly one agent or one team", reasons=("one_target",))
     if request.status is ConversationStatus.RESOLVED:
-        raise TransferRefused("a resolved conversation is not transferred; reopen it first", reasons=("resolved",))
+        raise TransferRefused(
+            "a resolved conversation is not transferred; reopen it first", reasons=("resolved",)
+        )
     if request.to_agent_id is not None:
         if request.to_agent_id == request.from_agent_id:
             raise TransferRefused("the conversation is already with this agent", reasons=("same_agent",))
@@ -132,18 +152,27 @@ def transfer(request: TransferRequest, agents: Sequence[AgentLoad]) -> TransferD
             raise TransferRefused(f"no agent {request.to_agent_id}", reasons=("unknown_agent",))
         reasons = availability_reasons(target)
         if reasons:
-            raise TransferRefused(f"agent {target.agent_id} cannot take it: {', '.join(reasons)}",
-                                  reasons=tuple(reasons))
-    return TransferDecision(request.conversation_id, request.from_agent_id, request.to_agent_id, request.to_team_id,
-                            request.note.strip())
+            raise TransferRefused(
+                f"agent {target.agent_id} cannot take it: {', '.join(reasons)}", reasons=tuple(reasons)
+            )
+    return TransferDecision(
+        request.conversation_id,
+        request.from_agent_id,
+        request.to_agent_id,
+        request.to_team_id,
+        request.note.strip(),
+    )
 
 
-def claim(conversation: QueuedConversation, current_assignee_id: str | None, agent: AgentLoad,
-          policy: RoutingPolicy) -> AssignmentDecision:
+def claim(
+    conversation: QueuedConversation, current_assignee_id: str | None, agent: AgentLoad, policy: RoutingPolicy
+) -> AssignmentDecision:
     """An agent takes a conversation from the queue (any strategy): online, with room, of the team, with the skill."""
     if current_assignee_id is not None:
         raise ClaimRefused("the conversation already has an agent", reasons=("already_assigned",))
     reasons = exclusion_reasons(agent, requirements_for(policy, conversation), agent_on_shift=None)
     if reasons:
-        raise ClaimRefused(f"agent {agent.agent_id} cannot take it: {', '.join(reasons)}", reasons=tuple(reasons))
+        raise ClaimRefused(
+            f"agent {agent.agent_id} cannot take it: {', '.join(reasons)}", reasons=tuple(reasons)
+        )
     return AssignmentDecision(conversation.conversation_id, Outcome.ASSIGNED, Strategy.MANUAL, agent.agent_id)

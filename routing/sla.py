@@ -48,8 +48,10 @@ class SlaTarget:
     resolution: timedelta | None = None
 
     def __post_init__(self) -> None:
-        for metric, allowed in ((SlaMetric.FIRST_RESPONSE, self.first_response),
-                                (SlaMetric.RESOLUTION, self.resolution)):
+        for metric, allowed in (
+            (SlaMetric.FIRST_RESPONSE, self.first_response),
+            (SlaMetric.RESOLUTION, self.resolution),
+        ):
             if allowed is not None and allowed <= timedelta(0):
                 raise InvalidPolicy(f"the {metric.value} target must be positive", field=metric.value)
 
@@ -91,8 +93,9 @@ class SlaBreach:
         return DomainEvent(SLA_BREACHED, {"metric": self.metric.value, "due_at": self.due_at})
 
 
-def sla_due(policy: SlaPolicy, priority: Priority, opened_at: datetime,
-            hours: WeeklySchedule = ALWAYS_OPEN) -> SlaDue:
+def sla_due(
+    policy: SlaPolicy, priority: Priority, opened_at: datetime, hours: WeeklySchedule = ALWAYS_OPEN
+) -> SlaDue:
     """Due times for a ticket opened at `opened_at`: each target counted in the inbox's business hours."""
     target = policy.targets.get(priority, SlaTarget())
 
@@ -102,8 +105,9 @@ def sla_due(policy: SlaPolicy, priority: Priority, opened_at: datetime,
     return SlaDue(first_response=due_after(target.first_response), resolution=due_after(target.resolution))
 
 
-def sla_breaches(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric],
-                 now: datetime) -> tuple[SlaBreach, ...]:
+def sla_breaches(
+    due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric], now: datetime
+) -> tuple[SlaBreach, ...]:
     """The breaches to emit now: metrics past due and not met in time, except those emitted before.
 
     Meeting a metric exactly at its due time is on time; a metric met late is still a breach, so a
@@ -121,9 +125,15 @@ def sla_breaches(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[
     return tuple(breaches)
 
 
-def next_breach_check(due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric]) -> datetime | None:
+def next_breach_check(
+    due: SlaDue, progress: SlaProgress, already_emitted: frozenset[SlaMetric]
+) -> datetime | None:
     """The earliest instant a breach can still happen (for scheduling the sweeper), or None when none can."""
-    pending = [due_at for metric in SlaMetric
-               if (due_at := due.of(metric)) is not None
-               and metric not in already_emitted and progress.of(metric) is None]
+    pending = [
+        due_at
+        for metric in SlaMetric
+        if (due_at := due.of(metric)) is not None
+        and metric not in already_emitted
+        and progress.of(metric) is None
+    ]
     return min(pending, default=None)

@@ -12,7 +12,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-__all__ = ["Language", "Speaker", "TicketSummary", "TranscriptMessage", "TriedStep", "detect_language", "summarize"]
+__all__ = [
+    "Language",
+    "Speaker",
+    "TicketSummary",
+    "TranscriptMessage",
+    "TriedStep",
+    "detect_language",
+    "summarize",
+]
 
 ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|(?<=[。！？])|\n+")
@@ -20,10 +28,28 @@ _QUESTION = re.compile(r"[?？]$|[吗呢]$")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN = re.compile(r"[A-Za-z]")
 _PUNCTUATION = re.compile(r"[\s\W_]+")
-_GREETINGS = frozenset({
-    "hi", "hello", "hey", "thanks", "thank you", "thank you very much", "ok", "okay", "good morning", "good afternoon",
-    "你好", "您好", "在吗", "在不在", "谢谢", "好的", "嗯", "哈喽",
-})
+_GREETINGS = frozenset(
+    {
+        "hi",
+        "hello",
+        "hey",
+        "thanks",
+        "thank you",
+        "thank you very much",
+        "ok",
+        "okay",
+        "good morning",
+        "good afternoon",
+        "你好",
+        "您好",
+        "在吗",
+        "在不在",
+        "谢谢",
+        "好的",
+        "嗯",
+        "哈喽",
+    }
+)
 _GREETING_OPENERS = ("hi ", "hello ", "hey ", "dear ", "你好", "您好")
 
 
@@ -78,8 +104,14 @@ def detect_language(texts: Sequence[str]) -> Language:
     return Language.ZH if chinese and chinese * 3 >= len(_LATIN.findall(joined)) else Language.EN
 
 
-def summarize(messages: Sequence[TranscriptMessage], *, customer_name: str | None = None,
-              language: Language | None = None, max_items: int = 3, max_excerpt: int = 120) -> TicketSummary:
+def summarize(
+    messages: Sequence[TranscriptMessage],
+    *,
+    customer_name: str | None = None,
+    language: Language | None = None,
+    max_items: int = 3,
+    max_excerpt: int = 120,
+) -> TicketSummary:
     """Summarise a conversation for the ticket opened from it.
 
     Asked: the customer's first substantive sentence, then their questions. Tried: the first
@@ -98,8 +130,9 @@ def summarize(messages: Sequence[TranscriptMessage], *, customer_name: str | Non
         if first is not None and first not in seen:
             seen.add(first)
             tried.append(TriedStep(message.speaker, message.sender_name, _shorten(first, max_excerpt)))
-    chosen_language = language or detect_language([message.text for message in from_customer] or
-                                                  [message.text for message in messages])
+    chosen_language = language or detect_language(
+        [message.text for message in from_customer] or [message.text for message in messages]
+    )
     return TicketSummary(
         language=chosen_language,
         customer_name=" ".join(customer_name.split()) if customer_name else None,
@@ -133,14 +166,28 @@ def _shorten(sentence: str, limit: int) -> str:
 
 _LABELS = {
     Language.EN: {
-        "who": "Customer: {name} ({count} message{s}{files})", "files": ", {count} attachment{s}",
-        "nobody": "(no name given)", "asked": "Asked: ", "tried": "Tried: ", "none": "nothing yet", "said": ": ",
-        "quote": "\u201c{text}\u201d", Speaker.BOT: "Bot", Speaker.AGENT: "Agent",
+        "who": "Customer: {name} ({count} message{s}{files})",
+        "files": ", {count} attachment{s}",
+        "nobody": "(no name given)",
+        "asked": "Asked: ",
+        "tried": "Tried: ",
+        "none": "nothing yet",
+        "said": ": ",
+        "quote": "\u201c{text}\u201d",
+        Speaker.BOT: "Bot",
+        Speaker.AGENT: "Agent",
     },
     Language.ZH: {
-        "who": "客户：{name}（{count} 条消息{files}）", "files": "，{count} 个附件",
-        "nobody": "（未留名）", "asked": "诉求：", "tried": "已尝试：", "none": "暂无", "said": "：",
-        "quote": "“{text}”", Speaker.BOT: "机器人", Speaker.AGENT: "客服",
+        "who": "客户：{name}（{count} 条消息{files}）",
+        "files": "，{count} 个附件",
+        "nobody": "（未留名）",
+        "asked": "诉求：",
+        "tried": "已尝试：",
+        "none": "暂无",
+        "said": "：",
+        "quote": "“{text}”",
+        Speaker.BOT: "机器人",
+        Speaker.AGENT: "客服",
     },
 }
 
@@ -151,10 +198,19 @@ def _plural(count: int) -> str:
 
 def _render(summary: TicketSummary) -> str:
     labels = _LABELS[summary.language]
-    files = labels["files"].format(count=summary.attachments, s=_plural(summary.attachments)) \
-        if summary.attachments else ""
-    lines = [labels["who"].format(name=summary.customer_name or labels["nobody"], count=summary.customer_messages,
-                                  s=_plural(summary.customer_messages), files=files)]
+    files = (
+        labels["files"].format(count=summary.attachments, s=_plural(summary.attachments))
+        if summary.attachments
+        else ""
+    )
+    lines = [
+        labels["who"].format(
+            name=summary.customer_name or labels["nobody"],
+            count=summary.customer_messages,
+            s=_plural(summary.customer_messages),
+            files=files,
+        )
+    ]
     asked = [labels["quote"].format(text=sentence) for sentence in summary.asked]
     lines.append(labels["asked"] + (" / ".join(asked) if asked else labels["none"]))
     lines.append((labels["tried"] + ("" if summary.tried else labels["none"])).rstrip())

@@ -21,8 +21,8 @@ from routing.transitions import (
     SetOpen,
     SetPending,
     Transition,
-    refuse,
     moved,
+    refuse,
 )
 
 __all__ = [
@@ -89,8 +89,9 @@ def ticket_close_due(state: TicketState, rules: TicketRules) -> datetime | None:
     return state.solved_at + rules.close_after_solved
 
 
-def ticket_transition(state: TicketState, event: TicketEvent, now: datetime,
-                      rules: TicketRules) -> Transition[TicketState]:
+def ticket_transition(
+    state: TicketState, event: TicketEvent, now: datetime, rules: TicketRules
+) -> Transition[TicketState]:
     """The ticket after `event` at `now`, and the events to emit; InvalidTransition when it makes no sense now."""
     now = utc_instant(now)
     status = state.status
@@ -124,14 +125,25 @@ def ticket_transition(state: TicketState, event: TicketEvent, now: datetime,
         case Solve(by=by):
             if status not in _WORKABLE:
                 raise refuse(status, event, "it is already solved or closed")
-            return moved("ticket", state, TicketState(TicketStatus.SOLVED, solved_at=now), now,
-                         named="solved", by=by.value)
+            return moved(
+                "ticket",
+                state,
+                TicketState(TicketStatus.SOLVED, solved_at=now),
+                now,
+                named="solved",
+                by=by.value,
+            )
         case Close(by=by):
             close_due = ticket_close_due(state, rules)
             if close_due is None:
                 raise refuse(status, event, "only a solved ticket can be closed")
             if by is not Actor.AGENT and now < close_due:
                 raise refuse(status, event, f"it closes by itself at {close_due.isoformat()}")
-            return moved("ticket", state, TicketState(TicketStatus.CLOSED, solved_at=state.solved_at), now,
-                         named="closed", by=by.value)
-
+            return moved(
+                "ticket",
+                state,
+                TicketState(TicketStatus.CLOSED, solved_at=state.solved_at),
+                now,
+                named="closed",
+                by=by.value,
+            )

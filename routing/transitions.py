@@ -18,8 +18,8 @@ __all__ = [
     "SetOpen",
     "SetPending",
     "Transition",
-    "refuse",
     "moved",
+    "refuse",
 ]
 
 EventValue = str | datetime | None
@@ -82,8 +82,15 @@ class SetPending:
     """An agent marks it as waiting on the customer."""
 
 
-def moved(subject: str, before: HasStatus, after: StatusStateT, at: datetime, *, named: str | None = None,
-          **details: EventValue) -> Transition[StatusStateT]:
+def moved(
+    subject: str,
+    before: HasStatus,
+    after: StatusStateT,
+    at: datetime,
+    *,
+    named: str | None = None,
+    **details: EventValue,
+) -> Transition[StatusStateT]:
     """The transition to `after`: `<subject>.status_changed` when the status moved, and `<subject>.<named>` for a
     change with a name of its own (reopened, snoozed, solved...)."""
     data: dict[str, EventValue] = {"from": before.status.value, "to": after.status.value, "at": at, **details}
@@ -96,4 +103,6 @@ def moved(subject: str, before: HasStatus, after: StatusStateT, at: datetime, *,
 def refuse(status: StrEnum, event: object, why: str) -> InvalidTransition:
     """The InvalidTransition for `event` in `status`, saying why in words an agent can read."""
     event_name = type(event).__name__
-    return InvalidTransition(f"cannot {event_name} while {status.value}: {why}", status=status.value, event=event_name)
+    return InvalidTransition(
+        f"cannot {event_name} while {status.value}: {why}", status=status.value, event=event_name
+    )

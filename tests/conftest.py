@@ -41,8 +41,13 @@ def settings(tmp_path: Path, migrated_template: Path) -> Settings:
     data_dir = tmp_path / "var"
     data_dir.mkdir()
     shutil.copy(migrated_template, data_dir / "omnihub.db")
-    return Settings(data_dir=data_dir, secret_key=TEST_SECRET_KEY, sweep_interval_seconds=3600,
-                    public_url="http://testserver.local", worker_threads=2)
+    return Settings(
+        data_dir=data_dir,
+        secret_key=TEST_SECRET_KEY,
+        sweep_interval_seconds=3600,
+        public_url="http://testserver.local",
+        worker_threads=2,
+    )
 
 
 @pytest.fixture

@@ -19,13 +19,28 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from routing.bot import (
-    Article, BotAnswer, Candidate, ConfidenceModel, Evidence, HandoffReason, ScoredArticle, Thresholds, decide,
+    Article,
+    BotAnswer,
+    Candidate,
+    ConfidenceModel,
+    Evidence,
+    HandoffReason,
+    ScoredArticle,
+    Thresholds,
+    decide,
     detect_handoff,
 )
 from routing.bot.confidence import logistic
 
 __all__ = [
-    "FAQ_DIR", "Questions", "Score", "fit_confidence_model", "load_articles", "load_questions", "load_synonyms", "score",
+    "FAQ_DIR",
+    "Questions",
+    "Score",
+    "fit_confidence_model",
+    "load_articles",
+    "load_questions",
+    "load_synonyms",
+    "score",
     "tune_thresholds",
 ]
 
@@ -72,8 +87,17 @@ class Score:
 def load_articles() -> list[Article]:
     with (FAQ_DIR / "articles.toml").open("rb") as source:
         entries = tomllib.load(source)["article"]
-    return [Article(id=entry["id"], title=entry["title"], questions=tuple(entry["questions"]), answer=entry["answer"],
-                    locale=entry["locale"], tags=tuple(entry.get("tags", ()))) for entry in entries]
+    return [
+        Article(
+            id=entry["id"],
+            title=entry["title"],
+            questions=tuple(entry["questions"]),
+            answer=entry["answer"],
+            locale=entry["locale"],
+            tags=tuple(entry.get("tags", ())),
+        )
+        for entry in entries
+    ]
 
 
 def load_synonyms() -> list[list[str]]:
@@ -139,19 +163,30 @@ def score(ask: Callable[[str], BotAnswer], questions: Questions) -> Score:
         if signal is not None:
             misses.append(f"{text!r}: not a handoff, got {signal}")
     in_scope = len(questions.answer) or 1
-    return Score(top1 / in_scope, answered_right / in_scope, answered_wrong / in_scope, suggested_right / in_scope,
-                 abstained / (len(questions.out_of_scope) or 1), detected / (len(questions.handoff) or 1),
-                 false_alarms / (len(questions.no_handoff) or 1), misses)
+    return Score(
+        top1 / in_scope,
+        answered_right / in_scope,
+        answered_wrong / in_scope,
+        suggested_right / in_scope,
+        abstained / (len(questions.out_of_scope) or 1),
+        detected / (len(questions.handoff) or 1),
+        false_alarms / (len(questions.no_handoff) or 1),
+        misses,
+    )
 
 
-def tune_thresholds(ranked: Callable[[str], tuple[ScoredArticle, ...]], questions: Questions) -> tuple[Thresholds, Score]:
+def tune_thresholds(
+    ranked: Callable[[str], tuple[ScoredArticle, ...]], questions: Questions
+) -> tuple[Thresholds, Score]:
     """The thresholds that put the right article first for the most in-scope questions of `questions`
     while abstaining on at least 90 % of its out-of-scope ones and answering at most 3 % wrongly; ties
     go to the thresholds that answer right at once most often.
 
     Run on the tuning part only: the held-out part must not influence the choice.
     """
-    candidates = {text: ranked(text) for text, _ in questions.answer} | {text: ranked(text) for text in questions.out_of_scope}
+    candidates = {text: ranked(text) for text, _ in questions.answer} | {
+        text: ranked(text) for text in questions.out_of_scope
+    }
     in_scope = Questions(answer=questions.answer, out_of_scope=questions.out_of_scope)
     best: tuple[tuple[float, float], Thresholds, Score] | None = None
     steps = [round(step * 0.02, 2) for step in range(5, 50)]
@@ -170,7 +205,9 @@ def tune_thresholds(ranked: Callable[[str], tuple[ScoredArticle, ...]], question
     return best[1], best[2]
 
 
-def fit_confidence_model(candidates: Callable[[str], tuple[Candidate, ...]], questions: Questions) -> ConfidenceModel:
+def fit_confidence_model(
+    candidates: Callable[[str], tuple[Candidate, ...]], questions: Questions
+) -> ConfidenceModel:
     """The logistic model that best predicts, from its evidence, whether the best-agreeing article of each
     question of `questions` is the right one (never, for out-of-scope questions); coefficients rounded to
     two decimals, so that the model written in code is exactly the one fitted.
@@ -184,7 +221,8 @@ def fit_confidence_model(candidates: Callable[[str], tuple[Candidate, ...]], que
             examples.append((found[0].evidence, found[0].article_id == expected))
     intercept, log_agreement, unknown = _logistic_regression(
         [(math.log(evidence.agreement), evidence.unknown_share) for evidence, _ in examples],
-        [right for _, right in examples])
+        [right for _, right in examples],
+    )
     return ConfidenceModel(round(intercept, 2), round(log_agreement, 2), round(unknown, 2))
 
 
@@ -220,5 +258,8 @@ def _solve(matrix: list[list[float]], vector: list[float]) -> list[float]:
         for row in range(size):
             if row != column:
                 factor = augmented[row][column] / augmented[column][column]
-                augmented[row] = [value - factor * lead for value, lead in zip(augmented[row], augmented[column], strict=True)]
+                augmented[row] = [
+                    value - factor * lead
+                    for value, lead in zip(augmented[row], augmented[column], strict=True)
+                ]
     return [augmented[row][size] / augmented[row][row] for row in range(size)]

@@ -20,11 +20,14 @@ _OUT_OF_OFFICE = re.compile(
     r"^\s*(auto(matic)?[ -]?(reply|response|antwort)|out of (the )?office|away from (the |my )?office|"
     r"on (vacation|holiday|leave)|vacation (reply|response)|abwesenheitsnotiz|réponse automatique|"
     r"自动回复|自動回覆|自动答复|外出|休假|不在办公室|不在辦公室|离开办公室|不在席)",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _BOUNCE_SENDERS = re.compile(r"^(mailer-daemon|postmaster|mail-daemon|mailerdaemon)@", re.IGNORECASE)
 _BOUNCE_SUBJECTS = re.compile(
     r"(undeliver(able|ed)|delivery (status notification|has failed|failure)|mail delivery (failed|subsystem)|"
-    r"returned mail|failure notice|退信|投递失败|未送达|無法傳遞|系统退信)", re.IGNORECASE)
+    r"returned mail|failure notice|退信|投递失败|未送达|無法傳遞|系统退信)",
+    re.IGNORECASE,
+)
 _DSN_FIELD = re.compile(r"^([A-Za-z-]+)\s*:\s*(.*)$")
 _MESSAGE_ID_LINE = re.compile(r"^\s*Message-ID\s*:\s*(<[^>\s]+>)", re.IGNORECASE | re.MULTILINE)
 
@@ -45,19 +48,30 @@ def recognise_machine_mail(message: Message, subject: str, sender: str) -> Machi
         return bounce
     auto_submitted = (raw_header(message, "Auto-Submitted") or "").split(";")[0].strip().lower()
     precedence = (raw_header(message, "Precedence") or "").strip().lower()
-    if (auto_submitted and auto_submitted != "no") or precedence == "auto_reply" or _OUT_OF_OFFICE.match(subject) \
-            or any(raw_header(message, name) is not None
-                   for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply")):
+    if (
+        (auto_submitted and auto_submitted != "no")
+        or precedence == "auto_reply"
+        or _OUT_OF_OFFICE.match(subject)
+        or any(
+            raw_header(message, name) is not None
+            for name in ("X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-Auto-Reply")
+        )
+    ):
         return MachineMail(Automation.AUTO_REPLY)
-    if precedence in ("bulk", "junk", "list") or raw_header(message, "List-Id") is not None \
-            or raw_header(message, "List-Unsubscribe") is not None:
+    if (
+        precedence in ("bulk", "junk", "list")
+        or raw_header(message, "List-Id") is not None
+        or raw_header(message, "List-Unsubscribe") is not None
+    ):
         return MachineMail(Automation.BULK)
     return MachineMail()
 
 
 def _bounce(message: Message, subject: str, sender: str) -> MachineMail | None:
-    is_report = message.get_content_type() == "multipart/report" and \
-        (message.get_param("report-type") or "").lower() == "delivery-status"
+    is_report = (
+        message.get_content_type() == "multipart/report"
+        and (message.get_param("report-type") or "").lower() == "delivery-status"
+    )
     from_daemon = bool(_BOUNCE_SENDERS.match(sender)) and bool(_BOUNCE_SUBJECTS.search(subject) or is_report)
     if not (is_report or from_daemon or raw_header(message, "X-Failed-Recipients") is not None):
         return None
@@ -95,8 +109,11 @@ def _status_blocks(part: Message) -> list[str]:
     """The per-message and per-recipient field blocks; Python parses them as sub-messages, or leaves them as text."""
     payload = part.get_payload()
     if isinstance(payload, list):
-        return ["\n".join(f"{name}: {value}" for name, value in block.items()) for block in payload
-                if isinstance(block, Message)]
+        return [
+            "\n".join(f"{name}: {value}" for name, value in block.items())
+            for block in payload
+            if isinstance(block, Message)
+        ]
     raw = part.get_payload(decode=True)
     return [raw.decode("utf-8", errors="replace")] if isinstance(raw, bytes) else []
 

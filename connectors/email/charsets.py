@@ -19,17 +19,33 @@ from charset_normalizer import from_bytes
 __all__ = ["decode_8bit_header", "decode_header_value", "decode_text"]
 
 SUPERSETS = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030", "csgb2312": "gb18030",
-    "big5": "cp950", "x-big5": "cp950", "shift_jis": "cp932", "euc_jp": "euc_jis_2004", "euc_kr": "cp949",
-    "iso2022_jp": "iso2022_jp_ext", "iso8859-1": "cp1252", "ascii": "cp1252", "iso8859-9": "cp1254",
-    "tis-620": "cp874", "windows-874": "cp874", "iso8859-11": "cp874",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "x-gbk": "gb18030",
+    "gb_2312-80": "gb18030",
+    "csgb2312": "gb18030",
+    "big5": "cp950",
+    "x-big5": "cp950",
+    "shift_jis": "cp932",
+    "euc_jp": "euc_jis_2004",
+    "euc_kr": "cp949",
+    "iso2022_jp": "iso2022_jp_ext",
+    "iso8859-1": "cp1252",
+    "ascii": "cp1252",
+    "iso8859-9": "cp1254",
+    "tis-620": "cp874",
+    "windows-874": "cp874",
+    "iso8859-11": "cp874",
 }
 """Labels (or Python's names for them) to the codec that decodes what clients really send under them, as the WHATWG
 encoding standard does: Latin-1 mail is Windows-1252, GB2312 mail is GBK or GB18030, Big5 mail is Microsoft's 950."""
 
 SEVEN_BIT = frozenset({"iso2022_jp_ext", "iso2022_jp_2", "iso2022_kr", "hz", "utf-7"})
 """Encodings that write non-ASCII text in ASCII bytes: only their label (or their escape sequences) tells."""
-MULTI_BYTE = frozenset({"utf-8", "gb18030", "cp950", "big5hkscs", "cp932", "euc_jis_2004", "cp949", "johab"}) | SEVEN_BIT
+MULTI_BYTE = (
+    frozenset({"utf-8", "gb18030", "cp950", "big5hkscs", "cp932", "euc_jis_2004", "cp949", "johab"})
+    | SEVEN_BIT
+)
 _DETECTABLE_MINIMUM = 8
 """Fewer bytes than this tell a detector nothing reliable."""
 _ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([QqBb])\?([^?\s]*)\?=")
@@ -82,7 +98,7 @@ def decode_header_value(raw: str) -> str:
             if pending:
                 pieces.append(decode_text(bytes(pending), pending_charset))
                 pending, pending_charset = bytearray(), None
-            pieces.append(decode_8bit_header(raw[position:match.start()]))
+            pieces.append(decode_8bit_header(raw[position : match.start()]))
         charset = match.group(1).partition("*")[0].lower()
         word = _word_bytes(match.group(2).upper(), match.group(3))
         if word is None:

@@ -51,8 +51,11 @@ class EmailConnector(PollingConnector):
 
     def describe(self) -> dict[str, Any]:
         """Where the inbox reads and sends mail (never the password)."""
-        return {"from_address": self.settings.from_address, "imap_host": self.settings.imap_host,
-                "folder": self.settings.folder}
+        return {
+            "from_address": self.settings.from_address,
+            "imap_host": self.settings.imap_host,
+            "folder": self.settings.folder,
+        }
 
     def parse(self, raw: RawRequest) -> list[InboundMessage]:
         """One mail (`raw.body`, RFC 5322 bytes; `raw.received_at` its arrival) as one message."""
@@ -71,8 +74,9 @@ class EmailConnector(PollingConnector):
         """Log in to both servers (and open the folder): what polling and sending will do, done once up front."""
         settings = self.settings
         try:
-            client = await ImapClient.connect(context.connect, settings.imap_host, settings.imap_port,
-                                              settings.imap_security)
+            client = await ImapClient.connect(
+                context.connect, settings.imap_host, settings.imap_port, settings.imap_security
+            )
             try:
                 await client.login(settings.username, settings.password.get_secret_value())
                 await client.select(settings.folder)
@@ -86,8 +90,11 @@ class EmailConnector(PollingConnector):
             raise CredentialsUnchecked(failure.reason) from None
 
     async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:
-        attachments = [await self._attachment(attachment.url, attachment.name, attachment.mime_type, context)
-                       for attachment in outbound.attachments if attachment.url]
+        attachments = [
+            await self._attachment(attachment.url, attachment.name, attachment.mime_type, context)
+            for attachment in outbound.attachments
+            if attachment.url
+        ]
         mail, message_id = compose_reply(outbound, self.settings, self.inbox.name, attachments, context.now())
         try:
             await submit(mail, self.settings, context.connect)
@@ -97,12 +104,16 @@ class EmailConnector(PollingConnector):
         except MailServerUnavailable as failure:
             raise TransientSendError(f"The mail server could not be used: {failure.reason}") from None
         except MailServerRefused as refused:
-            raise PermanentSendError(f"The mail server refused the inbox's settings: {refused.reason}") from None
+            raise PermanentSendError(
+                f"The mail server refused the inbox's settings: {refused.reason}"
+            ) from None
         return SendResult(channel_message_ids=(message_id,))
 
-    async def _attachment(self, url: str, name: str | None, mime_type: str | None,
-                          context: ConnectorContext) -> OutgoingAttachment:
+    async def _attachment(
+        self, url: str, name: str | None, mime_type: str | None, context: ConnectorContext
+    ) -> OutgoingAttachment:
         content = await context.read_attachment(url, self.settings.max_attachment_bytes)
         filename = name or url.rstrip("/").rpartition("/")[2] or "attachment"
-        return OutgoingAttachment(filename, mime_type or content.mime_type or "application/octet-stream",
-                                  content.content)
+        return OutgoingAttachment(
+            filename, mime_type or content.mime_type or "application/octet-stream", content.content
+        )

@@ -47,8 +47,11 @@ def address_list(message: Message, *names: str) -> list[tuple[str, str]]:
     """`(display name, address)` pairs from the named headers; the display names decoded, groups flattened."""
     values = [str(value) for name in names for value in message.get_all(name, [])]
     pairs = getaddresses([decode_8bit_header(value) for value in values])
-    return [(" ".join(decode_header_value(name).split()), address.strip()) for name, address in pairs
-            if _looks_like_address(address.strip())]
+    return [
+        (" ".join(decode_header_value(name).split()), address.strip())
+        for name, address in pairs
+        if _looks_like_address(address.strip())
+    ]
 
 
 def message_ids(value: str | None) -> list[str]:
@@ -74,4 +77,6 @@ def parameter_text(part: Message, parameter: str, header: str) -> str | None:
 
 def _looks_like_address(address: str) -> bool:
     local, at, domain = address.rpartition("@")
-    return bool(at and local and domain) and not any(character.isspace() or character in "<>()[],;\"" for character in domain)
+    return bool(at and local and domain) and not any(
+        character.isspace() or character in '<>()[],;"' for character in domain
+    )

@@ -20,7 +20,13 @@ from typing import TypeVar
 from aioimaplib import IMAP4ClientProtocol, Response, quoted
 
 from connectors.base import Connect
-from connectors.email.network import MailServerRefused, MailServerUnavailable, open_socket, tls_context, tls_failure
+from connectors.email.network import (
+    MailServerRefused,
+    MailServerUnavailable,
+    open_socket,
+    tls_context,
+    tls_failure,
+)
 from connectors.email.settings import Security
 
 __all__ = ["FetchedMail", "ImapClient", "SelectedFolder", "encode_mailbox_name"]
@@ -59,7 +65,9 @@ def encode_mailbox_name(name: str) -> str:
     def flush() -> None:
         nonlocal pending
         if pending:
-            chunk = base64.b64encode(pending.encode("utf-16-be")).decode("ascii").rstrip("=").replace("/", ",")
+            chunk = (
+                base64.b64encode(pending.encode("utf-16-be")).decode("ascii").rstrip("=").replace("/", ",")
+            )
             encoded.append(f"&{chunk}-")
             pending = ""
 
@@ -104,8 +112,12 @@ class ImapClient:
             encrypted = security is not Security.NONE
             protocol = _Protocol(loop)
             async with asyncio.timeout(COMMAND_TIMEOUT_SECONDS):
-                await loop.create_connection(lambda: protocol, sock=sock, ssl=tls_context() if encrypted else None,
-                                             server_hostname=host if encrypted else None)
+                await loop.create_connection(
+                    lambda: protocol,
+                    sock=sock,
+                    ssl=tls_context() if encrypted else None,
+                    server_hostname=host if encrypted else None,
+                )
                 if greeting is not None:
                     await protocol.welcome(greeting)
                 await protocol.wait("AUTH|NONAUTH")
@@ -127,15 +139,22 @@ class ImapClient:
     async def login(self, username: str, password: str) -> None:
         response = await self._command(self._protocol.login(quoted(username), password))
         if response.result != "OK":
-            raise MailServerRefused(f"{self._host} refused the username or password ({_text(response)})",
-                                    setting="password")
+            raise MailServerRefused(
+                f"{self._host} refused the username or password ({_text(response)})", setting="password"
+            )
 
     async def select(self, folder: str) -> SelectedFolder:
         response = await self._command(self._protocol.select(encode_mailbox_name(folder)))
         if response.result != "OK":
-            raise MailServerRefused(f"{self._host} has no folder {folder!r} ({_text(response)})", setting="folder")
-        codes = {name: int(value) for line in response.lines if isinstance(line, bytes)
-                 for name, value in _CODE.findall(line)}
+            raise MailServerRefused(
+                f"{self._host} has no folder {folder!r} ({_text(response)})", setting="folder"
+            )
+        codes = {
+            name: int(value)
+            for line in response.lines
+            if isinstance(line, bytes)
+            for name, value in _CODE.findall(line)
+        }
         if b"UIDVALIDITY" not in codes:
             raise MailServerUnavailable(f"{self._host} did not say the folder's UIDVALIDITY")
         return SelectedFolder(codes[b"UIDVALIDITY"], codes.get(b"UIDNEXT"))
@@ -204,7 +223,7 @@ class ImapClient:
             if not self._lost.is_set():
                 async with asyncio.timeout(5):
                     await self._protocol.logout()
-        except Exception:  # noqa: BLE001 - leaving is best effort: the connection is closed below either way
+        except Exception:
             pass
         finally:
             if self._protocol.transport is not None:
@@ -221,8 +240,10 @@ class ImapClient:
                 return False
             if self._lost.is_set():
                 raise MailServerUnavailable(f"the connection to {self._host} was lost")
-            if any(isinstance(line, bytes) and (line.endswith(b"EXISTS") or line.endswith(b"RECENT"))
-                   for line in push or []):
+            if any(
+                isinstance(line, bytes) and (line.endswith(b"EXISTS") or line.endswith(b"RECENT"))
+                for line in push or []
+            ):
                 return True
         return False
 
@@ -230,9 +251,18 @@ class ImapClient:
         response = await self._command(self._protocol.search(*criteria, charset=None, by_uid=True))
         if response.result != "OK":
             raise MailServerUnavailable(f"{self._host} refused to search the folder ({_text(response)})")
-        untagged = response.lines[:-1]  # aioimaplib hands `* SEARCH 1 2 3` back as `1 2 3`, then the completion text
-        return sorted({int(number) for line in untagged if isinstance(line, bytes)
-                       for number in line.split() if number.isdigit()})
+        untagged = response.lines[
+            :-1
+        ]  # aioimaplib hands `* SEARCH 1 2 3` back as `1 2 3`, then the completion text
+        return sorted(
+            {
+                int(number)
+                for line in untagged
+                if isinstance(line, bytes)
+                for number in line.split()
+                if number.isdigit()
+            }
+        )
 
     async def _fetch(self, uids: list[int], items: str) -> Response:
         response = await self._command(self._protocol.fetch(",".join(map(str, uids)), items, by_uid=True))
@@ -245,8 +275,9 @@ class ImapClient:
         command = asyncio.ensure_future(operation)
         lost = asyncio.ensure_future(self._lost.wait())
         try:
-            done, _ = await asyncio.wait({command, lost}, timeout=COMMAND_TIMEOUT_SECONDS,
-                                         return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(
+                {command, lost}, timeout=COMMAND_TIMEOUT_SECONDS, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
             lost.cancel()
         if command in done:
@@ -255,7 +286,9 @@ class ImapClient:
             except (OSError, asyncio.IncompleteReadError) as error:
                 raise MailServerUnavailable(f"the connection to {self._host} failed ({error})") from None
             except Exception as error:
-                raise MailServerUnavailable(f"{self._host} answered what this client cannot read ({error})") from None
+                raise MailServerUnavailable(
+                    f"{self._host} answered what this client cannot read ({error})"
+                ) from None
         command.cancel()
         if lost in done:
             raise MailServerUnavailable(f"the connection to {self._host} was lost")
@@ -287,8 +320,11 @@ async def _starttls(sock: socket.socket, host: str, loop: asyncio.AbstractEventL
         while not (answer := await line()).startswith(_STARTTLS_TAG + b" "):
             continue
     if not answer.startswith(_STARTTLS_TAG + b" OK"):
-        raise MailServerRefused(f"{host} does not offer STARTTLS ({answer.decode('ascii', 'replace')[3:]}); "
-                                "use imap_security ssl with its TLS port", setting="imap_security")
+        raise MailServerRefused(
+            f"{host} does not offer STARTTLS ({answer.decode('ascii', 'replace')[3:]}); "
+            "use imap_security ssl with its TLS port",
+            setting="imap_security",
+        )
     return greeting
 
 

@@ -43,23 +43,33 @@ def tls_context() -> ssl.SSLContext:
 async def open_socket(connect: Connect | None, host: str, port: int, protocol: str) -> socket.socket:
     """A TCP connection to `host:port` opened by the hub; `protocol` (imap, smtp) names the settings in errors."""
     if connect is None:
-        raise MailServerRefused("this hub gives connectors no network connections, so no mail server can be reached",
-                                setting=None)
+        raise MailServerRefused(
+            "this hub gives connectors no network connections, so no mail server can be reached", setting=None
+        )
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
             return await connect(host, port)
     except DestinationRefused as refused:
         raise MailServerRefused(f"{host} {refused.refusal}", setting=f"{protocol}_host") from None
     except TimeoutError:
-        raise MailServerUnavailable(f"{host}:{port} did not answer within {CONNECT_TIMEOUT_SECONDS:g} seconds") from None
+        raise MailServerUnavailable(
+            f"{host}:{port} did not answer within {CONNECT_TIMEOUT_SECONDS:g} seconds"
+        ) from None
     except OSError as error:
-        raise MailServerUnavailable(f"{host}:{port} could not be reached ({error.strerror or error})") from None
+        raise MailServerUnavailable(
+            f"{host}:{port} could not be reached ({error.strerror or error})"
+        ) from None
 
 
 def tls_failure(error: ssl.SSLError, host: str, port: int, protocol: str) -> MailServerRefused:
     """A TLS handshake that failed: a certificate not valid for the host, or a port that does not speak TLS."""
     if isinstance(error, ssl.SSLCertVerificationError):
-        return MailServerRefused(f"the certificate of {host} could not be verified ({error.verify_message})",
-                                 setting=f"{protocol}_host")
-    return MailServerRefused(f"{host}:{port} did not complete a TLS handshake ({error.reason or error}); "
-                             f"check {protocol}_port and {protocol}_security", setting=f"{protocol}_security")
+        return MailServerRefused(
+            f"the certificate of {host} could not be verified ({error.verify_message})",
+            setting=f"{protocol}_host",
+        )
+    return MailServerRefused(
+        f"{host}:{port} did not complete a TLS handshake ({error.reason or error}); "
+        f"check {protocol}_port and {protocol}_security",
+        setting=f"{protocol}_security",
+    )

@@ -35,8 +35,13 @@ class OutgoingAttachment:
     content: bytes
 
 
-def compose_reply(outbound: OutboundMessage, settings: EmailSettings, fallback_subject: str,
-                  attachments: list[OutgoingAttachment], now: datetime) -> tuple[EmailMessage, str]:
+def compose_reply(
+    outbound: OutboundMessage,
+    settings: EmailSettings,
+    fallback_subject: str,
+    attachments: list[OutgoingAttachment],
+    now: datetime,
+) -> tuple[EmailMessage, str]:
     """The mail to send and its Message-ID (without brackets). Raises PermanentSendError for a recipient that is
     not an email address."""
     if outbound.recipient.kind != IdentityKind.EMAIL or "@" not in outbound.recipient.value:
@@ -49,7 +54,9 @@ def compose_reply(outbound: OutboundMessage, settings: EmailSettings, fallback_s
         mail["From"] = Address(settings.from_name, sender_local, sender_domain)
         mail["To"] = Address("", recipient_local, recipient_domain)
     except (ValueError, IndexError) as error:
-        raise PermanentSendError(f"The address {outbound.recipient.value} cannot be written in a mail ({error}).") from None
+        raise PermanentSendError(
+            f"The address {outbound.recipient.value} cannot be written in a mail ({error})."
+        ) from None
     mail["Subject"] = reply_subject(outbound.subject) if outbound.subject else fallback_subject
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = f"<{message_id}>"
@@ -63,8 +70,12 @@ def compose_reply(outbound: OutboundMessage, settings: EmailSettings, fallback_s
     mail.add_alternative(_as_html(outbound.text or ""), subtype="html")
     for attachment in attachments:
         maintype, _, subtype = attachment.mime_type.partition("/")
-        mail.add_attachment(attachment.content, maintype=maintype or "application", subtype=subtype or "octet-stream",
-                            filename=attachment.filename)
+        mail.add_attachment(
+            attachment.content,
+            maintype=maintype or "application",
+            subtype=subtype or "octet-stream",
+            filename=attachment.filename,
+        )
     return mail, message_id
 
 
@@ -72,7 +83,7 @@ def _references(replies_to: tuple[str, ...]) -> list[str]:
     """Oldest first, as References lists them: the thread's first mail, then the newest ones."""
     chain = list(reversed(replies_to))
     if len(chain) > MAX_REFERENCES:
-        chain = chain[:1] + chain[-(MAX_REFERENCES - 1):]
+        chain = chain[:1] + chain[-(MAX_REFERENCES - 1) :]
     return chain
 
 
@@ -83,4 +94,6 @@ def _as_html(text: str) -> str:
         escaped = escape(paragraph)
         linked = _URL.sub(lambda match: f'<a href="{match.group(0)}">{match.group(0)}</a>', escaped)
         paragraphs.append(f"<p>{linked.replace(chr(10), '<br>')}</p>")
-    return f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{"".join(paragraphs)}</body></html>'
+    return (
+        f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>{"".join(paragraphs)}</body></html>'
+    )

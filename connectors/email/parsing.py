@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.message import Message
 from email.parser import BytesParser
 from email.utils import parsedate_to_datetime
@@ -19,12 +19,27 @@ from typing import Any
 from connectors.base import MalformedPayload
 from connectors.email.automation import recognise_machine_mail
 from connectors.email.charsets import decode_8bit_header, decode_text
-from connectors.email.headers import RAW_HEADERS, address_list, header_text, message_ids, parameter_text, raw_header
+from connectors.email.headers import (
+    RAW_HEADERS,
+    address_list,
+    header_text,
+    message_ids,
+    parameter_text,
+    raw_header,
+)
 from connectors.email.markup import html_to_text, sanitize_html
 from connectors.email.quoting import split_reply
 from connectors.email.settings import EmailSettings
 from connectors.email.thread_ids import content_key, is_our_message_id, message_key
-from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, InboundMessage, clean_text, normalize_identity
+from normalizer import (
+    Attachment,
+    ContentType,
+    IdentityKind,
+    IdentityRef,
+    InboundMessage,
+    clean_text,
+    normalize_identity,
+)
 from normalizer.identities import InvalidIdentity
 
 __all__ = ["ReadMail", "header_block", "read_mail", "with_stored_attachments"]
@@ -35,8 +50,15 @@ MAX_ATTACHMENTS = 50
 MAX_THREAD_IDS = 50
 MAX_MIME_DEPTH = 20
 MAX_AUDIT_CHARS = 65_536
-_NOT_CONTENT = frozenset({"message/delivery-status", "text/rfc822-headers", "application/pgp-signature",
-                          "application/pkcs7-signature", "application/x-pkcs7-signature"})
+_NOT_CONTENT = frozenset(
+    {
+        "message/delivery-status",
+        "text/rfc822-headers",
+        "application/pgp-signature",
+        "application/pkcs7-signature",
+        "application/x-pkcs7-signature",
+    }
+)
 """Parts that are machinery (a bounce's status fields, a signature block), not something a customer sent."""
 
 
@@ -62,10 +84,12 @@ class _Found:
 def header_block(data: bytes) -> str:
     """A mail's headers as text: what the hub keeps of a mail for audit (a mail carries no secrets of ours)."""
     end = min((at for at in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if at >= 0), default=len(data))
-    return decode_8bit_header(data[:min(end, MAX_AUDIT_CHARS)].decode("utf-8", errors="surrogateescape"))
+    return decode_8bit_header(data[: min(end, MAX_AUDIT_CHARS)].decode("utf-8", errors="surrogateescape"))
 
 
-def read_mail(data: bytes, received_at: datetime, settings: EmailSettings, *, full_size: int | None = None) -> ReadMail:
+def read_mail(
+    data: bytes, received_at: datetime, settings: EmailSettings, *, full_size: int | None = None
+) -> ReadMail:
     """Parse one RFC 5322 mail. `received_at` (the server's arrival time) stands in for a missing or broken Date.
 
     `full_size` says `data` holds only the headers of a mail of that size (too large to import whole).
@@ -80,10 +104,14 @@ def read_mail(data: bytes, received_at: datetime, settings: EmailSettings, *, fu
     if full_size is None:
         _walk(mail, found, settings, depth=0)
     else:
-        found.notes.append(f"This mail ({_megabytes(full_size)}) is larger than the inbox's limit of "
-                           f"{_megabytes(settings.max_message_bytes)}: only its headers were imported.")
+        found.notes.append(
+            f"This mail ({_megabytes(full_size)}) is larger than the inbox's limit of "
+            f"{_megabytes(settings.max_message_bytes)}: only its headers were imported."
+        )
     machine = recognise_machine_mail(mail, subject, sender.value)
-    body = "\n".join(found.plain) if found.plain else html_to_text("\n".join(found.html)) if found.html else ""
+    body = (
+        "\n".join(found.plain) if found.plain else html_to_text("\n".join(found.html)) if found.html else ""
+    )
     reply = split_reply(clean_text(body))
     text = reply.new_text
     if len(text) > MAX_TEXT_CHARS:
@@ -147,7 +175,7 @@ def _sent_at(mail: Message, received_at: datetime) -> datetime:
         sent_at = parsedate_to_datetime(raw_header(mail, "Date") or "")
     except (TypeError, ValueError, IndexError, OverflowError):
         return received_at
-    return sent_at.replace(tzinfo=timezone.utc) if sent_at.tzinfo is None else sent_at
+    return sent_at.replace(tzinfo=UTC) if sent_at.tzinfo is None else sent_at
 
 
 def _replies_to(mail: Message) -> tuple[str, ...]:
@@ -160,8 +188,10 @@ def _replies_to(mail: Message) -> tuple[str, ...]:
 def _identifying_parts(mail: Message, data: bytes) -> list[bytes]:
     """What makes a mail without a Message-ID itself: who sent it, when, to whom, about what, and its body."""
     end = min((at for at in (data.find(b"\r\n\r\n"), data.find(b"\n\n")) if at >= 0), default=len(data))
-    headers = [(raw_header(mail, name) or "").encode("utf-8", errors="surrogateescape")
-               for name in ("From", "Date", "To", "Subject")]
+    headers = [
+        (raw_header(mail, name) or "").encode("utf-8", errors="surrogateescape")
+        for name in ("From", "Date", "To", "Subject")
+    ]
     return [*headers, data[end:].strip()]
 
 
@@ -180,10 +210,14 @@ def _walk(part: Message, found: _Found, settings: EmailSettings, depth: int) -> 
         return
     if content_type in _NOT_CONTENT:
         return
-    filename = parameter_text(part, "filename", "content-disposition") or parameter_text(part, "name", "content-type")
+    filename = parameter_text(part, "filename", "content-disposition") or parameter_text(
+        part, "name", "content-type"
+    )
     disposition = part.get_content_disposition()
     if content_type.startswith("multipart/"):
-        content_type = "text/plain"  # a multipart without a boundary: Python leaves its body as the text it is
+        content_type = (
+            "text/plain"  # a multipart without a boundary: Python leaves its body as the text it is
+        )
     if content_type in ("text/plain", "text/html") and disposition != "attachment" and not filename:
         text = decode_text(_payload(part), part.get_content_charset())
         (found.plain if content_type == "text/plain" else found.html).append(text)
@@ -204,12 +238,20 @@ def _walk_alternatives(children: list[Message], found: _Found, settings: EmailSe
     found.html.extend(next((branch.html for branch in reversed(branches) if branch.html), []))
 
 
-def _add_attachment(part: Message, content_type: str, filename: str | None, disposition: str | None,
-                    found: _Found, settings: EmailSettings) -> None:
+def _add_attachment(
+    part: Message,
+    content_type: str,
+    filename: str | None,
+    disposition: str | None,
+    found: _Found,
+    settings: EmailSettings,
+) -> None:
     index = len(found.attachments) + 1
     name = filename or f"attachment-{index}{_extension(part, content_type)}"
     if len(found.attachments) >= MAX_ATTACHMENTS:
-        found.notes.append(f"{name} was not imported: a mail may bring at most {MAX_ATTACHMENTS} attachments.")
+        found.notes.append(
+            f"{name} was not imported: a mail may bring at most {MAX_ATTACHMENTS} attachments."
+        )
         return
     content = _attached_mail(part) if content_type == "message/rfc822" else _payload(part)
     meta: dict[str, Any] = {}
@@ -220,13 +262,21 @@ def _add_attachment(part: Message, content_type: str, filename: str | None, disp
         meta["inline"] = True
     kept: bytes | None = content
     if len(content) > settings.max_attachment_bytes:
-        reason = (f"{name} ({_megabytes(len(content))}) was not imported: it is larger than the inbox's limit "
-                  f"of {_megabytes(settings.max_attachment_bytes)}.")
+        reason = (
+            f"{name} ({_megabytes(len(content))}) was not imported: it is larger than the inbox's limit "
+            f"of {_megabytes(settings.max_attachment_bytes)}."
+        )
         meta["dropped"] = reason
         found.notes.append(reason)
         kept = None
-    attachment = Attachment(kind=_kind(content_type), media_id=None if kept is None else f"mime-part-{index}",
-                            mime_type=content_type, name=name, size=len(content), meta=meta)
+    attachment = Attachment(
+        kind=_kind(content_type),
+        media_id=None if kept is None else f"mime-part-{index}",
+        mime_type=content_type,
+        name=name,
+        size=len(content),
+        meta=meta,
+    )
     found.attachments.append((attachment, kept))
 
 
@@ -251,7 +301,9 @@ def _extension(part: Message, content_type: str) -> str:
 
 def _kind(content_type: str) -> str:
     major = content_type.partition("/")[0]
-    return {"image": ContentType.IMAGE, "audio": ContentType.VOICE, "video": ContentType.VIDEO}.get(major, ContentType.FILE)
+    return {"image": ContentType.IMAGE, "audio": ContentType.VOICE, "video": ContentType.VIDEO}.get(
+        major, ContentType.FILE
+    )
 
 
 def _content_type(text: str, attachments: tuple[Attachment, ...]) -> str:

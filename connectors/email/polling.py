@@ -16,7 +16,7 @@ import logging
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import (
     ConnectorContext,
@@ -60,8 +60,9 @@ class MailboxCursor:
 async def open_mailbox(settings: EmailSettings, context: ConnectorContext) -> AsyncIterator[MailboxSession]:
     """Connect, log in and select the inbox's folder; log out on leaving."""
     with poll_errors():
-        client = await ImapClient.connect(context.connect, settings.imap_host, settings.imap_port,
-                                          settings.imap_security)
+        client = await ImapClient.connect(
+            context.connect, settings.imap_host, settings.imap_port, settings.imap_security
+        )
     try:
         with poll_errors():
             await client.login(settings.username, settings.password.get_secret_value())
@@ -83,8 +84,9 @@ def poll_errors() -> Iterator[None]:
 
 
 class MailboxSession(PollSession):
-    def __init__(self, client: ImapClient, folder: SelectedFolder, settings: EmailSettings,
-                 context: ConnectorContext) -> None:
+    def __init__(
+        self, client: ImapClient, folder: SelectedFolder, settings: EmailSettings, context: ConnectorContext
+    ) -> None:
         self._client = client
         self._folder = folder
         self._settings = settings
@@ -94,10 +96,12 @@ class MailboxSession(PollSession):
         with poll_errors():
             start = await self._start(MailboxCursor.decode(cursor) if cursor is not None else None)
             waiting = await self._client.uids_after(start.last_uid)
-            batch = await self._bounded_batch(waiting[:self._settings.batch_size])
+            batch = await self._bounded_batch(waiting[: self._settings.batch_size])
             whole = [uid for uid, size in batch if size <= self._settings.max_message_bytes]
             too_large = {uid: size for uid, size in batch if size > self._settings.max_message_bytes}
-            fetched = await self._client.fetch(whole) + await self._client.fetch(list(too_large), "BODY.PEEK[HEADER]")
+            fetched = await self._client.fetch(whole) + await self._client.fetch(
+                list(too_large), "BODY.PEEK[HEADER]"
+            )
         items: list[PolledItem] = []
         for mail in sorted(fetched, key=lambda mail: mail.uid):
             item = await self._item(mail, too_large.get(mail.uid))
@@ -107,7 +111,9 @@ class MailboxSession(PollSession):
         if batch:
             last_uid = batch[-1][0]
             arrival = next((mail.arrived_at for mail in fetched if mail.uid == last_uid), None)
-            end = MailboxCursor(self._folder.uidvalidity, last_uid, int(arrival.timestamp()) if arrival else 0)
+            end = MailboxCursor(
+                self._folder.uidvalidity, last_uid, int(arrival.timestamp()) if arrival else 0
+            )
         return PollResult(tuple(items), end.encode(), more=len(waiting) > len(batch))
 
     async def wait_for_news(self, timeout: float) -> bool:
@@ -128,13 +134,17 @@ class MailboxSession(PollSession):
             since = self._context.now() - timedelta(days=self._settings.initial_import_days)
             candidates = await self._client.uids_since(since.date())
             return MailboxCursor(validity, candidates[0] - 1 if candidates else await self._last_uid(), 0)
-        log.info("email.uidvalidity_changed uidvalidity=%s stored_uidvalidity=%s", validity, cursor.uidvalidity)
+        log.info(
+            "email.uidvalidity_changed uidvalidity=%s stored_uidvalidity=%s", validity, cursor.uidvalidity
+        )
         if cursor.last_arrival == 0:
             return MailboxCursor(validity, 0, 0)
-        last_arrival = datetime.fromtimestamp(cursor.last_arrival, timezone.utc)
+        last_arrival = datetime.fromtimestamp(cursor.last_arrival, UTC)
         candidates = await self._client.uids_since((last_arrival - timedelta(days=1)).date())
         arrivals = await self._client.sizes_and_dates(candidates)
-        again = [uid for uid in candidates if (arrivals.get(uid, (0, None))[1] or last_arrival) >= last_arrival]
+        again = [
+            uid for uid in candidates if (arrivals.get(uid, (0, None))[1] or last_arrival) >= last_arrival
+        ]
         return MailboxCursor(validity, again[0] - 1 if again else await self._last_uid(), cursor.last_arrival)
 
     async def _last_uid(self) -> int:
@@ -151,7 +161,10 @@ class MailboxSession(PollSession):
         total = 0
         for uid in uids:
             size = sizes.get(uid, (0, None))[0]
-            if batch and total + min(size, self._settings.max_message_bytes) > self._settings.max_message_bytes:
+            if (
+                batch
+                and total + min(size, self._settings.max_message_bytes) > self._settings.max_message_bytes
+            ):
                 break
             batch.append((uid, size))
             total += min(size, self._settings.max_message_bytes)
@@ -168,9 +181,13 @@ class MailboxSession(PollSession):
         if read.ours:
             return None
         urls: dict[int, str] = {}
-        for index, (attachment, content) in enumerate(zip(read.message.attachments, read.contents, strict=True)):
+        for index, (attachment, content) in enumerate(
+            zip(read.message.attachments, read.contents, strict=True)
+        ):
             if content is not None:
-                urls[index] = await self._context.save_attachment(content, attachment.name or "attachment",
-                                                                  attachment.mime_type or "application/octet-stream")
+                urls[index] = await self._context.save_attachment(
+                    content,
+                    attachment.name or "attachment",
+                    attachment.mime_type or "application/octet-stream",
+                )
         return PolledItem((with_stored_attachments(read.message, urls),), header_block(mail.data))
-

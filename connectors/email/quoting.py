@@ -16,12 +16,16 @@ __all__ = ["ReplyParts", "split_reply"]
 _ATTRIBUTION = re.compile(
     r"^(On\b.{0,300}\bwrote:|Le\b.{0,300}\ba écrit\s?:|Am\b.{0,300}\bschrieb.{0,100}:|.{0,300}写道[:：]|"
     r".{0,200}(<[^>]+@[^>]+>|@\S+)\s*wrote:)\s*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _ORIGINAL_MESSAGE = re.compile(
     r"^[-_\s]*(-{2,}\s*(Original Message|Forwarded message|原始邮件|原始郵件|转发邮件)\s*-{2,}|_{10,})[-_\s]*$",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 _OUTLOOK_FROM = re.compile(r"^\*?(From|发件人|寄件者)\s*[:：]\*?\s*\S", re.IGNORECASE)
-_OUTLOOK_FOLLOWING = re.compile(r"^\*?(Sent|Date|To|Subject|发送时间|日期|收件人|主题|寄件日期|傳送時間)\s*[:：]", re.IGNORECASE)
+_OUTLOOK_FOLLOWING = re.compile(
+    r"^\*?(Sent|Date|To|Subject|发送时间|日期|收件人|主题|寄件日期|傳送時間)\s*[:：]", re.IGNORECASE
+)
 _SIGNATURE = re.compile(r"^-- ?$")
 _QUOTED_LINE = re.compile(r"^\s*>")
 
@@ -41,7 +45,7 @@ def split_reply(text: str) -> ReplyParts:
     signature: list[str] = []
     for index in range(len(head) - 1, -1, -1):
         if _SIGNATURE.match(head[index]):
-            head, signature = head[:index], head[index + 1:]
+            head, signature = head[:index], head[index + 1 :]
             break
     new_text = "\n".join(head).strip()
     if not new_text:
@@ -58,10 +62,13 @@ def _quote_start(lines: list[str]) -> int:
         if _ORIGINAL_MESSAGE.match(stripped) and index > 0:
             return index
         wrapped = f"{stripped} {_next_text(lines, index)}"
-        if _ATTRIBUTION.match(stripped) or (stripped.lower().startswith("on ") and _ATTRIBUTION.match(wrapped)):
+        if _ATTRIBUTION.match(stripped) or (
+            stripped.lower().startswith("on ") and _ATTRIBUTION.match(wrapped)
+        ):
             return index
-        if _OUTLOOK_FROM.match(stripped) and any(_OUTLOOK_FOLLOWING.match(following.strip())
-                                                 for following in lines[index + 1:index + 4]):
+        if _OUTLOOK_FROM.match(stripped) and any(
+            _OUTLOOK_FOLLOWING.match(following.strip()) for following in lines[index + 1 : index + 4]
+        ):
             return index
     end = len(lines)
     while end > 0 and not lines[end - 1].strip():

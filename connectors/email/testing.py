@@ -28,8 +28,8 @@ from typing import Any
 
 from aioimaplib import IMAP4
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from aiosmtpd.smtp import SMTP as SMTPServer
+from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -94,21 +94,32 @@ class TestCertificate:
     def create(cls, directory: Path) -> TestCertificate:
         key = ec.generate_private_key(ec.SECP256R1())
         name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-        now = dt.datetime.now(dt.timezone.utc)
+        now = dt.datetime.now(dt.UTC)
         certificate = (
-            x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + dt.timedelta(days=2))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(
+                x509.SubjectAlternativeName(
+                    [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                ),
+                critical=False,
+            )
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256())
         )
         directory.mkdir(parents=True, exist_ok=True)
         cert_path, key_path = directory / "cert.pem", directory / "key.pem"
         cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-        key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                               serialization.NoEncryption()))
+        key_path.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
+        )
         return cls(cert_path, key_path)
 
     def server_context(self) -> ssl.SSLContext:
@@ -134,8 +145,15 @@ class DovecotServer:
         server._launch(users)
         return server
 
-    async def append(self, username: str, password: str, mail: bytes, *, folder: str = "INBOX",
-                     arrived_at: dt.datetime | None = None) -> None:
+    async def append(
+        self,
+        username: str,
+        password: str,
+        mail: bytes,
+        *,
+        folder: str = "INBOX",
+        arrived_at: dt.datetime | None = None,
+    ) -> None:
         """Deliver `mail` into the user's folder with IMAP APPEND, as a mail server's delivery would."""
         async with self.session(username, password) as imap:
             response = await imap.append(mail, mailbox=encode_mailbox_name(folder), date=arrived_at)
@@ -174,8 +192,9 @@ class DovecotServer:
         self.port, self.tls_port = _free_port(), _free_port()
         for sub in ("run", "state", "mail", "home"):
             (self.directory / sub).mkdir()
-        (self.directory / "passwd").write_text("".join(f"{name}:{{PLAIN}}{password}::::\n"
-                                                       for name, password in users.items()))
+        (self.directory / "passwd").write_text(
+            "".join(f"{name}:{{PLAIN}}{password}::::\n" for name, password in users.items())
+        )
         shutil.copy(self.certificate.cert_path, self.directory / "cert.pem")
         shutil.copy(self.certificate.key_path, self.directory / "key.pem")
         (self.directory / "dovecot.conf").write_text(self._config(uid, gid, user))
@@ -183,13 +202,20 @@ class DovecotServer:
             os.chown(path, uid, gid)
         (self.directory / "key.pem").chmod(0o600)
         as_user: dict[str, Any] = {"user": uid, "group": gid, "extra_groups": []} if os.geteuid() == 0 else {}
-        self._process = subprocess.Popen([str(DOVECOT), "-F", "-c", str(self.directory / "dovecot.conf")],
-                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, **as_user)
+        self._process = subprocess.Popen(
+            [str(DOVECOT), "-F", "-c", str(self.directory / "dovecot.conf")],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            **as_user,
+        )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _accepts(self.port) or not _accepts(self.tls_port):
             if self._process.poll() is not None or time.monotonic() > deadline:
-                log = (self.directory / "dovecot.log").read_text(errors="replace") \
-                    if (self.directory / "dovecot.log").exists() else ""
+                log = (
+                    (self.directory / "dovecot.log").read_text(errors="replace")
+                    if (self.directory / "dovecot.log").exists()
+                    else ""
+                )
                 self.stop()
                 raise RuntimeError(f"Dovecot did not start: {log[-2000:]}")
             time.sleep(0.05)
@@ -247,8 +273,11 @@ def _unprivileged_user() -> tuple[int, int, str]:
     try:
         entry = pwd.getpwnam(MAIL_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_USER],
+            check=True,
+            capture_output=True,
+        )
         entry = pwd.getpwnam(MAIL_USER)
     return entry.pw_uid, entry.pw_gid, entry.pw_name
 
@@ -295,9 +324,16 @@ class SmtpRecorder:
         self.port = _free_port()
         context = self.certificate.server_context()
         self._controller = Controller(
-            self, hostname="127.0.0.1", port=self.port, ssl_context=context if self.implicit_tls else None,
-            tls_context=None if self.implicit_tls else context, authenticator=self._authenticate,
-            auth_required=True, auth_require_tls=False, server_hostname="smtp.test")
+            self,
+            hostname="127.0.0.1",
+            port=self.port,
+            ssl_context=context if self.implicit_tls else None,
+            tls_context=None if self.implicit_tls else context,
+            authenticator=self._authenticate,
+            auth_required=True,
+            auth_require_tls=False,
+            server_hostname="smtp.test",
+        )
         self._controller.start()
         return self
 
@@ -310,15 +346,25 @@ class SmtpRecorder:
             return self.reply_to_data
         login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
         with self._lock:
-            self.received.append(RecordedMail(
-                envelope.mail_from or "", tuple(envelope.rcpt_tos), bytes(envelope.original_content or b""),
-                tls=self.implicit_tls or session.ssl is not None, login=login))
+            self.received.append(
+                RecordedMail(
+                    envelope.mail_from or "",
+                    tuple(envelope.rcpt_tos),
+                    bytes(envelope.original_content or b""),
+                    tls=self.implicit_tls or session.ssl is not None,
+                    login=login,
+                )
+            )
         return "250 2.0.0 Accepted"
 
-    def _authenticate(self, server: SMTPServer, session: Session, envelope: Envelope, mechanism: str,
-                      auth_data: Any) -> AuthResult:
-        good = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == self.username \
+    def _authenticate(
+        self, server: SMTPServer, session: Session, envelope: Envelope, mechanism: str, auth_data: Any
+    ) -> AuthResult:
+        good = (
+            isinstance(auth_data, LoginPassword)
+            and auth_data.login.decode() == self.username
             and auth_data.password.decode() == self.password
+        )
         return AuthResult(success=good, handled=False, auth_data=auth_data if good else None)
 
 
@@ -332,8 +378,9 @@ class _MailboxSource:
     connect: Connect = loopback_connect
 
     async def deliver(self, raw: RawRequest) -> None:
-        await self.dovecot.append(self.settings["username"], self.settings["password"], raw.body,
-                                  arrived_at=raw.received_at)
+        await self.dovecot.append(
+            self.settings["username"], self.settings["password"], raw.body, arrived_at=raw.received_at
+        )
 
 
 @asynccontextmanager
@@ -342,14 +389,23 @@ async def mailbox_source(**settings: Any) -> AsyncIterator[_MailboxSource]:
     loopback. `settings` override the defaults (e.g. a small batch_size)."""
     directory = Path(tempfile.mkdtemp(prefix="mail-source-"))
     certificate = TestCertificate.create(directory)
-    dovecot = await asyncio.to_thread(DovecotServer.start, certificate, {"support@shop.example": "imap-secret"})
+    dovecot = await asyncio.to_thread(
+        DovecotServer.start, certificate, {"support@shop.example": "imap-secret"}
+    )
     smtp = SmtpRecorder(certificate).start()
     try:
         values = {
-            "imap_host": "127.0.0.1", "imap_port": dovecot.port, "imap_security": "none",
-            "smtp_host": "127.0.0.1", "smtp_port": smtp.port, "smtp_security": "none",
-            "username": "support@shop.example", "password": "imap-secret",
-            "from_address": "support@shop.example", "initial_import_days": 3650, **settings,
+            "imap_host": "127.0.0.1",
+            "imap_port": dovecot.port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port,
+            "smtp_security": "none",
+            "username": "support@shop.example",
+            "password": "imap-secret",
+            "from_address": "support@shop.example",
+            "initial_import_days": 3650,
+            **settings,
         }
         smtp.password = values["password"]
         yield _MailboxSource(dovecot, smtp, values)

@@ -11,18 +11,30 @@ from __future__ import annotations
 import hashlib
 import re
 
-__all__ = ["OUR_ID_PREFIX", "content_key", "is_our_message_id", "message_key", "our_message_id", "reply_subject"]
+__all__ = [
+    "OUR_ID_PREFIX",
+    "content_key",
+    "is_our_message_id",
+    "message_key",
+    "our_message_id",
+    "reply_subject",
+]
 
 OUR_ID_PREFIX = "omnihub."
 MAX_KEY_LENGTH = 200
-_REPLY_PREFIX = re.compile(r"^\s*((re|aw|sv|antw|回复|回覆|答复)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE)
+_REPLY_PREFIX = re.compile(
+    r"^\s*((re|aw|sv|antw|回复|回覆|答复)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE
+)
 
 
 def message_key(message_id: str) -> str:
     """The channel message id for a Message-ID: the id itself, or a digest of it when it is too long to key by."""
     if len(message_id) <= MAX_KEY_LENGTH:
         return message_id
-    return "message-id-sha256:" + hashlib.sha256(message_id.encode("utf-8", errors="surrogateescape")).hexdigest()
+    return (
+        "message-id-sha256:"
+        + hashlib.sha256(message_id.encode("utf-8", errors="surrogateescape")).hexdigest()
+    )
 
 
 def content_key(identifying_parts: list[bytes]) -> str:

@@ -63,8 +63,9 @@ class WidgetPost(msgspec.Struct, forbid_unknown_fields=False):
 class WebChatConnector(Connector):
     kind = "webchat"
     display_name = "Web chat"
-    capabilities = Capabilities(text=True, images=True, files=True, typing=True, read_receipts=True,
-                                max_text_length=MAX_TEXT_LENGTH)
+    capabilities = Capabilities(
+        text=True, images=True, files=True, typing=True, read_receipts=True, max_text_length=MAX_TEXT_LENGTH
+    )
     settings_model = WebChatSettings
 
     def describe(self) -> dict[str, str]:
@@ -94,7 +95,9 @@ class WebChatConnector(Connector):
         return [
             InboundMessage(
                 channel_message_id=f"{post.visitor_id}:{post.client_id}",
-                sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, post.visitor_id, scope=self.inbox.id, verified=True),
+                sender=IdentityRef(
+                    IdentityKind.WEBCHAT_VISITOR, post.visitor_id, scope=self.inbox.id, verified=True
+                ),
                 sender_name=clean_text(post.name or "") or None,
                 sent_at=raw.received_at,
                 text=text,
@@ -104,4 +107,3 @@ class WebChatConnector(Connector):
 
     async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:
         return SendResult(channel_message_ids=(outbound.message_id,), status="delivered")
-

@@ -4,4 +4,9 @@ from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.mini_program import MiniProgramSettings, WeChatMiniProgramConnector
 from connectors.wechat.official_account import WeChatOfficialAccountConnector
 
-__all__ = ["MiniProgramSettings", "WeChatMiniProgramConnector", "WeChatOfficialAccountConnector", "WeChatSettings"]
+__all__ = [
+    "MiniProgramSettings",
+    "WeChatMiniProgramConnector",
+    "WeChatOfficialAccountConnector",
+    "WeChatSettings",
+]

@@ -3,4 +3,11 @@
 from hub.egress.client import DeadlineExceeded, ResponseTooLarge, guarded_client
 from hub.egress.policy import EgressPolicy, Resolver, system_resolver
 
-__all__ = ["DeadlineExceeded", "EgressPolicy", "Resolver", "ResponseTooLarge", "guarded_client", "system_resolver"]
+__all__ = [
+    "DeadlineExceeded",
+    "EgressPolicy",
+    "Resolver",
+    "ResponseTooLarge",
+    "guarded_client",
+    "system_resolver",
+]

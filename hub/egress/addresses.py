@@ -11,9 +11,9 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 
 __all__ = [
     "CLOUD_METADATA",
+    "LOOPBACK",
     "IPAddress",
     "IPNetwork",
-    "LOOPBACK",
     "address_category",
     "host_category",
     "literal_addresses",
@@ -35,56 +35,68 @@ CLOUD_METADATA = "cloud metadata"
 NEVER_ALLOWED = frozenset({CLOUD_METADATA, UNSPECIFIED})
 """No allowed network opens these: a cloud's instance credentials, and 0.0.0.0 / :: (this very host)."""
 
-CLOUD_METADATA_ADDRESSES = frozenset(ip_address(address) for address in (
-    "169.254.169.254",  # AWS, Azure, GCP, OpenStack, Oracle, DigitalOcean...
-    "169.254.169.123",  # AWS time sync
-    "169.254.170.2",  # AWS ECS task credentials
-    "100.100.100.200",  # Alibaba Cloud
-    "192.0.0.192",  # Oracle Cloud (classic)
-    "fd00:ec2::254",  # AWS (IPv6)
-    "fd00:ec2::23",  # AWS time sync (IPv6)
-    "fd20:ce::254",  # GCP (IPv6)
-))
+CLOUD_METADATA_ADDRESSES = frozenset(
+    ip_address(address)
+    for address in (
+        "169.254.169.254",  # AWS, Azure, GCP, OpenStack, Oracle, DigitalOcean...
+        "169.254.169.123",  # AWS time sync
+        "169.254.170.2",  # AWS ECS task credentials
+        "100.100.100.200",  # Alibaba Cloud
+        "192.0.0.192",  # Oracle Cloud (classic)
+        "fd00:ec2::254",  # AWS (IPv6)
+        "fd00:ec2::23",  # AWS time sync (IPv6)
+        "fd20:ce::254",  # GCP (IPv6)
+    )
+)
 
-CLOUD_METADATA_NAMES = frozenset({
-    "metadata", "metadata.google.internal", "metadata.goog", "instance-data", "instance-data.ec2.internal",
-    "metadata.tencentyun.com",
-})
+CLOUD_METADATA_NAMES = frozenset(
+    {
+        "metadata",
+        "metadata.google.internal",
+        "metadata.goog",
+        "instance-data",
+        "instance-data.ec2.internal",
+        "metadata.tencentyun.com",
+    }
+)
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
 
 NAT64 = IPv6Network("64:ff9b::/96")
 
-SPECIAL_NETWORKS: tuple[tuple[IPNetwork, str], ...] = tuple((ip_network(network), category) for network, category in (
-    ("0.0.0.0/8", UNSPECIFIED),
-    ("10.0.0.0/8", PRIVATE),
-    ("100.64.0.0/10", SHARED),
-    ("127.0.0.0/8", LOOPBACK),
-    ("169.254.0.0/16", LINK_LOCAL),
-    ("172.16.0.0/12", PRIVATE),
-    ("192.0.0.0/24", RESERVED),
-    ("192.0.2.0/24", RESERVED),
-    ("192.88.99.0/24", RESERVED),
-    ("192.168.0.0/16", PRIVATE),
-    ("198.18.0.0/15", RESERVED),
-    ("198.51.100.0/24", RESERVED),
-    ("203.0.113.0/24", RESERVED),
-    ("224.0.0.0/4", MULTICAST),
-    ("240.0.0.0/4", RESERVED),
-    ("::/128", UNSPECIFIED),
-    ("::1/128", LOOPBACK),
-    ("::/96", RESERVED),  # IPv4-compatible, deprecated
-    ("64:ff9b:1::/48", PRIVATE),  # local-use NAT64
-    ("100::/64", RESERVED),
-    ("2001::/23", RESERVED),  # IETF protocol assignments, Teredo among them
-    ("2001:db8::/32", RESERVED),
-    ("2002::/16", RESERVED),  # 6to4
-    ("3fff::/20", RESERVED),
-    ("5f00::/16", RESERVED),
-    ("fc00::/7", PRIVATE),
-    ("fe80::/10", LINK_LOCAL),
-    ("fec0::/10", PRIVATE),  # site-local, deprecated
-    ("ff00::/8", MULTICAST),
-))
+SPECIAL_NETWORKS: tuple[tuple[IPNetwork, str], ...] = tuple(
+    (ip_network(network), category)
+    for network, category in (
+        ("0.0.0.0/8", UNSPECIFIED),
+        ("10.0.0.0/8", PRIVATE),
+        ("100.64.0.0/10", SHARED),
+        ("127.0.0.0/8", LOOPBACK),
+        ("169.254.0.0/16", LINK_LOCAL),
+        ("172.16.0.0/12", PRIVATE),
+        ("192.0.0.0/24", RESERVED),
+        ("192.0.2.0/24", RESERVED),
+        ("192.88.99.0/24", RESERVED),
+        ("192.168.0.0/16", PRIVATE),
+        ("198.18.0.0/15", RESERVED),
+        ("198.51.100.0/24", RESERVED),
+        ("203.0.113.0/24", RESERVED),
+        ("224.0.0.0/4", MULTICAST),
+        ("240.0.0.0/4", RESERVED),
+        ("::/128", UNSPECIFIED),
+        ("::1/128", LOOPBACK),
+        ("::/96", RESERVED),  # IPv4-compatible, deprecated
+        ("64:ff9b:1::/48", PRIVATE),  # local-use NAT64
+        ("100::/64", RESERVED),
+        ("2001::/23", RESERVED),  # IETF protocol assignments, Teredo among them
+        ("2001:db8::/32", RESERVED),
+        ("2002::/16", RESERVED),  # 6to4
+        ("3fff::/20", RESERVED),
+        ("5f00::/16", RESERVED),
+        ("fc00::/7", PRIVATE),
+        ("fe80::/10", LINK_LOCAL),
+        ("fec0::/10", PRIVATE),  # site-local, deprecated
+        ("ff00::/8", MULTICAST),
+    )
+)
 """Looked up in order, so a smaller network listed before a larger one that holds it wins."""
 
 

@@ -53,7 +53,9 @@ class ResponseTooLarge(PermanentSendError):
     """The answer is larger than the policy lets the hub read."""
 
     def __init__(self, destination: str, max_bytes: int) -> None:
-        super().__init__(f"The answer from {destination} is larger than {max_bytes} bytes, the most this hub reads")
+        super().__init__(
+            f"The answer from {destination} is larger than {max_bytes} bytes, the most this hub reads"
+        )
 
 
 class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -63,11 +65,19 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         self._policy = policy
         self._sockets = httpcore.AnyIOBackend()
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
-                          socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
         addresses = await self._resolve(host, port, timeout)
-        judged = [(address, refused_category(ip_address(address), self._policy.allowed_networks))
-                  for address in addresses]
+        judged = [
+            (address, refused_category(ip_address(address), self._policy.allowed_networks))
+            for address in addresses
+        ]
         allowed = [address for address, category in judged if category is None]
         if not allowed:
             raise DestinationRefused(host, next(category for _, category in judged if category))
@@ -112,8 +122,9 @@ class _Limits:
             async with asyncio.timeout_at(self._deadline):
                 yield
         except TimeoutError:
-            raise DeadlineExceeded(f"no complete answer within {self._deadline_seconds:g} seconds",
-                                   request=self.request) from None
+            raise DeadlineExceeded(
+                f"no complete answer within {self._deadline_seconds:g} seconds", request=self.request
+            ) from None
         except tuple(_HTTPX_ERRORS) as error:
             mapped = next(_HTTPX_ERRORS[kind] for kind in type(error).__mro__ if kind in _HTTPX_ERRORS)
             raise mapped(str(error), request=self.request) from error
@@ -150,15 +161,23 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: EgressPolicy) -> None:
         self._policy = policy
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(), max_connections=100, max_keepalive_connections=20,
-            keepalive_expiry=5.0, network_backend=_GuardedNetworkBackend(policy))
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_GuardedNetworkBackend(policy),
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         limits = _Limits(request, self._policy.deadline_seconds)
         core_request = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
-                             target=request.url.raw_path),
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
             headers=request.headers.raw,
             content=request.stream,
             extensions=request.extensions,
@@ -166,9 +185,12 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
         async with limits.step():
             answer = await self._pool.handle_async_request(core_request)
         assert isinstance(answer.stream, AsyncIterable), "an async pool answers with an async body"
-        response = httpx.Response(answer.status, headers=answer.headers,
-                                  stream=_BoundedStream(answer.stream, limits, self._policy.max_response_bytes),
-                                  extensions=answer.extensions)
+        response = httpx.Response(
+            answer.status,
+            headers=answer.headers,
+            stream=_BoundedStream(answer.stream, limits, self._policy.max_response_bytes),
+            extensions=answer.extensions,
+        )
         declared = response.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self._policy.max_response_bytes:
             await response.aclose()
@@ -181,5 +203,9 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
 
 def guarded_client(policy: EgressPolicy) -> httpx.AsyncClient:
     """The one client the hub fetches with for users; give it to every feature that makes outgoing requests."""
-    return httpx.AsyncClient(transport=_GuardedTransport(policy), timeout=PER_OPERATION_TIMEOUT,
-                             max_redirects=MAX_REDIRECTS, trust_env=False)
+    return httpx.AsyncClient(
+        transport=_GuardedTransport(policy),
+        timeout=PER_OPERATION_TIMEOUT,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,
+    )

@@ -42,8 +42,12 @@ class EgressPolicy:
 
     @classmethod
     def from_settings(cls, settings: Settings, resolver: Resolver = system_resolver) -> EgressPolicy:
-        return cls(tuple(settings.allowed_private_networks), settings.egress_deadline_seconds,
-                   settings.egress_max_response_bytes, resolver)
+        return cls(
+            tuple(settings.allowed_private_networks),
+            settings.egress_deadline_seconds,
+            settings.egress_max_response_bytes,
+            resolver,
+        )
 
     def judge_url(self, url: str) -> None:
         """Raise DestinationRefused when the URL's host is refused without a look-up (an address, `localhost`).

@@ -30,7 +30,22 @@ from routing.bot.handoff import HandoffReason, HandoffSignal, detect_handoff
 from routing.bot.index import BotIndex, Candidate
 
 __all__ = [
-    "DEFAULT_CONFIDENCE_MODEL", "DEFAULT_THRESHOLDS", "MAX_TEXT_CHARS", "Article", "BotAnswer", "BotIndex", "Candidate",
-    "ConfidenceModel", "Decision", "Evidence", "HandoffReason", "HandoffSignal", "ScoredArticle", "Thresholds", "decide",
-    "detect_handoff", "fold", "locale_language",
+    "DEFAULT_CONFIDENCE_MODEL",
+    "DEFAULT_THRESHOLDS",
+    "MAX_TEXT_CHARS",
+    "Article",
+    "BotAnswer",
+    "BotIndex",
+    "Candidate",
+    "ConfidenceModel",
+    "Decision",
+    "Evidence",
+    "HandoffReason",
+    "HandoffSignal",
+    "ScoredArticle",
+    "Thresholds",
+    "decide",
+    "detect_handoff",
+    "fold",
+    "locale_language",
 ]

@@ -58,8 +58,11 @@ def _english_stemmer() -> snowballstemmer.stemmer:
 
 
 def _stem_words(words: Iterable[str]) -> list[str]:
-    kept = [word for word in (IRREGULAR_ENGLISH_FORMS.get(word, word) for word in words)
-            if word not in ENGLISH_STOP_WORDS and word not in GENERIC_ENGLISH_VERBS]
+    kept = [
+        word
+        for word in (IRREGULAR_ENGLISH_FORMS.get(word, word) for word in words)
+        if word not in ENGLISH_STOP_WORDS and word not in GENERIC_ENGLISH_VERBS
+    ]
     return _english_stemmer().stemWords(kept) if kept else []
 
 
@@ -104,7 +107,9 @@ class Analyzer:
 
     @staticmethod
     def _plain_words(folded_phrase: str) -> list[str]:
-        return _stem_words(match.group() for match in TOKEN.finditer(folded_phrase) if match.lastgroup == "word")
+        return _stem_words(
+            match.group() for match in TOKEN.finditer(folded_phrase) if match.lastgroup == "word"
+        )
 
 
 def dominant_language(folded: str) -> Language | None:

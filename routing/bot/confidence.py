@@ -54,8 +54,11 @@ class ConfidenceModel:
         """The probability, from 0 to 1, that the article is the right answer; 0 when nothing matched."""
         if not evidence.agreement:
             return 0.0
-        return logistic(self.intercept + self.log_agreement_weight * math.log(evidence.agreement)
-                        + self.unknown_share_weight * evidence.unknown_share)
+        return logistic(
+            self.intercept
+            + self.log_agreement_weight * math.log(evidence.agreement)
+            + self.unknown_share_weight * evidence.unknown_share
+        )
 
 
 def logistic(log_odds: float) -> float:
@@ -66,4 +69,6 @@ def logistic(log_odds: float) -> float:
     return odds / (1 + odds)
 
 
-DEFAULT_CONFIDENCE_MODEL = ConfidenceModel(intercept=3.71, log_agreement_weight=3.42, unknown_share_weight=-1.77)
+DEFAULT_CONFIDENCE_MODEL = ConfidenceModel(
+    intercept=3.71, log_agreement_weight=3.42, unknown_share_weight=-1.77
+)

@@ -73,7 +73,17 @@ def decide(candidates: Sequence[ScoredArticle], thresholds: Thresholds = DEFAULT
     runner_up = candidates[1].score if len(candidates) > 1 else 0.0
     if top.score >= thresholds.answer_at and top.score - runner_up >= thresholds.answer_lead:
         return BotAnswer("answer", top.article_id, round(top.score, 4))
-    offered = [candidate for candidate in candidates[: thresholds.max_suggestions] if candidate.score >= thresholds.suggest_at]
-    return BotAnswer("suggest", None, round(top.score, 4),
-                     tuple(ScoredArticle(candidate.article_id, candidate.title, round(candidate.score, 4))
-                           for candidate in offered))
+    offered = [
+        candidate
+        for candidate in candidates[: thresholds.max_suggestions]
+        if candidate.score >= thresholds.suggest_at
+    ]
+    return BotAnswer(
+        "suggest",
+        None,
+        round(top.score, 4),
+        tuple(
+            ScoredArticle(candidate.article_id, candidate.title, round(candidate.score, 4))
+            for candidate in offered
+        ),
+    )

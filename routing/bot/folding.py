@@ -42,5 +42,7 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKC", text[: MAX_TEXT_CHARS * 2])
     text = URL_OR_EMAIL.sub(" ", text)
     text = "".join(" " if unicodedata.category(char) in UNWANTED_CATEGORIES else char for char in text)
-    text = arabic_numerals(unicodedata.normalize("NFKC", _traditional_to_simplified().convert(text).casefold()))
+    text = arabic_numerals(
+        unicodedata.normalize("NFKC", _traditional_to_simplified().convert(text).casefold())
+    )
     return " ".join(text.split())[:MAX_TEXT_CHARS].rstrip()

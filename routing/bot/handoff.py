@@ -44,17 +44,29 @@ ENGLISH_PERSON = r"(?:human(?: being)?|real person|person|live agent|agent|repre
 
 ASKED_FOR_HUMAN = (
     re.compile(rf"^(?:我要|我想|请|帮我)?(?:转|找|接)?{CHINESE_PERSON}(?:吧|呢|啊|吗|在吗|在不在)?$"),
-    re.compile(rf"(?:转|找|要|叫|接|联系|换|请|让|给我|跟|和|同|有没有){CHINESE_PERSON}|{CHINESE_PERSON}(?:在吗|在不在|来|说话|聊|回复我)"),
+    re.compile(
+        rf"(?:转|找|要|叫|接|联系|换|请|让|给我|跟|和|同|有没有){CHINESE_PERSON}|{CHINESE_PERSON}(?:在吗|在不在|来|说话|聊|回复我)"
+    ),
     re.compile(rf"^(?:an? |the )?(?:{ENGLISH_PERSON}|customer (?:service|support))(?: please| now| pls)?$"),
-    re.compile(rf"\b(?:talk|speak|chat|connect|transfer|put|get|give|want|need|reach|escalate)\b[\w' ]{{0,30}}?\b{ENGLISH_PERSON}s?\b"),
+    re.compile(
+        rf"\b(?:talk|speak|chat|connect|transfer|put|get|give|want|need|reach|escalate)\b[\w' ]{{0,30}}?\b{ENGLISH_PERSON}s?\b"
+    ),
     re.compile(r"\b(?:talk|speak|chat) (?:to|with) (?:someone|somebody|anyone|a person|people)\b"),
 )
 
 FRUSTRATION = (
-    re.compile(r"垃圾|没用|没有用|废物|破机器人|什么破|智障|傻[逼瓜子]|弱智|蠢|滚|气死|无语|听不懂|答非所问|废话|骗子|坑人|去死|妈的|tmd"),
-    re.compile(r"\b(?:this|that|it|you|u|bot|chatbot|so|completely|totally|utterly)(?:'re| are| is|'s)? useless\b|^useless\b|\buseless (?:bot|answer|service)\b"),
-    re.compile(r"\b(?:stupid|idiot(?:ic)?|dumb|ridiculous|pointless|wtf|fuck\w*|f\*+k|damn|crap|rubbish|waste of (?:my )?time)\b"),
-    re.compile(r"\b(?:not|n't) (?:help(?:ing|ful)?|understand(?:ing)?)\b|\bdoesn't help\b|\bnot what i asked\b"),
+    re.compile(
+        r"垃圾|没用|没有用|废物|破机器人|什么破|智障|傻[逼瓜子]|弱智|蠢|滚|气死|无语|听不懂|答非所问|废话|骗子|坑人|去死|妈的|tmd"
+    ),
+    re.compile(
+        r"\b(?:this|that|it|you|u|bot|chatbot|so|completely|totally|utterly)(?:'re| are| is|'s)? useless\b|^useless\b|\buseless (?:bot|answer|service)\b"
+    ),
+    re.compile(
+        r"\b(?:stupid|idiot(?:ic)?|dumb|ridiculous|pointless|wtf|fuck\w*|f\*+k|damn|crap|rubbish|waste of (?:my )?time)\b"
+    ),
+    re.compile(
+        r"\b(?:not|n't) (?:help(?:ing|ful)?|understand(?:ing)?)\b|\bdoesn't help\b|\bnot what i asked\b"
+    ),
 )
 
 BARE_MARKS = re.compile(r"[?!]{3,}")
@@ -76,4 +88,3 @@ def detect_handoff(text: str) -> HandoffSignal | None:
     if marks and len(WORDS.findall(folded)) <= 2:
         return HandoffSignal("frustration", marks.group(0))
     return None
-

@@ -65,23 +65,38 @@ class BotIndex:
 
     __slots__ = ("_analyzer", "_articles", "_by_id", "_terms", "confidence_model", "thresholds")
 
-    def __init__(self, analyzer: Analyzer, articles: Sequence[_AnalysedArticle], thresholds: Thresholds,
-                 confidence_model: ConfidenceModel) -> None:
+    def __init__(
+        self,
+        analyzer: Analyzer,
+        articles: Sequence[_AnalysedArticle],
+        thresholds: Thresholds,
+        confidence_model: ConfidenceModel,
+    ) -> None:
         self._analyzer = analyzer
         self._articles = tuple(articles)
         self._by_id = {entry.article.id: entry for entry in self._articles}
         self.thresholds = thresholds
         self.confidence_model = confidence_model
-        self._terms = TermSpace([entry.phrasings for entry in self._articles], [entry.body for entry in self._articles])
+        self._terms = TermSpace(
+            [entry.phrasings for entry in self._articles], [entry.body for entry in self._articles]
+        )
 
     @classmethod
-    def build(cls, articles: Iterable[Article], synonyms: Sequence[Sequence[str]] = (),
-              thresholds: Thresholds = DEFAULT_THRESHOLDS,
-              confidence_model: ConfidenceModel = DEFAULT_CONFIDENCE_MODEL) -> BotIndex:
+    def build(
+        cls,
+        articles: Iterable[Article],
+        synonyms: Sequence[Sequence[str]] = (),
+        thresholds: Thresholds = DEFAULT_THRESHOLDS,
+        confidence_model: ConfidenceModel = DEFAULT_CONFIDENCE_MODEL,
+    ) -> BotIndex:
         """Index the enabled articles; `synonyms` is the business's list of groups of equivalent terms."""
         analyzer = Analyzer(synonyms)
-        return cls(analyzer, [_AnalysedArticle.of(article, analyzer) for article in _unique(articles) if article.enabled],
-                   thresholds, confidence_model)
+        return cls(
+            analyzer,
+            [_AnalysedArticle.of(article, analyzer) for article in _unique(articles) if article.enabled],
+            thresholds,
+            confidence_model,
+        )
 
     def updated(self, upserts: Iterable[Article] = (), removed_ids: Iterable[str] = ()) -> BotIndex:
         """A new index with articles added, replaced (same id) or removed; this one is unchanged."""
@@ -91,8 +106,11 @@ class BotIndex:
         for article in _unique(upserts):
             previous = entries.pop(article.id, None)
             if article.enabled:
-                entries[article.id] = (previous if previous is not None and previous.article == article
-                                       else _AnalysedArticle.of(article, self._analyzer))
+                entries[article.id] = (
+                    previous
+                    if previous is not None and previous.article == article
+                    else _AnalysedArticle.of(article, self._analyzer)
+                )
         return BotIndex(self._analyzer, list(entries.values()), self.thresholds, self.confidence_model)
 
     def __len__(self) -> int:
@@ -107,8 +125,12 @@ class BotIndex:
 
     def ranked(self, text: str, locale: str | None = None) -> tuple[ScoredArticle, ...]:
         """The best candidate articles for `text` with their confidence, best first (at most `CANDIDATES`)."""
-        scored = [ScoredArticle(candidate.article_id, candidate.title, self.confidence_model.confidence(candidate.evidence))
-                  for candidate in self.candidates(text, locale)]
+        scored = [
+            ScoredArticle(
+                candidate.article_id, candidate.title, self.confidence_model.confidence(candidate.evidence)
+            )
+            for candidate in self.candidates(text, locale)
+        ]
         scored.sort(key=lambda candidate: -candidate.score)
         return tuple(candidate for candidate in scored if candidate.score > 0)
 
@@ -123,16 +145,29 @@ class BotIndex:
             return ()
         relevance = self._terms.relevance(weights)
         if wanted_language is not None:
-            relevance = {article: score for article, score in relevance.items()
-                         if self._articles[article].language in (wanted_language, None)}
+            relevance = {
+                article: score
+                for article, score in relevance.items()
+                if self._articles[article].language in (wanted_language, None)
+            }
         else:
-            relevance = {article: score if self._speaks(article, language) else score * OTHER_LANGUAGE_FACTOR
-                         for article, score in relevance.items()}
-        unknown_share = sum(weight for term, weight in weights.items() if not self._terms.known(term)) / sum(weights.values())
+            relevance = {
+                article: score if self._speaks(article, language) else score * OTHER_LANGUAGE_FACTOR
+                for article, score in relevance.items()
+            }
+        unknown_share = sum(weight for term, weight in weights.items() if not self._terms.known(term)) / sum(
+            weights.values()
+        )
         return tuple(
-            Candidate(self._articles[number].article.id, self._articles[number].article.title,
-                      Evidence(self._terms.coverage(number, weights), unknown_share, self._speaks(number, language)))
-            for number in heapq.nlargest(CANDIDATES, relevance, key=relevance.__getitem__))
+            Candidate(
+                self._articles[number].article.id,
+                self._articles[number].article.title,
+                Evidence(
+                    self._terms.coverage(number, weights), unknown_share, self._speaks(number, language)
+                ),
+            )
+            for number in heapq.nlargest(CANDIDATES, relevance, key=relevance.__getitem__)
+        )
 
     def _speaks(self, article: int, language: str | None) -> bool:
         """Whether article number `article` is in `language` (an article or question of no known language fits any)."""
@@ -142,7 +177,9 @@ class BotIndex:
 def _unique(articles: Iterable[Article]) -> list[Article]:
     """`articles` in order; a repeated id is a caller's mistake that would make answers ambiguous."""
     listed = list(articles)
-    repeated = [article_id for article_id, count in Counter(article.id for article in listed).items() if count > 1]
+    repeated = [
+        article_id for article_id, count in Counter(article.id for article in listed).items() if count > 1
+    ]
     if repeated:
         raise ValueError(f"article ids repeated: {', '.join(sorted(repeated))}")
     return listed

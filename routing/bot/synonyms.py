@@ -53,10 +53,17 @@ class SynonymTable:
         concept_of = _merge_sharing_groups(keyed_groups)
         han_concepts = {key: concept for key, concept in concept_of.items() if isinstance(key, str)}
         word_concepts = {key: concept for key, concept in concept_of.items() if isinstance(key, tuple)}
-        han_pattern = (re.compile("|".join(re.escape(phrase) for phrase in sorted(han_concepts, key=len, reverse=True)))
-                       if han_concepts else None)
-        return cls(MappingProxyType(han_concepts), han_pattern, MappingProxyType(word_concepts),
-                   max(map(len, word_concepts), default=0))
+        han_pattern = (
+            re.compile("|".join(re.escape(phrase) for phrase in sorted(han_concepts, key=len, reverse=True)))
+            if han_concepts
+            else None
+        )
+        return cls(
+            MappingProxyType(han_concepts),
+            han_pattern,
+            MappingProxyType(word_concepts),
+            max(map(len, word_concepts), default=0),
+        )
 
     def replace_han_phrases(self, folded: str) -> str:
         """`folded` with each Chinese phrase of a group replaced by the group's concept term, set apart by spaces."""
@@ -72,7 +79,7 @@ class SynonymTable:
         position = 0
         while position < len(words):
             for length in range(min(self.longest_word_phrase, len(words) - position), 0, -1):
-                concept = self.word_concepts.get(tuple(words[position:position + length]))
+                concept = self.word_concepts.get(tuple(words[position : position + length]))
                 if concept is not None:
                     result.append(concept)
                     position += length
@@ -83,7 +90,9 @@ class SynonymTable:
         return result
 
 
-def _merge_sharing_groups(keyed_groups: list[list[str | tuple[str, ...]]]) -> dict[str | tuple[str, ...], str]:
+def _merge_sharing_groups(
+    keyed_groups: list[list[str | tuple[str, ...]]],
+) -> dict[str | tuple[str, ...], str]:
     """The concept term of every key, one per set of groups linked by shared keys (union-find)."""
     parent = list(range(len(keyed_groups)))
 

@@ -40,11 +40,26 @@ class Coverage:
 class TermSpace:
     """IDF, postings and phrasing weights of the terms of every article; read-only once built."""
 
-    __slots__ = ("_article_phrasings", "_asked", "_avg_body_length", "_avg_phrasing_length", "_bodies",
-                 "_body_lengths", "_body_postings", "_idf", "_phrasing_lengths", "_phrasing_mass", "_phrasing_owner",
-                 "_phrasing_terms", "_postings", "unknown_idf")
+    __slots__ = (
+        "_article_phrasings",
+        "_asked",
+        "_avg_body_length",
+        "_avg_phrasing_length",
+        "_bodies",
+        "_body_lengths",
+        "_body_postings",
+        "_idf",
+        "_phrasing_lengths",
+        "_phrasing_mass",
+        "_phrasing_owner",
+        "_phrasing_terms",
+        "_postings",
+        "unknown_idf",
+    )
 
-    def __init__(self, phrasings: Sequence[Sequence[Mapping[str, int]]], bodies: Sequence[Mapping[str, int]]) -> None:
+    def __init__(
+        self, phrasings: Sequence[Sequence[Mapping[str, int]]], bodies: Sequence[Mapping[str, int]]
+    ) -> None:
         """`phrasings[n]` are the term counts of article n's title and questions, `bodies[n]` of its title, tags and answer."""
         articles = len(bodies)
         document_frequency: Counter[str] = Counter()
@@ -70,7 +85,9 @@ class TermSpace:
         self._body_postings = {term: tuple(entries) for term, entries in body_postings.items()}
         self._phrasing_owner = tuple(owner)
         self._phrasing_lengths = tuple(lengths)
-        self._phrasing_terms = tuple(frozenset(counts) for own_phrasings in phrasings for counts in own_phrasings)
+        self._phrasing_terms = tuple(
+            frozenset(counts) for own_phrasings in phrasings for counts in own_phrasings
+        )
         self._phrasing_mass = tuple(sum(self._idf[term] for term in terms) for terms in self._phrasing_terms)
         self._article_phrasings = tuple(ranges)
         self._asked = tuple(frozenset().union(*own_phrasings) for own_phrasings in phrasings)
@@ -96,7 +113,8 @@ class TermSpace:
             if len(postings) <= common_phrasings:
                 for phrasing, frequency in postings:
                     phrasing_scores[phrasing] += weight * _saturation(
-                        frequency, self._phrasing_lengths[phrasing], self._avg_phrasing_length)
+                        frequency, self._phrasing_lengths[phrasing], self._avg_phrasing_length
+                    )
         totals: dict[int, float] = {}
         for phrasing, score in phrasing_scores.items():
             article = self._phrasing_owner[phrasing]
@@ -107,7 +125,8 @@ class TermSpace:
             if len(postings) <= common_articles:
                 for article, frequency in postings:
                     totals[article] = totals.get(article, 0.0) + BODY_SHARE * weight * _saturation(
-                        frequency, self._body_lengths[article], self._avg_body_length)
+                        frequency, self._body_lengths[article], self._avg_body_length
+                    )
         return totals
 
     def coverage(self, article: int, weights: Mapping[str, float]) -> Coverage:
@@ -123,7 +142,9 @@ class TermSpace:
         for number in self._article_phrasings[article]:
             terms, mass = self._phrasing_terms[number], self._phrasing_mass[number]
             if mass:
-                phrasing = max(phrasing, sum(weight for term, weight in weights.items() if term in terms) / mass)
+                phrasing = max(
+                    phrasing, sum(weight for term, weight in weights.items() if term in terms) / mass
+                )
         return Coverage(question, phrasing)
 
 

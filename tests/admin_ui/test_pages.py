@@ -26,7 +26,9 @@ def test_pages_carry_a_strict_content_security_policy(client, path):
     response = client.get(path)
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
-    policy = dict(part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";"))
+    policy = dict(
+        part.strip().split(" ", 1) for part in response.headers["content-security-policy"].split(";")
+    )
     assert policy["default-src"] == "'none'"
     assert policy["script-src"] == "'self'"
     assert policy["style-src"] == "'self'"
@@ -46,8 +48,12 @@ def test_pages_have_no_inline_script_or_style(client, path):
 
 @pytest.mark.parametrize(
     ("path", "content_type"),
-    [("/widget.js", "text/javascript"), ("/static/inbox.js", "text/javascript"), ("/static/inbox.css", "text/css"),
-     ("/static/demo.css", "text/css")],
+    [
+        ("/widget.js", "text/javascript"),
+        ("/static/inbox.js", "text/javascript"),
+        ("/static/inbox.css", "text/css"),
+        ("/static/demo.css", "text/css"),
+    ],
 )
 def test_assets_are_served_with_their_content_type(client, path, content_type):
     response = client.get(path)
@@ -70,8 +76,17 @@ def test_widget_script_is_small_and_cacheable(client):
 
 @pytest.mark.parametrize(
     "path",
-    ["/static/../pyproject.toml", "/static/%2e%2e/pyproject.toml", "/static/..%2fpages.py", "/static/%2e%2e%2fpages.py",
-     "/static/..%5cpages.py", "/static/.", "/static/", "/static/nothing.js", "/static/../templates/inbox.html"],
+    [
+        "/static/../pyproject.toml",
+        "/static/%2e%2e/pyproject.toml",
+        "/static/..%2fpages.py",
+        "/static/%2e%2e%2fpages.py",
+        "/static/..%5cpages.py",
+        "/static/.",
+        "/static/",
+        "/static/nothing.js",
+        "/static/../templates/inbox.html",
+    ],
 )
 def test_static_paths_outside_the_asset_table_are_not_found(client, path):
     response = client.get(path)
@@ -90,7 +105,9 @@ def test_demo_escapes_the_inbox_name(client, demo, settings):
 
     async def rename(hub):
         async with hub.database.session() as session:
-            inbox = (await session.exec(select(Inbox).where(Inbox.id == inbox_of(demo, "webchat")["id"]))).one()
+            inbox = (
+                await session.exec(select(Inbox).where(Inbox.id == inbox_of(demo, "webchat")["id"]))
+            ).one()
             inbox.name = hostile
             session.add(inbox)
             await session.commit()

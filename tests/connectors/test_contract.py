@@ -16,7 +16,9 @@ class TestEveryRegisteredConnector(ConnectorContract):
         return load_profile(REGISTRY.get(request.param))
 
 
-@pytest.mark.parametrize("kind", [kind for kind in REGISTRY.kinds() if issubclass(REGISTRY.get(kind), WebhookConnector)])
+@pytest.mark.parametrize(
+    "kind", [kind for kind in REGISTRY.kinds() if issubclass(REGISTRY.get(kind), WebhookConnector)]
+)
 def test_the_kit_fails_a_webhook_connector_that_shows_no_forgery_refused(kind: str) -> None:
     """A connector mounted on the public webhook route cannot pass the kit without proving that verify refuses."""
     unproven = dataclasses.replace(load_profile(REGISTRY.get(kind)), forged_requests=[])

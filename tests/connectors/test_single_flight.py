@@ -39,8 +39,9 @@ async def test_concurrent_callers_share_one_attempt_and_later_ones_start_anew() 
 async def test_different_keys_do_not_wait_for_each_other() -> None:
     flight, lookups = SingleFlight[str](), Lookups()
     lookups.release.set()
-    assert await asyncio.gather(flight.run("a", lambda: lookups.look_up("a")),
-                                flight.run("b", lambda: lookups.look_up("b"))) == ["a #1", "b #2"]
+    assert await asyncio.gather(
+        flight.run("a", lambda: lookups.look_up("a")), flight.run("b", lambda: lookups.look_up("b"))
+    ) == ["a #1", "b #2"]
 
 
 async def test_a_failure_reaches_every_waiting_caller_once_and_the_next_caller_retries() -> None:

@@ -14,7 +14,8 @@ GUIDE = REPOSITORY / "docs" / "connectors.md"
 QUOTED_LANGUAGES = ("python", "toml")
 """Code in these languages is quoted from a file; shell sessions and wire formats are not."""
 EXCERPT = re.compile(
-    r"^From \[`[^`]+`\]\((?P<path>[^)\s]+)\):\n\n```(?P<language>\w+)\n(?P<code>.*?)^```$", re.MULTILINE | re.DOTALL
+    r"^From \[`[^`]+`\]\((?P<path>[^)\s]+)\):\n\n```(?P<language>\w+)\n(?P<code>.*?)^```$",
+    re.MULTILINE | re.DOTALL,
 )
 FENCE = re.compile(r"^```(?P<language>\w+)$", re.MULTILINE)
 
@@ -29,13 +30,17 @@ class Excerpt:
 def excerpts() -> list[Excerpt]:
     guide = GUIDE.read_text()
     return [
-        Excerpt((GUIDE.parent / match["path"]).resolve(), match["code"], guide.count("\n", 0, match.start()) + 1)
+        Excerpt(
+            (GUIDE.parent / match["path"]).resolve(), match["code"], guide.count("\n", 0, match.start()) + 1
+        )
         for match in EXCERPT.finditer(guide)
     ]
 
 
 def test_every_quoted_block_names_its_source() -> None:
-    quoted_blocks = [match for match in FENCE.finditer(GUIDE.read_text()) if match["language"] in QUOTED_LANGUAGES]
+    quoted_blocks = [
+        match for match in FENCE.finditer(GUIDE.read_text()) if match["language"] in QUOTED_LANGUAGES
+    ]
     assert len(excerpts()) == len(quoted_blocks), (
         f"every ```{'/'.join(QUOTED_LANGUAGES)} block must follow a line 'From [`name`](relative/path):'"
     )
@@ -43,8 +48,11 @@ def test_every_quoted_block_names_its_source() -> None:
 
 def test_the_guide_walks_through_every_file_of_the_example() -> None:
     quoted = {excerpt.source for excerpt in excerpts()}
-    example = {path.resolve() for path in (REPOSITORY / "docs" / "example_connector").rglob("*")
-               if path.suffix in (".py", ".toml") and path.name != "__init__.py"}
+    example = {
+        path.resolve()
+        for path in (REPOSITORY / "docs" / "example_connector").rglob("*")
+        if path.suffix in (".py", ".toml") and path.name != "__init__.py"
+    }
     assert example <= quoted, f"not quoted: {sorted(str(path) for path in example - quoted)}"
 
 

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 import respx
+from acme_sms import AcmeSmsConnector
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acme_sms import AcmeSmsConnector
-from connectors.base import ConnectorContext, MalformedPayload, OutboundMessage, PermanentSendError, TransientSendError
+from connectors.base import (
+    ConnectorContext,
+    MalformedPayload,
+    OutboundMessage,
+    PermanentSendError,
+    TransientSendError,
+)
 from connectors.testing import ConnectorContract, ContractProfile, load_profile, make_context, raw_request
 from normalizer import IdentityKind, IdentityRef
 
@@ -27,10 +33,14 @@ ANY_JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(),
     lambda inner: st.lists(inner) | st.dictionaries(st.text(), inner),
 )
-WEBHOOK_SHAPED = st.fixed_dictionaries({
-    "id": st.text(), "from": st.text(), "text": st.text(),
-    "received_at": st.sampled_from(["2026-11-02T09:30:00Z", "2026-11-02T09:30:00", "yesterday"]),
-})
+WEBHOOK_SHAPED = st.fixed_dictionaries(
+    {
+        "id": st.text(),
+        "from": st.text(),
+        "text": st.text(),
+        "received_at": st.sampled_from(["2026-11-02T09:30:00Z", "2026-11-02T09:30:00", "yesterday"]),
+    }
+)
 
 
 @given(body=st.binary() | (ANY_JSON | WEBHOOK_SHAPED).map(lambda value: json.dumps(value).encode()))
@@ -44,7 +54,7 @@ def test_parse_refuses_what_it_cannot_read_and_never_crashes(body: bytes) -> Non
 
 MESSAGES_URL = "https://api.acme-sms.example/v1/messages"
 CUSTOMER = IdentityRef(IdentityKind.PHONE, "+14155550100", verified=True)
-NOW = datetime(2026, 11, 2, 9, 31, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 2, 9, 31, tzinfo=UTC)
 
 
 def reply(text: str = "It ships today.", recipient: IdentityRef = CUSTOMER) -> OutboundMessage:
@@ -64,7 +74,9 @@ async def context():
 
 
 @respx.mock
-async def test_send_posts_the_reply_with_the_api_key(connector: AcmeSmsConnector, context: ConnectorContext) -> None:
+async def test_send_posts_the_reply_with_the_api_key(
+    connector: AcmeSmsConnector, context: ConnectorContext
+) -> None:
     sent = respx.post(MESSAGES_URL).respond(201, json={"id": "SM9a01", "status": "queued"})
 
     result = await connector.send(reply(), context)
@@ -73,12 +85,21 @@ async def test_send_posts_the_reply_with_the_api_key(connector: AcmeSmsConnector
     request = sent.calls.last.request
     assert request.headers["authorization"] == "Bearer acme_live_4f9c2e7b1d8a6053"
     assert request.headers["idempotency-key"] == "msg-7"
-    assert json.loads(request.content) == {"from": "+14155550199", "to": "+14155550100", "text": "It ships today."}
+    assert json.loads(request.content) == {
+        "from": "+14155550199",
+        "to": "+14155550100",
+        "text": "It ships today.",
+    }
 
 
 @pytest.mark.parametrize(
     ("retry_after", "delay"),
-    [("120", 120.0), ("Mon, 02 Nov 2026 09:33:00 GMT", 120.0), ("Mon, 02 Nov 2026 09:00:00 GMT", 0.0), ("soon", None)],
+    [
+        ("120", 120.0),
+        ("Mon, 02 Nov 2026 09:33:00 GMT", 120.0),
+        ("Mon, 02 Nov 2026 09:00:00 GMT", 0.0),
+        ("soon", None),
+    ],
 )
 @respx.mock
 async def test_rate_limits_are_retried_when_acme_says(
@@ -93,7 +114,9 @@ async def test_rate_limits_are_retried_when_acme_says(
 
 
 @respx.mock
-async def test_a_refusal_fails_with_acmes_reason(connector: AcmeSmsConnector, context: ConnectorContext) -> None:
+async def test_a_refusal_fails_with_acmes_reason(
+    connector: AcmeSmsConnector, context: ConnectorContext
+) -> None:
     respx.post(MESSAGES_URL).respond(
         400, json={"error": {"code": "landline", "message": "+14155550100 cannot receive SMS."}}
     )

@@ -6,9 +6,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from acme_sms import AcmeSmsConnector
 from importlinter.cli import lint_imports
 
-from acme_sms import AcmeSmsConnector
 from connectors.registry import ENTRY_POINT_GROUP, ConnectorRegistry, DuplicateConnectorKind
 from tests.docs.conftest import EXAMPLE_DISTRIBUTION
 
@@ -26,7 +26,8 @@ def installed_example(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     )
     declared = project["entry-points"][ENTRY_POINT_GROUP]
     (dist_info / "entry_points.txt").write_text(
-        "\n".join([f"[{ENTRY_POINT_GROUP}]", *(f"{name} = {target}" for name, target in declared.items())]) + "\n"
+        "\n".join([f"[{ENTRY_POINT_GROUP}]", *(f"{name} = {target}" for name, target in declared.items())])
+        + "\n"
     )
     monkeypatch.syspath_prepend(str(EXAMPLE_DISTRIBUTION))
     monkeypatch.syspath_prepend(str(tmp_path))

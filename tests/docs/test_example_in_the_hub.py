@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 import respx
-from litestar.testing import TestClient
-
 from acme_sms import AcmeSmsConnector
 from acme_sms.contract import CUSTOMER_NUMBER, signed_headers, webhook_body
+from litestar.testing import TestClient
+
 from tests.conftest import bearer, wait_for
 
 SETTINGS = {
@@ -34,8 +34,9 @@ def api(demo: dict[str, Any]) -> dict[str, str]:
 def acme_inbox(client: TestClient, api: dict[str, str]) -> dict[str, Any]:
     """An Acme SMS inbox, connected the way an admin does once the distribution is installed."""
     client.app.state.hub.registry.register(AcmeSmsConnector)
-    created = client.post("/api/v1/inboxes", headers=api,
-                          json={"kind": "acme_sms", "name": "Support SMS", "settings": SETTINGS})
+    created = client.post(
+        "/api/v1/inboxes", headers=api, json={"kind": "acme_sms", "name": "Support SMS", "settings": SETTINGS}
+    )
     assert created.status_code == 201, created.text
     return created.json()
 
@@ -50,14 +51,17 @@ def deliver(
     client: TestClient, inbox: dict[str, Any], body: bytes, secret: str = SETTINGS["webhook_secret"]
 ) -> httpx.Response:
     """Post `body` to the inbox's callback URL as Acme does, signed now (the hub checks it against its own clock)."""
-    headers = {"content-type": "application/json", **signed_headers(body, secret, datetime.now(timezone.utc))}
+    headers = {"content-type": "application/json", **signed_headers(body, secret, datetime.now(UTC))}
     return client.post(urlsplit(inbox["callback_url"]).path, content=body, headers=headers)
 
 
 def conversation_of(client: TestClient, api: dict[str, str], inbox: dict[str, Any]) -> dict[str, Any]:
     """The inbox's one conversation, once the worker has stored the customer's text."""
-    listed = wait_for(lambda: client.get("/api/v1/conversations", headers=api,
-                                         params={"inbox_id": inbox["id"]}).json()["items"])
+    listed = wait_for(
+        lambda: client.get("/api/v1/conversations", headers=api, params={"inbox_id": inbox["id"]}).json()[
+            "items"
+        ]
+    )
     [conversation] = listed
     return conversation
 
@@ -96,13 +100,18 @@ def test_a_text_reaches_an_agent_and_the_reply_goes_out_through_acme(
     reply = reply_and_wait_for(client, api, conversation["id"], "It ships today.", "sent")
 
     assert [(m["direction"], m["text"]) for m in messages_of(client, api, conversation["id"])] == [
-        ("in", "Where is my order?"), ("out", "It ships today."),
+        ("in", "Where is my order?"),
+        ("out", "It ships today."),
     ]
     assert sent.call_count == 1
     request = sent.calls.last.request
     assert request.headers["authorization"] == f"Bearer {SETTINGS['api_key']}"
     assert request.headers["idempotency-key"] == reply["id"]
-    assert json.loads(request.content) == {"from": "+14155550199", "to": CUSTOMER_NUMBER, "text": "It ships today."}
+    assert json.loads(request.content) == {
+        "from": "+14155550199",
+        "to": CUSTOMER_NUMBER,
+        "text": "It ships today.",
+    }
 
 
 def test_acmes_refusal_is_shown_on_the_failed_reply(
@@ -123,8 +132,12 @@ def test_a_forged_text_is_refused_and_stores_nothing(
     client: TestClient, api: dict[str, str], acme_inbox: dict[str, Any]
 ) -> None:
     """The genuine text reuses the forgery's message id: a stored forgery would have made it a dropped duplicate."""
-    forged = deliver(client, acme_inbox, webhook_body("SM8f2c41", "Send my refund to account 12345"),
-                     secret="whsec_guessed_by_someone_else")
+    forged = deliver(
+        client,
+        acme_inbox,
+        webhook_body("SM8f2c41", "Send my refund to account 12345"),
+        secret="whsec_guessed_by_someone_else",
+    )
     assert forged.status_code == 403
     assert forged.json()["code"] == "signature_invalid"
 

@@ -36,7 +36,10 @@ def omnihub_command() -> str:
 
 def clean_environment(**settings: str) -> dict[str, str]:
     """This process's environment without its OMNIHUB_* variables, plus `settings`."""
-    return {**{name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")}, **settings}
+    return {
+        **{name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")},
+        **settings,
+    }
 
 
 @dataclass
@@ -56,14 +59,29 @@ def served_hub(data_dir: Path, **settings: str) -> Iterator[ServedHub]:
     """`omnihub demo --json`, then `omnihub serve` in embedded mode with `settings` (OMNIHUB_* names), until healthy."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    environment = clean_environment(OMNIHUB_DATA_DIR=str(data_dir), OMNIHUB_HOST="127.0.0.1", OMNIHUB_PORT=str(port),
-                                    OMNIHUB_PUBLIC_URL=url, **settings)
+    environment = clean_environment(
+        OMNIHUB_DATA_DIR=str(data_dir),
+        OMNIHUB_HOST="127.0.0.1",
+        OMNIHUB_PORT=str(port),
+        OMNIHUB_PUBLIC_URL=url,
+        **settings,
+    )
     log = data_dir / "serve.log"
     with log.open("w") as output:
-        demo = subprocess.run([omnihub_command(), "demo", "--json"], env=environment, check=True, stdout=subprocess.PIPE,
-                              stderr=output, text=True, timeout=120).stdout
-        server = subprocess.Popen([omnihub_command(), "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT)
+        demo = subprocess.run(
+            [omnihub_command(), "demo", "--json"],
+            env=environment,
+            check=True,
+            stdout=subprocess.PIPE,
+            stderr=output,
+            text=True,
+            timeout=120,
+        ).stdout
+        server = subprocess.Popen(
+            [omnihub_command(), "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
+
         def healthy() -> bool:
             assert server.poll() is None, f"omnihub serve exited:\n{log.read_text()}"
             with contextlib.suppress(httpx.TransportError):

@@ -23,12 +23,21 @@ import pytest
 from tests.conftest import bearer, inbox_of, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
 UI_TIMEOUT_MS = 15_000
 QUESTION = "你好，我的订单在哪里？"
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 ANSWER = "您的订单今天发货。Your order ships today."
 
 
@@ -83,15 +92,31 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     environment = {name: value for name, value in os.environ.items() if not name.startswith("OMNIHUB_")}
-    environment.update(OMNIHUB_DATA_DIR=str(data_dir), OMNIHUB_HOST="127.0.0.1", OMNIHUB_PORT=str(port),
-                       OMNIHUB_PUBLIC_URL=url, OMNIHUB_LOG_LEVEL="WARNING")
+    environment.update(
+        OMNIHUB_DATA_DIR=str(data_dir),
+        OMNIHUB_HOST="127.0.0.1",
+        OMNIHUB_PORT=str(port),
+        OMNIHUB_PUBLIC_URL=url,
+        OMNIHUB_LOG_LEVEL="WARNING",
+    )
     omnihub = str(Path(sys.executable).with_name("omnihub"))
-    demo = json.loads(subprocess.run([omnihub, "demo", "--json"], env=environment, check=True, capture_output=True,
-                                     text=True, timeout=60).stdout)
+    demo = json.loads(
+        subprocess.run(
+            [omnihub, "demo", "--json"],
+            env=environment,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    )
     log = data_dir / "serve.log"
     with log.open("w") as output:
-        server = subprocess.Popen([omnihub, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT)
+        server = subprocess.Popen(
+            [omnihub, "serve"], env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
     try:
+
         def healthy() -> bool:
             assert server.poll() is None, f"omnihub serve exited:\n{log.read_text()}"
             try:
@@ -115,7 +140,9 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         yield chromium
         chromium.close()
 
@@ -136,8 +163,9 @@ def new_page(browser: Browser, console_errors: list[str], *, without_websocket: 
     return page
 
 
-def ask_from_the_demo_shop(browser: Browser, hub_server: RunningHub, console_errors: list[str],
-                           question: str) -> tuple[Page, Locator, dict[str, Any]]:
+def ask_from_the_demo_shop(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], question: str
+) -> tuple[Page, Locator, dict[str, Any]]:
     """A visitor opens the widget on the demo shop and asks; answers the page, the widget and the conversation."""
     visitor = new_page(browser, console_errors)
     visitor.goto(f"{hub_server.url}/demo")
@@ -148,8 +176,13 @@ def ask_from_the_demo_shop(browser: Browser, hub_server: RunningHub, console_err
     return visitor, widget, wait_for(lambda: hub_server.conversation_with(question), timeout=15)
 
 
-def open_in_the_inbox(browser: Browser, hub_server: RunningHub, console_errors: list[str],
-                      conversation: dict[str, Any], question: str) -> Page:
+def open_in_the_inbox(
+    browser: Browser,
+    hub_server: RunningHub,
+    console_errors: list[str],
+    conversation: dict[str, Any],
+    question: str,
+) -> Page:
     """The demo admin signs in and opens the conversation, showing the customer's question."""
     agent = new_page(browser, console_errors)
     agent.goto(f"{hub_server.url}/inbox")
@@ -200,8 +233,10 @@ def test_agent_signs_in_and_answers_from_the_inbox(
 ) -> None:
     question = f"我想退货 {uuid.uuid4().hex[:6]}"
     answer = "好的，我们马上为您处理退货。"
-    posted = httpx.post(f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
-                        json={"text": question, "client_id": uuid.uuid4().hex})
+    posted = httpx.post(
+        f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+        json={"text": question, "client_id": uuid.uuid4().hex},
+    )
     assert posted.status_code == 201, posted.text
     conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
 
@@ -235,7 +270,9 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
     expect(widget.locator(".typing")).to_be_visible(timeout=UI_TIMEOUT_MS)
     agent.locator("#reply-text").press_sequentially("请讲。")
     agent.locator("#reply-text").press("Enter")
-    expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text(["在的，请讲。"], timeout=UI_TIMEOUT_MS)
+    expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text(
+        ["在的，请讲。"], timeout=UI_TIMEOUT_MS
+    )
     expect(widget.locator(".typing")).to_be_hidden(timeout=UI_TIMEOUT_MS)
     assert console_errors == []
     visitor.context.close()

@@ -17,7 +17,9 @@ Answer = Callable[[BaseHTTPRequestHandler, threading.Event], None]
 """Writes the whole answer to one request; the event is set when the test ends."""
 
 
-def body(content: bytes, content_type: str = "application/octet-stream", *, declare_length: bool = True) -> Answer:
+def body(
+    content: bytes, content_type: str = "application/octet-stream", *, declare_length: bool = True
+) -> Answer:
     """`content`, with a Content-Length header or (HTTP/1.0 style) delimited by closing the connection."""
 
     def answer(handler: BaseHTTPRequestHandler, stopping: threading.Event) -> None:
@@ -111,13 +113,16 @@ def _serving(server: _Server) -> Iterator[StandIn]:
         thread.join()
 
 
-def stand_in(routes: dict[str, Answer], host: str = "127.0.0.1") -> contextlib.AbstractContextManager[StandIn]:
+def stand_in(
+    routes: dict[str, Answer], host: str = "127.0.0.1"
+) -> contextlib.AbstractContextManager[StandIn]:
     return _serving(_Server((host, 0), routes))
 
 
 @contextlib.contextmanager
-def stand_ins_on_one_port(first: tuple[str, dict[str, Answer]],
-                          second: tuple[str, dict[str, Answer]]) -> Iterator[tuple[StandIn, StandIn]]:
+def stand_ins_on_one_port(
+    first: tuple[str, dict[str, Answer]], second: tuple[str, dict[str, Answer]]
+) -> Iterator[tuple[StandIn, StandIn]]:
     """Two servers on two loopback addresses and the same port, so a host name can be pointed at either."""
     for _attempt in range(20):
         one = _Server((first[0], 0), first[1])

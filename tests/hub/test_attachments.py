@@ -8,13 +8,18 @@ from litestar.testing import TestClient
 from hub.app import create_app
 from tests.conftest import bearer, inbox_of, wait_for
 
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082")
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 
 
 def upload(client, demo, content: bytes, filename: str = "receipt.png", mime_type: str = "image/png"):
-    return client.post("/api/v1/attachments", headers=bearer(demo["api_token"]),
-                       files={"file": (filename, content, mime_type)})
+    return client.post(
+        "/api/v1/attachments",
+        headers=bearer(demo["api_token"]),
+        files={"file": (filename, content, mime_type)},
+    )
 
 
 def test_an_uploaded_file_is_served_at_its_url(client, demo):
@@ -53,32 +58,50 @@ def test_unknown_files_are_not_found(client, demo, path_tail):
 
 def _webchat_conversation(client, demo):
     widget = inbox_of(demo, "webchat")["widget_token"]
-    visitor = client.post(f"/widget/{widget}/messages", json={"text": "can I see it?", "client_id": "c"}).json()
-    conversations = wait_for(lambda: client.get("/api/v1/conversations", headers=bearer(demo["api_token"])).json()["items"])
+    visitor = client.post(
+        f"/widget/{widget}/messages", json={"text": "can I see it?", "client_id": "c"}
+    ).json()
+    conversations = wait_for(
+        lambda: client.get("/api/v1/conversations", headers=bearer(demo["api_token"])).json()["items"]
+    )
     return conversations[0], visitor["visitor_token"]
 
 
 def test_a_reply_with_an_image_reaches_the_web_visitor(client, demo):
     conversation, visitor_token = _webchat_conversation(client, demo)
     image = upload(client, demo, PNG).json()
-    reply = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
-                        json={"attachments": [{"kind": "image", "url": image["url"], "name": image["name"]}]})
+    reply = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"attachments": [{"kind": "image", "url": image["url"], "name": image["name"]}]},
+    )
     assert reply.status_code == 201, reply.text
     assert reply.json()["content_type"] == "image"
     widget = inbox_of(demo, "webchat")["widget_token"]
-    history = wait_for(lambda: [m for m in client.get(f"/widget/{widget}/messages", headers=bearer(visitor_token)).json()["items"]
-                                if m["sender"] == "agent"])
+    history = wait_for(
+        lambda: [
+            m
+            for m in client.get(f"/widget/{widget}/messages", headers=bearer(visitor_token)).json()["items"]
+            if m["sender"] == "agent"
+        ]
+    )
     assert history[0]["attachments"][0]["url"] == image["url"]
 
 
-@pytest.mark.parametrize(("attachment", "code"), [
-    ({"kind": "voice", "url": "https://files.example.com/a.amr"}, "attachment_not_supported"),
-    ({"kind": "hologram", "url": "https://files.example.com/a.bin"}, "invalid_attachment"),
-    ({"kind": "image", "url": "javascript:alert(1)"}, "invalid_attachment"),
-])
+@pytest.mark.parametrize(
+    ("attachment", "code"),
+    [
+        ({"kind": "voice", "url": "https://files.example.com/a.amr"}, "attachment_not_supported"),
+        ({"kind": "hologram", "url": "https://files.example.com/a.bin"}, "invalid_attachment"),
+        ({"kind": "image", "url": "javascript:alert(1)"}, "invalid_attachment"),
+    ],
+)
 def test_attachments_a_channel_cannot_carry_are_refused(client, demo, attachment, code):
     conversation, _ = _webchat_conversation(client, demo)
-    answer = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
-                         json={"text": "see attached", "attachments": [attachment]})
+    answer = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"text": "see attached", "attachments": [attachment]},
+    )
     assert answer.status_code == 422 and answer.json()["code"] == code
     assert answer.json()["errors"][0]["field"].startswith("attachments[0]")

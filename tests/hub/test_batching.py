@@ -69,7 +69,8 @@ async def test_a_failing_batch_is_split_in_halves_until_the_bad_caller_stands_al
     await first
     outcomes = await asyncio.gather(*callers, return_exceptions=True)
     assert [outcome for name, outcome in zip(names, outcomes) if name != "bad"] == [
-        [name.upper()] for name in names if name != "bad"]
+        [name.upper()] for name in names if name != "bad"
+    ]
     assert isinstance(outcomes[11], ValueError)
     assert len(handle.batches) == 1 + 1 + 2 * 4
     assert handle.batches[2:4] == [names[:8], names[8:]]

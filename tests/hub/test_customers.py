@@ -13,9 +13,11 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
     """The same openid under two app ids is two people; a unionid is a third namespace; all load in one query."""
     workspace = demo["workspace_id"]
     openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
-    senders = [IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-official-account"),
-               IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-mini-program"),
-               IdentityRef(IdentityKind.WECHAT_UNIONID, "union-1")]
+    senders = [
+        IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-official-account"),
+        IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-mini-program"),
+        IdentityRef(IdentityKind.WECHAT_UNIONID, "union-1"),
+    ]
 
     async def resolve_twice(hub):
         async with hub.database.session() as session:
@@ -24,9 +26,13 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
             await directory.flush()
             await session.commit()
         identity_queries: list[str] = []
-        event.listen(hub.database.engine.sync_engine, "before_cursor_execute",
-                     lambda _connection, _cursor, statement, *_rest: identity_queries.append(statement)
-                     if "FROM identity" in statement else None)
+        event.listen(
+            hub.database.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _connection, _cursor, statement, *_rest: (
+                identity_queries.append(statement) if "FROM identity" in statement else None
+            ),
+        )
         async with hub.database.session() as session:
             directory = CustomerDirectory(session)
             await directory.load([(workspace, sender) for sender in senders])
@@ -37,6 +43,10 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
     assert len(identity_queries) == 1
     assert len({contact.id for contact, _ in first}) == 3
     assert [(contact.id, identity.id) for contact, identity in again] == [
-        (contact.id, identity.id) for contact, identity in first]
+        (contact.id, identity.id) for contact, identity in first
+    ]
     assert [(identity.kind, identity.scope) for _, identity in again] == [
-        ("wechat_openid", "wx-official-account"), ("wechat_openid", "wx-mini-program"), ("wechat_unionid", "")]
+        ("wechat_openid", "wx-official-account"),
+        ("wechat_openid", "wx-mini-program"),
+        ("wechat_unionid", ""),
+    ]

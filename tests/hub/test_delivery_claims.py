@@ -28,7 +28,9 @@ def claims(request: pytest.FixtureRequest) -> DeliveryClaims:
     return RedisDeliveryClaims(request.getfixturevalue("redis_url"))
 
 
-async def test_the_first_request_holds_the_signature_and_only_its_retries_pass(claims: DeliveryClaims) -> None:
+async def test_the_first_request_holds_the_signature_and_only_its_retries_pass(
+    claims: DeliveryClaims,
+) -> None:
     assert await claims.claim("inbox-1:signature", "digest-a", WINDOW) is Claim.NEW
     assert await claims.claim("inbox-1:signature", "digest-a", WINDOW) is Claim.REPEAT
     assert await claims.claim("inbox-1:signature", "digest-b", WINDOW) is Claim.CONFLICT
@@ -51,12 +53,17 @@ async def test_a_claim_a_retry_has_joined_is_not_given_back(claims: DeliveryClai
     assert await claims.claim("inbox-1:signature", "digest-b", WINDOW) is Claim.CONFLICT
 
 
-async def test_of_many_requests_at_once_under_one_signature_exactly_one_holds_it(claims: DeliveryClaims) -> None:
-    outcomes = await asyncio.gather(*(claims.claim("inbox-1:signature", f"digest-{number % 3}", WINDOW)
-                                      for number in range(60)))
+async def test_of_many_requests_at_once_under_one_signature_exactly_one_holds_it(
+    claims: DeliveryClaims,
+) -> None:
+    outcomes = await asyncio.gather(
+        *(claims.claim("inbox-1:signature", f"digest-{number % 3}", WINDOW) for number in range(60))
+    )
     assert outcomes.count(Claim.NEW) == 1 and outcomes.count(Claim.CONFLICT) == 40
     holder = outcomes.index(Claim.NEW) % 3
-    assert [outcome for number, outcome in enumerate(outcomes) if number % 3 == holder].count(Claim.REPEAT) == 19
+    assert [outcome for number, outcome in enumerate(outcomes) if number % 3 == holder].count(
+        Claim.REPEAT
+    ) == 19
 
 
 async def test_a_redis_claim_ends_with_its_window(redis_url: str) -> None:
@@ -93,11 +100,15 @@ def test_the_digest_covers_method_sub_path_query_and_body() -> None:
         raw_request(b"<xml/>", query={"timestamp": "1", "nonce": "2"}, sub_path="status"),
         raw_request(b"<xml/>", query={"timestamp": "1", "nonce": "2=x"}),
     ]
-    assert request_digest(genuine) == request_digest(raw_request(b"<xml/>", query={"nonce": "2", "timestamp": "1"}))
+    assert request_digest(genuine) == request_digest(
+        raw_request(b"<xml/>", query={"nonce": "2", "timestamp": "1"})
+    )
     assert len({request_digest(genuine), *map(request_digest, variants)}) == 1 + len(variants)
 
 
-async def test_a_block_that_fails_gives_its_claim_back_and_one_cancelled_keeps_it(claims: DeliveryClaims) -> None:
+async def test_a_block_that_fails_gives_its_claim_back_and_one_cancelled_keeps_it(
+    claims: DeliveryClaims,
+) -> None:
     with pytest.raises(RuntimeError):
         async with claimed_once(claims, "inbox-1:failed", "digest-a", WINDOW):
             raise RuntimeError("the database went away")
@@ -118,7 +129,9 @@ async def test_a_block_that_fails_gives_its_claim_back_and_one_cancelled_keeps_i
     assert await claims.claim("inbox-1:cancelled", "digest-b", WINDOW) is Claim.CONFLICT
 
 
-async def test_a_retry_that_joined_keeps_the_signature_when_the_first_attempt_fails(claims: DeliveryClaims) -> None:
+async def test_a_retry_that_joined_keeps_the_signature_when_the_first_attempt_fails(
+    claims: DeliveryClaims,
+) -> None:
     """The channel retried while the first attempt was still storing; the retry was stored, then the first failed."""
     first_holds, retry_stored = asyncio.Event(), asyncio.Event()
 

@@ -21,17 +21,22 @@ def _conversation_messages(client, demo):
     return [
         message
         for conversation in conversations
-        for message in client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=api).json()["items"]
+        for message in client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=api).json()[
+            "items"
+        ]
     ]
 
 
 def test_concurrent_duplicate_deliveries_store_one_message(client, demo):
     widget = inbox_of(demo, "webchat")["widget_token"]
-    token = client.post(f"/widget/{widget}/messages", json={"text": "first", "client_id": "f"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "first", "client_id": "f"}).json()[
+        "visitor_token"
+    ]
 
     def post(_):
-        return client.post(f"/widget/{widget}/messages", json={"text": "again", "client_id": "same"},
-                           headers=bearer(token)).json()
+        return client.post(
+            f"/widget/{widget}/messages", json={"text": "again", "client_id": "same"}, headers=bearer(token)
+        ).json()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         answers = list(pool.map(post, range(8)))
@@ -122,8 +127,17 @@ def test_sweeper_delivers_a_reply_whose_job_was_lost(sweeping_client, demo, monk
     client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "h"})
     [incoming] = wait_for(lambda: _conversation_messages(client, demo))
     lost = _lose_first(monkeypatch, client.app.state.hub, "deliver_outbound")
-    reply = client.post(f"/api/v1/conversations/{incoming['conversation_id']}/messages",
-                        headers=bearer(demo["api_token"]), json={"text": "answer"})
+    reply = client.post(
+        f"/api/v1/conversations/{incoming['conversation_id']}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"text": "answer"},
+    )
     assert reply.json()["status"] == "pending"
     assert wait_for(lambda: lost), "the job was not lost, so this test proves nothing"
-    wait_for(lambda: [m for m in _conversation_messages(client, demo) if m["text"] == "answer" and m["status"] == "delivered"])
+    wait_for(
+        lambda: [
+            m
+            for m in _conversation_messages(client, demo)
+            if m["text"] == "answer" and m["status"] == "delivered"
+        ]
+    )

@@ -29,7 +29,9 @@ async def fetch(policy: EgressPolicy, url: str, **request: object) -> httpx.Resp
             return await client.get(url, **request)
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "127.1", "2130706433", "0x7f.0.0.1", "[::ffff:127.0.0.1]", "localhost"])
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "127.1", "2130706433", "0x7f.0.0.1", "[::ffff:127.0.0.1]", "localhost"]
+)
 async def test_loopback_in_any_spelling_is_refused_and_never_reached(host):
     with stand_in({"/internal/admin": body(b"secret")}) as internal:
         with pytest.raises(DestinationRefused) as refused:
@@ -41,15 +43,16 @@ async def test_loopback_in_any_spelling_is_refused_and_never_reached(host):
 
 async def test_an_allowed_network_opens_a_private_address():
     with stand_in({"/status": body(b"on-premises")}) as internal:
-        answer = await fetch(EgressPolicy(allowed_networks=(ip_network("127.0.0.0/8"),)), internal.url("/status"))
+        answer = await fetch(
+            EgressPolicy(allowed_networks=(ip_network("127.0.0.0/8"),)), internal.url("/status")
+        )
     assert answer.status_code == 200 and answer.content == b"on-premises"
 
 
 async def test_a_name_is_judged_on_the_address_it_resolves_to():
     dns = Dns({"files.example.test": [["127.0.0.1"]]})
-    with stand_in({"/a.png": body(b"secret")}) as internal:
-        with pytest.raises(DestinationRefused) as refused:
-            await fetch(EgressPolicy(resolver=dns), internal.url("/a.png", host="files.example.test"))
+    with stand_in({"/a.png": body(b"secret")}) as internal, pytest.raises(DestinationRefused) as refused:
+        await fetch(EgressPolicy(resolver=dns), internal.url("/a.png", host="files.example.test"))
     assert refused.value.destination == "files.example.test" and refused.value.category == "loopback"
     assert dns.asked == ["files.example.test"] and internal.asked == []
 
@@ -65,9 +68,12 @@ async def test_cloud_metadata_stays_refused_whatever_networks_are_allowed(addres
 
 async def test_a_name_resolving_to_allowed_and_refused_addresses_connects_only_to_an_allowed_one():
     dns = Dns({"mixed.example.test": [["127.0.0.1", PUBLIC_STAND_IN]]})
-    with stand_ins_on_one_port(("127.0.0.1", {"/": body(b"internal")}),
-                               (PUBLIC_STAND_IN, {"/": body(b"public")})) as (internal, public):
-        answer = await fetch(EgressPolicy(OPEN_PUBLIC_STAND_IN, resolver=dns), public.url(host="mixed.example.test"))
+    with stand_ins_on_one_port(
+        ("127.0.0.1", {"/": body(b"internal")}), (PUBLIC_STAND_IN, {"/": body(b"public")})
+    ) as (internal, public):
+        answer = await fetch(
+            EgressPolicy(OPEN_PUBLIC_STAND_IN, resolver=dns), public.url(host="mixed.example.test")
+        )
     assert answer.content == b"public" and internal.asked == []
 
 
@@ -75,8 +81,9 @@ async def test_a_dns_answer_that_changes_after_the_check_cannot_bypass_it():
     """The name is looked up once per connection and the connection goes to the address judged, never re-resolved."""
     dns = Dns({"rebind.example.test": [[PUBLIC_STAND_IN], ["127.0.0.1"]]})
     policy = EgressPolicy(OPEN_PUBLIC_STAND_IN, resolver=dns)
-    with stand_ins_on_one_port(("127.0.0.1", {"/": body(b"internal")}),
-                               (PUBLIC_STAND_IN, {"/": body(b"public")})) as (internal, public):
+    with stand_ins_on_one_port(
+        ("127.0.0.1", {"/": body(b"internal")}), (PUBLIC_STAND_IN, {"/": body(b"public")})
+    ) as (internal, public):
         url = public.url(host="rebind.example.test")
         first = await fetch(policy, url)
         assert first.content == b"public" and dns.asked == ["rebind.example.test"]
@@ -87,10 +94,18 @@ async def test_a_dns_answer_that_changes_after_the_check_cannot_bypass_it():
 
 async def test_every_redirect_hop_is_judged():
     dns = Dns({"metadata.example.test": [["169.254.169.254"]]})
-    with stand_in({"/internal/admin": body(b"secret")}) as internal, \
-            stand_in({"/to-internal": redirect(internal.url("/internal/admin")),
-                      "/to-metadata": redirect("http://metadata.example.test/latest/"),
-                      "/to-allowed": redirect("/file.png"), "/file.png": body(b"PNG")}, PUBLIC_STAND_IN) as public:
+    with (
+        stand_in({"/internal/admin": body(b"secret")}) as internal,
+        stand_in(
+            {
+                "/to-internal": redirect(internal.url("/internal/admin")),
+                "/to-metadata": redirect("http://metadata.example.test/latest/"),
+                "/to-allowed": redirect("/file.png"),
+                "/file.png": body(b"PNG"),
+            },
+            PUBLIC_STAND_IN,
+        ) as public,
+    ):
         policy = EgressPolicy(OPEN_PUBLIC_STAND_IN, resolver=dns)
         for path, category in (("/to-internal", "loopback"), ("/to-metadata", "cloud metadata")):
             with pytest.raises(DestinationRefused) as refused:
@@ -98,14 +113,21 @@ async def test_every_redirect_hop_is_judged():
             assert refused.value.category == category
         followed = await fetch(policy, public.url("/to-allowed"), follow_redirects=True)
     assert followed.content == b"PNG"
-    assert internal.asked == [] and public.asked == ["/to-internal", "/to-metadata", "/to-allowed", "/file.png"]
+    assert internal.asked == [] and public.asked == [
+        "/to-internal",
+        "/to-metadata",
+        "/to-allowed",
+        "/file.png",
+    ]
 
 
 @pytest.mark.parametrize("declare_length", [True, False])
 async def test_an_answer_larger_than_the_policy_allows_is_refused(declare_length):
     policy = EgressPolicy(OPEN_PUBLIC_STAND_IN, max_response_bytes=4096)
-    routes = {"/big": body(b"x" * 4097, declare_length=declare_length),
-              "/fits": body(b"x" * 4096, declare_length=declare_length)}
+    routes = {
+        "/big": body(b"x" * 4097, declare_length=declare_length),
+        "/fits": body(b"x" * 4096, declare_length=declare_length),
+    }
     with stand_in(routes, PUBLIC_STAND_IN) as server:
         with pytest.raises(ResponseTooLarge, match="larger than 4096 bytes"):
             await fetch(policy, server.url("/big"))
@@ -119,7 +141,9 @@ async def test_an_answer_declaring_too_large_a_body_is_refused_before_it_is_read
             await fetch(policy, server.url("/huge"))
 
 
-@pytest.mark.parametrize("slow_server", [trickle(1_000_000), stall], ids=["body-trickles", "headers-never-come"])
+@pytest.mark.parametrize(
+    "slow_server", [trickle(1_000_000), stall], ids=["body-trickles", "headers-never-come"]
+)
 async def test_a_slow_server_is_cut_at_the_deadline(slow_server):
     """Each byte arrives well within the 15-second read timeout; only the deadline on the whole fetch ends it."""
     policy = EgressPolicy(OPEN_PUBLIC_STAND_IN, deadline_seconds=0.5)
@@ -133,15 +157,20 @@ async def test_a_slow_server_is_cut_at_the_deadline(slow_server):
 async def test_downloading_an_attachment_maps_each_refusal_to_a_reason_an_agent_can_read():
     dns = Dns({"files.example.test": [["127.0.0.1"]]})
     policy = EgressPolicy(OPEN_PUBLIC_STAND_IN, deadline_seconds=0.5, resolver=dns)
-    routes = {"/big.png": body(b"x" * 2049, "image/png", declare_length=False), "/huge.png": trickle(1_000_000),
-              "/slow.png": trickle(2000),
-              "/moved.png": redirect("/a.png"), "/a.png": body(b"PNG", "image/png; charset=binary")}
+    routes = {
+        "/big.png": body(b"x" * 2049, "image/png", declare_length=False),
+        "/huge.png": trickle(1_000_000),
+        "/slow.png": trickle(2000),
+        "/moved.png": redirect("/a.png"),
+        "/a.png": body(b"PNG", "image/png; charset=binary"),
+    }
     with stand_in(routes, PUBLIC_STAND_IN) as server, stand_in({"/a.png": body(b"secret")}) as internal:
         async with guarded_client(policy) as client:
             with pytest.raises(PermanentSendError) as refused:
                 await download(client, internal.url("/a.png", host="files.example.test"), 2048)
-            assert refused.value.reason == ("The attachment URL points to a loopback address, "
-                                            "which this hub may not reach")
+            assert refused.value.reason == (
+                "The attachment URL points to a loopback address, which this hub may not reach"
+            )
             for too_large in ("/big.png", "/huge.png"):
                 with pytest.raises(PermanentSendError, match="larger than 2048 bytes"):
                     await download(client, server.url(too_large), 2048)
@@ -155,8 +184,11 @@ async def test_downloading_an_attachment_maps_each_refusal_to_a_reason_an_agent_
 def test_the_hub_and_the_connectors_build_no_http_client_but_the_guarded_one():
     """Every later feature (webhooks, routing, bots, LLMs) must fetch with `Hub.http`, never a client of its own."""
     repository = Path(__file__).resolve().parents[2]
-    builders = [path.relative_to(repository).as_posix()
-                for package in ("hub", "connectors", "admin_ui") for path in (repository / package).rglob("*.py")
-                if "AsyncClient(" in path.read_text() or "httpx.Client(" in path.read_text()]
+    builders = [
+        path.relative_to(repository).as_posix()
+        for package in ("hub", "connectors", "admin_ui")
+        for path in (repository / package).rglob("*.py")
+        if "AsyncClient(" in path.read_text() or "httpx.Client(" in path.read_text()
+    ]
     contract_kit = "connectors/testing.py"  # its client only ever meets respx, in connectors' own tests
     assert sorted(builders) == [contract_kit, "hub/egress/client.py"]

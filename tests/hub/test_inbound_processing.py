@@ -18,12 +18,19 @@ def test_new_conversations_are_inserted_once_with_their_state_and_messages_follo
     with TestClient(app=create_app(settings.model_copy(update={"embedded_worker": False}))) as client:
         widget = inbox_of(demo, "webchat")["widget_token"]
         for number in range(3):
-            client.post(f"/widget/{widget}/messages", json={"text": f"visitor {number}", "client_id": f"c{number}"})
+            client.post(
+                f"/widget/{widget}/messages", json={"text": f"visitor {number}", "client_id": f"c{number}"}
+            )
 
     async def process_batch(hub):
         statements: list[str] = []
-        event.listen(hub.database.engine.sync_engine, "before_cursor_execute",
-                     lambda _connection, _cursor, statement, *_rest: statements.append(" ".join(statement.split()[:3])))
+        event.listen(
+            hub.database.engine.sync_engine,
+            "before_cursor_execute",
+            lambda _connection, _cursor, statement, *_rest: statements.append(
+                " ".join(statement.split()[:3])
+            ),
+        )
         async with hub.database.session() as session:
             event_ids = (await session.exec(select(InboundEvent.id))).all()
         await inbound.process(hub, *event_ids)

@@ -13,7 +13,9 @@ from hub.settings import Settings
 from tests.conftest import inbox_of, run
 
 
-def test_requests_that_find_the_copy_expired_together_share_one_query(settings: Settings, demo: dict[str, Any]) -> None:
+def test_requests_that_find_the_copy_expired_together_share_one_query(
+    settings: Settings, demo: dict[str, Any]
+) -> None:
     wechat = inbox_of(demo, "wechat_oa")
 
     async def burst_of_lookups(hub: Hub) -> tuple[list[str | None], list[str]]:
@@ -25,8 +27,10 @@ def test_requests_that_find_the_copy_expired_together_share_one_query(settings: 
 
         event.listen(hub.database.engine.sync_engine, "before_cursor_execute", count_inbox_queries)
         cache = InboxCache(hub.database)
-        found = await asyncio.gather(*(cache.find(id=wechat["id"], kind="wechat_oa") for _ in range(30)),
-                                     cache.find(id="no-such-inbox", kind="wechat_oa"))
+        found = await asyncio.gather(
+            *(cache.find(id=wechat["id"], kind="wechat_oa") for _ in range(30)),
+            cache.find(id="no-such-inbox", kind="wechat_oa"),
+        )
         return [inbox.id if inbox else None for inbox in found], inbox_queries
 
     found, queries = run(burst_of_lookups, settings)

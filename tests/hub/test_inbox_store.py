@@ -19,7 +19,10 @@ async def test_the_same_key_in_two_inboxes_names_two_entries() -> None:
     assert await rival.get("wechat:access_token:wx5d1c0a9b8e7f6a41") is None
     await rival.set("wechat:access_token:wx5d1c0a9b8e7f6a41", "RIVAL_TOKEN", TTL)
     assert await shop.get("wechat:access_token:wx5d1c0a9b8e7f6a41") == "SHOP_TOKEN"
-    assert await InboxStore(shared, "workspace-1", "inbox-1").get("wechat:access_token:wx5d1c0a9b8e7f6a41") == "SHOP_TOKEN"
+    assert (
+        await InboxStore(shared, "workspace-1", "inbox-1").get("wechat:access_token:wx5d1c0a9b8e7f6a41")
+        == "SHOP_TOKEN"
+    )
 
 
 async def test_a_lock_held_in_one_inbox_does_not_hold_up_another() -> None:

@@ -40,7 +40,9 @@ async def test_on_redis_waiting_delayed_and_running_jobs_all_count(redis_url: st
 def test_embedded_a_delayed_job_held_by_the_worker_still_counts(client) -> None:
     jobs = client.app.state.hub.jobs
     delayed_queue = jobs.broker.queues[f"{QUEUE_NAME}.DQ"]
-    client.blocking_portal.call(partial(jobs.enqueue, DELIVER_OUTBOUND, "not-a-message", delay_seconds=AN_HOUR))
+    client.blocking_portal.call(
+        partial(jobs.enqueue, DELIVER_OUTBOUND, "not-a-message", delay_seconds=AN_HOUR)
+    )
     wait_for(lambda: delayed_queue.qsize() == 0)  # the in-process worker took it, to hold until it is due
     metrics = client.get("/metrics").text
     assert re.search(r'^omnihub_queue_depth\{queue="broker_jobs"\} 1\.0$', metrics, re.MULTILINE), metrics

@@ -28,7 +28,7 @@ def log_lines(capsys: pytest.CaptureFixture[str], as_json: bool) -> list[str]:
     log = logging.getLogger("omnihub.test")
     log.info('"WebSocket /api/v1/agent/ws?token=%s&page=2" [accepted]', TOKEN)
     log.info("wechat.call url=https://api.example/cgi-bin/send?access_token=%s&type=image", TOKEN)
-    log.debug("< TEXT '{\"token\": \"%s\"}' [60 bytes]", TOKEN)
+    log.debug('< TEXT \'{"token": "%s"}\' [60 bytes]', TOKEN)
     log.debug("< authorization: Bearer %s", TOKEN)
     log.info("login.failed password=%s phone=+8613800138000", TOKEN)
     url = "https://api.example/x?secret=" + TOKEN
@@ -54,6 +54,10 @@ def test_credentials_are_redacted_and_other_values_kept(root_logging, capsys, as
 
 def test_credential_like_names_are_recognised_inside_longer_names(root_logging, capsys):
     configure_logging("INFO", False)
-    logging.getLogger("omnihub.test").info("a?visitor_token=v1.a.b.c.d&client_secret=s3&msg_signature=abc&name=Li")
+    logging.getLogger("omnihub.test").info(
+        "a?visitor_token=v1.a.b.c.d&client_secret=s3&msg_signature=abc&name=Li"
+    )
     [line] = capsys.readouterr().err.splitlines()
-    assert line.endswith("a?visitor_token=[redacted]&client_secret=[redacted]&msg_signature=[redacted]&name=Li")
+    assert line.endswith(
+        "a?visitor_token=[redacted]&client_secret=[redacted]&msg_signature=[redacted]&name=Li"
+    )

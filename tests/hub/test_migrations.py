@@ -20,8 +20,9 @@ def _differences(url: str) -> list:
         engine = create_async_engine(url)
         async with engine.connect() as connection:
             differences = await connection.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": True}),
-                                              SQLModel.metadata)
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts={"compare_type": True}), SQLModel.metadata
+                )
             )
         await engine.dispose()
         return differences
@@ -42,8 +43,11 @@ def _tables(url: str) -> set[str]:
 
 def _index_definitions(url: str) -> dict[str, str]:
     """Each index's CREATE statement as the database keeps it (autogenerate does not compare partial predicates)."""
-    query = ("SELECT name, sql FROM sqlite_master WHERE type = 'index'" if url.startswith("sqlite")
-             else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'")
+    query = (
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
+        if url.startswith("sqlite")
+        else "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'public'"
+    )
 
     async def definitions() -> dict[str, str]:
         engine = create_async_engine(url)
@@ -60,10 +64,14 @@ def _check_round_trip(url: str) -> None:
     assert _differences(url) == []
     indexes = _index_definitions(url)
     assert all(part in indexes["ix_inbound_pending"] for part in ("WHERE", "status", "'pending'"))
-    assert all(part in indexes["ix_message_delivery"] for part in ("WHERE", "status", "'pending'", "'sending'"))
+    assert all(
+        part in indexes["ix_message_delivery"] for part in ("WHERE", "status", "'pending'", "'sending'")
+    )
     assert all(part in indexes["ix_inbound_parked"] for part in ("WHERE", "status", "'dead'", "'discarded'"))
     assert "identity_id" in indexes["ix_conversation_identity"] and "ix_conversation_open" not in indexes
-    assert not {"ix_identity_workspace_id", "ix_conversation_workspace_id", "ix_message_workspace_id"} & set(indexes)
+    assert not {"ix_identity_workspace_id", "ix_conversation_workspace_id", "ix_message_workspace_id"} & set(
+        indexes
+    )
     assert set(SQLModel.metadata.tables) <= _tables(url)
     command.downgrade(alembic_config(url), "base")
     assert _tables(url) <= {"alembic_version"}
@@ -89,18 +97,27 @@ def _failed_events_become_dead_and_back(url: str) -> None:
         async with engine.begin() as connection:
             for statement in statements:
                 await connection.exec_driver_sql(statement)
-            found = (await connection.exec_driver_sql("SELECT status FROM inbound_event ORDER BY id")).scalars().all()
+            found = (
+                (await connection.exec_driver_sql("SELECT status FROM inbound_event ORDER BY id"))
+                .scalars()
+                .all()
+            )
         await engine.dispose()
         return list(found)
 
-    assert asyncio.run(statuses(
-        "INSERT INTO workspace (id, name, created_at) VALUES ('w', 'W', CURRENT_TIMESTAMP)",
-        "INSERT INTO inbox (id, workspace_id, kind, name, public_token, settings, routing_strategy, business_hours, "
-        "bot_enabled, created_at) VALUES ('i', 'w', 'webchat', 'I', 't', '{}', 'least_busy', '{}', false, CURRENT_TIMESTAMP)",
-        *(f"INSERT INTO inbound_event (id, workspace_id, inbox_id, dedupe_key, message_id, message, raw, status, "
-          f"attempts, received_at) VALUES ('{status}', 'w', 'i', '{status}', 'm-{status}', '{{}}', '', '{status}', 1, "
-          f"CURRENT_TIMESTAMP)" for status in ("failed", "pending", "processed")),
-    )) == ["failed", "pending", "processed"]
+    assert asyncio.run(
+        statuses(
+            "INSERT INTO workspace (id, name, created_at) VALUES ('w', 'W', CURRENT_TIMESTAMP)",
+            "INSERT INTO inbox (id, workspace_id, kind, name, public_token, settings, routing_strategy, business_hours, "
+            "bot_enabled, created_at) VALUES ('i', 'w', 'webchat', 'I', 't', '{}', 'least_busy', '{}', false, CURRENT_TIMESTAMP)",
+            *(
+                f"INSERT INTO inbound_event (id, workspace_id, inbox_id, dedupe_key, message_id, message, raw, status, "
+                f"attempts, received_at) VALUES ('{status}', 'w', 'i', '{status}', 'm-{status}', '{{}}', '', '{status}', 1, "
+                f"CURRENT_TIMESTAMP)"
+                for status in ("failed", "pending", "processed")
+            ),
+        )
+    ) == ["failed", "pending", "processed"]
     migrate(url)
     assert asyncio.run(statuses()) == ["dead", "pending", "processed"]
     command.downgrade(alembic_config(url), "0004")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy.orm.attributes import flag_modified
@@ -19,9 +19,17 @@ def test_defaults_are_filled_fresh_for_every_row() -> None:
 
 
 def test_given_values_win_and_the_row_matches_the_constructor() -> None:
-    when = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
-    values = dict(id="m-1", workspace_id="w", conversation_id="c", direction="in", sender_type="contact", text="你好",
-                  created_at=when, updated_at=when)
+    when = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+    values = dict(
+        id="m-1",
+        workspace_id="w",
+        conversation_id="c",
+        direction="in",
+        sender_type="contact",
+        text="你好",
+        created_at=when,
+        updated_at=when,
+    )
     made = new_row(Message, **values)
     assert made.model_dump() == Message(**values).model_dump()
     assert made.id == "m-1" and made.created_at == when

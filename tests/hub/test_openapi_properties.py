@@ -62,35 +62,68 @@ def _fuzz(settings: Settings) -> None:
     demo = run(ensure_demo, settings)
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
         known = _known_values(client, demo)
-        operations = [result.ok() for result in
-                      schemathesis.openapi.from_dict(client.get("/schema/openapi.json").json()).get_all_operations()]
+        operations = [
+            result.ok()
+            for result in schemathesis.openapi.from_dict(
+                client.get("/schema/openapi.json").json()
+            ).get_all_operations()
+        ]
         api_tokens = run(lambda hub: _admin_tokens(hub, len(operations)), settings)
         for operation, api_token in zip(operations, api_tokens):
-            valid, other = ((known["visitor_token"], api_token) if operation.path.startswith("/widget/")
-                            else (api_token, known["visitor_token"]))
-            _exercise(client, operation, known, bearer(valid), st.sampled_from([
-                None, bearer(valid), bearer(other), bearer(FORGED_API_TOKEN), bearer(FORGED_VISITOR_TOKEN),
-                {"Authorization": b"Bearer \xff\x00"},
-            ]))
+            valid, other = (
+                (known["visitor_token"], api_token)
+                if operation.path.startswith("/widget/")
+                else (api_token, known["visitor_token"])
+            )
+            _exercise(
+                client,
+                operation,
+                known,
+                bearer(valid),
+                st.sampled_from(
+                    [
+                        None,
+                        bearer(valid),
+                        bearer(other),
+                        bearer(FORGED_API_TOKEN),
+                        bearer(FORGED_VISITOR_TOKEN),
+                        {"Authorization": b"Bearer \xff\x00"},
+                    ]
+                ),
+            )
 
 
-def _exercise(client: TestClient, operation: APIOperation, known: dict[str, str], valid: dict[str, str],
-              authorizations: st.SearchStrategy[dict[str, Any] | None]) -> None:
-    @hypothesis_settings(max_examples=EXAMPLES_PER_OPERATION, database=None, derandomize=True,
-                         suppress_health_check=list(HealthCheck))
+def _exercise(
+    client: TestClient,
+    operation: APIOperation,
+    known: dict[str, str],
+    valid: dict[str, str],
+    authorizations: st.SearchStrategy[dict[str, Any] | None],
+) -> None:
+    @hypothesis_settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        database=None,
+        derandomize=True,
+        suppress_health_check=list(HealthCheck),
+    )
     @given(case=st.one_of(*(operation.as_strategy(mode) for mode in GenerationMode)), data=st.data())
     def no_server_error(case: Case, data: st.DataObject) -> None:
         hostile = data.draw(st.booleans())
         # A hostile text goes with what lets the handler use it: the operation's credential and rows that exist.
         if hostile or data.draw(st.booleans()):
-            case.path_parameters = {**case.path_parameters,
-                                    **{name: value for name, value in known.items() if name in case.path_parameters}}
+            case.path_parameters = {
+                **case.path_parameters,
+                **{name: value for name, value in known.items() if name in case.path_parameters},
+            }
         if hostile:
             _plant_hostile_text(case, data)
         if isinstance(case.query, dict) and case.query.get("wait") not in (None, 0):
             case.query["wait"] = 0  # a long poll would only wait: nothing else happens meanwhile
         request = _httpx_arguments(case.as_transport_kwargs(base_url=str(client.base_url)))
-        request["headers"] = {**request["headers"], **((valid if hostile else data.draw(authorizations)) or {})}
+        request["headers"] = {
+            **request["headers"],
+            **((valid if hostile else data.draw(authorizations)) or {}),
+        }
         answer = client.request(**request)
         assert answer.status_code < 500, f"{request!r:.2000} answered {answer.status_code}"
         if answer.status_code >= 400:
@@ -109,7 +142,9 @@ async def _admin_tokens(hub: Hub, count: int) -> list[str]:
 def _known_values(client: TestClient, demo: dict[str, Any]) -> dict[str, str]:
     """Ids and tokens of rows that exist, so drawn requests reach the handlers' work and not only their 404s."""
     widget = inbox_of(demo, "webchat")
-    first = client.post(f"/widget/{widget['widget_token']}/messages", json={"text": "hello", "client_id": "seed"})
+    first = client.post(
+        f"/widget/{widget['widget_token']}/messages", json={"text": "hello", "client_id": "seed"}
+    )
     assert first.status_code == 201, first.text
     api = bearer(demo["api_token"])
     [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
@@ -150,7 +185,9 @@ def _httpx_arguments(transport_kwargs: dict[str, Any]) -> dict[str, Any]:
     if isinstance(arguments.get("data"), bytes | str):
         arguments["content"] = arguments.pop("data")
     if arguments.get("files"):
-        arguments["files"] = [(name, (part[0], _multipart_value(part[1]), *part[2:])) for name, part in arguments["files"]]
+        arguments["files"] = [
+            (name, (part[0], _multipart_value(part[1]), *part[2:])) for name, part in arguments["files"]
+        ]
     return arguments
 
 

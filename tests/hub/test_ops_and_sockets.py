@@ -19,7 +19,11 @@ def test_metrics_expose_latency_counters_queue_depth_and_lag(client, demo):
     widget = inbox_of(demo, "webchat")["widget_token"]
     client.post(f"/widget/{widget}/messages", json={"text": "count me", "client_id": "m"})
     wait_for(lambda: client.get("/api/v1/conversations", headers=bearer(demo["api_token"])).json()["items"])
-    text = wait_for(lambda: (body := client.get("/metrics").text) and "omnihub_processing_lag_seconds_count" in body and body)
+    text = wait_for(
+        lambda: (
+            (body := client.get("/metrics").text) and "omnihub_processing_lag_seconds_count" in body and body
+        )
+    )
     assert 'omnihub_inbound_events_total{channel="webchat"}' in text
     assert 'omnihub_messages_total{channel="webchat",direction="in"}' in text
     assert 'omnihub_queue_depth{queue="inbound_events"}' in text
@@ -37,14 +41,20 @@ def test_agent_socket_refuses_a_bad_token(client):
 
 
 def test_widget_socket_refuses_disallowed_origins_and_forged_tokens(client, demo):
-    created = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]), json={
-        "kind": "webchat", "name": "Shop", "settings": {"allowed_origins": ["https://shop.example"]}}).json()
+    created = client.post(
+        "/api/v1/inboxes",
+        headers=bearer(demo["api_token"]),
+        json={"kind": "webchat", "name": "Shop", "settings": {"allowed_origins": ["https://shop.example"]}},
+    ).json()
     token = created["widget_token"]
     with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect(f"/widget/{token}/ws", headers={"Origin": "https://evil.example"}) as socket:
+        with client.websocket_connect(
+            f"/widget/{token}/ws", headers={"Origin": "https://evil.example"}
+        ) as socket:
             socket.receive_json()
-    with client.websocket_connect(f"/widget/{token}/ws?visitor_token=v1.x.y.1.forged",
-                                  headers={"Origin": "https://shop.example"}) as socket:
+    with client.websocket_connect(
+        f"/widget/{token}/ws?visitor_token=v1.x.y.1.forged", headers={"Origin": "https://shop.example"}
+    ) as socket:
         error = socket.receive_json()
         assert error["type"] == "error" and error["code"] == "invalid_visitor_token"
 
@@ -75,8 +85,10 @@ def test_a_widget_socket_opened_without_a_visitor_token_is_limited_per_visitor(s
 
     limits = settings.model_copy(update={"visitor_rate_per_minute": 3, "ip_rate_per_minute": 100})
     widget = inbox_of(demo, "webchat")["widget_token"]
-    with TestClient(app=create_app(limits), base_url="http://testserver.local") as client, \
-            client.websocket_connect(f"/widget/{widget}/ws") as socket:
+    with (
+        TestClient(app=create_app(limits), base_url="http://testserver.local") as client,
+        client.websocket_connect(f"/widget/{widget}/ws") as socket,
+    ):
         socket.send_json({"visitor_token": None})
         assert socket.receive_json()["type"] == "ready"
         answers = []

@@ -38,8 +38,14 @@ class CrashyConnector(WebhookConnector):
 
     def parse(self, raw):
         body = json.loads(raw.body)
-        return [InboundMessage(channel_message_id=body["id"], sender=IdentityRef(IdentityKind.PHONE, "+14155550100"),
-                               sent_at=raw.received_at, text=body["text"])]
+        return [
+            InboundMessage(
+                channel_message_id=body["id"],
+                sender=IdentityRef(IdentityKind.PHONE, "+14155550100"),
+                sent_at=raw.received_at,
+                text=body["text"],
+            )
+        ]
 
     def parts_needed(self, outbound):
         if "crash" in outbound.text:
@@ -54,8 +60,9 @@ class CrashyConnector(WebhookConnector):
 @pytest.fixture
 def hub_client(settings: Settings, demo: dict[str, Any]) -> TestClient:
     """Two delivery attempts at most; the sweeper looks for abandoned deliveries every 0.2 s."""
-    fast = settings.model_copy(update={"outbound_max_attempts": 2, "sweep_interval_seconds": 0.2,
-                                       "stuck_after_seconds": 0.3})
+    fast = settings.model_copy(
+        update={"outbound_max_attempts": 2, "sweep_interval_seconds": 0.2, "stuck_after_seconds": 0.3}
+    )
     with TestClient(app=create_app(fast), base_url="http://testserver.local") as client:
         yield client
 
@@ -65,22 +72,36 @@ def conversation(hub_client: TestClient, demo: dict[str, Any]) -> dict[str, Any]
     CrashyConnector.sent = []
     hub_client.app.state.hub.registry.register(CrashyConnector)
     api = bearer(demo["api_token"])
-    inbox = hub_client.post("/api/v1/inboxes", headers=api, json={"kind": "crashy", "name": "Crashy", "settings": {}}).json()
-    delivered = hub_client.post(f"/webhooks/crashy/{inbox['id']}", headers={"x-signature": "good"},
-                                content=json.dumps({"id": "in-1", "text": "hello"}))
+    inbox = hub_client.post(
+        "/api/v1/inboxes", headers=api, json={"kind": "crashy", "name": "Crashy", "settings": {}}
+    ).json()
+    delivered = hub_client.post(
+        f"/webhooks/crashy/{inbox['id']}",
+        headers={"x-signature": "good"},
+        content=json.dumps({"id": "in-1", "text": "hello"}),
+    )
     assert delivered.status_code == 200
     return wait_for(lambda: hub_client.get("/api/v1/conversations", headers=api).json()["items"])[0]
 
 
-def _reply(client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], text: str) -> dict[str, Any]:
-    answer = client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
-                         json={"text": text})
+def _reply(
+    client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], text: str
+) -> dict[str, Any]:
+    answer = client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"text": text},
+    )
     assert answer.status_code == 201
     return answer.json()
 
 
-def _message(client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], message_id: str) -> dict[str, Any]:
-    items = client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"])).json()
+def _message(
+    client: TestClient, demo: dict[str, Any], conversation: dict[str, Any], message_id: str
+) -> dict[str, Any]:
+    items = client.get(
+        f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"])
+    ).json()
     return next(item for item in items["items"] if item["id"] == message_id)
 
 
@@ -90,8 +111,13 @@ def test_a_delivery_that_crashes_in_the_hub_is_retried_then_fails_and_the_next_r
     crashing = _reply(hub_client, demo, conversation, "crash me")
     fine = _reply(hub_client, demo, conversation, "all fine")
     wait_for(lambda: _message(hub_client, demo, conversation, fine["id"])["status"] == "sent")
-    failed = wait_for(lambda: (message := _message(hub_client, demo, conversation, crashing["id"]))["status"] == "failed"
-                      and message, timeout=15)
+    failed = wait_for(
+        lambda: (
+            (message := _message(hub_client, demo, conversation, crashing["id"]))["status"] == "failed"
+            and message
+        ),
+        timeout=15,
+    )
     assert failed["error"] == "Delivery failed unexpectedly (ValueError) (gave up after 2 attempts)"
     assert CrashyConnector.sent == ["all fine"]
 
@@ -110,13 +136,20 @@ def test_a_delivery_whose_worker_stopped_mid_attempt_is_tried_again_until_out_of
         long_ago = hub.now() - timedelta(hours=1)
         async with hub.database.session() as session:
             for message_id, attempts in ((with_attempts_left["id"], 0), (out_of_attempts["id"], 1)):
-                await session.execute(update(Message).where(Message.id == message_id)
-                                      .values(status="sending", attempts=attempts, updated_at=long_ago))
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == message_id)
+                    .values(status="sending", attempts=attempts, updated_at=long_ago)
+                )
             await session.commit()
 
     run(stopped_mid_attempt, settings)
-    failed = wait_for(lambda: (message := _message(hub_client, demo, conversation, out_of_attempts["id"]))["status"]
-                      == "failed" and message)
+    failed = wait_for(
+        lambda: (
+            (message := _message(hub_client, demo, conversation, out_of_attempts["id"]))["status"] == "failed"
+            and message
+        )
+    )
     assert failed["error"] == "The delivery did not finish (its worker stopped); gave up after 2 attempts"
     wait_for(lambda: _message(hub_client, demo, conversation, with_attempts_left["id"])["status"] == "sent")
     assert CrashyConnector.sent == ["first"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import replace
-from datetime import datetime, timedelta, timezone
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 import pytest
@@ -29,7 +29,7 @@ from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.ids import new_id
 from hub.inbound import UnstorableMessage
-from hub.models import Agent, ApiToken, Inbox, InboundEvent, Message, Workspace
+from hub.models import Agent, ApiToken, InboundEvent, Inbox, Message, Workspace
 from hub.settings import Settings
 from hub.sweeper import sweep
 from normalizer import IdentityKind, IdentityRef, InboundMessage, dedupe_key
@@ -57,8 +57,14 @@ class FlakyConnector(WebhookConnector):
     def parse(self, raw):
         try:
             body = json.loads(raw.body)
-            return [InboundMessage(channel_message_id=body["id"], sender=IdentityRef(IdentityKind.PHONE, body["from"]),
-                                   sent_at=raw.received_at, text=body["text"])]
+            return [
+                InboundMessage(
+                    channel_message_id=body["id"],
+                    sender=IdentityRef(IdentityKind.PHONE, body["from"]),
+                    sent_at=raw.received_at,
+                    text=body["text"],
+                )
+            ]
         except (ValueError, KeyError) as error:
             raise MalformedPayload(str(error)) from None
 
@@ -93,15 +99,23 @@ def flaky_is_broken() -> None:
     FlakyConnector.broken = True
 
 
-def deliver(client: TestClient, inbox: dict[str, Any], text: str, message_id: str, sender: str = "+14155550100"):
-    return client.post(f"/webhooks/flaky/{inbox['id']}", headers={"x-signature": "good"},
-                       content=json.dumps({"id": message_id, "from": sender, "text": text}))
+def deliver(
+    client: TestClient, inbox: dict[str, Any], text: str, message_id: str, sender: str = "+14155550100"
+):
+    return client.post(
+        f"/webhooks/flaky/{inbox['id']}",
+        headers={"x-signature": "good"},
+        content=json.dumps({"id": message_id, "from": sender, "text": text}),
+    )
 
 
 def connect_flaky(client: TestClient, demo: dict[str, Any]) -> dict[str, Any]:
     client.app.state.hub.registry.register(FlakyConnector)
-    created = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]),
-                          json={"kind": "flaky", "name": "Flaky SMS", "settings": {}})
+    created = client.post(
+        "/api/v1/inboxes",
+        headers=bearer(demo["api_token"]),
+        json={"kind": "flaky", "name": "Flaky SMS", "settings": {}},
+    )
     assert created.status_code == 201, created.text
     return created.json()
 
@@ -110,8 +124,12 @@ def stored_texts(client: TestClient, demo: dict[str, Any]) -> list[str]:
     api = bearer(demo["api_token"])
     return sorted(
         message["text"]
-        for conversation in client.get("/api/v1/conversations", headers=api, params={"limit": 100}).json()["items"]
-        for message in client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=api).json()["items"]
+        for conversation in client.get("/api/v1/conversations", headers=api, params={"limit": 100}).json()[
+            "items"
+        ]
+        for message in client.get(f"/api/v1/conversations/{conversation['id']}/messages", headers=api).json()[
+            "items"
+        ]
     )
 
 
@@ -129,11 +147,14 @@ def metric(client: TestClient, name: str, channel: str) -> float:
 # --- the grouped accept (request path) ---
 
 
-@pytest.mark.parametrize(("database", "culprit"), [
-    ("sqlite", "an inbox deleted meanwhile"),
-    pytest.param("postgresql", "an inbox deleted meanwhile", marks=ON_POSTGRESQL),
-    pytest.param("postgresql", "a NUL in the channel's id", marks=ON_POSTGRESQL),
-])
+@pytest.mark.parametrize(
+    ("database", "culprit"),
+    [
+        ("sqlite", "an inbox deleted meanwhile"),
+        pytest.param("postgresql", "an inbox deleted meanwhile", marks=ON_POSTGRESQL),
+        pytest.param("postgresql", "a NUL in the channel's id", marks=ON_POSTGRESQL),
+    ],
+)
 def test_a_request_whose_rows_the_database_refuses_fails_alone_and_its_group_is_stored(
     database: str, culprit: str, settings: Settings, request: pytest.FixtureRequest
 ) -> None:
@@ -141,19 +162,28 @@ def test_a_request_whose_rows_the_database_refuses_fails_alone_and_its_group_is_
     that is gone, or on PostgreSQL a NUL byte); that request alone gets UnstorableMessage (422)."""
     settings = on_database(request, settings, database).model_copy(update={"embedded_worker": False})
     run(ensure_demo, settings)
-    sent_at = datetime(2026, 11, 23, 8, 0, tzinfo=timezone.utc)
+    sent_at = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
     def message(channel_message_id: str) -> InboundMessage:
-        return InboundMessage(channel_message_id=channel_message_id, sender=IdentityRef(IdentityKind.PHONE, "+8613800138000"),
-                              sent_at=sent_at, text=f"text of {channel_message_id}")
+        return InboundMessage(
+            channel_message_id=channel_message_id,
+            sender=IdentityRef(IdentityKind.PHONE, "+8613800138000"),
+            sent_at=sent_at,
+            text=f"text of {channel_message_id}",
+        )
 
     async def accept_together(hub):
         async with hub.database.session() as session:
             inbox = (await session.exec(select(Inbox).where(Inbox.kind == "webchat"))).one()
         culprit_inbox, culprit_message = inbox, message("bad\x00id")
         if culprit.startswith("an inbox"):
-            culprit_inbox = Inbox(id=new_id(), workspace_id=inbox.workspace_id, kind=inbox.kind, name="Gone",
-                                  public_token=new_id())
+            culprit_inbox = Inbox(
+                id=new_id(),
+                workspace_id=inbox.workspace_id,
+                kind=inbox.kind,
+                name="Gone",
+                public_token=new_id(),
+            )
             culprit_message = message("orphan")
         outcomes = await asyncio.gather(
             inbound.accept(hub, inbox, [message("a")], "raw a"),
@@ -174,8 +204,9 @@ def test_a_request_whose_rows_the_database_refuses_fails_alone_and_its_group_is_
 
 
 @pytest.mark.production
-def test_a_channel_delivery_the_database_refuses_answers_422_and_stores_nothing(postgres_url: str,
-                                                                                 settings: Settings) -> None:
+def test_a_channel_delivery_the_database_refuses_answers_422_and_stores_nothing(
+    postgres_url: str, settings: Settings
+) -> None:
     migrate(postgres_url)
     settings = settings.model_copy(update={"database_url": postgres_url})
     demo = run(ensure_demo, settings)
@@ -194,7 +225,7 @@ def test_a_channel_delivery_the_database_refuses_answers_422_and_stores_nothing(
 
 class Clock:
     def __init__(self) -> None:
-        self.now = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now
@@ -204,33 +235,54 @@ async def _poison_beside(hub, culprit: str, good: int) -> tuple[list[str], str]:
     """`good` pending events of new senders on the web chat inbox and, in their middle, one whose storing fails."""
     async with hub.database.session() as session:
         inbox = (await session.exec(select(Inbox).where(Inbox.kind == "webchat"))).one()
-    messages = [InboundMessage(channel_message_id=f"good-{number}", sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, f"v{number}"),
-                               sent_at=hub.now(), text=f"good {number}") for number in range(good)]
+    messages = [
+        InboundMessage(
+            channel_message_id=f"good-{number}",
+            sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, f"v{number}"),
+            sent_at=hub.now(),
+            text=f"good {number}",
+        )
+        for number in range(good)
+    ]
     accepted = await inbound.accept(hub, inbox, messages, "{}")
     good_ids = [event.event_id for event in accepted]
     await inbound.process(hub, good_ids[0])
     async with hub.database.session() as session:
         first = await session.get(InboundEvent, good_ids[0])
-        poison = InboundMessage(channel_message_id="poison", sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
-                                sent_at=hub.now(), text="poison", sender_name="Mallory")
+        poison = InboundMessage(
+            channel_message_id="poison",
+            sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
+            sent_at=hub.now(),
+            text="poison",
+            sender_name="Mallory",
+        )
         message_id = new_id()
         if culprit == "a NUL in the sender's name":
             poison = replace(poison, sender_name="Mal\x00lory")
         else:
             message_id = first.message_id
-        event = InboundEvent(workspace_id=inbox.workspace_id, inbox_id=inbox.id, dedupe_key=dedupe_key(inbox.id, "poison"),
-                             message_id=message_id, message=poison.to_json().decode(), raw='{"text": "poison"}',
-                             received_at=hub.now())
+        event = InboundEvent(
+            workspace_id=inbox.workspace_id,
+            inbox_id=inbox.id,
+            dedupe_key=dedupe_key(inbox.id, "poison"),
+            message_id=message_id,
+            message=poison.to_json().decode(),
+            raw='{"text": "poison"}',
+            received_at=hub.now(),
+        )
         session.add(event)
         await session.commit()
     return good_ids[1:], event.id
 
 
-@pytest.mark.parametrize(("database", "culprit"), [
-    ("sqlite", "a message id stored already"),
-    pytest.param("postgresql", "a message id stored already", marks=ON_POSTGRESQL),
-    pytest.param("postgresql", "a NUL in the sender's name", marks=ON_POSTGRESQL),
-])
+@pytest.mark.parametrize(
+    ("database", "culprit"),
+    [
+        ("sqlite", "a message id stored already"),
+        pytest.param("postgresql", "a message id stored already", marks=ON_POSTGRESQL),
+        pytest.param("postgresql", "a NUL in the sender's name", marks=ON_POSTGRESQL),
+    ],
+)
 def test_a_batch_stores_every_event_but_the_bad_one_which_is_retried_with_backoff_then_dead(
     database: str, culprit: str, settings: Settings, request: pytest.FixtureRequest
 ) -> None:
@@ -269,12 +321,18 @@ def test_a_batch_stores_every_event_but_the_bad_one_which_is_retried_with_backof
     good, texts, attempts, dead, swept_after_death = run(scenario, settings)
     assert [event.status for event in good] == ["processed"] * 6 and {event.attempts for event in good} == {1}
     assert sorted(texts) == [f"good {number}" for number in range(7)]
-    assert attempts == [("pending", 1, 30.0, 0, 1), ("pending", 2, 60.0, 0, 1), ("pending", 3, 120.0, 0, 1),
-                        ("pending", 4, 240.0, 0, 1)]
+    assert attempts == [
+        ("pending", 1, 30.0, 0, 1),
+        ("pending", 2, 60.0, 0, 1),
+        ("pending", 3, 120.0, 0, 1),
+        ("pending", 4, 240.0, 0, 1),
+    ]
     assert (dead.status, dead.attempts, dead.next_attempt_at) == ("dead", 5, None)
     assert swept_after_death == 0
     expected = "duplicate key value|UNIQUE constraint failed" if culprit.startswith("a message") else "0x00"
-    assert dead.error.startswith("storing the message failed: ") and re.search(expected, dead.error), dead.error
+    assert dead.error.startswith("storing the message failed: ") and re.search(expected, dead.error), (
+        dead.error
+    )
     assert "Mal" not in dead.error, "the reason quotes no value"
 
 
@@ -294,20 +352,34 @@ def hub_client(fast_retries: Settings) -> Iterator[tuple[TestClient, dict[str, A
         yield client, demo
 
 
-def _dead(client: TestClient, demo: dict[str, Any], inbox: dict[str, Any], text: str, message_id: str,
-          sender: str) -> dict[str, Any]:
+def _dead(
+    client: TestClient, demo: dict[str, Any], inbox: dict[str, Any], text: str, message_id: str, sender: str
+) -> dict[str, Any]:
     """Deliver a poisoned message and wait until it is listed as dead."""
     assert deliver(client, inbox, text, message_id, sender).status_code == 200
-    return wait_for(lambda: next((event for event in listed(client, demo["api_token"])
-                                  if json.loads(event["raw"])["id"] == message_id), None))
+    return wait_for(
+        lambda: next(
+            (
+                event
+                for event in listed(client, demo["api_token"])
+                if json.loads(event["raw"])["id"] == message_id
+            ),
+            None,
+        )
+    )
 
 
-def test_a_poisoned_delivery_is_parked_dead_listed_counted_and_stored_after_a_fixed_retry(hub_client: TestClient) -> None:
+def test_a_poisoned_delivery_is_parked_dead_listed_counted_and_stored_after_a_fixed_retry(
+    hub_client: TestClient,
+) -> None:
     client, demo = hub_client
     inbox = connect_flaky(client, demo)
     parked_before = metric(client, "omnihub_inbound_dead_events_total", "flaky")
     for number in range(2):
-        assert deliver(client, inbox, f"hello {number}", f"g{number}", sender=f"+1415555010{number}").status_code == 200
+        assert (
+            deliver(client, inbox, f"hello {number}", f"g{number}", sender=f"+1415555010{number}").status_code
+            == 200
+        )
     dead = _dead(client, demo, inbox, "poison pill", "p1", "+14155550199")
     wait_for(lambda: stored_texts(client, demo) == ["hello 0", "hello 1"])
     assert dead["status"] == "dead" and dead["attempts"] == 3 and dead["channel"] == "flaky"
@@ -321,13 +393,20 @@ def test_a_poisoned_delivery_is_parked_dead_listed_counted_and_stored_after_a_fi
     retried = client.post(f"/api/v1/inbound-events/{dead['id']}/retry", headers=bearer(demo["api_token"]))
     assert retried.status_code == 200, retried.text
     assert {key: retried.json()[key] for key in ("status", "attempts", "error")} == {
-        "status": "pending", "attempts": 0, "error": None}
+        "status": "pending",
+        "attempts": 0,
+        "error": None,
+    }
     wait_for(lambda: stored_texts(client, demo) == ["hello 0", "hello 1", "poison pill"])
     processed = client.get(f"/api/v1/inbound-events/{dead['id']}", headers=bearer(demo["api_token"])).json()
     assert processed["status"] == "processed" and processed["attempts"] == 1
-    assert [message["id"] for message in client.get(
-        f"/api/v1/conversations/{_conversation_of(client, demo, '+14155550199')}/messages",
-        headers=bearer(demo["api_token"])).json()["items"]] == [dead["message_id"]]
+    assert [
+        message["id"]
+        for message in client.get(
+            f"/api/v1/conversations/{_conversation_of(client, demo, '+14155550199')}/messages",
+            headers=bearer(demo["api_token"]),
+        ).json()["items"]
+    ] == [dead["message_id"]]
     assert listed(client, demo["api_token"]) == []
     assert metric(client, "omnihub_inbound_dead_events_waiting", "flaky") == 0
     again = client.post(f"/api/v1/inbound-events/{dead['id']}/retry", headers=bearer(demo["api_token"]))
@@ -337,7 +416,10 @@ def test_a_poisoned_delivery_is_parked_dead_listed_counted_and_stored_after_a_fi
 def _conversation_of(client: TestClient, demo: dict[str, Any], phone: str) -> str:
     api = bearer(demo["api_token"])
     for conversation in client.get("/api/v1/conversations", headers=api).json()["items"]:
-        if client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["identity"]["value"] == phone:
+        if (
+            client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["identity"]["value"]
+            == phone
+        ):
             return conversation["id"]
     raise AssertionError(f"no conversation with {phone}")
 
@@ -365,9 +447,14 @@ def test_dead_events_are_paged_newest_first(hub_client: TestClient) -> None:
     inbox = connect_flaky(client, demo)
     older = _dead(client, demo, inbox, "poison one", "p1", "+14155550101")
     newer = _dead(client, demo, inbox, "poison two", "p2", "+14155550102")
-    first = client.get("/api/v1/inbound-events", headers=bearer(demo["api_token"]), params={"limit": 1}).json()
-    second = client.get("/api/v1/inbound-events", headers=bearer(demo["api_token"]),
-                        params={"limit": 1, "cursor": first["next_cursor"]}).json()
+    first = client.get(
+        "/api/v1/inbound-events", headers=bearer(demo["api_token"]), params={"limit": 1}
+    ).json()
+    second = client.get(
+        "/api/v1/inbound-events",
+        headers=bearer(demo["api_token"]),
+        params={"limit": 1, "cursor": first["next_cursor"]},
+    ).json()
     assert [event["id"] for event in first["items"] + second["items"]] == [newer["id"], older["id"]]
     assert second["next_cursor"] is None
     for params in ({"cursor": "garbage\x00"}, {"status": "processed"}, {"limit": 1000}):
@@ -382,29 +469,52 @@ async def _tokens_for_others(hub, workspace_id: str) -> dict[str, str]:
         rival = Workspace(name="Rival")
         session.add(rival)
         await session.flush()
-        agent = Agent(workspace_id=workspace_id, email="agent@example.com", name="Agent", role="agent",
-                      password_hash=hash_password("x" * 12))
-        rival_admin = Agent(workspace_id=rival.id, email="boss@rival.example", name="Boss", role="admin",
-                            password_hash=hash_password("x" * 12))
+        agent = Agent(
+            workspace_id=workspace_id,
+            email="agent@example.com",
+            name="Agent",
+            role="agent",
+            password_hash=hash_password("x" * 12),
+        )
+        rival_admin = Agent(
+            workspace_id=rival.id,
+            email="boss@rival.example",
+            name="Boss",
+            role="admin",
+            password_hash=hash_password("x" * 12),
+        )
         session.add_all([agent, rival_admin])
         await session.flush()
-        for name, workspace, agent_id in (("agent", workspace_id, agent.id), ("integration", workspace_id, None),
-                                          ("rival admin", rival.id, rival_admin.id)):
-            session.add(ApiToken(workspace_id=workspace, agent_id=agent_id, name=name,
-                                 token_hash=hash_api_token(tokens[name])))
+        for name, workspace, agent_id in (
+            ("agent", workspace_id, agent.id),
+            ("integration", workspace_id, None),
+            ("rival admin", rival.id, rival_admin.id),
+        ):
+            session.add(
+                ApiToken(
+                    workspace_id=workspace,
+                    agent_id=agent_id,
+                    name=name,
+                    token_hash=hash_api_token(tokens[name]),
+                )
+            )
         await session.commit()
     return tokens
 
 
-def test_only_admins_of_its_workspace_see_retry_or_discard_a_dead_event(hub_client: TestClient,
-                                                                         fast_retries: Settings) -> None:
+def test_only_admins_of_its_workspace_see_retry_or_discard_a_dead_event(
+    hub_client: TestClient, fast_retries: Settings
+) -> None:
     client, demo = hub_client
     inbox = connect_flaky(client, demo)
     dead = _dead(client, demo, inbox, "poison one", "p1", "+14155550101")
     tokens = run(lambda hub: _tokens_for_others(hub, demo["workspace_id"]), fast_retries)
-    paths = [("GET", "/api/v1/inbound-events"), ("GET", f"/api/v1/inbound-events/{dead['id']}"),
-             ("POST", f"/api/v1/inbound-events/{dead['id']}/retry"),
-             ("POST", f"/api/v1/inbound-events/{dead['id']}/discard")]
+    paths = [
+        ("GET", "/api/v1/inbound-events"),
+        ("GET", f"/api/v1/inbound-events/{dead['id']}"),
+        ("POST", f"/api/v1/inbound-events/{dead['id']}/retry"),
+        ("POST", f"/api/v1/inbound-events/{dead['id']}/discard"),
+    ]
     for name in ("agent", "integration"):
         for method, path in paths:
             answer = client.request(method, path, headers=bearer(tokens[name]))

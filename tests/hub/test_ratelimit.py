@@ -41,7 +41,9 @@ async def test_enforce_counts_every_key_and_answers_429_with_the_longest_wait(li
         await enforce(limiter, limits, 60, "slow down")
     assert refused.value.status_code == 429 and refused.value.code == "rate_limited"
     assert 1 <= int(refused.value.headers["Retry-After"]) <= 60
-    assert [await limiter.hit("visitor:v", 5, 60) for _ in range(4)][-1] is not None, "the refused request counted too"
+    assert [await limiter.hit("visitor:v", 5, 60) for _ in range(4)][-1] is not None, (
+        "the refused request counted too"
+    )
 
 
 async def test_pruning_many_short_windows_keeps_a_long_window_in_memory() -> None:

@@ -109,18 +109,25 @@ async def publish_all_to(fanout: Fanout, event: bytes, channels: Iterable[str]) 
         await fanout.publish(event, [channel])
 
 
-async def test_each_socket_gets_its_channels_events_in_order_with_those_before_start_first(fanout: Fanout) -> None:
+async def test_each_socket_gets_its_channels_events_in_order_with_those_before_start_first(
+    fanout: Fanout,
+) -> None:
     shared, other = new_channel(), new_channel()
     first, second, elsewhere = FakeSocket(), FakeSocket(), FakeSocket()
-    async with fanout.socket_feed(first, [shared]) as first_feed, fanout.socket_feed(second, [shared]) as second_feed, \
-            fanout.socket_feed(elsewhere, [other]) as other_feed:
+    async with (
+        fanout.socket_feed(first, [shared]) as first_feed,
+        fanout.socket_feed(second, [shared]) as second_feed,
+        fanout.socket_feed(elsewhere, [other]) as other_feed,
+    ):
         await published_before(fanout, lambda: publish_all(fanout, frames("early", 3), shared))
         assert first.sent == [], "nothing is sent before start()"
         for feed in (first_feed, second_feed, other_feed):
             feed.start()
         await publish_all(fanout, frames("late", 50), shared)
         await publish_all(fanout, frames("other", 2), other)
-        await eventually(lambda: len(first.sent) == 53 and len(second.sent) == 53 and len(elsewhere.sent) == 2)
+        await eventually(
+            lambda: len(first.sent) == 53 and len(second.sent) == 53 and len(elsewhere.sent) == 2
+        )
     assert first.sent == second.sent == frames("early", 3) + frames("late", 50)
     assert elsewhere.sent == frames("other", 2)
 
@@ -128,8 +135,11 @@ async def test_each_socket_gets_its_channels_events_in_order_with_those_before_s
 async def test_a_socket_that_stops_reading_is_closed_and_never_holds_the_others(backend_kind: str) -> None:
     channel = new_channel()
     stalled, reading = FakeSocket(stalled=True), FakeSocket()
-    async with running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout, \
-            fanout.socket_feed(stalled, [channel]) as stalled_feed, fanout.socket_feed(reading, [channel]) as feed:
+    async with (
+        running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout,
+        fanout.socket_feed(stalled, [channel]) as stalled_feed,
+        fanout.socket_feed(reading, [channel]) as feed,
+    ):
         stalled_feed.start()
         feed.start()
         for number, event in enumerate(frames("event", 4 * SMALL_BACKLOG)):
@@ -144,8 +154,11 @@ async def test_a_gone_socket_is_left_alone_while_the_others_go_on(backend_kind: 
     """Its handler hears the disconnect and leaves; meanwhile nothing more is kept or written for it."""
     channel = new_channel()
     gone, staying = FakeSocket(gone_after=1), FakeSocket()
-    async with running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout, \
-            fanout.socket_feed(gone, [channel]) as gone_feed, fanout.socket_feed(staying, [channel]) as feed:
+    async with (
+        running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout,
+        fanout.socket_feed(gone, [channel]) as gone_feed,
+        fanout.socket_feed(staying, [channel]) as feed,
+    ):
         gone_feed.start()
         feed.start()
         for number, event in enumerate(frames("event", 3 * SMALL_BACKLOG)):
@@ -163,7 +176,9 @@ async def test_leaving_frees_every_channel_here_and_in_the_backend(fanout: Fanou
     stalled = FakeSocket(stalled=True)
     idle_tasks = asyncio.all_tasks()
     async with contextlib.AsyncExitStack() as open_sockets:
-        for socket, channels in zip(sockets + [stalled], [[channel] for channel in own_channels] + [[shared]] * 101):
+        for socket, channels in zip(
+            sockets + [stalled], [[channel] for channel in own_channels] + [[shared]] * 101
+        ):
             (await open_sockets.enter_async_context(fanout.socket_feed(socket, channels))).start()
         assert fanout.channels() == {*own_channels, shared}
         for channel in own_channels + [shared]:
@@ -176,7 +191,9 @@ async def test_leaving_frees_every_channel_here_and_in_the_backend(fanout: Fanou
     assert all(socket.sent == [b"hello"] for socket in sockets)
 
 
-async def test_leaving_unsubscribes_from_redis(production_services: None, caplog: pytest.LogCaptureFixture) -> None:
+async def test_leaving_unsubscribes_from_redis(
+    production_services: None, caplog: pytest.LogCaptureFixture
+) -> None:
     running = Fanout(backend_of("redis"))
     await running.start()
     observer = redis.asyncio.Redis.from_url(TEST_REDIS_URL)
@@ -222,13 +239,19 @@ async def test_an_idle_socket_holds_no_queue_and_no_task(fanout: Fanout) -> None
     assert held / len(sockets) <= 512, f"{held / len(sockets):.0f} bytes per idle socket"
 
 
-async def test_a_long_poll_stream_gets_events_in_order_and_ends_once_it_falls_behind(backend_kind: str) -> None:
+async def test_a_long_poll_stream_gets_events_in_order_and_ends_once_it_falls_behind(
+    backend_kind: str,
+) -> None:
     channel = new_channel()
-    async with running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout, \
-            fanout.event_stream([channel]) as stream:
+    async with (
+        running_fanout(backend_of(backend_kind), backlog_limit=SMALL_BACKLOG) as fanout,
+        fanout.event_stream([channel]) as stream,
+    ):
         await publish_all(fanout, frames("event", 3), channel)
         assert [await anext(stream) for _ in range(3)] == frames("event", 3)
-        await published_before(fanout, lambda: publish_all(fanout, frames("unread", SMALL_BACKLOG + 1), channel))
+        await published_before(
+            fanout, lambda: publish_all(fanout, frames("unread", SMALL_BACKLOG + 1), channel)
+        )
         async with asyncio.timeout(5):
             assert [event async for event in stream] == []
 
@@ -247,6 +270,7 @@ async def test_a_socket_joining_a_channel_being_subscribed_waits_for_the_subscri
     channel = new_channel()
     first_in = asyncio.Event()
     try:
+
         async def first() -> None:
             async with running.socket_feed(FakeSocket(), [channel]):
                 first_in.set()
@@ -312,7 +336,9 @@ async def test_the_dispatcher_listens_again_after_losing_the_stream() -> None:
         await running.stop()
 
 
-async def test_events_flow_again_after_redis_drops_the_listening_connection(production_services: None) -> None:
+async def test_events_flow_again_after_redis_drops_the_listening_connection(
+    production_services: None,
+) -> None:
     client_name = f"omnihub-test-{uuid.uuid4().hex[:12]}"
     running = Fanout(backend_of("redis", f"{TEST_REDIS_URL}?client_name={client_name}"))
     await running.start()
@@ -322,7 +348,9 @@ async def test_events_flow_again_after_redis_drops_the_listening_connection(prod
     try:
         async with running.socket_feed(socket, [channel]) as feed:
             feed.start()
-            listening = [client for client in await admin.client_list(_type="pubsub") if client["name"] == client_name]
+            listening = [
+                client for client in await admin.client_list(_type="pubsub") if client["name"] == client_name
+            ]
             assert len(listening) == 1
             await admin.client_kill_filter(_id=listening[0]["id"])
             async with asyncio.timeout(15):

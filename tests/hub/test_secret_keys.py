@@ -49,8 +49,14 @@ def test_fallback_keys_and_trusted_proxies_are_comma_separated_in_the_environmen
     assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8", "192.0.2.7/32"]
 
 
-@pytest.mark.parametrize(("name", "value"), [("secret_key_fallbacks", [""]), ("trusted_proxies", "10.0.0.1/8"),
-                                             ("trusted_proxies", "proxy.internal")])
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("secret_key_fallbacks", [""]),
+        ("trusted_proxies", "10.0.0.1/8"),
+        ("trusted_proxies", "proxy.internal"),
+    ],
+)
 def test_bad_fallbacks_and_proxies_are_refused_naming_the_setting(environment, name, value):
     with pytest.raises(ValidationError, match=name):
         Settings(**{name: value})
@@ -83,8 +89,12 @@ def encrypted_inbox_settings(settings: Settings) -> dict[str, str]:
     async def read(hub) -> dict[str, str]:
         async with hub.database.session() as session:
             inboxes = (await session.exec(select(Inbox))).all()
-        return {f"{inbox.id}.{name}": value[ENCRYPTED] for inbox in inboxes for name, value in inbox.settings.items()
-                if isinstance(value, dict) and ENCRYPTED in value}
+        return {
+            f"{inbox.id}.{name}": value[ENCRYPTED]
+            for inbox in inboxes
+            for name, value in inbox.settings.items()
+            if isinstance(value, dict) and ENCRYPTED in value
+        }
 
     return run(read, settings)
 
@@ -97,7 +107,9 @@ def shared_values(settings: Settings) -> dict[str, str]:
     return run(read, settings)
 
 
-def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_secrets(environment, monkeypatch):
+def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_secrets(
+    environment, monkeypatch
+):
     use_keys(monkeypatch, OLD_KEY)
     demo: dict[str, Any] = json.loads(omnihub("demo", "--json").stdout)
     widget = next(inbox["widget_token"] for inbox in demo["inboxes"] if inbox["kind"] == "webchat")
@@ -108,28 +120,45 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
 
     use_keys(monkeypatch, NEW_KEY, OLD_KEY)
     with hub_client() as client:
-        assert visitor_history(client, widget, old_visitor) == 200, "a token signed with a fallback key is accepted"
+        assert visitor_history(client, widget, old_visitor) == 200, (
+            "a token signed with a fallback key is accepted"
+        )
         new_visitor = start_chat(client, widget)
         assert client.get("/api/v1/inboxes", headers=bearer(demo["api_token"])).status_code == 200
 
     rotated = omnihub("rotate-secrets")
     assert rotated.exit_code == 0, rotated.output
     stored = shared_values(Settings())
-    assert f"inbox secrets: {len(under_old_key)} re-encrypted under the current key, 0 already under it" in rotated.stdout
-    assert f"shared values: {len(stored)} re-encrypted under the current key, 0 already under it" in rotated.stdout
+    assert (
+        f"inbox secrets: {len(under_old_key)} re-encrypted under the current key, 0 already under it"
+        in rotated.stdout
+    )
+    assert (
+        f"shared values: {len(stored)} re-encrypted under the current key, 0 already under it"
+        in rotated.stdout
+    )
     under_new_key = encrypted_inbox_settings(Settings())
     assert under_new_key.keys() == under_old_key.keys()
     assert not set(under_new_key.values()) & set(under_old_key.values())
     again = json.loads(omnihub("rotate-secrets", "--json").stdout)
-    assert again == {"inbox_secrets": {"reencrypted": 0, "already_current": len(under_old_key)},
-                     "shared_values": {"reencrypted": 0, "already_current": len(stored)}, "unreadable": []}
+    assert again == {
+        "inbox_secrets": {"reencrypted": 0, "already_current": len(under_old_key)},
+        "shared_values": {"reencrypted": 0, "already_current": len(stored)},
+        "unreadable": [],
+    }
 
     use_keys(monkeypatch, NEW_KEY)
-    assert json.loads(omnihub("demo", "--json").stdout) == demo, "the remembered demo secrets decrypt under the new key"
+    assert json.loads(omnihub("demo", "--json").stdout) == demo, (
+        "the remembered demo secrets decrypt under the new key"
+    )
     with hub_client() as client:
         assert client.get("/api/v1/inboxes", headers=bearer(demo["api_token"])).status_code == 200
-        assert visitor_history(client, widget, new_visitor) == 200, "new tokens are signed with the current key"
-        assert visitor_history(client, widget, old_visitor) == 401, "without the fallback the old key signs nothing valid"
+        assert visitor_history(client, widget, new_visitor) == 200, (
+            "new tokens are signed with the current key"
+        )
+        assert visitor_history(client, widget, old_visitor) == 401, (
+            "without the fallback the old key signs nothing valid"
+        )
 
 
 def test_rotate_secrets_names_what_no_configured_key_opens_and_changes_nothing(environment, monkeypatch):
@@ -139,7 +168,11 @@ def test_rotate_secrets_names_what_no_configured_key_opens_and_changes_nothing(e
     use_keys(monkeypatch, NEW_KEY)
     refused = CliRunner().invoke(main, ["rotate-secrets"])
     assert refused.exit_code == 1
-    unreadable = [line for line in refused.output.splitlines() if line.startswith("unreadable with every configured key")]
+    unreadable = [
+        line
+        for line in refused.output.splitlines()
+        if line.startswith("unreadable with every configured key")
+    ]
     assert len(unreadable) == len(before[0]) + len(before[1])
     assert any(line.endswith(" setting app_secret") for line in unreadable)
     assert (encrypted_inbox_settings(Settings()), shared_values(Settings())) == before

@@ -92,16 +92,31 @@ def test_create_admin_makes_an_agent_who_can_log_in(environment):
     from hub.app import create_app
 
     runner = CliRunner()
-    created = runner.invoke(main, ["create-admin", "--email", "Boss@Example.com", "--password", "correct horse battery",
-                                   "--workspace", "Tea House"], catch_exceptions=False)
+    created = runner.invoke(
+        main,
+        [
+            "create-admin",
+            "--email",
+            "Boss@Example.com",
+            "--password",
+            "correct horse battery",
+            "--workspace",
+            "Tea House",
+        ],
+        catch_exceptions=False,
+    )
     assert created.exit_code == 0, created.output
     assert "admin boss@example.com created" in created.stdout
-    twice = runner.invoke(main, ["create-admin", "--email", "boss@example.com", "--password", "another long one"])
+    twice = runner.invoke(
+        main, ["create-admin", "--email", "boss@example.com", "--password", "another long one"]
+    )
     assert twice.exit_code != 0 and "exists already" in twice.output
     short = runner.invoke(main, ["create-admin", "--email", "x@example.com", "--password", "short"])
     assert short.exit_code != 0 and "at least 10 characters" in short.output
     with TestClient(app=create_app(Settings(embedded_worker=False))) as client:
-        login = client.post("/api/v1/auth/login", json={"email": "boss@example.com", "password": "correct horse battery"})
+        login = client.post(
+            "/api/v1/auth/login", json={"email": "boss@example.com", "password": "correct horse battery"}
+        )
         assert login.status_code == 200, login.text
         assert login.json()["agent"]["role"] == "admin"
 
@@ -111,8 +126,15 @@ def test_worker_refuses_to_start_in_embedded_mode(environment):
     assert refused.exit_code != 0 and "OMNIHUB_REDIS_URL" in refused.output
 
 
-@pytest.mark.parametrize("url", ["postgresql://omnihub@db/omnihub", "postgresql+psycopg://omnihub@db/omnihub",
-                                 "mysql+aiomysql://omnihub@db/omnihub", "sqlite:///var/omnihub.db"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://omnihub@db/omnihub",
+        "postgresql+psycopg://omnihub@db/omnihub",
+        "mysql+aiomysql://omnihub@db/omnihub",
+        "sqlite:///var/omnihub.db",
+    ],
+)
 def test_a_database_url_the_hub_cannot_use_is_refused_with_the_forms_it_can(environment, url):
     with pytest.raises(ValidationError, match=r"database_url[\s\S]*postgresql\+asyncpg://"):
         Settings(database_url=url)

@@ -44,13 +44,17 @@ def session_of(client: TestClient, demo: dict[str, Any]) -> str:
 
 
 def test_guessing_one_accounts_password_is_stopped_with_retry_after(strict_client, demo):
-    guesses = [sign_in(strict_client, demo["admin_email"].upper(), f"guess {n}").status_code for n in range(3)]
+    guesses = [
+        sign_in(strict_client, demo["admin_email"].upper(), f"guess {n}").status_code for n in range(3)
+    ]
     assert guesses == [401, 401, 401]
     blocked = sign_in(strict_client, demo["admin_email"], demo["admin_password"])
     assert blocked.status_code == 429, "the right password after the limit is refused too"
     assert blocked.json()["code"] == "rate_limited"
     assert 1 <= int(blocked.headers["retry-after"]) <= 900
-    assert sign_in(strict_client, "someone.else@example.com", "guess").status_code == 401, "other accounts are not locked"
+    assert sign_in(strict_client, "someone.else@example.com", "guess").status_code == 401, (
+        "other accounts are not locked"
+    )
 
 
 def test_unknown_emails_are_limited_like_known_ones(strict_client):
@@ -61,7 +65,11 @@ def test_unknown_emails_are_limited_like_known_ones(strict_client):
 def test_a_successful_sign_in_clears_the_accounts_failures(strict_client, demo):
     assert [sign_in(strict_client, demo["admin_email"], "wrong").status_code for _ in range(2)] == [401, 401]
     assert sign_in(strict_client, demo["admin_email"], demo["admin_password"]).status_code == 200
-    assert [sign_in(strict_client, demo["admin_email"], "wrong").status_code for _ in range(3)] == [401, 401, 401]
+    assert [sign_in(strict_client, demo["admin_email"], "wrong").status_code for _ in range(3)] == [
+        401,
+        401,
+        401,
+    ]
 
 
 def test_one_address_trying_many_accounts_is_stopped(strict_client):
@@ -69,7 +77,9 @@ def test_one_address_trying_many_accounts_is_stopped(strict_client):
     assert answers == [401] * 6 + [429]
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None])
+@pytest.mark.parametrize(
+    "content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data", None]
+)
 def test_sign_in_takes_json_bodies_only(client, demo, content_type):
     """A page on another site can post text/plain or a form without a preflight: such a body is refused unread."""
     body = f'{{"email": "{demo["admin_email"]}", "password": "{demo["admin_password"]}"}}'
@@ -86,16 +96,23 @@ def test_unknown_emails_take_as_long_as_wrong_passwords(client, demo):
     sign_in(client, "warm-up@example.com", "guess")
     wrong_password, unknown_email = [], []
     for attempt in range(5):
-        for email, times in ((demo["admin_email"], wrong_password), (f"nobody{attempt}@example.com", unknown_email)):
+        for email, times in (
+            (demo["admin_email"], wrong_password),
+            (f"nobody{attempt}@example.com", unknown_email),
+        ):
             started = time.perf_counter()
             assert sign_in(client, email, "not the password").status_code == 401
             times.append(time.perf_counter() - started)
     ratio = statistics.median(unknown_email) / statistics.median(wrong_password)
-    assert 1 / 3 < ratio < 3, f"unknown email {statistics.median(unknown_email):.3f}s, " \
-                              f"wrong password {statistics.median(wrong_password):.3f}s"
+    assert 1 / 3 < ratio < 3, (
+        f"unknown email {statistics.median(unknown_email):.3f}s, "
+        f"wrong password {statistics.median(wrong_password):.3f}s"
+    )
 
 
-def test_passwords_are_verified_off_the_event_loop_with_a_real_hash_for_unknown_emails(client, demo, monkeypatch):
+def test_passwords_are_verified_off_the_event_loop_with_a_real_hash_for_unknown_emails(
+    client, demo, monkeypatch
+):
     verified: list[tuple[str, str]] = []
     real_verify = auth.verify_password
 
@@ -124,8 +141,11 @@ def test_logout_revokes_the_token_it_is_called_with_and_no_other(client, demo):
 
 
 def change_password(client: TestClient, token: str, current: str, new: str, **headers: str):
-    return client.post("/api/v1/auth/password", headers={**bearer(token), **headers},
-                       json={"current_password": current, "new_password": new})
+    return client.post(
+        "/api/v1/auth/password",
+        headers={**bearer(token), **headers},
+        json={"current_password": current, "new_password": new},
+    )
 
 
 def test_a_password_change_revokes_the_agents_other_sessions(client, demo):
@@ -135,7 +155,9 @@ def test_a_password_change_revokes_the_agents_other_sessions(client, demo):
     assert changed.json() == {"revoked_sessions": 1}
     assert client.get("/api/v1/me", headers=bearer(stolen)).status_code == 401
     assert client.get("/api/v1/me", headers=bearer(kept)).status_code == 200
-    assert client.get("/api/v1/me", headers=bearer(demo["api_token"])).status_code == 200, "API tokens are not sessions"
+    assert client.get("/api/v1/me", headers=bearer(demo["api_token"])).status_code == 200, (
+        "API tokens are not sessions"
+    )
     assert sign_in(client, demo["admin_email"], demo["admin_password"]).status_code == 401
     assert sign_in(client, demo["admin_email"], "a much better passphrase").status_code == 200
 
@@ -147,17 +169,27 @@ def test_a_password_change_needs_the_current_password_and_a_long_new_one(client,
     assert wrong.json()["errors"][0]["field"] == "current_password"
     short = change_password(client, session, demo["admin_password"], "short")
     assert short.status_code == 422 and short.json()["errors"][0]["field"] == "new_password"
-    as_text = client.post("/api/v1/auth/password", headers={**bearer(session), "Content-Type": "text/plain"},
-                          content='{"current_password": "x", "new_password": "yyyyyyyyyyyy"}')
+    as_text = client.post(
+        "/api/v1/auth/password",
+        headers={**bearer(session), "Content-Type": "text/plain"},
+        content='{"current_password": "x", "new_password": "yyyyyyyyyyyy"}',
+    )
     assert as_text.status_code == 415
-    assert client.post("/api/v1/auth/password", json={"current_password": "x", "new_password": "y" * 12}).status_code == 401
+    assert (
+        client.post(
+            "/api/v1/auth/password", json={"current_password": "x", "new_password": "y" * 12}
+        ).status_code
+        == 401
+    )
     assert sign_in(client, demo["admin_email"], demo["admin_password"]).status_code == 200, "nothing changed"
 
 
 def test_guessing_the_current_password_counts_against_the_sign_in_limit(strict_client, demo):
     session = session_of(strict_client, demo)
-    answers = [change_password(strict_client, session, f"guess {n}", "a much better passphrase").status_code
-               for n in range(4)]
+    answers = [
+        change_password(strict_client, session, f"guess {n}", "a much better passphrase").status_code
+        for n in range(4)
+    ]
     assert answers == [422, 422, 422, 429]
 
 
@@ -188,7 +220,10 @@ def test_a_password_change_closes_the_other_sessions_sockets(client, demo):
     kept, stolen = session_of(client, demo), session_of(client, demo)
     with agent_socket(client, stolen) as socket:
         assert socket.receive_json(timeout=10)["type"] == "ready"
-        assert change_password(client, kept, demo["admin_password"], "a much better passphrase").status_code == 200
+        assert (
+            change_password(client, kept, demo["admin_password"], "a much better passphrase").status_code
+            == 200
+        )
         assert_closed_for(socket, "revoked_token")
 
 

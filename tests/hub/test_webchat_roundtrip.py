@@ -11,7 +11,9 @@ def test_visitor_message_reaches_agent_and_reply_reaches_visitor(client, demo):
 
     with client.websocket_connect(f"/api/v1/agent/ws?token={demo['api_token']}") as agent_socket:
         assert agent_socket.receive_json()["type"] == "ready"
-        first = client.post(f"/widget/{widget}/messages", json={"text": "Where is my order?", "client_id": "c1"})
+        first = client.post(
+            f"/widget/{widget}/messages", json={"text": "Where is my order?", "client_id": "c1"}
+        )
         assert first.status_code == 201, first.text
         visitor_token = first.json()["visitor_token"]
         message_id = first.json()["id"]
@@ -31,8 +33,9 @@ def test_visitor_message_reaches_agent_and_reply_reaches_visitor(client, demo):
         ready = visitor_socket.receive_json()
         assert ready["type"] == "ready"
         assert [message["text"] for message in ready["messages"]] == ["Where is my order?"]
-        reply = client.post(f"/api/v1/conversations/{conversation_id}/messages", headers=api,
-                            json={"text": "It ships today."})
+        reply = client.post(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=api, json={"text": "It ships today."}
+        )
         assert reply.status_code == 201, reply.text
         pushed = visitor_socket.receive_json(timeout=10)
         assert pushed["type"] == "message.created"
@@ -45,4 +48,7 @@ def test_visitor_message_reaches_agent_and_reply_reaches_visitor(client, demo):
 
     wait_for(delivered)
     history = client.get(f"/widget/{widget}/messages", headers=bearer(visitor_token)).json()["items"]
-    assert [(m["sender"], m["text"]) for m in history] == [("contact", "Where is my order?"), ("agent", "It ships today.")]
+    assert [(m["sender"], m["text"]) for m in history] == [
+        ("contact", "Where is my order?"),
+        ("agent", "It ships today."),
+    ]

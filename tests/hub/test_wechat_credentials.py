@@ -31,7 +31,9 @@ from tests.hub.wechat_support import (
 )
 
 RIVAL_API = "https://wechat-gateway.rival.example"
-RIVAL_SETTINGS = inbox_settings(app_secret="whatever-the-rival-typed", api_base_url=RIVAL_API, token="RivalToken99")
+RIVAL_SETTINGS = inbox_settings(
+    app_secret="whatever-the-rival-typed", api_base_url=RIVAL_API, token="RivalToken99"
+)
 """The shop's app id, with a secret, an API host and a callback token of the rival's choosing."""
 
 
@@ -41,15 +43,24 @@ def listed_inboxes(client, api_token: str) -> list[str]:
 
 def test_creating_an_inbox_fetches_a_token_with_its_app_id_and_secret_and_keeps_it(client, demo):
     with wechat_api(API) as wechat:
-        tokens = wechat.post(f"{API}/cgi-bin/stable_token").mock(return_value=token_answer("TOKEN_AT_CREATION"))
+        tokens = wechat.post(f"{API}/cgi-bin/stable_token").mock(
+            return_value=token_answer("TOKEN_AT_CREATION")
+        )
         sends = wechat.post(f"{API}/cgi-bin/message/custom/send").respond(json=OK)
         created = create_inbox(client, demo["api_token"])
         assert created.status_code == 201, created.text
         assert token_requests(tokens) == [
-            {"grant_type": "client_credential", "appid": SHOP_APP_ID, "secret": SHOP_APP_SECRET, "force_refresh": False}
+            {
+                "grant_type": "client_credential",
+                "appid": SHOP_APP_ID,
+                "secret": SHOP_APP_SECRET,
+                "force_refresh": False,
+            }
         ]
         inbox = created.json()
-        conversation = customer_writes(client, demo["api_token"], inbox, signed_by(inbox_settings()), "你好", 660001)
+        conversation = customer_writes(
+            client, demo["api_token"], inbox, signed_by(inbox_settings()), "你好", 660001
+        )
         assert reply_and_wait(client, demo["api_token"], conversation, "您好！")["status"] == "sent"
     assert access_tokens_used(sends) == ["TOKEN_AT_CREATION"]
     assert tokens.call_count == 1, "the token fetched at creation is the inbox's first"
@@ -59,7 +70,10 @@ def test_creating_an_inbox_fetches_a_token_with_its_app_id_and_secret_and_keeps_
     ("answer", "field"),
     [
         (wechat_error(40125, "invalid appsecret"), "settings.app_secret"),
-        (wechat_error(40001, "invalid credential, access_token is invalid or not latest"), "settings.app_secret"),
+        (
+            wechat_error(40001, "invalid credential, access_token is invalid or not latest"),
+            "settings.app_secret",
+        ),
         (wechat_error(40013, "invalid appid"), "settings.app_id"),
         (httpx.Response(404, text="<html>Not Found</html>"), "settings.api_base_url"),
     ],
@@ -80,7 +94,10 @@ def test_credentials_wechat_refuses_name_the_setting_and_create_nothing(client, 
 def test_an_ip_address_wechat_does_not_allow_is_explained(client, demo):
     with wechat_api() as wechat:
         wechat.post(f"{API}/cgi-bin/stable_token").mock(
-            return_value=wechat_error(40164, "invalid ip 203.0.113.9 ipv6 ::ffff:203.0.113.9, not in whitelist"))
+            return_value=wechat_error(
+                40164, "invalid ip 203.0.113.9 ipv6 ::ffff:203.0.113.9, not in whitelist"
+            )
+        )
         refused = create_inbox(client, demo["api_token"])
     assert refused.status_code == 422 and refused.json()["code"] == "credentials_refused"
     assert "IP whitelist" in refused.json()["detail"] and "errors" not in refused.json()
@@ -88,7 +105,11 @@ def test_an_ip_address_wechat_does_not_allow_is_explained(client, demo):
 
 @pytest.mark.parametrize(
     "failure",
-    [httpx.ConnectError("connection refused"), httpx.Response(503, text="busy"), wechat_error(-1, "system error")],
+    [
+        httpx.ConnectError("connection refused"),
+        httpx.Response(503, text="busy"),
+        wechat_error(-1, "system error"),
+    ],
     ids=["unreachable", "http-503", "wechat-busy"],
 )
 def test_wechat_unable_to_answer_creates_nothing_and_says_to_try_again(client, demo, failure):
@@ -102,7 +123,9 @@ def test_wechat_unable_to_answer_creates_nothing_and_says_to_try_again(client, d
     assert listed_inboxes(client, demo["api_token"]) == before
 
 
-def converse(client, api_token: str, inbox: dict[str, Any], settings: dict[str, Any], msg_id: int) -> dict[str, Any]:
+def converse(
+    client, api_token: str, inbox: dict[str, Any], settings: dict[str, Any], msg_id: int
+) -> dict[str, Any]:
     """A customer writes to the inbox and an agent of its workspace replies: the reply once settled."""
     conversation = customer_writes(client, api_token, inbox, signed_by(settings), f"问题 {msg_id}", msg_id)
     return reply_and_wait(client, api_token, conversation, f"回复 {msg_id}")
@@ -112,7 +135,9 @@ def test_an_inbox_with_another_workspaces_app_id_sends_with_a_token_of_its_own(c
     rival = other_workspace(client, settings, "Rival Trading")
     with wechat_api(API, RIVAL_API) as wechat:
         shop_tokens = wechat.post(f"{API}/cgi-bin/stable_token").mock(return_value=token_answer("SHOP_TOKEN"))
-        rival_tokens = wechat.post(f"{RIVAL_API}/cgi-bin/stable_token").mock(return_value=token_answer("RIVAL_TOKEN"))
+        rival_tokens = wechat.post(f"{RIVAL_API}/cgi-bin/stable_token").mock(
+            return_value=token_answer("RIVAL_TOKEN")
+        )
         shop_sends = wechat.post(f"{API}/cgi-bin/message/custom/send").respond(json=OK)
         rival_sends = wechat.post(f"{RIVAL_API}/cgi-bin/message/custom/send").respond(json=OK)
         shop = create_inbox(client, demo["api_token"]).json()
@@ -126,19 +151,26 @@ def test_an_inbox_with_another_workspaces_app_id_sends_with_a_token_of_its_own(c
     assert rival_tokens.call_count == 1
 
 
-def test_a_refresh_or_a_refusal_in_one_workspace_leaves_the_other_workspaces_token_alone(client, demo, settings):
+def test_a_refresh_or_a_refusal_in_one_workspace_leaves_the_other_workspaces_token_alone(
+    client, demo, settings
+):
     """The rival's API rejects its token, its refresh is refused and recorded; the shop's own token is rejected by
     WeChat next: the shop refreshes from WeChat, unblocked by the rival's refusal, and never sees the rival's token."""
     rival = other_workspace(client, settings, "Rival Trading")
     with wechat_api(API, RIVAL_API) as wechat:
         shop_tokens = wechat.post(f"{API}/cgi-bin/stable_token").mock(
-            side_effect=[token_answer("SHOP_TOKEN"), token_answer("SHOP_TOKEN_2")])
+            side_effect=[token_answer("SHOP_TOKEN"), token_answer("SHOP_TOKEN_2")]
+        )
         rival_tokens = wechat.post(f"{RIVAL_API}/cgi-bin/stable_token").mock(
-            side_effect=[token_answer("RIVAL_TOKEN"), wechat_error(40125, "invalid appsecret")])
+            side_effect=[token_answer("RIVAL_TOKEN"), wechat_error(40125, "invalid appsecret")]
+        )
         token_rejected = wechat_error(40001, "invalid credential, access_token is invalid or not latest")
         shop_sends = wechat.post(f"{API}/cgi-bin/message/custom/send").mock(
-            side_effect=[token_rejected, httpx.Response(200, json=OK)])
-        rival_sends = wechat.post(f"{RIVAL_API}/cgi-bin/message/custom/send").mock(side_effect=[token_rejected])
+            side_effect=[token_rejected, httpx.Response(200, json=OK)]
+        )
+        rival_sends = wechat.post(f"{RIVAL_API}/cgi-bin/message/custom/send").mock(
+            side_effect=[token_rejected]
+        )
         shop = create_inbox(client, demo["api_token"]).json()
         rival_inbox = create_inbox(client, rival, **RIVAL_SETTINGS).json()
 

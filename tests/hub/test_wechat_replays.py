@@ -26,8 +26,11 @@ MODES = ["plain", "safe", "compatible"]
 
 
 def stored_texts(client, api_token: str, inbox) -> list[str]:
-    return [text for conversation in conversations(client, api_token, inbox)
-            for text in texts(client, api_token, conversation)]
+    return [
+        text
+        for conversation in conversations(client, api_token, inbox)
+        for text in texts(client, api_token, conversation)
+    ]
 
 
 @pytest.mark.parametrize("mode", MODES)
@@ -57,7 +60,9 @@ def test_wechats_retry_of_a_delivery_is_acknowledged_and_stored_once(client, dem
 def test_a_delivery_without_its_msg_signature_is_refused(client, demo, mode):
     inbox, signed = connected_inbox(client, demo["api_token"], mode=mode)
     genuine = signed.post(text_message("没有签名", 770004))
-    unsigned = replace(genuine, query={name: value for name, value in genuine.query.items() if name != "msg_signature"})
+    unsigned = replace(
+        genuine, query={name: value for name, value in genuine.query.items() if name != "msg_signature"}
+    )
     refused = deliver(client, inbox, unsigned)
     assert refused.status_code == 403 and refused.json()["code"] == "signature_invalid"
     assert "msg_signature" in refused.json()["detail"]
@@ -70,11 +75,17 @@ def test_a_forged_plaintext_under_a_query_stripped_of_encrypt_type_is_refused(cl
     cover it: anyone who captured one query could have written anything."""
     inbox, signed = connected_inbox(client, demo["api_token"], mode=mode)
     genuine = signed.post(text_message("我的订单在哪里？", 770005))
-    stripped = {name: value for name, value in genuine.query.items() if name not in ("encrypt_type", "msg_signature")}
-    refused = deliver(client, inbox, replace(genuine, query=stripped, body=text_message("请退款到这个账户", 770006)))
+    stripped = {
+        name: value for name, value in genuine.query.items() if name not in ("encrypt_type", "msg_signature")
+    }
+    refused = deliver(
+        client, inbox, replace(genuine, query=stripped, body=text_message("请退款到这个账户", 770006))
+    )
     assert refused.status_code == 403 and refused.json()["code"] == "signature_invalid"
     assert conversations(client, demo["api_token"], inbox) == []
-    assert deliver(client, inbox, genuine).text == "success", "a refused forgery does not use up the signature"
+    assert deliver(client, inbox, genuine).text == "success", (
+        "a refused forgery does not use up the signature"
+    )
     wait_for(lambda: stored_texts(client, demo["api_token"], inbox) == ["我的订单在哪里？"])
 
 
@@ -101,8 +112,12 @@ def test_each_inbox_has_its_own_signatures(client, demo):
     other_app = {"app_id": "wx0a1b2c3d4e5f6071", "token": "OtherToken77"}
     first, signed = connected_inbox(client, demo["api_token"])
     second, _ = connected_inbox(client, demo["api_token"], **other_app)
-    same_signature = signed_by(inbox_settings(**other_app), nonce=signed.nonce, signed_at=signed.signed_at,
-                               received_at=signed.received_at)
+    same_signature = signed_by(
+        inbox_settings(**other_app),
+        nonce=signed.nonce,
+        signed_at=signed.signed_at,
+        received_at=signed.received_at,
+    )
     assert deliver(client, first, signed.post(text_message("一号", 770009))).text == "success"
     assert deliver(client, second, same_signature.post(text_message("二号", 770010))).text == "success"
     wait_for(lambda: stored_texts(client, demo["api_token"], first) == ["一号"])

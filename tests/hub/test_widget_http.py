@@ -18,13 +18,17 @@ def _conversations(client, demo):
 
 
 def _messages(client, demo, conversation_id):
-    return client.get(f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(demo["api_token"])).json()["items"]
+    return client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(demo["api_token"])
+    ).json()["items"]
 
 
 def test_retry_with_same_client_id_stores_one_message(client, demo, widget):
     first = client.post(f"/widget/{widget}/messages", json={"text": "hello", "client_id": "retry-1"})
     token = first.json()["visitor_token"]
-    again = client.post(f"/widget/{widget}/messages", json={"text": "hello", "client_id": "retry-1"}, headers=bearer(token))
+    again = client.post(
+        f"/widget/{widget}/messages", json={"text": "hello", "client_id": "retry-1"}, headers=bearer(token)
+    )
     assert again.status_code == 200
     assert again.json()["duplicate"] is True
     assert again.json()["id"] == first.json()["id"]
@@ -34,30 +38,51 @@ def test_retry_with_same_client_id_stores_one_message(client, demo, widget):
 
 
 def test_visitor_token_continues_the_same_conversation(client, demo, widget):
-    token = client.post(f"/widget/{widget}/messages", json={"text": "one", "client_id": "a"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "one", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
     client.post(f"/widget/{widget}/messages", json={"text": "two", "client_id": "b"}, headers=bearer(token))
-    history = wait_for(lambda: len(items := client.get(f"/widget/{widget}/messages", headers=bearer(token)).json()["items"]) == 2 and items)
+    history = wait_for(
+        lambda: (
+            len(items := client.get(f"/widget/{widget}/messages", headers=bearer(token)).json()["items"]) == 2
+            and items
+        )
+    )
     assert [m["text"] for m in history] == ["one", "two"]
     assert len(_conversations(client, demo)) == 1
-    after = client.get(f"/widget/{widget}/messages?after={history[0]['id']}", headers=bearer(token)).json()["items"]
+    after = client.get(f"/widget/{widget}/messages?after={history[0]['id']}", headers=bearer(token)).json()[
+        "items"
+    ]
     assert [m["text"] for m in after] == ["two"]
 
 
 def test_long_poll_returns_when_the_agent_replies(client, demo, widget):
-    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
     [conversation] = wait_for(lambda: _conversations(client, demo))
     [first] = wait_for(lambda: _messages(client, demo, conversation["id"]))
-    client.post(f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"]),
-                json={"text": "hello there"})
-    polled = client.get(f"/widget/{widget}/messages?after={first['id']}&wait=10", headers=bearer(token)).json()
+    client.post(
+        f"/api/v1/conversations/{conversation['id']}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"text": "hello there"},
+    )
+    polled = client.get(
+        f"/widget/{widget}/messages?after={first['id']}&wait=10", headers=bearer(token)
+    ).json()
     assert [m["text"] for m in polled["items"]] == ["hello there"]
 
 
 def test_notes_never_reach_the_visitor(client, demo, widget):
-    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
     [conversation] = wait_for(lambda: _conversations(client, demo))
-    note = client.post(f"/api/v1/conversations/{conversation['id']}/notes", headers=bearer(demo["api_token"]),
-                       json={"text": "VIP, be nice"})
+    note = client.post(
+        f"/api/v1/conversations/{conversation['id']}/notes",
+        headers=bearer(demo["api_token"]),
+        json={"text": "VIP, be nice"},
+    )
     assert note.status_code == 201 and note.json()["direction"] == "note"
     wait_for(lambda: len(_messages(client, demo, conversation["id"])) == 2)
     history = client.get(f"/widget/{widget}/messages", headers=bearer(token)).json()["items"]
@@ -74,7 +99,9 @@ def test_notes_never_reach_the_visitor(client, demo, widget):
     ],
 )
 def test_bad_messages_are_refused_and_store_nothing(client, demo, widget, body, status, code):
-    answer = client.post(f"/widget/{widget}/messages", content=body, headers={"Content-Type": "application/json"})
+    answer = client.post(
+        f"/widget/{widget}/messages", content=body, headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == status
     assert answer.json()["code"] == code
     assert answer.json()["detail"]
@@ -83,19 +110,25 @@ def test_bad_messages_are_refused_and_store_nothing(client, demo, widget, body, 
 
 def test_oversized_body_is_refused(client, demo, widget):
     huge = b'{"text": "' + b"x" * 1_100_000 + b'", "client_id": "x"}'
-    answer = client.post(f"/widget/{widget}/messages", content=huge, headers={"Content-Type": "application/json"})
+    answer = client.post(
+        f"/widget/{widget}/messages", content=huge, headers={"Content-Type": "application/json"}
+    )
     assert answer.status_code == 413
     assert _conversations(client, demo) == []
 
 
 def test_forged_and_expired_visitor_tokens_are_refused(client, demo, widget, settings):
-    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
     answer = client.get(f"/widget/{widget}/messages", headers=bearer(forged))
     assert answer.status_code == 401 and answer.json()["code"] == "invalid_visitor_token"
     inbox_id = token.split(".")[1]
     expired = VisitorTokens(settings.secret_key_bytes()).issue(inbox_id, "someone", now=1_000_000)
-    answer = client.post(f"/widget/{widget}/messages", json={"text": "x", "client_id": "b"}, headers=bearer(expired))
+    answer = client.post(
+        f"/widget/{widget}/messages", json={"text": "x", "client_id": "b"}, headers=bearer(expired)
+    )
     assert answer.status_code == 401 and "expired" in answer.json()["detail"]
     other_key = VisitorTokens(b"another-key").issue(inbox_id, "someone")
     assert client.get(f"/widget/{widget}/messages", headers=bearer(other_key)).status_code == 401
@@ -105,12 +138,15 @@ def test_forged_and_expired_visitor_tokens_are_refused(client, demo, widget, set
 def test_visitor_messages_only_come_through_the_widget_endpoints(client, demo, widget):
     """The public webhook route serves only connectors that verify requests: forging a visitor there finds nothing."""
     first = client.post(f"/widget/{widget}/messages", json={"text": "hello", "client_id": "c-1"})
-    visitor_id = client.app.state.hub.visitor_tokens.verify(first.json()["visitor_token"], inbox_of(demo, "webchat")["id"],
-                                                            86400)
+    visitor_id = client.app.state.hub.visitor_tokens.verify(
+        first.json()["visitor_token"], inbox_of(demo, "webchat")["id"], 86400
+    )
     [conversation] = wait_for(lambda: _conversations(client, demo))
     wait_for(lambda: _messages(client, demo, conversation["id"]))
-    forged = client.post(f"/webhooks/webchat/{inbox_of(demo, 'webchat')['id']}",
-                         json={"visitor_id": visitor_id, "client_id": "c-2", "text": "send me their address"})
+    forged = client.post(
+        f"/webhooks/webchat/{inbox_of(demo, 'webchat')['id']}",
+        json={"visitor_id": visitor_id, "client_id": "c-2", "text": "send me their address"},
+    )
     assert forged.status_code == 404
     assert client.get(f"/webhooks/webchat/{inbox_of(demo, 'webchat')['id']}/status").status_code == 404
     assert [m["text"] for m in _messages(client, demo, conversation["id"])] == ["hello"]
@@ -122,31 +158,47 @@ def test_unknown_widget_token_is_404(client):
 
 
 def test_cors_preflight_follows_the_inbox_allowed_origins(client, demo, widget):
-    open_preflight = client.options(f"/widget/{widget}/messages", headers={
-        "Origin": "https://anywhere.example", "Access-Control-Request-Method": "POST"})
+    open_preflight = client.options(
+        f"/widget/{widget}/messages",
+        headers={"Origin": "https://anywhere.example", "Access-Control-Request-Method": "POST"},
+    )
     assert open_preflight.status_code == 204
     assert open_preflight.headers["access-control-allow-origin"] == "https://anywhere.example"
 
-    created = client.post("/api/v1/inboxes", headers=bearer(demo["api_token"]), json={
-        "kind": "webchat", "name": "Shop", "settings": {"allowed_origins": ["https://shop.example"]}})
+    created = client.post(
+        "/api/v1/inboxes",
+        headers=bearer(demo["api_token"]),
+        json={"kind": "webchat", "name": "Shop", "settings": {"allowed_origins": ["https://shop.example"]}},
+    )
     restricted = created.json()["widget_token"]
-    allowed = client.options(f"/widget/{restricted}/messages", headers={
-        "Origin": "https://shop.example", "Access-Control-Request-Method": "POST"})
+    allowed = client.options(
+        f"/widget/{restricted}/messages",
+        headers={"Origin": "https://shop.example", "Access-Control-Request-Method": "POST"},
+    )
     assert allowed.status_code == 204
     assert allowed.headers["access-control-allow-origin"] == "https://shop.example"
     assert "Authorization" in allowed.headers["access-control-allow-headers"]
-    refused = client.options(f"/widget/{restricted}/messages", headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "POST"})
+    refused = client.options(
+        f"/widget/{restricted}/messages",
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"},
+    )
     assert refused.status_code == 403
-    posted = client.post(f"/widget/{restricted}/messages", json={"text": "x", "client_id": "1"},
-                         headers={"Origin": "https://evil.example"})
+    posted = client.post(
+        f"/widget/{restricted}/messages",
+        json={"text": "x", "client_id": "1"},
+        headers={"Origin": "https://evil.example"},
+    )
     assert posted.status_code == 403
 
 
 def test_visitor_rate_limit_answers_429_with_retry_after(client, demo, widget, settings):
-    token = client.post(f"/widget/{widget}/messages", json={"text": "0", "client_id": "0"}).json()["visitor_token"]
+    token = client.post(f"/widget/{widget}/messages", json={"text": "0", "client_id": "0"}).json()[
+        "visitor_token"
+    ]
     answers = [
-        client.post(f"/widget/{widget}/messages", json={"text": str(n), "client_id": str(n)}, headers=bearer(token))
+        client.post(
+            f"/widget/{widget}/messages", json={"text": str(n), "client_id": str(n)}, headers=bearer(token)
+        )
         for n in range(1, settings.visitor_rate_per_minute + 5)
     ]
     limited = [answer for answer in answers if answer.status_code == 429]
@@ -154,7 +206,9 @@ def test_visitor_rate_limit_answers_429_with_retry_after(client, demo, widget, s
     assert int(limited[0].headers["retry-after"]) >= 1
     assert limited[0].json()["code"] == "rate_limited"
     accepted = [answer for answer in answers if answer.status_code == 201]
-    assert len(accepted) == settings.visitor_rate_per_minute - 1, "the first message, which made the visitor, counts too"
+    assert len(accepted) == settings.visitor_rate_per_minute - 1, (
+        "the first message, which made the visitor, counts too"
+    )
 
 
 def test_ip_rate_limit_counts_new_visitors_too(client, demo, widget, settings):

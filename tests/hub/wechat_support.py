@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -43,8 +43,11 @@ def inbox_settings(**overrides: Any) -> dict[str, Any]:
 
 
 def create_inbox(client: TestClient, api_token: str, **overrides: Any) -> httpx.Response:
-    return client.post("/api/v1/inboxes", headers=bearer(api_token),
-                       json={"kind": "wechat_oa", "name": "Shop WeChat", "settings": inbox_settings(**overrides)})
+    return client.post(
+        "/api/v1/inboxes",
+        headers=bearer(api_token),
+        json={"kind": "wechat_oa", "name": "Shop WeChat", "settings": inbox_settings(**overrides)},
+    )
 
 
 def token_answer(access_token: str) -> httpx.Response:
@@ -63,10 +66,14 @@ def wechat_api(*api_base_urls: str) -> respx.MockRouter:
     return router
 
 
-def connected_inbox(client: TestClient, api_token: str, **overrides: Any) -> tuple[dict[str, Any], SignedDeliveries]:
+def connected_inbox(
+    client: TestClient, api_token: str, **overrides: Any
+) -> tuple[dict[str, Any], SignedDeliveries]:
     """An inbox created through the API (WeChat hands out a token), and WeChat's deliveries to it."""
     with wechat_api() as wechat:
-        wechat.post(f"{overrides.get('api_base_url', API)}/cgi-bin/stable_token").mock(return_value=token_answer("FIRST"))
+        wechat.post(f"{overrides.get('api_base_url', API)}/cgi-bin/stable_token").mock(
+            return_value=token_answer("FIRST")
+        )
         created = create_inbox(client, api_token, **overrides)
     assert created.status_code == 201, created.text
     return created.json(), signed_by(inbox_settings(**overrides))
@@ -74,25 +81,33 @@ def connected_inbox(client: TestClient, api_token: str, **overrides: Any) -> tup
 
 def signed_by(settings: dict[str, Any], **changes: Any) -> SignedDeliveries:
     """Deliveries WeChat signs now for an inbox with these settings, each SignedDeliveries with a nonce of its own."""
-    now = datetime.now(timezone.utc)
-    return SignedDeliveries(WeChatSettings.model_validate(settings),
-                            **{"signed_at": now, "received_at": now, "nonce": str(secrets.randbelow(10**10)), **changes})
+    now = datetime.now(UTC)
+    return SignedDeliveries(
+        WeChatSettings.model_validate(settings),
+        **{"signed_at": now, "received_at": now, "nonce": str(secrets.randbelow(10**10)), **changes},
+    )
 
 
 def text_message(text: str, msg_id: int) -> bytes:
-    created = int(datetime.now(timezone.utc).timestamp())
-    return (f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[{OA_OPENID}]]>"
-            f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
-            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>").encode()
+    created = int(datetime.now(UTC).timestamp())
+    return (
+        f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[{OA_OPENID}]]>"
+        f"</FromUserName><CreateTime>{created}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+    ).encode()
 
 
 def deliver(client: TestClient, inbox: dict[str, Any], raw: RawRequest) -> httpx.Response:
     """What WeChat does: call the inbox's callback URL with the signed query and the body."""
-    return client.request(raw.method, urlsplit(inbox["callback_url"]).path, params=dict(raw.query), content=raw.body)
+    return client.request(
+        raw.method, urlsplit(inbox["callback_url"]).path, params=dict(raw.query), content=raw.body
+    )
 
 
 def conversations(client: TestClient, api_token: str, inbox: dict[str, Any]) -> list[dict[str, Any]]:
-    return client.get("/api/v1/conversations", params={"inbox_id": inbox["id"]}, headers=bearer(api_token)).json()["items"]
+    return client.get(
+        "/api/v1/conversations", params={"inbox_id": inbox["id"]}, headers=bearer(api_token)
+    ).json()["items"]
 
 
 def texts(client: TestClient, api_token: str, conversation: dict[str, Any]) -> list[str]:
@@ -100,7 +115,9 @@ def texts(client: TestClient, api_token: str, conversation: dict[str, Any]) -> l
     return [message["text"] for message in answer.json()["items"]]
 
 
-def reply_and_wait(client: TestClient, api_token: str, conversation: dict[str, Any], text: str) -> dict[str, Any]:
+def reply_and_wait(
+    client: TestClient, api_token: str, conversation: dict[str, Any], text: str
+) -> dict[str, Any]:
     """An agent's reply, once the worker has sent it or given up."""
     path = f"/api/v1/conversations/{conversation['id']}/messages"
     reply = client.post(path, headers=bearer(api_token), json={"text": text}).json()
@@ -113,12 +130,26 @@ def reply_and_wait(client: TestClient, api_token: str, conversation: dict[str, A
     return wait_for(settled)
 
 
-def customer_writes(client: TestClient, api_token: str, inbox: dict[str, Any], signed: SignedDeliveries,
-                    text: str, msg_id: int) -> dict[str, Any]:
+def customer_writes(
+    client: TestClient,
+    api_token: str,
+    inbox: dict[str, Any],
+    signed: SignedDeliveries,
+    text: str,
+    msg_id: int,
+) -> dict[str, Any]:
     """A customer's message reaches the inbox; its conversation once stored."""
     assert deliver(client, inbox, signed.post(text_message(text, msg_id))).text == "success"
-    return wait_for(lambda: next((found for found in conversations(client, api_token, inbox)
-                                  if text in texts(client, api_token, found)), None))
+    return wait_for(
+        lambda: next(
+            (
+                found
+                for found in conversations(client, api_token, inbox)
+                if text in texts(client, api_token, found)
+            ),
+            None,
+        )
+    )
 
 
 def access_tokens_used(route: respx.Route) -> list[str]:
@@ -138,8 +169,15 @@ def other_workspace(client: TestClient, settings: Settings, name: str) -> str:
             workspace = Workspace(name=name)
             session.add(workspace)
             await session.flush()
-            session.add(Agent(workspace_id=workspace.id, email=email, name=name, role="admin",
-                              password_hash=hash_password(password)))
+            session.add(
+                Agent(
+                    workspace_id=workspace.id,
+                    email=email,
+                    name=name,
+                    role="admin",
+                    password_hash=hash_password(password),
+                )
+            )
             await session.commit()
 
     run(create, settings)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from normalizer import ReplyAllowance, ReplyWindow
 
-T0 = datetime(2026, 11, 23, 9, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 MESSAGE = ReplyAllowance(replies=5, window=timedelta(hours=48))
 MENU_CLICK = ReplyAllowance(replies=3, window=timedelta(minutes=1))
 CHANNEL_LIMITS = MESSAGE
@@ -48,11 +48,18 @@ def test_a_used_up_window_is_renewed_by_the_next_message():
     assert window == ReplyWindow(T0 + timedelta(hours=48), 5)
 
 
-allowances = st.builds(ReplyAllowance, replies=st.integers(1, 10),
-                       window=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=3)))
-windows = st.builds(ReplyWindow, ends_at=st.datetimes(min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1),
-                                                      timezones=st.just(timezone.utc)),
-                    replies_remaining=st.integers(0, 10))
+allowances = st.builds(
+    ReplyAllowance,
+    replies=st.integers(1, 10),
+    window=st.timedeltas(min_value=timedelta(seconds=1), max_value=timedelta(days=3)),
+)
+windows = st.builds(
+    ReplyWindow,
+    ends_at=st.datetimes(
+        min_value=datetime(2026, 1, 1), max_value=datetime(2027, 1, 1), timezones=st.just(UTC)
+    ),
+    replies_remaining=st.integers(0, 10),
+)
 
 
 @given(window=windows, allowance=allowances)

@@ -38,8 +38,11 @@ def _counting_pings(database: Database, monkeypatch: pytest.MonkeyPatch) -> list
     return pings
 
 
-@pytest.mark.parametrize(("idle_threshold", "pings"), [(hub_db.PING_AFTER_IDLE_SECONDS, 0), (0.0, 1)],
-                         ids=["busy, reused unchecked", "idle, pinged and kept"])
+@pytest.mark.parametrize(
+    ("idle_threshold", "pings"),
+    [(hub_db.PING_AFTER_IDLE_SECONDS, 0), (0.0, 1)],
+    ids=["busy, reused unchecked", "idle, pinged and kept"],
+)
 def test_a_live_connection_is_reused_and_pinged_only_after_sitting_idle(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, idle_threshold: float, pings: int
 ) -> None:

@@ -30,8 +30,12 @@ FAST_SWEEPER = {"OMNIHUB_SWEEP_INTERVAL_SECONDS": "0.5", "OMNIHUB_STUCK_AFTER_SE
 def cluster(web_processes: int, worker_processes: int, **settings: str):
     redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     return production_cluster(
-        web_processes=web_processes, worker_processes=worker_processes, env=settings,
-        database_prefix="omnihub_test", redis_db=int(redis_db), redis_server_url=redis_server,
+        web_processes=web_processes,
+        worker_processes=worker_processes,
+        env=settings,
+        database_prefix="omnihub_test",
+        redis_db=int(redis_db),
+        redis_server_url=redis_server,
         postgres_admin_url=POSTGRES_ADMIN_URL,
     )
 
@@ -55,7 +59,9 @@ def receive_until(socket: ClientConnection, wanted, timeout: float = 15.0) -> di
 
 
 def messages(running: Cluster, base_url: str, conversation_id: str) -> list[dict[str, Any]]:
-    answer = httpx.get(f"{base_url}/api/v1/conversations/{conversation_id}/messages", headers=bearer(running.api_token))
+    answer = httpx.get(
+        f"{base_url}/api/v1/conversations/{conversation_id}/messages", headers=bearer(running.api_token)
+    )
     return answer.json()["items"]
 
 
@@ -63,8 +69,11 @@ def conversations(running: Cluster, base_url: str) -> list[dict[str, Any]]:
     """Every conversation, page after page."""
     found, cursor = [], None
     while True:
-        page = httpx.get(f"{base_url}/api/v1/conversations", headers=bearer(running.api_token),
-                         params={"limit": 100, **({"cursor": cursor} if cursor else {})}).json()
+        page = httpx.get(
+            f"{base_url}/api/v1/conversations",
+            headers=bearer(running.api_token),
+            params={"limit": 100, **({"cursor": cursor} if cursor else {})},
+        ).json()
         found += page["items"]
         cursor = page["next_cursor"]
         if cursor is None:
@@ -75,8 +84,10 @@ def test_visitor_on_one_web_process_and_agent_on_another_talk_live(two_web_one_w
     running = two_web_one_worker
     visitor_web, agent_web = running.web[0].url, running.web[1].url
     widget_token = running.inbox("webchat")["widget_token"]
-    with connect(socket_url(agent_web, "/api/v1/agent/ws")) as agent, \
-            connect(socket_url(visitor_web, f"/widget/{widget_token}/ws")) as visitor:
+    with (
+        connect(socket_url(agent_web, "/api/v1/agent/ws")) as agent,
+        connect(socket_url(visitor_web, f"/widget/{widget_token}/ws")) as visitor,
+    ):
         agent.send(json.dumps({"token": running.api_token}))
         agent_ready = json.loads(agent.recv(timeout=10))
         assert agent_ready["type"] == "ready"
@@ -91,19 +102,34 @@ def test_visitor_on_one_web_process_and_agent_on_another_talk_live(two_web_one_w
         assert created["message"]["id"] == ack["id"]
         conversation_id = created["message"]["conversation_id"]
 
-        reply = httpx.post(f"{agent_web}/api/v1/conversations/{conversation_id}/messages",
-                           headers=bearer(running.api_token), json={"text": "今天发货。", "client_id": "r1"})
+        reply = httpx.post(
+            f"{agent_web}/api/v1/conversations/{conversation_id}/messages",
+            headers=bearer(running.api_token),
+            json={"text": "今天发货。", "client_id": "r1"},
+        )
         assert reply.status_code == 201, reply.text
-        pushed = receive_until(visitor, lambda frame: frame["type"] == "message.created" and frame["message"]["sender"] == "agent")
+        pushed = receive_until(
+            visitor,
+            lambda frame: frame["type"] == "message.created" and frame["message"]["sender"] == "agent",
+        )
         assert pushed["message"]["text"] == "今天发货。"
-        delivered = receive_until(agent, lambda frame: frame["type"] == "message.updated"
-                                  and frame["message"]["id"] == reply.json()["id"])
+        delivered = receive_until(
+            agent,
+            lambda frame: frame["type"] == "message.updated" and frame["message"]["id"] == reply.json()["id"],
+        )
         assert delivered["message"]["status"] == "delivered"
 
-    history = httpx.get(f"{visitor_web}/widget/{widget_token}/messages", headers=bearer(ready["visitor_token"])).json()
+    history = httpx.get(
+        f"{visitor_web}/widget/{widget_token}/messages", headers=bearer(ready["visitor_token"])
+    ).json()
     assert [(item["sender"], item["text"]) for item in history["items"]] == [
-        ("contact", "你好，订单 #A1024 到哪了？"), ("agent", "今天发货。")]
-    workspace_channel, visitor_channels = f"workspace.{agent_ready['workspace_id']}", f"audience.{running.inbox('webchat')['id']}.*"
+        ("contact", "你好，订单 #A1024 到哪了？"),
+        ("agent", "今天发货。"),
+    ]
+    workspace_channel, visitor_channels = (
+        f"workspace.{agent_ready['workspace_id']}",
+        f"audience.{running.inbox('webchat')['id']}.*",
+    )
     with redis.Redis.from_url(TEST_REDIS_URL) as observer:  # closed sockets leave their channels in Redis
         wait_for(lambda: observer.pubsub_numsub(workspace_channel) == [(workspace_channel.encode(), 0)])
         wait_for(lambda: observer.pubsub_channels(visitor_channels) == [])
@@ -113,16 +139,27 @@ def test_workers_leave_the_cpu_to_web_processes_first(two_web_one_worker: Cluste
     """OMNIHUB_WORKER_NICE (default 10): on shared cores, channels waiting for an answer come first."""
     started_at = os.nice(0)
     assert os.getpriority(os.PRIO_PROCESS, two_web_one_worker.workers[0].pid) == max(10, started_at)
-    assert [os.getpriority(os.PRIO_PROCESS, web.pid) for web in two_web_one_worker.web] == [started_at, started_at]
+    assert [os.getpriority(os.PRIO_PROCESS, web.pid) for web in two_web_one_worker.web] == [
+        started_at,
+        started_at,
+    ]
 
 
 def test_duplicates_across_web_processes_store_one_message(two_web_one_worker: Cluster) -> None:
     running = two_web_one_worker
     widget_token = running.inbox("webchat")["widget_token"]
-    first = httpx.post(f"{running.web[0].url}/widget/{widget_token}/messages", json={"text": "hello", "client_id": "same"})
+    first = httpx.post(
+        f"{running.web[0].url}/widget/{widget_token}/messages", json={"text": "hello", "client_id": "same"}
+    )
     visitor = bearer(first.json()["visitor_token"])
-    again = [httpx.post(f"{web.url}/widget/{widget_token}/messages", headers=visitor,
-                        json={"text": "hello", "client_id": "same"}) for web in running.web]
+    again = [
+        httpx.post(
+            f"{web.url}/widget/{widget_token}/messages",
+            headers=visitor,
+            json={"text": "hello", "client_id": "same"},
+        )
+        for web in running.web
+    ]
     assert [answer.status_code for answer in again] == [200, 200]
     assert {answer.json()["id"] for answer in again} == {first.json()["id"]}
     [conversation] = wait_for(lambda: conversations(running, running.url))
@@ -131,19 +168,26 @@ def test_duplicates_across_web_processes_store_one_message(two_web_one_worker: C
 
 
 def stored_texts(running: Cluster) -> list[str]:
-    return sorted(message["text"] for conversation in conversations(running, running.url)
-                  for message in messages(running, running.url, conversation["id"]))
+    return sorted(
+        message["text"]
+        for conversation in conversations(running, running.url)
+        for message in messages(running, running.url, conversation["id"])
+    )
 
 
 def send_visitor_messages(running: Cluster, texts: list[str]) -> None:
     """Each text from a visitor of its own, so they make as many conversations."""
     widget_token = running.inbox("webchat")["widget_token"]
     for number, text in enumerate(texts):
-        answer = httpx.post(f"{running.url}/widget/{widget_token}/messages", json={"text": text, "client_id": f"c{number}"})
+        answer = httpx.post(
+            f"{running.url}/widget/{widget_token}/messages", json={"text": text, "client_id": f"c{number}"}
+        )
         assert answer.status_code == 201, answer.text
 
 
-def test_messages_accepted_while_no_worker_runs_are_processed_when_one_starts(production_services: None) -> None:
+def test_messages_accepted_while_no_worker_runs_are_processed_when_one_starts(
+    production_services: None,
+) -> None:
     with cluster(1, 0, **FAST_SWEEPER) as running:
         texts = sorted(f"queued {number}" for number in range(5))
         send_visitor_messages(running, texts)
@@ -156,7 +200,9 @@ def test_a_job_lost_from_redis_is_recovered_by_the_sweeper(production_services: 
     """The message is committed and its job enqueued, then Redis loses the job (a flush, a failover)."""
     with cluster(1, 0, **FAST_SWEEPER) as running:
         widget_token = running.inbox("webchat")["widget_token"]
-        answer = httpx.post(f"{running.url}/widget/{widget_token}/messages", json={"text": "do not lose me", "client_id": "l"})
+        answer = httpx.post(
+            f"{running.url}/widget/{widget_token}/messages", json={"text": "do not lose me", "client_id": "l"}
+        )
         assert answer.status_code == 201
         redis.Redis.from_url(running.redis_url).flushdb()
         running.start_worker()
@@ -172,20 +218,34 @@ def test_a_worker_killed_mid_flight_loses_nothing_and_stores_nothing_twice(produ
         send_visitor_messages(running, texts)
         running.start_worker()
         first_page = {"limit": 1}
-        wait_for(lambda: httpx.get(f"{running.url}/api/v1/conversations", params=first_page,
-                                   headers=bearer(running.api_token)).json()["items"], timeout=30, interval=0.005)
+        wait_for(
+            lambda: httpx.get(
+                f"{running.url}/api/v1/conversations", params=first_page, headers=bearer(running.api_token)
+            ).json()["items"],
+            timeout=30,
+            interval=0.005,
+        )
         running.workers[0].kill()
         running.start_worker()
         wait_for(lambda: stored_texts(running) == texts, timeout=60, interval=0.5)
 
 
-def test_a_wechat_signature_carries_one_request_whichever_web_process_it_reaches(production_services: None) -> None:
+def test_a_wechat_signature_carries_one_request_whichever_web_process_it_reaches(
+    production_services: None,
+) -> None:
     """The claim on a callback's timestamp and nonce lives in Redis: WeChat's retry reaching the other web process
     is acknowledged, a replay with another body there is refused."""
     with cluster(2, 0) as running:
         inbox = running.inbox("wechat_oa")
-        signed = signed_by({"app_id": inbox["app_id"], "app_secret": "unknown-to-wechats-side", "token": inbox["token"],
-                            "mode": inbox["mode"], "encoding_aes_key": inbox["encoding_aes_key"]})
+        signed = signed_by(
+            {
+                "app_id": inbox["app_id"],
+                "app_secret": "unknown-to-wechats-side",
+                "token": inbox["token"],
+                "mode": inbox["mode"],
+                "encoding_aes_key": inbox["encoding_aes_key"],
+            }
+        )
         path = urlsplit(inbox["callback_url"]).path
 
         def deliver_to(web: int, raw: RawRequest) -> httpx.Response:

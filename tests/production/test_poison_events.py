@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import asyncpg
 import httpx
@@ -31,20 +31,32 @@ GOOD = ["good 0", "good 1", "good 2"]
 
 def insert_poisoned_event(running: Cluster) -> str:
     """A pending web chat event whose customer name holds a NUL byte, beside the visitors' events."""
-    poison = InboundMessage(channel_message_id="poison", sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
-                            sent_at=datetime.now(timezone.utc), text="poison", sender_name="Mal\x00lory")
+    poison = InboundMessage(
+        channel_message_id="poison",
+        sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
+        sent_at=datetime.now(UTC),
+        text="poison",
+        sender_name="Mal\x00lory",
+    )
     event_id = new_id()
 
     async def insert() -> None:
-        url = make_url(running.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        url = (
+            make_url(running.database_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        )
         connection = await asyncpg.connect(url)
         try:
             inbox_id = running.inbox("webchat")["id"]
             await connection.execute(
                 "INSERT INTO inbound_event (id, workspace_id, inbox_id, dedupe_key, message_id, message, raw, status, "
                 "attempts, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending', 0, now())",
-                event_id, running.demo["workspace_id"], inbox_id, dedupe_key(inbox_id, "poison"), new_id(),
-                poison.to_json().decode(), '{"text": "poison", "name": "Mal\\u0000lory"}',
+                event_id,
+                running.demo["workspace_id"],
+                inbox_id,
+                dedupe_key(inbox_id, "poison"),
+                new_id(),
+                poison.to_json().decode(),
+                '{"text": "poison", "name": "Mal\\u0000lory"}',
             )
         finally:
             await connection.close()
@@ -66,8 +78,12 @@ def metric(url: str, name: str) -> float:
 
 def rival_admin_token(running: Cluster) -> str:
     password = "correct horse battery staple"
-    running.omnihub("create-admin", "--email", "boss@rival.example", "--workspace", "Rival", "--password", password)
-    answer = httpx.post(f"{running.url}/api/v1/auth/login", json={"email": "boss@rival.example", "password": password})
+    running.omnihub(
+        "create-admin", "--email", "boss@rival.example", "--workspace", "Rival", "--password", password
+    )
+    answer = httpx.post(
+        f"{running.url}/api/v1/auth/login", json={"email": "boss@rival.example", "password": password}
+    )
     return answer.json()["access_token"]
 
 
@@ -81,7 +97,12 @@ def test_a_poisoned_event_holds_no_other_and_is_parked_dead_for_admins(productio
         wait_for(lambda: stored_texts(running) == GOOD, timeout=30)
 
         [dead] = wait_for(lambda: dead_events(running, running.api_token), timeout=30)
-        assert (dead["id"], dead["status"], dead["attempts"], dead["channel"]) == (poison_id, "dead", 2, "webchat")
+        assert (dead["id"], dead["status"], dead["attempts"], dead["channel"]) == (
+            poison_id,
+            "dead",
+            2,
+            "webchat",
+        )
         assert dead["error"].startswith("storing the message failed: ") and "0x00" in dead["error"]
         assert metric(f"{running.url}/metrics", "omnihub_inbound_dead_events_waiting") == 1
         assert metric(worker.metrics_url, "omnihub_inbound_dead_events_total") == 1
@@ -89,14 +110,19 @@ def test_a_poisoned_event_holds_no_other_and_is_parked_dead_for_admins(productio
         rival = rival_admin_token(running)
         assert dead_events(running, rival) == []
         for action in ("retry", "discard"):
-            refused = httpx.post(f"{running.url}/api/v1/inbound-events/{poison_id}/{action}", headers=bearer(rival))
+            refused = httpx.post(
+                f"{running.url}/api/v1/inbound-events/{poison_id}/{action}", headers=bearer(rival)
+            )
             assert refused.status_code == 404
 
-        retried = httpx.post(f"{running.url}/api/v1/inbound-events/{poison_id}/retry", headers=bearer(running.api_token))
+        retried = httpx.post(
+            f"{running.url}/api/v1/inbound-events/{poison_id}/retry", headers=bearer(running.api_token)
+        )
         assert retried.status_code == 200 and retried.json()["status"] == "pending"
         wait_for(lambda: metric(worker.metrics_url, "omnihub_inbound_dead_events_total") == 2, timeout=30)
-        discarded = httpx.post(f"{running.url}/api/v1/inbound-events/{poison_id}/discard",
-                               headers=bearer(running.api_token))
+        discarded = httpx.post(
+            f"{running.url}/api/v1/inbound-events/{poison_id}/discard", headers=bearer(running.api_token)
+        )
         assert discarded.status_code == 200 and discarded.json()["status"] == "discarded"
         assert dead_events(running, running.api_token) == []
         assert metric(f"{running.url}/metrics", "omnihub_inbound_dead_events_waiting") == 0

@@ -29,22 +29,30 @@ def two_web_processes(production_services: None) -> Iterator[Cluster]:
 
 
 def test_sign_in_limits_hold_across_web_processes(two_web_processes: Cluster) -> None:
-    answers = [httpx.post(f"{two_web_processes.web[attempt % 2].url}/api/v1/auth/login",
-                          json={"email": "target@example.com", "password": f"guess {attempt}"})
-               for attempt in range(4)]
+    answers = [
+        httpx.post(
+            f"{two_web_processes.web[attempt % 2].url}/api/v1/auth/login",
+            json={"email": "target@example.com", "password": f"guess {attempt}"},
+        )
+        for attempt in range(4)
+    ]
     assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
     assert int(answers[-1].headers["retry-after"]) >= 1
 
 
 def test_logout_on_one_web_process_closes_the_socket_on_another(two_web_processes: Cluster) -> None:
     running = two_web_processes
-    signed_in = httpx.post(f"{running.web[0].url}/api/v1/auth/login",
-                           json={"email": running.demo["admin_email"], "password": running.demo["admin_password"]})
+    signed_in = httpx.post(
+        f"{running.web[0].url}/api/v1/auth/login",
+        json={"email": running.demo["admin_email"], "password": running.demo["admin_password"]},
+    )
     token = signed_in.json()["access_token"]
     with connect(socket_url(running.web[1].url, "/api/v1/agent/ws")) as socket:
         socket.send(json.dumps({"token": token}))
         assert json.loads(socket.recv(timeout=10))["type"] == "ready"
-        assert httpx.post(f"{running.web[0].url}/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+        assert (
+            httpx.post(f"{running.web[0].url}/api/v1/auth/logout", headers=bearer(token)).status_code == 204
+        )
         assert json.loads(socket.recv(timeout=10))["code"] == "revoked_token"
         with pytest.raises(ConnectionClosed) as closed:
             socket.recv(timeout=10)

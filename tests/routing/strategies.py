@@ -6,14 +6,22 @@ from datetime import UTC, date, datetime, time, timedelta
 
 from hypothesis import strategies as st
 
-from routing.hours import WeeklyRange, WeeklySchedule, Weekday
+from routing.hours import Weekday, WeeklyRange, WeeklySchedule
 
-ZONES = ("UTC", "Europe/Berlin", "America/New_York", "Asia/Shanghai", "Asia/Kolkata", "Australia/Lord_Howe",
-         "America/Santiago")
+ZONES = (
+    "UTC",
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Shanghai",
+    "Asia/Kolkata",
+    "Australia/Lord_Howe",
+    "America/Santiago",
+)
 """Zones with and without DST, a half-hour offset, a half-hour DST shift and a midnight DST change."""
 
-instants = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31),
-                        timezones=st.just(UTC))
+instants = st.datetimes(
+    min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31), timezones=st.just(UTC)
+)
 quarter_hours = st.builds(time, st.integers(0, 23), st.sampled_from([0, 15, 30, 45]))
 weekly_ranges = st.builds(WeeklyRange, st.sampled_from(list(Weekday)), quarter_hours, quarter_hours)
 schedules = st.builds(

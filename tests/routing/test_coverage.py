@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from routing.coverage import hourly_coverage
-from routing.hours import WeeklyRange, WeeklySchedule, Weekday
+from routing.hours import Weekday, WeeklyRange, WeeklySchedule
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MONDAY_8 = datetime(2026, 1, 12, 8, 0, tzinfo=BERLIN)
@@ -17,12 +17,19 @@ def shift(zone: str, start: time, end: time, day: Weekday = Weekday.MONDAY) -> W
 
 
 def test_agents_on_shift_and_last_weeks_arrivals_per_hour() -> None:
-    shifts = {"anna": shift("Europe/Berlin", time(9), time(11)),
-              "wei": shift("Asia/Shanghai", time(16, 30), time(17, 30)),
-              "late": shift("Europe/Berlin", time(20), time(23))}
+    shifts = {
+        "anna": shift("Europe/Berlin", time(9), time(11)),
+        "wei": shift("Asia/Shanghai", time(16, 30), time(17, 30)),
+        "late": shift("Europe/Berlin", time(20), time(23)),
+    }
     last_monday = datetime(2026, 1, 5, tzinfo=BERLIN)
-    arrivals = [last_monday.replace(hour=9, minute=5), last_monday.replace(hour=9, minute=59),
-                last_monday.replace(hour=10), last_monday.replace(hour=7, minute=59), datetime(2026, 1, 12, 9, tzinfo=BERLIN)]
+    arrivals = [
+        last_monday.replace(hour=9, minute=5),
+        last_monday.replace(hour=9, minute=59),
+        last_monday.replace(hour=10),
+        last_monday.replace(hour=7, minute=59),
+        datetime(2026, 1, 12, 9, tzinfo=BERLIN),
+    ]
     coverage = hourly_coverage(MONDAY_8, 4, shifts, arrivals, "Europe/Berlin")
     assert [(slot.hour_start, slot.agents_on_shift, slot.arrivals_last_week) for slot in coverage] == [
         (MONDAY_8, 0, 0),

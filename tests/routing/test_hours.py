@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from routing.errors import InvalidSchedule, NaiveDateTime
 from routing.hours import (
     ALWAYS_OPEN,
+    Weekday,
     WeeklyRange,
     WeeklySchedule,
-    Weekday,
     add_business_time,
     is_open,
     next_opening,
@@ -27,9 +27,15 @@ NEW_YORK = ZoneInfo("America/New_York")
 WORKDAYS = (Weekday.MONDAY, Weekday.TUESDAY, Weekday.WEDNESDAY, Weekday.THURSDAY, Weekday.FRIDAY)
 
 
-def office(zone: str, *ranges: tuple[time, time], days: tuple[Weekday, ...] = WORKDAYS,
-           closed: frozenset[date] = frozenset()) -> WeeklySchedule:
-    return WeeklySchedule(zone, tuple(WeeklyRange(day, start, end) for day in days for start, end in ranges), closed)
+def office(
+    zone: str,
+    *ranges: tuple[time, time],
+    days: tuple[Weekday, ...] = WORKDAYS,
+    closed: frozenset[date] = frozenset(),
+) -> WeeklySchedule:
+    return WeeklySchedule(
+        zone, tuple(WeeklyRange(day, start, end) for day in days for start, end in ranges), closed
+    )
 
 
 NINE_TO_FIVE_BERLIN = office("Europe/Berlin", (time(9), time(17)))
@@ -70,7 +76,9 @@ def test_an_overnight_range_runs_into_the_next_day() -> None:
 def test_midnight_to_midnight_is_the_whole_day_and_an_end_of_midnight_closes_at_midnight() -> None:
     sundays = office("Europe/Berlin", (time(0), time(0)), days=(Weekday.SUNDAY,))
     evenings = office("Europe/Berlin", (time(18), time(0)), days=(Weekday.MONDAY,))
-    assert is_open(sundays, local(BERLIN, 2026, 1, 18, 0, 0)) and is_open(sundays, local(BERLIN, 2026, 1, 18, 23, 59))
+    assert is_open(sundays, local(BERLIN, 2026, 1, 18, 0, 0)) and is_open(
+        sundays, local(BERLIN, 2026, 1, 18, 23, 59)
+    )
     assert not is_open(sundays, local(BERLIN, 2026, 1, 19, 0, 0))
     assert is_open(evenings, local(BERLIN, 2026, 1, 12, 23, 59))
     assert not is_open(evenings, local(BERLIN, 2026, 1, 13, 0, 0))
@@ -81,18 +89,23 @@ def test_a_closed_date_closes_the_whole_local_day() -> None:
     shanghai = ZoneInfo("Asia/Shanghai")
     assert not is_open(national_day, local(shanghai, 2026, 10, 1, 10, 0))
     assert is_open(national_day, local(shanghai, 2026, 10, 2, 10, 0))
-    assert next_opening(national_day, local(shanghai, 2026, 9, 30, 19, 0)) == local(shanghai, 2026, 10, 2, 9, 0)
+    assert next_opening(national_day, local(shanghai, 2026, 9, 30, 19, 0)) == local(
+        shanghai, 2026, 10, 2, 9, 0
+    )
 
 
 def test_a_closed_date_cuts_the_overnight_range_from_the_evening_before_at_midnight() -> None:
-    nights = office("Europe/Berlin", (time(22), time(6)), days=(Weekday.THURSDAY,),
-                    closed=frozenset({date(2026, 12, 25)}))
+    nights = office(
+        "Europe/Berlin", (time(22), time(6)), days=(Weekday.THURSDAY,), closed=frozenset({date(2026, 12, 25)})
+    )
     assert is_open(nights, local(BERLIN, 2026, 12, 24, 23, 0))
     assert not is_open(nights, local(BERLIN, 2026, 12, 25, 1, 0))
 
 
 def test_the_next_opening_after_friday_evening_is_monday_morning() -> None:
-    assert next_opening(NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 16, 18, 0)) == local(BERLIN, 2026, 1, 19, 9, 0)
+    assert next_opening(NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 16, 18, 0)) == local(
+        BERLIN, 2026, 1, 19, 9, 0
+    )
 
 
 def test_while_open_the_next_opening_is_now() -> None:
@@ -103,7 +116,10 @@ def test_while_open_the_next_opening_is_now() -> None:
 def test_a_night_the_clocks_spring_forward_is_an_hour_shorter() -> None:
     sunday_morning = office("America/New_York", (time(0), time(6)), days=(Weekday.SUNDAY,))
     first = next(open_periods(sunday_morning, datetime(2026, 3, 7, tzinfo=UTC)))
-    assert (first.start, first.end) == (datetime(2026, 3, 8, 5, tzinfo=UTC), datetime(2026, 3, 8, 10, tzinfo=UTC))
+    assert (first.start, first.end) == (
+        datetime(2026, 3, 8, 5, tzinfo=UTC),
+        datetime(2026, 3, 8, 10, tzinfo=UTC),
+    )
 
 
 def test_a_night_the_clocks_fall_back_is_an_hour_longer() -> None:
@@ -127,13 +143,16 @@ def test_a_range_inside_the_skipped_hour_is_dropped_that_day() -> None:
 
 def test_business_minutes_skip_the_weekend() -> None:
     friday_afternoon = local(BERLIN, 2026, 1, 16, 16, 30)
-    assert add_business_time(NINE_TO_FIVE_BERLIN, friday_afternoon, timedelta(minutes=60)) == \
-        local(BERLIN, 2026, 1, 19, 9, 30)
+    assert add_business_time(NINE_TO_FIVE_BERLIN, friday_afternoon, timedelta(minutes=60)) == local(
+        BERLIN, 2026, 1, 19, 9, 30
+    )
 
 
 def test_business_minutes_counted_from_outside_hours_start_at_the_next_opening() -> None:
     saturday = local(BERLIN, 2026, 1, 17, 12, 0)
-    assert add_business_time(NINE_TO_FIVE_BERLIN, saturday, timedelta(hours=1)) == local(BERLIN, 2026, 1, 19, 10, 0)
+    assert add_business_time(NINE_TO_FIVE_BERLIN, saturday, timedelta(hours=1)) == local(
+        BERLIN, 2026, 1, 19, 10, 0
+    )
 
 
 def test_business_minutes_across_a_weekend_with_a_dst_change() -> None:
@@ -143,22 +162,27 @@ def test_business_minutes_across_a_weekend_with_a_dst_change() -> None:
 
 
 def test_business_minutes_ending_at_closing_time_give_the_closing_time() -> None:
-    assert add_business_time(NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 12, 16, 0), timedelta(hours=1)) == \
-        local(BERLIN, 2026, 1, 12, 17, 0)
+    assert add_business_time(
+        NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 12, 16, 0), timedelta(hours=1)
+    ) == local(BERLIN, 2026, 1, 12, 17, 0)
 
 
 def test_business_minutes_skip_a_closed_date_and_the_lunch_break() -> None:
-    split = office("Asia/Shanghai", (time(9), time(12)), (time(13), time(18)), closed=frozenset({date(2026, 10, 1)}))
+    split = office(
+        "Asia/Shanghai", (time(9), time(12)), (time(13), time(18)), closed=frozenset({date(2026, 10, 1)})
+    )
     shanghai = ZoneInfo("Asia/Shanghai")
-    assert add_business_time(split, local(shanghai, 2026, 9, 30, 17, 0), timedelta(hours=5)) == \
-        local(shanghai, 2026, 10, 2, 14, 0)
+    assert add_business_time(split, local(shanghai, 2026, 9, 30, 17, 0), timedelta(hours=5)) == local(
+        shanghai, 2026, 10, 2, 14, 0
+    )
 
 
 def test_always_open_adds_plain_time_and_zero_adds_nothing() -> None:
     start = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
     assert add_business_time(ALWAYS_OPEN, start, timedelta(days=3)) == start + timedelta(days=3)
-    assert add_business_time(NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 17, 12, 0), timedelta(0)) == \
-        local(BERLIN, 2026, 1, 17, 12, 0)
+    assert add_business_time(NINE_TO_FIVE_BERLIN, local(BERLIN, 2026, 1, 17, 12, 0), timedelta(0)) == local(
+        BERLIN, 2026, 1, 17, 12, 0
+    )
 
 
 def test_negative_business_time_is_refused() -> None:
@@ -189,22 +213,25 @@ def test_opening_times_with_a_zone_of_their_own_are_refused() -> None:
 
 
 @given(schedules, instants, durations, durations)
-def test_business_due_time_is_monotonic_in_the_time_added(schedule: WeeklySchedule, start: datetime,
-                                                          shorter: timedelta, longer: timedelta) -> None:
+def test_business_due_time_is_monotonic_in_the_time_added(
+    schedule: WeeklySchedule, start: datetime, shorter: timedelta, longer: timedelta
+) -> None:
     shorter, longer = sorted((shorter, longer))
     assert add_business_time(schedule, start, shorter) <= add_business_time(schedule, start, longer)
 
 
 @given(schedules, instants, instants, durations)
-def test_business_due_time_is_monotonic_in_the_start(schedule: WeeklySchedule, earlier: datetime, later: datetime,
-                                                     duration: timedelta) -> None:
+def test_business_due_time_is_monotonic_in_the_start(
+    schedule: WeeklySchedule, earlier: datetime, later: datetime, duration: timedelta
+) -> None:
     earlier, later = sorted((earlier, later))
     assert add_business_time(schedule, earlier, duration) <= add_business_time(schedule, later, duration)
 
 
 @given(schedules, instants, durations)
 def test_exactly_the_business_time_asked_for_lies_open_between_start_and_due(
-        schedule: WeeklySchedule, start: datetime, duration: timedelta) -> None:
+    schedule: WeeklySchedule, start: datetime, duration: timedelta
+) -> None:
     due = add_business_time(schedule, start, duration)
     counted = timedelta(0)
     for period in open_periods(schedule, start):
@@ -220,7 +247,9 @@ def test_is_open_agrees_with_the_open_periods(schedule: WeeklySchedule, at: date
 
 
 @given(schedules, instants, st.integers(1, 30))
-def test_open_periods_are_ordered_and_never_overlap(schedule: WeeklySchedule, after: datetime, count: int) -> None:
+def test_open_periods_are_ordered_and_never_overlap(
+    schedule: WeeklySchedule, after: datetime, count: int
+) -> None:
     periods = open_periods(schedule, after)
     previous_end = after
     for _ in range(count):

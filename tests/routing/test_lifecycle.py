@@ -99,51 +99,68 @@ def test_snoozing_again_moves_the_wake_up_time_without_a_status_change() -> None
 
 def test_an_agent_opens_a_pending_conversation() -> None:
     assert conversation_transition(PENDING, SetOpen(), NOW, RULES).state == OPEN
-    assert conversation_transition(RESOLVED_YESTERDAY, SetOpen(), NOW, RULES).emitted[1].name == \
-        "conversation.reopened"
+    assert (
+        conversation_transition(RESOLVED_YESTERDAY, SetOpen(), NOW, RULES).emitted[1].name
+        == "conversation.reopened"
+    )
 
 
-@pytest.mark.parametrize(("state", "event"), [
-    (RESOLVED_YESTERDAY, Resolve()),
-    (OPEN, SetOpen()),
-    (PENDING, SetPending()),
-    (RESOLVED_YESTERDAY, SetPending()),
-    (RESOLVED_YESTERDAY, Snooze(NOW + timedelta(hours=1))),
-    (OPEN, Snooze(NOW)),
-    (OPEN, SnoozeEnded()),
-    (SNOOZED, SnoozeEnded()),
-])
-def test_a_transition_that_makes_no_sense_is_refused_by_name(state: ConversationState,
-                                                             event: ConversationEvent) -> None:
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (RESOLVED_YESTERDAY, Resolve()),
+        (OPEN, SetOpen()),
+        (PENDING, SetPending()),
+        (RESOLVED_YESTERDAY, SetPending()),
+        (RESOLVED_YESTERDAY, Snooze(NOW + timedelta(hours=1))),
+        (OPEN, Snooze(NOW)),
+        (OPEN, SnoozeEnded()),
+        (SNOOZED, SnoozeEnded()),
+    ],
+)
+def test_a_transition_that_makes_no_sense_is_refused_by_name(
+    state: ConversationState, event: ConversationEvent
+) -> None:
     with pytest.raises(InvalidTransition) as refused:
         conversation_transition(state, event, NOW, RULES)
     assert refused.value.status == state.status.value
     assert refused.value.event == type(event).__name__
 
 
-@pytest.mark.parametrize(("status", "snoozed_until", "resolved_at"), [
-    (ConversationStatus.SNOOZED, None, None),
-    (ConversationStatus.OPEN, NOW, None),
-    (ConversationStatus.RESOLVED, None, None),
-    (ConversationStatus.PENDING, None, NOW),
-])
-def test_a_state_that_breaks_the_invariants_cannot_be_built(status: ConversationStatus, snoozed_until: datetime | None,
-                                                            resolved_at: datetime | None) -> None:
+@pytest.mark.parametrize(
+    ("status", "snoozed_until", "resolved_at"),
+    [
+        (ConversationStatus.SNOOZED, None, None),
+        (ConversationStatus.OPEN, NOW, None),
+        (ConversationStatus.RESOLVED, None, None),
+        (ConversationStatus.PENDING, None, NOW),
+    ],
+)
+def test_a_state_that_breaks_the_invariants_cannot_be_built(
+    status: ConversationStatus, snoozed_until: datetime | None, resolved_at: datetime | None
+) -> None:
     with pytest.raises(InvalidState):
         ConversationState(status, snoozed_until, resolved_at)
 
 
 events = st.one_of(
-    st.just(CustomerWrote()), st.just(AgentReplied()), st.just(SetOpen()), st.just(SetPending()),
-    st.builds(Resolve, st.sampled_from(list(Actor))), st.just(SnoozeEnded()),
+    st.just(CustomerWrote()),
+    st.just(AgentReplied()),
+    st.just(SetOpen()),
+    st.just(SetPending()),
+    st.builds(Resolve, st.sampled_from(list(Actor))),
+    st.just(SnoozeEnded()),
     st.integers(-60, 600).map(lambda minutes: Snooze(NOW + timedelta(minutes=minutes))),
 )
 
 
-@given(st.lists(st.tuples(events, st.integers(0, 60 * 24 * 5)), max_size=40),
-       st.integers(0, 60 * 24 * 7).map(lambda minutes: ConversationRules(timedelta(minutes=minutes))))
-def test_transitions_never_reach_an_invalid_state(steps: list[tuple[ConversationEvent, int]],
-                                                  rules: ConversationRules) -> None:
+@given(
+    st.lists(st.tuples(events, st.integers(0, 60 * 24 * 5)), max_size=40),
+    st.integers(0, 60 * 24 * 7).map(lambda minutes: ConversationRules(timedelta(minutes=minutes))),
+)
+def test_transitions_never_reach_an_invalid_state(
+    steps: list[tuple[ConversationEvent, int]], rules: ConversationRules
+) -> None:
     """Any sequence of events either moves to a valid state, with a status event when the status moved, or is
     refused by name and leaves the state as it was."""
     state = OPEN

@@ -26,21 +26,39 @@ def minutes(*values: int) -> list[timedelta]:
     return [timedelta(minutes=value) for value in values]
 
 
-def record(conversation_id: str, channel: str = "webchat", agent_id: str | None = "a", *,
-           first_response: int | None = None, resolved: int | None = None, queued: int | None = None,
-           bot: bool = False, agent: bool = True, handoffs: int = 0, csat: int | None = None) -> ConversationRecord:
+def record(
+    conversation_id: str,
+    channel: str = "webchat",
+    agent_id: str | None = "a",
+    *,
+    first_response: int | None = None,
+    resolved: int | None = None,
+    queued: int | None = None,
+    bot: bool = False,
+    agent: bool = True,
+    handoffs: int = 0,
+    csat: int | None = None,
+) -> ConversationRecord:
     return ConversationRecord(
-        conversation_id, channel, agent_id, START,
+        conversation_id,
+        channel,
+        agent_id,
+        START,
         first_response_at=None if first_response is None else START + timedelta(minutes=first_response),
         resolved_at=None if resolved is None else START + timedelta(minutes=resolved),
         time_in_queue=None if queued is None else timedelta(minutes=queued),
-        bot_replied=bot, agent_replied=agent, handoffs=handoffs, csat=csat)
+        bot_replied=bot,
+        agent_replied=agent,
+        handoffs=handoffs,
+        csat=csat,
+    )
 
 
 def test_nearest_rank_percentiles_are_observed_values() -> None:
     sample = minutes(*range(1, 101))
-    assert percentiles(sample) == Percentiles(100, timedelta(minutes=50), timedelta(minutes=90),
-                                              timedelta(minutes=99))
+    assert percentiles(sample) == Percentiles(
+        100, timedelta(minutes=50), timedelta(minutes=90), timedelta(minutes=99)
+    )
     assert percentiles(minutes(7)) == Percentiles(1, *minutes(7, 7, 7))
     assert percentiles(minutes(3, 1, 2)).p50 == timedelta(minutes=2)
 
@@ -55,12 +73,14 @@ def test_a_percentile_rank_outside_0_to_100_is_refused() -> None:
 
 
 def test_the_report_of_a_set_of_conversations() -> None:
-    report = conversation_report([
-        record("1", first_response=2, resolved=30, queued=1, handoffs=1, csat=5),
-        record("2", first_response=10, resolved=20, queued=4, bot=True, handoffs=1, csat=3),
-        record("3", agent_id=None, resolved=5, bot=True, agent=False),
-        record("4", agent_id=None, bot=True, agent=False),
-    ])
+    report = conversation_report(
+        [
+            record("1", first_response=2, resolved=30, queued=1, handoffs=1, csat=5),
+            record("2", first_response=10, resolved=20, queued=4, bot=True, handoffs=1, csat=3),
+            record("3", agent_id=None, resolved=5, bot=True, agent=False),
+            record("4", agent_id=None, bot=True, agent=False),
+        ]
+    )
     assert report.conversations == 4
     assert report.first_response.count == 2 and report.first_response.p90 == timedelta(minutes=10)
     assert report.resolution == Percentiles(3, *minutes(20, 30, 30))
@@ -70,10 +90,16 @@ def test_the_report_of_a_set_of_conversations() -> None:
 
 
 def test_reports_per_channel_and_per_agent() -> None:
-    records = [record("1", "webchat", "a", first_response=1), record("2", "email", "b", first_response=9),
-               record("3", "email", "a", first_response=3)]
+    records = [
+        record("1", "webchat", "a", first_response=1),
+        record("2", "email", "b", first_response=9),
+        record("3", "email", "a", first_response=3),
+    ]
     by_channel = reports_by(records, lambda each: each.channel)
-    assert {channel: report.conversations for channel, report in by_channel.items()} == {"webchat": 1, "email": 2}
+    assert {channel: report.conversations for channel, report in by_channel.items()} == {
+        "webchat": 1,
+        "email": 2,
+    }
     assert reports_by(records, lambda each: each.agent_id)["a"].first_response.p99 == timedelta(minutes=3)
 
 
@@ -82,10 +108,12 @@ def test_without_bot_conversations_there_is_no_deflection_rate() -> None:
 
 
 def test_average_handle_time_sums_an_agents_spans_per_conversation() -> None:
-    spans = [HandlingSpan("a", "c1", START, START + timedelta(minutes=10)),
-             HandlingSpan("a", "c1", START + timedelta(hours=1), START + timedelta(hours=1, minutes=5)),
-             HandlingSpan("a", "c2", START, START + timedelta(minutes=5)),
-             HandlingSpan("b", "c1", START, START + timedelta(minutes=2))]
+    spans = [
+        HandlingSpan("a", "c1", START, START + timedelta(minutes=10)),
+        HandlingSpan("a", "c1", START + timedelta(hours=1), START + timedelta(hours=1, minutes=5)),
+        HandlingSpan("a", "c2", START, START + timedelta(minutes=5)),
+        HandlingSpan("b", "c1", START, START + timedelta(minutes=2)),
+    ]
     handled = {each.agent_id: (each.conversations, each.average) for each in average_handle_times(spans)}
     assert handled == {"a": (2, timedelta(minutes=10)), "b": (1, timedelta(minutes=2))}
 

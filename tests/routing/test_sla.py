@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from hypothesis import given
 
-from routing.hours import WeeklyRange, WeeklySchedule, Weekday
+from routing.hours import Weekday, WeeklyRange, WeeklySchedule
 from routing.sla import (
     Priority,
     SlaDue,
@@ -22,10 +22,15 @@ from routing.sla import (
 from tests.routing.strategies import durations, instants, schedules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-WEEKDAYS_9_TO_18 = WeeklySchedule("Asia/Shanghai", tuple(WeeklyRange(day, time(9), time(18))
-                                                         for day in list(Weekday)[:5]))
-POLICY = SlaPolicy({Priority.URGENT: SlaTarget(first_response=timedelta(minutes=30), resolution=timedelta(hours=4)),
-                    Priority.NORMAL: SlaTarget(first_response=timedelta(hours=8))})
+WEEKDAYS_9_TO_18 = WeeklySchedule(
+    "Asia/Shanghai", tuple(WeeklyRange(day, time(9), time(18)) for day in list(Weekday)[:5])
+)
+POLICY = SlaPolicy(
+    {
+        Priority.URGENT: SlaTarget(first_response=timedelta(minutes=30), resolution=timedelta(hours=4)),
+        Priority.NORMAL: SlaTarget(first_response=timedelta(hours=8)),
+    }
+)
 
 
 def test_due_times_count_business_minutes_from_friday_evening_to_monday() -> None:
@@ -50,7 +55,9 @@ MUCH_LATER = datetime(2026, 2, 1, tzinfo=UTC)
 def test_a_missed_first_response_is_a_breach_once() -> None:
     late = FIRST_RESPONSE_DUE + timedelta(seconds=1)
     breaches = sla_breaches(DUE, SlaProgress(), frozenset(), late)
-    assert [(breach.metric, breach.due_at) for breach in breaches] == [(SlaMetric.FIRST_RESPONSE, FIRST_RESPONSE_DUE)]
+    assert [(breach.metric, breach.due_at) for breach in breaches] == [
+        (SlaMetric.FIRST_RESPONSE, FIRST_RESPONSE_DUE)
+    ]
     assert breaches[0].event.name == "ticket.sla_breached"
     assert breaches[0].event.data == {"metric": "first_response", "due_at": FIRST_RESPONSE_DUE}
     assert sla_breaches(DUE, SlaProgress(), frozenset({SlaMetric.FIRST_RESPONSE}), late) == ()
@@ -60,13 +67,17 @@ def test_meeting_a_target_exactly_at_its_due_time_is_on_time() -> None:
     assert sla_breaches(DUE, SlaProgress(), frozenset(), FIRST_RESPONSE_DUE) == ()
     answered_on_time = SlaProgress(first_responded_at=FIRST_RESPONSE_DUE)
     assert [breach.metric for breach in sla_breaches(DUE, answered_on_time, frozenset(), MUCH_LATER)] == [
-        SlaMetric.RESOLUTION]
+        SlaMetric.RESOLUTION
+    ]
 
 
 def test_a_target_met_late_is_still_reported_by_a_late_sweeper() -> None:
-    met_late = SlaProgress(first_responded_at=FIRST_RESPONSE_DUE + timedelta(minutes=1), solved_at=RESOLUTION_DUE)
+    met_late = SlaProgress(
+        first_responded_at=FIRST_RESPONSE_DUE + timedelta(minutes=1), solved_at=RESOLUTION_DUE
+    )
     assert [breach.metric for breach in sla_breaches(DUE, met_late, frozenset(), MUCH_LATER)] == [
-        SlaMetric.FIRST_RESPONSE]
+        SlaMetric.FIRST_RESPONSE
+    ]
 
 
 def test_the_next_check_is_the_earliest_due_time_still_at_stake() -> None:
@@ -77,10 +88,14 @@ def test_the_next_check_is_the_earliest_due_time_still_at_stake() -> None:
 
 
 @given(schedules, instants, instants, durations)
-def test_sla_due_is_monotonic_in_the_opening_time(hours: WeeklySchedule, earlier: datetime, later: datetime,
-                                                  allowed: timedelta) -> None:
+def test_sla_due_is_monotonic_in_the_opening_time(
+    hours: WeeklySchedule, earlier: datetime, later: datetime, allowed: timedelta
+) -> None:
     earlier, later = sorted((earlier, later))
     policy = SlaPolicy({Priority.HIGH: SlaTarget(resolution=allowed + timedelta(minutes=1))})
-    first, second = sla_due(policy, Priority.HIGH, earlier, hours), sla_due(policy, Priority.HIGH, later, hours)
+    first, second = (
+        sla_due(policy, Priority.HIGH, earlier, hours),
+        sla_due(policy, Priority.HIGH, later, hours),
+    )
     assert first.resolution is not None and second.resolution is not None
     assert first.resolution <= second.resolution

@@ -35,12 +35,18 @@ def test_a_chinese_conversation_is_summarised_in_chinese() -> None:
 
 
 def test_an_english_conversation_is_summarised_in_english() -> None:
-    summary = summarize([
-        said(Speaker.CUSTOMER, "Hi!"),
-        said(Speaker.CUSTOMER, "My invoice shows the wrong VAT number. I need it for my accountant. Can you fix it?"),
-        said(Speaker.BOT, "Invoices can be edited under Billing > Invoices. Did that help?"),
-        said(Speaker.BOT, "Invoices can be edited under Billing > Invoices."),
-    ], customer_name="Ada  Lovelace")
+    summary = summarize(
+        [
+            said(Speaker.CUSTOMER, "Hi!"),
+            said(
+                Speaker.CUSTOMER,
+                "My invoice shows the wrong VAT number. I need it for my accountant. Can you fix it?",
+            ),
+            said(Speaker.BOT, "Invoices can be edited under Billing > Invoices. Did that help?"),
+            said(Speaker.BOT, "Invoices can be edited under Billing > Invoices."),
+        ],
+        customer_name="Ada  Lovelace",
+    )
     assert summary.text == (
         "Customer: Ada Lovelace (2 messages)\n"
         "Asked: \u201cMy invoice shows the wrong VAT number.\u201d / \u201cCan you fix it?\u201d\n"
@@ -51,7 +57,10 @@ def test_an_english_conversation_is_summarised_in_english() -> None:
 
 def test_nothing_tried_and_no_name_are_said_plainly() -> None:
     summary = summarize([said(Speaker.CUSTOMER, "Where is my parcel?")])
-    assert summary.text == "Customer: (no name given) (1 message)\nAsked: \u201cWhere is my parcel?\u201d\nTried: nothing yet"
+    assert (
+        summary.text
+        == "Customer: (no name given) (1 message)\nAsked: \u201cWhere is my parcel?\u201d\nTried: nothing yet"
+    )
 
 
 def test_a_long_sentence_is_cut_not_reworded() -> None:
@@ -68,8 +77,14 @@ def test_the_language_can_be_given_and_is_detected_from_the_customer() -> None:
     assert detect_language([]) is Language.EN
 
 
-messages = st.lists(st.builds(TranscriptMessage, st.sampled_from(list(Speaker)),
-                              st.text(st.sampled_from("ab 你好吗？?.。!\n"), max_size=60)), max_size=12)
+messages = st.lists(
+    st.builds(
+        TranscriptMessage,
+        st.sampled_from(list(Speaker)),
+        st.text(st.sampled_from("ab 你好吗？?.。!\n"), max_size=60),
+    ),
+    max_size=12,
+)
 
 
 @given(messages)

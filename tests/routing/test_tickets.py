@@ -53,8 +53,9 @@ def test_the_customer_answering_opens_a_pending_ticket() -> None:
     assert after(PENDING, CustomerWrote()) == OPEN
 
 
-@pytest.mark.parametrize(("event", "by"), [(CustomerWrote(), "customer"), (AgentReplied(), "agent"),
-                                           (SetOpen(), "agent")])
+@pytest.mark.parametrize(
+    ("event", "by"), [(CustomerWrote(), "customer"), (AgentReplied(), "agent"), (SetOpen(), "agent")]
+)
 def test_a_solved_ticket_is_reopened_by_a_message_or_an_agent(event: TicketEvent, by: str) -> None:
     reopened = ticket_transition(SOLVED, event, NOW, RULES)
     assert reopened.state == OPEN
@@ -75,10 +76,21 @@ def test_the_system_closes_a_solved_ticket_only_once_its_quiet_period_is_over() 
     assert ticket_close_due(OPEN, RULES) is None
 
 
-@pytest.mark.parametrize(("state", "event"), [
-    (CLOSED, AgentReplied()), (CLOSED, SetOpen()), (OPEN, SetOpen()), (PENDING, SetPending()),
-    (SOLVED, SetPending()), (SOLVED, Solve()), (CLOSED, Solve()), (OPEN, Close()), (NEW, Close()), (CLOSED, Close()),
-])
+@pytest.mark.parametrize(
+    ("state", "event"),
+    [
+        (CLOSED, AgentReplied()),
+        (CLOSED, SetOpen()),
+        (OPEN, SetOpen()),
+        (PENDING, SetPending()),
+        (SOLVED, SetPending()),
+        (SOLVED, Solve()),
+        (CLOSED, Solve()),
+        (OPEN, Close()),
+        (NEW, Close()),
+        (CLOSED, Close()),
+    ],
+)
 def test_a_transition_that_makes_no_sense_is_refused_by_name(state: TicketState, event: TicketEvent) -> None:
     with pytest.raises(InvalidTransition) as refused:
         ticket_transition(state, event, NOW, RULES)
@@ -92,8 +104,18 @@ def test_a_solved_ticket_without_its_solve_time_cannot_be_built() -> None:
         TicketState(TicketStatus.OPEN, solved_at=NOW)
 
 
-events = st.sampled_from([CustomerWrote(), AgentReplied(), SetOpen(), SetPending(), Solve(), Close(),
-                          Close(by=Actor.SYSTEM), Solve(by=Actor.BOT)])
+events = st.sampled_from(
+    [
+        CustomerWrote(),
+        AgentReplied(),
+        SetOpen(),
+        SetPending(),
+        Solve(),
+        Close(),
+        Close(by=Actor.SYSTEM),
+        Solve(by=Actor.BOT),
+    ]
+)
 
 
 @given(st.lists(st.tuples(events, st.integers(0, 60 * 24 * 3)), max_size=40))

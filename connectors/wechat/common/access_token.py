@@ -29,24 +29,39 @@ from connectors.wechat.common.settings import WeChatSettings
 from connectors.wechat.common.transport import exchange, json_object
 
 __all__ = [
-    "FETCH_AGAIN_AFTER", "REFRESH_MARGIN", "AccessTokens", "TokenRefused", "access_token_key",
-    "failed_token_request_key", "token_refresh_lock_key",
+    "FETCH_AGAIN_AFTER",
+    "REFRESH_MARGIN",
+    "AccessTokens",
+    "TokenRefused",
+    "access_token_key",
+    "failed_token_request_key",
+    "token_refresh_lock_key",
 ]
 
 REFRESH_MARGIN = timedelta(minutes=5)
 """A token this close to expiry is replaced (WeChat itself rotates stable tokens five minutes early)."""
-FETCH_AGAIN_AFTER = {"transient": timedelta(seconds=10), "deferred": timedelta(seconds=10), "permanent": timedelta(minutes=1)}
+FETCH_AGAIN_AFTER = {
+    "transient": timedelta(seconds=10),
+    "deferred": timedelta(seconds=10),
+    "permanent": timedelta(minutes=1),
+}
 """After a failed token request every process gives the same answer for this long (or until the time WeChat
 named) instead of asking again: otherwise each inbound profile look-up and each send would queue on the
 refresh lock to repeat the request."""
 _FAILURE_KINDS: dict[str, type[TransientSendError | PermanentSendError]] = {
-    "transient": TransientSendError, "deferred": DeferredSendError, "permanent": PermanentSendError,
+    "transient": TransientSendError,
+    "deferred": DeferredSendError,
+    "permanent": PermanentSendError,
 }
 _REFRESH_LOCK_TTL = timedelta(seconds=30)
 _WHAT = "access token request"
 _REFUSED_SETTINGS = {
-    40013: "app_id", 41002: "app_id",
-    40001: "app_secret", 40125: "app_secret", 41004: "app_secret", 40243: "app_secret",
+    40013: "app_id",
+    41002: "app_id",
+    40001: "app_secret",
+    40125: "app_secret",
+    41004: "app_secret",
+    40243: "app_secret",
 }
 """Token request errcodes that blame one setting: invalid or missing app id; wrong, missing or frozen app secret."""
 _ADDRESS_NOT_ALLOWED = frozenset({40164, 89501, 89503, 89506, 89507})
@@ -225,8 +240,9 @@ class AccessTokens:
         except DestinationRefused as refused:
             raise TokenRefused(f"api_base_url {refused.refusal}", "api_base_url") from None
         except PermanentSendError as refusal:
-            raise TokenRefused(f"{refusal.reason}, which WeChat's API does not answer: check api_base_url",
-                               "api_base_url") from None
+            raise TokenRefused(
+                f"{refusal.reason}, which WeChat's API does not answer: check api_base_url", "api_base_url"
+            ) from None
         _raise_for_refused_credentials(answer)
         try:
             raise_for_errcode(answer, _WHAT, context.now())
@@ -237,7 +253,9 @@ class AccessTokens:
             raise TransientSendError("The access token request got an answer without a token")
         lifetime = timedelta(seconds=expires_in)
         self._known = _StoredToken(token, context.now() + lifetime)
-        await context.store.set(self._key, self._known.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1)))
+        await context.store.set(
+            self._key, self._known.dumps(), max(lifetime - REFRESH_MARGIN, timedelta(seconds=1))
+        )
         return token
 
 

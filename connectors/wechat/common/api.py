@@ -35,9 +35,13 @@ class WeChatApi:
         """Fetch a token with the app id and secret now (it is kept); raises TokenRefused or the send errors."""
         await self._tokens.prove(context)
 
-    async def call(self, context: ConnectorContext, method: str, path: str, what: str, **request: Any) -> dict[str, Any]:
+    async def call(
+        self, context: ConnectorContext, method: str, path: str, what: str, **request: Any
+    ) -> dict[str, Any]:
         """A JSON API call; `what` names it in error reasons ("customer service message")."""
-        return json_object(await self._with_token(context, method, path, what, expect_json=True, **request), what)
+        return json_object(
+            await self._with_token(context, method, path, what, expect_json=True, **request), what
+        )
 
     async def upload_media(
         self, context: ConnectorContext, media_type: str, content: bytes, filename: str, mime_type: str
@@ -97,7 +101,12 @@ class WeChatApi:
         **request: Any,
     ) -> httpx.Response:
         response = await exchange(
-            context.http, method, f"{self._base_url}{path}", what, params={**(params or {}), "access_token": token}, **request
+            context.http,
+            method,
+            f"{self._base_url}{path}",
+            what,
+            params={**(params or {}), "access_token": token},
+            **request,
         )
         if expect_json or _is_json(response):
             raise_for_errcode(json_object(response, what), what, context.now())
@@ -107,4 +116,6 @@ class WeChatApi:
 def _is_json(response: httpx.Response) -> bool:
     """WeChat labels some JSON answers text/plain, so the body's first byte decides too."""
     content_type = response.headers.get("content-type", "")
-    return "json" in content_type or (content_type.startswith("text/") and response.content.lstrip()[:1] == b"{")
+    return "json" in content_type or (
+        content_type.startswith("text/") and response.content.lstrip()[:1] == b"{"
+    )

@@ -35,7 +35,9 @@ class CallbackReader:
             return
         mode = self._settings.mode
         if raw.query.get("encrypt_type") != "aes":
-            raise SignatureInvalid(f"the inbox is in {mode} mode and accepts only encrypted deliveries (encrypt_type=aes)")
+            raise SignatureInvalid(
+                f"the inbox is in {mode} mode and accepts only encrypted deliveries (encrypt_type=aes)"
+            )
         if not raw.query.get("msg_signature"):
             raise SignatureInvalid("msg_signature is required for an encrypted delivery")
         try:

@@ -195,9 +195,13 @@ class WeChatConnector(WebhookConnector):
             raise PermanentSendError("The message has neither text nor attachments")
         for part in parts:
             if part.attachment is not None and part.attachment.kind not in self.message_builders:
-                raise PermanentSendError(f"A {self.display_name} cannot send {part.attachment.kind} attachments")
+                raise PermanentSendError(
+                    f"A {self.display_name} cannot send {part.attachment.kind} attachments"
+                )
 
-    async def _customer_service_message(self, part: OutboundPart, context: ConnectorContext) -> dict[str, Any]:
+    async def _customer_service_message(
+        self, part: OutboundPart, context: ConnectorContext
+    ) -> dict[str, Any]:
         if part.attachment is None:
             return {"msgtype": "text", "text": {"content": part.text}}
         build = self.message_builders[part.attachment.kind]
@@ -210,6 +214,8 @@ class WeChatConnector(WebhookConnector):
             media = await self._api.download_media(context, attachment.media_id)
         except (TransientSendError, PermanentSendError) as failure:
             kept = {"channel_url": attachment.url} if attachment.url else {}
-            return replace(attachment, url=None, meta={**attachment.meta, **kept, "download_error": failure.reason})
+            return replace(
+                attachment, url=None, meta={**attachment.meta, **kept, "download_error": failure.reason}
+            )
         url = await context.save_attachment(media.content, media.filename, media.mime_type)
         return replace(attachment, url=url, mime_type=media.mime_type, size=len(media.content))

@@ -54,7 +54,9 @@ class MessageCipher:
         framed = os.urandom(16) + len(message).to_bytes(4, "big") + message + self._app_id
         padding = _BLOCK - len(framed) % _BLOCK
         encryptor = self._cipher().encryptor()
-        return base64.b64encode(encryptor.update(framed + bytes([padding]) * padding) + encryptor.finalize()).decode()
+        return base64.b64encode(
+            encryptor.update(framed + bytes([padding]) * padding) + encryptor.finalize()
+        ).decode()
 
     def _cipher(self) -> Cipher:
         return Cipher(algorithms.AES(self._key), modes.CBC(self._key[:16]))

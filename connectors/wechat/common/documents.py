@@ -61,7 +61,9 @@ def _read_xml(body: bytes) -> Fields:
         # A str is parsed as UTF-8 whatever the declaration says, so non-UTF-8 charsets are decoded first.
         parser.Parse(decode_xml_text(body), True)
     except expat.ExpatError as error:
-        raise MalformedPayload(f"XML is not well-formed: {expat.errors.messages[error.code]} at line {error.lineno}") from None
+        raise MalformedPayload(
+            f"XML is not well-formed: {expat.errors.messages[error.code]} at line {error.lineno}"
+        ) from None
     return builder.root_fields()
 
 

@@ -30,7 +30,9 @@ def raise_for_status(response: httpx.Response, what: str) -> None:
     """429 and 5xx may pass; any other non-2xx answer will not."""
     status = response.status_code
     if status == 429:
-        raise TransientSendError(f"The {what} was rate-limited (HTTP 429)", retry_after=_retry_after(response))
+        raise TransientSendError(
+            f"The {what} was rate-limited (HTTP 429)", retry_after=_retry_after(response)
+        )
     if status >= 500:
         raise TransientSendError(f"The {what} failed with HTTP {status}")
     if status >= 400:
@@ -49,7 +51,9 @@ def raise_for_errcode(payload: dict[str, Any], what: str, now: datetime) -> None
     if errcode in ACCESS_TOKEN_ERRCODES:
         raise AccessTokenRejected(wechat_says)
     if errcode == _SYSTEM_BUSY:
-        raise TransientSendError(f"WeChat was busy and did not complete the {what}; it will be retried {wechat_says}")
+        raise TransientSendError(
+            f"WeChat was busy and did not complete the {what}; it will be retried {wechat_says}"
+        )
     if errcode == _DAILY_QUOTA_REACHED:
         raise DeferredSendError(
             f"WeChat's daily API quota for this app is used up; the {what} waits until it resets at midnight "

@@ -15,11 +15,19 @@ import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from connectors.base import MalformedPayload
 from connectors.wechat.common.documents import Fields
-from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, InboundMessage, ReplyAllowance, clean_text
+from normalizer import (
+    Attachment,
+    ContentType,
+    IdentityKind,
+    IdentityRef,
+    InboundMessage,
+    ReplyAllowance,
+    clean_text,
+)
 
 __all__ = [
     "COMMON_MESSAGE_READERS",
@@ -30,7 +38,9 @@ __all__ = [
     "MessageReader",
 ]
 
-_ENVELOPE_FIELDS = frozenset({"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Encrypt"})
+_ENVELOPE_FIELDS = frozenset(
+    {"ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Event", "Encrypt"}
+)
 _UNIONID_FIELDS = ("UnionId", "UnionID", "unionid")
 _QR_SCENE_PREFIX = "qrscene_"
 _VOICE_MIME_TYPES = {"amr": "audio/amr", "speex": "audio/speex", "mp3": "audio/mpeg"}
@@ -121,7 +131,9 @@ def read_text(fields: Fields) -> Content:
 
 
 def read_image(fields: Fields) -> Content:
-    image = Attachment("image", url=_string(fields, "PicUrl") or None, media_id=_string(fields, "MediaId") or None)
+    image = Attachment(
+        "image", url=_string(fields, "PicUrl") or None, media_id=_string(fields, "MediaId") or None
+    )
     return Content(ContentType.IMAGE, attachments=(image,))
 
 
@@ -139,7 +151,9 @@ def read_voice(fields: Fields) -> Content:
 def read_video(fields: Fields) -> Content:
     """Both `video` and `shortvideo`; metadata["msg_type"] tells them apart."""
     thumb = _string(fields, "ThumbMediaId")
-    video = Attachment("video", media_id=_string(fields, "MediaId") or None, meta={"thumb_media_id": thumb} if thumb else {})
+    video = Attachment(
+        "video", media_id=_string(fields, "MediaId") or None, meta={"thumb_media_id": thumb} if thumb else {}
+    )
     return Content(ContentType.VIDEO, attachments=(video,))
 
 
@@ -257,7 +271,7 @@ def _sent_at(create_time: str) -> datetime:
     if not create_time.isascii() or not create_time.isdigit():
         raise MalformedPayload("CreateTime: not a Unix time")
     try:
-        return datetime.fromtimestamp(int(create_time), timezone.utc)
+        return datetime.fromtimestamp(int(create_time), UTC)
     except (OverflowError, OSError, ValueError):
         raise MalformedPayload("CreateTime: out of range") from None
 

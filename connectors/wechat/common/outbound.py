@@ -81,7 +81,9 @@ class MediaIds:
         try:
             fetched = await self._context.read_attachment(attachment.url, limit)
         except PermanentSendError as refusal:
-            raise PermanentSendError(f"The {attachment.kind} attachment cannot go to WeChat: {refusal.reason}") from None
+            raise PermanentSendError(
+                f"The {attachment.kind} attachment cannot go to WeChat: {refusal.reason}"
+            ) from None
         mime_type = attachment.mime_type or fetched.mime_type or "application/octet-stream"
         filename = attachment.name or PurePosixPath(urlsplit(attachment.url).path).name
         if not PurePosixPath(filename).suffix:
@@ -95,19 +97,33 @@ MessageBuilder = Callable[[Attachment, MediaIds], Awaitable[dict[str, Any]]]
 
 async def media_message(attachment: Attachment, media_ids: MediaIds) -> dict[str, Any]:
     """`image` or `voice`: the attachment kind is WeChat's msgtype."""
-    return {"msgtype": attachment.kind, attachment.kind: {"media_id": await media_ids(attachment, attachment.kind)}}
+    return {
+        "msgtype": attachment.kind,
+        attachment.kind: {"media_id": await media_ids(attachment, attachment.kind)},
+    }
 
 
 async def video_message(attachment: Attachment, media_ids: MediaIds) -> dict[str, Any]:
     video = {"media_id": await media_ids(attachment, "video"), "title": attachment.name or ""}
-    video.update({name: str(attachment.meta[name]) for name in ("thumb_media_id", "description") if attachment.meta.get(name)})
+    video.update(
+        {
+            name: str(attachment.meta[name])
+            for name in ("thumb_media_id", "description")
+            if attachment.meta.get(name)
+        }
+    )
     return {"msgtype": "video", "video": video}
 
 
 async def news_message(attachment: Attachment, media_ids: MediaIds) -> dict[str, Any]:
     """An official account sends a link as a one-article `news` message."""
     link = _link_fields(attachment)
-    article = {"title": link["title"], "description": link["description"], "url": link["url"], "picurl": link["thumb_url"]}
+    article = {
+        "title": link["title"],
+        "description": link["description"],
+        "url": link["url"],
+        "picurl": link["thumb_url"],
+    }
     return {"msgtype": "news", "news": {"articles": [article]}}
 
 

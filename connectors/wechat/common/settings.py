@@ -23,8 +23,12 @@ _BASE_URL = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[^\s?#]*)?")
 class WeChatSettings(BaseModel):
     """Settings shared by the official account and the mini program: both use WeChat's callback and API rules."""
 
-    app_id: str = Field(pattern=r"^wx[0-9a-f]{16}$", description="AppID from the WeChat console (wx + 16 hex digits).")
-    app_secret: SecretStr = Field(min_length=1, max_length=128, description="AppSecret; only used to get access tokens.")
+    app_id: str = Field(
+        pattern=r"^wx[0-9a-f]{16}$", description="AppID from the WeChat console (wx + 16 hex digits)."
+    )
+    app_secret: SecretStr = Field(
+        min_length=1, max_length=128, description="AppSecret; only used to get access tokens."
+    )
     token: SecretStr = Field(description="Callback Token chosen by the admin: 3 to 32 letters or digits.")
     mode: EncryptionMode = Field(
         "safe", description="Message encryption mode as set in the WeChat console: plain, safe or compatible."
@@ -34,9 +38,14 @@ class WeChatSettings(BaseModel):
         validate_default=True,
         description="EncodingAESKey (43 letters or digits); required in safe and compatible mode.",
     )
-    api_base_url: OutgoingUrl = Field(DEFAULT_API_BASE_URL, description="WeChat API origin (a regional or proxy host).")
+    api_base_url: OutgoingUrl = Field(
+        DEFAULT_API_BASE_URL, description="WeChat API origin (a regional or proxy host)."
+    )
     max_clock_skew_seconds: int = Field(
-        300, ge=1, le=3600, description="Callbacks whose timestamp is further from our clock are refused as replays."
+        300,
+        ge=1,
+        le=3600,
+        description="Callbacks whose timestamp is further from our clock are refused as replays.",
     )
     max_body_bytes: int = Field(65536, ge=1024, le=1048576, description="Larger callback bodies are refused.")
 

@@ -9,7 +9,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 FIXTURE_ENCODING_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
-FIXTURE_SIGNED_AT = datetime(2024, 4, 25, 9, 24, 19, tzinfo=timezone.utc)
+FIXTURE_SIGNED_AT = datetime(2024, 4, 25, 9, 24, 19, tzinfo=UTC)
 FIXTURE_RECEIVED_AT = FIXTURE_SIGNED_AT + timedelta(seconds=3)
 """Deliveries are signed and received at fixed times: no wall clock in fixtures."""
 _ORIGINAL_ID = "gh_97417a04a28d"
@@ -66,11 +66,16 @@ class SignedDeliveries:
         key = self.settings.encoding_aes_key
         assert key is not None
         encrypted = MessageCipher(key.get_secret_value(), self.settings.app_id).encrypt(plaintext)
-        return self.post_ciphertext(encrypted, beside=plaintext if self.settings.mode == "compatible" else None)
+        return self.post_ciphertext(
+            encrypted, beside=plaintext if self.settings.mode == "compatible" else None
+        )
 
     def post_ciphertext(self, encrypted: str, *, beside: bytes | None = None) -> RawRequest:
         """An encrypted delivery carrying `encrypted`, with a valid msg_signature over it."""
-        query = {"encrypt_type": "aes", "msg_signature": sign(self._token, self._timestamp, self.nonce, encrypted)}
+        query = {
+            "encrypt_type": "aes",
+            "msg_signature": sign(self._token, self._timestamp, self.nonce, encrypted),
+        }
         return self.post_body(self._envelope(encrypted, beside), **query)
 
     def post_body(self, body: bytes, **query: str) -> RawRequest:
@@ -120,7 +125,9 @@ def contract_profile(
     settings = connector.settings_model.model_validate(valid_settings)
     deliveries = SignedDeliveries(settings, connector(settings, TEST_INBOX).data_format())
     genuine = deliveries.post(payloads[0])
-    wrong_token = replace(deliveries, settings=settings.model_copy(update={"token": SecretStr("SomeoneElse1")}))
+    wrong_token = replace(
+        deliveries, settings=settings.model_copy(update={"token": SecretStr("SomeoneElse1")})
+    )
     stale = replace(deliveries, signed_at=FIXTURE_SIGNED_AT - timedelta(minutes=10))
     token_url = f"{DEFAULT_API_BASE_URL}/cgi-bin/stable_token"
 
@@ -147,7 +154,9 @@ def contract_profile(
         inbound_requests=[deliveries.handshake("4375120948345356249"), *map(deliveries.post, payloads)],
         forged_requests=[
             replace(genuine, query={**genuine.query, "signature": "0" * 40}),
-            replace(genuine, query={name: value for name, value in genuine.query.items() if name != "signature"}),
+            replace(
+                genuine, query={name: value for name, value in genuine.query.items() if name != "signature"}
+            ),
             wrong_token.post(payloads[0]),
             stale.post(payloads[0]),
         ],
@@ -159,10 +168,21 @@ def contract_profile(
         prepare_mocks=answer_token_requests,
         credentials_url=re.escape(token_url),
         refused_credentials=[
-            (lambda: httpx.Response(200, json={"errcode": 40125, "errmsg": "invalid appsecret"}), "app_secret"),
-            (lambda: httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"}), "app_secret"),
+            (
+                lambda: httpx.Response(200, json={"errcode": 40125, "errmsg": "invalid appsecret"}),
+                "app_secret",
+            ),
+            (
+                lambda: httpx.Response(200, json={"errcode": 40001, "errmsg": "invalid credential"}),
+                "app_secret",
+            ),
             (lambda: httpx.Response(200, json={"errcode": 40013, "errmsg": "invalid appid"}), "app_id"),
-            (lambda: httpx.Response(200, json={"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}), None),
+            (
+                lambda: httpx.Response(
+                    200, json={"errcode": 40164, "errmsg": "invalid ip, not in whitelist"}
+                ),
+                None,
+            ),
             (lambda: httpx.Response(404, text="Not Found"), "api_base_url"),
         ],
     )

@@ -12,7 +12,9 @@ from connectors.wechat.common.errors import raise_for_status
 __all__ = ["exchange", "json_object"]
 
 
-async def exchange(http: httpx.AsyncClient, method: str, url: str, what: str, **request: Any) -> httpx.Response:
+async def exchange(
+    http: httpx.AsyncClient, method: str, url: str, what: str, **request: Any
+) -> httpx.Response:
     """Send one request; the URL (it may carry an access token) never appears in an error reason."""
     try:
         response = await http.request(method, url, **request)

@@ -16,7 +16,9 @@ __all__ = ["MiniProgramSettings", "WeChatMiniProgramConnector"]
 
 
 class MiniProgramSettings(WeChatSettings):
-    data_format: DataFormat = Field("json", description="Message push data format chosen in the console: json or xml.")
+    data_format: DataFormat = Field(
+        "json", description="Message push data format chosen in the console: json or xml."
+    )
 
 
 class WeChatMiniProgramConnector(WeChatConnector):

@@ -28,8 +28,15 @@ def profile() -> ContractProfile:
         payloads=[
             _push(MsgType="text", Content="请问怎么退货？", MsgId=1234567890123456),
             _push(MsgType="event", Event="user_enter_tempsession", SessionFrom="order-page"),
-            _push(MsgType="miniprogrampage", MsgId=1234567890123457, Title="订单详情", AppId=APP_ID,
-                  PagePath="pages/order/detail?id=42", ThumbUrl="https://mmbiz.qpic.cn/t.jpg", ThumbMediaId="thumb_1"),
+            _push(
+                MsgType="miniprogrampage",
+                MsgId=1234567890123457,
+                Title="订单详情",
+                AppId=APP_ID,
+                PagePath="pages/order/detail?id=42",
+                ThumbUrl="https://mmbiz.qpic.cn/t.jpg",
+                ThumbMediaId="thumb_1",
+            ),
         ],
         malformed_payloads=[
             _push(MsgType="text", Content="cut off")[:-12],

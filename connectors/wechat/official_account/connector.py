@@ -7,7 +7,12 @@ from dataclasses import replace
 from connectors.base import ConnectorContext, PermanentSendError, TransientSendError
 from connectors.wechat.common.connector import WeChatConnector, customer_service_capabilities
 from connectors.wechat.common.inbound import COMMON_MESSAGE_READERS, OFFICIAL_ACCOUNT_ONLY_READERS
-from connectors.wechat.common.outbound import media_message, news_message, official_account_card_message, video_message
+from connectors.wechat.common.outbound import (
+    media_message,
+    news_message,
+    official_account_card_message,
+    video_message,
+)
 from connectors.wechat.common.settings import WeChatSettings
 from normalizer import IdentityKind, IdentityRef, InboundMessage
 

@@ -26,12 +26,18 @@ def profile() -> ContractProfile:
         WeChatOfficialAccountConnector,
         fixture_settings(APP_ID),
         payloads=[
-            _message("<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好，我的订单在哪里？]]></Content>"
-                     "<MsgId>24556789012345678</MsgId>"),
-            _message("<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[https://mmbiz.qpic.cn/x.jpg]]></PicUrl>"
-                     "<MediaId><![CDATA[media_image_1]]></MediaId><MsgId>24556789012345679</MsgId>"),
-            _message("<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>"
-                     "<EventKey><![CDATA[qrscene_123]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>"),
+            _message(
+                "<MsgType><![CDATA[text]]></MsgType><Content><![CDATA[你好，我的订单在哪里？]]></Content>"
+                "<MsgId>24556789012345678</MsgId>"
+            ),
+            _message(
+                "<MsgType><![CDATA[image]]></MsgType><PicUrl><![CDATA[https://mmbiz.qpic.cn/x.jpg]]></PicUrl>"
+                "<MediaId><![CDATA[media_image_1]]></MediaId><MsgId>24556789012345679</MsgId>"
+            ),
+            _message(
+                "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[subscribe]]></Event>"
+                "<EventKey><![CDATA[qrscene_123]]></EventKey><Ticket><![CDATA[TICKET]]></Ticket>"
+            ),
         ],
         malformed_payloads=[
             _message("<MsgType><![CDATA[text]]></MsgType><Content>cut off")[:-10],

@@ -14,7 +14,13 @@ import pytest
 
 from connectors.base import ConnectorContext
 from connectors.email import EmailConnector, EmailSettings
-from connectors.email.testing import DovecotServer, SmtpRecorder, TestCertificate, dovecot_missing, loopback_connect
+from connectors.email.testing import (
+    DovecotServer,
+    SmtpRecorder,
+    TestCertificate,
+    dovecot_missing,
+    loopback_connect,
+)
 from connectors.testing import TEST_INBOX, make_context
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -44,7 +50,9 @@ def dovecot(certificate: TestCertificate) -> Iterator[DovecotServer]:
         if os.environ.get("CI") == "true":
             pytest.fail(missing)
         pytest.skip(missing)
-    server = DovecotServer.start(certificate, {mailbox_user(number): MAILBOX_PASSWORD for number in range(MAILBOXES)})
+    server = DovecotServer.start(
+        certificate, {mailbox_user(number): MAILBOX_PASSWORD for number in range(MAILBOXES)}
+    )
     yield server
     server.stop()
 
@@ -69,9 +77,15 @@ class Mailbox:
 
     def settings(self, smtp: SmtpRecorder | None = None, **changes: Any) -> dict[str, Any]:
         values = {
-            "imap_host": "127.0.0.1", "imap_port": self.dovecot.port, "imap_security": "none",
-            "smtp_host": "127.0.0.1", "smtp_port": smtp.port if smtp else 9, "smtp_security": "none",
-            "username": self.username, "password": self.password, "from_address": "support@shop.example",
+            "imap_host": "127.0.0.1",
+            "imap_port": self.dovecot.port,
+            "imap_security": "none",
+            "smtp_host": "127.0.0.1",
+            "smtp_port": smtp.port if smtp else 9,
+            "smtp_security": "none",
+            "username": self.username,
+            "password": self.password,
+            "from_address": "support@shop.example",
             "initial_import_days": 3650,
         }
         return {**values, **changes}
@@ -96,7 +110,9 @@ def smtp(certificate: TestCertificate, mailbox: Mailbox) -> Iterator[SmtpRecorde
 @pytest.fixture
 def smtp_tls(certificate: TestCertificate, mailbox: Mailbox) -> Iterator[SmtpRecorder]:
     """SMTP over implicit TLS (as on port 465)."""
-    server = SmtpRecorder(certificate, implicit_tls=True, username=mailbox.username, password=mailbox.password).start()
+    server = SmtpRecorder(
+        certificate, implicit_tls=True, username=mailbox.username, password=mailbox.password
+    ).start()
     yield server
     server.stop()
 

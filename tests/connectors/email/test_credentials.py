@@ -12,17 +12,22 @@ from connectors.testing import no_server_here
 from tests.connectors.email.conftest import Mailbox
 
 
-async def test_good_settings_log_in_to_both_servers(mailbox: Mailbox, smtp: SmtpRecorder,
-                                                    context: ConnectorContext) -> None:
+async def test_good_settings_log_in_to_both_servers(
+    mailbox: Mailbox, smtp: SmtpRecorder, context: ConnectorContext
+) -> None:
     await mailbox.connector(smtp).check_credentials(context)
 
 
-@pytest.mark.parametrize("changes, setting", [
-    ({"password": "wrong-secret"}, "password"),
-    ({"folder": "Archive 2019"}, "folder"),
-])
-async def test_imap_refusals_name_the_setting(mailbox: Mailbox, smtp: SmtpRecorder, context: ConnectorContext,
-                                              changes: dict[str, str], setting: str) -> None:
+@pytest.mark.parametrize(
+    "changes, setting",
+    [
+        ({"password": "wrong-secret"}, "password"),
+        ({"folder": "Archive 2019"}, "folder"),
+    ],
+)
+async def test_imap_refusals_name_the_setting(
+    mailbox: Mailbox, smtp: SmtpRecorder, context: ConnectorContext, changes: dict[str, str], setting: str
+) -> None:
     with pytest.raises(CredentialsRefused) as refused:
         await mailbox.connector(smtp, **changes).check_credentials(context)
     assert refused.value.setting == setting
@@ -67,7 +72,8 @@ async def test_a_refused_destination_names_the_host_field(
     assert refused.value.setting == setting and "private address" in refused.value.reason
 
 
-async def test_a_hub_without_connections_refuses_rather_than_retrying(mailbox: Mailbox,
-                                                                      context: ConnectorContext) -> None:
+async def test_a_hub_without_connections_refuses_rather_than_retrying(
+    mailbox: Mailbox, context: ConnectorContext
+) -> None:
     with pytest.raises(CredentialsRefused, match="no network connections"):
         await mailbox.connector().check_credentials(dataclasses.replace(context, connect=None))

@@ -24,7 +24,9 @@ def egress_connect(policy: EgressPolicy, timeout: float = 15.0) -> Connect:
     async def connect(host: str, port: int) -> socket.socket:
         literal = literal_addresses(host)
         addresses = [str(address) for address in literal] or list(await policy.resolver(host, port))
-        judged = [(address, refused_category(ip_address(address), policy.allowed_networks)) for address in addresses]
+        judged = [
+            (address, refused_category(ip_address(address), policy.allowed_networks)) for address in addresses
+        ]
         allowed = [address for address, category in judged if category is None]
         if not allowed:
             raise DestinationRefused(host, next(category for _, category in judged if category))
@@ -76,10 +78,12 @@ async def test_allowed_private_networks_open_it(mailbox: Mailbox, context: Conne
 
 async def test_a_name_is_judged_on_what_it_resolves_to(mailbox: Mailbox, context: ConnectorContext) -> None:
     """A public-looking name that resolves to the metadata address is refused, whatever networks are opened."""
-    rebinding = EgressPolicy(allowed_networks=(ip_network("169.254.0.0/16"),),
-                             resolver=resolving_to("169.254.169.254"))
+    rebinding = EgressPolicy(
+        allowed_networks=(ip_network("169.254.0.0/16"),), resolver=resolving_to("169.254.169.254")
+    )
     with pytest.raises(PermanentPollError, match="metadata") as refused:
         async with mailbox.connector(imap_host="imap.example.com", imap_security="ssl").poll_session(
-                under(context, rebinding)):
+            under(context, rebinding)
+        ):
             pass
     assert refused.value.setting == "imap_host"

@@ -12,7 +12,12 @@ import httpx
 from connectors.attachments import download
 from connectors.base import ConnectorContext, OutboundMessage, RawRequest
 from connectors.testing import TEST_INBOX, MemorySharedStore
-from connectors.wechat import MiniProgramSettings, WeChatMiniProgramConnector, WeChatOfficialAccountConnector, WeChatSettings
+from connectors.wechat import (
+    MiniProgramSettings,
+    WeChatMiniProgramConnector,
+    WeChatOfficialAccountConnector,
+    WeChatSettings,
+)
 from connectors.wechat.common.connector import WeChatConnector
 from connectors.wechat.common.testing import FIXTURE_RECEIVED_AT, SignedDeliveries, fixture_settings
 from connectors.wechat.mini_program.contract import APP_ID as MP_APP_ID
@@ -47,7 +52,9 @@ def fixture(name: str) -> bytes:
 
 
 def official_account(**overrides: Any) -> WeChatOfficialAccountConnector:
-    settings = WeChatSettings.model_validate(fixture_settings(overrides.pop("app_id", OA_APP_ID), **overrides))
+    settings = WeChatSettings.model_validate(
+        fixture_settings(overrides.pop("app_id", OA_APP_ID), **overrides)
+    )
     return WeChatOfficialAccountConnector(settings, TEST_INBOX)
 
 
@@ -81,7 +88,11 @@ def outbound(
     message_id: str = "msg-1",
 ) -> OutboundMessage:
     return OutboundMessage(
-        message_id=message_id, conversation_id="conv-1", recipient=recipient, text=text, attachments=attachments
+        message_id=message_id,
+        conversation_id="conv-1",
+        recipient=recipient,
+        text=text,
+        attachments=attachments,
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from pydantic import SecretStr
@@ -102,7 +102,9 @@ def test_a_tampered_signature_is_refused(mode: str) -> None:
         (timedelta(days=400), False),
     ],
 )
-def test_timestamps_far_from_our_clock_are_refused_as_replays(signed_before_receipt: timedelta, accepted: bool) -> None:
+def test_timestamps_far_from_our_clock_are_refused_as_replays(
+    signed_before_receipt: timedelta, accepted: bool
+) -> None:
     """A correctly signed delivery replayed later (or signed in the future) is refused; 300 s of skew is allowed."""
     for connector, message in both_channels("safe"):
         raw = deliveries(connector, received_at=FIXTURE_SIGNED_AT + signed_before_receipt).post(message)
@@ -115,12 +117,16 @@ def test_timestamps_far_from_our_clock_are_refused_as_replays(signed_before_rece
 
 def test_the_replay_window_is_a_setting() -> None:
     connector = official_account(max_clock_skew_seconds=30)
-    raw = deliveries(connector, received_at=FIXTURE_SIGNED_AT + timedelta(seconds=31)).post(fixture("oa_text.xml"))
+    raw = deliveries(connector, received_at=FIXTURE_SIGNED_AT + timedelta(seconds=31)).post(
+        fixture("oa_text.xml")
+    )
     with pytest.raises(SignatureInvalid, match="replay"):
         connector.verify(raw)
 
 
-@pytest.mark.parametrize("timestamp", ["yesterday", "", "-1714037059", "1714037059.5", "١٧١٤٠٣٧٠٥٩", "999999999999", "9" * 40])
+@pytest.mark.parametrize(
+    "timestamp", ["yesterday", "", "-1714037059", "1714037059.5", "١٧١٤٠٣٧٠٥٩", "999999999999", "9" * 40]
+)
 def test_a_timestamp_that_is_no_unix_time_is_refused(timestamp: str) -> None:
     """999999999999 is past year 9999: it once crashed the refusal message instead of being refused."""
     connector = official_account()
@@ -203,7 +209,9 @@ def test_a_ciphertext_tampered_in_transit_is_refused(mode: str) -> None:
     for connector, message in both_channels(mode):
         encrypted = MessageCipher(FIXTURE_ENCODING_AES_KEY, connector.settings.app_id).encrypt(message)
         genuine = deliveries(connector).post_ciphertext(encrypted)
-        tampered = replace(genuine, body=genuine.body.replace(encrypted.encode(), _flip_byte(encrypted, 5).encode()))
+        tampered = replace(
+            genuine, body=genuine.body.replace(encrypted.encode(), _flip_byte(encrypted, 5).encode())
+        )
         assert tampered.body != genuine.body
         with pytest.raises(SignatureInvalid, match="msg_signature"):
             connector.verify(tampered)
@@ -222,7 +230,7 @@ def test_wechats_own_compatible_mode_sample_opens() -> None:
     raw = raw_request(
         fixture("oa_text_compatible_mode_wechat_sample.xml"),
         query=query,
-        received_at=datetime.fromtimestamp(1409735669 + 2, timezone.utc),
+        received_at=datetime.fromtimestamp(1409735669 + 2, UTC),
     )
     [message] = deliver(connector, raw)
     assert (message.content_type, message.text, message.channel_message_id) == (
@@ -258,8 +266,11 @@ def test_a_captured_query_without_encrypt_type_cannot_carry_a_forged_plaintext(m
     for connector, message in both_channels(mode):
         genuine = deliveries(connector).post(message)
         forged = replace(genuine, body=message)
-        for query in ({**genuine.query}, with_query(genuine, encrypt_type=None).query,
-                      with_query(genuine, encrypt_type=None, msg_signature=None).query):
+        for query in (
+            {**genuine.query},
+            with_query(genuine, encrypt_type=None).query,
+            with_query(genuine, encrypt_type=None, msg_signature=None).query,
+        ):
             with pytest.raises(SignatureInvalid):
                 connector.verify(replace(forged, query=query))
 
@@ -269,7 +280,8 @@ def test_an_encrypted_delivery_needs_its_encrypt_part(mode: str) -> None:
     for connector, message in both_channels(mode):
         genuine = deliveries(connector).post(message)
         without_ciphertext = deliveries(connector).post_body(
-            message, encrypt_type="aes", msg_signature=genuine.query["msg_signature"])
+            message, encrypt_type="aes", msg_signature=genuine.query["msg_signature"]
+        )
         with pytest.raises(SignatureInvalid, match="Encrypt"):
             connector.verify(without_ciphertext)
 
@@ -279,7 +291,9 @@ def test_the_replay_key_is_the_timestamp_and_nonce_until_the_skew_runs_out(mode:
     for connector, message in both_channels(mode):
         signed = deliveries(connector, received_at=FIXTURE_SIGNED_AT + timedelta(seconds=100))
         key = connector.replay_key(signed.post(message))
-        assert key == ReplayKey(f"{int(FIXTURE_SIGNED_AT.timestamp())}:{signed.nonce}", timedelta(seconds=200))
+        assert key == ReplayKey(
+            f"{int(FIXTURE_SIGNED_AT.timestamp())}:{signed.nonce}", timedelta(seconds=200)
+        )
         assert connector.replay_key(signed.post(message + b"  ")) == key
         assert connector.replay_key(replace(signed, nonce="42").post(message)).value != key.value
 
@@ -295,7 +309,9 @@ def test_a_plain_mode_inbox_names_the_setting_to_fix_for_an_encrypted_delivery()
 @pytest.mark.parametrize("mode", MODES)
 def test_the_same_message_reads_the_same_in_every_mode(mode: str) -> None:
     for connector, message in both_channels(mode):
-        plain = mini_program(mode="plain") if connector.kind == "wechat_mp" else official_account(mode="plain")
+        plain = (
+            mini_program(mode="plain") if connector.kind == "wechat_mp" else official_account(mode="plain")
+        )
         assert receive_one(connector, message) == receive_one(plain, message)
 
 
@@ -304,10 +320,17 @@ def test_the_audit_copy_keeps_the_ciphertext_and_no_credentials() -> None:
     raw = deliveries(connector).post(fixture("oa_text.xml"))
     kept = connector.redact(raw)
     assert "<Encrypt>" in kept and "订单" not in kept
-    for secret in ("FixtureToken2024", FIXTURE_ENCODING_AES_KEY, "fixture-app-secret", raw.query["msg_signature"]):
+    for secret in (
+        "FixtureToken2024",
+        FIXTURE_ENCODING_AES_KEY,
+        "fixture-app-secret",
+        raw.query["msg_signature"],
+    ):
         assert secret not in kept
 
 
 def test_the_audit_copy_of_a_gbk_delivery_is_readable_text() -> None:
     connector = official_account(mode="plain")
-    assert "您好，请问发票怎么开？" in connector.redact(deliveries(connector).post(fixture("oa_text_gbk.xml")))
+    assert "您好，请问发票怎么开？" in connector.redact(
+        deliveries(connector).post(fixture("oa_text_gbk.xml"))
+    )

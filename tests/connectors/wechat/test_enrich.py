@@ -37,9 +37,12 @@ def mock_user_info(wechat_api: respx.Router, **profile: object) -> respx.Route:
 async def test_an_image_is_copied_into_attachment_storage(
     wechat_api: respx.Router, context: ConnectorContext, saved: SavedAttachments
 ) -> None:
-    media = wechat_api.get("/cgi-bin/media/get", params={"media_id": "media_image_1", "access_token": ACCESS_TOKEN})
+    media = wechat_api.get(
+        "/cgi-bin/media/get", params={"media_id": "media_image_1", "access_token": ACCESS_TOKEN}
+    )
     media.respond(
-        content=JPEG, headers={"content-type": "image/jpeg", "content-disposition": 'attachment; filename="MEDIA.jpg"'}
+        content=JPEG,
+        headers={"content-type": "image/jpeg", "content-disposition": 'attachment; filename="MEDIA.jpg"'},
     )
     mock_user_info(wechat_api)
     connector = official_account()
@@ -74,8 +77,12 @@ async def test_a_video_is_fetched_from_the_link_wechat_answers_with(
 ) -> None:
     """The media API answers a video with JSON holding a download link rather than the bytes."""
     video_url = "https://vweixinf.tc.qq.com/fixture/video.mp4"
-    wechat_api.get("/cgi-bin/media/get", params={"media_id": "media_video_1"}).respond(json={"video_url": video_url})
-    wechat_api.get(video_url).respond(content=b"\x00\x00\x00\x18ftypmp42", headers={"content-type": "video/mp4"})
+    wechat_api.get("/cgi-bin/media/get", params={"media_id": "media_video_1"}).respond(
+        json={"video_url": video_url}
+    )
+    wechat_api.get(video_url).respond(
+        content=b"\x00\x00\x00\x18ftypmp42", headers={"content-type": "video/mp4"}
+    )
     mock_user_info(wechat_api)
     connector = official_account()
     message = await connector.enrich(receive_one(connector, fixture("oa_video.xml")), context)
@@ -179,7 +186,9 @@ async def test_a_burst_of_profile_lookups_shares_one_token_request_and_one_lock(
     assert wechat_api.routes["token"].call_count == 1 and user_info.call_count == 0
 
 
-async def test_a_user_without_unionid_links_nothing(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_a_user_without_unionid_links_nothing(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     """Accounts not bound to an open platform account have no unionid; unfollowed users answer subscribe 0."""
     mock_user_info(wechat_api, subscribe=0)
     connector = official_account()
@@ -200,7 +209,9 @@ async def test_the_mini_program_copies_images_and_has_no_profile_api(
     assert message.linked_identities == () and user_info.call_count == 0
 
 
-async def test_messages_without_media_make_no_media_call(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_messages_without_media_make_no_media_call(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     media = wechat_api.get("/cgi-bin/media/get").respond(content=b"")
     mock_user_info(wechat_api)
     connector = official_account()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,7 +27,7 @@ from tests.connectors.wechat.support import (
 )
 
 MODES = ["plain", "safe", "compatible"]
-SENT_AT = datetime(2024, 4, 25, 9, 24, 19, tzinfo=timezone.utc)
+SENT_AT = datetime(2024, 4, 25, 9, 24, 19, tzinfo=UTC)
 """CreateTime 1714037059 of every fixture."""
 
 OFFICIAL_ACCOUNT_MESSAGES: dict[str, dict[str, Any]] = {
@@ -42,28 +42,36 @@ OFFICIAL_ACCOUNT_MESSAGES: dict[str, dict[str, Any]] = {
         "channel_message_id": "24556789012345681",
         "content_type": ContentType.IMAGE,
         "text": "",
-        "attachments": (Attachment("image", url="https://mmbiz.qpic.cn/mmbiz_jpg/fixture/0", media_id="media_image_1"),),
+        "attachments": (
+            Attachment("image", url="https://mmbiz.qpic.cn/mmbiz_jpg/fixture/0", media_id="media_image_1"),
+        ),
         "metadata": {"msg_type": "image"},
     },
     "oa_voice.xml": {
         "channel_message_id": "24556789012345682",
         "content_type": ContentType.VOICE,
         "text": "我想退货",
-        "attachments": (Attachment("voice", media_id="media_voice_1", mime_type="audio/amr", meta={"format": "amr"}),),
+        "attachments": (
+            Attachment("voice", media_id="media_voice_1", mime_type="audio/amr", meta={"format": "amr"}),
+        ),
         "metadata": {"msg_type": "voice"},
     },
     "oa_voice_without_recognition.xml": {
         "channel_message_id": "24556789012345692",
         "content_type": ContentType.VOICE,
         "text": "",
-        "attachments": (Attachment("voice", media_id="media_voice_2", mime_type="audio/speex", meta={"format": "speex"}),),
+        "attachments": (
+            Attachment("voice", media_id="media_voice_2", mime_type="audio/speex", meta={"format": "speex"}),
+        ),
         "metadata": {"msg_type": "voice"},
     },
     "oa_video.xml": {
         "channel_message_id": "24556789012345683",
         "content_type": ContentType.VIDEO,
         "text": "",
-        "attachments": (Attachment("video", media_id="media_video_1", meta={"thumb_media_id": "thumb_video_1"}),),
+        "attachments": (
+            Attachment("video", media_id="media_video_1", meta={"thumb_media_id": "thumb_video_1"}),
+        ),
         "metadata": {"msg_type": "video"},
     },
     "oa_shortvideo.xml": {
@@ -82,7 +90,12 @@ OFFICIAL_ACCOUNT_MESSAGES: dict[str, dict[str, Any]] = {
         "attachments": (
             Attachment(
                 "location",
-                meta={"latitude": 23.134521, "longitude": 113.358803, "scale": 20, "label": "广州市天河区天河路"},
+                meta={
+                    "latitude": 23.134521,
+                    "longitude": 113.358803,
+                    "scale": 20,
+                    "label": "广州市天河区天河路",
+                },
             ),
         ),
         "metadata": {"msg_type": "location"},
@@ -93,7 +106,10 @@ OFFICIAL_ACCOUNT_MESSAGES: dict[str, dict[str, Any]] = {
         "text": "退货政策",
         "attachments": (
             Attachment(
-                "link", url="https://shop.example.com/returns", name="退货政策", meta={"description": "七天无理由退货说明"}
+                "link",
+                url="https://shop.example.com/returns",
+                name="退货政策",
+                meta={"description": "七天无理由退货说明"},
             ),
         ),
         "metadata": {"msg_type": "link"},
@@ -127,9 +143,17 @@ OFFICIAL_ACCOUNT_EVENTS: dict[str, tuple[str, str, dict[str, Any]]] = {
         {"event_key": "qrscene_spring_sale", "scene": "spring_sale", "ticket": TICKET},
     ),
     "oa_event_unsubscribe.xml": ("unsubscribe", "unsubscribe", {}),
-    "oa_event_scan.xml": ("SCAN", "scan", {"event_key": "spring_sale", "scene": "spring_sale", "ticket": TICKET}),
+    "oa_event_scan.xml": (
+        "SCAN",
+        "scan",
+        {"event_key": "spring_sale", "scene": "spring_sale", "ticket": TICKET},
+    ),
     "oa_event_click.xml": ("CLICK", "click", {"event_key": "CONTACT_SUPPORT"}),
-    "oa_event_view.xml": ("VIEW", "view", {"event_key": "https://shop.example.com/orders", "menu_id": "208396938"}),
+    "oa_event_view.xml": (
+        "VIEW",
+        "view",
+        {"event_key": "https://shop.example.com/orders", "menu_id": "208396938"},
+    ),
     "oa_event_location.xml": (
         "LOCATION",
         "location",
@@ -150,7 +174,9 @@ def test_official_account_messages(name: str, mode: str) -> None:
     message = receive_one(official_account(mode=mode), fixture(name))
     expected = OFFICIAL_ACCOUNT_MESSAGES[name]
     assert {field: getattr(message, field) for field in expected} == expected
-    assert message.sender == IdentityRef(IdentityKind.WECHAT_OPENID, OA_OPENID, scope=OA_APP_ID, verified=True)
+    assert message.sender == IdentityRef(
+        IdentityKind.WECHAT_OPENID, OA_OPENID, scope=OA_APP_ID, verified=True
+    )
     assert message.sent_at == SENT_AT
     assert message.opens_reply_window and message.event is None and message.linked_identities == ()
 
@@ -169,17 +195,22 @@ def test_official_account_events(name: str, mode: str) -> None:
 GREETING = ReplyAllowance(replies=3, window=timedelta(minutes=1))
 
 
-@pytest.mark.parametrize(("name", "allowance"), [
-    ("oa_event_subscribe.xml", GREETING),
-    ("oa_event_subscribe_by_qr_scan.xml", GREETING),
-    ("oa_event_scan.xml", GREETING),
-    ("oa_event_click.xml", GREETING),
-    ("oa_event_unsubscribe.xml", None),
-    ("oa_event_view.xml", None),
-    ("oa_event_location.xml", None),
-    ("oa_event_template_send_finished.xml", None),
-])
-def test_events_grant_wechats_short_reply_allowance_or_none(name: str, allowance: ReplyAllowance | None) -> None:
+@pytest.mark.parametrize(
+    ("name", "allowance"),
+    [
+        ("oa_event_subscribe.xml", GREETING),
+        ("oa_event_subscribe_by_qr_scan.xml", GREETING),
+        ("oa_event_scan.xml", GREETING),
+        ("oa_event_click.xml", GREETING),
+        ("oa_event_unsubscribe.xml", None),
+        ("oa_event_view.xml", None),
+        ("oa_event_location.xml", None),
+        ("oa_event_template_send_finished.xml", None),
+    ],
+)
+def test_events_grant_wechats_short_reply_allowance_or_none(
+    name: str, allowance: ReplyAllowance | None
+) -> None:
     """Following, scanning and clicking a menu let the business send 3 messages within a minute; others nothing."""
     message = receive_one(official_account(mode="plain"), fixture(name))
     assert message.opens_reply_window is (allowance is not None)
@@ -189,7 +220,9 @@ def test_events_grant_wechats_short_reply_allowance_or_none(name: str, allowance
 def test_a_customer_message_grants_the_channels_usual_allowance() -> None:
     message = receive_one(official_account(mode="plain"), fixture("oa_text.xml"))
     assert message.opens_reply_window and message.reply_allowance is None
-    assert WeChatOfficialAccountConnector.capabilities.reply_allowance == ReplyAllowance(5, timedelta(hours=48))
+    assert WeChatOfficialAccountConnector.capabilities.reply_allowance == ReplyAllowance(
+        5, timedelta(hours=48)
+    )
 
 
 MINI_PROGRAM_MESSAGES: dict[str, dict[str, Any]] = {
@@ -243,7 +276,9 @@ def test_mini_program_pushes(name: str, data_format: str, mode: str) -> None:
     message = receive_one(mini_program(mode=mode, data_format=data_format), fixture(f"{name}.{data_format}"))
     expected = MINI_PROGRAM_MESSAGES[name]
     assert {field: getattr(message, field) for field in expected} == expected
-    assert message.sender == IdentityRef(IdentityKind.WECHAT_OPENID, MP_OPENID, scope=MP_APP_ID, verified=True)
+    assert message.sender == IdentityRef(
+        IdentityKind.WECHAT_OPENID, MP_OPENID, scope=MP_APP_ID, verified=True
+    )
     assert message.sent_at == SENT_AT
 
 
@@ -261,7 +296,11 @@ def test_a_redelivered_message_keeps_its_msgid() -> None:
     first = receive_one(connector, fixture("oa_text.xml"))
     resigned = deliveries(connector, nonce="998877", received_at=FIXTURE_SIGNED_AT)
     retried = deliver(connector, resigned.post(fixture("oa_text.xml")))
-    assert [message.channel_message_id for message in retried] == [first.channel_message_id] == ["24556789012345678"]
+    assert (
+        [message.channel_message_id for message in retried]
+        == [first.channel_message_id]
+        == ["24556789012345678"]
+    )
 
 
 def test_different_events_of_one_user_in_one_second_stay_apart() -> None:
@@ -292,7 +331,10 @@ def test_one_person_on_both_channels_shares_the_unionid_but_not_the_openid() -> 
 
 def test_an_unknown_message_type_is_kept_as_unsupported_content() -> None:
     message = receive_one(official_account(mode="plain"), fixture("oa_unknown_msgtype.xml"))
-    assert (message.content_type, message.channel_message_id) == (ContentType.UNSUPPORTED, "24556789012345688")
+    assert (message.content_type, message.channel_message_id) == (
+        ContentType.UNSUPPORTED,
+        "24556789012345688",
+    )
     assert message.metadata == {"msg_type": "hologram", "projection": "3d"}
 
 
@@ -330,10 +372,14 @@ def test_declared_chinese_charsets_are_decoded(body: bytes, text: str) -> None:
 @pytest.mark.parametrize(
     "body",
     [
-        pytest.param(_declared("GBK").replace(b'encoding="GBK"', b'encoding="x-klingon"'), id="unknown-charset"),
+        pytest.param(
+            _declared("GBK").replace(b'encoding="GBK"', b'encoding="x-klingon"'), id="unknown-charset"
+        ),
         pytest.param(_declared("UTF-16"), id="utf-16"),
         pytest.param(_declared("cp037", "invoice please"), id="ebcdic"),
-        pytest.param(_declared("GBK").replace(b'encoding="GBK"', b'encoding="UTF-8"'), id="gbk-bytes-declared-utf-8"),
+        pytest.param(
+            _declared("GBK").replace(b'encoding="GBK"', b'encoding="UTF-8"'), id="gbk-bytes-declared-utf-8"
+        ),
         pytest.param(_declared("GBK").split(b"?>", 1)[1], id="gbk-bytes-undeclared"),
         pytest.param(_declared("GBK").replace(b"]]></Content>", b"\x81]]></Content>"), id="invalid-gbk"),
     ],
@@ -372,7 +418,9 @@ def test_an_encrypted_envelope_with_a_dtd_is_refused(name: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_oversized_bodies_are_refused(mode: str) -> None:
     connector = official_account(mode=mode, max_body_bytes=4096)
-    padded = fixture("oa_text.xml").replace(b"</Content>", b"</Content><Padding>" + b"x" * 5000 + b"</Padding>")
+    padded = fixture("oa_text.xml").replace(
+        b"</Content>", b"</Content><Padding>" + b"x" * 5000 + b"</Padding>"
+    )
     with pytest.raises(MalformedPayload, match="limit"):
         deliver(connector, deliveries(connector).post(padded))
 

@@ -56,7 +56,9 @@ def test_console_settings_are_what_the_admin_types_into_the_wechat_console() -> 
         "token": "FixtureToken2024",
         "encoding_aes_key": FIXTURE_ENCODING_AES_KEY,
     }
-    assert official_account(mode="plain", encoding_aes_key=None).console_settings() == {"token": "FixtureToken2024"}
+    assert official_account(mode="plain", encoding_aes_key=None).console_settings() == {
+        "token": "FixtureToken2024"
+    }
 
 
 @pytest.mark.parametrize("connector_class", [WeChatOfficialAccountConnector, WeChatMiniProgramConnector])
@@ -81,7 +83,9 @@ def test_a_simulator_with_the_printed_console_settings_can_deliver_to_the_demo_i
     connector_class: type[WeChatConnector], push: str
 ) -> None:
     """`omnihub demo --json` prints describe() and console_settings(): together they are enough to sign and encrypt."""
-    demo = connector_class(connector_class.settings_model.model_validate(connector_class.demo_settings()), TEST_INBOX)
+    demo = connector_class(
+        connector_class.settings_model.model_validate(connector_class.demo_settings()), TEST_INBOX
+    )
     printed = {**demo.describe(), **demo.console_settings()}
     simulator = connector_class.settings_model.model_validate(
         {
@@ -100,9 +104,16 @@ def test_a_simulator_with_the_printed_console_settings_can_deliver_to_the_demo_i
 
 @pytest.mark.parametrize(
     ("mode", "key", "accepted"),
-    [("plain", None, True), ("plain", FIXTURE_ENCODING_AES_KEY, True), ("compatible", None, False), ("safe", None, False)],
+    [
+        ("plain", None, True),
+        ("plain", FIXTURE_ENCODING_AES_KEY, True),
+        ("compatible", None, False),
+        ("safe", None, False),
+    ],
 )
-def test_the_encoding_aes_key_is_required_outside_plain_mode(mode: str, key: str | None, accepted: bool) -> None:
+def test_the_encoding_aes_key_is_required_outside_plain_mode(
+    mode: str, key: str | None, accepted: bool
+) -> None:
     if accepted:
         official_account(mode=mode, encoding_aes_key=key)
     else:
@@ -111,7 +122,10 @@ def test_the_encoding_aes_key_is_required_outside_plain_mode(mode: str, key: str
 
 
 def test_the_api_base_url_is_stored_without_a_trailing_slash() -> None:
-    assert official_account(api_base_url="https://api2.weixin.qq.com/").settings.api_base_url == "https://api2.weixin.qq.com"
+    assert (
+        official_account(api_base_url="https://api2.weixin.qq.com/").settings.api_base_url
+        == "https://api2.weixin.qq.com"
+    )
 
 
 CUSTOMER = openid_of(OA_APP_ID, OA_OPENID)

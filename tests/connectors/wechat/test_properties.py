@@ -28,7 +28,11 @@ CONNECTORS = {
 }
 ENCRYPTING = [name for name, connector in CONNECTORS.items() if connector.settings.mode != "plain"]
 PROPERTY = settings(
-    derandomize=True, database=None, deadline=None, max_examples=150, suppress_health_check=[HealthCheck.too_slow]
+    derandomize=True,
+    database=None,
+    deadline=None,
+    max_examples=150,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 
 QUERY_NAMES = ["signature", "timestamp", "nonce", "msg_signature", "encrypt_type", "echostr", "openid"]
@@ -51,21 +55,71 @@ bodies = st.one_of(
 )
 
 FIELD_NAMES = [
-    "ToUserName", "FromUserName", "CreateTime", "MsgType", "MsgId", "Content", "PicUrl", "MediaId", "Format",
-    "Recognition", "ThumbMediaId", "Location_X", "Location_Y", "Scale", "Label", "Title", "Description", "Url",
-    "FileTotalLen", "Event", "EventKey", "Ticket", "AppId", "PagePath", "ThumbUrl", "SessionFrom", "UnionId", "Encrypt",
+    "ToUserName",
+    "FromUserName",
+    "CreateTime",
+    "MsgType",
+    "MsgId",
+    "Content",
+    "PicUrl",
+    "MediaId",
+    "Format",
+    "Recognition",
+    "ThumbMediaId",
+    "Location_X",
+    "Location_Y",
+    "Scale",
+    "Label",
+    "Title",
+    "Description",
+    "Url",
+    "FileTotalLen",
+    "Event",
+    "EventKey",
+    "Ticket",
+    "AppId",
+    "PagePath",
+    "ThumbUrl",
+    "SessionFrom",
+    "UnionId",
+    "Encrypt",
 ]
 field_values = st.one_of(
     st.text(max_size=40),
-    st.sampled_from(["text", "image", "voice", "video", "shortvideo", "location", "link", "file", "miniprogrampage",
-                     "event", "subscribe", "SCAN", "CLICK", "qrscene_1", "1714037059", "nan", "1e400", "-0", "90.0001"]),
+    st.sampled_from(
+        [
+            "text",
+            "image",
+            "voice",
+            "video",
+            "shortvideo",
+            "location",
+            "link",
+            "file",
+            "miniprogrampage",
+            "event",
+            "subscribe",
+            "SCAN",
+            "CLICK",
+            "qrscene_1",
+            "1714037059",
+            "nan",
+            "1e400",
+            "-0",
+            "90.0001",
+        ]
+    ),
 )
 json_values = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), field_values),
-    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3),
+    lambda children: (
+        st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=5), children, max_size=3)
+    ),
     max_leaves=8,
 )
-documents = st.dictionaries(st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=8)), json_values, max_size=12)
+documents = st.dictionaries(
+    st.one_of(st.sampled_from(FIELD_NAMES), st.text(max_size=8)), json_values, max_size=12
+)
 
 
 def _verify_and_parse(connector: WeChatConnector, raw: RawRequest) -> None:
@@ -87,7 +141,9 @@ def _verify_and_parse(connector: WeChatConnector, raw: RawRequest) -> None:
 @PROPERTY
 @given(method=st.sampled_from(["GET", "POST", "PUT"]), query=queries, body=bodies)
 def test_arbitrary_requests(name: str, method: str, query: dict[str, str], body: bytes) -> None:
-    _verify_and_parse(CONNECTORS[name], raw_request(body, method=method, query=query, received_at=FIXTURE_RECEIVED_AT))
+    _verify_and_parse(
+        CONNECTORS[name], raw_request(body, method=method, query=query, received_at=FIXTURE_RECEIVED_AT)
+    )
 
 
 @pytest.mark.parametrize("name", sorted(CONNECTORS))
@@ -110,12 +166,16 @@ def test_arbitrary_plaintext_inside_a_genuine_encryption(name: str, plaintext: b
 @pytest.mark.parametrize("name", sorted(CONNECTORS))
 @PROPERTY
 @given(document=documents, charset=st.sampled_from(["utf-8", "gbk", "utf-16", "latin-1"]))
-def test_arbitrary_fields_in_well_formed_documents(name: str, document: dict[str, object], charset: str) -> None:
+def test_arbitrary_fields_in_well_formed_documents(
+    name: str, document: dict[str, object], charset: str
+) -> None:
     """XML or JSON with WeChat's field names and odd values, in any charset, exercises the mapping to messages."""
     connector = CONNECTORS[name]
     if connector.data_format() == "json":
         text = json.dumps(document, ensure_ascii=False)
     else:
-        elements = "".join(f"<{tag}>{escape(str(value))}</{tag}>" for tag, value in document.items() if tag.isidentifier())
+        elements = "".join(
+            f"<{tag}>{escape(str(value))}</{tag}>" for tag, value in document.items() if tag.isidentifier()
+        )
         text = f"<xml>{elements}</xml>"
     _verify_and_parse(connector, deliveries(connector).post(text.encode(charset, errors="replace")))

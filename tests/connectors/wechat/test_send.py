@@ -70,7 +70,9 @@ def both_channels() -> list[tuple[WeChatConnector, IdentityRef]]:
     return [(official_account(), OA_CUSTOMER), (mini_program(), MP_CUSTOMER)]
 
 
-async def test_a_text_reply_is_one_customer_service_message(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_a_text_reply_is_one_customer_service_message(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     send = mock_send(wechat_api)
     for connector, customer in both_channels():
         result = await connector.send(outbound(customer, "您好，您的订单已发货。"), context)
@@ -136,7 +138,9 @@ async def test_a_token_rejected_mid_send_is_refreshed_once_and_the_call_retried(
         httpx.Response(200, json={"access_token": "TOKEN_WECHAT_DROPPED", "expires_in": 7200}),
         httpx.Response(200, json={"access_token": ACCESS_TOKEN, "expires_in": 7200}),
     ]
-    send = mock_send(wechat_api, httpx.Response(200, json=OK), wechat_error(errcode, errmsg), httpx.Response(200, json=OK))
+    send = mock_send(
+        wechat_api, httpx.Response(200, json=OK), wechat_error(errcode, errmsg), httpx.Response(200, json=OK)
+    )
     connector = official_account()
     await connector.send(outbound(OA_CUSTOMER, "first", message_id="msg-1"), context)
     fetched_before = wechat_api.routes["token"].call_count
@@ -151,7 +155,9 @@ async def test_a_token_rejected_mid_send_is_refreshed_once_and_the_call_retried(
 async def test_a_fresh_token_rejected_again_is_not_retried_forever(
     wechat_api: respx.Router, context: ConnectorContext
 ) -> None:
-    send = mock_send(wechat_api, wechat_error(40001, "invalid credential"), wechat_error(40001, "invalid credential"))
+    send = mock_send(
+        wechat_api, wechat_error(40001, "invalid credential"), wechat_error(40001, "invalid credential")
+    )
     with pytest.raises(TransientSendError) as refused:
         await official_account().send(outbound(OA_CUSTOMER, "hi"), context)
     assert "freshly fetched" in refused.value.reason and "40001" in refused.value.reason
@@ -161,18 +167,42 @@ async def test_a_fresh_token_rejected_again_is_not_retried_forever(
 @pytest.mark.parametrize(
     ("answer", "expected", "reason"),
     [
-        (wechat_error(40001, "invalid credential"), PermanentSendError, "refused this inbox's app secret (WeChat errcode 40001"),
-        (wechat_error(40013, "invalid appid"), PermanentSendError, "refused this inbox's app id (WeChat errcode 40013: invalid appid)"),
-        (wechat_error(40125, "invalid appsecret"), PermanentSendError, "app secret (WeChat errcode 40125: invalid appsecret)"),
-        (wechat_error(40014, "invalid access_token"), PermanentSendError, "refused this inbox's app id and app secret"),
-        (wechat_error(40164, "invalid ip 203.0.113.9, not in whitelist"), PermanentSendError, "not in whitelist"),
+        (
+            wechat_error(40001, "invalid credential"),
+            PermanentSendError,
+            "refused this inbox's app secret (WeChat errcode 40001",
+        ),
+        (
+            wechat_error(40013, "invalid appid"),
+            PermanentSendError,
+            "refused this inbox's app id (WeChat errcode 40013: invalid appid)",
+        ),
+        (
+            wechat_error(40125, "invalid appsecret"),
+            PermanentSendError,
+            "app secret (WeChat errcode 40125: invalid appsecret)",
+        ),
+        (
+            wechat_error(40014, "invalid access_token"),
+            PermanentSendError,
+            "refused this inbox's app id and app secret",
+        ),
+        (
+            wechat_error(40164, "invalid ip 203.0.113.9, not in whitelist"),
+            PermanentSendError,
+            "not in whitelist",
+        ),
         (wechat_error(-1, "system error"), TransientSendError, "busy"),
         (httpx.Response(200, json={"expires_in": 7200}), TransientSendError, "without a token"),
         (httpx.Response(502, text="Bad Gateway"), TransientSendError, "HTTP 502"),
     ],
 )
 async def test_a_refused_token_request_says_why(
-    wechat_api: respx.Router, context: ConnectorContext, answer: httpx.Response, expected: type[Exception], reason: str
+    wechat_api: respx.Router,
+    context: ConnectorContext,
+    answer: httpx.Response,
+    expected: type[Exception],
+    reason: str,
 ) -> None:
     wechat_api.routes["token"].side_effect = [answer]
     send = mock_send(wechat_api)
@@ -199,7 +229,9 @@ async def test_a_failed_token_request_is_remembered_by_every_process_until_the_p
     clock[0] += FETCH_AGAIN_AFTER["transient"] - timedelta(seconds=1)
     with pytest.raises(TransientSendError) as remembered:
         await official_account().send(outbound(OA_CUSTOMER, "second", message_id="msg-2"), context)
-    assert "busy" in remembered.value.reason and "asks WeChat for a token again after" in remembered.value.reason
+    assert (
+        "busy" in remembered.value.reason and "asks WeChat for a token again after" in remembered.value.reason
+    )
     assert remembered.value.retry_after == 1
     assert wechat_api.routes["token"].call_count == 1 and send.call_count == 0
     clock[0] += timedelta(seconds=1)
@@ -216,7 +248,10 @@ async def test_a_failed_token_request_is_remembered_by_every_process_until_the_p
     ],
 )
 async def test_a_remembered_token_refusal_keeps_its_kind_and_pause(
-    wechat_api: respx.Router, http: httpx.AsyncClient, answer: httpx.Response, expected: type[Exception],
+    wechat_api: respx.Router,
+    http: httpx.AsyncClient,
+    answer: httpx.Response,
+    expected: type[Exception],
     pause: timedelta | None,
 ) -> None:
     """Wrong credentials stay a permanent failure, the daily quota stays deferred, WeChat's Retry-After is kept."""
@@ -247,15 +282,23 @@ async def test_a_process_reuses_the_token_it_knows_and_follows_one_replaced_else
 
     store = CountingStore()
     context = connector_context(http, store)
-    send = mock_send(wechat_api, httpx.Response(200, json=OK), httpx.Response(200, json=OK),
-                     wechat_error(40001, "invalid credential"), httpx.Response(200, json=OK))
+    send = mock_send(
+        wechat_api,
+        httpx.Response(200, json=OK),
+        httpx.Response(200, json=OK),
+        wechat_error(40001, "invalid credential"),
+        httpx.Response(200, json=OK),
+    )
     this_process = official_account()
     await this_process.send(outbound(OA_CUSTOMER, "first"), context)
     reads_to_fetch = len(reads)
     await this_process.send(outbound(OA_CUSTOMER, "second", message_id="msg-2"), context)
     assert len(reads) == reads_to_fetch
     store.values[access_token_key(OA_APP_ID)] = json.dumps(
-        {"access_token": "TOKEN_FROM_ANOTHER_PROCESS", "expires_at": (FIXTURE_RECEIVED_AT + timedelta(hours=2)).isoformat()}
+        {
+            "access_token": "TOKEN_FROM_ANOTHER_PROCESS",
+            "expires_at": (FIXTURE_RECEIVED_AT + timedelta(hours=2)).isoformat(),
+        }
     )
     await this_process.send(outbound(OA_CUSTOMER, "third", message_id="msg-3"), context)
     used_tokens = [call.request.url.params["access_token"] for call in send.calls]
@@ -279,7 +322,9 @@ async def test_concurrent_sends_without_a_cached_token_fetch_it_once(
     assert sorted(sent_texts(send)) == ["from worker 0", "from worker 1"]
 
 
-async def test_a_long_chinese_text_is_split_on_utf8_bytes(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_a_long_chinese_text_is_split_on_utf8_bytes(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     """WeChat counts 2048 bytes, not characters: 3-byte Chinese characters fit 682 to a part, none is cut."""
     text = "您好！" + "这是一段很长的客服回复内容" * 200
     assert len(text.encode()) > 3 * 2048
@@ -287,13 +332,20 @@ async def test_a_long_chinese_text_is_split_on_utf8_bytes(wechat_api: respx.Rout
     connector = official_account()
     result = await connector.send(outbound(OA_CUSTOMER, text), context)
     parts = sent_texts(send)
-    assert len(parts) == len(result.channel_message_ids) == connector.parts_needed(outbound(OA_CUSTOMER, text)) == 4
+    assert (
+        len(parts)
+        == len(result.channel_message_ids)
+        == connector.parts_needed(outbound(OA_CUSTOMER, text))
+        == 4
+    )
     assert all(len(part.encode()) <= 2048 for part in parts)
     assert max(len(part.encode()) for part in parts) > 2048 - 3, "parts are filled, not cut short"
     assert "".join(parts) == text
 
 
-async def test_four_byte_characters_are_never_cut(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_four_byte_characters_are_never_cut(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     text = "a" + "𠮷" * 1500
     send = mock_send(wechat_api)
     await mini_program().send(outbound(MP_CUSTOMER, text), context)
@@ -331,7 +383,9 @@ async def test_a_retried_split_message_skips_the_parts_already_sent(
     assert result.channel_message_ids == ("msg-1:0", "msg-1:1", "msg-1:2")
 
 
-async def test_an_image_is_uploaded_before_it_is_sent(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_an_image_is_uploaded_before_it_is_sent(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     stored_copy = wechat_api.get("https://hub.example.test/attachments/7/receipt.png").respond(
         content=PNG, headers={"content-type": "image/png"}
     )
@@ -339,13 +393,17 @@ async def test_an_image_is_uploaded_before_it_is_sent(wechat_api: respx.Router, 
         json={"type": "image", "media_id": "UPLOADED_MEDIA_1", "created_at": 1714037062}
     )
     send = mock_send(wechat_api)
-    image = Attachment("image", url="https://hub.example.test/attachments/7/receipt.png", mime_type="image/png")
+    image = Attachment(
+        "image", url="https://hub.example.test/attachments/7/receipt.png", mime_type="image/png"
+    )
     connector = official_account()
     message = outbound(OA_CUSTOMER, "这是您的收据", attachments=(image,))
     result = await connector.send(message, context)
     assert connector.parts_needed(message) == len(result.channel_message_ids) == 2
     calls = [(call.request.method, call.request.url.path) for call in wechat_api.calls]
-    assert calls.index(("POST", "/cgi-bin/media/upload")) < calls.index(("POST", "/cgi-bin/message/custom/send"), 2)
+    assert calls.index(("POST", "/cgi-bin/media/upload")) < calls.index(
+        ("POST", "/cgi-bin/message/custom/send"), 2
+    )
     assert stored_copy.call_count == 1 and upload.call_count == 1
     uploaded = upload.calls.last.request
     assert uploaded.url.params["access_token"] == ACCESS_TOKEN
@@ -356,22 +414,33 @@ async def test_an_image_is_uploaded_before_it_is_sent(wechat_api: respx.Router, 
     ]
 
 
-async def test_media_already_on_wechat_is_not_uploaded_again(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_media_already_on_wechat_is_not_uploaded_again(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     upload = wechat_api.post("/cgi-bin/media/upload").respond(json={"media_id": "unused"})
     send = mock_send(wechat_api)
-    await mini_program().send(outbound(MP_CUSTOMER, attachments=(Attachment("image", media_id="MEDIA_ON_WECHAT"),)), context)
+    await mini_program().send(
+        outbound(MP_CUSTOMER, attachments=(Attachment("image", media_id="MEDIA_ON_WECHAT"),)), context
+    )
     assert upload.call_count == 0
-    assert sent_bodies(send) == [{"touser": MP_OPENID, "msgtype": "image", "image": {"media_id": "MEDIA_ON_WECHAT"}}]
+    assert sent_bodies(send) == [
+        {"touser": MP_OPENID, "msgtype": "image", "image": {"media_id": "MEDIA_ON_WECHAT"}}
+    ]
 
 
 async def test_an_image_over_wechats_size_limit_fails_before_uploading(
     wechat_api: respx.Router, context: ConnectorContext
 ) -> None:
-    wechat_api.get("https://hub.example.test/attachments/8/huge.png").respond(content=b"\0" * (10 * 1024 * 1024 + 1))
+    wechat_api.get("https://hub.example.test/attachments/8/huge.png").respond(
+        content=b"\0" * (10 * 1024 * 1024 + 1)
+    )
     upload = wechat_api.post("/cgi-bin/media/upload").respond(json={"media_id": "unused"})
     with pytest.raises(PermanentSendError, match="larger than 10485760 bytes"):
         await official_account().send(
-            outbound(OA_CUSTOMER, attachments=(Attachment("image", url="https://hub.example.test/attachments/8/huge.png"),)),
+            outbound(
+                OA_CUSTOMER,
+                attachments=(Attachment("image", url="https://hub.example.test/attachments/8/huge.png"),),
+            ),
             context,
         )
     assert upload.call_count == 0
@@ -384,20 +453,37 @@ LINK = Attachment(
     meta={"description": "七天无理由退货", "thumb_url": "https://shop.example.com/t.png"},
 )
 CARD = Attachment(
-    "card", media_id="THUMB_1", name="订单详情", meta={"page_path": "pages/order/detail?id=42", "app_id": MP_APP_ID}
+    "card",
+    media_id="THUMB_1",
+    name="订单详情",
+    meta={"page_path": "pages/order/detail?id=42", "app_id": MP_APP_ID},
 )
 
 
 @pytest.mark.parametrize(
     ("channel", "attachment", "expected"),
     [
-        ("oa", Attachment("voice", media_id="VOICE_1"), {"msgtype": "voice", "voice": {"media_id": "VOICE_1"}}),
         (
             "oa",
-            Attachment("video", media_id="VIDEO_1", name="安装视频", meta={"thumb_media_id": "THUMB_9", "description": "三步安装"}),
+            Attachment("voice", media_id="VOICE_1"),
+            {"msgtype": "voice", "voice": {"media_id": "VOICE_1"}},
+        ),
+        (
+            "oa",
+            Attachment(
+                "video",
+                media_id="VIDEO_1",
+                name="安装视频",
+                meta={"thumb_media_id": "THUMB_9", "description": "三步安装"},
+            ),
             {
                 "msgtype": "video",
-                "video": {"media_id": "VIDEO_1", "title": "安装视频", "thumb_media_id": "THUMB_9", "description": "三步安装"},
+                "video": {
+                    "media_id": "VIDEO_1",
+                    "title": "安装视频",
+                    "thumb_media_id": "THUMB_9",
+                    "description": "三步安装",
+                },
             },
         ),
         (
@@ -448,13 +534,21 @@ CARD = Attachment(
             CARD,
             {
                 "msgtype": "miniprogrampage",
-                "miniprogrampage": {"title": "订单详情", "pagepath": "pages/order/detail?id=42", "thumb_media_id": "THUMB_1"},
+                "miniprogrampage": {
+                    "title": "订单详情",
+                    "pagepath": "pages/order/detail?id=42",
+                    "thumb_media_id": "THUMB_1",
+                },
             },
         ),
     ],
 )
 async def test_attachments_become_wechats_message_types(
-    wechat_api: respx.Router, context: ConnectorContext, channel: str, attachment: Attachment, expected: dict[str, Any]
+    wechat_api: respx.Router,
+    context: ConnectorContext,
+    channel: str,
+    attachment: Attachment,
+    expected: dict[str, Any],
 ) -> None:
     connector, customer = both_channels()[0 if channel == "oa" else 1]
     send = mock_send(wechat_api)
@@ -489,7 +583,9 @@ async def test_an_unsendable_attachment_fails_the_message_before_its_text_goes_o
 ) -> None:
     """Otherwise the customer would get half a message that the agent sees as failed."""
     send = mock_send(wechat_api)
-    message = outbound(OA_CUSTOMER, "见附件", attachments=(Attachment("file", url="https://hub.example.test/a.pdf"),))
+    message = outbound(
+        OA_CUSTOMER, "见附件", attachments=(Attachment("file", url="https://hub.example.test/a.pdf"),)
+    )
     with pytest.raises(PermanentSendError, match="cannot send file"):
         await official_account().send(message, context)
     assert send.call_count == 0
@@ -512,7 +608,9 @@ async def test_only_an_openid_of_the_inboxs_own_app_can_be_reached(
     assert send.call_count == 0
 
 
-async def test_an_empty_message_needs_no_part_and_is_refused(wechat_api: respx.Router, context: ConnectorContext) -> None:
+async def test_an_empty_message_needs_no_part_and_is_refused(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
     empty = outbound(OA_CUSTOMER, "  \n ")
     connector = official_account()
     assert connector.parts_needed(empty) == 0
@@ -523,8 +621,18 @@ async def test_an_empty_message_needs_no_part_and_is_refused(wechat_api: respx.R
 @pytest.mark.parametrize(
     ("errcode", "errmsg", "expected", "reason"),
     [
-        (45047, "out of response count limit", PermanentSendError, "no more replies to this customer until they write again"),
-        (45015, "response out of time limit or subscription is canceled", PermanentSendError, "more than 48 hours ago"),
+        (
+            45047,
+            "out of response count limit",
+            PermanentSendError,
+            "no more replies to this customer until they write again",
+        ),
+        (
+            45015,
+            "response out of time limit or subscription is canceled",
+            PermanentSendError,
+            "more than 48 hours ago",
+        ),
         (-1, "system error", TransientSendError, "WeChat was busy"),
         (40003, "invalid openid", PermanentSendError, "refused the customer service message"),
         (48001, "api unauthorized", PermanentSendError, "refused the customer service message"),
@@ -587,12 +695,19 @@ async def test_the_typing_indicator(
     indicator = wechat_api.post("/cgi-bin/message/custom/typing").respond(json=OK)
     for connector, customer in both_channels():
         await connector.send_typing(customer, typing, context)
-        assert json.loads(indicator.calls.last.request.content) == {"touser": customer.value, "command": command}
+        assert json.loads(indicator.calls.last.request.content) == {
+            "touser": customer.value,
+            "command": command,
+        }
     assert indicator.call_count == 2
 
 
-async def test_a_refused_typing_indicator_says_why(wechat_api: respx.Router, context: ConnectorContext) -> None:
-    wechat_api.post("/cgi-bin/message/custom/typing").respond(json={"errcode": 45015, "errmsg": "response out of time limit"})
+async def test_a_refused_typing_indicator_says_why(
+    wechat_api: respx.Router, context: ConnectorContext
+) -> None:
+    wechat_api.post("/cgi-bin/message/custom/typing").respond(
+        json={"errcode": 45015, "errmsg": "response out of time limit"}
+    )
     with pytest.raises(PermanentSendError, match="48 hours"):
         await official_account().send_typing(OA_CUSTOMER, True, context)
 
@@ -601,7 +716,9 @@ async def test_the_api_base_url_is_a_per_inbox_setting(http: httpx.AsyncClient) 
     """A regional host or proxy: token and messages go there, and nothing goes to api.weixin.qq.com."""
     connector = official_account(api_base_url="https://wechat-proxy.example.test/v1/")
     with respx.mock(base_url="https://wechat-proxy.example.test/v1") as proxy:
-        token = proxy.post("/cgi-bin/stable_token").respond(json={"access_token": ACCESS_TOKEN, "expires_in": 7200})
+        token = proxy.post("/cgi-bin/stable_token").respond(
+            json={"access_token": ACCESS_TOKEN, "expires_in": 7200}
+        )
         send = proxy.post("/cgi-bin/message/custom/send").respond(json=OK)
         await connector.send(outbound(OA_CUSTOMER, "hi"), connector_context(http))
     assert token.call_count == 1 and send.call_count == 1

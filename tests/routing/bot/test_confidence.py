@@ -29,7 +29,9 @@ def test_a_question_matching_a_phrasing_word_for_word_is_near_certain() -> None:
 
 
 @given(shares, shares, shares)
-def test_confidence_is_a_probability_growing_with_agreement(first: float, second: float, unknown: float) -> None:
+def test_confidence_is_a_probability_growing_with_agreement(
+    first: float, second: float, unknown: float
+) -> None:
     low, high = sorted((first, second))
     low_confidence = DEFAULT_CONFIDENCE_MODEL.confidence(evidence(low, unknown))
     assert 0.0 <= low_confidence <= DEFAULT_CONFIDENCE_MODEL.confidence(evidence(high, unknown)) <= 1.0
@@ -38,11 +40,13 @@ def test_confidence_is_a_probability_growing_with_agreement(first: float, second
 @given(st.floats(min_value=0.01, max_value=1.0), shares, shares)
 def test_words_no_article_has_lower_the_confidence(agreement: float, first: float, second: float) -> None:
     less, more = sorted((first, second))
-    assert (DEFAULT_CONFIDENCE_MODEL.confidence(evidence(agreement, more))
-            <= DEFAULT_CONFIDENCE_MODEL.confidence(evidence(agreement, less)))
+    assert DEFAULT_CONFIDENCE_MODEL.confidence(
+        evidence(agreement, more)
+    ) <= DEFAULT_CONFIDENCE_MODEL.confidence(evidence(agreement, less))
 
 
 def test_an_article_in_another_language_keeps_half_its_agreement() -> None:
     assert evidence(0.8, same_language=False).agreement == evidence(0.4).agreement
-    assert (DEFAULT_CONFIDENCE_MODEL.confidence(evidence(0.8, same_language=False))
-            < DEFAULT_CONFIDENCE_MODEL.confidence(evidence(0.8)))
+    assert DEFAULT_CONFIDENCE_MODEL.confidence(
+        evidence(0.8, same_language=False)
+    ) < DEFAULT_CONFIDENCE_MODEL.confidence(evidence(0.8))

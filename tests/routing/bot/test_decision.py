@@ -37,10 +37,16 @@ def test_a_plausible_match_offers_at_most_the_configured_number_of_suggestions()
     assert [suggestion.score for suggestion in result.suggestions] == [0.5, 0.45, 0.4]
 
 
-@pytest.mark.parametrize("settings", [
-    {"answer_at": 0.3, "suggest_at": 0.5}, {"answer_at": 1.5}, {"suggest_at": -0.1}, {"answer_lead": 2.0},
-    {"max_suggestions": 0},
-])
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"answer_at": 0.3, "suggest_at": 0.5},
+        {"answer_at": 1.5},
+        {"suggest_at": -0.1},
+        {"answer_lead": 2.0},
+        {"max_suggestions": 0},
+    ],
+)
 def test_inconsistent_thresholds_are_refused(settings: dict[str, float]) -> None:
     with pytest.raises(ValueError, match="must"):
         Thresholds(**settings)

@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.bot_faq import Score, fit_confidence_model, load_articles, load_questions, load_synonyms, score, tune_thresholds
+from benchmarks.bot_faq import (
+    Score,
+    fit_confidence_model,
+    load_articles,
+    load_questions,
+    load_synonyms,
+    score,
+    tune_thresholds,
+)
 from routing.bot import DEFAULT_CONFIDENCE_MODEL, DEFAULT_THRESHOLDS, BotIndex
 
 
@@ -36,19 +44,24 @@ def test_held_out_questions_are_answered_as_well_as_measured(held_out: Score, se
     assert second_held_out.answered_wrong <= 0.055
 
 
-def test_held_out_out_of_scope_questions_are_abstained_on_as_measured(held_out: Score, second_held_out: Score) -> None:
+def test_held_out_out_of_scope_questions_are_abstained_on_as_measured(
+    held_out: Score, second_held_out: Score
+) -> None:
     assert held_out.correct_abstain >= 0.77
     assert second_held_out.correct_abstain >= 0.63
 
 
-def test_handoff_phrases_of_the_held_out_parts_are_recognised_as_measured(held_out: Score,
-                                                                          second_held_out: Score) -> None:
+def test_handoff_phrases_of_the_held_out_parts_are_recognised_as_measured(
+    held_out: Score, second_held_out: Score
+) -> None:
     assert held_out.handoff_detected == 1.0
     assert second_held_out.handoff_detected >= 0.85
     assert held_out.handoff_false_alarms == second_held_out.handoff_false_alarms == 0.0
 
 
-def test_the_default_confidence_model_and_thresholds_are_the_ones_fitted_on_the_tuning_part(faq_index: BotIndex) -> None:
+def test_the_default_confidence_model_and_thresholds_are_the_ones_fitted_on_the_tuning_part(
+    faq_index: BotIndex,
+) -> None:
     tuning = load_questions("tuning")
     assert fit_confidence_model(faq_index.candidates, tuning) == DEFAULT_CONFIDENCE_MODEL
     assert tune_thresholds(faq_index.ranked, tuning)[0] == DEFAULT_THRESHOLDS
@@ -60,6 +73,8 @@ def test_the_data_set_is_as_large_as_the_issue_asks() -> None:
     assert len({article.id.rsplit("-", 1)[0] for article in articles}) >= 30
     assert sum(len(part.answer) for part in parts) >= 150
     assert sum(len(part.out_of_scope) for part in parts) >= 30
-    chinese = sum(any("\u4e00" <= char <= "\u9fff" for char in text) for part in parts for text, _ in part.answer)
+    chinese = sum(
+        any("\u4e00" <= char <= "\u9fff" for char in text) for part in parts for text, _ in part.answer
+    )
     assert chinese >= sum(len(part.answer) for part in parts) / 2
     assert {expected for part in parts for _, expected in part.answer} <= {article.id for article in articles}

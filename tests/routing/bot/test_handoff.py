@@ -9,32 +9,85 @@ from hypothesis import strategies as st
 from routing.bot import detect_handoff
 
 
-@pytest.mark.parametrize("text", [
-    "人工", "转人工", "转人工！！", "人工客服", "客服", "真人", "找人工", "我要找人工客服", "有没有真人可以聊", "帮我转接人工服务",
-    "叫你们经理来", "客服在吗", "agent", "Human please", "representative", "talk to a person", "let me talk to a real person",
-    "can I speak to a human?", "transfer me to an agent", "I want to talk to someone", "get me a customer service representative",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "人工",
+        "转人工",
+        "转人工！！",
+        "人工客服",
+        "客服",
+        "真人",
+        "找人工",
+        "我要找人工客服",
+        "有没有真人可以聊",
+        "帮我转接人工服务",
+        "叫你们经理来",
+        "客服在吗",
+        "agent",
+        "Human please",
+        "representative",
+        "talk to a person",
+        "let me talk to a real person",
+        "can I speak to a human?",
+        "transfer me to an agent",
+        "I want to talk to someone",
+        "get me a customer service representative",
+    ],
+)
 def test_asking_for_a_person_hands_off(text: str) -> None:
     signal = detect_handoff(text)
     assert signal is not None and signal.reason == "asked_for_human"
 
 
-@pytest.mark.parametrize("text", [
-    "你们这机器人太垃圾了", "没用", "说了半天没用", "答非所问", "你根本听不懂", "???", "？？？？", "!!!", "this is useless",
-    "useless", "you're not helping", "what a stupid bot", "wtf", "this is ridiculous",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "你们这机器人太垃圾了",
+        "没用",
+        "说了半天没用",
+        "答非所问",
+        "你根本听不懂",
+        "???",
+        "？？？？",
+        "!!!",
+        "this is useless",
+        "useless",
+        "you're not helping",
+        "what a stupid bot",
+        "wtf",
+        "this is ridiculous",
+    ],
+)
 def test_clear_frustration_hands_off(text: str) -> None:
     signal = detect_handoff(text)
     assert signal is not None and signal.reason == "frustration"
 
 
-@pytest.mark.parametrize("text", [
-    "how do I become an agent?", "how do I become an agent for your brand", "what is a sales agent commission",
-    "do you have a human resources department", "is this table made by humans or machines", "人工智能音箱能连吗",
-    "安装的人工费多少", "客服几点下班", "客服电话是多少", "what are your customer service hours",
-    "can customer service help me change my address", "垃圾桶有卖吗", "is the bed frame useless without the slats?",
-    "why was I charged twice?", "这个沙发我还没用过", "优惠券还没用完能退吗", "页面滚动不了", "退款什么时候到？", "",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "how do I become an agent?",
+        "how do I become an agent for your brand",
+        "what is a sales agent commission",
+        "do you have a human resources department",
+        "is this table made by humans or machines",
+        "人工智能音箱能连吗",
+        "安装的人工费多少",
+        "客服几点下班",
+        "客服电话是多少",
+        "what are your customer service hours",
+        "can customer service help me change my address",
+        "垃圾桶有卖吗",
+        "is the bed frame useless without the slats?",
+        "why was I charged twice?",
+        "这个沙发我还没用过",
+        "优惠券还没用完能退吗",
+        "页面滚动不了",
+        "退款什么时候到？",
+        "",
+    ],
+)
 def test_ordinary_questions_with_handoff_words_do_not_hand_off(text: str) -> None:
     assert detect_handoff(text) is None
 
