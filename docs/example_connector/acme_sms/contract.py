@@ -28,7 +28,13 @@ def webhook_body(
 ) -> bytes:
     """A message webhook as Acme documents it."""
     return json.dumps(
-        {"id": message_id, "from": sender, "to": SETTINGS["sender_number"], "text": text, "received_at": sent_at}
+        {
+            "id": message_id,
+            "from": sender,
+            "to": SETTINGS["sender_number"],
+            "text": text,
+            "received_at": sent_at,
+        }
     ).encode()
 
 
