@@ -11,24 +11,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.models import AuditEntry, Contact, Conversation, Identity, new_row, utcnow
 from normalizer import IdentityRef, normalize_identity
 
-__all__ = ["CustomerDirectory", "merge_contacts", "resolve_contact"]
+__all__ = ["CustomerDirectory", "merge_contacts"]
 
 IdentityKey = tuple[str, str, str, str]
 """(workspace_id, kind, scope, value): an identity is unique per workspace."""
-
-
-async def resolve_contact(
-    session: AsyncSession,
-    workspace_id: str,
-    sender: IdentityRef,
-    linked: tuple[IdentityRef, ...] = (),
-    name: str | None = None,
-) -> tuple[Contact, Identity]:
-    """The contact and identity row of `sender`, created when new (see CustomerDirectory.resolve)."""
-    directory = CustomerDirectory(session)
-    contact, identity = await directory.resolve(workspace_id, sender, linked, name)
-    await directory.flush()
-    return contact, identity
 
 
 class CustomerDirectory:
