@@ -4,14 +4,21 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install browser mailserver clean
+.PHONY: run test lint install browser mailserver clean
 
 run: $(INSTALLED)
 	$(BIN)/omnihub demo
 	$(BIN)/omnihub serve
 
-test: $(INSTALLED) browser mailserver
+# The lint runs first so that CI (.ci/run) fails on a formatting, lint or type error before the suite starts.
+# The layer contract (import-linter) is checked by tests/test_layers.py.
+test: $(INSTALLED) lint browser mailserver
 	$(BIN)/pytest
+
+lint: $(INSTALLED)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 install: $(INSTALLED)
 

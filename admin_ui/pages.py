@@ -17,7 +17,7 @@ from litestar import Request, Response, get
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import File, Redirect
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.models import Inbox
 
@@ -76,7 +76,10 @@ def render_page(request: Request, template_name: str, status_code: int = 200, **
 async def oldest_webchat_inbox(hub: Hub) -> Inbox | None:
     async with hub.database.session() as session:
         statement = (
-            select(Inbox).where(Inbox.kind == WEBCHAT_KIND).order_by(Inbox.created_at, Inbox.id).limit(1)
+            select(Inbox)
+            .where(Inbox.kind == WEBCHAT_KIND)
+            .order_by(col(Inbox.created_at), col(Inbox.id))
+            .limit(1)
         )
         return (await session.exec(statement)).first()
 

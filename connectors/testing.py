@@ -86,8 +86,11 @@ class LiveSource(Protocol):
 
     settings: dict[str, Any]
     """Valid settings that reach the server with working credentials."""
-    connect: Connect
-    """Reaches the server (the kit's contexts use it as their `connect`)."""
+
+    @property
+    def connect(self) -> Connect:
+        """Reaches the server (the kit's contexts use it as their `connect`)."""
+        ...
 
     async def deliver(self, raw: RawRequest) -> None:
         """Put one of the profile's inbound requests where the connector's polling will find it."""

@@ -14,6 +14,7 @@ from datetime import datetime
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from sqlalchemy import update
+from sqlmodel import col
 
 from hub.auth import Caller, authenticate
 from hub.errors import ApiError
@@ -126,5 +127,5 @@ async def _set_presence(hub: Hub, agent_id: str | None, presence: str) -> None:
     if agent_id is None:
         return
     async with hub.database.session() as session:
-        await session.execute(update(Agent).where(Agent.id == agent_id).values(presence=presence))
+        await session.exec(update(Agent).where(col(Agent.id) == agent_id).values(presence=presence))
         await session.commit()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import events
@@ -32,7 +32,7 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
         found = {
             conversation.id: conversation
             for conversation in (
-                await session.exec(select(Conversation).where(Conversation.id.in_(conversation_ids)))
+                await session.exec(select(Conversation).where(col(Conversation.id).in_(conversation_ids)))
             ).all()
         }
         in_order = [found[each] for each in dict.fromkeys(conversation_ids) if each in found]
@@ -42,7 +42,7 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
         inboxes = {
             inbox.id: inbox
             for inbox in (
-                await session.exec(select(Inbox).where(Inbox.id.in_({c.inbox_id for c in waiting})))
+                await session.exec(select(Inbox).where(col(Inbox.id).in_({c.inbox_id for c in waiting})))
             ).all()
         }
         teams = {
@@ -94,9 +94,7 @@ class _Team:
     def took(self, agent_id: str, conversation: Conversation) -> None:
         self._open_counts[agent_id] = self._open_counts.get(agent_id, 0) + 1
         latest = self._latest.get(agent_id)
-        if conversation.last_message_at is not None and (
-            latest is None or conversation.last_message_at > latest
-        ):
+        if latest is None or conversation.last_message_at > latest:
             self._latest[agent_id] = conversation.last_message_at
 
 
@@ -106,13 +104,15 @@ async def _team(session: AsyncSession, workspace_id: str) -> _Team:
         select(Conversation.assignee_id, func.count(), func.max(Conversation.last_message_at))
         .where(
             Conversation.workspace_id == workspace_id,
-            Conversation.status.in_(OPEN_STATUSES),
-            Conversation.assignee_id.is_not(None),
+            col(Conversation.status).in_(OPEN_STATUSES),
+            col(Conversation.assignee_id).is_not(None),
         )
         .group_by(Conversation.assignee_id)
     )
-    open_counts, latest = {}, {}
+    open_counts: dict[str, int] = {}
+    latest: dict[str, datetime] = {}
     for agent_id, count, last_message_at in load_rows.all():
+        assert agent_id is not None, "the query leaves out unassigned conversations"
         open_counts[agent_id], latest[agent_id] = count, last_message_at
     return _Team(agents, open_counts, latest)
 
@@ -122,7 +122,7 @@ async def assign(
 ) -> Conversation:
     """Set (or clear) the assignee, audit it and tell the workspace's agents."""
     async with hub.database.session() as session:
-        row = await session.get(Conversation, conversation.id)
+        row = await session.get_one(Conversation, conversation.id)
         previous = row.assignee_id
         row.assignee_id = agent_id
         if row.status in ("queued", "assigned"):

@@ -5,30 +5,16 @@ from __future__ import annotations
 from collections import defaultdict
 
 from sqlalchemy import and_, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.models import AuditEntry, Contact, Conversation, Identity, new_row, utcnow
 from normalizer import IdentityRef, normalize_identity
 
-__all__ = ["CustomerDirectory", "merge_contacts", "resolve_contact"]
+__all__ = ["CustomerDirectory", "merge_contacts"]
 
 IdentityKey = tuple[str, str, str, str]
 """(workspace_id, kind, scope, value): an identity is unique per workspace."""
-
-
-async def resolve_contact(
-    session: AsyncSession,
-    workspace_id: str,
-    sender: IdentityRef,
-    linked: tuple[IdentityRef, ...] = (),
-    name: str | None = None,
-) -> tuple[Contact, Identity]:
-    """The contact and identity row of `sender`, created when new (see CustomerDirectory.resolve)."""
-    directory = CustomerDirectory(session)
-    contact, identity = await directory.resolve(workspace_id, sender, linked, name)
-    await directory.flush()
-    return contact, identity
 
 
 class CustomerDirectory:
@@ -74,10 +60,10 @@ class CustomerDirectory:
                     or_(
                         *(
                             and_(
-                                Identity.workspace_id == workspace_id,
-                                Identity.kind == kind,
-                                Identity.scope == scope,
-                                Identity.value.in_(values),
+                                col(Identity.workspace_id) == workspace_id,
+                                col(Identity.kind) == kind,
+                                col(Identity.scope) == scope,
+                                col(Identity.value).in_(values),
                             )
                             for (workspace_id, kind, scope), values in values_by_namespace.items()
                         )
@@ -136,9 +122,9 @@ class CustomerDirectory:
 
         for identity in wanted:
             key = _key(workspace_id, identity)
-            row = self._identities.get(key)
-            if row is None:
-                row = new_row(
+            stored = self._identities.get(key)
+            if stored is None:
+                created = new_row(
                     Identity,
                     workspace_id=workspace_id,
                     contact_id=survivor.id,
@@ -147,18 +133,18 @@ class CustomerDirectory:
                     scope=identity.scope,
                     verified=identity.verified,
                 )
-                self._new_identities.append(row)
-                self._identities[key] = row
+                self._new_identities.append(created)
+                self._identities[key] = created
                 self._absent.discard(key)
-            elif row.contact_id != survivor.id:
-                row.contact_id = survivor.id
+            elif stored.contact_id != survivor.id:
+                stored.contact_id = survivor.id
         return survivor, self._identities[_key(workspace_id, sender)]
 
     async def _load_contacts(self, contact_ids: set[str]) -> None:
         """Load contacts and, following merges, the contacts they were merged into."""
         missing = contact_ids - self._contacts.keys()
         while missing:
-            rows = (await self._session.exec(select(Contact).where(Contact.id.in_(list(missing))))).all()
+            rows = (await self._session.exec(select(Contact).where(col(Contact.id).in_(list(missing))))).all()
             for row in rows:
                 self._contacts[row.id] = row
             missing = {row.merged_into for row in rows if row.merged_into} - self._contacts.keys()
@@ -188,10 +174,10 @@ async def merge_contacts(
         await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
     ).all()
     await session.execute(
-        update(Identity).where(Identity.contact_id == merged.id).values(contact_id=survivor.id)
+        update(Identity).where(col(Identity.contact_id) == merged.id).values(contact_id=survivor.id)
     )
     await session.execute(
-        update(Conversation).where(Conversation.contact_id == merged.id).values(contact_id=survivor.id)
+        update(Conversation).where(col(Conversation.contact_id) == merged.id).values(contact_id=survivor.id)
     )
     merged.merged_into = survivor.id
     merged.updated_at = utcnow()

@@ -16,7 +16,7 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, QueryParameter
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import Caller, caller_dependency
@@ -84,7 +84,7 @@ class InboundEventController(Controller):
         too, `discarded` those put aside), newest first."""
         statement = (
             select(InboundEvent, Inbox.kind)
-            .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+            .join(Inbox, col(Inbox.id) == InboundEvent.inbox_id)
             .where(InboundEvent.workspace_id == admin.workspace_id, InboundEvent.status == status)
         )
         if cursor is not None:
@@ -92,7 +92,9 @@ class InboundEventController(Controller):
                 raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
             statement = statement.where(InboundEvent.id < cursor)
         async with hub.database.session() as session:
-            rows = (await session.exec(statement.order_by(InboundEvent.id.desc()).limit(limit + 1))).all()
+            rows = (
+                await session.exec(statement.order_by(col(InboundEvent.id).desc()).limit(limit + 1))
+            ).all()
         page = rows[:limit]
         return InboundEventPage(
             items=[_view(event, kind) for event, kind in page],
@@ -137,7 +139,7 @@ async def _find(session: AsyncSession, admin: Caller, event_id: str) -> tuple[In
         found = (
             await session.exec(
                 select(InboundEvent, Inbox.kind)
-                .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+                .join(Inbox, col(Inbox.id) == InboundEvent.inbox_id)
                 .where(InboundEvent.id == event_id, InboundEvent.workspace_id == admin.workspace_id)
             )
         ).first()
@@ -152,12 +154,12 @@ async def _leave_dead(
     """Apply `changes` to a dead event of the admin's workspace and audit it; 409 when it is not dead (any more)."""
     async with hub.database.session() as session:
         event, kind = await _find(session, admin, event_id)
-        moved = await session.execute(
+        moved = await session.exec(
             update(InboundEvent)
             .where(
-                InboundEvent.id == event.id,
-                InboundEvent.workspace_id == admin.workspace_id,
-                InboundEvent.status == "dead",
+                col(InboundEvent.id) == event.id,
+                col(InboundEvent.workspace_id) == admin.workspace_id,
+                col(InboundEvent.status) == "dead",
             )
             .values(**changes)
         )

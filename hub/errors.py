@@ -10,6 +10,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.types import ExceptionHandlersMap
 
 __all__ = ["ApiError", "FieldError", "error_body", "error_handlers"]
 
@@ -67,9 +68,9 @@ def _http_error(request: Request, error: HTTPException) -> Response:
             headers=error.headers,
         )
     code = getattr(error, "code", None) or _DEFAULT_CODES.get(error.status_code, "error")
-    errors = error.extra if isinstance(error.extra, list) else None
+    field_errors = error.extra if isinstance(error.extra, list) else None
     return Response(
-        error_body(error.status_code, code, error.detail, errors),
+        error_body(error.status_code, code, error.detail, field_errors),
         status_code=error.status_code,
         headers=error.headers,
     )
@@ -100,4 +101,4 @@ def _unexpected(request: Request, error: Exception) -> Response:
     return Response(error_body(500, "internal_error", "Internal error"), status_code=500)
 
 
-error_handlers = {HTTPException: _http_error, Exception: _unexpected}
+error_handlers: ExceptionHandlersMap = {HTTPException: _http_error, Exception: _unexpected}

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.models import Inbox, SharedValue
 from hub.runtime import ENCRYPTED, Hub
@@ -91,9 +91,9 @@ async def _rotate_shared_values(hub: Hub, report: RotationReport) -> None:
             report.shared_values.already_current += 1
             continue
         async with hub.database.session() as session:
-            replaced = await session.execute(
+            replaced = await session.exec(
                 update(SharedValue)
-                .where(SharedValue.key == key, SharedValue.value == value)
+                .where(col(SharedValue.key) == key, col(SharedValue.value) == value)
                 .values(value=ciphertext)
             )
             await session.commit()

@@ -17,7 +17,6 @@ from hub.ids import new_id
 __all__ = [
     "Agent",
     "ApiToken",
-    "Article",
     "AuditEntry",
     "Contact",
     "Conversation",
@@ -29,10 +28,6 @@ __all__ = [
     "OutboxEvent",
     "SharedValue",
     "StoredFile",
-    "Team",
-    "Ticket",
-    "WebhookDelivery",
-    "WebhookSubscription",
     "Workspace",
     "new_row",
     "utcnow",
@@ -129,8 +124,8 @@ def _workspace(*, index: bool = True) -> Any:
     return Field(foreign_key="workspace.id", index=index, max_length=36)
 
 
-def _when(*, index: bool = False, nullable: bool = True) -> Any:
-    return Field(default=None, sa_type=UTCDateTime, index=index, nullable=nullable)
+def _when() -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 def _created() -> Any:
@@ -147,12 +142,6 @@ class Workspace(SQLModel, table=True):
     created_at: datetime = _created()
 
 
-class Team(SQLModel, table=True):
-    id: str = _id()
-    workspace_id: str = _workspace()
-    name: str
-
-
 class Agent(SQLModel, table=True):
     id: str = _id()
     workspace_id: str = _workspace()
@@ -160,10 +149,8 @@ class Agent(SQLModel, table=True):
     name: str
     password_hash: str
     role: str = "agent"
-    team_id: str | None = Field(default=None, foreign_key="team.id")
     max_concurrent: int = 10
     presence: str = "offline"
-    skills: list[str] = _json(list)
     created_at: datetime = _created()
 
 
@@ -187,7 +174,6 @@ class Inbox(SQLModel, table=True):
     public_token: str = Field(unique=True, max_length=64)
     settings: dict[str, Any] = _json(dict)
     routing_strategy: str = "least_busy"
-    business_hours: dict[str, Any] = _json(dict)
     bot_enabled: bool = False
     created_at: datetime = _created()
 
@@ -198,7 +184,6 @@ class Contact(SQLModel, table=True):
     name: str | None = None
     attributes: dict[str, Any] = _json(dict)
     tags: list[str] = _json(list)
-    vip_level: int = 0
     merged_into: str | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
@@ -228,7 +213,8 @@ class Conversation(SQLModel, table=True):
     identity_id: str = Field(foreign_key="identity.id")
     status: str = Field(default="queued", max_length=20)
     assignee_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
-    team_id: str | None = Field(default=None, foreign_key="team.id")
+    team_id: str | None = None
+    """The team a transfer chose, shown in the conversation payload (teams come with routing)."""
     priority: int = 0
     last_message_at: datetime = _created()
     last_inbound_at: datetime | None = _when()
@@ -238,7 +224,6 @@ class Conversation(SQLModel, table=True):
     """Replies the channel still accepts in the window (None: no count limit, or no customer action yet)."""
     first_response_at: datetime | None = _when()
     resolved_at: datetime | None = _when()
-    csat: int | None = None
     created_at: datetime = _created()
 
 
@@ -297,40 +282,18 @@ class InboundEvent(SQLModel, table=True):
 
 
 class OutboxEvent(SQLModel, table=True):
+    """A domain event written in its change's transaction, for the integrations to dispatch.
+
+    Nothing reads the table yet, so it has no index beyond its key: each would cost every message's write."""
+
     __tablename__ = "outbox_event"
     id: str = _id()
-    workspace_id: str = _workspace()
+    workspace_id: str = _workspace(index=False)
     event_type: str = Field(max_length=60)
     subject_id: str = Field(max_length=36)
     payload: dict[str, Any] = _json(dict)
     created_at: datetime = _created()
-    dispatched_at: datetime | None = _when(index=True)
-
-
-class WebhookSubscription(SQLModel, table=True):
-    __tablename__ = "webhook_subscription"
-    id: str = _id()
-    workspace_id: str = _workspace()
-    url: str
-    secret: str
-    events: list[str] = _json(list)
-    active: bool = True
-    created_at: datetime = _created()
-
-
-class WebhookDelivery(SQLModel, table=True):
-    __tablename__ = "webhook_delivery"
-    id: str = _id()
-    workspace_id: str = _workspace()
-    subscription_id: str = Field(foreign_key="webhook_subscription.id", index=True)
-    outbox_event_id: str = Field(foreign_key="outbox_event.id")
-    status: str = "pending"
-    attempts: int = 0
-    response_status: int | None = None
-    error: str | None = None
-    next_attempt_at: datetime | None = _when()
-    created_at: datetime = _created()
-    delivered_at: datetime | None = _when()
+    dispatched_at: datetime | None = _when()
 
 
 class AuditEntry(SQLModel, table=True):
@@ -343,30 +306,6 @@ class AuditEntry(SQLModel, table=True):
     subject_type: str
     subject_id: str
     details: dict[str, Any] = _json(dict)
-    created_at: datetime = _created()
-
-
-class Ticket(SQLModel, table=True):
-    id: str = _id()
-    workspace_id: str = _workspace()
-    subject: str
-    status: str = "new"
-    priority: int = 0
-    sla_due_at: datetime | None = _when()
-    assignee_id: str | None = Field(default=None, foreign_key="agent.id")
-    conversation_id: str | None = Field(default=None, foreign_key="conversation.id")
-    created_at: datetime = _created()
-    updated_at: datetime = _created()
-
-
-class Article(SQLModel, table=True):
-    id: str = _id()
-    workspace_id: str = _workspace()
-    title: str
-    questions: list[str] = _json(list)
-    answer: str = Field(sa_type=Text)
-    locale: str = "en"
-    tags: list[str] = _json(list)
     created_at: datetime = _created()
 
 

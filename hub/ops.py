@@ -7,7 +7,7 @@ import asyncio
 from litestar import Request, Response, get
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, text
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub import metrics
 from hub.models import InboundEvent, Inbox, Message
@@ -54,14 +54,14 @@ async def metrics_endpoint(request: Request) -> Response:
             await session.exec(select(func.count()).where(InboundEvent.status == "pending"))
         ).one()
         pending_outbound = (
-            await session.exec(select(func.count()).where(Message.status.in_(("pending", "sending"))))
+            await session.exec(select(func.count()).where(col(Message.status).in_(("pending", "sending"))))
         ).one()
         dead_inbound = dict(
             (
                 await session.exec(
                     select(Inbox.kind, func.count())
                     .select_from(InboundEvent)
-                    .join(Inbox, Inbox.id == InboundEvent.inbox_id)
+                    .join(Inbox, col(Inbox.id) == InboundEvent.inbox_id)
                     .where(InboundEvent.status == "dead")
                     .group_by(Inbox.kind)
                 )

@@ -7,6 +7,7 @@ capabilities; normalizer.reply_window decides how it widens, this module stores 
 from __future__ import annotations
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from connectors import Capabilities
 from hub.db import Database
@@ -53,15 +54,18 @@ class ReplyQuota:
         if not self._limited:
             return None
         async with self._database.session() as session:
-            taken = await session.execute(
+            taken = await session.exec(
                 update(Conversation)
-                .where(Conversation.id == self._conversation_id, Conversation.replies_remaining >= parts)
-                .values(replies_remaining=Conversation.replies_remaining - parts)
+                .where(
+                    col(Conversation.id) == self._conversation_id,
+                    col(Conversation.replies_remaining) >= parts,
+                )
+                .values(replies_remaining=col(Conversation.replies_remaining) - parts)
             )
             await session.commit()
             if taken.rowcount == 1:
                 return None
-            remaining = (await session.get(Conversation, self._conversation_id)).replies_remaining or 0
+            remaining = (await session.get_one(Conversation, self._conversation_id)).replies_remaining or 0
         if remaining == 0:
             return "The channel allows no more replies until the customer writes again."
         return (
@@ -73,9 +77,12 @@ class ReplyQuota:
         if not self._limited:
             return
         async with self._database.session() as session:
-            await session.execute(
+            await session.exec(
                 update(Conversation)
-                .where(Conversation.id == self._conversation_id, Conversation.replies_remaining.is_not(None))
-                .values(replies_remaining=Conversation.replies_remaining + parts)
+                .where(
+                    col(Conversation.id) == self._conversation_id,
+                    col(Conversation.replies_remaining).is_not(None),
+                )
+                .values(replies_remaining=col(Conversation.replies_remaining) + parts)
             )
             await session.commit()

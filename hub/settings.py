@@ -1,15 +1,20 @@
-"""All settings in one model: environment variables (OMNIHUB_*) over an optional TOML file."""
+"""All settings in one model: arguments over environment variables (OMNIHUB_*) over an optional TOML file."""
 
 from __future__ import annotations
 
 import os
 import secrets
-import tomllib
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import Field, IPvAnyNetwork, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, NoDecode, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import Field, FilePath, IPvAnyNetwork, SecretStr, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
 
 __all__ = ["MIN_SECRET_KEY_LENGTH", "SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
 
@@ -22,7 +27,7 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="OMNIHUB_", extra="forbid")
 
-    config_file: Path | None = Field(
+    config_file: FilePath | None = Field(
         None, description="TOML file with any of these settings (lower-case keys)."
     )
     data_dir: Path = Field(
@@ -123,7 +128,10 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        return (init_settings, env_settings, _TomlSource(settings_cls))
+        """The file is named by the `config_file` argument or else by OMNIHUB_CONFIG_FILE; a missing file is refused
+        by the field's own validation (FilePath), which the TOML source, silent about missing files, leaves to it."""
+        config_file = init_settings().get("config_file") or env_settings().get("config_file")
+        return (init_settings, env_settings, TomlConfigSettingsSource(settings_cls, toml_file=config_file))
 
     @field_validator("database_url")
     @classmethod
@@ -186,10 +194,6 @@ class Settings(BaseSettings):
     def production(self) -> bool:
         return self.redis_url is not None
 
-    @property
-    def is_sqlite(self) -> bool:
-        return self.database_url.startswith("sqlite")
-
     def secret_key_bytes(self) -> bytes:
         """The key, or in embedded mode one generated once and kept in data_dir."""
         if self.secret_key is not None:
@@ -204,18 +208,6 @@ class Settings(BaseSettings):
 
     def fallback_key_bytes(self) -> list[bytes]:
         return [key.get_secret_value().encode() for key in self.secret_key_fallbacks]
-
-
-class _TomlSource(PydanticBaseSettingsSource):
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        return None, field_name, False
-
-    def __call__(self) -> dict[str, Any]:
-        path = os.environ.get("OMNIHUB_CONFIG_FILE")
-        if not path:
-            return {}
-        with open(path, "rb") as handle:
-            return tomllib.load(handle)
 
 
 def load_settings(**overrides: Any) -> Settings:

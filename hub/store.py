@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from connectors import SharedStore
 from hub.crypto import SecretBox
@@ -54,7 +55,7 @@ class DatabaseSharedStore:
     async def lock(self, key: str, ttl: timedelta) -> AsyncIterator[None]:
         """Wait for the lease on `key`, hold it for the block (at most `ttl`)."""
         holder = f"{PROCESS_HOLDER}:{id(asyncio.current_task())}"
-        while not await self.try_acquire(key, holder, ttl):
+        while not await self.try_acquire(key, holder, ttl):  # noqa: ASYNC110  (another process frees the lease)
             await asyncio.sleep(0.05)
         try:
             yield
@@ -64,9 +65,9 @@ class DatabaseSharedStore:
     async def try_acquire(self, key: str, holder: str, ttl: timedelta) -> bool:
         now: datetime = self._now()
         async with self._database.session() as session:
-            taken = await session.execute(
+            taken = await session.exec(
                 update(Lease)
-                .where(Lease.key == key, (Lease.expires_at <= now) | (Lease.holder == holder))
+                .where(col(Lease.key) == key, (col(Lease.expires_at) <= now) | (col(Lease.holder) == holder))
                 .values(holder=holder, expires_at=now + ttl)
             )
             if taken.rowcount == 1:
@@ -81,7 +82,7 @@ class DatabaseSharedStore:
 
     async def release(self, key: str, holder: str) -> None:
         async with self._database.session() as session:
-            await session.execute(delete(Lease).where(Lease.key == key, Lease.holder == holder))
+            await session.exec(delete(Lease).where(col(Lease.key) == key, col(Lease.holder) == holder))
             await session.commit()
 
 

@@ -194,7 +194,7 @@ def tune_thresholds(
         for suggest_at in (step for step in steps if step <= answer_at):
             for answer_lead in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15):
                 thresholds = Thresholds(answer_at=answer_at, suggest_at=suggest_at, answer_lead=answer_lead)
-                result = score(lambda text: decide(candidates[text], thresholds), in_scope)
+                result = score(lambda text, chosen=thresholds: decide(candidates[text], chosen), in_scope)
                 if result.correct_abstain < 0.9 or result.answered_wrong > 0.03:
                     continue
                 rank = (result.top1, result.answered_right)

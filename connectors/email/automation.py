@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from email.message import Message
+from email.utils import collapse_rfc2231_value
 
 from connectors.email.headers import message_ids, raw_header
 from normalizer import Automation
@@ -70,7 +71,7 @@ def recognise_machine_mail(message: Message, subject: str, sender: str) -> Machi
 def _bounce(message: Message, subject: str, sender: str) -> MachineMail | None:
     is_report = (
         message.get_content_type() == "multipart/report"
-        and (message.get_param("report-type") or "").lower() == "delivery-status"
+        and collapse_rfc2231_value(message.get_param("report-type") or "").lower() == "delivery-status"
     )
     from_daemon = bool(_BOUNCE_SENDERS.match(sender)) and bool(_BOUNCE_SUBJECTS.search(subject) or is_report)
     if not (is_report or from_daemon or raw_header(message, "X-Failed-Recipients") is not None):

@@ -57,7 +57,7 @@ def decode_text(data: bytes, declared: str | None) -> str:
     codec = _codec(declared)
     if codec is None and b"\x1b$" in data:
         codec = "iso2022_jp_ext"
-    if codec in SEVEN_BIT or (codec or "").startswith(("utf-16", "utf-32")):
+    if codec is not None and (codec in SEVEN_BIT or codec.startswith(("utf-16", "utf-32"))):
         try:
             return data.decode(codec)
         except UnicodeDecodeError:

@@ -25,7 +25,7 @@ MAX_HEADER_CHARS = 16_384
 class _RawHeaderPolicy(Compat32):
     """Compat32's parsing, but every header fetched exactly as received (unfolded), never re-encoded."""
 
-    def header_fetch_parse(self, name: str, value: str) -> str:  # type: ignore[override]
+    def header_fetch_parse(self, name: str, value: str) -> str:
         return _FOLDING.sub("", value)[:MAX_HEADER_CHARS].strip()
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import re
 import socket
 import ssl
@@ -221,10 +222,9 @@ class ImapClient:
         """Leave politely when the connection still stands; close it in every case."""
         try:
             if not self._lost.is_set():
-                async with asyncio.timeout(5):
-                    await self._protocol.logout()
-        except Exception:
-            pass
+                with contextlib.suppress(Exception):  # leaving is a courtesy: the connection closes anyway
+                    async with asyncio.timeout(5):
+                        await self._protocol.logout()
         finally:
             if self._protocol.transport is not None:
                 self._protocol.transport.close()
@@ -241,8 +241,7 @@ class ImapClient:
             if self._lost.is_set():
                 raise MailServerUnavailable(f"the connection to {self._host} was lost")
             if any(
-                isinstance(line, bytes) and (line.endswith(b"EXISTS") or line.endswith(b"RECENT"))
-                for line in push or []
+                isinstance(line, bytes) and (line.endswith((b"EXISTS", b"RECENT"))) for line in push or []
             ):
                 return True
         return False

@@ -169,9 +169,10 @@ class _TextConverter(HTMLParser):
         elif tag == "a" and self._link is not None:
             text = "".join(self._pieces[self._link_text_start :]).strip()
             address = self._link.removeprefix("mailto:")
-            if address.startswith(("http://", "https://")) or self._link.startswith("mailto:"):
-                if address and address != text:
-                    self._pieces.append(f" <{address}>")
+            if (
+                address.startswith(("http://", "https://")) or self._link.startswith("mailto:")
+            ) and address not in ("", text):
+                self._pieces.append(f" <{address}>")
             self._link = None
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:

@@ -344,7 +344,8 @@ class SmtpRecorder:
     async def handle_DATA(self, server: SMTPServer, session: Session, envelope: Envelope) -> str:
         if self.reply_to_data is not None:
             return self.reply_to_data
-        login = session.auth_data.login.decode() if isinstance(session.auth_data, LoginPassword) else None
+        auth_data: object = session.auth_data  # aiosmtpd declares it None: AUTH sets it later
+        login = auth_data.login.decode() if isinstance(auth_data, LoginPassword) else None
         with self._lock:
             self.received.append(
                 RecordedMail(

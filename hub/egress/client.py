@@ -81,7 +81,9 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         allowed = [address for address, category in judged if category is None]
         if not allowed:
             raise DestinationRefused(host, next(category for _, category in judged if category))
-        failure = httpcore.ConnectError(f"{host} could not be reached")
+        failure: httpcore.ConnectError | httpcore.ConnectTimeout = httpcore.ConnectError(
+            f"{host} could not be reached"
+        )
         for address in allowed:
             try:
                 return await self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)

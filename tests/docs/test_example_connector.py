@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 
@@ -46,10 +47,8 @@ WEBHOOK_SHAPED = st.fixed_dictionaries(
 @given(body=st.binary() | (ANY_JSON | WEBHOOK_SHAPED).map(lambda value: json.dumps(value).encode()))
 def test_parse_refuses_what_it_cannot_read_and_never_crashes(body: bytes) -> None:
     """The kit's garbage never gets past the signature check, so parse is fuzzed here directly."""
-    try:
+    with contextlib.suppress(MalformedPayload):
         load_profile(AcmeSmsConnector).build().parse(raw_request(body))
-    except MalformedPayload:
-        pass
 
 
 MESSAGES_URL = "https://api.acme-sms.example/v1/messages"

@@ -68,7 +68,7 @@ async def test_a_failing_batch_is_split_in_halves_until_the_bad_caller_stands_al
     callers = [asyncio.ensure_future(batcher.submit([name])) for name in names]
     await first
     outcomes = await asyncio.gather(*callers, return_exceptions=True)
-    assert [outcome for name, outcome in zip(names, outcomes) if name != "bad"] == [
+    assert [outcome for name, outcome in zip(names, outcomes, strict=True) if name != "bad"] == [
         [name.upper()] for name in names if name != "bad"
     ]
     assert isinstance(outcomes[11], ValueError)

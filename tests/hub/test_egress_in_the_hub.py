@@ -226,7 +226,9 @@ def send_image_to_a_wechat_customer(
 
 
 def test_a_name_resolving_to_a_private_address_at_send_time_fails_the_message_for_good(
-    settings, demo, wechat_api
+    settings,
+    demo,
+    wechat_api,  # noqa: F811  (the fixture imported above)
 ):
     upload = wechat_api.post(f"{API}/cgi-bin/media/upload").respond(
         json={"type": "image", "media_id": "MEDIA_1"}
@@ -249,7 +251,7 @@ def test_a_name_resolving_to_a_private_address_at_send_time_fails_the_message_fo
     assert calls_to(wechat_api, "/cgi-bin/message/custom/send") == []
 
 
-def test_an_allowed_network_lets_the_worker_fetch_the_attachment(settings, demo, wechat_api):
+def test_an_allowed_network_lets_the_worker_fetch_the_attachment(settings, demo, wechat_api):  # noqa: F811
     upload = wechat_api.post(f"{API}/cgi-bin/media/upload").respond(
         json={"type": "image", "media_id": "MEDIA_1"}
     )

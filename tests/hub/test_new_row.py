@@ -15,7 +15,7 @@ def test_defaults_are_filled_fresh_for_every_row() -> None:
     first, second = new_row(Contact, workspace_id="w"), new_row(Contact, workspace_id="w")
     assert first.id != second.id
     assert first.attributes == {} and first.tags == [] and first.attributes is not second.attributes
-    assert first.created_at.tzinfo is not None and first.name is None and first.vip_level == 0
+    assert first.created_at.tzinfo is not None and first.name is None
 
 
 def test_given_values_win_and_the_row_matches_the_constructor() -> None:
@@ -51,7 +51,7 @@ def test_a_made_row_is_inserted_whole_and_later_changes_are_saved(settings, demo
             return await session.get(Contact, contact.id)
 
     stored = run(round_trip, settings)
-    assert (stored.name, stored.tags, stored.vip_level, stored.attributes) == ("王小明", ["vip"], 0, {})
+    assert (stored.name, stored.tags, stored.attributes) == ("王小明", ["vip"], {})
     assert stored.created_at.tzinfo is not None
 
 

@@ -69,7 +69,7 @@ def _fuzz(settings: Settings) -> None:
             ).get_all_operations()
         ]
         api_tokens = run(lambda hub: _admin_tokens(hub, len(operations)), settings)
-        for operation, api_token in zip(operations, api_tokens):
+        for operation, api_token in zip(operations, api_tokens, strict=True):
             valid, other = (
                 (known["visitor_token"], api_token)
                 if operation.path.startswith("/widget/")

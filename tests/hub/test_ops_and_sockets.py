@@ -47,11 +47,11 @@ def test_widget_socket_refuses_disallowed_origins_and_forged_tokens(client, demo
         json={"kind": "webchat", "name": "Shop", "settings": {"allowed_origins": ["https://shop.example"]}},
     ).json()
     token = created["widget_token"]
-    with pytest.raises(WebSocketDisconnect):
-        with client.websocket_connect(
-            f"/widget/{token}/ws", headers={"Origin": "https://evil.example"}
-        ) as socket:
-            socket.receive_json()
+    with (
+        pytest.raises(WebSocketDisconnect),
+        client.websocket_connect(f"/widget/{token}/ws", headers={"Origin": "https://evil.example"}) as socket,
+    ):
+        socket.receive_json()
     with client.websocket_connect(
         f"/widget/{token}/ws?visitor_token=v1.x.y.1.forged", headers={"Origin": "https://shop.example"}
     ) as socket:

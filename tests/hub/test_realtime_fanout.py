@@ -177,17 +177,17 @@ async def test_leaving_frees_every_channel_here_and_in_the_backend(fanout: Fanou
     idle_tasks = asyncio.all_tasks()
     async with contextlib.AsyncExitStack() as open_sockets:
         for socket, channels in zip(
-            sockets + [stalled], [[channel] for channel in own_channels] + [[shared]] * 101
+            [*sockets, stalled], [[channel] for channel in own_channels] + [[shared]] * 101, strict=True
         ):
             (await open_sockets.enter_async_context(fanout.socket_feed(socket, channels))).start()
         assert fanout.channels() == {*own_channels, shared}
-        for channel in own_channels + [shared]:
+        for channel in [*own_channels, shared]:
             await fanout.publish(b"hello", [channel])
         await eventually(lambda: all(socket.sent == [b"hello"] for socket in sockets))
         await eventually(lambda: len(asyncio.all_tasks() - idle_tasks) == 1)  # the stalled socket's send
     assert fanout.channels() == frozenset()
     await eventually(lambda: asyncio.all_tasks() == idle_tasks)
-    await published_before(fanout, lambda: publish_all_to(fanout, b"after leaving", own_channels + [shared]))
+    await published_before(fanout, lambda: publish_all_to(fanout, b"after leaving", [*own_channels, shared]))
     assert all(socket.sent == [b"hello"] for socket in sockets)
 
 
@@ -226,7 +226,7 @@ async def test_an_idle_socket_holds_no_queue_and_no_task(fanout: Fanout) -> None
     try:
         before = tracemalloc.take_snapshot().filter_traces(only_realtime)
         async with contextlib.AsyncExitStack() as open_sockets:
-            for socket, channel in zip(sockets, channels):
+            for socket, channel in zip(sockets, channels, strict=True):
                 (await open_sockets.enter_async_context(fanout.socket_feed(socket, [channel]))).start()
             for channel in channels:
                 await fanout.publish(b"one event", [channel])

@@ -30,6 +30,30 @@ def test_toml_file_is_read_and_the_environment_wins(environment, monkeypatch):
     assert settings.database_url == f"sqlite+aiosqlite:///{(environment / 'var' / 'omnihub.db').resolve()}"
 
 
+def test_config_file_argument_is_read_and_the_environment_wins(environment, monkeypatch):
+    """`Settings(config_file=...)` is how an embedding program or a test names the file; it wins over the variable."""
+    given = environment / "given.toml"
+    given.write_text('worker_threads = 3\nlog_level = "DEBUG"\ntrusted_proxies = ["10.0.0.0/8"]\n')
+    named_by_environment = environment / "other.toml"
+    named_by_environment.write_text("worker_threads = 7\nport = 9001\n")
+    monkeypatch.setenv("OMNIHUB_CONFIG_FILE", str(named_by_environment))
+    monkeypatch.setenv("OMNIHUB_LOG_LEVEL", "WARNING")
+    settings = Settings(config_file=given)
+    assert settings.config_file == given
+    assert settings.worker_threads == 3
+    assert [str(network) for network in settings.trusted_proxies] == ["10.0.0.0/8"]
+    assert settings.port == 8000
+    assert settings.log_level == "WARNING"
+
+
+def test_a_missing_config_file_is_refused(environment, monkeypatch):
+    with pytest.raises(ValidationError, match="config_file"):
+        Settings(config_file=environment / "absent.toml")
+    monkeypatch.setenv("OMNIHUB_CONFIG_FILE", str(environment / "absent.toml"))
+    with pytest.raises(ValidationError, match="config_file"):
+        Settings()
+
+
 def test_unknown_toml_keys_are_refused(environment, monkeypatch):
     config = environment / "omnihub.toml"
     config.write_text("wroker_threads = 3\n")

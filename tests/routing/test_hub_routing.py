@@ -53,7 +53,7 @@ def _queue_conversations(demo: dict[str, Any], count: int, *, capacity: int, str
                     identity_id=identity.id,
                     last_message_at=now + timedelta(seconds=n),
                 )
-                for n, (contact, identity) in enumerate(zip(contacts, identities))
+                for n, (contact, identity) in enumerate(zip(contacts, identities, strict=True))
             ]
             for rows in (agents, contacts, identities, conversations):
                 session.add_all(rows)
@@ -110,7 +110,7 @@ def test_routing_again_changes_nothing(settings, demo) -> None:
     conversation_ids, _ = run(_queue_conversations(demo, 2, capacity=5, strategy="least_busy"), settings)
     first = run(lambda hub: route_conversations(hub, conversation_ids), settings)
     assert (
-        run(lambda hub: route_conversations(hub, conversation_ids + ["no-such-conversation"]), settings) == {}
+        run(lambda hub: route_conversations(hub, [*conversation_ids, "no-such-conversation"]), settings) == {}
     )
     conversations, audit = run(_stored(conversation_ids), settings)
     assert [row.assignee_id for row in conversations] == [

@@ -48,10 +48,9 @@ FETCH_AGAIN_AFTER = {
 """After a failed token request every process gives the same answer for this long (or until the time WeChat
 named) instead of asking again: otherwise each inbound profile look-up and each send would queue on the
 refresh lock to repeat the request."""
-_FAILURE_KINDS: dict[str, type[TransientSendError | PermanentSendError]] = {
+_RETRYABLE_KINDS: dict[str, type[TransientSendError]] = {
     "transient": TransientSendError,
     "deferred": DeferredSendError,
-    "permanent": PermanentSendError,
 }
 _REFRESH_LOCK_TTL = timedelta(seconds=30)
 _WHAT = "access token request"
@@ -129,7 +128,7 @@ class _FailedRequest:
         reason = f"{self.reason} (the hub asks WeChat for a token again after {self.retry_at:%H:%M:%S} UTC)"
         if self.kind == "permanent":
             return PermanentSendError(reason)
-        return _FAILURE_KINDS[self.kind](reason, retry_after=(self.retry_at - now).total_seconds())
+        return _RETRYABLE_KINDS[self.kind](reason, retry_after=(self.retry_at - now).total_seconds())
 
     def dumps(self) -> str:
         return json.dumps({"kind": self.kind, "reason": self.reason, "retry_at": self.retry_at.isoformat()})
@@ -138,7 +137,7 @@ class _FailedRequest:
     def loads(cls, stored: str | None) -> _FailedRequest | None:
         try:
             entry = json.loads(stored or "")
-            kind = entry["kind"] if entry["kind"] in _FAILURE_KINDS else "transient"
+            kind = entry["kind"] if entry["kind"] in FETCH_AGAIN_AFTER else "transient"
             return cls(kind, str(entry["reason"]), datetime.fromisoformat(entry["retry_at"]))
         except (ValueError, TypeError, KeyError):
             return None

@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypedDict
 
 from connectors.base import MalformedPayload
 from connectors.wechat.common.documents import Fields
@@ -79,6 +80,14 @@ class Content:
 MessageReader = Callable[[Fields], Content]
 
 
+class _Common(TypedDict):
+    """What every message or event of one delivery says the same way."""
+
+    sender: IdentityRef
+    sent_at: datetime
+    linked_identities: tuple[IdentityRef, ...]
+
+
 class InboundMapper:
     """Maps one delivery's fields for one app; each connector chooses the message types it knows."""
 
@@ -90,7 +99,7 @@ class InboundMapper:
         sender = _required(fields, "FromUserName")
         created = _required(fields, "CreateTime")
         msg_type = _required(fields, "MsgType")
-        common = {
+        common: _Common = {
             "sender": IdentityRef(IdentityKind.WECHAT_OPENID, sender, scope=self._app_id, verified=True),
             "sent_at": _sent_at(created),
             "linked_identities": _linked_identities(fields),

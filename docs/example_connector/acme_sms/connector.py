@@ -34,8 +34,14 @@ from connectors.base import (
 from normalizer import IdentityKind, IdentityRef, InboundMessage, clean_text, normalize_identity
 from normalizer.identities import InvalidIdentity
 
-__all__ = ["MAX_SMS_LENGTH", "SIGNATURE_HEADER", "TIMESTAMP_HEADER", "AcmeSmsConnector", "AcmeSmsSettings",
-           "webhook_signature"]
+__all__ = [
+    "MAX_SMS_LENGTH",
+    "SIGNATURE_HEADER",
+    "TIMESTAMP_HEADER",
+    "AcmeSmsConnector",
+    "AcmeSmsSettings",
+    "webhook_signature",
+]
 
 MAX_SMS_LENGTH = 1600
 """Acme joins up to ten segments into one text on the customer's phone."""
@@ -47,10 +53,16 @@ _UNIX_TIME = re.compile(r"[0-9]{1,12}")
 class AcmeSmsSettings(BaseModel):
     """One Acme number connected as an inbox."""
 
-    sender_number: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$", description="The inbox's Acme number, in E.164.")
+    sender_number: str = Field(
+        pattern=r"^\+[1-9][0-9]{6,14}$", description="The inbox's Acme number, in E.164."
+    )
     api_key: SecretStr = Field(min_length=16, description="Sent as a bearer token on every API call.")
-    webhook_secret: SecretStr = Field(min_length=16, description="Acme signs webhooks with it (both consoles).")
-    api_base_url: OutgoingUrl = Field("https://api.acme-sms.example", description="Acme's API (or a test gateway).")
+    webhook_secret: SecretStr = Field(
+        min_length=16, description="Acme signs webhooks with it (both consoles)."
+    )
+    api_base_url: OutgoingUrl = Field(
+        "https://api.acme-sms.example", description="Acme's API (or a test gateway)."
+    )
     replay_window_seconds: int = Field(300, ge=30, le=3600, description="How old a signed webhook may be.")
 
 
@@ -129,7 +141,9 @@ class AcmeSmsConnector(WebhookConnector):
         if outbound.recipient.kind != IdentityKind.PHONE:
             raise PermanentSendError("Acme SMS can only text a phone number.")
         if len(outbound.text) > MAX_SMS_LENGTH:
-            raise PermanentSendError(f"An SMS holds {MAX_SMS_LENGTH} characters; this reply has {len(outbound.text)}.")
+            raise PermanentSendError(
+                f"An SMS holds {MAX_SMS_LENGTH} characters; this reply has {len(outbound.text)}."
+            )
         try:
             response = await context.http.post(
                 f"{self.settings.api_base_url.rstrip('/')}/v1/messages",
@@ -137,20 +151,27 @@ class AcmeSmsConnector(WebhookConnector):
                     "Authorization": f"Bearer {self.settings.api_key.get_secret_value()}",
                     "Idempotency-Key": outbound.message_id,
                 },
-                json={"from": self.settings.sender_number, "to": outbound.recipient.value, "text": outbound.text},
+                json={
+                    "from": self.settings.sender_number,
+                    "to": outbound.recipient.value,
+                    "text": outbound.text,
+                },
             )
         except httpx.RequestError as error:
             raise TransientSendError(f"Acme SMS could not be reached ({type(error).__name__}).") from None
         status = response.status_code
         if status == 429 or status >= 500:
             raise TransientSendError(
-                f"Acme SMS cannot take messages now (HTTP {status}).", retry_after=_retry_after(response, context.now())
+                f"Acme SMS cannot take messages now (HTTP {status}).",
+                retry_after=_retry_after(response, context.now()),
             )
         answer = _json_object(response)
         if not response.is_success:
             error = answer.get("error")
             reason = error.get("message") if isinstance(error, dict) else None
-            raise PermanentSendError(f"Acme SMS refused the message (HTTP {status}): {reason or 'no reason given'}")
+            raise PermanentSendError(
+                f"Acme SMS refused the message (HTTP {status}): {reason or 'no reason given'}"
+            )
         return SendResult(channel_message_ids=(str(answer["id"]),) if "id" in answer else ())
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import httpx
 
@@ -20,7 +20,7 @@ SETTINGS = {
     "webhook_secret": "whsec_0b7e41c9a3f25d68e1",
 }
 CUSTOMER_NUMBER = "+14155550100"
-RECEIVED_AT = datetime(2026, 11, 2, 9, 30, 1, tzinfo=timezone.utc)
+RECEIVED_AT = datetime(2026, 11, 2, 9, 30, 1, tzinfo=UTC)
 
 
 def webhook_body(
@@ -28,7 +28,13 @@ def webhook_body(
 ) -> bytes:
     """A message webhook as Acme documents it."""
     return json.dumps(
-        {"id": message_id, "from": sender, "to": SETTINGS["sender_number"], "text": text, "received_at": sent_at}
+        {
+            "id": message_id,
+            "from": sender,
+            "to": SETTINGS["sender_number"],
+            "text": text,
+            "received_at": sent_at,
+        }
     ).encode()
 
 

@@ -53,7 +53,7 @@ async def test_an_unreachable_server_leaves_the_credentials_unchecked(
 async def test_an_unreachable_smtp_server_leaves_the_credentials_unchecked(
     mailbox: Mailbox, context: ConnectorContext
 ) -> None:
-    with pytest.raises(CredentialsUnchecked, match="127.0.0.1:9"):
+    with pytest.raises(CredentialsUnchecked, match=r"127\.0\.0\.1:9"):
         await mailbox.connector(smtp_port=9).check_credentials(context)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from typing import Any
@@ -179,7 +180,7 @@ def test_html_is_kept_sanitised_without_scripts_handlers_or_remote_resources() -
 
 def test_attachments_carry_their_bytes_and_inline_images_their_content_id() -> None:
     read = read_mail(fixture_mail("multipart_with_attachments.eml"), ARRIVED_AT, SETTINGS)
-    logo, invoice, details = read.message.attachments
+    logo, invoice, _details = read.message.attachments
     assert logo.kind == ContentType.IMAGE and logo.meta == {
         "content_id": "logo.1042@example.com",
         "inline": True,
@@ -200,7 +201,7 @@ def test_an_attachment_over_the_limit_is_dropped_with_a_reason_and_the_mail_kept
     mail.add_attachment(b"\x00" * (20 * 1024 * 1024), maintype="video", subtype="mp4", filename="kettle.mp4")
     mail.add_attachment(b"small", maintype="text", subtype="plain", filename="note.txt")
     read = read_mail(mail.as_bytes(), ARRIVED_AT, SETTINGS)
-    video, note = read.message.attachments
+    video, _note = read.message.attachments
     assert read.message.text == "The video is attached."
     assert read.contents == (None, b"small")
     assert video.url is None and video.media_id is None and video.size == 20 * 1024 * 1024
@@ -253,10 +254,8 @@ def test_adjacent_encoded_words_are_joined_before_decoding() -> None:
 
 @given(st.binary(max_size=2048))
 def test_parse_refuses_or_reads_any_bytes_and_never_crashes(data: bytes) -> None:
-    try:
+    with contextlib.suppress(MalformedPayload):
         parse(data)
-    except MalformedPayload:
-        pass
 
 
 @given(

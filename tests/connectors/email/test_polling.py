@@ -84,7 +84,7 @@ async def test_fixture_mails_delivered_to_dovecot_are_polled_as_the_parser_reads
         connector.parse(dataclasses.replace(item_raw(name), received_at=message.sent_at))
         .pop()
         .channel_message_id
-        for name, message in zip(ALL_FIXTURES, polled)
+        for name, message in zip(ALL_FIXTURES, polled, strict=True)
     }
     assert {message.channel_message_id for message in polled} == parsed
     assert all(
