@@ -6,14 +6,24 @@ breaks its declared type) come through here too, so a client parses one shape wh
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-__all__ = ["ApiError", "ErrorBody", "ErrorField", "FieldError", "error_body", "error_handlers"]
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "ErrorField",
+    "FieldError",
+    "error_body",
+    "error_handlers",
+    "error_responses",
+]
 
 _DEFAULT_CODES = {
     400: "bad_request",
@@ -66,6 +76,16 @@ class ApiError(HTTPException):
     ) -> None:
         super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
         self.code = code
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
+        )
+        for status in sorted({*statuses, 500})
+    }
 
 
 def error_body(status_code: int, code: str, detail: str, errors: list[FieldError] | None = None) -> ErrorBody:

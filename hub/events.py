@@ -31,6 +31,7 @@ from hub.views import (
 
 __all__ = [
     "CUSTOMER_VISIBLE",
+    "AnyWorkspaceEvent",
     "Outbox",
     "audience_of",
     "conversation_json",

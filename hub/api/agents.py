@@ -8,8 +8,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.auth import agent_summary
-from hub.api.dependencies import error_responses
 from hub.auth import Caller
+from hub.errors import error_responses
 from hub.models import Agent
 from hub.statuses import AgentPresence, AgentRole
 from hub.views import AgentView, MeView

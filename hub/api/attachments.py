@@ -12,9 +12,8 @@ from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import Body
 
-from hub.api.dependencies import error_responses
 from hub.auth import Caller
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.runtime import Hub
 from hub.settings import Settings
 from hub.views import UploadedFile

@@ -10,9 +10,8 @@ from litestar.handlers import BaseRouteHandler
 from litestar.params import JSONBody, SkipValidation
 
 from hub import auth
-from hub.api.dependencies import error_responses
 from hub.auth import Caller, client_address
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import Email, Password
 from hub.models import Agent
 from hub.ratelimit import RateLimiter

@@ -15,9 +15,9 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import assignment, events, outbound
-from hub.api.dependencies import error_responses, load_conversation
+from hub.api.dependencies import load_conversation
 from hub.auth import Caller
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
 from hub.ids import looks_like_id
 from hub.models import Agent, Conversation, Identity, Inbox

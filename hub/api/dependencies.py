@@ -1,25 +1,22 @@
-"""What the API's handlers are given: the hub, the caller, a database session for the request, and the
-declared error answers of the OpenAPI document."""
+"""What the API's handlers are given: the hub, the caller, a database session for the request."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from http import HTTPStatus
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
-from litestar.openapi import ResponseSpec
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import Caller, authenticate, token_from
-from hub.errors import ApiError, ErrorBody
+from hub.errors import ApiError
 from hub.models import Conversation
 from hub.ratelimit import RateLimiter
 from hub.runtime import Hub
 from hub.statuses import AgentRole
 
-__all__ = ["API_DEPENDENCIES", "error_responses", "load_conversation"]
+__all__ = ["API_DEPENDENCIES", "load_conversation"]
 
 
 async def provide_hub(request: Request) -> Hub:
@@ -57,16 +54,6 @@ API_DEPENDENCIES = {
     "admin": Provide(provide_admin),
 }
 """Resolved only for the handlers that name them: the login handler, which names no `caller`, needs no token."""
-
-
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
-    return {
-        status: ResponseSpec(
-            data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
-        )
-        for status in sorted({*statuses, 500})
-    }
 
 
 async def load_conversation(session: AsyncSession, caller: Caller, conversation_id: str) -> Conversation:

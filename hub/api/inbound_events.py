@@ -17,9 +17,8 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.api.dependencies import error_responses
 from hub.auth import Caller
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.ids import looks_like_id
 from hub.inbound import PROCESS_INBOUND
 from hub.models import AuditEntry, InboundEvent, Inbox

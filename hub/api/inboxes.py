@@ -14,9 +14,8 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
-from hub.api.dependencies import error_responses
 from hub.auth import Caller
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, InboxSettings, Kind, Name
 from hub.models import Inbox
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings

@@ -15,9 +15,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors import Capabilities
 from connectors.base import DestinationRefused
 from hub import events, outbound
-from hub.api.dependencies import error_responses, load_conversation
+from hub.api.dependencies import load_conversation
 from hub.auth import Caller
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import AttachmentMeta, ClientId, IdPath, IdQuery, MimeType, Name
 from hub.models import Inbox, Message
 from hub.runtime import Hub
