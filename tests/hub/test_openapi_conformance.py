@@ -14,10 +14,14 @@ import jsonschema_rs
 import msgspec
 import pytest
 from litestar.testing import TestClient
+from sqlmodel import col, select
 
 from hub.events import AnyWorkspaceEvent
+from hub.models import OutboxEvent
+from hub.runtime import Hub
+from hub.settings import Settings
 from hub.views import SocketError, SocketPong, SocketReady
-from tests.conftest import bearer, inbox_of, wait_for
+from tests.conftest import bearer, inbox_of, run, wait_for
 
 TYPED_OUTSIDE_JSON = {"/metrics"}
 """Prometheus text: a string schema is all there is to say."""
@@ -200,6 +204,32 @@ def test_the_agent_socket_sends_the_declared_frames(client: TestClient, demo: di
     kinds = [frame["type"] for frame in frames]
     assert kinds[0] == "ready" and kinds[-2:] == ["pong", "error"], kinds
     assert {"conversation.created", "message.created", "conversation.resolved"} <= set(kinds), kinds
+
+
+def test_the_outbox_keeps_the_declared_events(
+    client: TestClient, demo: dict[str, Any], settings: Settings
+) -> None:
+    api = bearer(demo["api_token"])
+    widget = inbox_of(demo, "webchat")["widget_token"]
+    client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "c1"})
+    [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
+    here = f"/api/v1/conversations/{conversation['id']}"
+    client.post(f"{here}/notes", headers=api, json={"text": "note"})
+    client.post(f"{here}/resolve", headers=api)
+
+    async def outbox(hub: Hub) -> list[tuple[str, dict[str, Any]]]:
+        async with hub.database.session() as session:
+            rows = (await session.exec(select(OutboxEvent).order_by(col(OutboxEvent.created_at)))).all()
+        return [(row.event_type, row.payload) for row in rows]
+
+    recorded = run(outbox, settings)
+    for event_type, payload in recorded:
+        event = msgspec.convert(payload, AnyWorkspaceEvent)
+        assert event.__struct_config__.tag == event_type
+        assert msgspec.to_builtins(event) == payload
+    assert {"conversation.created", "message.created", "conversation.resolved"} <= {
+        kind for kind, _ in recorded
+    }
 
 
 def _operations(document: dict[str, Any]) -> Any:
