@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from litestar import Request
 from litestar.connection import ASGIConnection
 from sqlalchemy import delete
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub.crypto import MIN_PASSWORD_LENGTH, hash_api_token, hash_password, new_api_token, verify_password
 from hub.errors import ApiError
@@ -41,7 +40,7 @@ __all__ = [
 ]
 
 SESSION_TOKEN_LIFETIME = timedelta(hours=12)
-SESSION_TOKEN_NAME = "login session"
+SESSION_TOKEN_NAME = "login session"  # noqa: S105 - the name of a token row, not a secret
 SESSION_REVOKED = {"type": "session.revoked"}
 """Published on a revoked token's session channel: its sockets, on any web process, close."""
 
@@ -89,11 +88,6 @@ async def authenticate(hub: Hub, token: str | None) -> Caller:
     return Caller(workspace_id=row.workspace_id, agent=agent, token_id=row.id, expires_at=row.expires_at)
 
 
-async def caller_dependency(request: Request) -> Caller:
-    hub: Hub = request.app.state.hub
-    return await authenticate(hub, token_from(request))
-
-
 async def issue_token(hub: Hub, agent: Agent, name: str, lifetime: timedelta | None) -> str:
     token = new_api_token()
     async with hub.database.session() as session:
@@ -126,7 +120,7 @@ async def login(hub: Hub, limiter: RateLimiter, email: str, password: str, addre
 async def logout(hub: Hub, caller: Caller) -> None:
     """Revoke the token the caller used: it stops authenticating at once, and its sockets close."""
     async with hub.database.session() as session:
-        await session.execute(delete(ApiToken).where(ApiToken.id == caller.token_id))
+        await session.execute(delete(ApiToken).where(col(ApiToken.id) == caller.token_id))
         await session.commit()
     await hub.publisher.publish(SESSION_REVOKED, [session_channel(caller.token_id)])
 
@@ -159,7 +153,7 @@ async def change_password(
         )
     new_hash = await _off_loop(hash_password, new_password)
     async with hub.database.session() as session:
-        row = await session.get(Agent, agent.id)
+        row = await session.get_one(Agent, agent.id)
         row.password_hash = new_hash
         other_sessions = (
             await session.exec(
@@ -170,7 +164,7 @@ async def change_password(
                 )
             )
         ).all()
-        await session.execute(delete(ApiToken).where(ApiToken.id.in_(other_sessions)))
+        await session.execute(delete(ApiToken).where(col(ApiToken.id).in_(other_sessions)))
         await session.commit()
     await limiter.reset(_account_key(agent.email))
     if other_sessions:

@@ -46,6 +46,7 @@ __all__ = [
     "PasswordChanged",
     "ReplyWindowView",
     "SocketError",
+    "SocketFrame",
     "SocketPong",
     "SocketReady",
     "TypingState",
