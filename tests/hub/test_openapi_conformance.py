@@ -7,10 +7,8 @@ with no key the document does not declare. The agent socket's frames are the dec
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
-import jsonschema_rs
 import msgspec
 import pytest
 from litestar.testing import TestClient
@@ -22,15 +20,12 @@ from hub.runtime import Hub
 from hub.settings import Settings
 from hub.views import SocketError, SocketPong, SocketReady
 from tests.conftest import bearer, inbox_of, run, wait_for
+from tests.hub.openapi_support import VISITOR_PATHS, Conformance, resolve
 
 TYPED_OUTSIDE_JSON = {"/metrics"}
 """Prometheus text: a string schema is all there is to say."""
-VISITOR_PATHS = ("/widget/",)
-"""The web chat's visitor-facing routes: their shapes belong to the web chat connector, which declares them."""
 NOT_ERRORS = {("/readyz", "503"): "Readiness"}
 """A status of 500 or more that is not an error of the request: readiness names what is not ready."""
-OPEN_SCHEMAS = {"InboxView"}
-"""Shapes with keys beside the declared ones: an inbox also answers its channel's public connection facts."""
 
 
 @pytest.fixture
@@ -75,15 +70,15 @@ def test_the_error_shape_is_declared_once(document: dict[str, Any]) -> None:
     error = document["components"]["schemas"]["ErrorBody"]
     assert error["required"] == ["code", "detail", "status_code"]
     assert set(error["properties"]) == {"status_code", "code", "detail", "errors"}
-    field = _resolve(document, error["properties"]["errors"]["items"])
+    field = resolve(document, error["properties"]["errors"]["items"])
     assert set(field["properties"]) == {"field", "message", "source"}
 
 
 def test_statuses_are_declared_as_their_closed_sets(document: dict[str, Any]) -> None:
     schemas = document["components"]["schemas"]
-    message_status = _resolve(document, schemas["MessageView"]["properties"]["status"])
+    message_status = resolve(document, schemas["MessageView"]["properties"]["status"])
     assert set(message_status["enum"]) >= {"pending", "sending", "sent", "delivered", "failed"}
-    conversation_status = _resolve(document, schemas["ConversationView"]["properties"]["status"])
+    conversation_status = resolve(document, schemas["ConversationView"]["properties"]["status"])
     assert set(conversation_status["enum"]) >= {"queued", "assigned", "resolved"}
 
 
@@ -99,12 +94,13 @@ def test_real_answers_validate_against_the_document(
     here = f"/api/v1/conversations/{conversation['id']}"
     unknown = "0" * 36
     checked: list[tuple[str, str, int]] = []
+    conformance = Conformance(document)
 
     def check(method: str, path: str, template: str, expected: int, **request: Any) -> Any:
         request.setdefault("headers", api)
         answer = client.request(method, path, **request)
         assert answer.status_code == expected, (method, path, answer.text[:500])
-        _validate(document, template, method, answer)
+        conformance.check(template, method, answer)
         checked.append((method, template, expected))
         return answer
 
@@ -238,15 +234,9 @@ def _operations(document: dict[str, Any]) -> Any:
             yield path, method.upper(), operation
 
 
-def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in schema:
-        schema = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    return schema
-
-
 def _untyped(document: dict[str, Any], schema: dict[str, Any]) -> bool:
     """No schema, or an object or array that says nothing of what it holds (what `dict[str, Any]` declares)."""
-    schema = _resolve(document, schema)
+    schema = resolve(document, schema)
     if not schema:
         return True
     if "oneOf" in schema or "anyOf" in schema:
@@ -257,37 +247,3 @@ def _untyped(document: dict[str, Any], schema: dict[str, Any]) -> bool:
     if kind == "array":
         return _untyped(document, schema.get("items", {}))
     return kind is None
-
-
-def _validate(document: dict[str, Any], template: str, method: str, answer: Any) -> None:
-    """The answer's status is declared for the operation, and its JSON body is valid under the declared schema
-    with every object closed (no key the document does not name)."""
-    responses = document["paths"][template][method.lower()]["responses"]
-    declared = responses.get(str(answer.status_code))
-    assert declared is not None, f"{method} {template} answered {answer.status_code}, not declared"
-    if answer.status_code == 204:
-        assert not answer.content
-        return
-    schema = declared["content"]["application/json"]["schema"]
-    components = _closed(document["components"])
-    validator = jsonschema_rs.validator_for({**schema, "components": components})
-    errors = [str(error) for error in validator.iter_errors(answer.json())]
-    assert not errors, f"{method} {template} {answer.status_code}: {errors} in {answer.text[:1000]}"
-
-
-def _closed(components: dict[str, Any]) -> dict[str, Any]:
-    closed = copy.deepcopy(components)
-
-    def close(schema: Any, name: str | None = None) -> None:
-        if isinstance(schema, dict):
-            if "properties" in schema and "additionalProperties" not in schema and name not in OPEN_SCHEMAS:
-                schema["additionalProperties"] = False
-            for key, value in schema.items():
-                close(value) if key != "properties" else [close(each) for each in value.values()]
-        elif isinstance(schema, list):
-            for each in schema:
-                close(each)
-
-    for name, schema in closed["schemas"].items():
-        close(schema, name)
-    return closed
