@@ -105,11 +105,17 @@ async def _prove_credentials(hub: Hub, inbox: Inbox) -> None:
         ) from None
 
 
+WITH_FACTS = (
+    "Besides its declared fields, an inbox answers its channel's public connection facts (e.g. `callback_url`, "
+    "`widget_token`, `embed_snippet`) as top-level keys."
+)
+
+
 class InboxController(Controller):
     path = "/inboxes"
     tags = ("inboxes",)
 
-    @get("/", responses=error_responses(401))
+    @get("/", responses=error_responses(401), response_description=WITH_FACTS)
     async def list_inboxes(
         self,
         hub: NamedDependency[Hub],
@@ -120,7 +126,7 @@ class InboxController(Controller):
         rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
         return [inbox_view(hub, inbox) for inbox in rows]
 
-    @get("/{inbox_id:str}", responses=error_responses(400, 401, 404))
+    @get("/{inbox_id:str}", responses=error_responses(400, 401, 404), response_description=WITH_FACTS)
     async def get_inbox(
         self,
         hub: NamedDependency[Hub],
@@ -137,7 +143,12 @@ class InboxController(Controller):
             raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
         return inbox_view(hub, inbox)
 
-    @post("/", status_code=201, responses=error_responses(400, 401, 413, 422, 502))
+    @post(
+        "/",
+        status_code=201,
+        responses=error_responses(400, 401, 413, 422, 502),
+        response_description=WITH_FACTS,
+    )
     async def create_inbox(
         self,
         hub: NamedDependency[Hub],

@@ -52,17 +52,23 @@ class Conformance:
 
 
 def _closed(components: dict[str, Any]) -> dict[str, Any]:
+    """The component schemas with `additionalProperties: false` on every object that lists its properties."""
     closed = copy.deepcopy(components)
 
     def close(schema: Any, name: str | None = None) -> None:
-        if isinstance(schema, dict):
-            if "properties" in schema and "additionalProperties" not in schema and name not in OPEN_SCHEMAS:
-                schema["additionalProperties"] = False
-            for key, value in schema.items():
-                close(value) if key != "properties" else [close(each) for each in value.values()]
-        elif isinstance(schema, list):
+        if isinstance(schema, list):
             for each in schema:
                 close(each)
+            return
+        if not isinstance(schema, dict):
+            return
+        if "properties" in schema and "additionalProperties" not in schema and name not in OPEN_SCHEMAS:
+            schema["additionalProperties"] = False
+        for key, value in schema.items():
+            if key == "properties":
+                close(list(value.values()))
+            else:
+                close(value)
 
     for name, schema in closed["schemas"].items():
         close(schema, name)
