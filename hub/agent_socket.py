@@ -30,6 +30,8 @@ from hub.realtime import (
     workspace_channel,
 )
 from hub.runtime import Hub
+from hub.statuses import AgentPresence
+from hub.views import SocketError, SocketPong, SocketReady
 
 __all__ = ["agent_socket"]
 
@@ -61,16 +63,16 @@ async def agent_socket(socket: WebSocket) -> None:
         except ApiError as error:
             await _end_session(socket, error.code, error.detail)
             return
-        await _set_presence(hub, caller.agent_id, "online")
+        await _set_presence(hub, caller.agent_id, AgentPresence.ONLINE)
         try:
             async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
                 await socket.send_json(
-                    {"type": "ready", "workspace_id": caller.workspace_id, "agent_id": caller.agent_id}
+                    SocketReady(workspace_id=caller.workspace_id, agent_id=caller.agent_id)
                 )
                 feed.start()
                 await _serve_while_session_lasts(hub, socket, caller, session_events)
         finally:
-            await _set_presence(hub, caller.agent_id, "offline")
+            await _set_presence(hub, caller.agent_id, AgentPresence.OFFLINE)
 
 
 async def _serve_while_session_lasts(
@@ -98,10 +100,10 @@ async def _answer_frames(socket: WebSocket) -> None:
             try:
                 frame = await receive_frame(socket)
             except InvalidFrame as error:
-                await socket.send_json({"type": "error", "code": "invalid_json", "detail": str(error)})
+                await socket.send_json(SocketError(code="invalid_json", detail=str(error)))
                 continue
             if frame.get("type") == "ping":
-                await socket.send_json({"type": "pong"})
+                await socket.send_json(SocketPong())
     except WebSocketDisconnect:
         return
 
@@ -119,11 +121,11 @@ async def _session_end(hub: Hub, expires_at: datetime | None, session_events: Ev
 
 
 async def _end_session(socket: WebSocket, code: str, detail: str) -> None:
-    await socket.send_json({"type": "error", "code": code, "detail": detail})
+    await socket.send_json(SocketError(code=code, detail=detail))
     await socket.close(code=SESSION_CLOSE_CODE)
 
 
-async def _set_presence(hub: Hub, agent_id: str | None, presence: str) -> None:
+async def _set_presence(hub: Hub, agent_id: str | None, presence: AgentPresence) -> None:
     if agent_id is None:
         return
     async with hub.database.session() as session:

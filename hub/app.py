@@ -14,11 +14,10 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from connectors import default_registry
 from hub.agent_socket import agent_socket
-from hub.api import ApiController, AuthController
-from hub.attachment_routes import attachment_routes
+from hub.api import api_router
+from hub.attachment_routes import download_attachment
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.db import Database
-from hub.dead_events import InboundEventController
 from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
@@ -101,11 +100,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
 
     app = Litestar(
         route_handlers=[
-            ApiController,
-            AuthController,
-            InboundEventController,
+            api_router(settings),
             WidgetController,
-            *attachment_routes(settings),
+            download_attachment,
             channel_webhook,
             channel_webhook_sub_path,
             agent_socket,

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVar
 
-from litestar import Request
 from litestar.connection import ASGIConnection
 from sqlalchemy import delete
 from sqlmodel import col, select
@@ -87,11 +86,6 @@ async def authenticate(hub: Hub, token: str | None) -> Caller:
             raise ApiError(401, "expired_token", "The API token has expired; log in again.")
         agent = await session.get(Agent, row.agent_id) if row.agent_id else None
     return Caller(workspace_id=row.workspace_id, agent=agent, token_id=row.id, expires_at=row.expires_at)
-
-
-async def caller_dependency(request: Request) -> Caller:
-    hub: Hub = request.app.state.hub
-    return await authenticate(hub, token_from(request))
 
 
 async def issue_token(hub: Hub, agent: Agent, name: str, lifetime: timedelta | None) -> str:

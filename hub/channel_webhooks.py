@@ -11,11 +11,12 @@ import logging
 from contextlib import AbstractAsyncContextManager, nullcontext
 
 from litestar import Request, Response, route
+from litestar.openapi import ResponseSpec
 
 from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub import inbound
 from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, KindPath, SubPath
 from hub.models import Inbox
 from hub.runtime import Hub
@@ -25,7 +26,7 @@ __all__ = ["channel_webhook", "channel_webhook_sub_path"]
 log = logging.getLogger("omnihub.webhooks")
 
 
-async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response:
+async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> Response[bytes]:
     hub: Hub = request.app.state.hub
     inbox = await hub.inboxes.find(id=inbox_id, kind=kind)
     connector = hub.connector_for(inbox) if inbox is not None and kind in hub.registry else None
@@ -84,21 +85,44 @@ def _claimed_signature(
     return claimed_once(claims, key, request_digest(raw), replay_key.accepted_for)
 
 
+WEBHOOK_RESPONSES = {
+    **error_responses(400, 403, 404),
+    200: ResponseSpec(
+        data_container=str,
+        media_type="*/*",
+        description="The acknowledgement the channel expects, in its own media type (text, XML or JSON).",
+        generate_examples=False,
+    ),
+}
+
+
 def _public_url(hub: Hub, request: Request) -> str:
     """The URL as the channel called it (behind a proxy, the public URL), which signatures cover."""
     query = request.url.query
     return f"{hub.settings.public_url}{request.url.path}" + (f"?{query}" if query else "")
 
 
-@route("/webhooks/{kind:str}/{inbox_id:str}", http_method=["GET", "POST"], tags=["channels"])
-async def channel_webhook(request: Request, kind: KindPath, inbox_id: IdPath) -> Response:
+@route(
+    "/webhooks/{kind:str}/{inbox_id:str}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    tags=["channels"],
+    responses=WEBHOOK_RESPONSES,
+)
+async def channel_webhook(request: Request, kind: KindPath, inbox_id: IdPath) -> Response[bytes]:
     """A channel delivers messages (or a set-up handshake) for one inbox."""
     return await _handle(request, kind, inbox_id, "")
 
 
-@route("/webhooks/{kind:str}/{inbox_id:str}/{sub_path:path}", http_method=["GET", "POST"], tags=["channels"])
+@route(
+    "/webhooks/{kind:str}/{inbox_id:str}/{sub_path:path}",
+    http_method=["GET", "POST"],
+    status_code=200,
+    tags=["channels"],
+    responses=WEBHOOK_RESPONSES,
+)
 async def channel_webhook_sub_path(
     request: Request, kind: KindPath, inbox_id: IdPath, sub_path: SubPath
-) -> Response:
+) -> Response[bytes]:
     """A channel's secondary hook for one inbox (delivery status, recordings)."""
     return await _handle(request, kind, inbox_id, sub_path)

@@ -6,9 +6,10 @@ import secrets
 from datetime import timedelta
 from typing import Any
 
+import msgspec
 from sqlmodel import select
 
-from hub.api import inbox_json
+from hub.api import inbox_view
 from hub.crypto import hash_api_token, hash_password, new_api_token
 from hub.models import Agent, ApiToken, Inbox, Workspace
 from hub.runtime import Hub
@@ -97,7 +98,11 @@ async def ensure_demo(hub: Hub) -> dict[str, Any]:
 
 def _demo_inbox_facts(hub: Hub, inbox: Inbox) -> dict[str, Any]:
     """How to reach the inbox: its public facts plus the made-up console settings a local simulator needs."""
-    facts = {key: value for key, value in inbox_json(hub, inbox).items() if key not in INBOX_CONFIGURATION}
+    facts = {
+        key: value
+        for key, value in msgspec.to_builtins(inbox_view(hub, inbox)).items()
+        if key not in INBOX_CONFIGURATION
+    }
     if inbox.kind in hub.registry:
         facts.update(hub.connector_for(inbox).console_settings())
     return facts

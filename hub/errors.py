@@ -6,13 +6,24 @@ breaks its declared type) come through here too, so a client parses one shape wh
 
 from __future__ import annotations
 
+from http import HTTPStatus
 from typing import Any
 
+import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-__all__ = ["ApiError", "FieldError", "error_body", "error_handlers"]
+__all__ = [
+    "ApiError",
+    "ErrorBody",
+    "ErrorField",
+    "FieldError",
+    "error_body",
+    "error_handlers",
+    "error_responses",
+]
 
 _DEFAULT_CODES = {
     400: "bad_request",
@@ -33,6 +44,26 @@ FieldError = dict[str, str]
 """`{"field": "attachments[0].kind", "message": "..."}`, with `"source"` (path, query, header, body) when known."""
 
 
+class ErrorField(msgspec.Struct, omit_defaults=True):
+    field: str
+    """The field at fault, e.g. `attachments[0].kind` or `settings.app_secret`."""
+    message: str
+    source: str | None = None
+    """Where the field was: `path`, `query`, `header` or `body`, when known."""
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """The body of every error the hub answers over HTTP."""
+
+    status_code: int
+    code: str
+    """A machine code, e.g. `conversation_not_found`."""
+    detail: str
+    """What went wrong, in words a person can act on."""
+    errors: list[ErrorField] = []
+    """The fields at fault, when a request breaks a declared limit or a value the hub checks."""
+
+
 class ApiError(HTTPException):
     def __init__(
         self,
@@ -47,13 +78,23 @@ class ApiError(HTTPException):
         self.code = code
 
 
-def error_body(
-    status_code: int, code: str, detail: str, errors: list[FieldError] | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"status_code": status_code, "code": code, "detail": detail}
-    if errors:
-        body["errors"] = errors
-    return body
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
+        )
+        for status in sorted({*statuses, 500})
+    }
+
+
+def error_body(status_code: int, code: str, detail: str, errors: list[FieldError] | None = None) -> ErrorBody:
+    return ErrorBody(
+        status_code=status_code,
+        code=code,
+        detail=detail,
+        errors=msgspec.convert(errors or [], list[ErrorField]),
+    )
 
 
 def _http_error(request: Request, error: HTTPException) -> Response:
@@ -68,9 +109,10 @@ def _http_error(request: Request, error: HTTPException) -> Response:
             headers=error.headers,
         )
     code = getattr(error, "code", None) or _DEFAULT_CODES.get(error.status_code, "error")
-    field_errors = error.extra if isinstance(error.extra, list) else None
     return Response(
-        error_body(error.status_code, code, error.detail, field_errors),
+        error_body(
+            error.status_code, code, error.detail, error.extra if isinstance(error.extra, list) else None
+        ),
         status_code=error.status_code,
         headers=error.headers,
     )

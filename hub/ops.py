@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Literal
 
+import msgspec
 from litestar import Request, Response, get
+from litestar.openapi import ResponseSpec
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, text
 from sqlmodel import col, select
@@ -13,17 +16,33 @@ from hub import metrics
 from hub.models import InboundEvent, Inbox, Message
 from hub.runtime import Hub
 
-__all__ = ["healthz", "metrics_endpoint", "readyz"]
+__all__ = ["Health", "Readiness", "healthz", "metrics_endpoint", "readyz"]
+
+
+class Health(msgspec.Struct):
+    status: Literal["ok"]
+
+
+class Readiness(msgspec.Struct):
+    status: Literal["ready", "unavailable"]
+    checks: dict[str, str]
+    """`ok`, or `error: <kind of error>`, for each of `database` and `broker`."""
 
 
 @get("/healthz", tags=["ops"])
-async def healthz() -> dict[str, str]:
+async def healthz() -> Health:
     """The process is alive."""
-    return {"status": "ok"}
+    return Health(status="ok")
 
 
-@get("/readyz", tags=["ops"])
-async def readyz(request: Request) -> Response:
+@get(
+    "/readyz",
+    tags=["ops"],
+    responses={
+        503: ResponseSpec(data_container=Readiness, description="Unavailable", generate_examples=False)
+    },
+)
+async def readyz(request: Request) -> Response[Readiness]:
     """The database and the broker answer; 503 naming what does not."""
     hub: Hub = request.app.state.hub
     checks: dict[str, str] = {}
@@ -41,12 +60,13 @@ async def readyz(request: Request) -> Response:
         checks["broker"] = f"error: {type(error).__name__}"
     ready = all(value == "ok" for value in checks.values())
     return Response(
-        {"status": "ready" if ready else "unavailable", "checks": checks}, status_code=200 if ready else 503
+        Readiness(status="ready" if ready else "unavailable", checks=checks),
+        status_code=200 if ready else 503,
     )
 
 
 @get("/metrics", tags=["ops"], media_type=CONTENT_TYPE_LATEST)
-async def metrics_endpoint(request: Request) -> Response:
+async def metrics_endpoint(request: Request) -> Response[bytes]:
     """Prometheus exposition: request latency per route, pipeline counters, queue depth, dead events and lag."""
     hub: Hub = request.app.state.hub
     async with hub.database.session() as session:
@@ -61,7 +81,7 @@ async def metrics_endpoint(request: Request) -> Response:
                 await session.exec(
                     select(Inbox.kind, func.count())
                     .select_from(InboundEvent)
-                    .join(Inbox, col(Inbox.id) == InboundEvent.inbox_id)
+                    .join(Inbox, col(Inbox.id) == col(InboundEvent.inbox_id))
                     .where(InboundEvent.status == "dead")
                     .group_by(Inbox.kind)
                 )

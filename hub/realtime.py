@@ -73,7 +73,7 @@ def audience_channel(inbox_id: str, kind: str, scope: str, value: str) -> str:
 
 
 class Publisher(Protocol):
-    async def publish(self, event: dict[str, Any], channels: list[str]) -> None: ...
+    async def publish(self, event: object, channels: list[str]) -> None: ...
 
 
 class RedisPublisher:
@@ -89,7 +89,7 @@ class RedisPublisher:
             self._publish_all, max_items=PUBLISH_BATCH_SIZE
         )
 
-    async def publish(self, event: dict[str, Any], channels: list[str]) -> None:
+    async def publish(self, event: object, channels: list[str]) -> None:
         data = msgspec.json.encode(event)
         await self._batcher.submit([(channel, data) for channel in dict.fromkeys(channels)])
 
@@ -108,7 +108,7 @@ class FanoutPublisher:
         self._fanout = fanout
         self._loop = loop
 
-    async def publish(self, event: dict[str, Any], channels: list[str]) -> None:
+    async def publish(self, event: object, channels: list[str]) -> None:
         publishing = self._fanout.publish(msgspec.json.encode(event), list(dict.fromkeys(channels)))
         if asyncio.get_running_loop() is self._loop:
             await publishing

@@ -28,6 +28,7 @@ from hub.models import Agent
 from hub.runtime import Hub
 from hub.settings import Settings
 from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
+from tests.hub.openapi_support import VISITOR_PATHS, Conformance
 
 EXAMPLES_PER_OPERATION = 50
 """Some 30 operations: at most 1,500 requests per database, about 20 seconds."""
@@ -62,12 +63,9 @@ def _fuzz(settings: Settings) -> None:
     demo = run(ensure_demo, settings)
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
         known = _known_values(client, demo)
-        operations = [
-            result.ok()
-            for result in schemathesis.openapi.from_dict(
-                client.get("/schema/openapi.json").json()
-            ).get_all_operations()
-        ]
+        document = client.get("/schema/openapi.json").json()
+        conformance = Conformance(document)
+        operations = [result.ok() for result in schemathesis.openapi.from_dict(document).get_all_operations()]
         api_tokens = run(lambda hub: _admin_tokens(hub, len(operations)), settings)
         for operation, api_token in zip(operations, api_tokens, strict=True):
             valid, other = (
@@ -77,6 +75,7 @@ def _fuzz(settings: Settings) -> None:
             )
             _exercise(
                 client,
+                conformance,
                 operation,
                 known,
                 bearer(valid),
@@ -95,6 +94,7 @@ def _fuzz(settings: Settings) -> None:
 
 def _exercise(
     client: TestClient,
+    conformance: Conformance,
     operation: APIOperation,
     known: dict[str, str],
     valid: dict[str, str],
@@ -128,6 +128,8 @@ def _exercise(
         assert answer.status_code < 500, f"{request!r:.2000} answered {answer.status_code}"
         if answer.status_code >= 400:
             assert_error_shape(answer)
+        if not operation.path.startswith(VISITOR_PATHS):
+            conformance.check(operation.path, operation.method, answer)
 
     no_server_error()
 

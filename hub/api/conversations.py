@@ -1,0 +1,194 @@
+"""Conversations: list and read them, assign and resolve them, show the customer that an agent is typing."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from sqlalchemy import and_, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub import assignment, events, outbound
+from hub.api.dependencies import load_conversation
+from hub.auth import Caller
+from hub.errors import ApiError, error_responses
+from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
+from hub.ids import looks_like_id
+from hub.models import Agent, Conversation, Identity, Inbox
+from hub.realtime import workspace_channel
+from hub.reply_windows import reply_window
+from hub.runtime import Hub
+from hub.statuses import ConversationStatus
+from hub.views import (
+    ConversationDetail,
+    ConversationPage,
+    ConversationView,
+    IdentityView,
+    ReplyWindowView,
+    TypingState,
+)
+
+__all__ = ["ConversationController"]
+
+
+class AssignBody(msgspec.Struct):
+    agent_id: Id | None
+    """null leaves the conversation unassigned."""
+
+
+class TypingBody(msgspec.Struct):
+    typing: bool = True
+
+
+def _encode_cursor(conversation: Conversation) -> str:
+    raw = f"{conversation.last_message_at.isoformat()}|{conversation.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    """The (last_message_at, id) a cursor names; anything else, however it decodes, is not a cursor we made."""
+    try:
+        moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
+        last_message_at = datetime.fromisoformat(moment)
+        if last_message_at.tzinfo is not None and looks_like_id(conversation_id):
+            return last_message_at.astimezone(UTC), conversation_id
+    except (ValueError, OverflowError):
+        pass
+    raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
+
+
+class ConversationController(Controller):
+    path = "/conversations"
+    tags = ("conversations",)
+
+    @get("/", responses=error_responses(400, 401))
+    async def list_conversations(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        status: StatusQuery = None,
+        inbox_id: IdQuery = None,
+        assignee_id: IdQuery = None,
+        cursor: CursorQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
+    ) -> ConversationPage:
+        """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
+        statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
+        if status:
+            statement = statement.where(col(Conversation.status).in_(status.split(",")))
+        if inbox_id:
+            statement = statement.where(Conversation.inbox_id == inbox_id)
+        if assignee_id == "none":
+            statement = statement.where(col(Conversation.assignee_id).is_(None))
+        elif assignee_id:
+            statement = statement.where(Conversation.assignee_id == assignee_id)
+        if cursor:
+            moment, last_id = _decode_cursor(cursor)
+            statement = statement.where(
+                or_(
+                    col(Conversation.last_message_at) < moment,
+                    and_(col(Conversation.last_message_at) == moment, col(Conversation.id) < last_id),
+                )
+            )
+        statement = statement.order_by(
+            col(Conversation.last_message_at).desc(), col(Conversation.id).desc()
+        ).limit(limit + 1)
+        rows = (await session.exec(statement)).all()
+        page = rows[:limit]
+        return ConversationPage(
+            items=[events.conversation_view(conversation) for conversation in page],
+            next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+        )
+
+    @get("/{conversation_id:str}", responses=error_responses(400, 401, 404))
+    async def get_conversation(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+    ) -> ConversationDetail:
+        """The conversation with its channel, the customer's identity on it, and the window replies may be sent in."""
+        conversation = await load_conversation(session, caller, conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
+        window = reply_window(hub.connector_for(inbox).capabilities, conversation)
+        return ConversationDetail(
+            **msgspec.structs.asdict(events.conversation_view(conversation)),
+            channel=inbox.kind,
+            identity=IdentityView(kind=identity.kind, value=identity.value, scope=identity.scope),
+            reply_window=ReplyWindowView(ends_at=window.ends_at, replies_remaining=window.replies_remaining),
+        )
+
+    @post(
+        "/{conversation_id:str}/assign", status_code=200, responses=error_responses(400, 401, 404, 413, 422)
+    )
+    async def assign(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[AssignBody],
+    ) -> ConversationView:
+        """Assign the conversation to an agent of the workspace, or leave it unassigned."""
+        conversation = await load_conversation(session, caller, conversation_id)
+        if data.agent_id is not None:
+            agent = await session.get(Agent, data.agent_id)
+            if agent is None or agent.workspace_id != caller.workspace_id:
+                raise ApiError(422, "agent_not_found", f"No agent {data.agent_id} in your workspace.")
+        await session.close()
+        row = await assignment.assign(
+            hub, conversation, data.agent_id, actor_type="agent", actor_id=caller.agent_id
+        )
+        return events.conversation_view(row)
+
+    @post("/{conversation_id:str}/resolve", status_code=200, responses=error_responses(400, 401, 404))
+    async def resolve(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+    ) -> ConversationView:
+        """Resolve the conversation; the customer's next message reopens it."""
+        conversation = await load_conversation(session, caller, conversation_id)
+        conversation.status = ConversationStatus.RESOLVED
+        conversation.resolved_at = hub.now()
+        event = events.record(
+            session,
+            conversation.workspace_id,
+            "conversation.resolved",
+            conversation.id,
+            {"conversation": events.conversation_view(conversation)},
+        )
+        await session.commit()
+        await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
+        return events.conversation_view(conversation)
+
+    @post("/{conversation_id:str}/typing", status_code=202, responses=error_responses(400, 401, 404, 413))
+    async def typing(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[TypingBody],
+    ) -> TypingState:
+        """Show the customer that an agent is typing, where the channel can."""
+        conversation = await load_conversation(session, caller, conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
+        await session.close()
+        await hub.publisher.publish(
+            {"type": "typing", "typing": data.typing}, [events.audience_of(conversation, identity)]
+        )
+        if hub.connector_for(inbox).capabilities.typing:
+            await hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
+        return TypingState(typing=data.typing)

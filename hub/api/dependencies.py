@@ -1,0 +1,70 @@
+"""What the API's handlers are given: the hub, the caller, a database session for the request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.auth import Caller, authenticate, token_from
+from hub.errors import ApiError
+from hub.models import Conversation
+from hub.ratelimit import RateLimiter
+from hub.runtime import Hub
+from hub.statuses import AgentRole
+
+__all__ = ["API_DEPENDENCIES", "load_conversation"]
+
+
+async def provide_hub(request: Request) -> Hub:
+    hub: Hub = request.app.state.hub
+    return hub
+
+
+async def provide_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+async def provide_session(hub: NamedDependency[Hub]) -> AsyncIterator[AsyncSession]:
+    """One session for the request's reads and writes; what it has not committed is rolled back at the end."""
+    async with hub.database.session() as session:
+        yield session
+
+
+async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
+    return await authenticate(hub, token_from(request))
+
+
+async def provide_admin(caller: NamedDependency[Caller]) -> Caller:
+    """For what only an admin agent's token may read or do (e.g. customers' raw deliveries in dead events)."""
+    if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
+        raise ApiError(403, "admin_only", "Only an admin agent may list, retry or discard inbound events.")
+    return caller
+
+
+API_DEPENDENCIES = {
+    "hub": Provide(provide_hub),
+    "rate_limiter": Provide(provide_rate_limiter),
+    "session": Provide(provide_session),
+    "caller": Provide(provide_caller),
+    "admin": Provide(provide_admin),
+}
+"""Resolved only for the handlers that name them: the login handler, which names no `caller`, needs no token."""
+
+
+async def load_conversation(session: AsyncSession, caller: Caller, conversation_id: str) -> Conversation:
+    """The caller's conversation; 404 for one of another workspace, as for one that does not exist."""
+    conversation = (
+        await session.exec(
+            select(Conversation).where(
+                Conversation.id == conversation_id, Conversation.workspace_id == caller.workspace_id
+            )
+        )
+    ).first()
+    if conversation is None:
+        raise ApiError(404, "conversation_not_found", f"No conversation {conversation_id} in your workspace.")
+    return conversation

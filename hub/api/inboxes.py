@@ -1,0 +1,210 @@
+"""Connected channels: list them, read one, connect a new one."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cache
+from typing import Any, cast
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from connectors import CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
+from hub.auth import Caller
+from hub.errors import ApiError, error_responses
+from hub.fields import IdPath, InboxSettings, Kind, Name
+from hub.models import Inbox
+from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
+from hub.views import ChannelCapabilities, InboxView
+from normalizer import clean_text
+from routing.assignment import STRATEGIES as ROUTING_STRATEGIES
+
+__all__ = ["InboxBody", "InboxController", "inbox_view"]
+
+MASKED = "********"
+_VIEW_FIELDS = frozenset(InboxView.__struct_fields__)
+
+
+class InboxBody(msgspec.Struct):
+    kind: Kind
+    name: Name
+    settings: InboxSettings = {}
+    routing_strategy: str = "least_busy"
+    bot_enabled: bool = False
+
+
+@cache
+def _with_connection_facts(names: tuple[str, ...]) -> type[InboxView]:
+    """The inbox view with a channel's public connection facts as top-level fields, as the API has always
+    answered them; one type per set of names a connector describes."""
+    return cast(
+        type[InboxView],
+        msgspec.defstruct(
+            "InboxView", [(name, Any) for name in names], bases=(InboxView,), kw_only=True, omit_defaults=True
+        ),
+    )
+
+
+def inbox_view(hub: Hub, inbox: Inbox) -> InboxView:
+    """The inbox with its public connection facts; secret settings are masked, never echoed.
+
+    An inbox whose connector is no longer installed is still listed, marked `connector_missing`.
+    """
+    fields: dict[str, Any] = {
+        "id": inbox.id,
+        "kind": inbox.kind,
+        "name": inbox.name,
+        "settings": {
+            name: MASKED if isinstance(value, dict) and ENCRYPTED in value else value
+            for name, value in inbox.settings.items()
+        },
+        "routing_strategy": inbox.routing_strategy,
+        "bot_enabled": inbox.bot_enabled,
+        "created_at": inbox.created_at,
+    }
+    if inbox.kind not in hub.registry:
+        return InboxView(**fields, capabilities=None, connector_missing=True)
+    connector = hub.connector_for(inbox)
+    capabilities = connector.capabilities
+    facts = {name: value for name, value in connector.describe().items() if name not in _VIEW_FIELDS}
+    return _with_connection_facts(tuple(facts))(
+        **fields,
+        **facts,
+        capabilities=ChannelCapabilities(
+            max_text_length=capabilities.max_text_length,
+            reply_window_seconds=capabilities.reply_window.total_seconds()
+            if capabilities.reply_window
+            else None,
+            max_replies_in_window=capabilities.max_replies_in_window,
+            typing=capabilities.typing,
+        ),
+    )
+
+
+async def _prove_credentials(hub: Hub, inbox: Inbox) -> None:
+    """The channel must accept the credentials before the inbox exists: nobody connects an account they cannot prove."""
+    try:
+        await hub.check_credentials(inbox)
+    except CredentialsRefused as refused:
+        named = (
+            [{"field": f"settings.{refused.setting}", "message": refused.reason}] if refused.setting else None
+        )
+        raise ApiError(
+            422, "credentials_refused", f"The channel refused the credentials: {refused.reason}", extra=named
+        ) from None
+    except CredentialsUnchecked as unchecked:
+        raise ApiError(
+            502,
+            "channel_unavailable",
+            f"The channel could not check the credentials, so the inbox was not "
+            f"created; try again later: {unchecked.reason}",
+        ) from None
+
+
+WITH_FACTS = (
+    "Besides its declared fields, an inbox answers its channel's public connection facts (e.g. `callback_url`, "
+    "`widget_token`, `embed_snippet`) as top-level keys."
+)
+
+
+class InboxController(Controller):
+    path = "/inboxes"
+    tags = ("inboxes",)
+
+    @get("/", responses=error_responses(401), response_description=WITH_FACTS)
+    async def list_inboxes(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+    ) -> list[InboxView]:
+        """Connected channels. Secret settings are shown as `********`, never echoed."""
+        rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
+        return [inbox_view(hub, inbox) for inbox in rows]
+
+    @get("/{inbox_id:str}", responses=error_responses(400, 401, 404), response_description=WITH_FACTS)
+    async def get_inbox(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        inbox_id: IdPath,
+    ) -> InboxView:
+        inbox = (
+            await session.exec(
+                select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
+            )
+        ).first()
+        if inbox is None:
+            raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+        return inbox_view(hub, inbox)
+
+    @post(
+        "/",
+        status_code=201,
+        responses=error_responses(400, 401, 413, 422, 502),
+        response_description=WITH_FACTS,
+    )
+    async def create_inbox(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        data: JSONBody[InboxBody],
+    ) -> InboxView:
+        """Connect a channel: `settings` is validated by the channel's settings model, and its credentials are
+        proved with the channel (422 `credentials_refused`, or 502 when the channel could not be asked)."""
+        if data.routing_strategy not in ROUTING_STRATEGIES:
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
+                extra=[{"field": "routing_strategy", "message": "unknown strategy"}],
+            )
+        name = clean_text(data.name)
+        if not name:
+            raise ApiError(
+                422,
+                "invalid_input",
+                "name must not be empty.",
+                extra=[{"field": "name", "message": "must not be empty"}],
+            )
+        try:
+            sealed = hub.seal_settings(data.kind, data.settings)
+        except UnknownConnectorKind:
+            raise ApiError(
+                422,
+                "unknown_kind",
+                f"No channel kind {data.kind!r}; known: {', '.join(hub.registry.kinds())}.",
+                extra=[{"field": "kind", "message": "unknown channel kind"}],
+            ) from None
+        except InvalidInboxSettings as invalid:
+            raise ApiError(
+                422,
+                "invalid_settings",
+                str(invalid),
+                extra=[
+                    {
+                        "field": "settings." + ".".join(str(part) for part in error["loc"]),
+                        "message": error["msg"],
+                    }
+                    for error in invalid.errors
+                ],
+            ) from None
+        inbox = Inbox(
+            workspace_id=caller.workspace_id,
+            kind=data.kind,
+            name=name,
+            settings=sealed,
+            public_token=secrets.token_urlsafe(24),
+            routing_strategy=data.routing_strategy,
+            bot_enabled=data.bot_enabled,
+        )
+        await _prove_credentials(hub, inbox)
+        session.add(inbox)
+        await session.commit()
+        return inbox_view(hub, inbox)

@@ -1,0 +1,191 @@
+"""A conversation's messages: read them, reply to the customer, write internal notes."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from msgspec import Meta
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from connectors import Capabilities
+from connectors.base import DestinationRefused
+from hub import events, outbound
+from hub.api.dependencies import load_conversation
+from hub.auth import Caller
+from hub.errors import ApiError, error_responses
+from hub.fields import AttachmentMeta, ClientId, IdPath, IdQuery, MimeType, Name
+from hub.models import Inbox, Message
+from hub.runtime import Hub
+from hub.statuses import MessageDirection, SenderType
+from hub.views import MessagePage, MessageView
+from normalizer import Attachment, clean_text
+
+__all__ = ["MessageController"]
+
+MAX_REPLY_LENGTH = 10_000
+MAX_ATTACHMENTS = 10
+ATTACHMENT_KINDS = ("image", "voice", "video", "file", "link", "card")
+MEDIA_CAPABILITIES = {"image": "images", "voice": "voice", "file": "files"}
+"""Attachment kinds a channel's Capabilities can rule out; the connector judges the others when sending."""
+
+
+class AttachmentBody(msgspec.Struct):
+    """A file uploaded with POST /api/v1/attachments (its `url`), or a link or card the channel renders."""
+
+    kind: str
+    url: str
+    name: Name | None = None
+    mime_type: MimeType | None = None
+    meta: AttachmentMeta = {}
+
+
+class ReplyBody(msgspec.Struct):
+    text: Annotated[str, Meta(max_length=MAX_REPLY_LENGTH, description="Control characters are removed.")] = (
+        ""
+    )
+    client_id: ClientId | None = None
+    attachments: Annotated[list[AttachmentBody], Meta(max_length=MAX_ATTACHMENTS)] = []
+
+
+def validated_attachments(
+    bodies: list[AttachmentBody], capabilities: Capabilities | None
+) -> list[Attachment]:
+    """Refuse what no channel could send, and media the channel's `capabilities` rule out (none for notes)."""
+    attachments = []
+    for index, body in enumerate(bodies):
+        field = f"attachments[{index}]"
+        if body.kind not in ATTACHMENT_KINDS:
+            raise ApiError(
+                422,
+                "invalid_attachment",
+                f"{field}.kind must be one of {', '.join(ATTACHMENT_KINDS)}.",
+                extra=[{"field": f"{field}.kind", "message": "unknown attachment kind"}],
+            )
+        if not body.url.startswith(("https://", "http://")) or len(body.url) > 2000:
+            raise ApiError(
+                422,
+                "invalid_attachment",
+                f"{field}.url must be an http(s) URL.",
+                extra=[{"field": f"{field}.url", "message": "not an http(s) URL"}],
+            )
+        capability = MEDIA_CAPABILITIES.get(body.kind)
+        if capabilities is not None and capability is not None and not getattr(capabilities, capability):
+            raise ApiError(
+                422,
+                "attachment_not_supported",
+                f"This channel cannot send {body.kind} attachments.",
+                extra=[{"field": f"{field}.kind", "message": "not supported by the channel"}],
+            )
+        attachments.append(
+            Attachment(
+                kind=body.kind,
+                url=body.url,
+                name=clean_text(body.name or "") or None,
+                mime_type=body.mime_type,
+                meta=body.meta,
+            )
+        )
+    return attachments
+
+
+def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> None:
+    """The hub fetches a reply's attachments to upload them to the channel: their URLs must pass the egress policy."""
+    for index, attachment in enumerate(attachments):
+        if attachment.url is None or hub.attachments.holds(attachment.url):
+            continue
+        try:
+            hub.egress.judge_url(attachment.url)
+        except DestinationRefused as refused:
+            field = f"attachments[{index}].url"
+            raise ApiError(
+                422,
+                "destination_refused",
+                f"{field} {refused.refusal}.",
+                extra=[{"field": field, "message": refused.refusal}],
+            ) from None
+
+
+class MessageController(Controller):
+    path = "/conversations/{conversation_id:str}"
+    tags = ("messages",)
+
+    @get("/messages", responses=error_responses(400, 401, 404))
+    async def list_messages(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        after: IdQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
+    ) -> MessagePage:
+        """Oldest first; `after` is the id of the last message you have."""
+        await load_conversation(session, caller, conversation_id)
+        statement = select(Message).where(
+            Message.conversation_id == conversation_id, Message.workspace_id == caller.workspace_id
+        )
+        if after:
+            statement = statement.where(Message.id > after)
+        rows = (await session.exec(statement.order_by(Message.id).limit(limit))).all()
+        return MessagePage(items=[events.message_view(message) for message in rows])
+
+    @post("/messages", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
+    async def reply(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[ReplyBody],
+    ) -> MessageView:
+        """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
+        return await _write(hub, caller, session, conversation_id, data, MessageDirection.OUT)
+
+    @post("/notes", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
+    async def note(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[ReplyBody],
+    ) -> MessageView:
+        """An internal note: agents see it, the customer never does."""
+        return await _write(hub, caller, session, conversation_id, data, MessageDirection.NOTE)
+
+
+async def _write(
+    hub: Hub,
+    caller: Caller,
+    session: AsyncSession,
+    conversation_id: str,
+    data: ReplyBody,
+    direction: MessageDirection,
+) -> MessageView:
+    conversation = await load_conversation(session, caller, conversation_id)
+    text = clean_text(data.text)
+    if not text and not data.attachments:
+        raise ApiError(422, "empty_text", "text must not be empty (or send attachments).")
+    capabilities = None
+    if direction == MessageDirection.OUT and data.attachments:
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        capabilities = hub.connector_for(inbox).capabilities
+    await session.close()
+    attachments = validated_attachments(data.attachments, capabilities)
+    if direction == MessageDirection.OUT:
+        refuse_unreachable_attachments(hub, attachments)
+    message, _created = await outbound.create_message(
+        hub,
+        conversation,
+        text=text,
+        direction=direction,
+        attachments=attachments,
+        sender_type=SenderType.AGENT if caller.agent else SenderType.SYSTEM,
+        sender_id=caller.agent_id,
+        client_id=data.client_id,
+    )
+    return events.message_view(message)

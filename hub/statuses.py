@@ -1,0 +1,70 @@
+"""The closed sets of values a row's status and kind columns hold, shared by the ORM rows and the API models.
+
+StrEnums, so they compare and encode as the plain strings the API, the database and the README name.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+__all__ = [
+    "AgentPresence",
+    "AgentRole",
+    "ConversationStatus",
+    "InboundEventStatus",
+    "MessageDirection",
+    "MessageStatus",
+    "SenderType",
+]
+
+
+class ConversationStatus(StrEnum):
+    QUEUED = "queued"
+    ASSIGNED = "assigned"
+    PENDING = "pending"
+    BOT = "bot"
+    RESOLVED = "resolved"
+
+
+class MessageDirection(StrEnum):
+    IN = "in"
+    OUT = "out"
+    NOTE = "note"
+    """Internal: agents see it, the customer never does."""
+
+
+class SenderType(StrEnum):
+    CONTACT = "contact"
+    AGENT = "agent"
+    BOT = "bot"
+    SYSTEM = "system"
+
+
+class MessageStatus(StrEnum):
+    RECEIVED = "received"
+    """An inbound message, stored."""
+    STORED = "stored"
+    """A note, which is never sent."""
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class InboundEventStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSED = "processed"
+    DEAD = "dead"
+    """Out of processing attempts: waits for an admin to retry or discard it."""
+    DISCARDED = "discarded"
+
+
+class AgentRole(StrEnum):
+    ADMIN = "admin"
+    AGENT = "agent"
+
+
+class AgentPresence(StrEnum):
+    ONLINE = "online"
+    OFFLINE = "offline"

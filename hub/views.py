@@ -1,0 +1,271 @@
+"""The shapes the hub answers agents and integrations in: REST bodies, agent WebSocket frames, outbox events.
+
+One Struct per shape, used by the API, the sockets and the outbox alike, so the OpenAPI document describes
+what every one of them sends. Customers (the web chat visitor) see shapes of their own, never these.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+import msgspec
+
+from hub.statuses import (
+    AgentPresence,
+    AgentRole,
+    ConversationStatus,
+    InboundEventStatus,
+    MessageDirection,
+    MessageStatus,
+    SenderType,
+)
+
+__all__ = [
+    "AgentSummary",
+    "AgentView",
+    "AttachmentView",
+    "ChannelCapabilities",
+    "ConversationAssigned",
+    "ConversationCreated",
+    "ConversationDetail",
+    "ConversationPage",
+    "ConversationResolved",
+    "ConversationView",
+    "IdentityView",
+    "InboundEventPage",
+    "InboundEventView",
+    "InboxView",
+    "LoginAnswer",
+    "MeView",
+    "MessageCreated",
+    "MessageEvent",
+    "MessagePage",
+    "MessageUpdated",
+    "MessageView",
+    "PasswordChanged",
+    "ReplyWindowView",
+    "SocketError",
+    "SocketFrame",
+    "SocketPong",
+    "SocketReady",
+    "TypingState",
+    "UploadedFile",
+    "WorkspaceEvent",
+]
+
+
+class AgentSummary(msgspec.Struct):
+    id: str
+    name: str
+    email: str | None
+    role: AgentRole
+
+
+class AgentView(AgentSummary):
+    presence: AgentPresence
+
+
+class LoginAnswer(msgspec.Struct):
+    access_token: str
+    """Send as `Authorization: Bearer <access_token>`."""
+    token_type: Literal["bearer"]
+    agent: AgentSummary
+    workspace_id: str
+
+
+class PasswordChanged(msgspec.Struct):
+    revoked_sessions: int
+    """The agent's other login sessions, now signed out."""
+
+
+class MeView(msgspec.Struct):
+    workspace_id: str
+    agent: AgentSummary | None
+    """None for an integration's API token that belongs to no agent."""
+
+
+class ChannelCapabilities(msgspec.Struct):
+    max_text_length: int | None
+    reply_window_seconds: float | None
+    """How long after a customer's message the channel accepts replies; None when it does not limit them."""
+    max_replies_in_window: int | None
+    typing: bool
+    """Whether the customer can be shown that an agent is typing."""
+
+
+class InboxView(msgspec.Struct, omit_defaults=True):
+    """A connected channel. Besides these fields, the channel's public connection facts (e.g. `callback_url`,
+    `widget_token`, `embed_snippet`) are answered at the top level; secret settings are masked as `********`."""
+
+    id: str
+    kind: str
+    name: str
+    settings: dict[str, Any]
+    routing_strategy: str
+    bot_enabled: bool
+    created_at: datetime
+    capabilities: ChannelCapabilities | None
+    """None when the channel's connector is not installed."""
+    connector_missing: bool = False
+    """Present, and true, for an inbox whose connector is no longer installed."""
+
+
+class ConversationView(msgspec.Struct):
+    id: str
+    inbox_id: str
+    contact_id: str
+    status: ConversationStatus
+    assignee_id: str | None
+    team_id: str | None
+    priority: int
+    last_message_at: datetime
+    last_inbound_at: datetime | None
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    created_at: datetime
+
+
+class IdentityView(msgspec.Struct):
+    """The customer as the channel knows them."""
+
+    kind: str
+    value: str
+    scope: str
+
+
+class ReplyWindowView(msgspec.Struct):
+    ends_at: datetime | None
+    """None when the channel does not limit when replies may be sent."""
+    replies_remaining: int | None
+    """None when the channel does not count replies."""
+
+
+class ConversationDetail(ConversationView):
+    channel: str
+    """The inbox's channel kind."""
+    identity: IdentityView
+    reply_window: ReplyWindowView
+
+
+class ConversationPage(msgspec.Struct):
+    items: list[ConversationView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class AttachmentView(msgspec.Struct):
+    kind: str
+    url: str | None = None
+    media_id: str | None = None
+    """The channel's handle for the media until a worker has stored it at `url`."""
+    mime_type: str | None = None
+    name: str | None = None
+    size: int | None = None
+    meta: dict[str, Any] = {}
+
+
+class MessageView(msgspec.Struct):
+    id: str
+    conversation_id: str
+    direction: MessageDirection
+    sender: SenderType
+    sender_id: str | None
+    content_type: str
+    text: str
+    attachments: list[AttachmentView]
+    metadata: dict[str, Any]
+    status: MessageStatus
+    error: str | None
+    """Why delivery failed (or is being retried), in words an agent can read."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessagePage(msgspec.Struct):
+    items: list[MessageView]
+
+
+class UploadedFile(msgspec.Struct):
+    url: str
+    """What a reply's attachment names as its `url`."""
+    name: str
+    mime_type: str
+    size: int
+
+
+class TypingState(msgspec.Struct):
+    typing: bool
+
+
+class InboundEventView(msgspec.Struct):
+    """An inbound event as an admin sees it: where it came from, how its processing went, the raw delivery."""
+
+    id: str
+    inbox_id: str
+    channel: str
+    status: InboundEventStatus
+    attempts: int
+    error: str | None
+    """Why the last attempt failed."""
+    received_at: datetime
+    next_attempt_at: datetime | None
+    message_id: str
+    """The id the message gets once stored."""
+    raw: str
+    """The delivery as the channel sent it, with secrets removed by its connector."""
+
+
+class InboundEventPage(msgspec.Struct):
+    items: list[InboundEventView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class WorkspaceEvent(msgspec.Struct, tag_field="type"):
+    """A change in a workspace: stored in the outbox (without `type`, kept in its own column) and sent to the
+    workspace's agent sockets."""
+
+
+class ConversationCreated(WorkspaceEvent, tag="conversation.created"):
+    conversation: ConversationView
+
+
+class ConversationAssigned(WorkspaceEvent, tag="conversation.assigned"):
+    conversation: ConversationView
+    previous_assignee_id: str | None
+
+
+class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
+    conversation: ConversationView
+
+
+class MessageEvent(WorkspaceEvent):
+    message: MessageView
+    conversation: ConversationView
+
+
+class MessageCreated(MessageEvent, tag="message.created"):
+    pass
+
+
+class MessageUpdated(MessageEvent, tag="message.updated"):
+    pass
+
+
+class SocketFrame(msgspec.Struct, tag_field="type"):
+    """A frame of the agent socket that is about the socket itself rather than the workspace."""
+
+
+class SocketReady(SocketFrame, tag="ready"):
+    workspace_id: str
+    agent_id: str | None
+
+
+class SocketPong(SocketFrame, tag="pong"):
+    pass
+
+
+class SocketError(SocketFrame, tag="error"):
+    code: str
+    detail: str
