@@ -592,10 +592,6 @@ class ApiController(Controller):
         conversation = await load_conversation(hub, caller, conversation_id)
         async with hub.database.session() as session:
             inbox = await session.get(Inbox, conversation.inbox_id)
-            identity = await session.get(Identity, conversation.identity_id)
-        await hub.publisher.publish(
-            {"type": "typing", "typing": data.typing}, [events.audience_of(conversation, identity)]
-        )
         if hub.connector_for(inbox).capabilities.typing:
             await hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
         return {"typing": data.typing}

@@ -12,6 +12,8 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
 
+from connectors.routes import RouteError
+
 __all__ = ["ApiError", "FieldError", "error_body", "error_handlers"]
 
 _DEFAULT_CODES = {
@@ -33,18 +35,8 @@ FieldError = dict[str, str]
 """`{"field": "attachments[0].kind", "message": "..."}`, with `"source"` (path, query, header, body) when known."""
 
 
-class ApiError(HTTPException):
-    def __init__(
-        self,
-        status_code: int,
-        code: str,
-        detail: str,
-        *,
-        extra: list[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
-        self.code = code
+class ApiError(RouteError):
+    """The hub's errors: RouteErrors, so the routes connectors contribute can tell their code too."""
 
 
 def error_body(

@@ -18,10 +18,7 @@ __all__ = [
     "message_json",
     "publish_message_event",
     "record",
-    "visitor_message_json",
 ]
-
-CUSTOMER_VISIBLE = ("in", "out")
 
 
 def message_json(message: Message) -> dict[str, Any]:
@@ -39,20 +36,6 @@ def message_json(message: Message) -> dict[str, Any]:
         "error": message.error,
         "created_at": message.created_at.isoformat(),
         "updated_at": message.updated_at.isoformat(),
-    }
-
-
-def visitor_message_json(message: Message) -> dict[str, Any]:
-    """What a customer may see: no internal ids of agents, no delivery internals."""
-    return {
-        "id": message.id,
-        "text": message.text,
-        "sender": message.sender_type,
-        "content_type": message.content_type,
-        "attachments": message.attachments,
-        "client_id": message.meta.get("client_id"),
-        "status": message.status,
-        "created_at": message.created_at.isoformat(),
     }
 
 
@@ -124,16 +107,7 @@ def _outbox_row(
 
 
 async def publish_message_event(
-    publisher: Publisher,
-    payload: dict[str, Any],
-    message: Message,
-    conversation: Conversation,
-    identity: Identity,
+    publisher: Publisher, payload: dict[str, Any], conversation: Conversation
 ) -> None:
-    """Agents get the full event; the customer's own sockets get what a customer may see."""
+    """To the workspace's agents. The customer hears of a reply from its channel's connector when it is sent."""
     await publisher.publish(payload, [workspace_channel(conversation.workspace_id)])
-    if message.direction in CUSTOMER_VISIBLE:
-        await publisher.publish(
-            {"type": payload["type"], "message": visitor_message_json(message)},
-            [audience_of(conversation, identity)],
-        )
