@@ -19,17 +19,18 @@ from litestar.datastructures import State
 from litestar.di import Provide
 from sqlmodel import col, select
 
-from connectors import Connector
+from connectors import Connector, UndeclaredIdentityKind
 from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, CustomerMessage
 from hub import inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
+from hub.errors import ApiError
 from hub.fields import looks_like_token
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel
 from hub.runtime import Hub
-from normalizer import Attachment, IdentityRef
+from normalizer import Attachment, IdentityRef, InboundMessage
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
 
@@ -104,8 +105,13 @@ class HubChannelServices:
             "Too many messages; wait before sending more.",
         )
 
-    async def accept(self, connector: Connector, messages: list[Any], raw: str) -> list[AcceptedMessage]:
-        self._hub.registry.check_identity_kinds(messages)
+    async def accept(
+        self, connector: Connector, messages: list[InboundMessage], raw: str
+    ) -> list[AcceptedMessage]:
+        try:
+            self._hub.registry.check_identity_kinds(messages)
+        except UndeclaredIdentityKind as error:
+            raise ApiError(400, "malformed_payload", f"Message not understood: {error}") from None
         inbox = await self._inbox(connector)
         accepted = await inbound.accept(self._hub, inbox, messages, raw[:RAW_AUDIT_CHARACTERS])
         return [AcceptedMessage(message.message_id, message.duplicate) for message in accepted]
@@ -123,13 +129,13 @@ class HubChannelServices:
                 Identity.kind == customer.kind,
                 Identity.scope == customer.scope,
                 Identity.value == customer.value,
-                Message.direction.in_(CUSTOMER_VISIBLE),  # type: ignore[attr-defined]
+                col(Message.direction).in_(CUSTOMER_VISIBLE),
             )
         )
         if after:
-            statement = statement.where(Message.id > after)
+            statement = statement.where(col(Message.id) > after)
         async with self._hub.database.session() as session:
-            rows = (await session.exec(statement.order_by(Message.id.desc()).limit(limit))).all()  # type: ignore[attr-defined]
+            rows = (await session.exec(statement.order_by(col(Message.id).desc()).limit(limit))).all()
         return [_customer_message(row) for row in reversed(rows)]
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
