@@ -22,6 +22,7 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency
 from litestar.enums import HttpMethod
 from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from connectors.base import MalformedPayload
@@ -235,7 +236,14 @@ async def widget_config(
     return Response(body, headers=cors_headers(settings, request.headers.get("origin")))
 
 
-@post(f"{WIDGET_PATH}/messages", status_code=201, tags=["widget"])
+@post(
+    f"{WIDGET_PATH}/messages",
+    status_code=201,
+    tags=["widget"],
+    responses={
+        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before.")
+    },
+)
 async def post_widget_message(
     request: Request,
     widget_token: WidgetToken,

@@ -108,7 +108,7 @@ class PostedMessage(msgspec.Struct):
 class WidgetPostAnswer(PostedMessage, omit_defaults=True):
     """The accepted message, also under `message`; `visitor_token` when this call started a new visitor."""
 
-    message: PostedMessage | None = None
+    message: PostedMessage
     visitor_token: str | None = None
 
 
