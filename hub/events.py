@@ -8,12 +8,11 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.ids import new_id
-from hub.models import Conversation, Identity, Message, OutboxEvent, utcnow
-from hub.realtime import Publisher, audience_channel, workspace_channel
+from hub.models import Conversation, Message, OutboxEvent, utcnow
+from hub.realtime import Publisher, workspace_channel
 
 __all__ = [
     "Outbox",
-    "audience_of",
     "conversation_json",
     "message_json",
     "publish_message_event",
@@ -57,10 +56,6 @@ def conversation_json(conversation: Conversation) -> dict[str, Any]:
         "resolved_at": iso(conversation.resolved_at),
         "created_at": iso(conversation.created_at),
     }
-
-
-def audience_of(conversation: Conversation, identity: Identity) -> str:
-    return audience_channel(conversation.inbox_id, identity.kind, identity.scope, identity.value)
 
 
 def record(
