@@ -71,18 +71,16 @@ def render_page(request: Request, template_name: str, status_code: int = 200, **
     return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
 
 
-async def oldest_widget_inbox(hub: Hub) -> Inbox | None:
-    """The first inbox whose channel a web page embeds (its connector describes a `widget_token`)."""
+async def oldest_widget(hub: Hub) -> tuple[Inbox, str] | None:
+    """The first inbox whose channel a web page embeds, with its widget token (its connector describes one)."""
     async with hub.database.session() as session:
-        inboxes = (await session.exec(select(Inbox).order_by(Inbox.created_at, Inbox.id))).all()  # type: ignore[arg-type]
-    return next(
-        (
-            inbox
-            for inbox in inboxes
-            if inbox.kind in hub.registry and "widget_token" in hub.connector_for(inbox).describe()
-        ),
-        None,
-    )
+        inboxes = (await session.exec(select(Inbox).order_by(col(Inbox.created_at), col(Inbox.id)))).all()
+    for inbox in inboxes:
+        if inbox.kind in hub.registry:
+            widget_token = hub.connector_for(inbox).describe().get("widget_token")
+            if widget_token:
+                return inbox, widget_token
+    return None
 
 
 @get("/", include_in_schema=False)
@@ -99,8 +97,11 @@ async def inbox_page(request: Request) -> Response:
 @get("/demo", include_in_schema=False)
 async def demo_shop(request: Request) -> Response:
     """A pretend shop with the widget embedded exactly as a customer's site would embed it."""
-    inbox = await oldest_widget_inbox(request.app.state.hub)
-    return render_page(request, "demo.html", status_code=200 if inbox else 404, inbox=inbox)
+    widget = await oldest_widget(request.app.state.hub)
+    if widget is None:
+        return render_page(request, "demo.html", status_code=404, inbox=None)
+    inbox, widget_token = widget
+    return render_page(request, "demo.html", inbox=inbox, widget_token=widget_token)
 
 
 @get("/static/{name:str}", include_in_schema=False)
