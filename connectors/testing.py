@@ -79,7 +79,7 @@ TEST_INBOX = InboxRef(
     id="inbox-contract",
     workspace_id="workspace-contract",
     name="Contract inbox",
-    public_token="pub-contract",  # noqa: S106 - an inbox's public token, made up for the kit
+    public_token="pub-contract",
     public_url="https://hub.example.test",
 )
 
