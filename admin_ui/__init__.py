@@ -1,4 +1,4 @@
-"""The agent inbox and admin pages, and the web chat widget's assets."""
+"""The agent inbox and admin pages, and the demo shop that embeds a widget."""
 
 from admin_ui.pages import routes
 

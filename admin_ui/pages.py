@@ -1,4 +1,4 @@
-"""The hub's own pages (agent inbox, demo shop), their static assets, and the widget script.
+"""The hub's own pages (agent inbox, demo shop) and their static assets.
 
 Pages are static markup plus same-origin JavaScript that calls the public API, under a strict
 Content-Security-Policy. The one page with server-side data (the demo shop) is rendered by Jinja
@@ -7,7 +7,6 @@ with autoescaping, so nothing stored in the database can become markup.
 
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -37,7 +36,6 @@ STATIC_CONTENT_TYPES = {
 STATIC_FILES = {
     path.name: path for path in STATIC_DIR.iterdir() if path.is_file() and path.suffix in STATIC_CONTENT_TYPES
 }
-WEBCHAT_KIND = "webchat"
 
 templates = Environment(loader=FileSystemLoader(PACKAGE_DIR / "templates"), autoescape=True)
 
@@ -73,15 +71,16 @@ def render_page(request: Request, template_name: str, status_code: int = 200, **
     return Response(body, status_code=status_code, media_type="text/html; charset=utf-8", headers=headers)
 
 
-async def oldest_webchat_inbox(hub: Hub) -> Inbox | None:
+async def oldest_widget(hub: Hub) -> tuple[Inbox, str] | None:
+    """The first inbox whose channel a web page embeds, with its widget token (its connector describes one)."""
     async with hub.database.session() as session:
-        statement = (
-            select(Inbox)
-            .where(Inbox.kind == WEBCHAT_KIND)
-            .order_by(col(Inbox.created_at), col(Inbox.id))
-            .limit(1)
-        )
-        return (await session.exec(statement)).first()
+        inboxes = (await session.exec(select(Inbox).order_by(col(Inbox.created_at), col(Inbox.id)))).all()
+    for inbox in inboxes:
+        if inbox.kind in hub.registry:
+            widget_token = hub.connector_for(inbox).describe().get("widget_token")
+            if widget_token:
+                return inbox, widget_token
+    return None
 
 
 @get("/", include_in_schema=False)
@@ -98,8 +97,11 @@ async def inbox_page(request: Request) -> Response:
 @get("/demo", include_in_schema=False)
 async def demo_shop(request: Request) -> Response:
     """A pretend shop with the widget embedded exactly as a customer's site would embed it."""
-    inbox = await oldest_webchat_inbox(request.app.state.hub)
-    return render_page(request, "demo.html", status_code=200 if inbox else 404, inbox=inbox)
+    widget = await oldest_widget(request.app.state.hub)
+    if widget is None:
+        return render_page(request, "demo.html", status_code=404, inbox=None)
+    inbox, widget_token = widget
+    return render_page(request, "demo.html", inbox=inbox, widget_token=widget_token)
 
 
 @get("/static/{name:str}", include_in_schema=False)
@@ -115,29 +117,5 @@ async def static_asset(name: FromPath[str]) -> File:
     )
 
 
-WIDGET_SCRIPT = (STATIC_DIR / "widget.js").read_bytes()
-WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
-"""Compressed once: every page view of every customer site loads the widget."""
-
-
-@get("/widget.js", include_in_schema=False)
-async def widget_js(request: Request) -> Response:
-    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
-    compressed = "gzip" in request.headers.get("accept-encoding", "")
-    headers = {
-        "Cache-Control": "public, max-age=300",
-        "X-Content-Type-Options": "nosniff",
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "Vary": "Accept-Encoding",
-    }
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
-    return Response(
-        WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT,
-        media_type=STATIC_CONTENT_TYPES[".js"],
-        headers=headers,
-    )
-
-
 def routes() -> list:
-    return [home, inbox_page, demo_shop, static_asset, widget_js]
+    return [home, inbox_page, demo_shop, static_asset]

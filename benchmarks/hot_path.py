@@ -7,19 +7,23 @@ in-memory broker here, so the cluster's workers do not race this count.
 
 from __future__ import annotations
 
+import msgspec
 from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import event
 from sqlmodel import select
 
 from benchmarks.cluster import Cluster
+from connectors.webchat.routes import accept, find_visitor
+from connectors.webchat.wire import WidgetMessage
 from hub import inbound
+from hub.connector_routes import HubChannelServices
 from hub.db import Database
 from hub.jobs import QUEUE_NAME, JobQueue
 from hub.models import InboundEvent
-from hub.realtime import RedisPublisher
+from hub.ratelimit import MemoryRateLimiter
+from hub.realtime import RedisPublisher, make_fanout
 from hub.runtime import Hub
 from hub.settings import Settings
-from hub.widget import find_visitor
 
 __all__ = ["round_trips_per_message"]
 
@@ -86,8 +90,9 @@ async def round_trips_per_message(
     broker.declare_queue(QUEUE_NAME)
     hub = Hub(settings, Database(settings.database_url), JobQueue(broker), RedisPublisher(settings.redis_url))
     try:
+        services = HubChannelServices(hub, make_fanout(None), MemoryRateLimiter())
         widget_token = cluster.inbox("webchat")["widget_token"]
-        visitors = [await find_visitor(hub, widget_token, None, issue=True) for _ in range(20)]
+        visitors = [await find_visitor(services, widget_token, None, issue=True) for _ in range(20)]
         counter = _Counter(hub.database)
         rows = []
         for batch_size in batch_sizes:
@@ -95,10 +100,9 @@ async def round_trips_per_message(
             event_ids = []
             for number in range(messages):
                 visitor = visitors[number % len(visitors)]
-                accepted = await visitor.send(
-                    f"message {number}", f"count-{batch_size}-{number}", None, None, None
-                )
-                event_ids.append(accepted["id"])
+                post = WidgetMessage(text=f"message {number}", client_id=f"count-{batch_size}-{number}")
+                accepted = await accept(services, visitor, post, msgspec.json.encode(post).decode())
+                event_ids.append(accepted.id)
             if batch_size == batch_sizes[0]:
                 statements, transactions = counter.take()
                 rows.append(

@@ -41,6 +41,7 @@ __all__ = [
     "OutgoingHost",
     "OutgoingUrl",
     "OutgoingUrlJudge",
+    "ParsingConnector",
     "PermanentPollError",
     "PermanentSendError",
     "PollError",
@@ -48,6 +49,7 @@ __all__ = [
     "PollSession",
     "PolledItem",
     "PollingConnector",
+    "Push",
     "RawRequest",
     "ReplayKey",
     "SendResult",
@@ -305,6 +307,10 @@ class OutboundMessage:
     automatic: bool = False
     """Written by a machine (a bot answer, an automatic acknowledgement): channels that can say so do, so that the
     customer's own automatic replies stay quiet."""
+    sender: str = "agent"
+    """Who wrote it, as a customer may be told: `agent`, `bot` or `system`."""
+    created_at: datetime | None = None
+    """When the hub stored it (None: now)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +335,11 @@ class SharedStore(Protocol):
         ...
 
 
+Push = Callable[[IdentityRef, dict[str, Any]], Awaitable[None]]
+"""`(customer, event) -> None`: hands `event` (JSON-encodable) to every connection the customer holds open on the
+routes the connector contributes (a visitor's widget sockets and long polls), on every web process of the hub."""
+
+
 @dataclass(slots=True)
 class ConnectorContext:
     """The I/O a connector may do, injected by the hub so tests can replace it."""
@@ -344,19 +355,27 @@ class ConnectorContext:
     connect: Connect | None = None
     """TCP connections for channels that do not speak HTTP (IMAP, SMTP), guarded like `http`; None where the hub
     offers none."""
+    push: Push | None = None
+    """Delivery to the connections of a channel the hub serves itself through the connector's own routes (web chat);
+    None where the hub offers none."""
 
 
 class Connector(ABC):
-    """One channel. Subclasses set the class attributes and implement parse and send.
+    """One channel. Subclasses set the class attributes and implement send.
 
-    A channel that delivers to the hub's public webhook route subclasses WebhookConnector instead,
-    which adds the checks an unauthenticated route needs.
+    How messages arrive decides the base class: a channel that calls the hub's public webhook route subclasses
+    WebhookConnector, one the hub reads from subclasses PollingConnector; a channel whose customers reach the hub
+    on routes of its own (the web chat widget) subclasses Connector and contributes those routes through the
+    `omnihub.routes` entry point group (see connectors.routes).
     """
 
     kind: ClassVar[str]
     display_name: ClassVar[str]
     capabilities: ClassVar[Capabilities] = Capabilities()
     settings_model: ClassVar[type[BaseModel]]
+    identity_kinds: ClassVar[frozenset[str]] = frozenset()
+    """The identity kinds of this channel's own (e.g. `wechat_openid`) its messages may name, beside the kinds every
+    channel shares (normalizer.IdentityKind: email, phone...). The registry knows every kind from these."""
 
     def __init__(self, settings: BaseModel, inbox: InboxRef) -> None:
         self.settings = settings
@@ -378,14 +397,6 @@ class Connector(ABC):
         can be tried with a local simulator.
         """
         return {}
-
-    @abstractmethod
-    def parse(self, raw: RawRequest) -> list[InboundMessage]:
-        """Pure: the same request always gives the same messages. Raise MalformedPayload."""
-
-    def redact(self, raw: RawRequest) -> str:
-        """The raw delivery as kept for audit, with secrets removed."""
-        return raw.body[:65536].decode("utf-8", errors="replace")
 
     async def check_credentials(self, context: ConnectorContext) -> None:
         """Prove the settings' credentials with the channel before the inbox is stored (e.g. fetch an API token).
@@ -413,7 +424,19 @@ class Connector(ABC):
         """Show or hide a typing indicator where the channel has one."""
 
 
-class WebhookConnector(Connector):
+class ParsingConnector(Connector):
+    """A channel whose deliveries reach the hub raw (a webhook request, a polled mail) for `parse` to read."""
+
+    @abstractmethod
+    def parse(self, raw: RawRequest) -> list[InboundMessage]:
+        """Pure: the same request always gives the same messages. Raise MalformedPayload."""
+
+    def redact(self, raw: RawRequest) -> str:
+        """The raw delivery as kept for audit, with secrets removed."""
+        return raw.body[:65536].decode("utf-8", errors="replace")
+
+
+class WebhookConnector(ParsingConnector):
     """A channel that delivers to the hub's public route `/webhooks/{kind}/{inbox_id}`.
 
     Anyone on the internet can call that route, so the hub mounts a channel there only through this
@@ -480,7 +503,7 @@ class PollSession(ABC):
         (a source that cannot announce news simply waits out the timeout, so the hub polls every `timeout` seconds)."""
 
 
-class PollingConnector(Connector):
+class PollingConnector(ParsingConnector):
     """A channel the hub reads from (a mailbox) rather than one that calls the hub's webhook route.
 
     `parse` still turns one raw item into messages (purely; the contract kit checks it on fixtures); the session

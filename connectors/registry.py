@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from importlib.metadata import entry_points
 from typing import TYPE_CHECKING
 
+from connectors.base import MalformedPayload
+from normalizer import IdentityKind
+
 if TYPE_CHECKING:
     from connectors.base import Connector
+    from normalizer import InboundMessage
 
 __all__ = [
     "ConnectorRegistry",
     "DuplicateConnectorKind",
     "MisnamedConnectorEntryPoint",
+    "UndeclaredIdentityKind",
     "UnknownConnectorKind",
     "default_registry",
 ]
@@ -29,6 +35,10 @@ class MisnamedConnectorEntryPoint(Exception):
 
 class UnknownConnectorKind(LookupError):
     """No connector is registered for a kind."""
+
+
+class UndeclaredIdentityKind(MalformedPayload):
+    """A message names an identity kind that neither every channel shares nor any registered connector declares."""
 
 
 class ConnectorRegistry:
@@ -63,6 +73,21 @@ class ConnectorRegistry:
 
     def kinds(self) -> list[str]:
         return sorted(self._by_kind)
+
+    def identity_kinds(self) -> frozenset[str]:
+        """The kinds every channel shares and those the registered connectors declare."""
+        declared = (kind for connector in self._by_kind.values() for kind in connector.identity_kinds)
+        return frozenset(IdentityKind).union(declared)
+
+    def check_identity_kinds(self, messages: Iterable[InboundMessage]) -> None:
+        """Raise UndeclaredIdentityKind unless every identity the messages name is of a known kind."""
+        known = self.identity_kinds()
+        for message in messages:
+            for identity in (message.sender, *message.linked_identities):
+                if identity.kind not in known:
+                    raise UndeclaredIdentityKind(
+                        f"identity kind {identity.kind!r} is declared by no connector"
+                    )
 
     def __contains__(self, kind: object) -> bool:
         return kind in self._by_kind

@@ -34,21 +34,25 @@ from connectors.base import (
     InboxRef,
     MalformedPayload,
     OutboundMessage,
+    ParsingConnector,
     PermanentSendError,
     PollingConnector,
     PollResult,
+    Push,
     RawRequest,
     SendResult,
     SignatureInvalid,
     TransientSendError,
     WebhookConnector,
 )
+from normalizer import IdentityKind, IdentityRef
 
 __all__ = [
     "ConnectorContract",
     "ContractProfile",
     "LiveSource",
     "MemorySharedStore",
+    "PushRecorder",
     "load_profile",
     "make_context",
     "no_server_here",
@@ -105,8 +109,9 @@ class ContractProfile:
     valid_settings: dict[str, Any]
     invalid_settings: list[tuple[dict[str, Any], str]]
     """Settings that must be refused, each with the field name the error must name."""
-    inbound_requests: list[RawRequest]
-    """Genuine deliveries (signed where the channel signs); each parses to at least one message."""
+    inbound_requests: list[RawRequest] = field(default_factory=list)
+    """Genuine deliveries (signed where the channel signs); each parses to at least one message. A connector that
+    receives on routes of its own (not a ParsingConnector) has none: its routes are tested through HTTP."""
     forged_requests: list[RawRequest] = field(default_factory=list)
     malformed_requests: list[RawRequest] = field(default_factory=list)
     """Pass verify, but must be refused by parse with MalformedPayload."""
@@ -185,6 +190,16 @@ class MemorySharedStore:
             yield
 
 
+class PushRecorder:
+    """`ConnectorContext.push` that keeps what a connector pushed, per customer, for a test to read."""
+
+    def __init__(self) -> None:
+        self.pushed: list[tuple[IdentityRef, dict[str, Any]]] = []
+
+    async def __call__(self, customer: IdentityRef, event: dict[str, Any]) -> None:
+        self.pushed.append((customer, event))
+
+
 async def no_server_here(host: str, port: int) -> socket.socket:
     """`ConnectorContext.connect` where nothing listens: every connection is refused, as by a server that is down."""
     raise ConnectionRefusedError(f"nothing listens on {host}:{port} in the contract kit")
@@ -195,9 +210,11 @@ def make_context(
     store: MemorySharedStore | None = None,
     now: Callable[[], datetime] | None = None,
     connect: Connect | None = no_server_here,
+    push: Push | None = None,
 ) -> ConnectorContext:
     """A context whose attachments are kept in memory; `now` fixes the clock (default: the wall clock), `connect`
-    opens the connections of channels that do not speak HTTP (default: refused, as if the server were down)."""
+    opens the connections of channels that do not speak HTTP (default: refused, as if the server were down), `push`
+    reaches the customers of a channel the hub serves itself (default: kept in `pushed`, see PushRecorder)."""
     saved: dict[str, bytes] = {}
 
     async def save_attachment(content: bytes, filename: str, mime_type: str) -> str:
@@ -221,6 +238,7 @@ def make_context(
         read_attachment=read_attachment,
         now=now or (lambda: datetime.now(UTC)),
         connect=connect,
+        push=push or PushRecorder(),
     )
 
 
@@ -252,28 +270,39 @@ class ConnectorContract:
             assert value.get_secret_value() not in repr(settings)
 
     def test_fixtures_exist(self, profile: ContractProfile) -> None:
-        assert profile.inbound_requests, "profile must have at least one genuine inbound request"
+        if issubclass(profile.connector, ParsingConnector):
+            assert profile.inbound_requests, "profile must have at least one genuine inbound request"
+        else:
+            assert not profile.inbound_requests, "only a ParsingConnector parses requests"
 
     def test_genuine_requests_verify_and_parse(self, profile: ContractProfile) -> None:
         connector = profile.build()
+        known_kinds = frozenset(IdentityKind) | profile.connector.identity_kinds
         for raw in profile.inbound_requests:
             if _is_handshake(connector, raw):
                 continue
+            assert isinstance(connector, ParsingConnector)
             messages = connector.parse(raw)
             assert messages, f"{raw.body[:80]!r} parsed to no message"
             for message in messages:
                 assert message.channel_message_id
                 assert message.sent_at.tzinfo is not None, "sent_at must be timezone-aware"
                 assert message.sender.value
+                for identity in (message.sender, *message.linked_identities):
+                    assert identity.kind in known_kinds, (
+                        f"identity kind {identity.kind!r} is neither shared nor in the connector's identity_kinds"
+                    )
             if isinstance(connector, WebhookConnector):
                 assert connector.ack(raw, messages).status_code < 300
 
     def test_parse_is_deterministic(self, profile: ContractProfile) -> None:
         connector = profile.build()
+        another = profile.build()
         for raw in profile.inbound_requests:
             if not _is_handshake(connector, raw):
+                assert isinstance(connector, ParsingConnector) and isinstance(another, ParsingConnector)
                 assert connector.parse(raw) == connector.parse(raw)
-                assert profile.build().parse(raw) == connector.parse(raw)
+                assert another.parse(raw) == connector.parse(raw)
 
     def test_forged_requests_refused(self, profile: ContractProfile) -> None:
         """The public webhook route serves only connectors whose verify refuses forgeries, so a webhook
@@ -292,6 +321,7 @@ class ConnectorContract:
     def test_malformed_requests_refused(self, profile: ContractProfile) -> None:
         connector = profile.build()
         for raw in profile.malformed_requests:
+            assert isinstance(connector, ParsingConnector), "only a ParsingConnector parses requests"
             if isinstance(connector, WebhookConnector):
                 connector.verify(raw)
             with pytest.raises(MalformedPayload):
@@ -304,6 +334,8 @@ class ConnectorContract:
     def test_parse_never_crashes_on_garbage(self, profile: ContractProfile, garbage: bytes) -> None:
         """Whatever verify says, parse itself only ever refuses with MalformedPayload."""
         connector = profile.build()
+        if not isinstance(connector, ParsingConnector):
+            return
         template = next(raw for raw in profile.inbound_requests if not _is_handshake(connector, raw))
         raw = dataclasses.replace(template, body=garbage)
         if isinstance(connector, WebhookConnector):
@@ -441,10 +473,10 @@ class ConnectorContract:
         if not issubclass(profile.connector, PollingConnector):
             return
         assert profile.live_source is not None, "a PollingConnector's profile must give a live_source to poll"
+        parser = profile.build()
+        assert isinstance(parser, PollingConnector)
         expected = sorted(
-            message.channel_message_id
-            for raw in profile.inbound_requests
-            for message in profile.build().parse(raw)
+            message.channel_message_id for raw in profile.inbound_requests for message in parser.parse(raw)
         )
         async with _live(profile) as (source, context):
             for raw in profile.inbound_requests:

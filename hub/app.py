@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from importlib.metadata import entry_points
 
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -17,6 +16,7 @@ from hub.agent_socket import agent_socket
 from hub.api import api_router
 from hub.attachment_routes import download_attachment
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
+from hub.connector_routes import HubChannelServices, channel_services_dependency, contributed_routes
 from hub.db import Database
 from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
@@ -30,7 +30,6 @@ from hub.request import HubRequest
 from hub.runtime import Hub
 from hub.settings import Settings, load_settings
 from hub.sweeper import run_sweeper
-from hub.widget import WidgetController, widget_preflight
 
 __all__ = ["create_app"]
 
@@ -57,10 +56,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         app.state.hub = hub
         app.state.realtime = realtime
         app.state.rate_limiter = (
-            RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
+            RedisRateLimiter(settings.redis_url) if settings.redis_url is not None else MemoryRateLimiter()
         )
+        app.state.channel_services = HubChannelServices(hub, realtime, app.state.rate_limiter)
         app.state.delivery_claims = (
-            RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
+            RedisDeliveryClaims(settings.redis_url)
+            if settings.redis_url is not None
+            else MemoryDeliveryClaims()
         )
         worker = sweeper = None
         worker_hub: list[Hub] = []
@@ -101,7 +103,6 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
     app = Litestar(
         route_handlers=[
             api_router(settings),
-            WidgetController,
             download_attachment,
             channel_webhook,
             channel_webhook_sub_path,
@@ -109,12 +110,12 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
             healthz,
             readyz,
             metrics_endpoint,
-            *plugin_routes(),
+            *contributed_routes(),
         ],
+        dependencies=channel_services_dependency,
         lifespan=[runtime],
         # Only HTTP is timed: a WebSocket's "latency" would be how long it stayed open.
         middleware=[
-            widget_preflight,
             PrometheusConfig(
                 app_name="omnihub",
                 prefix="omnihub_http",
@@ -132,13 +133,6 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
     )
     app.state.settings = settings
     return app
-
-
-def plugin_routes() -> list:
-    """Route handlers of installed UI packages (entry point group `omnihub.routes`, e.g. the agent inbox)."""
-    return [
-        handler for entry_point in entry_points(group="omnihub.routes") for handler in entry_point.load()()
-    ]
 
 
 def app_from_environment() -> Litestar:

@@ -66,6 +66,7 @@ async def _answer(hub: Hub, inbox: Inbox, connector: WebhookConnector, raw: RawR
         return answer
     try:
         messages = connector.parse(raw)
+        hub.registry.check_identity_kinds(messages)
     except MalformedPayload as error:
         log.warning("webhook.malformed workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
         raise ApiError(400, "malformed_payload", f"Request body not understood: {error}") from None

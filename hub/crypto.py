@@ -1,12 +1,10 @@
-"""Secrets at rest, signed visitor tokens, password and API token hashing."""
+"""Secrets at rest, keys derived per purpose, password and API token hashing."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
-import hmac
 import secrets
-import time
 from collections.abc import Sequence
 
 from argon2 import PasswordHasher
@@ -17,9 +15,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 __all__ = [
     "MIN_PASSWORD_LENGTH",
-    "InvalidVisitorToken",
     "SecretBox",
-    "VisitorTokens",
+    "derive_key",
     "hash_api_token",
     "hash_password",
     "new_api_token",
@@ -50,12 +47,13 @@ def hash_api_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _derive(key: bytes, purpose: bytes) -> bytes:
+def derive_key(key: bytes, purpose: bytes) -> bytes:
+    """A key for one purpose only: what is signed or sealed for one purpose is worthless for another."""
     return HKDF(algorithm=hashes.SHA256(), length=32, salt=b"omnihub", info=purpose).derive(key)
 
 
 def _secrets_fernet(secret_key: bytes) -> Fernet:
-    return Fernet(base64.urlsafe_b64encode(_derive(secret_key, b"secrets-at-rest")))
+    return Fernet(base64.urlsafe_b64encode(derive_key(secret_key, b"secrets-at-rest")))
 
 
 class SecretBox:
@@ -93,41 +91,3 @@ class SecretBox:
             raise ValueError(
                 "secret cannot be decrypted with OMNIHUB_SECRET_KEY or OMNIHUB_SECRET_KEY_FALLBACKS"
             ) from None
-
-
-class InvalidVisitorToken(Exception):
-    """Forged, malformed, for another inbox, or expired."""
-
-
-class VisitorTokens:
-    """`v1.<inbox>.<visitor>.<issued>.<signature>`: the widget keeps it to continue its conversation.
-
-    Signed with the current key; tokens signed with a fallback key are still accepted.
-    """
-
-    def __init__(self, secret_key: bytes, fallback_keys: Sequence[bytes] = ()) -> None:
-        self._keys = [_derive(key, b"visitor-token") for key in (secret_key, *fallback_keys)]
-
-    def issue(self, inbox_id: str, visitor_id: str, now: float | None = None) -> str:
-        body = f"v1.{inbox_id}.{visitor_id}.{int(now if now is not None else time.time())}"
-        return f"{body}.{self._sign(self._keys[0], body)}"
-
-    def verify(self, token: str, inbox_id: str, max_age_seconds: float, now: float | None = None) -> str:
-        """Return the visitor id the token was issued for. Tokens are ASCII, as issued (and as compare_digest needs)."""
-        parts = token.split(".")
-        if not token.isascii() or len(parts) != 5 or parts[0] != "v1":
-            raise InvalidVisitorToken("malformed visitor token")
-        body, signature = ".".join(parts[:4]), parts[4]
-        if not any(hmac.compare_digest(signature, self._sign(key, body)) for key in self._keys):
-            raise InvalidVisitorToken("visitor token signature does not match")
-        if parts[1] != inbox_id:
-            raise InvalidVisitorToken("visitor token belongs to another inbox")
-        issued = int(parts[3])
-        if (now if now is not None else time.time()) - issued > max_age_seconds:
-            raise InvalidVisitorToken("visitor token has expired")
-        return parts[2]
-
-    @staticmethod
-    def _sign(key: bytes, body: str) -> str:
-        digest = hmac.new(key, body.encode(), hashlib.sha256).digest()
-        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()

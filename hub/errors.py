@@ -15,6 +15,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
+from connectors.routes import RouteError
+
 __all__ = [
     "ApiError",
     "ErrorBody",
@@ -64,18 +66,8 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
     """The fields at fault, when a request breaks a declared limit or a value the hub checks."""
 
 
-class ApiError(HTTPException):
-    def __init__(
-        self,
-        status_code: int,
-        code: str,
-        detail: str,
-        *,
-        extra: list[FieldError] | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
-        self.code = code
+class ApiError(RouteError):
+    """The hub's errors: RouteErrors, so the routes connectors contribute can tell their code too."""
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:

@@ -14,8 +14,8 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.ids import new_id
-from hub.models import Conversation, Identity, Message, OutboxEvent, utcnow
-from hub.realtime import Publisher, audience_channel, workspace_channel
+from hub.models import Conversation, Message, OutboxEvent, utcnow
+from hub.realtime import Publisher, workspace_channel
 from hub.statuses import ConversationStatus, MessageDirection, MessageStatus, SenderType
 from hub.views import (
     AttachmentView,
@@ -30,11 +30,9 @@ from hub.views import (
 )
 
 __all__ = [
-    "CUSTOMER_VISIBLE",
     "AnyWorkspaceEvent",
     "Outbox",
     "UndeclaredEvent",
-    "audience_of",
     "conversation_json",
     "conversation_view",
     "declared_event",
@@ -42,10 +40,7 @@ __all__ = [
     "message_view",
     "publish_message_event",
     "record",
-    "visitor_message_json",
 ]
-
-CUSTOMER_VISIBLE = ("in", "out")
 
 AnyWorkspaceEvent = (
     ConversationCreated | ConversationAssigned | ConversationResolved | MessageCreated | MessageUpdated
@@ -95,24 +90,6 @@ def conversation_view(conversation: Conversation) -> ConversationView:
 message_json = message_view
 conversation_json = conversation_view
 """The names hub.inbound and hub.outbound build their events' payloads with."""
-
-
-def visitor_message_json(message: Message) -> dict[str, Any]:
-    """What a customer may see: no internal ids of agents, no delivery internals."""
-    return {
-        "id": message.id,
-        "text": message.text,
-        "sender": message.sender_type,
-        "content_type": message.content_type,
-        "attachments": message.attachments,
-        "client_id": message.meta.get("client_id"),
-        "status": message.status,
-        "created_at": message.created_at.isoformat(),
-    }
-
-
-def audience_of(conversation: Conversation, identity: Identity) -> str:
-    return audience_channel(conversation.inbox_id, identity.kind, identity.scope, identity.value)
 
 
 def declared_event(event_type: str, payload: Mapping[str, object]) -> WorkspaceEvent:
@@ -174,16 +151,7 @@ def _outbox_row(workspace_id: str, event_type: str, subject_id: str, event: Work
 
 
 async def publish_message_event(
-    publisher: Publisher,
-    event: WorkspaceEvent,
-    message: Message,
-    conversation: Conversation,
-    identity: Identity,
+    publisher: Publisher, event: WorkspaceEvent, conversation: Conversation
 ) -> None:
-    """Agents get the full event; the customer's own sockets get what a customer may see."""
+    """To the workspace's agents. The customer hears of a reply from its channel's connector when it is sent."""
     await publisher.publish(event, [workspace_channel(conversation.workspace_id)])
-    if message.direction in CUSTOMER_VISIBLE:
-        await publisher.publish(
-            {"type": event.__struct_config__.tag, "message": visitor_message_json(message)},
-            [audience_of(conversation, identity)],
-        )

@@ -47,7 +47,7 @@ MULTI_LINE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 MAX_ID_LENGTH = 64
 ID_PATTERN = rf"^[A-Za-z0-9_-]{{1,{MAX_ID_LENGTH}}}$"
-"""Hub ids are UUIDs; widget tokens and file ids are URL-safe base64."""
+"""Hub ids are UUIDs; inbox public tokens and file ids are URL-safe base64."""
 KIND_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 MAX_NAME_LENGTH = 100
 MAX_CLIENT_ID_LENGTH = 100
@@ -89,7 +89,8 @@ TokenPath = Annotated[
     str, PathParameter(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="A token the hub issued.")
 ]
 KindPath = Annotated[
-    str, PathParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. wechat_oa.")
+    str,
+    PathParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind: a connector's `kind`."),
 ]
 SubPath = Annotated[
     str,
@@ -118,7 +119,9 @@ CursorQuery = Annotated[
 
 # Body fields.
 Id = Annotated[str, Meta(pattern=ID_PATTERN, max_length=MAX_ID_LENGTH, description="An id the hub issued.")]
-Kind = Annotated[str, Meta(pattern=KIND_PATTERN, max_length=40, description="A channel kind, e.g. webchat.")]
+Kind = Annotated[
+    str, Meta(pattern=KIND_PATTERN, max_length=40, description="A channel kind: a connector's `kind`.")
+]
 ClientId = Annotated[
     str,
     Meta(

@@ -571,9 +571,7 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         if entry.created_payload is not None
     ]
     publishing += [
-        events.publish_message_event(
-            hub.publisher, entry.message_payload, entry.message, entry.conversation, entry.identity
-        )
+        events.publish_message_event(hub.publisher, entry.message_payload, entry.conversation)
         for entry in stored
     ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]

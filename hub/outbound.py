@@ -70,7 +70,6 @@ async def create_message(
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
-        identity = await session.get(Identity, row.identity_id)
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)
         payload = events.record(
@@ -92,7 +91,7 @@ async def create_message(
                 )
             ).one()
             return existing, False
-    await events.publish_message_event(hub.publisher, payload, message, row, identity)
+    await events.publish_message_event(hub.publisher, payload, row)
     if direction == "out":
         hub.jobs.enqueue_soon(DELIVER_OUTBOUND, message.id)
     return message, True
@@ -131,7 +130,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
             hub, message, f"Delivery failed unexpectedly ({type(unexpected).__name__})"
         )
-    await _finish(hub, message, conversation, inbox, identity, quota, outcome)
+    await _finish(hub, message, conversation, inbox, quota, outcome)
 
 
 async def give_up_unfinished(hub: Hub, message_id: str) -> None:
@@ -140,7 +139,7 @@ async def give_up_unfinished(hub: Hub, message_id: str) -> None:
     claimed = await _claim(hub, message_id, "sending")
     if claimed is None:
         return
-    message, conversation, inbox, identity = claimed
+    message, conversation, inbox, _identity = claimed
     reason = (
         f"The delivery did not finish (its worker stopped); gave up after {message.attempts + 1} attempts"
     )
@@ -148,7 +147,7 @@ async def give_up_unfinished(hub: Hub, message_id: str) -> None:
     quota = None
     if inbox.kind in hub.registry:
         quota = ReplyQuota(hub.database, hub.connector_for(inbox).capabilities, conversation.id)
-    await _finish(hub, message, conversation, inbox, identity, quota, outcome)
+    await _finish(hub, message, conversation, inbox, quota, outcome)
 
 
 async def _claim(
@@ -188,6 +187,8 @@ async def _attempt(
         text=message.text,
         attachments=tuple(Attachment(**attachment) for attachment in message.attachments),
         metadata=message.meta,
+        sender=message.sender_type,
+        created_at=message.created_at,
     )
     outcome.error = reply_window(connector.capabilities, conversation).refusal(hub.now())
     if outcome.error is None and not outcome.reserved:
@@ -222,7 +223,6 @@ async def _finish(
     message: Message,
     conversation: Conversation,
     inbox: Inbox,
-    identity: Identity,
     quota: ReplyQuota | None,
     outcome: _Outcome,
 ) -> None:
@@ -230,7 +230,7 @@ async def _finish(
     if outcome.status == "failed" and outcome.reserved and quota is not None:
         await quota.release(outcome.reserved)
         outcome.reserved = 0
-    await _record_outcome(hub, message, conversation, identity, outcome)
+    await _record_outcome(hub, message, conversation, outcome)
     if outcome.retry_in is not None:
         await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=outcome.retry_in)
     if outcome.status == "failed":
@@ -256,9 +256,7 @@ def _retry_or_give_up(
     return "pending", reason, retry_after or min(2**message.attempts * 2.0, 300.0)
 
 
-async def _record_outcome(
-    hub: Hub, message: Message, conversation: Conversation, identity: Identity, outcome: _Outcome
-) -> None:
+async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:
     now = hub.now()
     async with hub.database.session() as session:
         row = await session.get(Message, message.id)
@@ -286,7 +284,7 @@ async def _record_outcome(
             {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},
         )
         await session.commit()
-    await events.publish_message_event(hub.publisher, payload, row, conversation_row, identity)
+    await events.publish_message_event(hub.publisher, payload, conversation_row)
 
 
 def _storable(channel_text: str) -> str:

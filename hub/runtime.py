@@ -7,19 +7,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
 from connectors.base import OUTGOING_URL_JUDGE
 from hub.attachments import AttachmentStore
-from hub.crypto import SecretBox, VisitorTokens
+from hub.crypto import SecretBox
 from hub.db import Database
 from hub.egress import EgressPolicy, Resolver, guarded_client, system_resolver
 from hub.inbox_cache import InboxCache
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
-from hub.realtime import Publisher
+from hub.realtime import Publisher, audience_channel
 from hub.settings import Settings
 from hub.store import DatabaseSharedStore, InboxStore
+from normalizer import IdentityRef
 
 __all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings"]
 
@@ -28,7 +30,7 @@ ENCRYPTED = "$encrypted"
 
 
 class InvalidInboxSettings(ValueError):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[ErrorDetails]) -> None:
         self.errors = errors
         fields = ", ".join(".".join(str(part) for part in error["loc"]) or "settings" for error in errors)
         super().__init__(f"invalid settings: {fields}")
@@ -50,7 +52,6 @@ class Hub:
         self.http = guarded_client(self.egress)
         key, fallback_keys = self.settings.secret_key_bytes(), self.settings.fallback_key_bytes()
         self.box = SecretBox(key, fallback_keys)
-        self.visitor_tokens = VisitorTokens(key, fallback_keys)
         self.store = DatabaseSharedStore(self.database, self.box)
         self.inboxes = InboxCache(self.database)
         self.attachments = AttachmentStore(self.database, self.settings.public_url, self.http)
@@ -113,12 +114,17 @@ class Hub:
                 await self.attachments.save(workspace_id, content, filename, mime_type)
             )
 
+        async def push(customer: IdentityRef, event: dict[str, Any]) -> None:
+            channel = audience_channel(inbox.id, customer.kind, customer.scope, customer.value)
+            await self.publisher.publish(event, [channel])
+
         return ConnectorContext(
             http=self.http,
             store=InboxStore(self.store, workspace_id, inbox.id),
             save_attachment=save_attachment,
             read_attachment=self.attachments.read,
             now=self.now,
+            push=push,
         )
 
     def _new_connector(self, inbox: Inbox) -> Connector:

@@ -15,10 +15,9 @@ __all__ = ["Attachment", "Automation", "ContentType", "IdentityKind", "IdentityR
 
 
 class IdentityKind(StrEnum):
-    WEBCHAT_VISITOR = "webchat_visitor"
+    """The identity kinds every channel shares; a channel's own kinds are declared by its connector."""
+
     APP_USER = "app_user"
-    WECHAT_OPENID = "wechat_openid"
-    WECHAT_UNIONID = "wechat_unionid"
     EMAIL = "email"
     PHONE = "phone"
     EXTERNAL = "external"

@@ -1,14 +1,15 @@
-"""Web chat: messages arrive from the hub's widget endpoints, replies reach the visitor in real time.
+"""Web chat: visitors write from the widget's endpoints (connectors.webchat.routes), replies reach their sockets.
 
-The hub authenticates the visitor (signed visitor token) before handing the message here, so
-there is no channel signature to verify; delivery is the hub's realtime fan-out, so `send`
-only confirms.
+The widget's routes prove the visitor (a signed visitor token) before a message becomes an InboundMessage, so
+there is no channel signature to verify and nothing arrives on the public webhook route. `send` pushes the reply
+to the visitor's open sockets and long polls through the hub; a visitor who is away reads it in the history.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import msgspec
-from pydantic import BaseModel, Field, field_validator
 
 from connectors.base import (
     Capabilities,
@@ -16,48 +17,23 @@ from connectors.base import (
     ConnectorContext,
     MalformedPayload,
     OutboundMessage,
-    RawRequest,
+    PermanentSendError,
     SendResult,
 )
-from normalizer import IdentityKind, IdentityRef, InboundMessage, clean_text
+from connectors.webchat.settings import MAX_TEXT_LENGTH, WebChatSettings
+from connectors.webchat.wire import (
+    MessageCreatedFrame,
+    TypingFrame,
+    VisitorAttachment,
+    VisitorMessage,
+    WidgetMessage,
+)
+from normalizer import Attachment, IdentityRef, InboundMessage, clean_text
 
-__all__ = ["MAX_TEXT_LENGTH", "WebChatConnector", "WebChatSettings", "WidgetPost"]
+__all__ = ["WEBCHAT_VISITOR", "WebChatConnector", "visitor_attachments"]
 
-MAX_TEXT_LENGTH = 4000
-
-
-class WebChatSettings(BaseModel):
-    allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins (scheme://host[:port]) allowed to embed the widget; empty allows all.",
-    )
-    greeting: str = Field("Hi! How can we help?", max_length=500)
-    title: str = Field("Chat with us", max_length=100)
-    color: str = Field("#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
-    visitor_token_days: int = Field(90, ge=1, le=3650, description="How long a visitor keeps their history.")
-
-    @field_validator("allowed_origins")
-    @classmethod
-    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
-        for origin in origins:
-            if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
-                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
-        return [origin.rstrip("/").lower() for origin in origins]
-
-    def origin_allowed(self, origin: str | None) -> bool:
-        if not self.allowed_origins or origin is None:
-            return True
-        return origin.rstrip("/").lower() in self.allowed_origins
-
-
-class WidgetPost(msgspec.Struct, forbid_unknown_fields=False):
-    """What the hub forwards from a visitor: the text, the widget's retry key and the visitor."""
-
-    visitor_id: str
-    client_id: str
-    text: str
-    name: str | None = None
-    page_url: str | None = None
+WEBCHAT_VISITOR = "webchat_visitor"
+"""A visitor the hub issued a token to; unique per inbox (its scope)."""
 
 
 class WebChatConnector(Connector):
@@ -67,6 +43,9 @@ class WebChatConnector(Connector):
         text=True, images=True, files=True, typing=True, read_receipts=True, max_text_length=MAX_TEXT_LENGTH
     )
     settings_model = WebChatSettings
+    identity_kinds = frozenset({WEBCHAT_VISITOR})
+
+    settings: WebChatSettings
 
     def describe(self) -> dict[str, str]:
         base = self.inbox.public_url.rstrip("/")
@@ -75,35 +54,61 @@ class WebChatConnector(Connector):
             "embed_snippet": f'<script src="{base}/widget.js" data-widget-token="{self.inbox.public_token}" async></script>',
         }
 
-    def parse(self, raw: RawRequest) -> list[InboundMessage]:
-        try:
-            post = msgspec.json.decode(raw.body, type=WidgetPost)
-        except msgspec.ValidationError as error:
-            raise MalformedPayload(f"invalid widget message: {error}") from None
-        except msgspec.DecodeError:
-            raise MalformedPayload("widget message is not JSON") from None
+    def visitor(self, visitor_id: str) -> IdentityRef:
+        """The widget's routes proved the visitor with its token, so the identity is verified."""
+        return IdentityRef(WEBCHAT_VISITOR, visitor_id, scope=self.inbox.id, verified=True)
+
+    def inbound_message(self, visitor_id: str, post: WidgetMessage, received_at: datetime) -> InboundMessage:
+        """Pure: the visitor's message as the hub stores it; its client_id makes a retry the same message."""
         text = clean_text(post.text)
         if not text:
             raise MalformedPayload("text: must not be empty")
-        if len(text) > MAX_TEXT_LENGTH:
-            raise MalformedPayload(f"text: longer than {MAX_TEXT_LENGTH} characters")
-        if not post.client_id or len(post.client_id) > 100:
-            raise MalformedPayload("client_id: must be 1 to 100 characters")
         metadata = {"client_id": post.client_id}
         if post.page_url:
             metadata["page_url"] = post.page_url
-        return [
-            InboundMessage(
-                channel_message_id=f"{post.visitor_id}:{post.client_id}",
-                sender=IdentityRef(
-                    IdentityKind.WEBCHAT_VISITOR, post.visitor_id, scope=self.inbox.id, verified=True
-                ),
-                sender_name=clean_text(post.name or "") or None,
-                sent_at=raw.received_at,
-                text=text,
-                metadata=metadata,
-            )
-        ]
+        return InboundMessage(
+            channel_message_id=f"{visitor_id}:{post.client_id}",
+            sender=self.visitor(visitor_id),
+            sender_name=clean_text(post.name or "") or None,
+            sent_at=received_at,
+            text=text,
+            metadata=metadata,
+        )
 
     async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:
+        if context.push is None:
+            raise PermanentSendError("This hub offers web chat no way to reach visitors")
+        if outbound.recipient.kind != WEBCHAT_VISITOR or outbound.recipient.scope != self.inbox.id:
+            raise PermanentSendError("The recipient is not a visitor of this web chat")
+        message = VisitorMessage(
+            id=outbound.message_id,
+            text=outbound.text,
+            sender=outbound.sender,
+            content_type=outbound.attachments[0].kind
+            if outbound.attachments and not outbound.text
+            else "text",
+            attachments=visitor_attachments(outbound.attachments),
+            client_id=None,
+            status="delivered",
+            created_at=outbound.created_at or context.now(),
+        )
+        await context.push(outbound.recipient, msgspec.to_builtins(MessageCreatedFrame(message)))
         return SendResult(channel_message_ids=(outbound.message_id,), status="delivered")
+
+    async def send_typing(self, recipient: IdentityRef, typing: bool, context: ConnectorContext) -> None:
+        if context.push is not None:
+            await context.push(recipient, msgspec.to_builtins(TypingFrame(typing)))
+
+
+def visitor_attachments(attachments: tuple[Attachment, ...]) -> list[VisitorAttachment]:
+    """What the widget shows of an attachment; a channel's media id and the hub's notes on it stay behind."""
+    return [
+        VisitorAttachment(
+            kind=attachment.kind,
+            url=attachment.url,
+            mime_type=attachment.mime_type,
+            name=attachment.name,
+            size=attachment.size,
+        )
+        for attachment in attachments
+    ]

@@ -184,11 +184,7 @@ class ConversationController(Controller):
         """Show the customer that an agent is typing, where the channel can."""
         conversation = await load_conversation(session, caller, conversation_id)
         inbox = await session.get_one(Inbox, conversation.inbox_id)
-        identity = await session.get_one(Identity, conversation.identity_id)
         await session.close()
-        await hub.publisher.publish(
-            {"type": "typing", "typing": data.typing}, [events.audience_of(conversation, identity)]
-        )
         if hub.connector_for(inbox).capabilities.typing:
             await hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
         return TypingState(typing=data.typing)

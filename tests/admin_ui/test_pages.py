@@ -49,7 +49,6 @@ def test_pages_have_no_inline_script_or_style(client, path):
 @pytest.mark.parametrize(
     ("path", "content_type"),
     [
-        ("/widget.js", "text/javascript"),
         ("/static/inbox.js", "text/javascript"),
         ("/static/inbox.css", "text/css"),
         ("/static/demo.css", "text/css"),
@@ -61,17 +60,6 @@ def test_assets_are_served_with_their_content_type(client, path, content_type):
     assert response.headers["content-type"].startswith(content_type)
     assert response.headers["x-content-type-options"] == "nosniff"
     assert len(response.content) > 500
-
-
-def test_widget_script_is_small_and_cacheable(client):
-    """What customer sites pay for is the transfer: under 8 KB gzipped."""
-    response = client.get("/widget.js", headers={"Accept-Encoding": "gzip"})
-    assert response.headers["content-encoding"] == "gzip"
-    assert int(response.headers["content-length"]) < 8_000
-    assert "max-age" in response.headers["cache-control"]
-    assert "innerHTML" not in response.text
-    plain = client.get("/widget.js", headers={"Accept-Encoding": "identity"})
-    assert "content-encoding" not in plain.headers and plain.text == response.text
 
 
 @pytest.mark.parametrize(

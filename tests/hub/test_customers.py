@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import event
 
+from connectors.wechat.common.identities import WECHAT_OPENID, WECHAT_UNIONID
 from hub.customers import CustomerDirectory
-from normalizer import IdentityKind, IdentityRef
+from normalizer import IdentityRef
 from tests.conftest import run
 
 
@@ -14,9 +15,9 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
     workspace = demo["workspace_id"]
     openid = "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o"
     senders = [
-        IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-official-account"),
-        IdentityRef(IdentityKind.WECHAT_OPENID, openid, "wx-mini-program"),
-        IdentityRef(IdentityKind.WECHAT_UNIONID, "union-1"),
+        IdentityRef(WECHAT_OPENID, openid, "wx-official-account"),
+        IdentityRef(WECHAT_OPENID, openid, "wx-mini-program"),
+        IdentityRef(WECHAT_UNIONID, "union-1"),
     ]
 
     async def resolve_twice(hub):

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from sqlmodel import select
 
 from connectors import MalformedPayload, SignatureInvalid, WebhookConnector
+from connectors.webchat import WEBCHAT_VISITOR
 from hub import inbound
 from hub.app import create_app
 from hub.crypto import hash_api_token, hash_password, new_api_token
@@ -238,7 +239,7 @@ async def _poison_beside(hub, culprit: str, good: int) -> tuple[list[str], str]:
     messages = [
         InboundMessage(
             channel_message_id=f"good-{number}",
-            sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, f"v{number}"),
+            sender=IdentityRef(WEBCHAT_VISITOR, f"v{number}"),
             sent_at=hub.now(),
             text=f"good {number}",
         )
@@ -251,7 +252,7 @@ async def _poison_beside(hub, culprit: str, good: int) -> tuple[list[str], str]:
         first = await session.get(InboundEvent, good_ids[0])
         poison = InboundMessage(
             channel_message_id="poison",
-            sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
+            sender=IdentityRef(WEBCHAT_VISITOR, "mallory"),
             sent_at=hub.now(),
             text="poison",
             sender_name="Mallory",

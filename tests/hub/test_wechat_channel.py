@@ -19,6 +19,7 @@ import respx
 
 from connectors.base import RawRequest
 from connectors.wechat import MiniProgramSettings, WeChatSettings
+from connectors.wechat.common import WeChatConnector
 from connectors.wechat.common.testing import SignedDeliveries
 from tests.conftest import bearer, inbox_of, wait_for
 
@@ -358,3 +359,14 @@ def test_a_greeting_after_the_minute_is_refused_until_the_customer_writes(client
     post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("你好", 880009)))
     wait_for(lambda: len(messages(client, demo, conversation["id"])) == 3)
     assert reply_and_wait(client, demo, conversation["id"], "您好！")["status"] == "sent"
+
+
+def test_a_message_naming_an_identity_kind_no_connector_declares_is_refused(
+    client, demo, wechat_api, monkeypatch
+):
+    """The hub checks a connector's messages against the identity kinds the registry knows before storing them."""
+    monkeypatch.setattr(WeChatConnector, "identity_kinds", frozenset())
+    answer = post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("你好", 880077)))
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "malformed_payload" and "wechat_openid" in answer.json()["detail"]
+    assert conversations(client, demo) == []

@@ -19,8 +19,9 @@ import redis
 from sqlalchemy.engine import make_url
 
 from benchmarks.cluster import Cluster
+from connectors.webchat import WEBCHAT_VISITOR
 from hub.ids import new_id
-from normalizer import IdentityKind, IdentityRef, InboundMessage, dedupe_key
+from normalizer import IdentityRef, InboundMessage, dedupe_key
 from tests.conftest import bearer, wait_for
 from tests.production.test_multi_process import FAST_SWEEPER, cluster, send_visitor_messages, stored_texts
 
@@ -33,7 +34,7 @@ def insert_poisoned_event(running: Cluster) -> str:
     """A pending web chat event whose customer name holds a NUL byte, beside the visitors' events."""
     poison = InboundMessage(
         channel_message_id="poison",
-        sender=IdentityRef(IdentityKind.WEBCHAT_VISITOR, "mallory"),
+        sender=IdentityRef(WEBCHAT_VISITOR, "mallory"),
         sent_at=datetime.now(UTC),
         text="poison",
         sender_name="Mal\x00lory",

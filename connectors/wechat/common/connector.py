@@ -29,6 +29,7 @@ from connectors.wechat.common.access_token import TokenRefused
 from connectors.wechat.common.api import WeChatApi
 from connectors.wechat.common.callbacks import CallbackReader
 from connectors.wechat.common.documents import DataFormat, decode_xml_text
+from connectors.wechat.common.identities import WECHAT_IDENTITY_KINDS, WECHAT_OPENID
 from connectors.wechat.common.inbound import InboundMapper, MessageReader
 from connectors.wechat.common.outbound import (
     MAX_TEXT_BYTES,
@@ -39,7 +40,7 @@ from connectors.wechat.common.outbound import (
     outbound_parts,
 )
 from connectors.wechat.common.settings import DEFAULT_API_BASE_URL, WeChatSettings
-from normalizer import Attachment, IdentityKind, IdentityRef, InboundMessage
+from normalizer import Attachment, IdentityRef, InboundMessage
 
 __all__ = ["DOWNLOADED_ATTACHMENT_KINDS", "WeChatConnector", "customer_service_capabilities"]
 
@@ -68,6 +69,7 @@ class WeChatConnector(WebhookConnector):
     """Subclasses name their kind and choose the message types and attachment kinds their channel knows."""
 
     settings_model: ClassVar[type[WeChatSettings]]
+    identity_kinds = WECHAT_IDENTITY_KINDS
     message_readers: ClassVar[Mapping[str, MessageReader]]
     message_builders: ClassVar[Mapping[str, MessageBuilder]]
     """Outbound attachment kind -> how to send it."""
@@ -185,7 +187,7 @@ class WeChatConnector(WebhookConnector):
 
     def _openid(self, recipient: IdentityRef) -> str:
         """Openids are per app: one from another app (or another kind of identity) cannot be reached here."""
-        if recipient.kind != IdentityKind.WECHAT_OPENID or recipient.scope not in ("", self.settings.app_id):
+        if recipient.kind != WECHAT_OPENID or recipient.scope not in ("", self.settings.app_id):
             raise PermanentSendError(f"The recipient is not a WeChat user of app {self.settings.app_id}")
         return recipient.value
 

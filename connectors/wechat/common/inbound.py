@@ -20,10 +20,10 @@ from typing import TypedDict
 
 from connectors.base import MalformedPayload
 from connectors.wechat.common.documents import Fields
+from connectors.wechat.common.identities import WECHAT_OPENID, WECHAT_UNIONID
 from normalizer import (
     Attachment,
     ContentType,
-    IdentityKind,
     IdentityRef,
     InboundMessage,
     ReplyAllowance,
@@ -100,7 +100,7 @@ class InboundMapper:
         created = _required(fields, "CreateTime")
         msg_type = _required(fields, "MsgType")
         common: _Common = {
-            "sender": IdentityRef(IdentityKind.WECHAT_OPENID, sender, scope=self._app_id, verified=True),
+            "sender": IdentityRef(WECHAT_OPENID, sender, scope=self._app_id, verified=True),
             "sent_at": _sent_at(created),
             "linked_identities": _linked_identities(fields),
         }
@@ -260,7 +260,7 @@ def _linked_identities(fields: Fields) -> tuple[IdentityRef, ...]:
     for name in _UNIONID_FIELDS:
         unionid = _string(fields, name).strip()
         if unionid:
-            return (IdentityRef(IdentityKind.WECHAT_UNIONID, unionid, verified=True),)
+            return (IdentityRef(WECHAT_UNIONID, unionid, verified=True),)
     return ()
 
 

@@ -6,9 +6,10 @@ import json
 
 from connectors.base import OutboundMessage
 from connectors.testing import ContractProfile
+from connectors.wechat.common.identities import WECHAT_OPENID
 from connectors.wechat.common.testing import contract_profile, fixture_settings
 from connectors.wechat.mini_program.connector import WeChatMiniProgramConnector
-from normalizer import IdentityKind, IdentityRef
+from normalizer import IdentityRef
 
 __all__ = ["APP_ID", "profile"]
 
@@ -47,7 +48,7 @@ def profile() -> ContractProfile:
         sample_outbound=OutboundMessage(
             message_id="m-1",
             conversation_id="c-1",
-            recipient=IdentityRef(IdentityKind.WECHAT_OPENID, _OPENID, scope=APP_ID, verified=True),
+            recipient=IdentityRef(WECHAT_OPENID, _OPENID, scope=APP_ID, verified=True),
             text="您好，退货请在订单页点击“申请售后”。",
         ),
         invalid_settings=[(fixture_settings(APP_ID, data_format="yaml"), "data_format")],

@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
+from typing import ClassVar
 
 from connectors.base import ConnectorContext, PermanentSendError, TransientSendError
 from connectors.wechat.common.connector import WeChatConnector, customer_service_capabilities
-from connectors.wechat.common.inbound import COMMON_MESSAGE_READERS, OFFICIAL_ACCOUNT_ONLY_READERS
+from connectors.wechat.common.identities import WECHAT_UNIONID
+from connectors.wechat.common.inbound import (
+    COMMON_MESSAGE_READERS,
+    OFFICIAL_ACCOUNT_ONLY_READERS,
+    MessageReader,
+)
 from connectors.wechat.common.outbound import (
+    MessageBuilder,
     media_message,
     news_message,
     official_account_card_message,
     video_message,
 )
 from connectors.wechat.common.settings import WeChatSettings
-from normalizer import IdentityKind, IdentityRef, InboundMessage
+from normalizer import IdentityRef, InboundMessage
 
 __all__ = ["WeChatOfficialAccountConnector"]
 
@@ -24,8 +32,11 @@ class WeChatOfficialAccountConnector(WeChatConnector):
     display_name = "WeChat official account"
     capabilities = customer_service_capabilities(voice=True)
     settings_model = WeChatSettings
-    message_readers = {**COMMON_MESSAGE_READERS, **OFFICIAL_ACCOUNT_ONLY_READERS}
-    message_builders = {
+    message_readers: ClassVar[Mapping[str, MessageReader]] = {
+        **COMMON_MESSAGE_READERS,
+        **OFFICIAL_ACCOUNT_ONLY_READERS,
+    }
+    message_builders: ClassVar[Mapping[str, MessageBuilder]] = {
         "image": media_message,
         "voice": media_message,
         "video": video_message,
@@ -36,7 +47,7 @@ class WeChatOfficialAccountConnector(WeChatConnector):
     async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
         """Also look up the customer's unionid, which links them across the business's WeChat apps."""
         message = await super().enrich(message, context)
-        if any(identity.kind == IdentityKind.WECHAT_UNIONID for identity in message.linked_identities):
+        if any(identity.kind == WECHAT_UNIONID for identity in message.linked_identities):
             return message
         try:
             profile = await self._api.call(
@@ -50,7 +61,7 @@ class WeChatOfficialAccountConnector(WeChatConnector):
             return message
         unionid, nickname = profile.get("unionid"), profile.get("nickname")
         if isinstance(unionid, str) and unionid:
-            unionid_ref = IdentityRef(IdentityKind.WECHAT_UNIONID, unionid, verified=True)
+            unionid_ref = IdentityRef(WECHAT_UNIONID, unionid, verified=True)
             message = replace(message, linked_identities=(*message.linked_identities, unionid_ref))
         if isinstance(nickname, str) and nickname.strip() and not message.sender_name:
             message = replace(message, sender_name=nickname.strip())

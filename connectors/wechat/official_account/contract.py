@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from connectors.base import OutboundMessage
 from connectors.testing import ContractProfile
+from connectors.wechat.common.identities import WECHAT_OPENID
 from connectors.wechat.common.testing import contract_profile, fixture_settings
 from connectors.wechat.official_account.connector import WeChatOfficialAccountConnector
-from normalizer import IdentityKind, IdentityRef
+from normalizer import IdentityRef
 
 __all__ = ["APP_ID", "profile"]
 
@@ -48,7 +49,7 @@ def profile() -> ContractProfile:
         sample_outbound=OutboundMessage(
             message_id="m-1",
             conversation_id="c-1",
-            recipient=IdentityRef(IdentityKind.WECHAT_OPENID, _OPENID, scope=APP_ID, verified=True),
+            recipient=IdentityRef(WECHAT_OPENID, _OPENID, scope=APP_ID, verified=True),
             text="您好，您的订单已发货。",
         ),
     )

@@ -19,10 +19,11 @@ from connectors.wechat import (
     WeChatSettings,
 )
 from connectors.wechat.common.connector import WeChatConnector
+from connectors.wechat.common.identities import WECHAT_OPENID
 from connectors.wechat.common.testing import FIXTURE_RECEIVED_AT, SignedDeliveries, fixture_settings
 from connectors.wechat.mini_program.contract import APP_ID as MP_APP_ID
 from connectors.wechat.official_account.contract import APP_ID as OA_APP_ID
-from normalizer import Attachment, IdentityKind, IdentityRef, InboundMessage
+from normalizer import Attachment, IdentityRef, InboundMessage
 
 __all__ = [
     "MP_APP_ID",
@@ -97,7 +98,7 @@ def outbound(
 
 
 def openid_of(app_id: str, openid: str) -> IdentityRef:
-    return IdentityRef(IdentityKind.WECHAT_OPENID, openid, scope=app_id, verified=True)
+    return IdentityRef(WECHAT_OPENID, openid, scope=app_id, verified=True)
 
 
 @dataclass

@@ -11,7 +11,8 @@ import respx
 
 from connectors.base import ConnectorContext
 from connectors.wechat.common.access_token import token_refresh_lock_key
-from normalizer import Attachment, IdentityKind, IdentityRef
+from connectors.wechat.common.identities import WECHAT_UNIONID
+from normalizer import Attachment, IdentityRef
 from tests.connectors.wechat.conftest import ACCESS_TOKEN
 from tests.connectors.wechat.support import (
     OA_OPENID,
@@ -123,7 +124,7 @@ async def test_the_unionid_is_looked_up_and_linked_as_a_verified_identity(
     message = await connector.enrich(receive_one(connector, fixture("oa_text.xml")), context)
     assert user_info.call_count == 1
     assert user_info.calls.last.request.url.params["lang"] == "zh_CN"
-    assert message.linked_identities == (IdentityRef(IdentityKind.WECHAT_UNIONID, UNIONID, verified=True),)
+    assert message.linked_identities == (IdentityRef(WECHAT_UNIONID, UNIONID, verified=True),)
     assert message.sender_name == "小明"
     assert message.sender.scope == connector.settings.app_id
 

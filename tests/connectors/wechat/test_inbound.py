@@ -11,8 +11,9 @@ import pytest
 
 from connectors.base import MalformedPayload
 from connectors.wechat import WeChatOfficialAccountConnector
+from connectors.wechat.common.identities import WECHAT_OPENID, WECHAT_UNIONID
 from connectors.wechat.common.testing import FIXTURE_SIGNED_AT
-from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, ReplyAllowance
+from normalizer import Attachment, ContentType, IdentityRef, ReplyAllowance
 from tests.connectors.wechat.support import (
     MP_APP_ID,
     MP_OPENID,
@@ -174,9 +175,7 @@ def test_official_account_messages(name: str, mode: str) -> None:
     message = receive_one(official_account(mode=mode), fixture(name))
     expected = OFFICIAL_ACCOUNT_MESSAGES[name]
     assert {field: getattr(message, field) for field in expected} == expected
-    assert message.sender == IdentityRef(
-        IdentityKind.WECHAT_OPENID, OA_OPENID, scope=OA_APP_ID, verified=True
-    )
+    assert message.sender == IdentityRef(WECHAT_OPENID, OA_OPENID, scope=OA_APP_ID, verified=True)
     assert message.sent_at == SENT_AT
     assert message.opens_reply_window and message.event is None and message.linked_identities == ()
 
@@ -276,9 +275,7 @@ def test_mini_program_pushes(name: str, data_format: str, mode: str) -> None:
     message = receive_one(mini_program(mode=mode, data_format=data_format), fixture(f"{name}.{data_format}"))
     expected = MINI_PROGRAM_MESSAGES[name]
     assert {field: getattr(message, field) for field in expected} == expected
-    assert message.sender == IdentityRef(
-        IdentityKind.WECHAT_OPENID, MP_OPENID, scope=MP_APP_ID, verified=True
-    )
+    assert message.sender == IdentityRef(WECHAT_OPENID, MP_OPENID, scope=MP_APP_ID, verified=True)
     assert message.sent_at == SENT_AT
 
 
@@ -313,7 +310,7 @@ def test_different_events_of_one_user_in_one_second_stay_apart() -> None:
 def test_a_unionid_in_the_message_is_a_verified_linked_identity() -> None:
     message = receive_one(official_account(mode="plain"), fixture("oa_text_with_unionid.xml"))
     assert message.linked_identities == (
-        IdentityRef(IdentityKind.WECHAT_UNIONID, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", verified=True),
+        IdentityRef(WECHAT_UNIONID, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", verified=True),
     )
     assert "union_id" not in message.metadata
 

@@ -22,6 +22,7 @@ from connectors.base import (
 from connectors.testing import MemorySharedStore
 from connectors.wechat.common.access_token import FETCH_AGAIN_AFTER, access_token_key
 from connectors.wechat.common.connector import WeChatConnector
+from connectors.wechat.common.identities import WECHAT_UNIONID
 from connectors.wechat.common.testing import FIXTURE_RECEIVED_AT
 from normalizer import Attachment, IdentityKind, IdentityRef
 from tests.connectors.wechat.conftest import ACCESS_TOKEN
@@ -595,7 +596,7 @@ async def test_an_unsendable_attachment_fails_the_message_before_its_text_goes_o
     "recipient",
     [
         openid_of(MP_APP_ID, OA_OPENID),
-        IdentityRef(IdentityKind.WECHAT_UNIONID, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", verified=True),
+        IdentityRef(WECHAT_UNIONID, "oUpF8uMuAJO_M2pxb1Q9zNjWeS6o", verified=True),
         IdentityRef(IdentityKind.EMAIL, "customer@example.com"),
     ],
 )

@@ -52,3 +52,19 @@ def test_visitor_message_reaches_agent_and_reply_reaches_visitor(client, demo):
         ("contact", "Where is my order?"),
         ("agent", "It ships today."),
     ]
+
+
+def test_an_agent_typing_reaches_the_visitor_socket(client, demo):
+    widget = inbox_of(demo, "webchat")["widget_token"]
+    api = bearer(demo["api_token"])
+    visitor_token = client.post(
+        f"/widget/{widget}/messages", json={"text": "hello?", "client_id": "t1"}
+    ).json()["visitor_token"]
+    [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
+    with client.websocket_connect(f"/widget/{widget}/ws?visitor_token={visitor_token}") as visitor_socket:
+        assert visitor_socket.receive_json()["type"] == "ready"
+        typing = client.post(
+            f"/api/v1/conversations/{conversation['id']}/typing", headers=api, json={"typing": True}
+        )
+        assert typing.status_code == 202, typing.text
+        assert visitor_socket.receive_json(timeout=10) == {"type": "typing", "typing": True}

@@ -1,0 +1,153 @@
+"""What the hub offers the routes a connector contributes, for channels whose customers reach the hub on the
+connector's own endpoints rather than on the webhook route (the web chat widget's HTTP, WebSocket and script).
+
+A connector package contributes Litestar route handlers through the `omnihub.routes` entry point group, as the
+agent inbox contributes its pages: the entry point names a callable that returns the handlers. A handler asks for
+the hub's services by declaring a parameter named `channel_services` (CHANNEL_SERVICES) of type ChannelServices;
+the hub provides it as a Litestar dependency, so the package never imports the hub. What the connector sends back
+to the customer's connections goes through `ConnectorContext.push`, from its `send`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from litestar.exceptions import HTTPException
+
+if TYPE_CHECKING:
+    from litestar import WebSocket
+    from litestar.connection import ASGIConnection
+
+    from connectors.base import Connector
+    from normalizer import Attachment, IdentityRef, InboundMessage
+
+__all__ = [
+    "CHANNEL_SERVICES",
+    "AcceptedMessage",
+    "ChannelServices",
+    "CustomerFeed",
+    "CustomerMessage",
+    "RouteError",
+]
+
+CHANNEL_SERVICES = "channel_services"
+"""The name of the handler parameter the hub injects ChannelServices into."""
+
+
+class RouteError(HTTPException):
+    """Answered in the hub's one error shape, `{"status_code", "code", "detail"}` (plus `errors`, from `extra`).
+
+    The hub's own errors are RouteErrors too (429 `rate_limited`, 422 `unstorable_message`...), so a WebSocket
+    handler can put their code in an error frame.
+    """
+
+    def __init__(
+        self,
+        status_code: int,
+        code: str,
+        detail: str,
+        *,
+        extra: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
+        self.code = code
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedMessage:
+    message_id: str
+    duplicate: bool
+    """The channel message id was accepted before: the earlier message's id is answered, nothing is stored."""
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerMessage:
+    """A stored message its customer may see: theirs and the replies to them, never an agent's note.
+
+    It carries no agent's or conversation's ids; what a channel shows its customer is chosen from these fields.
+    """
+
+    id: str
+    sender: str
+    """`contact`, `agent`, `bot` or `system`."""
+    content_type: str
+    text: str
+    attachments: tuple[Attachment, ...]
+    metadata: Mapping[str, Any]
+    """What the channel's connector put in the inbound message's metadata (e.g. the web chat's client_id)."""
+    status: str
+    created_at: datetime
+
+
+class CustomerFeed(Protocol):
+    def start(self) -> None:
+        """Begin handing the customer's events to the socket: call it once the socket's first frame is sent."""
+        ...
+
+
+@runtime_checkable
+class ChannelServices(Protocol):
+    """The hub's services for one request of a route a connector contributes.
+
+    Runtime-checkable because Litestar checks an injected dependency against its parameter's type.
+    """
+
+    max_frame_length: int
+    """The longest WebSocket frame to accept, in characters (OMNIHUB_MAX_BODY_BYTES, as for request bodies)."""
+
+    def now(self) -> datetime: ...
+
+    async def connector_for_token(self, kind: str, public_token: str) -> Connector | None:
+        """The connector of the `kind` inbox whose public token (`InboxRef.public_token`) this is; None when none is."""
+        ...
+
+    def signing_keys(self, kind: str) -> tuple[bytes, ...]:
+        """Keys for what connectors of `kind` sign (visitor tokens), derived from OMNIHUB_SECRET_KEY and then each
+        of OMNIHUB_SECRET_KEY_FALLBACKS: sign with the first, accept any, so a rotated key keeps tokens valid."""
+        ...
+
+    async def limit_rate(
+        self, connection: ASGIConnection, connector: Connector, customer: IdentityRef
+    ) -> None:
+        """Count one request of `customer` and of the connection's address; over OMNIHUB_VISITOR_RATE_PER_MINUTE
+        or OMNIHUB_IP_RATE_PER_MINUTE raise RouteError 429 `rate_limited` with Retry-After."""
+        ...
+
+    async def accept(
+        self, connector: Connector, messages: list[InboundMessage], raw: str
+    ) -> list[AcceptedMessage]:
+        """Store the messages durably (deduplicated by channel message id) and queue their processing, as the
+        webhook route does; `raw` is what is kept for audit. Raises RouteError 422 when the database refuses one."""
+        ...
+
+    async def history(
+        self, connector: Connector, customer: IdentityRef, *, after: str | None, limit: int
+    ) -> list[CustomerMessage]:
+        """The last `limit` messages `customer` may see on the connector's inbox after the message id `after`,
+        oldest first."""
+        ...
+
+    async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
+        """What `ConnectorContext.push` does from a connector's send: `event` to the customer's connections."""
+        ...
+
+    def customer_events(
+        self, connector: Connector, customer: IdentityRef
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        """While open, every event the connector pushes to `customer` (from any process), for a long poll."""
+        ...
+
+    def customer_socket(
+        self, socket: WebSocket, connector: Connector, customer: IdentityRef
+    ) -> AbstractAsyncContextManager[CustomerFeed]:
+        """While open, every event the connector pushes to `customer` is written to `socket` once the feed starts.
+
+        A socket that falls too far behind is closed (1013, try again later). An idle socket costs its place in a
+        registry only, so thousands can wait at once.
+        """
+        ...

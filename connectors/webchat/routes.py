@@ -1,0 +1,430 @@
+"""The widget's public endpoints: the script, HTTP messages (with long poll) and the WebSocket.
+
+Contributed to the hub through the `omnihub.routes` entry point; what they need of the hub (the inbox a widget
+token names, storing a message, the visitor's history, rate limits, the visitor's live events) comes through
+connectors.routes.ChannelServices. A visitor is known by a signed visitor token issued on first contact: the
+widget keeps it and sends it back, so a reload continues the same conversation with its history.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs
+
+import msgspec
+from litestar import Request, Response, WebSocket, get, post, route, websocket
+from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
+from litestar.enums import HttpMethod
+from litestar.exceptions import WebSocketDisconnect
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+
+from connectors.base import MalformedPayload
+from connectors.routes import ChannelServices, CustomerMessage, RouteError
+from connectors.webchat.connector import WebChatConnector, visitor_attachments
+from connectors.webchat.settings import WebChatSettings
+from connectors.webchat.tokens import InvalidVisitorToken, VisitorTokens
+from connectors.webchat.wire import (
+    LONG_POLL_MAX_SECONDS,
+    AckFrame,
+    ErrorFrame,
+    MessageCreatedFrame,
+    PostedMessage,
+    ReadyFrame,
+    SocketGreeting,
+    VisitorMessage,
+    VisitorMessages,
+    WidgetConfig,
+    WidgetMessage,
+    WidgetPostAnswer,
+)
+from normalizer import IdentityRef
+
+__all__ = ["routes"]
+
+HISTORY_LIMIT = 200
+CORS_HEADERS = "Authorization, Content-Type"
+SOCKET_GREETING_SECONDS = 30
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
+WIDGET_PATH = "/widget/{widget_token:str}"
+
+WidgetToken = Annotated[
+    str, PathParameter(pattern=ID_PATTERN, max_length=64, description="The inbox's widget token.")
+]
+AfterQuery = Annotated[
+    str | None, QueryParameter(pattern=ID_PATTERN, max_length=64, description="A message id.")
+]
+
+WIDGET_SCRIPT = (Path(__file__).resolve().parent / "widget.js").read_bytes()
+WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
+"""Compressed once: every page view of every customer site loads the widget."""
+
+
+@dataclass(slots=True)
+class Visitor:
+    """The inbox a widget token names, and the visitor a visitor token names (new when `issued_token` is set)."""
+
+    connector: WebChatConnector
+    identity: IdentityRef
+    issued_token: str | None
+
+    @property
+    def settings(self) -> WebChatSettings:
+        return self.connector.settings
+
+
+async def find_widget(services: ChannelServices, widget_token: str) -> WebChatConnector:
+    connector = await services.connector_for_token(WebChatConnector.kind, widget_token)
+    if not isinstance(connector, WebChatConnector):
+        raise RouteError(404, "widget_not_found", "No web chat inbox has this widget token.")
+    return connector
+
+
+async def find_visitor(
+    services: ChannelServices, widget_token: str, visitor_token: str | None, *, issue: bool
+) -> Visitor:
+    connector = await find_widget(services, widget_token)
+    tokens = VisitorTokens(services.signing_keys(WebChatConnector.kind))
+    now = services.now().timestamp()
+    if visitor_token:
+        try:
+            visitor_id = tokens.verify(
+                visitor_token, connector.inbox.id, connector.settings.visitor_token_days * 86400, now
+            )
+        except InvalidVisitorToken as error:
+            raise RouteError(
+                401, "invalid_visitor_token", f"{error}; start a new chat without a visitor token."
+            ) from None
+        return Visitor(connector, connector.visitor(visitor_id), None)
+    if not issue:
+        raise RouteError(
+            401, "missing_visitor_token", "Send the visitor token as 'Authorization: Bearer <visitor_token>'."
+        )
+    visitor_id = str(uuid.uuid4())
+    return Visitor(
+        connector, connector.visitor(visitor_id), tokens.issue(connector.inbox.id, visitor_id, now)
+    )
+
+
+def cors_headers(settings: WebChatSettings, origin: str | None) -> dict[str, str]:
+    if origin is None:
+        return {}
+    if not settings.origin_allowed(origin):
+        raise RouteError(403, "origin_not_allowed", f"The widget may not be embedded on {origin}.")
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def bearer_token(connection: ASGIConnection) -> str | None:
+    header = connection.headers.get("authorization", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip() or None
+    return None
+
+
+def visitor_message(message: CustomerMessage) -> VisitorMessage:
+    return VisitorMessage(
+        id=message.id,
+        text=message.text,
+        sender=message.sender,
+        content_type=message.content_type,
+        attachments=visitor_attachments(message.attachments),
+        client_id=message.metadata.get("client_id") if message.sender == "contact" else None,
+        status=message.status,
+        created_at=message.created_at,
+    )
+
+
+async def history(
+    services: ChannelServices, visitor: Visitor, after: str | None = None
+) -> list[VisitorMessage]:
+    messages = await services.history(visitor.connector, visitor.identity, after=after, limit=HISTORY_LIMIT)
+    return [visitor_message(message) for message in messages]
+
+
+async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessage, raw: str) -> PostedMessage:
+    """Store one visitor message durably; a retry with the same client_id is answered, not stored again.
+
+    The visitor's other tabs see the message at once; `raw` (the body or frame as received) is kept for audit.
+    """
+    now = services.now()
+    try:
+        message = visitor.connector.inbound_message(visitor.identity.value, post, now)
+    except MalformedPayload as error:
+        raise RouteError(400, "invalid_message", str(error)) from None
+    [accepted] = await services.accept(visitor.connector, [message], raw)
+    if not accepted.duplicate:
+        echo = VisitorMessage(
+            id=accepted.message_id,
+            text=message.text,
+            sender="contact",
+            content_type="text",
+            attachments=[],
+            client_id=post.client_id,
+            status="accepted",
+            created_at=now,
+        )
+        await services.push(
+            visitor.connector, visitor.identity, msgspec.to_builtins(MessageCreatedFrame(echo))
+        )
+    return PostedMessage(
+        id=accepted.message_id,
+        client_id=post.client_id,
+        text=message.text,
+        sender="contact",
+        status="accepted",
+        duplicate=accepted.duplicate,
+        created_at=now,
+    )
+
+
+@get("/widget.js", include_in_schema=False)
+async def widget_script(request: Request) -> Response[bytes]:
+    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
+    compressed = "gzip" in request.headers.get("accept-encoding", "")
+    headers = {
+        "Cache-Control": "public, max-age=300",
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "cross-origin",
+        "Vary": "Accept-Encoding",
+    }
+    if compressed:
+        headers["Content-Encoding"] = "gzip"
+    return Response(
+        WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT,
+        media_type="text/javascript; charset=utf-8",
+        headers=headers,
+    )
+
+
+@route(
+    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages"],
+    http_method=HttpMethod.OPTIONS,
+    include_in_schema=False,
+)
+async def widget_preflight(
+    request: Request, widget_token: FromPath[str], channel_services: NamedDependency[ChannelServices]
+) -> Response[None]:
+    """CORS preflights answered with the inbox's own allowed origins (the router's automatic answer knows none)."""
+    connector = await find_widget(channel_services, widget_token)
+    headers = cors_headers(connector.settings, request.headers.get("origin"))
+    headers.update(
+        {
+            "Access-Control-Allow-Methods": "GET, POST, OPTIONS",
+            "Access-Control-Allow-Headers": CORS_HEADERS,
+            "Access-Control-Max-Age": "600",
+        }
+    )
+    return Response(None, status_code=204, headers=headers)
+
+
+@get(f"{WIDGET_PATH}/config", tags=["widget"])
+async def widget_config(
+    request: Request, widget_token: WidgetToken, channel_services: NamedDependency[ChannelServices]
+) -> Response[WidgetConfig]:
+    """What the widget shows before the first message (title, greeting, colour)."""
+    connector = await find_widget(channel_services, widget_token)
+    settings = connector.settings
+    body = WidgetConfig(
+        title=settings.title, greeting=settings.greeting, color=settings.color, inbox=connector.inbox.name
+    )
+    return Response(body, headers=cors_headers(settings, request.headers.get("origin")))
+
+
+@post(
+    f"{WIDGET_PATH}/messages",
+    status_code=201,
+    tags=["widget"],
+    responses={
+        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before.")
+    },
+)
+async def post_widget_message(
+    request: Request,
+    widget_token: WidgetToken,
+    data: JSONBody[WidgetMessage],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[WidgetPostAnswer]:
+    """Send a visitor message: `{"text", "client_id"}`. The first call (no Bearer) answers a `visitor_token`."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=True)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    posted = await accept(channel_services, visitor, data, raw)
+    answer = WidgetPostAnswer(
+        **msgspec.structs.asdict(posted), message=posted, visitor_token=visitor.issued_token
+    )
+    return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
+
+
+@get(f"{WIDGET_PATH}/messages", tags=["widget"])
+async def get_widget_messages(
+    request: Request,
+    widget_token: WidgetToken,
+    channel_services: NamedDependency[ChannelServices],
+    after: AfterQuery = None,
+    wait: Annotated[int, QueryParameter(ge=0, le=LONG_POLL_MAX_SECONDS)] = 0,
+) -> Response[VisitorMessages]:
+    """The visitor's messages after `after` (a message id); with `wait` (≤25 s) it long-polls."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=False)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    messages = await history(channel_services, visitor, after)
+    if not messages and wait:
+        async with channel_services.customer_events(visitor.connector, visitor.identity) as events:
+            messages = await history(channel_services, visitor, after)
+            if not messages:
+                try:
+                    async with asyncio.timeout(wait):
+                        async for _event in events:
+                            messages = await history(channel_services, visitor, after)
+                            if messages:
+                                break
+                except TimeoutError:
+                    pass
+    return Response(VisitorMessages(messages), headers=headers)
+
+
+@websocket(f"{WIDGET_PATH}/ws")
+async def widget_socket(
+    socket: WebSocket, widget_token: FromPath[str], channel_services: NamedDependency[ChannelServices]
+) -> None:
+    """Frames: `{"type":"message","text","client_id"}` in; `ready`, `ack`, `message.created`, `typing`, `error` out."""
+    await serve_visitor_socket(channel_services, socket, widget_token)
+
+
+class InvalidFrame(ValueError):
+    """A frame that is not a JSON object, or is longer than a request body may be."""
+
+
+async def receive_frame(services: ChannelServices, socket: WebSocket) -> tuple[dict[str, Any], str]:
+    """The next frame as a JSON object, with its text as received."""
+    text = await socket.receive_text()
+    if len(text) > services.max_frame_length:
+        raise InvalidFrame(f"Frames must be at most {services.max_frame_length} characters.")
+    try:
+        frame = msgspec.json.decode(text)
+    except (msgspec.DecodeError, UnicodeError, RecursionError):
+        raise InvalidFrame("Frames must be JSON objects.") from None
+    if not isinstance(frame, dict):
+        raise InvalidFrame("Frames must be JSON objects.")
+    return frame, text
+
+
+async def send_frame(socket: WebSocket, frame: msgspec.Struct) -> None:
+    await socket.send_text(msgspec.json.encode(frame).decode())
+
+
+async def serve_visitor_socket(services: ChannelServices, socket: WebSocket, widget_token: str) -> None:
+    """Admit the visitor, send `ready` with the history, then relay frames both ways until the socket closes.
+
+    This frame lives as long as the socket, so the setup's temporaries live in helpers and die with them:
+    idle sockets are most sockets.
+    """
+    visitor = await _admit_visitor(services, socket, widget_token)
+    if visitor is None:
+        return
+    async with services.customer_socket(socket, visitor.connector, visitor.identity) as feed:
+        await send_frame(socket, await _ready_frame(services, visitor))
+        feed.start()
+        await _receive_visitor_frames(services, socket, visitor)
+
+
+async def _admit_visitor(services: ChannelServices, socket: WebSocket, widget_token: str) -> Visitor | None:
+    """The visitor this socket speaks for; None once the socket is closed with the reason."""
+    try:
+        connector = await find_widget(services, widget_token)
+    except RouteError as error:
+        await socket.close(code=4404, reason=error.detail[:120])
+        return None
+    if not connector.settings.origin_allowed(_origin(socket)):
+        await socket.close(code=4403, reason="origin not allowed")
+        return None
+    await socket.accept()
+    try:
+        visitor_token = _query_value(socket, "visitor_token")
+        if not visitor_token:
+            first, _text = await asyncio.wait_for(
+                receive_frame(services, socket), timeout=SOCKET_GREETING_SECONDS
+            )
+            visitor_token = msgspec.convert(first, SocketGreeting).visitor_token
+        visitor = await find_visitor(services, widget_token, visitor_token, issue=True)
+        await services.limit_rate(socket, visitor.connector, visitor.identity)
+    except RouteError as error:
+        await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
+        await socket.close(code=4401 if error.status_code == 401 else 4429)
+        return None
+    except (TimeoutError, WebSocketDisconnect, InvalidFrame, msgspec.ValidationError):
+        await socket.close(code=4400)
+        return None
+    return visitor
+
+
+def _origin(socket: WebSocket) -> str | None:
+    """Read from the ASGI scope itself: Litestar's parsed headers would stay with the socket as long as it is open."""
+    for name, value in socket.scope["headers"]:
+        if name == b"origin":
+            return value.decode("latin-1")
+    return None
+
+
+def _query_value(socket: WebSocket, name: str) -> str | None:
+    """Read from the ASGI scope itself, for the same reason as `_origin`."""
+    values = parse_qs(socket.scope["query_string"].decode("latin-1")).get(name)
+    return values[0] if values else None
+
+
+async def _ready_frame(services: ChannelServices, visitor: Visitor) -> ReadyFrame:
+    return ReadyFrame(messages=await history(services, visitor), visitor_token=visitor.issued_token)
+
+
+async def _receive_visitor_frames(services: ChannelServices, socket: WebSocket, visitor: Visitor) -> None:
+    while True:
+        try:
+            frame, text = await receive_frame(services, socket)
+        except WebSocketDisconnect:
+            return
+        except InvalidFrame as error:
+            await send_frame(socket, ErrorFrame(code="invalid_json", detail=str(error)))
+            continue
+        if frame.get("type") != "message":
+            await send_frame(
+                socket, ErrorFrame(code="unknown_frame", detail='Send {"type": "message", ...}.')
+            )
+            continue
+        client_id = frame.get("client_id")
+        try:
+            await services.limit_rate(socket, visitor.connector, visitor.identity)
+            post = msgspec.convert(frame, WidgetMessage)
+            posted = await accept(services, visitor, post, text)
+        except msgspec.ValidationError as error:
+            await send_frame(socket, ErrorFrame(code="invalid_message", detail=str(error)))
+            continue
+        except RouteError as error:
+            await send_frame(
+                socket,
+                ErrorFrame(
+                    code=error.code,
+                    detail=error.detail,
+                    client_id=client_id if isinstance(client_id, str) else None,
+                ),
+            )
+            continue
+        await send_frame(socket, AckFrame(message=posted, client_id=post.client_id, id=posted.id))
+
+
+def routes() -> list[Any]:
+    """The `omnihub.routes` entry point: the widget's script and endpoints."""
+    return [
+        widget_script,
+        widget_preflight,  # before the endpoints it answers for, or the router adds its own OPTIONS answer
+        widget_config,
+        post_widget_message,
+        get_widget_messages,
+        widget_socket,
+    ]

@@ -1,0 +1,33 @@
+"""One web chat inbox's settings: where the widget may be embedded, what it shows, how long a visitor is kept."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, field_validator
+
+__all__ = ["MAX_TEXT_LENGTH", "WebChatSettings"]
+
+MAX_TEXT_LENGTH = 4000
+
+
+class WebChatSettings(BaseModel):
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) allowed to embed the widget; empty allows all.",
+    )
+    greeting: str = Field("Hi! How can we help?", max_length=500)
+    title: str = Field("Chat with us", max_length=100)
+    color: str = Field("#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
+    visitor_token_days: int = Field(90, ge=1, le=3650, description="How long a visitor keeps their history.")
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not origin.startswith(("http://", "https://")) or origin.rstrip("/").count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://shop.example.com")
+        return [origin.rstrip("/").lower() for origin in origins]
+
+    def origin_allowed(self, origin: str | None) -> bool:
+        if not self.allowed_origins or origin is None:
+            return True
+        return origin.rstrip("/").lower() in self.allowed_origins

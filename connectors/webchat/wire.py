@@ -1,0 +1,146 @@
+"""The web chat's wire format: every body and frame the widget sends or receives.
+
+What reaches a visitor is built field by field from what a customer may see (connectors.routes.CustomerMessage,
+an OutboundMessage): no agent's id, name or email, no conversation or inbox id, no delivery error, no note.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+
+from connectors.webchat.settings import MAX_TEXT_LENGTH
+
+__all__ = [
+    "LONG_POLL_MAX_SECONDS",
+    "AckFrame",
+    "ErrorFrame",
+    "MessageCreatedFrame",
+    "PostedMessage",
+    "ReadyFrame",
+    "SocketGreeting",
+    "TypingFrame",
+    "VisitorAttachment",
+    "VisitorMessage",
+    "VisitorMessages",
+    "WidgetConfig",
+    "WidgetMessage",
+    "WidgetPostAnswer",
+]
+
+LONG_POLL_MAX_SECONDS = 25
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
+
+ClientId = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=100,
+        pattern=SINGLE_LINE,
+        description="The widget's key for this message: a retry with it is stored once.",
+    ),
+]
+
+
+# From the visitor.
+
+
+class WidgetMessage(msgspec.Struct, forbid_unknown_fields=False):
+    """A visitor's message: the body of `POST /widget/{widget_token}/messages`, and of a `message` frame."""
+
+    text: Annotated[str, Meta(max_length=MAX_TEXT_LENGTH, description="Control characters are removed.")]
+    client_id: ClientId
+    name: Annotated[str, Meta(max_length=100, description="Control characters are removed.")] | None = None
+    page_url: Annotated[str, Meta(max_length=2000, pattern=SINGLE_LINE)] | None = None
+
+
+class SocketGreeting(msgspec.Struct, forbid_unknown_fields=False):
+    """The socket's first frame when the visitor token is not in the URL (null starts a new visitor)."""
+
+    visitor_token: str | None = None
+
+
+# To the visitor.
+
+
+class VisitorAttachment(msgspec.Struct):
+    kind: str
+    url: str | None
+    mime_type: str | None
+    name: str | None
+    size: int | None
+
+
+class VisitorMessage(msgspec.Struct):
+    """A message as the visitor sees it. `client_id` only on the visitor's own messages, to match its retries."""
+
+    id: str
+    text: str
+    sender: Annotated[str, Meta(description="contact, agent, bot or system")]
+    content_type: str
+    attachments: list[VisitorAttachment]
+    client_id: str | None
+    status: str
+    created_at: datetime
+
+
+class VisitorMessages(msgspec.Struct):
+    """`GET /widget/{widget_token}/messages`: oldest first."""
+
+    items: list[VisitorMessage]
+
+
+class PostedMessage(msgspec.Struct):
+    """The visitor's message as accepted: `duplicate` when its client_id was accepted before (nothing stored)."""
+
+    id: str
+    client_id: str
+    text: str
+    sender: Literal["contact"]
+    status: Literal["accepted"]
+    duplicate: bool
+    created_at: datetime
+
+
+class WidgetPostAnswer(PostedMessage, omit_defaults=True):
+    """The accepted message, also under `message`; `visitor_token` when this call started a new visitor."""
+
+    message: PostedMessage
+    visitor_token: str | None = None
+
+
+class WidgetConfig(msgspec.Struct):
+    """What the widget shows before the first message."""
+
+    title: str
+    greeting: str
+    color: str
+    inbox: str
+
+
+class ReadyFrame(msgspec.Struct, tag="ready", tag_field="type", omit_defaults=True):
+    messages: list[VisitorMessage]
+    visitor_token: str | None = None
+
+
+class AckFrame(msgspec.Struct, tag="ack", tag_field="type"):
+    message: PostedMessage
+    client_id: str
+    id: str
+
+
+class MessageCreatedFrame(msgspec.Struct, tag="message.created", tag_field="type"):
+    message: VisitorMessage
+
+
+class TypingFrame(msgspec.Struct, tag="typing", tag_field="type"):
+    typing: bool
+
+
+class ErrorFrame(msgspec.Struct, tag="error", tag_field="type", omit_defaults=True):
+    code: str
+    detail: str
+    client_id: str | None = None

@@ -1,0 +1,180 @@
+"""The hub's side of connectors.routes: the services the routes a connector contributes ask for, and the
+`omnihub.routes` entry points that contribute them (the web chat widget, the agent inbox pages).
+
+The services speak of connectors and identities, never of a channel: what a visitor is, how it is proven and
+what it is shown stay in the connector's package.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from datetime import datetime
+from importlib.metadata import entry_points
+from typing import Any
+
+from litestar import WebSocket
+from litestar.connection import ASGIConnection
+from litestar.datastructures import State
+from litestar.di import Provide
+from sqlmodel import col, select
+
+from connectors import Connector, UndeclaredIdentityKind
+from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, CustomerMessage
+from hub import inbound
+from hub.auth import client_address
+from hub.crypto import derive_key
+from hub.errors import ApiError
+from hub.fields import looks_like_token
+from hub.models import Conversation, Identity, Inbox, Message
+from hub.ratelimit import RateLimiter, enforce
+from hub.realtime import Fanout, audience_channel
+from hub.runtime import Hub
+from normalizer import Attachment, IdentityRef, InboundMessage
+
+__all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
+
+ENTRY_POINT_GROUP = "omnihub.routes"
+CUSTOMER_VISIBLE = ("in", "out")
+RATE_WINDOW_SECONDS = 60
+RAW_AUDIT_CHARACTERS = 65536
+
+
+def contributed_routes() -> list[Any]:
+    """Route handlers of installed packages (entry point group `omnihub.routes`): a connector's own endpoints,
+    the agent inbox's pages."""
+    return [
+        handler for entry_point in entry_points(group=ENTRY_POINT_GROUP) for handler in entry_point.load()()
+    ]
+
+
+def customer_channel(connector: Connector, customer: IdentityRef) -> str:
+    """Where a customer's live events go, on every web process; a worker can address it without a socket."""
+    return audience_channel(connector.inbox.id, customer.kind, customer.scope, customer.value)
+
+
+class HubChannelServices:
+    """One per web process; handlers receive it as the `channel_services` dependency."""
+
+    def __init__(self, hub: Hub, realtime: Fanout, rate_limiter: RateLimiter) -> None:
+        self._hub = hub
+        self._realtime = realtime
+        self._rate_limiter = rate_limiter
+        self._signing_keys: dict[str, tuple[bytes, ...]] = {}
+        self.max_frame_length = hub.settings.max_body_bytes
+
+    def now(self) -> datetime:
+        return self._hub.now()
+
+    async def connector_for_token(self, kind: str, public_token: str) -> Connector | None:
+        if kind not in self._hub.registry or not looks_like_token(public_token):
+            return None
+        inbox = await self._hub.inboxes.find(public_token=public_token)
+        if inbox is None or inbox.kind != kind:
+            return None
+        return self._hub.connector_for(inbox)
+
+    def signing_keys(self, kind: str) -> tuple[bytes, ...]:
+        keys = self._signing_keys.get(kind)
+        if keys is None:
+            settings = self._hub.settings
+            purpose = f"connector-signing:{kind}".encode()
+            keys = tuple(
+                derive_key(key, purpose)
+                for key in (settings.secret_key_bytes(), *settings.fallback_key_bytes())
+            )
+            self._signing_keys[kind] = keys
+        return keys
+
+    async def limit_rate(
+        self, connection: ASGIConnection, connector: Connector, customer: IdentityRef
+    ) -> None:
+        """Per customer (a new one too: a socket keeps the customer it was issued) and per IP, so a script
+        hammering a widget cannot fill the database."""
+        settings = self._hub.settings
+        await enforce(
+            self._rate_limiter,
+            [
+                (f"ip:{client_address(connection)}", settings.ip_rate_per_minute),
+                (
+                    f"customer:{connector.inbox.id}:{customer.kind}:{customer.value}",
+                    settings.visitor_rate_per_minute,
+                ),
+            ],
+            RATE_WINDOW_SECONDS,
+            "Too many messages; wait before sending more.",
+        )
+
+    async def accept(
+        self, connector: Connector, messages: list[InboundMessage], raw: str
+    ) -> list[AcceptedMessage]:
+        try:
+            self._hub.registry.check_identity_kinds(messages)
+        except UndeclaredIdentityKind as error:
+            raise ApiError(400, "malformed_payload", f"Message not understood: {error}") from None
+        inbox = await self._inbox(connector)
+        accepted = await inbound.accept(self._hub, inbox, messages, raw[:RAW_AUDIT_CHARACTERS])
+        return [AcceptedMessage(message.message_id, message.duplicate) for message in accepted]
+
+    async def history(
+        self, connector: Connector, customer: IdentityRef, *, after: str | None, limit: int
+    ) -> list[CustomerMessage]:
+        statement = (
+            select(Message)
+            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+            .join(Identity, col(Identity.id) == col(Conversation.identity_id))
+            .where(
+                Conversation.inbox_id == connector.inbox.id,
+                Identity.workspace_id == connector.inbox.workspace_id,
+                Identity.kind == customer.kind,
+                Identity.scope == customer.scope,
+                Identity.value == customer.value,
+                col(Message.direction).in_(CUSTOMER_VISIBLE),
+            )
+        )
+        if after:
+            statement = statement.where(col(Message.id) > after)
+        async with self._hub.database.session() as session:
+            rows = (await session.exec(statement.order_by(col(Message.id).desc()).limit(limit))).all()
+        return [_customer_message(row) for row in reversed(rows)]
+
+    async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
+        await self._hub.publisher.publish(event, [customer_channel(connector, customer)])
+
+    def customer_events(
+        self, connector: Connector, customer: IdentityRef
+    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
+        return self._realtime.event_stream([customer_channel(connector, customer)])
+
+    def customer_socket(
+        self, socket: WebSocket, connector: Connector, customer: IdentityRef
+    ) -> AbstractAsyncContextManager[CustomerFeed]:
+        return self._realtime.socket_feed(socket, [customer_channel(connector, customer)])
+
+    async def _inbox(self, connector: Connector) -> Inbox:
+        inbox = await self._hub.inboxes.find(id=connector.inbox.id)
+        if inbox is None:
+            raise LookupError(f"inbox {connector.inbox.id} is gone")
+        return inbox
+
+
+def _customer_message(message: Message) -> CustomerMessage:
+    return CustomerMessage(
+        id=message.id,
+        sender=message.sender_type,
+        content_type=message.content_type,
+        text=message.text,
+        attachments=tuple(Attachment(**attachment) for attachment in message.attachments),
+        metadata=message.meta,
+        status=message.status,
+        created_at=message.created_at,
+    )
+
+
+def _provide_channel_services(state: State) -> HubChannelServices:
+    services: HubChannelServices = state.channel_services
+    return services
+
+
+channel_services_dependency = {CHANNEL_SERVICES: Provide(_provide_channel_services, sync_to_thread=False)}
+"""The app's dependencies: every handler that declares `channel_services` receives the process's services."""
