@@ -1,4 +1,9 @@
-"""Finds work stuck past its deadline (a lost job, a crashed worker) and enqueues it again."""
+"""Recovers what a crash leaves behind: work whose job was lost, and replies a stopped worker left `sending`.
+
+Retries of failures are not its business: each job kind retries its own (see `hub.actors`). The sweeper only
+finds rows whose job can no longer come (sent before a crash, or taken by a worker that stopped) once they
+are overdue by `stuck_after_seconds`, and sends their job again.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import select
 
-from hub.inbound import PROCESS_INBOUND
+from hub import actors
 from hub.models import InboundEvent, Message
-from hub.outbound import DELIVER_OUTBOUND, give_up_unfinished
+from hub.outbound import give_up_unfinished
 from hub.runtime import Hub
 from hub.store import PROCESS_HOLDER
 
@@ -19,10 +24,11 @@ __all__ = ["SweepResult", "run_sweeper", "sweep"]
 
 log = logging.getLogger("omnihub.sweeper")
 SWEEPER_LEASE = "sweeper"
+UNFINISHED_ATTEMPT = "The delivery did not finish (its worker stopped); trying again"
 
 
 class SweepResult(dict):
-    """Counts of re-enqueued work per kind."""
+    """Counts of work whose job was sent again, per kind."""
 
 
 async def sweep(hub: Hub) -> SweepResult:
@@ -67,7 +73,9 @@ async def sweep(hub: Hub) -> SweepResult:
             await session.execute(
                 update(Message)
                 .where(Message.id.in_(abandoned_sends), Message.status == "sending")
-                .values(status="pending", attempts=Message.attempts + 1, updated_at=now)
+                .values(
+                    status="pending", attempts=Message.attempts + 1, error=UNFINISHED_ATTEMPT, updated_at=now
+                )
             )
         stuck_sends = (
             await session.exec(
@@ -86,9 +94,9 @@ async def sweep(hub: Hub) -> SweepResult:
         await session.commit()
     size = hub.settings.inbound_batch_size
     for start in range(0, len(stuck_events), size):
-        await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start : start + size])
+        await hub.jobs.send(actors.process_inbound, *stuck_events[start : start + size])
     for message_id in outbound:
-        await hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
+        await hub.jobs.send(actors.deliver_outbound, message_id)
     for message_id in out_of_attempts:
         await give_up_unfinished(hub, message_id)
     result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
