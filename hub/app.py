@@ -49,12 +49,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         hub = open_hub(settings, JobQueue(broker), publisher, registry=registry, resolver=resolver)
         app.state.hub = hub
         app.state.realtime = realtime
-        app.state.rate_limiter = (
-            RedisRateLimiter(settings.redis_url) if settings.production else MemoryRateLimiter()
-        )
-        app.state.delivery_claims = (
-            RedisDeliveryClaims(settings.redis_url) if settings.production else MemoryDeliveryClaims()
-        )
+        redis_url = settings.redis_url
+        app.state.rate_limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        app.state.delivery_claims = RedisDeliveryClaims(redis_url) if redis_url else MemoryDeliveryClaims()
         worker = sweeper = None
         if not settings.production and settings.embedded_worker:
             worker_hub = partial(

@@ -52,7 +52,7 @@ async def _with_hub(settings: Settings, work):
         async def publish(self, event, channels) -> None:
             return None
 
-    publisher = RedisPublisher(settings.redis_url) if settings.production else _NoPublisher()
+    publisher = RedisPublisher(settings.redis_url) if settings.redis_url else _NoPublisher()
     hub = open_hub(settings, JobQueue(current_broker(settings)), publisher)
     try:
         return await work(hub)
@@ -210,7 +210,7 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
-    if not settings.production:
+    if settings.redis_url is None:
         raise click.ClickException(
             "`omnihub worker` is for production mode: set OMNIHUB_REDIS_URL "
             "(embedded mode runs its worker inside `omnihub serve`)"

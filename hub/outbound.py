@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import actors, events, metrics
@@ -64,11 +64,11 @@ async def create_message(
         updated_at=now,
     )
     async with hub.database.session() as session:
-        row = await session.get(Conversation, conversation.id)
+        row = await session.get_one(Conversation, conversation.id)
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
-        identity = await session.get(Identity, row.identity_id)
+        identity = await session.get_one(Identity, row.identity_id)
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)
         payload = events.record(
@@ -85,7 +85,8 @@ async def create_message(
             existing = (
                 await session.exec(
                     select(Message).where(
-                        Message.workspace_id == conversation.workspace_id, Message.dedupe_key == dedupe
+                        col(Message.workspace_id) == conversation.workspace_id,
+                        col(Message.dedupe_key) == dedupe,
                     )
                 )
             ).one()
@@ -159,16 +160,17 @@ async def _claim(
     async with hub.database.session() as session:
         claimed = await session.execute(
             update(Message)
-            .where(Message.id == message_id, Message.status == status)
+            .where(col(Message.id) == message_id, col(Message.status) == status)
             .values(status="sending", updated_at=hub.now())
+            .returning(col(Message.id))
         )
         await session.commit()
-        if claimed.rowcount != 1:
+        if claimed.scalar_one_or_none() is None:
             return None
-        message = await session.get(Message, message_id)
-        conversation = await session.get(Conversation, message.conversation_id)
-        inbox = await session.get(Inbox, conversation.inbox_id)
-        identity = await session.get(Identity, conversation.identity_id)
+        message = await session.get_one(Message, message_id)
+        conversation = await session.get_one(Conversation, message.conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
     return message, conversation, inbox, identity
 
 
@@ -269,7 +271,7 @@ async def _record_outcome(
 ) -> None:
     now = hub.now()
     async with hub.database.session() as session:
-        row = await session.get(Message, message.id)
+        row = await session.get_one(Message, message.id)
         row.status = outcome.status
         row.error = _storable(outcome.error) if outcome.error is not None else None
         row.attempts += 1
@@ -283,7 +285,7 @@ async def _record_outcome(
         row.next_attempt_at = now + outcome.retry_in if outcome.retry_in is not None else None
         if outcome.channel_ids:
             row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
-        conversation_row = await session.get(Conversation, conversation.id)
+        conversation_row = await session.get_one(Conversation, conversation.id)
         payload = events.record(
             session,
             row.workspace_id,
@@ -304,9 +306,9 @@ def _storable(channel_text: str) -> str:
 async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:
     """Best effort: a typing indicator that fails is not worth an agent's attention."""
     async with hub.database.session() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        inbox = await session.get(Inbox, conversation.inbox_id)
-        identity = await session.get(Identity, conversation.identity_id)
+        conversation = await session.get_one(Conversation, conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
     recipient = IdentityRef(identity.kind, identity.value, identity.scope, identity.verified)
     try:
         await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context(inbox))

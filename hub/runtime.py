@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import SecretStr, ValidationError
+from pydantic_core import ErrorDetails
 
 from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
 from connectors.base import OUTGOING_URL_JUDGE
@@ -28,7 +29,7 @@ ENCRYPTED = "$encrypted"
 
 
 class InvalidInboxSettings(ValueError):
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
+    def __init__(self, errors: list[ErrorDetails]) -> None:
         self.errors = errors
         fields = ", ".join(".".join(str(part) for part in error["loc"]) or "settings" for error in errors)
         super().__init__(f"invalid settings: {fields}")

@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 
 from hub import actors
 from hub.models import InboundEvent, Message
@@ -43,9 +43,9 @@ async def sweep(hub: Hub) -> SweepResult:
                 (
                     await session.execute(
                         update(InboundEvent)
-                        .where(InboundEvent.id.in_(stuck_events), *_stuck_inbound(cutoff))
+                        .where(col(InboundEvent.id).in_(stuck_events), *_stuck_inbound(cutoff))
                         .values(enqueued_at=now, next_attempt_at=None)
-                        .returning(InboundEvent.id)
+                        .returning(col(InboundEvent.id))
                     )
                 )
                 .scalars()
@@ -54,7 +54,7 @@ async def sweep(hub: Hub) -> SweepResult:
         abandoned = (
             await session.exec(
                 select(Message.id, Message.attempts)
-                .where(Message.status == "sending", Message.updated_at < cutoff)
+                .where(col(Message.status) == "sending", col(Message.updated_at) < cutoff)
                 .limit(1000)
             )
         ).all()
@@ -72,24 +72,29 @@ async def sweep(hub: Hub) -> SweepResult:
         if abandoned_sends:
             await session.execute(
                 update(Message)
-                .where(Message.id.in_(abandoned_sends), Message.status == "sending")
+                .where(col(Message.id).in_(abandoned_sends), col(Message.status) == "sending")
                 .values(
-                    status="pending", attempts=Message.attempts + 1, error=UNFINISHED_ATTEMPT, updated_at=now
+                    status="pending",
+                    attempts=col(Message.attempts) + 1,
+                    error=UNFINISHED_ATTEMPT,
+                    updated_at=now,
                 )
             )
         stuck_sends = (
             await session.exec(
                 select(Message.id)
                 .where(
-                    Message.status == "pending",
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff),
-                    Message.updated_at < cutoff,
+                    col(Message.status) == "pending",
+                    or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) < cutoff),
+                    col(Message.updated_at) < cutoff,
                 )
                 .limit(1000)
             )
         ).all()
         if stuck_sends:
-            await session.execute(update(Message).where(Message.id.in_(stuck_sends)).values(updated_at=now))
+            await session.execute(
+                update(Message).where(col(Message.id).in_(stuck_sends)).values(updated_at=now)
+            )
         outbound = [*abandoned_sends, *stuck_sends]
         await session.commit()
     size = hub.settings.inbound_batch_size
@@ -109,7 +114,7 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
     """Pending events whose job is overdue: enqueued (or accepted, or due for a retry after a failure) before
     `cutoff`. A failed event waits for its backoff; dead and discarded ones are never enqueued again."""
     due = func.coalesce(InboundEvent.next_attempt_at, InboundEvent.enqueued_at, InboundEvent.received_at)
-    return InboundEvent.status == "pending", due < cutoff
+    return col(InboundEvent.status) == "pending", due < cutoff
 
 
 async def run_sweeper(hub: Hub) -> None:
