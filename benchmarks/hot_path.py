@@ -7,14 +7,13 @@ in-memory broker here, so the cluster's workers do not race this count.
 
 from __future__ import annotations
 
-from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import event
 from sqlmodel import select
 
 from benchmarks.cluster import Cluster
 from hub import inbound
 from hub.db import Database
-from hub.jobs import QUEUE_NAME, JobQueue
+from hub.jobs import JobQueue, make_broker
 from hub.models import InboundEvent
 from hub.realtime import RedisPublisher
 from hub.runtime import Hub
@@ -82,8 +81,7 @@ async def round_trips_per_message(
         secret_key=cluster.env["OMNIHUB_SECRET_KEY"],
         public_url=cluster.url,
     )
-    broker = StubBroker()
-    broker.declare_queue(QUEUE_NAME)
+    broker = make_broker(settings.model_copy(update={"redis_url": None}))
     hub = Hub(settings, Database(settings.database_url), JobQueue(broker), RedisPublisher(settings.redis_url))
     try:
         widget_token = cluster.inbox("webchat")["widget_token"]
