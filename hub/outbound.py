@@ -158,14 +158,16 @@ async def _claim(
 ) -> tuple[Message, Conversation, Inbox, Identity] | None:
     """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not."""
     async with hub.database.session() as session:
-        claimed = await session.execute(
-            update(Message)
-            .where(col(Message.id) == message_id, col(Message.status) == status)
-            .values(status="sending", updated_at=hub.now())
-            .returning(col(Message.id))
-        )
+        claimed = (
+            await session.execute(
+                update(Message)
+                .where(col(Message.id) == message_id, col(Message.status) == status)
+                .values(status="sending", updated_at=hub.now())
+                .returning(col(Message.id))
+            )
+        ).scalar_one_or_none()
         await session.commit()
-        if claimed.scalar_one_or_none() is None:
+        if claimed is None:
             return None
         message = await session.get_one(Message, message_id)
         conversation = await session.get_one(Conversation, message.conversation_id)
