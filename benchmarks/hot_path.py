@@ -8,7 +8,6 @@ in-memory broker here, so the cluster's workers do not race this count.
 from __future__ import annotations
 
 import msgspec
-from dramatiq.brokers.stub import StubBroker
 from sqlalchemy import event
 from sqlmodel import select
 
@@ -18,7 +17,7 @@ from connectors.webchat.wire import WidgetMessage
 from hub import inbound
 from hub.connector_routes import HubChannelServices
 from hub.db import Database
-from hub.jobs import QUEUE_NAME, JobQueue
+from hub.jobs import JobQueue, make_broker
 from hub.models import InboundEvent
 from hub.ratelimit import MemoryRateLimiter
 from hub.realtime import RedisPublisher, make_fanout
@@ -86,8 +85,7 @@ async def round_trips_per_message(
         secret_key=cluster.env["OMNIHUB_SECRET_KEY"],
         public_url=cluster.url,
     )
-    broker = StubBroker()
-    broker.declare_queue(QUEUE_NAME)
+    broker = make_broker(settings.model_copy(update={"redis_url": None}))
     hub = Hub(settings, Database(settings.database_url), JobQueue(broker), RedisPublisher(settings.redis_url))
     try:
         services = HubChannelServices(hub, make_fanout(None), MemoryRateLimiter())

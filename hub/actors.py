@@ -1,45 +1,101 @@
-"""The Dramatiq actors: thin wrappers that run the hub's jobs on the worker's Hub."""
+"""Every Dramatiq actor of the hub, and the retry policy of each.
+
+The actors run their jobs on the worker's Hub, which `hub.jobs.WorkerHub` builds when the worker boots.
+Jobs are sent with `actor.send(...)` (from async code through `Hub.jobs`). The broker depends on the
+settings (Redis or in memory), which are read after import: the actors are declared here on a broker
+that refuses to send, and `hub.jobs.make_broker` binds them to the process's broker.
+
+Retries, one mechanism per job kind:
+- `process_inbound`: none by Dramatiq; each failed event is retried on its own with a jittered backoff
+  recorded on its row (`hub.inbound`), so one bad event never holds the others of its job.
+- `deliver_outbound`: the delivery records the attempt, its reason and the next attempt's time on the
+  message, then asks Dramatiq to retry after that delay (`dramatiq.Retry`); nothing else is retried.
+- `route_conversation`: Dramatiq's retries with its jittered exponential backoff (routing is idempotent).
+- `send_typing`: none (a stale typing indicator is worth nothing).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from typing import Any
 
 import dramatiq
+from dramatiq.brokers.stub import StubBroker
 
 from hub import assignment, inbound, outbound
-from hub.jobs import QUEUE_NAME
+from hub.jobs import QUEUE_NAME, WorkerHub
 from hub.runtime import Hub
 
-__all__ = ["declare"]
+__all__ = [
+    "bind",
+    "bound_broker",
+    "deliver_outbound",
+    "process_inbound",
+    "route_conversation",
+    "send_typing",
+]
 
 
-def declare(broker: dramatiq.Broker, hub_factory: Callable[[], Awaitable[Hub]]) -> None:
-    async def process_inbound(*event_ids: str) -> None:
-        await inbound.process(await hub_factory(), *event_ids)
+class _Unbound(StubBroker):
+    """Holds the actors' declarations until `bind`; a job sent before would be lost, so sending fails."""
 
-    async def deliver_outbound(message_id: str) -> None:
-        await outbound.deliver(await hub_factory(), message_id)
+    def enqueue(self, message: dramatiq.Message[Any], *, delay: int | None = None) -> dramatiq.Message[Any]:
+        raise RuntimeError(f"{message.actor_name} was sent before hub.jobs.make_broker made a broker")
 
-    async def route_conversation(*conversation_ids: str) -> None:
-        await assignment.route_conversations(await hub_factory(), list(conversation_ids))
 
-    async def send_typing(conversation_id: str, state: str) -> None:
-        await outbound.send_typing(await hub_factory(), conversation_id, state)
+_UNBOUND = _Unbound()
 
-    jobs = {
-        outbound.SEND_TYPING: send_typing,
-        inbound.PROCESS_INBOUND: process_inbound,
-        outbound.DELIVER_OUTBOUND: deliver_outbound,
-        inbound.ROUTE_CONVERSATION: route_conversation,
-    }
-    for name, function in jobs.items():
-        if name not in broker.actors:
-            dramatiq.actor(
-                function,
-                broker=broker,
-                actor_name=name,
-                queue_name=QUEUE_NAME,
-                max_retries=0 if name == outbound.SEND_TYPING else 5,
-                min_backoff=500,
-                max_backoff=60_000,
-            )
+
+def _retry_when_asked(retries: int, error: BaseException) -> bool:
+    """Only the retries a delivery asks for (having recorded them on its message) are made."""
+    return isinstance(error, dramatiq.Retry)
+
+
+def _worker_hub() -> Hub:
+    for middleware in dramatiq.get_broker().middleware:
+        if isinstance(middleware, WorkerHub) and middleware.hub is not None:
+            return middleware.hub
+    raise RuntimeError("no worker Hub: jobs run only in a worker started by hub.jobs.start_worker")
+
+
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=0)
+async def process_inbound(*event_ids: str) -> None:
+    await inbound.process(_worker_hub(), *event_ids)
+
+
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, retry_when=_retry_when_asked)
+async def deliver_outbound(message_id: str) -> None:
+    retry_in = await outbound.deliver(_worker_hub(), message_id)
+    if retry_in is not None:
+        raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
+
+
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=5, min_backoff=500, max_backoff=60_000)
+async def route_conversation(*conversation_ids: str) -> None:
+    await assignment.route_conversations(_worker_hub(), list(conversation_ids))
+
+
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=0)
+async def send_typing(conversation_id: str, state: str) -> None:
+    await outbound.send_typing(_worker_hub(), conversation_id, state)
+
+
+_ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (
+    process_inbound,
+    deliver_outbound,
+    route_conversation,
+    send_typing,
+)
+
+
+def bind(broker: dramatiq.Broker) -> None:
+    """Make `broker` Dramatiq's global broker and the one the hub's actors are declared on and send to."""
+    dramatiq.set_broker(broker)
+    for actor in _ACTORS:
+        actor.broker = broker
+        broker.declare_actor(actor)
+
+
+def bound_broker() -> dramatiq.Broker | None:
+    """The broker the actors send to, None before `bind`."""
+    broker = deliver_outbound.broker
+    return None if broker is _UNBOUND else broker

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from functools import partial
 
 from litestar import Litestar
 from litestar.enums import ScopeType
@@ -17,7 +18,6 @@ from hub.api import api_router
 from hub.attachment_routes import download_attachment
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.connector_routes import HubChannelServices, channel_services_dependency, contributed_routes
-from hub.db import Database
 from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
@@ -27,7 +27,7 @@ from hub.ops import healthz, metrics_endpoint, readyz
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from hub.realtime import FanoutPublisher, make_fanout
 from hub.request import HubRequest
-from hub.runtime import Hub
+from hub.runtime import open_hub
 from hub.settings import Settings, load_settings
 from hub.sweeper import run_sweeper
 
@@ -45,44 +45,19 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         realtime = make_fanout(settings.redis_url)
         await realtime.start()
         publisher = FanoutPublisher(realtime, asyncio.get_running_loop())
-        hub = Hub(
-            settings,
-            Database(settings.database_url),
-            JobQueue(broker),
-            publisher,
-            registry=registry,
-            resolver=resolver,
-        )
+        hub = open_hub(settings, JobQueue(broker), publisher, registry=registry, resolver=resolver)
         app.state.hub = hub
         app.state.realtime = realtime
-        app.state.rate_limiter = (
-            RedisRateLimiter(settings.redis_url) if settings.redis_url is not None else MemoryRateLimiter()
-        )
+        redis_url = settings.redis_url
+        app.state.rate_limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
+        app.state.delivery_claims = RedisDeliveryClaims(redis_url) if redis_url else MemoryDeliveryClaims()
         app.state.channel_services = HubChannelServices(hub, realtime, app.state.rate_limiter)
-        app.state.delivery_claims = (
-            RedisDeliveryClaims(settings.redis_url)
-            if settings.redis_url is not None
-            else MemoryDeliveryClaims()
-        )
         worker = sweeper = None
-        worker_hub: list[Hub] = []
         if not settings.production and settings.embedded_worker:
-
-            async def hub_for_worker() -> Hub:
-                if not worker_hub:
-                    worker_hub.append(
-                        Hub(
-                            settings,
-                            Database(settings.database_url),
-                            hub.jobs,
-                            publisher,
-                            registry=registry,
-                            resolver=resolver,
-                        )
-                    )
-                return worker_hub[0]
-
-            worker = start_worker(broker, hub_for_worker, settings.worker_threads)
+            worker_hub = partial(
+                open_hub, settings, hub.jobs, publisher, registry=registry, resolver=resolver
+            )
+            worker = start_worker(broker, worker_hub, settings.worker_threads)
             sweeper = asyncio.create_task(run_sweeper(hub))
         try:
             yield
@@ -92,10 +67,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
             await hub.jobs.settle()
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
-                broker.close()
-            for worker_side in worker_hub:
-                # Its loop has stopped with the worker; aiosqlite connections close from any loop.
-                await worker_side.database.dispose()
+            broker.close()
             await app.state.rate_limiter.close()
             await hub.close()
             await realtime.stop()

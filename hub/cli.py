@@ -44,18 +44,16 @@ def _freeze_startup_heap() -> None:
 
 
 async def _with_hub(settings: Settings, work):
-    from hub.db import Database
-    from hub.jobs import JobQueue, make_broker
+    from hub.jobs import JobQueue, current_broker
     from hub.realtime import RedisPublisher
-    from hub.runtime import Hub
+    from hub.runtime import open_hub
 
     class _NoPublisher:
         async def publish(self, event, channels) -> None:
             return None
 
-    broker = make_broker(settings)
-    publisher = RedisPublisher(settings.redis_url) if settings.production else _NoPublisher()
-    hub = Hub(settings, Database(settings.database_url), JobQueue(broker), publisher)
+    publisher = RedisPublisher(settings.redis_url) if settings.redis_url else _NoPublisher()
+    hub = open_hub(settings, JobQueue(current_broker(settings)), publisher)
     try:
         return await work(hub)
     finally:
@@ -200,18 +198,19 @@ def serve(host: str | None, port: int | None) -> None:
 )
 def worker(threads: int | None, metrics_port: int | None) -> None:
     """Run a worker process (production mode): inbound processing, delivery, routing, and the sweeper."""
+    from functools import partial
+
     from prometheus_client import start_http_server
 
-    from hub.db import Database
     from hub.jobs import JobQueue, make_broker, start_worker
     from hub.logs import configure_logging
     from hub.realtime import RedisPublisher
-    from hub.runtime import Hub
+    from hub.runtime import open_hub
     from hub.sweeper import run_sweeper
 
     settings = _settings()
     configure_logging(settings.log_level, settings.log_json)
-    if not settings.production:
+    if settings.redis_url is None:
         raise click.ClickException(
             "`omnihub worker` is for production mode: set OMNIHUB_REDIS_URL "
             "(embedded mode runs its worker inside `omnihub serve`)"
@@ -219,20 +218,7 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     if metrics_port:
         start_http_server(metrics_port, addr="127.0.0.1")
     broker = make_broker(settings)
-    worker_hub: list[Hub] = []
-
-    async def hub_for_worker() -> Hub:
-        if not worker_hub:
-            worker_hub.append(
-                Hub(
-                    settings,
-                    Database(settings.database_url),
-                    JobQueue(broker),
-                    RedisPublisher(settings.redis_url),
-                )
-            )
-        return worker_hub[0]
-
+    worker_hub = partial(open_hub, settings, JobQueue(broker), RedisPublisher(settings.redis_url))
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -245,7 +231,7 @@ def worker(threads: int | None, metrics_port: int | None) -> None:
     # Channels wait for the web process's answer (and retry a webhook not answered within seconds);
     # background work only waits in a queue. Where web and workers share cores, the web comes first.
     os.nice(max(0, settings.worker_nice - os.nice(0)))
-    running = start_worker(broker, hub_for_worker, threads or settings.worker_threads)
+    running = start_worker(broker, worker_hub, threads or settings.worker_threads)
     try:
         _freeze_startup_heap()
         click.echo(

@@ -65,6 +65,8 @@ def message_view(message: Message) -> MessageView:
         metadata=message.meta,
         status=MessageStatus(message.status),
         error=message.error,
+        delivery_attempts=message.attempts,
+        next_attempt_at=message.next_attempt_at,
         created_at=message.created_at,
         updated_at=message.updated_at,
     )

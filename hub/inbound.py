@@ -28,12 +28,13 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
-from hub import events, metrics
+from hub import actors, events, metrics
 from hub.batching import Batcher
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.errors import ApiError
 from hub.ids import new_id
+from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, InboundEvent, Inbox, Message, new_row
 from hub.realtime import workspace_channel
 from hub.reply_windows import record_customer_action
@@ -44,13 +45,11 @@ from normalizer.identities import InvalidIdentity
 __all__ = ["AcceptedMessage", "UnstorableMessage", "accept", "process"]
 
 log = logging.getLogger("omnihub.inbound")
-PROCESS_INBOUND = "process_inbound"
-ROUTE_CONVERSATION = "route_conversation"
 ENQUEUE_LINGER_SECONDS = 0.05
 """Accepted events wait this long (after the answer) to share a processing job: a worker stores a
 job's events in one transaction, so fuller jobs cost it less per event. At 500 new customers a second,
 10 ms (jobs of about five) let one worker store ~300/s; 50 ms lets it keep up, for 40 ms more lag."""
-LONGEST_RETRY_DELAY_SECONDS = 3600.0
+LONGEST_RETRY_DELAY = timedelta(hours=1)
 LONGEST_FAILURE_REASON = 1000
 
 
@@ -178,7 +177,7 @@ async def _insert_events_sqlite(hub: Hub, rows: list[dict[str, Any]]) -> set[str
 
 async def _enqueue_processing(hub: Hub, event_ids: list[str]) -> list[None]:
     """Events accepted within the linger, or while a job was being enqueued, share one job: fewer, fuller jobs."""
-    await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *event_ids)
+    await hub.jobs.send_or_leave_to_sweeper(actors.process_inbound, *event_ids)
     return [None] * len(event_ids)
 
 
@@ -400,11 +399,12 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
 
 
 async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
-    """Each failed event is tried again after a backoff that doubles with each attempt, or parked as dead
-    once out of attempts (at once when it would fail every time). An event another job stored meanwhile
-    is left alone."""
+    """Each failed event is tried again after a jittered backoff that doubles with each attempt (events at
+    the same attempt share one job), or parked as dead once out of attempts (at once when it would fail
+    every time). An event another job stored meanwhile is left alone."""
     now = hub.now()
-    retries: dict[float, list[str]] = defaultdict(list)
+    retries: dict[timedelta, list[str]] = defaultdict(list)
+    delays: dict[int, timedelta] = {}
     parked: list[tuple[str, Inbox, int]] = []
     async with hub.database.session() as session:
         rows = await session.exec(
@@ -419,8 +419,8 @@ async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
                 changes |= {"status": "dead", "next_attempt_at": None}
                 parked.append((event_id, inbox, attempts))
             else:
-                delay = _retry_delay(hub, attempts)
-                changes["next_attempt_at"] = now + timedelta(seconds=delay)
+                delay = delays.setdefault(attempts, _retry_delay(hub, attempts))
+                changes["next_attempt_at"] = now + delay
                 retries[delay].append(event_id)
             await session.execute(
                 update(InboundEvent)
@@ -439,12 +439,14 @@ async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
             failures[event_id].reason,
         )
     for delay, retried in retries.items():
-        log.warning("inbound.retry events=%s in=%.1fs", ",".join(retried), delay)
-        await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, *retried, delay_seconds=delay)
+        log.warning("inbound.retry events=%s in=%.1fs", ",".join(retried), delay.total_seconds())
+        await hub.jobs.send_or_leave_to_sweeper(actors.process_inbound, *retried, delay=delay)
 
 
-def _retry_delay(hub: Hub, attempts: int) -> float:
-    return min(hub.settings.inbound_retry_seconds * 2.0 ** min(attempts - 1, 32), LONGEST_RETRY_DELAY_SECONDS)
+def _retry_delay(hub: Hub, attempts: int) -> timedelta:
+    return retry_delay(
+        timedelta(seconds=hub.settings.inbound_retry_seconds), attempts, longest=LONGEST_RETRY_DELAY
+    )
 
 
 def _failed(event_id: str, stage: str, error: Exception) -> _Failure:
@@ -575,7 +577,7 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         for entry in stored
     ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
-    routing = [hub.jobs.enqueue(ROUTE_CONVERSATION, *opened)] if opened else []
+    routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
     now = hub.now()
     for entry in stored:

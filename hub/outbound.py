@@ -9,18 +9,17 @@ from datetime import timedelta
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
-from hub import events, metrics
+from hub import actors, events, metrics
+from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message, new_row
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
-    "DELIVER_OUTBOUND",
-    "SEND_TYPING",
     "create_message",
     "deliver",
     "give_up_unfinished",
@@ -28,9 +27,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("omnihub.outbound")
-DELIVER_OUTBOUND = "deliver_outbound"
-SEND_TYPING = "send_typing"
 DEFERRED_RETRY = timedelta(hours=1)
+LONGEST_RETRY = timedelta(minutes=5)
 RESERVED_PARTS = "reserved_replies"
 """Message metadata: how many replies of the channel's quota this message holds while it is retried."""
 
@@ -66,7 +64,7 @@ async def create_message(
         updated_at=now,
     )
     async with hub.database.session() as session:
-        row = await session.get(Conversation, conversation.id)
+        row = await session.get_one(Conversation, conversation.id)
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
@@ -86,14 +84,15 @@ async def create_message(
             existing = (
                 await session.exec(
                     select(Message).where(
-                        Message.workspace_id == conversation.workspace_id, Message.dedupe_key == dedupe
+                        col(Message.workspace_id) == conversation.workspace_id,
+                        col(Message.dedupe_key) == dedupe,
                     )
                 )
             ).one()
             return existing, False
     await events.publish_message_event(hub.publisher, payload, row)
     if direction == "out":
-        hub.jobs.enqueue_soon(DELIVER_OUTBOUND, message.id)
+        hub.jobs.send_soon(actors.deliver_outbound, message.id)
     return message, True
 
 
@@ -103,21 +102,23 @@ class _Outcome:
 
     status: str = "failed"
     error: str | None = None
-    retry_in: float | None = None
+    retry_in: timedelta | None = None
     channel_ids: tuple[str, ...] = ()
     reserved: int = 0
     """Replies of the channel's quota the message holds."""
 
 
-async def deliver(hub: Hub, message_id: str) -> None:
+async def deliver(hub: Hub, message_id: str) -> timedelta | None:
     """Claim the pending message, check the channel's window, send, record the outcome. Safe to run twice.
 
-    Whatever fails unexpectedly after the claim, in the connector or in the hub, is a failed attempt like a
-    transient error: retried with backoff, then failed. No message stays `sending`, or is retried forever.
+    Returns when to try again: the message is back to `pending` with the attempt's reason and its next
+    attempt's time recorded, for the agent to see. Whatever fails unexpectedly after the claim, in the
+    connector or in the hub, is a failed attempt like a transient error: retried with backoff, then failed.
+    No message stays `sending`, or is retried forever.
     """
     claimed = await _claim(hub, message_id, "pending")
     if claimed is None:
-        return
+        return None
     message, conversation, inbox, identity = claimed
     outcome = _Outcome(reserved=message.meta.get(RESERVED_PARTS, 0))
     quota = None
@@ -131,6 +132,7 @@ async def deliver(hub: Hub, message_id: str) -> None:
             hub, message, f"Delivery failed unexpectedly ({type(unexpected).__name__})"
         )
     await _finish(hub, message, conversation, inbox, quota, outcome)
+    return outcome.retry_in
 
 
 async def give_up_unfinished(hub: Hub, message_id: str) -> None:
@@ -155,18 +157,21 @@ async def _claim(
 ) -> tuple[Message, Conversation, Inbox, Identity] | None:
     """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not."""
     async with hub.database.session() as session:
-        claimed = await session.execute(
-            update(Message)
-            .where(Message.id == message_id, Message.status == status)
-            .values(status="sending", updated_at=hub.now())
-        )
+        claimed = (
+            await session.execute(
+                update(Message)
+                .where(col(Message.id) == message_id, col(Message.status) == status)
+                .values(status="sending", updated_at=hub.now())
+                .returning(col(Message.id))
+            )
+        ).scalar_one_or_none()
         await session.commit()
-        if claimed.rowcount != 1:
+        if claimed is None:
             return None
-        message = await session.get(Message, message_id)
-        conversation = await session.get(Conversation, message.conversation_id)
-        inbox = await session.get(Inbox, conversation.inbox_id)
-        identity = await session.get(Identity, conversation.identity_id)
+        message = await session.get_one(Message, message_id)
+        conversation = await session.get_one(Conversation, message.conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
     return message, conversation, inbox, identity
 
 
@@ -202,7 +207,8 @@ async def _attempt(
         outcome.status, outcome.channel_ids = result.status, result.channel_message_ids
     except DeferredSendError as deferred:
         outcome.status, outcome.error = "pending", deferred.reason
-        outcome.retry_in = deferred.retry_after or DEFERRED_RETRY.total_seconds()
+        wait = timedelta(seconds=deferred.retry_after) if deferred.retry_after else DEFERRED_RETRY
+        outcome.retry_in = retry_delay(wait, 1, longest=wait)
     except TransientSendError as transient:
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
             hub, message, transient.reason, transient.retry_after
@@ -226,13 +232,11 @@ async def _finish(
     quota: ReplyQuota | None,
     outcome: _Outcome,
 ) -> None:
-    """Give back the replies a failed message holds, record the outcome, schedule the retry, count and log."""
+    """Give back the replies a failed message holds, record the outcome, count and log."""
     if outcome.status == "failed" and outcome.reserved and quota is not None:
         await quota.release(outcome.reserved)
         outcome.reserved = 0
     await _record_outcome(hub, message, conversation, outcome)
-    if outcome.retry_in is not None:
-        await hub.jobs.enqueue(DELIVER_OUTBOUND, message.id, delay_seconds=outcome.retry_in)
     if outcome.status == "failed":
         metrics.OUTBOUND_FAILURES.labels(inbox.kind).inc()
         log.warning(
@@ -249,17 +253,25 @@ async def _finish(
 
 def _retry_or_give_up(
     hub: Hub, message: Message, reason: str, retry_after: float | None = None
-) -> tuple[str, str, float | None]:
-    """(status, error, retry in seconds): back off exponentially, fail after the configured attempts."""
-    if message.attempts + 1 >= hub.settings.outbound_max_attempts:
-        return "failed", f"{reason} (gave up after {message.attempts + 1} attempts)", None
-    return "pending", reason, retry_after or min(2**message.attempts * 2.0, 300.0)
+) -> tuple[str, str, timedelta | None]:
+    """(status, error, retry in): back off exponentially with jitter, never sooner than the channel asked
+    (`retry_after`), and fail after the configured attempts."""
+    attempts = message.attempts + 1
+    if attempts >= hub.settings.outbound_max_attempts:
+        return "failed", f"{reason} (gave up after {attempts} attempts)", None
+    delay = retry_delay(
+        timedelta(seconds=hub.settings.outbound_retry_seconds),
+        attempts,
+        longest=LONGEST_RETRY,
+        at_least=timedelta(seconds=retry_after) if retry_after else None,
+    )
+    return "pending", reason, delay
 
 
 async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:
     now = hub.now()
     async with hub.database.session() as session:
-        row = await session.get(Message, message.id)
+        row = await session.get_one(Message, message.id)
         row.status = outcome.status
         row.error = _storable(outcome.error) if outcome.error is not None else None
         row.attempts += 1
@@ -270,12 +282,10 @@ async def _record_outcome(hub: Hub, message: Message, conversation: Conversation
                 else {key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
             )
         row.updated_at = now
-        row.next_attempt_at = (
-            now + timedelta(seconds=outcome.retry_in) if outcome.retry_in is not None else None
-        )
+        row.next_attempt_at = now + outcome.retry_in if outcome.retry_in is not None else None
         if outcome.channel_ids:
             row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
-        conversation_row = await session.get(Conversation, conversation.id)
+        conversation_row = await session.get_one(Conversation, conversation.id)
         payload = events.record(
             session,
             row.workspace_id,
@@ -296,9 +306,9 @@ def _storable(channel_text: str) -> str:
 async def send_typing(hub: Hub, conversation_id: str, state: str) -> None:
     """Best effort: a typing indicator that fails is not worth an agent's attention."""
     async with hub.database.session() as session:
-        conversation = await session.get(Conversation, conversation_id)
-        inbox = await session.get(Inbox, conversation.inbox_id)
-        identity = await session.get(Identity, conversation.identity_id)
+        conversation = await session.get_one(Conversation, conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        identity = await session.get_one(Identity, conversation.identity_id)
     recipient = IdentityRef(identity.kind, identity.value, identity.scope, identity.verified)
     try:
         await hub.connector_for(inbox).send_typing(recipient, state == "on", hub.connector_context(inbox))

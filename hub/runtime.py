@@ -23,7 +23,7 @@ from hub.settings import Settings
 from hub.store import DatabaseSharedStore, InboxStore
 from normalizer import IdentityRef
 
-__all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings"]
+__all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings", "open_hub"]
 
 log = logging.getLogger("omnihub")
 ENCRYPTED = "$encrypted"
@@ -136,3 +136,22 @@ class Hub:
             public_url=self.settings.public_url,
         )
         return self.registry.get(inbox.kind)(self.open_settings(inbox), reference)
+
+
+def open_hub(
+    settings: Settings,
+    jobs: JobQueue,
+    publisher: Publisher,
+    *,
+    registry: ConnectorRegistry | None = None,
+    resolver: Resolver = system_resolver,
+) -> Hub:
+    """A Hub with its own database engine: one per event loop (the web process's, each worker's)."""
+    return Hub(
+        settings,
+        Database(settings.database_url),
+        jobs,
+        publisher,
+        registry=registry or default_registry(),
+        resolver=resolver,
+    )

@@ -90,6 +90,12 @@ class Settings(BaseSettings):
         "again; doubles with each attempt, at most an hour.",
     )
     outbound_max_attempts: int = Field(6, ge=1, description="Transient send failures before a message fails.")
+    outbound_retry_seconds: float = Field(
+        2.0,
+        gt=0,
+        description="Wait before a reply whose send failed transiently is tried again; doubles with each "
+        "attempt, at most 5 minutes, then stretched by a random 0-50 %.",
+    )
     allowed_private_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         (),
         description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).",

@@ -1,4 +1,9 @@
-"""Finds work stuck past its deadline (a lost job, a crashed worker) and enqueues it again."""
+"""Recovers what a crash leaves behind: work whose job was lost, and replies a stopped worker left `sending`.
+
+Retries of failures are not its business: each job kind retries its own (see `hub.actors`). The sweeper only
+finds rows whose job can no longer come (sent before a crash, or taken by a worker that stopped) once they
+are overdue by `stuck_after_seconds`, and sends their job again.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,11 @@ import logging
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, func, or_, update
-from sqlmodel import select
+from sqlmodel import col, select
 
-from hub.inbound import PROCESS_INBOUND
+from hub import actors
 from hub.models import InboundEvent, Message
-from hub.outbound import DELIVER_OUTBOUND, give_up_unfinished
+from hub.outbound import give_up_unfinished
 from hub.runtime import Hub
 from hub.store import PROCESS_HOLDER
 
@@ -19,10 +24,11 @@ __all__ = ["SweepResult", "run_sweeper", "sweep"]
 
 log = logging.getLogger("omnihub.sweeper")
 SWEEPER_LEASE = "sweeper"
+UNFINISHED_ATTEMPT = "The delivery did not finish (its worker stopped); trying again"
 
 
 class SweepResult(dict):
-    """Counts of re-enqueued work per kind."""
+    """Counts of work whose job was sent again, per kind."""
 
 
 async def sweep(hub: Hub) -> SweepResult:
@@ -37,9 +43,9 @@ async def sweep(hub: Hub) -> SweepResult:
                 (
                     await session.execute(
                         update(InboundEvent)
-                        .where(InboundEvent.id.in_(stuck_events), *_stuck_inbound(cutoff))
+                        .where(col(InboundEvent.id).in_(stuck_events), *_stuck_inbound(cutoff))
                         .values(enqueued_at=now, next_attempt_at=None)
-                        .returning(InboundEvent.id)
+                        .returning(col(InboundEvent.id))
                     )
                 )
                 .scalars()
@@ -48,7 +54,7 @@ async def sweep(hub: Hub) -> SweepResult:
         abandoned = (
             await session.exec(
                 select(Message.id, Message.attempts)
-                .where(Message.status == "sending", Message.updated_at < cutoff)
+                .where(col(Message.status) == "sending", col(Message.updated_at) < cutoff)
                 .limit(1000)
             )
         ).all()
@@ -66,29 +72,36 @@ async def sweep(hub: Hub) -> SweepResult:
         if abandoned_sends:
             await session.execute(
                 update(Message)
-                .where(Message.id.in_(abandoned_sends), Message.status == "sending")
-                .values(status="pending", attempts=Message.attempts + 1, updated_at=now)
+                .where(col(Message.id).in_(abandoned_sends), col(Message.status) == "sending")
+                .values(
+                    status="pending",
+                    attempts=col(Message.attempts) + 1,
+                    error=UNFINISHED_ATTEMPT,
+                    updated_at=now,
+                )
             )
         stuck_sends = (
             await session.exec(
                 select(Message.id)
                 .where(
-                    Message.status == "pending",
-                    or_(Message.next_attempt_at.is_(None), Message.next_attempt_at < cutoff),
-                    Message.updated_at < cutoff,
+                    col(Message.status) == "pending",
+                    or_(col(Message.next_attempt_at).is_(None), col(Message.next_attempt_at) < cutoff),
+                    col(Message.updated_at) < cutoff,
                 )
                 .limit(1000)
             )
         ).all()
         if stuck_sends:
-            await session.execute(update(Message).where(Message.id.in_(stuck_sends)).values(updated_at=now))
+            await session.execute(
+                update(Message).where(col(Message.id).in_(stuck_sends)).values(updated_at=now)
+            )
         outbound = [*abandoned_sends, *stuck_sends]
         await session.commit()
     size = hub.settings.inbound_batch_size
     for start in range(0, len(stuck_events), size):
-        await hub.jobs.enqueue(PROCESS_INBOUND, *stuck_events[start : start + size])
+        await hub.jobs.send(actors.process_inbound, *stuck_events[start : start + size])
     for message_id in outbound:
-        await hub.jobs.enqueue(DELIVER_OUTBOUND, message_id)
+        await hub.jobs.send(actors.deliver_outbound, message_id)
     for message_id in out_of_attempts:
         await give_up_unfinished(hub, message_id)
     result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
@@ -101,7 +114,7 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
     """Pending events whose job is overdue: enqueued (or accepted, or due for a retry after a failure) before
     `cutoff`. A failed event waits for its backoff; dead and discarded ones are never enqueued again."""
     due = func.coalesce(InboundEvent.next_attempt_at, InboundEvent.enqueued_at, InboundEvent.received_at)
-    return InboundEvent.status == "pending", due < cutoff
+    return col(InboundEvent.status) == "pending", due < cutoff
 
 
 async def run_sweeper(hub: Hub) -> None:

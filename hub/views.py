@@ -178,6 +178,10 @@ class MessageView(msgspec.Struct):
     status: MessageStatus
     error: str | None
     """Why delivery failed (or is being retried), in words an agent can read."""
+    delivery_attempts: int
+    """Delivery attempts made so far."""
+    next_attempt_at: datetime | None
+    """When a waiting delivery retry is due; null when none waits."""
     created_at: datetime
     updated_at: datetime
 

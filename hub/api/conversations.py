@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import assignment, events, outbound
+from hub import actors, assignment, events
 from hub.api.dependencies import load_conversation
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
@@ -186,5 +186,5 @@ class ConversationController(Controller):
         inbox = await session.get_one(Inbox, conversation.inbox_id)
         await session.close()
         if hub.connector_for(inbox).capabilities.typing:
-            await hub.jobs.enqueue(outbound.SEND_TYPING, conversation.id, "on" if data.typing else "off")
+            await hub.jobs.send(actors.send_typing, conversation.id, "on" if data.typing else "off")
         return TypingState(typing=data.typing)

@@ -17,10 +17,10 @@ from sqlalchemy import CursorResult, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import actors
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.ids import looks_like_id
-from hub.inbound import PROCESS_INBOUND
 from hub.models import AuditEntry, InboundEvent, Inbox
 from hub.runtime import Hub
 from hub.statuses import InboundEventStatus
@@ -91,7 +91,7 @@ class InboundEventController(Controller):
                 "enqueued_at": now,
             },
         )
-        await hub.jobs.enqueue_or_leave_to_sweeper(PROCESS_INBOUND, view.id)
+        await hub.jobs.send_or_leave_to_sweeper(actors.process_inbound, view.id)
         return view
 
     @post("/{event_id:str}/discard", status_code=200, responses=error_responses(400, 401, 403, 404, 409))

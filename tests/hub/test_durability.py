@@ -9,7 +9,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from hub import inbound
+from hub import actors, inbound
 from hub.app import create_app
 from hub.models import InboundEvent, Message
 from tests.conftest import bearer, inbox_of, run, wait_for
@@ -67,18 +67,18 @@ def test_an_event_processed_twice_at_once_stores_one_message(settings, demo):
     assert event.status == "processed"
 
 
-def _lose_first(monkeypatch, hub, job_name):
-    """The first enqueue of `job_name` vanishes, as if the process died right after its commit."""
-    original = hub.jobs.enqueue
+def _lose_first(monkeypatch, hub, job):
+    """The first job sent to the actor `job` vanishes, as if the process died right after its commit."""
+    original = hub.jobs.send
     lost = []
 
-    async def enqueue(name, *args, **options):
-        if name == job_name and not lost:
+    async def send(actor, *args, **options):
+        if actor is job and not lost:
             lost.append(args)
             return None
-        return await original(name, *args, **options)
+        return await original(actor, *args, **options)
 
-    monkeypatch.setattr(hub.jobs, "enqueue", enqueue)
+    monkeypatch.setattr(hub.jobs, "send", send)
     return lost
 
 
@@ -91,7 +91,7 @@ def sweeping_client(settings, demo):
 
 def test_sweeper_recovers_an_event_whose_job_was_lost(sweeping_client, demo, monkeypatch):
     client = sweeping_client
-    lost = _lose_first(monkeypatch, client.app.state.hub, inbound.PROCESS_INBOUND)
+    lost = _lose_first(monkeypatch, client.app.state.hub, actors.process_inbound)
     widget = inbox_of(demo, "webchat")["widget_token"]
     answer = client.post(f"/widget/{widget}/messages", json={"text": "do not lose me", "client_id": "x"})
     assert answer.status_code == 201
@@ -104,20 +104,20 @@ def test_sweeper_recovers_an_event_whose_job_was_lost(sweeping_client, demo, mon
 def test_broker_outage_still_acknowledges_and_sweeper_delivers(sweeping_client, demo, monkeypatch):
     client = sweeping_client
     hub = client.app.state.hub
-    original = hub.jobs.enqueue
+    original = hub.jobs.send
     failures = []
 
-    async def broken_once(name, *args, **options):
+    async def broken_once(actor, *args, **options):
         if not failures:
-            failures.append(name)
+            failures.append(actor)
             raise ConnectionError("broker down")
-        return await original(name, *args, **options)
+        return await original(actor, *args, **options)
 
-    monkeypatch.setattr(hub.jobs, "enqueue", broken_once)
+    monkeypatch.setattr(hub.jobs, "send", broken_once)
     widget = inbox_of(demo, "webchat")["widget_token"]
     answer = client.post(f"/widget/{widget}/messages", json={"text": "outage", "client_id": "o"})
     assert answer.status_code == 201
-    assert wait_for(lambda: failures) == [inbound.PROCESS_INBOUND]
+    assert wait_for(lambda: failures) == [actors.process_inbound]
     wait_for(lambda: [m for m in _conversation_messages(client, demo) if m["text"] == "outage"])
 
 
@@ -126,7 +126,7 @@ def test_sweeper_delivers_a_reply_whose_job_was_lost(sweeping_client, demo, monk
     widget = inbox_of(demo, "webchat")["widget_token"]
     client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "h"})
     [incoming] = wait_for(lambda: _conversation_messages(client, demo))
-    lost = _lose_first(monkeypatch, client.app.state.hub, "deliver_outbound")
+    lost = _lose_first(monkeypatch, client.app.state.hub, actors.deliver_outbound)
     reply = client.post(
         f"/api/v1/conversations/{incoming['conversation_id']}/messages",
         headers=bearer(demo["api_token"]),
