@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import events, metrics
-from hub.models import Conversation, Identity, Inbox, Message, new_row
+from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from normalizer import Attachment, ContentType, IdentityRef
@@ -49,8 +49,7 @@ async def create_message(
     """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
     now = hub.now()
     dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
-    message = new_row(
-        Message,
+    message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
         direction=direction,
