@@ -186,8 +186,8 @@ async def insert_messages(session: AsyncSession, rows: list[dict[str, Any]]) -> 
     """Insert messages; answers them in the order given."""
     if not rows:
         return []
-    inserted = await session.scalars(insert(Message).returning(Message, sort_by_parameter_order=True), rows)
-    return list(inserted)
+    inserted = {row.id: row for row in await session.scalars(insert(Message).returning(Message), rows)}
+    return [inserted[row["id"]] for row in rows]
 
 
 def database_reason(error: Exception) -> str:
