@@ -16,6 +16,7 @@ from hub import events, metrics
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
+from hub.statuses import MessageStatus
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
@@ -60,7 +61,7 @@ async def create_message(
         attachments=[asdict(attachment) for attachment in attachments],
         dedupe_key=dedupe,
         meta={"client_id": client_id} if client_id else {},
-        status="pending" if direction == "out" else "stored",
+        status=MessageStatus.PENDING if direction == "out" else MessageStatus.STORED,
         created_at=now,
         updated_at=now,
     )
