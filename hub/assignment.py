@@ -12,6 +12,7 @@ from hub import events
 from hub.models import Agent, AuditEntry, Conversation, Inbox
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
+from hub.statuses import ConversationStatus
 from routing.assignment import ExternalAnswer, choose_agent
 from routing.candidates import AgentLoad, QueuedConversation
 from routing.policy import RoutingPolicy, Strategy
@@ -125,8 +126,8 @@ async def assign(
         row = await session.get_one(Conversation, conversation.id)
         previous = row.assignee_id
         row.assignee_id = agent_id
-        if row.status in ("queued", "assigned"):
-            row.status = "assigned" if agent_id else "queued"
+        if row.status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED):
+            row.status = ConversationStatus.ASSIGNED if agent_id else ConversationStatus.QUEUED
         session.add(
             AuditEntry(
                 workspace_id=row.workspace_id,

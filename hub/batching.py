@@ -53,7 +53,8 @@ class Batcher(Generic[Item, Result]):
         while self._waiting:
             if self._linger_seconds:
                 await asyncio.sleep(self._linger_seconds)
-            batch, count = [], 0
+            batch: list[tuple[list[Item], asyncio.Future[list[Result]]]] = []
+            count = 0
             while self._waiting and (not batch or count + len(self._waiting[0][0]) <= self._max_items):
                 items, future = self._waiting.popleft()
                 batch.append((items, future))

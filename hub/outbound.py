@@ -14,9 +14,10 @@ from sqlmodel import col, select
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import actors, events, metrics
 from hub.jobs import retry_delay
-from hub.models import Conversation, Identity, Inbox, Message, new_row
+from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
+from hub.statuses import MessageStatus
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
@@ -47,8 +48,7 @@ async def create_message(
     """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
     now = hub.now()
     dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
-    message = new_row(
-        Message,
+    message = Message(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
         direction=direction,
@@ -59,7 +59,7 @@ async def create_message(
         attachments=[asdict(attachment) for attachment in attachments],
         dedupe_key=dedupe,
         meta={"client_id": client_id} if client_id else {},
-        status="pending" if direction == "out" else "stored",
+        status=MessageStatus.PENDING if direction == "out" else MessageStatus.STORED,
         created_at=now,
         updated_at=now,
     )
@@ -100,7 +100,7 @@ async def create_message(
 class _Outcome:
     """What became of one delivery attempt, filled in as it goes (so replies reserved before a crash are known)."""
 
-    status: str = "failed"
+    status: MessageStatus = MessageStatus.FAILED
     error: str | None = None
     retry_in: timedelta | None = None
     channel_ids: tuple[str, ...] = ()
@@ -204,9 +204,9 @@ async def _attempt(
         return
     try:
         result = await connector.send(outbound, hub.connector_context(inbox))
-        outcome.status, outcome.channel_ids = result.status, result.channel_message_ids
+        outcome.status, outcome.channel_ids = MessageStatus(result.status), result.channel_message_ids
     except DeferredSendError as deferred:
-        outcome.status, outcome.error = "pending", deferred.reason
+        outcome.status, outcome.error = MessageStatus.PENDING, deferred.reason
         wait = timedelta(seconds=deferred.retry_after) if deferred.retry_after else DEFERRED_RETRY
         outcome.retry_in = retry_delay(wait, 1, longest=wait)
     except TransientSendError as transient:
@@ -214,7 +214,7 @@ async def _attempt(
             hub, message, transient.reason, transient.retry_after
         )
     except PermanentSendError as permanent:
-        outcome.status, outcome.error = "failed", permanent.reason
+        outcome.status, outcome.error = MessageStatus.FAILED, permanent.reason
     except Exception as unexpected:
         log.exception("outbound.connector_error inbox=%s message=%s", inbox.id, message.id)
         outcome.status, outcome.error, outcome.retry_in = _retry_or_give_up(
@@ -253,19 +253,19 @@ async def _finish(
 
 def _retry_or_give_up(
     hub: Hub, message: Message, reason: str, retry_after: float | None = None
-) -> tuple[str, str, timedelta | None]:
+) -> tuple[MessageStatus, str, timedelta | None]:
     """(status, error, retry in): back off exponentially with jitter, never sooner than the channel asked
     (`retry_after`), and fail after the configured attempts."""
     attempts = message.attempts + 1
     if attempts >= hub.settings.outbound_max_attempts:
-        return "failed", f"{reason} (gave up after {attempts} attempts)", None
+        return MessageStatus.FAILED, f"{reason} (gave up after {attempts} attempts)", None
     delay = retry_delay(
         timedelta(seconds=hub.settings.outbound_retry_seconds),
         attempts,
         longest=LONGEST_RETRY,
         at_least=timedelta(seconds=retry_after) if retry_after else None,
     )
-    return "pending", reason, delay
+    return MessageStatus.PENDING, reason, delay
 
 
 async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:

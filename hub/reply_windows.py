@@ -6,6 +6,9 @@ capabilities; normalizer.reply_window decides how it widens, this module stores 
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Protocol
+
 from sqlalchemy import update
 from sqlmodel import col
 
@@ -14,10 +17,19 @@ from hub.db import Database
 from hub.models import Conversation
 from normalizer import InboundMessage, ReplyWindow
 
-__all__ = ["ReplyQuota", "record_customer_action", "reply_window"]
+__all__ = ["ReplyQuota", "WindowedConversation", "record_customer_action", "reply_window"]
 
 
-def reply_window(capabilities: Capabilities, conversation: Conversation) -> ReplyWindow:
+class WindowedConversation(Protocol):
+    """What a reply window is kept on: a stored conversation, or one a batch of messages is about to insert."""
+
+    created_at: datetime
+    last_inbound_at: datetime | None
+    reply_window_ends_at: datetime | None
+    replies_remaining: int | None
+
+
+def reply_window(capabilities: Capabilities, conversation: WindowedConversation) -> ReplyWindow:
     """The conversation's window; before any customer action it is closed where the channel limits replies."""
     if conversation.reply_window_ends_at is None and conversation.replies_remaining is None:
         return ReplyWindow.closed(capabilities.reply_allowance, conversation.created_at)
@@ -25,7 +37,7 @@ def reply_window(capabilities: Capabilities, conversation: Conversation) -> Repl
 
 
 def record_customer_action(
-    conversation: Conversation, capabilities: Capabilities, message: InboundMessage
+    conversation: WindowedConversation, capabilities: Capabilities, message: InboundMessage
 ) -> None:
     """A message (or an event such as a menu click) opens or widens the window the business may answer in."""
     conversation.last_inbound_at = message.sent_at

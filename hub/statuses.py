@@ -49,6 +49,7 @@ class MessageStatus(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
+    READ = "read"
     FAILED = "failed"
 
 
