@@ -83,7 +83,7 @@ DELETIONS: tuple[Deletion, ...] = (
         "hub/auth.py",
         "logout",
         ("tests/hub/test_sign_in.py::test_logout_revokes_the_token_it_is_called_with_and_no_other",),
-        starts_with="await session.execute(delete(ApiToken)",
+        starts_with="await session.exec(delete(ApiToken)",
     ),
     Deletion(
         "auth: logout closes the token's sockets",
@@ -97,7 +97,7 @@ DELETIONS: tuple[Deletion, ...] = (
         "hub/auth.py",
         "change_password",
         ("tests/hub/test_sign_in.py::test_a_password_change_revokes_the_agents_other_sessions",),
-        starts_with="await session.execute(delete(ApiToken).where(ApiToken.id.in_(other_sessions)))",
+        starts_with="await session.exec(delete(ApiToken)",
     ),
     Deletion(
         "auth: sign-in attempts are rate limited",
