@@ -1,8 +1,12 @@
-"""A reply whose delivery crashes is retried a bounded number of times, then fails; it never blocks the others."""
+"""A reply whose delivery fails, stalls or crashes is retried a bounded number of times, waits when the channel
+defers it, then fails; it never blocks the others."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import threading
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any, ClassVar
 
@@ -11,7 +15,14 @@ from litestar.testing import TestClient
 from pydantic import BaseModel
 from sqlalchemy import update
 
-from connectors import Capabilities, SendResult, SignatureInvalid, WebhookConnector
+from connectors import (
+    Capabilities,
+    DeferredSendError,
+    SendResult,
+    SignatureInvalid,
+    TransientSendError,
+    WebhookConnector,
+)
 from hub.app import create_app
 from hub.models import Message
 from hub.settings import Settings
@@ -24,13 +35,20 @@ class CrashySettings(BaseModel):
 
 
 class CrashyConnector(WebhookConnector):
-    """A channel whose part count (worked out by the hub before sending) raises for texts saying "crash"."""
+    """A channel whose reply's text chooses how its delivery goes wrong.
+
+    "crash": counting its parts (which the hub does before sending) raises. "defer": the channel refuses
+    it for now (a daily quota). "flaky": the first attempt fails transiently. "stall": the first attempt
+    never ends until the test releases it, as if its worker had stopped mid-send.
+    """
 
     kind = "crashy"
     display_name = "Crashy"
     capabilities = Capabilities(reply_window=timedelta(hours=48), max_replies_in_window=5)
     settings_model = CrashySettings
     sent: ClassVar[list[str]] = []
+    attempted: ClassVar[list[str]] = []
+    released: ClassVar[threading.Event] = threading.Event()
 
     def verify(self, raw):
         if raw.header("x-signature") != "good":
@@ -53,23 +71,47 @@ class CrashyConnector(WebhookConnector):
         return 1
 
     async def send(self, outbound, context):
+        self.attempted.append(outbound.text)
+        first_attempt = self.attempted.count(outbound.text) == 1
+        if "defer" in outbound.text:
+            raise DeferredSendError("reached the daily quota")
+        if "flaky" in outbound.text and first_attempt:
+            raise TransientSendError("the channel is busy", retry_after=0.1)
+        if "stall" in outbound.text and first_attempt:
+            await asyncio.to_thread(self.released.wait)
+            return SendResult(channel_message_ids=("late",))
         self.sent.append(outbound.text)
         return SendResult(channel_message_ids=(f"sent-{len(self.sent)}",))
 
 
 @pytest.fixture
-def hub_client(settings: Settings, demo: dict[str, Any]) -> TestClient:
-    """Two delivery attempts at most; the sweeper looks for abandoned deliveries every 0.2 s."""
+def max_attempts() -> int:
+    return 2
+
+
+@pytest.fixture
+def hub_client(settings: Settings, demo: dict[str, Any], max_attempts: int) -> Iterator[TestClient]:
+    """`max_attempts` delivery attempts at most; the sweeper looks for abandoned deliveries every 0.2 s.
+
+    A stalled send is released before the hub stops: its worker waits for the jobs it runs."""
     fast = settings.model_copy(
-        update={"outbound_max_attempts": 2, "sweep_interval_seconds": 0.2, "stuck_after_seconds": 0.3}
+        update={
+            "outbound_max_attempts": max_attempts,
+            "sweep_interval_seconds": 0.2,
+            "stuck_after_seconds": 0.3,
+        }
     )
+    CrashyConnector.released.clear()
     with TestClient(app=create_app(fast), base_url="http://testserver.local") as client:
-        yield client
+        try:
+            yield client
+        finally:
+            CrashyConnector.released.set()
 
 
 @pytest.fixture
 def conversation(hub_client: TestClient, demo: dict[str, Any]) -> dict[str, Any]:
-    CrashyConnector.sent = []
+    CrashyConnector.sent, CrashyConnector.attempted = [], []
     hub_client.app.state.hub.registry.register(CrashyConnector)
     api = bearer(demo["api_token"])
     inbox = hub_client.post(
@@ -153,3 +195,44 @@ def test_a_delivery_whose_worker_stopped_mid_attempt_is_tried_again_until_out_of
     assert failed["error"] == "The delivery did not finish (its worker stopped); gave up after 2 attempts"
     wait_for(lambda: _message(hub_client, demo, conversation, with_attempts_left["id"])["status"] == "sent")
     assert CrashyConnector.sent == ["first"]
+
+
+@pytest.mark.parametrize("max_attempts", [1])
+def test_a_deferred_send_waits_pending_with_the_channels_reason(
+    hub_client: TestClient, demo: dict[str, Any], conversation: dict[str, Any]
+) -> None:
+    """A channel's quota refusal is no failed attempt: even with one attempt allowed, the reply waits."""
+    deferred = _reply(hub_client, demo, conversation, "defer me")
+    waiting = wait_for(
+        lambda: (message := _message(hub_client, demo, conversation, deferred["id"]))["error"] and message
+    )
+    assert (waiting["status"], waiting["error"]) == ("pending", "reached the daily quota")
+    fine = _reply(hub_client, demo, conversation, "all fine")
+    wait_for(lambda: _message(hub_client, demo, conversation, fine["id"])["status"] == "sent")
+    assert _message(hub_client, demo, conversation, deferred["id"])["status"] == "pending"
+    assert CrashyConnector.sent == ["all fine"]
+
+
+def test_a_transient_failure_is_retried_and_the_reply_sent(
+    hub_client: TestClient, demo: dict[str, Any], conversation: dict[str, Any]
+) -> None:
+    flaky = _reply(hub_client, demo, conversation, "flaky")
+    sent = wait_for(
+        lambda: (
+            (message := _message(hub_client, demo, conversation, flaky["id"]))["status"] == "sent" and message
+        )
+    )
+    assert sent["error"] is None
+    assert CrashyConnector.attempted == ["flaky", "flaky"]
+    assert CrashyConnector.sent == ["flaky"]
+
+
+def test_a_reply_left_sending_is_delivered_after_the_sweeper_runs(
+    hub_client: TestClient, demo: dict[str, Any], conversation: dict[str, Any]
+) -> None:
+    """The crash recovery the README promises: a delivery that never finishes leaves its reply `sending`; once
+    that is older than `stuck_after_seconds`, the sweeper hands it to a worker again, which sends it."""
+    stalled = _reply(hub_client, demo, conversation, "stall")
+    wait_for(lambda: _message(hub_client, demo, conversation, stalled["id"])["status"] == "sent")
+    assert CrashyConnector.attempted == ["stall", "stall"]
+    assert CrashyConnector.sent == ["stall"]

@@ -310,6 +310,7 @@ def test_a_batch_stores_every_event_but_the_bad_one_which_is_retried_with_backof
                 poison = await session.get(InboundEvent, poison_id)
             if poison.status == "dead":
                 break
+            assert len(attempts) < settings.inbound_max_attempts, "the event is never parked dead"
             waited = (poison.next_attempt_at - attempted_at).total_seconds()
             clock.now = poison.next_attempt_at + timedelta(seconds=settings.stuck_after_seconds - 1)
             before_overdue = (await sweep(hub))["inbound"]

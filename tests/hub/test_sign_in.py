@@ -18,7 +18,7 @@ from sqlmodel import select
 from hub import auth
 from hub.app import create_app
 from hub.auth import issue_token
-from hub.models import Agent
+from hub.models import Agent, utcnow
 from hub.settings import Settings
 from tests.conftest import bearer, run
 
@@ -126,6 +126,21 @@ def test_passwords_are_verified_off_the_event_loop_with_a_real_hash_for_unknown_
     assert all(thread.startswith("omnihub-password") for thread, _ in verified), verified
     agent_hash, decoy_hash = verified[0][1], verified[1][1]
     assert argon2.extract_parameters(decoy_hash) == argon2.extract_parameters(agent_hash)
+
+
+def test_an_expired_session_is_refused_from_the_moment_it_ends(client, demo, monkeypatch):
+    hub = client.app.state.hub
+    signed_in_at = utcnow()
+    monkeypatch.setattr(hub, "now", lambda: signed_in_at)
+    session = session_of(client, demo)
+    monkeypatch.setattr(hub, "now", lambda: signed_in_at + auth.SESSION_TOKEN_LIFETIME - timedelta(seconds=1))
+    assert client.get("/api/v1/me", headers=bearer(session)).status_code == 200
+    monkeypatch.setattr(hub, "now", lambda: signed_in_at + auth.SESSION_TOKEN_LIFETIME)
+    refused = client.get("/api/v1/me", headers=bearer(session))
+    assert refused.status_code == 401 and refused.json()["code"] == "expired_token"
+    assert client.get("/api/v1/me", headers=bearer(demo["api_token"])).status_code == 200, (
+        "a token without an end never expires"
+    )
 
 
 def test_logout_revokes_the_token_it_is_called_with_and_no_other(client, demo):

@@ -1,0 +1,520 @@
+"""Deletion check: each feature's code, deleted from a copy of the tree, must make the tests named for it fail.
+
+Mutation testing (mutmut, cosmic-ray) over the hub's core modules takes far longer than the suite on
+two cores, so this is its targeted form: a declared list of deletions, each one located by module
+file, qualified function name and (optionally) the source text a statement or expression starts with,
+and paired with the tests that must fail without it. Each deletion is applied to a temporary copy of
+the tree (never to the checkout), those tests alone run in a subprocess, and a deletion whose tests
+still pass is reported as surviving. A target that is no longer found fails the check loudly, so a
+refactoring that moves the code makes whoever moved it re-point the spec.
+
+    python scripts/deletion_check.py             # every deletion, then a summary
+    python scripts/deletion_check.py --list      # the deletions and their tests
+    python scripts/deletion_check.py -k sweeper  # the deletions whose name contains "sweeper"
+
+Exit status: 0 when every deletion is caught, 1 when one survives, 2 when a spec is broken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+COPIED = ("hub", "connectors", "normalizer", "routing", "admin_ui", "tests", "pyproject.toml")
+"""What the tests import and read; the copy leaves out the virtualenv, var/ and version control."""
+TEST_TIMEOUT_SECONDS = 120
+
+
+@dataclass(frozen=True, slots=True)
+class Deletion:
+    """A feature's code and the tests that must fail without it.
+
+    `function` is the qualified name of a function or method in `module` (a path from the
+    repository's root). Without `starts_with` the function's whole body is replaced by
+    `replacement` (by default `return None`). With it, the one statement, expression or `except`
+    clause inside the function whose source starts with that text is replaced: a statement by
+    `pass`, an `except` clause removed, an expression by `replacement` (which it then needs).
+    """
+
+    name: str
+    module: str
+    function: str
+    tests: tuple[str, ...]
+    starts_with: str | None = None
+    replacement: str | None = None
+
+
+Located = ast.stmt | ast.expr | ast.ExceptHandler
+
+
+class SpecError(Exception):
+    """A deletion whose target is missing or ambiguous, or whose result is not valid Python."""
+
+
+DELETIONS: tuple[Deletion, ...] = (
+    # hub/auth.py
+    Deletion(
+        "auth: an expired API token is refused",
+        "hub/auth.py",
+        "authenticate",
+        ("tests/hub/test_sign_in.py::test_an_expired_session_is_refused_from_the_moment_it_ends",),
+        starts_with="if row.expires_at is not None and row.expires_at <= hub.now()",
+    ),
+    Deletion(
+        "auth: an unknown API token is refused",
+        "hub/auth.py",
+        "authenticate",
+        ("tests/hub/test_sign_in.py::test_logout_revokes_the_token_it_is_called_with_and_no_other",),
+        starts_with="if row is None or not hmac.compare_digest",
+    ),
+    Deletion(
+        "auth: logout revokes the token",
+        "hub/auth.py",
+        "logout",
+        ("tests/hub/test_sign_in.py::test_logout_revokes_the_token_it_is_called_with_and_no_other",),
+        starts_with="await session.exec(delete(ApiToken)",
+    ),
+    Deletion(
+        "auth: logout closes the token's sockets",
+        "hub/auth.py",
+        "logout",
+        ("tests/hub/test_sign_in.py::test_logout_closes_the_sockets_opened_with_that_token",),
+        starts_with="await hub.publisher.publish(SESSION_REVOKED",
+    ),
+    Deletion(
+        "auth: a password change revokes the other sessions",
+        "hub/auth.py",
+        "change_password",
+        ("tests/hub/test_sign_in.py::test_a_password_change_revokes_the_agents_other_sessions",),
+        starts_with="await session.exec(delete(ApiToken)",
+    ),
+    Deletion(
+        "auth: sign-in attempts are rate limited",
+        "hub/auth.py",
+        "login",
+        (
+            "tests/hub/test_sign_in.py::test_guessing_one_accounts_password_is_stopped_with_retry_after",
+            "tests/hub/test_sign_in.py::test_one_address_trying_many_accounts_is_stopped",
+        ),
+        starts_with="await _count_sign_in_attempt(",
+    ),
+    Deletion(
+        "auth: the per-address sign-in limit",
+        "hub/auth.py",
+        "_count_sign_in_attempt",
+        ("tests/hub/test_sign_in.py::test_one_address_trying_many_accounts_is_stopped",),
+        starts_with='(f"login:ip:{address}"',
+        replacement="(_account_key(email), settings.login_attempts_per_account)",
+    ),
+    Deletion(
+        "auth: guesses at the current password count against the limit",
+        "hub/auth.py",
+        "change_password",
+        ("tests/hub/test_sign_in.py::test_guessing_the_current_password_counts_against_the_sign_in_limit",),
+        starts_with="await _count_sign_in_attempt(",
+    ),
+    Deletion(
+        "auth: a successful sign-in clears the account's failures",
+        "hub/auth.py",
+        "login",
+        ("tests/hub/test_sign_in.py::test_a_successful_sign_in_clears_the_accounts_failures",),
+        starts_with="await limiter.reset(",
+    ),
+    Deletion(
+        "auth: the password is checked",
+        "hub/auth.py",
+        "_password_matches",
+        ("tests/hub/test_sign_in.py::test_guessing_one_accounts_password_is_stopped_with_retry_after",),
+        replacement="return password_hash is not None",
+    ),
+    Deletion(
+        "auth: a password change checks the current password",
+        "hub/auth.py",
+        "change_password",
+        ("tests/hub/test_sign_in.py::test_a_password_change_needs_the_current_password_and_a_long_new_one",),
+        starts_with="if not await _off_loop(_password_matches",
+    ),
+    # hub/customers.py
+    Deletion(
+        "customers: contacts linked by a verified identity merge",
+        "hub/customers.py",
+        "merge_contacts",
+        ("tests/hub/test_customers.py::test_a_verified_link_merges_two_contacts_with_their_conversations",),
+    ),
+    Deletion(
+        "customers: only verified links are used",
+        "hub/customers.py",
+        "CustomerDirectory.resolve",
+        ("tests/hub/test_customers.py::test_an_unverified_link_merges_nothing",),
+        starts_with="verified_links = [",
+        replacement="verified_links = [normalize_identity(identity) for identity in linked]",
+    ),
+    # hub/inbound/
+    Deletion(
+        "inbound: a redelivered message is stored once (accept dedupe)",
+        "hub/inbound/storage.py",
+        "_insert_events_sqlite",
+        ("tests/hub/test_durability.py::test_concurrent_duplicate_deliveries_store_one_message",),
+        starts_with="statement = (",
+        replacement="statement = sqlite_insert(InboundEvent.__table__).returning(InboundEvent.__table__.c.id)",
+    ),
+    Deletion(
+        "inbound: a poison event fails alone (isolation)",
+        "hub/inbound/process.py",
+        "_store_isolating",
+        (
+            "tests/hub/test_poison_events.py::"
+            "test_a_batch_stores_every_event_but_the_bad_one_which_is_retried_with_backoff_then_dead"
+            "[sqlite-a message id stored already]",
+        ),
+        replacement="return await _store(hub, batch)",
+    ),
+    Deletion(
+        "inbound: an event out of attempts is parked dead",
+        "hub/inbound/process.py",
+        "_record_failures",
+        (
+            "tests/hub/test_poison_events.py::"
+            "test_a_batch_stores_every_event_but_the_bad_one_which_is_retried_with_backoff_then_dead"
+            "[sqlite-a message id stored already]",
+        ),
+        starts_with="failure.final or attempts >= hub.settings.inbound_max_attempts",
+        replacement="False",
+    ),
+    Deletion(
+        "inbound: a customer's messages thread into their open conversation",
+        "hub/inbound/process.py",
+        "_thread",
+        ("tests/hub/test_customers.py::test_a_customers_messages_share_one_open_conversation",),
+        starts_with="if conversation is not None:",
+    ),
+    # hub/outbound.py
+    Deletion(
+        "outbound: a reply is sent through the connector",
+        "hub/outbound.py",
+        "_attempt",
+        ("tests/hub/test_outbound_failures.py::test_a_deferred_send_waits_pending_with_the_channels_reason",),
+        starts_with="result = await connector.send(",
+        replacement="raise PermanentSendError('deleted')",
+    ),
+    Deletion(
+        "outbound: a deferred send waits instead of failing",
+        "hub/outbound.py",
+        "_attempt",
+        ("tests/hub/test_outbound_failures.py::test_a_deferred_send_waits_pending_with_the_channels_reason",),
+        starts_with="except DeferredSendError",
+    ),
+    Deletion(
+        "outbound: a transient failure is retried",
+        "hub/outbound.py",
+        "_retry_or_give_up",
+        ("tests/hub/test_outbound_failures.py::test_a_transient_failure_is_retried_and_the_reply_sent",),
+        starts_with="attempts >= hub.settings.outbound_max_attempts",
+        replacement="True",
+    ),
+    Deletion(
+        "outbound: retries give up after the configured attempts",
+        "hub/outbound.py",
+        "_retry_or_give_up",
+        (
+            "tests/hub/test_outbound_failures.py::"
+            "test_a_delivery_that_crashes_in_the_hub_is_retried_then_fails_and_the_next_reply_goes_out",
+        ),
+        starts_with="attempts >= hub.settings.outbound_max_attempts",
+        replacement="False",
+    ),
+    # hub/sweeper.py
+    Deletion(
+        "sweeper: a reply left sending by a stopped worker is sent again",
+        "hub/sweeper.py",
+        "sweep",
+        (
+            "tests/hub/test_outbound_failures.py::test_a_reply_left_sending_is_delivered_after_the_sweeper_runs",
+        ),
+        starts_with="if abandoned_sends:",
+    ),
+    Deletion(
+        "sweeper: a reply left sending out of attempts fails",
+        "hub/sweeper.py",
+        "sweep",
+        (
+            "tests/hub/test_outbound_failures.py::"
+            "test_a_delivery_whose_worker_stopped_mid_attempt_is_tried_again_until_out_of_attempts",
+        ),
+        starts_with="for message_id in out_of_attempts:",
+    ),
+    Deletion(
+        "sweeper: a reply whose job was lost is delivered",
+        "hub/sweeper.py",
+        "sweep",
+        ("tests/hub/test_durability.py::test_sweeper_delivers_a_reply_whose_job_was_lost",),
+        starts_with="for message_id in outbound:",
+    ),
+    Deletion(
+        "sweeper: an event whose job was lost is processed",
+        "hub/sweeper.py",
+        "sweep",
+        ("tests/hub/test_durability.py::test_sweeper_recovers_an_event_whose_job_was_lost",),
+        starts_with="for start in range(0, len(stuck_events), size):",
+    ),
+)
+
+
+def apply(deletion: Deletion, source: str) -> str:
+    """`source` (of `deletion.module`) with the deletion made; SpecError when its target is not found once."""
+    tree = ast.parse(source)
+    function = _function(tree, deletion.function, deletion.module)
+    lines = source.encode().splitlines(keepends=True)
+    if deletion.starts_with is None:
+        start, end = function.body[0], function.body[-1]
+        span = (start.lineno, start.col_offset, end.end_lineno, end.end_col_offset)
+        replacement = deletion.replacement or "return None"
+    else:
+        node = _located(function, source, deletion)
+        span = (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
+        if isinstance(node, ast.ExceptHandler):
+            replacement = ""
+        elif isinstance(node, ast.stmt):
+            replacement = deletion.replacement or "pass"
+        elif deletion.replacement is None:
+            raise SpecError(f"{deletion.name}: an expression needs a replacement")
+        else:
+            replacement = deletion.replacement
+    changed = _spliced(lines, span, replacement)
+    try:
+        ast.parse(changed)
+    except SyntaxError as error:
+        raise SpecError(f"{deletion.name}: the deletion leaves invalid Python ({error})") from None
+    return changed
+
+
+def _function(tree: ast.Module, qualified_name: str, module: str) -> ast.FunctionDef | ast.AsyncFunctionDef:
+    scope: list[ast.stmt] = tree.body
+    found: ast.AST | None = None
+    for part in qualified_name.split("."):
+        found = next(
+            (
+                node
+                for node in scope
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+                and node.name == part
+            ),
+            None,
+        )
+        if found is None:
+            raise SpecError(f"{module} has no {qualified_name}")
+        scope = found.body
+    if not isinstance(found, ast.FunctionDef | ast.AsyncFunctionDef):
+        raise SpecError(f"{module}: {qualified_name} is not a function")
+    return found
+
+
+def _located(function: ast.AST, source: str, deletion: Deletion) -> Located:
+    """The outermost node inside `function` whose source starts with `deletion.starts_with`, if it is the only one."""
+    assert deletion.starts_with is not None
+    matches = [
+        node
+        for node in _inner_nodes(function)
+        if (text := ast.get_source_segment(source, node)) is not None
+        and text.startswith(deletion.starts_with)
+    ]
+    outermost = [
+        node for node in matches if not any(_contains(other, node) for other in matches if other is not node)
+    ]
+    if len(outermost) != 1:
+        raise SpecError(
+            f"{deletion.name}: {len(outermost)} places in {deletion.module}:{deletion.function} "
+            f"start with {deletion.starts_with!r}; a deletion needs exactly one"
+        )
+    return outermost[0]
+
+
+def _inner_nodes(function: ast.AST) -> Iterator[Located]:
+    for node in ast.walk(function):
+        if node is not function and isinstance(node, ast.stmt | ast.expr | ast.ExceptHandler):
+            yield node
+
+
+def _contains(outer: ast.AST, inner: ast.AST) -> bool:
+    return any(node is inner for node in ast.walk(outer))
+
+
+def _spliced(lines: list[bytes], span: tuple[int, int, int | None, int | None], replacement: str) -> str:
+    """Replace the span (AST positions: 1-based lines, UTF-8 byte columns) by `replacement`, indented to its column."""
+    first_line, first_column, last_line, last_column = span
+    assert last_line is not None and last_column is not None
+    indent = b" " * first_column
+    text = replacement.encode().replace(b"\n", b"\n" + indent)
+    before = lines[first_line - 1][:first_column]
+    after = lines[last_line - 1][last_column:]
+    return b"".join([*lines[: first_line - 1], before + text + after, *lines[last_line:]]).decode()
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    deletion: Deletion
+    caught: bool
+    seconds: float
+    output: str
+    timed_out: bool = False
+    """The tests hung without the feature (a retry loop that never ends): they did not pass."""
+
+
+def run_tests(copy: Path, tests: Sequence[str]) -> subprocess.CompletedProcess[str]:
+    """Run `tests` in the copy, importing the copy's packages (not the checkout's, installed in editable mode)."""
+    environment = {**os.environ, "PYTHONPATH": str(copy)}
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=copy,
+        env=environment,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=TEST_TIMEOUT_SECONDS,
+    )
+
+
+def check(deletion: Deletion, copy: Path) -> Outcome:
+    """Apply the deletion to the copy, run its tests, put the file back. Caught means the tests failed."""
+    path = copy / deletion.module
+    original = path.read_text()
+    _write_source(path, apply(deletion, original))
+    started = time.monotonic()
+    try:
+        finished = run_tests(copy, deletion.tests)
+    except subprocess.TimeoutExpired:
+        return Outcome(deletion, caught=True, seconds=time.monotonic() - started, output="", timed_out=True)
+    finally:
+        _write_source(path, original)
+    output = finished.stdout[-3000:] + finished.stderr[-2000:]
+    if finished.returncode not in (0, 1):
+        raise SpecError(
+            f"{deletion.name}: pytest exited {finished.returncode} (not a test failure):\n{output}"
+        )
+    return Outcome(
+        deletion, caught=finished.returncode == 1, seconds=time.monotonic() - started, output=output
+    )
+
+
+def _write_source(path: Path, source: str) -> None:
+    """Write the module and drop its cached bytecode, which Python would trust if size and mtime second matched."""
+    path.write_text(source)
+    for cached in (path.parent / "__pycache__").glob(f"{path.stem}.*.pyc"):
+        cached.unlink()
+
+
+def copy_tree(destination: Path) -> Path:
+    for name in COPIED:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, destination / name, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, destination / name)
+    return destination
+
+
+def _imports_the_copy(copy: Path) -> None:
+    """The check is void if the tests import the checkout's code: prove they import the copy's."""
+    found = subprocess.run(
+        [sys.executable, "-c", "import hub, connectors; print(hub.__file__); print(connectors.__file__)"],
+        cwd=copy,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    if not all(Path(path).is_relative_to(copy) for path in found):
+        raise SpecError(f"the tests would import {found}, not the copy in {copy}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-k", "--select", default="", help="only deletions whose name contains this text")
+    parser.add_argument("--list", action="store_true", help="list the deletions and their tests, run nothing")
+    parser.add_argument(
+        "--jobs", type=int, default=2, help="deletions checked at once (each in its own copy)"
+    )
+    parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="skip running the named tests on the unchanged tree first (when the suite runs them anyway)",
+    )
+    arguments = parser.parse_args(argv)
+    selected = [deletion for deletion in DELETIONS if arguments.select in deletion.name]
+    try:
+        for deletion in selected:
+            apply(deletion, (ROOT / deletion.module).read_text())
+    except SpecError as broken:
+        print(f"BROKEN SPEC: {broken}", file=sys.stderr)
+        return 2
+    if arguments.list:
+        for deletion in selected:
+            target = deletion.function + (f" / {deletion.starts_with!r}" if deletion.starts_with else "")
+            print(f"{deletion.name}\n  {deletion.module}: {target}")
+            for test in deletion.tests:
+                print(f"  must fail: {test}")
+        return 0
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="omnihub-deletions-") as scratch:
+        copies = [copy_tree(Path(scratch) / f"copy{number}") for number in range(max(1, arguments.jobs))]
+        _imports_the_copy(copies[0])
+        if not arguments.no_baseline:
+            tests = list(dict.fromkeys(test for deletion in selected for test in deletion.tests))
+            baseline = run_tests(copies[0], tests)
+            if baseline.returncode != 0:
+                print(
+                    f"BASELINE FAILS: the named tests fail on the unchanged tree\n{baseline.stdout[-4000:]}"
+                )
+                return 2
+            print(f"baseline: the {len(tests)} named tests pass on the unchanged tree", flush=True)
+        try:
+            outcomes = _check_all(selected, copies)
+        except SpecError as broken:
+            print(f"BROKEN SPEC: {broken}", file=sys.stderr)
+            return 2
+    survivors = [outcome for outcome in outcomes if not outcome.caught]
+    print(
+        f"{len(outcomes) - len(survivors)} of {len(outcomes)} deletions caught "
+        f"in {time.monotonic() - started:.0f}s"
+    )
+    for outcome in survivors:
+        print(f"\n--- {outcome.deletion.name}: these tests still pass without it\n{outcome.output}")
+    return 1 if survivors else 0
+
+
+def _verdict(outcome: Outcome) -> str:
+    verdict = "timed out" if outcome.timed_out else "caught" if outcome.caught else "SURVIVED"
+    return f"{verdict:9} {outcome.seconds:5.1f}s  {outcome.deletion.name}"
+
+
+def _check_all(selected: list[Deletion], copies: list[Path]) -> list[Outcome]:
+    """Each copy checks one deletion at a time; the copies work in parallel."""
+    shares = [selected[number :: len(copies)] for number in range(len(copies))]
+
+    def check_share(share: list[Deletion], copy: Path) -> list[Outcome]:
+        outcomes = []
+        for deletion in share:
+            outcome = check(deletion, copy)
+            print(_verdict(outcome), flush=True)
+            outcomes.append(outcome)
+        return outcomes
+
+    with ThreadPoolExecutor(max_workers=len(copies)) as pool:
+        results = list(pool.map(check_share, shares, copies))
+    by_deletion = {outcome.deletion: outcome for share in results for outcome in share}
+    return [by_deletion[deletion] for deletion in selected]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
