@@ -119,7 +119,7 @@ def record(
 class Outbox:
     """Outbox rows of many changes in one transaction, written by one INSERT and without ORM objects.
 
-    The inbound path records two events per message; as objects they were a fifth of a worker's CPU.
+    The inbound path records two events per message, so each ORM object saved here is a per-message cost.
     """
 
     def __init__(self) -> None:
