@@ -17,7 +17,7 @@ def test_defaults_are_filled_fresh_for_every_row() -> None:
     assert (
         first["attributes"] == {} and first["tags"] == [] and first["attributes"] is not second["attributes"]
     )
-    assert first["created_at"].tzinfo is not None and first["name"] is None and first["vip_level"] == 0
+    assert first["created_at"].tzinfo is not None and first["name"] is None and first["merged_into"] is None
 
 
 def test_given_values_win_and_the_row_matches_the_constructor() -> None:
@@ -45,9 +45,9 @@ def test_rows_are_inserted_whole_in_one_statement(settings, demo) -> None:
             return [await session.get(Contact, row["id"]) for row in rows]
 
     stored = run(round_trip, settings)
-    assert [(row.name, row.tags, row.vip_level, row.attributes) for row in stored] == [
-        ("小明", [], 0, {}),
-        ("Ann", [], 0, {}),
+    assert [(row.name, row.tags, row.merged_into, row.attributes) for row in stored] == [
+        ("小明", [], None, {}),
+        ("Ann", [], None, {}),
     ]
     assert all(row.created_at.tzinfo is not None for row in stored)
 
