@@ -28,7 +28,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
-from hub import actors, events, metrics
+from hub import actors, bot, events, metrics
 from hub.batching import Batcher
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
@@ -579,6 +579,18 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
+    await bot.answer(
+        hub,
+        [
+            bot.Received(
+                entry.message.id,
+                entry.conversation.id,
+                entry.conversation.status == "bot",
+                entry.pending.message.automated is not None,
+            )
+            for entry in stored
+        ],
+    )
     now = hub.now()
     for entry in stored:
         inbox = entry.pending.inbox

@@ -1,4 +1,5 @@
-"""The knowledge-base API under /api/v1/kb: articles, their CSV and Markdown files, and asking the bot.
+"""The knowledge-base API under /api/v1/kb (articles, their CSV and Markdown files, asking the bot), and each
+inbox's bot settings at /api/v1/inboxes/{id}/bot.
 
 Every query is scoped to the caller's workspace; every change bumps the workspace's knowledge-base version in
 its own transaction, so the next question on any process is answered from the changed articles.
@@ -11,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar import Controller, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
@@ -20,12 +21,13 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import Caller, authenticate, token_from
+from hub.bot import BotSettings, bot_settings
 from hub.errors import ApiError
 from hub.fields import CursorQuery, IdPath
 from hub.ids import looks_like_id
 from hub.kb_formats import FormatError, parse_csv, parse_markdown, to_csv, to_markdown
 from hub.knowledge_base import bump_version, knowledge_base
-from hub.models import KbArticle
+from hub.models import Inbox, KbArticle
 from hub.runtime import Hub
 from normalizer import clean_text
 
@@ -237,15 +239,15 @@ async def _refuse_beyond_limit(session: AsyncSession, workspace_id: str, adding:
 
 
 class KnowledgeBaseController(Controller):
-    path = "/api/v1/kb"
-    tags = ["knowledge base"]
+    path = "/api/v1"
+    tags = ["knowledge base and bot"]
     dependencies = {
         "hub": Provide(provide_hub),
         "caller": Provide(provide_caller),
         "session": Provide(provide_session),
     }
 
-    @post("/articles", status_code=201)
+    @post("/kb/articles", status_code=201)
     async def create_article(
         self,
         hub: NamedDependency[Hub],
@@ -262,7 +264,7 @@ class KnowledgeBaseController(Controller):
         await session.commit()
         return article_view(row)
 
-    @get("/articles")
+    @get("/kb/articles")
     async def list_articles(
         self,
         caller: NamedDependency[Caller],
@@ -283,13 +285,13 @@ class KnowledgeBaseController(Controller):
             next_cursor=page[-1].id if len(rows) > limit else None,
         )
 
-    @get("/articles/{article_id:str}")
+    @get("/kb/articles/{article_id:str}")
     async def get_article(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], article_id: IdPath
     ) -> ArticleView:
         return article_view(await _article(session, caller, article_id))
 
-    @patch("/articles/{article_id:str}")
+    @patch("/kb/articles/{article_id:str}")
     async def update_article(
         self,
         hub: NamedDependency[Hub],
@@ -318,7 +320,7 @@ class KnowledgeBaseController(Controller):
         await session.commit()
         return article_view(row)
 
-    @delete("/articles/{article_id:str}", status_code=204)
+    @delete("/kb/articles/{article_id:str}", status_code=204)
     async def delete_article(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], article_id: IdPath
     ) -> None:
@@ -327,7 +329,7 @@ class KnowledgeBaseController(Controller):
         await bump_version(session, caller.workspace_id)
         await session.commit()
 
-    @post("/ask", status_code=200)
+    @post("/kb/ask", status_code=200)
     async def ask(
         self, hub: NamedDependency[Hub], caller: NamedDependency[Caller], data: JSONBody[AskBody]
     ) -> AskAnswer:
@@ -345,7 +347,7 @@ class KnowledgeBaseController(Controller):
             ],
         )
 
-    @get("/export")
+    @get("/kb/export")
     async def export_articles(
         self,
         caller: NamedDependency[Caller],
@@ -369,7 +371,7 @@ class KnowledgeBaseController(Controller):
             },
         )
 
-    @post("/import", status_code=200)
+    @post("/kb/import", status_code=200)
     async def import_articles(
         self,
         request: Request,
@@ -430,3 +432,42 @@ class KnowledgeBaseController(Controller):
             await bump_version(session, caller.workspace_id)
         await session.commit()
         return ImportAnswer(created=created, updated=updated)
+
+    @get("/inboxes/{inbox_id:str}/bot")
+    async def get_bot_settings(
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], inbox_id: IdPath
+    ) -> BotSettings:
+        """Whether the bot holds the inbox's new conversations, its greeting, and when it hands over."""
+        return bot_settings(await _inbox(session, caller, inbox_id))
+
+    @put("/inboxes/{inbox_id:str}/bot")
+    async def put_bot_settings(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        inbox_id: IdPath,
+        data: JSONBody[BotSettings],
+    ) -> BotSettings:
+        """Replace the inbox's bot settings; the next customer message is handled by them, on every process."""
+        inbox = await _inbox(session, caller, inbox_id)
+        greeting = clean_text(data.greeting)
+        inbox.bot_enabled = data.enabled
+        inbox.bot_settings = {
+            "greeting": greeting,
+            "run_when": data.run_when,
+            "handoff_after_abstains": data.handoff_after_abstains,
+        }
+        session.add(inbox)
+        await session.commit()
+        return bot_settings(inbox)
+
+
+async def _inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> Inbox:
+    inbox = (
+        await session.exec(
+            select(Inbox).where(col(Inbox.id) == inbox_id, col(Inbox.workspace_id) == caller.workspace_id)
+        )
+    ).first()
+    if inbox is None:
+        raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+    return inbox
