@@ -31,7 +31,7 @@ def test_two_processes_answer_from_each_others_edits_without_restart(client, set
         imported = client.post(
             "/api/v1/kb/import",
             params={"format": "markdown"},
-            content="# Gift cards\n\n## Questions\n\n- Do you sell gift cards?\n\n## Answer\n\nYes, from 10 euros.\n".encode(),
+            content=b"# Gift cards\n\n## Questions\n\n- Do you sell gift cards?\n\n## Answer\n\nYes, from 10 euros.\n",
             headers=bearer(token),
         )
         assert imported.json() == {"created": 1, "updated": 0}
