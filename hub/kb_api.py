@@ -415,6 +415,9 @@ class KnowledgeBaseController(Controller):
                 )
             ).all()
         }
+        await _refuse_beyond_limit(
+            session, caller.workspace_id, sum(1 for article in articles if article.id not in existing)
+        )
         created = updated = 0
         now = hub.now()
         for number, article in enumerate(articles):
@@ -427,7 +430,6 @@ class KnowledgeBaseController(Controller):
                 updated += 1
             _apply(row, article, prefix=f"articles[{number}].")
             session.add(row)
-        await _refuse_beyond_limit(session, caller.workspace_id, created)
         if articles:
             await bump_version(session, caller.workspace_id)
         await session.commit()

@@ -289,3 +289,20 @@ def test_a_bad_file_is_refused_whole_naming_the_place(client, demo, file_format,
     assert client.get("/api/v1/kb/articles", headers=bearer(token)).json()["items"] == []
     not_utf8 = client.post("/api/v1/kb/import", content="标题".encode("gbk"), headers=bearer(token))
     assert not_utf8.status_code == 400 and not_utf8.json()["code"] == "invalid_encoding"
+
+
+def test_a_workspace_holds_at_most_max_articles(client, demo, monkeypatch):
+    import hub.kb_api
+
+    monkeypatch.setattr(hub.kb_api, "MAX_ARTICLES", 3)
+    token = demo["api_token"]
+    first, _ = create(client, token, RETURNS), create(client, token, SHIPPING)
+    rows = f"id,title,questions,answer\r\n{first['id']},Returns,How do I return?,Within 30 days.\r\n,Hours,When are you open?,9 to 6.\r\n"
+    assert client.post("/api/v1/kb/import", content=rows.encode(), headers=bearer(token)).json() == {
+        "created": 1,
+        "updated": 1,
+    }
+    refused = client.post("/api/v1/kb/articles", json=REFUND_ZH, headers=bearer(token))
+    assert refused.status_code == 422 and refused.json()["code"] == "too_many_articles"
+    assert_error_shape(refused)
+    assert len(client.get("/api/v1/kb/articles", headers=bearer(token)).json()["items"]) == 3
