@@ -30,6 +30,7 @@ __all__ = [
     "ConversationCreated",
     "ConversationDetail",
     "ConversationPage",
+    "ConversationHandedOff",
     "ConversationResolved",
     "ConversationView",
     "IdentityView",
@@ -241,6 +242,12 @@ class ConversationAssigned(WorkspaceEvent, tag="conversation.assigned"):
 
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
+    conversation: ConversationView
+
+
+class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):
+    """The bot handed the conversation to a person: it waits for an agent (a note says what was asked)."""
+
     conversation: ConversationView
 
 
