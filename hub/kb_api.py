@@ -22,7 +22,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import Caller, authenticate, token_from
 from hub.bot import BotSettings, bot_settings
-from hub.errors import ApiError
+from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, IdPath
 from hub.ids import looks_like_id
 from hub.kb_formats import FormatError, parse_csv, parse_markdown, to_csv, to_markdown
@@ -247,7 +247,7 @@ class KnowledgeBaseController(Controller):
         "session": Provide(provide_session),
     }
 
-    @post("/kb/articles", status_code=201)
+    @post("/kb/articles", status_code=201, responses=error_responses(400, 401, 413, 422))
     async def create_article(
         self,
         hub: NamedDependency[Hub],
@@ -264,7 +264,7 @@ class KnowledgeBaseController(Controller):
         await session.commit()
         return article_view(row)
 
-    @get("/kb/articles")
+    @get("/kb/articles", responses=error_responses(400, 401))
     async def list_articles(
         self,
         caller: NamedDependency[Caller],
@@ -285,13 +285,13 @@ class KnowledgeBaseController(Controller):
             next_cursor=page[-1].id if len(rows) > limit else None,
         )
 
-    @get("/kb/articles/{article_id:str}")
+    @get("/kb/articles/{article_id:str}", responses=error_responses(400, 401, 404))
     async def get_article(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], article_id: IdPath
     ) -> ArticleView:
         return article_view(await _article(session, caller, article_id))
 
-    @patch("/kb/articles/{article_id:str}")
+    @patch("/kb/articles/{article_id:str}", responses=error_responses(400, 401, 404, 413, 422))
     async def update_article(
         self,
         hub: NamedDependency[Hub],
@@ -320,7 +320,7 @@ class KnowledgeBaseController(Controller):
         await session.commit()
         return article_view(row)
 
-    @delete("/kb/articles/{article_id:str}", status_code=204)
+    @delete("/kb/articles/{article_id:str}", status_code=204, responses=error_responses(400, 401, 404))
     async def delete_article(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], article_id: IdPath
     ) -> None:
@@ -329,7 +329,7 @@ class KnowledgeBaseController(Controller):
         await bump_version(session, caller.workspace_id)
         await session.commit()
 
-    @post("/kb/ask", status_code=200)
+    @post("/kb/ask", status_code=200, responses=error_responses(400, 401, 413))
     async def ask(
         self, hub: NamedDependency[Hub], caller: NamedDependency[Caller], data: JSONBody[AskBody]
     ) -> AskAnswer:
@@ -347,7 +347,7 @@ class KnowledgeBaseController(Controller):
             ],
         )
 
-    @get("/kb/export")
+    @get("/kb/export", responses=error_responses(400, 401))
     async def export_articles(
         self,
         caller: NamedDependency[Caller],
@@ -371,7 +371,7 @@ class KnowledgeBaseController(Controller):
             },
         )
 
-    @post("/kb/import", status_code=200)
+    @post("/kb/import", status_code=200, responses=error_responses(400, 401, 413, 422))
     async def import_articles(
         self,
         request: Request,
@@ -435,14 +435,14 @@ class KnowledgeBaseController(Controller):
         await session.commit()
         return ImportAnswer(created=created, updated=updated)
 
-    @get("/inboxes/{inbox_id:str}/bot")
+    @get("/inboxes/{inbox_id:str}/bot", responses=error_responses(400, 401, 404))
     async def get_bot_settings(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], inbox_id: IdPath
     ) -> BotSettings:
         """Whether the bot holds the inbox's new conversations, its greeting, and when it hands over."""
         return bot_settings(await _inbox(session, caller, inbox_id))
 
-    @put("/inboxes/{inbox_id:str}/bot")
+    @put("/inboxes/{inbox_id:str}/bot", responses=error_responses(400, 401, 404, 413))
     async def put_bot_settings(
         self,
         caller: NamedDependency[Caller],
