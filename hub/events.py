@@ -21,6 +21,7 @@ from hub.views import (
     AttachmentView,
     ConversationAssigned,
     ConversationCreated,
+    ConversationHandedOff,
     ConversationResolved,
     ConversationView,
     MessageCreated,
@@ -43,7 +44,12 @@ __all__ = [
 ]
 
 AnyWorkspaceEvent = (
-    ConversationCreated | ConversationAssigned | ConversationResolved | MessageCreated | MessageUpdated
+    ConversationCreated
+    | ConversationAssigned
+    | ConversationHandedOff
+    | ConversationResolved
+    | MessageCreated
+    | MessageUpdated
 )
 """Every event the hub records; an event of another type or shape is a bug, refused where it is written."""
 

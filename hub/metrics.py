@@ -6,6 +6,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "ACCEPT_SECONDS",
+    "BOT_DEFLECTIONS",
+    "BOT_HANDOFFS",
+    "BOT_REPLIES",
     "DEAD_EVENTS",
     "DEAD_EVENTS_WAITING",
     "DUPLICATE_EVENTS",
@@ -56,4 +59,18 @@ ACCEPT_SECONDS = Histogram(
     "Time a channel request spends in the durable accept step (insert, commit, enqueue), per channel",
     ["channel"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+BOT_REPLIES = Counter(
+    "omnihub_bot_replies_total",
+    "Customer messages the bot replied to, per decision (answer, suggest, abstain, handoff)",
+    ["decision"],
+)
+BOT_DEFLECTIONS = Counter(
+    "omnihub_bot_deflections_total",
+    "Questions the bot answered from the knowledge base without an agent (a direct answer or a chosen suggestion)",
+)
+BOT_HANDOFFS = Counter(
+    "omnihub_bot_handoffs_total",
+    "Conversations the bot handed to a person, per reason (asked_for_human, frustration, abstained)",
+    ["reason"],
 )

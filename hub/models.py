@@ -31,11 +31,13 @@ __all__ = [
     "Agent",
     "ApiToken",
     "AuditEntry",
+    "BotTurn",
     "Contact",
     "Conversation",
     "Identity",
     "InboundEvent",
     "Inbox",
+    "KbArticle",
     "Lease",
     "Message",
     "OutboxEvent",
@@ -164,6 +166,9 @@ def _json(default: Any) -> Any:
 class Workspace(SQLModel, table=True):
     id: str = _id()
     name: str
+    kb_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Bumped in the transaction of every knowledge-base change: each process rebuilds its index when it sees
+    a version other than the one it built (hub.knowledge_base)."""
     created_at: datetime = _created()
 
 
@@ -200,6 +205,8 @@ class Inbox(SQLModel, table=True):
     settings: dict[str, Any] = _json(dict)
     routing_strategy: str = "least_busy"
     bot_enabled: bool = False
+    bot_settings: dict[str, Any] = _json(dict)
+    """How the bot behaves in this inbox's conversations (hub.bot.BotSettings); empty means the defaults."""
     created_at: datetime = _created()
 
 
@@ -329,6 +336,42 @@ class AuditEntry(SQLModel, table=True):
     subject_type: str
     subject_id: str
     details: dict[str, Any] = _json(dict)
+    created_at: datetime = _created()
+
+
+class KbArticle(SQLModel, table=True):
+    """A knowledge-base article: one answer and the ways customers ask for it."""
+
+    __tablename__ = "kb_article"
+    __table_args__ = (Index("ix_kb_article_listing", "workspace_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    title: str = Field(max_length=200)
+    questions: list[str] = _json(list)
+    answer: str = Field(sa_type=Text)
+    locale: str = Field(default="", max_length=35)
+    tags: list[str] = _json(list)
+    enabled: bool = True
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class BotTurn(SQLModel, table=True):
+    """What the bot did with one customer message. Unique per message: the bot answers each message once,
+    and its last turns tell it the suggestions it offered and how many times in a row it could not answer."""
+
+    __tablename__ = "bot_turn"
+    __table_args__ = (Index("ix_bot_turn_conversation", "conversation_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    conversation_id: str = Field(foreign_key="conversation.id")
+    message_id: str = Field(unique=True, max_length=36)
+    """The customer's message this turn answers."""
+    decision: str = Field(max_length=12)
+    """`answer`, `suggest`, `abstain`, `handoff`, or `silent` (an automatic message, or an agent holds the conversation)."""
+    article_id: str | None = Field(default=None, max_length=36)
+    suggestions: list[dict[str, Any]] = _json(list)
+    """The `{"article_id", "title", "score"}` offered as a numbered list, in order."""
     created_at: datetime = _created()
 
 

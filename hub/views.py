@@ -29,6 +29,7 @@ __all__ = [
     "ConversationAssigned",
     "ConversationCreated",
     "ConversationDetail",
+    "ConversationHandedOff",
     "ConversationPage",
     "ConversationResolved",
     "ConversationView",
@@ -241,6 +242,12 @@ class ConversationAssigned(WorkspaceEvent, tag="conversation.assigned"):
 
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
+    conversation: ConversationView
+
+
+class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):
+    """The bot handed the conversation to a person: it waits for an agent (a note says what was asked)."""
+
     conversation: ConversationView
 
 

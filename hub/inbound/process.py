@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from connectors import Capabilities
-from hub import actors, events, metrics
+from hub import actors, bot, events, metrics
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
@@ -397,6 +397,18 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
+    await bot.answer(
+        hub,
+        [
+            bot.Received(
+                entry.message.id,
+                entry.conversation.id,
+                entry.conversation.status == ConversationStatus.BOT,
+                entry.pending.message.automated is not None,
+            )
+            for entry in stored
+        ],
+    )
     now = hub.now()
     for entry in stored:
         inbox = entry.pending.inbox

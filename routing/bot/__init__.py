@@ -23,6 +23,7 @@ How the hub is meant to use it:
 """
 
 from routing.bot.articles import Article, locale_language
+from routing.bot.choice import suggestion_choice
 from routing.bot.confidence import DEFAULT_CONFIDENCE_MODEL, ConfidenceModel, Evidence
 from routing.bot.decision import DEFAULT_THRESHOLDS, BotAnswer, Decision, ScoredArticle, Thresholds, decide
 from routing.bot.folding import MAX_TEXT_CHARS, fold
@@ -48,4 +49,5 @@ __all__ = [
     "detect_handoff",
     "fold",
     "locale_language",
+    "suggestion_choice",
 ]

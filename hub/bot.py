@@ -1,0 +1,310 @@
+"""The bot in conversations: answers a customer's message from the knowledge base, offers numbered suggestions,
+and hands the conversation to a person (with a summary as a private note) when asked or when out of its depth.
+
+Runs in the worker right after the inbound messages are stored (`answer`). The bot speaks only in
+conversations it holds (status `bot`, nobody assigned, no agent reply yet), never to an automatic message,
+and at most once per customer message: a `BotTurn` row unique on the message is inserted before it speaks.
+Its replies go out through the normal outbound path as messages whose sender is `bot`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import Meta
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub import assignment, events, metrics, outbound
+from hub.knowledge_base import knowledge_base
+from hub.models import BotTurn, Contact, Conversation, Inbox, KbArticle, Message
+from hub.realtime import workspace_channel
+from hub.runtime import Hub
+from hub.statuses import ConversationStatus
+from routing.bot import detect_handoff, suggestion_choice
+from routing.summary import Language, Speaker, TranscriptMessage, detect_language, summarize
+
+__all__ = ["BotSettings", "Received", "answer", "bot_settings"]
+
+log = logging.getLogger("omnihub.bot")
+RECENT_TURNS = 10
+TRANSCRIPT_MESSAGES = 50
+
+
+class BotSettings(msgspec.Struct, forbid_unknown_fields=True):
+    """How the bot behaves in one inbox's conversations (`GET, PUT /api/v1/inboxes/{id}/bot`)."""
+
+    enabled: bool = False
+    """The bot holds new conversations of the inbox; off, its conversations go to routing at the next message."""
+    greeting: Annotated[str, Meta(max_length=1000)] = ""
+    """Sent before the bot's first answer in a conversation; empty sends none."""
+    run_when: Literal["always"] = "always"
+    """When the bot takes new conversations: `always` (out of hours and when no agent is available come with
+    business hours and presence-based routing)."""
+    handoff_after_abstains: Annotated[int, Meta(ge=1, le=10)] = 2
+    """Questions in a row the bot cannot answer before it hands the conversation to a person."""
+
+
+def bot_settings(inbox: Inbox) -> BotSettings:
+    return msgspec.convert({**inbox.bot_settings, "enabled": inbox.bot_enabled}, BotSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    """A customer's message just stored, with what decides whether the bot looks at it at all."""
+
+    message_id: str
+    conversation_id: str
+    held_by_bot: bool
+    """The conversation's status was `bot` when the message was stored."""
+    automated: bool
+    """A machine wrote it (an auto-reply, a bounce, a mailing list): never answered automatically."""
+
+
+TEXTS = {
+    Language.EN: {
+        "suggest": "Did you mean:\n{items}\nReply with the number.",
+        "abstain": (
+            "Sorry, I don't have an answer to that. Could you put it another way? "
+            'Or write "agent" to talk to a person.'
+        ),
+        "handoff": "I'm passing you to a colleague, who will see what we have discussed.",
+        "note": "The bot handed this conversation over ({reason}).",
+        "asked_for_human": "the customer asked for a person",
+        "frustration": "the customer seemed frustrated",
+        "abstained": "it could not answer {count} questions in a row",
+    },
+    Language.ZH: {
+        "suggest": "您是想问：\n{items}\n请回复序号。",
+        "abstain": "抱歉，这个问题我暂时回答不了。可以换个说法吗？或者回复“人工”转接客服。",
+        "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
+        "note": "机器人已转人工（{reason}）。",
+        "asked_for_human": "客户要求人工服务",
+        "frustration": "客户似乎不满意",
+        "abstained": "连续 {count} 个问题无法回答",
+    },
+}
+
+
+async def answer(hub: Hub, received: Sequence[Received]) -> None:
+    """Let the bot answer the messages of the conversations it holds: each conversation's in order, the
+    conversations side by side. A failure is logged and costs only its own conversation's answer."""
+    by_conversation: dict[str, list[Received]] = defaultdict(list)
+    for item in received:
+        if item.held_by_bot and not item.automated:
+            by_conversation[item.conversation_id].append(item)
+    await asyncio.gather(*(_answer_in_order(hub, items) for items in by_conversation.values()))
+
+
+async def _answer_in_order(hub: Hub, items: list[Received]) -> None:
+    for item in items:
+        try:
+            await _consider(hub, item)
+        except Exception:
+            log.exception("bot.failed conversation=%s message=%s", item.conversation_id, item.message_id)
+
+
+@dataclass(slots=True)
+class _Reply:
+    decision: str
+    text: str
+    article_id: str | None = None
+    suggestions: tuple[dict[str, object], ...] = ()
+    handoff_reason: Literal["asked_for_human", "frustration", "abstained"] | None = None
+    abstains: int = 0
+
+
+async def _consider(hub: Hub, item: Received) -> None:
+    async with hub.database.session() as session:
+        conversation = await session.get_one(Conversation, item.conversation_id)
+        inbox = await session.get_one(Inbox, conversation.inbox_id)
+        message = await session.get_one(Message, item.message_id)
+        if conversation.status != "bot" or conversation.assignee_id is not None:
+            return
+        settings = bot_settings(inbox)
+        if not settings.enabled:
+            await _to_routing(hub, session, conversation)
+            return
+        if await _agent_replied(session, conversation.id):
+            return
+        turns = list(
+            (
+                await session.exec(
+                    select(BotTurn)
+                    .where(col(BotTurn.conversation_id) == conversation.id)
+                    .order_by(col(BotTurn.id).desc())
+                    .limit(RECENT_TURNS)
+                )
+            ).all()
+        )
+        if message.content_type == "event":
+            return
+        reply = await _decide(hub, session, conversation, message.text, turns, settings)
+        session.add(
+            BotTurn(
+                workspace_id=conversation.workspace_id,
+                conversation_id=conversation.id,
+                message_id=message.id,
+                decision=reply.decision,
+                article_id=reply.article_id,
+                suggestions=list(reply.suggestions),
+            )
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            return  # another worker took this message: it is answered once
+    if settings.greeting and not turns:
+        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
+    await _say(hub, conversation, reply.text, f"bot:{message.id}")
+    metrics.BOT_REPLIES.labels(reply.decision).inc()
+    if reply.decision == "answer":
+        metrics.BOT_DEFLECTIONS.inc()
+    if reply.handoff_reason is not None:
+        await _hand_off(hub, conversation, message, reply)
+
+
+async def _decide(
+    hub: Hub,
+    session: AsyncSession,
+    conversation: Conversation,
+    text: str,
+    turns: list[BotTurn],
+    settings: BotSettings,
+) -> _Reply:
+    texts = TEXTS[detect_language([text])]
+    signal = detect_handoff(text) if text else None
+    if signal is not None:
+        return _Reply("handoff", texts["handoff"], handoff_reason=signal.reason)
+    last = turns[0] if turns else None
+    if last is not None and last.decision == "suggest":
+        choice = suggestion_choice(text, len(last.suggestions))
+        if choice is not None:
+            chosen = await _enabled_article(
+                session, conversation.workspace_id, str(last.suggestions[choice - 1]["article_id"])
+            )
+            if chosen is not None:
+                return _Reply("answer", chosen.answer, article_id=chosen.id)
+    found = await knowledge_base(hub.database).ask(conversation.workspace_id, text) if text else None
+    if found is not None and found.decision == "answer" and found.article_id is not None:
+        article = await _enabled_article(session, conversation.workspace_id, found.article_id)
+        if article is not None:
+            return _Reply("answer", article.answer, article_id=article.id)
+    if found is not None and found.decision == "suggest":
+        offered = tuple(
+            {"article_id": item.article_id, "title": item.title, "score": item.score}
+            for item in found.suggestions
+        )
+        items = "\n".join(f"{number}. {item.title}" for number, item in enumerate(found.suggestions, 1))
+        return _Reply("suggest", texts["suggest"].format(items=items), suggestions=offered)
+    abstains = 1
+    for turn in turns:
+        if turn.decision != "abstain":
+            break
+        abstains += 1
+    if abstains >= settings.handoff_after_abstains:
+        return _Reply("handoff", texts["handoff"], handoff_reason="abstained", abstains=abstains)
+    return _Reply("abstain", texts["abstain"])
+
+
+async def _enabled_article(session: AsyncSession, workspace_id: str, article_id: str) -> KbArticle | None:
+    return (
+        await session.exec(
+            select(KbArticle).where(
+                col(KbArticle.id) == article_id,
+                col(KbArticle.workspace_id) == workspace_id,
+                col(KbArticle.enabled).is_(True),
+            )
+        )
+    ).first()
+
+
+async def _agent_replied(session: AsyncSession, conversation_id: str) -> bool:
+    found = await session.exec(
+        select(Message.id)
+        .where(
+            col(Message.conversation_id) == conversation_id,
+            col(Message.sender_type) == "agent",
+            col(Message.direction) == "out",
+        )
+        .limit(1)
+    )
+    return found.first() is not None
+
+
+async def _say(hub: Hub, conversation: Conversation, text: str, client_id: str) -> None:
+    await outbound.create_message(
+        hub, conversation, text=text, direction="out", sender_type="bot", sender_id=None, client_id=client_id
+    )
+
+
+async def _hand_off(hub: Hub, conversation: Conversation, message: Message, reply: _Reply) -> None:
+    """A private note summarising what was asked and answered, then the conversation waits for a person."""
+    async with hub.database.session() as session:
+        contact = await session.get(Contact, conversation.contact_id)
+        history = list(
+            (
+                await session.exec(
+                    select(Message)
+                    .where(col(Message.conversation_id) == conversation.id)
+                    .order_by(col(Message.id).desc())
+                    .limit(TRANSCRIPT_MESSAGES)
+                )
+            ).all()
+        )
+    transcript = [
+        TranscriptMessage(
+            Speaker.CUSTOMER
+            if row.direction == "in"
+            else Speaker.BOT
+            if row.sender_type == "bot"
+            else Speaker.AGENT,
+            row.text,
+            internal=row.direction == "note",
+            attachments=len(row.attachments),
+        )
+        for row in reversed(history)
+        if row.direction in ("in", "out") and row.text
+    ]
+    summary = summarize(transcript, customer_name=contact.name if contact else None)
+    texts = TEXTS[summary.language]
+    reason = texts[reply.handoff_reason or "abstained"].format(count=reply.abstains)
+    note = texts["note"].format(reason=reason) + "\n" + summary.text
+    await outbound.create_message(
+        hub,
+        conversation,
+        text=note,
+        direction="note",
+        sender_type="bot",
+        sender_id=None,
+        client_id=f"bot-handoff:{message.id}",
+    )
+    async with hub.database.session() as session:
+        row = await session.get_one(Conversation, conversation.id)
+        await _to_routing(hub, session, row)
+    metrics.BOT_HANDOFFS.labels(reply.handoff_reason).inc()
+
+
+async def _to_routing(hub: Hub, session: AsyncSession, conversation: Conversation) -> None:
+    """The conversation waits for a person: queued, announced to the agents, and routed at once."""
+    if conversation.status != ConversationStatus.BOT:
+        return
+    conversation.status = ConversationStatus.QUEUED
+    session.add(conversation)
+    payload = events.record(
+        session,
+        conversation.workspace_id,
+        "conversation.handed_off",
+        conversation.id,
+        {"conversation": events.conversation_json(conversation)},
+    )
+    await session.commit()
+    await hub.publisher.publish(payload, [workspace_channel(conversation.workspace_id)])
+    await assignment.route_conversations(hub, [conversation.id])

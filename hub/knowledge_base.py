@@ -1,0 +1,117 @@
+"""Each workspace's knowledge base: its articles in the database, and this process's index of them.
+
+Every change to a workspace's articles bumps `Workspace.kb_version` in the change's own transaction.
+Before answering, a process reads that version (one indexed row) and, when it differs from the one
+its index was built at, reloads the articles and derives the next index with `BotIndex.updated`
+(only changed articles are analysed again). So an edit takes effect at once on every web and worker
+process, with no restart and no message between processes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub.db import Database
+from hub.models import KbArticle, Workspace
+from routing.bot import Article, BotAnswer, BotIndex
+
+__all__ = ["KnowledgeBase", "bump_version", "engine_article", "knowledge_base"]
+
+
+def engine_article(row: KbArticle) -> Article:
+    """The row as the pure engine sees it."""
+    return Article(
+        id=row.id,
+        title=row.title,
+        questions=tuple(row.questions),
+        answer=row.answer,
+        locale=row.locale,
+        tags=tuple(row.tags),
+        enabled=row.enabled,
+    )
+
+
+async def bump_version(session: AsyncSession, workspace_id: str) -> None:
+    """Call in the transaction that changes the workspace's articles: every process sees the change at its next ask."""
+    await session.execute(
+        update(Workspace)
+        .where(col(Workspace.id) == workspace_id)
+        .values(kb_version=col(Workspace.kb_version) + 1)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    version: int
+    index: BotIndex
+    article_ids: frozenset[str]
+
+
+@dataclass(slots=True)
+class KnowledgeBase:
+    """This process's (this event loop's) indexes, one per workspace, each at the version it was built from."""
+
+    database: Database
+    _built: dict[str, _Built] = field(default_factory=dict)
+    _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+
+    async def ask(self, workspace_id: str, text: str, locale: str | None = None) -> BotAnswer:
+        """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
+        return (await self.index(workspace_id)).ask(text, locale)
+
+    async def index(self, workspace_id: str) -> BotIndex:
+        """The workspace's index at the version the database holds now."""
+        version = await self._version(workspace_id)
+        built = self._built.get(workspace_id)
+        if built is not None and built.version == version:
+            return built.index
+        lock = self._locks.setdefault(workspace_id, asyncio.Lock())
+        async with lock:
+            built = self._built.get(workspace_id)
+            if built is None or built.version != version:
+                built = await self._rebuild(workspace_id, built)
+                self._built[workspace_id] = built
+            return built.index
+
+    async def _version(self, workspace_id: str) -> int:
+        async with self.database.session() as session:
+            version = (
+                await session.exec(select(Workspace.kb_version).where(col(Workspace.id) == workspace_id))
+            ).first()
+        return version or 0
+
+    async def _rebuild(self, workspace_id: str, previous: _Built | None) -> _Built:
+        """The version is read before the articles: an edit committed in between makes the next ask rebuild
+        again, never leaves an index older than the version it claims."""
+        async with self.database.session() as session:
+            version = (
+                await session.exec(select(Workspace.kb_version).where(col(Workspace.id) == workspace_id))
+            ).first() or 0
+            rows = (
+                await session.exec(select(KbArticle).where(col(KbArticle.workspace_id) == workspace_id))
+            ).all()
+        articles = [engine_article(row) for row in rows]
+        ids = frozenset(article.id for article in articles)
+        # Analysing articles costs milliseconds each: off the event loop, which keeps serving meanwhile.
+        if previous is None:
+            index = await asyncio.to_thread(BotIndex.build, articles)
+        else:
+            index = await asyncio.to_thread(previous.index.updated, articles, previous.article_ids - ids)
+        return _Built(version, index, ids)
+
+
+_KNOWLEDGE_BASES: weakref.WeakKeyDictionary[Database, KnowledgeBase] = weakref.WeakKeyDictionary()
+
+
+def knowledge_base(database: Database) -> KnowledgeBase:
+    """The knowledge base of the process's (event loop's) database handle: one index cache per Hub."""
+    found = _KNOWLEDGE_BASES.get(database)
+    if found is None:
+        found = _KNOWLEDGE_BASES[database] = KnowledgeBase(database)
+    return found

@@ -1,0 +1,300 @@
+"""The bot in web chat conversations, through the widget endpoints and the agent API: it answers, offers numbered
+suggestions, abstains, hands over with a summary the agent sees, and keeps quiet once an agent has taken over."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.conftest import bearer, inbox_of, wait_for
+from tests.hub.test_knowledge_base_api import REFUND_ZH, RETURNS, SHIPPING, create
+
+GREETING = "Hello! I'm the shop's assistant."
+
+
+@pytest.fixture
+def bot(client, demo) -> dict[str, Any]:
+    """The demo web chat inbox with its bot on, and a few articles."""
+    token = demo["api_token"]
+    inbox = inbox_of(demo, "webchat")
+    answer = client.put(
+        f"/api/v1/inboxes/{inbox['id']}/bot",
+        json={"enabled": True, "greeting": GREETING},
+        headers=bearer(token),
+    )
+    assert answer.status_code == 200, answer.text
+    articles = {
+        "returns": create(client, token, RETURNS),
+        "shipping": create(client, token, SHIPPING),
+        "refund": create(client, token, REFUND_ZH),
+        "shoes": create(
+            client,
+            token,
+            {
+                **RETURNS,
+                "title": "Exchanging shoes",
+                "questions": ["How do I exchange shoes?"],
+                "answer": "Shoes: S",
+            },
+        ),
+        "jackets": create(
+            client,
+            token,
+            {
+                **RETURNS,
+                "title": "Exchanging jackets",
+                "questions": ["How do I exchange a jacket?"],
+                "answer": "Jackets: J",
+            },
+        ),
+    }
+    return {"token": token, "widget": inbox["widget_token"], "inbox": inbox, "articles": articles}
+
+
+class Visitor:
+    def __init__(self, client, widget: str) -> None:
+        self.client, self.widget, self.token = client, widget, None
+        self.sent = 0
+
+    def say(self, text: str) -> dict[str, Any]:
+        self.sent += 1
+        headers = bearer(self.token) if self.token else {}
+        answer = self.client.post(
+            f"/widget/{self.widget}/messages",
+            json={"text": text, "client_id": f"c{self.sent}"},
+            headers=headers,
+        )
+        assert answer.status_code == 201, answer.text
+        self.token = self.token or answer.json()["visitor_token"]
+        return answer.json()
+
+    def history(self) -> list[dict[str, Any]]:
+        return self.client.get(f"/widget/{self.widget}/messages", headers=bearer(self.token)).json()["items"]
+
+    def bot_replies(self, count: int) -> list[str]:
+        """Wait for the bot's `count`-th reply; its replies so far."""
+        return wait_for(
+            lambda: (
+                (texts := [m["text"] for m in self.history() if m["sender"] == "bot"])
+                and len(texts) >= count
+                and texts
+            )
+        )
+
+
+def conversation_of(client, token: str, message_id: str) -> str:
+    def find() -> str | None:
+        for conversation in client.get("/api/v1/conversations", headers=bearer(token)).json()["items"]:
+            messages = client.get(
+                f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(token)
+            )
+            if any(message["id"] == message_id for message in messages.json()["items"]):
+                return conversation["id"]
+        return None
+
+    return wait_for(find)
+
+
+def settled(client) -> bool:
+    """No job waiting or running (the bot answers inside the job that stores the customer's message)."""
+    text = client.get("/metrics").text
+    return re.search(r'^omnihub_queue_depth\{queue="broker_jobs"\} 0\.0$', text, re.MULTILINE) is not None
+
+
+def bot_metric(client, name: str, label: str = "") -> float:
+    pattern = rf"^omnihub_bot_{name}_total{re.escape(label)} ([0-9.]+)$"
+    found = re.search(pattern, client.get("/metrics").text, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_question_is_answered_after_the_greeting_and_marked_as_the_bots(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    sent = visitor.say("How can I return an item?")
+    assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
+
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    messages = client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(bot["token"])
+    ).json()
+    assert [(m["direction"], m["sender"], m["text"]) for m in messages["items"]] == [
+        ("in", "contact", "How can I return an item?"),
+        ("out", "bot", GREETING),
+        ("out", "bot", RETURNS["answer"]),
+    ]
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] == "bot" and conversation["assignee_id"] is None
+
+    visitor.say("退款要多久才到账？")
+    assert visitor.bot_replies(3)[-1] == REFUND_ZH["answer"]
+    assert bot_metric(client, "deflections") >= 2
+
+
+def test_the_bots_answer_reaches_the_visitors_socket_marked_as_the_bots(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("hello")
+    visitor.bot_replies(2)
+    earlier = {message["id"] for message in visitor.history()}
+    with client.websocket_connect(f"/widget/{bot['widget']}/ws?visitor_token={visitor.token}") as socket:
+        assert socket.receive_json()["type"] == "ready"
+        visitor.say("When will my parcel arrive?")
+        pushed = None
+        while pushed is None:
+            frame = socket.receive_json(timeout=10)
+            message = frame.get("message", {})
+            if (
+                frame.get("type") == "message.created"
+                and message["sender"] == "bot"
+                and message["id"] not in earlier
+            ):
+                pushed = frame["message"]
+    assert pushed["text"] == SHIPPING["answer"]
+
+
+def test_a_suggestion_is_chosen_by_its_number(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("how do I exchange")
+    suggestions = visitor.bot_replies(2)[-1]
+    assert suggestions.startswith("Did you mean:")
+    listed = re.findall(r"^(\d)\. (.+)$", suggestions, re.MULTILINE)
+    assert {title for _, title in listed} >= {"Exchanging shoes", "Exchanging jackets"}
+    number = next(number for number, title in listed if title == "Exchanging jackets")
+
+    visitor.say(f"第{'一二三'[int(number) - 1]}个")
+    assert visitor.bot_replies(3)[-1] == "Jackets: J"
+    assert bot_metric(client, "replies", '{decision="suggest"}') >= 1
+
+
+def test_two_abstains_in_a_row_hand_over_with_a_summary(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    sent = visitor.say("What is the capital of France?")
+    assert "could you put it another way" in visitor.bot_replies(2)[-1].lower()
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    assert (
+        client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()["status"]
+        == "bot"
+    )
+
+    visitor.say("Do you repair bicycles?")
+    assert "passing you to a colleague" in visitor.bot_replies(3)[-1]
+    wait_for(lambda: settled(client))
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] in ("queued", "assigned")
+    messages = client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(bot["token"])
+    ).json()
+    (note,) = [m for m in messages["items"] if m["direction"] == "note"]
+    assert note["sender"] == "bot"
+    assert "could not answer 2 questions in a row" in note["text"]
+    assert "What is the capital of France?" in note["text"] and "Do you repair bicycles?" in note["text"]
+    assert bot_metric(client, "handoffs", '{reason="abstained"}') >= 1
+
+
+def test_asking_for_a_person_in_chinese_hands_over_with_the_summary_visible_to_the_agent(client, bot):
+    token = bot["token"]
+    with client.websocket_connect(f"/api/v1/agent/ws?token={token}") as agent_socket:
+        assert agent_socket.receive_json()["type"] == "ready"
+        visitor = Visitor(client, bot["widget"])
+        visitor.say("退款要多久？")
+        assert visitor.bot_replies(2)[-1] == REFUND_ZH["answer"]
+        sent = visitor.say("转人工")
+        assert "转接人工客服" in visitor.bot_replies(3)[-1]
+
+        events: list[dict[str, Any]] = []
+        while not any(
+            e.get("type") == "message.created" and e["message"]["direction"] == "note" for e in events
+        ):
+            events.append(agent_socket.receive_json(timeout=10))
+        while not any(e.get("type") == "conversation.handed_off" for e in events):
+            events.append(agent_socket.receive_json(timeout=10))
+    note = next(
+        e["message"]
+        for e in events
+        if e.get("type") == "message.created" and e["message"]["direction"] == "note"
+    )
+    assert note["sender"] == "bot"
+    assert "客户要求人工服务" in note["text"]
+    assert "退款要多久" in note["text"] and REFUND_ZH["answer"][:10] in note["text"]
+
+    conversation_id = conversation_of(client, token, sent["id"])
+    assert client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(token)).json()["status"] in (
+        "queued",
+        "assigned",
+    )
+    assert all(m["text"] != note["text"] for m in visitor.history())
+
+    visitor.say("还在吗")
+    wait_for(lambda: len(visitor.history()) == 6 and settled(client))
+    assert len([m for m in visitor.history() if m["sender"] == "bot"]) == 3
+    assert bot_metric(client, "handoffs", '{reason="asked_for_human"}') >= 1
+
+
+@pytest.mark.parametrize("takes_over", ["assign", "reply"])
+def test_the_bot_is_silent_once_an_agent_has_taken_over(client, bot, demo, takes_over):
+    token = bot["token"]
+    visitor = Visitor(client, bot["widget"])
+    sent = visitor.say("How can I return an item?")
+    visitor.bot_replies(2)
+    conversation_id = conversation_of(client, token, sent["id"])
+    if takes_over == "assign":
+        agent_id = client.get("/api/v1/me", headers=bearer(token)).json()["agent"]["id"]
+        assigned = client.post(
+            f"/api/v1/conversations/{conversation_id}/assign",
+            json={"agent_id": agent_id},
+            headers=bearer(token),
+        )
+        assert assigned.status_code == 200
+    else:
+        replied = client.post(
+            f"/api/v1/conversations/{conversation_id}/messages",
+            json={"text": "Hi, Anna here."},
+            headers=bearer(token),
+        )
+        assert replied.status_code == 201
+    wait_for(lambda: settled(client))
+
+    second = visitor.say("When will my parcel arrive?")
+    wait_for(lambda: any(m["id"] == second["id"] for m in visitor.history()) and settled(client))
+    assert [m["sender"] for m in visitor.history()] == [
+        "contact",
+        "bot",
+        "bot",
+        *(["agent"] if takes_over == "reply" else []),
+        "contact",
+    ]
+
+
+def test_with_the_bot_off_new_conversations_go_to_people(client, bot):
+    token = bot["token"]
+    client.put(f"/api/v1/inboxes/{bot['inbox']['id']}/bot", json={"enabled": False}, headers=bearer(token))
+    visitor = Visitor(client, bot["widget"])
+    sent = visitor.say("How can I return an item?")
+    conversation_id = conversation_of(client, token, sent["id"])
+    wait_for(lambda: settled(client))
+    assert [m["sender"] for m in visitor.history()] == ["contact"]
+    assert (
+        client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(token)).json()["status"]
+        != "bot"
+    )
+
+
+def test_bot_settings_are_validated_and_scoped_to_the_workspace(client, bot):
+    token = bot["token"]
+    path = f"/api/v1/inboxes/{bot['inbox']['id']}/bot"
+    assert client.get(path, headers=bearer(token)).json() == {
+        "enabled": True,
+        "greeting": GREETING,
+        "run_when": "always",
+        "handoff_after_abstains": 2,
+    }
+    for body in (
+        {"run_when": "sometimes"},
+        {"handoff_after_abstains": 0},
+        {"greeting": "x" * 1001},
+        {"colour": 1},
+    ):
+        refused = client.put(path, json=body, headers=bearer(token))
+        assert refused.status_code == 400 and refused.json()["code"] == "invalid_request", body
+    missing = client.get("/api/v1/inboxes/00000000-0000-7000-8000-000000000000/bot", headers=bearer(token))
+    assert missing.status_code == 404 and missing.json()["code"] == "inbox_not_found"
