@@ -22,7 +22,6 @@ from hub.delivery_claims import MemoryDeliveryClaims, RedisDeliveryClaims
 from hub.egress import Resolver, system_resolver
 from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
-from hub.kb_api import KnowledgeBaseController
 from hub.logs import LitestarLogging
 from hub.ops import healthz, metrics_endpoint, readyz
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
@@ -77,7 +76,6 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         route_handlers=[
             api_router(settings),
             download_attachment,
-            KnowledgeBaseController,
             channel_webhook,
             channel_webhook_sub_path,
             agent_socket,

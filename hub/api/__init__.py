@@ -12,6 +12,7 @@ from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
 from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
+from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
 from hub.settings import Settings
 
@@ -31,6 +32,7 @@ def api_router(settings: Settings) -> Router:
             ConversationController,
             MessageController,
             InboundEventController,
+            KnowledgeBaseController,
             upload_route(settings),
         ],
     )

@@ -292,9 +292,9 @@ def test_a_bad_file_is_refused_whole_naming_the_place(client, demo, file_format,
 
 
 def test_a_workspace_holds_at_most_max_articles(client, demo, monkeypatch):
-    import hub.kb_api
+    import hub.api.knowledge_base
 
-    monkeypatch.setattr(hub.kb_api, "MAX_ARTICLES", 3)
+    monkeypatch.setattr(hub.api.knowledge_base, "MAX_ARTICLES", 3)
     token = demo["api_token"]
     first, _ = create(client, token, RETURNS), create(client, token, SHIPPING)
     rows = f"id,title,questions,answer\r\n{first['id']},Returns,How do I return?,Within 30 days.\r\n,Hours,When are you open?,9 to 6.\r\n"

@@ -7,20 +7,19 @@ its own transaction, so the next question on any process is answered from the ch
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post, put
-from litestar.di import NamedDependency, Provide
+from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.auth import Caller, authenticate, token_from
+from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, IdPath
@@ -151,20 +150,6 @@ FORMAT_MEDIA_TYPES = {"csv": "text/csv; charset=utf-8", "markdown": "text/markdo
 FORMAT_SUFFIXES = {"csv": "csv", "markdown": "md"}
 
 
-async def provide_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
-    return await authenticate(hub, token_from(request))
-
-
-async def provide_session(hub: NamedDependency[Hub]) -> AsyncIterator[AsyncSession]:
-    async with hub.database.session() as session:
-        yield session
-
-
 def article_view(row: KbArticle) -> ArticleView:
     return ArticleView(
         id=row.id,
@@ -239,13 +224,7 @@ async def _refuse_beyond_limit(session: AsyncSession, workspace_id: str, adding:
 
 
 class KnowledgeBaseController(Controller):
-    path = "/api/v1"
     tags = ["knowledge base and bot"]
-    dependencies = {
-        "hub": Provide(provide_hub),
-        "caller": Provide(provide_caller),
-        "session": Provide(provide_session),
-    }
 
     @post("/kb/articles", status_code=201, responses=error_responses(400, 401, 413, 422))
     async def create_article(
