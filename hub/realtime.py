@@ -85,13 +85,26 @@ class RedisPublisher:
 
     def __init__(self, redis_url: str) -> None:
         self._redis = Redis.from_url(redis_url)
+        self._pipeline = PipelinedPublish(self._redis)
+
+    async def publish(self, event: object, channels: list[str]) -> None:
+        data = msgspec.json.encode(event)
+        await self._pipeline.publish(data, dict.fromkeys(channels))
+
+
+class PipelinedPublish:
+    """Publishes made while a pipeline is in flight go together in the next one: one round trip and one
+    pooled connection for a burst, however many callers publish at once (a pipeline per caller would
+    take a connection each, and the pool refuses beyond its limit)."""
+
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
         self._batcher: Batcher[tuple[str, bytes], None] = Batcher(
             self._publish_all, max_items=PUBLISH_BATCH_SIZE
         )
 
-    async def publish(self, event: object, channels: list[str]) -> None:
-        data = msgspec.json.encode(event)
-        await self._batcher.submit([(channel, data) for channel in dict.fromkeys(channels)])
+    async def publish(self, data: bytes, channels: Iterable[str]) -> None:
+        await self._batcher.submit([(channel, data) for channel in channels])
 
     async def _publish_all(self, messages: list[tuple[str, bytes]]) -> list[None]:
         async with self._redis.pipeline(transaction=False) as pipeline:
@@ -332,6 +345,7 @@ class RedisPubSubBackend(ChannelsBackend):
     def __init__(self, redis_url: str) -> None:
         self._redis = Redis.from_url(redis_url)
         self._pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+        self._pipeline = PipelinedPublish(self._redis)
         self._listening = asyncio.Event()
 
     async def on_startup(self) -> None:
@@ -342,10 +356,7 @@ class RedisPubSubBackend(ChannelsBackend):
         await self._redis.aclose()
 
     async def publish(self, data: bytes, channels: Iterable[str]) -> None:
-        async with self._redis.pipeline(transaction=False) as pipeline:
-            for channel in channels:
-                pipeline.publish(channel, data)
-            await pipeline.execute()
+        await self._pipeline.publish(data, channels)
 
     async def subscribe(self, channels: Iterable[str]) -> None:
         await self._pubsub.subscribe(*channels)

@@ -376,3 +376,25 @@ def test_sockets_and_long_polls_that_close_leave_no_channel_behind(client, demo)
     polled = client.get(f"/widget/{widget}/messages?wait=1", headers=bearer(visitor_tokens[0]))
     assert polled.status_code == 200 and polled.json() == {"items": []}
     wait_for(lambda: client.blocking_portal.call(realtime.channels) == frozenset())
+
+
+async def test_a_burst_of_publishes_from_many_callers_shares_pooled_connections() -> None:
+    """Every visitor socket publishes its own echo: a burst larger than the Redis pool still gets through."""
+    backend = RedisPubSubBackend(TEST_REDIS_URL)
+    listener = redis.asyncio.Redis.from_url(TEST_REDIS_URL)
+    pubsub = listener.pubsub(ignore_subscribe_messages=True)
+    channel = f"burst-{uuid.uuid4().hex}"
+    await pubsub.subscribe(channel)
+    try:
+        await asyncio.gather(*(backend.publish(str(n).encode(), [channel]) for n in range(500)))
+        received: list[int] = []
+        deadline = asyncio.get_running_loop().time() + 10
+        while len(received) < 500 and asyncio.get_running_loop().time() < deadline:
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is not None:
+                received.append(int(message["data"]))
+        assert sorted(received) == list(range(500))
+    finally:
+        await pubsub.aclose()
+        await listener.aclose()
+        await backend.on_shutdown()
