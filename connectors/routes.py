@@ -14,9 +14,12 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
+from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+import msgspec
 from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 
 if TYPE_CHECKING:
     from litestar import WebSocket
@@ -31,11 +34,44 @@ __all__ = [
     "ChannelServices",
     "CustomerFeed",
     "CustomerMessage",
+    "ErrorBody",
+    "ErrorField",
     "RouteError",
+    "error_responses",
 ]
 
 CHANNEL_SERVICES = "channel_services"
 """The name of the handler parameter the hub injects ChannelServices into."""
+
+
+class ErrorField(msgspec.Struct, omit_defaults=True):
+    field: str
+    """The field at fault, e.g. `attachments[0].kind` or `settings.app_secret`."""
+    message: str
+    source: str | None = None
+    """Where the field was: `path`, `query`, `header` or `body`, when known."""
+
+
+class ErrorBody(msgspec.Struct, omit_defaults=True):
+    """The body of every error the hub, and the routes connectors contribute, answer over HTTP."""
+
+    status_code: int
+    code: str
+    """A machine code, e.g. `conversation_not_found`."""
+    detail: str
+    """What went wrong, in words a person can act on."""
+    errors: list[ErrorField] = []
+    """The fields at fault, when a request breaks a declared limit or a value the hub checks."""
+
+
+def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
+    return {
+        status: ResponseSpec(
+            data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
+        )
+        for status in sorted({*statuses, 500})
+    }
 
 
 class RouteError(HTTPException):

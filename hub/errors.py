@@ -6,16 +6,14 @@ breaks its declared type) come through here too, so a client parses one shape wh
 
 from __future__ import annotations
 
-from http import HTTPStatus
 from typing import Any
 
 import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi import ResponseSpec
 from litestar.types import ExceptionHandlersMap
 
-from connectors.routes import RouteError
+from connectors.routes import ErrorBody, ErrorField, RouteError, error_responses
 
 __all__ = [
     "ApiError",
@@ -46,38 +44,8 @@ FieldError = dict[str, str]
 """`{"field": "attachments[0].kind", "message": "..."}`, with `"source"` (path, query, header, body) when known."""
 
 
-class ErrorField(msgspec.Struct, omit_defaults=True):
-    field: str
-    """The field at fault, e.g. `attachments[0].kind` or `settings.app_secret`."""
-    message: str
-    source: str | None = None
-    """Where the field was: `path`, `query`, `header` or `body`, when known."""
-
-
-class ErrorBody(msgspec.Struct, omit_defaults=True):
-    """The body of every error the hub answers over HTTP."""
-
-    status_code: int
-    code: str
-    """A machine code, e.g. `conversation_not_found`."""
-    detail: str
-    """What went wrong, in words a person can act on."""
-    errors: list[ErrorField] = []
-    """The fields at fault, when a request breaks a declared limit or a value the hub checks."""
-
-
 class ApiError(RouteError):
     """The hub's errors: RouteErrors, so the routes connectors contribute can tell their code too."""
-
-
-def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
-    return {
-        status: ResponseSpec(
-            data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
-        )
-        for status in sorted({*statuses, 500})
-    }
 
 
 def error_body(status_code: int, code: str, detail: str, errors: list[FieldError] | None = None) -> ErrorBody:

@@ -26,7 +26,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 
 from connectors.base import MalformedPayload
-from connectors.routes import ChannelServices, CustomerMessage, RouteError
+from connectors.routes import ChannelServices, CustomerMessage, RouteError, error_responses
 from connectors.webchat.connector import WebChatConnector, visitor_attachments
 from connectors.webchat.settings import WebChatSettings
 from connectors.webchat.tokens import InvalidVisitorToken, VisitorTokens
@@ -223,7 +223,7 @@ async def widget_preflight(
     return Response(None, status_code=204, headers=headers)
 
 
-@get(f"{WIDGET_PATH}/config", tags=["widget"])
+@get(f"{WIDGET_PATH}/config", tags=["widget"], responses=error_responses(400, 404))
 async def widget_config(
     request: Request, widget_token: WidgetToken, channel_services: NamedDependency[ChannelServices]
 ) -> Response[WidgetConfig]:
@@ -241,7 +241,8 @@ async def widget_config(
     status_code=201,
     tags=["widget"],
     responses={
-        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before.")
+        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before."),
+        **error_responses(400, 401, 403, 404, 413, 415, 422, 429),
     },
 )
 async def post_widget_message(
@@ -262,7 +263,7 @@ async def post_widget_message(
     return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
 
 
-@get(f"{WIDGET_PATH}/messages", tags=["widget"])
+@get(f"{WIDGET_PATH}/messages", tags=["widget"], responses=error_responses(400, 401, 403, 404, 429))
 async def get_widget_messages(
     request: Request,
     widget_token: WidgetToken,

@@ -7,8 +7,6 @@ from typing import Any
 
 import jsonschema_rs
 
-VISITOR_PATHS = ("/widget/",)
-"""The web chat's visitor-facing routes: their shapes belong to the web chat connector, which declares them."""
 OPEN_SCHEMAS = {"InboxView"}
 """Shapes with keys beside the declared ones: an inbox also answers its channel's public connection facts."""
 
