@@ -209,3 +209,48 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
     for answer in [*web_chat.failures, *wechat.failures]:
         assert_error_shape(answer)
         assert answer.headers["retry-after"] == "5" and answer.json()["code"] == "database_unavailable"
+
+
+def test_a_callback_the_spool_cannot_keep_is_refused_with_503_and_stored_at_wechats_retry(
+    production_services: None,
+) -> None:
+    """A full spool (here: smaller than one delivery) leaves the callback unacknowledged, for WeChat to retry."""
+    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
+    with (
+        temporary_postgres() as postgres,
+        production_cluster(
+            web_processes=1,
+            worker_processes=0,
+            env={"OMNIHUB_SPOOL_MAX_BYTES": "1024"},
+            database_prefix="omnihub_outage",
+            redis_db=int(redis_db),
+            redis_server_url=redis_server,
+            postgres_admin_url=postgres.admin_url,
+        ) as running,
+    ):
+        inbox = running.inbox("wechat_oa")
+        settings = {key: inbox[key] for key in ("app_id", "token", "mode", "encoding_aes_key")}
+        raw = signed_by({**settings, "app_secret": "unknown-to-wechats-side"}).post(
+            text_message("我的订单在哪里？" * 40, 880001)
+        )
+
+        def deliver() -> httpx.Response:
+            return httpx.post(
+                f"{running.url}{urlsplit(inbox['callback_url']).path}",
+                params=dict(raw.query),
+                content=raw.body,
+                timeout=10,
+            )
+
+        postgres.crash()
+        refused = deliver()
+        assert refused.status_code == 503 and refused.text != "success"
+        assert_error_shape(refused)
+        assert refused.headers["retry-after"] == "5" and refused.json()["code"] == "database_unavailable"
+        assert not spooled_segments(running) or all(
+            segment.stat().st_size == 0 for segment in spooled_segments(running)
+        )
+
+        postgres.start()
+        assert wait_for(lambda: (answer := deliver()).status_code == 200 and answer).text == "success"
+        assert stored_channel_message_ids(running, "wechat_oa") == Counter({"880001": 1})
