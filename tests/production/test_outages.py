@@ -5,6 +5,7 @@ Retry-After (never 500), and /readyz follows the database down and back within s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from urllib.parse import urlsplit
 import asyncpg
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from benchmarks.cluster import Cluster, production_cluster
 from tests.conftest import TEST_REDIS_URL, assert_error_shape, wait_for
@@ -162,9 +164,17 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
     ]
     for stream in streams:
         stream.start()
+    sockets = contextlib.ExitStack()
     try:
         wait_for(lambda: len(wechat.acknowledged) >= 10 and len(web_chat.acknowledged) >= 10, timeout=20)
         assert readiness(running).status_code == 200
+        widget_socket = sockets.enter_context(
+            connect(
+                f"ws://{urlsplit(running.url).netloc}/widget/{running.inbox('webchat')['widget_token']}/ws"
+            )
+        )
+        widget_socket.send(json.dumps({}))
+        assert json.loads(widget_socket.recv(timeout=10))["type"] == "ready"
 
         postgres.crash()
         crashed_at = time.monotonic()
@@ -175,6 +185,11 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
         assert down.json()["status"] == "unavailable" and down.json()["checks"]["database"].startswith(
             "error"
         )
+        widget_socket.send(json.dumps({"type": "message", "text": "还在吗？", "client_id": "by-socket"}))
+        refused = json.loads(widget_socket.recv(timeout=10))
+        sockets.close()
+        assert refused["type"] == "error" and refused["client_id"] == "by-socket"
+        assert refused["code"] == "database_unavailable"
 
         # The web process keeps acknowledging callbacks from its spool; then it dies without warning.
         wait_for(lambda: len(wechat.acknowledged) >= acknowledged_before_outage + 20, timeout=15)
@@ -191,6 +206,7 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
         acknowledged_at_recovery = len(wechat.acknowledged)
         wait_for(lambda: len(wechat.acknowledged) >= acknowledged_at_recovery + 10, timeout=15)
     finally:
+        sockets.close()
         stop.set()
         for stream in streams:
             stream.join(timeout=30)
