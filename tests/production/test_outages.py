@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -21,9 +22,9 @@ import pytest
 from websockets.sync.client import connect
 
 from benchmarks.cluster import Cluster, production_cluster
-from tests.conftest import TEST_REDIS_URL, assert_error_shape, wait_for
+from tests.conftest import POSTGRES_ADMIN_URL, TEST_REDIS_URL, assert_error_shape, wait_for
 from tests.hub.wechat_support import signed_by, text_message
-from tests.production.temporary_postgres import TemporaryPostgres, temporary_postgres
+from tests.production.temporary_servers import TemporaryPostgres, temporary_postgres, temporary_redis
 
 pytestmark = pytest.mark.production
 
@@ -272,3 +273,54 @@ def test_a_callback_the_spool_cannot_keep_is_refused_with_503_and_stored_at_wech
         postgres.start()
         assert wait_for(lambda: (answer := deliver()).status_code == 200 and answer).text == "success"
         assert stored_channel_message_ids(running, "wechat_oa") == Counter({"880001": 1})
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def test_a_redis_outage_answers_503_naming_redis_and_the_hub_recovers_without_a_restart(
+    production_services: None,
+) -> None:
+    with (
+        temporary_redis() as redis_server,
+        production_cluster(
+            web_processes=1,
+            worker_processes=0,
+            database_prefix="omnihub_outage",
+            redis_db=0,
+            redis_server_url=redis_server.url,
+            postgres_admin_url=POSTGRES_ADMIN_URL,
+        ) as running,
+    ):
+        web = running.web[0]
+        widget_url = f"{running.url}/widget/{running.inbox('webchat')['widget_token']}/messages"
+        message = {"text": "Redis 挂了吗？", "client_id": "through-redis-outage"}
+        assert readiness(running).status_code == 200
+
+        redis_server.crash()
+        crashed_at = time.monotonic()
+        down = wait_for(lambda: (answer := readiness(running)).status_code == 503 and answer, timeout=10)
+        assert time.monotonic() - crashed_at < READINESS_WITHIN_SECONDS
+        assert down.headers["retry-after"] == "5" and down.json()["checks"]["broker"].startswith("error")
+        refused = httpx.post(widget_url, json=message, timeout=10)
+        assert refused.status_code == 503, refused.text
+        assert_error_shape(refused)
+        assert refused.headers["retry-after"] == "5" and refused.json()["code"] == "redis_unavailable"
+
+        spent_before = cpu_seconds(web.pid)
+        time.sleep(3)  # an idle web process during the outage
+        assert cpu_seconds(web.pid) - spent_before < 1.0, "the web process spins while Redis is away"
+        assert web.alive
+
+        redis_server.start()
+        recovered_at = time.monotonic()
+        wait_for(lambda: readiness(running).status_code == 200, timeout=RECOVERY_WITHIN_SECONDS)
+        assert time.monotonic() - recovered_at < RECOVERY_WITHIN_SECONDS
+        accepted = wait_for(
+            lambda: (answer := httpx.post(widget_url, json=message, timeout=10)).status_code == 201 and answer
+        )
+        assert accepted.json()["duplicate"] is False
+        assert stored_channel_message_ids(running, "webchat").total() == 1

@@ -1,6 +1,6 @@
-"""A PostgreSQL cluster of a test's own, under a temporary directory, that the test may crash and start again.
+"""Servers of a test's own (PostgreSQL under a temporary directory, Redis), that the test may crash and start again.
 
-The machine's PostgreSQL serves every other test; an outage must not reach them. PostgreSQL refuses to
+The machine's PostgreSQL and Redis serve every other test; an outage must not reach them. PostgreSQL refuses to
 run as root, so under root the cluster belongs to the `postgres` system user.
 """
 
@@ -14,11 +14,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["TemporaryPostgres", "temporary_postgres"]
+__all__ = ["TemporaryPostgres", "TemporaryRedis", "temporary_postgres", "temporary_redis"]
 
 
 @dataclass
@@ -93,3 +94,46 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+@dataclass
+class TemporaryRedis:
+    """A Redis server of a test's own (no persistence), which the test may kill and start again on its port."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        arguments = ["--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(
+            [shutil.which("redis-server") or "redis-server", *arguments, "--dir", str(self.directory)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(500):
+            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return
+            time.sleep(0.01)
+        raise RuntimeError(f"redis-server did not listen on port {self.port}")
+
+    def crash(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait()
+            self.process = None
+
+
+@contextlib.contextmanager
+def temporary_redis() -> Iterator[TemporaryRedis]:
+    with tempfile.TemporaryDirectory(prefix="omnihub-redis-") as scratch:
+        server = TemporaryRedis(Path(scratch), _free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.crash()
