@@ -11,6 +11,7 @@ import socket
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import msgspec
 import redis.exceptions
 from litestar import Request, Response
@@ -124,8 +125,16 @@ def unavailable(error: BaseException) -> ServiceUnavailable | None:
     """The 503 for an error that says a service is away (not that the request or the code is wrong), else None."""
     if isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
         return ServiceUnavailable("redis")
-    from_database = isinstance(error, (SQLAlchemyError, ConnectionError, TimeoutError, socket.gaierror)) or (
-        type(error).__module__.startswith("asyncpg")
+    from_database = isinstance(
+        error,
+        (
+            SQLAlchemyError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            ConnectionError,
+            TimeoutError,
+            socket.gaierror,
+        ),
     )
     if from_database and database_unavailable(error):
         return ServiceUnavailable("database")

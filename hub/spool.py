@@ -155,6 +155,8 @@ class Spool:
             await asyncio.to_thread(_append_durably, segment, data)
             segment.size += len(data)
             segment.deliveries += len(lines)
+        if not self.holding:
+            self._wake.set()  # the drainer, idle until now, tries the database every second from here on
         self._held(len(lines), len(data))
         return [None] * len(lines)
 
