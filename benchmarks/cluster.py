@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import redis
 from sqlalchemy.engine import make_url
@@ -147,7 +147,7 @@ class Cluster:
     def wait_ready(self, process: HubProcess, path: str = "/readyz") -> HubProcess:
         """Poll the process's readiness URL (`path` of a web process); raise ClusterFailed (with its log) when it
         dies or times out."""
-        ready_url = f"{process.url}{path}" if process.role == "web" else process.metrics_url
+        ready_url = f"{process.url}{path}" if process.role == "web" else str(process.metrics_url)
         deadline = time.monotonic() + self.ready_timeout
         while True:
             if not process.alive:
