@@ -196,12 +196,23 @@ class Spool:
             log.warning("spool.adopted segment=%s deliveries=%d", path.name, segment.deliveries)
 
     async def _drain_segment(self, hub: Hub, segment: _Segment) -> None:
-        """From where an earlier attempt stopped; the segment is removed once all of it is in the database."""
-        for end, line in _complete_deliveries(segment.path, start=segment.drained):
-            await self._store(hub, line, segment.path)
-            segment.drained = end
-            segment.deliveries -= 1
-            self._held(-1, 0)
+        """From where an earlier attempt stopped; the segment is removed once all of it is in the database.
+
+        Consecutive deliveries go together, so the accept stores them in shared INSERTs and the drain outpaces
+        new deliveries, which queue in the spool meanwhile. Each keeps the time it arrived.
+        """
+        waiting = _complete_deliveries(segment.path, start=segment.drained)
+        for first in range(0, len(waiting), hub.settings.inbound_batch_size):
+            group = waiting[first : first + hub.settings.inbound_batch_size]
+            outcomes = await asyncio.gather(
+                *(self._store(hub, line, segment.path) for _, line in group), return_exceptions=True
+            )
+            for outcome in outcomes:
+                if isinstance(outcome, BaseException):
+                    raise outcome
+            segment.drained = group[-1][0]
+            segment.deliveries -= len(group)
+            self._held(-len(group), 0)
         os.unlink(segment.path)
         os.close(segment.descriptor)
         self._held(-segment.deliveries, -segment.size)
