@@ -84,12 +84,13 @@ class ApiError(RouteError):
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
+    """The error answers an operation declares, all in the one error shape; every operation may answer 500, and
+    503 (ServiceUnavailable) while the database or Redis it needs is away."""
     return {
         status: ResponseSpec(
             data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
         )
-        for status in sorted({*statuses, 500})
+        for status in sorted({*statuses, 500, 503})
     }
 
 

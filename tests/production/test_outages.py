@@ -19,11 +19,13 @@ from urllib.parse import urlsplit
 import asyncpg  # type: ignore[import-untyped]
 import httpx
 import pytest
+from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from benchmarks.cluster import Cluster, production_cluster
 from connectors.base import RawRequest
-from tests.conftest import POSTGRES_ADMIN_URL, TEST_REDIS_URL, assert_error_shape, wait_for
+from tests.conftest import POSTGRES_ADMIN_URL, TEST_REDIS_URL, assert_error_shape, bearer, wait_for
+from tests.hub.openapi_support import Conformance
 from tests.hub.wechat_support import signed_by, text_message
 from tests.production.temporary_servers import TemporaryPostgres, temporary_postgres, temporary_redis
 
@@ -169,6 +171,7 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
     for stream in streams:
         stream.start()
     sockets = contextlib.ExitStack()
+    document = Conformance(httpx.get(f"{running.url}/schema/openapi.json", timeout=10).json())
     try:
         wait_for(lambda: len(wechat.acknowledged) >= 10 and len(web_chat.acknowledged) >= 10, timeout=20)
         assert readiness(running).status_code == 200
@@ -194,6 +197,11 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
         sockets.close()
         assert refused["type"] == "error" and refused["client_id"] == "by-socket"
         assert refused["code"] == "database_unavailable"
+        api_answer = httpx.get(
+            f"{running.url}/api/v1/conversations", headers=bearer(running.api_token), timeout=10
+        )
+        assert api_answer.status_code == 503 and api_answer.json()["code"] == "database_unavailable"
+        document.check("/api/v1/conversations", "GET", api_answer)
 
         # The web process keeps acknowledging callbacks from its spool; then it dies without warning.
         wait_for(lambda: len(wechat.acknowledged) >= acknowledged_before_outage + 20, timeout=15)
@@ -229,6 +237,8 @@ def test_a_database_outage_loses_no_acknowledged_callback_and_answers_503_meanwh
     for answer in [*web_chat.failures, *wechat.failures]:
         assert_error_shape(answer)
         assert answer.headers["retry-after"] == "5" and answer.json()["code"] == "database_unavailable"
+    for answer in wechat.failures:
+        document.check("/webhooks/{kind}/{inbox_id}", "POST", answer)
 
 
 def test_a_full_spool_refuses_the_callback_with_503_and_what_it_kept_is_stored_as_soon_as_the_database_returns(
@@ -321,6 +331,16 @@ def test_a_redis_outage_answers_503_naming_redis_and_the_hub_recovers_without_a_
         assert refused.status_code == 503, refused.text
         assert_error_shape(refused)
         assert refused.headers["retry-after"] == "5" and refused.json()["code"] == "redis_unavailable"
+        with connect(
+            f"ws://{urlsplit(running.url).netloc}/widget/{running.inbox('webchat')['widget_token']}/ws"
+        ) as socket:
+            socket.send(json.dumps({}))
+            assert json.loads(socket.recv(timeout=10))["code"] == "redis_unavailable"
+            with pytest.raises(ConnectionClosed) as closed:
+                socket.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1013, (
+            "not closed as try again later"
+        )
 
         spent_before = cpu_seconds(web.pid)
         time.sleep(3)  # an idle web process during the outage
