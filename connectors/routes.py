@@ -94,6 +94,9 @@ class CustomerFeed(Protocol):
 class ChannelServices(Protocol):
     """The hub's services for one request of a route a connector contributes.
 
+    While the hub's database or Redis is away, a service that needs it raises RouteError 503 (`database_unavailable`
+    or `redis_unavailable`, with Retry-After): nothing of the request was kept, and the client may try again.
+
     Runtime-checkable because Litestar checks an injected dependency against its parameter's type.
     """
 
