@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import httpx
 import redis
 from sqlalchemy.engine import make_url
@@ -132,17 +132,22 @@ class Cluster:
             )
         return finished
 
-    def start_web(self, port: int | None = None) -> HubProcess:
-        """Start one more `omnihub serve` and wait until its /readyz answers 200."""
-        return self.wait_ready(self._spawn_web(port))
+    def start_web(self, port: int | None = None, *, until_ready: bool = True) -> HubProcess:
+        """Start one more `omnihub serve` and wait until its /readyz answers 200 (or, without `until_ready`,
+        until it answers at all: a web process starts, and answers 503, while the database is away)."""
+        process = self._spawn_web(port)
+        if until_ready:
+            return self.wait_ready(process)
+        return self.wait_ready(process, path="/healthz")
 
     def start_worker(self) -> HubProcess:
         """Start one more `omnihub worker` and wait until its metrics port answers."""
         return self.wait_ready(self._spawn_worker())
 
-    def wait_ready(self, process: HubProcess) -> HubProcess:
-        """Poll the process's readiness URL; raise ClusterFailed (with its log) when it dies or times out."""
-        ready_url = f"{process.url}/readyz" if process.role == "web" else process.metrics_url
+    def wait_ready(self, process: HubProcess, path: str = "/readyz") -> HubProcess:
+        """Poll the process's readiness URL (`path` of a web process); raise ClusterFailed (with its log) when it
+        dies or times out."""
+        ready_url = f"{process.url}{path}" if process.role == "web" else str(process.metrics_url)
         deadline = time.monotonic() + self.ready_timeout
         while True:
             if not process.alive:

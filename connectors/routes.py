@@ -65,12 +65,13 @@ class ErrorBody(msgspec.Struct, omit_defaults=True):
 
 
 def error_responses(*statuses: int) -> dict[int, ResponseSpec]:
-    """The error answers an operation declares, all in the one error shape; every operation may answer 500."""
+    """The error answers an operation declares, all in the one error shape; every operation may answer 500, and
+    503 (with Retry-After) while the database or Redis it needs is away."""
     return {
         status: ResponseSpec(
             data_container=ErrorBody, description=HTTPStatus(status).phrase, generate_examples=False
         )
-        for status in sorted({*statuses, 500})
+        for status in sorted({*statuses, 500, 503})
     }
 
 
@@ -129,6 +130,9 @@ class CustomerFeed(Protocol):
 @runtime_checkable
 class ChannelServices(Protocol):
     """The hub's services for one request of a route a connector contributes.
+
+    While the hub's database or Redis is away, a service that needs it raises RouteError 503 (`database_unavailable`
+    or `redis_unavailable`, with Retry-After): nothing of the request was kept, and the client may try again.
 
     Runtime-checkable because Litestar checks an injected dependency against its parameter's type.
     """

@@ -29,6 +29,7 @@ from hub.realtime import FanoutPublisher, make_fanout
 from hub.request import HubRequest
 from hub.runtime import open_hub
 from hub.settings import Settings, load_settings
+from hub.spool import Spool
 from hub.sweeper import run_sweeper
 
 __all__ = ["create_app"]
@@ -52,6 +53,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         app.state.rate_limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
         app.state.delivery_claims = RedisDeliveryClaims(redis_url) if redis_url else MemoryDeliveryClaims()
         app.state.channel_services = HubChannelServices(hub, realtime, app.state.rate_limiter)
+        spool = app.state.spool = Spool(settings.spool_directory, settings.spool_max_bytes)
+        draining = asyncio.create_task(spool.drain_continually(hub))
         worker = sweeper = None
         if not settings.production and settings.embedded_worker:
             worker_hub = partial(
@@ -62,12 +65,14 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         try:
             yield
         finally:
+            draining.cancel()
             if sweeper is not None:
                 sweeper.cancel()
             await hub.jobs.settle()
             if worker is not None:
                 await asyncio.to_thread(worker.stop)
             broker.close()
+            spool.close()
             await app.state.rate_limiter.close()
             await hub.close()
             await realtime.stop()

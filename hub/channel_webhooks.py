@@ -14,12 +14,12 @@ from litestar import Request, Response, route
 from litestar.openapi import ResponseSpec
 
 from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
-from hub import inbound
 from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, KindPath, SubPath
 from hub.models import Inbox
 from hub.runtime import Hub
+from hub.spool import Spool
 
 __all__ = ["channel_webhook", "channel_webhook_sub_path"]
 
@@ -50,7 +50,7 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
         raise ApiError(403, "signature_invalid", f"Request signature check failed: {error}") from None
     try:
         async with _claimed_signature(request.app.state.delivery_claims, inbox, connector, raw):
-            answer = await _answer(hub, inbox, connector, raw)
+            answer = await _answer(hub, request.app.state.spool, inbox, connector, raw)
     except ReplayRefused:
         log.warning("webhook.replayed workspace=%s inbox=%s", inbox.workspace_id, inbox.id)
         raise ApiError(
@@ -59,8 +59,11 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
     return Response(answer.body, status_code=answer.status_code, media_type=answer.media_type)
 
 
-async def _answer(hub: Hub, inbox: Inbox, connector: WebhookConnector, raw: RawRequest) -> AckResponse:
-    """The handshake's answer, or the acknowledgement once the delivery's messages are stored."""
+async def _answer(
+    hub: Hub, spool: Spool, inbox: Inbox, connector: WebhookConnector, raw: RawRequest
+) -> AckResponse:
+    """The handshake's answer, or the acknowledgement once the delivery's messages are stored (or spooled
+    while the database is away)."""
     answer = connector.handshake(raw)
     if answer is not None:
         return answer
@@ -70,7 +73,7 @@ async def _answer(hub: Hub, inbox: Inbox, connector: WebhookConnector, raw: RawR
     except MalformedPayload as error:
         log.warning("webhook.malformed workspace=%s inbox=%s reason=%s", inbox.workspace_id, inbox.id, error)
         raise ApiError(400, "malformed_payload", f"Request body not understood: {error}") from None
-    await inbound.accept(hub, inbox, messages, connector.redact(raw))
+    await spool.accept(hub, inbox, messages, connector.redact(raw))
     return connector.ack(raw, messages)
 
 

@@ -7,8 +7,8 @@ what it is shown stay in the connector's package.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+import contextlib
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from importlib.metadata import entry_points
 from typing import Any
@@ -24,7 +24,7 @@ from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, C
 from hub import inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
-from hub.errors import ApiError
+from hub.errors import ApiError, unavailable
 from hub.fields import looks_like_token
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.ratelimit import RateLimiter, enforce
@@ -53,8 +53,25 @@ def customer_channel(connector: Connector, customer: IdentityRef) -> str:
     return audience_channel(connector.inbox.id, customer.kind, customer.scope, customer.value)
 
 
+@contextlib.contextmanager
+def outages_as_route_errors() -> Iterator[None]:
+    """The database or Redis being away, as the RouteError a connector's route answers or puts in an error frame:
+    503 `database_unavailable` or `redis_unavailable`, with Retry-After."""
+    try:
+        yield
+    except Exception as error:
+        outage = unavailable(error)
+        if outage is None:
+            raise
+        raise outage from error
+
+
 class HubChannelServices:
-    """One per web process; handlers receive it as the `channel_services` dependency."""
+    """One per web process; handlers receive it as the `channel_services` dependency.
+
+    Every service that needs the database or Redis raises RouteError 503 while it is away (outages_as_route_errors),
+    so a connector's route tells an outage from its own failure without knowing what the hub runs on.
+    """
 
     def __init__(self, hub: Hub, realtime: Fanout, rate_limiter: RateLimiter) -> None:
         self._hub = hub
@@ -69,7 +86,8 @@ class HubChannelServices:
     async def connector_for_token(self, kind: str, public_token: str) -> Connector | None:
         if kind not in self._hub.registry or not looks_like_token(public_token):
             return None
-        inbox = await self._hub.inboxes.find(public_token=public_token)
+        with outages_as_route_errors():
+            inbox = await self._hub.inboxes.find(public_token=public_token)
         if inbox is None or inbox.kind != kind:
             return None
         return self._hub.connector_for(inbox)
@@ -92,18 +110,19 @@ class HubChannelServices:
         """Per customer (a new one too: a socket keeps the customer it was issued) and per IP, so a script
         hammering a widget cannot fill the database."""
         settings = self._hub.settings
-        await enforce(
-            self._rate_limiter,
-            [
-                (f"ip:{client_address(connection)}", settings.ip_rate_per_minute),
-                (
-                    f"customer:{connector.inbox.id}:{customer.kind}:{customer.value}",
-                    settings.visitor_rate_per_minute,
-                ),
-            ],
-            RATE_WINDOW_SECONDS,
-            "Too many messages; wait before sending more.",
-        )
+        with outages_as_route_errors():
+            await enforce(
+                self._rate_limiter,
+                [
+                    (f"ip:{client_address(connection)}", settings.ip_rate_per_minute),
+                    (
+                        f"customer:{connector.inbox.id}:{customer.kind}:{customer.value}",
+                        settings.visitor_rate_per_minute,
+                    ),
+                ],
+                RATE_WINDOW_SECONDS,
+                "Too many messages; wait before sending more.",
+            )
 
     async def accept(
         self, connector: Connector, messages: list[InboundMessage], raw: str
@@ -112,8 +131,9 @@ class HubChannelServices:
             self._hub.registry.check_identity_kinds(messages)
         except UndeclaredIdentityKind as error:
             raise ApiError(400, "malformed_payload", f"Message not understood: {error}") from None
-        inbox = await self._inbox(connector)
-        accepted = await inbound.accept(self._hub, inbox, messages, raw[:RAW_AUDIT_CHARACTERS])
+        with outages_as_route_errors():
+            inbox = await self._inbox(connector)
+            accepted = await inbound.accept(self._hub, inbox, messages, raw[:RAW_AUDIT_CHARACTERS])
         return [AcceptedMessage(message.message_id, message.duplicate) for message in accepted]
 
     async def history(
@@ -134,22 +154,30 @@ class HubChannelServices:
         )
         if after:
             statement = statement.where(col(Message.id) > after)
-        async with self._hub.database.session() as session:
-            rows = (await session.exec(statement.order_by(col(Message.id).desc()).limit(limit))).all()
+        with outages_as_route_errors():
+            async with self._hub.database.session() as session:
+                rows = (await session.exec(statement.order_by(col(Message.id).desc()).limit(limit))).all()
         return [_customer_message(row) for row in reversed(rows)]
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
-        await self._hub.publisher.publish(event, [customer_channel(connector, customer)])
+        with outages_as_route_errors():
+            await self._hub.publisher.publish(event, [customer_channel(connector, customer)])
 
-    def customer_events(
+    @contextlib.asynccontextmanager
+    async def customer_events(
         self, connector: Connector, customer: IdentityRef
-    ) -> AbstractAsyncContextManager[AsyncIterator[bytes]]:
-        return self._realtime.event_stream([customer_channel(connector, customer)])
+    ) -> AsyncIterator[AsyncIterator[bytes]]:
+        with outages_as_route_errors():
+            async with self._realtime.event_stream([customer_channel(connector, customer)]) as events:
+                yield events
 
-    def customer_socket(
+    @contextlib.asynccontextmanager
+    async def customer_socket(
         self, socket: WebSocket, connector: Connector, customer: IdentityRef
-    ) -> AbstractAsyncContextManager[CustomerFeed]:
-        return self._realtime.socket_feed(socket, [customer_channel(connector, customer)])
+    ) -> AsyncIterator[CustomerFeed]:
+        with outages_as_route_errors():
+            async with self._realtime.socket_feed(socket, [customer_channel(connector, customer)]) as feed:
+                yield feed
 
     async def _inbox(self, connector: Connector) -> Inbox:
         inbox = await self._hub.inboxes.find(id=connector.inbox.id)

@@ -6,24 +6,37 @@ breaks its declared type) come through here too, so a client parses one shape wh
 
 from __future__ import annotations
 
+import logging
+import socket
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import msgspec
+import redis.exceptions
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import SQLAlchemyError
 
 from connectors.routes import ErrorBody, ErrorField, RouteError, error_responses
+from hub.db import database_unavailable
 
 __all__ = [
+    "RETRY_AFTER_SECONDS",
     "ApiError",
     "ErrorBody",
     "ErrorField",
     "FieldError",
+    "ServiceUnavailable",
     "error_body",
     "error_handlers",
     "error_responses",
+    "unavailable",
 ]
+
+log = logging.getLogger("omnihub.errors")
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks clients to wait: long enough not to hammer a recovering service, short enough to notice it back."""
 
 _DEFAULT_CODES = {
     400: "bad_request",
@@ -55,6 +68,45 @@ def error_body(status_code: int, code: str, detail: str, errors: list[FieldError
         detail=detail,
         errors=msgspec.convert(errors or [], list[ErrorField]),
     )
+
+
+_UNAVAILABLE_SERVICES = {
+    "database": "The database cannot be reached",
+    "redis": "Redis (the job broker and realtime backplane) cannot be reached",
+}
+
+
+class ServiceUnavailable(ApiError):
+    """A service the request needs cannot be reached now: 503 with Retry-After, the code naming the service."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__(
+            503,
+            f"{service}_unavailable",
+            f"{_UNAVAILABLE_SERVICES[service]}; nothing of this request was kept. Try again shortly.",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+        self.service = service
+
+
+def unavailable(error: BaseException) -> ServiceUnavailable | None:
+    """The 503 for an error that says a service is away (not that the request or the code is wrong), else None."""
+    if isinstance(error, (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError)):
+        return ServiceUnavailable("redis")
+    from_database = isinstance(
+        error,
+        (
+            SQLAlchemyError,
+            asyncpg.PostgresError,
+            asyncpg.InterfaceError,
+            ConnectionError,
+            TimeoutError,
+            socket.gaierror,
+        ),
+    )
+    if from_database and database_unavailable(error):
+        return ServiceUnavailable("database")
+    return None
 
 
 def _http_error(request: Request, error: HTTPException) -> Response:
@@ -99,6 +151,15 @@ def _declared_field_errors(extra: Any) -> list[FieldError]:
 
 
 def _unexpected(request: Request, error: Exception) -> Response:
+    outage = unavailable(error)
+    if outage is not None:
+        log.warning(
+            "request.unavailable path=%s service=%s error=%s",
+            request.url.path,
+            outage.service,
+            type(error).__name__,
+        )
+        return _http_error(request, outage)
     request.logger.exception("request.error path=%s", request.url.path)
     return Response(error_body(500, "internal_error", "Internal error"), status_code=500)
 

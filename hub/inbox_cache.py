@@ -14,7 +14,7 @@ import time
 from sqlmodel import select
 
 from connectors.single_flight import SingleFlight
-from hub.db import Database
+from hub.db import Database, database_unavailable
 from hub.models import Inbox
 
 __all__ = ["INBOX_CACHE_SECONDS", "InboxCache"]
@@ -42,12 +42,20 @@ class InboxCache:
         return await self._look_ups.run(key, lambda: self._look_up(key, columns))
 
     async def _look_up(self, key: tuple[tuple[str, str], ...], columns: dict[str, str]) -> Inbox | None:
+        """While the database is away, the last copy serves: channel callbacks are then verified and spooled
+        (hub.spool) with the inbox as it was a moment before."""
         read_at = time.monotonic()
-        async with self._database.session() as session:
-            statement = select(Inbox).where(
-                *(getattr(Inbox, column) == value for column, value in columns.items())
-            )
-            inbox = (await session.exec(statement)).first()
+        try:
+            async with self._database.session() as session:
+                statement = select(Inbox).where(
+                    *(getattr(Inbox, column) == value for column, value in columns.items())
+                )
+                inbox = (await session.exec(statement)).first()
+        except Exception as error:
+            last_copy = self._copies.get(key)
+            if last_copy is None or not database_unavailable(error):
+                raise
+            return last_copy[1]
         if len(self._copies) >= INBOX_CACHE_ENTRIES:
             self._copies.clear()
         self._copies[key] = (read_at + INBOX_CACHE_SECONDS, inbox)

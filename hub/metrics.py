@@ -17,6 +17,7 @@ __all__ = [
     "OUTBOUND_FAILURES",
     "PROCESSING_LAG",
     "QUEUE_DEPTH",
+    "SPOOLED_DELIVERIES",
 ]
 
 INBOUND_EVENTS = Counter("omnihub_inbound_events_total", "Inbound events accepted, per channel", ["channel"])
@@ -73,4 +74,8 @@ BOT_HANDOFFS = Counter(
     "omnihub_bot_handoffs_total",
     "Conversations the bot handed to a person, per reason (asked_for_human, frustration, abstained)",
     ["reason"],
+)
+SPOOLED_DELIVERIES = Gauge(
+    "omnihub_spooled_deliveries",
+    "Webhook deliveries this web process acknowledged while the database was away, not yet moved into it",
 )

@@ -13,6 +13,7 @@ from sqlalchemy import func, text
 from sqlmodel import col, select
 
 from hub import metrics
+from hub.errors import RETRY_AFTER_SECONDS
 from hub.models import InboundEvent, Inbox, Message
 from hub.runtime import Hub
 
@@ -29,6 +30,9 @@ class Readiness(msgspec.Struct):
     """`ok`, or `error: <kind of error>`, for each of `database` and `broker`."""
 
 
+READINESS_CHECK_SECONDS = 3.0
+
+
 @get("/healthz", tags=["ops"])
 async def healthz() -> Health:
     """The process is alive."""
@@ -43,18 +47,18 @@ async def healthz() -> Health:
     },
 )
 async def readyz(request: Request) -> Response[Readiness]:
-    """The database and the broker answer; 503 naming what does not."""
+    """The database and the broker answer; 503 naming what does not, within seconds of an outage and of its end."""
     hub: Hub = request.app.state.hub
     checks: dict[str, str] = {}
     try:
-        async with asyncio.timeout(3):
+        async with asyncio.timeout(READINESS_CHECK_SECONDS):
             async with hub.database.session() as session:
                 await session.execute(text("SELECT 1"))
         checks["database"] = "ok"
     except Exception as error:
         checks["database"] = f"error: {type(error).__name__}"
     try:
-        await asyncio.to_thread(hub.jobs.depth)
+        await asyncio.wait_for(asyncio.to_thread(hub.jobs.depth), READINESS_CHECK_SECONDS)
         checks["broker"] = "ok"
     except Exception as error:
         checks["broker"] = f"error: {type(error).__name__}"
@@ -62,6 +66,7 @@ async def readyz(request: Request) -> Response[Readiness]:
     return Response(
         Readiness(status="ready" if ready else "unavailable", checks=checks),
         status_code=200 if ready else 503,
+        headers={} if ready else {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 
 

@@ -67,6 +67,15 @@ class Settings(BaseSettings):
     inbound_batch_size: int = Field(
         200, ge=1, description="Most inbound events accepted, or processed, in one transaction."
     )
+    spool_dir: Path | None = Field(
+        None,
+        description="Where a web process keeps webhook deliveries while the database is away; default data_dir/spool.",
+    )
+    spool_max_bytes: int = Field(
+        1_073_741_824,
+        ge=1024,
+        description="The most a web process spools; beyond, deliveries answer 503 and the channel retries.",
+    )
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
     max_attachment_bytes: int = Field(
         20_971_520, ge=1024, description="Largest file an agent may upload for a reply."
@@ -199,6 +208,10 @@ class Settings(BaseSettings):
     @property
     def production(self) -> bool:
         return self.redis_url is not None
+
+    @property
+    def spool_directory(self) -> Path:
+        return self.spool_dir or self.data_dir / "spool"
 
     def secret_key_bytes(self) -> bytes:
         """The key, or in embedded mode one generated once and kept in data_dir."""

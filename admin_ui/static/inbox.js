@@ -40,10 +40,11 @@
   }
 
   class ApiError extends Error {
-    constructor(status, body) {
+    constructor(status, body, retryAfter) {
       super(body.detail || `Request failed (${status})`);
       this.status = status;
       this.code = body.code;
+      this.retryAfterMs = (parseInt(retryAfter, 10) || 5) * 1000;
     }
   }
 
@@ -56,7 +57,7 @@
     if (response.status === 401 && state.session) {
       signOut("Your session has ended; please sign in again.");
     }
-    if (!response.ok) throw new ApiError(response.status, body);
+    if (!response.ok) throw new ApiError(response.status, body, response.headers.get("Retry-After"));
     return body;
   }
 
@@ -333,7 +334,10 @@
     const body = { text, client_id: newClientId(), attachments };
     setComposerBusy(true);
     try {
-      showMessage(await withNetworkRetry(() => api(path, { method: "POST", json: body })));
+      showMessage(await withRetry(() => api(path, { method: "POST", json: body }), () => {
+        error.textContent = "Reconnecting… your message is kept and will be sent.";
+      }));
+      error.textContent = "";
       textarea.value = "";
       state.typingSentAt = 0;
       state.pendingAttachments = [];
@@ -346,13 +350,16 @@
     }
   }
 
-  async function withNetworkRetry(call, attempts = 3) {
+  /* A network failure is tried again a few times; an outage (503) until it ends, as it asks (Retry-After). */
+  async function withRetry(call, onOutage, attempts = 3) {
     for (let attempt = 1; ; attempt += 1) {
       try {
         return await call();
       } catch (failure) {
-        if (failure instanceof ApiError || attempt >= attempts) throw failure;
-        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        const outage = failure instanceof ApiError && failure.status === 503;
+        if (!outage && (failure instanceof ApiError || attempt >= attempts)) throw failure;
+        if (outage) onOutage();
+        await new Promise((resolve) => setTimeout(resolve, outage ? failure.retryAfterMs : 500 * attempt));
       }
     }
   }

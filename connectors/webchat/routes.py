@@ -51,6 +51,9 @@ __all__ = ["routes"]
 HISTORY_LIMIT = 200
 CORS_HEADERS = "Authorization, Content-Type"
 SOCKET_GREETING_SECONDS = 30
+TRY_AGAIN_LATER = 1013
+"""WebSocket close code for an outage of the hub's database or Redis (a 503 of its services): the widget reconnects,
+its unsent messages kept."""
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 WIDGET_PATH = "/widget/{widget_token:str}"
 
@@ -330,10 +333,15 @@ async def serve_visitor_socket(services: ChannelServices, socket: WebSocket, wid
     visitor = await _admit_visitor(services, socket, widget_token)
     if visitor is None:
         return
-    async with services.customer_socket(socket, visitor.connector, visitor.identity) as feed:
-        await send_frame(socket, await _ready_frame(services, visitor))
-        feed.start()
-        await _receive_visitor_frames(services, socket, visitor)
+    try:
+        async with services.customer_socket(socket, visitor.connector, visitor.identity) as feed:
+            await send_frame(socket, await _ready_frame(services, visitor))
+            feed.start()
+            await _receive_visitor_frames(services, socket, visitor)
+    except RouteError as error:
+        if error.status_code != 503:
+            raise
+        await socket.close(code=TRY_AGAIN_LATER, reason=error.detail[:120])
 
 
 async def _admit_visitor(services: ChannelServices, socket: WebSocket, widget_token: str) -> Visitor | None:
@@ -341,7 +349,9 @@ async def _admit_visitor(services: ChannelServices, socket: WebSocket, widget_to
     try:
         connector = await find_widget(services, widget_token)
     except RouteError as error:
-        await socket.close(code=4404, reason=error.detail[:120])
+        await socket.close(
+            code=TRY_AGAIN_LATER if error.status_code == 503 else 4404, reason=error.detail[:120]
+        )
         return None
     if not connector.settings.origin_allowed(_origin(socket)):
         await socket.close(code=4403, reason="origin not allowed")
@@ -358,12 +368,20 @@ async def _admit_visitor(services: ChannelServices, socket: WebSocket, widget_to
         await services.limit_rate(socket, visitor.connector, visitor.identity)
     except RouteError as error:
         await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
-        await socket.close(code=4401 if error.status_code == 401 else 4429)
+        await socket.close(code=_refusal_close_code(error))
         return None
     except (TimeoutError, WebSocketDisconnect, InvalidFrame, msgspec.ValidationError):
         await socket.close(code=4400)
         return None
     return visitor
+
+
+def _refusal_close_code(error: RouteError) -> int:
+    """4401: the visitor token is refused (the widget starts afresh); 1013: an outage (the widget reconnects);
+    4429: too many messages (the widget slows down)."""
+    if error.status_code == 401:
+        return 4401
+    return TRY_AGAIN_LATER if error.status_code == 503 else 4429
 
 
 def _origin(socket: WebSocket) -> str | None:

@@ -18,6 +18,8 @@
   var SOCKET_READY_TIMEOUT_MS = 10000;
   var SOCKET_FAILURES_BEFORE_HTTP = 2;
   var SLOW_DOWN_SECONDS = 10;
+  var RECONNECTING = "Reconnecting\u2026 your messages are kept and will be sent.";
+  var TRY_AGAIN_LATER = 1013; /* the hub's database or broker is away: not a reason to give up on sockets */
   var CSS = ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;--c:#2563eb}" +
     "*{box-sizing:border-box}[hidden]{display:none!important}" +
     ".root{font:14px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,'PingFang SC','Hiragino Sans GB','Microsoft YaHei','Noto Sans CJK SC',sans-serif;color:#111827}" +
@@ -310,6 +312,10 @@
     state.backoffMs = 1000;
     showNotice("");
   }
+  /* An outage (503, a dropped connection): what is unsent stays in the outbox and goes out when the hub is back. */
+  function reconnecting() {
+    if (Date.now() >= state.pausedUntil) showNotice(RECONNECTING);
+  }
 
   function flushOutbox() {
     if (Date.now() < state.pausedUntil) return;
@@ -353,10 +359,12 @@
       if (state.socket !== socket) return;
       state.socket = null;
       state.outbox.forEach(function (message) { message.inFlight = false; });
-      state.socketFailures = state.socketReady ? 0 : state.socketFailures + 1;
+      var outage = event.code === TRY_AGAIN_LATER;
+      state.socketFailures = state.socketReady || outage ? 0 : state.socketFailures + 1;
       state.socketReady = false;
       if (event.code === 4401) forgetToken(); /* expired or foreign token: continue as a new visitor */
       if (event.code === 4429) slowDown(SLOW_DOWN_SECONDS);
+      else if (event.code !== 4401) reconnecting();
       if (state.socketFailures >= SOCKET_FAILURES_BEFORE_HTTP) return useHttp();
       setTimeout(connectSocket, Math.max(nextBackoff(), state.pausedUntil - Date.now()));
     };
@@ -371,6 +379,7 @@
       flushOutbox();
     } else if ((frame.type === "ack" || frame.type === "message.created" || frame.type === "message.updated") &&
                frame.message) {
+      if (frame.type === "ack") connected();
       receive(frame.message, true);
     } else if (frame.type === "typing") {
       showTyping(!!frame.typing);
@@ -380,6 +389,10 @@
       if (frame.code === "rate_limited") {
         message.inFlight = false;
         slowDown(SLOW_DOWN_SECONDS);
+      } else if (/_unavailable$/.test(frame.code || "")) {
+        message.inFlight = false;
+        reconnecting();
+        setTimeout(flushOutbox, nextBackoff());
       } else {
         fail(message, frame.detail);
       }
@@ -408,7 +421,7 @@
 
   function postNext(message) {
     state.posting = true;
-    var retry = function () { state.posting = false; setTimeout(flushOutbox, nextBackoff()); };
+    var retry = function () { state.posting = false; reconnecting(); setTimeout(flushOutbox, nextBackoff()); };
     request("POST", "/messages", { text: message.text, client_id: message.client_id,
                                    page_url: location.href.slice(0, 1000) }, true).then(function (answer) {
       if (answer.status >= 500) return retry(); /* same client_id next time: the hub stores it once */
@@ -440,13 +453,14 @@
     request("GET", "/messages" + query, null, true).then(function (answer) {
       if (answer.status === 401) { state.polling = false; return forgetToken(); }
       if (answer.status === 429) return again(answer.retryAfter * 1000);
+      if (answer.status === 503) reconnecting();
       if (answer.status >= 400) return again(nextBackoff());
       connected();
       var live = state.historyLoaded;
       state.historyLoaded = true;
       (answer.body.items || []).forEach(function (message) { receive(message, live); });
       again(0);
-    }, function () { again(nextBackoff()); });
+    }, function () { reconnecting(); again(nextBackoff()); });
   }
 
   request("GET", "/config").then(function (answer) {

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from hub import actors, metrics
@@ -48,12 +49,17 @@ class AcceptedMessage:
     duplicate: bool
 
 
-async def accept(hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: str) -> list[AcceptedMessage]:
-    """Commit each message with its dedupe key, then enqueue it. Duplicates are acknowledged, not stored."""
+async def accept(
+    hub: Hub, inbox: Inbox, messages: list[InboundMessage], raw: str, *, received_at: datetime | None = None
+) -> list[AcceptedMessage]:
+    """Commit each message with its dedupe key, then enqueue it. Duplicates are acknowledged, not stored.
+
+    `received_at` is when the delivery arrived, when that was earlier than now (a spooled one, hub.spool).
+    """
     if not messages:
         return []
-    received_at = hub.now()
-    rows = [
+    received_at = received_at or hub.now()
+    rows: list[dict[str, Any]] = [
         {
             "id": new_id(),
             "workspace_id": inbox.workspace_id,

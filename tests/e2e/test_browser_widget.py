@@ -52,7 +52,7 @@ def _missing_browser() -> str | None:
 if os.environ.get("CI") != "true" and (reason := _missing_browser()):
     pytest.skip(reason, allow_module_level=True)
 
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Locator, Page, Route, expect, sync_playwright  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -319,4 +319,83 @@ def test_logging_out_of_the_inbox_revokes_the_agents_token(
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     wait_for(lambda: httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 401)
     assert console_errors == []
+    page.context.close()
+
+
+def hub_unavailable(retry_after_seconds: int) -> dict[str, Any]:
+    """The hub's answer while its database is away (tests/production/test_outages.py provokes the real one)."""
+    return {
+        "status": 503,
+        "headers": {"Retry-After": str(retry_after_seconds), "Content-Type": "application/json"},
+        "body": json.dumps(
+            {
+                "status_code": 503,
+                "code": "database_unavailable",
+                "detail": "The database cannot be reached; nothing of this request was kept. Try again shortly.",
+            }
+        ),
+    }
+
+
+def test_the_widget_shows_an_outage_as_reconnecting_and_sends_the_message_once_it_ends(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"还在吗？ {uuid.uuid4().hex[:6]}"
+    page = new_page(browser, console_errors, without_websocket=True)
+    outage = {"over": False}
+
+    def during_the_outage(route: Route) -> None:
+        if outage["over"]:
+            route.continue_()
+        else:
+            route.fulfill(**hub_unavailable(5))
+
+    page.route("**/widget/*/messages*", during_the_outage)
+    page.goto(f"{hub_server.url}/demo")
+    widget = page.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+
+    expect(widget.locator(".notice")).to_contain_text("Reconnecting", timeout=UI_TIMEOUT_MS)
+    expect(widget.locator(".list .msg.mine .state")).to_have_text(["Sending…"])
+    with page.expect_request("**/widget/*/messages*", timeout=UI_TIMEOUT_MS):
+        pass  # the widget tries again, and is refused again
+    outage["over"] = True
+    expect(widget.locator(".list .msg.mine .state")).to_have_text(["Sent"], timeout=UI_TIMEOUT_MS)
+    expect(widget.locator(".notice")).to_be_hidden()
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+    assert [message["text"] for message in hub_server.messages(conversation["id"])] == [question]
+    page.context.close()
+
+
+def test_the_inbox_keeps_a_reply_through_an_outage_and_sends_it_once_it_ends(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"发货了吗？ {uuid.uuid4().hex[:6]}"
+    answer = "已经发货了。"
+    posted = httpx.post(
+        f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+        json={"text": question, "client_id": uuid.uuid4().hex},
+    )
+    assert posted.status_code == 201, posted.text
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+    page = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
+    outage = {"refused": 0}
+
+    def during_the_outage(route: Route) -> None:
+        if route.request.method != "POST" or outage["refused"]:
+            route.continue_()
+            return
+        outage["refused"] += 1
+        route.fulfill(**hub_unavailable(1))
+
+    page.route("**/api/v1/conversations/*/messages", during_the_outage)
+    page.locator("#reply-text").fill(answer)
+    page.get_by_role("button", name="Reply", exact=True).click()
+    expect(page.locator("#composer-error")).to_contain_text("Reconnecting", timeout=UI_TIMEOUT_MS)
+    expect(page.locator(".message-out .message-text")).to_have_text([answer], timeout=UI_TIMEOUT_MS)
+    expect(page.locator("#composer-error")).to_have_text("")
+    stored = [message["text"] for message in hub_server.messages(conversation["id"])]
+    assert stored.count(answer) == 1
     page.context.close()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy import text
 
@@ -19,9 +19,14 @@ async def _backend_pid(database: Database) -> int:
 
 
 async def _terminate(pid: int) -> None:
+    """End the backend and wait until it has gone (its socket closed)."""
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
     try:
         await admin.execute("SELECT pg_terminate_backend($1)", pid)
+        for _ in range(500):
+            if not await admin.fetchval("SELECT count(*) FROM pg_stat_activity WHERE pid = $1", pid):
+                break
+            await asyncio.sleep(0.01)
     finally:
         await admin.close()
 
@@ -77,3 +82,22 @@ def test_a_connection_the_server_dropped_while_idle_is_replaced_before_use(
 
     dropped, replacement = asyncio.run(scenario())
     assert replacement != dropped
+
+
+def test_a_busy_connection_the_server_closed_is_replaced_before_a_statement_is_sent(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL restarted while the pool was busy: no ping is due, yet no request fails on the dead connection."""
+
+    async def scenario() -> tuple[int, int, list[object]]:
+        database = Database(postgres_url, pool_size=1)
+        pings = _counting_pings(database, monkeypatch)
+        try:
+            dropped = await _backend_pid(database)
+            await _terminate(dropped)
+            return dropped, await _backend_pid(database), pings
+        finally:
+            await database.dispose()
+
+    dropped, replacement, pings = asyncio.run(scenario())
+    assert replacement != dropped and pings == []
