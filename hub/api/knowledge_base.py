@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
-from litestar import Controller, Request, Response, delete, get, patch, post, put
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
@@ -326,7 +326,7 @@ class KnowledgeBaseController(Controller):
             ],
         )
 
-    @get("/kb/export", responses=error_responses(400, 401))
+    @get("/kb/export", media_type=MediaType.TEXT, responses=error_responses(400, 401))
     async def export_articles(
         self,
         caller: NamedDependency[Caller],
