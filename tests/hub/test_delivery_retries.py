@@ -23,14 +23,12 @@ from connectors import (
     DeferredSendError,
     PermanentSendError,
     SendResult,
-    SignatureInvalid,
     TransientSendError,
-    WebhookConnector,
 )
 from hub.app import create_app
 from hub.settings import Settings
-from normalizer import IdentityKind, IdentityRef, InboundMessage
 from tests.conftest import bearer, wait_for
+from tests.hub.signed_json_channel import SignedJsonChannel
 
 BUSY = "The channel is busy (HTTP 503)"
 QUOTA = "The account's daily sending quota is used up"
@@ -41,7 +39,7 @@ class FlakySettings(BaseModel):
     pass
 
 
-class FlakyConnector(WebhookConnector):
+class FlakyConnector(SignedJsonChannel):
     """Each send takes the next outcome of `script` (then succeeds) and records when it was called."""
 
     kind = "flaky"
@@ -51,20 +49,7 @@ class FlakyConnector(WebhookConnector):
     script: ClassVar[list[BaseException]] = []
     calls: ClassVar[list[tuple[str, float]]] = []
 
-    def verify(self, raw):
-        if raw.header("x-signature") != "good":
-            raise SignatureInvalid("bad signature")
-
-    def parse(self, raw):
-        body = json.loads(raw.body)
-        return [
-            InboundMessage(
-                channel_message_id=body["id"],
-                sender=IdentityRef(IdentityKind.PHONE, "+14155550123"),
-                sent_at=raw.received_at,
-                text=body["text"],
-            )
-        ]
+    customer_phone = "+14155550123"
 
     async def send(self, outbound, context):
         self.calls.append((outbound.text, time.monotonic()))

@@ -19,22 +19,20 @@ from connectors import (
     Capabilities,
     DeferredSendError,
     SendResult,
-    SignatureInvalid,
     TransientSendError,
-    WebhookConnector,
 )
 from hub.app import create_app
 from hub.models import Message
 from hub.settings import Settings
-from normalizer import IdentityKind, IdentityRef, InboundMessage
 from tests.conftest import bearer, run, wait_for
+from tests.hub.signed_json_channel import SignedJsonChannel
 
 
 class CrashySettings(BaseModel):
     pass
 
 
-class CrashyConnector(WebhookConnector):
+class CrashyConnector(SignedJsonChannel):
     """A channel whose reply's text chooses how its delivery goes wrong.
 
     "crash": counting its parts (which the hub does before sending) raises. "defer": the channel refuses
@@ -49,21 +47,6 @@ class CrashyConnector(WebhookConnector):
     sent: ClassVar[list[str]] = []
     attempted: ClassVar[list[str]] = []
     released: ClassVar[threading.Event] = threading.Event()
-
-    def verify(self, raw):
-        if raw.header("x-signature") != "good":
-            raise SignatureInvalid("bad signature")
-
-    def parse(self, raw):
-        body = json.loads(raw.body)
-        return [
-            InboundMessage(
-                channel_message_id=body["id"],
-                sender=IdentityRef(IdentityKind.PHONE, "+14155550100"),
-                sent_at=raw.received_at,
-                text=body["text"],
-            )
-        ]
 
     def parts_needed(self, outbound):
         if "crash" in outbound.text:
