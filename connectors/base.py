@@ -245,6 +245,10 @@ class Capabilities:
     """How long after the customer's last message the business may still write."""
     max_replies_in_window: int | None = None
     """How many messages the business may send between two customer messages."""
+    threads_by_reply: bool = False
+    """Messages say which earlier messages they answer (an email's In-Reply-To and References): a message joins the
+    conversation holding one of them, and one that answers none starts a new conversation, however many the
+    customer has open. Replies then carry the conversation's subject and the ids they answer."""
 
     @property
     def reply_allowance(self) -> ReplyAllowance:

@@ -23,6 +23,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AsyncIO, Middleware
 
 if TYPE_CHECKING:
+    from hub.pollers import PollerSupervisor
     from hub.runtime import Hub
     from hub.settings import Settings
 
@@ -144,8 +145,10 @@ class JobQueue:
         task.add_done_callback(self._in_background.discard)
 
     async def settle(self) -> None:
-        """Wait for the sends still under way."""
-        await asyncio.gather(*self._in_background)
+        """Wait for the sends still under way on this event loop (the embedded worker's pollers, which share the
+        queue, send from the worker's loop and settle there)."""
+        loop = asyncio.get_running_loop()
+        await asyncio.gather(*(task for task in self._in_background if task.get_loop() is loop))
 
     async def send_or_leave_to_sweeper(
         self, actor: dramatiq.Actor[..., Any], *row_ids: str, delay: timedelta | None = None
@@ -168,17 +171,29 @@ class JobQueue:
 
 class WorkerHub(Middleware):
     """Builds the worker's Hub (database engine, connectors, HTTP client) on the worker's event loop when the
-    worker boots, and closes it once the worker has stopped; the actors run their jobs on it."""
+    worker boots, and closes it once the worker has stopped; the actors run their jobs on it. The pollers of
+    pull channels (hub.pollers) run on the same loop and Hub for the worker's lifetime."""
 
     def __init__(self, build: Callable[[], Hub]) -> None:
         self.build = build
         self.hub: Hub | None = None
+        self.pollers: PollerSupervisor | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.hub = _on_worker_loop(self._build())
 
     async def _build(self) -> Hub:
-        return self.build()
+        from hub.pollers import PollerSupervisor
+
+        hub = self.build()
+        self.pollers = PollerSupervisor(hub)
+        self.pollers.start()
+        return hub
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.pollers is not None:
+            _on_worker_loop(self.pollers.stop())
+            self.pollers = None
 
     def after_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         if self.hub is not None:

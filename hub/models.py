@@ -25,7 +25,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from hub.ids import new_id
-from hub.statuses import ConversationStatus, InboundEventStatus, MessageStatus
+from hub.statuses import ConversationStatus, InboundEventStatus, InboxStatus, MessageStatus
 
 __all__ = [
     "Agent",
@@ -41,6 +41,7 @@ __all__ = [
     "Lease",
     "Message",
     "OutboxEvent",
+    "PollState",
     "SharedValue",
     "StoredFile",
     "Workspace",
@@ -133,6 +134,7 @@ def _status(default: StrEnum, length: int) -> Any:
 INBOUND_PENDING = "status = 'pending'"
 INBOUND_PARKED = "status IN ('dead', 'discarded')"
 OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
+SENT_WITH_CHANNEL_ID = "direction = 'out' AND channel_message_id IS NOT NULL"
 
 
 def _only_where(condition: str) -> dict[str, Any]:
@@ -264,6 +266,7 @@ class Message(SQLModel, table=True):
         UniqueConstraint("workspace_id", "dedupe_key", name="uq_message_dedupe"),
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_delivery", "status", "next_attempt_at", **_only_where(OUTBOUND_IN_FLIGHT)),
+        Index("ix_message_sent_channel_id", "channel_message_id", **_only_where(SENT_WITH_CHANNEL_ID)),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)
@@ -404,3 +407,19 @@ class Lease(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=200)
     holder: str = Field(max_length=64)
     expires_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+
+
+class PollState(SQLModel, table=True):
+    """Where the hub reads a pull channel's source (a mailbox) from, and whether it can: one row per polled inbox."""
+
+    __tablename__ = "poll_state"
+    inbox_id: str = Field(foreign_key="inbox.id", primary_key=True, max_length=36)
+    workspace_id: str = _workspace(index=False)
+    cursor: str | None = Field(default=None, sa_type=Text)
+    """The connector's position (PollResult.cursor), saved after the batch before it was accepted."""
+    status: InboxStatus = _status(InboxStatus.CONNECTING, 12)
+    status_reason: str | None = Field(default=None, sa_type=Text)
+    status_retry_at: datetime | None = _when()
+    failures: int = 0
+    """Failed attempts in a row, for the backoff."""
+    updated_at: datetime = _created()

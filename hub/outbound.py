@@ -15,9 +15,10 @@ from connectors import Connector, DeferredSendError, OutboundMessage, PermanentS
 from hub import actors, events, metrics
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message
+from hub.reply_threads import ReplyThread, reply_thread
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
-from hub.statuses import MessageStatus
+from hub.statuses import MessageStatus, SenderType
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
@@ -185,6 +186,11 @@ async def _attempt(
     identity: Identity,
     outcome: _Outcome,
 ) -> None:
+    thread = (
+        await reply_thread(hub.database, conversation.id)
+        if connector.capabilities.threads_by_reply
+        else ReplyThread(None, ())
+    )
     outbound = OutboundMessage(
         message_id=message.id,
         conversation_id=conversation.id,
@@ -194,6 +200,9 @@ async def _attempt(
         metadata=message.meta,
         sender=message.sender_type,
         created_at=message.created_at,
+        subject=thread.subject,
+        replies_to=thread.replies_to,
+        automatic=message.sender_type in (SenderType.BOT, SenderType.SYSTEM),
     )
     outcome.error = reply_window(connector.capabilities, conversation).refusal(hub.now())
     if outcome.error is None and not outcome.reserved:

@@ -14,7 +14,7 @@ from connectors.base import OUTGOING_URL_JUDGE
 from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox
 from hub.db import Database
-from hub.egress import EgressPolicy, Resolver, guarded_client, system_resolver
+from hub.egress import EgressPolicy, Resolver, guarded_client, guarded_connect, system_resolver
 from hub.inbox_cache import InboxCache
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
@@ -50,6 +50,7 @@ class Hub:
     def __post_init__(self) -> None:
         self.egress = EgressPolicy.from_settings(self.settings, self.resolver)
         self.http = guarded_client(self.egress)
+        self.connect = guarded_connect(self.egress)
         key, fallback_keys = self.settings.secret_key_bytes(), self.settings.fallback_key_bytes()
         self.box = SecretBox(key, fallback_keys)
         self.store = DatabaseSharedStore(self.database, self.box)
@@ -124,6 +125,7 @@ class Hub:
             save_attachment=save_attachment,
             read_attachment=self.attachments.read,
             now=self.now,
+            connect=self.connect,
             push=push,
         )
 

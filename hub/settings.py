@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         15.0, gt=0, description="How often the sweeper looks for stuck work."
     )
+    poller_scan_seconds: float = Field(
+        5.0,
+        gt=0,
+        description="How often each worker looks for pull inboxes (email) to start or stop reading.",
+    )
     stuck_after_seconds: float = Field(
         60.0, gt=0, description="Work pending this long is re-enqueued by the sweeper."
     )

@@ -12,6 +12,7 @@ __all__ = [
     "AgentRole",
     "ConversationStatus",
     "InboundEventStatus",
+    "InboxStatus",
     "MessageDirection",
     "MessageStatus",
     "SenderType",
@@ -59,6 +60,18 @@ class InboundEventStatus(StrEnum):
     DEAD = "dead"
     """Out of processing attempts: waits for an admin to retry or discard it."""
     DISCARDED = "discarded"
+
+
+class InboxStatus(StrEnum):
+    """Whether the hub can read a pull channel's source (a mailbox); a webhook channel's inbox is always active."""
+
+    ACTIVE = "active"
+    CONNECTING = "connecting"
+    """Not read yet: its poller has not started, or is logging in for the first time."""
+    RETRYING = "retrying"
+    """The source failed for a reason that may pass (server down): read again at `status_retry_at`."""
+    FAILED = "failed"
+    """The source refuses the settings (wrong password, missing folder): nothing is read until they change."""
 
 
 class AgentRole(StrEnum):

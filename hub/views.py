@@ -16,6 +16,7 @@ from hub.statuses import (
     AgentRole,
     ConversationStatus,
     InboundEventStatus,
+    InboxStatus,
     MessageDirection,
     MessageStatus,
     SenderType,
@@ -108,6 +109,12 @@ class InboxView(msgspec.Struct, omit_defaults=True):
     created_at: datetime
     capabilities: ChannelCapabilities | None
     """None when the channel's connector is not installed."""
+    status: InboxStatus
+    """Whether the hub can read the channel: a pull channel (email) can be `connecting`, `retrying` or `failed`."""
+    status_reason: str | None = None
+    """Why it is retrying or failed, in words an admin can act on (naming the setting to fix)."""
+    status_retry_at: datetime | None = None
+    """When a retrying inbox is tried again."""
     connector_missing: bool = False
     """Present, and true, for an inbox whose connector is no longer installed."""
 

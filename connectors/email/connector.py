@@ -33,7 +33,7 @@ __all__ = ["EmailConnector"]
 class EmailConnector(PollingConnector):
     kind = "email"
     display_name = "Email"
-    capabilities = Capabilities(text=True, images=True, files=True)
+    capabilities = Capabilities(text=True, images=True, files=True, threads_by_reply=True)
     settings_model = EmailSettings
 
     settings: EmailSettings

@@ -13,12 +13,14 @@ from litestar.params import JSONBody
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors import CredentialsRefused, CredentialsUnchecked, UnknownConnectorKind
+from connectors import CredentialsRefused, CredentialsUnchecked, PollingConnector, UnknownConnectorKind
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, InboxSettings, Kind, Name
-from hub.models import Inbox
+from hub.models import Inbox, PollState
+from hub.pollers import poll_states
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
+from hub.statuses import InboxStatus
 from hub.views import ChannelCapabilities, InboxView
 from normalizer import clean_text
 from routing.assignment import STRATEGIES as ROUTING_STRATEGIES
@@ -49,10 +51,11 @@ def _with_connection_facts(names: tuple[str, ...]) -> type[InboxView]:
     )
 
 
-def inbox_view(hub: Hub, inbox: Inbox) -> InboxView:
-    """The inbox with its public connection facts; secret settings are masked, never echoed.
+def inbox_view(hub: Hub, inbox: Inbox, poll_state: PollState | None = None) -> InboxView:
+    """The inbox with its public connection facts and status; secret settings are masked, never echoed.
 
     An inbox whose connector is no longer installed is still listed, marked `connector_missing`.
+    `poll_state` is where the hub reads a pull channel's inbox (email) from, and how that goes.
     """
     fields: dict[str, Any] = {
         "id": inbox.id,
@@ -67,8 +70,18 @@ def inbox_view(hub: Hub, inbox: Inbox) -> InboxView:
         "created_at": inbox.created_at,
     }
     if inbox.kind not in hub.registry:
-        return InboxView(**fields, capabilities=None, connector_missing=True)
+        return InboxView(**fields, capabilities=None, status=InboxStatus.FAILED, connector_missing=True)
     connector = hub.connector_for(inbox)
+    if poll_state is not None:
+        fields |= {
+            "status": poll_state.status,
+            "status_reason": poll_state.status_reason,
+            "status_retry_at": poll_state.status_retry_at,
+        }
+    else:
+        fields["status"] = (
+            InboxStatus.CONNECTING if isinstance(connector, PollingConnector) else InboxStatus.ACTIVE
+        )
     capabilities = connector.capabilities
     facts = {name: value for name, value in connector.describe().items() if name not in _VIEW_FIELDS}
     return _with_connection_facts(tuple(facts))(
@@ -124,7 +137,8 @@ class InboxController(Controller):
     ) -> list[InboxView]:
         """Connected channels. Secret settings are shown as `********`, never echoed."""
         rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
-        return [inbox_view(hub, inbox) for inbox in rows]
+        states = await poll_states(hub, [inbox.id for inbox in rows])
+        return [inbox_view(hub, inbox, states.get(inbox.id)) for inbox in rows]
 
     @get("/{inbox_id:str}", responses=error_responses(400, 401, 404), response_description=WITH_FACTS)
     async def get_inbox(
@@ -141,7 +155,7 @@ class InboxController(Controller):
         ).first()
         if inbox is None:
             raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
-        return inbox_view(hub, inbox)
+        return inbox_view(hub, inbox, (await poll_states(hub, [inbox.id])).get(inbox.id))
 
     @post(
         "/",

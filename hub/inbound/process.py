@@ -17,6 +17,7 @@ from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
 from hub.inbound import storage
 from hub.inbound.grouping import batcher
+from hub.inbound.threads import BouncedReply, ReplyThreads, fail_bounced_replies
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message, row_values
 from hub.realtime import workspace_channel
@@ -96,6 +97,8 @@ class _Stored:
     identity: Identity
     created_payload: WorkspaceEvent | None
     message_payload: WorkspaceEvent
+    bounced: list[BouncedReply] = field(default_factory=list)
+    """Replies this message (a delivery failure report) marked failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,8 +223,17 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
         conversations: dict[tuple[str, str], Conversation | _NewConversation] = dict(
             await storage.open_conversations(session, {identity.id for identity in identities})
         )
+        by_reply = [(item.inbox, item.message) for item in batch if _threads_by_reply(hub, item)]
+        replies: ReplyThreads[_NewConversation] = await ReplyThreads.load(session, by_reply)
         threads = [
-            _thread(conversations, item, contact_id, identity, now)
+            _thread(
+                conversations,
+                replies if _threads_by_reply(hub, item) else None,
+                item,
+                contact_id,
+                identity,
+                now,
+            )
             for (item, contact_id), identity in zip(resolved, identities, strict=True)
         ]
         message_rows = [
@@ -241,13 +253,22 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             _recorded(outbox, thread, message, opened)
             for thread, message in zip(threads, messages, strict=True)
         ]
+        for entry in stored:
+            entry.bounced = await fail_bounced_replies(
+                session, outbox, [(entry.pending.inbox, entry.pending.message)], now
+            )
         await outbox.write(session)
         await session.commit()
     return stored
 
 
+def _threads_by_reply(hub: Hub, item: _Pending) -> bool:
+    return hub.connector_for(item.inbox).capabilities.threads_by_reply
+
+
 def _thread(
     conversations: dict[tuple[str, str], Conversation | _NewConversation],
+    replies: ReplyThreads[_NewConversation] | None,
     item: _Pending,
     contact_id: str,
     identity: Identity,
@@ -255,14 +276,32 @@ def _thread(
 ) -> _Threaded:
     """The conversation the message joins: the open one of this identity on this inbox, or a new one.
 
-    A channel's own thread (an email's References) is where a message would be matched first.
+    On a channel that threads by reply (`replies`), the conversation of a message it answers, or a new one.
     """
     inbox = item.inbox
+    if replies is not None:
+        answered = replies.find(inbox.id, item.message)
+        if answered is not None and answered.identity_id == identity.id:
+            answered.contact_id = contact_id
+        thread = (
+            _Threaded(item, contact_id, identity, answered, opened=False)
+            if answered is not None
+            else _Threaded(item, contact_id, identity, _opening(item, contact_id, identity, now), opened=True)
+        )
+        replies.remember(inbox.id, item.message.channel_message_id, thread.conversation)
+        return thread
     conversation = conversations.get((inbox.id, identity.id))
     if conversation is not None:
         conversation.contact_id = contact_id
         return _Threaded(item, contact_id, identity, conversation, opened=False)
-    opening = _NewConversation(
+    opening = _opening(item, contact_id, identity, now)
+    conversations[(inbox.id, identity.id)] = opening
+    return _Threaded(item, contact_id, identity, opening, opened=True)
+
+
+def _opening(item: _Pending, contact_id: str, identity: Identity, now: datetime) -> _NewConversation:
+    inbox = item.inbox
+    return _NewConversation(
         workspace_id=inbox.workspace_id,
         inbox_id=inbox.id,
         contact_id=contact_id,
@@ -271,8 +310,6 @@ def _thread(
         created_at=now,
         last_message_at=now,
     )
-    conversations[(inbox.id, identity.id)] = opening
-    return _Threaded(item, contact_id, identity, opening, opened=True)
 
 
 def _received(thread: _Threaded, now: datetime, capabilities: Capabilities) -> dict[str, Any]:
@@ -394,6 +431,11 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         events.publish_message_event(hub.publisher, entry.message_payload, entry.conversation)
         for entry in stored
     ]
+    publishing += [
+        events.publish_message_event(hub.publisher, bounced.event, bounced.conversation)
+        for entry in stored
+        for bounced in entry.bounced
+    ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
@@ -440,4 +482,10 @@ def _message_meta(message: InboundMessage) -> dict[str, Any]:
     meta = dict(message.metadata)
     if message.event:
         meta["event"] = message.event
+    if message.subject is not None:
+        meta["subject"] = message.subject
+    if message.replies_to:
+        meta["replies_to"] = list(message.replies_to)
+    if message.automated is not None:
+        meta["automated"] = message.automated
     return meta

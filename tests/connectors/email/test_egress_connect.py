@@ -1,50 +1,16 @@
-"""`ConnectorContext.connect` as the hub is to give it, built here from the hub's own egress policy (hub/ gains it in
-the next round): the address actually connected to is judged, and a mail server on a private or loopback address is
+"""`ConnectorContext.connect` as the hub gives it (hub.egress.guarded_connect): the address actually connected to is judged, and a mail server on a private or loopback address is
 reached only when OMNIHUB_ALLOWED_PRIVATE_NETWORKS opens it."""
 
 from __future__ import annotations
 
-import asyncio
-import socket
 from collections.abc import Sequence
-from ipaddress import ip_address, ip_network
+from ipaddress import ip_network
 
 import pytest
 
-from connectors.base import Connect, ConnectorContext, DestinationRefused, PermanentPollError
-from hub.egress import EgressPolicy
-from hub.egress.addresses import literal_addresses, refused_category
+from connectors.base import ConnectorContext, PermanentPollError
+from hub.egress import EgressPolicy, guarded_connect
 from tests.connectors.email.conftest import Mailbox, fixture_mail
-
-
-def egress_connect(policy: EgressPolicy, timeout: float = 15.0) -> Connect:
-    """Resolve once (a literal as itself, a name by the policy's resolver), judge every address, connect to an
-    allowed one: no second look-up can rebind the name to an address that was not judged."""
-
-    async def connect(host: str, port: int) -> socket.socket:
-        literal = literal_addresses(host)
-        addresses = [str(address) for address in literal] or list(await policy.resolver(host, port))
-        judged = [
-            (address, refused_category(ip_address(address), policy.allowed_networks)) for address in addresses
-        ]
-        allowed = [address for address, category in judged if category is None]
-        if not allowed:
-            raise DestinationRefused(host, next(category for _, category in judged if category))
-        loop = asyncio.get_running_loop()
-        failure: OSError = OSError(f"{host} could not be reached")
-        for address in allowed:
-            sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM)
-            sock.setblocking(False)
-            try:
-                async with asyncio.timeout(timeout):
-                    await loop.sock_connect(sock, (address, port))
-                return sock
-            except (OSError, TimeoutError) as error:
-                sock.close()
-                failure = error if isinstance(error, OSError) else TimeoutError(f"{host}:{port} timed out")
-        raise failure
-
-    return connect
 
 
 def resolving_to(*addresses: str):
@@ -57,7 +23,7 @@ def resolving_to(*addresses: str):
 def under(context: ConnectorContext, policy: EgressPolicy) -> ConnectorContext:
     from dataclasses import replace
 
-    return replace(context, connect=egress_connect(policy))
+    return replace(context, connect=guarded_connect(policy))
 
 
 async def test_a_loopback_mail_server_is_refused_by_default_naming_the_host(
