@@ -268,6 +268,52 @@ DELETIONS: tuple[Deletion, ...] = (
         ("tests/hub/test_durability.py::test_sweeper_recovers_an_event_whose_job_was_lost",),
         starts_with="for start in range(0, len(stuck_events), size):",
     ),
+    Deletion(
+        "email: pollers are started on the worker",
+        "hub/jobs.py",
+        "WorkerHub._build",
+        ("tests/connectors/email/test_through_the_hub.py::test_a_mailbox_is_read_threaded_and_answered",),
+        starts_with="self.pollers.start()",
+    ),
+    Deletion(
+        "email: a reply joins the conversation of the mail it answers",
+        "hub/inbound/threads.py",
+        "ReplyThreads.find",
+        ("tests/connectors/email/test_through_the_hub.py::test_a_mailbox_is_read_threaded_and_answered",),
+    ),
+    Deletion(
+        "email: replies carry the subject and the ids they answer",
+        "hub/reply_threads.py",
+        "reply_thread",
+        ("tests/connectors/email/test_through_the_hub.py::test_a_mailbox_is_read_threaded_and_answered",),
+        replacement="return ReplyThread(None, ())",
+    ),
+    Deletion(
+        "email: a bounce fails the reply it names",
+        "hub/inbound/threads.py",
+        "fail_bounced_replies",
+        (
+            "tests/connectors/email/test_through_the_hub.py::test_a_bounce_fails_the_reply_and_an_auto_reply_wakes_no_bot",
+        ),
+        replacement="return []",
+    ),
+    Deletion(
+        "email: the cursor is saved after each batch, so a restart resumes",
+        "hub/pollers.py",
+        "_Poller._store",
+        (
+            "tests/connectors/email/test_through_the_hub.py::test_restarted_mid_import_nothing_is_lost_or_stored_twice",
+        ),
+        starts_with="async with self.hub.database.session() as session:",
+    ),
+    Deletion(
+        "email: a failing mailbox shows on its inbox",
+        "hub/pollers.py",
+        "_Poller._set_status",
+        (
+            "tests/connectors/email/test_through_the_hub.py::test_a_broken_mailbox_shows_on_its_inbox_and_stops_no_other",
+        ),
+    ),
 )
 
 

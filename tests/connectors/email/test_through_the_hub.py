@@ -17,21 +17,11 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
-from connectors.email import testing as mail_servers
-from connectors.email.testing import DovecotServer, SmtpRecorder
+from connectors.email.testing import DovecotServer, SmtpRecorder, TestCertificate
 from hub.app import create_app
 from hub.settings import Settings
 from tests.conftest import assert_error_shape, bearer, wait_for
-from tests.connectors.email.conftest import (  # noqa: F401  (the mail servers' fixtures)
-    MAILBOX_PASSWORD,
-    Mailbox,
-    certificate,
-    dovecot,
-    fixture_mail,
-    mailbox,
-    mailbox_user,
-    smtp,
-)
+from tests.connectors.email.conftest import MAILBOX_PASSWORD, Mailbox, fixture_mail
 
 WAIT = 30.0
 
@@ -329,7 +319,7 @@ def test_a_broken_mailbox_shows_on_its_inbox_and_stops_no_other(
     demo: dict[str, Any],
     mailbox: Mailbox,
     smtp: SmtpRecorder,
-    certificate: mail_servers.TestCertificate,
+    certificate: TestCertificate,
 ) -> None:
     other_server = DovecotServer.start(certificate, {mailbox.username: mailbox.password})
     try:
