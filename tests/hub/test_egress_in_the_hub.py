@@ -132,7 +132,8 @@ def test_a_name_resolving_to_a_private_address_when_the_inbox_is_created_is_refu
             "api_base_url points to a private network address, which this hub may not reach"
         )
         assert inbox_count(client, demo) == before
-    assert dns.asked == ["wechat.corp.example"]
+    # Asked once, at creation (the demo's email inbox's poller asks for its own IMAP host besides).
+    assert dns.asked.count("wechat.corp.example") == 1
 
 
 def test_an_allowed_network_opens_an_on_premises_api_base_url(settings, demo, channel_hosts):
