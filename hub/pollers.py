@@ -64,15 +64,17 @@ class _Poller:
         self.connector = connector
 
     async def run(self) -> None:
-        failures = (await self._state()).failures
+        state = await self._state()
+        failures, cursor = state.failures, state.cursor
         while True:
             try:
                 async with self.connector.poll_session(self.hub.connector_context(self.inbox)) as session:
                     await self._set_status(InboxStatus.ACTIVE)
                     failures = 0
                     while True:
-                        result = await session.poll((await self._state()).cursor)
+                        result = await session.poll(cursor)
                         await self._store(result)
+                        cursor = result.cursor
                         if not result.more:
                             await session.wait_for_news(self.connector.poll_interval())
             except PermanentPollError as refused:

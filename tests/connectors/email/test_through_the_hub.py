@@ -342,6 +342,40 @@ def test_a_broken_mailbox_shows_on_its_inbox_and_stops_no_other(
         other_server.stop()
 
 
+def test_a_mailbox_refusing_the_settings_fails_its_inbox_naming_the_setting(
+    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+) -> None:
+    """The folder read is deleted after the inbox was created: the inbox fails, naming settings.folder."""
+    asyncio.run(mailbox.dovecot.create_folder(mailbox.username, mailbox.password, "Orders"))
+    inbox_id = create_inbox(
+        hub_client, demo, mailbox.settings(smtp, folder="Orders", poll_interval_seconds=5)
+    )["id"]
+    wait_for(lambda: inbox(hub_client, demo, inbox_id)["status"] == "active", timeout=WAIT)
+    asyncio.run(mailbox.dovecot.delete_folder(mailbox.username, mailbox.password, "Orders"))
+    failed = wait_for(
+        lambda: (found := inbox(hub_client, demo, inbox_id))["status"] == "failed" and found, timeout=WAIT
+    )
+    assert "Orders" in failed["status_reason"] and "settings.folder" in failed["status_reason"]
+    assert failed.get("status_retry_at") is None
+
+
+def test_a_mail_server_on_loopback_is_refused_unless_the_operator_opens_it(
+    client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+) -> None:
+    answer = client.post(
+        "/api/v1/inboxes",
+        json={"kind": "email", "name": "Support mail", "settings": mailbox.settings(smtp)},
+        headers=bearer(demo["api_token"]),
+    )
+    assert answer.status_code == 422, answer.text
+    assert_error_shape(answer)
+    assert {error["field"] for error in answer.json()["errors"]} == {
+        "settings.imap_host",
+        "settings.smtp_host",
+    }
+    assert "loopback" in answer.json()["errors"][0]["message"]
+
+
 def test_restarted_mid_import_nothing_is_lost_or_stored_twice(
     settings: Settings, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
 ) -> None:
