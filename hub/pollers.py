@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from connectors import PermanentPollError, PollingConnector, PollResult, TransientPollError
+from connectors import PermanentPollError, PolledItem, PollingConnector, PollResult, TransientPollError
 from hub import inbound
 from hub.jobs import retry_delay
 from hub.models import Inbox, PollState
@@ -69,12 +69,14 @@ class _Poller:
         while True:
             try:
                 async with self.connector.poll_session(self.hub.connector_context(self.inbox)) as session:
-                    await self._set_status(InboxStatus.ACTIVE)
-                    failures = 0
+                    await self._set_status(InboxStatus.ACTIVE, failures=failures)
                     while True:
                         result = await session.poll(cursor)
                         await self._store(result)
                         cursor = result.cursor
+                        if failures:
+                            failures = 0
+                            await self._set_status(InboxStatus.ACTIVE)
                         if not result.more:
                             await session.wait_for_news(self.connector.poll_interval())
             except PermanentPollError as refused:
@@ -100,13 +102,7 @@ class _Poller:
 
     async def _store(self, result: PollResult) -> None:
         """The batch's messages accepted (deduplicated by their keys), then the cursor saved past them."""
-        await asyncio.gather(
-            *(
-                inbound.accept(self.hub, self.inbox, list(item.messages), item.raw)
-                for item in result.items
-                if item.messages
-            )
-        )
+        await asyncio.gather(*(self._accept(item) for item in result.items if item.messages))
         async with self.hub.database.session() as session:
             await session.execute(
                 update(PollState)
@@ -114,6 +110,13 @@ class _Poller:
                 .values(cursor=result.cursor, updated_at=self.hub.now())
             )
             await session.commit()
+
+    async def _accept(self, item: PolledItem) -> None:
+        """One mail through the inbound path; one the database refuses is logged and passed, never read forever."""
+        try:
+            await inbound.accept(self.hub, self.inbox, list(item.messages), item.raw)
+        except inbound.UnstorableMessage:
+            log.warning("poller.mail_refused inbox=%s reason=unstorable", self.inbox.id)
 
     async def _state(self) -> PollState:
         async with self.hub.database.session() as session:
@@ -132,7 +135,6 @@ class _Poller:
         retry_at: datetime | None = None,
         failures: int = 0,
     ) -> None:
-        await self._state()
         async with self.hub.database.session() as session:
             await session.execute(
                 update(PollState)
