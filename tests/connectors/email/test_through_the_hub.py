@@ -360,13 +360,15 @@ def test_a_mailbox_refusing_the_settings_fails_its_inbox_naming_the_setting(
 
 
 def test_a_mail_server_on_loopback_is_refused_unless_the_operator_opens_it(
-    client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+    settings: Settings, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
 ) -> None:
-    answer = client.post(
-        "/api/v1/inboxes",
-        json={"kind": "email", "name": "Support mail", "settings": mailbox.settings(smtp)},
-        headers=bearer(demo["api_token"]),
-    )
+    closed = settings.model_copy(update={"allowed_private_networks": ()})
+    with TestClient(app=create_app(closed), base_url="http://testserver.local") as client:
+        answer = client.post(
+            "/api/v1/inboxes",
+            json={"kind": "email", "name": "Support mail", "settings": mailbox.settings(smtp)},
+            headers=bearer(demo["api_token"]),
+        )
     assert answer.status_code == 422, answer.text
     assert_error_shape(answer)
     assert {error["field"] for error in answer.json()["errors"]} == {
