@@ -267,7 +267,7 @@ def _thread(
         inbox_id=inbox.id,
         contact_id=contact_id,
         identity_id=identity.id,
-        status=ConversationStatus.BOT if inbox.bot_enabled else ConversationStatus.QUEUED,
+        status=ConversationStatus.BOT if bot.takes_new_conversations(inbox) else ConversationStatus.QUEUED,
         created_at=now,
         last_message_at=now,
     )

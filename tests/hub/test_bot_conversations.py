@@ -287,11 +287,13 @@ def test_bot_settings_are_validated_and_scoped_to_the_workspace(client, bot):
         "greeting": GREETING,
         "run_when": "always",
         "handoff_after_abstains": 2,
+        "engine": "knowledge_base",
     }
     for body in (
         {"run_when": "sometimes"},
         {"handoff_after_abstains": 0},
         {"greeting": "x" * 1001},
+        {"engine": "gpt"},
         {"colour": 1},
     ):
         refused = client.put(path, json=body, headers=bearer(token))
