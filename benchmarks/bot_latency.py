@@ -144,7 +144,7 @@ async def _measure(cluster: Cluster, options: argparse.Namespace, questions: lis
         cpu = account.stop()
         runs.append({"latencies": latencies, "lost": lost, "baseline": baseline, "cpu": cpu})
         print(
-            f"run {number + 1}: P50 {percentile(latencies, 0.5):.1f} ms, P99 {percentile(latencies, 0.99):.1f} ms, "
+            f"run {number + 1}: P50 {_p(latencies, 0.5)} ms, P99 {_p(latencies, 0.99)} ms, "
             f"lost {lost} (/healthz P99 {percentile(baseline, 0.99):.1f} ms)",
             flush=True,
         )
@@ -170,20 +170,26 @@ async def _questions(
     return latencies, lost
 
 
+def _p(latencies: list[float], fraction: float) -> str:
+    """A percentile in ms, or `all lost` when no answer came back within the timeout."""
+    return f"{percentile(latencies, fraction):.1f}" if latencies else "all lost"
+
+
 def _report(options: argparse.Namespace, runs: list[dict], question_count: int) -> str:
     rows = [
         [
             number + 1,
-            f"{percentile(run['latencies'], 0.5):.1f}",
-            f"{percentile(run['latencies'], 0.99):.1f}",
+            _p(run["latencies"], 0.5),
+            _p(run["latencies"], 0.99),
             f"{percentile(run['baseline'], 0.5):.2f}",
             f"{percentile(run['baseline'], 0.99):.2f}",
             run["lost"],
         ]
         for number, run in enumerate(runs)
     ]
-    p50 = median([percentile(run["latencies"], 0.5) for run in runs])
-    p99 = median([percentile(run["latencies"], 0.99) for run in runs])
+    answered = [run for run in runs if run["latencies"]] or [{"latencies": [float("inf")]}]
+    p50 = median([percentile(run["latencies"], 0.5) for run in answered])
+    p99 = median([percentile(run["latencies"], 0.99) for run in answered])
     rows.append(
         [
             "median",
