@@ -23,15 +23,15 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import assignment, events, metrics, outbound
-from hub.knowledge_base import knowledge_base
-from hub.models import BotTurn, Contact, Conversation, Inbox, KbArticle, Message
+from hub.bot_engines import EngineName, enabled_article, engine_answer
+from hub.models import BotTurn, Contact, Conversation, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus
-from routing.bot import detect_handoff, suggestion_choice
+from routing.bot import RunWhen, bot_runs, detect_handoff, suggestion_choice
 from routing.summary import Language, Speaker, TranscriptMessage, detect_language, summarize
 
-__all__ = ["BotSettings", "Received", "answer", "bot_settings"]
+__all__ = ["BotSettings", "Received", "answer", "bot_settings", "takes_new_conversations"]
 
 log = logging.getLogger("omnihub.bot")
 RECENT_TURNS = 10
@@ -50,10 +50,25 @@ class BotSettings(msgspec.Struct, forbid_unknown_fields=True):
     business hours and presence-based routing)."""
     handoff_after_abstains: Annotated[int, Meta(ge=1, le=10)] = 2
     """Questions in a row the bot cannot answer before it hands the conversation to a person."""
+    engine: EngineName = "knowledge_base"
+    """What answers: `knowledge_base` (the articles), `llm` or `webhook` (configured for the workspace at
+    `PUT /api/v1/bot/engines`; their failures are answered from the knowledge base)."""
 
 
 def bot_settings(inbox: Inbox) -> BotSettings:
     return msgspec.convert({**inbox.bot_settings, "enabled": inbox.bot_enabled}, BotSettings)
+
+
+def takes_new_conversations(
+    inbox: Inbox, *, within_business_hours: bool = True, agent_available: bool = True
+) -> bool:
+    """Whether a conversation the inbox opens now starts with the bot (status `bot`) rather than in routing: the bot
+    is on, and its `run_when` holds for the business hours and agents' availability the caller found."""
+    return inbox.bot_enabled and bot_runs(
+        RunWhen(bot_settings(inbox).run_when),
+        within_business_hours=within_business_hours,
+        agent_available=agent_available,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +94,7 @@ TEXTS = {
         "note": "The bot handed this conversation over ({reason}).",
         "asked_for_human": "the customer asked for a person",
         "frustration": "the customer seemed frustrated",
+        "engine": "the external bot asked for it",
         "abstained": "it could not answer {count} questions in a row",
     },
     Language.ZH: {
@@ -88,6 +104,7 @@ TEXTS = {
         "note": "机器人已转人工（{reason}）。",
         "asked_for_human": "客户要求人工服务",
         "frustration": "客户似乎不满意",
+        "engine": "外部机器人要求转人工",
         "abstained": "连续 {count} 个问题无法回答",
     },
 }
@@ -117,7 +134,7 @@ class _Reply:
     text: str
     article_id: str | None = None
     suggestions: tuple[dict[str, object], ...] = ()
-    handoff_reason: Literal["asked_for_human", "frustration", "abstained"] | None = None
+    handoff_reason: Literal["asked_for_human", "frustration", "abstained", "engine"] | None = None
     abstains: int = 0
 
 
@@ -146,7 +163,7 @@ async def _consider(hub: Hub, item: Received) -> None:
         )
         if message.content_type == "event":
             return
-        reply = await _decide(hub, session, conversation, message.text, turns, settings)
+        reply = await _decide(hub, session, conversation, message, turns, settings)
         session.add(
             BotTurn(
                 workspace_id=conversation.workspace_id,
@@ -175,10 +192,11 @@ async def _decide(
     hub: Hub,
     session: AsyncSession,
     conversation: Conversation,
-    text: str,
+    message: Message,
     turns: list[BotTurn],
     settings: BotSettings,
 ) -> _Reply:
+    text = message.text
     texts = TEXTS[detect_language([text])]
     signal = detect_handoff(text) if text else None
     if signal is not None:
@@ -187,17 +205,17 @@ async def _decide(
     if last is not None and last.decision == "suggest":
         choice = suggestion_choice(text, len(last.suggestions))
         if choice is not None:
-            chosen = await _enabled_article(
+            chosen = await enabled_article(
                 session, conversation.workspace_id, str(last.suggestions[choice - 1]["article_id"])
             )
             if chosen is not None:
                 return _Reply("answer", chosen.answer, article_id=chosen.id)
-    found = await knowledge_base(hub.database).ask(conversation.workspace_id, text) if text else None
-    if found is not None and found.decision == "answer" and found.article_id is not None:
-        article = await _enabled_article(session, conversation.workspace_id, found.article_id)
-        if article is not None:
-            return _Reply("answer", article.answer, article_id=article.id)
-    if found is not None and found.decision == "suggest":
+    found = await engine_answer(hub, session, settings.engine, conversation, message)
+    if found.decision == "answer":
+        return _Reply("answer", found.text, article_id=found.article_id)
+    if found.decision == "handoff":
+        return _Reply("handoff", texts["handoff"], handoff_reason="engine")
+    if found.decision == "suggest":
         offered = tuple(
             {"article_id": item.article_id, "title": item.title, "score": item.score}
             for item in found.suggestions
@@ -212,18 +230,6 @@ async def _decide(
     if abstains >= settings.handoff_after_abstains:
         return _Reply("handoff", texts["handoff"], handoff_reason="abstained", abstains=abstains)
     return _Reply("abstain", texts["abstain"])
-
-
-async def _enabled_article(session: AsyncSession, workspace_id: str, article_id: str) -> KbArticle | None:
-    return (
-        await session.exec(
-            select(KbArticle).where(
-                col(KbArticle.id) == article_id,
-                col(KbArticle.workspace_id) == workspace_id,
-                col(KbArticle.enabled).is_(True),
-            )
-        )
-    ).first()
 
 
 async def _agent_replied(session: AsyncSession, conversation_id: str) -> bool:

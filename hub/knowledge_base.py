@@ -1,6 +1,6 @@
 """Each workspace's knowledge base: its articles in the database, and this process's index of them.
 
-Every change to a workspace's articles bumps `Workspace.kb_version` in the change's own transaction.
+Every change to a workspace's articles or synonym groups bumps `Workspace.kb_version` in the change's own transaction.
 Before answering, a process reads that version (one indexed row) and, when it differs from the one
 its index was built at, reloads the articles and derives the next index with `BotIndex.updated`
 (only changed articles are analysed again). So an edit takes effect at once on every web and worker
@@ -18,10 +18,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.db import Database
-from hub.models import KbArticle, Workspace
+from hub.models import KbArticle, Workspace, WorkspaceBot
 from routing.bot import Article, BotAnswer, BotIndex
 
-__all__ = ["KnowledgeBase", "bump_version", "engine_article", "knowledge_base"]
+__all__ = ["KnowledgeBase", "bump_version", "engine_article", "knowledge_base", "workspace_synonyms"]
 
 
 def engine_article(row: KbArticle) -> Article:
@@ -51,6 +51,7 @@ class _Built:
     version: int
     index: BotIndex
     article_ids: frozenset[str]
+    synonyms: tuple[tuple[str, ...], ...]
 
 
 @dataclass(slots=True)
@@ -96,14 +97,25 @@ class KnowledgeBase:
             rows = (
                 await session.exec(select(KbArticle).where(col(KbArticle.workspace_id) == workspace_id))
             ).all()
+            synonyms = await workspace_synonyms(session, workspace_id)
         articles = [engine_article(row) for row in rows]
         ids = frozenset(article.id for article in articles)
         # Analysing articles costs milliseconds each: off the event loop, which keeps serving meanwhile.
-        if previous is None:
-            index = await asyncio.to_thread(BotIndex.build, articles)
+        if previous is None or previous.synonyms != synonyms:
+            index = await asyncio.to_thread(BotIndex.build, articles, synonyms)
         else:
             index = await asyncio.to_thread(previous.index.updated, articles, previous.article_ids - ids)
-        return _Built(version, index, ids)
+        return _Built(version, index, ids, synonyms)
+
+
+async def workspace_synonyms(session: AsyncSession, workspace_id: str) -> tuple[tuple[str, ...], ...]:
+    """The business's own synonym groups (the engine adds its built-in ones); none when never set."""
+    found = (
+        await session.exec(
+            select(WorkspaceBot.synonyms).where(col(WorkspaceBot.workspace_id) == workspace_id)
+        )
+    ).first()
+    return tuple(tuple(group) for group in found or ())
 
 
 _KNOWLEDGE_BASES: weakref.WeakKeyDictionary[Database, KnowledgeBase] = weakref.WeakKeyDictionary()

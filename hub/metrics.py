@@ -7,6 +7,7 @@ from prometheus_client import Counter, Gauge, Histogram
 __all__ = [
     "ACCEPT_SECONDS",
     "BOT_DEFLECTIONS",
+    "BOT_ENGINE_FALLBACKS",
     "BOT_HANDOFFS",
     "BOT_REPLIES",
     "DEAD_EVENTS",
@@ -69,6 +70,11 @@ BOT_REPLIES = Counter(
 BOT_DEFLECTIONS = Counter(
     "omnihub_bot_deflections_total",
     "Questions the bot answered from the knowledge base without an agent (a direct answer or a chosen suggestion)",
+)
+BOT_ENGINE_FALLBACKS = Counter(
+    "omnihub_bot_engine_fallbacks_total",
+    "Questions the knowledge base answered because the inbox's engine (llm, webhook) was not configured or failed",
+    ["engine", "reason"],
 )
 BOT_HANDOFFS = Counter(
     "omnihub_bot_handoffs_total",

@@ -45,6 +45,7 @@ __all__ = [
     "SharedValue",
     "StoredFile",
     "Workspace",
+    "WorkspaceBot",
     "row_values",
     "utcnow",
 ]
@@ -376,6 +377,19 @@ class BotTurn(SQLModel, table=True):
     suggestions: list[dict[str, Any]] = _json(list)
     """The `{"article_id", "title", "score"}` offered as a numbered list, in order."""
     created_at: datetime = _created()
+
+
+class WorkspaceBot(SQLModel, table=True):
+    """A workspace's bot-wide settings: the business's synonym groups and its engines' endpoints (secrets sealed)."""
+
+    __tablename__ = "workspace_bot"
+    workspace_id: str = Field(foreign_key="workspace.id", primary_key=True, max_length=36)
+    synonyms: list[list[str]] = _json(list)
+    """Groups of terms the knowledge-base engine treats as one; a change bumps `Workspace.kb_version`."""
+    llm: dict[str, Any] = _json(dict)
+    """The LLM engine's `base_url`, `model`, `timeout_seconds` and sealed `api_key` (hub.bot_engines)."""
+    webhook: dict[str, Any] = _json(dict)
+    """The external bot's `url`, `timeout_seconds` and sealed signing `secret` (hub.bot_engines)."""
 
 
 class StoredFile(SQLModel, table=True):

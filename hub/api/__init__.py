@@ -8,6 +8,7 @@ from litestar import Router
 from hub.api.agents import AgentController
 from hub.api.attachments import upload_route
 from hub.api.auth import AuthController
+from hub.api.bot_settings import BotEnginesController
 from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
 from hub.api.inbound_events import InboundEventController
@@ -33,6 +34,7 @@ def api_router(settings: Settings) -> Router:
             MessageController,
             InboundEventController,
             KnowledgeBaseController,
+            BotEnginesController,
             upload_route(settings),
         ],
     )

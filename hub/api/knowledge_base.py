@@ -19,6 +19,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.bot_settings import refuse_unconfigured_engine
 from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
 from hub.errors import ApiError, error_responses
@@ -421,9 +422,10 @@ class KnowledgeBaseController(Controller):
         """Whether the bot holds the inbox's new conversations, its greeting, and when it hands over."""
         return bot_settings(await _inbox(session, caller, inbox_id))
 
-    @put("/inboxes/{inbox_id:str}/bot", responses=error_responses(400, 401, 404, 413))
+    @put("/inboxes/{inbox_id:str}/bot", responses=error_responses(400, 401, 404, 413, 422))
     async def put_bot_settings(
         self,
+        hub: NamedDependency[Hub],
         caller: NamedDependency[Caller],
         session: NamedDependency[AsyncSession],
         inbox_id: IdPath,
@@ -431,12 +433,14 @@ class KnowledgeBaseController(Controller):
     ) -> BotSettings:
         """Replace the inbox's bot settings; the next customer message is handled by them, on every process."""
         inbox = await _inbox(session, caller, inbox_id)
+        await refuse_unconfigured_engine(hub, session, caller.workspace_id, data.engine)
         greeting = clean_text(data.greeting)
         inbox.bot_enabled = data.enabled
         inbox.bot_settings = {
             "greeting": greeting,
             "run_when": data.run_when,
             "handoff_after_abstains": data.handoff_after_abstains,
+            "engine": data.engine,
         }
         session.add(inbox)
         await session.commit()

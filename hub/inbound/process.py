@@ -306,7 +306,7 @@ def _opening(item: _Pending, contact_id: str, identity: Identity, now: datetime)
         inbox_id=inbox.id,
         contact_id=contact_id,
         identity_id=identity.id,
-        status=ConversationStatus.BOT if inbox.bot_enabled else ConversationStatus.QUEUED,
+        status=ConversationStatus.BOT if bot.takes_new_conversations(inbox) else ConversationStatus.QUEUED,
         created_at=now,
         last_message_at=now,
     )

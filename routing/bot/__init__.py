@@ -29,6 +29,7 @@ from routing.bot.decision import DEFAULT_THRESHOLDS, BotAnswer, Decision, Scored
 from routing.bot.folding import MAX_TEXT_CHARS, fold
 from routing.bot.handoff import HandoffReason, HandoffSignal, detect_handoff
 from routing.bot.index import BotIndex, Candidate
+from routing.bot.run_when import RunWhen, bot_runs
 
 __all__ = [
     "DEFAULT_CONFIDENCE_MODEL",
@@ -43,8 +44,10 @@ __all__ = [
     "Evidence",
     "HandoffReason",
     "HandoffSignal",
+    "RunWhen",
     "ScoredArticle",
     "Thresholds",
+    "bot_runs",
     "decide",
     "detect_handoff",
     "fold",

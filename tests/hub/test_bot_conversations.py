@@ -3,6 +3,7 @@ suggestions, abstains, hands over with a summary the agent sees, and keeps quiet
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -10,6 +11,15 @@ import pytest
 
 from tests.conftest import bearer, inbox_of, wait_for
 from tests.hub.test_knowledge_base_api import REFUND_ZH, RETURNS, SHIPPING, create
+from tests.hub.test_wechat_channel import (  # noqa: F401  (wechat_api is a fixture)
+    calls_to,
+    conversations,
+    deliveries,
+    messages,
+    oa_text,
+    post,
+    wechat_api,
+)
 
 GREETING = "Hello! I'm the shop's assistant."
 
@@ -287,14 +297,62 @@ def test_bot_settings_are_validated_and_scoped_to_the_workspace(client, bot):
         "greeting": GREETING,
         "run_when": "always",
         "handoff_after_abstains": 2,
+        "engine": "knowledge_base",
     }
     for body in (
         {"run_when": "sometimes"},
         {"handoff_after_abstains": 0},
         {"greeting": "x" * 1001},
+        {"engine": "gpt"},
         {"colour": 1},
     ):
         refused = client.put(path, json=body, headers=bearer(token))
         assert refused.status_code == 400 and refused.json()["code"] == "invalid_request", body
     missing = client.get("/api/v1/inboxes/00000000-0000-7000-8000-000000000000/bot", headers=bearer(token))
     assert missing.status_code == 404 and missing.json()["code"] == "inbox_not_found"
+
+
+def test_clear_frustration_hands_over_at_once(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("How can I return an item?")
+    visitor.bot_replies(2)
+    sent = visitor.say("this is useless, you are not helping at all")
+    assert "passing you to a colleague" in visitor.bot_replies(3)[-1]
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    wait_for(lambda: settled(client))
+    messages = client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(bot["token"])
+    ).json()
+    (note,) = [m for m in messages["items"] if m["direction"] == "note"]
+    assert "the customer seemed frustrated" in note["text"]
+    assert bot_metric(client, "handoffs", '{reason="frustration"}') >= 1
+
+
+def test_on_wechat_the_bot_answers_once_per_message_and_hands_over_on_frustration(client, demo, wechat_api):  # noqa: F811
+    token = demo["api_token"]
+    inbox = inbox_of(demo, "wechat_oa")
+    client.put(f"/api/v1/inboxes/{inbox['id']}/bot", json={"enabled": True}, headers=bearer(token))
+    create(client, token, REFUND_ZH)
+
+    delivery = deliveries(demo, "wechat_oa").post(oa_text("退款一般要多久到账", 990001))
+    assert [post(client, demo, "wechat_oa", delivery).text for _ in range(3)] == ["success"] * 3
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    wait_for(lambda: calls_to(wechat_api, "/cgi-bin/message/custom/send"))
+    wait_for(lambda: settled(client))
+    [send] = calls_to(wechat_api, "/cgi-bin/message/custom/send")
+    assert json.loads(send.request.content)["text"]["content"] == REFUND_ZH["answer"]
+
+    post(
+        client,
+        demo,
+        "wechat_oa",
+        deliveries(demo, "wechat_oa").post(oa_text("什么破机器人，气死我了", 990002)),
+    )
+    wait_for(lambda: len(calls_to(wechat_api, "/cgi-bin/message/custom/send")) == 2)
+    handoff = calls_to(wechat_api, "/cgi-bin/message/custom/send")[-1]
+    assert "转接人工客服" in json.loads(handoff.request.content)["text"]["content"]
+    wait_for(lambda: settled(client))
+    notes = [m for m in messages(client, demo, conversation["id"]) if m["direction"] == "note"]
+    assert len(notes) == 1 and "客户似乎不满意" in notes[0]["text"]
+    status = client.get(f"/api/v1/conversations/{conversation['id']}", headers=bearer(token)).json()["status"]
+    assert status in ("queued", "assigned")

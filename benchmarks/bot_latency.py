@@ -1,0 +1,231 @@
+"""Latency from a visitor's question to the bot's answer on the visitor's own WebSocket, in production mode.
+
+The demo web chat inbox gets its bot on and the FAQ set's articles (benchmarks/bot_faq); visitor WebSockets
+ask questions the knowledge base answers, on a fixed schedule (open loop), rotating over enough visitors that
+each has one question open at a time. Latency runs from each question's scheduled send time to the bot's
+`message.created` arriving on that visitor's socket: the accept commit, the job, processing, the bot's
+decision, its outbound message, the Redis fan-out and the socket. Baseline, in the same run on the same web
+process: `GET /healthz` on the same schedule.
+
+    .venv/bin/python -m benchmarks.bot_latency [--rate 100] [--seconds 10] [--runs 3] [--redis-db 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import itertools
+import json
+import time
+
+import httpx
+import websockets
+
+from benchmarks.bot_faq import load_articles
+from benchmarks.cluster import Cluster
+from benchmarks.load import (
+    UNLIMITED_WIDGET_RATES,
+    VisitorSocket,
+    connect_visitors,
+    open_loop,
+    raise_open_file_limit,
+)
+from benchmarks.measure import (
+    CpuAccount,
+    bench_cluster,
+    deployment_options,
+    describe_machine,
+    median,
+    percentile,
+)
+from benchmarks.results import record_section, table
+from benchmarks.webchat_latency import _healthz_latencies
+
+TARGET_P99_MS = 1000
+ANSWER_TIMEOUT_SECONDS = 30
+
+
+class AskingVisitor:
+    """A visitor socket whose bot answers resolve its open questions in order."""
+
+    def __init__(self, socket: VisitorSocket) -> None:
+        self.socket = socket
+        self.waiting: collections.deque[asyncio.Future] = collections.deque()
+        self._reader = asyncio.create_task(self._read())
+
+    async def ask(self, text: str, client_id: str) -> asyncio.Future:
+        answered = asyncio.get_running_loop().create_future()
+        self.waiting.append(answered)
+        await self.socket.connection.send(
+            json.dumps({"type": "message", "text": text, "client_id": client_id})
+        )
+        return answered
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.socket.connection:
+                frame = json.loads(raw)
+                if (
+                    frame.get("type") == "message.created"
+                    and frame["message"].get("sender") == "bot"
+                    and self.waiting
+                ):
+                    future = self.waiting.popleft()
+                    if not future.done():
+                        future.set_result(time.perf_counter())
+        except websockets.ConnectionClosed:
+            for future in self.waiting:
+                if not future.done():
+                    future.set_exception(RuntimeError("the hub closed the visitor socket"))
+
+    async def close(self) -> None:
+        self._reader.cancel()
+        await self.socket.connection.close()
+
+
+def main() -> None:
+    options = _options()
+    raise_open_file_limit(4 * options.visitors + 1024)
+    with bench_cluster(options, UNLIMITED_WIDGET_RATES) as cluster:
+        machine = describe_machine(cluster)
+        questions = _set_up_bot(cluster)
+        runs = asyncio.run(_measure(cluster, options, questions))
+    report = _report(options, runs, len(questions))
+    print(report)
+    record_section("bot_latency", "Bot answers on the visitor's socket, production mode", machine, report)
+
+
+def _options() -> argparse.Namespace:
+    parser = deployment_options(__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=100.0, help="questions per second")
+    parser.add_argument("--visitors", type=int, default=600, help="visitor sockets the questions rotate over")
+    return parser.parse_args()
+
+
+def _set_up_bot(cluster: Cluster) -> list[str]:
+    """Bot on, no greeting, the FAQ's articles loaded; the questions (each article's phrasings) it answers."""
+    headers = {"Authorization": f"Bearer {cluster.api_token}"}
+    inbox = cluster.inbox("webchat")
+    with httpx.Client(base_url=cluster.url, headers=headers, timeout=60) as api:
+        api.put(f"/api/v1/inboxes/{inbox['id']}/bot", json={"enabled": True}).raise_for_status()
+        for article in load_articles():
+            body = {
+                "title": article.title,
+                "questions": list(article.questions),
+                "answer": article.answer,
+                "locale": article.locale,
+                "tags": list(article.tags),
+            }
+            api.post("/api/v1/kb/articles", json=body).raise_for_status()
+        candidates = [question for article in load_articles() for question in article.questions]
+        return [
+            text
+            for text in candidates
+            if api.post("/api/v1/kb/ask", json={"text": text}).json()["decision"] == "answer"
+        ]
+
+
+async def _measure(cluster: Cluster, options: argparse.Namespace, questions: list[str]) -> list[dict]:
+    web_urls = [process.url for process in cluster.web]
+    widget_token = cluster.inbox("webchat")["widget_token"]
+    sockets = await connect_visitors(
+        [url.replace("http", "ws", 1) + f"/widget/{widget_token}/ws" for url in web_urls], options.visitors
+    )
+    visitors = [AskingVisitor(socket) for socket in sockets]
+    texts = itertools.cycle(questions)
+    await _questions(visitors, texts, options.rate, 2.0, "warm-up")
+    runs = []
+    for number in range(options.runs):
+        baseline = await _healthz_latencies(web_urls, options.rate, options.seconds / 2)
+        account = CpuAccount(cluster)
+        account.start()
+        latencies, lost = await _questions(visitors, texts, options.rate, options.seconds, f"run{number}")
+        cpu = account.stop()
+        runs.append({"latencies": latencies, "lost": lost, "baseline": baseline, "cpu": cpu})
+        print(
+            f"run {number + 1}: P50 {_p(latencies, 0.5)} ms, P99 {_p(latencies, 0.99)} ms, "
+            f"lost {lost} (/healthz P99 {percentile(baseline, 0.99):.1f} ms)",
+            flush=True,
+        )
+    await asyncio.gather(*(visitor.close() for visitor in visitors))
+    return runs
+
+
+async def _questions(
+    visitors: list[AskingVisitor], texts: itertools.cycle, rate: float, seconds: float, label: str
+) -> tuple[list[float], int]:
+    latencies: list[float] = []
+    lost = 0
+
+    async def send(sequence: int, scheduled: float) -> None:
+        nonlocal lost
+        answered = await visitors[sequence % len(visitors)].ask(next(texts), f"{label}-{sequence}")
+        try:
+            latencies.append((await asyncio.wait_for(answered, ANSWER_TIMEOUT_SECONDS) - scheduled) * 1000)
+        except (TimeoutError, RuntimeError):
+            lost += 1
+
+    await open_loop(rate, seconds, send)
+    return latencies, lost
+
+
+def _p(latencies: list[float], fraction: float) -> str:
+    """A percentile in ms, or `all lost` when no answer came back within the timeout."""
+    return f"{percentile(latencies, fraction):.1f}" if latencies else "all lost"
+
+
+def _report(options: argparse.Namespace, runs: list[dict], question_count: int) -> str:
+    rows = [
+        [
+            number + 1,
+            _p(run["latencies"], 0.5),
+            _p(run["latencies"], 0.99),
+            f"{percentile(run['baseline'], 0.5):.2f}",
+            f"{percentile(run['baseline'], 0.99):.2f}",
+            run["lost"],
+        ]
+        for number, run in enumerate(runs)
+    ]
+    answered = [run for run in runs if run["latencies"]] or [{"latencies": [float("inf")]}]
+    p50 = median([percentile(run["latencies"], 0.5) for run in answered])
+    p99 = median([percentile(run["latencies"], 0.99) for run in answered])
+    rows.append(
+        [
+            "median",
+            f"**{p50:.1f}**",
+            f"**{p99:.1f}**",
+            f"**{median([percentile(run['baseline'], 0.5) for run in runs]):.2f}**",
+            f"**{median([percentile(run['baseline'], 0.99) for run in runs]):.2f}**",
+            sum(run["lost"] for run in runs),
+        ]
+    )
+    parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
+    cores = [
+        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
+    ]
+    met = p99 < TARGET_P99_MS and not any(run["lost"] for run in runs)
+    return "\n".join(
+        [
+            f"{options.rate:.0f} questions/s on a fixed schedule over {options.visitors} visitor WebSockets, "
+            f"{question_count} distinct questions the knowledge base answers (the FAQ set's phrasings, 68 articles), "
+            f"{options.web} web process(es), {options.workers} worker process(es) × {options.worker_threads} threads; "
+            f"{options.runs} runs of {options.seconds:.0f} s. Latency: scheduled send → the bot's `message.created` on "
+            "the visitor's own WebSocket. The machine is shared with other engineers' test suites.",
+            "",
+            table(
+                ["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"],
+                rows,
+            ),
+            "",
+            f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s, nothing lost: **{'met' if met else 'not met'}**.",
+            "",
+            "Cores busy during the runs (median):",
+            "",
+            table(["part", "cores busy"], cores),
+        ]
+    )
+
+
+if __name__ == "__main__":
+    main()
