@@ -17,10 +17,15 @@ from typing import Any
 import pytest
 from litestar.testing import TestClient
 
+from sqlmodel import col, func, select
+
+from connectors.email.polling import MailboxCursor
 from connectors.email.testing import DovecotServer, SmtpRecorder, TestCertificate
 from hub.app import create_app
+from hub.models import Conversation, Message, PollState
+from hub.runtime import Hub
 from hub.settings import Settings
-from tests.conftest import assert_error_shape, bearer, wait_for
+from tests.conftest import assert_error_shape, bearer, run, wait_for
 from tests.connectors.email.conftest import MAILBOX_PASSWORD, Mailbox, fixture_mail
 
 WAIT = 30.0
@@ -378,6 +383,22 @@ def test_a_mail_server_on_loopback_is_refused_unless_the_operator_opens_it(
     assert "loopback" in answer.json()["errors"][0]["message"]
 
 
+async def saved_position(hub: Hub, inbox_id: str) -> tuple[MailboxCursor | None, int]:
+    """The inbox's durable mailbox position and how many mails (one message each) it has stored."""
+    async with hub.database.session() as session:
+        state = await session.get(PollState, inbox_id)
+        stored = (
+            await session.exec(
+                select(func.count())
+                .select_from(Message)
+                .join(Conversation, col(Message.conversation_id) == Conversation.id)
+                .where(Conversation.inbox_id == inbox_id)
+            )
+        ).one()
+    cursor = state.cursor if state is not None else None
+    return (MailboxCursor.decode(cursor) if cursor is not None else None), stored
+
+
 def test_restarted_mid_import_nothing_is_lost_or_stored_twice(
     settings: Settings, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
 ) -> None:
@@ -395,6 +416,10 @@ def test_restarted_mid_import_nothing_is_lost_or_stored_twice(
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as first:
         inbox_id = create_inbox(first, demo, mailbox.settings(smtp, batch_size=1))["id"]
         wait_for(lambda: len(conversations(first, demo, inbox_id)) >= 3, timeout=WAIT)
+    saved, imported = run(lambda hub: saved_position(hub, inbox_id), settings)
+    assert saved is not None and imported - 1 <= saved.last_uid <= imported, (
+        "the stopped process's durable position must sit at most one batch behind what it stored, never ahead"
+    )
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as second:
         before = len(conversations(second, demo, inbox_id))
         assert before < total, "the first process imported everything before it stopped; nothing was tested"
