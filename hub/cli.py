@@ -272,7 +272,11 @@ def rotate_secrets(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.as_json()))
     else:
-        for name, tally in (("inbox secrets", report.inbox_secrets), ("shared values", report.shared_values)):
+        for name, tally in (
+            ("inbox secrets", report.inbox_secrets),
+            ("shared values", report.shared_values),
+            ("bot secrets", report.bot_secrets),
+        ):
             click.echo(
                 f"{name}: {tally.reencrypted} re-encrypted under the current key, "
                 f"{tally.already_current} already under it"

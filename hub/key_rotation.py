@@ -1,19 +1,21 @@
 """Re-encrypt every stored secret under the current secret key, so older keys can be retired.
 
-Secrets at rest are inbox settings marked encrypted and the values of the connectors' shared
-store. Processes running meanwhile keep working: they decrypt with the current key or a fallback
+Secrets at rest are inbox settings marked encrypted, the values of the connectors' shared
+store and the bot engines' credentials. Processes running meanwhile keep working: they decrypt with the current key or a fallback
 key, and whatever they write is under the current key already.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
-from hub.models import Inbox, SharedValue
+from hub.models import Inbox, SharedValue, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
 
 __all__ = ["RotationReport", "Tally", "rotate_secrets"]
@@ -29,6 +31,8 @@ class Tally:
 class RotationReport:
     inbox_secrets: Tally = field(default_factory=Tally)
     shared_values: Tally = field(default_factory=Tally)
+    bot_secrets: Tally = field(default_factory=Tally)
+    """The bot engines' API key and signing secret (`WorkspaceBot`)."""
     unreadable: list[str] = field(default_factory=list)
     """What no configured key decrypts, by inbox and setting name or shared-store key (never the value)."""
 
@@ -36,6 +40,7 @@ class RotationReport:
         return {
             "inbox_secrets": vars(self.inbox_secrets),
             "shared_values": vars(self.shared_values),
+            "bot_secrets": vars(self.bot_secrets),
             "unreadable": self.unreadable,
         }
 
@@ -44,34 +49,73 @@ async def rotate_secrets(hub: Hub) -> RotationReport:
     report = RotationReport()
     await _rotate_inbox_secrets(hub, report)
     await _rotate_shared_values(hub, report)
+    await _rotate_bot_secrets(hub, report)
     return report
 
 
 async def _rotate_inbox_secrets(hub: Hub, report: RotationReport) -> None:
-    """One inbox at a time, its row locked, so a settings change made meanwhile is not overwritten."""
+    await _rotate_sealed_columns(
+        hub,
+        report,
+        report.inbox_secrets,
+        Inbox,
+        col(Inbox.id),
+        ("settings",),
+        lambda inbox_id, _, name: f"inbox {inbox_id} setting {name}",
+    )
+
+
+async def _rotate_bot_secrets(hub: Hub, report: RotationReport) -> None:
+    await _rotate_sealed_columns(
+        hub,
+        report,
+        report.bot_secrets,
+        WorkspaceBot,
+        col(WorkspaceBot.workspace_id),
+        ("llm", "webhook"),
+        lambda workspace_id, engine, name: f"workspace {workspace_id} bot engine {engine} {name}",
+    )
+
+
+async def _rotate_sealed_columns(
+    hub: Hub,
+    report: RotationReport,
+    tally: Tally,
+    model: type[Inbox] | type[WorkspaceBot],
+    key: Mapped[str],
+    columns: tuple[str, ...],
+    place: Callable[[str, str, str], str],
+) -> None:
+    """Sealed values (`{ENCRYPTED: ...}`) inside a table's JSON columns, one row at a time with the row locked,
+    so a settings change made meanwhile is not overwritten."""
     async with hub.database.session() as session:
-        inbox_ids = (await session.exec(select(Inbox.id).order_by(Inbox.id))).all()
-    for inbox_id in inbox_ids:
+        row_ids = (await session.exec(select(key).order_by(key))).all()
+    for row_id in row_ids:
         async with hub.database.session() as session:
-            inbox = (await session.exec(select(Inbox).where(Inbox.id == inbox_id).with_for_update())).first()
-            if inbox is None:
+            row = (await session.exec(select(model).where(key == row_id).with_for_update())).first()
+            if row is None:
                 continue
-            settings = dict(inbox.settings)
-            for name, value in inbox.settings.items():
-                if not (isinstance(value, dict) and ENCRYPTED in value):
-                    continue
-                try:
-                    ciphertext = hub.box.reencrypted(value[ENCRYPTED])
-                except ValueError:
-                    report.unreadable.append(f"inbox {inbox.id} setting {name}")
-                    continue
-                if ciphertext is None:
-                    report.inbox_secrets.already_current += 1
-                else:
-                    settings[name] = {ENCRYPTED: ciphertext}
-                    report.inbox_secrets.reencrypted += 1
-            if settings != inbox.settings:
-                inbox.settings = settings
+            changed = False
+            for column in columns:
+                stored: dict[str, Any] = getattr(row, column)
+                resealed = dict(stored)
+                for name, value in stored.items():
+                    if not (isinstance(value, dict) and ENCRYPTED in value):
+                        continue
+                    try:
+                        ciphertext = hub.box.reencrypted(value[ENCRYPTED])
+                    except ValueError:
+                        report.unreadable.append(place(row_id, column, name))
+                        continue
+                    if ciphertext is None:
+                        tally.already_current += 1
+                    else:
+                        resealed[name] = {ENCRYPTED: ciphertext}
+                        tally.reencrypted += 1
+                if resealed != stored:
+                    setattr(row, column, resealed)
+                    changed = True
+            if changed:
                 await session.commit()
 
 

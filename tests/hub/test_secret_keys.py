@@ -14,7 +14,7 @@ from sqlmodel import select
 
 from hub.app import create_app
 from hub.cli import main
-from hub.models import Inbox, SharedValue
+from hub.models import Inbox, SharedValue, WorkspaceBot
 from hub.runtime import ENCRYPTED
 from hub.settings import Settings
 from tests.conftest import bearer, run
@@ -99,6 +99,24 @@ def encrypted_inbox_settings(settings: Settings) -> dict[str, str]:
     return run(read, settings)
 
 
+BOT_API_KEY = "sk-rotated-0123456789"
+BOT_SIGNING_SECRET = "whsec_MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="
+
+
+def bot_engine_secrets(settings: Settings) -> dict[str, str]:
+    """The bot engines' sealed credentials, opened with the settings' keys."""
+
+    async def read(hub) -> dict[str, str]:
+        async with hub.database.session() as session:
+            (bot,) = (await session.exec(select(WorkspaceBot))).all()
+        return {
+            "llm.api_key": hub.box.decrypt(bot.llm["api_key"][ENCRYPTED]),
+            "webhook.secret": hub.box.decrypt(bot.webhook["secret"][ENCRYPTED]),
+        }
+
+    return run(read, settings)
+
+
 def shared_values(settings: Settings) -> dict[str, str]:
     async def read(hub) -> dict[str, str]:
         async with hub.database.session() as session:
@@ -115,6 +133,15 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
     widget = next(inbox["widget_token"] for inbox in demo["inboxes"] if inbox["kind"] == "webchat")
     with hub_client() as client:
         old_visitor = start_chat(client, widget)
+        engines = client.put(
+            "/api/v1/bot/engines",
+            json={
+                "llm": {"base_url": "https://llm.example.com/v1", "model": "m", "api_key": BOT_API_KEY},
+                "webhook": {"url": "https://bot.example.com/hook", "secret": BOT_SIGNING_SECRET},
+            },
+            headers=bearer(demo["api_token"]),
+        )
+        assert engines.status_code == 200, engines.text
     under_old_key = encrypted_inbox_settings(Settings())
     assert under_old_key, "the demo has inboxes with secret settings"
 
@@ -137,6 +164,7 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
         f"shared values: {len(stored)} re-encrypted under the current key, 0 already under it"
         in rotated.stdout
     )
+    assert "bot secrets: 2 re-encrypted under the current key, 0 already under it" in rotated.stdout
     under_new_key = encrypted_inbox_settings(Settings())
     assert under_new_key.keys() == under_old_key.keys()
     assert not set(under_new_key.values()) & set(under_old_key.values())
@@ -144,6 +172,7 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
     assert again == {
         "inbox_secrets": {"reencrypted": 0, "already_current": len(under_old_key)},
         "shared_values": {"reencrypted": 0, "already_current": len(stored)},
+        "bot_secrets": {"reencrypted": 0, "already_current": 2},
         "unreadable": [],
     }
 
@@ -151,6 +180,10 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
     assert json.loads(omnihub("demo", "--json").stdout) == demo, (
         "the remembered demo secrets decrypt under the new key"
     )
+    assert bot_engine_secrets(Settings()) == {
+        "llm.api_key": BOT_API_KEY,
+        "webhook.secret": BOT_SIGNING_SECRET,
+    }
     with hub_client() as client:
         assert client.get("/api/v1/inboxes", headers=bearer(demo["api_token"])).status_code == 200
         assert visitor_history(client, widget, new_visitor) == 200, (
