@@ -7,12 +7,15 @@ anything else under it is refused, in every mode.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import replace
 
 import pytest
+import respx
 
 from tests.conftest import wait_for
 from tests.hub.wechat_support import (
+    API,
     connected_inbox,
     conversations,
     deliver,
@@ -20,9 +23,17 @@ from tests.hub.wechat_support import (
     signed_by,
     text_message,
     texts,
+    wechat_api,
 )
 
 MODES = ["plain", "safe", "compatible"]
+
+
+@pytest.fixture(autouse=True)
+def wechat() -> Iterator[respx.MockRouter]:
+    """WeChat's API answers the profile look-up of each stored message, so no test reaches the real one."""
+    with wechat_api(API) as router:
+        yield router
 
 
 def stored_texts(client, api_token: str, inbox) -> list[str]:
