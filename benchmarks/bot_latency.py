@@ -32,12 +32,15 @@ from benchmarks.load import (
     raise_open_file_limit,
 )
 from benchmarks.measure import (
+    LATENCY_HEADER,
     CpuAccount,
     bench_cluster,
+    cores_busy_rows,
     deployment_options,
     describe_machine,
-    median,
+    latency_rows,
     percentile,
+    percentile_shown,
 )
 from benchmarks.results import record_section, table
 from benchmarks.webchat_latency import _healthz_latencies
@@ -144,7 +147,7 @@ async def _measure(cluster: Cluster, options: argparse.Namespace, questions: lis
         cpu = account.stop()
         runs.append({"latencies": latencies, "lost": lost, "baseline": baseline, "cpu": cpu})
         print(
-            f"run {number + 1}: P50 {_p(latencies, 0.5)} ms, P99 {_p(latencies, 0.99)} ms, "
+            f"run {number + 1}: P50 {percentile_shown(latencies, 0.5)} ms, P99 {percentile_shown(latencies, 0.99)} ms, "
             f"lost {lost} (/healthz P99 {percentile(baseline, 0.99):.1f} ms)",
             flush=True,
         )
@@ -170,40 +173,8 @@ async def _questions(
     return latencies, lost
 
 
-def _p(latencies: list[float], fraction: float) -> str:
-    """A percentile in ms, or `all lost` when no answer came back within the timeout."""
-    return f"{percentile(latencies, fraction):.1f}" if latencies else "all lost"
-
-
 def _report(options: argparse.Namespace, runs: list[dict], question_count: int) -> str:
-    rows = [
-        [
-            number + 1,
-            _p(run["latencies"], 0.5),
-            _p(run["latencies"], 0.99),
-            f"{percentile(run['baseline'], 0.5):.2f}",
-            f"{percentile(run['baseline'], 0.99):.2f}",
-            run["lost"],
-        ]
-        for number, run in enumerate(runs)
-    ]
-    answered = [run for run in runs if run["latencies"]] or [{"latencies": [float("inf")]}]
-    p50 = median([percentile(run["latencies"], 0.5) for run in answered])
-    p99 = median([percentile(run["latencies"], 0.99) for run in answered])
-    rows.append(
-        [
-            "median",
-            f"**{p50:.1f}**",
-            f"**{p99:.1f}**",
-            f"**{median([percentile(run['baseline'], 0.5) for run in runs]):.2f}**",
-            f"**{median([percentile(run['baseline'], 0.99) for run in runs]):.2f}**",
-            sum(run["lost"] for run in runs),
-        ]
-    )
-    parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
-    cores = [
-        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
-    ]
+    rows, p99 = latency_rows(runs)
     met = p99 < TARGET_P99_MS and not any(run["lost"] for run in runs)
     return "\n".join(
         [
@@ -213,16 +184,13 @@ def _report(options: argparse.Namespace, runs: list[dict], question_count: int) 
             f"{options.runs} runs of {options.seconds:.0f} s. Latency: scheduled send → the bot's `message.created` on "
             "the visitor's own WebSocket. The machine is shared with other engineers' test suites.",
             "",
-            table(
-                ["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"],
-                rows,
-            ),
+            table(LATENCY_HEADER, rows),
             "",
             f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s, nothing lost: **{'met' if met else 'not met'}**.",
             "",
             "Cores busy during the runs (median):",
             "",
-            table(["part", "cores busy"], cores),
+            table(["part", "cores busy"], cores_busy_rows(runs)),
         ]
     )
 

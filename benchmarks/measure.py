@@ -24,14 +24,18 @@ import redis
 from benchmarks.cluster import Cluster, production_cluster
 
 __all__ = [
+    "LATENCY_HEADER",
     "CpuAccount",
     "bench_cluster",
+    "cores_busy_rows",
     "cpu_check_ms",
     "deployment_options",
     "describe_host",
     "describe_machine",
+    "latency_rows",
     "median",
     "percentile",
+    "percentile_shown",
     "postgres_rows",
     "resident_kib",
 ]
@@ -87,6 +91,52 @@ def percentile(values: list[float], fraction: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def percentile_shown(latencies: list[float], fraction: float) -> str:
+    """A percentile in ms to one decimal, or `all lost` when no answer came back."""
+    return f"{percentile(latencies, fraction):.1f}" if latencies else "all lost"
+
+
+def latency_rows(runs: list[dict]) -> tuple[list[list[object]], float]:
+    """Each run's P50/P99 of `latencies` (ms) beside its `/healthz` baseline and what it `lost`, then their medians;
+    and the median P99 (infinite when no run got an answer)."""
+
+    rows: list[list[object]] = [
+        [
+            number + 1,
+            percentile_shown(run["latencies"], 0.5),
+            percentile_shown(run["latencies"], 0.99),
+            f"{percentile(run['baseline'], 0.5):.2f}",
+            f"{percentile(run['baseline'], 0.99):.2f}",
+            run["lost"],
+        ]
+        for number, run in enumerate(runs)
+    ]
+    answered = [run["latencies"] for run in runs if run["latencies"]] or [[float("inf")]]
+    p99 = median([percentile(latencies, 0.99) for latencies in answered])
+    rows.append(
+        [
+            "median",
+            f"**{median([percentile(latencies, 0.5) for latencies in answered]):.1f}**",
+            f"**{p99:.1f}**",
+            f"**{median([percentile(run['baseline'], 0.5) for run in runs]):.2f}**",
+            f"**{median([percentile(run['baseline'], 0.99) for run in runs]):.2f}**",
+            sum(run["lost"] for run in runs),
+        ]
+    )
+    return rows, p99
+
+
+LATENCY_HEADER = ["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"]
+
+
+def cores_busy_rows(runs: list[dict]) -> list[list[object]]:
+    """The median share of a core each part of the deployment kept busy over the runs (`CpuAccount` figures)."""
+    parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
+    return [
+        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
+    ]
 
 
 def describe_machine(cluster: Cluster) -> dict[str, str]:

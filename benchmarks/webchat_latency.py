@@ -24,11 +24,13 @@ from benchmarks.load import (
     raise_open_file_limit,
 )
 from benchmarks.measure import (
+    LATENCY_HEADER,
     CpuAccount,
     bench_cluster,
+    cores_busy_rows,
     deployment_options,
     describe_machine,
-    median,
+    latency_rows,
     percentile,
 )
 from benchmarks.results import record_section, table
@@ -129,36 +131,7 @@ async def _healthz_latencies(web_urls: list[str], rate: float, seconds: float) -
 
 
 def _report(options: argparse.Namespace, runs: list[dict]) -> str:
-    rows = []
-    for number, run in enumerate(runs):
-        rows.append(
-            [
-                number + 1,
-                f"{percentile(run['latencies'], 0.5):.1f}",
-                f"{percentile(run['latencies'], 0.99):.1f}",
-                f"{percentile(run['baseline'], 0.5):.2f}",
-                f"{percentile(run['baseline'], 0.99):.2f}",
-                run["lost"],
-            ]
-        )
-    p50 = median([percentile(run["latencies"], 0.5) for run in runs])
-    p99 = median([percentile(run["latencies"], 0.99) for run in runs])
-    base50 = median([percentile(run["baseline"], 0.5) for run in runs])
-    base99 = median([percentile(run["baseline"], 0.99) for run in runs])
-    rows.append(
-        [
-            "median",
-            f"**{p50:.1f}**",
-            f"**{p99:.1f}**",
-            f"**{base50:.2f}**",
-            f"**{base99:.2f}**",
-            sum(run["lost"] for run in runs),
-        ]
-    )
-    parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
-    cores = [
-        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
-    ]
+    rows, p99 = latency_rows(runs)
     met = p99 < TARGET_P99_MS and not any(run["lost"] for run in runs)
     return "\n".join(
         [
@@ -168,16 +141,13 @@ def _report(options: argparse.Namespace, runs: list[dict]) -> str:
             "`message.created` on the agent's WebSocket, so it includes the accept commit, the job, processing, the "
             "Redis fan-out and both sockets.",
             "",
-            table(
-                ["run", "P50 ms", "P99 ms", "baseline /healthz P50 ms", "baseline /healthz P99 ms", "lost"],
-                rows,
-            ),
+            table(LATENCY_HEADER, rows),
             "",
             f"Target: P99 < {TARGET_P99_MS} ms at {options.rate:.0f}/s, nothing lost: **{'met' if met else 'not met'}**.",
             "",
             "Cores busy during the runs (median):",
             "",
-            table(["part", "cores busy"], cores),
+            table(["part", "cores busy"], cores_busy_rows(runs)),
         ]
     )
 

@@ -28,6 +28,7 @@ from benchmarks.load import KeepAliveClient, open_loop
 from benchmarks.measure import (
     CpuAccount,
     bench_cluster,
+    cores_busy_rows,
     cpu_check_ms,
     deployment_options,
     describe_machine,
@@ -222,10 +223,6 @@ def _report(options: argparse.Namespace, runs: list[dict]) -> str:
             f"{median([run['cpu_check'] for run in runs]):.0f}",
         ]
     )
-    parts = ["web", "workers", "postgres", "redis", "load generator", "other"]
-    cores = [
-        [part, f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in runs]):.2f}"] for part in parts
-    ]
     met = p99 < TARGET_P99_MS and not any(run["failures"] for run in runs)
     return "\n".join(
         [
@@ -258,7 +255,7 @@ def _report(options: argparse.Namespace, runs: list[dict]) -> str:
             "",
             "Cores busy during the runs (median):",
             "",
-            table(["part", "cores busy"], cores),
+            table(["part", "cores busy"], cores_busy_rows(runs)),
         ]
     )
 
