@@ -44,7 +44,9 @@
     ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #d1d5db;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
     ".send{border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
-    "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}}";
+    "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}" +
+    /* Full screen, the open chat has its own close button: the bubble would cover Send. */
+    ".panel:not([hidden])+.bubble{display:none}}";
 
   var state = {
     visitorToken: readToken(),

@@ -152,9 +152,19 @@ def console_errors() -> list[str]:
     return []
 
 
-def new_page(browser: Browser, console_errors: list[str], *, without_websocket: bool = False) -> Page:
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+
+
+def new_page(
+    browser: Browser,
+    console_errors: list[str],
+    *,
+    without_websocket: bool = False,
+    viewport: dict[str, int] = DESKTOP,
+) -> Page:
     """A fresh profile (empty localStorage) that records console errors, such as CSP violations."""
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="zh-CN")
+    context = browser.new_context(viewport=viewport, locale="zh-CN")
     if without_websocket:
         context.add_init_script("window.WebSocket = undefined;")
     page = context.new_page()
@@ -224,6 +234,29 @@ def test_visitor_chats_in_chinese_and_keeps_the_history_after_a_reload(
     page.reload()
     widget.locator(".bubble").click()
     expect(widget.locator(".list .text")).to_have_text([question, answer], timeout=UI_TIMEOUT_MS)
+    assert console_errors == []
+    page.context.close()
+
+
+def test_on_a_phone_the_open_chat_fills_the_screen_and_send_is_not_covered(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"{QUESTION} (phone)"
+    page = new_page(browser, console_errors, viewport=PHONE)
+    page.goto(f"{hub_server.url}/demo")
+    widget = page.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    panel = widget.locator(".panel")
+    expect(panel).to_be_visible()
+    assert panel.bounding_box() == {"x": 0, "y": 0, **{"width": PHONE["width"], "height": PHONE["height"]}}
+    expect(widget.locator(".bubble")).to_be_hidden()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click(timeout=5_000)
+    expect(widget.locator(".list .msg.mine .state")).to_have_text(["Sent"], timeout=UI_TIMEOUT_MS)
+    page.screenshot(path="/tmp/omnihub-widget-phone.png")
+    widget.locator(".close").click(timeout=5_000)
+    expect(panel).to_be_hidden()
+    expect(widget.locator(".bubble")).to_be_visible()
     assert console_errors == []
     page.context.close()
 
