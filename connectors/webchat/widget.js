@@ -1,6 +1,7 @@
 /* Omnihub web chat widget.
  * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
  * Script API: window.Omnihub.open(), .close(), .send(text).
+ * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
  * Transport: WebSocket first; HTTP (POST + long-poll GET) when sockets are missing or keep failing. */
 (function () {
@@ -18,7 +19,30 @@
   var SOCKET_READY_TIMEOUT_MS = 10000;
   var SOCKET_FAILURES_BEFORE_HTTP = 2;
   var SLOW_DOWN_SECONDS = 10;
-  var RECONNECTING = "Reconnecting\u2026 your messages are kept and will be sent.";
+  var STRINGS = {
+    en: {
+      openChat: "Open chat", closeChat: "Close chat", title: "Chat with us", typing: "Typing\u2026",
+      message: "Message", placeholder: "Type a message\u2026", send: "Send",
+      sending: "Sending\u2026", sent: "Sent", notSent: "Not sent: ",
+      tooLong: "Messages can be at most {max} characters.",
+      slowDown: "You are sending messages too quickly. Please slow down; we will send yours in a moment.",
+      reconnecting: "Reconnecting\u2026 your messages are kept and will be sent."
+    },
+    "zh-CN": {
+      openChat: "\u6253\u5f00\u804a\u5929", closeChat: "\u5173\u95ed\u804a\u5929",
+      title: "\u5728\u7ebf\u5ba2\u670d", typing: "\u5bf9\u65b9\u6b63\u5728\u8f93\u5165\u2026",
+      message: "\u6d88\u606f", placeholder: "\u8f93\u5165\u6d88\u606f\u2026", send: "\u53d1\u9001",
+      sending: "\u53d1\u9001\u4e2d\u2026", sent: "\u5df2\u53d1\u9001", notSent: "\u672a\u53d1\u9001\uff1a",
+      tooLong: "\u6bcf\u6761\u6d88\u606f\u6700\u591a {max} \u4e2a\u5b57\u7b26\u3002",
+      slowDown: "\u60a8\u53d1\u9001\u5f97\u592a\u5feb\u4e86\uff0c\u8bf7\u7a0d\u6162\u4e00\u4e9b\uff1b" +
+        "\u60a8\u7684\u6d88\u606f\u7a0d\u540e\u4f1a\u81ea\u52a8\u53d1\u9001\u3002",
+      reconnecting: "\u6b63\u5728\u91cd\u65b0\u8fde\u63a5\u2026\u60a8\u7684\u6d88\u606f\u5df2\u4fdd\u7559\uff0c" +
+        "\u8fde\u63a5\u540e\u4f1a\u53d1\u9001\u3002"
+    }
+  };
+  var language = /^zh/i.test(script.getAttribute("data-lang") || document.documentElement.lang ||
+                               navigator.language || "") ? "zh-CN" : "en";
+  var phrases = STRINGS[language];
   var TRY_AGAIN_LATER = 1013; /* the hub's database or broker is away: not a reason to give up on sockets */
   var CSS = ":host{all:initial;position:fixed;right:20px;bottom:20px;z-index:2147483000;--c:#2563eb}" +
     "*{box-sizing:border-box}[hidden]{display:none!important}" +
@@ -106,18 +130,18 @@
     iconPath.setAttribute("d", "M4 3h16a2 2 0 0 1 2 2v11a2 2 0 0 1-2 2H8l-5 4V5a2 2 0 0 1 2-2z");
     icon.appendChild(iconPath);
     var badge = node("span", "badge", null, { hidden: "" });
-    var bubble = node("button", "bubble", null, { type: "button", "aria-label": "Open chat", "aria-expanded": "false" },
+    var bubble = node("button", "bubble", null, { type: "button", "aria-label": phrases.openChat, "aria-expanded": "false" },
                       [icon, badge]);
-    var title = node("h2", null, "Chat with us");
-    var close = node("button", "close", "\u00d7", { type: "button", "aria-label": "Close chat" });
+    var title = node("h2", null, phrases.title);
+    var close = node("button", "close", "\u00d7", { type: "button", "aria-label": phrases.closeChat });
     var greeting = node("p", "msg", null, { hidden: "" });
     var list = node("ol", "list", null, { "aria-live": "polite" });
     var scroll = node("div", "scroll", null, null, [greeting, list]);
-    var typing = node("div", "typing", "Typing\u2026", { hidden: "" });
+    var typing = node("div", "typing", phrases.typing, { hidden: "" });
     var notice = node("div", "notice", null, { role: "status", hidden: "" });
-    var input = node("textarea", null, null, { rows: 1, maxlength: MAX_TEXT_LENGTH, "aria-label": "Message",
-                                                placeholder: "Type a message\u2026" });
-    var send = node("button", "send", "Send", { type: "submit" });
+    var input = node("textarea", null, null, { rows: 1, maxlength: MAX_TEXT_LENGTH, "aria-label": phrases.message,
+                                                placeholder: phrases.placeholder });
+    var send = node("button", "send", phrases.send, { type: "submit" });
     var form = node("form", "form", null, null, [input, send]);
     var panel = node("div", "panel", null, { role: "dialog", hidden: "" },
                      [node("div", "head", null, null, [title, close]), scroll, typing, notice, form]);
@@ -158,7 +182,7 @@
   function openChat() {
     ui.panel.hidden = false;
     ui.bubble.setAttribute("aria-expanded", "true");
-    ui.bubble.setAttribute("aria-label", "Close chat");
+    ui.bubble.setAttribute("aria-label", phrases.closeChat);
     state.unread = 0;
     ui.badge.hidden = true;
     start();
@@ -168,7 +192,7 @@
   function closeChat() {
     ui.panel.hidden = true;
     ui.bubble.setAttribute("aria-expanded", "false");
-    ui.bubble.setAttribute("aria-label", "Open chat");
+    ui.bubble.setAttribute("aria-label", phrases.openChat);
   }
   function scrollToEnd() { ui.scroll.scrollTop = ui.scroll.scrollHeight; }
   function showNotice(text) {
@@ -189,8 +213,8 @@
     if (message.created_at) message.element.title = new Date(message.created_at).toLocaleString();
     if (mine) {
       if (!message.stateNode) message.element.appendChild(message.stateNode = node("small", "state"));
-      message.stateNode.textContent = message.failed ? "Not sent: " + message.failed
-        : message.id ? "Sent" : "Sending\u2026";
+      message.stateNode.textContent = message.failed ? phrases.notSent + message.failed
+        : message.id ? phrases.sent : phrases.sending;
     }
   }
 
@@ -287,7 +311,7 @@
     text = String(text == null ? "" : text).trim();
     if (!text) return false;
     if (text.length > MAX_TEXT_LENGTH) {
-      showNotice("Messages can be at most " + MAX_TEXT_LENGTH + " characters.");
+      showNotice(phrases.tooLong.replace("{max}", MAX_TEXT_LENGTH));
       return false;
     }
     var message = { id: null, client_id: newClientId(), text: text, sender: "contact" };
@@ -302,7 +326,7 @@
 
   function slowDown(seconds) {
     state.pausedUntil = Date.now() + seconds * 1000;
-    showNotice("You are sending messages too quickly. Please slow down; we will send yours in a moment.");
+    showNotice(phrases.slowDown);
     setTimeout(function () { showNotice(""); flushOutbox(); }, seconds * 1000);
   }
   function nextBackoff() {
@@ -316,7 +340,7 @@
   }
   /* An outage (503, a dropped connection): what is unsent stays in the outbox and goes out when the hub is back. */
   function reconnecting() {
-    if (Date.now() >= state.pausedUntil) showNotice(RECONNECTING);
+    if (Date.now() >= state.pausedUntil) showNotice(phrases.reconnecting);
   }
 
   function flushOutbox() {
