@@ -140,6 +140,9 @@ class ChannelServices(Protocol):
     max_frame_length: int
     """The longest WebSocket frame to accept, in characters (OMNIHUB_MAX_BODY_BYTES, as for request bodies)."""
 
+    max_file_bytes: int
+    """The largest file a customer may upload (OMNIHUB_MAX_ATTACHMENT_BYTES, as for agents' uploads)."""
+
     def now(self) -> datetime: ...
 
     async def connector_for_token(self, kind: str, public_token: str) -> Connector | None:
@@ -163,6 +166,19 @@ class ChannelServices(Protocol):
     ) -> list[AcceptedMessage]:
         """Store the messages durably (deduplicated by channel message id) and queue their processing, as the
         webhook route does; `raw` is what is kept for audit. Raises RouteError 422 when the database refuses one."""
+        ...
+
+    async def store_file(
+        self, connector: Connector, content: bytes, filename: str | None, mime_type: str | None
+    ) -> Attachment:
+        """Keep a file a customer uploaded in the hub's attachment storage, in the inbox's workspace: answers the
+        attachment their message may carry (kind `image` for an image type, else `file`), reached by an unguessable
+        URL and always downloaded, never rendered, from the hub."""
+        ...
+
+    async def stored_file(self, connector: Connector, url: str) -> Attachment | None:
+        """The attachment at `url` when it is a file the hub stores for the inbox's workspace, with the facts the hub
+        recorded (never the client's); None for any other URL, which the hub would otherwise have to fetch."""
         ...
 
     async def history(

@@ -75,6 +75,12 @@ class AttachmentStore:
         """Whether `url` names a file of this store, which is read from the database and never fetched."""
         return url.startswith(self._prefix)
 
+    def file_id(self, url: str) -> str | None:
+        """The id of the stored file `url` names; None when it names none of this store's."""
+        if not self.holds(url):
+            return None
+        return url[len(self._prefix) :].split("/", 1)[0] or None
+
     async def load(self, file_id: str) -> StoredFile | None:
         async with self._database.session() as session:
             return (await session.exec(select(StoredFile).where(StoredFile.id == file_id))).first()
@@ -83,7 +89,8 @@ class AttachmentStore:
         """Our own copy without a network round trip; anything else over HTTP. Raises the send errors."""
         if not self.holds(url):
             return await download(self._http, url, max_bytes)
-        stored = await self.load(url[len(self._prefix) :].split("/", 1)[0])
+        file_id = self.file_id(url)
+        stored = await self.load(file_id) if file_id is not None else None
         if stored is None:
             raise PermanentSendError("The attachment is no longer stored")
         if stored.size > max_bytes:

@@ -26,7 +26,7 @@ from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
 from hub.fields import looks_like_token
-from hub.models import Conversation, Identity, Inbox, Message
+from hub.models import Conversation, Identity, Inbox, Message, StoredFile
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel
 from hub.runtime import Hub
@@ -79,6 +79,7 @@ class HubChannelServices:
         self._rate_limiter = rate_limiter
         self._signing_keys: dict[str, tuple[bytes, ...]] = {}
         self.max_frame_length = hub.settings.max_body_bytes
+        self.max_file_bytes = hub.settings.max_attachment_bytes
 
     def now(self) -> datetime:
         return self._hub.now()
@@ -136,6 +137,25 @@ class HubChannelServices:
             accepted = await inbound.accept(self._hub, inbox, messages, raw[:RAW_AUDIT_CHARACTERS])
         return [AcceptedMessage(message.message_id, message.duplicate) for message in accepted]
 
+    async def store_file(
+        self, connector: Connector, content: bytes, filename: str | None, mime_type: str | None
+    ) -> Attachment:
+        with outages_as_route_errors():
+            stored = await self._hub.attachments.save(
+                connector.inbox.workspace_id, content, filename, mime_type
+            )
+        return _stored_attachment(self._hub.attachments.url(stored), stored)
+
+    async def stored_file(self, connector: Connector, url: str) -> Attachment | None:
+        file_id = self._hub.attachments.file_id(url)
+        if file_id is None:
+            return None
+        with outages_as_route_errors():
+            stored = await self._hub.attachments.load(file_id)
+        if stored is None or stored.workspace_id != connector.inbox.workspace_id:
+            return None
+        return _stored_attachment(self._hub.attachments.url(stored), stored)
+
     async def history(
         self, connector: Connector, customer: IdentityRef, *, after: str | None, limit: int
     ) -> list[CustomerMessage]:
@@ -184,6 +204,11 @@ class HubChannelServices:
         if inbox is None:
             raise LookupError(f"inbox {connector.inbox.id} is gone")
         return inbox
+
+
+def _stored_attachment(url: str, stored: StoredFile) -> Attachment:
+    kind = "image" if stored.mime_type.startswith("image/") else "file"
+    return Attachment(kind=kind, url=url, mime_type=stored.mime_type, name=stored.name, size=stored.size)
 
 
 def _customer_message(message: Message) -> CustomerMessage:

@@ -78,7 +78,9 @@ class Settings(BaseSettings):
     )
     max_body_bytes: int = Field(1_048_576, description="Largest webhook or widget request body accepted.")
     max_attachment_bytes: int = Field(
-        20_971_520, ge=1024, description="Largest file an agent may upload for a reply."
+        20_971_520,
+        ge=1024,
+        description="Largest file an agent may upload for a reply, or a visitor through the widget (at most 25 MiB there).",
     )
     sweep_interval_seconds: float = Field(
         15.0, gt=0, description="How often the sweeper looks for stuck work."

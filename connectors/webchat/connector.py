@@ -28,7 +28,7 @@ from connectors.webchat.wire import (
     VisitorMessage,
     WidgetMessage,
 )
-from normalizer import Attachment, IdentityRef, InboundMessage, clean_text
+from normalizer import Attachment, ContentType, IdentityRef, InboundMessage, clean_text
 
 __all__ = ["WEBCHAT_VISITOR", "WebChatConnector", "visitor_attachments"]
 
@@ -58,11 +58,19 @@ class WebChatConnector(Connector):
         """The widget's routes proved the visitor with its token, so the identity is verified."""
         return IdentityRef(WEBCHAT_VISITOR, visitor_id, scope=self.inbox.id, verified=True)
 
-    def inbound_message(self, visitor_id: str, post: WidgetMessage, received_at: datetime) -> InboundMessage:
-        """Pure: the visitor's message as the hub stores it; its client_id makes a retry the same message."""
+    def inbound_message(
+        self,
+        visitor_id: str,
+        post: WidgetMessage,
+        received_at: datetime,
+        attachments: tuple[Attachment, ...] = (),
+    ) -> InboundMessage:
+        """Pure: the visitor's message as the hub stores it; its client_id makes a retry the same message.
+
+        `attachments` are the files of `post.attachments` as the hub stored them."""
         text = clean_text(post.text)
-        if not text:
-            raise MalformedPayload("text: must not be empty")
+        if not text and not attachments:
+            raise MalformedPayload("text: must not be empty (or send attachments)")
         metadata = {"client_id": post.client_id}
         if post.page_url:
             metadata["page_url"] = post.page_url
@@ -71,7 +79,9 @@ class WebChatConnector(Connector):
             sender=self.visitor(visitor_id),
             sender_name=clean_text(post.name or "") or None,
             sent_at=received_at,
+            content_type=attachments[0].kind if attachments and not text else ContentType.TEXT,
             text=text,
+            attachments=attachments,
             metadata=metadata,
         )
 

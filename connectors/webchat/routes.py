@@ -19,11 +19,12 @@ from urllib.parse import parse_qs
 import msgspec
 from litestar import Request, Response, WebSocket, get, post, route, websocket
 from litestar.connection import ASGIConnection
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.enums import HttpMethod
+from litestar.enums import HttpMethod, RequestEncodingType
 from litestar.exceptions import WebSocketDisconnect
 from litestar.openapi import ResponseSpec
-from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
+from litestar.params import Body, FromPath, JSONBody, PathParameter, QueryParameter
 
 from connectors.base import MalformedPayload
 from connectors.routes import ChannelServices, CustomerMessage, RouteError, error_responses
@@ -38,17 +39,21 @@ from connectors.webchat.wire import (
     PostedMessage,
     ReadyFrame,
     SocketGreeting,
+    UploadedFile,
     VisitorMessage,
     VisitorMessages,
     WidgetConfig,
     WidgetMessage,
     WidgetPostAnswer,
 )
-from normalizer import IdentityRef
+from normalizer import Attachment, IdentityRef
 
 __all__ = ["routes"]
 
 HISTORY_LIMIT = 200
+MAX_UPLOAD_BODY_BYTES = 25 * 1024 * 1024 + 65536
+"""What the upload route reads at most (a 25 MiB file and its form); the hub's own limit, OMNIHUB_MAX_ATTACHMENT_BYTES
+(ChannelServices.max_file_bytes), then applies."""
 CORS_HEADERS = "Authorization, Content-Type"
 SOCKET_GREETING_SECONDS = 30
 TRY_AGAIN_LATER = 1013
@@ -150,14 +155,33 @@ async def history(
     return [visitor_message(message) for message in messages]
 
 
+async def uploaded_files(
+    services: ChannelServices, visitor: Visitor, post: WidgetMessage
+) -> tuple[Attachment, ...]:
+    """The message's attachments as the hub stored them: only files uploaded to this workspace, so a visitor can
+    neither make the hub fetch a URL of their choosing nor attach another business's file."""
+    attachments = []
+    for index, reference in enumerate(post.attachments):
+        stored = await services.stored_file(visitor.connector, reference.url)
+        if stored is None:
+            raise RouteError(
+                422,
+                "unknown_attachment",
+                f"attachments[{index}].url: not a file uploaded with POST /widget/{{widget_token}}/attachments.",
+            )
+        attachments.append(stored)
+    return tuple(attachments)
+
+
 async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessage, raw: str) -> PostedMessage:
     """Store one visitor message durably; a retry with the same client_id is answered, not stored again.
 
     The visitor's other tabs see the message at once; `raw` (the body or frame as received) is kept for audit.
     """
     now = services.now()
+    attachments = await uploaded_files(services, visitor, post)
     try:
-        message = visitor.connector.inbound_message(visitor.identity.value, post, now)
+        message = visitor.connector.inbound_message(visitor.identity.value, post, now, attachments)
     except MalformedPayload as error:
         raise RouteError(400, "invalid_message", str(error)) from None
     [accepted] = await services.accept(visitor.connector, [message], raw)
@@ -166,8 +190,8 @@ async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessag
             id=accepted.message_id,
             text=message.text,
             sender="contact",
-            content_type="text",
-            attachments=[],
+            content_type=message.content_type,
+            attachments=visitor_attachments(attachments),
             client_id=post.client_id,
             status="accepted",
             created_at=now,
@@ -206,7 +230,7 @@ async def widget_script(request: Request) -> Response[bytes]:
 
 
 @route(
-    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages"],
+    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages", f"{WIDGET_PATH}/attachments"],
     http_method=HttpMethod.OPTIONS,
     include_in_schema=False,
 )
@@ -264,6 +288,45 @@ async def post_widget_message(
         **msgspec.structs.asdict(posted), message=posted, visitor_token=visitor.issued_token
     )
     return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
+
+
+class VisitorUpload(msgspec.Struct):
+    """The multipart form of a visitor's upload: one `file` field."""
+
+    file: UploadFile
+
+
+@post(
+    f"{WIDGET_PATH}/attachments",
+    status_code=201,
+    tags=["widget"],
+    request_max_body_size=MAX_UPLOAD_BODY_BYTES,
+    responses=error_responses(400, 401, 403, 404, 413, 422, 429),
+)
+async def upload_widget_file(
+    request: Request,
+    widget_token: WidgetToken,
+    data: Annotated[VisitorUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[UploadedFile]:
+    """Upload a file (multipart field `file`) for the visitor's next message, which names it by the answered `url`
+    in `attachments`. The first call (no Bearer) answers a `visitor_token`, as a first message does."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=True)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    content = await data.file.read()
+    if not content:
+        raise RouteError(422, "empty_file", "The file is empty.")
+    if len(content) > channel_services.max_file_bytes:
+        raise RouteError(
+            413, "file_too_large", f"Files may be at most {channel_services.max_file_bytes} bytes."
+        )
+    stored = await channel_services.store_file(
+        visitor.connector, content, data.file.filename, data.file.content_type
+    )
+    [shown] = visitor_attachments((stored,))
+    answer = UploadedFile(**msgspec.structs.asdict(shown), visitor_token=visitor.issued_token)
+    return Response(answer, status_code=201, headers=headers)
 
 
 @get(f"{WIDGET_PATH}/messages", tags=["widget"], responses=error_responses(400, 401, 403, 404, 429))
@@ -444,6 +507,7 @@ def routes() -> list[Any]:
         widget_preflight,  # before the endpoints it answers for, or the router adds its own OPTIONS answer
         widget_config,
         post_widget_message,
+        upload_widget_file,
         get_widget_messages,
         widget_socket,
     ]

@@ -1,6 +1,7 @@
 /* Omnihub web chat widget.
  * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
  * Script API: window.Omnihub.open(), .close(), .send(text).
+ * Files: uploaded to /attachments first, then sent in a message by the URL the hub answered.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
  * Transport: WebSocket first; HTTP (POST + long-poll GET) when sockets are missing or keep failing. */
@@ -26,7 +27,8 @@
       sending: "Sending\u2026", sent: "Sent", notSent: "Not sent: ",
       tooLong: "Messages can be at most {max} characters.",
       slowDown: "You are sending messages too quickly. Please slow down; we will send yours in a moment.",
-      reconnecting: "Reconnecting\u2026 your messages are kept and will be sent."
+      reconnecting: "Reconnecting\u2026 your messages are kept and will be sent.",
+      attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: "
     },
     "zh-CN": {
       openChat: "\u6253\u5f00\u804a\u5929", closeChat: "\u5173\u95ed\u804a\u5929",
@@ -37,7 +39,9 @@
       slowDown: "\u60a8\u53d1\u9001\u5f97\u592a\u5feb\u4e86\uff0c\u8bf7\u7a0d\u6162\u4e00\u4e9b\uff1b" +
         "\u60a8\u7684\u6d88\u606f\u7a0d\u540e\u4f1a\u81ea\u52a8\u53d1\u9001\u3002",
       reconnecting: "\u6b63\u5728\u91cd\u65b0\u8fde\u63a5\u2026\u60a8\u7684\u6d88\u606f\u5df2\u4fdd\u7559\uff0c" +
-        "\u8fde\u63a5\u540e\u4f1a\u53d1\u9001\u3002"
+        "\u8fde\u63a5\u540e\u4f1a\u53d1\u9001\u3002",
+      attach: "\u6dfb\u52a0\u9644\u4ef6", uploading: "\u6b63\u5728\u4e0a\u4f20 {name}\u2026",
+      notUploaded: "{name} \u672a\u80fd\u53d1\u9001\uff1a"
     }
   };
   var language = /^zh/i.test(script.getAttribute("data-lang") || document.documentElement.lang ||
@@ -67,6 +71,8 @@
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
     ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #d1d5db;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
+    ".attach{border:0;background:none;color:#4b5563;cursor:pointer;font-size:20px;padding:0 4px}" +
+    ".attach:focus-visible,.send:focus-visible,.bubble:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
     ".send{border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
     "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}" +
     /* Full screen, the open chat has its own close button: the bubble would cover Send. */
@@ -142,13 +148,22 @@
     var input = node("textarea", null, null, { rows: 1, maxlength: MAX_TEXT_LENGTH, "aria-label": phrases.message,
                                                 placeholder: phrases.placeholder });
     var send = node("button", "send", phrases.send, { type: "submit" });
-    var form = node("form", "form", null, null, [input, send]);
+    var attach = node("button", "attach", "\ud83d\udcce", { type: "button", "aria-label": phrases.attach,
+                                                        title: phrases.attach });
+    var picker = node("input", null, null, { type: "file", hidden: "" });
+    var form = node("form", "form", null, null, [attach, picker, input, send]);
     var panel = node("div", "panel", null, { role: "dialog", hidden: "" },
                      [node("div", "head", null, null, [title, close]), scroll, typing, notice, form]);
     shadow.appendChild(node("div", "root", null, null, [panel, bubble]));
 
     bubble.addEventListener("click", function () { panel.hidden ? openChat() : closeChat(); });
     close.addEventListener("click", closeChat);
+    attach.addEventListener("click", function () { picker.click(); });
+    picker.addEventListener("change", function () {
+      var file = picker.files && picker.files[0];
+      picker.value = "";
+      if (file) sendFile(file);
+    });
     panel.addEventListener("keydown", function (event) { if (event.key === "Escape") closeChat(); });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
@@ -307,14 +322,15 @@
     return Array.prototype.map.call(bytes, function (b) { return (b + 256).toString(16).slice(1); }).join("");
   }
 
-  function sendMessage(text) {
+  function sendMessage(text, attachments) {
     text = String(text == null ? "" : text).trim();
-    if (!text) return false;
+    attachments = attachments || [];
+    if (!text && !attachments.length) return false;
     if (text.length > MAX_TEXT_LENGTH) {
       showNotice(phrases.tooLong.replace("{max}", MAX_TEXT_LENGTH));
       return false;
     }
-    var message = { id: null, client_id: newClientId(), text: text, sender: "contact" };
+    var message = { id: null, client_id: newClientId(), text: text, sender: "contact", attachments: attachments };
     renderMessage(message);
     place(message);
     state.outbox.push(message);
@@ -322,6 +338,25 @@
     scrollToEnd();
     flushOutbox();
     return true;
+  }
+
+  /* The file goes to the hub first; the message then names it by the URL the hub answered. */
+  function sendFile(file) {
+    showNotice(phrases.uploading.replace("{name}", file.name));
+    var form = new FormData();
+    form.append("file", file, file.name);
+    var headers = { Accept: "application/json" };
+    if (state.visitorToken) headers.Authorization = "Bearer " + state.visitorToken;
+    fetch(widgetUrl + "/attachments", { method: "POST", headers: headers, body: form }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (json) {
+        if (response.status !== 201) throw new Error(json.detail || String(response.status));
+        if (json.visitor_token) saveToken(json.visitor_token);
+        showNotice("");
+        sendMessage("", [{ kind: json.kind, url: json.url, mime_type: json.mime_type, name: json.name, size: json.size }]);
+      });
+    }).catch(function (error) {
+      showNotice(phrases.notUploaded.replace("{name}", file.name) + error.message);
+    });
   }
 
   function slowDown(seconds) {
@@ -350,11 +385,16 @@
         if (message.inFlight) return;
         message.inFlight = true;
         state.socket.send(JSON.stringify({ type: "message", text: message.text, client_id: message.client_id,
+                                           attachments: attachmentRefs(message),
                                            page_url: location.href.slice(0, 1000) }));
       });
     } else if (state.transport === "http" && !state.posting && state.outbox.length) {
       postNext(state.outbox[0]);
     }
+  }
+
+  function attachmentRefs(message) {
+    return (message.attachments || []).map(function (attachment) { return { url: attachment.url }; });
   }
 
   function start() {
@@ -449,6 +489,7 @@
     state.posting = true;
     var retry = function () { state.posting = false; reconnecting(); setTimeout(flushOutbox, nextBackoff()); };
     request("POST", "/messages", { text: message.text, client_id: message.client_id,
+                                   attachments: attachmentRefs(message),
                                    page_url: location.href.slice(0, 1000) }, true).then(function (answer) {
       if (answer.status >= 500) return retry(); /* same client_id next time: the hub stores it once */
       state.posting = false;

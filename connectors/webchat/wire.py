@@ -23,9 +23,11 @@ __all__ = [
     "ReadyFrame",
     "SocketGreeting",
     "TypingFrame",
+    "UploadedFile",
     "VisitorAttachment",
     "VisitorMessage",
     "VisitorMessages",
+    "WidgetAttachment",
     "WidgetConfig",
     "WidgetMessage",
     "WidgetPostAnswer",
@@ -48,11 +50,27 @@ ClientId = Annotated[
 # From the visitor.
 
 
+MAX_VISITOR_ATTACHMENTS = 5
+
+
+class WidgetAttachment(msgspec.Struct, forbid_unknown_fields=False):
+    """A file the visitor uploaded first (`POST /widget/{widget_token}/attachments`), by the `url` it answered."""
+
+    url: Annotated[str, Meta(max_length=2000)]
+
+
 class WidgetMessage(msgspec.Struct, forbid_unknown_fields=False):
     """A visitor's message: the body of `POST /widget/{widget_token}/messages`, and of a `message` frame."""
 
-    text: Annotated[str, Meta(max_length=MAX_TEXT_LENGTH, description="Control characters are removed.")]
+    text: Annotated[
+        str,
+        Meta(
+            max_length=MAX_TEXT_LENGTH,
+            description="Control characters are removed; may be empty with attachments.",
+        ),
+    ]
     client_id: ClientId
+    attachments: Annotated[list[WidgetAttachment], Meta(max_length=MAX_VISITOR_ATTACHMENTS)] = []
     name: Annotated[str, Meta(max_length=100, description="Control characters are removed.")] | None = None
     page_url: Annotated[str, Meta(max_length=2000, pattern=SINGLE_LINE)] | None = None
 
@@ -72,6 +90,13 @@ class VisitorAttachment(msgspec.Struct):
     mime_type: str | None
     name: str | None
     size: int | None
+
+
+class UploadedFile(VisitorAttachment, omit_defaults=True):
+    """`POST /widget/{widget_token}/attachments`: the stored file, to send as `{"url"}` in a message's `attachments`;
+    `visitor_token` when this call started a new visitor."""
+
+    visitor_token: str | None = None
 
 
 class VisitorMessage(msgspec.Struct):

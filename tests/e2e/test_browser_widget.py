@@ -379,6 +379,29 @@ def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
     agent.context.close()
 
 
+def test_the_visitor_attaches_an_image_and_the_agent_sees_it(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], tmp_path: Path
+) -> None:
+    question = f"我收到的货坏了 {uuid.uuid4().hex[:6]}"
+    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
+    photo = tmp_path / "broken-cup.png"
+    photo.write_bytes(PNG)
+    widget.locator("input[type=file]").set_input_files(str(photo))
+    mine = widget.locator(".list .msg.mine")
+    expect(mine.last.locator("img.image")).to_have_attribute("alt", "broken-cup.png")
+    expect(mine.last.locator(".state")).to_have_text("Sent", timeout=UI_TIMEOUT_MS)
+
+    received = agent.locator(".message-in img")
+    expect(received).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    assert agent.evaluate("(image) => image.naturalWidth", received.element_handle()) == 1
+    [_question, image_message] = hub_server.messages(conversation["id"])
+    assert [attachment["name"] for attachment in image_message["attachments"]] == ["broken-cup.png"]
+    assert console_errors == []
+    visitor.context.close()
+    agent.context.close()
+
+
 def test_logging_out_of_the_inbox_revokes_the_agents_token(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
