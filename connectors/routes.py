@@ -188,6 +188,11 @@ class ChannelServices(Protocol):
         oldest first."""
         ...
 
+    async def mark_read(self, connector: Connector, customer: IdentityRef, up_to: str) -> int:
+        """The customer's client showed them the replies up to the message id `up_to`: those (the newest 200) become
+        `read`, which the agents see at once. Answers how many changed (0 for replies already read)."""
+        ...
+
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         """What `ConnectorContext.push` does from a connector's send: `event` to the customer's connections."""
         ...

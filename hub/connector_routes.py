@@ -18,10 +18,11 @@ from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors import Connector, UndeclaredIdentityKind
 from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, CustomerMessage
-from hub import inbound
+from hub import events, inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
@@ -30,12 +31,17 @@ from hub.models import Conversation, Identity, Inbox, Message, StoredFile
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel
 from hub.runtime import Hub
+from hub.statuses import MessageDirection, MessageStatus
 from normalizer import Attachment, IdentityRef, InboundMessage
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
 
 ENTRY_POINT_GROUP = "omnihub.routes"
 CUSTOMER_VISIBLE = ("in", "out")
+READABLE = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED)
+"""A reply the customer's client says was read: shown to them already, whether or not its outcome is recorded yet."""
+READ_RECEIPT_LIMIT = 200
+"""Replies one receipt marks at most (the newest), as many as the history a client is shown."""
 RATE_WINDOW_SECONDS = 60
 RAW_AUDIT_CHARACTERS = 65536
 
@@ -159,18 +165,8 @@ class HubChannelServices:
     async def history(
         self, connector: Connector, customer: IdentityRef, *, after: str | None, limit: int
     ) -> list[CustomerMessage]:
-        statement = (
-            select(Message)
-            .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
-            .join(Identity, col(Identity.id) == col(Conversation.identity_id))
-            .where(
-                Conversation.inbox_id == connector.inbox.id,
-                Identity.workspace_id == connector.inbox.workspace_id,
-                Identity.kind == customer.kind,
-                Identity.scope == customer.scope,
-                Identity.value == customer.value,
-                col(Message.direction).in_(CUSTOMER_VISIBLE),
-            )
+        statement = _customer_messages(connector, customer).where(
+            col(Message.direction).in_(CUSTOMER_VISIBLE)
         )
         if after:
             statement = statement.where(col(Message.id) > after)
@@ -178,6 +174,41 @@ class HubChannelServices:
             async with self._hub.database.session() as session:
                 rows = (await session.exec(statement.order_by(col(Message.id).desc()).limit(limit))).all()
         return [_customer_message(row) for row in reversed(rows)]
+
+    async def mark_read(self, connector: Connector, customer: IdentityRef, up_to: str) -> int:
+        now = self._hub.now()
+        statement = (
+            _customer_messages(connector, customer)
+            .where(
+                col(Message.direction) == MessageDirection.OUT,
+                col(Message.status).in_(READABLE),
+                col(Message.id) <= up_to,
+            )
+            .order_by(col(Message.id).desc())
+            .limit(READ_RECEIPT_LIMIT)
+        )
+        with outages_as_route_errors():
+            async with self._hub.database.session() as session:
+                rows = (await session.exec(statement)).all()
+                read = []
+                for row in rows:
+                    row.status = MessageStatus.READ
+                    row.updated_at = now
+                    conversation = await session.get_one(Conversation, row.conversation_id)
+                    payload = {
+                        "message": events.message_json(row),
+                        "conversation": events.conversation_json(conversation),
+                    }
+                    read.append(
+                        (
+                            events.record(session, row.workspace_id, "message.updated", row.id, payload),
+                            conversation,
+                        )
+                    )
+                await session.commit()
+            for event, conversation in read:
+                await events.publish_message_event(self._hub.publisher, event, conversation)
+        return len(read)
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():
@@ -209,6 +240,22 @@ class HubChannelServices:
 def _stored_attachment(url: str, stored: StoredFile) -> Attachment:
     kind = "image" if stored.mime_type.startswith("image/") else "file"
     return Attachment(kind=kind, url=url, mime_type=stored.mime_type, name=stored.name, size=stored.size)
+
+
+def _customer_messages(connector: Connector, customer: IdentityRef) -> SelectOfScalar[Message]:
+    """The messages of `customer`'s conversations on the connector's inbox."""
+    return (
+        select(Message)
+        .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
+        .join(Identity, col(Identity.id) == col(Conversation.identity_id))
+        .where(
+            Conversation.inbox_id == connector.inbox.id,
+            Identity.workspace_id == connector.inbox.workspace_id,
+            Identity.kind == customer.kind,
+            Identity.scope == customer.scope,
+            Identity.value == customer.value,
+        )
+    )
 
 
 def _customer_message(message: Message) -> CustomerMessage:

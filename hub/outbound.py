@@ -278,10 +278,11 @@ def _retry_or_give_up(
 
 
 async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:
+    """The send's outcome on the message. Its status is written in SQL only where the reply is not read yet: the
+    customer's client may report it read (hub.connector_routes) before this is recorded, and read stays read."""
     now = hub.now()
     async with hub.database.session() as session:
         row = await session.get_one(Message, message.id)
-        row.status = outcome.status
         row.error = _storable(outcome.error) if outcome.error is not None else None
         row.attempts += 1
         if outcome.reserved != row.meta.get(RESERVED_PARTS, 0):
@@ -294,6 +295,13 @@ async def _record_outcome(hub: Hub, message: Message, conversation: Conversation
         row.next_attempt_at = now + outcome.retry_in if outcome.retry_in is not None else None
         if outcome.channel_ids:
             row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
+        await session.flush()
+        await session.execute(
+            update(Message)
+            .where(col(Message.id) == row.id, col(Message.status) != MessageStatus.READ)
+            .values(status=outcome.status)
+        )
+        await session.refresh(row, ["status"])
         conversation_row = await session.get_one(Conversation, conversation.id)
         payload = events.record(
             session,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,8 @@ from connectors.webchat.wire import (
     ErrorFrame,
     MessageCreatedFrame,
     PostedMessage,
+    ReadAnswer,
+    ReadReceipt,
     ReadyFrame,
     SocketGreeting,
     UploadedFile,
@@ -69,7 +72,14 @@ AfterQuery = Annotated[
     str | None, QueryParameter(pattern=ID_PATTERN, max_length=64, description="A message id.")
 ]
 
-WIDGET_SCRIPT = (Path(__file__).resolve().parent / "widget.js").read_bytes()
+
+def without_comments(script: str) -> str:
+    """The widget's source without its block comments (each opens at a line's start or after a space), which
+    explain the code to its readers and would cost every page view of every customer site their bytes."""
+    return re.sub(r"(?:^|(?<=\s))/\*.*?\*/", "", script, flags=re.DOTALL | re.MULTILINE)
+
+
+WIDGET_SCRIPT = without_comments((Path(__file__).resolve().parent / "widget.js").read_text()).encode()
 WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
 """Compressed once: every page view of every customer site loads the widget."""
 
@@ -230,7 +240,7 @@ async def widget_script(request: Request) -> Response[bytes]:
 
 
 @route(
-    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages", f"{WIDGET_PATH}/attachments"],
+    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages", f"{WIDGET_PATH}/attachments", f"{WIDGET_PATH}/read"],
     http_method=HttpMethod.OPTIONS,
     include_in_schema=False,
 )
@@ -288,6 +298,26 @@ async def post_widget_message(
         **msgspec.structs.asdict(posted), message=posted, visitor_token=visitor.issued_token
     )
     return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
+
+
+@post(
+    f"{WIDGET_PATH}/read",
+    tags=["widget"],
+    status_code=200,
+    responses=error_responses(400, 401, 403, 404, 429),
+)
+async def post_widget_read(
+    request: Request,
+    widget_token: WidgetToken,
+    data: JSONBody[ReadReceipt],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[ReadAnswer]:
+    """The visitor has seen the replies up to `up_to` (a message id): they become `read` for the agents."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=False)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    read = await channel_services.mark_read(visitor.connector, visitor.identity, data.up_to)
+    return Response(ReadAnswer(read), headers=headers)
 
 
 class VisitorUpload(msgspec.Struct):
@@ -508,6 +538,7 @@ def routes() -> list[Any]:
         widget_config,
         post_widget_message,
         upload_widget_file,
+        post_widget_read,
         get_widget_messages,
         widget_socket,
     ]

@@ -31,17 +31,17 @@
       attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: "
     },
     "zh-CN": {
-      openChat: "\u6253\u5f00\u804a\u5929", closeChat: "\u5173\u95ed\u804a\u5929",
-      title: "\u5728\u7ebf\u5ba2\u670d", typing: "\u5bf9\u65b9\u6b63\u5728\u8f93\u5165\u2026",
-      message: "\u6d88\u606f", placeholder: "\u8f93\u5165\u6d88\u606f\u2026", send: "\u53d1\u9001",
-      sending: "\u53d1\u9001\u4e2d\u2026", sent: "\u5df2\u53d1\u9001", notSent: "\u672a\u53d1\u9001\uff1a",
-      tooLong: "\u6bcf\u6761\u6d88\u606f\u6700\u591a {max} \u4e2a\u5b57\u7b26\u3002",
-      slowDown: "\u60a8\u53d1\u9001\u5f97\u592a\u5feb\u4e86\uff0c\u8bf7\u7a0d\u6162\u4e00\u4e9b\uff1b" +
-        "\u60a8\u7684\u6d88\u606f\u7a0d\u540e\u4f1a\u81ea\u52a8\u53d1\u9001\u3002",
-      reconnecting: "\u6b63\u5728\u91cd\u65b0\u8fde\u63a5\u2026\u60a8\u7684\u6d88\u606f\u5df2\u4fdd\u7559\uff0c" +
-        "\u8fde\u63a5\u540e\u4f1a\u53d1\u9001\u3002",
-      attach: "\u6dfb\u52a0\u9644\u4ef6", uploading: "\u6b63\u5728\u4e0a\u4f20 {name}\u2026",
-      notUploaded: "{name} \u672a\u80fd\u53d1\u9001\uff1a"
+      openChat: "打开聊天", closeChat: "关闭聊天",
+      title: "在线客服", typing: "对方正在输入\u2026",
+      message: "消息", placeholder: "输入消息\u2026", send: "发送",
+      sending: "发送中\u2026", sent: "已发送", notSent: "未发送：",
+      tooLong: "每条消息最多 {max} 个字符。",
+      slowDown: "您发送得太快了，请稍慢一些；" +
+        "您的消息稍后会自动发送。",
+      reconnecting: "正在重新连接\u2026您的消息已保留，" +
+        "连接后会发送。",
+      attach: "添加附件", uploading: "正在上传 {name}\u2026",
+      notUploaded: "{name} 未能发送："
     }
   };
   var language = /^zh/i.test(script.getAttribute("data-lang") || document.documentElement.lang ||
@@ -94,6 +94,8 @@
     backoffMs: 1000,
     started: false,
     unread: 0,
+    readUpTo: "",          /* the newest reply the hub was told the visitor has seen */
+    reporting: false,
     typingTimer: 0
   };
   var ui = buildUi();
@@ -203,6 +205,7 @@
     start();
     scrollToEnd();
     ui.input.focus();
+    reportRead();
   }
   function closeChat() {
     ui.panel.hidden = true;
@@ -300,6 +303,25 @@
       }
     }
     if (atEnd || message.sender === "contact") scrollToEnd();
+    if (isNew && message.sender !== "contact") reportRead();
+  }
+
+  /* Replies count as read once the open chat shows them in a visible tab; the agents see it. */
+  function reportRead() {
+    if (ui.panel.hidden || document.visibilityState === "hidden" || !state.visitorToken || state.reporting) return;
+    var newest = "";
+    state.messages.forEach(function (message) {
+      if (message.sender !== "contact" && message.id && message.id > newest) newest = message.id;
+    });
+    if (!newest || newest <= state.readUpTo) return;
+    state.reporting = true;
+    request("POST", "/read", { up_to: newest }, true).then(function (answer) {
+      state.reporting = false;
+      if (answer.status === 200) {
+        state.readUpTo = newest;
+        reportRead();
+      }
+    }, function () { state.reporting = false; });
   }
 
   function dropFromOutbox(clientId) {
@@ -534,6 +556,7 @@
     if (answer.status === 200) applyConfig(answer.body);
   }, function () { /* the defaults are fine until the hub answers */ });
   if (state.visitorToken) start(); /* a returning visitor sees replies that arrived while away */
+  document.addEventListener("visibilitychange", reportRead);
 
   window.Omnihub = {
     open: openChat,

@@ -20,6 +20,8 @@ __all__ = [
     "ErrorFrame",
     "MessageCreatedFrame",
     "PostedMessage",
+    "ReadAnswer",
+    "ReadReceipt",
     "ReadyFrame",
     "SocketGreeting",
     "TypingFrame",
@@ -73,6 +75,16 @@ class WidgetMessage(msgspec.Struct, forbid_unknown_fields=False):
     attachments: Annotated[list[WidgetAttachment], Meta(max_length=MAX_VISITOR_ATTACHMENTS)] = []
     name: Annotated[str, Meta(max_length=100, description="Control characters are removed.")] | None = None
     page_url: Annotated[str, Meta(max_length=2000, pattern=SINGLE_LINE)] | None = None
+
+
+class ReadReceipt(msgspec.Struct, forbid_unknown_fields=False):
+    """`POST /widget/{widget_token}/read`: the visitor was shown the replies up to this message id."""
+
+    up_to: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class ReadAnswer(msgspec.Struct):
+    read: Annotated[int, Meta(description="Replies that became read (0 when they already were).")]
 
 
 class SocketGreeting(msgspec.Struct, forbid_unknown_fields=False):

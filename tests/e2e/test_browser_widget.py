@@ -336,7 +336,7 @@ def test_agent_signs_in_and_answers_from_the_inbox(
     page.context.close()
 
 
-def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
+def test_the_visitor_sees_the_agent_typing_and_then_the_answer_which_the_agent_sees_read(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
     question = f"有人在吗？ {uuid.uuid4().hex[:6]}"
@@ -350,6 +350,7 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer(
         ["在的，请讲。"], timeout=UI_TIMEOUT_MS
     )
     expect(widget.locator(".typing")).to_be_hidden(timeout=UI_TIMEOUT_MS)
+    expect(agent.locator(".message-out .delivery")).to_have_text(["read"], timeout=UI_TIMEOUT_MS)
     assert console_errors == []
     visitor.context.close()
     agent.context.close()

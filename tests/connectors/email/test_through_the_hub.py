@@ -16,7 +16,6 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
-
 from sqlmodel import col, func, select
 
 from connectors.email.polling import MailboxCursor

@@ -224,3 +224,80 @@ def test_ip_rate_limit_counts_new_visitors_too(client, demo, widget, settings):
         for _ in range(settings.ip_rate_per_minute + 2)
     ]
     assert statuses.count(429) == 2
+
+
+def _reply(client, demo, conversation_id, text):
+    answer = client.post(
+        f"/api/v1/conversations/{conversation_id}/messages",
+        headers=bearer(demo["api_token"]),
+        json={"text": text},
+    )
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def test_replies_the_visitor_was_shown_become_read_for_the_agents(client, demo, widget):
+    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
+    other = client.post(f"/widget/{widget}/messages", json={"text": "me too", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
+    conversations = wait_for(lambda: len(found := _conversations(client, demo)) == 2 and found)
+    mine, theirs = sorted(
+        conversations,
+        key=lambda conversation: _messages(client, demo, conversation["id"])[0]["text"] != "hi",
+    )
+    first = _reply(client, demo, mine["id"], "first answer")
+    second = _reply(client, demo, mine["id"], "second answer")
+    elsewhere = _reply(client, demo, theirs["id"], "for the other visitor")
+    for reply in (first, second, elsewhere):
+        wait_for(lambda reply=reply: _status(client, demo, reply) == "delivered")
+
+    read = client.post(f"/widget/{widget}/read", json={"up_to": first["id"]}, headers=bearer(token))
+    assert read.status_code == 200 and read.json() == {"read": 1}
+    assert [_status(client, demo, reply) for reply in (first, second, elsewhere)] == [
+        "read",
+        "delivered",
+        "delivered",
+    ]
+
+    assert client.post(
+        f"/widget/{widget}/read", json={"up_to": elsewhere["id"]}, headers=bearer(token)
+    ).json() == {"read": 1}, "only the visitor's own second reply is at or before the other's id"
+    assert _status(client, demo, elsewhere) == "delivered", "another visitor's reply is never theirs to mark"
+    assert _status(client, demo, second) == "read"
+    again = client.post(f"/widget/{widget}/read", json={"up_to": second["id"]}, headers=bearer(token))
+    assert again.json() == {"read": 0}
+    assert client.post(
+        f"/widget/{widget}/read", json={"up_to": elsewhere["id"]}, headers=bearer(other)
+    ).json() == {"read": 1}
+
+
+def _status(client, demo, reply):
+    [message] = [
+        message
+        for message in _messages(client, demo, reply["conversation_id"])
+        if message["id"] == reply["id"]
+    ]
+    return message["status"]
+
+
+@pytest.mark.parametrize(
+    ("body", "token", "status"),
+    [
+        ({"up_to": "x"}, None, 401),
+        ({"up_to": "../../etc"}, "valid", 400),
+        ({"up_to": ""}, "valid", 400),
+        ({}, "valid", 400),
+        ({"up_to": "x" * 65}, "valid", 400),
+    ],
+)
+def test_bad_read_receipts_are_refused(client, demo, widget, body, token, status):
+    visitor = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
+    answer = client.post(
+        f"/widget/{widget}/read", json=body, headers=bearer(visitor) if token == "valid" else {}
+    )
+    assert answer.status_code == status
