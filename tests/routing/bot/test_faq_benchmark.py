@@ -12,6 +12,7 @@ import pytest
 
 from benchmarks.bot_faq import (
     Score,
+    cross_validate,
     fit_confidence_model,
     load_articles,
     load_questions,
@@ -65,6 +66,18 @@ def test_the_default_confidence_model_and_thresholds_are_the_ones_fitted_on_the_
     tuning = load_questions("tuning")
     assert fit_confidence_model(faq_index.candidates, tuning) == DEFAULT_CONFIDENCE_MODEL
     assert tune_thresholds(faq_index.ranked, tuning)[0] == DEFAULT_THRESHOLDS
+
+
+def test_cross_validation_scores_every_tuning_question_once_on_a_model_fitted_without_it() -> None:
+    tuning = load_questions("tuning")
+    result = cross_validate(load_articles(), load_synonyms(), tuning)
+    in_scope_missed = round((1 - result.top1) * len(tuning.answer))
+    out_of_scope_missed = round((1 - result.correct_abstain) * len(tuning.out_of_scope))
+    assert len(result.misses) == in_scope_missed + out_of_scope_missed
+    assert sum("out of scope" in miss for miss in result.misses) == out_of_scope_missed
+    assert result.top1 >= 0.91
+    assert result.answered_wrong <= 0.045
+    assert result.correct_abstain >= 0.90
 
 
 def test_the_data_set_is_as_large_as_the_issue_asks() -> None:
