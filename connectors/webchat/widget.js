@@ -121,6 +121,23 @@
     return element;
   }
 
+  /* The open chat keeps keyboard focus: Tab from its last control goes to its first, Shift+Tab the other way. */
+  function keepFocusInside(panel, shadow, event) {
+    var controls = Array.prototype.filter.call(
+      panel.querySelectorAll("button, textarea, a[href]"),
+      function (control) { return !control.disabled && control.offsetParent !== null; });
+    if (!controls.length) return;
+    var first = controls[0], last = controls[controls.length - 1];
+    var current = shadow.activeElement;
+    if (event.shiftKey && (current === first || controls.indexOf(current) < 0)) {
+      event.preventDefault();
+      last.focus();
+    } else if (!event.shiftKey && (current === last || controls.indexOf(current) < 0)) {
+      event.preventDefault();
+      first.focus();
+    }
+  }
+
   function buildUi() {
     var host = document.createElement("omnihub-chat");
     var shadow = host.attachShadow({ mode: "open" });
@@ -154,7 +171,7 @@
                                                         title: phrases.attach });
     var picker = node("input", null, null, { type: "file", hidden: "" });
     var form = node("form", "form", null, null, [attach, picker, input, send]);
-    var panel = node("div", "panel", null, { role: "dialog", hidden: "" },
+    var panel = node("div", "panel", null, { role: "dialog", "aria-modal": "true", hidden: "" },
                      [node("div", "head", null, null, [title, close]), scroll, typing, notice, form]);
     shadow.appendChild(node("div", "root", null, null, [panel, bubble]));
 
@@ -166,7 +183,14 @@
       picker.value = "";
       if (file) sendFile(file);
     });
-    panel.addEventListener("keydown", function (event) { if (event.key === "Escape") closeChat(); });
+    panel.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") {
+        closeChat();
+        bubble.focus();
+      } else if (event.key === "Tab") {
+        keepFocusInside(panel, shadow, event);
+      }
+    });
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       if (sendMessage(input.value)) input.value = "";

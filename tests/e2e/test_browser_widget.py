@@ -304,6 +304,38 @@ def test_the_widget_speaks_the_pages_language_unless_the_snippet_names_one(
     page.context.close()
 
 
+def test_the_widget_is_operated_by_keyboard_with_focus_kept_in_the_open_chat(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    page = new_page(browser, console_errors)
+    page.goto(f"{hub_server.url}/demo")
+    widget = page.locator("omnihub-chat")
+    widget.locator(".bubble").focus()
+    page.keyboard.press("Enter")
+    expect(widget.locator(".panel")).to_be_visible()
+    expect(widget.locator("textarea")).to_be_focused()
+
+    def focused() -> str:
+        return page.evaluate(
+            "() => { const el = document.querySelector('omnihub-chat').shadowRoot.activeElement;"
+            " return el ? el.className || el.tagName : 'outside'; }"
+        )
+
+    seen = []
+    for _ in range(6):
+        page.keyboard.press("Tab")
+        seen.append(focused())
+    assert set(seen) == {"close", "attach", "TEXTAREA", "send"}, seen
+    widget.locator(".close").focus()
+    page.keyboard.press("Shift+Tab")
+    assert focused() == "send", "Shift+Tab from the first control goes to the last"
+    page.keyboard.press("Escape")
+    expect(widget.locator(".panel")).to_be_hidden()
+    expect(widget.locator(".bubble")).to_be_focused()
+    assert console_errors == []
+    page.context.close()
+
+
 def test_agent_signs_in_and_answers_from_the_inbox(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
