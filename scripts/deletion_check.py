@@ -355,6 +355,13 @@ DELETIONS: tuple[Deletion, ...] = (
         replacement="stored is None",
     ),
     Deletion(
+        "inboxes: changed credentials are proved before they are stored",
+        "hub/api/inboxes.py",
+        "InboxController.change_inbox",
+        ("tests/hub/test_inbox_changes.py::test_credentials_the_channel_refuses_are_not_stored",),
+        starts_with="await _prove_credentials(hub, inbox)",
+    ),
+    Deletion(
         "widget: replies the visitor was shown become read",
         "hub/connector_routes.py",
         "HubChannelServices.mark_read",

@@ -7,9 +7,10 @@ from functools import cache
 from typing import Any, cast
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
+from pydantic import SecretStr
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -124,6 +125,48 @@ WITH_FACTS = (
 )
 
 
+def _sealed_settings(hub: Hub, kind: str, settings: dict[str, Any]) -> dict[str, Any]:
+    """The settings as stored (validated by the channel's model, secrets encrypted), or the 422 naming each field."""
+    try:
+        return hub.seal_settings(kind, settings)
+    except UnknownConnectorKind:
+        raise ApiError(
+            422,
+            "unknown_kind",
+            f"No channel kind {kind!r}; known: {', '.join(hub.registry.kinds())}.",
+            extra=[{"field": "kind", "message": "unknown channel kind"}],
+        ) from None
+    except InvalidInboxSettings as invalid:
+        raise ApiError(
+            422,
+            "invalid_settings",
+            str(invalid),
+            extra=[
+                {"field": "settings." + ".".join(str(part) for part in error["loc"]), "message": error["msg"]}
+                for error in invalid.errors
+            ],
+        ) from None
+
+
+def _plain_settings(hub: Hub, inbox: Inbox) -> dict[str, Any]:
+    """The inbox's settings as a client would send them, secrets opened: what a partial change is laid over."""
+    opened = hub.open_settings(inbox)
+    plain = opened.model_dump(mode="json")
+    for name in type(opened).model_fields:
+        value = getattr(opened, name)
+        if isinstance(value, SecretStr):
+            plain[name] = value.get_secret_value()
+    return plain
+
+
+class InboxChange(msgspec.Struct, forbid_unknown_fields=True):
+    """`PATCH /api/v1/inboxes/{id}`: what to change. `settings` names only the settings that change; a secret left
+    out, or sent back as `********`, is kept."""
+
+    name: Name | None = None
+    settings: InboxSettings | None = None
+
+
 class InboxController(Controller):
     path = "/inboxes"
     tags = ("inboxes",)
@@ -187,28 +230,7 @@ class InboxController(Controller):
                 "name must not be empty.",
                 extra=[{"field": "name", "message": "must not be empty"}],
             )
-        try:
-            sealed = hub.seal_settings(data.kind, data.settings)
-        except UnknownConnectorKind:
-            raise ApiError(
-                422,
-                "unknown_kind",
-                f"No channel kind {data.kind!r}; known: {', '.join(hub.registry.kinds())}.",
-                extra=[{"field": "kind", "message": "unknown channel kind"}],
-            ) from None
-        except InvalidInboxSettings as invalid:
-            raise ApiError(
-                422,
-                "invalid_settings",
-                str(invalid),
-                extra=[
-                    {
-                        "field": "settings." + ".".join(str(part) for part in error["loc"]),
-                        "message": error["msg"],
-                    }
-                    for error in invalid.errors
-                ],
-            ) from None
+        sealed = _sealed_settings(hub, data.kind, data.settings)
         inbox = Inbox(
             workspace_id=caller.workspace_id,
             kind=data.kind,
@@ -222,3 +244,55 @@ class InboxController(Controller):
         session.add(inbox)
         await session.commit()
         return inbox_view(hub, inbox)
+
+    @patch(
+        "/{inbox_id:str}",
+        responses=error_responses(400, 401, 404, 413, 422, 502),
+        response_description=WITH_FACTS,
+    )
+    async def change_inbox(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        inbox_id: IdPath,
+        data: JSONBody[InboxChange],
+    ) -> InboxView:
+        """Rename an inbox or change some of its settings (a new password, a rotated app secret). Changed settings
+        are validated and their credentials proved with the channel before anything is stored, as on creation; a
+        polled inbox (email) reconnects with them within a scan."""
+        inbox = (
+            await session.exec(
+                select(Inbox)
+                .where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
+                .with_for_update()
+            )
+        ).first()
+        if inbox is None:
+            raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+        if data.name is not None:
+            name = clean_text(data.name)
+            if not name:
+                raise ApiError(
+                    422,
+                    "invalid_input",
+                    "name must not be empty.",
+                    extra=[{"field": "name", "message": "must not be empty"}],
+                )
+            inbox.name = name
+        if data.settings is not None and inbox.kind in hub.registry:
+            current = _plain_settings(hub, inbox)
+            wanted = {**current, **{name: value for name, value in data.settings.items() if value != MASKED}}
+            if wanted != current:
+                inbox.settings = _sealed_settings(hub, inbox.kind, wanted)
+                await _prove_credentials(hub, inbox)
+        elif data.settings is not None:
+            raise ApiError(
+                422,
+                "unknown_kind",
+                f"The {inbox.kind!r} channel is not installed: its settings cannot change.",
+            )
+        session.add(inbox)
+        await session.commit()
+        await session.refresh(inbox)
+        return inbox_view(hub, inbox, (await poll_states(hub, [inbox.id])).get(inbox.id))

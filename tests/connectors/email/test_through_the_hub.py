@@ -346,10 +346,11 @@ def test_a_broken_mailbox_shows_on_its_inbox_and_stops_no_other(
         other_server.stop()
 
 
-def test_a_mailbox_refusing_the_settings_fails_its_inbox_naming_the_setting(
+def test_a_mailbox_refusing_the_settings_fails_its_inbox_naming_the_setting_until_it_is_corrected(
     hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
 ) -> None:
-    """The folder read is deleted after the inbox was created: the inbox fails, naming settings.folder."""
+    """The folder read is deleted after the inbox was created: the inbox fails, naming settings.folder; the admin
+    points it at another folder and it reads again."""
     asyncio.run(mailbox.dovecot.create_folder(mailbox.username, mailbox.password, "Orders"))
     inbox_id = create_inbox(
         hub_client, demo, mailbox.settings(smtp, folder="Orders", poll_interval_seconds=5)
@@ -361,6 +362,16 @@ def test_a_mailbox_refusing_the_settings_fails_its_inbox_naming_the_setting(
     )
     assert "Orders" in failed["status_reason"] and "settings.folder" in failed["status_reason"]
     assert failed.get("status_retry_at") is None
+    corrected = hub_client.patch(
+        f"/api/v1/inboxes/{inbox_id}",
+        json={"settings": {"folder": "INBOX"}},
+        headers=bearer(demo["api_token"]),
+    )
+    assert corrected.status_code == 200, corrected.text
+    assert corrected.json()["settings"]["password"] == "********", "the password left out is kept"
+    wait_for(lambda: inbox(hub_client, demo, inbox_id)["status"] == "active", timeout=WAIT)
+    deliver(mailbox, mail("dee@example.com", "Back again", "back-1@example.com", "Can you read me now?"))
+    assert wait_for(lambda: conversations(hub_client, demo, inbox_id), timeout=WAIT)
 
 
 def test_a_mail_server_on_loopback_is_refused_unless_the_operator_opens_it(
