@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pytest
 from hypothesis import settings as hypothesis_settings
@@ -26,6 +28,30 @@ hypothesis_settings.load_profile("omnihub")
 
 TEST_SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnop"
 """Long enough for the hub's minimum (32 characters)."""
+
+
+LOCAL_NAMES = ("localhost", "ip6-localhost", "ip6-loopback")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def name_lookups_stay_on_this_machine() -> Iterator[None]:
+    """No test reaches the internet, and none waits on the machine's resolver to say so: a name other than
+    localhost fails at once as it does offline (WeChat's API, the demo mailbox's server), while address literals
+    and local names resolve as usual. Servers the tests start in other processes are not affected."""
+    resolve = socket.getaddrinfo
+
+    def offline(host: Any, *args: Any, **kwargs: Any) -> Any:
+        name = host.decode() if isinstance(host, bytes) else host
+        if name is None or name.lower().rstrip(".") in LOCAL_NAMES or name.lower().endswith(".localhost"):
+            return resolve(host, *args, **kwargs)
+        try:
+            resolve(host, None, flags=socket.AI_NUMERICHOST)
+        except socket.gaierror:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known") from None
+        return resolve(host, *args, **kwargs)
+
+    with mock.patch("socket.getaddrinfo", offline):
+        yield
 
 
 @pytest.fixture(scope="session")
