@@ -21,18 +21,18 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors import Connector, UndeclaredIdentityKind
-from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, CustomerMessage
-from hub import events, inbound
+from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerClaims, CustomerFeed, CustomerMessage
+from hub import customers, events, inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
 from hub.fields import looks_like_token
-from hub.models import Conversation, Identity, Inbox, Message, StoredFile
+from hub.models import Conversation, Identity, Inbox, Message, StoredFile, Workspace
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel
 from hub.runtime import Hub
 from hub.statuses import MessageDirection, MessageStatus
-from normalizer import Attachment, IdentityRef, InboundMessage
+from normalizer import Attachment, IdentityRef, InboundMessage, InvalidIdentity
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
 
@@ -209,6 +209,19 @@ class HubChannelServices:
             for event, conversation in read:
                 await events.publish_message_event(self._hub.publisher, event, conversation)
         return len(read)
+
+    async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
+        workspace_id = connector.inbox.workspace_id
+        with outages_as_route_errors():
+            async with self._hub.database.session() as session:
+                workspace = await session.get_one(Workspace, workspace_id)
+                try:
+                    await customers.identify(
+                        session, workspace_id, workspace.default_region, customer, claims
+                    )
+                except InvalidIdentity as error:
+                    raise ApiError(422, "invalid_identity", f"{error}.") from None
+                await session.commit()
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():
