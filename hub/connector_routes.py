@@ -17,6 +17,7 @@ from litestar import WebSocket
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -44,6 +45,7 @@ READ_RECEIPT_LIMIT = 200
 """Replies one receipt marks at most (the newest), as many as the history a client is shown."""
 RATE_WINDOW_SECONDS = 60
 RAW_AUDIT_CHARACTERS = 65536
+IDENTIFY_ATTEMPTS = 3
 
 
 def contributed_routes() -> list[Any]:
@@ -211,17 +213,24 @@ class HubChannelServices:
         return len(read)
 
     async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
+        """Tried again when another request created one of the same identities meanwhile (the unique constraint
+        refused ours): the next attempt finds it and links to it."""
         workspace_id = connector.inbox.workspace_id
-        with outages_as_route_errors():
-            async with self._hub.database.session() as session:
-                workspace = await session.get_one(Workspace, workspace_id)
-                try:
-                    await customers.identify(
-                        session, workspace_id, workspace.default_region, customer, claims
-                    )
-                except InvalidIdentity as error:
-                    raise ApiError(422, "invalid_identity", f"{error}.") from None
-                await session.commit()
+        for attempt in range(IDENTIFY_ATTEMPTS):
+            with outages_as_route_errors():
+                async with self._hub.database.session() as session:
+                    workspace = await session.get_one(Workspace, workspace_id)
+                    try:
+                        await customers.identify(
+                            session, workspace_id, workspace.default_region, customer, claims
+                        )
+                        await session.commit()
+                        return
+                    except InvalidIdentity as error:
+                        raise ApiError(422, "invalid_identity", f"{error}.") from None
+                    except IntegrityError:
+                        if attempt == IDENTIFY_ATTEMPTS - 1:
+                            raise
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():
