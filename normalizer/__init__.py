@@ -15,18 +15,18 @@ from normalizer.text import clean_text, split_text
 
 __all__ = [
     "DEFAULT_REGION",
-    "InvalidIdentity",
-    "fold_text",
     "Attachment",
     "Automation",
     "ContentType",
     "IdentityKind",
     "IdentityRef",
     "InboundMessage",
+    "InvalidIdentity",
     "ReplyAllowance",
     "ReplyWindow",
     "clean_text",
     "dedupe_key",
+    "fold_text",
     "normalize_identity",
     "split_text",
 ]

@@ -86,7 +86,9 @@ domains = st.from_regex(r"\A[A-Za-z0-9]{1,12}(\.[A-Za-z]{2,6}){1,2}\Z")
 
 
 @given(local_parts, domains, st.booleans(), st.sampled_from(["", " ", "\t", "\u3000"]))
-def test_an_email_in_any_case_and_width_is_one_identity(local: str, domain: str, full_width: bool, pad: str) -> None:
+def test_an_email_in_any_case_and_width_is_one_identity(
+    local: str, domain: str, full_width: bool, pad: str
+) -> None:
     canonical = email(f"{local}@{domain}")
     assert canonical == f"{local}@{domain}".lower()
     written = f"{local}@{domain}".swapcase()

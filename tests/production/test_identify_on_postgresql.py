@@ -13,11 +13,9 @@ from sqlmodel import col, select
 
 from connectors.webchat.wire import IdentifyClaims
 from hub.app import create_app
-from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.models import Contact, Identity
-from hub.settings import Settings
-from tests.conftest import TEST_SECRET_KEY, inbox_of, run
+from tests.conftest import inbox_of, migrated_postgres_settings, run
 
 VISITORS = 6
 
@@ -25,14 +23,7 @@ VISITORS = 6
 def test_one_new_customer_identified_from_several_visitors_at_once_is_one_contact(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    migrate(postgres_url)
-    settings = Settings(
-        database_url=postgres_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET_KEY,
-        public_url="http://testserver.local",
-        embedded_worker=False,
-    )
+    settings = migrated_postgres_settings(postgres_url, tmp_path)
     webchat = inbox_of(run(ensure_demo, settings), "webchat")
     signature = hmac.new(webchat["identity_secret"].encode(), b"user-1", hashlib.sha256).hexdigest()
     claims = IdentifyClaims(user_id="user-1", email="Race@Example.com", identifier_hash=signature)
