@@ -6,11 +6,13 @@ the Location header, so a CRM holding the old id can follow it.
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, MediaType, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
@@ -182,6 +184,36 @@ def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) 
     )
 
 
+EXPORT_COLUMNS = ("id", "name", "vip_level", "tags", "identities", "attributes", "notes", "created_at")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A customer's own text opened in a spreadsheet is never run as a formula (`=HYPERLINK(...)` as a name)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIdentityView]]) -> str:
+    """One row per contact; identities and attributes as JSON cells, so every kind and value survives."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for contact in contacts:
+        writer.writerow(
+            [
+                contact.id,
+                _cell(contact.name or ""),
+                contact.vip_level,
+                _cell("\n".join(contact.tags)),
+                msgspec.json.encode(identities[contact.id]).decode(),
+                msgspec.json.encode(contact.attributes).decode(),
+                _cell(contact.notes),
+                contact.created_at.isoformat(),
+            ]
+        )
+    return out.getvalue()
+
+
 class ContactController(Controller):
     path = "/contacts"
     tags = ("contacts",)
@@ -241,6 +273,27 @@ class ContactController(Controller):
         return ContactPage(
             items=[_summary(row, identities[row.id]) for row in page],
             next_cursor=page[-1].id if len(rows) > limit else None,
+        )
+
+    @get("/export", media_type=MediaType.TEXT, responses=error_responses(401))
+    async def export_contacts(
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
+        """Every live contact of the workspace with its identities, as CSV (UTF-8)."""
+        rows = list(
+            (
+                await session.exec(
+                    select(Contact)
+                    .where(Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None))
+                    .order_by(col(Contact.id))
+                )
+            ).all()
+        )
+        identities = await _identities(session, [row.id for row in rows])
+        return Response(
+            contacts_csv(rows, identities),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
         )
 
     @get("/{contact_id:str}", responses=error_responses(400, 401, 404, 410))

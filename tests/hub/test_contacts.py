@@ -3,8 +3,11 @@ searched and edited, merged with a preview and undone, and never shown to anothe
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import hmac
+import io
+import json
 from typing import Any
 
 import pytest
@@ -336,3 +339,29 @@ def test_another_workspace_never_reads_changes_or_merges_our_contacts(client, de
     for params in ({}, {"q": "Ours"}, {"tag": "mine"}):
         assert client.get("/api/v1/contacts", params=params, headers=other).json()["items"] == []
     assert contact(client, demo, ours)["name"] == "Ours"
+
+
+def test_export_lists_live_contacts_with_their_identities_and_never_runs_a_formula(
+    client, demo, widget, settings
+) -> None:
+    _token, first = visit(client, demo, widget, "one")
+    _token, second = visit(client, demo, widget, "two")
+    keep = contact_of_conversation(client, demo, first["id"])
+    fold = contact_of_conversation(client, demo, second["id"])
+    api(
+        client,
+        demo,
+        "PATCH",
+        f"/contacts/{keep}",
+        json={"name": '=HYPERLINK("http://evil")', "tags": ["vip"]},
+    )
+    api(client, demo, "POST", f"/contacts/{keep}/merge", json={"contact_id": fold})
+    answer = api(client, demo, "GET", "/contacts/export")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/csv")
+    [header, row] = list(csv.reader(io.StringIO(answer.text)))
+    assert header == ["id", "name", "vip_level", "tags", "identities", "attributes", "notes", "created_at"]
+    assert row[0] == keep and row[1] == '\'=HYPERLINK("http://evil")' and row[3] == "vip"
+    assert len(json.loads(row[4])) == 2
+    other = bearer(run(_other_workspace_token, settings))
+    assert list(csv.reader(io.StringIO(client.get("/api/v1/contacts/export", headers=other).text)))[1:] == []
