@@ -426,7 +426,8 @@ class MergeNotUndoable(Exception):
 async def undo_merge(
     session: AsyncSession, audit: AuditEntry, *, actor_type: str, actor_id: str | None
 ) -> tuple[Contact, Contact]:
-    """Restore both contacts' profiles and give the merged contact back its identities and conversations.
+    """Restore the surviving contact's profile and give the merged contact back its identities and conversations
+    (a tombstone keeps its own profile, so it has it back as it was).
 
     A conversation that arrived after the merge on one of the merged contact's identities goes back with that
     identity; what came in on the survivor's own identities stays.
@@ -456,7 +457,6 @@ async def undo_merge(
         .values(contact_id=restored.id)
     )
     Profile(**details["before"]["survivor"]).apply_to(survivor)
-    Profile(**details["before"]["merged"]).apply_to(restored)
     now = utcnow()
     restored.merged_into = None
     survivor.updated_at = restored.updated_at = now

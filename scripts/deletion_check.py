@@ -187,11 +187,11 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="events.record(",
     ),
     Deletion(
-        "contacts: undo restores the merged contact's profile",
+        "contacts: undo restores the surviving contact's profile",
         "hub/customers.py",
         "undo_merge",
         ("tests/hub/test_contacts.py::test_merge_previews_moves_and_undoes_exactly",),
-        starts_with='Profile(**details["before"]["merged"])',
+        starts_with='Profile(**details["before"]["survivor"])',
     ),
     Deletion(
         "contacts: what arrived after a merge on the merged identities goes back on undo",
@@ -216,6 +216,25 @@ DELETIONS: tuple[Deletion, ...] = (
             "tests/hub/test_contacts.py::test_a_signed_identify_links_the_visitor_and_any_spelling_of_its_phone_finds_it",
         ),
         starts_with="for kind in (IdentityKind.EMAIL",
+    ),
+    Deletion(
+        "contacts: agents read card and ID numbers masked",
+        "hub/api/messages.py",
+        "masked_view",
+        (
+            "tests/hub/test_contacts.py::test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them",
+        ),
+        starts_with="mask_sensitive(view.text)",
+        replacement="view.text",
+    ),
+    Deletion(
+        "contacts: only an admin reveals masked numbers",
+        "hub/api/messages.py",
+        "MessageController.reveal",
+        (
+            "tests/hub/test_contacts.py::test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them",
+        ),
+        starts_with="if caller.agent is None or caller.agent.role",
     ),
     Deletion(
         "contacts: identify retries after a concurrent insert of the same identity",

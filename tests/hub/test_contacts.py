@@ -365,3 +365,53 @@ def test_export_lists_live_contacts_with_their_identities_and_never_runs_a_formu
     assert len(json.loads(row[4])) == 2
     other = bearer(run(_other_workspace_token, settings))
     assert list(csv.reader(io.StringIO(client.get("/api/v1/contacts/export", headers=other).text)))[1:] == []
+
+
+async def _plain_agent_token(hub) -> str:
+    from hub.auth import issue_token
+    from hub.crypto import hash_password
+    from hub.models import Agent, Workspace
+
+    async with hub.database.session() as session:
+        workspace = (await session.exec(select(Workspace))).first()
+        agent = Agent(
+            workspace_id=workspace.id,
+            email="agent@example.com",
+            name="Agent",
+            password_hash=hash_password("x" * 12),
+        )
+        session.add(agent)
+        await session.commit()
+    return await issue_token(hub, agent, "test", None)
+
+
+def test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them(
+    client, demo, widget, settings
+) -> None:
+    _token, conversation = visit(
+        client, demo, widget, "card 4111 1111 1111 1111, ID 11010519491231002X, order 1234"
+    )
+    path = f"/conversations/{conversation['id']}/messages"
+    [message] = wait_for(lambda: api(client, demo, "GET", path).json()["items"])
+    assert message["text"] == "card **** **** **** 1111, ID **************002X, order 1234"
+    agent = bearer(run(_plain_agent_token, settings))
+    refused = client.post(f"/api/v1{path}/{message['id']}/reveal", headers=agent)
+    assert refused.status_code == 403
+    assert_error_shape(refused)
+    revealed = api(client, demo, "POST", f"{path}/{message['id']}/reveal")
+    assert revealed.status_code == 200, revealed.text
+    assert revealed.json()["text"] == "card 4111 1111 1111 1111, ID 11010519491231002X, order 1234"
+    other = bearer(run(_other_workspace_token, settings))
+    assert client.post(f"/api/v1{path}/{message['id']}/reveal", headers=other).status_code in (403, 404)
+
+    async def reveals(hub) -> list[tuple[str | None, str]]:
+        from hub.models import AuditEntry
+
+        async with hub.database.session() as session:
+            rows = (
+                await session.exec(select(AuditEntry).where(AuditEntry.action == "message.revealed"))
+            ).all()
+        return [(row.actor_id, row.subject_id) for row in rows]
+
+    [(actor_id, subject_id)] = run(reveals, settings)
+    assert subject_id == message["id"] and actor_id is not None
