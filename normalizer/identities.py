@@ -52,13 +52,21 @@ def _email_address(raw: str) -> str:
 
 
 def _e164(raw: str, region: str) -> str:
-    """E.164. phonenumbers reads the region's own country code written without `+` (`8613800138000` in CN)."""
+    """E.164. A number written with its country code but no `+` (`8613800138000` in a US workspace) is read as
+    international when it is no valid number of the region (phonenumbers does so only for the region's own code)."""
     if ":" in raw:
         raw = raw.split(":", 1)[1]
-    try:
-        number = phonenumbers.parse(raw, region.upper())
-    except phonenumbers.NumberParseException as error:
-        raise InvalidIdentity(f"not a phone number: {error}") from None
-    if not phonenumbers.is_valid_number(number):
+    number = _valid_number(raw, region)
+    if number is None and not raw.lstrip().startswith("+"):
+        number = _valid_number(f"+{raw.strip()}", region)
+    if number is None:
         raise InvalidIdentity("not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _valid_number(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(raw, region.upper())
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None

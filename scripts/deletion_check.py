@@ -244,6 +244,16 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="except IntegrityError",
     ),
     Deletion(
+        "normalizer: a country code written without + is read as international",
+        "normalizer/identities.py",
+        "_e164",
+        (
+            "tests/normalizer/test_identities.py",
+            "tests/hub/test_contacts.py::test_a_signed_identify_links_the_visitor_and_any_spelling_of_its_phone_finds_it",
+        ),
+        starts_with="if number is None and not raw",
+    ),
+    Deletion(
         "normalizer: full-width digits and ideographic spaces are folded",
         "normalizer/identities.py",
         "fold_text",

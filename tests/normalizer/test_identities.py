@@ -29,6 +29,11 @@ def test_every_spelling_of_a_mainland_mobile_is_one_number(spelling: str) -> Non
     assert phone(spelling) == "+8613800138000"
 
 
+def test_a_country_code_without_plus_is_read_as_international_outside_its_region() -> None:
+    assert phone("8613800138000", "US") == "+8613800138000"
+    assert phone("86 138 0013 8000", "GB") == "+8613800138000"
+
+
 def test_the_workspace_region_reads_national_numbers() -> None:
     assert phone("(201) 555-0123", "US") == "+12015550123"
     assert phone("020 7946 0958", "GB") == "+442079460958"
