@@ -32,6 +32,7 @@ __all__ = [
     "CHANNEL_SERVICES",
     "AcceptedMessage",
     "ChannelServices",
+    "CustomerClaims",
     "CustomerFeed",
     "CustomerMessage",
     "ErrorBody",
@@ -121,6 +122,19 @@ class CustomerMessage:
     created_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerClaims:
+    """What the business's site or app says of its customer: the business's user id first, then email, phone.
+
+    `verified` when the connector checked the business's signature over them: only then do they link the
+    customer to a contact. Unverified claims never reveal or join another customer's history.
+    """
+
+    identities: tuple[IdentityRef, ...]
+    name: str | None
+    verified: bool
+
+
 class CustomerFeed(Protocol):
     def start(self) -> None:
         """Begin handing the customer's events to the socket: call it once the socket's first frame is sent."""
@@ -191,6 +205,12 @@ class ChannelServices(Protocol):
     async def mark_read(self, connector: Connector, customer: IdentityRef, up_to: str) -> int:
         """The customer's client showed them the replies up to the message id `up_to`: those (the newest 200) become
         `read`, which the agents see at once. Answers how many changed (0 for replies already read)."""
+        ...
+
+    async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
+        """Link `customer` to the contact its verified claims name (merging its anonymous conversations into it), or
+        keep unverified claims as its attributes (a match with another contact becomes a merge suggestion).
+        Raises RouteError 422 `invalid_identity` for a claimed phone or email that cannot be one."""
         ...
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:

@@ -17,22 +17,23 @@ from litestar import WebSocket
 from litestar.connection import ASGIConnection
 from litestar.datastructures import State
 from litestar.di import Provide
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors import Connector, UndeclaredIdentityKind
-from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerFeed, CustomerMessage
-from hub import events, inbound
+from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerClaims, CustomerFeed, CustomerMessage
+from hub import customers, events, inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
 from hub.fields import looks_like_token
-from hub.models import Conversation, Identity, Inbox, Message, StoredFile
+from hub.models import Conversation, Identity, Inbox, Message, StoredFile, Workspace
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel
 from hub.runtime import Hub
 from hub.statuses import MessageDirection, MessageStatus
-from normalizer import Attachment, IdentityRef, InboundMessage
+from normalizer import Attachment, IdentityRef, InboundMessage, InvalidIdentity
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
 
@@ -44,6 +45,7 @@ READ_RECEIPT_LIMIT = 200
 """Replies one receipt marks at most (the newest), as many as the history a client is shown."""
 RATE_WINDOW_SECONDS = 60
 RAW_AUDIT_CHARACTERS = 65536
+IDENTIFY_ATTEMPTS = 3
 
 
 def contributed_routes() -> list[Any]:
@@ -209,6 +211,26 @@ class HubChannelServices:
             for event, conversation in read:
                 await events.publish_message_event(self._hub.publisher, event, conversation)
         return len(read)
+
+    async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
+        """Tried again when another request created one of the same identities meanwhile (the unique constraint
+        refused ours): the next attempt finds it and links to it."""
+        workspace_id = connector.inbox.workspace_id
+        for attempt in range(IDENTIFY_ATTEMPTS):
+            with outages_as_route_errors():
+                async with self._hub.database.session() as session:
+                    workspace = await session.get_one(Workspace, workspace_id)
+                    try:
+                        await customers.identify(
+                            session, workspace_id, workspace.default_region, customer, claims
+                        )
+                        await session.commit()
+                        return
+                    except InvalidIdentity as error:
+                        raise ApiError(422, "invalid_identity", f"{error}.") from None
+                    except IntegrityError:
+                        if attempt == IDENTIFY_ATTEMPTS - 1:
+                            raise
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():

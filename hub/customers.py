@@ -3,17 +3,37 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, delete, insert, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from connectors.routes import CustomerClaims
+from hub import events
 from hub.ids import new_id
-from hub.models import AuditEntry, Contact, Conversation, Identity, row_values, utcnow
+from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, row_values, utcnow
 from normalizer import IdentityRef, normalize_identity
 
-__all__ = ["CustomerDirectory", "merge_contacts"]
+__all__ = [
+    "MERGED",
+    "MERGE_UNDONE",
+    "CustomerDirectory",
+    "MergeNotUndoable",
+    "MergePlan",
+    "Profile",
+    "identify",
+    "merge_contacts",
+    "merged_profile",
+    "plan_merge",
+    "undo_merge",
+]
+
+MERGED = "contact.merged"
+MERGE_UNDONE = "contact.merge_undone"
+UNVERIFIED_CLAIMS = "unverified_claims"
+"""The contact attribute holding what a visitor said of themselves without the business's signature."""
 
 IdentityKey = tuple[str, str, str, str]
 """(workspace_id, kind, scope, value): an identity is unique per workspace."""
@@ -196,6 +216,75 @@ class CustomerDirectory:
         return contact.id
 
 
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What an agent or the business wrote about a contact: merged by `merged_profile`, restored by an undo."""
+
+    name: str | None
+    attributes: dict[str, Any]
+    tags: list[str]
+    vip_level: int
+    notes: str
+
+    @classmethod
+    def of(cls, contact: Contact) -> Profile:
+        return cls(
+            contact.name, dict(contact.attributes), list(contact.tags), contact.vip_level, contact.notes
+        )
+
+    def apply_to(self, contact: Contact) -> None:
+        contact.name = self.name
+        contact.attributes = dict(self.attributes)
+        contact.tags = list(self.tags)
+        contact.vip_level = self.vip_level
+        contact.notes = self.notes
+
+
+def merged_profile(survivor: Profile, merged: Profile) -> tuple[Profile, dict[str, Any]]:
+    """The surviving contact's profile after the merge, and the merged contact's attribute values it overrode.
+
+    The survivor's values win; what only the merged contact had is added (tags appended, notes kept below).
+    """
+    dropped = {
+        key: value
+        for key, value in merged.attributes.items()
+        if key in survivor.attributes and survivor.attributes[key] != value
+    }
+    notes = "\n\n".join(text for text in (survivor.notes, merged.notes) if text)
+    return (
+        Profile(
+            name=survivor.name or merged.name,
+            attributes=merged.attributes | survivor.attributes,
+            tags=survivor.tags + [tag for tag in merged.tags if tag not in survivor.tags],
+            vip_level=max(survivor.vip_level, merged.vip_level),
+            notes=notes,
+        ),
+        dropped,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class MergePlan:
+    """What merging `merged_id` into `survivor_id` moves, and the survivor's profile afterwards."""
+
+    survivor_id: str
+    merged_id: str
+    identity_ids: list[str]
+    conversation_ids: list[str]
+    profile: Profile
+    dropped_attributes: dict[str, Any]
+
+
+async def plan_merge(session: AsyncSession, survivor: Contact, merged: Contact) -> MergePlan:
+    """The dry run of `merge_contacts`: nothing is changed."""
+    identity_ids = (await session.exec(select(Identity.id).where(Identity.contact_id == merged.id))).all()
+    conversation_ids = (
+        await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
+    ).all()
+    profile, dropped = merged_profile(Profile.of(survivor), Profile.of(merged))
+    return MergePlan(survivor.id, merged.id, list(identity_ids), list(conversation_ids), profile, dropped)
+
+
 async def merge_contacts(
     session: AsyncSession,
     survivor: Contact,
@@ -204,34 +293,195 @@ async def merge_contacts(
     actor_type: str,
     reason: str,
     actor_id: str | None = None,
-) -> None:
-    """Move identities and conversations to `survivor`; `merged` stays as a tombstone, audited."""
-    moved_identities = (await session.exec(select(Identity.id).where(Identity.contact_id == merged.id))).all()
-    moved_conversations = (
-        await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
-    ).all()
+) -> AuditEntry:
+    """Move identities, conversations and profile to `survivor`; `merged` stays as a tombstone pointing at it.
+
+    The audit entry keeps both contacts' profiles as they were, which is what `undo_merge` restores, and the
+    `contact.merged` event goes to the outbox in the same transaction.
+    """
+    plan = await plan_merge(session, survivor, merged)
+    before = {"survivor": asdict(Profile.of(survivor)), "merged": asdict(Profile.of(merged))}
     await session.execute(
         update(Identity).where(col(Identity.contact_id) == merged.id).values(contact_id=survivor.id)
     )
     await session.execute(
         update(Conversation).where(col(Conversation.contact_id) == merged.id).values(contact_id=survivor.id)
     )
+    await _drop_suggestions_between(session, survivor.id, merged.id)
+    now = utcnow()
+    plan.profile.apply_to(survivor)
+    survivor.updated_at = now
     merged.merged_into = survivor.id
-    merged.updated_at = utcnow()
+    merged.updated_at = now
+    audit = AuditEntry(
+        workspace_id=survivor.workspace_id,
+        actor_type=actor_type,
+        actor_id=actor_id,
+        action=MERGED,
+        subject_type="contact",
+        subject_id=survivor.id,
+        details={
+            "merged_contact_id": merged.id,
+            "reason": reason,
+            "identity_ids": plan.identity_ids,
+            "conversation_ids": plan.conversation_ids,
+            "dropped_attributes": plan.dropped_attributes,
+            "before": before,
+        },
+    )
+    session.add(audit)
+    events.record(
+        session,
+        survivor.workspace_id,
+        MERGED,
+        survivor.id,
+        {
+            "surviving_contact_id": survivor.id,
+            "merged_contact_id": merged.id,
+            "audit_id": audit.id,
+            "reason": reason,
+        },
+    )
+    return audit
+
+
+async def identify(
+    session: AsyncSession, workspace_id: str, region: str, visitor: IdentityRef, claims: CustomerClaims
+) -> str:
+    """Apply what the business's site says of its visitor; the id of the visitor's contact afterwards.
+
+    Signed claims are verified identities: the visitor joins the contact they name (created when new) and the
+    visitor's anonymous conversations move with it. Unsigned claims are kept as the visitor's unverified
+    attributes; where one names another contact's identity, agents get a merge suggestion and nothing links.
+    Raises normalizer.InvalidIdentity for a claimed phone or email that cannot be one.
+    """
+    claimed = [normalize_identity(identity, default_region=region) for identity in claims.identities]
+    directory = CustomerDirectory(session)
+    if claims.verified and claimed:
+        contact_id, _ = await directory.resolve(
+            workspace_id, claimed[0], linked=(*claimed[1:], visitor), name=claims.name
+        )
+        await directory.flush()
+        for identity in claimed:
+            directory.identity_row(workspace_id, identity).verified = True
+        return contact_id
+    contact_id, _ = await directory.resolve(workspace_id, visitor, name=claims.name)
+    await directory.flush()
+    if claimed:
+        contact = await session.get_one(Contact, contact_id)
+        unverified = dict(contact.attributes.get(UNVERIFIED_CLAIMS) or {})
+        unverified.update({identity.kind: identity.value for identity in claimed})
+        contact.attributes = {**contact.attributes, UNVERIFIED_CLAIMS: unverified}
+        await _suggest_merges(session, workspace_id, contact_id, claimed)
+    return contact_id
+
+
+async def _suggest_merges(
+    session: AsyncSession, workspace_id: str, contact_id: str, claimed: list[IdentityRef]
+) -> None:
+    """One suggestion per other contact holding a claimed identity, kept once however often it is claimed."""
+    matches = (
+        await session.exec(
+            select(Identity).where(
+                Identity.workspace_id == workspace_id,
+                col(Identity.contact_id) != contact_id,
+                or_(
+                    *(
+                        and_(
+                            col(Identity.kind) == identity.kind,
+                            col(Identity.scope) == identity.scope,
+                            col(Identity.value) == identity.value,
+                        )
+                        for identity in claimed
+                    )
+                ),
+            )
+        )
+    ).all()
+    for match in matches:
+        known = (
+            await session.exec(
+                select(MergeSuggestion.id).where(
+                    MergeSuggestion.contact_id == contact_id, MergeSuggestion.candidate_id == match.contact_id
+                )
+            )
+        ).first()
+        if known is None:
+            session.add(
+                MergeSuggestion(
+                    workspace_id=workspace_id,
+                    contact_id=contact_id,
+                    candidate_id=match.contact_id,
+                    kind=match.kind,
+                    value=match.value,
+                )
+            )
+            await session.flush()
+
+
+class MergeNotUndoable(Exception):
+    """The merge was undone already, or the surviving contact was merged away since (undo that merge first)."""
+
+
+async def undo_merge(
+    session: AsyncSession, audit: AuditEntry, *, actor_type: str, actor_id: str | None
+) -> tuple[Contact, Contact]:
+    """Restore the surviving contact's profile and give the merged contact back its identities and conversations
+    (a tombstone keeps its own profile, so it has it back as it was).
+
+    A conversation that arrived after the merge on one of the merged contact's identities goes back with that
+    identity; what came in on the survivor's own identities stays.
+    """
+    details = audit.details
+    survivor = await session.get_one(Contact, audit.subject_id)
+    restored = await session.get_one(Contact, details["merged_contact_id"])
+    if restored.merged_into != survivor.id or survivor.merged_into is not None:
+        raise MergeNotUndoable(
+            f"Contact {restored.id} is not merged into {survivor.id} now; undo later merges first."
+        )
+    identity_ids = details["identity_ids"]
+    await session.execute(
+        update(Identity)
+        .where(col(Identity.id).in_(identity_ids), col(Identity.contact_id) == survivor.id)
+        .values(contact_id=restored.id)
+    )
+    await session.execute(
+        update(Conversation)
+        .where(
+            col(Conversation.contact_id) == survivor.id,
+            or_(
+                col(Conversation.id).in_(details["conversation_ids"]),
+                col(Conversation.identity_id).in_(identity_ids),
+            ),
+        )
+        .values(contact_id=restored.id)
+    )
+    Profile(**details["before"]["survivor"]).apply_to(survivor)
+    now = utcnow()
+    restored.merged_into = None
+    survivor.updated_at = restored.updated_at = now
     session.add(
         AuditEntry(
             workspace_id=survivor.workspace_id,
             actor_type=actor_type,
             actor_id=actor_id,
-            action="contact.merged",
+            action=MERGE_UNDONE,
             subject_type="contact",
-            subject_id=survivor.id,
-            details={
-                "merged_contact_id": merged.id,
-                "reason": reason,
-                "identity_ids": list(moved_identities),
-                "conversation_ids": list(moved_conversations),
-            },
+            subject_id=restored.id,
+            details={"merge_audit_id": audit.id, "surviving_contact_id": survivor.id},
+        )
+    )
+    return survivor, restored
+
+
+async def _drop_suggestions_between(session: AsyncSession, first: str, second: str) -> None:
+    """A suggestion to merge two contacts that are now one (either way round) has been answered."""
+    await session.execute(
+        delete(MergeSuggestion).where(
+            or_(
+                and_(col(MergeSuggestion.contact_id) == first, col(MergeSuggestion.candidate_id) == second),
+                and_(col(MergeSuggestion.contact_id) == second, col(MergeSuggestion.candidate_id) == first),
+            )
         )
     )
 

@@ -19,6 +19,7 @@ from hub.realtime import Publisher, workspace_channel
 from hub.statuses import ConversationStatus, MessageDirection, MessageStatus, SenderType
 from hub.views import (
     AttachmentView,
+    ContactMerged,
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
@@ -44,7 +45,8 @@ __all__ = [
 ]
 
 AnyWorkspaceEvent = (
-    ConversationCreated
+    ContactMerged
+    | ConversationCreated
     | ConversationAssigned
     | ConversationHandedOff
     | ConversationResolved

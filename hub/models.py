@@ -39,6 +39,7 @@ __all__ = [
     "Inbox",
     "KbArticle",
     "Lease",
+    "MergeSuggestion",
     "Message",
     "OutboxEvent",
     "PollState",
@@ -172,6 +173,8 @@ class Workspace(SQLModel, table=True):
     kb_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     """Bumped in the transaction of every knowledge-base change: each process rebuilds its index when it sees
     a version other than the one it built (hub.knowledge_base)."""
+    default_region: str = Field(default="US", max_length=2, sa_column_kwargs={"server_default": "US"})
+    """The ISO 3166 region a phone number written without its country code is read in."""
     created_at: datetime = _created()
 
 
@@ -219,9 +222,28 @@ class Contact(SQLModel, table=True):
     name: str | None = None
     attributes: dict[str, Any] = _json(dict)
     tags: list[str] = _json(list)
+    vip_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    notes: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     merged_into: str | None = Field(default=None, foreign_key="contact.id")
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class MergeSuggestion(SQLModel, table=True):
+    """An unverified claim (an email typed into the chat) that matches another contact: an agent decides, the
+    hub never merges on it. One per pair, whichever way round it was claimed."""
+
+    __tablename__ = "merge_suggestion"
+    __table_args__ = (UniqueConstraint("contact_id", "candidate_id", name="uq_merge_suggestion"),)
+    id: str = _id()
+    workspace_id: str = _workspace()
+    contact_id: str = Field(foreign_key="contact.id", max_length=36)
+    """The contact that made the claim."""
+    candidate_id: str = Field(foreign_key="contact.id", max_length=36)
+    """The contact the claimed identity belongs to."""
+    kind: str = Field(max_length=40)
+    value: str = Field(max_length=320)
+    created_at: datetime = _created()
 
 
 class Identity(SQLModel, table=True):

@@ -27,6 +27,11 @@ __all__ = [
     "AgentView",
     "AttachmentView",
     "ChannelCapabilities",
+    "ContactDetail",
+    "ContactIdentityView",
+    "ContactMerged",
+    "ContactPage",
+    "ContactSummary",
     "ConversationAssigned",
     "ConversationCreated",
     "ConversationDetail",
@@ -40,6 +45,9 @@ __all__ = [
     "InboxView",
     "LoginAnswer",
     "MeView",
+    "MergePreview",
+    "MergeSuggestionView",
+    "MergeUndone",
     "MessageCreated",
     "MessageEvent",
     "MessagePage",
@@ -258,6 +266,16 @@ class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):
     conversation: ConversationView
 
 
+class ContactMerged(WorkspaceEvent, tag="contact.merged"):
+    """Two contacts are one person: the merged contact's id now answers 410 pointing at the surviving one."""
+
+    surviving_contact_id: str
+    merged_contact_id: str
+    audit_id: str
+    """The audit entry recording what moved; `POST /api/v1/contacts/merges/{audit_id}/undo` undoes it."""
+    reason: str
+
+
 class MessageEvent(WorkspaceEvent):
     message: MessageView
     conversation: ConversationView
@@ -287,3 +305,71 @@ class SocketPong(SocketFrame, tag="pong"):
 class SocketError(SocketFrame, tag="error"):
     code: str
     detail: str
+
+
+class ContactIdentityView(IdentityView):
+    id: str
+    verified: bool
+    """Whether a trusted source (the channel, the business's signed identify call, an agent) vouches for it."""
+
+
+class MergeSuggestionView(msgspec.Struct):
+    """An unverified claim matching another contact: an agent decides whether they are one person."""
+
+    id: str
+    contact_id: str
+    candidate_id: str
+    kind: str
+    value: str
+    created_at: datetime
+
+
+class ContactSummary(msgspec.Struct):
+    id: str
+    name: str | None
+    tags: list[str]
+    vip_level: int
+    identities: list[ContactIdentityView]
+    created_at: datetime
+
+
+class ContactDetail(ContactSummary):
+    attributes: dict[str, Any]
+    notes: str
+    first_seen_at: datetime
+    """The first conversation's start, or when the contact was created."""
+    last_seen_at: datetime | None
+    """The customer's last message on any channel."""
+    merge_suggestions: list[MergeSuggestionView]
+    conversations: ConversationPage
+    """The first page of the timeline, most recent first; `GET /contacts/{id}/conversations` pages on."""
+
+
+class ContactPage(msgspec.Struct):
+    items: list[ContactSummary]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class MergePreview(msgspec.Struct):
+    """What a merge moves (or moved) to the surviving contact, and its profile afterwards."""
+
+    dry_run: bool
+    surviving_contact_id: str
+    merged_contact_id: str
+    identity_ids: list[str]
+    conversation_ids: list[str]
+    name: str | None
+    attributes: dict[str, Any]
+    """The surviving contact's attributes after the merge: its own values win."""
+    overridden_attributes: dict[str, Any]
+    """The merged contact's values that lost to the surviving contact's (kept in the audit entry)."""
+    tags: list[str]
+    vip_level: int
+    audit_id: str | None
+    """The audit entry to undo the merge from; null on a dry run."""
+
+
+class MergeUndone(msgspec.Struct):
+    surviving_contact_id: str
+    restored_contact_id: str

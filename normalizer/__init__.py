@@ -1,6 +1,6 @@
 """The unified message model and the pure functions that normalise channel data into it."""
 
-from normalizer.identities import normalize_identity
+from normalizer.identities import DEFAULT_REGION, InvalidIdentity, fold_text, normalize_identity
 from normalizer.keys import dedupe_key
 from normalizer.model import (
     Attachment,
@@ -14,16 +14,19 @@ from normalizer.reply_window import ReplyAllowance, ReplyWindow
 from normalizer.text import clean_text, split_text
 
 __all__ = [
+    "DEFAULT_REGION",
     "Attachment",
     "Automation",
     "ContentType",
     "IdentityKind",
     "IdentityRef",
     "InboundMessage",
+    "InvalidIdentity",
     "ReplyAllowance",
     "ReplyWindow",
     "clean_text",
     "dedupe_key",
+    "fold_text",
     "normalize_identity",
     "split_text",
 ]

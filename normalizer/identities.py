@@ -9,15 +9,25 @@ import phonenumbers
 
 from normalizer.model import IdentityKind, IdentityRef
 
-__all__ = ["InvalidIdentity", "normalize_identity"]
+__all__ = ["DEFAULT_REGION", "InvalidIdentity", "fold_text", "normalize_identity"]
+
+DEFAULT_REGION = "US"
+"""The region a phone number without a country code is read in when the workspace names none."""
 
 
 class InvalidIdentity(ValueError):
     """The value cannot be an identity of its kind (e.g. a phone number that is not one)."""
 
 
-def normalize_identity(identity: IdentityRef, *, default_region: str = "US") -> IdentityRef:
-    value = unicodedata.normalize("NFC", identity.value).strip()
+def fold_text(value: str) -> str:
+    """Compatibility forms folded (full-width `１３８` and `ｌｉ＠` are `138` and `li@`) and every run of
+    whitespace, ideographic spaces included, made one space; what customers type from a CJK keyboard matches."""
+    return " ".join(unicodedata.normalize("NFKC", value).split())
+
+
+def normalize_identity(identity: IdentityRef, *, default_region: str = DEFAULT_REGION) -> IdentityRef:
+    """Idempotent: a normalised identity normalises to itself, so stored values can be looked up again."""
+    value = fold_text(identity.value)
     if not value:
         raise InvalidIdentity(f"empty {identity.kind} identity")
     if identity.kind == IdentityKind.EMAIL:
@@ -29,7 +39,7 @@ def normalize_identity(identity: IdentityRef, *, default_region: str = "US") -> 
 
 def _email_address(raw: str) -> str:
     """Lower case, and the domain in its ASCII (IDNA) spelling, so `Li@例え.jp` and `li@xn--r8jz45g.jp` are one."""
-    local, at, domain = raw.lower().rpartition("@")
+    local, at, domain = raw.replace(" ", "").lower().rpartition("@")
     if not at or not local or not domain:
         raise InvalidIdentity("email identity without a local part, @ and a domain")
     if domain.isascii():
@@ -42,12 +52,21 @@ def _email_address(raw: str) -> str:
 
 
 def _e164(raw: str, region: str) -> str:
+    """E.164. A number written with its country code but no `+` (`8613800138000` in a US workspace) is read as
+    international when it is no valid number of the region (phonenumbers does so only for the region's own code)."""
     if ":" in raw:
         raw = raw.split(":", 1)[1]
-    try:
-        number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException as error:
-        raise InvalidIdentity(f"not a phone number: {error}") from None
-    if not phonenumbers.is_valid_number(number):
+    number = _valid_number(raw, region)
+    if number is None and not raw.lstrip().startswith("+"):
+        number = _valid_number(f"+{raw.strip()}", region)
+    if number is None:
         raise InvalidIdentity("not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _valid_number(raw: str, region: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        number = phonenumbers.parse(raw, region.upper())
+    except phonenumbers.NumberParseException:
+        return None
+    return number if phonenumbers.is_valid_number(number) else None

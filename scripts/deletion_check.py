@@ -160,6 +160,107 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="verified_links = [",
         replacement="verified_links = [normalize_identity(identity) for identity in linked]",
     ),
+    Deletion(
+        "contacts: identify trusts only the business's HMAC",
+        "connectors/webchat/connector.py",
+        "WebChatConnector._signed_by_business",
+        (
+            "tests/hub/test_contacts.py::test_a_visitor_claiming_a_customers_email_without_the_signature_sees_and_joins_nothing",
+        ),
+        replacement="return True",
+    ),
+    Deletion(
+        "contacts: an unverified matching claim becomes a merge suggestion",
+        "hub/customers.py",
+        "_suggest_merges",
+        (
+            "tests/hub/test_contacts.py::test_a_visitor_claiming_a_customers_email_without_the_signature_sees_and_joins_nothing",
+        ),
+    ),
+    Deletion(
+        "contacts: a merge writes contact.merged to the outbox",
+        "hub/customers.py",
+        "merge_contacts",
+        (
+            "tests/hub/test_contacts.py::test_a_second_signed_visit_of_the_same_user_merges_the_anonymous_conversations",
+        ),
+        starts_with="events.record(",
+    ),
+    Deletion(
+        "contacts: undo restores the surviving contact's profile",
+        "hub/customers.py",
+        "undo_merge",
+        ("tests/hub/test_contacts.py::test_merge_previews_moves_and_undoes_exactly",),
+        starts_with='Profile(**details["before"]["survivor"])',
+    ),
+    Deletion(
+        "contacts: what arrived after a merge on the merged identities goes back on undo",
+        "hub/customers.py",
+        "undo_merge",
+        ("tests/hub/test_contacts.py::test_merge_previews_moves_and_undoes_exactly",),
+        starts_with="col(Conversation.identity_id).in_(identity_ids)",
+        replacement="False",
+    ),
+    Deletion(
+        "contacts: a merged contact answers 410 with the survivor",
+        "hub/api/contacts.py",
+        "load_contact",
+        ("tests/hub/test_contacts.py::test_merge_previews_moves_and_undoes_exactly",),
+        starts_with="if contact.merged_into is not None",
+    ),
+    Deletion(
+        "contacts: search finds any spelling of a phone or email",
+        "hub/api/contacts.py",
+        "_search_values",
+        (
+            "tests/hub/test_contacts.py::test_a_signed_identify_links_the_visitor_and_any_spelling_of_its_phone_finds_it",
+        ),
+        starts_with="for kind in (IdentityKind.EMAIL",
+    ),
+    Deletion(
+        "contacts: agents read card and ID numbers masked",
+        "hub/api/messages.py",
+        "masked_view",
+        (
+            "tests/hub/test_contacts.py::test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them",
+        ),
+        starts_with="mask_sensitive(view.text)",
+        replacement="view.text",
+    ),
+    Deletion(
+        "contacts: only an admin reveals masked numbers",
+        "hub/api/messages.py",
+        "MessageController.reveal",
+        (
+            "tests/hub/test_contacts.py::test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them",
+        ),
+        starts_with="if caller.agent is None or caller.agent.role",
+    ),
+    Deletion(
+        "contacts: identify retries after a concurrent insert of the same identity",
+        "hub/connector_routes.py",
+        "HubChannelServices.identify",
+        ("tests/production/test_identify_on_postgresql.py",),
+        starts_with="except IntegrityError",
+    ),
+    Deletion(
+        "normalizer: a country code written without + is read as international",
+        "normalizer/identities.py",
+        "_e164",
+        (
+            "tests/normalizer/test_identities.py",
+            "tests/hub/test_contacts.py::test_a_signed_identify_links_the_visitor_and_any_spelling_of_its_phone_finds_it",
+        ),
+        starts_with="if number is None and not raw",
+    ),
+    Deletion(
+        "normalizer: full-width digits and ideographic spaces are folded",
+        "normalizer/identities.py",
+        "fold_text",
+        ("tests/normalizer/test_identities.py",),
+        starts_with='unicodedata.normalize("NFKC", value)',
+        replacement="value",
+    ),
     # hub/inbound/
     Deletion(
         "inbound: a redelivered message is stored once (accept dedupe)",

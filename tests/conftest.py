@@ -197,6 +197,18 @@ def postgres_url(production_services: None) -> Iterator[str]:
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def migrated_postgres_settings(postgres_url: str, data_dir: Path) -> Settings:
+    """Settings on a migrated PostgreSQL database, without a worker: what a test of the database layer needs."""
+    migrate(postgres_url)
+    return Settings(
+        database_url=postgres_url,
+        data_dir=data_dir,
+        secret_key=TEST_SECRET_KEY,
+        public_url="http://testserver.local",
+        embedded_worker=False,
+    )
+
+
 @pytest.fixture
 def redis_url(production_services: None) -> str:
     import redis

@@ -7,7 +7,11 @@ to the visitor's open sockets and long polls through the hub; a visitor who is a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 from datetime import datetime
+from typing import Any
 
 import msgspec
 
@@ -20,15 +24,17 @@ from connectors.base import (
     PermanentSendError,
     SendResult,
 )
+from connectors.routes import CustomerClaims
 from connectors.webchat.settings import MAX_TEXT_LENGTH, WebChatSettings
 from connectors.webchat.wire import (
+    IdentifyClaims,
     MessageCreatedFrame,
     TypingFrame,
     VisitorAttachment,
     VisitorMessage,
     WidgetMessage,
 )
-from normalizer import Attachment, ContentType, IdentityRef, InboundMessage, clean_text
+from normalizer import Attachment, ContentType, IdentityKind, IdentityRef, InboundMessage, clean_text
 
 __all__ = ["WEBCHAT_VISITOR", "WebChatConnector", "visitor_attachments"]
 
@@ -53,6 +59,50 @@ class WebChatConnector(Connector):
             "widget_token": self.inbox.public_token,
             "embed_snippet": f'<script src="{base}/widget.js" data-widget-token="{self.inbox.public_token}" async></script>',
         }
+
+    @classmethod
+    def demo_settings(cls) -> dict[str, Any]:
+        return {"identity_secret": secrets.token_hex(32)}
+
+    def console_settings(self) -> dict[str, str]:
+        """The identity secret, which the business's backend signs its identify calls with."""
+        secret = self.settings.identity_secret
+        return {} if secret is None else {"identity_secret": secret.get_secret_value()}
+
+    def identify_claims(self, claims: IdentifyClaims) -> CustomerClaims:
+        """Pure: the claims as identities, verified only when `identifier_hash` is the HMAC-SHA256 of `user_id`
+        with the inbox's identity secret (compared in constant time). The business's user id is an app user,
+        shared with the business's app, so its web and app customers are one contact."""
+        identities = tuple(
+            IdentityRef(kind, value, verified=True)
+            for kind, value in (
+                (IdentityKind.APP_USER, claims.user_id),
+                (IdentityKind.EMAIL, claims.email),
+                (IdentityKind.PHONE, claims.phone),
+            )
+            if value and value.strip()
+        )
+        verified = bool(
+            claims.user_id
+            and claims.identifier_hash
+            and self._signed_by_business(claims.user_id, claims.identifier_hash)
+        )
+        if not verified:
+            identities = tuple(
+                IdentityRef(each.kind, each.value)
+                for each in identities
+                if each.kind != IdentityKind.APP_USER
+            )
+        return CustomerClaims(
+            identities=identities, name=clean_text(claims.name or "") or None, verified=verified
+        )
+
+    def _signed_by_business(self, user_id: str, identifier_hash: str) -> bool:
+        secret = self.settings.identity_secret
+        if secret is None:
+            return False
+        expected = hmac.new(secret.get_secret_value().encode(), user_id.encode(), hashlib.sha256).hexdigest()
+        return hmac.compare_digest(expected, identifier_hash.lower())
 
     def visitor(self, visitor_id: str) -> IdentityRef:
         """The widget's routes proved the visitor with its token, so the identity is verified."""

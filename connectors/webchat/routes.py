@@ -36,6 +36,8 @@ from connectors.webchat.wire import (
     LONG_POLL_MAX_SECONDS,
     AckFrame,
     ErrorFrame,
+    IdentifyAnswer,
+    IdentifyClaims,
     MessageCreatedFrame,
     PostedMessage,
     ReadAnswer,
@@ -240,7 +242,13 @@ async def widget_script(request: Request) -> Response[bytes]:
 
 
 @route(
-    [f"{WIDGET_PATH}/config", f"{WIDGET_PATH}/messages", f"{WIDGET_PATH}/attachments", f"{WIDGET_PATH}/read"],
+    [
+        f"{WIDGET_PATH}/config",
+        f"{WIDGET_PATH}/messages",
+        f"{WIDGET_PATH}/attachments",
+        f"{WIDGET_PATH}/read",
+        f"{WIDGET_PATH}/identify",
+    ],
     http_method=HttpMethod.OPTIONS,
     include_in_schema=False,
 )
@@ -357,6 +365,29 @@ async def upload_widget_file(
     [shown] = visitor_attachments((stored,))
     answer = UploadedFile(**msgspec.structs.asdict(shown), visitor_token=visitor.issued_token)
     return Response(answer, status_code=201, headers=headers)
+
+
+@post(
+    f"{WIDGET_PATH}/identify",
+    status_code=200,
+    tags=["widget"],
+    responses=error_responses(400, 401, 403, 404, 413, 415, 422, 429),
+)
+async def identify_visitor(
+    request: Request,
+    widget_token: WidgetToken,
+    data: JSONBody[IdentifyClaims],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[IdentifyAnswer]:
+    """Tell who the signed-in visitor is: `{"user_id", "email", "phone", "name", "identifier_hash"}` with the
+    visitor's Bearer token. `identifier_hash` (hex HMAC-SHA256 of `user_id` with the inbox's identity secret)
+    links the visitor to that customer; without it the claims are kept unverified and link nothing."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=False)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    claims = visitor.connector.identify_claims(data)
+    await channel_services.identify(visitor.connector, visitor.identity, claims)
+    return Response(IdentifyAnswer(verified=claims.verified), headers=headers)
 
 
 @get(f"{WIDGET_PATH}/messages", tags=["widget"], responses=error_responses(400, 401, 403, 404, 429))
@@ -539,6 +570,7 @@ def routes() -> list[Any]:
         post_widget_message,
         upload_widget_file,
         post_widget_read,
+        identify_visitor,
         get_widget_messages,
         widget_socket,
     ]

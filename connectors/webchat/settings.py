@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 __all__ = ["MAX_TEXT_LENGTH", "WebChatSettings"]
 
@@ -18,6 +18,13 @@ class WebChatSettings(BaseModel):
     title: str = Field("Chat with us", max_length=100)
     color: str = Field("#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
     visitor_token_days: int = Field(90, ge=1, le=3650, description="How long a visitor keeps their history.")
+    identity_secret: SecretStr | None = Field(
+        None,
+        min_length=16,
+        max_length=200,
+        description="Signs `identify` calls: hex HMAC-SHA256 of the user id with this secret (docs/identify.md). "
+        "Without it every identify is unverified.",
+    )
 
     @field_validator("allowed_origins")
     @classmethod

@@ -18,6 +18,8 @@ __all__ = [
     "LONG_POLL_MAX_SECONDS",
     "AckFrame",
     "ErrorFrame",
+    "IdentifyAnswer",
+    "IdentifyClaims",
     "MessageCreatedFrame",
     "PostedMessage",
     "ReadAnswer",
@@ -85,6 +87,26 @@ class ReadReceipt(msgspec.Struct, forbid_unknown_fields=False):
 
 class ReadAnswer(msgspec.Struct):
     read: Annotated[int, Meta(description="Replies that became read (0 when they already were).")]
+
+
+class IdentifyClaims(msgspec.Struct, forbid_unknown_fields=False):
+    """The body of `POST /widget/{widget_token}/identify`: who the business's site says its visitor is.
+
+    `identifier_hash` is the hex HMAC-SHA256 of `user_id` with the inbox's identity secret, computed by the
+    business's backend; without a matching one the claims are kept as unverified attributes only.
+    """
+
+    user_id: Annotated[str, Meta(min_length=1, max_length=200, pattern=SINGLE_LINE)] | None = None
+    email: Annotated[str, Meta(max_length=320, pattern=SINGLE_LINE)] | None = None
+    phone: Annotated[str, Meta(max_length=40, pattern=SINGLE_LINE)] | None = None
+    name: Annotated[str, Meta(max_length=100, description="Control characters are removed.")] | None = None
+    identifier_hash: Annotated[str, Meta(max_length=128, pattern=r"^[0-9A-Fa-f]*$")] | None = None
+
+
+class IdentifyAnswer(msgspec.Struct):
+    verified: bool
+    """True when `identifier_hash` matched: the visitor is linked to the business's user. False: the claims were
+    kept as unverified attributes and link nothing."""
 
 
 class SocketGreeting(msgspec.Struct, forbid_unknown_fields=False):

@@ -9,6 +9,7 @@ from hub.api.agents import AgentController
 from hub.api.attachments import upload_route
 from hub.api.auth import AuthController
 from hub.api.bot_settings import BotEnginesController
+from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
 from hub.api.inbound_events import InboundEventController
@@ -31,6 +32,7 @@ def api_router(settings: Settings) -> Router:
             AgentController,
             InboxController,
             ConversationController,
+            ContactController,
             MessageController,
             InboundEventController,
             KnowledgeBaseController,

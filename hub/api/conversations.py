@@ -34,7 +34,7 @@ from hub.views import (
     TypingState,
 )
 
-__all__ = ["ConversationController"]
+__all__ = ["ConversationController", "decode_cursor", "encode_cursor"]
 
 
 class AssignBody(msgspec.Struct):
@@ -46,12 +46,12 @@ class TypingBody(msgspec.Struct):
     typing: bool = True
 
 
-def _encode_cursor(conversation: Conversation) -> str:
+def encode_cursor(conversation: Conversation) -> str:
     raw = f"{conversation.last_message_at.isoformat()}|{conversation.id}"
     return base64.urlsafe_b64encode(raw.encode()).decode()
 
 
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     """The (last_message_at, id) a cursor names; anything else, however it decodes, is not a cursor we made."""
     try:
         moment, conversation_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
@@ -89,7 +89,7 @@ class ConversationController(Controller):
         elif assignee_id:
             statement = statement.where(Conversation.assignee_id == assignee_id)
         if cursor:
-            moment, last_id = _decode_cursor(cursor)
+            moment, last_id = decode_cursor(cursor)
             statement = statement.where(
                 or_(
                     col(Conversation.last_message_at) < moment,
@@ -103,7 +103,7 @@ class ConversationController(Controller):
         page = rows[:limit]
         return ConversationPage(
             items=[events.conversation_view(conversation) for conversation in page],
-            next_cursor=_encode_cursor(page[-1]) if len(rows) > limit else None,
+            next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
         )
 
     @get("/{conversation_id:str}", responses=error_responses(400, 401, 404))

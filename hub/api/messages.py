@@ -19,11 +19,12 @@ from hub.api.dependencies import load_conversation
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import AttachmentMeta, ClientId, IdPath, IdQuery, MimeType, Name
-from hub.models import Inbox, Message
+from hub.models import AuditEntry, Inbox, Message
 from hub.runtime import Hub
-from hub.statuses import MessageDirection, SenderType
+from hub.statuses import AgentRole, MessageDirection, SenderType
 from hub.views import MessagePage, MessageView
 from normalizer import Attachment, clean_text
+from normalizer.masking import mask_sensitive
 
 __all__ = ["MessageController"]
 
@@ -110,6 +111,12 @@ def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> N
             ) from None
 
 
+def masked_view(message: Message) -> MessageView:
+    """What an agent reads: bank card and resident ID numbers masked until an admin reveals them."""
+    view = events.message_view(message)
+    return msgspec.structs.replace(view, text=mask_sensitive(view.text))
+
+
 class MessageController(Controller):
     path = "/conversations/{conversation_id:str}"
     tags = ("messages",)
@@ -131,7 +138,44 @@ class MessageController(Controller):
         if after:
             statement = statement.where(Message.id > after)
         rows = (await session.exec(statement.order_by(Message.id).limit(limit))).all()
-        return MessagePage(items=[events.message_view(message) for message in rows])
+        return MessagePage(items=[masked_view(message) for message in rows])
+
+    @post("/messages/{message_id:str}/reveal", status_code=200, responses=error_responses(400, 401, 403, 404))
+    async def reveal(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        message_id: IdPath,
+    ) -> MessageView:
+        """The message with its card and ID numbers unmasked: admin agents only, and an audit entry says who saw it."""
+        if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
+            raise ApiError(403, "admin_only", "Only an admin agent may reveal masked card and ID numbers.")
+        await load_conversation(session, caller, conversation_id)
+        message = (
+            await session.exec(
+                select(Message).where(
+                    Message.id == message_id,
+                    Message.conversation_id == conversation_id,
+                    Message.workspace_id == caller.workspace_id,
+                )
+            )
+        ).first()
+        if message is None:
+            raise ApiError(404, "message_not_found", f"No message {message_id} in this conversation.")
+        session.add(
+            AuditEntry(
+                workspace_id=caller.workspace_id,
+                actor_type="agent",
+                actor_id=caller.agent_id,
+                action="message.revealed",
+                subject_type="message",
+                subject_id=message.id,
+                details={"conversation_id": conversation_id},
+            )
+        )
+        await session.commit()
+        return events.message_view(message)
 
     @post("/messages", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
     async def reply(

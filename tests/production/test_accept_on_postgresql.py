@@ -8,13 +8,11 @@ from pathlib import Path
 from sqlmodel import select
 
 from hub import inbound
-from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.inbound import AcceptedMessage
 from hub.models import InboundEvent, Inbox
-from hub.settings import Settings
 from normalizer import IdentityKind, IdentityRef, InboundMessage, dedupe_key
-from tests.conftest import TEST_SECRET_KEY, run
+from tests.conftest import migrated_postgres_settings, run
 
 
 def _message(channel_message_id: str, text: str) -> InboundMessage:
@@ -29,14 +27,7 @@ def _message(channel_message_id: str, text: str) -> InboundMessage:
 def test_new_and_repeated_messages_in_one_group_are_stored_once_with_every_column(
     postgres_url: str, tmp_path: Path
 ) -> None:
-    migrate(postgres_url)
-    settings = Settings(
-        database_url=postgres_url,
-        data_dir=tmp_path,
-        secret_key=TEST_SECRET_KEY,
-        public_url="http://testserver.local",
-        embedded_worker=False,
-    )
+    settings = migrated_postgres_settings(postgres_url, tmp_path)
     run(ensure_demo, settings)
     raw = "<xml><Content><![CDATA[你好 ' \" \\ 😀]]></Content></xml>"
 

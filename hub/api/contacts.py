@@ -1,0 +1,470 @@
+"""Contacts: one customer across channels. Read, search and edit them, merge two (with a dry run), undo a merge.
+
+A merged contact's id keeps answering: 410 `contact_merged`, with the surviving contact's id in `errors` and in
+the Location header, so a CRM holding the old id can follow it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, MediaType, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import JSONBody, QueryParameter
+from msgspec import UNSET, Meta, UnsetType
+from sqlalchemy import String, and_, cast, func, or_
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from hub import customers, events
+from hub.api.conversations import decode_cursor, encode_cursor
+from hub.auth import Caller
+from hub.errors import ApiError, error_responses
+from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
+from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Workspace, utcnow
+from hub.views import (
+    ContactDetail,
+    ContactIdentityView,
+    ContactPage,
+    ContactSummary,
+    ConversationPage,
+    MergePreview,
+    MergeSuggestionView,
+    MergeUndone,
+)
+from normalizer import IdentityKind, IdentityRef, InvalidIdentity, fold_text, normalize_identity
+
+__all__ = ["ContactController"]
+
+MAX_TAGS = 50
+MAX_ATTRIBUTES = 100
+TIMELINE_PAGE = 25
+
+Tag = Annotated[str, Meta(min_length=1, max_length=50, pattern=SINGLE_LINE)]
+AttributeKey = Annotated[str, Meta(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.-]+$")]
+AttributeValue = str | int | float | bool | None
+
+
+class ContactChanges(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out stay as they are. In `attributes`, a key set to null is removed; others are set."""
+
+    name: Name | UnsetType | None = UNSET
+    attributes: (
+        Annotated[dict[AttributeKey, Annotated[AttributeValue, Meta()]], Meta(max_length=MAX_ATTRIBUTES)]
+        | UnsetType
+    ) = UNSET
+    tags: Annotated[list[Tag], Meta(max_length=MAX_TAGS)] | UnsetType = UNSET
+    vip_level: Annotated[int, Meta(ge=0, le=10)] | UnsetType = UNSET
+    notes: Annotated[str, Meta(max_length=10000)] | UnsetType = UNSET
+
+
+class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
+    contact_id: Id
+    """The contact merged away into the one in the path."""
+    dry_run: bool = False
+    """Answer what would move and which values would win, and change nothing."""
+
+
+async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
+    """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one."""
+    contact = (
+        await session.exec(
+            select(Contact).where(Contact.id == contact_id, Contact.workspace_id == caller.workspace_id)
+        )
+    ).first()
+    if contact is None:
+        raise ApiError(404, "contact_not_found", f"No contact {contact_id} in your workspace.")
+    if contact.merged_into is not None:
+        survivor = contact.merged_into
+        while (following := await session.get(Contact, survivor)) is not None and following.merged_into:
+            survivor = following.merged_into
+        raise ApiError(
+            410,
+            "contact_merged",
+            f"Contact {contact_id} was merged into contact {survivor}.",
+            extra=[{"field": "merged_into", "message": survivor}],
+            headers={"Location": f"/api/v1/contacts/{survivor}"},
+        )
+    return contact
+
+
+async def _identities(session: AsyncSession, contact_ids: list[str]) -> dict[str, list[ContactIdentityView]]:
+    rows = (
+        await session.exec(
+            select(Identity)
+            .where(col(Identity.contact_id).in_(contact_ids))
+            .order_by(col(Identity.created_at))
+        )
+    ).all()
+    found: dict[str, list[ContactIdentityView]] = {contact_id: [] for contact_id in contact_ids}
+    for row in rows:
+        found[row.contact_id].append(
+            ContactIdentityView(
+                id=row.id, kind=row.kind, value=row.value, scope=row.scope, verified=row.verified
+            )
+        )
+    return found
+
+
+def _summary(contact: Contact, identities: list[ContactIdentityView]) -> ContactSummary:
+    return ContactSummary(
+        id=contact.id,
+        name=contact.name,
+        tags=contact.tags,
+        vip_level=contact.vip_level,
+        identities=identities,
+        created_at=contact.created_at,
+    )
+
+
+async def _timeline(
+    session: AsyncSession, contact: Contact, cursor: str | None, limit: int
+) -> ConversationPage:
+    """Every conversation of the contact on every channel, most recent activity first."""
+    statement = select(Conversation).where(
+        Conversation.workspace_id == contact.workspace_id, Conversation.contact_id == contact.id
+    )
+    if cursor:
+        moment, last_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                col(Conversation.last_message_at) < moment,
+                and_(col(Conversation.last_message_at) == moment, col(Conversation.id) < last_id),
+            )
+        )
+    rows = (
+        await session.exec(
+            statement.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc()).limit(
+                limit + 1
+            )
+        )
+    ).all()
+    page = rows[:limit]
+    return ConversationPage(
+        items=[events.conversation_view(row) for row in page],
+        next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+    )
+
+
+def _search_values(query: str, region: str) -> list[tuple[str, str]]:
+    """The (kind, value) pairs a search text may be: an email and a phone in any spelling, or a value as stored."""
+    folded = fold_text(query)
+    candidates = [("", folded)]
+    for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
+        try:
+            candidates.append(
+                (kind, normalize_identity(IdentityRef(kind, folded), default_region=region).value)
+            )
+        except InvalidIdentity:
+            continue
+    return candidates
+
+
+def _escaped_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) -> MergePreview:
+    return MergePreview(
+        dry_run=dry_run,
+        surviving_contact_id=plan.survivor_id,
+        merged_contact_id=plan.merged_id,
+        identity_ids=plan.identity_ids,
+        conversation_ids=plan.conversation_ids,
+        name=plan.profile.name,
+        attributes=plan.profile.attributes,
+        overridden_attributes=plan.dropped_attributes,
+        tags=plan.profile.tags,
+        vip_level=plan.profile.vip_level,
+        audit_id=audit_id,
+    )
+
+
+EXPORT_COLUMNS = ("id", "name", "vip_level", "tags", "identities", "attributes", "notes", "created_at")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(text: str) -> str:
+    """A customer's own text opened in a spreadsheet is never run as a formula (`=HYPERLINK(...)` as a name)."""
+    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
+
+
+def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIdentityView]]) -> str:
+    """One row per contact; identities and attributes as JSON cells, so every kind and value survives."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(EXPORT_COLUMNS)
+    for contact in contacts:
+        writer.writerow(
+            [
+                contact.id,
+                _cell(contact.name or ""),
+                contact.vip_level,
+                _cell("\n".join(contact.tags)),
+                msgspec.json.encode(identities[contact.id]).decode(),
+                msgspec.json.encode(contact.attributes).decode(),
+                _cell(contact.notes),
+                contact.created_at.isoformat(),
+            ]
+        )
+    return out.getvalue()
+
+
+class ContactController(Controller):
+    path = "/contacts"
+    tags = ("contacts",)
+
+    @get("/", responses=error_responses(400, 401))
+    async def search_contacts(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        q: Annotated[
+            str | None,
+            QueryParameter(
+                min_length=1,
+                max_length=320,
+                pattern=SINGLE_LINE,
+                description="A name (any part), or any identity in any spelling: a phone in any format, an "
+                "email in any case.",
+            ),
+        ] = None,
+        tag: Annotated[str | None, QueryParameter(min_length=1, max_length=50, pattern=SINGLE_LINE)] = None,
+        cursor: Annotated[str | None, QueryParameter(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
+    ) -> ContactPage:
+        """Contacts of the workspace (merged ones left out), newest first; pass `next_cursor` back for more."""
+        statement = select(Contact).where(
+            Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None)
+        )
+        if q:
+            workspace = await session.get_one(Workspace, caller.workspace_id)
+            matches = [
+                and_(col(Identity.value) == value, col(Identity.kind) == kind)
+                if kind
+                else col(Identity.value) == value
+                for kind, value in _search_values(q, workspace.default_region)
+            ]
+            by_identity = select(Identity.contact_id).where(
+                Identity.workspace_id == caller.workspace_id, or_(*matches)
+            )
+            statement = statement.where(
+                or_(
+                    col(Contact.id).in_(by_identity),
+                    func.lower(col(Contact.name)).like(
+                        f"%{_escaped_like(fold_text(q).lower())}%", escape="\\"
+                    ),
+                )
+            )
+        if cursor:
+            statement = statement.where(col(Contact.id) < cursor)
+        if tag:
+            quoted = msgspec.json.encode(tag).decode()
+            statement = statement.where(
+                cast(col(Contact.tags), String).like(f"%{_escaped_like(quoted)}%", escape="\\")
+            )
+        rows = (await session.exec(statement.order_by(col(Contact.id).desc()).limit(limit + 1))).all()
+        page = rows[:limit]
+        identities = await _identities(session, [row.id for row in page])
+        return ContactPage(
+            items=[_summary(row, identities[row.id]) for row in page],
+            next_cursor=page[-1].id if len(rows) > limit else None,
+        )
+
+    @get("/export", media_type=MediaType.TEXT, responses=error_responses(401))
+    async def export_contacts(
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
+    ) -> Response[str]:
+        """Every live contact of the workspace with its identities, as CSV (UTF-8)."""
+        rows = list(
+            (
+                await session.exec(
+                    select(Contact)
+                    .where(Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None))
+                    .order_by(col(Contact.id))
+                )
+            ).all()
+        )
+        identities = await _identities(session, [row.id for row in rows])
+        return Response(
+            contacts_csv(rows, identities),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+        )
+
+    @get("/{contact_id:str}", responses=error_responses(400, 401, 404, 410))
+    async def get_contact(
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], contact_id: IdPath
+    ) -> ContactDetail:
+        """The whole customer: identities on every channel, profile, merge suggestions, first page of the timeline."""
+        contact = await load_contact(session, caller, contact_id)
+        return await _detail(session, contact)
+
+    @get("/{contact_id:str}/conversations", responses=error_responses(400, 401, 404, 410))
+    async def contact_conversations(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+        cursor: CursorQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = TIMELINE_PAGE,
+    ) -> ConversationPage:
+        """The contact's conversations on every channel, most recent activity first."""
+        contact = await load_contact(session, caller, contact_id)
+        return await _timeline(session, contact, cursor, limit)
+
+    @patch("/{contact_id:str}", responses=error_responses(400, 401, 404, 410, 413))
+    async def update_contact(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+        data: JSONBody[ContactChanges],
+    ) -> ContactDetail:
+        """Edit name, attributes, tags, VIP level and notes; an audit entry records what changed."""
+        contact = await load_contact(session, caller, contact_id)
+        before = customers.Profile.of(contact)
+        if not isinstance(data.name, UnsetType):
+            contact.name = fold_text(data.name or "") or None
+        if not isinstance(data.attributes, UnsetType):
+            attributes = dict(contact.attributes)
+            for key, value in data.attributes.items():
+                if value is None:
+                    attributes.pop(key, None)
+                else:
+                    attributes[key] = value
+            if len(attributes) > MAX_ATTRIBUTES:
+                raise ApiError(
+                    422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
+                )
+            contact.attributes = attributes
+        if not isinstance(data.tags, UnsetType):
+            contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
+        if not isinstance(data.vip_level, UnsetType):
+            contact.vip_level = data.vip_level
+        if not isinstance(data.notes, UnsetType):
+            contact.notes = data.notes
+        contact.updated_at = utcnow()
+        session.add(
+            AuditEntry(
+                workspace_id=contact.workspace_id,
+                actor_type=_actor_type(caller),
+                actor_id=caller.agent_id,
+                action="contact.updated",
+                subject_type="contact",
+                subject_id=contact.id,
+                details={"before": msgspec.to_builtins(before), "changed": sorted(msgspec.to_builtins(data))},
+            )
+        )
+        await session.commit()
+        return await _detail(session, contact)
+
+    @post("/{contact_id:str}/merge", status_code=200, responses=error_responses(400, 401, 404, 410, 413, 422))
+    async def merge(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+        data: JSONBody[MergeRequest],
+    ) -> MergePreview:
+        """Merge `contact_id` of the body into this contact; with `dry_run` only say what would move and win."""
+        survivor = await load_contact(session, caller, contact_id)
+        if data.contact_id == survivor.id:
+            raise ApiError(422, "same_contact", "A contact cannot be merged into itself.")
+        try:
+            merged = await load_contact(session, caller, data.contact_id)
+        except ApiError as error:
+            raise ApiError(422, error.code, error.detail) from None
+        if data.dry_run:
+            return _preview(
+                await customers.plan_merge(session, survivor, merged), dry_run=True, audit_id=None
+            )
+        plan = await customers.plan_merge(session, survivor, merged)
+        audit = await customers.merge_contacts(
+            session,
+            survivor,
+            merged,
+            actor_type=_actor_type(caller),
+            actor_id=caller.agent_id,
+            reason="agent",
+        )
+        await session.commit()
+        return _preview(plan, dry_run=False, audit_id=audit.id)
+
+    @post("/merges/{audit_id:str}/undo", status_code=200, responses=error_responses(400, 401, 404, 409))
+    async def undo_merge(
+        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], audit_id: IdPath
+    ) -> MergeUndone:
+        """Undo a merge from its audit entry: both contacts get back exactly what they had; what arrived since on
+        the merged contact's identities goes back with them."""
+        audit = (
+            await session.exec(
+                select(AuditEntry).where(
+                    AuditEntry.id == audit_id,
+                    AuditEntry.workspace_id == caller.workspace_id,
+                    AuditEntry.action == customers.MERGED,
+                )
+            )
+        ).first()
+        if audit is None:
+            raise ApiError(404, "merge_not_found", f"No contact merge {audit_id} in your workspace.")
+        try:
+            survivor, restored = await customers.undo_merge(
+                session, audit, actor_type=_actor_type(caller), actor_id=caller.agent_id
+            )
+        except customers.MergeNotUndoable as error:
+            raise ApiError(409, "merge_not_undoable", str(error)) from None
+        await session.commit()
+        return MergeUndone(surviving_contact_id=survivor.id, restored_contact_id=restored.id)
+
+
+def _actor_type(caller: Caller) -> str:
+    return "agent" if caller.agent is not None else "api_token"
+
+
+async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
+    identities = await _identities(session, [contact.id])
+    seen = (
+        await session.exec(
+            select(func.min(Conversation.created_at), func.max(Conversation.last_inbound_at)).where(
+                Conversation.workspace_id == contact.workspace_id, Conversation.contact_id == contact.id
+            )
+        )
+    ).one()
+    first_seen: datetime | None = seen[0]
+    suggestions = (
+        await session.exec(
+            select(MergeSuggestion)
+            .where(
+                MergeSuggestion.workspace_id == contact.workspace_id,
+                or_(
+                    col(MergeSuggestion.contact_id) == contact.id,
+                    col(MergeSuggestion.candidate_id) == contact.id,
+                ),
+            )
+            .order_by(col(MergeSuggestion.created_at))
+        )
+    ).all()
+    return ContactDetail(
+        **msgspec.structs.asdict(_summary(contact, identities[contact.id])),
+        attributes=contact.attributes,
+        notes=contact.notes,
+        first_seen_at=contact.created_at if first_seen is None else first_seen,
+        last_seen_at=seen[1],
+        merge_suggestions=[
+            MergeSuggestionView(
+                id=row.id,
+                contact_id=row.contact_id,
+                candidate_id=row.candidate_id,
+                kind=row.kind,
+                value=row.value,
+                created_at=row.created_at,
+            )
+            for row in suggestions
+        ],
+        conversations=await _timeline(session, contact, None, TIMELINE_PAGE),
+    )
