@@ -27,6 +27,9 @@ from hub.views import (
     MessageCreated,
     MessageUpdated,
     MessageView,
+    TicketCreated,
+    TicketSlaBreached,
+    TicketUpdated,
     WorkspaceEvent,
 )
 
@@ -50,6 +53,9 @@ AnyWorkspaceEvent = (
     | ConversationResolved
     | MessageCreated
     | MessageUpdated
+    | TicketCreated
+    | TicketUpdated
+    | TicketSlaBreached
 )
 """Every event the hub records; an event of another type or shape is a bug, refused where it is written."""
 
