@@ -343,3 +343,34 @@ def test_a_first_response_made_late_is_a_breach_even_when_the_watch_comes_after_
     assert watch_at(settings, opened + timedelta(minutes=6)) == 1
     [breach] = outbox(settings, "ticket.sla_breached")
     assert breach["metric"] == "first_response" and breach["ticket"]["id"] == ticket["id"]
+
+
+def test_the_sweeper_loop_emits_a_breach(client, api, webchat, settings):
+    targets = {"high": {"resolution_minutes": 10}}
+    assert client.put(f"/api/v1/inboxes/{webchat['id']}/sla", json=targets, headers=api).status_code == 200
+    ticket = open_ticket(client, api, subject="Overdue", inbox_id=webchat["id"], priority="high")
+    opened = datetime.fromisoformat(ticket["created_at"])
+
+    async def sweep_until_breached(hub) -> None:
+        from hub.sweeper import run_sweeper
+
+        hub.now = lambda: opened + timedelta(minutes=11)
+        sweeper = asyncio.create_task(run_sweeper(hub))
+        try:
+            deadline = asyncio.get_running_loop().time() + 20
+            while not await _breached(hub, ticket["id"]):
+                assert asyncio.get_running_loop().time() < deadline, "the sweeper emitted no breach"
+                await asyncio.sleep(0.05)
+        finally:
+            sweeper.cancel()
+
+    run(sweep_until_breached, settings)
+    [breach] = outbox(settings, "ticket.sla_breached")
+    assert breach["metric"] == "resolution" and breach["ticket"]["id"] == ticket["id"]
+
+
+async def _breached(hub, ticket_id: str) -> bool:
+    from hub.models import Ticket
+
+    async with hub.database.session() as session:
+        return (await session.get_one(Ticket, ticket_id)).resolution_breached_at is not None
