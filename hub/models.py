@@ -477,6 +477,8 @@ class Ticket(SQLModel, table=True):
     contact_id: str | None = Field(default=None, foreign_key="contact.id")
     subject: str = Field(max_length=200)
     description: str = Field(default="", sa_type=Text)
+    summary: str = Field(default="", sa_type=Text)
+    """Of the conversation it was opened from, at the time: who, what was asked, what was tried."""
     status: TicketStatus = _status(TicketStatus.NEW, 12)
     priority: Priority = _status(Priority.NORMAL, 12)
     assignee_id: str | None = Field(default=None, foreign_key="agent.id")

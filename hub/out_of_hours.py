@@ -19,6 +19,7 @@ from hub.models import Conversation, Ticket
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus, SenderType, TicketSource
+from hub.summaries import conversation_summary
 from routing.hours import ALWAYS_OPEN
 from routing.out_of_hours import OutOfHoursAction, out_of_hours
 from routing.tickets import TicketStatus
@@ -91,6 +92,7 @@ async def _open_ticket(hub: Hub, wrote: CustomerWrote, level: tickets.ServiceLev
             now=hub.now(),
             source=TicketSource.OUT_OF_HOURS,
             description=wrote.text,
+            summary=(await conversation_summary(session, conversation)).text,
             conversation_id=conversation.id,
             contact_id=conversation.contact_id,
         )

@@ -4,7 +4,8 @@ Runs beside the sweeper on the process that holds the sweeper's lease (`hub.swee
 only tickets whose `sla_check_at` (the next instant a target can be breached) has come. Each breach is
 claimed by a conditional update of its `*_breached_at` column (set only while still null) in the transaction
 that writes its outbox event, so two watches running at once, or a watch run again after a crash, never emit
-one twice.
+one twice. Tickets are taken in one order (due time, then id), so watches that meet on the same rows wait for
+each other rather than deadlock.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ async def watch_sla(hub: Hub) -> int:
             await session.exec(
                 select(Ticket)
                 .where(col(Ticket.sla_check_at).is_not(None), col(Ticket.sla_check_at) <= now)
-                .order_by(col(Ticket.sla_check_at))
+                .order_by(col(Ticket.sla_check_at), col(Ticket.id))
                 .limit(BATCH)
             )
         ).all()

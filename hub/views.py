@@ -263,6 +263,9 @@ class TicketView(msgspec.Struct):
     contact_id: str | None
     subject: str
     description: str
+    summary: str
+    """The automatic summary of the conversation it was opened from (who, what was asked, what was tried), quoted
+    from its messages; empty for a ticket opened on an inbox."""
     status: TicketStatus
     priority: Priority
     assignee_id: str | None

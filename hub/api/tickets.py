@@ -22,6 +22,7 @@ from hub.models import Agent, InboxService, Ticket
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import TicketSource
+from hub.summaries import conversation_summary
 from hub.tickets import TicketChanges, add_ticket, apply_changes, new_ticket, service_level, ticket_view
 from hub.views import TicketPage, TicketView
 from normalizer import clean_text
@@ -105,15 +106,16 @@ class TicketController(Controller):
         session: NamedDependency[AsyncSession],
         data: JSONBody[TicketBody],
     ) -> TicketView:
-        """Open a ticket (`new`). Its SLA due times follow the inbox's targets for its priority, counted in the
+        """Open a ticket (`new`); one opened from a conversation carries its summary. Its SLA due times follow the inbox's targets for its priority, counted in the
         inbox's business hours. A conversation or inbox of another workspace answers 404."""
         subject = _subject(data.subject)
-        contact_id = None
+        contact_id, summary = None, ""
         if data.conversation_id is not None:
             conversation = await load_conversation(session, caller, data.conversation_id)
             if data.inbox_id is not None and data.inbox_id != conversation.inbox_id:
                 raise _invalid("inbox_id", "is not the conversation's inbox (leave it out)")
             inbox_id, contact_id = conversation.inbox_id, conversation.contact_id
+            summary = (await conversation_summary(session, conversation)).text
         elif data.inbox_id is not None:
             inbox_id = (await load_inbox(session, caller, data.inbox_id)).id
         else:
@@ -128,6 +130,7 @@ class TicketController(Controller):
             source=TicketSource.API,
             priority=data.priority,
             description=clean_text(data.description),
+            summary=summary,
             conversation_id=data.conversation_id,
             contact_id=contact_id,
             assignee_id=data.assignee_id,

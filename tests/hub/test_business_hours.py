@@ -176,6 +176,7 @@ def test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens(client, api, 
     assert ticket["source"] == "out_of_hours" and ticket["status"] == "new"
     assert ticket["subject"] == "Is my order shipped?"
     assert ticket["description"] == "Is my order shipped?\nOrder 1042"
+    assert "Is my order shipped?" in ticket["summary"]
 
     visitor.say("Hello?")
     messages = _customer_messages_stored(client, api, 2)

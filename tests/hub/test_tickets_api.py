@@ -74,6 +74,7 @@ def test_a_ticket_is_opened_read_listed_and_paged(client, demo, api, webchat, se
     assert first["status"] == "new" and first["priority"] == "normal" and first["source"] == "api"
     assert first["subject"] == "Refund for order 1042" and first["assignee_id"] is None
     assert first["sla"]["first_response_due_at"] is None, "no SLA targets set on the inbox"
+    assert first["summary"] == "", "opened on an inbox, from no conversation"
     urgent = open_ticket(
         client, api, subject="Card charged twice", inbox_id=webchat["id"], priority="urgent", assignee_id=me
     )
@@ -111,6 +112,7 @@ def test_a_ticket_opened_from_a_conversation_links_it_and_the_agents_reply_is_it
     ticket = open_ticket(client, api, subject="Late parcel", conversation_id=conversation["id"])
     assert ticket["conversation_id"] == conversation["id"] and ticket["inbox_id"] == webchat["id"]
     assert ticket["contact_id"] == conversation["contact_id"]
+    assert "My parcel is late" in ticket["summary"], "the conversation's summary: what was asked"
     linked = client.get("/api/v1/tickets", params={"conversation_id": conversation["id"]}, headers=api).json()
     assert [item["id"] for item in linked["items"]] == [ticket["id"]]
 

@@ -41,6 +41,7 @@ def upgrade() -> None:
     sa.Column('contact_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
     sa.Column('subject', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
     sa.Column('description', sa.Text(), nullable=False),
+    sa.Column('summary', sa.Text(), nullable=False),
     sa.Column('status', sa.String(length=12), nullable=False),
     sa.Column('priority', sa.String(length=12), nullable=False),
     sa.Column('assignee_id', sqlmodel.sql.sqltypes.AutoString(), nullable=True),
