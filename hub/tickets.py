@@ -32,7 +32,7 @@ from routing.tickets import (
     TicketStatus,
     ticket_transition,
 )
-from routing.transitions import AgentReplied, SetOpen, SetPending
+from routing.transitions import AgentReplied, CustomerWrote, SetOpen, SetPending
 
 __all__ = [
     "BREACHED_AT",
@@ -41,6 +41,7 @@ __all__ = [
     "add_ticket",
     "agent_replied",
     "apply_changes",
+    "customer_wrote",
     "new_ticket",
     "next_sla_check",
     "record_created",
@@ -273,6 +274,31 @@ def _updated(
         ticket.id,
         {"ticket": ticket_view(ticket), "changed": changed, "previous_status": previous_status},
     )
+
+
+async def customer_wrote(
+    session: AsyncSession, conversation_ids: Iterable[str], now: datetime
+) -> list[tuple[str, WorkspaceEvent]]:
+    """A customer's message, on any channel, in a ticket's conversation opens the ticket again when it waited on
+    the customer (pending) or was solved; (conversation id, `ticket.updated`) for each ticket it changed."""
+    wanted = list(conversation_ids)
+    if not wanted:
+        return []
+    waiting = (
+        await session.exec(
+            select(Ticket).where(
+                col(Ticket.conversation_id).in_(wanted),
+                col(Ticket.status).in_((TicketStatus.PENDING, TicketStatus.SOLVED)),
+            )
+        )
+    ).all()
+    recorded = []
+    for ticket in waiting:
+        previous_status = TicketStatus(ticket.status)
+        if _transition(ticket, CustomerWrote(), now):
+            event = _updated(session, ticket, ["status"], previous_status, now)
+            recorded.append((ticket.conversation_id or "", event))
+    return recorded
 
 
 async def agent_replied(

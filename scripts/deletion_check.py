@@ -443,6 +443,16 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="await watch_sla(hub)",
     ),
     Deletion(
+        "tickets: the customer's message reopens a pending or solved ticket",
+        "hub/tickets.py",
+        "customer_wrote",
+        (
+            "tests/hub/test_tickets_api.py::"
+            "test_the_customers_message_reopens_a_pending_or_solved_ticket_and_never_a_closed_one",
+        ),
+        replacement="return []",
+    ),
+    Deletion(
         "tickets: a new mail thread opens a ticket",
         "hub/inbound/process.py",
         "_open_tickets",

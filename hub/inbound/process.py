@@ -104,8 +104,8 @@ class _Stored:
     message_payload: WorkspaceEvent
     bounced: list[BouncedReply] = field(default_factory=list)
     """Replies this message (a delivery failure report) marked failed."""
-    ticket_created: WorkspaceEvent | None = None
-    """The ticket this message opened (a mail starting a new thread, in an inbox that opens tickets for them)."""
+    ticket_events: list[WorkspaceEvent] = field(default_factory=list)
+    """The ticket this message opened (a mail starting a new thread), or the tickets it opened again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +265,11 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
                 session, outbox, [(entry.pending.inbox, entry.pending.message)], now
             )
         await _open_tickets(session, outbox, stored, now)
+        by_conversation = {
+            entry.conversation.id: entry for entry in stored if entry.pending.message.automated is None
+        }
+        for conversation_id, event in await tickets.customer_wrote(session, by_conversation, now):
+            by_conversation[conversation_id].ticket_events.append(event)
         await outbox.write(session)
         await session.commit()
     return stored
@@ -295,7 +300,7 @@ async def _open_tickets(
             contact_id=conversation.contact_id,
         )
         session.add(ticket)
-        entry.ticket_created = tickets.record_created(outbox, ticket)
+        entry.ticket_events.append(tickets.record_created(outbox, ticket))
 
 
 def _threads_by_reply(hub: Hub, item: _Pending) -> bool:
@@ -473,9 +478,9 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         for bounced in entry.bounced
     ]
     publishing += [
-        events.publish_message_event(hub.publisher, entry.ticket_created, entry.conversation)
+        events.publish_message_event(hub.publisher, event, entry.conversation)
         for entry in stored
-        if entry.ticket_created is not None
+        for event in entry.ticket_events
     ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []

@@ -376,3 +376,41 @@ async def _breached(hub, ticket_id: str) -> bool:
 
     async with hub.database.session() as session:
         return (await session.get_one(Ticket, ticket_id)).resolution_breached_at is not None
+
+
+def test_the_customers_message_reopens_a_pending_or_solved_ticket_and_never_a_closed_one(
+    client, api, webchat
+):
+    from tests.hub.test_bot_conversations import Visitor
+
+    visitor = Visitor(client, webchat["widget_token"])
+    visitor.say("The zip is broken")
+    [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
+    ticket = open_ticket(client, api, subject="Broken zip", conversation_id=conversation["id"])
+
+    def status() -> str:
+        return client.get(f"/api/v1/tickets/{ticket['id']}", headers=api).json()["status"]
+
+    for waiting in ("pending", "solved"):
+        assert change(client, api, ticket["id"], status=waiting).json()["status"] == waiting
+        visitor.say(f"Any news? ({waiting})")
+        wait_for(lambda: status() == "open", timeout=20)
+    assert change(client, api, ticket["id"], status="solved").status_code == 200
+    assert change(client, api, ticket["id"], status="closed").status_code == 200
+    visitor.say("One more thing")
+    wait_for(
+        lambda: (
+            len(
+                [
+                    item
+                    for item in client.get(
+                        f"/api/v1/conversations/{conversation['id']}/messages", headers=api
+                    ).json()["items"]
+                    if item["direction"] == "in"
+                ]
+            )
+            == 4
+        ),
+        timeout=20,
+    )
+    assert status() == "closed", "a closed ticket is final"
