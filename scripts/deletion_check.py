@@ -386,7 +386,7 @@ DELETIONS: tuple[Deletion, ...] = (
         "hub/api/tickets.py",
         "TicketController.update_ticket",
         ("tests/hub/test_tickets_api.py::test_status_follows_the_lifecycle_and_forbidden_changes_answer_409",),
-        starts_with="except InvalidTransition",
+        starts_with='raise ApiError(409, "invalid_transition"',
     ),
     Deletion(
         "tickets: a ticket opened from a conversation carries its summary",
