@@ -385,7 +385,9 @@ DELETIONS: tuple[Deletion, ...] = (
         "tickets: a status the lifecycle forbids answers 409",
         "hub/api/tickets.py",
         "TicketController.update_ticket",
-        ("tests/hub/test_tickets_api.py::test_status_follows_the_lifecycle_and_forbidden_changes_answer_409",),
+        (
+            "tests/hub/test_tickets_api.py::test_status_follows_the_lifecycle_and_forbidden_changes_answer_409",
+        ),
         starts_with='raise ApiError(409, "invalid_transition"',
     ),
     Deletion(
