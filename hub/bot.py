@@ -24,18 +24,18 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import assignment, events, metrics, outbound
 from hub.bot_engines import EngineName, enabled_article, engine_answer
-from hub.models import BotTurn, Contact, Conversation, Inbox, Message
+from hub.models import BotTurn, Conversation, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus
+from hub.summaries import conversation_summary
 from routing.bot import RunWhen, bot_runs, detect_handoff, suggestion_choice
-from routing.summary import Language, Speaker, TranscriptMessage, detect_language, summarize
+from routing.summary import Language, detect_language
 
 __all__ = ["BotSettings", "Received", "answer", "bot_settings", "takes_new_conversations"]
 
 log = logging.getLogger("omnihub.bot")
 RECENT_TURNS = 10
-TRANSCRIPT_MESSAGES = 50
 
 
 class BotSettings(msgspec.Struct, forbid_unknown_fields=True):
@@ -254,32 +254,7 @@ async def _say(hub: Hub, conversation: Conversation, text: str, client_id: str) 
 async def _hand_off(hub: Hub, conversation: Conversation, message: Message, reply: _Reply) -> None:
     """A private note summarising what was asked and answered, then the conversation waits for a person."""
     async with hub.database.session() as session:
-        contact = await session.get(Contact, conversation.contact_id)
-        history = list(
-            (
-                await session.exec(
-                    select(Message)
-                    .where(col(Message.conversation_id) == conversation.id)
-                    .order_by(col(Message.id).desc())
-                    .limit(TRANSCRIPT_MESSAGES)
-                )
-            ).all()
-        )
-    transcript = [
-        TranscriptMessage(
-            Speaker.CUSTOMER
-            if row.direction == "in"
-            else Speaker.BOT
-            if row.sender_type == "bot"
-            else Speaker.AGENT,
-            row.text,
-            internal=row.direction == "note",
-            attachments=len(row.attachments),
-        )
-        for row in reversed(history)
-        if row.direction in ("in", "out") and row.text
-    ]
-    summary = summarize(transcript, customer_name=contact.name if contact else None)
+        summary = await conversation_summary(session, conversation)
     texts = TEXTS[summary.language]
     reason = texts[reply.handoff_reason or "abstained"].format(count=reply.abstains)
     note = texts["note"].format(reason=reason) + "\n" + summary.text

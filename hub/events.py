@@ -28,6 +28,9 @@ from hub.views import (
     MessageCreated,
     MessageUpdated,
     MessageView,
+    TicketCreated,
+    TicketSlaBreached,
+    TicketUpdated,
     WorkspaceEvent,
 )
 
@@ -52,6 +55,9 @@ AnyWorkspaceEvent = (
     | ConversationResolved
     | MessageCreated
     | MessageUpdated
+    | TicketCreated
+    | TicketUpdated
+    | TicketSlaBreached
 )
 """Every event the hub records; an event of another type or shape is a bug, refused where it is written."""
 

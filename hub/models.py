@@ -25,7 +25,10 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from hub.ids import new_id
-from hub.statuses import ConversationStatus, InboundEventStatus, InboxStatus, MessageStatus
+from hub.statuses import ConversationStatus, InboundEventStatus, InboxStatus, MessageStatus, TicketSource
+from routing.out_of_hours import OutOfHoursAction
+from routing.sla import Priority
+from routing.tickets import TicketStatus
 
 __all__ = [
     "Agent",
@@ -37,6 +40,7 @@ __all__ = [
     "Identity",
     "InboundEvent",
     "Inbox",
+    "InboxService",
     "KbArticle",
     "Lease",
     "MergeSuggestion",
@@ -45,6 +49,7 @@ __all__ = [
     "PollState",
     "SharedValue",
     "StoredFile",
+    "Ticket",
     "Workspace",
     "WorkspaceBot",
     "row_values",
@@ -458,4 +463,54 @@ class PollState(SQLModel, table=True):
     status_retry_at: datetime | None = _when()
     failures: int = 0
     """Failed attempts in a row, for the backoff."""
+    updated_at: datetime = _created()
+
+
+class InboxService(SQLModel, table=True):
+    """An inbox's service promises: its business hours, what a customer hears out of them, and the SLA targets of
+    its tickets. No row means always open, no out-of-hours message, no SLA (hub.tickets.ServiceLevel)."""
+
+    __tablename__ = "inbox_service"
+    inbox_id: str = Field(foreign_key="inbox.id", primary_key=True, max_length=36)
+    workspace_id: str = _workspace(index=False)
+    business_hours: dict[str, Any] = _json(dict)
+    """`{"time_zone", "weekly", "closed_dates"}` as routing.config.schedule_from_config reads it; empty: always open."""
+    out_of_hours_message: str = Field(default="", sa_type=Text)
+    out_of_hours_action: OutOfHoursAction = _status(OutOfHoursAction.WAIT, 12)
+    sla_targets: dict[str, Any] = _json(dict)
+    """Business minutes per priority, as routing.config.sla_policy_from_config reads them."""
+    updated_at: datetime = _created()
+
+
+class Ticket(SQLModel, table=True):
+    """Follow-up work with a status, a priority, an assignee and SLA due times counted in its inbox's business hours.
+
+    `sla_check_at` is the next instant a target can be breached (None when none can): the SLA watch reads only
+    tickets whose time has come. A `*_breached_at` is set once, by the update that emits the breach."""
+
+    __table_args__ = (
+        Index("ix_ticket_listing", "workspace_id", "id"),
+        Index("ix_ticket_sla_check", "sla_check_at"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    inbox_id: str = Field(foreign_key="inbox.id")
+    conversation_id: str | None = Field(default=None, foreign_key="conversation.id", index=True)
+    contact_id: str | None = Field(default=None, foreign_key="contact.id")
+    subject: str = Field(max_length=200)
+    description: str = Field(default="", sa_type=Text)
+    summary: str = Field(default="", sa_type=Text)
+    """Of the conversation it was opened from, at the time: who, what was asked, what was tried."""
+    status: TicketStatus = _status(TicketStatus.NEW, 12)
+    priority: Priority = _status(Priority.NORMAL, 12)
+    assignee_id: str | None = Field(default=None, foreign_key="agent.id")
+    source: TicketSource = _status(TicketSource.API, 20)
+    first_response_due_at: datetime | None = _when()
+    resolution_due_at: datetime | None = _when()
+    first_responded_at: datetime | None = _when()
+    solved_at: datetime | None = _when()
+    first_response_breached_at: datetime | None = _when()
+    resolution_breached_at: datetime | None = _when()
+    sla_check_at: datetime | None = _when()
+    created_at: datetime = _created()
     updated_at: datetime = _created()

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
-from hub import actors, events, metrics
+from hub import actors, events, metrics, tickets
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_threads import ReplyThread, reply_thread
@@ -69,6 +69,11 @@ async def create_message(
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
+        ticket_events = (
+            await tickets.agent_replied(session, row, now)
+            if direction == "out" and sender_type == SenderType.AGENT
+            else []
+        )
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)
         payload = events.record(
@@ -92,6 +97,8 @@ async def create_message(
             ).one()
             return existing, False
     await events.publish_message_event(hub.publisher, payload, row)
+    for event in ticket_events:
+        await events.publish_message_event(hub.publisher, event, row)
     if direction == "out":
         hub.jobs.send_soon(actors.deliver_outbound, message.id)
     return message, True

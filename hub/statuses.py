@@ -16,6 +16,7 @@ __all__ = [
     "MessageDirection",
     "MessageStatus",
     "SenderType",
+    "TicketSource",
 ]
 
 
@@ -82,3 +83,14 @@ class AgentRole(StrEnum):
 class AgentPresence(StrEnum):
     ONLINE = "online"
     OFFLINE = "offline"
+
+
+class TicketSource(StrEnum):
+    """What opened a ticket."""
+
+    API = "api"
+    """An agent or an integration, through the API."""
+    EMAIL = "email"
+    """A mail that starts a new thread, in an inbox that opens tickets for them."""
+    OUT_OF_HOURS = "out_of_hours"
+    """A customer's message while the inbox is closed, in an inbox whose out-of-hours action is `ticket`."""

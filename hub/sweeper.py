@@ -18,6 +18,7 @@ from hub import actors
 from hub.models import InboundEvent, Message
 from hub.outbound import give_up_unfinished
 from hub.runtime import Hub
+from hub.sla_watch import watch_sla
 from hub.store import PROCESS_HOLDER
 
 __all__ = ["SweepResult", "run_sweeper", "sweep"]
@@ -118,12 +119,14 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
 
 
 async def run_sweeper(hub: Hub) -> None:
-    """Sweep forever; in a deployment with many processes only the lease holder sweeps."""
+    """Sweep, and emit the SLA breaches now due (hub.sla_watch), forever; in a deployment with many processes only
+    the lease holder does."""
     interval = hub.settings.sweep_interval_seconds
     while True:
         try:
             if await hub.store.try_acquire(SWEEPER_LEASE, PROCESS_HOLDER, timedelta(seconds=interval * 3)):
                 await sweep(hub)
+                await watch_sla(hub)
         except Exception:
             log.exception("sweeper.error")
         await asyncio.sleep(interval)

@@ -20,7 +20,10 @@ from hub.statuses import (
     MessageDirection,
     MessageStatus,
     SenderType,
+    TicketSource,
 )
+from routing.sla import Priority, SlaMetric
+from routing.tickets import TicketStatus
 
 __all__ = [
     "AgentSummary",
@@ -59,6 +62,12 @@ __all__ = [
     "SocketFrame",
     "SocketPong",
     "SocketReady",
+    "TicketCreated",
+    "TicketPage",
+    "TicketSla",
+    "TicketSlaBreached",
+    "TicketUpdated",
+    "TicketView",
     "TypingState",
     "UploadedFile",
     "WorkspaceEvent",
@@ -242,6 +251,44 @@ class InboundEventPage(msgspec.Struct):
     """Pass back as `cursor` for the next page; null on the last one."""
 
 
+class TicketSla(msgspec.Struct):
+    """Due times count only the inbox's business hours; null when the ticket's priority has no such target."""
+
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    first_responded_at: datetime | None
+    """The first agent reply in the ticket's conversation."""
+    solved_at: datetime | None
+    first_response_breached_at: datetime | None
+    """When the breach was detected (and `ticket.sla_breached` emitted); null while none was."""
+    resolution_breached_at: datetime | None
+
+
+class TicketView(msgspec.Struct):
+    id: str
+    inbox_id: str
+    conversation_id: str | None
+    contact_id: str | None
+    subject: str
+    description: str
+    summary: str
+    """The automatic summary of the conversation it was opened from (who, what was asked, what was tried), quoted
+    from its messages; empty for a ticket opened on an inbox."""
+    status: TicketStatus
+    priority: Priority
+    assignee_id: str | None
+    source: TicketSource
+    sla: TicketSla
+    created_at: datetime
+    updated_at: datetime
+
+
+class TicketPage(msgspec.Struct):
+    items: list[TicketView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
 class WorkspaceEvent(msgspec.Struct, tag_field="type"):
     """A change in a workspace: stored in the outbox (without `type`, kept in its own column) and sent to the
     workspace's agent sockets."""
@@ -287,6 +334,25 @@ class MessageCreated(MessageEvent, tag="message.created"):
 
 class MessageUpdated(MessageEvent, tag="message.updated"):
     pass
+
+
+class TicketCreated(WorkspaceEvent, tag="ticket.created"):
+    ticket: TicketView
+
+
+class TicketUpdated(WorkspaceEvent, tag="ticket.updated"):
+    ticket: TicketView
+    changed: list[str]
+    """The fields that changed: `status`, `priority`, `assignee_id`, `subject`, `first_responded_at`."""
+    previous_status: TicketStatus
+
+
+class TicketSlaBreached(WorkspaceEvent, tag="ticket.sla_breached"):
+    """A target passed unmet (or was met late): emitted once per ticket and metric."""
+
+    ticket: TicketView
+    metric: SlaMetric
+    due_at: datetime
 
 
 class SocketFrame(msgspec.Struct, tag_field="type"):

@@ -471,6 +471,112 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         replacement="return 0",
     ),
+    # hub/tickets.py, hub/sla_watch.py, hub/out_of_hours.py
+    Deletion(
+        "tickets: another workspace's ticket is not found",
+        "hub/api/tickets.py",
+        "_load_ticket",
+        (
+            "tests/hub/test_tickets_api.py::test_another_workspace_can_neither_read_nor_change_nor_open_on_ours",
+        ),
+        starts_with="col(Ticket.workspace_id) == caller.workspace_id",
+        replacement="True",
+    ),
+    Deletion(
+        "tickets: a status the lifecycle forbids answers 409",
+        "hub/api/tickets.py",
+        "TicketController.update_ticket",
+        (
+            "tests/hub/test_tickets_api.py::test_status_follows_the_lifecycle_and_forbidden_changes_answer_409",
+        ),
+        starts_with='raise ApiError(409, "invalid_transition"',
+    ),
+    Deletion(
+        "tickets: a ticket opened from a conversation carries its summary",
+        "hub/api/tickets.py",
+        "TicketController.create_ticket",
+        (
+            "tests/hub/test_tickets_api.py::"
+            "test_a_ticket_opened_from_a_conversation_links_it_and_the_agents_reply_is_its_first_response",
+        ),
+        starts_with="summary = (await conversation_summary",
+    ),
+    Deletion(
+        "tickets: SLA due times follow the inbox's targets and business hours",
+        "hub/tickets.py",
+        "service_level",
+        ("tests/hub/test_tickets_api.py::test_sla_due_times_count_only_business_hours",),
+        replacement="return ServiceLevel()",
+    ),
+    Deletion(
+        "tickets: an agent's reply is the ticket's first response",
+        "hub/tickets.py",
+        "agent_replied",
+        (
+            "tests/hub/test_tickets_api.py::"
+            "test_a_ticket_opened_from_a_conversation_links_it_and_the_agents_reply_is_its_first_response",
+        ),
+        replacement="return []",
+    ),
+    Deletion(
+        "tickets: a first response made late is still a breach",
+        "hub/tickets.py",
+        "next_sla_check",
+        (
+            "tests/hub/test_tickets_api.py::"
+            "test_a_first_response_made_late_is_a_breach_even_when_the_watch_comes_after_it",
+        ),
+        replacement="return next_breach_check(*sla_snapshot(ticket))",
+    ),
+    Deletion(
+        "tickets: two SLA watches at once emit a breach once",
+        "hub/sla_watch.py",
+        "watch_sla",
+        (
+            "tests/hub/test_tickets_api.py::test_the_sla_watch_emits_each_breach_once",
+            "tests/production/test_sla_watch_on_postgresql.py::test_concurrent_watches_emit_each_breach_exactly_once",
+        ),
+        starts_with="if claimed.rowcount != 1:",
+    ),
+    Deletion(
+        "tickets: the sweeper runs the SLA watch",
+        "hub/sweeper.py",
+        "run_sweeper",
+        ("tests/hub/test_tickets_api.py::test_the_sweeper_loop_emits_a_breach",),
+        starts_with="await watch_sla(hub)",
+    ),
+    Deletion(
+        "tickets: the customer's message reopens a pending or solved ticket",
+        "hub/tickets.py",
+        "customer_wrote",
+        (
+            "tests/hub/test_tickets_api.py::"
+            "test_the_customers_message_reopens_a_pending_or_solved_ticket_and_never_a_closed_one",
+        ),
+        replacement="return []",
+    ),
+    Deletion(
+        "tickets: a new mail thread opens a ticket",
+        "hub/inbound/process.py",
+        "_open_tickets",
+        (
+            "tests/connectors/email/test_through_the_hub.py::"
+            "test_a_new_thread_opens_a_ticket_and_the_agents_reply_is_its_first_response",
+        ),
+    ),
+    Deletion(
+        "out of hours: the customer is told and a ticket opens",
+        "hub/out_of_hours.py",
+        "answer_out_of_hours",
+        ("tests/hub/test_business_hours.py::test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens",),
+    ),
+    Deletion(
+        "out of hours: one ticket per conversation",
+        "hub/out_of_hours.py",
+        "_open_ticket",
+        ("tests/hub/test_business_hours.py::test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens",),
+        starts_with="if already is not None:",
+    ),
 )
 
 

@@ -16,6 +16,8 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
+from hub.api.service_levels import ServiceLevelController
+from hub.api.tickets import TicketController
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
@@ -37,6 +39,8 @@ def api_router(settings: Settings) -> Router:
             InboundEventController,
             KnowledgeBaseController,
             BotEnginesController,
+            TicketController,
+            ServiceLevelController,
             upload_route(settings),
         ],
     )

@@ -11,12 +11,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import Caller, authenticate, token_from
 from hub.errors import ApiError
-from hub.models import Conversation
+from hub.models import Conversation, Inbox
 from hub.ratelimit import RateLimiter
 from hub.runtime import Hub
 from hub.statuses import AgentRole
 
-__all__ = ["API_DEPENDENCIES", "load_conversation"]
+__all__ = ["API_DEPENDENCIES", "load_conversation", "load_inbox"]
 
 
 async def provide_hub(request: Request) -> Hub:
@@ -68,3 +68,15 @@ async def load_conversation(session: AsyncSession, caller: Caller, conversation_
     if conversation is None:
         raise ApiError(404, "conversation_not_found", f"No conversation {conversation_id} in your workspace.")
     return conversation
+
+
+async def load_inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> Inbox:
+    """The caller's inbox; 404 for one of another workspace, as for one that does not exist."""
+    inbox = (
+        await session.exec(
+            select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
+        )
+    ).first()
+    if inbox is None:
+        raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+    return inbox

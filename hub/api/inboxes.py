@@ -15,6 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import CredentialsRefused, CredentialsUnchecked, PollingConnector, UnknownConnectorKind
+from hub.api.dependencies import load_inbox
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, InboxSettings, Kind, Name
@@ -191,13 +192,7 @@ class InboxController(Controller):
         session: NamedDependency[AsyncSession],
         inbox_id: IdPath,
     ) -> InboxView:
-        inbox = (
-            await session.exec(
-                select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
-            )
-        ).first()
-        if inbox is None:
-            raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+        inbox = await load_inbox(session, caller, inbox_id)
         return inbox_view(hub, inbox, (await poll_states(hub, [inbox.id])).get(inbox.id))
 
     @post(

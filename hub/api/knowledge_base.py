@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.bot_settings import refuse_unconfigured_engine
+from hub.api.dependencies import load_inbox
 from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
 from hub.errors import ApiError, error_responses
@@ -27,7 +28,7 @@ from hub.fields import CursorQuery, IdPath
 from hub.ids import looks_like_id
 from hub.kb_formats import FormatError, parse_csv, parse_markdown, to_csv, to_markdown
 from hub.knowledge_base import bump_version, knowledge_base
-from hub.models import Inbox, KbArticle
+from hub.models import KbArticle
 from hub.runtime import Hub
 from normalizer import clean_text
 
@@ -420,7 +421,7 @@ class KnowledgeBaseController(Controller):
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], inbox_id: IdPath
     ) -> BotSettings:
         """Whether the bot holds the inbox's new conversations, its greeting, and when it hands over."""
-        return bot_settings(await _inbox(session, caller, inbox_id))
+        return bot_settings(await load_inbox(session, caller, inbox_id))
 
     @put("/inboxes/{inbox_id:str}/bot", responses=error_responses(400, 401, 404, 413, 422))
     async def put_bot_settings(
@@ -432,7 +433,7 @@ class KnowledgeBaseController(Controller):
         data: JSONBody[BotSettings],
     ) -> BotSettings:
         """Replace the inbox's bot settings; the next customer message is handled by them, on every process."""
-        inbox = await _inbox(session, caller, inbox_id)
+        inbox = await load_inbox(session, caller, inbox_id)
         await refuse_unconfigured_engine(hub, session, caller.workspace_id, data.engine)
         greeting = clean_text(data.greeting)
         inbox.bot_enabled = data.enabled
@@ -445,14 +446,3 @@ class KnowledgeBaseController(Controller):
         session.add(inbox)
         await session.commit()
         return bot_settings(inbox)
-
-
-async def _inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> Inbox:
-    inbox = (
-        await session.exec(
-            select(Inbox).where(col(Inbox.id) == inbox_id, col(Inbox.workspace_id) == caller.workspace_id)
-        )
-    ).first()
-    if inbox is None:
-        raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
-    return inbox

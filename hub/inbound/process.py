@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from connectors import Capabilities
-from hub import actors, bot, events, metrics
+from hub import actors, bot, events, metrics, tickets
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
@@ -20,10 +22,11 @@ from hub.inbound.grouping import batcher
 from hub.inbound.threads import BouncedReply, ReplyThreads, fail_bounced_replies
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message, row_values
+from hub.out_of_hours import CustomerWrote, answer_out_of_hours
 from hub.realtime import workspace_channel
 from hub.reply_windows import record_customer_action
 from hub.runtime import Hub
-from hub.statuses import ConversationStatus, InboundEventStatus, MessageStatus
+from hub.statuses import ConversationStatus, InboundEventStatus, MessageStatus, TicketSource
 from hub.views import WorkspaceEvent
 from normalizer import Attachment, IdentityRef, InboundMessage, normalize_identity
 from normalizer.identities import InvalidIdentity
@@ -33,6 +36,8 @@ __all__ = ["process"]
 log = logging.getLogger("omnihub.inbound")
 LONGEST_RETRY_DELAY = timedelta(hours=1)
 LONGEST_FAILURE_REASON = 1000
+LONGEST_TICKET_SUBJECT = 200
+NO_SUBJECT = "(no subject)"
 
 
 async def process(hub: Hub, *event_ids: str) -> None:
@@ -99,6 +104,8 @@ class _Stored:
     message_payload: WorkspaceEvent
     bounced: list[BouncedReply] = field(default_factory=list)
     """Replies this message (a delivery failure report) marked failed."""
+    ticket_events: list[WorkspaceEvent] = field(default_factory=list)
+    """The ticket this message opened (a mail starting a new thread), or the tickets it opened again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -257,9 +264,43 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             entry.bounced = await fail_bounced_replies(
                 session, outbox, [(entry.pending.inbox, entry.pending.message)], now
             )
+        await _open_tickets(session, outbox, stored, now)
+        by_conversation = {
+            entry.conversation.id: entry for entry in stored if entry.pending.message.automated is None
+        }
+        for conversation_id, event in await tickets.customer_wrote(session, by_conversation, now):
+            by_conversation[conversation_id].ticket_events.append(event)
         await outbox.write(session)
         await session.commit()
     return stored
+
+
+async def _open_tickets(
+    session: AsyncSession, outbox: events.Outbox, stored: list[_Stored], now: datetime
+) -> None:
+    """A message that opens its conversation and asks for a ticket (`opens_ticket`: a new mail thread) opens one in
+    the same transaction, titled by its subject and due by its inbox's SLA."""
+    opening = [
+        entry for entry in stored if entry.created_payload is not None and entry.pending.message.opens_ticket
+    ]
+    if not opening:
+        return
+    levels = await tickets.service_levels(session, {entry.conversation.inbox_id for entry in opening})
+    for entry in opening:
+        conversation, message = entry.conversation, entry.pending.message
+        ticket = tickets.new_ticket(
+            workspace_id=conversation.workspace_id,
+            inbox_id=conversation.inbox_id,
+            subject=(message.subject or "").strip()[:LONGEST_TICKET_SUBJECT] or NO_SUBJECT,
+            level=levels[conversation.inbox_id],
+            now=now,
+            source=TicketSource.EMAIL,
+            description=message.text,
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+        )
+        session.add(ticket)
+        entry.ticket_events.append(tickets.record_created(outbox, ticket))
 
 
 def _threads_by_reply(hub: Hub, item: _Pending) -> bool:
@@ -436,6 +477,11 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         for entry in stored
         for bounced in entry.bounced
     ]
+    publishing += [
+        events.publish_message_event(hub.publisher, event, entry.conversation)
+        for entry in stored
+        for event in entry.ticket_events
+    ]
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
@@ -448,6 +494,13 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
                 entry.conversation.status == ConversationStatus.BOT,
                 entry.pending.message.automated is not None,
             )
+            for entry in stored
+        ],
+    )
+    await answer_out_of_hours(
+        hub,
+        [
+            CustomerWrote(entry.conversation, entry.message.text, entry.pending.message.automated is not None)
             for entry in stored
         ],
     )

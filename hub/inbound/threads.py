@@ -3,8 +3,8 @@ an email joins the conversation of the mail it answers, or of our reply it answe
 them starts a conversation of its own. A delivery failure report (a bounce) belongs to the conversation of the reply
 that failed, and marks that reply failed in the same transaction.
 
-A conversation opened here by a message with `opens_ticket` (the email inbox's `open_ticket_on_new_thread`) is
-where tickets will be opened: its `conversation.created` event carries the subject.
+A conversation opened here by a message with `opens_ticket` (the email inbox's `open_ticket_on_new_thread`) opens
+a ticket titled by the mail's subject, in the same transaction (hub.inbound.process).
 """
 
 from __future__ import annotations

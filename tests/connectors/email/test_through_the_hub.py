@@ -436,3 +436,64 @@ def test_restarted_mid_import_nothing_is_lost_or_stored_twice(
         wait_for(lambda: len(conversations(second, demo, inbox_id)) == total, timeout=WAIT * 2)
         texts = [item["text"] for item in all_messages(second, demo, inbox_id)]
     assert sorted(texts) == sorted(f"Mail {number}" for number in range(total))
+
+
+def test_a_new_thread_opens_a_ticket_and_the_agents_reply_is_its_first_response(
+    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+) -> None:
+    token = bearer(demo["api_token"])
+    inbox_id = create_inbox(hub_client, demo, mailbox.settings(smtp))["id"]
+    targets = {"normal": {"first_response_minutes": 60}}
+    assert hub_client.put(f"/api/v1/inboxes/{inbox_id}/sla", json=targets, headers=token).status_code == 200
+
+    def tickets() -> list[dict[str, Any]]:
+        return hub_client.get("/api/v1/tickets", params={"inbox_id": inbox_id}, headers=token).json()["items"]
+
+    deliver(
+        mailbox, mail("li.wei@example.com", "退货 order 1042", "t-1@mail.example.com", "Please take it back")
+    )
+    [ticket] = wait_for(tickets, timeout=WAIT)
+    [conversation] = conversations(hub_client, demo, inbox_id)
+    assert (
+        ticket["subject"] == "退货 order 1042" and ticket["source"] == "email" and ticket["status"] == "new"
+    )
+    assert ticket["conversation_id"] == conversation["id"] and ticket["description"] == "Please take it back"
+    assert ticket["sla"]["first_response_due_at"] is not None
+
+    sent = reply(hub_client, demo, conversation["id"], "We will collect it tomorrow.")
+    answered = hub_client.get(f"/api/v1/tickets/{ticket['id']}", headers=token).json()
+    assert answered["status"] == "open" and answered["sla"]["first_responded_at"] == sent["created_at"]
+    our_id = sent_mail(smtp)["Message-ID"]
+
+    # The customer's answer joins the thread and its ticket; an auto-reply starting a thread opens none.
+    deliver(
+        mailbox,
+        mail(
+            "li.wei@example.com", "Re: 退货 order 1042", "t-2@mail.example.com", "Thanks", In_Reply_To=our_id
+        ),
+    )
+    deliver(
+        mailbox,
+        mail(
+            "away@example.com",
+            "Out of office",
+            "oof-1@example.com",
+            "Back Monday",
+            Auto_Submitted="auto-replied",
+        ),
+    )
+    deliver(mailbox, mail("ana@example.com", "Sentinel", "t-3@mail.example.com", "Last"))
+    wait_for(lambda: len(conversations(hub_client, demo, inbox_id)) == 3, timeout=WAIT)
+    assert sorted(item["subject"] for item in wait_for(lambda: len(tickets()) == 2 and tickets())) == [
+        "Sentinel",
+        "退货 order 1042",
+    ]
+
+
+def test_an_inbox_that_opens_no_tickets_for_new_threads_opens_none(
+    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+) -> None:
+    inbox_id = create_inbox(hub_client, demo, mailbox.settings(smtp, open_ticket_on_new_thread=False))["id"]
+    deliver(mailbox, mail("li.wei@example.com", "Question", "q-1@mail.example.com", "Hello"))
+    wait_for(lambda: conversations(hub_client, demo, inbox_id), timeout=WAIT)
+    assert hub_client.get("/api/v1/tickets", headers=bearer(demo["api_token"])).json()["items"] == []
