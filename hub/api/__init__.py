@@ -16,6 +16,8 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
+from hub.api.routing import RoutingController
+from hub.api.teams import TeamController
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
@@ -37,6 +39,8 @@ def api_router(settings: Settings) -> Router:
             InboundEventController,
             KnowledgeBaseController,
             BotEnginesController,
+            TeamController,
+            RoutingController,
             upload_route(settings),
         ],
     )
