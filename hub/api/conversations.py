@@ -223,6 +223,13 @@ class ConversationController(Controller):
         """Hand the conversation to an agent (online, with room) or to a team's queue, with a note; 409
         `transfer_refused` lists the reasons a transfer cannot happen."""
         await load_conversation(session, caller, conversation_id)
+        if (data.agent_id is None) == (data.team_id is None):
+            raise ApiError(
+                422,
+                "invalid_input",
+                "Transfer to exactly one of agent_id and team_id.",
+                extra=[{"field": "agent_id", "message": "give agent_id or team_id, not both"}],
+            )
         if data.agent_id is not None:
             agent = await session.get(Agent, data.agent_id)
             if agent is None or agent.workspace_id != caller.workspace_id:
