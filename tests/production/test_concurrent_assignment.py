@@ -1,10 +1,12 @@
-"""Routing from several worker processes at once on PostgreSQL: no agent goes past capacity, no conversation is
-assigned twice, and every free seat is used."""
+"""Routing from several worker processes at once on PostgreSQL, with transfers between agents meanwhile: no agent
+goes past capacity, no conversation is assigned twice, and every free seat is used."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import multiprocessing
+import random
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
@@ -17,6 +19,7 @@ from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.models import Agent, AuditEntry, Contact, Conversation, Identity, Inbox, OutboxEvent, utcnow
 from hub.settings import Settings
+from routing.errors import TransferRefused
 from tests.conftest import TEST_SECRET_KEY, run
 
 AGENTS = 12
@@ -24,6 +27,7 @@ SEATS = 15
 CONVERSATIONS = 300
 WORKERS = 4
 TASKS_PER_WORKER = 3
+TRANSFERS_PER_WORKER = 60
 
 
 def _settings(database_url: str, data_dir: Path) -> Settings:
@@ -85,17 +89,37 @@ def _prepare(demo: dict) -> object:
     return prepare
 
 
-def _route_share(database_url: str, data_dir: str, conversation_ids: list[str]) -> None:
-    """One worker process: a few concurrent tasks, each routing small batches of its share as they 'arrive'."""
+def _route_share(database_url: str, data_dir: str, conversation_ids: list[str], seed: int) -> None:
+    """One worker process: a few concurrent tasks, each routing small batches of its share as they 'arrive',
+    and one agent handing conversations to random colleagues meanwhile (a transfer takes a seat too)."""
+    chance = random.Random(seed)
 
     async def route(hub) -> None:
         batches = [conversation_ids[start : start + 5] for start in range(0, len(conversation_ids), 5)]
+        async with hub.database.session() as session:
+            agents = (await session.exec(select(Agent).where(Agent.presence == "online"))).all()
+        workspace_id, agent_ids = agents[0].workspace_id, [agent.id for agent in agents]
 
         async def task(mine: list[list[str]]) -> None:
             for batch in mine:
                 await assignment.route_conversations(hub, batch)
 
-        await asyncio.gather(*(task(batches[n::TASKS_PER_WORKER]) for n in range(TASKS_PER_WORKER)))
+        async def hand_over() -> None:
+            for _ in range(TRANSFERS_PER_WORKER):
+                with contextlib.suppress(TransferRefused):
+                    await assignment.transfer(
+                        hub,
+                        workspace_id,
+                        chance.choice(conversation_ids),
+                        by_agent_id=None,
+                        to_agent_id=chance.choice(agent_ids),
+                        to_team_id=None,
+                        note="",
+                    )
+
+        await asyncio.gather(
+            hand_over(), *(task(batches[n::TASKS_PER_WORKER]) for n in range(TASKS_PER_WORKER))
+        )
 
     asyncio.run(_with_hub(_settings(database_url, Path(data_dir)), route))
 
@@ -110,7 +134,9 @@ def test_concurrent_workers_never_overfill_an_agent_nor_assign_twice(
 
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_route_share, args=(postgres_url, str(tmp_path), conversation_ids[n::WORKERS]))
+        context.Process(
+            target=_route_share, args=(postgres_url, str(tmp_path), conversation_ids[n::WORKERS], n)
+        )
         for n in range(WORKERS)
     ]
     for worker in workers:
@@ -119,14 +145,19 @@ def test_concurrent_workers_never_overfill_an_agent_nor_assign_twice(
         worker.join(timeout=600)
     assert [worker.exitcode for worker in workers] == [0] * WORKERS
 
-    async def outcome(hub) -> tuple[Counter[str], int, int, int, list[str], set[str]]:
+    async def outcome(hub) -> tuple[list[Conversation], list[dict], int, int, list[str]]:
         async with hub.database.session() as session:
             rows = (
                 await session.exec(select(Conversation).where(col(Conversation.id).in_(conversation_ids)))
             ).all()
             assigned_events = (
                 await session.exec(
-                    select(func.count()).where(col(OutboxEvent.event_type) == "conversation.assigned")
+                    select(OutboxEvent.payload).where(col(OutboxEvent.event_type) == "conversation.assigned")
+                )
+            ).all()
+            transfers = (
+                await session.exec(
+                    select(func.count()).where(col(OutboxEvent.event_type) == "conversation.transferred")
                 )
             ).one()
             audits = (
@@ -135,21 +166,18 @@ def test_concurrent_workers_never_overfill_an_agent_nor_assign_twice(
                 )
             ).one()
             queue = await assignment.queued_conversations(session, demo["workspace_id"], lock=False)
-        loads = Counter(row.assignee_id for row in rows if row.assignee_id)
-        statuses = sum(1 for row in rows if row.status == "assigned")
-        unassigned = {row.id for row in rows if row.assignee_id is None}
-        return (
-            loads,
-            statuses,
-            assigned_events,
-            audits,
-            [conversation.id for conversation, _ in queue],
-            unassigned,
-        )
+        return list(rows), list(assigned_events), transfers, audits, [each.id for each, _ in queue]
 
-    loads, assigned, assigned_events, audits, queue, unassigned = run(outcome, settings)
+    rows, assigned_events, transfers, audits, queue = run(outcome, settings)
     seats = AGENTS * SEATS
-    assert max(loads.values()) <= SEATS
-    assert sum(loads.values()) == assigned == seats == assigned_events == audits
-    assert len(loads) == AGENTS
-    assert len(queue) == CONVERSATIONS - seats and set(queue) == unassigned
+    loads = Counter(row.assignee_id for row in rows if row.assignee_id)
+    assert max(loads.values()) == SEATS and len(loads) == AGENTS
+    assert sum(loads.values()) == sum(1 for row in rows if row.status == "assigned") == seats
+    first_assignments = [
+        event["conversation"]["id"] for event in assigned_events if event["previous_assignee_id"] is None
+    ]
+    assert len(first_assignments) == len(set(first_assignments)) == seats
+    moved = sum(1 for event in assigned_events if event["previous_assignee_id"] is not None)
+    assert len(assigned_events) == audits == seats + moved and moved <= transfers
+    assert len(queue) == CONVERSATIONS - seats
+    assert set(queue) == {row.id for row in rows if row.assignee_id is None}
