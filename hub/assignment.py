@@ -12,10 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import httpx
 import msgspec
@@ -57,7 +56,6 @@ __all__ = [
     "route_workspace",
     "routing_snapshot",
     "transfer",
-    "vip_level",
     "workspaces_with_answer_timeouts",
 ]
 
@@ -65,12 +63,6 @@ log = logging.getLogger("omnihub.assignment")
 
 OPEN_STATUSES = ("queued", "assigned", "pending", "bot")
 """The statuses that hold a seat of the assignee's capacity."""
-
-
-def vip_level(attributes: Mapping[str, Any]) -> int:
-    """The customer's VIP level: the contact's `vip_level` attribute when it is a whole number, else 0."""
-    level = attributes.get("vip_level")
-    return level if isinstance(level, int) and not isinstance(level, bool) else 0
 
 
 def inbox_policy(inbox: Inbox) -> RoutingPolicy:
@@ -138,12 +130,12 @@ async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingS
     )
 
 
-def _waiting(conversation: Conversation, attributes: Mapping[str, Any]) -> QueuedConversation:
+def _waiting(conversation: Conversation, vip_level: int) -> QueuedConversation:
     return QueuedConversation(
         conversation_id=conversation.id,
         inbox_id=conversation.inbox_id,
         queued_at=conversation.queued_at or conversation.created_at,
-        vip_level=vip_level(attributes),
+        vip_level=vip_level,
         priority=conversation.priority,
         category=conversation.category,
         team_id=conversation.team_id,
@@ -156,7 +148,7 @@ async def queued_conversations(
 ) -> list[tuple[Conversation, QueuedConversation]]:
     """The workspace's conversations waiting for an agent, in queue order."""
     statement = (
-        select(Conversation, Contact.attributes)
+        select(Conversation, Contact.vip_level)
         .join(Contact, col(Contact.id) == Conversation.contact_id)
         .where(
             Conversation.workspace_id == workspace_id,
@@ -167,8 +159,8 @@ async def queued_conversations(
     if lock:
         statement = statement.with_for_update(of=Conversation)
     rows = {
-        conversation.id: (conversation, _waiting(conversation, attributes))
-        for conversation, attributes in (await session.exec(statement)).all()
+        conversation.id: (conversation, _waiting(conversation, level))
+        for conversation, level in (await session.exec(statement)).all()
     }
     return [rows[waiting.conversation_id] for waiting in queue_order([each for _, each in rows.values()])]
 
@@ -202,10 +194,10 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
             ).all()
         }
         contacts = {
-            contact_id: attributes
-            for contact_id, attributes in (
+            contact_id: level
+            for contact_id, level in (
                 await session.exec(
-                    select(Contact.id, Contact.attributes).where(
+                    select(Contact.id, Contact.vip_level).where(
                         col(Contact.id).in_(
                             {each.contact_id for each in waiting if each.inbox_id in external_inboxes}
                         )
@@ -223,7 +215,7 @@ async def route_conversations(hub: Hub, conversation_ids: list[str]) -> dict[str
                         hub,
                         external_inboxes[each.inbox_id],
                         each,
-                        vip_level(contacts.get(each.contact_id, {})),
+                        contacts.get(each.contact_id, 0),
                     )
                     for each in asked
                 )
@@ -506,23 +498,23 @@ def _lifecycle_status(status: str) -> LifecycleStatus:
 
 async def _locked_conversation(
     session: AsyncSession, workspace_id: str, conversation_id: str
-) -> tuple[Conversation, Mapping[str, Any]]:
-    conversation, attributes = (
+) -> tuple[Conversation, int]:
+    conversation, level = (
         await session.exec(
-            select(Conversation, Contact.attributes)
+            select(Conversation, Contact.vip_level)
             .join(Contact, col(Contact.id) == Conversation.contact_id)
             .where(Conversation.id == conversation_id, Conversation.workspace_id == workspace_id)
             .with_for_update(of=Conversation)
         )
     ).one()
-    return conversation, attributes
+    return conversation, level
 
 
 async def claim(hub: Hub, workspace_id: str, conversation_id: str, agent_id: str) -> Conversation:
     """The agent takes a conversation from the queue (whatever the inbox's strategy); ClaimRefused says why not."""
     async with hub.database.session() as session:
         await lock_routing(session, workspace_id)
-        conversation, attributes = await _locked_conversation(session, workspace_id, conversation_id)
+        conversation, level = await _locked_conversation(session, workspace_id, conversation_id)
         snapshot = await routing_snapshot(session, workspace_id)
         agent = next(each for each in snapshot.agents if each.agent_id == agent_id)
         if conversation.status not in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED):
@@ -530,7 +522,7 @@ async def claim(hub: Hub, workspace_id: str, conversation_id: str, agent_id: str
                 f"a {conversation.status} conversation is not in the queue", reasons=("not_queued",)
             )
         decision = claim_decision(
-            _waiting(conversation, attributes),
+            _waiting(conversation, level),
             conversation.assignee_id,
             agent,
             snapshot.policies[conversation.inbox_id],

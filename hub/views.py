@@ -263,7 +263,7 @@ class QueueEntry(msgspec.Struct):
     position: int
     """1 is served first: higher VIP level, then higher priority, then the longest waiting."""
     vip_level: int
-    """The customer's `vip_level` attribute (0 when absent)."""
+    """The customer's `vip_level` (the contact's)."""
     waiting_since: datetime
     conversation: ConversationView
 

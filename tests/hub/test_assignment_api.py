@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from hub import assignment
 from hub.auth import issue_token
-from hub.models import Agent, Contact, Conversation, Message, OutboxEvent
+from hub.models import Agent, Conversation, Message, OutboxEvent
 from normalizer.webhook_signature import verify_webhook_signature
 from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
 from tests.hub.test_bot_conversations import Visitor, conversation_of
@@ -167,15 +167,11 @@ def test_vip_customers_wait_first_and_raising_capacity_serves_them(client, desk,
     ordinary = new_conversation(client, desk, "ordinary")
     vip = new_conversation(client, desk, "vip")
 
-    async def make_vip(hub) -> None:
-        async with hub.database.session() as session:
-            row = await session.get_one(Conversation, vip)
-            contact = await session.get_one(Contact, row.contact_id)
-            contact.attributes = {"vip_level": 3}
-            session.add(contact)
-            await session.commit()
-
-    run(make_vip, settings)
+    contact_id = conversation(client, desk, vip)["contact_id"]
+    made_vip = client.patch(
+        f"/api/v1/contacts/{contact_id}", json={"vip_level": 3}, headers=bearer(desk["admin"])
+    )
+    assert made_vip.status_code == 200, made_vip.text
     entries = client.get("/api/v1/queue", headers=bearer(desk["admin"])).json()
     assert [(entry["conversation"]["id"], entry["vip_level"], entry["position"]) for entry in entries] == [
         (vip, 3, 1),

@@ -1,7 +1,7 @@
 """assignment: teams, skills, inbox routing settings, queue and answer-timeout times
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0016
 Create Date: 2026-11-26 23:05:00
 
 Teams and their members, an agent's skills, an inbox's routing policy and external routing service,
@@ -15,7 +15,7 @@ import sqlmodel
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0016'
 branch_labels = None
 depends_on = None
 
