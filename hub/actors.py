@@ -10,7 +10,8 @@ Retries, one mechanism per job kind:
   recorded on its row (`hub.inbound`), so one bad event never holds the others of its job.
 - `deliver_outbound`: the delivery records the attempt, its reason and the next attempt's time on the
   message, then asks Dramatiq to retry after that delay (`dramatiq.Retry`); nothing else is retried.
-- `route_conversation`: Dramatiq's retries with its jittered exponential backoff (routing is idempotent).
+- `route_conversation`, `serve_queue`, `reroute`: Dramatiq's retries with its jittered exponential backoff
+  (routing is idempotent: each run serves whatever still waits).
 - `send_typing`: none (a stale typing indicator is worth nothing).
 """
 
@@ -30,8 +31,10 @@ __all__ = [
     "bound_broker",
     "deliver_outbound",
     "process_inbound",
+    "reroute",
     "route_conversation",
     "send_typing",
+    "serve_queue",
 ]
 
 
@@ -74,6 +77,18 @@ async def route_conversation(*conversation_ids: str) -> None:
     await assignment.route_conversations(_worker_hub(), list(conversation_ids))
 
 
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=5, min_backoff=500, max_backoff=60_000)
+async def serve_queue(workspace_id: str) -> None:
+    """A seat may have freed (an agent online, a conversation resolved, capacity raised): serve the queue."""
+    await assignment.route_workspace(_worker_hub(), workspace_id)
+
+
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=5, min_backoff=500, max_backoff=60_000)
+async def reroute(workspace_id: str) -> None:
+    """An agent went offline, or answer timeouts may have passed: requeue what they held, then serve the queue."""
+    await assignment.reroute_workspace(_worker_hub(), workspace_id)
+
+
 @dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=0)
 async def send_typing(conversation_id: str, state: str) -> None:
     await outbound.send_typing(_worker_hub(), conversation_id, state)
@@ -83,6 +98,8 @@ _ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (
     process_inbound,
     deliver_outbound,
     route_conversation,
+    serve_queue,
+    reroute,
     send_typing,
 )
 

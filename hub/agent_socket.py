@@ -16,6 +16,7 @@ from litestar.exceptions import WebSocketDisconnect
 from sqlalchemy import update
 from sqlmodel import col
 
+from hub.api.agents import presence_changed
 from hub.auth import Caller, authenticate
 from hub.errors import ApiError
 from hub.models import Agent
@@ -63,7 +64,7 @@ async def agent_socket(socket: WebSocket) -> None:
         except ApiError as error:
             await _end_session(socket, error.code, error.detail)
             return
-        await _set_presence(hub, caller.agent_id, AgentPresence.ONLINE)
+        await _set_presence(hub, caller, AgentPresence.ONLINE)
         try:
             async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
                 await socket.send_json(
@@ -72,7 +73,7 @@ async def agent_socket(socket: WebSocket) -> None:
                 feed.start()
                 await _serve_while_session_lasts(hub, socket, caller, session_events)
         finally:
-            await _set_presence(hub, caller.agent_id, AgentPresence.OFFLINE)
+            await _set_presence(hub, caller, AgentPresence.OFFLINE)
 
 
 async def _serve_while_session_lasts(
@@ -125,9 +126,12 @@ async def _end_session(socket: WebSocket, code: str, detail: str) -> None:
     await socket.close(code=SESSION_CLOSE_CODE)
 
 
-async def _set_presence(hub: Hub, agent_id: str | None, presence: AgentPresence) -> None:
-    if agent_id is None:
+async def _set_presence(hub: Hub, caller: Caller, presence: AgentPresence) -> None:
+    """The socket is the agent's presence: connected is online (routing may give them conversations),
+    disconnected is offline (what they held goes back to the queue)."""
+    if caller.agent_id is None:
         return
     async with hub.database.session() as session:
-        await session.exec(update(Agent).where(col(Agent.id) == agent_id).values(presence=presence))
+        await session.exec(update(Agent).where(col(Agent.id) == caller.agent_id).values(presence=presence))
         await session.commit()
+    await presence_changed(hub, caller.workspace_id, presence)

@@ -23,7 +23,9 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationRequeued,
     ConversationResolved,
+    ConversationTransferred,
     ConversationView,
     MessageCreated,
     MessageUpdated,
@@ -53,6 +55,8 @@ AnyWorkspaceEvent = (
     | ConversationAssigned
     | ConversationHandedOff
     | ConversationResolved
+    | ConversationRequeued
+    | ConversationTransferred
     | MessageCreated
     | MessageUpdated
     | TicketCreated
@@ -100,6 +104,9 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         first_response_at=conversation.first_response_at,
         resolved_at=conversation.resolved_at,
         created_at=conversation.created_at,
+        category=conversation.category,
+        queued_at=conversation.queued_at,
+        assigned_at=conversation.assigned_at,
     )
 
 

@@ -50,6 +50,8 @@ __all__ = [
     "SharedValue",
     "StoredFile",
     "Ticket",
+    "Team",
+    "TeamMember",
     "Workspace",
     "WorkspaceBot",
     "row_values",
@@ -192,7 +194,26 @@ class Agent(SQLModel, table=True):
     role: str = "agent"
     max_concurrent: int = 10
     presence: str = "offline"
+    skills: list[str] = _json(list)
+    """The conversation categories this agent handles (routing's skill match)."""
     created_at: datetime = _created()
+
+
+class Team(SQLModel, table=True):
+    """Agents who share an inbox's conversations: an inbox's routing may name one."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "name", name="uq_team_name"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    name: str = Field(max_length=100)
+    created_at: datetime = _created()
+
+
+class TeamMember(SQLModel, table=True):
+    __tablename__ = "team_member"
+    team_id: str = Field(foreign_key="team.id", primary_key=True, max_length=36)
+    agent_id: str = Field(foreign_key="agent.id", primary_key=True, max_length=36, index=True)
+    workspace_id: str = _workspace()
 
 
 class ApiToken(SQLModel, table=True):
@@ -218,6 +239,10 @@ class Inbox(SQLModel, table=True):
     bot_enabled: bool = False
     bot_settings: dict[str, Any] = _json(dict)
     """How the bot behaves in this inbox's conversations (hub.bot.BotSettings); empty means the defaults."""
+    routing: dict[str, Any] = _json(dict)
+    """routing.config's policy settings besides the strategy (team, skill, weights, fallback, answer timeout)."""
+    routing_webhook: dict[str, Any] = _json(dict)
+    """The external routing service's `url`, `timeout_seconds` and sealed signing `secret` (hub.assignment)."""
     created_at: datetime = _created()
 
 
@@ -276,8 +301,16 @@ class Conversation(SQLModel, table=True):
     status: ConversationStatus = _status(ConversationStatus.QUEUED, 20)
     assignee_id: str | None = Field(default=None, foreign_key="agent.id", index=True)
     team_id: str | None = None
-    """The team a transfer chose, shown in the conversation payload (teams come with routing)."""
+    """The team a transfer chose: only its agents take the conversation from the queue."""
     priority: int = 0
+    category: str | None = Field(default=None, max_length=100)
+    """What the conversation is about; with skill routing, only agents holding it as a skill take it."""
+    queued_at: datetime | None = _when()
+    """Since when it waits for an agent (the queue's order among equals); None while someone has it."""
+    assigned_at: datetime | None = _when()
+    """When its agent got it: the inbox's answer timeout counts from here."""
+    avoid_agent_ids: list[str] = _json(list)
+    """Agents it was taken from for not answering: automatic routing does not hand it back to them."""
     last_message_at: datetime = _created()
     last_inbound_at: datetime | None = _when()
     reply_window_ends_at: datetime | None = _when()

@@ -81,7 +81,10 @@ class AgentRole(StrEnum):
 
 
 class AgentPresence(StrEnum):
+    """Only online agents get conversations; away ones keep theirs, offline ones lose them to the queue."""
+
     ONLINE = "online"
+    AWAY = "away"
     OFFLINE = "offline"
 
 

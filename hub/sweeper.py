@@ -1,5 +1,8 @@
 """Recovers what a crash leaves behind: work whose job was lost, and replies a stopped worker left `sending`.
 
+Each round also asks for a reroute of every workspace whose inboxes have an answer timeout, so a
+conversation an agent leaves unanswered goes back to the queue within a sweep interval of its deadline.
+
 Retries of failures are not its business: each job kind retries its own (see `hub.actors`). The sweeper only
 finds rows whose job can no longer come (sent before a crash, or taken by a worker that stopped) once they
 are overdue by `stuck_after_seconds`, and sends their job again.
@@ -14,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import col, select
 
-from hub import actors
+from hub import actors, assignment
 from hub.models import InboundEvent, Message
 from hub.outbound import give_up_unfinished
 from hub.runtime import Hub
@@ -105,7 +108,10 @@ async def sweep(hub: Hub) -> SweepResult:
         await hub.jobs.send(actors.deliver_outbound, message_id)
     for message_id in out_of_attempts:
         await give_up_unfinished(hub, message_id)
-    result = SweepResult(inbound=len(stuck_events), outbound=len(outbound))
+    timed = await assignment.workspaces_with_answer_timeouts(hub)
+    for workspace_id in timed:
+        await hub.jobs.send(actors.reroute, workspace_id)
+    result = SweepResult(inbound=len(stuck_events), outbound=len(outbound), reroute=len(timed))
     if stuck_events or outbound:
         log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))
     return result

@@ -40,7 +40,9 @@ __all__ = [
     "ConversationDetail",
     "ConversationHandedOff",
     "ConversationPage",
+    "ConversationRequeued",
     "ConversationResolved",
+    "ConversationTransferred",
     "ConversationView",
     "IdentityView",
     "InboundEventPage",
@@ -57,6 +59,7 @@ __all__ = [
     "MessageUpdated",
     "MessageView",
     "PasswordChanged",
+    "QueueEntry",
     "ReplyWindowView",
     "SocketError",
     "SocketFrame",
@@ -68,6 +71,7 @@ __all__ = [
     "TicketSlaBreached",
     "TicketUpdated",
     "TicketView",
+    "TeamView",
     "TypingState",
     "UploadedFile",
     "WorkspaceEvent",
@@ -83,6 +87,10 @@ class AgentSummary(msgspec.Struct):
 
 class AgentView(AgentSummary):
     presence: AgentPresence
+    max_concurrent: int
+    """Open conversations routing gives this agent at most."""
+    skills: list[str]
+    team_ids: list[str]
 
 
 class LoginAnswer(msgspec.Struct):
@@ -149,6 +157,12 @@ class ConversationView(msgspec.Struct):
     first_response_at: datetime | None
     resolved_at: datetime | None
     created_at: datetime
+    category: str | None
+    """What it is about; with skill routing, only agents holding it as a skill take it."""
+    queued_at: datetime | None
+    """Since when it waits in the queue, when it re-entered it later than it was created (a transfer to a team)."""
+    assigned_at: datetime | None
+    """When its current agent got it; the inbox's answer timeout counts from here."""
 
 
 class IdentityView(msgspec.Struct):
@@ -245,6 +259,24 @@ class InboundEventView(msgspec.Struct):
     """The delivery as the channel sent it, with secrets removed by its connector."""
 
 
+class TeamView(msgspec.Struct):
+    id: str
+    name: str
+    agent_ids: list[str]
+    created_at: datetime
+
+
+class QueueEntry(msgspec.Struct):
+    """A conversation waiting for an agent, in the order routing serves the queue."""
+
+    position: int
+    """1 is served first: higher VIP level, then higher priority, then the longest waiting."""
+    vip_level: int
+    """The customer's `vip_level` (the contact's)."""
+    waiting_since: datetime
+    conversation: ConversationView
+
+
 class InboundEventPage(msgspec.Struct):
     items: list[InboundEventView]
     next_cursor: str | None
@@ -301,6 +333,24 @@ class ConversationCreated(WorkspaceEvent, tag="conversation.created"):
 class ConversationAssigned(WorkspaceEvent, tag="conversation.assigned"):
     conversation: ConversationView
     previous_assignee_id: str | None
+
+
+class ConversationRequeued(WorkspaceEvent, tag="conversation.requeued"):
+    """Taken from its agent (gone offline, or silent past the inbox's answer timeout): it waits in the queue."""
+
+    conversation: ConversationView
+    previous_assignee_id: str
+    reason: Literal["agent_offline", "answer_timeout"]
+
+
+class ConversationTransferred(WorkspaceEvent, tag="conversation.transferred"):
+    """Handed to another agent, or to a team's queue, with a note for whoever picks it up."""
+
+    conversation: ConversationView
+    from_agent_id: str | None
+    to_agent_id: str | None
+    to_team_id: str | None
+    note: str
 
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):

@@ -63,6 +63,26 @@ class SpecError(Exception):
 
 
 DELETIONS: tuple[Deletion, ...] = (
+    # hub/assignment.py and its API
+    Deletion(
+        "assignment: resolving a conversation serves the queue",
+        "hub/api/conversations.py",
+        "ConversationController.resolve",
+        (
+            "tests/hub/test_assignment_api.py::"
+            "test_only_an_online_team_member_with_room_gets_it_and_the_queue_drains_when_a_seat_frees",
+        ),
+        starts_with="await hub.jobs.send(actors.serve_queue",
+    ),
+    Deletion(
+        "assignment: an agent gone offline loses their conversations to the queue",
+        "hub/assignment.py",
+        "reroute_workspace",
+        (
+            "tests/hub/test_assignment_api.py::test_an_agent_going_offline_returns_their_conversations_to_the_queue",
+        ),
+        starts_with="_set_assignee(session, conversation, None",
+    ),
     # hub/auth.py
     Deletion(
         "auth: an expired API token is refused",

@@ -18,6 +18,8 @@ from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
 from hub.api.service_levels import ServiceLevelController
 from hub.api.tickets import TicketController
+from hub.api.routing import RoutingController
+from hub.api.teams import TeamController
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
@@ -41,6 +43,8 @@ def api_router(settings: Settings) -> Router:
             BotEnginesController,
             TicketController,
             ServiceLevelController,
+            TeamController,
+            RoutingController,
             upload_route(settings),
         ],
     )

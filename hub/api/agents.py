@@ -1,20 +1,74 @@
-"""The caller and the agents of their workspace."""
+"""The caller and the agents of their workspace: presence, capacity and skills, which routing reads."""
 
 from __future__ import annotations
 
-from litestar import Controller, get
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, get, patch, put
 from litestar.di import NamedDependency
+from litestar.params import JSONBody
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import actors
 from hub.api.auth import agent_summary
 from hub.auth import Caller
-from hub.errors import error_responses
-from hub.models import Agent
+from hub.errors import ApiError, error_responses
+from hub.fields import IdPath
+from hub.models import Agent, TeamMember
+from hub.runtime import Hub
 from hub.statuses import AgentPresence, AgentRole
 from hub.views import AgentView, MeView
 
-__all__ = ["AgentController"]
+__all__ = ["AgentController", "presence_changed"]
+
+Skill = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
+
+
+class PresenceBody(msgspec.Struct, forbid_unknown_fields=True):
+    presence: AgentPresence
+
+
+class AgentRoutingBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Fields left out keep their value."""
+
+    max_concurrent: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
+    """Open conversations routing gives the agent at most (0: none)."""
+    skills: Annotated[list[Skill], msgspec.Meta(max_length=50)] | None = None
+    """Conversation categories the agent handles (skill routing)."""
+
+
+async def presence_changed(hub: Hub, workspace_id: str, presence: AgentPresence) -> None:
+    """Online: the agent may take waiting conversations. Offline: what they held goes back to the queue.
+    Away: they keep what they hold and get nothing new."""
+    if presence is AgentPresence.ONLINE:
+        await hub.jobs.send(actors.serve_queue, workspace_id)
+    elif presence is AgentPresence.OFFLINE:
+        await hub.jobs.send(actors.reroute, workspace_id)
+
+
+async def _views(session: AsyncSession, workspace_id: str, agents: list[Agent]) -> list[AgentView]:
+    teams: dict[str, list[str]] = {}
+    for agent_id, team_id in (
+        await session.exec(
+            select(TeamMember.agent_id, TeamMember.team_id).where(TeamMember.workspace_id == workspace_id)
+        )
+    ).all():
+        teams.setdefault(agent_id, []).append(team_id)
+    return [
+        AgentView(
+            id=agent.id,
+            name=agent.name,
+            email=agent.email,
+            role=AgentRole(agent.role),
+            presence=AgentPresence(agent.presence),
+            max_concurrent=agent.max_concurrent,
+            skills=list(agent.skills),
+            team_ids=sorted(teams.get(agent.id, [])),
+        )
+        for agent in agents
+    ]
 
 
 class AgentController(Controller):
@@ -28,19 +82,54 @@ class AgentController(Controller):
             agent=agent_summary(caller.agent) if caller.agent else None,
         )
 
+    @put("/me/presence", responses=error_responses(400, 401, 403, 413))
+    async def set_presence(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        data: JSONBody[PresenceBody],
+    ) -> AgentView:
+        """Set the caller's presence. The agent socket sets online on connect and offline on disconnect."""
+        if caller.agent_id is None:
+            raise ApiError(403, "agent_only", "Only an agent's token has a presence.")
+        agent = await session.get_one(Agent, caller.agent_id)
+        agent.presence = data.presence
+        session.add(agent)
+        await session.commit()
+        await presence_changed(hub, caller.workspace_id, data.presence)
+        return (await _views(session, caller.workspace_id, [agent]))[0]
+
     @get("/agents", responses=error_responses(401))
     async def agents(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
     ) -> list[AgentView]:
-        """The workspace's agents with their presence."""
+        """The workspace's agents with their presence, capacity, skills and teams."""
         rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
-        return [
-            AgentView(
-                id=agent.id,
-                name=agent.name,
-                email=agent.email,
-                role=AgentRole(agent.role),
-                presence=AgentPresence(agent.presence),
+        return await _views(session, caller.workspace_id, list(rows))
+
+    @patch("/agents/{agent_id:str}", responses=error_responses(400, 401, 403, 404, 413))
+    async def update_agent(
+        self,
+        hub: NamedDependency[Hub],
+        admin: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        agent_id: IdPath,
+        data: JSONBody[AgentRoutingBody],
+    ) -> AgentView:
+        """Change an agent's capacity or skills (admins only); a raised capacity serves the queue at once."""
+        agent = (
+            await session.exec(
+                select(Agent).where(Agent.id == agent_id, Agent.workspace_id == admin.workspace_id)
             )
-            for agent in rows
-        ]
+        ).first()
+        if agent is None:
+            raise ApiError(404, "agent_not_found", f"No agent {agent_id} in your workspace.")
+        if data.max_concurrent is not None:
+            agent.max_concurrent = data.max_concurrent
+        if data.skills is not None:
+            agent.skills = sorted({skill.strip() for skill in data.skills if skill.strip()})
+        session.add(agent)
+        await session.commit()
+        await hub.jobs.send(actors.serve_queue, admin.workspace_id)
+        return (await _views(session, admin.workspace_id, [agent]))[0]

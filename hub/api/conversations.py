@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors, assignment, events
 from hub.api.dependencies import load_conversation
+from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
@@ -33,6 +34,8 @@ from hub.views import (
     ReplyWindowView,
     TypingState,
 )
+from normalizer import clean_text
+from routing.errors import ClaimRefused, TransferRefused
 
 __all__ = ["ConversationController", "decode_cursor", "encode_cursor"]
 
@@ -40,6 +43,15 @@ __all__ = ["ConversationController", "decode_cursor", "encode_cursor"]
 class AssignBody(msgspec.Struct):
     agent_id: Id | None
     """null leaves the conversation unassigned."""
+
+
+class TransferBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Exactly one of `agent_id` and `team_id`."""
+
+    agent_id: Id | None = None
+    team_id: Id | None = None
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    """Kept on the conversation as an internal note for whoever picks it up."""
 
 
 class TypingBody(msgspec.Struct):
@@ -170,7 +182,81 @@ class ConversationController(Controller):
         )
         await session.commit()
         await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
+        await hub.jobs.send(actors.serve_queue, conversation.workspace_id)
         return events.conversation_view(conversation)
+
+    @post("/{conversation_id:str}/claim", status_code=200, responses=error_responses(400, 401, 403, 404, 409))
+    async def claim(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+    ) -> ConversationView:
+        """The calling agent takes the conversation from the queue: online, with room, of the inbox's team and
+        holding the skill it needs; 409 `claim_refused` lists the reasons otherwise."""
+        if caller.agent_id is None:
+            raise ApiError(403, "agent_only", "Only an agent's token can claim a conversation.")
+        await load_conversation(session, caller, conversation_id)
+        await session.close()
+        try:
+            row = await assignment.claim(hub, caller.workspace_id, conversation_id, caller.agent_id)
+        except ClaimRefused as refused:
+            raise ApiError(
+                409, "claim_refused", f"{refused.detail} ({', '.join(refused.reasons)})."
+            ) from None
+        return events.conversation_view(row)
+
+    @post(
+        "/{conversation_id:str}/transfer",
+        status_code=200,
+        responses=error_responses(400, 401, 404, 409, 413, 422),
+    )
+    async def transfer(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[TransferBody],
+    ) -> ConversationView:
+        """Hand the conversation to an agent (online, with room) or to a team's queue, with a note; 409
+        `transfer_refused` lists the reasons a transfer cannot happen."""
+        await load_conversation(session, caller, conversation_id)
+        if (data.agent_id is None) == (data.team_id is None):
+            raise ApiError(
+                422,
+                "invalid_input",
+                "Transfer to exactly one of agent_id and team_id.",
+                extra=[{"field": "agent_id", "message": "give agent_id or team_id, not both"}],
+            )
+        if data.agent_id is not None:
+            agent = await session.get(Agent, data.agent_id)
+            if agent is None or agent.workspace_id != caller.workspace_id:
+                raise ApiError(
+                    422,
+                    "agent_not_found",
+                    f"No agent {data.agent_id} in your workspace.",
+                    extra=[{"field": "agent_id", "message": "unknown agent"}],
+                )
+        if data.team_id is not None:
+            await workspace_team(session, caller, data.team_id, field="team_id")
+        await session.close()
+        try:
+            row = await assignment.transfer(
+                hub,
+                caller.workspace_id,
+                conversation_id,
+                by_agent_id=caller.agent_id,
+                to_agent_id=data.agent_id,
+                to_team_id=data.team_id,
+                note=clean_text(data.note),
+            )
+        except TransferRefused as refused:
+            raise ApiError(
+                409, "transfer_refused", f"{refused.detail} ({', '.join(refused.reasons)})."
+            ) from None
+        return events.conversation_view(row)
 
     @post("/{conversation_id:str}/typing", status_code=202, responses=error_responses(400, 401, 404, 413))
     async def typing(
