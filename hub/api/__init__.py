@@ -16,10 +16,10 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
-from hub.api.service_levels import ServiceLevelController
-from hub.api.tickets import TicketController
 from hub.api.routing import RoutingController
+from hub.api.service_levels import ServiceLevelController
 from hub.api.teams import TeamController
+from hub.api.tickets import TicketController
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
