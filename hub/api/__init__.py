@@ -18,6 +18,7 @@ from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
 from hub.api.service_levels import ServiceLevelController
 from hub.api.tickets import TicketController
+from hub.api.webhooks import WebhookController
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
@@ -41,6 +42,7 @@ def api_router(settings: Settings) -> Router:
             BotEnginesController,
             TicketController,
             ServiceLevelController,
+            WebhookController,
             upload_route(settings),
         ],
     )

@@ -40,9 +40,9 @@ async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
 
 
 async def provide_admin(caller: NamedDependency[Caller]) -> Caller:
-    """For what only an admin agent's token may read or do (e.g. customers' raw deliveries in dead events)."""
+    """For what only an admin agent's token may read or do (customers' raw deliveries in dead events, webhooks)."""
     if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
-        raise ApiError(403, "admin_only", "Only an admin agent may list, retry or discard inbound events.")
+        raise ApiError(403, "admin_only", "Only an admin agent may do this.")
     return caller
 
 
