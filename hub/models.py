@@ -205,7 +205,7 @@ class ApiToken(SQLModel, table=True):
     agent_id: str | None = Field(default=None, foreign_key="agent.id")
     name: str
     token_hash: str = Field(unique=True, max_length=64)
-    scopes: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    scopes: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
     """`read`, `write`, `admin` for an integration's token; None for an agent's, whose role decides."""
     created_at: datetime = _created()
     expires_at: datetime | None = _when()

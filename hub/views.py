@@ -28,6 +28,9 @@ from routing.tickets import TicketStatus
 __all__ = [
     "AgentSummary",
     "AgentView",
+    "ApiTokenCreated",
+    "ApiTokenPage",
+    "ApiTokenView",
     "AttachmentView",
     "ChannelCapabilities",
     "ContactDetail",
@@ -98,6 +101,28 @@ class LoginAnswer(msgspec.Struct):
     token_type: Literal["bearer"]
     agent: AgentSummary
     workspace_id: str
+
+
+class ApiTokenView(msgspec.Struct):
+    """An integration's API token (never its secret)."""
+
+    id: str
+    name: str
+    scopes: list[Literal["read", "write", "admin"]]
+    created_at: datetime
+    expires_at: datetime | None
+    """Null: it stays valid until revoked."""
+
+
+class ApiTokenCreated(ApiTokenView):
+    token: str
+    """Send as `Authorization: Bearer <token>`; shown in this answer only (the hub keeps its hash)."""
+
+
+class ApiTokenPage(msgspec.Struct):
+    items: list[ApiTokenView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class PasswordChanged(msgspec.Struct):

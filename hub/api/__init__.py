@@ -3,6 +3,8 @@ the caller's workspace, every answer a declared shape of `hub.views`."""
 
 from __future__ import annotations
 
+import inspect
+
 from litestar import Router
 
 from hub.api.agents import AgentController
@@ -18,7 +20,9 @@ from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
 from hub.api.service_levels import ServiceLevelController
 from hub.api.tickets import TicketController
+from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
+from hub.errors import error_responses
 from hub.settings import Settings
 
 __all__ = ["API_PATH", "api_router", "inbox_view"]
@@ -27,22 +31,35 @@ API_PATH = "/api/v1"
 
 
 def api_router(settings: Settings) -> Router:
-    return Router(
-        path=API_PATH,
-        dependencies=API_DEPENDENCIES,
-        route_handlers=[
-            AuthController,
-            AgentController,
-            InboxController,
-            ConversationController,
-            ContactController,
-            MessageController,
-            InboundEventController,
-            KnowledgeBaseController,
-            BotEnginesController,
-            TicketController,
-            ServiceLevelController,
-            WebhookController,
-            upload_route(settings),
-        ],
+    return _declaring_scope_refusals(
+        Router(
+            path=API_PATH,
+            dependencies=API_DEPENDENCIES,
+            route_handlers=[
+                AuthController,
+                AgentController,
+                InboxController,
+                ConversationController,
+                MessageController,
+                InboundEventController,
+                KnowledgeBaseController,
+                BotEnginesController,
+                WebhookController,
+                ContactController,
+                TicketController,
+                ServiceLevelController,
+                upload_route(settings),
+                TokenController,
+            ],
+        )
     )
+
+
+def _declaring_scope_refusals(router: Router) -> Router:
+    """Every operation a token calls may answer 403 for a scope the token lacks: declared on each of them, so an
+    operation added later is declared too."""
+    for route in router.routes:
+        for handler in getattr(route, "route_handlers", ()):
+            if {"caller", "admin"} & inspect.signature(handler.fn).parameters.keys():
+                handler.responses = {**error_responses(403), **(handler.responses or {})}
+    return router

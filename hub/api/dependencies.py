@@ -14,7 +14,6 @@ from hub.errors import ApiError
 from hub.models import Conversation, Inbox
 from hub.ratelimit import RateLimiter
 from hub.runtime import Hub
-from hub.statuses import AgentRole
 
 __all__ = ["API_DEPENDENCIES", "load_conversation", "load_inbox"]
 
@@ -35,14 +34,20 @@ async def provide_session(hub: NamedDependency[Hub]) -> AsyncIterator[AsyncSessi
         yield session
 
 
+READS = frozenset({"GET", "HEAD"})
+
+
 async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
-    return await authenticate(hub, token_from(request))
+    """The token's caller, checked for the operation's scope: `read` for a GET, `write` for any other method,
+    unless the handler names its own in `opt={"scope": ...}`."""
+    caller = await authenticate(hub, token_from(request))
+    caller.require(request.route_handler.opt.get("scope") or ("read" if request.method in READS else "write"))
+    return caller
 
 
 async def provide_admin(caller: NamedDependency[Caller]) -> Caller:
-    """For what only an admin agent's token may read or do (customers' raw deliveries in dead events, webhooks)."""
-    if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
-        raise ApiError(403, "admin_only", "Only an admin agent may do this.")
+    """For what only the `admin` scope may read or do: customers' raw deliveries in dead events, webhooks, tokens."""
+    caller.require("admin")
     return caller
 
 

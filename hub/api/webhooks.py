@@ -141,19 +141,8 @@ async def _subscription(session: AsyncSession, admin: Caller, subscription_id: s
 
 
 def _audit(admin: Caller, action: str, subscription: WebhookSubscription) -> AuditEntry:
-    return AuditEntry(
-        workspace_id=admin.workspace_id,
-        actor_type="agent" if admin.agent_id else "api_token",
-        actor_id=admin.agent_id or admin.token_id,
-        action=action,
-        subject_type="webhook_subscription",
-        subject_id=subscription.id,
-        details={
-            "url": subscription.url,
-            "events": list(subscription.events),
-            "enabled": subscription.enabled,
-        },
-    )
+    details = {"url": subscription.url, "events": list(subscription.events), "enabled": subscription.enabled}
+    return admin.audit(action, "webhook_subscription", subscription.id, details)
 
 
 class WebhookController(Controller):
