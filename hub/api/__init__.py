@@ -14,6 +14,7 @@ from hub.api.bot_settings import BotEnginesController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
+from hub.api.idempotency import IdempotencyKeys
 from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
@@ -31,10 +32,11 @@ API_PATH = "/api/v1"
 
 
 def api_router(settings: Settings) -> Router:
-    return _declaring_scope_refusals(
+    return _declaring_shared_answers(
         Router(
             path=API_PATH,
             dependencies=API_DEPENDENCIES,
+            middleware=[IdempotencyKeys()],
             route_handlers=[
                 AuthController,
                 AgentController,
@@ -55,11 +57,15 @@ def api_router(settings: Settings) -> Router:
     )
 
 
-def _declaring_scope_refusals(router: Router) -> Router:
-    """Every operation a token calls may answer 403 for a scope the token lacks: declared on each of them, so an
-    operation added later is declared too."""
+def _declaring_shared_answers(router: Router) -> Router:
+    """Declared on each operation, so an operation added later is declared too: every operation a token calls may
+    answer 403 for a scope the token lacks; every POST 409 and 422 for its `Idempotency-Key`."""
     for route in router.routes:
         for handler in getattr(route, "route_handlers", ()):
+            shared = []
             if {"caller", "admin"} & inspect.signature(handler.fn).parameters.keys():
-                handler.responses = {**error_responses(403), **(handler.responses or {})}
+                shared.append(403)
+            if "POST" in handler.http_methods:
+                shared += [400, 409, 413, 422]
+            handler.responses = {**error_responses(*shared), **(handler.responses or {})}
     return router
