@@ -30,6 +30,7 @@ __all__ = [
     "BotEnginesController",
     "BotEnginesView",
     "Synonyms",
+    "judged_url",
     "refuse_unconfigured_engine",
 ]
 
@@ -81,7 +82,8 @@ def _engines_view(row: WorkspaceBot | None) -> BotEnginesView:
     )
 
 
-def _judged(hub: Hub, field: str, url: str) -> str:
+def judged_url(hub: Hub, field: str, url: str) -> str:
+    """`url` when the egress policy lets the hub reach it, else 422 `destination_refused` naming `field`."""
     try:
         hub.egress.judge_url(url)
     except DestinationRefused as refused:
@@ -180,7 +182,7 @@ class BotEnginesController(Controller):
         llm: dict[str, Any] = {}
         if data.llm is not None:
             llm = {
-                "base_url": _judged(hub, "llm.base_url", data.llm.base_url),
+                "base_url": judged_url(hub, "llm.base_url", data.llm.base_url),
                 "model": data.llm.model,
                 "timeout_seconds": data.llm.timeout_seconds,
             }
@@ -193,7 +195,7 @@ class BotEnginesController(Controller):
         webhook: dict[str, Any] = {}
         if data.webhook is not None:
             webhook = {
-                "url": _judged(hub, "webhook.url", data.webhook.url),
+                "url": judged_url(hub, "webhook.url", data.webhook.url),
                 "timeout_seconds": data.webhook.timeout_seconds,
             }
             if data.webhook.secret is not None:

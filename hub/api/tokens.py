@@ -14,6 +14,7 @@ from msgspec import Meta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.paging import id_page
 from hub.auth import SESSION_REVOKED, Caller, Scope
 from hub.crypto import hash_api_token, new_api_token
 from hub.errors import ApiError, error_responses
@@ -94,15 +95,8 @@ class TokenController(Controller):
         statement = select(ApiToken).where(
             ApiToken.workspace_id == admin.workspace_id, col(ApiToken.scopes).is_not(None)
         )
-        if cursor is not None:
-            if not looks_like_id(cursor):
-                raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
-            statement = statement.where(ApiToken.id > cursor)
-        rows = (await session.exec(statement.order_by(col(ApiToken.id)).limit(limit + 1))).all()
-        page = rows[:limit]
-        return ApiTokenPage(
-            items=[_view(row) for row in page], next_cursor=page[-1].id if len(rows) > limit else None
-        )
+        page, next_cursor = await id_page(session, statement, col(ApiToken.id), cursor, limit)
+        return ApiTokenPage(items=[_view(row) for row in page], next_cursor=next_cursor)
 
     @delete("/{token_id:str}", status_code=204, responses=error_responses(400, 401, 404))
     async def revoke(

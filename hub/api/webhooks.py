@@ -18,8 +18,9 @@ from sqlalchemy import delete as delete_rows
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.base import DestinationRefused
 from hub import actors
+from hub.api.bot_settings import judged_url
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.bot_engines import Url
 from hub.errors import ApiError, error_responses
@@ -90,19 +91,6 @@ def _delivery_view(delivery: WebhookDelivery) -> WebhookDeliveryView:
     )
 
 
-def _judged(hub: Hub, url: str) -> str:
-    try:
-        hub.egress.judge_url(url)
-    except DestinationRefused as refused:
-        raise ApiError(
-            422,
-            "destination_refused",
-            f"url {refused.refusal}.",
-            extra=[{"field": "url", "message": refused.refusal}],
-        ) from None
-    return url
-
-
 def _known_events(events: list[str]) -> list[str]:
     for number, event_type in enumerate(events):
         if event_type not in EVENT_TYPES:
@@ -113,12 +101,6 @@ def _known_events(events: list[str]) -> list[str]:
                 extra=[{"field": f"events[{number}]", "message": "unknown event type"}],
             )
     return list(dict.fromkeys(events))
-
-
-def _cursor(cursor: str | None) -> str | None:
-    if cursor is not None and not looks_like_id(cursor):
-        raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
-    return cursor
 
 
 async def _subscription(session: AsyncSession, admin: Caller, subscription_id: str) -> WebhookSubscription:
@@ -162,7 +144,7 @@ class WebhookController(Controller):
         now = hub.now()
         subscription = WebhookSubscription(
             workspace_id=admin.workspace_id,
-            url=_judged(hub, data.url),
+            url=judged_url(hub, "url", data.url),
             events=_known_events(data.events),
             secret=hub.box.encrypt(secret),
             enabled=data.enabled,
@@ -184,13 +166,8 @@ class WebhookController(Controller):
     ) -> WebhookSubscriptionPage:
         """The workspace's subscriptions, oldest first."""
         statement = select(WebhookSubscription).where(WebhookSubscription.workspace_id == admin.workspace_id)
-        if (after := _cursor(cursor)) is not None:
-            statement = statement.where(WebhookSubscription.id > after)
-        rows = (await session.exec(statement.order_by(col(WebhookSubscription.id)).limit(limit + 1))).all()
-        page = rows[:limit]
-        return WebhookSubscriptionPage(
-            items=[_view(row) for row in page], next_cursor=page[-1].id if len(rows) > limit else None
-        )
+        page, next_cursor = await id_page(session, statement, col(WebhookSubscription.id), cursor, limit)
+        return WebhookSubscriptionPage(items=[_view(row) for row in page], next_cursor=next_cursor)
 
     @get("/{subscription_id:str}", responses=error_responses(400, 401, 403, 404))
     async def get_subscription(
@@ -214,7 +191,7 @@ class WebhookController(Controller):
         sent to it later)."""
         subscription = await _subscription(session, admin, subscription_id)
         if data.url is not None:
-            subscription.url = _judged(hub, data.url)
+            subscription.url = judged_url(hub, "url", data.url)
         if data.events is not None:
             subscription.events = _known_events(data.events)
         if data.enabled is not None:
@@ -281,14 +258,10 @@ class WebhookController(Controller):
         statement = select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
         if status is not None:
             statement = statement.where(WebhookDelivery.status == status)
-        if (before := _cursor(cursor)) is not None:
-            statement = statement.where(WebhookDelivery.id < before)
-        rows = (await session.exec(statement.order_by(col(WebhookDelivery.id).desc()).limit(limit + 1))).all()
-        page = rows[:limit]
-        return WebhookDeliveryPage(
-            items=[_delivery_view(row) for row in page],
-            next_cursor=page[-1].id if len(rows) > limit else None,
+        page, next_cursor = await id_page(
+            session, statement, col(WebhookDelivery.id), cursor, limit, newest_first=True
         )
+        return WebhookDeliveryPage(items=[_delivery_view(row) for row in page], next_cursor=next_cursor)
 
     @post(
         "/{subscription_id:str}/deliveries/{delivery_id:str}/redeliver",
