@@ -25,6 +25,8 @@ WEBHOOK_DUE = "status = 'pending'"
 
 
 def upgrade() -> None:
+    # No subscription existed to want the events written so far: the dispatcher starts from what comes next.
+    op.execute("UPDATE outbox_event SET dispatched_at = created_at WHERE dispatched_at IS NULL")
     with op.batch_alter_table('outbox_event', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_undispatched', ['id'], unique=False,
                               postgresql_where=sa.text(OUTBOX_UNDISPATCHED),
