@@ -149,6 +149,9 @@ class Settings(BaseSettings):
     ip_rate_per_minute: int = Field(
         300, ge=1, description="Widget requests one IP address may make per minute."
     )
+    api_requests_per_minute: int = Field(
+        6000, ge=1, description="Requests one API token may make per minute to /api/v1 (429 beyond)."
+    )
     login_attempts_per_account: int = Field(
         10, ge=1, description="Sign-in attempts for one email per window."
     )

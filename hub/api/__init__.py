@@ -59,12 +59,13 @@ def api_router(settings: Settings) -> Router:
 
 def _declaring_shared_answers(router: Router) -> Router:
     """Declared on each operation, so an operation added later is declared too: every operation a token calls may
-    answer 403 for a scope the token lacks; every POST 409 and 422 for its `Idempotency-Key`."""
+    answer 403 for a scope the token lacks and 429 over the token's rate limit; every POST 409 and 422 for its
+    `Idempotency-Key`."""
     for route in router.routes:
         for handler in getattr(route, "route_handlers", ()):
             shared = []
             if {"caller", "admin"} & inspect.signature(handler.fn).parameters.keys():
-                shared.append(403)
+                shared += [403, 429]
             if "POST" in handler.http_methods:
                 shared += [400, 409, 413, 422]
             handler.responses = {**error_responses(*shared), **(handler.responses or {})}

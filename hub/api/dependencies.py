@@ -13,6 +13,8 @@ from hub.auth import Caller, authenticate, token_from
 from hub.errors import ApiError
 from hub.models import Conversation, Inbox
 from hub.ratelimit import RateLimiter
+from hub.models import Conversation
+from hub.ratelimit import RateLimiter, enforce
 from hub.runtime import Hub
 
 __all__ = ["API_DEPENDENCIES", "load_conversation", "load_inbox"]
@@ -38,10 +40,17 @@ READS = frozenset({"GET", "HEAD"})
 
 
 async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
-    """The token's caller, checked for the operation's scope: `read` for a GET, `write` for any other method,
-    unless the handler names its own in `opt={"scope": ...}`."""
+    """The token's caller, checked for the operation's scope (`read` for a GET, `write` for any other method,
+    unless the handler names its own in `opt={"scope": ...}`) and counted against its rate limit."""
     caller = await authenticate(hub, token_from(request))
     caller.require(request.route_handler.opt.get("scope") or ("read" if request.method in READS else "write"))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await enforce(
+        limiter,
+        [(f"api:token:{caller.token_id}", hub.settings.api_requests_per_minute)],
+        60,
+        "Too many requests with this API token; wait before trying again.",
+    )
     return caller
 
 

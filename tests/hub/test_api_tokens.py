@@ -11,6 +11,7 @@ import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
+from hub.app import create_app
 from hub.models import ApiToken
 from tests.conftest import assert_error_shape, bearer, run
 from tests.hub.test_knowledge_base_api import RETURNS, other_token  # noqa: F401
@@ -112,3 +113,16 @@ def test_another_workspaces_admin_cannot_see_or_revoke_a_token(client, demo, oth
     foreign = client.delete(f"/api/v1/tokens/{made['id']}", headers=bearer(other_admin_token))
     assert foreign.status_code == 404
     assert client.get("/api/v1/me", headers=bearer(made["token"])).status_code == 200
+
+
+def test_a_token_over_its_rate_limit_gets_429_with_retry_after(settings, demo):
+    limited = settings.model_copy(update={"api_requests_per_minute": 3})
+    with TestClient(app=create_app(limited), base_url="http://testserver.local") as client:
+        token = make_token(client, demo["api_token"], ["read"])["token"]
+        answers = [client.get("/api/v1/me", headers=bearer(token)) for _ in range(4)]
+        assert [answer.status_code for answer in answers] == [200, 200, 200, 429]
+        assert answers[-1].json()["code"] == "rate_limited" and int(answers[-1].headers["retry-after"]) >= 1
+        assert_error_shape(answers[-1])
+        assert client.get("/api/v1/me", headers=bearer(demo["api_token"])).status_code == 200, (
+            "each token is counted on its own"
+        )
