@@ -18,6 +18,7 @@ from hub.api.paging import id_page
 from hub.auth import SESSION_REVOKED, Caller, Scope
 from hub.crypto import hash_api_token, new_api_token
 from hub.errors import ApiError, error_responses
+from hub.fields import SINGLE_LINE
 from hub.ids import looks_like_id
 from hub.models import ApiToken
 from hub.realtime import session_channel
@@ -28,7 +29,7 @@ __all__ = ["TokenController"]
 
 
 class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, Meta(min_length=1, max_length=100)]
+    name: Annotated[str, Meta(min_length=1, max_length=100, pattern=SINGLE_LINE)]
     scopes: Annotated[list[Scope], Meta(min_length=1, max_length=3)]
     """`read` (GETs), `write` (every change), `admin` (webhooks, tokens, dead inbound events)."""
     expires_at: datetime | None = None

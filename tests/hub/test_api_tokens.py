@@ -95,9 +95,10 @@ def test_agents_tokens_keep_their_roles_scopes(client, demo, other_token):  # no
         ({"name": "x", "scopes": ["superuser"]}, 400, "scopes[0]"),
         ({"name": "x", "scopes": []}, 400, "scopes"),
         ({"name": "", "scopes": ["read"]}, 400, "name"),
+        ({"name": "a\x00b", "scopes": ["read"]}, 400, "name"),
         ({"name": "x", "scopes": ["read"], "expires_at": "2001-01-01T00:00:00Z"}, 422, "expires_at"),
     ],
-    ids=["unknown scope", "no scope", "no name", "already expired"],
+    ids=["unknown scope", "no scope", "no name", "control character", "already expired"],
 )
 def test_bad_tokens_are_refused_naming_the_field(client, demo, body, status, field):
     answer = client.post("/api/v1/tokens", json=body, headers=bearer(demo["api_token"]))

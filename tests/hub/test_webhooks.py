@@ -113,12 +113,22 @@ def test_subscriptions_are_paged_with_a_cursor(client, demo):
         ({"url": "https://crm.example.com/h", "events": ["order.shipped"]}, 422, "events[0]"),
         ({"url": "https://crm.example.com/h", "events": []}, 400, "events"),
         ({"url": "ftp://crm.example.com/h", "events": EVENTS}, 400, "url"),
+        ({"url": "https://crm.example.com/a\x00b", "events": EVENTS}, 400, "url"),
         ({"url": "http://127.0.0.1:8080/h", "events": EVENTS}, 422, "url"),
         ({"url": "http://169.254.169.254/latest/meta-data", "events": EVENTS}, 422, "url"),
         ({"url": "http://[::1]/h", "events": EVENTS}, 422, "url"),
         ({"url": "http://10.1.2.3/h", "events": EVENTS}, 422, "url"),
     ],
-    ids=["unknown event", "no events", "not http", "loopback", "metadata", "ipv6 loopback", "private"],
+    ids=[
+        "unknown event",
+        "no events",
+        "not http",
+        "control character",
+        "loopback",
+        "metadata",
+        "ipv6 loopback",
+        "private",
+    ],
 )
 def test_bad_subscriptions_are_refused_naming_the_field(client, demo, body, status, field):
     answer = client.post("/api/v1/webhooks", json=body, headers=bearer(demo["api_token"]))
