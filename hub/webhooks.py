@@ -101,7 +101,9 @@ async def dispatch(hub: Hub) -> int:
             await session.exec(
                 select(WebhookSubscription)
                 .where(
-                    col(WebhookSubscription.workspace_id).in_({event.workspace_id for event in events}),
+                    col(WebhookSubscription.workspace_id).in_(
+                        sorted({event.workspace_id for event in events})
+                    ),
                     col(WebhookSubscription.enabled),
                 )
                 .order_by(col(WebhookSubscription.id))
