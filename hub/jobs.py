@@ -195,15 +195,15 @@ class WorkerHub(Middleware):
         self.dispatcher = asyncio.create_task(run_dispatcher(hub))
         return hub
 
-    async def _stop_dispatcher(self) -> None:
-        if self.dispatcher is not None:
-            self.dispatcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.dispatcher
-            self.dispatcher = None
+    async def _stop_dispatcher(self, dispatcher: asyncio.Task[None]) -> None:
+        dispatcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatcher
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
-        _on_worker_loop(self._stop_dispatcher())
+        if self.dispatcher is not None:
+            _on_worker_loop(self._stop_dispatcher(self.dispatcher))
+            self.dispatcher = None
         if self.pollers is not None:
             _on_worker_loop(self.pollers.stop())
             self.pollers = None
