@@ -385,6 +385,8 @@ class TicketSlaBreached(WorkspaceEvent, tag="ticket.sla_breached"):
     ticket: TicketView
     metric: SlaMetric
     due_at: datetime
+
+
 class WebhookEnvelope(msgspec.Struct):
     """The body of every webhook delivery; `data` is the event's payload as the agent socket receives it."""
 

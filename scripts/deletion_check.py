@@ -576,6 +576,8 @@ DELETIONS: tuple[Deletion, ...] = (
         "_open_ticket",
         ("tests/hub/test_business_hours.py::test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens",),
         starts_with="if already is not None:",
+    ),
+    Deletion(
         "crm: a webhook delivery failing past its give-up time disables its subscription",
         "hub/webhooks.py",
         "deliver",

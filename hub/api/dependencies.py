@@ -12,8 +12,6 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.auth import Caller, authenticate, token_from
 from hub.errors import ApiError
 from hub.models import Conversation, Inbox
-from hub.ratelimit import RateLimiter
-from hub.models import Conversation
 from hub.ratelimit import RateLimiter, enforce
 from hub.runtime import Hub
 

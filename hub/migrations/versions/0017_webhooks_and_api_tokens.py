@@ -1,7 +1,7 @@
 """webhook subscriptions and deliveries, scoped API tokens, idempotent requests
 
 Revision ID: 0017
-Revises: 0013
+Revises: 0014
 Create Date: 2026-11-26 23:00:00
 
 The outbox is read at last: a partial index finds the events not yet dispatched, and each leaves it once
@@ -16,7 +16,7 @@ import sqlmodel
 
 
 revision = '0017'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 
