@@ -13,7 +13,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from sqlmodel import select
 
-from hub.models import InboundEvent, Inbox
+from hub.models import AuditEntry, InboundEvent, Inbox, WebhookSubscription
 from tests.conftest import assert_error_shape, bearer, run, wait_for
 from tests.hub.test_knowledge_base_api import RETURNS
 from tests.hub.workspaces import other_admin_token  # noqa: F401
@@ -27,6 +27,12 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/kb/articles/{article_id}"): {"title": "Taken over"},
     ("PUT", "/api/v1/inboxes/{inbox_id}/bot"): {"enabled": True},
     ("PATCH", "/api/v1/webhooks/{subscription_id}"): {"url": "https://attacker.example.com/h"},
+    ("PATCH", "/api/v1/contacts/{contact_id}"): {"name": "Taken over"},
+    ("POST", "/api/v1/contacts/{contact_id}/merge"): {"contact_id": "00000000-0000-7000-8000-000000000000"},
+    ("PATCH", "/api/v1/tickets/{ticket_id}"): {"subject": "Taken over"},
+    ("PUT", "/api/v1/inboxes/{inbox_id}/sla"): {},
+    ("PUT", "/api/v1/inboxes/{inbox_id}/business_hours"): {"out_of_hours_message": "Taken over"},
+    ("PATCH", "/api/v1/inboxes/{inbox_id}"): {"name": "Taken over"},
 }
 """A valid body for each operation that takes one, so the answer is the lookup's and not the body's validation."""
 
@@ -63,6 +69,12 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         lambda: client.get("/api/v1/conversations", headers=bearer(token)).json()["items"]
     )[0]
     article = client.post("/api/v1/kb/articles", json=RETURNS, headers=bearer(token)).json()
+    ticket = client.post(
+        "/api/v1/tickets",
+        json={"subject": "B's ticket", "inbox_id": inbox.json()["id"]},
+        headers=bearer(token),
+    )
+    assert ticket.status_code == 201, ticket.text
     api_token = client.post(
         "/api/v1/tokens", json={"name": "B CRM", "scopes": ["read"]}, headers=bearer(token)
     )
@@ -88,6 +100,17 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
             await session.commit()
             return event.id
 
+    async def audit_entry(hub) -> str:
+        async with hub.database.session() as session:
+            subscription_row = await session.get_one(WebhookSubscription, subscription["id"])
+            entry = (
+                await session.exec(
+                    select(AuditEntry).where(AuditEntry.workspace_id == subscription_row.workspace_id)
+                )
+            ).first()
+            assert entry is not None
+            return entry.id
+
     return {
         "inbox_id": inbox.json()["id"],
         "conversation_id": conversation["id"],
@@ -96,6 +119,10 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         "delivery_id": delivery["id"],
         "token_id": api_token.json()["id"],
         "event_id": run(dead_event, settings),
+        "contact_id": conversation["contact_id"],
+        "message_id": said.json()["id"],
+        "ticket_id": ticket.json()["id"],
+        "audit_id": run(audit_entry, settings),
     }
 
 
