@@ -12,6 +12,7 @@ Retries, one mechanism per job kind:
   message, then asks Dramatiq to retry after that delay (`dramatiq.Retry`); nothing else is retried.
 - `route_conversation`, `serve_queue`, `reroute`: Dramatiq's retries with its jittered exponential backoff
   (routing is idempotent: each run serves whatever still waits).
+- `deliver_webhook`: like `deliver_outbound`, the delay recorded on the delivery row (`hub.webhooks`).
 - `send_typing`: none (a stale typing indicator is worth nothing).
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
-from hub import assignment, inbound, outbound
+from hub import assignment, inbound, outbound, webhooks
 from hub.jobs import QUEUE_NAME, WorkerHub
 from hub.runtime import Hub
 
@@ -30,6 +31,7 @@ __all__ = [
     "bind",
     "bound_broker",
     "deliver_outbound",
+    "deliver_webhook",
     "process_inbound",
     "reroute",
     "route_conversation",
@@ -72,6 +74,13 @@ async def deliver_outbound(message_id: str) -> None:
         raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
 
 
+@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, retry_when=_retry_when_asked)
+async def deliver_webhook(delivery_id: str) -> None:
+    retry_in = await webhooks.deliver(_worker_hub(), delivery_id)
+    if retry_in is not None:
+        raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
+
+
 @dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=5, min_backoff=500, max_backoff=60_000)
 async def route_conversation(*conversation_ids: str) -> None:
     await assignment.route_conversations(_worker_hub(), list(conversation_ids))
@@ -97,6 +106,7 @@ async def send_typing(conversation_id: str, state: str) -> None:
 _ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (
     process_inbound,
     deliver_outbound,
+    deliver_webhook,
     route_conversation,
     serve_queue,
     reroute,

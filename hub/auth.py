@@ -15,7 +15,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, Literal, TypeVar
 
 from litestar.connection import ASGIConnection
 from sqlalchemy import delete
@@ -23,13 +23,16 @@ from sqlmodel import col, select
 
 from hub.crypto import MIN_PASSWORD_LENGTH, hash_api_token, hash_password, new_api_token, verify_password
 from hub.errors import ApiError
-from hub.models import Agent, ApiToken
+from hub.models import Agent, ApiToken, AuditEntry
 from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import session_channel
 from hub.runtime import Hub
+from hub.statuses import AgentRole
 
 __all__ = [
+    "SCOPES",
     "Caller",
+    "Scope",
     "authenticate",
     "change_password",
     "client_address",
@@ -49,6 +52,14 @@ _password_work = ThreadPoolExecutor(max_workers=2, thread_name_prefix="omnihub-p
 
 Result = TypeVar("Result")
 
+Scope = Literal["read", "write", "admin"]
+SCOPES: tuple[Scope, ...] = ("read", "write", "admin")
+"""`read` answers GETs, `write` every change, `admin` the workspace's settings (webhooks, tokens, dead events)."""
+_ROLE_SCOPES: dict[str, frozenset[str]] = {
+    AgentRole.ADMIN: frozenset(SCOPES),
+    AgentRole.AGENT: frozenset({"read", "write"}),
+}
+
 
 @dataclass(frozen=True, slots=True)
 class Caller:
@@ -56,10 +67,34 @@ class Caller:
     agent: Agent | None
     token_id: str
     expires_at: datetime | None
+    scopes: frozenset[str] = frozenset({"read", "write"})
+    """What the token may do: an integration token's own scopes, or those of its agent's role."""
+
+    def require(self, scope: Scope) -> None:
+        """403 naming the missing scope, so an integration's developer knows which token to make."""
+        if scope not in self.scopes:
+            held = ", ".join(sorted(self.scopes, key=SCOPES.index)) or "none"
+            raise ApiError(
+                403,
+                "admin_only" if scope == "admin" else "insufficient_scope",
+                f"This operation needs a token with the '{scope}' scope; this token has: {held}.",
+            )
 
     @property
     def agent_id(self) -> str | None:
         return self.agent.id if self.agent else None
+
+    def audit(self, action: str, subject_type: str, subject_id: str, details: dict[str, Any]) -> AuditEntry:
+        """An audit entry of this caller's: by its agent, or by the integration's token that has none."""
+        return AuditEntry(
+            workspace_id=self.workspace_id,
+            actor_type="agent" if self.agent else "api_token",
+            actor_id=self.agent_id or self.token_id,
+            action=action,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            details=details,
+        )
 
 
 def token_from(connection: ASGIConnection) -> str | None:
@@ -85,7 +120,13 @@ async def authenticate(hub: Hub, token: str | None) -> Caller:
         if row.expires_at is not None and row.expires_at <= hub.now():
             raise ApiError(401, "expired_token", "The API token has expired; log in again.")
         agent = await session.get(Agent, row.agent_id) if row.agent_id else None
-    return Caller(workspace_id=row.workspace_id, agent=agent, token_id=row.id, expires_at=row.expires_at)
+    if row.scopes is not None:
+        scopes = frozenset(row.scopes)
+    else:
+        scopes = _ROLE_SCOPES.get(agent.role if agent else AgentRole.AGENT, _ROLE_SCOPES[AgentRole.AGENT])
+    return Caller(
+        workspace_id=row.workspace_id, agent=agent, token_id=row.id, expires_at=row.expires_at, scopes=scopes
+    )
 
 
 async def issue_token(hub: Hub, agent: Agent, name: str, lifetime: timedelta | None) -> str:

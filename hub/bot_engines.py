@@ -63,7 +63,7 @@ JSON object and nothing else: {"article": <the number of the article you used>, 
 customer's language, short>"} or, when no article answers, {"article": null, "answer": ""}."""
 
 
-Url = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s]+$")]
+Url = Annotated[str, Meta(min_length=8, max_length=2000, pattern=r"^https?://[^\s\x00-\x1f\x7f]+$")]
 Timeout = Annotated[float, Meta(gt=0, le=30)]
 
 

@@ -276,6 +276,7 @@ def rotate_secrets(as_json: bool) -> None:
             ("inbox secrets", report.inbox_secrets),
             ("shared values", report.shared_values),
             ("bot secrets", report.bot_secrets),
+            ("webhook secrets", report.webhook_secrets),
         ):
             click.echo(
                 f"{name}: {tally.reencrypted} re-encrypted under the current key, "

@@ -8,6 +8,7 @@ is sent, so a job lost with a crashed process is found by the sweeper.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import threading
@@ -172,25 +173,37 @@ class JobQueue:
 class WorkerHub(Middleware):
     """Builds the worker's Hub (database engine, connectors, HTTP client) on the worker's event loop when the
     worker boots, and closes it once the worker has stopped; the actors run their jobs on it. The pollers of
-    pull channels (hub.pollers) run on the same loop and Hub for the worker's lifetime."""
+    pull channels (hub.pollers) and the webhook dispatcher (hub.webhooks) run on the same loop and Hub for the
+    worker's lifetime."""
 
     def __init__(self, build: Callable[[], Hub]) -> None:
         self.build = build
         self.hub: Hub | None = None
         self.pollers: PollerSupervisor | None = None
+        self.dispatcher: asyncio.Task[None] | None = None
 
     def after_worker_boot(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
         self.hub = _on_worker_loop(self._build())
 
     async def _build(self) -> Hub:
         from hub.pollers import PollerSupervisor
+        from hub.webhooks import run_dispatcher
 
         hub = self.build()
         self.pollers = PollerSupervisor(hub)
         self.pollers.start()
+        self.dispatcher = asyncio.create_task(run_dispatcher(hub))
         return hub
 
+    async def _stop_dispatcher(self, dispatcher: asyncio.Task[None]) -> None:
+        dispatcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await dispatcher
+
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: dramatiq.Worker) -> None:
+        if self.dispatcher is not None:
+            _on_worker_loop(self._stop_dispatcher(self.dispatcher))
+            self.dispatcher = None
         if self.pollers is not None:
             _on_worker_loop(self.pollers.stop())
             self.pollers = None

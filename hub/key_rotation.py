@@ -1,7 +1,8 @@
 """Re-encrypt every stored secret under the current secret key, so older keys can be retired.
 
 Secrets at rest are inbox settings marked encrypted, the values of the connectors' shared
-store and the bot engines' credentials. Processes running meanwhile keep working: they decrypt with the current key or a fallback
+store, the bot engines' credentials and the webhook subscriptions' signing secrets. The kept answers of
+idempotent requests (sealed, a day at most) are dropped rather than re-encrypted: a repeat then runs afresh. Processes running meanwhile keep working: they decrypt with the current key or a fallback
 key, and whatever they write is under the current key already.
 """
 
@@ -11,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Mapped
 from sqlmodel import col, select
 
-from hub.models import Inbox, SharedValue, WorkspaceBot
+from hub.models import IdempotentRequest, Inbox, SharedValue, WebhookSubscription, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
 
 __all__ = ["RotationReport", "Tally", "rotate_secrets"]
@@ -33,6 +34,8 @@ class RotationReport:
     shared_values: Tally = field(default_factory=Tally)
     bot_secrets: Tally = field(default_factory=Tally)
     """The bot engines' API key and signing secret (`WorkspaceBot`)."""
+    webhook_secrets: Tally = field(default_factory=Tally)
+    """The webhook subscriptions' signing secrets, current and previous."""
     unreadable: list[str] = field(default_factory=list)
     """What no configured key decrypts, by inbox and setting name or shared-store key (never the value)."""
 
@@ -41,6 +44,7 @@ class RotationReport:
             "inbox_secrets": vars(self.inbox_secrets),
             "shared_values": vars(self.shared_values),
             "bot_secrets": vars(self.bot_secrets),
+            "webhook_secrets": vars(self.webhook_secrets),
             "unreadable": self.unreadable,
         }
 
@@ -50,7 +54,48 @@ async def rotate_secrets(hub: Hub) -> RotationReport:
     await _rotate_inbox_secrets(hub, report)
     await _rotate_shared_values(hub, report)
     await _rotate_bot_secrets(hub, report)
+    await _rotate_webhook_secrets(hub, report)
     return report
+
+
+async def _rotate_webhook_secrets(hub: Hub, report: RotationReport) -> None:
+    """Each secret is replaced only if unchanged since it was read (a rotation meanwhile sealed it afresh)."""
+    async with hub.database.session() as session:
+        await session.exec(delete(IdempotentRequest))
+        stored = (
+            await session.exec(
+                select(
+                    WebhookSubscription.id, WebhookSubscription.secret, WebhookSubscription.previous_secret
+                )
+            )
+        ).all()
+        await session.commit()
+    for subscription_id, *secrets in stored:
+        for column, value in zip(("secret", "previous_secret"), secrets, strict=True):
+            if value is None:
+                continue
+            try:
+                ciphertext = hub.box.reencrypted(value)
+            except ValueError:
+                report.unreadable.append(f"webhook {subscription_id} {column}")
+                continue
+            replaced = 0
+            if ciphertext is not None:
+                async with hub.database.session() as session:
+                    swapped = await session.exec(
+                        update(WebhookSubscription)
+                        .where(
+                            col(WebhookSubscription.id) == subscription_id,
+                            getattr(WebhookSubscription, column) == value,
+                        )
+                        .values({column: ciphertext})
+                    )
+                    await session.commit()
+                replaced = swapped.rowcount
+            if replaced == 1:
+                report.webhook_secrets.reencrypted += 1
+            else:
+                report.webhook_secrets.already_current += 1
 
 
 async def _rotate_inbox_secrets(hub: Hub, report: RotationReport) -> None:

@@ -37,6 +37,7 @@ __all__ = [
     "BotTurn",
     "Contact",
     "Conversation",
+    "IdempotentRequest",
     "Identity",
     "InboundEvent",
     "Inbox",
@@ -52,6 +53,8 @@ __all__ = [
     "Team",
     "TeamMember",
     "Ticket",
+    "WebhookDelivery",
+    "WebhookSubscription",
     "Workspace",
     "WorkspaceBot",
     "row_values",
@@ -223,6 +226,8 @@ class ApiToken(SQLModel, table=True):
     agent_id: str | None = Field(default=None, foreign_key="agent.id")
     name: str
     token_hash: str = Field(unique=True, max_length=64)
+    scopes: list[str] | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    """`read`, `write`, `admin` for an integration's token; None for an agent's, whose role decides."""
     created_at: datetime = _created()
     expires_at: datetime | None = _when()
     last_used_at: datetime | None = _when()
@@ -375,12 +380,16 @@ class InboundEvent(SQLModel, table=True):
     processed_at: datetime | None = _when()
 
 
-class OutboxEvent(SQLModel, table=True):
-    """A domain event written in its change's transaction, for the integrations to dispatch.
+OUTBOX_UNDISPATCHED = "dispatched_at IS NULL"
+WEBHOOK_DUE = "status = 'pending'"
 
-    Nothing reads the table yet, so it has no index beyond its key: each would cost every message's write."""
+
+class OutboxEvent(SQLModel, table=True):
+    """A domain event written in its change's transaction; the webhook dispatcher (hub.webhooks) reads those not yet
+    dispatched through the partial index, which a row leaves once dispatched."""
 
     __tablename__ = "outbox_event"
+    __table_args__ = (Index("ix_outbox_undispatched", "id", **_only_where(OUTBOX_UNDISPATCHED)),)
     id: str = _id()
     workspace_id: str = _workspace(index=False)
     event_type: str = Field(max_length=60)
@@ -388,6 +397,76 @@ class OutboxEvent(SQLModel, table=True):
     payload: dict[str, Any] = _json(dict)
     created_at: datetime = _created()
     dispatched_at: datetime | None = _when()
+
+
+class WebhookSubscription(SQLModel, table=True):
+    """Where a workspace's integration (a CRM) wants its events POSTed, signed with its secret (sealed at rest)."""
+
+    __tablename__ = "webhook_subscription"
+    __table_args__ = (Index("ix_webhook_subscription_listing", "workspace_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    url: str = Field(sa_type=Text)
+    events: list[str] = _json(list)
+    secret: str = Field(sa_type=Text)
+    """The signing secret `whsec_...`, sealed (hub.crypto.SecretBox)."""
+    previous_secret: str | None = Field(default=None, sa_type=Text)
+    """The secret before the last rotation, sealed: deliveries are signed with both until `previous_secret_until`."""
+    previous_secret_until: datetime | None = _when()
+    enabled: bool = True
+    disabled_reason: str | None = Field(default=None, sa_type=Text)
+    """Why the hub disabled the subscription (its deliveries kept failing); None when enabled or disabled by hand."""
+    last_sequence: int = 0
+    """The `sequence` of the last event dispatched to it: each event it is sent carries the next one."""
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
+class WebhookDelivery(SQLModel, table=True):
+    """One event for one subscription: its attempts so far (a bounded log) and when the next is due."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (
+        UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
+        Index("ix_webhook_delivery_listing", "subscription_id", "id"),
+        Index("ix_webhook_delivery_due", "next_attempt_at", **_only_where(WEBHOOK_DUE)),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    subscription_id: str = Field(foreign_key="webhook_subscription.id", max_length=36)
+    event_id: str = Field(max_length=36)
+    """The outbox event's id: the `webhook-id` of every attempt, replays included."""
+    event_type: str = Field(max_length=60)
+    sequence: int
+    body: str = Field(sa_type=Text)
+    """The exact JSON sent (the signature covers it), the same on every attempt."""
+    status: str = Field(default="pending", max_length=12)
+    attempts: int = 0
+    log: list[dict[str, Any]] = _json(list)
+    """The latest attempts: when, status code or error, duration, the start of the answer."""
+    next_attempt_at: datetime | None = _when()
+    give_up_at: datetime | None = _when()
+    """After this a failed attempt fails the delivery (and disables its subscription); a replay moves it."""
+    created_at: datetime = _created()
+    delivered_at: datetime | None = _when()
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """The first answer to a POST sent with an `Idempotency-Key`, replayed to a repeat of that request."""
+
+    __tablename__ = "idempotent_request"
+    __table_args__ = (UniqueConstraint("token_hash", "key", name="uq_idempotent_request"),)
+    id: str = _id()
+    token_hash: str = Field(max_length=64)
+    """Keys belong to the API token that sent them: another token's key of the same text is another key."""
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)
+    """SHA-256 of the method, path and body: a different request under the same key is refused."""
+    status_code: int | None = None
+    """None while the first request is being answered."""
+    content_type: str | None = Field(default=None, max_length=120)
+    body: bytes = Field(default=b"", sa_type=LargeBinary)
+    created_at: datetime = _created()
 
 
 class AuditEntry(SQLModel, table=True):

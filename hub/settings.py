@@ -112,6 +112,24 @@ class Settings(BaseSettings):
         description="Wait before a reply whose send failed transiently is tried again; doubles with each "
         "attempt, at most 5 minutes, then stretched by a random 0-50 %.",
     )
+    webhook_timeout_seconds: float = Field(
+        10.0, gt=0, description="The most one outgoing webhook delivery attempt may take."
+    )
+    webhook_retry_seconds: float = Field(
+        10.0,
+        gt=0,
+        description="Wait before a failed webhook delivery is tried again; doubles with each attempt, at most an "
+        "hour, then stretched by a random 0-50 %.",
+    )
+    webhook_give_up_seconds: float = Field(
+        86_400.0,
+        gt=0,
+        description="How long a webhook delivery is retried before it is marked failed and its subscription "
+        "disabled (the admin sees why).",
+    )
+    webhook_dispatch_interval_seconds: float = Field(
+        0.2, gt=0, description="How often a worker looks in the outbox for events to send to webhooks."
+    )
     allowed_private_networks: Annotated[tuple[IPvAnyNetwork, ...], NoDecode] = Field(
         (),
         description="Comma-separated CIDRs the hub may reach for users although private (on-premises systems).",
@@ -130,6 +148,9 @@ class Settings(BaseSettings):
     )
     ip_rate_per_minute: int = Field(
         300, ge=1, description="Widget requests one IP address may make per minute."
+    )
+    api_requests_per_minute: int = Field(
+        6000, ge=1, description="Requests one API token may make per minute to /api/v1 (429 beyond)."
     )
     login_attempts_per_account: int = Field(
         10, ge=1, description="Sign-in attempts for one email per window."

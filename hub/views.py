@@ -28,6 +28,9 @@ from routing.tickets import TicketStatus
 __all__ = [
     "AgentSummary",
     "AgentView",
+    "ApiTokenCreated",
+    "ApiTokenPage",
+    "ApiTokenView",
     "AttachmentView",
     "ChannelCapabilities",
     "ContactDetail",
@@ -74,6 +77,13 @@ __all__ = [
     "TicketView",
     "TypingState",
     "UploadedFile",
+    "WebhookAttemptView",
+    "WebhookDeliveryPage",
+    "WebhookDeliveryView",
+    "WebhookEnvelope",
+    "WebhookSubscriptionCreated",
+    "WebhookSubscriptionPage",
+    "WebhookSubscriptionView",
     "WorkspaceEvent",
 ]
 
@@ -99,6 +109,28 @@ class LoginAnswer(msgspec.Struct):
     token_type: Literal["bearer"]
     agent: AgentSummary
     workspace_id: str
+
+
+class ApiTokenView(msgspec.Struct):
+    """An integration's API token (never its secret)."""
+
+    id: str
+    name: str
+    scopes: list[Literal["read", "write", "admin"]]
+    created_at: datetime
+    expires_at: datetime | None
+    """Null: it stays valid until revoked."""
+
+
+class ApiTokenCreated(ApiTokenView):
+    token: str
+    """Send as `Authorization: Bearer <token>`; shown in this answer only (the hub keeps its hash)."""
+
+
+class ApiTokenPage(msgspec.Struct):
+    items: list[ApiTokenView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class PasswordChanged(msgspec.Struct):
@@ -403,6 +435,77 @@ class TicketSlaBreached(WorkspaceEvent, tag="ticket.sla_breached"):
     ticket: TicketView
     metric: SlaMetric
     due_at: datetime
+
+
+class WebhookEnvelope(msgspec.Struct):
+    """The body of every webhook delivery; `data` is the event's payload as the agent socket receives it."""
+
+    id: str
+    """The event's id, stable across retries and replays (also the `webhook-id` header)."""
+    type: str
+    timestamp: datetime
+    """When the change was committed."""
+    version: int
+    """The payload's version (1); raised only for a change a receiver could misread."""
+    workspace_id: str
+    sequence: int
+    """Increases by one with each event dispatched to this subscription: a gap or a step back shows a delivery
+    is missing or arrived out of order (retries can reorder them)."""
+    data: dict[str, Any]
+
+
+class WebhookSubscriptionView(msgspec.Struct):
+    id: str
+    url: str
+    events: list[str]
+    enabled: bool
+    disabled_reason: str | None
+    """Why the hub disabled the subscription (its deliveries kept failing); null otherwise."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookSubscriptionCreated(WebhookSubscriptionView):
+    secret: str
+    """The signing secret (`whsec_` + base64): shown in this answer only."""
+
+
+class WebhookSubscriptionPage(msgspec.Struct):
+    items: list[WebhookSubscriptionView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class WebhookAttemptView(msgspec.Struct):
+    at: datetime
+    status_code: int | None
+    """The receiver's HTTP status; null when no answer came (refused, timed out, unreachable)."""
+    error: str | None
+    duration_ms: int
+    response: str
+    """The start of the receiver's answer (at most 1 KiB)."""
+
+
+class WebhookDeliveryView(msgspec.Struct):
+    id: str
+    event_id: str
+    event_type: str
+    sequence: int
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    next_attempt_at: datetime | None
+    """When the next attempt is due; null when none waits."""
+    last_status_code: int | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[WebhookAttemptView]
+    """The latest attempts, oldest first (at most 20)."""
+
+
+class WebhookDeliveryPage(msgspec.Struct):
+    items: list[WebhookDeliveryView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class SocketFrame(msgspec.Struct, tag_field="type"):

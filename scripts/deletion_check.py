@@ -597,6 +597,39 @@ DELETIONS: tuple[Deletion, ...] = (
         ("tests/hub/test_business_hours.py::test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens",),
         starts_with="if already is not None:",
     ),
+    Deletion(
+        "crm: a webhook delivery failing past its give-up time disables its subscription",
+        "hub/webhooks.py",
+        "deliver",
+        (
+            "tests/hub/test_webhooks.py::test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other",
+        ),
+        starts_with="if delivery.give_up_at is None",
+    ),
+    Deletion(
+        "crm: webhook subscriptions are found in the caller's workspace only",
+        "hub/api/webhooks.py",
+        "_subscription",
+        (
+            "tests/hub/test_workspace_isolation.py::test_a_token_of_workspace_a_gets_404_for_every_object_of_workspace_b",
+        ),
+        starts_with="WebhookSubscription.workspace_id == admin.workspace_id",
+        replacement="True",
+    ),
+    Deletion(
+        "crm: every operation checks the token's scope",
+        "hub/api/dependencies.py",
+        "provide_caller",
+        ("tests/hub/test_api_tokens.py::test_each_operation_is_checked_for_its_scope",),
+        starts_with="caller.require(",
+    ),
+    Deletion(
+        "crm: a repeated Idempotency-Key answers the first answer",
+        "hub/api/idempotency.py",
+        "IdempotencyKeys.handle",
+        ("tests/hub/test_idempotency.py::test_a_repeated_post_answers_the_first_answer_and_creates_nothing",),
+        starts_with="if first is not None:",
+    ),
 )
 
 

@@ -75,7 +75,7 @@ class AuthController(Controller):
             workspace_id=agent.workspace_id,
         )
 
-    @post("/logout", status_code=204, responses=error_responses(401))
+    @post("/logout", status_code=204, opt={"scope": "read"}, responses=error_responses(401))
     async def logout(self, hub: NamedDependency[Hub], caller: NamedDependency[Caller]) -> None:
         """Revoke the token this request carries; WebSockets opened with it close."""
         await auth.logout(hub, caller)

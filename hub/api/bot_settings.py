@@ -83,7 +83,7 @@ def _engines_view(row: WorkspaceBot | None) -> BotEnginesView:
 
 
 def judged_url(hub: Hub, field: str, url: str) -> str:
-    """`url` when the egress policy may reach it; 422 `destination_refused` naming `field` otherwise."""
+    """`url` when the egress policy lets the hub reach it, else 422 `destination_refused` naming `field`."""
     try:
         hub.egress.judge_url(url)
     except DestinationRefused as refused:

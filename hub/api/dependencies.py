@@ -12,9 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.auth import Caller, authenticate, token_from
 from hub.errors import ApiError
 from hub.models import Conversation, Inbox
-from hub.ratelimit import RateLimiter
+from hub.ratelimit import RateLimiter, enforce
 from hub.runtime import Hub
-from hub.statuses import AgentRole
 
 __all__ = ["API_DEPENDENCIES", "load_conversation", "load_inbox"]
 
@@ -35,15 +34,28 @@ async def provide_session(hub: NamedDependency[Hub]) -> AsyncIterator[AsyncSessi
         yield session
 
 
+READS = frozenset({"GET", "HEAD"})
+
+
 async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
-    return await authenticate(hub, token_from(request))
+    """The token's caller, checked for the operation's scope (`read` for a GET, `write` for any other method,
+    unless the handler names its own in `opt={"scope": ...}`) and counted against its rate limit."""
+    caller = await authenticate(hub, token_from(request))
+    caller.require(request.route_handler.opt.get("scope") or ("read" if request.method in READS else "write"))
+    limiter: RateLimiter = request.app.state.rate_limiter
+    await enforce(
+        limiter,
+        [(f"api:token:{caller.token_id}", hub.settings.api_requests_per_minute)],
+        60,
+        "Too many requests with this API token; wait before trying again.",
+    )
+    return caller
 
 
 async def provide_admin(caller: NamedDependency[Caller]) -> Caller:
-    """For what only an admin agent's token may read or do (customers' raw deliveries in dead events, routing
-    settings, teams, agents' capacity)."""
-    if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
-        raise ApiError(403, "admin_only", "Only an admin agent may do this.")
+    """For what only the `admin` scope may read or do: customers' raw deliveries in dead events,
+    webhooks, tokens, routing settings, teams, agents' capacity."""
+    caller.require("admin")
     return caller
 
 

@@ -310,7 +310,7 @@ class KnowledgeBaseController(Controller):
         await bump_version(session, caller.workspace_id)
         await session.commit()
 
-    @post("/kb/ask", status_code=200, responses=error_responses(400, 401, 413))
+    @post("/kb/ask", status_code=200, opt={"scope": "read"}, responses=error_responses(400, 401, 413))
     async def ask(
         self, hub: NamedDependency[Hub], caller: NamedDependency[Caller], data: JSONBody[AskBody]
     ) -> AskAnswer:

@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import assert_error_shape, bearer, run
+from tests.conftest import assert_error_shape, bearer
+from tests.hub.workspaces import token_of_another_workspace
 
 RETURNS = {
     "title": "Returns",
@@ -46,26 +47,9 @@ def ask(client, token: str, text: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture
 def other_token(settings) -> str:
     """An API token of a second workspace."""
-    from hub.auth import issue_token
-    from hub.crypto import hash_password
-    from hub.models import Agent, Workspace
-
-    async def make(hub) -> str:
-        async with hub.database.session() as session:
-            workspace = Workspace(name="Other shop")
-            session.add(workspace)
-            await session.flush()
-            agent = Agent(
-                workspace_id=workspace.id,
-                email="other@example.com",
-                name="Other",
-                password_hash=hash_password("x" * 12),
-            )
-            session.add(agent)
-            await session.commit()
-        return await issue_token(hub, agent, "test", None)
-
-    return run(make, settings)
+    return token_of_another_workspace(
+        settings, workspace="Other shop", email="other@example.com", role="agent"
+    )
 
 
 def test_an_article_is_created_read_changed_and_deleted(client, demo):

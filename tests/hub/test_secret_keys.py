@@ -142,6 +142,12 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
             headers=bearer(demo["api_token"]),
         )
         assert engines.status_code == 200, engines.text
+        hooked = client.post(
+            "/api/v1/webhooks",
+            json={"url": "https://crm.example.com/hook", "events": ["message.created"]},
+            headers=bearer(demo["api_token"]),
+        )
+        assert hooked.status_code == 201, hooked.text
     under_old_key = encrypted_inbox_settings(Settings())
     assert under_old_key, "the demo has inboxes with secret settings"
 
@@ -165,6 +171,7 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
         in rotated.stdout
     )
     assert "bot secrets: 2 re-encrypted under the current key, 0 already under it" in rotated.stdout
+    assert "webhook secrets: 1 re-encrypted under the current key, 0 already under it" in rotated.stdout
     under_new_key = encrypted_inbox_settings(Settings())
     assert under_new_key.keys() == under_old_key.keys()
     assert not set(under_new_key.values()) & set(under_old_key.values())
@@ -173,6 +180,7 @@ def test_a_rotated_key_keeps_everything_working_and_rotate_secrets_moves_stored_
         "inbox_secrets": {"reencrypted": 0, "already_current": len(under_old_key)},
         "shared_values": {"reencrypted": 0, "already_current": len(stored)},
         "bot_secrets": {"reencrypted": 0, "already_current": 2},
+        "webhook_secrets": {"reencrypted": 0, "already_current": 1},
         "unreadable": [],
     }
 

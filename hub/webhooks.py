@@ -1,0 +1,361 @@
+"""Outgoing webhooks: the outbox's events POSTed to each workspace's subscriptions, signed, retried, logged.
+
+The dispatcher (one at a time in the deployment, under a lease) turns each event of the outbox not yet dispatched
+into one delivery row per subscription that wants its type, numbered with the subscription's next `sequence`, and
+sends `deliver_webhook` for each. A delivery is one job: it signs the stored body in the Standard Webhooks scheme
+(`webhook-id` is the event's id, the same on every attempt and replay), POSTs it through the egress policy with
+a timeout, and on failure asks for a retry with exponential backoff and jitter until `webhook_give_up_seconds`
+after it was dispatched; then it is failed and its subscription disabled with the reason. Each delivery is its own
+job and waits in the broker between attempts, so a subscriber that fails or hangs holds no other's deliveries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import logging
+import secrets
+import time
+import typing
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+import httpx
+import msgspec
+from sqlalchemy import insert, update
+from sqlmodel import col, select
+
+from connectors.base import DestinationRefused
+from hub.bot_engines import STANDARD_WEBHOOKS_KEY_PREFIX, signing_key
+from hub.events import AnyWorkspaceEvent
+from hub.ids import new_id
+from hub.jobs import retry_delay
+from hub.models import AuditEntry, OutboxEvent, WebhookDelivery, WebhookSubscription, row_values
+from hub.runtime import Hub
+from hub.store import PROCESS_HOLDER
+from hub.views import WebhookAttemptView, WebhookEnvelope
+from normalizer.webhook_signature import webhook_signature
+
+__all__ = [
+    "EVENT_TYPES",
+    "EVENT_VERSION",
+    "PREVIOUS_SECRET_VALID",
+    "deliver",
+    "dispatch",
+    "new_secret",
+    "requeue_overdue",
+    "run_dispatcher",
+]
+
+log = logging.getLogger("omnihub.webhooks")
+
+EVENT_TYPES: tuple[str, ...] = tuple(
+    str(member.__struct_config__.tag) for member in typing.get_args(AnyWorkspaceEvent)
+)
+"""Every event type a subscription may ask for: those the outbox records."""
+EVENT_VERSION = 1
+"""The envelope's `version`: raised when a payload changes in a way a receiver could misread."""
+PREVIOUS_SECRET_VALID = timedelta(hours=24)
+"""After a rotation, deliveries are signed with the old secret too for this long, so receivers can switch over."""
+DISPATCH_BATCH = 500
+LOGGED_ATTEMPTS = 20
+"""A delivery keeps its latest attempts; the count of all of them is `attempts`."""
+RESPONSE_EXCERPT_BYTES = 1024
+LONGEST_RETRY_WAIT = timedelta(hours=1)
+DISPATCHER_LEASE = "webhook-dispatcher"
+USER_AGENT = "Omnihub-Webhooks/1"
+
+
+def new_secret() -> str:
+    """A signing secret in the Standard Webhooks form: `whsec_` and the base64 of 32 random bytes."""
+    return STANDARD_WEBHOOKS_KEY_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
+def _signing_keys(hub: Hub, subscription: WebhookSubscription, now: datetime) -> list[bytes]:
+    """The current key, and the one before a rotation while it is still valid."""
+    keys = [signing_key(hub.box.decrypt(subscription.secret))]
+    until = subscription.previous_secret_until
+    if subscription.previous_secret and until is not None and until > now:
+        keys.append(signing_key(hub.box.decrypt(subscription.previous_secret)))
+    return keys
+
+
+async def dispatch(hub: Hub) -> int:
+    """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched."""
+    now = hub.now()
+    give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
+    async with hub.database.session() as session:
+        events = (
+            await session.exec(
+                select(OutboxEvent)
+                .where(col(OutboxEvent.dispatched_at).is_(None))
+                .order_by(col(OutboxEvent.id))
+                .limit(DISPATCH_BATCH)
+            )
+        ).all()
+        if not events:
+            return 0
+        subscriptions: dict[str, list[WebhookSubscription]] = defaultdict(list)
+        for subscription in (
+            await session.exec(
+                select(WebhookSubscription)
+                .where(
+                    col(WebhookSubscription.workspace_id).in_(
+                        sorted({event.workspace_id for event in events})
+                    ),
+                    col(WebhookSubscription.enabled),
+                )
+                .order_by(col(WebhookSubscription.id))
+            )
+        ).all():
+            subscriptions[subscription.workspace_id].append(subscription)
+        deliveries = []
+        for event in events:
+            for subscription in subscriptions[event.workspace_id]:
+                if event.event_type not in subscription.events:
+                    continue
+                subscription.last_sequence += 1
+                deliveries.append(
+                    row_values(
+                        WebhookDelivery,
+                        id=new_id(),
+                        workspace_id=event.workspace_id,
+                        subscription_id=subscription.id,
+                        event_id=event.id,
+                        event_type=event.event_type,
+                        sequence=subscription.last_sequence,
+                        body=_envelope(event, subscription.last_sequence).decode(),
+                        next_attempt_at=now,
+                        give_up_at=give_up_at,
+                        created_at=now,
+                    )
+                )
+                session.add(subscription)
+        if deliveries:
+            await session.execute(insert(WebhookDelivery), deliveries)
+        await session.execute(
+            update(OutboxEvent)
+            .where(
+                col(OutboxEvent.id).in_([event.id for event in events]),
+                col(OutboxEvent.dispatched_at).is_(None),
+            )
+            .values(dispatched_at=now)
+        )
+        await session.commit()
+    await _send(hub, [delivery["id"] for delivery in deliveries])
+    return len(events)
+
+
+def _envelope(event: OutboxEvent, sequence: int) -> bytes:
+    data = {key: value for key, value in event.payload.items() if key != "type"}
+    return msgspec.json.encode(
+        WebhookEnvelope(
+            id=event.id,
+            type=event.event_type,
+            timestamp=event.created_at,
+            version=EVENT_VERSION,
+            workspace_id=event.workspace_id,
+            sequence=sequence,
+            data=data,
+        )
+    )
+
+
+async def _send(hub: Hub, delivery_ids: list[str]) -> None:
+    from hub import actors
+
+    for delivery_id in delivery_ids:
+        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhook, delivery_id)
+
+
+async def requeue_overdue(hub: Hub) -> int:
+    """Send again the job of pending deliveries overdue by `stuck_after_seconds` (their job was lost)."""
+    cutoff = hub.now() - timedelta(seconds=hub.settings.stuck_after_seconds)
+    async with hub.database.session() as session:
+        overdue = (
+            await session.exec(
+                select(WebhookDelivery.id)
+                .where(
+                    col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) < cutoff
+                )
+                .limit(DISPATCH_BATCH)
+            )
+        ).all()
+    await _send(hub, list(overdue))
+    return len(overdue)
+
+
+async def deliver(hub: Hub, delivery_id: str) -> timedelta | None:
+    """Make one attempt of a due delivery; answer the wait before the next, or None when there is none."""
+    now = hub.now()
+    attempt_lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+    async with hub.database.session() as session:
+        claimed = await session.execute(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.id) == delivery_id,
+                col(WebhookDelivery.status) == "pending",
+                col(WebhookDelivery.next_attempt_at) <= now,
+            )
+            .values(next_attempt_at=now + attempt_lease)
+            .returning(col(WebhookDelivery.id))
+        )
+        if claimed.first() is None:
+            return None  # delivered, failed, or already being attempted by a duplicate of this job
+        await session.commit()
+        delivery = await session.get_one(WebhookDelivery, delivery_id)
+        subscription = await session.get_one(WebhookSubscription, delivery.subscription_id)
+    if not subscription.enabled:
+        await _finish(hub, delivery, "failed", _attempt(now, None, "The subscription is disabled", 0.0, ""))
+        return None
+    attempt = await _post(hub, subscription, delivery, now)
+    if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+        await _finish(hub, delivery, "delivered", attempt)
+        return None
+    if delivery.give_up_at is None or hub.now() >= delivery.give_up_at:
+        await _finish(hub, delivery, "failed", attempt)
+        await _disable(hub, subscription, delivery, attempt)
+        return None
+    wait = retry_delay(
+        timedelta(seconds=hub.settings.webhook_retry_seconds),
+        delivery.attempts + 1,
+        longest=LONGEST_RETRY_WAIT,
+    )
+    await _finish(hub, delivery, "pending", attempt, next_attempt_at=hub.now() + wait)
+    return wait
+
+
+async def _post(
+    hub: Hub, subscription: WebhookSubscription, delivery: WebhookDelivery, now: datetime
+) -> WebhookAttemptView:
+    """One signed POST, judged by the egress policy again (the name may resolve elsewhere now)."""
+    body = delivery.body.encode()
+    timestamp = int(now.timestamp())
+    signatures = " ".join(
+        webhook_signature(key, delivery.event_id, timestamp, body)
+        for key in _signing_keys(hub, subscription, now)
+    )
+    headers = {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": delivery.event_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": signatures,
+    }
+    started = time.monotonic()
+    try:
+        hub.egress.judge_url(subscription.url)
+        async with asyncio.timeout(hub.settings.webhook_timeout_seconds):
+            async with hub.http.stream("POST", subscription.url, content=body, headers=headers) as response:
+                excerpt = b""
+                async for chunk in response.aiter_bytes():
+                    excerpt += chunk
+                    if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
+                        break
+        return _attempt(
+            now,
+            response.status_code,
+            None,
+            time.monotonic() - started,
+            excerpt[:RESPONSE_EXCERPT_BYTES].decode(errors="replace"),
+        )
+    except DestinationRefused as refused:
+        error = f"The URL's host {refused.refusal}"
+    except TimeoutError:
+        error = f"No answer within {hub.settings.webhook_timeout_seconds:g} s"
+    except httpx.HTTPError as failure:
+        error = f"{type(failure).__name__}: {failure}"[:300]
+    return _attempt(now, None, error, time.monotonic() - started, "")
+
+
+def _attempt(
+    at: datetime, status_code: int | None, error: str | None, seconds: float, response: str
+) -> WebhookAttemptView:
+    return WebhookAttemptView(
+        at=at,
+        status_code=status_code,
+        error=error,
+        duration_ms=round(seconds * 1000),
+        response=response,
+    )
+
+
+async def _finish(
+    hub: Hub,
+    delivery: WebhookDelivery,
+    status: str,
+    attempt: WebhookAttemptView,
+    *,
+    next_attempt_at: datetime | None = None,
+) -> None:
+    async with hub.database.session() as session:
+        row = await session.get_one(WebhookDelivery, delivery.id)
+        row.status = status
+        row.attempts += 1
+        row.log = [*row.log, msgspec.to_builtins(attempt)][-LOGGED_ATTEMPTS:]
+        row.next_attempt_at = next_attempt_at
+        if status == "delivered":
+            row.delivered_at = attempt.at
+        session.add(row)
+        await session.commit()
+    log.info(
+        "webhook.attempt workspace=%s subscription=%s delivery=%s status=%s code=%s",
+        delivery.workspace_id,
+        delivery.subscription_id,
+        delivery.id,
+        status,
+        attempt.status_code,
+    )
+
+
+async def _disable(
+    hub: Hub, subscription: WebhookSubscription, delivery: WebhookDelivery, attempt: WebhookAttemptView
+) -> None:
+    """Deliveries failing for the whole retry period: stop sending, and tell the admin why (view and audit log)."""
+    failure = attempt.error or f"HTTP {attempt.status_code}"
+    hours = hub.settings.webhook_give_up_seconds / 3600
+    reason = (
+        f"Disabled: delivery {delivery.id} ({delivery.event_type}) still failed after {delivery.attempts + 1} "
+        f"attempts over {hours:g} h; last: {failure}. Fix the receiver, then PATCH enabled=true."
+    )
+    async with hub.database.session() as session:
+        changed = await session.execute(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == subscription.id, col(WebhookSubscription.enabled))
+            .values(enabled=False, disabled_reason=reason, updated_at=hub.now())
+            .returning(col(WebhookSubscription.id))
+        )
+        if changed.first() is not None:
+            session.add(
+                AuditEntry(
+                    workspace_id=subscription.workspace_id,
+                    actor_type="system",
+                    action="webhook_subscription.disabled",
+                    subject_type="webhook_subscription",
+                    subject_id=subscription.id,
+                    details={"reason": reason},
+                )
+            )
+        await session.commit()
+    log.warning("webhook.disabled workspace=%s subscription=%s", subscription.workspace_id, subscription.id)
+
+
+async def run_dispatcher(hub: Hub) -> None:
+    """Dispatch forever on a worker; in a deployment with many workers only the lease holder dispatches, so
+    each subscription's sequence follows one order."""
+    interval = hub.settings.webhook_dispatch_interval_seconds
+    holder = f"{PROCESS_HOLDER}:webhooks:{uuid.uuid4().hex[:12]}"
+    lease = timedelta(seconds=max(interval * 10, 10.0))
+    checked_overdue = 0.0
+    while True:
+        try:
+            if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
+                while await dispatch(hub) == DISPATCH_BATCH:
+                    pass
+                if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
+                    checked_overdue = time.monotonic()
+                    await requeue_overdue(hub)
+        except Exception:
+            log.exception("webhooks.dispatch_failed")
+        await asyncio.sleep(interval)

@@ -1,0 +1,313 @@
+"""Outgoing webhooks end to end: subscriptions through the API, the outbox's events POSTed by the worker to a real
+receiver on loopback that checks the Standard Webhooks signature as a CRM would, retries with the same
+`webhook-id`, replays, secret rotation, auto-disable, and the egress policy at subscription and delivery time."""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from litestar.testing import TestClient
+from sqlmodel import select
+
+from hub.app import create_app
+from hub.models import AuditEntry, WebhookSubscription
+from hub.settings import Settings
+from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
+from tests.hub.test_bot_conversations import Visitor
+from tests.hub.test_knowledge_base_api import other_token  # noqa: F401
+from tests.hub.webhook_receiver import Receiver, standard_webhooks_valid
+from tests.hub.workspaces import other_admin_token  # noqa: F401
+
+LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
+EVENTS = ["conversation.created", "message.created"]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    with Receiver() as running:
+        yield running
+
+
+@pytest.fixture
+def hooked_settings(settings: Settings) -> Settings:
+    """The receiver's loopback network opened, as an operator would for an on-premises CRM; retries quick."""
+    return settings.model_copy(
+        update={
+            "allowed_private_networks": (LOOPBACK,),
+            "webhook_retry_seconds": 0.05,
+            "webhook_dispatch_interval_seconds": 0.05,
+        }
+    )
+
+
+@pytest.fixture
+def hooked(hooked_settings: Settings, demo: dict[str, Any]) -> Iterator[TestClient]:
+    with TestClient(app=create_app(hooked_settings), base_url="http://testserver.local") as test_client:
+        yield test_client
+
+
+def subscribe(client: TestClient, token: str, url: str, events: list[str] = EVENTS) -> dict[str, Any]:
+    answer = client.post("/api/v1/webhooks", json={"url": url, "events": events}, headers=bearer(token))
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def deliveries(client: TestClient, token: str, subscription_id: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/api/v1/webhooks/{subscription_id}/deliveries", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def chat(client: TestClient, demo: dict[str, Any], text: str = "Where is my parcel?") -> dict[str, Any]:
+    return Visitor(client, inbox_of(demo, "webchat")["widget_token"]).say(text)
+
+
+def test_a_subscription_is_created_with_its_secret_shown_once_changed_and_deleted(client, demo, settings):
+    token = demo["api_token"]
+    created = subscribe(client, token, "https://crm.example.com/hooks/omnihub")
+    assert created["secret"].startswith("whsec_") and len(created["secret"]) > 40
+    assert created["events"] == EVENTS and created["enabled"] is True and created["disabled_reason"] is None
+    path = f"/api/v1/webhooks/{created['id']}"
+    shown = client.get(path, headers=bearer(token)).json()
+    assert "secret" not in shown and shown == {
+        key: value for key, value in created.items() if key != "secret"
+    }
+    listed = client.get("/api/v1/webhooks", headers=bearer(token)).json()
+    assert listed == {"items": [shown], "next_cursor": None}
+
+    async def stored(hub) -> str:
+        async with hub.database.session() as session:
+            return (await session.get_one(WebhookSubscription, created["id"])).secret
+
+    assert created["secret"] not in run(stored, settings)
+
+    changed = client.patch(
+        path, json={"events": ["message.created"], "enabled": False}, headers=bearer(token)
+    )
+    assert changed.status_code == 200 and changed.json()["events"] == ["message.created"]
+    assert changed.json()["enabled"] is False
+    assert client.delete(path, headers=bearer(token)).status_code == 204
+    gone = client.get(path, headers=bearer(token))
+    assert gone.status_code == 404 and gone.json()["code"] == "webhook_not_found"
+
+
+def test_subscriptions_are_paged_with_a_cursor(client, demo):
+    token = demo["api_token"]
+    made = [subscribe(client, token, f"https://crm.example.com/{number}")["id"] for number in range(3)]
+    first = client.get("/api/v1/webhooks?limit=2", headers=bearer(token)).json()
+    assert [item["id"] for item in first["items"]] == made[:2] and first["next_cursor"]
+    rest = client.get(f"/api/v1/webhooks?limit=2&cursor={first['next_cursor']}", headers=bearer(token)).json()
+    assert [item["id"] for item in rest["items"]] == made[2:] and rest["next_cursor"] is None
+    bad = client.get("/api/v1/webhooks?cursor=nope", headers=bearer(token))
+    assert bad.status_code == 400
+    assert_error_shape(bad)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"url": "https://crm.example.com/h", "events": ["order.shipped"]}, 422, "events[0]"),
+        ({"url": "https://crm.example.com/h", "events": []}, 400, "events"),
+        ({"url": "ftp://crm.example.com/h", "events": EVENTS}, 400, "url"),
+        ({"url": "https://crm.example.com/a\x00b", "events": EVENTS}, 400, "url"),
+        ({"url": "http://127.0.0.1:8080/h", "events": EVENTS}, 422, "url"),
+        ({"url": "http://169.254.169.254/latest/meta-data", "events": EVENTS}, 422, "url"),
+        ({"url": "http://[::1]/h", "events": EVENTS}, 422, "url"),
+        ({"url": "http://10.1.2.3/h", "events": EVENTS}, 422, "url"),
+    ],
+    ids=[
+        "unknown event",
+        "no events",
+        "not http",
+        "control character",
+        "loopback",
+        "metadata",
+        "ipv6 loopback",
+        "private",
+    ],
+)
+def test_bad_subscriptions_are_refused_naming_the_field(client, demo, body, status, field):
+    answer = client.post("/api/v1/webhooks", json=body, headers=bearer(demo["api_token"]))
+    assert answer.status_code == status, answer.text
+    assert_error_shape(answer)
+    assert field in [error["field"] for error in answer.json()["errors"]]
+    assert client.get("/api/v1/webhooks", headers=bearer(demo["api_token"])).json()["items"] == []
+
+
+def test_events_reach_the_receiver_signed_in_order_once_each(hooked, demo, receiver):
+    token = demo["api_token"]
+    subscription = subscribe(hooked, token, receiver.url("/crm"))
+    sent = chat(hooked, demo)
+    received = wait_for(lambda: len(receiver.at("/crm")) >= 2 and receiver.at("/crm"))
+    for each in received:
+        assert standard_webhooks_valid(subscription["secret"], each.headers, each.body, time.time())
+        assert not standard_webhooks_valid("whsec_" + "A" * 44, each.headers, each.body, time.time())
+        assert each.headers["webhook-id"] == each.event["id"]
+        assert each.headers["content-type"] == "application/json"
+    events = sorted((each.event for each in received), key=lambda event: event["sequence"])
+    assert [event["type"] for event in events] == ["conversation.created", "message.created"]
+    assert [event["sequence"] for event in events] == [1, 2]
+    message_event = events[1]
+    assert message_event["version"] == 1 and message_event["workspace_id"] == demo["workspace_id"]
+    assert message_event["data"]["message"]["id"] == sent["id"]
+    assert message_event["data"]["message"]["text"] == "Where is my parcel?"
+    assert message_event["data"]["conversation"]["id"] == events[0]["data"]["conversation"]["id"]
+
+    logged = wait_for(
+        lambda: (
+            (items := deliveries(hooked, token, subscription["id"]))
+            and all(item["status"] == "delivered" for item in items)
+            and items
+        )
+    )
+    assert sorted(item["event_id"] for item in logged) == sorted(event["id"] for event in events)
+    for item in logged:
+        assert item["attempts"] == 1 and item["last_status_code"] == 200 and item["next_attempt_at"] is None
+        assert item["log"][0]["response"] == '{"ok": true}' and item["log"][0]["duration_ms"] >= 0
+
+
+def test_a_receiver_answering_500_gets_the_same_event_again_then_a_replay(hooked, demo, receiver):
+    token = demo["api_token"]
+    receiver.answer("/flaky", 500, 200)
+    subscription = subscribe(hooked, token, receiver.url("/flaky"), ["message.created"])
+    chat(hooked, demo)
+    first, second = wait_for(lambda: len(receiver.at("/flaky")) >= 2 and receiver.at("/flaky"))
+    assert first.headers["webhook-id"] == second.headers["webhook-id"] and first.body == second.body
+    assert standard_webhooks_valid(subscription["secret"], second.headers, second.body, time.time())
+    (delivery,) = wait_for(
+        lambda: (
+            (items := deliveries(hooked, token, subscription["id"]))
+            and items[0]["status"] == "delivered"
+            and items
+        )
+    )
+    assert delivery["attempts"] == 2
+    assert [attempt["status_code"] for attempt in delivery["log"]] == [500, 200]
+    assert "receiver is down" in delivery["log"][0]["response"]
+
+    replay = hooked.post(
+        f"/api/v1/webhooks/{subscription['id']}/deliveries/{delivery['id']}/redeliver", headers=bearer(token)
+    )
+    assert replay.status_code == 202 and replay.json()["status"] == "pending"
+    third = wait_for(lambda: len(receiver.at("/flaky")) >= 3 and receiver.at("/flaky")[2])
+    assert third.headers["webhook-id"] == first.headers["webhook-id"] and third.body == first.body
+    assert wait_for(lambda: deliveries(hooked, token, subscription["id"])[0]["attempts"] == 3)
+    assert len(receiver.at("/flaky")) == 3
+
+
+def test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other(hooked_settings, demo, receiver):
+    token = demo["api_token"]
+    receiver.answer("/down", 503)
+    settings = hooked_settings.model_copy(update={"webhook_give_up_seconds": 0.5})
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
+        down = subscribe(client, token, receiver.url("/down"), ["message.created"])
+        up = subscribe(client, token, receiver.url("/up"), ["message.created"])
+        chat(client, demo, "first")
+        chat(client, demo, "second")
+        assert wait_for(lambda: len(receiver.at("/up")) >= 2)
+        disabled = wait_for(
+            lambda: (
+                (shown := client.get(f"/api/v1/webhooks/{down['id']}", headers=bearer(token)).json())
+                and not shown["enabled"]
+                and shown
+            )
+        )
+        assert (
+            "HTTP 503" in disabled["disabled_reason"] and "PATCH enabled=true" in disabled["disabled_reason"]
+        )
+        failed = deliveries(client, token, down["id"])
+        assert failed and all(item["status"] in ("failed", "pending") for item in failed)
+        given_up = [item for item in failed if item["status"] == "failed"]
+        assert any(item["log"][-1]["status_code"] == 503 for item in given_up), "the one that gave up"
+        assert all(item["next_attempt_at"] is None for item in given_up)
+        assert all(
+            item["log"][-1]["error"] == "The subscription is disabled"
+            for item in given_up
+            if item["log"][-1]["status_code"] is None
+        ), "a delivery due after the subscription was disabled is not sent"
+        assert client.get(f"/api/v1/webhooks/{up['id']}", headers=bearer(token)).json()["enabled"] is True
+        assert wait_for(
+            lambda: all(item["status"] == "delivered" for item in deliveries(client, token, up["id"]))
+        )
+
+        refused = client.post(
+            f"/api/v1/webhooks/{down['id']}/deliveries/{failed[0]['id']}/redeliver", headers=bearer(token)
+        )
+        assert refused.status_code == 409 and refused.json()["code"] == "webhook_disabled"
+        again = client.patch(f"/api/v1/webhooks/{down['id']}", json={"enabled": True}, headers=bearer(token))
+        assert again.json()["enabled"] is True and again.json()["disabled_reason"] is None
+
+    async def audited(hub) -> list[str]:
+        async with hub.database.session() as session:
+            rows = (await session.exec(select(AuditEntry).where(AuditEntry.subject_id == down["id"]))).all()
+            return [row.action for row in rows]
+
+    assert "webhook_subscription.disabled" in run(audited, settings)
+
+
+def test_a_rotated_secret_signs_beside_the_old_one(hooked, demo, receiver):
+    token = demo["api_token"]
+    subscription = subscribe(hooked, token, receiver.url("/rotating"), ["message.created"])
+    rotated = hooked.post(f"/api/v1/webhooks/{subscription['id']}/rotate-secret", headers=bearer(token))
+    assert rotated.status_code == 200
+    new_secret = rotated.json()["secret"]
+    assert new_secret != subscription["secret"] and new_secret.startswith("whsec_")
+    chat(hooked, demo)
+    (received,) = wait_for(lambda: receiver.at("/rotating"))
+    assert len(received.headers["webhook-signature"].split(" ")) == 2
+    assert standard_webhooks_valid(new_secret, received.headers, received.body, time.time())
+    assert standard_webhooks_valid(subscription["secret"], received.headers, received.body, time.time())
+
+
+def test_a_name_resolving_to_a_private_address_is_refused_at_delivery(settings, demo, receiver):
+    """The name passed when saved (not resolved then); at delivery it resolves to loopback, which is not opened."""
+    token = demo["api_token"]
+
+    async def to_loopback(host: str, port: int) -> list[str]:
+        return ["127.0.0.1"]
+
+    quick = settings.model_copy(
+        update={"webhook_dispatch_interval_seconds": 0.05, "webhook_retry_seconds": 5}
+    )
+    with TestClient(
+        app=create_app(quick, resolver=to_loopback), base_url="http://testserver.local"
+    ) as client:
+        subscription = subscribe(
+            client, token, f"http://crm.example.com:{receiver.port}/rebound", ["message.created"]
+        )
+        chat(client, demo)
+        (delivery,) = wait_for(
+            lambda: (
+                (items := deliveries(client, token, subscription["id"])) and items[0]["attempts"] and items
+            )
+        )
+    assert delivery["status"] == "pending" and delivery["next_attempt_at"] is not None
+    assert delivery["log"][0]["status_code"] is None and "loopback" in delivery["log"][0]["error"]
+    assert receiver.at("/rebound") == []
+
+
+def test_webhooks_are_for_admins_of_their_own_workspace(client, demo, other_token, other_admin_token):  # noqa: F811
+    token = demo["api_token"]
+    subscription = subscribe(client, token, "https://crm.example.com/a")
+    base = f"/api/v1/webhooks/{subscription['id']}"
+    attempts = [
+        ("GET", base),
+        ("PATCH", base),
+        ("DELETE", base),
+        ("POST", f"{base}/rotate-secret"),
+        ("GET", f"{base}/deliveries"),
+        ("POST", f"{base}/deliveries/{subscription['id']}/redeliver"),
+    ]
+    for method, path in attempts:
+        body = {} if method == "PATCH" else None
+        foreign = client.request(method, path, json=body, headers=bearer(other_admin_token))
+        assert foreign.status_code == 404, (method, path, foreign.status_code)
+        assert_error_shape(foreign)
+        not_admin = client.request(method, path, json=body, headers=bearer(other_token))
+        assert not_admin.status_code == 403 and not_admin.json()["code"] == "admin_only"
+    assert client.get("/api/v1/webhooks", headers=bearer(other_admin_token)).json()["items"] == []
+    assert client.get(base, headers=bearer(token)).json()["url"] == "https://crm.example.com/a"
