@@ -8,11 +8,11 @@ import msgspec
 from litestar import Controller, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors, assignment, events
 from hub.api.bot_settings import judged_url
+from hub.api.dependencies import load_inbox
 from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.bot_engines import Timeout, Url, signing_key
@@ -100,17 +100,6 @@ def _routing_view(inbox: Inbox) -> InboxRoutingView:
     )
 
 
-async def _inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> Inbox:
-    inbox = (
-        await session.exec(
-            select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
-        )
-    ).first()
-    if inbox is None:
-        raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
-    return inbox
-
-
 def _invalid(field: str, message: str) -> ApiError:
     return ApiError(
         422, "invalid_input", f"{field}: {message}.", extra=[{"field": field, "message": message}]
@@ -145,7 +134,7 @@ class RoutingController(Controller):
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], inbox_id: IdPath
     ) -> InboxRoutingView:
         """How the inbox's conversations find an agent (the external service's secret is never shown)."""
-        return _routing_view(await _inbox(session, caller, inbox_id))
+        return _routing_view(await load_inbox(session, caller, inbox_id))
 
     @put("/inboxes/{inbox_id:str}/routing", responses=error_responses(400, 401, 403, 404, 413, 422))
     async def put_routing(
@@ -157,7 +146,7 @@ class RoutingController(Controller):
         data: JSONBody[InboxRoutingBody],
     ) -> InboxRoutingView:
         """Replace the inbox's routing (admins only); the waiting conversations are served by it at once."""
-        inbox = await _inbox(session, admin, inbox_id)
+        inbox = await load_inbox(session, admin, inbox_id)
         if data.team_id is not None:
             await workspace_team(session, admin, data.team_id, field="team_id")
         if data.strategy is Strategy.EXTERNAL and data.external is None:
