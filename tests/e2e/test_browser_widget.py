@@ -14,6 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -341,6 +342,27 @@ def test_agent_signs_in_and_answers_from_the_inbox(
 ) -> None:
     question = f"我想退货 {uuid.uuid4().hex[:6]}"
     answer = "好的，我们马上为您处理退货。"
+    with manual_routing(hub_server):
+        answer_and_assign_from_the_inbox(browser, hub_server, console_errors, question, answer)
+
+
+@contextmanager
+def manual_routing(hub_server: RunningHub) -> Iterator[None]:
+    """The demo web chat inbox routes nothing by itself while inside (agents take conversations), then as before:
+    otherwise the agent who signs in is given the waiting conversation at once."""
+    routing = f"/api/v1/inboxes/{inbox_of(hub_server.demo, 'webchat')['id']}/routing"
+    before = hub_server.api.get(routing).json()
+    assert hub_server.api.put(routing, json={"strategy": "manual"}).status_code == 200
+    try:
+        yield
+    finally:
+        restored = hub_server.api.put(routing, json={key: before[key] for key in ("strategy", "fallback")})
+        assert restored.status_code == 200, restored.text
+
+
+def answer_and_assign_from_the_inbox(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], question: str, answer: str
+) -> None:
     posted = httpx.post(
         f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
         json={"text": question, "client_id": uuid.uuid4().hex},
