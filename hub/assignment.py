@@ -28,9 +28,9 @@ from hub.bot_engines import signing_key
 from hub.models import Agent, AuditEntry, Contact, Conversation, Inbox, Message, TeamMember, Workspace
 from hub.realtime import workspace_channel
 from hub.runtime import ENCRYPTED, Hub
+from hub.signed_calls import ask_signed
 from hub.statuses import AgentPresence, ConversationStatus
 from hub.views import WorkspaceEvent
-from normalizer.webhook_signature import signed_webhook_headers
 from routing.assignment import ExternalAnswer, Outcome
 from routing.candidates import AgentLoad, QueuedConversation
 from routing.config import policy_from_config
@@ -463,14 +463,16 @@ async def _ask_external(hub: Hub, inbox: Inbox, conversation: Conversation, leve
     )
     try:
         key = signing_key(hub.box.decrypt(stored["secret"][ENCRYPTED]))
-        headers = {
-            "Content-Type": "application/json",
-            **signed_webhook_headers(key, conversation.id, timestamp, body),
-        }
-        async with asyncio.timeout(stored["timeout_seconds"]):
-            response = await hub.http.post(stored["url"], content=body, headers=headers)
-            response.raise_for_status()
-            answer = msgspec.json.decode(response.content, type=RoutingAnswer)
+        answer = await ask_signed(
+            hub,
+            stored["url"],
+            key,
+            conversation.id,
+            timestamp,
+            body,
+            stored["timeout_seconds"],
+            RoutingAnswer,
+        )
     except TimeoutError:
         reason = "timeout"
     except (httpx.HTTPError, PermanentSendError):

@@ -32,7 +32,7 @@ from hub import metrics
 from hub.knowledge_base import knowledge_base
 from hub.models import Conversation, KbArticle, Message, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
-from normalizer.webhook_signature import signed_webhook_headers
+from hub.signed_calls import ask_signed
 from routing.bot import ScoredArticle
 
 __all__ = [
@@ -317,14 +317,9 @@ async def _webhook_answer(
             text=message.text,
         )
     )
-    headers = {
-        "Content-Type": "application/json",
-        **signed_webhook_headers(webhook.key, message.id, timestamp, body),
-    }
-    async with asyncio.timeout(webhook.timeout_seconds):
-        response = await hub.http.post(webhook.url, content=body, headers=headers)
-        response.raise_for_status()
-        reply = msgspec.json.decode(response.content, type=WebhookReply)
+    reply = await ask_signed(
+        hub, webhook.url, webhook.key, message.id, timestamp, body, webhook.timeout_seconds, WebhookReply
+    )
     if reply.action == "reply":
         if not reply.text.strip():
             raise ValueError("a reply without text")

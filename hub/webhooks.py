@@ -351,8 +351,9 @@ async def run_dispatcher(hub: Hub) -> None:
     while True:
         try:
             if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
-                while await dispatch(hub) == DISPATCH_BATCH:
-                    pass
+                drained = DISPATCH_BATCH
+                while drained == DISPATCH_BATCH:
+                    drained = await dispatch(hub)
                 if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
                     checked_overdue = time.monotonic()
                     await requeue_overdue(hub)

@@ -450,11 +450,15 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with='if engine == "llm":',
     ),
     Deletion(
-        "bot: the external bot's event is signed",
-        "hub/bot_engines.py",
-        "_webhook_answer",
-        ("tests/hub/test_bot_engines.py::test_the_external_bot_gets_a_signed_event_and_its_answer_is_sent",),
-        starts_with="headers = {",
+        "bot and routing: events to the business's own services are signed",
+        "hub/signed_calls.py",
+        "ask_signed",
+        (
+            "tests/hub/test_bot_engines.py::test_the_external_bot_gets_a_signed_event_and_its_answer_is_sent",
+            "tests/hub/test_assignment_api.py::test_the_external_service_is_asked_signed_and_its_agent_takes_it",
+        ),
+        starts_with="signed_webhook_headers(",
+        replacement="{}",
     ),
     Deletion(
         "bot: a failing engine falls back to the knowledge base",
