@@ -238,16 +238,19 @@ async def route_workspace(
     """Serve the workspace's whole queue as far as free seats allow; answer conversation id → agent id.
 
     Run whenever a seat may have freed (an agent online, a conversation resolved, capacity raised, a team
-    changed), so the longest-waiting VIP gets the seat the moment it frees.
+    changed), so the longest-waiting VIP gets the seat the moment it frees. With no seat free anywhere the queue
+    is not read: a backlog of thousands waiting (a night's mail, nobody online) costs each new arrival nothing.
     """
     now = hub.now()
     published: list[WorkspaceEvent] = []
     async with hub.database.session() as session:
         await lock_routing(session, workspace_id)
+        snapshot = await routing_snapshot(session, workspace_id)
+        if not any(agent.has_capacity for agent in snapshot.agents):
+            return {}
         queue = await queued_conversations(session, workspace_id, lock=True)
         if not queue:
             return {}
-        snapshot = await routing_snapshot(session, workspace_id)
         answers = dict(external_answers or {})
         for conversation, _ in queue:
             policy = snapshot.policies[conversation.inbox_id]
