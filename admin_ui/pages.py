@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from litestar.response import File, Redirect
 from sqlmodel import col, select
 
+from hub.auth import SESSION_COOKIE
 from hub.models import Inbox
 
 if TYPE_CHECKING:
@@ -88,10 +89,12 @@ async def home() -> Redirect:
     return Redirect("/inbox")
 
 
-@get("/inbox", include_in_schema=False)
+@get(["/inbox", "/inbox/conversations/{conversation_id:str}"], include_in_schema=False)
 async def inbox_page(request: Request) -> Response:
-    """The agent inbox: a static shell; inbox.js logs in and drives the REST API and agent WebSocket."""
-    return render_page(request, "inbox.html")
+    """The agent inbox: a static shell; inbox.js signs in, drives the REST API and agent WebSocket, and opens the
+    conversation its address names (the API decides whether the agent may see it). Whether the browser holds a
+    session cookie tells the script to ask for the session instead of showing the sign-in form."""
+    return render_page(request, "inbox.html", has_session_cookie=SESSION_COOKIE in request.cookies)
 
 
 @get("/demo", include_in_schema=False)

@@ -17,7 +17,7 @@ from sqlalchemy import update
 from sqlmodel import col
 
 from hub.api.agents import presence_changed
-from hub.auth import Caller, authenticate
+from hub.auth import SESSION_COOKIE, Caller, authenticate, check_csrf
 from hub.errors import ApiError
 from hub.models import Agent
 from hub.realtime import (
@@ -41,7 +41,8 @@ SESSION_CLOSE_CODE = 4401
 
 @websocket("/api/v1/agent/ws")
 async def agent_socket(socket: WebSocket) -> None:
-    """Authenticate with `?token=` or a first frame `{"token": ...}`; then receive `{"type": ...}` events."""
+    """Authenticate with `?token=`, a first frame `{"token": ...}`, or (the agent inbox) the session cookie with a
+    first frame `{"csrf_token": ...}`, which another site's page cannot send; then receive `{"type": ...}` events."""
     hub: Hub = socket.app.state.hub
     await socket.accept()
     try:
@@ -49,6 +50,10 @@ async def agent_socket(socket: WebSocket) -> None:
         if not token:
             first = await asyncio.wait_for(receive_frame(socket), timeout=30)
             token = frame_text(first, "token")
+            cookie = socket.cookies.get(SESSION_COOKIE)
+            if token is None and cookie:
+                check_csrf(cookie, frame_text(first, "csrf_token"))
+                token = cookie
         caller = await authenticate(hub, token)
     except ApiError as error:
         await _end_session(socket, error.code, error.detail)

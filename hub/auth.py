@@ -1,7 +1,10 @@
-"""Who is calling: an agent's API token, sent as a Bearer header; signing in, out, and changing passwords.
+"""Who is calling: an agent's API token, sent as a Bearer header or, from the agent inbox, in the session cookie;
+signing in, out, and changing passwords.
 
-Browsers never attach that header by themselves, so API calls cannot be forged cross-site (no
-cookie, no CSRF); the agent inbox keeps the token its login returned in sessionStorage.
+Browsers never attach a Bearer header by themselves, so requests carrying one cannot be forged cross-site. The
+inbox's cookie (HttpOnly, SameSite=Strict) they do attach, so a request authenticated by the cookie changes
+nothing without the `X-CSRF-Token` header: a value derived from the session's token, which the inbox page reads
+from `GET /api/v1/auth/session` and another site's page can neither read nor compute.
 """
 
 from __future__ import annotations
@@ -30,19 +33,27 @@ from hub.runtime import Hub
 from hub.statuses import AgentRole
 
 __all__ = [
+    "CSRF_HEADER",
     "SCOPES",
+    "SESSION_COOKIE",
+    "SESSION_TOKEN_LIFETIME",
     "Caller",
+    "Credentials",
     "Scope",
     "authenticate",
     "change_password",
+    "check_csrf",
     "client_address",
+    "credentials_from",
+    "csrf_token",
     "issue_token",
     "login",
     "logout",
-    "token_from",
 ]
 
 SESSION_TOKEN_LIFETIME = timedelta(hours=12)
+SESSION_COOKIE = "omnihub_session"
+CSRF_HEADER = "X-CSRF-Token"
 SESSION_TOKEN_NAME = "login session"  # noqa: S105  (the name a session token is listed under)
 SESSION_REVOKED = {"type": "session.revoked"}
 """Published on a revoked token's session channel: its sockets, on any web process, close."""
@@ -97,11 +108,34 @@ class Caller:
         )
 
 
-def token_from(connection: ASGIConnection) -> str | None:
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    token: str | None
+    from_cookie: bool
+    """The browser attached it: a change must also carry the session's CSRF token."""
+
+
+def credentials_from(connection: ASGIConnection) -> Credentials:
+    """The Bearer header's token, else the inbox's session cookie."""
     header = connection.headers.get("authorization", "")
     if header[:7].lower() == "bearer ":
-        return header[7:].strip() or None
-    return None
+        return Credentials(header[7:].strip() or None, from_cookie=False)
+    cookie = connection.cookies.get(SESSION_COOKIE)
+    return Credentials(cookie or None, from_cookie=bool(cookie))
+
+
+def csrf_token(session_token: str) -> str:
+    """Keyed by the session's own token: nothing to store, and it ends with the session."""
+    return hmac.new(session_token.encode(), b"omnihub csrf token", hashlib.sha256).hexdigest()
+
+
+def check_csrf(session_token: str, sent: str | None) -> None:
+    if not sent or not hmac.compare_digest(csrf_token(session_token), sent):
+        raise ApiError(
+            403,
+            "csrf_failed",
+            f"A change made with the inbox's session cookie needs its {CSRF_HEADER} header; reload the page.",
+        )
 
 
 def client_address(connection: ASGIConnection) -> str:

@@ -32,6 +32,7 @@ __all__ = [
     "ApiTokenPage",
     "ApiTokenView",
     "AttachmentView",
+    "BrowserSession",
     "ChannelCapabilities",
     "ContactDetail",
     "ContactIdentityView",
@@ -109,6 +110,16 @@ class LoginAnswer(msgspec.Struct):
     token_type: Literal["bearer"]
     agent: AgentSummary
     workspace_id: str
+
+
+class BrowserSession(msgspec.Struct):
+    """The agent inbox's signed-in session: the token itself stays in the HttpOnly cookie."""
+
+    agent: AgentSummary
+    workspace_id: str
+    csrf_token: str
+    """Send as the `X-CSRF-Token` header with every change made by the session cookie."""
+    expires_at: datetime | None
 
 
 class ApiTokenView(msgspec.Struct):

@@ -1,13 +1,14 @@
 /* Omnihub agent inbox: plain JavaScript over the REST API (/api/v1) and the agent WebSocket.
  *
- * The access token from the login lives in sessionStorage and travels only in the Authorization
- * header. Browsers never attach that header on their own (there is no session cookie), so another
- * site cannot forge requests with the agent's rights: that is why there is no CSRF token.
+ * Signing in sets the session cookie (HttpOnly: this script never sees the token), so the session
+ * survives reloads and new tabs. Every change carries the session's CSRF token in the X-CSRF-Token
+ * header (and the socket's first frame), which another site's page can neither read nor compute.
+ * Each conversation has its own address, /inbox/conversations/<id>.
  * Everything customers or agents typed is rendered with textContent, never as markup. */
 "use strict";
 
 (() => {
-  const SESSION_KEY = "omnihub.inbox.session";
+  const CONVERSATION_PATH = /^\/inbox\/conversations\/([^/]+)$/;
   const PAGE_SIZE = 50;
   const MESSAGE_PAGE = 500;
   const MAX_RECONNECT_MS = 30000;
@@ -50,9 +51,11 @@
 
   async function api(path, { method = "GET", json } = {}) {
     const headers = { Accept: "application/json" };
-    if (state.session) headers.Authorization = `Bearer ${state.session.access_token}`;
+    if (state.session && method !== "GET") headers["X-CSRF-Token"] = state.session.csrf_token;
     if (json !== undefined) headers["Content-Type"] = "application/json";
-    const response = await fetch(path, { method, headers, body: json === undefined ? undefined : JSON.stringify(json) });
+    const response = await fetch(path, {
+      method, headers, credentials: "same-origin", body: json === undefined ? undefined : JSON.stringify(json),
+    });
     const body = await response.json().catch(() => ({}));
     if (response.status === 401 && state.session) {
       signOut("Your session has ended; please sign in again.");
@@ -80,14 +83,6 @@
 
   /* ---- session ---- */
 
-  function loadSession() {
-    try {
-      return JSON.parse(sessionStorage.getItem(SESSION_KEY));
-    } catch {
-      return null;
-    }
-  }
-
   async function signIn(event) {
     event.preventDefault();
     const form = event.target;
@@ -95,10 +90,9 @@
     error.textContent = "";
     form.querySelector("button").disabled = true;
     try {
-      const session = await api("/api/v1/auth/login", {
+      const session = await api("/api/v1/auth/session", {
         method: "POST", json: { email: form.email.value, password: form.password.value },
       });
-      sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
       form.reset();
       await enterInbox(session);
     } catch (failure) {
@@ -109,7 +103,6 @@
   }
 
   function signOut(reason) {
-    sessionStorage.removeItem(SESSION_KEY);
     state.session = null;
     clearTimeout(state.reconnectTimer);
     const socket = state.socket;
@@ -126,9 +119,9 @@
   }
 
   async function logOut() {
-    /* Revoke the token on the hub too, so no copy of it (another tab, a proxy's log) keeps working. */
+    /* Revoke the session on the hub and clear its cookie: every tab of this browser is signed out. */
     try {
-      await api("/api/v1/auth/logout", { method: "POST" });
+      await api("/api/v1/auth/session", { method: "DELETE" });
     } catch {
       /* Already invalid, or the hub is unreachable: ending this tab's session is what is left to do. */
     }
@@ -145,6 +138,19 @@
     state.agents = new Map(agents.map((agent) => [agent.id, agent]));
     connectSocket();
     await loadConversations();
+    await openFromAddress();
+  }
+
+  /* The conversation the address names (a reload, a link, the browser's back button), or none. */
+  async function openFromAddress() {
+    const match = CONVERSATION_PATH.exec(location.pathname);
+    if (match) {
+      await openConversation(decodeURIComponent(match[1]), { remember: false });
+    } else {
+      state.selected = null;
+      showThread(null);
+      renderConversations();
+    }
   }
 
   /* ---- conversation list ---- */
@@ -219,7 +225,9 @@
     byId("details").hidden = !conversation;
   }
 
-  async function openConversation(conversationId) {
+  async function openConversation(conversationId, { remember = true } = {}) {
+    const address = `/inbox/conversations/${encodeURIComponent(conversationId)}`;
+    if (remember && location.pathname !== address) history.pushState(null, "", address);
     state.unread.delete(conversationId);
     state.messages.clear();
     byId("messages").replaceChildren();
@@ -374,7 +382,7 @@
         const form = new FormData();
         form.append("file", file);
         const response = await fetch("/api/v1/attachments", {
-          method: "POST", body: form, headers: { Authorization: `Bearer ${state.session.access_token}` },
+          method: "POST", body: form, credentials: "same-origin", headers: { "X-CSRF-Token": state.session.csrf_token },
         });
         const stored = await response.json().catch(() => ({}));
         if (!response.ok) throw new ApiError(response.status, stored);
@@ -449,8 +457,8 @@
     const socket = new WebSocket(`${scheme}//${location.host}/api/v1/agent/ws`);
     state.socket = socket;
     setConnection("Connecting…", false);
-    /* The token goes in the first frame rather than the URL, so it stays out of access logs. */
-    socket.addEventListener("open", () => socket.send(JSON.stringify({ token: state.session.access_token })));
+    /* The browser sends the session cookie; the first frame proves the page is ours (as for every change). */
+    socket.addEventListener("open", () => socket.send(JSON.stringify({ csrf_token: state.session.csrf_token })));
     socket.addEventListener("message", (event) => {
       let frame;
       try {
@@ -531,9 +539,15 @@
   byId("assign-me").addEventListener("click", () => conversationAction("assign", { agent_id: state.session.agent.id }));
   byId("resolve").addEventListener("click", () => conversationAction("resolve"));
 
-  const saved = loadSession();
-  if (saved?.access_token) {
-    reportFailure(enterInbox(saved));
+  window.addEventListener("popstate", () => {
+    if (state.session) reportFailure(openFromAddress());
+  });
+
+  /* Signed in already (the cookie of an earlier sign-in, in this tab or another): straight into the inbox. */
+  if ("sessionCookie" in document.body.dataset) {
+    api("/api/v1/auth/session").then((session) => reportFailure(enterInbox(session)), () => {
+      byId("login").hidden = false;
+    });
   } else {
     byId("login").hidden = false;
   }

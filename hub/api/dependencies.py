@@ -9,7 +9,7 @@ from litestar.di import NamedDependency, Provide
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.auth import Caller, authenticate, token_from
+from hub.auth import CSRF_HEADER, Caller, authenticate, check_csrf, credentials_from
 from hub.errors import ApiError
 from hub.models import Conversation, Inbox
 from hub.ratelimit import RateLimiter, enforce
@@ -38,9 +38,12 @@ READS = frozenset({"GET", "HEAD"})
 
 
 async def provide_caller(request: Request, hub: NamedDependency[Hub]) -> Caller:
-    """The token's caller, checked for the operation's scope (`read` for a GET, `write` for any other method,
+    """The token's caller (a change by session cookie also proves its CSRF token), checked for the operation's scope (`read` for a GET, `write` for any other method,
     unless the handler names its own in `opt={"scope": ...}`) and counted against its rate limit."""
-    caller = await authenticate(hub, token_from(request))
+    credentials = credentials_from(request)
+    caller = await authenticate(hub, credentials.token)
+    if credentials.from_cookie and credentials.token and request.method not in READS:
+        check_csrf(credentials.token, request.headers.get(CSRF_HEADER))
     caller.require(request.route_handler.opt.get("scope") or ("read" if request.method in READS else "write"))
     limiter: RateLimiter = request.app.state.rate_limiter
     await enforce(

@@ -457,7 +457,7 @@ def test_the_visitor_attaches_an_image_and_the_agent_sees_it(
     agent.context.close()
 
 
-def test_logging_out_of_the_inbox_revokes_the_agents_token(
+def test_the_inbox_session_survives_reloads_and_new_tabs_and_logging_out_ends_it_everywhere(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
     page = new_page(browser, console_errors)
@@ -466,13 +466,59 @@ def test_logging_out_of_the_inbox_revokes_the_agents_token(
     page.get_by_label("Password").fill(hub_server.demo["admin_password"])
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
-    token = json.loads(page.evaluate("sessionStorage.getItem('omnihub.inbox.session')"))["access_token"]
+    [cookie] = [each for each in page.context.cookies() if each["name"] == "omnihub_session"]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert page.evaluate("document.cookie") == "", "no script of the page can read the session"
+    token = cookie["value"]
     assert httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 200
+
+    page.reload()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    other_tab = page.context.new_page()
+    other_tab.goto(f"{hub_server.url}/inbox")
+    expect(other_tab.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    expect(other_tab.get_by_role("button", name="Sign in")).to_be_hidden()
 
     page.get_by_role("button", name="Log out").click()
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    expect(other_tab.get_by_role("button", name="Sign in")).to_be_visible(timeout=UI_TIMEOUT_MS)
     wait_for(lambda: httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 401)
+    page.reload()
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     assert console_errors == []
+    page.context.close()
+
+
+def test_each_conversation_has_an_address_that_reopens_it_and_forged_changes_are_refused(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = "这个地址能打开对话吗？"
+    visitor, _, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    page = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
+    address = f"{hub_server.url}/inbox/conversations/{conversation['id']}"
+    expect(page).to_have_url(address)
+
+    page.reload()
+    expect(page.locator(".message-in .message-text")).to_have_text([question], timeout=UI_TIMEOUT_MS)
+    link = page.context.new_page()
+    link.goto(address)
+    expect(link.locator(".message-in .message-text")).to_have_text([question], timeout=UI_TIMEOUT_MS)
+
+    resolve = f"/api/v1/conversations/{conversation['id']}/resolve"
+    forged = page.evaluate(
+        "async (path) => [(await fetch(path, {method: 'POST'})).status,"
+        " (await fetch(path, {method: 'POST', headers: {'X-CSRF-Token': 'forged'}})).status]",
+        resolve,
+    )
+    assert forged == [403, 403], "the cookie alone, or with a made-up token, changes nothing"
+    assert (
+        httpx.get(
+            f"{hub_server.url}/api/v1/conversations/{conversation['id']}",
+            headers=bearer(hub_server.demo["api_token"]),
+        ).json()["status"]
+        != "resolved"
+    )
+    visitor.context.close()
     page.context.close()
 
 

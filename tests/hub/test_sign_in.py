@@ -252,3 +252,96 @@ def test_a_socket_closes_when_its_token_expires(client, demo, settings):
     with agent_socket(client, token) as socket:
         assert socket.receive_json(timeout=10)["type"] == "ready"
         assert_closed_for(socket, "expired_token")
+
+
+SESSION = "/api/v1/auth/session"
+
+
+def open_inbox_session(client: TestClient, demo: dict[str, Any]) -> str:
+    """Sign in as the inbox does; the client keeps the cookie. Answers the session's CSRF token."""
+    answer = client.post(SESSION, json={"email": demo["admin_email"], "password": demo["admin_password"]})
+    assert answer.status_code == 200, answer.text
+    return answer.json()["csrf_token"]
+
+
+def set_presence(client: TestClient, presence: str, **headers: str):
+    return client.put("/api/v1/me/presence", json={"presence": presence}, headers=headers)
+
+
+def test_the_inbox_session_lives_in_an_httponly_strict_cookie_that_no_script_reads(client, demo):
+    answer = client.post(SESSION, json={"email": demo["admin_email"], "password": demo["admin_password"]})
+    assert answer.status_code == 200, answer.text
+    cookie = answer.headers["set-cookie"]
+    assert cookie.startswith("omnihub_session=")
+    assert {"httponly", "samesite=strict", "path=/"} <= {part.strip().lower() for part in cookie.split(";")}
+    assert "Max-Age=43200" in cookie
+    assert "access_token" not in answer.json() and answer.json()["agent"]["email"] == demo["admin_email"]
+    token = client.cookies["omnihub_session"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 200, (
+        "an agent's token, as a login's"
+    )
+
+    again = client.get(SESSION)
+    assert again.status_code == 200, "a reload or a new tab finds the session by its cookie"
+    assert again.json()["csrf_token"] == answer.json()["csrf_token"]
+    assert client.get("/api/v1/conversations").status_code == 200, "reads need the cookie alone"
+
+
+def test_a_change_by_session_cookie_needs_the_sessions_own_csrf_token(client, demo):
+    first_csrf = open_inbox_session(client, demo)
+    second_csrf = open_inbox_session(client, demo)
+    assert first_csrf != second_csrf, "each session has its own"
+
+    refused = set_presence(client, "away")
+    assert refused.status_code == 403 and refused.json()["code"] == "csrf_failed"
+    assert "X-CSRF-Token" in refused.json()["detail"]
+    assert set_presence(client, "away", **{"X-CSRF-Token": "0" * 64}).status_code == 403
+    assert set_presence(client, "away", **{"X-CSRF-Token": first_csrf}).status_code == 403, (
+        "another session's token does not vouch for this cookie"
+    )
+    [me] = [agent for agent in client.get("/api/v1/agents").json() if agent["email"] == demo["admin_email"]]
+    assert me["presence"] != "away", "nothing changed"
+    accepted = set_presence(client, "away", **{"X-CSRF-Token": second_csrf})
+    assert accepted.status_code == 200, accepted.text
+
+    token = client.cookies["omnihub_session"]
+    client.cookies.clear()
+    assert set_presence(client, "online", **bearer(token)).status_code == 200, (
+        "a Bearer header, which no other site can make a browser send, needs no CSRF token"
+    )
+
+
+def test_signing_the_inbox_out_revokes_the_session_and_clears_the_cookie(client, demo):
+    csrf = open_inbox_session(client, demo)
+    token = client.cookies["omnihub_session"]
+    assert client.delete(SESSION).status_code == 403, "another site cannot sign the agent out either"
+    assert client.get(SESSION).status_code == 200
+
+    signed_out = client.delete(SESSION, headers={"X-CSRF-Token": csrf})
+    assert signed_out.status_code == 204
+    assert "Max-Age=0" in signed_out.headers["set-cookie"]
+    assert client.get("/api/v1/me", headers=bearer(token)).status_code == 401
+    client.cookies.set("omnihub_session", token)
+    assert client.get(SESSION).status_code == 401, "a copy of the old cookie is worth nothing"
+
+
+def test_the_inbox_session_is_refused_to_integration_tokens_and_wrong_passwords(client, demo):
+    made = client.post(
+        "/api/v1/tokens", json={"name": "CRM", "scopes": ["read"]}, headers=bearer(demo["api_token"])
+    )
+    assert made.status_code == 201, made.text
+    integration = client.get(SESSION, headers=bearer(made.json()["token"]))
+    assert integration.status_code == 403 and integration.json()["code"] == "agent_only"
+    wrong = client.post(SESSION, json={"email": demo["admin_email"], "password": "not the password"})
+    assert wrong.status_code == 401 and "set-cookie" not in wrong.headers
+    assert client.post(SESSION, data={"email": demo["admin_email"]}).status_code == 415
+
+
+def test_the_inbox_socket_opens_by_session_cookie_with_the_csrf_token_in_its_first_frame(client, demo):
+    csrf = open_inbox_session(client, demo)
+    with client.websocket_connect("/api/v1/agent/ws") as socket:
+        socket.send_json({"csrf_token": csrf})
+        assert socket.receive_json(timeout=10)["type"] == "ready"
+    with client.websocket_connect("/api/v1/agent/ws") as forged:
+        forged.send_json({"type": "ping"})
+        assert_closed_for(forged, "csrf_failed")
