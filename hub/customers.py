@@ -115,14 +115,19 @@ class CustomerDirectory:
         sender: IdentityRef,
         linked: tuple[IdentityRef, ...] = (),
         name: str | None = None,
+        *,
+        region: str,
     ) -> tuple[str, str]:
-        """The ids of the contact and identity of `sender`, created when new (inserted by `flush`).
+        """The ids of the contact and identity of `sender`, created when new (inserted by `flush`); phone
+        numbers are read in the workspace's `region`.
 
         Verified linked identities (e.g. a cross-app id the channel asserts) that already belong to
         another contact merge the two, so one person has one contact.
         """
-        sender = normalize_identity(sender)
-        verified_links = [normalize_identity(identity) for identity in linked if identity.verified]
+        sender = normalize_identity(sender, default_region=region)
+        verified_links = [
+            normalize_identity(identity, default_region=region) for identity in linked if identity.verified
+        ]
         wanted = [sender, *verified_links]
         await self.load([(workspace_id, identity) for identity in wanted])
         found_contacts = [
@@ -359,13 +364,13 @@ async def identify(
     directory = CustomerDirectory(session)
     if claims.verified and claimed:
         contact_id, _ = await directory.resolve(
-            workspace_id, claimed[0], linked=(*claimed[1:], visitor), name=claims.name
+            workspace_id, claimed[0], linked=(*claimed[1:], visitor), name=claims.name, region=region
         )
         await directory.flush()
         for identity in claimed:
             directory.identity_row(workspace_id, identity).verified = True
         return contact_id
-    contact_id, _ = await directory.resolve(workspace_id, visitor, name=claims.name)
+    contact_id, _ = await directory.resolve(workspace_id, visitor, name=claims.name, region=region)
     await directory.flush()
     if claimed:
         contact = await session.get_one(Contact, contact_id)
