@@ -13,7 +13,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.routes import CustomerClaims
 from hub import events
 from hub.ids import new_id
-from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, row_values, utcnow
+from hub.models import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    Identity,
+    MergeSuggestion,
+    Ticket,
+    row_values,
+    utcnow,
+)
 from normalizer import IdentityRef, normalize_identity
 
 __all__ = [
@@ -276,6 +285,7 @@ class MergePlan:
     merged_id: str
     identity_ids: list[str]
     conversation_ids: list[str]
+    ticket_ids: list[str]
     profile: Profile
     dropped_attributes: dict[str, Any]
 
@@ -286,8 +296,11 @@ async def plan_merge(session: AsyncSession, survivor: Contact, merged: Contact) 
     conversation_ids = (
         await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
     ).all()
+    ticket_ids = (await session.exec(select(Ticket.id).where(Ticket.contact_id == merged.id))).all()
     profile, dropped = merged_profile(Profile.of(survivor), Profile.of(merged))
-    return MergePlan(survivor.id, merged.id, list(identity_ids), list(conversation_ids), profile, dropped)
+    return MergePlan(
+        survivor.id, merged.id, list(identity_ids), list(conversation_ids), list(ticket_ids), profile, dropped
+    )
 
 
 async def merge_contacts(
@@ -312,6 +325,9 @@ async def merge_contacts(
     await session.execute(
         update(Conversation).where(col(Conversation.contact_id) == merged.id).values(contact_id=survivor.id)
     )
+    await session.execute(
+        update(Ticket).where(col(Ticket.contact_id) == merged.id).values(contact_id=survivor.id)
+    )
     await _drop_suggestions_between(session, survivor.id, merged.id)
     now = utcnow()
     plan.profile.apply_to(survivor)
@@ -330,6 +346,7 @@ async def merge_contacts(
             "reason": reason,
             "identity_ids": plan.identity_ids,
             "conversation_ids": plan.conversation_ids,
+            "ticket_ids": plan.ticket_ids,
             "dropped_attributes": plan.dropped_attributes,
             "before": before,
         },
@@ -457,6 +474,19 @@ async def undo_merge(
             or_(
                 col(Conversation.id).in_(details["conversation_ids"]),
                 col(Conversation.identity_id).in_(identity_ids),
+            ),
+        )
+        .values(contact_id=restored.id)
+    )
+    await session.execute(
+        update(Ticket)
+        .where(
+            col(Ticket.contact_id) == survivor.id,
+            or_(
+                col(Ticket.id).in_(details.get("ticket_ids", [])),
+                col(Ticket.conversation_id).in_(
+                    select(Conversation.id).where(Conversation.contact_id == restored.id)
+                ),
             ),
         )
         .values(contact_id=restored.id)

@@ -252,6 +252,13 @@ class Inbox(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
+    """Search by any part of a name (`ILIKE '%…%'`) reads the trigram index on PostgreSQL (pg_trgm); where the
+    extension cannot be created the migration makes a plain index of the same name, and search scans."""
     id: str = _id()
     workspace_id: str = _workspace()
     name: str | None = None
@@ -260,6 +267,9 @@ class Contact(SQLModel, table=True):
     vip_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     notes: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     merged_into: str | None = Field(default=None, foreign_key="contact.id")
+    erased_at: datetime | None = _when()
+    """When the customer's personal data and messages were erased on request (hub.erasure); the row stays as
+    the anonymous owner of its conversations, which reports count."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -282,7 +292,11 @@ class MergeSuggestion(SQLModel, table=True):
 
 
 class Identity(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),
+        Index("ix_identity_value", "workspace_id", "value"),
+    )
+    """`ix_identity_value` serves contact search, which knows a value (and maybe its kind) but not its scope."""
     id: str = _id()
     workspace_id: str = _workspace(index=False)
     contact_id: str = Field(foreign_key="contact.id", index=True)
@@ -603,6 +617,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_listing", "workspace_id", "id"),
         Index("ix_ticket_sla_check", "sla_check_at"),
+        Index("ix_ticket_contact", "contact_id", "id"),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)

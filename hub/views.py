@@ -562,6 +562,8 @@ class ContactDetail(ContactSummary):
     merge_suggestions: list[MergeSuggestionView]
     conversations: ConversationPage
     """The first page of the timeline, most recent first; `GET /contacts/{id}/conversations` pages on."""
+    tickets: TicketPage
+    """The contact's newest tickets on every channel, with their status; `GET /tickets?contact_id=` pages on."""
 
 
 class ContactPage(msgspec.Struct):
@@ -578,6 +580,7 @@ class MergePreview(msgspec.Struct):
     merged_contact_id: str
     identity_ids: list[str]
     conversation_ids: list[str]
+    ticket_ids: list[str]
     name: str | None
     attributes: dict[str, Any]
     """The surviving contact's attributes after the merge: its own values win."""

@@ -16,7 +16,7 @@ from litestar import Controller, MediaType, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,7 +25,8 @@ from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
-from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Workspace, utcnow
+from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Ticket, Workspace, utcnow
+from hub.tickets import ticket_view
 from hub.views import (
     ContactDetail,
     ContactIdentityView,
@@ -35,6 +36,7 @@ from hub.views import (
     MergePreview,
     MergeSuggestionView,
     MergeUndone,
+    TicketPage,
 )
 from normalizer import IdentityKind, IdentityRef, InvalidIdentity, fold_text, normalize_identity
 
@@ -175,6 +177,7 @@ def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) 
         merged_contact_id=plan.merged_id,
         identity_ids=plan.identity_ids,
         conversation_ids=plan.conversation_ids,
+        ticket_ids=plan.ticket_ids,
         name=plan.profile.name,
         attributes=plan.profile.attributes,
         overridden_attributes=plan.dropped_attributes,
@@ -252,14 +255,11 @@ class ContactController(Controller):
             by_identity = select(Identity.contact_id).where(
                 Identity.workspace_id == caller.workspace_id, or_(*matches)
             )
-            statement = statement.where(
-                or_(
-                    col(Contact.id).in_(by_identity),
-                    func.lower(col(Contact.name)).like(
-                        f"%{_escaped_like(fold_text(q).lower())}%", escape="\\"
-                    ),
-                )
+            by_name = select(Contact.id).where(
+                Contact.workspace_id == caller.workspace_id,
+                col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
             )
+            statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
         if cursor:
             statement = statement.where(col(Contact.id) < cursor)
         if tag:
@@ -467,4 +467,22 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
             for row in suggestions
         ],
         conversations=await _timeline(session, contact, None, TIMELINE_PAGE),
+        tickets=await _tickets(session, contact),
+    )
+
+
+async def _tickets(session: AsyncSession, contact: Contact) -> TicketPage:
+    """The contact's newest tickets, as the first page of `GET /tickets?contact_id=`."""
+    rows = (
+        await session.exec(
+            select(Ticket)
+            .where(Ticket.workspace_id == contact.workspace_id, Ticket.contact_id == contact.id)
+            .order_by(col(Ticket.id).desc())
+            .limit(TIMELINE_PAGE + 1)
+        )
+    ).all()
+    page = rows[:TIMELINE_PAGE]
+    return TicketPage(
+        items=[ticket_view(row) for row in page],
+        next_cursor=page[-1].id if len(rows) > TIMELINE_PAGE else None,
     )

@@ -60,7 +60,9 @@ def test_an_admin_sets_the_region_and_bad_regions_are_refused(client, demo) -> N
     assert client.get("/api/v1/workspace", headers=bearer(reader)).json()["default_region"] == "CN"
 
 
-def test_identify_and_search_read_national_numbers_in_the_workspace_region(client, demo, widget, secret) -> None:  # noqa: F811
+def test_identify_and_search_read_national_numbers_in_the_workspace_region(
+    client, demo, widget, secret
+) -> None:  # noqa: F811
     token, conversation = visit(client, demo, widget, "hello")
     claims = {"user_id": "u-cn", "phone": NATIONAL_MOBILE, "identifier_hash": signed(secret, "u-cn")}
     in_us = identify(client, widget, token, **claims)
