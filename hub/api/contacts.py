@@ -9,10 +9,10 @@ from __future__ import annotations
 import csv
 import io
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, get, patch, post
+from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
@@ -20,9 +20,10 @@ from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import customers, events
+from hub import contact_import, customers, events
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
+from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
 from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Ticket, Workspace, utcnow
@@ -64,11 +65,59 @@ class ContactChanges(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, Meta(max_length=10000)] | UnsetType = UNSET
 
 
+class RefusedRow(msgspec.Struct):
+    line: int
+    """The file line the row starts on; the header is line 1."""
+    reason: str
+
+
+class ContactImport(msgspec.Struct):
+    created: int
+    updated: int
+    refused: list[RefusedRow]
+    """The rows not imported, by line, with the reason; every other row was."""
+
+
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: Id
     """The contact merged away into the one in the path."""
     dry_run: bool = False
     """Answer what would move and which values would win, and change nothing."""
+
+
+def apply_changes(contact: Contact, data: ContactChanges) -> None:
+    """What a PATCH (or an imported row) sets; fields left out stay as they are."""
+    if not isinstance(data.name, UnsetType):
+        contact.name = fold_text(data.name or "") or None
+    if not isinstance(data.attributes, UnsetType):
+        attributes = dict(contact.attributes)
+        for key, value in data.attributes.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if len(attributes) > MAX_ATTRIBUTES:
+            raise ApiError(
+                422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
+            )
+        contact.attributes = attributes
+    if not isinstance(data.tags, UnsetType):
+        contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
+    if not isinstance(data.vip_level, UnsetType):
+        contact.vip_level = data.vip_level
+    if not isinstance(data.notes, UnsetType):
+        contact.notes = data.notes
+    contact.updated_at = utcnow()
+
+
+def _imported_profile(contact: Contact, fields: dict[str, Any]) -> None:
+    """An imported row's profile, checked as a PATCH body is."""
+    try:
+        apply_changes(contact, msgspec.convert(fields, ContactChanges))
+    except msgspec.ValidationError as error:
+        raise contact_import.RowRefused(str(error)) from None
+    except ApiError as error:
+        raise contact_import.RowRefused(error.detail) from None
 
 
 async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
@@ -187,15 +236,6 @@ def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) 
     )
 
 
-EXPORT_COLUMNS = ("id", "name", "vip_level", "tags", "identities", "attributes", "notes", "created_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    """A customer's own text opened in a spreadsheet is never run as a formula (`=HYPERLINK(...)` as a name)."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
-
-
 def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIdentityView]]) -> str:
     """One row per contact; identities and attributes as JSON cells, so every kind and value survives."""
     out = io.StringIO()
@@ -205,12 +245,12 @@ def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIden
         writer.writerow(
             [
                 contact.id,
-                _cell(contact.name or ""),
+                spreadsheet_safe(contact.name or ""),
                 contact.vip_level,
-                _cell("\n".join(contact.tags)),
+                spreadsheet_safe("\n".join(contact.tags)),
                 msgspec.json.encode(identities[contact.id]).decode(),
                 msgspec.json.encode(contact.attributes).decode(),
-                _cell(contact.notes),
+                spreadsheet_safe(contact.notes),
                 contact.created_at.isoformat(),
             ]
         )
@@ -328,27 +368,7 @@ class ContactController(Controller):
         """Edit name, attributes, tags, VIP level and notes; an audit entry records what changed."""
         contact = await load_contact(session, caller, contact_id)
         before = customers.Profile.of(contact)
-        if not isinstance(data.name, UnsetType):
-            contact.name = fold_text(data.name or "") or None
-        if not isinstance(data.attributes, UnsetType):
-            attributes = dict(contact.attributes)
-            for key, value in data.attributes.items():
-                if value is None:
-                    attributes.pop(key, None)
-                else:
-                    attributes[key] = value
-            if len(attributes) > MAX_ATTRIBUTES:
-                raise ApiError(
-                    422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
-                )
-            contact.attributes = attributes
-        if not isinstance(data.tags, UnsetType):
-            contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
-        if not isinstance(data.vip_level, UnsetType):
-            contact.vip_level = data.vip_level
-        if not isinstance(data.notes, UnsetType):
-            contact.notes = data.notes
-        contact.updated_at = utcnow()
+        apply_changes(contact, data)
         session.add(
             AuditEntry(
                 workspace_id=contact.workspace_id,
@@ -362,6 +382,52 @@ class ContactController(Controller):
         )
         await session.commit()
         return await _detail(session, contact)
+
+    @post(
+        "/import",
+        status_code=200,
+        request_max_body_size=contact_import.MAX_IMPORT_BYTES,
+        responses=error_responses(400, 401, 413, 422),
+    )
+    async def import_contacts(
+        self, request: Request, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
+    ) -> ContactImport:
+        """The body is a CSV file (UTF-8) in the export's columns; only `identities` is required. A row whose
+        `id` names a live contact updates it, any other row creates one. Bad rows are answered in `refused` by
+        line with the reason, and the good rows are imported; an identity of another contact refuses its row."""
+        try:
+            text = (await request.body()).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_encoding", "The file must be UTF-8.") from None
+        try:
+            rows, unreadable = contact_import.read_rows(text)
+        except contact_import.FileRefused as error:
+            raise ApiError(
+                422, "invalid_file", f"{error}.", extra=[{"field": "body", "message": str(error)}]
+            ) from None
+        workspace = await session.get_one(Workspace, caller.workspace_id)
+        created, updated, refused = await contact_import.import_rows(
+            session, caller.workspace_id, workspace.default_region, rows, _imported_profile
+        )
+        session.add(
+            AuditEntry(
+                workspace_id=caller.workspace_id,
+                actor_type=_actor_type(caller),
+                actor_id=caller.agent_id,
+                action="contacts.imported",
+                subject_type="workspace",
+                subject_id=caller.workspace_id,
+                details={"created": created, "updated": updated, "refused": len(unreadable) + len(refused)},
+            )
+        )
+        await session.commit()
+        return ContactImport(
+            created=created,
+            updated=updated,
+            refused=[
+                RefusedRow(line=line, reason=reason) for line, reason in sorted([*unreadable, *refused])
+            ],
+        )
 
     @post("/{contact_id:str}/merge", status_code=200, responses=error_responses(400, 401, 404, 410, 413, 422))
     async def merge(

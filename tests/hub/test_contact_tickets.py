@@ -6,7 +6,8 @@ from typing import Any
 
 from litestar.testing import TestClient
 
-from tests.hub.test_contacts import api, contact, contact_of_conversation, visit, widget  # noqa: F401
+from tests.conftest import inbox_of
+from tests.hub.test_contacts import api, contact, contact_of_conversation, visit
 
 
 def open_ticket(
@@ -24,8 +25,10 @@ def statuses(view: dict[str, Any]) -> dict[str, str]:
 
 
 def test_the_contact_view_shows_its_tickets_and_they_follow_a_merge_and_its_undo(
-    client, demo, widget
-) -> None:  # noqa: F811
+    client,
+    demo,
+) -> None:
+    widget = inbox_of(demo, "webchat")["widget_token"]
     _token, first = visit(client, demo, widget, "my parcel is late")
     _token, second = visit(client, demo, widget, "refund please")
     keep = contact_of_conversation(client, demo, first["id"])

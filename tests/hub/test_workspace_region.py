@@ -10,10 +10,9 @@ from litestar.testing import TestClient
 from pydantic import BaseModel
 
 from connectors import PermanentSendError
-
-from tests.conftest import assert_error_shape, bearer, wait_for
+from tests.conftest import assert_error_shape, bearer, inbox_of, wait_for
 from tests.hub.signed_json_channel import SignedJsonChannel
-from tests.hub.test_contacts import api, contact, identify, signed, visit, widget, secret  # noqa: F401
+from tests.hub.test_contacts import api, contact, identify, signed, visit
 
 NATIONAL_MOBILE = "139 0013 9000"
 """A mainland China mobile written as a Chinese customer writes it: no country code."""
@@ -61,8 +60,11 @@ def test_an_admin_sets_the_region_and_bad_regions_are_refused(client, demo) -> N
 
 
 def test_identify_and_search_read_national_numbers_in_the_workspace_region(
-    client, demo, widget, secret
-) -> None:  # noqa: F811
+    client,
+    demo,
+) -> None:
+    webchat = inbox_of(demo, "webchat")
+    widget, secret = webchat["widget_token"], webchat["identity_secret"]
     token, conversation = visit(client, demo, widget, "hello")
     claims = {"user_id": "u-cn", "phone": NATIONAL_MOBILE, "identifier_hash": signed(secret, "u-cn")}
     in_us = identify(client, widget, token, **claims)
