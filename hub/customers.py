@@ -455,6 +455,8 @@ async def undo_merge(
     identity; what came in on the survivor's own identities stays.
     """
     details = audit.details
+    if "merged_contact_id" not in details:
+        raise MergeNotUndoable("One of the contacts was erased since; there is nothing to give back.")
     survivor = await session.get_one(Contact, audit.subject_id)
     restored = await session.get_one(Contact, details["merged_contact_id"])
     if restored.merged_into != survivor.id or survivor.merged_into is not None:

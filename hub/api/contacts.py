@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -24,9 +25,11 @@ from hub import contact_import, customers, events
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
+from hub.erasure import erase_contact as erasure_of
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
 from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Ticket, Workspace, utcnow
+from hub.runtime import Hub
 from hub.tickets import ticket_view
 from hub.views import (
     ContactDetail,
@@ -78,6 +81,20 @@ class ContactImport(msgspec.Struct):
     """The rows not imported, by line, with the reason; every other row was."""
 
 
+class ContactErased(msgspec.Struct):
+    """What was erased, in anonymous counts (the audit entry keeps the same)."""
+
+    contact_ids: list[str]
+    """The contact and the contacts that had been merged into it."""
+    conversations: int
+    """Conversations kept, emptied of their messages' content, for reports."""
+    messages: int
+    files: int
+    identities: int
+    tickets: int
+    audit_id: str
+
+
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: Id
     """The contact merged away into the one in the path."""
@@ -121,7 +138,8 @@ def _imported_profile(contact: Contact, fields: dict[str, Any]) -> None:
 
 
 async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
-    """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one."""
+    """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one, 410
+    `contact_erased` for an erased one (a tombstone merged into an erased contact was erased with it)."""
     contact = (
         await session.exec(
             select(Contact).where(Contact.id == contact_id, Contact.workspace_id == caller.workspace_id)
@@ -129,6 +147,8 @@ async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -
     ).first()
     if contact is None:
         raise ApiError(404, "contact_not_found", f"No contact {contact_id} in your workspace.")
+    if contact.erased_at is not None:
+        raise ApiError(410, "contact_erased", f"Contact {contact_id} was erased on request.")
     if contact.merged_into is not None:
         survivor = contact.merged_into
         while (following := await session.get(Contact, survivor)) is not None and following.merged_into:
@@ -282,7 +302,9 @@ class ContactController(Controller):
     ) -> ContactPage:
         """Contacts of the workspace (merged ones left out), newest first; pass `next_cursor` back for more."""
         statement = select(Contact).where(
-            Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None)
+            Contact.workspace_id == caller.workspace_id,
+            col(Contact.merged_into).is_(None),
+            col(Contact.erased_at).is_(None),
         )
         if q:
             workspace = await session.get_one(Workspace, caller.workspace_id)
@@ -324,7 +346,11 @@ class ContactController(Controller):
             (
                 await session.exec(
                     select(Contact)
-                    .where(Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None))
+                    .where(
+                        Contact.workspace_id == caller.workspace_id,
+                        col(Contact.merged_into).is_(None),
+                        col(Contact.erased_at).is_(None),
+                    )
                     .order_by(col(Contact.id))
                 )
             ).all()
@@ -428,6 +454,29 @@ class ContactController(Controller):
                 RefusedRow(line=line, reason=reason) for line, reason in sorted([*unreadable, *refused])
             ],
         )
+
+    @post("/{contact_id:str}/erase", status_code=200, responses=error_responses(400, 401, 403, 404, 410))
+    async def erase_contact(
+        self,
+        hub: NamedDependency[Hub],
+        admin: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+    ) -> ContactErased:
+        """Erase a customer on request (admins): name, profile, identities' values, every message's content and
+        attachment, raw deliveries and events about them. Conversations and emptied message rows stay as
+        anonymous counts for reports. Irreversible; audited. The contact then answers 410 `contact_erased`."""
+        contact = await load_contact(session, admin, contact_id)
+        erasure, audit = await erasure_of(
+            session,
+            contact,
+            now=hub.now(),
+            file_id_of=hub.attachments.file_id,
+            actor_type=_actor_type(admin),
+            actor_id=admin.agent_id,
+        )
+        await session.commit()
+        return ContactErased(**asdict(erasure), audit_id=audit.id)
 
     @post("/{contact_id:str}/merge", status_code=200, responses=error_responses(400, 401, 404, 410, 413, 422))
     async def merge(
