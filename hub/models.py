@@ -185,6 +185,9 @@ class Workspace(SQLModel, table=True):
     a version other than the one it built (hub.knowledge_base)."""
     default_region: str = Field(default="US", max_length=2, sa_column_kwargs={"server_default": "US"})
     """The ISO 3166 region a phone number written without its country code is read in."""
+    masking: dict[str, Any] = _json(dict)
+    """`card_numbers`, `china_resident_ids` (both on unless false) and `templates`: what agents, live events and
+    masked webhooks see masked (normalizer.masking.MaskingRules)."""
     created_at: datetime = _created()
 
 
@@ -430,6 +433,8 @@ class WebhookSubscription(SQLModel, table=True):
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, sa_type=Text)
     """Why the hub disabled the subscription (its deliveries kept failing); None when enabled or disabled by hand."""
+    mask_sensitive: bool = False
+    """Payloads sent masked with the workspace's masking rules (card and ID numbers, its templates)."""
     last_sequence: int = 0
     """The `sequence` of the last event dispatched to it: each event it is sent carries the next one."""
     created_at: datetime = _created()

@@ -463,6 +463,8 @@ class WebhookSubscriptionView(msgspec.Struct):
     """Why the hub disabled the subscription (its deliveries kept failing); null otherwise."""
     created_at: datetime
     updated_at: datetime
+    mask_sensitive: bool
+    """Payloads are sent with the workspace's masking rules applied (card and ID numbers, its templates)."""
 
 
 class WebhookSubscriptionCreated(WebhookSubscriptionView):

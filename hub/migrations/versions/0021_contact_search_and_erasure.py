@@ -1,4 +1,4 @@
-"""contact search indexes, contact tickets, erasure
+"""contact search indexes, contact tickets, erasure, masking settings
 
 Revision ID: 0021
 Revises: 0017
@@ -7,7 +7,8 @@ Create Date: 2026-11-27 02:30:00
 Contact search by any part of a name reads a trigram index on PostgreSQL (pg_trgm, created here when the
 database allows it; otherwise a plain index of the same name, and name search scans); search by an identity's
 value, whatever its scope, reads ix_identity_value. The contact view lists tickets by contact. A contact erased
-on request keeps its row, marked, as the anonymous owner of its conversations.
+on request keeps its row, marked, as the anonymous owner of its conversations. A workspace keeps its masking
+rules; a webhook subscription may ask for masked payloads.
 """
 
 from alembic import op
@@ -36,6 +37,10 @@ def _trigrams_available() -> bool:
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('workspace') as batch:
+        batch.add_column(sa.Column('masking', sa.JSON(), nullable=False, server_default='{}'))
+    with op.batch_alter_table('webhook_subscription') as batch:
+        batch.add_column(sa.Column('mask_sensitive', sa.Boolean(), nullable=False, server_default=sa.false()))
     with op.batch_alter_table('contact') as batch:
         batch.add_column(sa.Column('erased_at', sa.DateTime(timezone=True), nullable=True))
     if _trigrams_available():
@@ -53,3 +58,7 @@ def downgrade() -> None:
     op.drop_index('ix_contact_name_trgm', table_name='contact')
     with op.batch_alter_table('contact') as batch:
         batch.drop_column('erased_at')
+    with op.batch_alter_table('webhook_subscription') as batch:
+        batch.drop_column('mask_sensitive')
+    with op.batch_alter_table('workspace') as batch:
+        batch.drop_column('masking')
