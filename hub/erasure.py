@@ -4,7 +4,8 @@ What stays is what carries nobody's data: the contact row (marked `erased_at`, i
 of its conversations, the conversations (inbox, status, times) and the message rows emptied of their content
 (direction, sender type, status, times), so reports count them as before. Identities keep their rows, which
 conversations point to, with their values replaced by an anonymous one: the customer writing again is a new
-contact. The contacts merged into it (tombstones that keep their own profiles) are erased with it.
+contact. The pages their browser reported go too. The contacts merged into it (tombstones that keep their own
+profiles) are erased with it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from hub.models import (
     MergeSuggestion,
     Message,
     OutboxEvent,
+    PageView,
     StoredFile,
     Ticket,
     WebhookDelivery,
@@ -145,9 +147,24 @@ async def erase_contact(
         .values(details={"erased": True})
     )
     await session.execute(
+        delete(PageView).where(
+            col(PageView.workspace_id) == workspace_id, col(PageView.contact_id).in_(contact_ids)
+        )
+    )
+    await session.execute(
         update(Contact)
         .where(col(Contact.id).in_(contact_ids))
-        .values(name=None, attributes={}, tags=[], notes="", vip_level=0, erased_at=now, updated_at=now)
+        .values(
+            name=None,
+            attributes={},
+            tags=[],
+            notes="",
+            vip_level=0,
+            time_zone=None,
+            language=None,
+            erased_at=now,
+            updated_at=now,
+        )
     )
     erasure = Erasure(
         contact_ids=contact_ids,

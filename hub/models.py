@@ -270,11 +270,29 @@ class Contact(SQLModel, table=True):
     vip_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     notes: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     merged_into: str | None = Field(default=None, foreign_key="contact.id")
+    time_zone: str | None = Field(default=None, max_length=64)
+    """The IANA time zone the customer's browser last gave (where they are, roughly)."""
+    language: str | None = Field(default=None, max_length=35)
+    """The language tag the customer's browser last gave."""
     erased_at: datetime | None = _when()
     """When the customer's personal data and messages were erased on request (hub.erasure); the row stays as
     the anonymous owner of its conversations, which reports count."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class PageView(SQLModel, table=True):
+    """A page the customer's browser reported (hub.journey): the newest MAX_PAGES per contact are kept."""
+
+    __tablename__ = "page_view"
+    __table_args__ = (Index("ix_page_view_contact", "contact_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    contact_id: str = Field(foreign_key="contact.id", max_length=36)
+    url: str = Field(sa_type=Text)
+    title: str = Field(default="", max_length=300)
+    referrer: str | None = Field(default=None, sa_type=Text)
+    viewed_at: datetime = _created()
 
 
 class MergeSuggestion(SQLModel, table=True):

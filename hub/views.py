@@ -37,6 +37,7 @@ __all__ = [
     "ContactIdentityView",
     "ContactMerged",
     "ContactPage",
+    "ContactPageViewed",
     "ContactSummary",
     "ConversationAssigned",
     "ConversationCreated",
@@ -61,6 +62,7 @@ __all__ = [
     "MessagePage",
     "MessageUpdated",
     "MessageView",
+    "PageViewView",
     "PasswordChanged",
     "QueueEntry",
     "ReplyWindowView",
@@ -554,6 +556,21 @@ class ContactSummary(msgspec.Struct):
     created_at: datetime
 
 
+class PageViewView(msgspec.Struct):
+    url: str
+    """The page's address without its query string or fragment."""
+    title: str
+    referrer: str | None
+    viewed_at: datetime
+
+
+class ContactPageViewed(WorkspaceEvent, tag="contact.page_viewed"):
+    """On the agents' socket only (not recorded in the outbox, not sent to webhooks): the page a visitor is on now."""
+
+    contact_id: str
+    page: PageViewView
+
+
 class ContactDetail(ContactSummary):
     attributes: dict[str, Any]
     notes: str
@@ -566,6 +583,16 @@ class ContactDetail(ContactSummary):
     """The first page of the timeline, most recent first; `GET /contacts/{id}/conversations` pages on."""
     tickets: TicketPage
     """The contact's newest tickets on every channel, with their status; `GET /tickets?contact_id=` pages on."""
+    current_page: PageViewView | None
+    """The page the visitor's browser last reported (web chat)."""
+    recent_pages: list[PageViewView]
+    """The pages the visitor's browser reported, newest first (at most 50 are kept)."""
+    time_zone: str | None
+    """The IANA time zone the browser gave: where the customer is, roughly."""
+    language: str | None
+    """The language tag the browser gave."""
+    first_channel: str | None
+    """The channel kind of the customer's first conversation (`webchat`, `email`, ...): where they came from."""
 
 
 class ContactPage(msgspec.Struct):

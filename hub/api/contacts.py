@@ -21,14 +21,24 @@ from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import contact_import, customers, events
+from hub import contact_import, customers, events, journey
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
 from hub.erasure import erase_contact as erasure_of
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
-from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Ticket, Workspace, utcnow
+from hub.models import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    Identity,
+    Inbox,
+    MergeSuggestion,
+    Ticket,
+    Workspace,
+    utcnow,
+)
 from hub.runtime import Hub
 from hub.tickets import ticket_view
 from hub.views import (
@@ -551,6 +561,7 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
         )
     ).one()
     first_seen: datetime | None = seen[0]
+    pages = await journey.recent_pages(session, contact)
     suggestions = (
         await session.exec(
             select(MergeSuggestion)
@@ -583,7 +594,25 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
         ],
         conversations=await _timeline(session, contact, None, TIMELINE_PAGE),
         tickets=await _tickets(session, contact),
+        current_page=pages[0] if pages else None,
+        recent_pages=pages,
+        time_zone=contact.time_zone,
+        language=contact.language,
+        first_channel=await _first_channel(session, contact),
     )
+
+
+async def _first_channel(session: AsyncSession, contact: Contact) -> str | None:
+    """The channel kind of the contact's first conversation: where the customer came from."""
+    return (
+        await session.exec(
+            select(Inbox.kind)
+            .join(Conversation, col(Conversation.inbox_id) == col(Inbox.id))
+            .where(Conversation.workspace_id == contact.workspace_id, Conversation.contact_id == contact.id)
+            .order_by(col(Conversation.created_at), col(Conversation.id))
+            .limit(1)
+        )
+    ).first()
 
 
 async def _tickets(session: AsyncSession, contact: Contact) -> TicketPage:
