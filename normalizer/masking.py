@@ -91,7 +91,9 @@ class MaskingRules:
     _patterns: tuple[re.Pattern[str], ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "_patterns", tuple(template_pattern(template) for template in self.templates))
+        object.__setattr__(
+            self, "_patterns", tuple(template_pattern(template) for template in self.templates)
+        )
 
     def mask(self, text: str) -> str:
         if self.china_resident_ids:
