@@ -318,20 +318,25 @@ class ContactController(Controller):
         )
         if q:
             workspace = await session.get_one(Workspace, caller.workspace_id)
+            candidates = _search_values(q, workspace.default_region)
             matches = [
                 and_(col(Identity.value) == value, col(Identity.kind) == kind)
                 if kind
                 else col(Identity.value) == value
-                for kind, value in _search_values(q, workspace.default_region)
+                for kind, value in candidates
             ]
             by_identity = select(Identity.contact_id).where(
                 Identity.workspace_id == caller.workspace_id, or_(*matches)
             )
-            by_name = select(Contact.id).where(
-                Contact.workspace_id == caller.workspace_id,
-                col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
-            )
-            statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
+            if len(candidates) > 1:
+                # A valid phone number or email address is no part of anyone's name: the name index is not read.
+                statement = statement.where(col(Contact.id).in_(by_identity))
+            else:
+                by_name = select(Contact.id).where(
+                    Contact.workspace_id == caller.workspace_id,
+                    col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
+                )
+                statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
         if cursor:
             statement = statement.where(col(Contact.id) < cursor)
         if tag:

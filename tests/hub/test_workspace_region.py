@@ -39,11 +39,8 @@ def set_region(client: TestClient, demo: dict[str, Any], region: str) -> Any:
 
 
 def test_an_admin_sets_the_region_and_bad_regions_are_refused(client, demo) -> None:
-    assert api(client, demo, "GET", "/workspace").json() == {
-        "default_region": "US",
-        "id": demo["workspace_id"],
-        "name": api(client, demo, "GET", "/workspace").json()["name"],
-    }
+    workspace = api(client, demo, "GET", "/workspace").json()
+    assert (workspace["id"], workspace["default_region"]) == (demo["workspace_id"], "US")
     for region, status in (("ZZ", 422), ("UK", 422), ("USA", 400), ("", 400), ("0", 400)):
         refused = set_region(client, demo, region)
         assert refused.status_code == status, (region, refused.text)
