@@ -1,7 +1,8 @@
-"""Contacts: one customer across channels. Read, search and edit them, merge two (with a dry run), undo a merge.
+"""Contacts: one customer across channels. Read, search and edit them, merge two (with a dry run), undo a merge,
+import and export them as CSV, erase one on request.
 
 A merged contact's id keeps answering: 410 `contact_merged`, with the surviving contact's id in `errors` and in
-the Location header, so a CRM holding the old id can follow it.
+the Location header, so a CRM holding the old id can follow it. An erased one answers 410 `contact_erased`.
 """
 
 from __future__ import annotations
