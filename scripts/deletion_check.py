@@ -244,7 +244,7 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_contacts.py::test_card_and_id_numbers_are_masked_for_agents_until_an_admin_reveals_them",
         ),
-        starts_with="mask_sensitive(view.text)",
+        starts_with="rules.mask(view.text)",
         replacement="view.text",
     ),
     Deletion(
