@@ -35,6 +35,7 @@ __all__ = [
     "CustomerClaims",
     "CustomerFeed",
     "CustomerMessage",
+    "CustomerPage",
     "ErrorBody",
     "ErrorField",
     "RouteError",
@@ -135,6 +136,19 @@ class CustomerClaims:
     verified: bool
 
 
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """A page the customer's browser is on, as the channel's client reports it: the address without its query
+    or fragment (where a form's values would be), the title, where they came from, and what the browser says of
+    its time zone and language."""
+
+    url: str
+    title: str
+    referrer: str | None
+    time_zone: str | None
+    language: str | None
+
+
 class CustomerFeed(Protocol):
     def start(self) -> None:
         """Begin handing the customer's events to the socket: call it once the socket's first frame is sent."""
@@ -211,6 +225,10 @@ class ChannelServices(Protocol):
         """Link `customer` to the contact its verified claims name (merging its anonymous conversations into it), or
         keep unverified claims as its attributes (a match with another contact becomes a merge suggestion).
         Raises RouteError 422 `invalid_identity` for a claimed phone or email that cannot be one."""
+        ...
+
+    async def page_view(self, connector: Connector, customer: IdentityRef, page: CustomerPage) -> None:
+        """Keep the page on the customer's contact (its recent pages, bounded) and show it to the agents live."""
         ...
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:

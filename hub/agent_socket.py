@@ -19,6 +19,7 @@ from sqlmodel import col
 from hub.api.agents import presence_changed
 from hub.auth import SESSION_COOKIE, Caller, authenticate, check_csrf
 from hub.errors import ApiError
+from hub.masking import MaskedEvents, workspace_rules
 from hub.models import Agent
 from hub.realtime import (
     SOCKET_GONE,
@@ -71,7 +72,10 @@ async def agent_socket(socket: WebSocket) -> None:
             return
         await _set_presence(hub, caller, AgentPresence.ONLINE)
         try:
-            async with realtime.socket_feed(socket, [workspace_channel(caller.workspace_id)]) as feed:
+            async with hub.database.session() as session:
+                rules = await workspace_rules(session, caller.workspace_id)
+            events = MaskedEvents(socket, rules)
+            async with realtime.socket_feed(events, [workspace_channel(caller.workspace_id)]) as feed:
                 await socket.send_json(
                     SocketReady(workspace_id=caller.workspace_id, agent_id=caller.agent_id)
                 )

@@ -22,17 +22,25 @@ from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors import Connector, UndeclaredIdentityKind
-from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerClaims, CustomerFeed, CustomerMessage
-from hub import customers, events, inbound
+from connectors.routes import (
+    CHANNEL_SERVICES,
+    AcceptedMessage,
+    CustomerClaims,
+    CustomerFeed,
+    CustomerMessage,
+    CustomerPage,
+)
+from hub import customers, events, inbound, journey
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
 from hub.fields import looks_like_token
 from hub.models import Conversation, Identity, Inbox, Message, StoredFile, Workspace
 from hub.ratelimit import RateLimiter, enforce
-from hub.realtime import Fanout, audience_channel
+from hub.realtime import Fanout, audience_channel, workspace_channel
 from hub.runtime import Hub
 from hub.statuses import MessageDirection, MessageStatus
+from hub.views import ContactPageViewed
 from normalizer import Attachment, IdentityRef, InboundMessage, InvalidIdentity
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
@@ -231,6 +239,26 @@ class HubChannelServices:
                     except IntegrityError:
                         if attempt == IDENTIFY_ATTEMPTS - 1:
                             raise
+
+    async def page_view(self, connector: Connector, customer: IdentityRef, page: CustomerPage) -> None:
+        """Tried again when another request created the visitor's contact meanwhile, as identify is."""
+        workspace_id = connector.inbox.workspace_id
+        for attempt in range(IDENTIFY_ATTEMPTS):
+            with outages_as_route_errors():
+                async with self._hub.database.session() as session:
+                    workspace = await session.get_one(Workspace, workspace_id)
+                    try:
+                        contact_id, row = await journey.record_page(
+                            session, workspace_id, workspace.default_region, customer, page, self._hub.now()
+                        )
+                        await session.commit()
+                    except IntegrityError:
+                        if attempt == IDENTIFY_ATTEMPTS - 1:
+                            raise
+                        continue
+                event = ContactPageViewed(contact_id=contact_id, page=journey.page_view(row))
+                await self._hub.publisher.publish(event, [workspace_channel(workspace_id)])
+                return
 
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():

@@ -13,7 +13,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from connectors.routes import CustomerClaims
 from hub import events
 from hub.ids import new_id
-from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, row_values, utcnow
+from hub.models import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    Identity,
+    MergeSuggestion,
+    Ticket,
+    row_values,
+    utcnow,
+)
 from normalizer import IdentityRef, normalize_identity
 
 __all__ = [
@@ -115,14 +124,19 @@ class CustomerDirectory:
         sender: IdentityRef,
         linked: tuple[IdentityRef, ...] = (),
         name: str | None = None,
+        *,
+        region: str,
     ) -> tuple[str, str]:
-        """The ids of the contact and identity of `sender`, created when new (inserted by `flush`).
+        """The ids of the contact and identity of `sender`, created when new (inserted by `flush`); phone
+        numbers are read in the workspace's `region`.
 
         Verified linked identities (e.g. a cross-app id the channel asserts) that already belong to
         another contact merge the two, so one person has one contact.
         """
-        sender = normalize_identity(sender)
-        verified_links = [normalize_identity(identity) for identity in linked if identity.verified]
+        sender = normalize_identity(sender, default_region=region)
+        verified_links = [
+            normalize_identity(identity, default_region=region) for identity in linked if identity.verified
+        ]
         wanted = [sender, *verified_links]
         await self.load([(workspace_id, identity) for identity in wanted])
         found_contacts = [
@@ -271,6 +285,7 @@ class MergePlan:
     merged_id: str
     identity_ids: list[str]
     conversation_ids: list[str]
+    ticket_ids: list[str]
     profile: Profile
     dropped_attributes: dict[str, Any]
 
@@ -281,8 +296,11 @@ async def plan_merge(session: AsyncSession, survivor: Contact, merged: Contact) 
     conversation_ids = (
         await session.exec(select(Conversation.id).where(Conversation.contact_id == merged.id))
     ).all()
+    ticket_ids = (await session.exec(select(Ticket.id).where(Ticket.contact_id == merged.id))).all()
     profile, dropped = merged_profile(Profile.of(survivor), Profile.of(merged))
-    return MergePlan(survivor.id, merged.id, list(identity_ids), list(conversation_ids), profile, dropped)
+    return MergePlan(
+        survivor.id, merged.id, list(identity_ids), list(conversation_ids), list(ticket_ids), profile, dropped
+    )
 
 
 async def merge_contacts(
@@ -307,6 +325,9 @@ async def merge_contacts(
     await session.execute(
         update(Conversation).where(col(Conversation.contact_id) == merged.id).values(contact_id=survivor.id)
     )
+    await session.execute(
+        update(Ticket).where(col(Ticket.contact_id) == merged.id).values(contact_id=survivor.id)
+    )
     await _drop_suggestions_between(session, survivor.id, merged.id)
     now = utcnow()
     plan.profile.apply_to(survivor)
@@ -325,6 +346,7 @@ async def merge_contacts(
             "reason": reason,
             "identity_ids": plan.identity_ids,
             "conversation_ids": plan.conversation_ids,
+            "ticket_ids": plan.ticket_ids,
             "dropped_attributes": plan.dropped_attributes,
             "before": before,
         },
@@ -359,13 +381,13 @@ async def identify(
     directory = CustomerDirectory(session)
     if claims.verified and claimed:
         contact_id, _ = await directory.resolve(
-            workspace_id, claimed[0], linked=(*claimed[1:], visitor), name=claims.name
+            workspace_id, claimed[0], linked=(*claimed[1:], visitor), name=claims.name, region=region
         )
         await directory.flush()
         for identity in claimed:
             directory.identity_row(workspace_id, identity).verified = True
         return contact_id
-    contact_id, _ = await directory.resolve(workspace_id, visitor, name=claims.name)
+    contact_id, _ = await directory.resolve(workspace_id, visitor, name=claims.name, region=region)
     await directory.flush()
     if claimed:
         contact = await session.get_one(Contact, contact_id)
@@ -433,6 +455,8 @@ async def undo_merge(
     identity; what came in on the survivor's own identities stays.
     """
     details = audit.details
+    if "merged_contact_id" not in details:
+        raise MergeNotUndoable("One of the contacts was erased since; there is nothing to give back.")
     survivor = await session.get_one(Contact, audit.subject_id)
     restored = await session.get_one(Contact, details["merged_contact_id"])
     if restored.merged_into != survivor.id or survivor.merged_into is not None:
@@ -452,6 +476,19 @@ async def undo_merge(
             or_(
                 col(Conversation.id).in_(details["conversation_ids"]),
                 col(Conversation.identity_id).in_(identity_ids),
+            ),
+        )
+        .values(contact_id=restored.id)
+    )
+    await session.execute(
+        update(Ticket)
+        .where(
+            col(Ticket.contact_id) == survivor.id,
+            or_(
+                col(Ticket.id).in_(details.get("ticket_ids", [])),
+                col(Ticket.conversation_id).in_(
+                    select(Conversation.id).where(Conversation.contact_id == restored.id)
+                ),
             ),
         )
         .values(contact_id=restored.id)

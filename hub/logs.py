@@ -1,4 +1,5 @@
-"""Structured logs (key=value or JSON, one event per line): credentials redacted, phone and order numbers masked.
+"""Structured logs (key=value or JSON, one event per line): credentials redacted; bank card and China resident ID
+numbers (normalizer.masking's built-in kinds), phone and order numbers masked.
 
 Every process logs through the one handler `configure_logging` installs: the hub's own loggers,
 uvicorn's (started with `log_config=None`), Dramatiq's, and Litestar's (`LitestarLogging`).
@@ -14,6 +15,8 @@ from pathlib import Path
 import websockets
 from litestar.logging import BaseLoggingConfig
 from litestar.types import GetLogger
+
+from normalizer.masking import mask_sensitive
 
 __all__ = ["LitestarLogging", "configure_logging", "mask_pii", "redact_credentials"]
 
@@ -50,7 +53,7 @@ class _MaskingFormatter(logging.Formatter):
         self._as_json = as_json
 
     def format(self, record: logging.LogRecord) -> str:
-        message = redact_credentials(mask_pii(record.getMessage()))
+        message = redact_credentials(mask_pii(mask_sensitive(record.getMessage())))
         if self._as_json:
             entry = {
                 "time": self.formatTime(record),

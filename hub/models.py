@@ -185,6 +185,9 @@ class Workspace(SQLModel, table=True):
     a version other than the one it built (hub.knowledge_base)."""
     default_region: str = Field(default="US", max_length=2, sa_column_kwargs={"server_default": "US"})
     """The ISO 3166 region a phone number written without its country code is read in."""
+    masking: dict[str, Any] = _json(dict)
+    """`card_numbers`, `china_resident_ids` (both on unless false) and `templates`: what agents, live events and
+    masked webhooks see masked (normalizer.masking.MaskingRules)."""
     created_at: datetime = _created()
 
 
@@ -252,6 +255,13 @@ class Inbox(SQLModel, table=True):
 
 
 class Contact(SQLModel, table=True):
+    __table_args__ = (
+        Index(
+            "ix_contact_name_trgm", "name", postgresql_using="gin", postgresql_ops={"name": "gin_trgm_ops"}
+        ),
+    )
+    """Search by any part of a name (`ILIKE '%…%'`) reads the trigram index on PostgreSQL (pg_trgm); where the
+    extension cannot be created the migration makes a plain index of the same name, and search scans."""
     id: str = _id()
     workspace_id: str = _workspace()
     name: str | None = None
@@ -260,8 +270,29 @@ class Contact(SQLModel, table=True):
     vip_level: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     notes: str = Field(default="", sa_type=Text, sa_column_kwargs={"server_default": ""})
     merged_into: str | None = Field(default=None, foreign_key="contact.id")
+    time_zone: str | None = Field(default=None, max_length=64)
+    """The IANA time zone the customer's browser last gave (where they are, roughly)."""
+    language: str | None = Field(default=None, max_length=35)
+    """The language tag the customer's browser last gave."""
+    erased_at: datetime | None = _when()
+    """When the customer's personal data and messages were erased on request (hub.erasure); the row stays as
+    the anonymous owner of its conversations, which reports count."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class PageView(SQLModel, table=True):
+    """A page the customer's browser reported (hub.journey): the newest MAX_PAGES per contact are kept."""
+
+    __tablename__ = "page_view"
+    __table_args__ = (Index("ix_page_view_contact", "contact_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    contact_id: str = Field(foreign_key="contact.id", max_length=36)
+    url: str = Field(sa_type=Text)
+    title: str = Field(default="", max_length=300)
+    referrer: str | None = Field(default=None, sa_type=Text)
+    viewed_at: datetime = _created()
 
 
 class MergeSuggestion(SQLModel, table=True):
@@ -282,7 +313,11 @@ class MergeSuggestion(SQLModel, table=True):
 
 
 class Identity(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),)
+    __table_args__ = (
+        UniqueConstraint("workspace_id", "kind", "scope", "value", name="uq_identity"),
+        Index("ix_identity_value", "workspace_id", "value"),
+    )
+    """`ix_identity_value` serves contact search, which knows a value (and maybe its kind) but not its scope."""
     id: str = _id()
     workspace_id: str = _workspace(index=False)
     contact_id: str = Field(foreign_key="contact.id", index=True)
@@ -416,6 +451,8 @@ class WebhookSubscription(SQLModel, table=True):
     enabled: bool = True
     disabled_reason: str | None = Field(default=None, sa_type=Text)
     """Why the hub disabled the subscription (its deliveries kept failing); None when enabled or disabled by hand."""
+    mask_sensitive: bool = False
+    """Payloads sent masked with the workspace's masking rules (card and ID numbers, its templates)."""
     last_sequence: int = 0
     """The `sequence` of the last event dispatched to it: each event it is sent carries the next one."""
     created_at: datetime = _created()
@@ -603,6 +640,7 @@ class Ticket(SQLModel, table=True):
     __table_args__ = (
         Index("ix_ticket_listing", "workspace_id", "id"),
         Index("ix_ticket_sla_check", "sla_check_at"),
+        Index("ix_ticket_contact", "contact_id", "id"),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)

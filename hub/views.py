@@ -38,6 +38,7 @@ __all__ = [
     "ContactIdentityView",
     "ContactMerged",
     "ContactPage",
+    "ContactPageViewed",
     "ContactSummary",
     "ConversationAssigned",
     "ConversationCreated",
@@ -62,6 +63,7 @@ __all__ = [
     "MessagePage",
     "MessageUpdated",
     "MessageView",
+    "PageViewView",
     "PasswordChanged",
     "QueueEntry",
     "ReplyWindowView",
@@ -474,6 +476,8 @@ class WebhookSubscriptionView(msgspec.Struct):
     """Why the hub disabled the subscription (its deliveries kept failing); null otherwise."""
     created_at: datetime
     updated_at: datetime
+    mask_sensitive: bool
+    """Payloads are sent with the workspace's masking rules applied (card and ID numbers, its templates)."""
 
 
 class WebhookSubscriptionCreated(WebhookSubscriptionView):
@@ -563,6 +567,21 @@ class ContactSummary(msgspec.Struct):
     created_at: datetime
 
 
+class PageViewView(msgspec.Struct):
+    url: str
+    """The page's address without its query string or fragment."""
+    title: str
+    referrer: str | None
+    viewed_at: datetime
+
+
+class ContactPageViewed(WorkspaceEvent, tag="contact.page_viewed"):
+    """On the agents' socket only (not recorded in the outbox, not sent to webhooks): the page a visitor is on now."""
+
+    contact_id: str
+    page: PageViewView
+
+
 class ContactDetail(ContactSummary):
     attributes: dict[str, Any]
     notes: str
@@ -573,6 +592,18 @@ class ContactDetail(ContactSummary):
     merge_suggestions: list[MergeSuggestionView]
     conversations: ConversationPage
     """The first page of the timeline, most recent first; `GET /contacts/{id}/conversations` pages on."""
+    tickets: TicketPage
+    """The contact's newest tickets on every channel, with their status; `GET /tickets?contact_id=` pages on."""
+    current_page: PageViewView | None
+    """The page the visitor's browser last reported (web chat)."""
+    recent_pages: list[PageViewView]
+    """The pages the visitor's browser reported, newest first (at most 50 are kept)."""
+    time_zone: str | None
+    """The IANA time zone the browser gave: where the customer is, roughly."""
+    language: str | None
+    """The language tag the browser gave."""
+    first_channel: str | None
+    """The channel kind of the customer's first conversation (`webchat`, `email`, ...): where they came from."""
 
 
 class ContactPage(msgspec.Struct):
@@ -589,6 +620,7 @@ class MergePreview(msgspec.Struct):
     merged_contact_id: str
     identity_ids: list[str]
     conversation_ids: list[str]
+    ticket_ids: list[str]
     name: str | None
     attributes: dict[str, Any]
     """The surviving contact's attributes after the merge: its own values win."""

@@ -31,6 +31,7 @@ from hub.bot_engines import STANDARD_WEBHOOKS_KEY_PREFIX, signing_key
 from hub.events import AnyWorkspaceEvent
 from hub.ids import new_id
 from hub.jobs import retry_delay
+from hub.masking import workspace_rules
 from hub.models import AuditEntry, OutboxEvent, WebhookDelivery, WebhookSubscription, row_values
 from hub.runtime import Hub
 from hub.store import PROCESS_HOLDER
@@ -110,12 +111,18 @@ async def dispatch(hub: Hub) -> int:
             )
         ).all():
             subscriptions[subscription.workspace_id].append(subscription)
+        masking = {
+            workspace_id: await workspace_rules(session, workspace_id)
+            for workspace_id, wanting in subscriptions.items()
+            if any(subscription.mask_sensitive for subscription in wanting)
+        }
         deliveries = []
         for event in events:
             for subscription in subscriptions[event.workspace_id]:
                 if event.event_type not in subscription.events:
                     continue
                 subscription.last_sequence += 1
+                body = _envelope(event, subscription.last_sequence).decode()
                 deliveries.append(
                     row_values(
                         WebhookDelivery,
@@ -125,7 +132,7 @@ async def dispatch(hub: Hub) -> int:
                         event_id=event.id,
                         event_type=event.event_type,
                         sequence=subscription.last_sequence,
-                        body=_envelope(event, subscription.last_sequence).decode(),
+                        body=masking[event.workspace_id].mask(body) if subscription.mask_sensitive else body,
                         next_attempt_at=now,
                         give_up_at=give_up_at,
                         created_at=now,

@@ -1,6 +1,12 @@
 """The unified message model and the pure functions that normalise channel data into it."""
 
-from normalizer.identities import DEFAULT_REGION, InvalidIdentity, fold_text, normalize_identity
+from normalizer.identities import (
+    DEFAULT_REGION,
+    InvalidIdentity,
+    fold_text,
+    is_phone_region,
+    normalize_identity,
+)
 from normalizer.keys import dedupe_key
 from normalizer.model import (
     Attachment,
@@ -27,6 +33,7 @@ __all__ = [
     "clean_text",
     "dedupe_key",
     "fold_text",
+    "is_phone_region",
     "normalize_identity",
     "split_text",
 ]

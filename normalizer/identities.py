@@ -9,10 +9,15 @@ import phonenumbers
 
 from normalizer.model import IdentityKind, IdentityRef
 
-__all__ = ["DEFAULT_REGION", "InvalidIdentity", "fold_text", "normalize_identity"]
+__all__ = ["DEFAULT_REGION", "InvalidIdentity", "fold_text", "is_phone_region", "normalize_identity"]
 
 DEFAULT_REGION = "US"
 """The region a phone number without a country code is read in when the workspace names none."""
+
+
+def is_phone_region(code: str) -> bool:
+    """An ISO 3166-1 alpha-2 region (upper case) whose national phone numbers phonenumbers can read."""
+    return code in phonenumbers.SUPPORTED_REGIONS
 
 
 class InvalidIdentity(ValueError):

@@ -28,7 +28,7 @@ from litestar.openapi import ResponseSpec
 from litestar.params import Body, FromPath, JSONBody, PathParameter, QueryParameter
 
 from connectors.base import MalformedPayload
-from connectors.routes import ChannelServices, CustomerMessage, RouteError, error_responses
+from connectors.routes import ChannelServices, CustomerMessage, CustomerPage, RouteError, error_responses
 from connectors.webchat.connector import WebChatConnector, visitor_attachments
 from connectors.webchat.settings import WebChatSettings
 from connectors.webchat.tokens import InvalidVisitorToken, VisitorTokens
@@ -39,6 +39,7 @@ from connectors.webchat.wire import (
     IdentifyAnswer,
     IdentifyClaims,
     MessageCreatedFrame,
+    PageFrame,
     PostedMessage,
     ReadAnswer,
     ReadReceipt,
@@ -51,7 +52,7 @@ from connectors.webchat.wire import (
     WidgetMessage,
     WidgetPostAnswer,
 )
-from normalizer import Attachment, IdentityRef
+from normalizer import Attachment, IdentityRef, clean_text
 
 __all__ = ["routes"]
 
@@ -535,9 +536,15 @@ async def _receive_visitor_frames(services: ChannelServices, socket: WebSocket, 
         except InvalidFrame as error:
             await send_frame(socket, ErrorFrame(code="invalid_json", detail=str(error)))
             continue
+        if frame.get("type") == "page":
+            await _page_viewed(services, socket, visitor, frame)
+            continue
         if frame.get("type") != "message":
             await send_frame(
-                socket, ErrorFrame(code="unknown_frame", detail='Send {"type": "message", ...}.')
+                socket,
+                ErrorFrame(
+                    code="unknown_frame", detail='Send {"type": "message", ...} or {"type": "page", ...}.'
+                ),
             )
             continue
         client_id = frame.get("client_id")
@@ -559,6 +566,35 @@ async def _receive_visitor_frames(services: ChannelServices, socket: WebSocket, 
             )
             continue
         await send_frame(socket, AckFrame(message=posted, client_id=post.client_id, id=posted.id))
+
+
+async def _page_viewed(
+    services: ChannelServices, socket: WebSocket, visitor: Visitor, frame: dict[str, Any]
+) -> None:
+    """Keep the page the visitor is on; answer nothing unless the frame is refused."""
+    try:
+        await services.limit_rate(socket, visitor.connector, visitor.identity)
+        page = msgspec.convert(frame, PageFrame)
+        await services.page_view(
+            visitor.connector,
+            visitor.identity,
+            CustomerPage(
+                url=_without_query(page.url),
+                title=clean_text(page.title)[:300],
+                referrer=_without_query(page.referrer) or None,
+                time_zone=page.time_zone or None,
+                language=page.language or None,
+            ),
+        )
+    except msgspec.ValidationError as error:
+        await send_frame(socket, ErrorFrame(code="invalid_page", detail=str(error)))
+    except RouteError as error:
+        await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
+
+
+def _without_query(url: str) -> str:
+    """The address without its query string or fragment, where a form's values or a token would travel."""
+    return url.split("#", 1)[0].split("?", 1)[0]
 
 
 def routes() -> list[Any]:

@@ -489,6 +489,7 @@
       if (frame.visitor_token) saveToken(frame.visitor_token);
       (frame.messages || []).forEach(function (message) { receive(message, false); });
       flushOutbox();
+      reportPage();
     } else if ((frame.type === "ack" || frame.type === "message.created" || frame.type === "message.updated") &&
                frame.message) {
       if (frame.type === "ack") connected();
@@ -509,6 +510,15 @@
         fail(message, frame.detail);
       }
     }
+  }
+
+  /* The page the visitor is on, for the agent: no query string or fragment, where a form's values would be. */
+  function reportPage() {
+    var bare = function (url) { return (url || "").split(/[?#]/)[0]; };
+    var zone = "";
+    try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (e) { /* no Intl */ }
+    if (state.socket) state.socket.send(JSON.stringify({ type: "page", url: bare(location.href), title: document.title.slice(0, 300),
+      referrer: bare(document.referrer), time_zone: zone, language: navigator.language || "" }));
   }
 
   function useHttp() {

@@ -21,6 +21,7 @@ __all__ = [
     "IdentifyAnswer",
     "IdentifyClaims",
     "MessageCreatedFrame",
+    "PageFrame",
     "PostedMessage",
     "ReadAnswer",
     "ReadReceipt",
@@ -87,6 +88,19 @@ class ReadReceipt(msgspec.Struct, forbid_unknown_fields=False):
 
 class ReadAnswer(msgspec.Struct):
     read: Annotated[int, Meta(description="Replies that became read (0 when they already were).")]
+
+
+class PageFrame(msgspec.Struct, forbid_unknown_fields=False):
+    """A `page` frame on the widget socket: the page the visitor is on, sent by the widget when its socket is
+    ready. The widget sends no query string or fragment, and the hub drops any it gets: no form contents."""
+
+    url: Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\x00-\x20\x7f]*$")]
+    title: Annotated[str, Meta(max_length=300)] = ""
+    referrer: Annotated[str, Meta(max_length=2048, pattern=r"^(https?://[^\x00-\x20\x7f]*)?$")] = ""
+    time_zone: Annotated[str, Meta(max_length=64, pattern=r"^[A-Za-z0-9_+/-]*$")] = ""
+    """The browser's IANA time zone, e.g. Asia/Shanghai."""
+    language: Annotated[str, Meta(max_length=35, pattern=r"^[A-Za-z0-9-]*$")] = ""
+    """The browser's language tag, e.g. zh-CN."""
 
 
 class IdentifyClaims(msgspec.Struct, forbid_unknown_fields=False):

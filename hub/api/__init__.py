@@ -25,6 +25,7 @@ from hub.api.teams import TeamController
 from hub.api.tickets import TicketController
 from hub.api.tokens import TokenController
 from hub.api.webhooks import WebhookController
+from hub.api.workspace import WorkspaceController
 from hub.errors import error_responses
 from hub.settings import Settings
 
@@ -56,6 +57,7 @@ def api_router(settings: Settings) -> Router:
                 TokenController,
                 TeamController,
                 RoutingController,
+                WorkspaceController,
             ],
         )
     )

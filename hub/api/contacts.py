@@ -1,31 +1,47 @@
-"""Contacts: one customer across channels. Read, search and edit them, merge two (with a dry run), undo a merge.
+"""Contacts: one customer across channels. Read, search and edit them, merge two (with a dry run), undo a merge,
+import and export them as CSV, erase one on request.
 
 A merged contact's id keeps answering: 410 `contact_merged`, with the surviving contact's id in `errors` and in
-the Location header, so a CRM holding the old id can follow it.
+the Location header, so a CRM holding the old id can follow it. An erased one answers 410 `contact_erased`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, MediaType, Response, get, patch, post
+from litestar import Controller, MediaType, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import customers, events
+from hub import contact_import, customers, events, journey
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
+from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
+from hub.erasure import erase_contact as erasure_of
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
-from hub.models import AuditEntry, Contact, Conversation, Identity, MergeSuggestion, Workspace, utcnow
+from hub.models import (
+    AuditEntry,
+    Contact,
+    Conversation,
+    Identity,
+    Inbox,
+    MergeSuggestion,
+    Ticket,
+    Workspace,
+    utcnow,
+)
+from hub.runtime import Hub
+from hub.tickets import ticket_view
 from hub.views import (
     ContactDetail,
     ContactIdentityView,
@@ -35,6 +51,7 @@ from hub.views import (
     MergePreview,
     MergeSuggestionView,
     MergeUndone,
+    TicketPage,
 )
 from normalizer import IdentityKind, IdentityRef, InvalidIdentity, fold_text, normalize_identity
 
@@ -62,6 +79,33 @@ class ContactChanges(msgspec.Struct, forbid_unknown_fields=True):
     notes: Annotated[str, Meta(max_length=10000)] | UnsetType = UNSET
 
 
+class RefusedRow(msgspec.Struct):
+    line: int
+    """The file line the row starts on; the header is line 1."""
+    reason: str
+
+
+class ContactImport(msgspec.Struct):
+    created: int
+    updated: int
+    refused: list[RefusedRow]
+    """The rows not imported, by line, with the reason; every other row was."""
+
+
+class ContactErased(msgspec.Struct):
+    """What was erased, in anonymous counts (the audit entry keeps the same)."""
+
+    contact_ids: list[str]
+    """The contact and the contacts that had been merged into it."""
+    conversations: int
+    """Conversations kept, emptied of their messages' content, for reports."""
+    messages: int
+    files: int
+    identities: int
+    tickets: int
+    audit_id: str
+
+
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: Id
     """The contact merged away into the one in the path."""
@@ -69,8 +113,44 @@ class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
     """Answer what would move and which values would win, and change nothing."""
 
 
+def apply_changes(contact: Contact, data: ContactChanges) -> None:
+    """What a PATCH (or an imported row) sets; fields left out stay as they are."""
+    if not isinstance(data.name, UnsetType):
+        contact.name = fold_text(data.name or "") or None
+    if not isinstance(data.attributes, UnsetType):
+        attributes = dict(contact.attributes)
+        for key, value in data.attributes.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if len(attributes) > MAX_ATTRIBUTES:
+            raise ApiError(
+                422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
+            )
+        contact.attributes = attributes
+    if not isinstance(data.tags, UnsetType):
+        contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
+    if not isinstance(data.vip_level, UnsetType):
+        contact.vip_level = data.vip_level
+    if not isinstance(data.notes, UnsetType):
+        contact.notes = data.notes
+    contact.updated_at = utcnow()
+
+
+def _imported_profile(contact: Contact, fields: dict[str, Any]) -> None:
+    """An imported row's profile, checked as a PATCH body is."""
+    try:
+        apply_changes(contact, msgspec.convert(fields, ContactChanges))
+    except msgspec.ValidationError as error:
+        raise contact_import.RowRefused(str(error)) from None
+    except ApiError as error:
+        raise contact_import.RowRefused(error.detail) from None
+
+
 async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
-    """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one."""
+    """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one, 410
+    `contact_erased` for an erased one (a tombstone merged into an erased contact was erased with it)."""
     contact = (
         await session.exec(
             select(Contact).where(Contact.id == contact_id, Contact.workspace_id == caller.workspace_id)
@@ -78,6 +158,8 @@ async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -
     ).first()
     if contact is None:
         raise ApiError(404, "contact_not_found", f"No contact {contact_id} in your workspace.")
+    if contact.erased_at is not None:
+        raise ApiError(410, "contact_erased", f"Contact {contact_id} was erased on request.")
     if contact.merged_into is not None:
         survivor = contact.merged_into
         while (following := await session.get(Contact, survivor)) is not None and following.merged_into:
@@ -175,6 +257,7 @@ def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) 
         merged_contact_id=plan.merged_id,
         identity_ids=plan.identity_ids,
         conversation_ids=plan.conversation_ids,
+        ticket_ids=plan.ticket_ids,
         name=plan.profile.name,
         attributes=plan.profile.attributes,
         overridden_attributes=plan.dropped_attributes,
@@ -182,15 +265,6 @@ def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) 
         vip_level=plan.profile.vip_level,
         audit_id=audit_id,
     )
-
-
-EXPORT_COLUMNS = ("id", "name", "vip_level", "tags", "identities", "attributes", "notes", "created_at")
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(text: str) -> str:
-    """A customer's own text opened in a spreadsheet is never run as a formula (`=HYPERLINK(...)` as a name)."""
-    return f"'{text}" if text.startswith(FORMULA_STARTS) else text
 
 
 def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIdentityView]]) -> str:
@@ -202,12 +276,12 @@ def contacts_csv(contacts: list[Contact], identities: dict[str, list[ContactIden
         writer.writerow(
             [
                 contact.id,
-                _cell(contact.name or ""),
+                spreadsheet_safe(contact.name or ""),
                 contact.vip_level,
-                _cell("\n".join(contact.tags)),
+                spreadsheet_safe("\n".join(contact.tags)),
                 msgspec.json.encode(identities[contact.id]).decode(),
                 msgspec.json.encode(contact.attributes).decode(),
-                _cell(contact.notes),
+                spreadsheet_safe(contact.notes),
                 contact.created_at.isoformat(),
             ]
         )
@@ -239,27 +313,31 @@ class ContactController(Controller):
     ) -> ContactPage:
         """Contacts of the workspace (merged ones left out), newest first; pass `next_cursor` back for more."""
         statement = select(Contact).where(
-            Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None)
+            Contact.workspace_id == caller.workspace_id,
+            col(Contact.merged_into).is_(None),
+            col(Contact.erased_at).is_(None),
         )
         if q:
             workspace = await session.get_one(Workspace, caller.workspace_id)
+            candidates = _search_values(q, workspace.default_region)
             matches = [
                 and_(col(Identity.value) == value, col(Identity.kind) == kind)
                 if kind
                 else col(Identity.value) == value
-                for kind, value in _search_values(q, workspace.default_region)
+                for kind, value in candidates
             ]
             by_identity = select(Identity.contact_id).where(
                 Identity.workspace_id == caller.workspace_id, or_(*matches)
             )
-            statement = statement.where(
-                or_(
-                    col(Contact.id).in_(by_identity),
-                    func.lower(col(Contact.name)).like(
-                        f"%{_escaped_like(fold_text(q).lower())}%", escape="\\"
-                    ),
+            if len(candidates) > 1:
+                # A valid phone number or email address is no part of anyone's name: the name index is not read.
+                statement = statement.where(col(Contact.id).in_(by_identity))
+            else:
+                by_name = select(Contact.id).where(
+                    Contact.workspace_id == caller.workspace_id,
+                    col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
                 )
-            )
+                statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
         if cursor:
             statement = statement.where(col(Contact.id) < cursor)
         if tag:
@@ -284,7 +362,11 @@ class ContactController(Controller):
             (
                 await session.exec(
                     select(Contact)
-                    .where(Contact.workspace_id == caller.workspace_id, col(Contact.merged_into).is_(None))
+                    .where(
+                        Contact.workspace_id == caller.workspace_id,
+                        col(Contact.merged_into).is_(None),
+                        col(Contact.erased_at).is_(None),
+                    )
                     .order_by(col(Contact.id))
                 )
             ).all()
@@ -328,27 +410,7 @@ class ContactController(Controller):
         """Edit name, attributes, tags, VIP level and notes; an audit entry records what changed."""
         contact = await load_contact(session, caller, contact_id)
         before = customers.Profile.of(contact)
-        if not isinstance(data.name, UnsetType):
-            contact.name = fold_text(data.name or "") or None
-        if not isinstance(data.attributes, UnsetType):
-            attributes = dict(contact.attributes)
-            for key, value in data.attributes.items():
-                if value is None:
-                    attributes.pop(key, None)
-                else:
-                    attributes[key] = value
-            if len(attributes) > MAX_ATTRIBUTES:
-                raise ApiError(
-                    422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
-                )
-            contact.attributes = attributes
-        if not isinstance(data.tags, UnsetType):
-            contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
-        if not isinstance(data.vip_level, UnsetType):
-            contact.vip_level = data.vip_level
-        if not isinstance(data.notes, UnsetType):
-            contact.notes = data.notes
-        contact.updated_at = utcnow()
+        apply_changes(contact, data)
         session.add(
             AuditEntry(
                 workspace_id=contact.workspace_id,
@@ -362,6 +424,75 @@ class ContactController(Controller):
         )
         await session.commit()
         return await _detail(session, contact)
+
+    @post(
+        "/import",
+        status_code=200,
+        request_max_body_size=contact_import.MAX_IMPORT_BYTES,
+        responses=error_responses(400, 401, 413, 422),
+    )
+    async def import_contacts(
+        self, request: Request, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
+    ) -> ContactImport:
+        """The body is a CSV file (UTF-8) in the export's columns; only `identities` is required. A row whose
+        `id` names a live contact updates it, any other row creates one. Bad rows are answered in `refused` by
+        line with the reason, and the good rows are imported; an identity of another contact refuses its row."""
+        try:
+            text = (await request.body()).decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise ApiError(400, "invalid_encoding", "The file must be UTF-8.") from None
+        try:
+            rows, unreadable = contact_import.read_rows(text)
+        except contact_import.FileRefused as error:
+            raise ApiError(
+                422, "invalid_file", f"{error}.", extra=[{"field": "body", "message": str(error)}]
+            ) from None
+        workspace = await session.get_one(Workspace, caller.workspace_id)
+        created, updated, refused = await contact_import.import_rows(
+            session, caller.workspace_id, workspace.default_region, rows, _imported_profile
+        )
+        session.add(
+            AuditEntry(
+                workspace_id=caller.workspace_id,
+                actor_type=_actor_type(caller),
+                actor_id=caller.agent_id,
+                action="contacts.imported",
+                subject_type="workspace",
+                subject_id=caller.workspace_id,
+                details={"created": created, "updated": updated, "refused": len(unreadable) + len(refused)},
+            )
+        )
+        await session.commit()
+        return ContactImport(
+            created=created,
+            updated=updated,
+            refused=[
+                RefusedRow(line=line, reason=reason) for line, reason in sorted([*unreadable, *refused])
+            ],
+        )
+
+    @post("/{contact_id:str}/erase", status_code=200, responses=error_responses(400, 401, 403, 404, 410))
+    async def erase_contact(
+        self,
+        hub: NamedDependency[Hub],
+        admin: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+    ) -> ContactErased:
+        """Erase a customer on request (admins): name, profile, identities' values, every message's content and
+        attachment, raw deliveries and events about them. Conversations and emptied message rows stay as
+        anonymous counts for reports. Irreversible; audited. The contact then answers 410 `contact_erased`."""
+        contact = await load_contact(session, admin, contact_id)
+        erasure, audit = await erasure_of(
+            session,
+            contact,
+            now=hub.now(),
+            file_id_of=hub.attachments.file_id,
+            actor_type=_actor_type(admin),
+            actor_id=admin.agent_id,
+        )
+        await session.commit()
+        return ContactErased(**asdict(erasure), audit_id=audit.id)
 
     @post("/{contact_id:str}/merge", status_code=200, responses=error_responses(400, 401, 404, 410, 413, 422))
     async def merge(
@@ -436,6 +567,7 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
         )
     ).one()
     first_seen: datetime | None = seen[0]
+    pages = await journey.recent_pages(session, contact)
     suggestions = (
         await session.exec(
             select(MergeSuggestion)
@@ -467,4 +599,40 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
             for row in suggestions
         ],
         conversations=await _timeline(session, contact, None, TIMELINE_PAGE),
+        tickets=await _tickets(session, contact),
+        current_page=pages[0] if pages else None,
+        recent_pages=pages,
+        time_zone=contact.time_zone,
+        language=contact.language,
+        first_channel=await _first_channel(session, contact),
+    )
+
+
+async def _first_channel(session: AsyncSession, contact: Contact) -> str | None:
+    """The channel kind of the contact's first conversation: where the customer came from."""
+    return (
+        await session.exec(
+            select(Inbox.kind)
+            .join(Conversation, col(Conversation.inbox_id) == col(Inbox.id))
+            .where(Conversation.workspace_id == contact.workspace_id, Conversation.contact_id == contact.id)
+            .order_by(col(Conversation.created_at), col(Conversation.id))
+            .limit(1)
+        )
+    ).first()
+
+
+async def _tickets(session: AsyncSession, contact: Contact) -> TicketPage:
+    """The contact's newest tickets, as the first page of `GET /tickets?contact_id=`."""
+    rows = (
+        await session.exec(
+            select(Ticket)
+            .where(Ticket.workspace_id == contact.workspace_id, Ticket.contact_id == contact.id)
+            .order_by(col(Ticket.id).desc())
+            .limit(TIMELINE_PAGE + 1)
+        )
+    ).all()
+    page = rows[:TIMELINE_PAGE]
+    return TicketPage(
+        items=[ticket_view(row) for row in page],
+        next_cursor=page[-1].id if len(rows) > TIMELINE_PAGE else None,
     )

@@ -19,12 +19,13 @@ from hub.api.dependencies import load_conversation
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import AttachmentMeta, ClientId, IdPath, IdQuery, MimeType, Name
+from hub.masking import workspace_rules
 from hub.models import AuditEntry, Inbox, Message
 from hub.runtime import Hub
 from hub.statuses import AgentRole, MessageDirection, SenderType
 from hub.views import MessagePage, MessageView
 from normalizer import Attachment, clean_text
-from normalizer.masking import mask_sensitive
+from normalizer.masking import MaskingRules
 
 __all__ = ["MessageController"]
 
@@ -111,10 +112,11 @@ def refuse_unreachable_attachments(hub: Hub, attachments: list[Attachment]) -> N
             ) from None
 
 
-def masked_view(message: Message) -> MessageView:
-    """What an agent reads: bank card and resident ID numbers masked until an admin reveals them."""
+def masked_view(message: Message, rules: MaskingRules) -> MessageView:
+    """What an agent reads: the workspace's masked kinds (bank card and resident ID numbers by default, its own
+    templates) masked until an admin reveals them."""
     view = events.message_view(message)
-    return msgspec.structs.replace(view, text=mask_sensitive(view.text))
+    return msgspec.structs.replace(view, text=rules.mask(view.text))
 
 
 class MessageController(Controller):
@@ -138,7 +140,8 @@ class MessageController(Controller):
         if after:
             statement = statement.where(Message.id > after)
         rows = (await session.exec(statement.order_by(Message.id).limit(limit))).all()
-        return MessagePage(items=[masked_view(message) for message in rows])
+        rules = await workspace_rules(session, caller.workspace_id)
+        return MessagePage(items=[masked_view(message, rules) for message in rows])
 
     @post("/messages/{message_id:str}/reveal", status_code=200, responses=error_responses(400, 401, 403, 404))
     async def reveal(

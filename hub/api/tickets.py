@@ -149,6 +149,7 @@ class TicketController(Controller):
         priority: StatusQuery = None,
         inbox_id: IdQuery = None,
         conversation_id: IdQuery = None,
+        contact_id: IdQuery = None,
         assignee_id: IdQuery = None,
         cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
@@ -164,6 +165,8 @@ class TicketController(Controller):
             statement = statement.where(col(Ticket.inbox_id) == inbox_id)
         if conversation_id:
             statement = statement.where(col(Ticket.conversation_id) == conversation_id)
+        if contact_id:
+            statement = statement.where(col(Ticket.contact_id) == contact_id)
         if assignee_id == "none":
             statement = statement.where(col(Ticket.assignee_id).is_(None))
         elif assignee_id:

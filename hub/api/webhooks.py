@@ -48,6 +48,8 @@ class SubscriptionBody(msgspec.Struct, forbid_unknown_fields=True):
     events: EventTypes
     """Event types to receive (see the README's event catalogue)."""
     enabled: bool = True
+    mask_sensitive: bool = False
+    """Send payloads with the workspace's masking rules applied (as agents see them before a reveal)."""
 
 
 class SubscriptionChange(msgspec.Struct, forbid_unknown_fields=True):
@@ -56,6 +58,7 @@ class SubscriptionChange(msgspec.Struct, forbid_unknown_fields=True):
     url: Url | None = None
     events: EventTypes | None = None
     enabled: bool | None = None
+    mask_sensitive: bool | None = None
 
 
 def _view(subscription: WebhookSubscription) -> WebhookSubscriptionView:
@@ -67,6 +70,7 @@ def _view(subscription: WebhookSubscription) -> WebhookSubscriptionView:
         disabled_reason=subscription.disabled_reason,
         created_at=subscription.created_at,
         updated_at=subscription.updated_at,
+        mask_sensitive=subscription.mask_sensitive,
     )
 
 
@@ -148,6 +152,7 @@ class WebhookController(Controller):
             events=_known_events(data.events),
             secret=hub.box.encrypt(secret),
             enabled=data.enabled,
+            mask_sensitive=data.mask_sensitive,
             created_at=now,
             updated_at=now,
         )
@@ -197,6 +202,8 @@ class WebhookController(Controller):
         if data.enabled is not None:
             subscription.enabled = data.enabled
             subscription.disabled_reason = None
+        if data.mask_sensitive is not None:
+            subscription.mask_sensitive = data.mask_sensitive
         subscription.updated_at = hub.now()
         session.add(subscription)
         session.add(_audit(admin, "webhook_subscription.changed", subscription))

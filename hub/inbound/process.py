@@ -57,6 +57,8 @@ class _Pending:
     dedupe_key: str
     received_at: datetime
     inbox: Inbox
+    region: str
+    """The workspace's default region, in which a phone number without its country code is read."""
     message: InboundMessage
     identities: list[IdentityRef] = field(default_factory=list)
     """The sender and the verified linked identities, normalised."""
@@ -130,12 +132,14 @@ async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
 
 async def _pending_events(hub: Hub, event_ids: list[str], failures: dict[str, _Failure]) -> list[_Pending]:
     pending = []
-    for event_id, message_id, key, received_at, message, inbox in await storage.pending_events(
+    for event_id, message_id, key, received_at, message, inbox, region in await storage.pending_events(
         hub, event_ids
     ):
         try:
             pending.append(
-                _Pending(event_id, message_id, key, received_at, inbox, InboundMessage.from_json(message))
+                _Pending(
+                    event_id, message_id, key, received_at, inbox, region, InboundMessage.from_json(message)
+                )
             )
         except Exception as error:
             failures[event_id] = _failed(event_id, "the stored message cannot be read", error)
@@ -175,7 +179,9 @@ def _identified(batch: list[_Pending], failures: dict[str, _Failure]) -> list[_P
             *(link for link in item.message.linked_identities if link.verified),
         ]
         try:
-            item.identities = [normalize_identity(identity) for identity in identities]
+            item.identities = [
+                normalize_identity(identity, default_region=item.region) for identity in identities
+            ]
         except InvalidIdentity as error:
             failures[item.event_id] = _Failure(_clean(f"invalid sender identity: {error}"), final=True)
             continue
@@ -223,6 +229,7 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
                 item.message.sender,
                 item.message.linked_identities,
                 item.message.sender_name,
+                region=item.region,
             )
             resolved.append((item, contact_id))
         await directory.flush()

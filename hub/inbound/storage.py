@@ -19,7 +19,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.models import Conversation, InboundEvent, Inbox, Message
+from hub.models import Conversation, InboundEvent, Inbox, Message, Workspace
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus, InboundEventStatus
 
@@ -104,8 +104,9 @@ async def earlier_events(hub: Hub, inbox_id: str, keys: list[str]) -> dict[str, 
 
 async def pending_events(
     hub: Hub, event_ids: list[str]
-) -> Sequence[tuple[str, str, str, datetime, str, Inbox]]:
-    """(id, message_id, dedupe_key, received_at, message JSON, inbox) of the events still pending."""
+) -> Sequence[tuple[str, str, str, datetime, str, Inbox, str]]:
+    """(id, message_id, dedupe_key, received_at, message JSON, inbox, the workspace's phone region) of the events
+    still pending."""
     async with hub.database.session() as session:
         rows = await session.execute(
             sa_select(
@@ -115,8 +116,10 @@ async def pending_events(
                 col(InboundEvent.received_at),
                 col(InboundEvent.message),
                 Inbox,
+                col(Workspace.default_region),
             )
             .join(Inbox, col(Inbox.id) == col(InboundEvent.inbox_id))
+            .join(Workspace, col(Workspace.id) == col(Inbox.workspace_id))
             .where(
                 col(InboundEvent.id).in_(event_ids), col(InboundEvent.status) == InboundEventStatus.PENDING
             )

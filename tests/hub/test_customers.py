@@ -34,7 +34,7 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
     async def resolve_twice(hub):
         async with hub.database.session() as session:
             directory = CustomerDirectory(session)
-            first = [await directory.resolve(workspace, sender) for sender in senders]
+            first = [await directory.resolve(workspace, sender, region="US") for sender in senders]
             await directory.flush()
             await session.commit()
         identity_queries: list[str] = []
@@ -48,7 +48,7 @@ def test_one_batch_finds_identities_of_several_namespaces_and_never_mixes_them(s
         async with hub.database.session() as session:
             directory = CustomerDirectory(session)
             await directory.load([(workspace, sender) for sender in senders])
-            again = [await directory.resolve(workspace, sender) for sender in senders]
+            again = [await directory.resolve(workspace, sender, region="US") for sender in senders]
             rows = [directory.identity_row(workspace, sender) for sender in senders]
         return first, again, rows, identity_queries
 
