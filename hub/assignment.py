@@ -61,8 +61,8 @@ __all__ = [
 
 log = logging.getLogger("omnihub.assignment")
 
-OPEN_STATUSES = ("queued", "assigned", "pending", "bot")
-"""The statuses that hold a seat of the assignee's capacity."""
+OPEN_STATUSES = ("queued", "assigned", "pending", "snoozed", "bot")
+"""The statuses that hold a seat of the assignee's capacity (a snoozed conversation comes back to its agent)."""
 
 
 def inbox_policy(inbox: Inbox) -> RoutingPolicy:
@@ -495,6 +495,8 @@ def _lifecycle_status(status: str) -> LifecycleStatus:
         return LifecycleStatus.RESOLVED
     if status == ConversationStatus.PENDING:
         return LifecycleStatus.PENDING
+    if status == ConversationStatus.SNOOZED:
+        return LifecycleStatus.SNOOZED
     return LifecycleStatus.OPEN
 
 
