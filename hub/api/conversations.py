@@ -319,7 +319,12 @@ def _status_event(data: StatusBody, now: datetime) -> ConversationEvent:
     if data.status != "snoozed":
         if data.snoozed_until is not None:
             raise _invalid_snooze("give snoozed_until with status snoozed only")
-        return {"open": SetOpen(), "pending": SetPending(), "resolved": Resolve()}[data.status]
+        chosen: dict[str, ConversationEvent] = {
+            "open": SetOpen(),
+            "pending": SetPending(),
+            "resolved": Resolve(),
+        }
+        return chosen[data.status]
     if data.snoozed_until is None:
         raise _invalid_snooze("required to snooze")
     if data.snoozed_until.tzinfo is None:

@@ -15,7 +15,7 @@ from hub.models import OutboxEvent
 from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
 from tests.hub.test_bot_conversations import Visitor, conversation_of
 from tests.hub.test_wechat_channel import deliveries, oa_text, post
-from tests.hub.test_wechat_channel import wechat_api as wechat_api  # noqa: F401  (a fixture)
+from tests.hub.test_wechat_channel import wechat_api as wechat_api  # a fixture
 
 OPEN = ("queued", "assigned")
 
