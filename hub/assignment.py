@@ -309,8 +309,9 @@ def _set_assignee(
 
 
 async def _publish(hub: Hub, workspace_id: str, published: Sequence[WorkspaceEvent]) -> None:
-    for event in published:
-        await hub.publisher.publish(event, [workspace_channel(workspace_id)])
+    """All at once, in order: the publisher sends publishes made meanwhile in one round trip."""
+    channels = [workspace_channel(workspace_id)]
+    await asyncio.gather(*(hub.publisher.publish(event, channels) for event in published))
 
 
 async def assign(

@@ -147,6 +147,7 @@ INBOUND_PENDING = "status = 'pending'"
 INBOUND_PARKED = "status IN ('dead', 'discarded')"
 OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
 SNOOZED = "status = 'snoozed'"
+QUEUED = "status = 'queued'"
 SENT_WITH_CHANNEL_ID = "direction = 'out' AND channel_message_id IS NOT NULL"
 
 
@@ -301,6 +302,7 @@ class Conversation(SQLModel, table=True):
         Index("ix_conversation_listing", "workspace_id", "last_message_at", "id"),
         Index("ix_conversation_identity", "identity_id", "status"),
         Index("ix_conversation_snoozed", "snoozed_until", **_only_where(SNOOZED)),
+        Index("ix_conversation_queued", "workspace_id", **_only_where(QUEUED)),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)
