@@ -86,6 +86,8 @@ class Result:
     runs: list[dict] = field(default_factory=list)
     drain: dict = field(default_factory=dict)
     seat_delays: list[float] = field(default_factory=list)
+    resolve_answers: list[float] = field(default_factory=list)
+    """How long each of those resolve requests took to answer (the rest of the delay is the queue's pass)."""
     over_capacity_samples: int = 0
     samples: int = 0
     over_capacity_at_end: int = 0
@@ -180,7 +182,9 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> Result:
             )
         result.drain = await _drain(cluster, database, feed, web_urls, widget, agent_ids, options)
         print(f"drain: {result.drain['rate']:.0f} assignments/s", flush=True)
-        result.seat_delays = await _seat_freed_delays(cluster, database, feed, web_urls, widget, options)
+        result.seat_delays = await _seat_freed_delays(
+            cluster, database, feed, web_urls, widget, options, result.resolve_answers
+        )
         print(f"seat freed → assigned: P50 {percentile(result.seat_delays, 0.5) * 1000:.0f} ms", flush=True)
     finally:
         sampling.cancel()
@@ -289,7 +293,9 @@ async def _drain(cluster, database, feed: Feed, web_urls, widget, agent_ids, opt
     }
 
 
-async def _seat_freed_delays(cluster, database, feed: Feed, web_urls, widget, options) -> list[float]:
+async def _seat_freed_delays(
+    cluster, database, feed: Feed, web_urls, widget, options, resolve_answers: list[float]
+) -> list[float]:
     """Resolve conversations of full agents at a steady rate while others wait; each resolve's delay until the
     freed seat's agent gets a queued conversation."""
     await _fill_every_seat(database)
@@ -310,8 +316,10 @@ async def _seat_freed_delays(cluster, database, feed: Feed, web_urls, widget, op
             assigned = feed.next_assignment_to(agent_id)
             started = time.perf_counter()
             answer = await api.post(f"/api/v1/conversations/{conversation_id}/resolve")
+            answered = time.perf_counter()
             answer.raise_for_status()
             delays.append(await asyncio.wait_for(assigned, 30) - started)
+            resolve_answers.append(answered - started)
 
         freeing = []
         for row in holders:
@@ -396,7 +404,9 @@ def _report(options: argparse.Namespace, result: Result) -> str:
             "",
             f"Seat freed → next queued conversation assigned to that agent ({len(result.seat_delays)} resolves at "
             f"{options.resolve_rate:.0f}/s, measured from the resolve request): P50 **{p50 * 1000:.0f} ms**, "
-            f"P99 **{p99 * 1000:.0f} ms**.",
+            f"P99 **{p99 * 1000:.0f} ms**; of which the resolve request's own answer: P50 "
+            f"{percentile(result.resolve_answers, 0.5) * 1000:.0f} ms, P99 "
+            f"{percentile(result.resolve_answers, 0.99) * 1000:.0f} ms.",
             "",
             f"Capacity: {result.over_capacity_samples} agent-samples over capacity in {result.samples} samples "
             f"(every {SAMPLE_EVERY_SECONDS} s), {result.over_capacity_at_end} at the end; conversations assigned "

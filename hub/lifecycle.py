@@ -30,7 +30,7 @@ from routing.lifecycle import (
     conversation_transition,
 )
 from routing.lifecycle import ConversationStatus as Life
-from routing.transitions import AgentReplied, CustomerWrote, DomainEvent
+from routing.transitions import AgentReplied, CustomerWrote, DomainEvent, SetOpen
 
 __all__ = [
     "Recorder",
@@ -149,11 +149,14 @@ def reopen_on_agent_reply(
 async def change_status(
     hub: Hub, workspace_id: str, conversation_id: str, event: ConversationEvent
 ) -> Conversation:
-    """An agent's status change (resolve, reopen, pending, snooze), applied under the routing lock so a
-    reopened conversation's seat is counted; InvalidTransition says why it cannot happen now."""
+    """An agent's status change (resolve, reopen, pending, snooze); InvalidTransition says why it cannot happen now.
+
+    Only a reopen takes the routing lock, so the seat it takes back is counted; the others free a seat or
+    keep it, and do not wait for a routing pass."""
     now = hub.now()
     async with hub.database.session() as session:
-        await assignment.lock_routing(session, workspace_id)
+        if isinstance(event, SetOpen):
+            await assignment.lock_routing(session, workspace_id)
         conversation = (
             await session.exec(
                 select(Conversation)
