@@ -71,8 +71,13 @@ def inbox_policy(inbox: Inbox) -> RoutingPolicy:
 
 
 async def lock_routing(session: AsyncSession, workspace_id: str) -> None:
-    """Serialise every change of who holds which conversation in the workspace (see the module's docstring)."""
-    await session.exec(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    """Serialise every change of who holds which conversation in the workspace (see the module's docstring).
+
+    `FOR NO KEY UPDATE`: it excludes the other routing passes, but not the foreign-key checks of rows written
+    in the workspace meanwhile (messages, outbox events), which `FOR UPDATE` would hold up until the pass ends."""
+    await session.exec(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -355,8 +355,8 @@ def _joined(
     now: datetime,
 ) -> _Threaded:
     """The customer writes into an existing conversation: it opens (or reopens) as the lifecycle says, or a new
-    conversation linked to it starts."""
-    if isinstance(conversation, _NewConversation):
+    conversation linked to it starts. An automated message (an auto-reply, a bounce) changes nothing of its life."""
+    if isinstance(conversation, _NewConversation) or item.message.automated is not None:
         return _Threaded(item, contact_id, identity, conversation, opened=False)
     applied = lifecycle.customer_wrote(conversation, now, item.inbox)
     if applied.starts_follow_up:
