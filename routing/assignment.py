@@ -131,10 +131,9 @@ def decide(
     if strategy is Strategy.MANUAL:
         return AssignmentDecision(conversation.conversation_id, Outcome.QUEUED, strategy)
     requirements = requirements_for(policy, conversation)
-    if split is None:
-        candidates, excluded = split_agents(agents, requirements, agents_on_shift)
-    else:
-        candidates, excluded = split(requirements)
+    candidates, excluded = (
+        split(requirements) if split is not None else split_agents(agents, requirements, agents_on_shift)
+    )
     scores: tuple[ScoreBreakdown, ...] = ()
     if not candidates:
         return AssignmentDecision(conversation.conversation_id, Outcome.QUEUED, strategy, excluded=excluded)

@@ -63,9 +63,9 @@ class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
     """With `snoozed` only, and then required: when it opens again (in the future, with a time zone)."""
 
 
-OPEN_STORED_STATUSES = ",".join(
-    (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT)
-)
+OPEN_STORED_STATUSES = {
+    "open": (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT)
+}
 """What the list's `status=open` stands for: waiting for an agent, with one, or with the bot."""
 
 
@@ -108,7 +108,7 @@ class ConversationController(Controller):
         """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
         statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
         if status:
-            wanted = status.replace("open", OPEN_STORED_STATUSES).split(",")
+            wanted = [each for name in status.split(",") for each in OPEN_STORED_STATUSES.get(name, (name,))]
             statement = statement.where(col(Conversation.status).in_(wanted))
         if inbox_id:
             statement = statement.where(Conversation.inbox_id == inbox_id)
