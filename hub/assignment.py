@@ -61,8 +61,8 @@ __all__ = [
 
 log = logging.getLogger("omnihub.assignment")
 
-OPEN_STATUSES = ("queued", "assigned", "pending", "bot")
-"""The statuses that hold a seat of the assignee's capacity."""
+OPEN_STATUSES = ("queued", "assigned", "pending", "snoozed", "bot")
+"""The statuses that hold a seat of the assignee's capacity (a snoozed conversation comes back to its agent)."""
 
 
 def inbox_policy(inbox: Inbox) -> RoutingPolicy:
@@ -71,8 +71,13 @@ def inbox_policy(inbox: Inbox) -> RoutingPolicy:
 
 
 async def lock_routing(session: AsyncSession, workspace_id: str) -> None:
-    """Serialise every change of who holds which conversation in the workspace (see the module's docstring)."""
-    await session.exec(select(Workspace.id).where(Workspace.id == workspace_id).with_for_update())
+    """Serialise every change of who holds which conversation in the workspace (see the module's docstring).
+
+    `FOR NO KEY UPDATE`: it excludes the other routing passes, but not the foreign-key checks of rows written
+    in the workspace meanwhile (messages, outbox events), which `FOR UPDATE` would hold up until the pass ends."""
+    await session.exec(
+        select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,8 +317,9 @@ def _set_assignee(
 
 
 async def _publish(hub: Hub, workspace_id: str, published: Sequence[WorkspaceEvent]) -> None:
-    for event in published:
-        await hub.publisher.publish(event, [workspace_channel(workspace_id)])
+    """All at once, in order: the publisher sends publishes made meanwhile in one round trip."""
+    channels = [workspace_channel(workspace_id)]
+    await asyncio.gather(*(hub.publisher.publish(event, channels) for event in published))
 
 
 async def assign(
@@ -498,6 +504,8 @@ def _lifecycle_status(status: str) -> LifecycleStatus:
         return LifecycleStatus.RESOLVED
     if status == ConversationStatus.PENDING:
         return LifecycleStatus.PENDING
+    if status == ConversationStatus.SNOOZED:
+        return LifecycleStatus.SNOOZED
     return LifecycleStatus.OPEN
 
 

@@ -23,8 +23,11 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationReopened,
     ConversationRequeued,
     ConversationResolved,
+    ConversationSnoozed,
+    ConversationStatusChanged,
     ConversationTransferred,
     ConversationView,
     MessageCreated,
@@ -55,6 +58,9 @@ AnyWorkspaceEvent = (
     | ConversationAssigned
     | ConversationHandedOff
     | ConversationResolved
+    | ConversationReopened
+    | ConversationSnoozed
+    | ConversationStatusChanged
     | ConversationRequeued
     | ConversationTransferred
     | MessageCreated
@@ -107,6 +113,8 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         category=conversation.category,
         queued_at=conversation.queued_at,
         assigned_at=conversation.assigned_at,
+        snoozed_until=conversation.snoozed_until,
+        previous_conversation_id=conversation.previous_conversation_id,
     )
 
 

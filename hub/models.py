@@ -146,6 +146,8 @@ def _status(default: StrEnum, length: int) -> Any:
 INBOUND_PENDING = "status = 'pending'"
 INBOUND_PARKED = "status IN ('dead', 'discarded')"
 OUTBOUND_IN_FLIGHT = "status IN ('pending', 'sending')"
+SNOOZED = "status = 'snoozed'"
+QUEUED = "status = 'queued'"
 SENT_WITH_CHANNEL_ID = "direction = 'out' AND channel_message_id IS NOT NULL"
 
 
@@ -251,6 +253,8 @@ class Inbox(SQLModel, table=True):
     """routing.config's policy settings besides the strategy (team, skill, weights, fallback, answer timeout)."""
     routing_webhook: dict[str, Any] = _json(dict)
     """The external routing service's `url`, `timeout_seconds` and sealed signing `secret` (hub.assignment)."""
+    reopen_window_hours: int = Field(default=168, sa_column_kwargs={"server_default": "168"})
+    """How long after resolving a customer's message reopens the conversation; later it starts a linked one."""
     created_at: datetime = _created()
 
 
@@ -332,6 +336,8 @@ class Conversation(SQLModel, table=True):
     __table_args__ = (
         Index("ix_conversation_listing", "workspace_id", "last_message_at", "id"),
         Index("ix_conversation_identity", "identity_id", "status"),
+        Index("ix_conversation_snoozed", "snoozed_until", **_only_where(SNOOZED)),
+        Index("ix_conversation_queued", "workspace_id", **_only_where(QUEUED)),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)
@@ -359,6 +365,10 @@ class Conversation(SQLModel, table=True):
     """Replies the channel still accepts in the window (None: no count limit, or no customer action yet)."""
     first_response_at: datetime | None = _when()
     resolved_at: datetime | None = _when()
+    snoozed_until: datetime | None = _when()
+    """When a snoozed conversation opens again (the sweeper wakes it)."""
+    previous_conversation_id: str | None = Field(default=None, foreign_key="conversation.id")
+    """The resolved conversation this one follows: the customer wrote again after its inbox's reopen window."""
     created_at: datetime = _created()
 
 

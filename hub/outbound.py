@@ -6,19 +6,20 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
+from functools import partial
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
-from hub import actors, events, metrics, tickets
+from hub import actors, events, lifecycle, metrics, tickets
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_threads import ReplyThread, reply_thread
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
-from hub.statuses import MessageStatus, SenderType
+from hub.statuses import ConversationStatus, MessageStatus, SenderType
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
@@ -69,11 +70,11 @@ async def create_message(
         row.last_message_at = now
         if direction == "out" and row.first_response_at is None:
             row.first_response_at = now
-        ticket_events = (
-            await tickets.agent_replied(session, row, now)
-            if direction == "out" and sender_type == SenderType.AGENT
-            else []
+        by_agent = direction == "out" and sender_type == SenderType.AGENT
+        reopened = (
+            lifecycle.reopen_on_agent_reply(partial(events.record, session), row, now) if by_agent else []
         )
+        ticket_events = await tickets.agent_replied(session, row, now) if by_agent else []
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)
         payload = events.record(
@@ -96,6 +97,10 @@ async def create_message(
                 )
             ).one()
             return existing, False
+    for event in reopened:
+        await events.publish_message_event(hub.publisher, event, row)
+    if reopened and row.status == ConversationStatus.QUEUED:
+        await hub.jobs.send(actors.serve_queue, row.workspace_id)
     await events.publish_message_event(hub.publisher, payload, row)
     for event in ticket_events:
         await events.publish_message_event(hub.publisher, event, row)

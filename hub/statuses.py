@@ -21,9 +21,15 @@ __all__ = [
 
 
 class ConversationStatus(StrEnum):
+    """`queued`, `assigned` and `bot` are the three ways a conversation is open (waiting for an agent, with
+    one, with the bot); hub.lifecycle maps them onto routing.lifecycle's open."""
+
     QUEUED = "queued"
     ASSIGNED = "assigned"
     PENDING = "pending"
+    """Waiting on the customer."""
+    SNOOZED = "snoozed"
+    """Put aside until `snoozed_until`, then open again."""
     BOT = "bot"
     RESOLVED = "resolved"
 

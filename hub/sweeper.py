@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, or_, update
 from sqlmodel import col, select
 
-from hub import actors, assignment
+from hub import actors, assignment, lifecycle
 from hub.models import InboundEvent, Message
 from hub.outbound import give_up_unfinished
 from hub.runtime import Hub
@@ -125,14 +125,15 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
 
 
 async def run_sweeper(hub: Hub) -> None:
-    """Sweep, and emit the SLA breaches now due (hub.sla_watch), forever; in a deployment with many processes only
-    the lease holder does."""
+    """Sweep, emit the SLA breaches now due (hub.sla_watch) and wake the snoozed conversations whose time has come
+    (hub.lifecycle), forever; in a deployment with many processes only the lease holder does."""
     interval = hub.settings.sweep_interval_seconds
     while True:
         try:
             if await hub.store.try_acquire(SWEEPER_LEASE, PROCESS_HOLDER, timedelta(seconds=interval * 3)):
                 await sweep(hub)
                 await watch_sla(hub)
+                await lifecycle.wake_snoozed(hub)
         except Exception:
             log.exception("sweeper.error")
         await asyncio.sleep(interval)

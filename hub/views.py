@@ -45,8 +45,11 @@ __all__ = [
     "ConversationDetail",
     "ConversationHandedOff",
     "ConversationPage",
+    "ConversationReopened",
     "ConversationRequeued",
     "ConversationResolved",
+    "ConversationSnoozed",
+    "ConversationStatusChanged",
     "ConversationTransferred",
     "ConversationView",
     "IdentityView",
@@ -176,6 +179,8 @@ class InboxView(msgspec.Struct, omit_defaults=True):
     settings: dict[str, Any]
     routing_strategy: str
     bot_enabled: bool
+    reopen_window_hours: int
+    """How long after resolving a customer's message reopens the conversation; later it starts a linked one."""
     created_at: datetime
     capabilities: ChannelCapabilities | None
     """None when the channel's connector is not installed."""
@@ -208,6 +213,10 @@ class ConversationView(msgspec.Struct):
     """Since when it waits in the queue, when it re-entered it later than it was created (a transfer to a team)."""
     assigned_at: datetime | None
     """When its current agent got it; the inbox's answer timeout counts from here."""
+    snoozed_until: datetime | None
+    """When a snoozed conversation opens again."""
+    previous_conversation_id: str | None
+    """The resolved conversation this one follows (the customer wrote again after the inbox's reopen window)."""
 
 
 class IdentityView(msgspec.Struct):
@@ -226,6 +235,8 @@ class ReplyWindowView(msgspec.Struct):
 
 
 class ConversationDetail(ConversationView):
+    next_conversation_id: str | None
+    """The conversation the customer started after this one was resolved and its reopen window had passed."""
     channel: str
     """The inbox's channel kind."""
     identity: IdentityView
@@ -400,6 +411,33 @@ class ConversationTransferred(WorkspaceEvent, tag="conversation.transferred"):
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
     conversation: ConversationView
+
+
+LifecycleStatus = Literal["open", "pending", "snoozed", "resolved"]
+"""The conversation's life (routing.lifecycle); `queued`, `assigned` and `bot` all read as `open` here."""
+
+
+class ConversationStatusChanged(WorkspaceEvent, tag="conversation.status_changed"):
+    """The conversation moved between open, pending, snoozed and resolved (who holds it: `conversation.assigned`)."""
+
+    conversation: ConversationView
+    from_status: LifecycleStatus
+    to_status: LifecycleStatus
+
+
+class ConversationReopened(WorkspaceEvent, tag="conversation.reopened"):
+    """A resolved conversation is open again: the customer wrote within the reopen window, or an agent reopened
+    it or replied into it."""
+
+    conversation: ConversationView
+    by: Literal["customer", "agent"]
+
+
+class ConversationSnoozed(WorkspaceEvent, tag="conversation.snoozed"):
+    """Put aside until `until`, when it opens again by itself (or earlier, when the customer writes)."""
+
+    conversation: ConversationView
+    until: datetime
 
 
 class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):

@@ -23,10 +23,12 @@ __all__ = [
     "ExternalAnswer",
     "Outcome",
     "ScoreBreakdown",
+    "Split",
     "choose_agent",
     "decide",
     "requirements_for",
     "score",
+    "split_agents",
 ]
 
 STRATEGIES: tuple[str, ...] = tuple(Strategy)
@@ -110,8 +112,10 @@ def decide(
     agents: Sequence[AgentLoad],
     agents_on_shift: Mapping[str, bool],
     external: ExternalAnswer | None = None,
+    split: Split | None = None,
 ) -> AssignmentDecision:
-    """`choose_agent` with each agent's shift already checked (a batch checks once for all its conversations)."""
+    """`choose_agent` with each agent's shift already checked (a batch checks once for all its conversations);
+    `split` answers the candidates and exclusions for a conversation's requirements (a batch keeps them)."""
     strategy = policy.strategy
     if strategy is Strategy.EXTERNAL:
         if external is None:
@@ -127,20 +131,12 @@ def decide(
     if strategy is Strategy.MANUAL:
         return AssignmentDecision(conversation.conversation_id, Outcome.QUEUED, strategy)
     requirements = requirements_for(policy, conversation)
-    candidates, excluded = [], []
-    for agent in agents:
-        reasons = exclusion_reasons(
-            agent, requirements, agent_on_shift=agents_on_shift.get(agent.agent_id, True)
-        )
-        if reasons:
-            excluded.append(Exclusion(agent.agent_id, reasons))
-        else:
-            candidates.append(agent)
+    candidates, excluded = (
+        split(requirements) if split is not None else split_agents(agents, requirements, agents_on_shift)
+    )
     scores: tuple[ScoreBreakdown, ...] = ()
     if not candidates:
-        return AssignmentDecision(
-            conversation.conversation_id, Outcome.QUEUED, strategy, excluded=tuple(excluded)
-        )
+        return AssignmentDecision(conversation.conversation_id, Outcome.QUEUED, strategy, excluded=excluded)
     if strategy is Strategy.WEIGHTED:
         by_agent = {agent.agent_id: score(agent, conversation, policy.weights) for agent in candidates}
         ranked = sorted(candidates, key=lambda agent: (-by_agent[agent.agent_id].total, *_least_busy(agent)))
@@ -154,8 +150,28 @@ def decide(
         strategy,
         chosen.agent_id,
         scores=scores,
-        excluded=tuple(excluded),
+        excluded=excluded,
     )
+
+
+Split = Callable[[Requirements], tuple[Sequence[AgentLoad], tuple[Exclusion, ...]]]
+"""The agents who can take a conversation with these requirements, and why each other agent cannot."""
+
+
+def split_agents(
+    agents: Sequence[AgentLoad], requirements: Requirements, agents_on_shift: Mapping[str, bool]
+) -> tuple[list[AgentLoad], tuple[Exclusion, ...]]:
+    """The candidates among `agents`, and the exclusions of the others, in the agents' order."""
+    candidates, excluded = [], []
+    for agent in agents:
+        reasons = exclusion_reasons(
+            agent, requirements, agent_on_shift=agents_on_shift.get(agent.agent_id, True)
+        )
+        if reasons:
+            excluded.append(Exclusion(agent.agent_id, reasons))
+        else:
+            candidates.append(agent)
+    return candidates, tuple(excluded)
 
 
 def score(agent: AgentLoad, conversation: QueuedConversation, weights: ScoreWeights) -> ScoreBreakdown:

@@ -6,8 +6,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from routing.assignment import AssignmentDecision, ExternalAnswer, Outcome, decide
-from routing.candidates import AgentLoad, QueuedConversation, on_shift
+from routing.assignment import AssignmentDecision, ExternalAnswer, Outcome, decide, split_agents
+from routing.candidates import (
+    AgentLoad,
+    Exclusion,
+    QueuedConversation,
+    Requirements,
+    exclusion_reasons,
+    on_shift,
+)
 from routing.errors import RoutingError
 from routing.hours import utc_instant
 from routing.policy import RoutingPolicy
@@ -66,26 +73,79 @@ def assign_queue(
     if missing:
         raise RoutingError(f"no routing policy for inbox {', '.join(sorted(missing))}")
     answers = external_answers or {}
-    agents_on_shift = {agent.agent_id: on_shift(agent, now) for agent in agents}
-    loads = {agent.agent_id: agent for agent in agents}
+    seats = _Seats(agents, {agent.agent_id: on_shift(agent, now) for agent in agents})
     next_order = max((agent.last_assigned_order for agent in agents), default=0) + 1
     decisions = []
     for conversation in queue_order(queue):
         decision = decide(
             policies[conversation.inbox_id],
             conversation,
-            tuple(loads.values()),
-            agents_on_shift,
+            tuple(seats.loads.values()),
+            seats.agents_on_shift,
             answers.get(conversation.conversation_id),
+            split=seats.split,
         )
         decisions.append(decision)
         if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
-            taken = loads[decision.agent_id]
-            loads[taken.agent_id] = replace(
-                taken, open_conversations=taken.open_conversations + 1, last_assigned_order=next_order
-            )
+            seats.took(decision.agent_id, next_order)
             next_order += 1
-    return QueueAssignment(tuple(decisions), tuple(loads.values()))
+    return QueueAssignment(tuple(decisions), tuple(seats.loads.values()))
+
+
+class _Seats:
+    """The batch's agents as the decisions load them, split into candidates once per kind of conversation.
+
+    Within a batch loads only grow, so an agent's exclusions change only when they fill up: each split is
+    kept and that agent moved from its candidates to its exclusions, so a long queue costs one split per
+    kind of conversation rather than one per agent and conversation."""
+
+    def __init__(self, agents: Sequence[AgentLoad], agents_on_shift: dict[str, bool]) -> None:
+        self.loads = {agent.agent_id: agent for agent in agents}
+        self.agents_on_shift = agents_on_shift
+        self._splits: dict[Requirements, _Split] = {}
+
+    def split(self, requirements: Requirements) -> tuple[list[AgentLoad], tuple[Exclusion, ...]]:
+        kept = self._splits.get(requirements)
+        if kept is None:
+            candidates, excluded = split_agents(
+                tuple(self.loads.values()), requirements, self.agents_on_shift
+            )
+            kept = self._splits[requirements] = _Split(
+                dict.fromkeys(agent.agent_id for agent in candidates),
+                {exclusion.agent_id: exclusion for exclusion in excluded},
+                excluded,
+            )
+        if kept.in_order is None:
+            kept.in_order = tuple(
+                kept.excluded[agent_id] for agent_id in self.loads if agent_id in kept.excluded
+            )
+        return [self.loads[agent_id] for agent_id in kept.candidates], kept.in_order
+
+    def took(self, agent_id: str, order: int) -> None:
+        taken = self.loads[agent_id] = replace(
+            self.loads[agent_id],
+            open_conversations=self.loads[agent_id].open_conversations + 1,
+            last_assigned_order=order,
+        )
+        if taken.spare_capacity > 0:
+            return
+        for requirements, kept in self._splits.items():
+            if agent_id in kept.candidates:
+                del kept.candidates[agent_id]
+                reasons = exclusion_reasons(
+                    taken, requirements, agent_on_shift=self.agents_on_shift.get(agent_id, True)
+                )
+                kept.excluded[agent_id] = Exclusion(agent_id, reasons)
+                kept.in_order = None
+
+
+@dataclass(slots=True)
+class _Split:
+    candidates: dict[str, None]
+    """Agent ids, in the agents' order."""
+    excluded: dict[str, Exclusion]
+    in_order: tuple[Exclusion, ...] | None
+    """`excluded` in the agents' order, once asked for."""
 
 
 def _refuse_duplicates(ids: Sequence[str], what: str) -> None:

@@ -66,8 +66,8 @@ DELETIONS: tuple[Deletion, ...] = (
     # hub/assignment.py and its API
     Deletion(
         "assignment: resolving a conversation serves the queue",
-        "hub/api/conversations.py",
-        "ConversationController.resolve",
+        "hub/lifecycle.py",
+        "_announce",
         (
             "tests/hub/test_assignment_api.py::"
             "test_only_an_online_team_member_with_room_gets_it_and_the_queue_drains_when_a_seat_frees",
@@ -652,6 +652,27 @@ DELETIONS: tuple[Deletion, ...] = (
             "tests/hub/test_contact_erasure.py::test_an_erased_contact_loses_its_data_and_messages_but_reports_keep_their_counts",
         ),
         starts_with="await session.execute(\n        update(Message)",
+    ),
+    Deletion(
+        "lifecycle: after the reopen window the customer's message starts a linked conversation",
+        "hub/inbound/process.py",
+        "_joined",
+        (
+            "tests/hub/test_conversation_lifecycle.py::"
+            "test_after_the_window_the_customers_wechat_message_starts_a_conversation_linked_to_the_resolved_one",
+        ),
+        starts_with="if applied.starts_follow_up:",
+    ),
+    Deletion(
+        "lifecycle: an agent's reply reopens a resolved conversation before it is sent",
+        "hub/outbound.py",
+        "create_message",
+        (
+            "tests/hub/test_conversation_lifecycle.py::"
+            "test_an_agents_reply_into_a_resolved_conversation_reopens_it_before_the_reply_is_recorded",
+        ),
+        starts_with="lifecycle.reopen_on_agent_reply(",
+        replacement="[]",
     ),
 )
 

@@ -1,10 +1,11 @@
-"""Conversations: list and read them, assign and resolve them, show the customer that an agent is typing."""
+"""Conversations: list and read them, assign them, move them through their life (open, pending, snoozed,
+resolved; hub.lifecycle), show the customer that an agent is typing."""
 
 from __future__ import annotations
 
 import base64
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 from litestar import Controller, get, post
@@ -14,7 +15,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import actors, assignment, events
+from hub import actors, assignment, events, lifecycle
 from hub.api.dependencies import load_conversation
 from hub.api.teams import workspace_team
 from hub.auth import Caller
@@ -22,7 +23,6 @@ from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
 from hub.ids import looks_like_id
 from hub.models import Agent, Conversation, Identity, Inbox
-from hub.realtime import workspace_channel
 from hub.reply_windows import reply_window
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus
@@ -35,7 +35,9 @@ from hub.views import (
     TypingState,
 )
 from normalizer import clean_text
-from routing.errors import ClaimRefused, TransferRefused
+from routing.errors import ClaimRefused, InvalidTransition, TransferRefused
+from routing.lifecycle import ConversationEvent, Resolve, Snooze
+from routing.transitions import SetOpen, SetPending
 
 __all__ = ["ConversationController", "decode_cursor", "encode_cursor"]
 
@@ -52,6 +54,19 @@ class TransferBody(msgspec.Struct, forbid_unknown_fields=True):
     team_id: Id | None = None
     note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
     """Kept on the conversation as an internal note for whoever picks it up."""
+
+
+class StatusBody(msgspec.Struct, forbid_unknown_fields=True):
+    status: Literal["open", "pending", "snoozed", "resolved"]
+    """`open` reopens a resolved conversation or brings back a pending or snoozed one."""
+    snoozed_until: datetime | None = None
+    """With `snoozed` only, and then required: when it opens again (in the future, with a time zone)."""
+
+
+OPEN_STORED_STATUSES = {
+    "open": (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT)
+}
+"""What the list's `status=open` stands for: waiting for an agent, with one, or with the bot."""
 
 
 class TypingBody(msgspec.Struct):
@@ -93,7 +108,8 @@ class ConversationController(Controller):
         """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
         statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
         if status:
-            statement = statement.where(col(Conversation.status).in_(status.split(",")))
+            wanted = [each for name in status.split(",") for each in OPEN_STORED_STATUSES.get(name, (name,))]
+            statement = statement.where(col(Conversation.status).in_(wanted))
         if inbox_id:
             statement = statement.where(Conversation.inbox_id == inbox_id)
         if assignee_id == "none":
@@ -126,13 +142,26 @@ class ConversationController(Controller):
         session: NamedDependency[AsyncSession],
         conversation_id: IdPath,
     ) -> ConversationDetail:
-        """The conversation with its channel, the customer's identity on it, and the window replies may be sent in."""
+        """The conversation with its channel, the customer's identity on it, the window replies may be sent in, and
+        the conversation the customer started after this one was resolved (`next_conversation_id`), if any."""
         conversation = await load_conversation(session, caller, conversation_id)
         inbox = await session.get_one(Inbox, conversation.inbox_id)
         identity = await session.get_one(Identity, conversation.identity_id)
         window = reply_window(hub.connector_for(inbox).capabilities, conversation)
+        next_conversation_id = (
+            await session.exec(
+                select(Conversation.id)
+                .where(
+                    Conversation.previous_conversation_id == conversation.id,
+                    Conversation.workspace_id == caller.workspace_id,
+                )
+                .order_by(col(Conversation.created_at).desc())
+                .limit(1)
+            )
+        ).first()
         return ConversationDetail(
             **msgspec.structs.asdict(events.conversation_view(conversation)),
+            next_conversation_id=next_conversation_id,
             channel=inbox.kind,
             identity=IdentityView(kind=identity.kind, value=identity.value, scope=identity.scope),
             reply_window=ReplyWindowView(ends_at=window.ends_at, replies_remaining=window.replies_remaining),
@@ -161,7 +190,7 @@ class ConversationController(Controller):
         )
         return events.conversation_view(row)
 
-    @post("/{conversation_id:str}/resolve", status_code=200, responses=error_responses(400, 401, 404))
+    @post("/{conversation_id:str}/resolve", status_code=200, responses=error_responses(400, 401, 404, 409))
     async def resolve(
         self,
         hub: NamedDependency[Hub],
@@ -169,21 +198,30 @@ class ConversationController(Controller):
         session: NamedDependency[AsyncSession],
         conversation_id: IdPath,
     ) -> ConversationView:
-        """Resolve the conversation; the customer's next message reopens it."""
-        conversation = await load_conversation(session, caller, conversation_id)
-        conversation.status = ConversationStatus.RESOLVED
-        conversation.resolved_at = hub.now()
-        event = events.record(
-            session,
-            conversation.workspace_id,
-            "conversation.resolved",
-            conversation.id,
-            {"conversation": events.conversation_view(conversation)},
-        )
-        await session.commit()
-        await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
-        await hub.jobs.send(actors.serve_queue, conversation.workspace_id)
-        return events.conversation_view(conversation)
+        """Resolve the conversation; the customer's next message within the inbox's reopen window reopens it,
+        a later one starts a new conversation linked to it. 409 `invalid_transition` when already resolved."""
+        await load_conversation(session, caller, conversation_id)
+        await session.close()
+        return await _change_status(hub, caller, conversation_id, Resolve())
+
+    @post(
+        "/{conversation_id:str}/status",
+        status_code=200,
+        responses=error_responses(400, 401, 404, 409, 413, 422),
+    )
+    async def change_status(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        data: JSONBody[StatusBody],
+    ) -> ConversationView:
+        """Reopen (`open`), wait on the customer (`pending`), snooze until a time (`snoozed` with
+        `snoozed_until`) or resolve; 409 `invalid_transition` says why a change cannot happen now."""
+        await load_conversation(session, caller, conversation_id)
+        await session.close()
+        return await _change_status(hub, caller, conversation_id, _status_event(data, hub.now()))
 
     @post("/{conversation_id:str}/claim", status_code=200, responses=error_responses(400, 401, 403, 404, 409))
     async def claim(
@@ -274,3 +312,42 @@ class ConversationController(Controller):
         if hub.connector_for(inbox).capabilities.typing:
             await hub.jobs.send(actors.send_typing, conversation.id, "on" if data.typing else "off")
         return TypingState(typing=data.typing)
+
+
+def _status_event(data: StatusBody, now: datetime) -> ConversationEvent:
+    """The lifecycle event the body asks for; 422 when `snoozed_until` is missing, misplaced or not ahead."""
+    if data.status != "snoozed":
+        if data.snoozed_until is not None:
+            raise _invalid_snooze("give snoozed_until with status snoozed only")
+        chosen: dict[str, ConversationEvent] = {
+            "open": SetOpen(),
+            "pending": SetPending(),
+            "resolved": Resolve(),
+        }
+        return chosen[data.status]
+    if data.snoozed_until is None:
+        raise _invalid_snooze("required to snooze")
+    if data.snoozed_until.tzinfo is None:
+        raise _invalid_snooze("give a time zone (e.g. 2026-12-01T09:00:00Z)")
+    if data.snoozed_until <= now:
+        raise _invalid_snooze("must be in the future")
+    return Snooze(until=data.snoozed_until)
+
+
+def _invalid_snooze(message: str) -> ApiError:
+    return ApiError(
+        422,
+        "invalid_input",
+        f"snoozed_until: {message}.",
+        extra=[{"field": "snoozed_until", "message": message}],
+    )
+
+
+async def _change_status(
+    hub: Hub, caller: Caller, conversation_id: str, event: ConversationEvent
+) -> ConversationView:
+    try:
+        row = await lifecycle.change_status(hub, caller.workspace_id, conversation_id, event)
+    except InvalidTransition as refused:
+        raise ApiError(409, "invalid_transition", f"{refused.detail}.") from None
+    return events.conversation_view(row)

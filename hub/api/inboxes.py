@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from functools import cache
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 import msgspec
 from litestar import Controller, get, patch, post
@@ -30,6 +30,7 @@ from routing.assignment import STRATEGIES as ROUTING_STRATEGIES
 __all__ = ["InboxBody", "InboxController", "inbox_view"]
 
 MASKED = "********"
+MAX_REOPEN_WINDOW_HOURS = 24 * 365
 _VIEW_FIELDS = frozenset(InboxView.__struct_fields__)
 
 
@@ -69,6 +70,7 @@ def inbox_view(hub: Hub, inbox: Inbox, poll_state: PollState | None = None) -> I
         },
         "routing_strategy": inbox.routing_strategy,
         "bot_enabled": inbox.bot_enabled,
+        "reopen_window_hours": inbox.reopen_window_hours,
         "created_at": inbox.created_at,
     }
     if inbox.kind not in hub.registry:
@@ -166,6 +168,8 @@ class InboxChange(msgspec.Struct, forbid_unknown_fields=True):
 
     name: Name | None = None
     settings: InboxSettings | None = None
+    reopen_window_hours: Annotated[int, msgspec.Meta(ge=0, le=MAX_REOPEN_WINDOW_HOURS)] | None = None
+    """How long after resolving a customer's message reopens the conversation (0: never, always a new one)."""
 
 
 class InboxController(Controller):
@@ -275,6 +279,8 @@ class InboxController(Controller):
                     extra=[{"field": "name", "message": "must not be empty"}],
                 )
             inbox.name = name
+        if data.reopen_window_hours is not None:
+            inbox.reopen_window_hours = data.reopen_window_hours
         if data.settings is not None and inbox.kind in hub.registry:
             current = _plain_settings(hub, inbox)
             wanted = {**current, **{name: value for name, value in data.settings.items() if value != MASKED}}

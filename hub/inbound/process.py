@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
-from hub import actors, bot, events, metrics, tickets
+from hub import actors, bot, events, lifecycle, metrics, tickets
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
@@ -30,6 +30,7 @@ from hub.statuses import ConversationStatus, InboundEventStatus, MessageStatus, 
 from hub.views import WorkspaceEvent
 from normalizer import Attachment, IdentityRef, InboundMessage, normalize_identity
 from normalizer.identities import InvalidIdentity
+from routing.transitions import DomainEvent
 
 __all__ = ["process"]
 
@@ -79,6 +80,7 @@ class _NewConversation:
     last_inbound_at: datetime | None = None
     reply_window_ends_at: datetime | None = None
     replies_remaining: int | None = None
+    previous_conversation_id: str | None = None
     id: str = field(default_factory=new_id)
 
     def row(self) -> dict[str, Any]:
@@ -94,6 +96,8 @@ class _Threaded:
     identity: Identity
     conversation: Conversation | _NewConversation
     opened: bool
+    lifecycle: tuple[DomainEvent, ...] = ()
+    """What the message did to its conversation's life (opened a pending one, reopened a resolved one)."""
 
 
 @dataclass(slots=True)
@@ -108,6 +112,7 @@ class _Stored:
     """Replies this message (a delivery failure report) marked failed."""
     ticket_events: list[WorkspaceEvent] = field(default_factory=list)
     """The ticket this message opened (a mail starting a new thread), or the tickets it opened again."""
+    lifecycle_events: list[WorkspaceEvent] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,9 +327,10 @@ def _thread(
     identity: Identity,
     now: datetime,
 ) -> _Threaded:
-    """The conversation the message joins: the open one of this identity on this inbox, or a new one.
+    """The conversation the message joins: the newest one of this identity on this inbox, or a new one.
 
-    On a channel that threads by reply (`replies`), the conversation of a message it answers, or a new one.
+    On a channel that threads by reply (`replies`), the conversation of a message it answers, or a new one. A
+    resolved conversation past its inbox's reopen window is not joined: a new one follows it (hub.lifecycle).
     """
     inbox = item.inbox
     if replies is not None:
@@ -332,7 +338,7 @@ def _thread(
         if answered is not None and answered.identity_id == identity.id:
             answered.contact_id = contact_id
         thread = (
-            _Threaded(item, contact_id, identity, answered, opened=False)
+            _joined(item, contact_id, identity, answered, now)
             if answered is not None
             else _Threaded(item, contact_id, identity, _opening(item, contact_id, identity, now), opened=True)
         )
@@ -341,13 +347,34 @@ def _thread(
     conversation = conversations.get((inbox.id, identity.id))
     if conversation is not None:
         conversation.contact_id = contact_id
+        thread = _joined(item, contact_id, identity, conversation, now)
+    else:
+        thread = _Threaded(item, contact_id, identity, _opening(item, contact_id, identity, now), opened=True)
+    conversations[(inbox.id, identity.id)] = thread.conversation
+    return thread
+
+
+def _joined(
+    item: _Pending,
+    contact_id: str,
+    identity: Identity,
+    conversation: Conversation | _NewConversation,
+    now: datetime,
+) -> _Threaded:
+    """The customer writes into an existing conversation: it opens (or reopens) as the lifecycle says, or a new
+    conversation linked to it starts. An automated message (an auto-reply, a bounce) changes nothing of its life."""
+    if isinstance(conversation, _NewConversation) or item.message.automated is not None:
         return _Threaded(item, contact_id, identity, conversation, opened=False)
-    opening = _opening(item, contact_id, identity, now)
-    conversations[(inbox.id, identity.id)] = opening
-    return _Threaded(item, contact_id, identity, opening, opened=True)
+    applied = lifecycle.customer_wrote(conversation, now, item.inbox)
+    if applied.starts_follow_up:
+        follow_up = _opening(item, contact_id, identity, now, previous=conversation.id)
+        return _Threaded(item, contact_id, identity, follow_up, opened=True)
+    return _Threaded(item, contact_id, identity, conversation, opened=False, lifecycle=applied.emitted)
 
 
-def _opening(item: _Pending, contact_id: str, identity: Identity, now: datetime) -> _NewConversation:
+def _opening(
+    item: _Pending, contact_id: str, identity: Identity, now: datetime, previous: str | None = None
+) -> _NewConversation:
     inbox = item.inbox
     return _NewConversation(
         workspace_id=inbox.workspace_id,
@@ -357,16 +384,15 @@ def _opening(item: _Pending, contact_id: str, identity: Identity, now: datetime)
         status=ConversationStatus.BOT if bot.takes_new_conversations(inbox) else ConversationStatus.QUEUED,
         created_at=now,
         last_message_at=now,
+        previous_conversation_id=previous,
     )
 
 
 def _received(thread: _Threaded, now: datetime, capabilities: Capabilities) -> dict[str, Any]:
-    """The message's row, and its conversation brought up to date: last message, reply window, reopened."""
+    """The message's row, and its conversation brought up to date: last message, reply window."""
     item, conversation, message = thread.pending, thread.conversation, thread.pending.message
     record_customer_action(conversation, capabilities, message)
     conversation.last_message_at = now
-    if conversation.status == ConversationStatus.RESOLVED:
-        conversation.status = ConversationStatus.QUEUED
     return row_values(
         Message,
         id=item.message_id,
@@ -403,13 +429,16 @@ def _recorded(
             conversation.id,
             {"conversation": events.conversation_json(conversation)},
         )
+    changes = lifecycle.record_lifecycle_events(outbox.record, conversation, thread.lifecycle)
     message_payload = outbox.record(
         workspace_id,
         "message.created",
         message.id,
         {"message": events.message_json(message), "conversation": events.conversation_json(conversation)},
     )
-    return _Stored(thread.pending, message, conversation, thread.identity, created_payload, message_payload)
+    stored = _Stored(thread.pending, message, conversation, thread.identity, created_payload, message_payload)
+    stored.lifecycle_events = changes
+    return stored
 
 
 async def _record_failures(hub: Hub, failures: dict[str, _Failure]) -> None:
@@ -489,7 +518,17 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
         for entry in stored
         for event in entry.ticket_events
     ]
-    opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
+    publishing += [
+        events.publish_message_event(hub.publisher, event, entry.conversation)
+        for entry in stored
+        for event in entry.lifecycle_events
+    ]
+    opened = [
+        entry.conversation.id
+        for entry in stored
+        if entry.created_payload is not None
+        or (entry.lifecycle_events and entry.conversation.status == ConversationStatus.QUEUED)
+    ]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
     await bot.answer(

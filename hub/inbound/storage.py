@@ -21,7 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.models import Conversation, InboundEvent, Inbox, Message, Workspace
 from hub.runtime import Hub
-from hub.statuses import ConversationStatus, InboundEventStatus
+from hub.statuses import InboundEventStatus
 
 __all__ = [
     "claim_pending",
@@ -163,16 +163,14 @@ async def record_attempt(session: AsyncSession, event_id: str, changes: dict[str
 async def open_conversations(
     session: AsyncSession, identity_ids: set[str]
 ) -> dict[tuple[str, str], Conversation]:
-    """The newest open conversation of each identity on each inbox, by (inbox_id, identity_id), in one query."""
+    """The newest conversation of each identity on each inbox, by (inbox_id, identity_id), in one query: an open
+    one, or the resolved one a message reopens or follows (hub.lifecycle decides)."""
     if not identity_ids:
         return {}
     rows = await session.exec(
         select(Conversation)
-        .where(
-            col(Conversation.identity_id).in_(list(identity_ids)),
-            col(Conversation.status) != ConversationStatus.RESOLVED,
-        )
-        .order_by(col(Conversation.created_at))
+        .where(col(Conversation.identity_id).in_(list(identity_ids)))
+        .order_by(col(Conversation.created_at), col(Conversation.id))
     )
     return {(row.inbox_id, row.identity_id): row for row in rows.all()}
 

@@ -164,7 +164,12 @@ def test_an_unverified_link_merges_nothing(channel: Channel) -> None:
 
 
 def test_a_customers_messages_share_one_open_conversation(channel: Channel) -> None:
-    """Until it is resolved; the next message opens a new conversation for the same contact."""
+    """Until it is resolved; past the inbox's reopen window (here none) the next message opens a new conversation
+    for the same contact, linked to the resolved one."""
+    window = channel.client.patch(
+        f"/api/v1/inboxes/{channel.inbox_id}", json={"reopen_window_hours": 0}, headers=channel.api
+    )
+    assert window.status_code == 200, window.text
     channel.deliver("+14155550101", "first")
     channel.deliver("+14155550101", "second")
     channel.deliver("+14155550102", "someone else")
@@ -176,6 +181,6 @@ def test_a_customers_messages_share_one_open_conversation(channel: Channel) -> N
     [reopened] = [
         c for c in channel.conversations() if channel.messages(c["id"])[0] == "after the resolution"
     ]
-    assert reopened["id"] != first["id"]
+    assert reopened["id"] != first["id"] and reopened["previous_conversation_id"] == first["id"]
     assert reopened["contact_id"] == first["contact_id"]
     assert channel.messages(reopened["id"]) == ["after the resolution"]

@@ -40,6 +40,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
         "team_id": "00000000-0000-7000-8000-000000000000",
         "note": "Taken over",
     },
+    ("POST", "/api/v1/conversations/{conversation_id}/status"): {"status": "pending"},
 }
 """A valid body for each operation that takes one, so the answer is the lookup's and not the body's validation."""
 

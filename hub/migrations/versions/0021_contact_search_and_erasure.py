@@ -18,7 +18,7 @@ import sqlmodel
 
 
 revision = '0021'
-down_revision = '0017'
+down_revision = '0018'
 branch_labels = None
 depends_on = None
 
