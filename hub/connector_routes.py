@@ -23,7 +23,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from connectors import Connector, UndeclaredIdentityKind
 from connectors.routes import CHANNEL_SERVICES, AcceptedMessage, CustomerClaims, CustomerFeed, CustomerMessage
-from hub import customers, events, inbound
+from hub import csat, customers, events, inbound
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
@@ -211,6 +211,31 @@ class HubChannelServices:
             for event, conversation in read:
                 await events.publish_message_event(self._hub.publisher, event, conversation)
         return len(read)
+
+    async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
+        with outages_as_route_errors():
+            return await csat.pending_rating(
+                self._hub, connector.inbox.workspace_id, connector.inbox.id, customer
+            )
+
+    async def rate(
+        self,
+        connector: Connector,
+        customer: IdentityRef,
+        conversation_id: str,
+        rating: int,
+        comment: str | None,
+    ) -> None:
+        with outages_as_route_errors():
+            await csat.rate(
+                self._hub,
+                connector.inbox.workspace_id,
+                connector.inbox.id,
+                customer,
+                conversation_id,
+                rating,
+                comment,
+            )
 
     async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
         """Tried again when another request created one of the same identities meanwhile (the unique constraint

@@ -23,10 +23,12 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationRating,
     ConversationRequeued,
     ConversationResolved,
     ConversationTransferred,
     ConversationView,
+    CsatSubmitted,
     MessageCreated,
     MessageUpdated,
     MessageView,
@@ -57,6 +59,7 @@ AnyWorkspaceEvent = (
     | ConversationResolved
     | ConversationRequeued
     | ConversationTransferred
+    | CsatSubmitted
     | MessageCreated
     | MessageUpdated
     | TicketCreated
@@ -107,6 +110,9 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         category=conversation.category,
         queued_at=conversation.queued_at,
         assigned_at=conversation.assigned_at,
+        csat=None
+        if conversation.csat_rating is None or conversation.csat_at is None
+        else ConversationRating(conversation.csat_rating, conversation.csat_comment, conversation.csat_at),
     )
 
 

@@ -43,10 +43,12 @@ __all__ = [
     "ConversationDetail",
     "ConversationHandedOff",
     "ConversationPage",
+    "ConversationRating",
     "ConversationRequeued",
     "ConversationResolved",
     "ConversationTransferred",
     "ConversationView",
+    "CsatSubmitted",
     "IdentityView",
     "InboundEventPage",
     "InboundEventView",
@@ -176,6 +178,15 @@ class InboxView(msgspec.Struct, omit_defaults=True):
     """Present, and true, for an inbox whose connector is no longer installed."""
 
 
+class ConversationRating(msgspec.Struct):
+    """Customer satisfaction: how the customer rated the conversation once it was resolved."""
+
+    rating: int
+    """1 (very unsatisfied) to 5 (very satisfied)."""
+    comment: str | None
+    submitted_at: datetime
+
+
 class ConversationView(msgspec.Struct):
     id: str
     inbox_id: str
@@ -195,6 +206,8 @@ class ConversationView(msgspec.Struct):
     """Since when it waits in the queue, when it re-entered it later than it was created (a transfer to a team)."""
     assigned_at: datetime | None
     """When its current agent got it; the inbox's answer timeout counts from here."""
+    csat: ConversationRating | None
+    """The customer's rating, once they gave it after the conversation was resolved."""
 
 
 class IdentityView(msgspec.Struct):
@@ -391,6 +404,12 @@ class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
 
 class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):
     """The bot handed the conversation to a person: it waits for an agent (a note says what was asked)."""
+
+    conversation: ConversationView
+
+
+class CsatSubmitted(WorkspaceEvent, tag="csat.submitted"):
+    """The customer rated a resolved conversation (once per conversation): `conversation.csat` holds the rating."""
 
     conversation: ConversationView
 

@@ -21,6 +21,7 @@ from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
 from hub.api.routing import RoutingController
 from hub.api.service_levels import ServiceLevelController
+from hub.api.shifts import ShiftController
 from hub.api.teams import TeamController
 from hub.api.tickets import TicketController
 from hub.api.tokens import TokenController
@@ -56,6 +57,7 @@ def api_router(settings: Settings) -> Router:
                 TokenController,
                 TeamController,
                 RoutingController,
+                ShiftController,
             ],
         )
     )

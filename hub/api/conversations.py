@@ -14,7 +14,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import actors, assignment, events
+from hub import actors, assignment, csat, events, handling
 from hub.api.dependencies import load_conversation
 from hub.api.teams import workspace_team
 from hub.auth import Caller
@@ -171,6 +171,7 @@ class ConversationController(Controller):
     ) -> ConversationView:
         """Resolve the conversation; the customer's next message reopens it."""
         conversation = await load_conversation(session, caller, conversation_id)
+        await handling.resolving(session, conversation, hub.now())
         conversation.status = ConversationStatus.RESOLVED
         conversation.resolved_at = hub.now()
         event = events.record(
@@ -183,6 +184,7 @@ class ConversationController(Controller):
         await session.commit()
         await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
         await hub.jobs.send(actors.serve_queue, conversation.workspace_id)
+        await csat.request_rating(hub, conversation)
         return events.conversation_view(conversation)
 
     @post("/{conversation_id:str}/claim", status_code=200, responses=error_responses(400, 401, 403, 404, 409))
