@@ -29,7 +29,7 @@ def put_shifts(client, token: str, agent_id: str, body: dict[str, object]):
     return client.put(f"/api/v1/agents/{agent_id}/shifts", json=body, headers=bearer(token))
 
 
-def test_shifts_are_stored_read_back_and_cleared(client, desk):
+def test_shifts_are_stored_read_back_and_cleared(client, desk):  # noqa: F811
     admin, ann = desk["admin"], desk["agents"]["ann"]
     path = f"/api/v1/agents/{ann['id']}/shifts"
     assert client.get(path, headers=bearer(admin)).json() == {
@@ -41,10 +41,14 @@ def test_shifts_are_stored_read_back_and_cleared(client, desk):
     night = {"time_zone": "Asia/Shanghai", "weekly": {"fri": ["22:00-06:00"]}, "closed_dates": ["2026-12-25"]}
     stored = put_shifts(client, admin, ann["id"], night)
     assert stored.status_code == 200, stored.text
-    assert client.get(path, headers=bearer(admin)).json() == stored.json() == {
-        **night,
-        "on_shift_now": stored.json()["on_shift_now"],
-    }
+    assert (
+        client.get(path, headers=bearer(admin)).json()
+        == stored.json()
+        == {
+            **night,
+            "on_shift_now": stored.json()["on_shift_now"],
+        }
+    )
     assert put_shifts(client, admin, ann["id"], off_shift_now()).json()["on_shift_now"] is False
     cleared = put_shifts(client, admin, ann["id"], {})
     assert cleared.json() == {"time_zone": None, "weekly": {}, "closed_dates": [], "on_shift_now": True}
@@ -79,7 +83,7 @@ def test_bad_shifts_are_refused_naming_the_field_and_change_nothing(client, desk
     assert client.get("/api/v1/agents/nobody-here/shifts", headers=bearer(admin)).status_code == 404
 
 
-def test_an_agent_off_shift_gets_nothing_until_their_shift_covers_now(client, desk):
+def test_an_agent_off_shift_gets_nothing_until_their_shift_covers_now(client, desk):  # noqa: F811
     admin, ann, bob = desk["admin"], desk["agents"]["ann"], desk["agents"]["bob"]
     assert put_shifts(client, admin, ann["id"], off_shift_now()).status_code == 200
     capacity(client, desk, "bob", 1)
