@@ -1,6 +1,6 @@
 """Reports under /api/v1/reports (admins): conversation figures with P50/P90/P99 per channel and per agent, the hourly
 coverage of shifts against last week's arrivals, and conversations per day, for a date range, a channel and an agent;
-each also as CSV (`/api/v1/reports/export/{report}`).
+each also as CSV (`/api/v1/reports/export?report=...`).
 
 The figures are read from what the hub recorded as things happened (hub.handling, hub.csat, hub.outbound) and
 computed by routing.metrics and routing.coverage; a conversation counts in the range it was created in.
@@ -22,7 +22,7 @@ import msgspec
 import sqlalchemy
 from litestar import Controller, Response, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, QueryParameter
+from litestar.params import QueryParameter
 from sqlalchemy import Select
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -78,7 +78,7 @@ ToQuery = Annotated[
 ]
 ChannelQuery = Annotated[
     str | None,
-    QueryParameter(pattern=r"^[a-z0-9_]{1,40}$", max_length=40, description="A channel kind, e.g. webchat."),
+    QueryParameter(pattern=r"^[a-z0-9_]{1,40}$", max_length=40, description="A channel kind (an inbox's `kind`)."),
 ]
 ZoneQuery = Annotated[
     str,
@@ -547,13 +547,13 @@ class ReportController(Controller):
         scope = await _scope(hub, session, admin, since, until, channel, agent_id, time_zone)
         return await daily_report(session, scope)
 
-    @get("/export/{report:str}", media_type="text/csv", responses=error_responses(400, 401, 404, 422))
+    @get("/export", media_type="text/csv", responses=error_responses(400, 401, 422))
     async def export(
         self,
         hub: NamedDependency[Hub],
         admin: NamedDependency[Caller],
         session: NamedDependency[AsyncSession],
-        report: FromPath[ReportName],
+        report: Annotated[ReportName, QueryParameter(description="Which report.")] = ReportName.SUMMARY,
         since: FromQuery = None,
         until: ToQuery = None,
         channel: ChannelQuery = None,

@@ -189,7 +189,7 @@ def test_the_agents_report_gives_each_agent_their_figures_and_average_handle_tim
 
 
 def test_reports_export_as_csv(client, seeded):
-    answer = client.get("/api/v1/reports/export/summary", params=RANGE, headers=bearer(seeded["admin"]))
+    answer = client.get("/api/v1/reports/export", params=RANGE, headers=bearer(seeded["admin"]))
     assert answer.status_code == 200 and answer.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(answer.text)))
     assert [(row["channel"], row["conversations"]) for row in rows] == [
@@ -198,14 +198,23 @@ def test_reports_export_as_csv(client, seeded):
         ("webchat", "5"),
     ]
     assert rows[0]["first_response.p90_seconds"] == "600.0" and rows[0]["csat.distribution.5"] == "1"
-    agents = client.get("/api/v1/reports/export/agents", params=RANGE, headers=bearer(seeded["admin"]))
+    agents = client.get(
+        "/api/v1/reports/export", params={**RANGE, "report": "agents"}, headers=bearer(seeded["admin"])
+    )
     by_name = {row["name"]: row for row in csv.DictReader(io.StringIO(agents.text))}
     assert by_name["ann"]["handled"] == "3" and by_name["bob"]["average_handle_seconds"] == ""
-    daily = client.get("/api/v1/reports/export/daily", params=RANGE, headers=bearer(seeded["admin"]))
+    daily = client.get(
+        "/api/v1/reports/export", params={**RANGE, "report": "daily"}, headers=bearer(seeded["admin"])
+    )
     assert list(csv.DictReader(io.StringIO(daily.text))) == [
         {"date": "2026-11-16", "conversations": "6", "resolved": "3", "csat_average": str(10 / 3)}
     ]
-    assert client.get("/api/v1/reports/export/nothing", headers=bearer(seeded["admin"])).status_code == 400
+    assert (
+        client.get(
+            "/api/v1/reports/export", params={"report": "nothing"}, headers=bearer(seeded["admin"])
+        ).status_code
+        == 400
+    )
 
 
 def test_conversations_per_day_in_the_reports_time_zone(client, seeded):
