@@ -78,7 +78,9 @@ ToQuery = Annotated[
 ]
 ChannelQuery = Annotated[
     str | None,
-    QueryParameter(pattern=r"^[a-z0-9_]{1,40}$", max_length=40, description="A channel kind (an inbox's `kind`)."),
+    QueryParameter(
+        pattern=r"^[a-z0-9_]{1,40}$", max_length=40, description="A channel kind (an inbox's `kind`)."
+    ),
 ]
 ZoneQuery = Annotated[
     str,
