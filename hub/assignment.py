@@ -57,6 +57,7 @@ __all__ = [
     "routing_snapshot",
     "transfer",
     "workspaces_with_answer_timeouts",
+    "workspaces_with_shifts",
 ]
 
 log = logging.getLogger("omnihub.assignment")
@@ -417,6 +418,13 @@ async def workspaces_with_answer_timeouts(hub: Hub) -> list[str]:
     async with hub.database.session() as session:
         rows = (await session.exec(select(Inbox.workspace_id, Inbox.routing))).all()
     return sorted({workspace_id for workspace_id, routing in rows if routing.get("answer_timeout_seconds")})
+
+
+async def workspaces_with_shifts(hub: Hub) -> list[str]:
+    """The workspaces where some agent works shifts: a shift beginning frees seats no event announces."""
+    async with hub.database.session() as session:
+        rows = (await session.exec(select(Agent.workspace_id, Agent.shifts))).all()
+    return sorted({workspace_id for workspace_id, shifts in rows if shifts})
 
 
 class RoutingRequest(msgspec.Struct):

@@ -283,10 +283,12 @@ def _agents_without_shifts(workspace_id: str):
 
 def test_figures_are_recorded_as_the_conversation_happens(client, desk):  # noqa: F811
     admin, ann, bob = desk["admin"], desk["agents"]["ann"], desk["agents"]["bob"]
-    presence(client, ann, "online")
-    presence(client, bob, "online")
     started = datetime.now(UTC)
     conversation_id = new_conversation(client, desk, "Where is my parcel?")
+    queue = wait_for(lambda: client.get("/api/v1/queue", headers=bearer(admin)).json())
+    assert [entry["conversation"]["id"] for entry in queue] == [conversation_id]
+    presence(client, ann, "online")
+    presence(client, bob, "online")
     first = _held_by(client, admin, conversation_id)
     other = bob if first == ann["id"] else ann
     replied = client.post(
@@ -313,7 +315,8 @@ def test_figures_are_recorded_as_the_conversation_happens(client, desk):  # noqa
     overall = report(client, admin, "summary", channel="webchat", **span)["overall"]
     assert overall["conversations"] == 1 and overall["handoffs"] == 1
     for figure in ("first_response", "resolution", "time_in_queue"):
-        assert overall[figure]["count"] == 1 and overall[figure]["p50_seconds"] >= 0, figure
+        assert overall[figure]["count"] == 1 and overall[figure]["p50_seconds"] > 0, figure
+    assert overall["time_in_queue"]["p50_seconds"] < overall["first_response"]["p50_seconds"]
     assert (overall["bot_conversations"], overall["bot_deflected"]) == (0, 0)
     agents = {row["agent_id"]: row for row in report(client, admin, "agents", **span)}
     assert agents[first]["handled"] == agents[other["id"]]["handled"] == 1

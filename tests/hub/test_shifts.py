@@ -3,8 +3,15 @@ field, and routing gives nothing to an agent off shift until their shift covers 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 
+import dramatiq
+import pytest
+from litestar.testing import TestClient
+
+from hub.app import create_app
+from hub.jobs import WorkerHub
 from tests.conftest import assert_error_shape, bearer
 from tests.hub.test_assignment_api import (  # noqa: F401  (desk is a fixture)
     assigned_to,
@@ -17,6 +24,14 @@ from tests.hub.test_knowledge_base_api import other_token  # noqa: F401  (a fixt
 
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_WEEK = {"time_zone": "Europe/Paris", "weekly": {day: ["00:00-24:00"] for day in DAYS}, "closed_dates": []}
+
+
+@pytest.fixture
+def client(settings, demo) -> Iterator[TestClient]:
+    """The hub with its sweeper running every 0.2 s."""
+    fast = settings.model_copy(update={"sweep_interval_seconds": 0.2})
+    with TestClient(app=create_app(fast), base_url="http://testserver.local") as test_client:
+        yield test_client
 
 
 def off_shift_now() -> dict[str, object]:
@@ -98,3 +113,21 @@ def test_an_agent_off_shift_gets_nothing_until_their_shift_covers_now(client, de
 
     assert put_shifts(client, admin, ann["id"], ALL_WEEK).status_code == 200
     assigned_to(client, desk, second, ann["id"])
+
+
+def test_a_shift_that_begins_takes_the_waiting_conversation_within_a_sweep(client, desk):  # noqa: F811
+    """Nothing announces a shift beginning: the sweeper serves the queues of workspaces whose agents work shifts."""
+    admin, ann = desk["admin"], desk["agents"]["ann"]
+    before_nine = datetime(2026, 11, 23, 8, 59, 30, tzinfo=UTC)
+    clock = {"now": before_nine}
+    worker = next(each for each in dramatiq.get_broker().middleware if isinstance(each, WorkerHub))
+    for hub in (client.app.state.hub, worker.hub):
+        hub.now = lambda: clock["now"]
+    weekdays = {"time_zone": "UTC", "weekly": {"mon": ["09:00-17:00"]}}
+    assert put_shifts(client, admin, ann["id"], weekdays).json()["on_shift_now"] is False
+    presence(client, ann, "online")
+    waiting = new_conversation(client, desk)
+    assigned_to(client, desk, waiting, None)
+
+    clock["now"] = before_nine + timedelta(minutes=1)
+    assigned_to(client, desk, waiting, ann["id"])
