@@ -81,7 +81,7 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_assignment_api.py::test_an_agent_going_offline_returns_their_conversations_to_the_queue",
         ),
-        starts_with="_set_assignee(session, conversation, None",
+        starts_with="await _set_assignee(session, conversation, None",
     ),
     # hub/auth.py
     Deletion(
