@@ -444,7 +444,8 @@ async def get_widget_messages(
                                 break
                 except TimeoutError:
                     pass
-    return Response(VisitorMessages(messages), headers=headers)
+    rating_due = await channel_services.pending_rating(visitor.connector, visitor.identity)
+    return Response(VisitorMessages(messages, rating_due), headers=headers)
 
 
 @websocket(f"{WIDGET_PATH}/ws")

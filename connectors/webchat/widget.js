@@ -2,7 +2,7 @@
  * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
  * Script API: window.Omnihub.open(), .close(), .send(text).
  * Files: uploaded to /attachments first, then sent in a message by the URL the hub answered.
- * Rating: once a conversation is resolved (a csat.requested frame, or rating_due when the socket opens), a card
+ * Rating: once a conversation is resolved (a csat.requested frame, or rating_due on the ready frame or a poll), a card
  * offers 1 to 5 stars and a comment, sent once to /csat.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
@@ -606,6 +606,7 @@
       var live = state.historyLoaded;
       state.historyLoaded = true;
       (answer.body.items || []).forEach(function (message) { receive(message, live); });
+      askRating(answer.body.rating_due);
       again(0);
     }, function () { reconnecting(); again(nextBackoff()); });
   }

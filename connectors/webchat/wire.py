@@ -169,6 +169,8 @@ class VisitorMessages(msgspec.Struct):
     """`GET /widget/{widget_token}/messages`: oldest first."""
 
     items: list[VisitorMessage]
+    rating_due: str | None = None
+    """As the socket's ready frame: the visitor's resolved conversation not rated yet, for a widget on HTTP."""
 
 
 class PostedMessage(msgspec.Struct):

@@ -103,7 +103,7 @@ def test_bad_ratings_and_other_visitors_are_refused(client, desk, other_token): 
     )
 
 
-def test_the_widget_is_asked_for_a_rating_live_and_when_it_comes_back(client, desk):  # noqa: F811
+def test_the_widget_is_asked_for_a_rating_live_when_it_comes_back_and_when_it_polls(client, desk):  # noqa: F811
     visitor, conversation_id = chat(client, desk)
     socket_path = f"/widget/{desk['inbox']['widget_token']}/ws?visitor_token={visitor.token}"
     with client.websocket_connect(socket_path) as socket:
@@ -116,6 +116,10 @@ def test_the_widget_is_asked_for_a_rating_live_and_when_it_comes_back(client, de
         assert frame == {"type": "csat.requested", "conversation_id": conversation_id}
     with client.websocket_connect(socket_path) as socket:
         assert socket.receive_json()["rating_due"] == conversation_id
+    polled = client.get(f"/widget/{desk['inbox']['widget_token']}/messages", headers=bearer(visitor.token))
+    assert polled.json()["rating_due"] == conversation_id
     assert rate(client, desk, visitor, {"conversation_id": conversation_id, "rating": 5}).status_code == 201
     with client.websocket_connect(socket_path) as socket:
         assert "rating_due" not in socket.receive_json()
+    polled = client.get(f"/widget/{desk['inbox']['widget_token']}/messages", headers=bearer(visitor.token))
+    assert polled.json()["rating_due"] is None
