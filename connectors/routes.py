@@ -38,6 +38,7 @@ __all__ = [
     "CustomerPage",
     "ErrorBody",
     "ErrorField",
+    "RatingRequested",
     "RouteError",
     "error_responses",
 ]
@@ -95,6 +96,13 @@ class RouteError(HTTPException):
     ) -> None:
         super().__init__(status_code=status_code, detail=detail, extra=extra, headers=headers)
         self.code = code
+
+
+class RatingRequested(msgspec.Struct, tag="csat.requested", tag_field="type"):
+    """Sent to a customer's live connections when their conversation is resolved: they may rate it once
+    (`ChannelServices.rate`)."""
+
+    conversation_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,6 +227,24 @@ class ChannelServices(Protocol):
     async def mark_read(self, connector: Connector, customer: IdentityRef, up_to: str) -> int:
         """The customer's client showed them the replies up to the message id `up_to`: those (the newest 200) become
         `read`, which the agents see at once. Answers how many changed (0 for replies already read)."""
+        ...
+
+    async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
+        """The id of `customer`'s latest conversation on the connector's inbox when it is resolved (within the last
+        week) and not rated yet: the one their client may offer to rate."""
+        ...
+
+    async def rate(
+        self,
+        connector: Connector,
+        customer: IdentityRef,
+        conversation_id: str,
+        rating: int,
+        comment: str | None,
+    ) -> None:
+        """Keep the customer's rating (1 to 5) of their resolved conversation. Raises RouteError 404
+        `conversation_not_found` for a conversation that is not theirs, 409 `conversation_not_resolved` or 409
+        `already_rated` (a rating is given once and never replaced)."""
         ...
 
     async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:

@@ -23,7 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import PermanentSendError
-from hub import events, outbound
+from hub import events, handling, outbound
 from hub.bot_engines import signing_key
 from hub.models import Agent, AuditEntry, Contact, Conversation, Inbox, Message, TeamMember, Workspace
 from hub.realtime import workspace_channel
@@ -33,7 +33,7 @@ from hub.statuses import AgentPresence, ConversationStatus
 from hub.views import WorkspaceEvent
 from routing.assignment import ExternalAnswer, Outcome
 from routing.candidates import AgentLoad, QueuedConversation
-from routing.config import policy_from_config
+from routing.config import policy_from_config, schedule_from_config
 from routing.errors import ClaimRefused
 from routing.lifecycle import ConversationStatus as LifecycleStatus
 from routing.policy import RoutingPolicy, Strategy
@@ -57,6 +57,7 @@ __all__ = [
     "routing_snapshot",
     "transfer",
     "workspaces_with_answer_timeouts",
+    "workspaces_with_shifts",
 ]
 
 log = logging.getLogger("omnihub.assignment")
@@ -128,6 +129,7 @@ async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingS
                 last_assigned_order=order,
                 team_ids=frozenset(teams.get(agent.id, ())),
                 skills=frozenset(agent.skills),
+                shift=schedule_from_config(agent.shifts) if agent.shifts else None,
             )
             for order, agent in enumerate(by_recency)
         ],
@@ -272,7 +274,7 @@ async def route_workspace(
         for decision in result.decisions:
             if decision.outcome is Outcome.ASSIGNED and decision.agent_id is not None:
                 published.append(
-                    _set_assignee(
+                    await _set_assignee(
                         session, rows[decision.conversation_id], decision.agent_id, now, "system", None
                     )
                 )
@@ -281,7 +283,7 @@ async def route_workspace(
     return result.assigned
 
 
-def _set_assignee(
+async def _set_assignee(
     session: AsyncSession,
     conversation: Conversation,
     agent_id: str | None,
@@ -291,6 +293,7 @@ def _set_assignee(
 ) -> WorkspaceEvent:
     """Give the conversation to `agent_id` (None: back to the queue), audited, with its outbox event."""
     previous = conversation.assignee_id
+    await handling.assignee_changing(session, conversation, agent_id, now)
     conversation.assignee_id = agent_id
     conversation.assigned_at = now if agent_id else None
     if conversation.status in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED):
@@ -329,7 +332,7 @@ async def assign(
     async with hub.database.session() as session:
         await lock_routing(session, conversation.workspace_id)
         row = await session.get_one(Conversation, conversation.id, with_for_update=True)
-        event = _set_assignee(session, row, agent_id, hub.now(), actor_type, actor_id)
+        event = await _set_assignee(session, row, agent_id, hub.now(), actor_type, actor_id)
         await session.commit()
     await _publish(hub, row.workspace_id, [event])
     return row
@@ -395,7 +398,7 @@ async def reroute_workspace(hub: Hub, workspace_id: str) -> list[Requeue]:
         rows = {each.id: each for each in held}
         for requeue in requeues:
             conversation = rows[requeue.conversation_id]
-            _set_assignee(session, conversation, None, now, "system", None)
+            await _set_assignee(session, conversation, None, now, "system", None)
             if requeue.avoid_agent:
                 conversation.avoid_agent_ids = sorted({*conversation.avoid_agent_ids, requeue.agent_id})
             published.append(
@@ -424,6 +427,13 @@ async def workspaces_with_answer_timeouts(hub: Hub) -> list[str]:
     async with hub.database.session() as session:
         rows = (await session.exec(select(Inbox.workspace_id, Inbox.routing))).all()
     return sorted({workspace_id for workspace_id, routing in rows if routing.get("answer_timeout_seconds")})
+
+
+async def workspaces_with_shifts(hub: Hub) -> list[str]:
+    """The workspaces where some agent works shifts: a shift beginning frees seats no event announces."""
+    async with hub.database.session() as session:
+        rows = (await session.exec(select(Agent.workspace_id, Agent.shifts))).all()
+    return sorted({workspace_id for workspace_id, shifts in rows if shifts})
 
 
 class RoutingRequest(msgspec.Struct):
@@ -540,7 +550,7 @@ async def claim(hub: Hub, workspace_id: str, conversation_id: str, agent_id: str
             agent,
             snapshot.policies[conversation.inbox_id],
         )
-        event = _set_assignee(session, conversation, decision.agent_id, hub.now(), "agent", agent_id)
+        event = await _set_assignee(session, conversation, decision.agent_id, hub.now(), "agent", agent_id)
         await session.commit()
     await _publish(hub, workspace_id, [event])
     return conversation
@@ -576,7 +586,10 @@ async def transfer(
             ),
             snapshot.agents,
         )
-        published = [_set_assignee(session, conversation, decision.to_agent_id, now, "agent", by_agent_id)]
+        published = [
+            await _set_assignee(session, conversation, decision.to_agent_id, now, "agent", by_agent_id)
+        ]
+        handling.handed_over(conversation, now, to_queue=False)
         if decision.to_team_id is not None:
             conversation.team_id = decision.to_team_id
             conversation.queued_at = now

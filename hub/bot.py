@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import assignment, events, metrics, outbound
+from hub import assignment, events, handling, metrics, outbound
 from hub.bot_engines import EngineName, enabled_article, engine_answer
 from hub.models import BotTurn, Conversation, Inbox, Message
 from hub.realtime import workspace_channel
@@ -278,6 +278,7 @@ async def _to_routing(hub: Hub, session: AsyncSession, conversation: Conversatio
     if conversation.status != ConversationStatus.BOT:
         return
     conversation.status = ConversationStatus.QUEUED
+    handling.handed_over(conversation, hub.now(), to_queue=True)
     session.add(conversation)
     payload = events.record(
         session,

@@ -30,7 +30,7 @@ from connectors.routes import (
     CustomerMessage,
     CustomerPage,
 )
-from hub import customers, events, inbound, journey
+from hub import csat, customers, events, inbound, journey
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
@@ -219,6 +219,31 @@ class HubChannelServices:
             for event, conversation in read:
                 await events.publish_message_event(self._hub.publisher, event, conversation)
         return len(read)
+
+    async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
+        with outages_as_route_errors():
+            return await csat.pending_rating(
+                self._hub, connector.inbox.workspace_id, connector.inbox.id, customer
+            )
+
+    async def rate(
+        self,
+        connector: Connector,
+        customer: IdentityRef,
+        conversation_id: str,
+        rating: int,
+        comment: str | None,
+    ) -> None:
+        with outages_as_route_errors():
+            await csat.rate(
+                self._hub,
+                connector.inbox.workspace_id,
+                connector.inbox.id,
+                customer,
+                conversation_id,
+                rating,
+                comment,
+            )
 
     async def identify(self, connector: Connector, customer: IdentityRef, claims: CustomerClaims) -> None:
         """Tried again when another request created one of the same identities meanwhile (the unique constraint

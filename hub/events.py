@@ -23,6 +23,7 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationRating,
     ConversationReopened,
     ConversationRequeued,
     ConversationResolved,
@@ -30,6 +31,7 @@ from hub.views import (
     ConversationStatusChanged,
     ConversationTransferred,
     ConversationView,
+    CsatSubmitted,
     MessageCreated,
     MessageUpdated,
     MessageView,
@@ -63,6 +65,7 @@ AnyWorkspaceEvent = (
     | ConversationStatusChanged
     | ConversationRequeued
     | ConversationTransferred
+    | CsatSubmitted
     | MessageCreated
     | MessageUpdated
     | TicketCreated
@@ -115,6 +118,9 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         assigned_at=conversation.assigned_at,
         snoozed_until=conversation.snoozed_until,
         previous_conversation_id=conversation.previous_conversation_id,
+        csat=None
+        if conversation.csat_rating is None or conversation.csat_at is None
+        else ConversationRating(conversation.csat_rating, conversation.csat_comment, conversation.csat_at),
     )
 
 

@@ -16,7 +16,7 @@ from functools import partial
 
 from sqlmodel import col, select
 
-from hub import actors, assignment, events
+from hub import actors, assignment, csat, events, handling
 from hub.models import Conversation, Inbox
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
@@ -26,6 +26,7 @@ from routing.lifecycle import (
     ConversationEvent,
     ConversationRules,
     ConversationState,
+    Resolve,
     SnoozeEnded,
     conversation_transition,
 )
@@ -164,10 +165,14 @@ async def change_status(
                 .with_for_update()
             )
         ).one()
+        if isinstance(event, Resolve):
+            await handling.resolving(session, conversation, now)
         applied = _apply(conversation, event, now, ConversationRules())
         published = record_lifecycle_events(partial(events.record, session), conversation, applied.emitted)
         await session.commit()
     await _announce(hub, workspace_id, published, [conversation])
+    if isinstance(event, Resolve):
+        await csat.request_rating(hub, conversation)
     return conversation
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "BotTurn",
     "Contact",
     "Conversation",
+    "HandlingSpan",
     "IdempotentRequest",
     "Identity",
     "InboundEvent",
@@ -204,6 +205,9 @@ class Agent(SQLModel, table=True):
     presence: str = "offline"
     skills: list[str] = _json(list)
     """The conversation categories this agent handles (routing's skill match)."""
+    shifts: dict[str, Any] = _json(dict)
+    """`{"time_zone", "weekly", "closed_dates"}` as routing.config.schedule_from_config reads it; empty: no shifts,
+    always available."""
     created_at: datetime = _created()
 
 
@@ -364,12 +368,41 @@ class Conversation(SQLModel, table=True):
     replies_remaining: int | None = None
     """Replies the channel still accepts in the window (None: no count limit, or no customer action yet)."""
     first_response_at: datetime | None = _when()
+    """The first reply by an agent (the bot's replies do not count: `bot_replied`)."""
     resolved_at: datetime | None = _when()
     snoozed_until: datetime | None = _when()
     """When a snoozed conversation opens again (the sweeper wakes it)."""
     previous_conversation_id: str | None = Field(default=None, foreign_key="conversation.id")
     """The resolved conversation this one follows: the customer wrote again after its inbox's reopen window."""
     created_at: datetime = _created()
+    waiting_since: datetime | None = _when()
+    """When it last entered the queue after the bot or an agent had it (None: since `queued_at` or creation)."""
+    queue_seconds: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    """Time spent waiting for an agent so far, re-routes included (reports' time in queue)."""
+    handoffs: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    """Times it was handed over: from the bot to a person, and transfers."""
+    bot_replied: bool = Field(default=False, sa_column_kwargs={"server_default": text("false")})
+    csat_rating: int | None = None
+    """The customer's rating, 1 to 5, given once after it was resolved."""
+    csat_comment: str | None = Field(default=None, sa_type=Text)
+    csat_at: datetime | None = _when()
+
+
+class HandlingSpan(SQLModel, table=True):
+    """A stretch during which one agent held one conversation, from assignment to resolution or hand-over: an
+    agent's average handle time sums them per conversation."""
+
+    __tablename__ = "handling_span"
+    __table_args__ = (
+        Index("ix_handling_span_workspace", "workspace_id", "started_at"),
+        Index("ix_handling_span_conversation", "conversation_id", "ended_at"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
+    agent_id: str = Field(foreign_key="agent.id", max_length=36)
+    started_at: datetime = Field(sa_type=UTCDateTime, nullable=False)
+    ended_at: datetime | None = _when()
 
 
 class Message(SQLModel, table=True):

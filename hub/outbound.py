@@ -68,9 +68,11 @@ async def create_message(
     async with hub.database.session() as session:
         row = await session.get_one(Conversation, conversation.id)
         row.last_message_at = now
-        if direction == "out" and row.first_response_at is None:
+        if direction == "out" and sender_type == SenderType.AGENT and row.first_response_at is None:
             row.first_response_at = now
         by_agent = direction == "out" and sender_type == SenderType.AGENT
+        if direction == "out" and sender_type == SenderType.BOT:
+            row.bot_replied = True
         reopened = (
             lifecycle.reopen_on_agent_reply(partial(events.record, session), row, now) if by_agent else []
         )

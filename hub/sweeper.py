@@ -1,7 +1,9 @@
 """Recovers what a crash leaves behind: work whose job was lost, and replies a stopped worker left `sending`.
 
 Each round also asks for a reroute of every workspace whose inboxes have an answer timeout, so a
-conversation an agent leaves unanswered goes back to the queue within a sweep interval of its deadline.
+conversation an agent leaves unanswered goes back to the queue within a sweep interval of its deadline, and
+serves the queue of every workspace whose agents work shifts, so a shift that begins takes what waits within a
+sweep interval.
 
 Retries of failures are not its business: each job kind retries its own (see `hub.actors`). The sweeper only
 finds rows whose job can no longer come (sent before a crash, or taken by a worker that stopped) once they
@@ -111,7 +113,12 @@ async def sweep(hub: Hub) -> SweepResult:
     timed = await assignment.workspaces_with_answer_timeouts(hub)
     for workspace_id in timed:
         await hub.jobs.send(actors.reroute, workspace_id)
-    result = SweepResult(inbound=len(stuck_events), outbound=len(outbound), reroute=len(timed))
+    on_shifts = await assignment.workspaces_with_shifts(hub)
+    for workspace_id in on_shifts:
+        await hub.jobs.send(actors.serve_queue, workspace_id)
+    result = SweepResult(
+        inbound=len(stuck_events), outbound=len(outbound), reroute=len(timed), shift_queues=len(on_shifts)
+    )
     if stuck_events or outbound:
         log.warning("sweeper.requeued inbound=%d outbound=%d", len(stuck_events), len(outbound))
     return result

@@ -45,6 +45,7 @@ __all__ = [
     "ConversationDetail",
     "ConversationHandedOff",
     "ConversationPage",
+    "ConversationRating",
     "ConversationReopened",
     "ConversationRequeued",
     "ConversationResolved",
@@ -52,6 +53,7 @@ __all__ = [
     "ConversationStatusChanged",
     "ConversationTransferred",
     "ConversationView",
+    "CsatSubmitted",
     "IdentityView",
     "InboundEventPage",
     "InboundEventView",
@@ -194,6 +196,15 @@ class InboxView(msgspec.Struct, omit_defaults=True):
     """Present, and true, for an inbox whose connector is no longer installed."""
 
 
+class ConversationRating(msgspec.Struct):
+    """Customer satisfaction: how the customer rated the conversation once it was resolved."""
+
+    rating: int
+    """1 (very unsatisfied) to 5 (very satisfied)."""
+    comment: str | None
+    submitted_at: datetime
+
+
 class ConversationView(msgspec.Struct):
     id: str
     inbox_id: str
@@ -217,6 +228,8 @@ class ConversationView(msgspec.Struct):
     """When a snoozed conversation opens again."""
     previous_conversation_id: str | None
     """The resolved conversation this one follows (the customer wrote again after the inbox's reopen window)."""
+    csat: ConversationRating | None
+    """The customer's rating, once they gave it after the conversation was resolved."""
 
 
 class IdentityView(msgspec.Struct):
@@ -442,6 +455,12 @@ class ConversationSnoozed(WorkspaceEvent, tag="conversation.snoozed"):
 
 class ConversationHandedOff(WorkspaceEvent, tag="conversation.handed_off"):
     """The bot handed the conversation to a person: it waits for an agent (a note says what was asked)."""
+
+    conversation: ConversationView
+
+
+class CsatSubmitted(WorkspaceEvent, tag="csat.submitted"):
+    """The customer rated a resolved conversation (once per conversation): `conversation.csat` holds the rating."""
 
     conversation: ConversationView
 

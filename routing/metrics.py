@@ -68,6 +68,8 @@ class ConversationReport:
     handoffs: int
     csat_responses: int
     csat_average: float | None
+    csat_counts: tuple[int, int, int, int, int] = (0, 0, 0, 0, 0)
+    """How many ratings of 1, 2, 3, 4 and 5."""
 
     @property
     def bot_deflection_rate(self) -> float | None:
@@ -132,6 +134,13 @@ def conversation_report(records: Sequence[ConversationRecord]) -> ConversationRe
         handoffs=sum(record.handoffs for record in records),
         csat_responses=len(ratings),
         csat_average=sum(ratings) / len(ratings) if ratings else None,
+        csat_counts=(
+            ratings.count(1),
+            ratings.count(2),
+            ratings.count(3),
+            ratings.count(4),
+            ratings.count(5),
+        ),
     )
 
 

@@ -35,6 +35,8 @@ from connectors.webchat.tokens import InvalidVisitorToken, VisitorTokens
 from connectors.webchat.wire import (
     LONG_POLL_MAX_SECONDS,
     AckFrame,
+    CsatAnswer,
+    CsatRating,
     ErrorFrame,
     IdentifyAnswer,
     IdentifyClaims,
@@ -76,13 +78,15 @@ AfterQuery = Annotated[
 ]
 
 
-def without_comments(script: str) -> str:
-    """The widget's source without its block comments (each opens at a line's start or after a space), which
-    explain the code to its readers and would cost every page view of every customer site their bytes."""
-    return re.sub(r"(?:^|(?<=\s))/\*.*?\*/", "", script, flags=re.DOTALL | re.MULTILINE)
+def served_script(script: str) -> str:
+    """The widget's source without its block comments (each opens at a line's start or after a space), indentation
+    and blank lines, which explain the code to its readers and would cost every page view of every customer site
+    their bytes. (No string in the widget spans lines, so trimming lines changes no value.)"""
+    uncommented = re.sub(r"(?:^|(?<=\s))/\*.*?\*/", "", script, flags=re.DOTALL | re.MULTILINE)
+    return "\n".join(line.strip() for line in uncommented.splitlines() if line.strip()) + "\n"
 
 
-WIDGET_SCRIPT = without_comments((Path(__file__).resolve().parent / "widget.js").read_text()).encode()
+WIDGET_SCRIPT = served_script((Path(__file__).resolve().parent / "widget.js").read_text()).encode()
 WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
 """Compressed once: every page view of every customer site loads the widget."""
 
@@ -249,6 +253,7 @@ async def widget_script(request: Request) -> Response[bytes]:
         f"{WIDGET_PATH}/attachments",
         f"{WIDGET_PATH}/read",
         f"{WIDGET_PATH}/identify",
+        f"{WIDGET_PATH}/csat",
     ],
     http_method=HttpMethod.OPTIONS,
     include_in_schema=False,
@@ -391,6 +396,30 @@ async def identify_visitor(
     return Response(IdentifyAnswer(verified=claims.verified), headers=headers)
 
 
+@post(
+    f"{WIDGET_PATH}/csat",
+    status_code=201,
+    tags=["widget"],
+    responses=error_responses(400, 401, 403, 404, 409, 413, 429),
+)
+async def rate_conversation(
+    request: Request,
+    widget_token: WidgetToken,
+    data: JSONBody[CsatRating],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[CsatAnswer]:
+    """Rate the visitor's own resolved conversation 1 to 5 (with an optional comment), once: 404 for a conversation
+    that is not theirs, 409 `conversation_not_resolved`, 409 `already_rated` (a rating is never replaced)."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=False)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    comment = clean_text(data.comment or "").strip() or None
+    await channel_services.rate(
+        visitor.connector, visitor.identity, data.conversation_id, data.rating, comment
+    )
+    return Response(CsatAnswer(data.conversation_id, data.rating), status_code=201, headers=headers)
+
+
 @get(f"{WIDGET_PATH}/messages", tags=["widget"], responses=error_responses(400, 401, 403, 404, 429))
 async def get_widget_messages(
     request: Request,
@@ -416,7 +445,8 @@ async def get_widget_messages(
                                 break
                 except TimeoutError:
                     pass
-    return Response(VisitorMessages(messages), headers=headers)
+    rating_due = await channel_services.pending_rating(visitor.connector, visitor.identity)
+    return Response(VisitorMessages(messages, rating_due), headers=headers)
 
 
 @websocket(f"{WIDGET_PATH}/ws")
@@ -524,7 +554,11 @@ def _query_value(socket: WebSocket, name: str) -> str | None:
 
 
 async def _ready_frame(services: ChannelServices, visitor: Visitor) -> ReadyFrame:
-    return ReadyFrame(messages=await history(services, visitor), visitor_token=visitor.issued_token)
+    return ReadyFrame(
+        messages=await history(services, visitor),
+        visitor_token=visitor.issued_token,
+        rating_due=await services.pending_rating(visitor.connector, visitor.identity),
+    )
 
 
 async def _receive_visitor_frames(services: ChannelServices, socket: WebSocket, visitor: Visitor) -> None:
@@ -607,6 +641,7 @@ def routes() -> list[Any]:
         upload_widget_file,
         post_widget_read,
         identify_visitor,
+        rate_conversation,
         get_widget_messages,
         widget_socket,
     ]

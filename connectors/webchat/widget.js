@@ -2,6 +2,8 @@
  * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
  * Script API: window.Omnihub.open(), .close(), .send(text).
  * Files: uploaded to /attachments first, then sent in a message by the URL the hub answered.
+ * Rating: once a conversation is resolved (a csat.requested frame, or rating_due on the ready frame or a poll), a card
+ * offers 1 to 5 stars and a comment, sent once to /csat.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
  * Transport: WebSocket first; HTTP (POST + long-poll GET) when sockets are missing or keep failing. */
@@ -28,7 +30,8 @@
       tooLong: "Messages can be at most {max} characters.",
       slowDown: "You are sending messages too quickly. Please slow down; we will send yours in a moment.",
       reconnecting: "Reconnecting\u2026 your messages are kept and will be sent.",
-      attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: "
+      attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: ",
+      rate: "How did we do?", comment: "Comment (optional)", thanks: "Thank you for your rating!"
     },
     "zh-CN": {
       openChat: "打开聊天", closeChat: "关闭聊天",
@@ -41,7 +44,8 @@
       reconnecting: "正在重新连接\u2026您的消息已保留，" +
         "连接后会发送。",
       attach: "添加附件", uploading: "正在上传 {name}\u2026",
-      notUploaded: "{name} 未能发送："
+      notUploaded: "{name} 未能发送：",
+      rate: "请为本次服务评分", comment: "留言（选填）", thanks: "感谢您的评价！"
     }
   };
   var language = /^zh/i.test(script.getAttribute("data-lang") || document.documentElement.lang ||
@@ -73,6 +77,8 @@
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
     ".attach{border:0;background:none;color:#4b5563;cursor:pointer;font-size:20px;padding:0 4px}" +
     ".attach:focus-visible,.send:focus-visible,.bubble:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
+    ".rate button{border:0;background:none;font-size:24px;color:#d1d5db;cursor:pointer}" +
+    ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#d1d5db}.rate textarea{width:100%;font:inherit}" +
     ".send{border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
     "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}" +
     /* Full screen, the open chat has its own close button: the bubble would cover Send. */
@@ -96,6 +102,7 @@
     unread: 0,
     readUpTo: "",          /* the newest reply the hub was told the visitor has seen */
     reporting: false,
+    ratingFor: "",         /* the conversation the rating card asks about */
     typingTimer: 0
   };
   var ui = buildUi();
@@ -439,6 +446,30 @@
     }
   }
 
+  function askRating(conversationId) {
+    if (!conversationId || state.ratingFor === conversationId) return;
+    state.ratingFor = conversationId;
+    var comment = node("textarea", null, null, { maxlength: 1000, placeholder: phrases.comment,
+                                                 "aria-label": phrases.comment });
+    var stars = node("div");
+    var card = node("li", "msg rate", null, { role: "group", "aria-label": phrases.rate },
+                    [node("p", null, phrases.rate), comment, stars]);
+    [1, 2, 3, 4, 5].forEach(function (rating) {
+      var star = node("button", null, "\u2605", { type: "button", "aria-label": rating + "/5" });
+      star.addEventListener("click", function () {
+        request("POST", "/csat", { conversation_id: conversationId, rating: rating, comment: comment.value || null },
+                true).then(function (answer) {
+          /* 409: rated already (from another tab): thanked all the same */
+          if (answer.status < 300 || answer.status === 409) card.textContent = phrases.thanks;
+          else showNotice(answer.body.detail);
+        }, reconnecting);
+      });
+      stars.appendChild(star);
+    });
+    ui.list.appendChild(card);
+    scrollToEnd();
+  }
+
   function attachmentRefs(message) {
     return (message.attachments || []).map(function (attachment) { return { url: attachment.url }; });
   }
@@ -488,12 +519,15 @@
       connected();
       if (frame.visitor_token) saveToken(frame.visitor_token);
       (frame.messages || []).forEach(function (message) { receive(message, false); });
+      askRating(frame.rating_due);
       flushOutbox();
       reportPage();
     } else if ((frame.type === "ack" || frame.type === "message.created" || frame.type === "message.updated") &&
                frame.message) {
       if (frame.type === "ack") connected();
       receive(frame.message, true);
+    } else if (frame.type === "csat.requested") {
+      askRating(frame.conversation_id);
     } else if (frame.type === "typing") {
       showTyping(!!frame.typing);
     } else if (frame.type === "error" && frame.client_id) {
@@ -582,6 +616,7 @@
       var live = state.historyLoaded;
       state.historyLoaded = true;
       (answer.body.items || []).forEach(function (message) { receive(message, live); });
+      askRating(answer.body.rating_due);
       again(0);
     }, function () { reconnecting(); again(nextBackoff()); });
   }

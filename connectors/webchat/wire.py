@@ -1,7 +1,8 @@
 """The web chat's wire format: every body and frame the widget sends or receives.
 
 What reaches a visitor is built field by field from what a customer may see (connectors.routes.CustomerMessage,
-an OutboundMessage): no agent's id, name or email, no conversation or inbox id, no delivery error, no note.
+an OutboundMessage): no agent's id, name or email, no inbox id, no delivery error, no note, and no conversation id but
+that of the visitor's own resolved conversation they are asked to rate.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from connectors.webchat.settings import MAX_TEXT_LENGTH
 __all__ = [
     "LONG_POLL_MAX_SECONDS",
     "AckFrame",
+    "CsatAnswer",
+    "CsatRating",
     "ErrorFrame",
     "IdentifyAnswer",
     "IdentifyClaims",
@@ -103,6 +106,22 @@ class PageFrame(msgspec.Struct, forbid_unknown_fields=False):
     """The browser's language tag, e.g. zh-CN."""
 
 
+class CsatRating(msgspec.Struct, forbid_unknown_fields=False):
+    """`POST /widget/{widget_token}/csat`: the visitor rates their resolved conversation, once."""
+
+    conversation_id: Annotated[str, Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+    """As the `csat.requested` frame or the ready frame's `rating_due` named it."""
+    rating: Annotated[int, Meta(ge=1, le=5, description="1 (very unsatisfied) to 5 (very satisfied).")]
+    comment: Annotated[str, Meta(max_length=1000, description="Control characters are removed.")] | None = (
+        None
+    )
+
+
+class CsatAnswer(msgspec.Struct):
+    conversation_id: str
+    rating: int
+
+
 class IdentifyClaims(msgspec.Struct, forbid_unknown_fields=False):
     """The body of `POST /widget/{widget_token}/identify`: who the business's site says its visitor is.
 
@@ -164,6 +183,8 @@ class VisitorMessages(msgspec.Struct):
     """`GET /widget/{widget_token}/messages`: oldest first."""
 
     items: list[VisitorMessage]
+    rating_due: str | None = None
+    """As the socket's ready frame: the visitor's resolved conversation not rated yet, for a widget on HTTP."""
 
 
 class PostedMessage(msgspec.Struct):
@@ -197,6 +218,8 @@ class WidgetConfig(msgspec.Struct):
 class ReadyFrame(msgspec.Struct, tag="ready", tag_field="type", omit_defaults=True):
     messages: list[VisitorMessage]
     visitor_token: str | None = None
+    rating_due: str | None = None
+    """The visitor's resolved conversation they have not rated yet (its id for `POST .../csat`), if any."""
 
 
 class AckFrame(msgspec.Struct, tag="ack", tag_field="type"):

@@ -19,8 +19,10 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
+from hub.api.reports import ReportController
 from hub.api.routing import RoutingController
 from hub.api.service_levels import ServiceLevelController
+from hub.api.shifts import ShiftController
 from hub.api.teams import TeamController
 from hub.api.tickets import TicketController
 from hub.api.tokens import TokenController
@@ -58,6 +60,8 @@ def api_router(settings: Settings) -> Router:
                 TeamController,
                 RoutingController,
                 WorkspaceController,
+                ShiftController,
+                ReportController,
             ],
         )
     )

@@ -11,11 +11,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import CSRF_HEADER, Caller, authenticate, check_csrf, credentials_from
 from hub.errors import ApiError
-from hub.models import Conversation, Inbox
+from hub.models import Agent, Conversation, Inbox
 from hub.ratelimit import RateLimiter, enforce
 from hub.runtime import Hub
 
-__all__ = ["API_DEPENDENCIES", "load_conversation", "load_inbox"]
+__all__ = ["API_DEPENDENCIES", "load_agent", "load_conversation", "load_inbox"]
 
 
 async def provide_hub(request: Request) -> Hub:
@@ -96,3 +96,15 @@ async def load_inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> In
     if inbox is None:
         raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
     return inbox
+
+
+async def load_agent(session: AsyncSession, caller: Caller, agent_id: str) -> Agent:
+    """An agent of the caller's workspace; 404 for one of another workspace, as for one that does not exist."""
+    agent = (
+        await session.exec(
+            select(Agent).where(Agent.id == agent_id, Agent.workspace_id == caller.workspace_id)
+        )
+    ).first()
+    if agent is None:
+        raise ApiError(404, "agent_not_found", f"No agent {agent_id} in your workspace.")
+    return agent

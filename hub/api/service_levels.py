@@ -75,7 +75,8 @@ class SlaTargets(msgspec.Struct, forbid_unknown_fields=True):
     urgent: SlaTarget | None = None
 
 
-def _refused(refusal: RoutingError) -> ApiError:
+def refused(refusal: RoutingError) -> ApiError:
+    """A refusal of routing's configuration readers as a 422 naming the field."""
     field = refusal.field or "body"
     return ApiError(
         422,
@@ -140,7 +141,7 @@ class ServiceLevelController(Controller):
         try:
             schedule_from_config(hours)
         except RoutingError as refusal:
-            raise _refused(refusal) from None
+            raise refused(refusal) from None
         row.business_hours = hours
         row.out_of_hours_message = clean_text(data.out_of_hours_message)
         row.out_of_hours_action = data.out_of_hours_action
@@ -175,7 +176,7 @@ class ServiceLevelController(Controller):
         try:
             sla_policy_from_config(targets)
         except RoutingError as refusal:
-            raise _refused(refusal) from None
+            raise refused(refusal) from None
         row.sla_targets = targets
         row.updated_at = hub.now()
         session.add(row)

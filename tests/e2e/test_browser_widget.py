@@ -599,3 +599,26 @@ def test_the_inbox_keeps_a_reply_through_an_outage_and_sends_it_once_it_ends(
     stored = [message["text"] for message in hub_server.messages(conversation["id"])]
     assert stored.count(answer) == 1
     page.context.close()
+
+
+def test_the_visitor_rates_the_resolved_conversation_from_the_widget(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"能帮我查一下退款吗？ {uuid.uuid4().hex[:6]}"
+    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    resolved = hub_server.api.post(f"/api/v1/conversations/{conversation['id']}/resolve")
+    assert resolved.status_code == 200, resolved.text
+    card = widget.locator(".rate")
+    expect(card).to_contain_text("How did we do?", timeout=UI_TIMEOUT_MS)
+    card.get_by_label("Comment (optional)").fill("很快，谢谢")
+    card.get_by_role("button", name="4/5").click()
+    expect(card).to_have_text("Thank you for your rating!", timeout=UI_TIMEOUT_MS)
+    rated = hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()["csat"]
+    assert (rated["rating"], rated["comment"]) == (4, "很快，谢谢")
+
+    visitor.reload()
+    widget.locator(".bubble").click()
+    expect(widget.locator(".list .msg.mine .text")).to_have_text([question], timeout=UI_TIMEOUT_MS)
+    expect(widget.locator(".rate")).to_have_count(0)
+    assert console_errors == []
+    visitor.context.close()

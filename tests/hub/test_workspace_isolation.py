@@ -36,6 +36,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PATCH", "/api/v1/agents/{agent_id}"): {"max_concurrent": 99},
     ("PUT", "/api/v1/teams/{team_id}/members"): {"agent_ids": []},
     ("PUT", "/api/v1/inboxes/{inbox_id}/routing"): {"strategy": "round_robin"},
+    ("PUT", "/api/v1/agents/{agent_id}/shifts"): {"time_zone": "UTC", "weekly": {"mon": ["09:00-17:00"]}},
     ("POST", "/api/v1/conversations/{conversation_id}/transfer"): {
         "team_id": "00000000-0000-7000-8000-000000000000",
         "note": "Taken over",
@@ -148,6 +149,7 @@ def _snapshot(client: TestClient, token: str, ids: dict[str, str]) -> list[Any]:
         client.get(f"/api/v1/inboxes/{ids['inbox_id']}/bot", headers=bearer(token)).json(),
         client.get(f"/api/v1/inboxes/{ids['inbox_id']}/routing", headers=bearer(token)).json(),
         client.get("/api/v1/agents", headers=bearer(token)).json(),
+        client.get(f"/api/v1/agents/{ids['agent_id']}/shifts", headers=bearer(token)).json(),
         client.get("/api/v1/teams", headers=bearer(token)).json(),
         client.get(f"/api/v1/kb/articles/{ids['article_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/webhooks/{ids['subscription_id']}", headers=bearer(token)).json(),

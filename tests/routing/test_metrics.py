@@ -87,6 +87,7 @@ def test_the_report_of_a_set_of_conversations() -> None:
     assert report.time_in_queue.p50 == timedelta(minutes=1)
     assert (report.bot_conversations, report.bot_deflected, report.bot_deflection_rate) == (3, 1, 1 / 3)
     assert (report.handoffs, report.csat_responses, report.csat_average) == (2, 2, 4.0)
+    assert report.csat_counts == (0, 0, 1, 0, 1)
 
 
 def test_reports_per_channel_and_per_agent() -> None:
