@@ -243,6 +243,7 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             )
             for (item, contact_id), identity in zip(resolved, identities, strict=True)
         ]
+        await _let_the_bot_take(session, threads, now)
         message_rows = [
             _received(thread, now, hub.connector_for(thread.pending.inbox).capabilities) for thread in threads
         ]
@@ -303,6 +304,18 @@ async def _open_tickets(
         entry.ticket_events.append(tickets.record_created(outbox, ticket))
 
 
+async def _let_the_bot_take(session: AsyncSession, threads: list[_Threaded], now: datetime) -> None:
+    """The conversations the batch opens start with the bot (status `bot`) where their inbox's bot takes them now."""
+    opening = [
+        thread for thread in threads if thread.opened and isinstance(thread.conversation, _NewConversation)
+    ]
+    inboxes = {thread.pending.inbox.id: thread.pending.inbox for thread in opening}
+    taken = await bot.inboxes_the_bot_takes(session, list(inboxes.values()), now)
+    for thread in opening:
+        if thread.pending.inbox.id in taken:
+            thread.conversation.status = ConversationStatus.BOT
+
+
 def _threads_by_reply(hub: Hub, item: _Pending) -> bool:
     return hub.connector_for(item.inbox).capabilities.threads_by_reply
 
@@ -347,7 +360,7 @@ def _opening(item: _Pending, contact_id: str, identity: Identity, now: datetime)
         inbox_id=inbox.id,
         contact_id=contact_id,
         identity_id=identity.id,
-        status=ConversationStatus.BOT if bot.takes_new_conversations(inbox) else ConversationStatus.QUEUED,
+        status=ConversationStatus.QUEUED,
         created_at=now,
         last_message_at=now,
     )
