@@ -4,7 +4,7 @@ and hands the conversation to a person (with a summary as a private note) when a
 Runs in the worker right after the inbound messages are stored (`answer`). The bot speaks only in
 conversations it holds (status `bot`, nobody assigned, no agent reply yet), never to an automatic message,
 and at most once per customer message: a `BotTurn` row unique on the message is inserted before it speaks.
-Its replies go out through the normal outbound path as messages whose sender is `bot`.
+Its replies are messages whose sender is `bot`, delivered within the same job (`outbound.reply_now`).
 """
 
 from __future__ import annotations
@@ -153,9 +153,14 @@ class _Reply:
 
 async def _consider(hub: Hub, item: Received) -> None:
     async with hub.database.session() as session:
-        conversation = await session.get_one(Conversation, item.conversation_id)
-        inbox = await session.get_one(Inbox, conversation.inbox_id)
-        message = await session.get_one(Message, item.message_id)
+        conversation, inbox, message = (
+            await session.exec(
+                select(Conversation, Inbox, Message)
+                .join(Inbox, col(Inbox.id) == Conversation.inbox_id)
+                .join(Message, col(Message.conversation_id) == Conversation.id)
+                .where(col(Conversation.id) == item.conversation_id, col(Message.id) == item.message_id)
+            )
+        ).one()
         if conversation.status != "bot" or conversation.assignee_id is not None:
             return
         settings = bot_settings(inbox)
@@ -259,9 +264,7 @@ async def _agent_replied(session: AsyncSession, conversation_id: str) -> bool:
 
 
 async def _say(hub: Hub, conversation: Conversation, text: str, client_id: str) -> None:
-    await outbound.create_message(
-        hub, conversation, text=text, direction="out", sender_type="bot", sender_id=None, client_id=client_id
-    )
+    await outbound.reply_now(hub, conversation, text=text, sender_type="bot", client_id=client_id)
 
 
 async def _hand_off(hub: Hub, conversation: Conversation, message: Message, reply: _Reply) -> None:

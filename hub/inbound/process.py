@@ -43,9 +43,11 @@ NO_SUBJECT = "(no subject)"
 async def process(hub: Hub, *event_ids: str) -> None:
     """Normalise, resolve the customer, append to the conversation, record and publish. Idempotent.
 
-    Returns once the events are stored; events of concurrent calls are stored in one transaction.
+    Returns once the events are stored and the bot has answered those of its conversations; events of concurrent
+    calls are stored in one transaction, and the bot answers outside it, so the next batch is stored meanwhile.
     """
-    await batcher(hub, "process", _process_events).submit(list(event_ids))
+    received = await batcher(hub, "process", _process_events).submit(list(event_ids))
+    await bot.answer(hub, [each for each in dict.fromkeys(received) if each is not None])
 
 
 @dataclass(slots=True)
@@ -116,7 +118,8 @@ class _Failure:
     final: bool = False
 
 
-async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
+async def _process_events(hub: Hub, event_ids: list[str]) -> list[bot.Received | None]:
+    """Each event's message as the bot considers it (None for an event not stored by this call)."""
     failures: dict[str, _Failure] = {}
     pending = await _pending_events(hub, list(dict.fromkeys(event_ids)), failures)
     enriched = await _enriched(hub, pending, failures)
@@ -125,7 +128,16 @@ async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
         await _record_failures(hub, failures)
     if stored:
         await _announce(hub, stored)
-    return [None] * len(event_ids)
+    received = {
+        entry.pending.event_id: bot.Received(
+            entry.message.id,
+            entry.conversation.id,
+            entry.conversation.status == ConversationStatus.BOT,
+            entry.pending.message.automated is not None,
+        )
+        for entry in stored
+    }
+    return [received.get(event_id) for event_id in event_ids]
 
 
 async def _pending_events(hub: Hub, event_ids: list[str], failures: dict[str, _Failure]) -> list[_Pending]:
@@ -475,7 +487,8 @@ def _clean(reason: str) -> str:
 
 
 async def _announce(hub: Hub, stored: list[_Stored]) -> None:
-    """After the commit: publish every event of the batch at once, route new conversations, log and count."""
+    """After the commit: publish every event of the batch at once, route new conversations, answer out of hours,
+    log and count."""
     publishing = [
         hub.publisher.publish(entry.created_payload, [workspace_channel(entry.conversation.workspace_id)])
         for entry in stored
@@ -498,18 +511,6 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
     opened = [entry.conversation.id for entry in stored if entry.created_payload is not None]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
-    await bot.answer(
-        hub,
-        [
-            bot.Received(
-                entry.message.id,
-                entry.conversation.id,
-                entry.conversation.status == ConversationStatus.BOT,
-                entry.pending.message.automated is not None,
-            )
-            for entry in stored
-        ],
-    )
     await answer_out_of_hours(
         hub,
         [
