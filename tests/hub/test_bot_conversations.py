@@ -8,10 +8,12 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.conftest import assert_error_shape, bearer, inbox_of, wait_for
 from tests.hub.test_knowledge_base_api import REFUND_ZH, RETURNS, SHIPPING, create
+from tests.hub.test_wechat_channel import API as WECHAT_API
 from tests.hub.test_wechat_channel import (  # noqa: F401  (wechat_api is a fixture)
     calls_to,
     conversations,
@@ -357,6 +359,36 @@ def test_on_wechat_the_bot_answers_once_per_message_and_hands_over_on_frustratio
     assert len(notes) == 1 and "客户似乎不满意" in notes[0]["text"]
     status = client.get(f"/api/v1/conversations/{conversation['id']}", headers=bearer(token)).json()["status"]
     assert status in ("queued", "assigned")
+
+
+def test_a_bot_reply_whose_send_fails_transiently_is_sent_again_by_a_delivery_job(client, demo, wechat_api):  # noqa: F811
+    token = demo["api_token"]
+    inbox = inbox_of(demo, "wechat_oa")
+    client.put(f"/api/v1/inboxes/{inbox['id']}/bot", json={"enabled": True}, headers=bearer(token))
+    create(client, token, REFUND_ZH)
+    sends = wechat_api.post(f"{WECHAT_API}/cgi-bin/message/custom/send")
+    sends.side_effect = [
+        httpx.Response(503),
+        httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "msgid": 1002}),
+    ]
+
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("退款一般要多久到账", 990101)))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    reply = wait_for(
+        lambda: next(
+            (
+                m
+                for m in messages(client, demo, conversation["id"])
+                if m["sender"] == "bot" and m["status"] == "sent"
+            ),
+            None,
+        ),
+        timeout=20,
+    )
+    assert reply["text"] == REFUND_ZH["answer"]
+    assert [json.loads(call.request.content)["text"]["content"] for call in sends.calls] == [
+        REFUND_ZH["answer"]
+    ] * 2
 
 
 def _run_when(client, bot, run_when: str) -> None:
