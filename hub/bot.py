@@ -196,12 +196,12 @@ async def _consider(hub: Hub, item: Received) -> None:
             await session.commit()
         except IntegrityError:
             return  # another worker took this message: it is answered once
-    if settings.greeting and not turns:
-        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
-    await _say(hub, conversation, reply.text, f"bot:{message.id}")
     metrics.BOT_REPLIES.labels(reply.decision).inc()
     if reply.decision == "answer":
         metrics.BOT_DEFLECTIONS.inc()
+    if settings.greeting and not turns:
+        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
+    await _say(hub, conversation, reply.text, f"bot:{message.id}")
     if reply.handoff_reason is not None:
         await _hand_off(hub, conversation, message, reply)
 
