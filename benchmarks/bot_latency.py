@@ -44,6 +44,7 @@ from benchmarks.measure import (
 )
 from benchmarks.results import record_section, table
 from benchmarks.webchat_latency import _healthz_latencies
+from hub.settings import Settings
 
 TARGET_P99_MS = 1000
 ANSWER_TIMEOUT_SECONDS = 30
@@ -90,7 +91,9 @@ class AskingVisitor:
 def main() -> None:
     options = _options()
     raise_open_file_limit(4 * options.visitors + 1024)
-    with bench_cluster(options, UNLIMITED_WIDGET_RATES) as cluster:
+    with bench_cluster(
+        options, {**UNLIMITED_WIDGET_RATES, "OMNIHUB_WORKER_NICE": str(options.worker_nice)}
+    ) as cluster:
         machine = describe_machine(cluster)
         questions = _set_up_bot(cluster)
         runs = asyncio.run(_measure(cluster, options, questions))
@@ -103,6 +106,13 @@ def _options() -> argparse.Namespace:
     parser = deployment_options(__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=100.0, help="questions per second")
     parser.add_argument("--visitors", type=int, default=600, help="visitor sockets the questions rotate over")
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=Settings.model_fields["worker_nice"].default,
+        help="OMNIHUB_WORKER_NICE of the workers (the hub's default yields the CPU to web processes and, on a "
+        "shared machine, to everyone else's work too)",
+    )
     return parser.parse_args()
 
 

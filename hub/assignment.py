@@ -31,7 +31,7 @@ from hub.runtime import ENCRYPTED, Hub
 from hub.signed_calls import ask_signed
 from hub.statuses import AgentPresence, ConversationStatus
 from hub.views import WorkspaceEvent
-from routing.assignment import ExternalAnswer, Outcome
+from routing.assignment import ExternalAnswer, Outcome, agent_available
 from routing.candidates import AgentLoad, QueuedConversation
 from routing.config import policy_from_config, schedule_from_config
 from routing.errors import ClaimRefused
@@ -49,6 +49,7 @@ __all__ = [
     "assign",
     "claim",
     "inbox_policy",
+    "inboxes_with_an_available_agent",
     "lock_routing",
     "queued_conversations",
     "reroute_workspace",
@@ -135,6 +136,23 @@ async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingS
         ],
         policies={inbox.id: inbox_policy(inbox) for inbox in inboxes},
     )
+
+
+async def inboxes_with_an_available_agent(
+    session: AsyncSession, inboxes: Sequence[Inbox], now: datetime
+) -> set[str]:
+    """The ids of the inboxes some agent could take a new conversation of now (`routing.assignment.agent_available`
+    over the workspace's routing snapshot)."""
+    available = set()
+    for workspace_id in {inbox.workspace_id for inbox in inboxes}:
+        snapshot = await routing_snapshot(session, workspace_id)
+        available |= {
+            inbox.id
+            for inbox in inboxes
+            if inbox.workspace_id == workspace_id
+            and agent_available(snapshot.policies[inbox.id], snapshot.agents, now)
+        }
+    return available
 
 
 def _waiting(conversation: Conversation, vip_level: int) -> QueuedConversation:

@@ -4,7 +4,7 @@ and hands the conversation to a person (with a summary as a private note) when a
 Runs in the worker right after the inbound messages are stored (`answer`). The bot speaks only in
 conversations it holds (status `bot`, nobody assigned, no agent reply yet), never to an automatic message,
 and at most once per customer message: a `BotTurn` row unique on the message is inserted before it speaks.
-Its replies go out through the normal outbound path as messages whose sender is `bot`.
+Its replies are messages whose sender is `bot`, delivered within the same job (`outbound.reply_now`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Annotated, Literal
 
 import msgspec
@@ -22,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import assignment, events, handling, metrics, outbound
+from hub import assignment, events, handling, metrics, outbound, tickets
 from hub.bot_engines import EngineName, enabled_article, engine_answer
 from hub.models import BotTurn, Conversation, Inbox, Message
 from hub.realtime import workspace_channel
@@ -30,9 +31,10 @@ from hub.runtime import Hub
 from hub.statuses import ConversationStatus
 from hub.summaries import conversation_summary
 from routing.bot import RunWhen, bot_runs, detect_handoff, suggestion_choice
+from routing.hours import is_open
 from routing.summary import Language, detect_language
 
-__all__ = ["BotSettings", "Received", "answer", "bot_settings", "takes_new_conversations"]
+__all__ = ["BotSettings", "Received", "answer", "bot_settings", "inboxes_the_bot_takes"]
 
 log = logging.getLogger("omnihub.bot")
 RECENT_TURNS = 10
@@ -45,9 +47,9 @@ class BotSettings(msgspec.Struct, forbid_unknown_fields=True):
     """The bot holds new conversations of the inbox; off, its conversations go to routing at the next message."""
     greeting: Annotated[str, Meta(max_length=1000)] = ""
     """Sent before the bot's first answer in a conversation; empty sends none."""
-    run_when: Literal["always"] = "always"
-    """When the bot takes new conversations: `always` (out of hours and when no agent is available come with
-    business hours and presence-based routing)."""
+    run_when: Literal["always", "out_of_hours", "no_agent_available"] = "always"
+    """When the bot takes a new conversation: `always`, `out_of_hours` (the inbox's business hours are closed) or
+    `no_agent_available` (nobody online with room in the inbox's team); otherwise it goes straight to routing."""
     handoff_after_abstains: Annotated[int, Meta(ge=1, le=10)] = 2
     """Questions in a row the bot cannot answer before it hands the conversation to a person."""
     engine: EngineName = "knowledge_base"
@@ -59,16 +61,27 @@ def bot_settings(inbox: Inbox) -> BotSettings:
     return msgspec.convert({**inbox.bot_settings, "enabled": inbox.bot_enabled}, BotSettings)
 
 
-def takes_new_conversations(
-    inbox: Inbox, *, within_business_hours: bool = True, agent_available: bool = True
-) -> bool:
-    """Whether a conversation the inbox opens now starts with the bot (status `bot`) rather than in routing: the bot
-    is on, and its `run_when` holds for the business hours and agents' availability the caller found."""
-    return inbox.bot_enabled and bot_runs(
-        RunWhen(bot_settings(inbox).run_when),
-        within_business_hours=within_business_hours,
-        agent_available=agent_available,
+async def inboxes_the_bot_takes(session: AsyncSession, inboxes: Sequence[Inbox], now: datetime) -> set[str]:
+    """The ids of the inboxes whose conversations opened now start with the bot (status `bot`) rather than in
+    routing: the bot is on, and its `run_when` holds for the inbox's business hours and its agents' availability.
+    Hours and agents are read only for the inboxes whose setting asks about them."""
+    run_when = {inbox.id: RunWhen(bot_settings(inbox).run_when) for inbox in inboxes if inbox.bot_enabled}
+    if not run_when:
+        return set()
+    asks_hours = [inbox_id for inbox_id, when in run_when.items() if when is RunWhen.OUT_OF_HOURS]
+    open_now = set()
+    if asks_hours:
+        levels = await tickets.service_levels(session, asks_hours)
+        open_now = {inbox_id for inbox_id in asks_hours if is_open(levels[inbox_id].hours, now)}
+    asks_agents = [inbox for inbox in inboxes if run_when.get(inbox.id) is RunWhen.NO_AGENT_AVAILABLE]
+    available = (
+        await assignment.inboxes_with_an_available_agent(session, asks_agents, now) if asks_agents else set()
     )
+    return {
+        inbox_id
+        for inbox_id, when in run_when.items()
+        if bot_runs(when, within_business_hours=inbox_id in open_now, agent_available=inbox_id in available)
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,9 +153,14 @@ class _Reply:
 
 async def _consider(hub: Hub, item: Received) -> None:
     async with hub.database.session() as session:
-        conversation = await session.get_one(Conversation, item.conversation_id)
-        inbox = await session.get_one(Inbox, conversation.inbox_id)
-        message = await session.get_one(Message, item.message_id)
+        conversation, inbox, message = (
+            await session.exec(
+                select(Conversation, Inbox, Message)
+                .join(Inbox, col(Inbox.id) == Conversation.inbox_id)
+                .join(Message, col(Message.conversation_id) == Conversation.id)
+                .where(col(Conversation.id) == item.conversation_id, col(Message.id) == item.message_id)
+            )
+        ).one()
         if conversation.status != "bot" or conversation.assignee_id is not None:
             return
         settings = bot_settings(inbox)
@@ -178,12 +196,12 @@ async def _consider(hub: Hub, item: Received) -> None:
             await session.commit()
         except IntegrityError:
             return  # another worker took this message: it is answered once
-    if settings.greeting and not turns:
-        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
-    await _say(hub, conversation, reply.text, f"bot:{message.id}")
     metrics.BOT_REPLIES.labels(reply.decision).inc()
     if reply.decision == "answer":
         metrics.BOT_DEFLECTIONS.inc()
+    if settings.greeting and not turns:
+        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
+    await _say(hub, conversation, reply.text, f"bot:{message.id}")
     if reply.handoff_reason is not None:
         await _hand_off(hub, conversation, message, reply)
 
@@ -246,9 +264,7 @@ async def _agent_replied(session: AsyncSession, conversation_id: str) -> bool:
 
 
 async def _say(hub: Hub, conversation: Conversation, text: str, client_id: str) -> None:
-    await outbound.create_message(
-        hub, conversation, text=text, direction="out", sender_type="bot", sender_id=None, client_id=client_id
-    )
+    await outbound.reply_now(hub, conversation, text=text, sender_type="bot", client_id=client_id)
 
 
 async def _hand_off(hub: Hub, conversation: Conversation, message: Message, reply: _Reply) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "create_message",
     "deliver",
     "give_up_unfinished",
+    "reply_now",
     "send_typing",
 ]
 
@@ -46,8 +47,10 @@ async def create_message(
     sender_id: str | None,
     client_id: str | None = None,
     attachments: Sequence[Attachment] = (),
+    enqueue: bool = True,
 ) -> tuple[Message, bool]:
-    """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery. Returns (message, created)."""
+    """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery unless `enqueue` is false (the
+    caller delivers it). Returns (message, created)."""
     now = hub.now()
     dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
     message = Message(
@@ -106,9 +109,32 @@ async def create_message(
     await events.publish_message_event(hub.publisher, payload, row)
     for event in ticket_events:
         await events.publish_message_event(hub.publisher, event, row)
-    if direction == "out":
+    if direction == "out" and enqueue:
         hub.jobs.send_soon(actors.deliver_outbound, message.id)
     return message, True
+
+
+async def reply_now(
+    hub: Hub, conversation: Conversation, *, text: str, sender_type: str, client_id: str
+) -> None:
+    """Store an automatic reply and deliver it within the caller's job rather than a delivery job of its own: the
+    customer does not wait for a second trip through the queue. A failed attempt is retried by a delivery job as
+    any reply's; a worker that stops before delivering leaves the message pending, which the sweeper sends."""
+    message, created = await create_message(
+        hub,
+        conversation,
+        text=text,
+        direction="out",
+        sender_type=sender_type,
+        sender_id=None,
+        client_id=client_id,
+        enqueue=False,
+    )
+    if not created:
+        return
+    retry_in = await deliver(hub, message.id)
+    if retry_in is not None:
+        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_outbound, message.id, delay=retry_in)
 
 
 @dataclass(slots=True)

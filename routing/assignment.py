@@ -24,6 +24,7 @@ __all__ = [
     "Outcome",
     "ScoreBreakdown",
     "Split",
+    "agent_available",
     "choose_agent",
     "decide",
     "requirements_for",
@@ -89,6 +90,15 @@ def requirements_for(policy: RoutingPolicy, conversation: QueuedConversation) ->
         team_id=conversation.team_id or policy.team_id,
         skill=conversation.category if policy.skill_required else None,
         avoid_agent_ids=conversation.avoid_agent_ids,
+    )
+
+
+def agent_available(policy: RoutingPolicy, agents: Sequence[AgentLoad], now: datetime) -> bool:
+    """Whether someone could take a new conversation of the inbox now: online, with room, in the inbox's team and on
+    shift (what the bot's `no_agent_available` waits for; the conversation's own category is not known yet)."""
+    requirements = Requirements(team_id=policy.team_id)
+    return any(
+        not exclusion_reasons(agent, requirements, agent_on_shift=on_shift(agent, now)) for agent in agents
     )
 
 

@@ -697,6 +697,24 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="col(Conversation.csat_rating).is_(None)",
         replacement="True",
     ),
+    Deletion(
+        "bot: run_when decides whether a new conversation starts with the bot",
+        "hub/inbound/process.py",
+        "_let_the_bot_take",
+        (
+            "tests/hub/test_bot_conversations.py::test_out_of_hours_only_the_bot_is_silent_in_hours_and_answers_when_closed",
+        ),
+        starts_with="thread.conversation.status = ConversationStatus.BOT",
+    ),
+    Deletion(
+        "bot: a reply delivered in the bot's own job is retried by a delivery job when its send fails",
+        "hub/outbound.py",
+        "reply_now",
+        (
+            "tests/hub/test_bot_conversations.py::test_a_bot_reply_whose_send_fails_transiently_is_sent_again_by_a_delivery_job",
+        ),
+        starts_with="if retry_in is not None:",
+    ),
 )
 
 

@@ -23,7 +23,10 @@ from hub.errors import ApiError, error_responses
 from hub.knowledge_base import bump_version
 from hub.models import WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
+from hub.tickets import service_levels
 from normalizer import clean_text
+from routing.bot import RunWhen
+from routing.hours import ALWAYS_OPEN
 
 __all__ = [
     "BotEnginesBody",
@@ -31,6 +34,7 @@ __all__ = [
     "BotEnginesView",
     "Synonyms",
     "judged_url",
+    "refuse_run_when_without_hours",
     "refuse_unconfigured_engine",
 ]
 
@@ -122,6 +126,21 @@ async def refuse_unconfigured_engine(
             "engine_not_configured",
             f"Configure the {engine} engine at PUT /api/v1/bot/engines first.",
             extra=[{"field": "engine", "message": "not configured for the workspace"}],
+        )
+
+
+async def refuse_run_when_without_hours(session: AsyncSession, inbox_id: str, run_when: str) -> None:
+    """A bot that runs out of hours needs the inbox's business hours: without them the inbox never closes."""
+    if run_when != RunWhen.OUT_OF_HOURS:
+        return
+    levels = await service_levels(session, [inbox_id])
+    if levels[inbox_id].hours is ALWAYS_OPEN:
+        raise ApiError(
+            422,
+            "no_business_hours",
+            f"The inbox has no business hours, so it is never out of hours: set them at PUT "
+            f"/api/v1/inboxes/{inbox_id}/business_hours first, or choose another run_when.",
+            extra=[{"field": "run_when", "message": "the inbox has no business hours"}],
         )
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub.api.bot_settings import refuse_unconfigured_engine
+from hub.api.bot_settings import refuse_run_when_without_hours, refuse_unconfigured_engine
 from hub.api.dependencies import load_inbox
 from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
@@ -435,6 +435,7 @@ class KnowledgeBaseController(Controller):
         """Replace the inbox's bot settings; the next customer message is handled by them, on every process."""
         inbox = await load_inbox(session, caller, inbox_id)
         await refuse_unconfigured_engine(hub, session, caller.workspace_id, data.engine)
+        await refuse_run_when_without_hours(session, inbox.id, data.run_when)
         greeting = clean_text(data.greeting)
         inbox.bot_enabled = data.enabled
         inbox.bot_settings = {

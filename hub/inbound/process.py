@@ -44,9 +44,11 @@ NO_SUBJECT = "(no subject)"
 async def process(hub: Hub, *event_ids: str) -> None:
     """Normalise, resolve the customer, append to the conversation, record and publish. Idempotent.
 
-    Returns once the events are stored; events of concurrent calls are stored in one transaction.
+    Returns once the events are stored and the bot has answered those of its conversations; events of concurrent
+    calls are stored in one transaction, and the bot answers outside it, so the next batch is stored meanwhile.
     """
-    await batcher(hub, "process", _process_events).submit(list(event_ids))
+    received = await batcher(hub, "process", _process_events).submit(list(event_ids))
+    await bot.answer(hub, [each for each in dict.fromkeys(received) if each is not None])
 
 
 @dataclass(slots=True)
@@ -123,7 +125,8 @@ class _Failure:
     final: bool = False
 
 
-async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
+async def _process_events(hub: Hub, event_ids: list[str]) -> list[bot.Received | None]:
+    """Each event's message as the bot considers it (None for an event not stored by this call)."""
     failures: dict[str, _Failure] = {}
     pending = await _pending_events(hub, list(dict.fromkeys(event_ids)), failures)
     enriched = await _enriched(hub, pending, failures)
@@ -132,7 +135,16 @@ async def _process_events(hub: Hub, event_ids: list[str]) -> list[None]:
         await _record_failures(hub, failures)
     if stored:
         await _announce(hub, stored)
-    return [None] * len(event_ids)
+    received = {
+        entry.pending.event_id: bot.Received(
+            entry.message.id,
+            entry.conversation.id,
+            entry.conversation.status == ConversationStatus.BOT,
+            entry.pending.message.automated is not None,
+        )
+        for entry in stored
+    }
+    return [received.get(event_id) for event_id in event_ids]
 
 
 async def _pending_events(hub: Hub, event_ids: list[str], failures: dict[str, _Failure]) -> list[_Pending]:
@@ -255,6 +267,7 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             )
             for (item, contact_id), identity in zip(resolved, identities, strict=True)
         ]
+        await _let_the_bot_take(session, threads, now)
         message_rows = [
             _received(thread, now, hub.connector_for(thread.pending.inbox).capabilities) for thread in threads
         ]
@@ -313,6 +326,18 @@ async def _open_tickets(
         )
         session.add(ticket)
         entry.ticket_events.append(tickets.record_created(outbox, ticket))
+
+
+async def _let_the_bot_take(session: AsyncSession, threads: list[_Threaded], now: datetime) -> None:
+    """The conversations the batch opens start with the bot (status `bot`) where their inbox's bot takes them now."""
+    opening = [
+        thread for thread in threads if thread.opened and isinstance(thread.conversation, _NewConversation)
+    ]
+    inboxes = {thread.pending.inbox.id: thread.pending.inbox for thread in opening}
+    taken = await bot.inboxes_the_bot_takes(session, list(inboxes.values()), now)
+    for thread in opening:
+        if thread.pending.inbox.id in taken:
+            thread.conversation.status = ConversationStatus.BOT
 
 
 def _threads_by_reply(hub: Hub, item: _Pending) -> bool:
@@ -381,7 +406,7 @@ def _opening(
         inbox_id=inbox.id,
         contact_id=contact_id,
         identity_id=identity.id,
-        status=ConversationStatus.BOT if bot.takes_new_conversations(inbox) else ConversationStatus.QUEUED,
+        status=ConversationStatus.QUEUED,
         created_at=now,
         last_message_at=now,
         previous_conversation_id=previous,
@@ -498,7 +523,8 @@ def _clean(reason: str) -> str:
 
 
 async def _announce(hub: Hub, stored: list[_Stored]) -> None:
-    """After the commit: publish every event of the batch at once, route new conversations, log and count."""
+    """After the commit: publish every event of the batch at once, route new conversations, answer out of hours,
+    log and count."""
     publishing = [
         hub.publisher.publish(entry.created_payload, [workspace_channel(entry.conversation.workspace_id)])
         for entry in stored
@@ -531,18 +557,6 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
     ]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
-    await bot.answer(
-        hub,
-        [
-            bot.Received(
-                entry.message.id,
-                entry.conversation.id,
-                entry.conversation.status == ConversationStatus.BOT,
-                entry.pending.message.automated is not None,
-            )
-            for entry in stored
-        ],
-    )
     await answer_out_of_hours(
         hub,
         [

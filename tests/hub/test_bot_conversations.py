@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import httpx
 import pytest
 
-from tests.conftest import bearer, inbox_of, wait_for
+from tests.conftest import assert_error_shape, bearer, inbox_of, wait_for
 from tests.hub.test_knowledge_base_api import REFUND_ZH, RETURNS, SHIPPING, create
+from tests.hub.test_wechat_channel import API as WECHAT_API
 from tests.hub.test_wechat_channel import (  # noqa: F401  (wechat_api is a fixture)
     calls_to,
     conversations,
@@ -356,3 +359,108 @@ def test_on_wechat_the_bot_answers_once_per_message_and_hands_over_on_frustratio
     assert len(notes) == 1 and "客户似乎不满意" in notes[0]["text"]
     status = client.get(f"/api/v1/conversations/{conversation['id']}", headers=bearer(token)).json()["status"]
     assert status in ("queued", "assigned")
+
+
+def test_a_bot_reply_whose_send_fails_transiently_is_sent_again_by_a_delivery_job(client, demo, wechat_api):  # noqa: F811
+    token = demo["api_token"]
+    inbox = inbox_of(demo, "wechat_oa")
+    client.put(f"/api/v1/inboxes/{inbox['id']}/bot", json={"enabled": True}, headers=bearer(token))
+    create(client, token, REFUND_ZH)
+    sends = wechat_api.post(f"{WECHAT_API}/cgi-bin/message/custom/send")
+    sends.side_effect = [
+        httpx.Response(503),
+        httpx.Response(200, json={"errcode": 0, "errmsg": "ok", "msgid": 1002}),
+    ]
+
+    post(client, demo, "wechat_oa", deliveries(demo, "wechat_oa").post(oa_text("退款一般要多久到账", 990101)))
+    [conversation] = wait_for(lambda: conversations(client, demo))
+    reply = wait_for(
+        lambda: next(
+            (
+                m
+                for m in messages(client, demo, conversation["id"])
+                if m["sender"] == "bot" and m["status"] == "sent"
+            ),
+            None,
+        ),
+        timeout=20,
+    )
+    assert reply["text"] == REFUND_ZH["answer"]
+    assert [json.loads(call.request.content)["text"]["content"] for call in sends.calls] == [
+        REFUND_ZH["answer"]
+    ] * 2
+
+
+def _run_when(client, bot, run_when: str) -> None:
+    answer = client.put(
+        f"/api/v1/inboxes/{bot['inbox']['id']}/bot",
+        json={"enabled": True, "greeting": GREETING, "run_when": run_when},
+        headers=bearer(bot["token"]),
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["run_when"] == run_when
+
+
+def _business_hours(client, bot, weekly: dict[str, list[str]]) -> None:
+    answer = client.put(
+        f"/api/v1/inboxes/{bot['inbox']['id']}/business_hours",
+        json={"time_zone": "UTC", "weekly": weekly},
+        headers=bearer(bot["token"]),
+    )
+    assert answer.status_code == 200, answer.text
+
+
+def _presence(client, bot, presence: str) -> None:
+    answer = client.put("/api/v1/me/presence", json={"presence": presence}, headers=bearer(bot["token"]))
+    assert answer.status_code == 200, answer.text
+
+
+def _left_to_people(client, bot) -> dict[str, Any]:
+    """A visitor's question in a conversation the bot does not take: stored, unanswered, waiting for a person."""
+    visitor = Visitor(client, bot["widget"])
+    sent = visitor.say("How can I return an item?")
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    wait_for(lambda: settled(client))
+    assert [m["sender"] for m in visitor.history()] == ["contact"]
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] in ("queued", "assigned")
+    return conversation
+
+
+def test_out_of_hours_only_the_bot_is_silent_in_hours_and_answers_when_closed(client, bot):
+    everyday = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    _business_hours(client, bot, {day: ["00:00-00:00"] for day in everyday})
+    _run_when(client, bot, "out_of_hours")
+    _left_to_people(client, bot)
+
+    day = everyday[(datetime.now(UTC).weekday() + 3) % 7]
+    _business_hours(client, bot, {day: ["00:00-00:01"]})
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("How can I return an item?")
+    assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
+
+
+def test_no_agent_available_only_the_bot_is_silent_while_an_agent_is_online_and_answers_when_nobody_is(
+    client, bot
+):
+    _run_when(client, bot, "no_agent_available")
+    _presence(client, bot, "online")
+    conversation = _left_to_people(client, bot)
+    assert conversation["status"] == "assigned"
+
+    _presence(client, bot, "offline")
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("How can I return an item?")
+    assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
+
+
+def test_out_of_hours_without_business_hours_is_refused_and_nothing_changes(client, bot):
+    path = f"/api/v1/inboxes/{bot['inbox']['id']}/bot"
+    refused = client.put(
+        path, json={"enabled": True, "run_when": "out_of_hours"}, headers=bearer(bot["token"])
+    )
+    assert refused.status_code == 422, refused.text
+    assert_error_shape(refused)
+    assert refused.json()["code"] == "no_business_hours"
+    assert refused.json()["errors"][0]["field"] == "run_when"
+    assert client.get(path, headers=bearer(bot["token"])).json()["run_when"] == "always"

@@ -245,7 +245,9 @@ def test_merge_previews_moves_and_undoes_exactly(client, demo, widget) -> None:
     assert again.status_code == 422 and again.json()["code"] == "contact_merged"
 
     webchat = inbox_of(demo, "webchat")["id"]
-    assert api(client, demo, "PATCH", f"/inboxes/{webchat}", json={"reopen_window_hours": 0}).status_code == 200
+    assert (
+        api(client, demo, "PATCH", f"/inboxes/{webchat}", json={"reopen_window_hours": 0}).status_code == 200
+    )
     api(client, demo, "POST", f"/conversations/{second['id']}/resolve")
     client.post(
         f"/widget/{widget}/messages",

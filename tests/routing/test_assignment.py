@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
-from routing.assignment import STRATEGIES, ExternalAnswer, Outcome, choose_agent
+from routing.assignment import STRATEGIES, ExternalAnswer, Outcome, agent_available, choose_agent
 from routing.candidates import AgentLoad, ExclusionReason, QueuedConversation
 from routing.errors import InvalidPolicy
 from routing.hours import Weekday, WeeklyRange, WeeklySchedule
@@ -145,6 +145,18 @@ def test_an_agent_off_shift_is_not_a_candidate() -> None:
     decision = choose_agent(RoutingPolicy(), waiting(), agents, now=NOW)
     assert decision.agent_id == "shanghai"
     assert decision.excluded[0].reasons == (ExclusionReason.OFF_SHIFT,)
+
+
+def test_an_agent_is_available_when_online_with_room_in_the_inbox_team_and_on_shift() -> None:
+    afternoons = WeeklySchedule("Europe/Berlin", (WeeklyRange(Weekday.MONDAY, time(14), time(22)),))
+    in_team = frozenset({"t"})
+    assert agent_available(RoutingPolicy(), [agent("a")], NOW)
+    assert not agent_available(RoutingPolicy(), [], NOW)
+    assert not agent_available(RoutingPolicy(), [agent("a", online=False)], NOW)
+    assert not agent_available(RoutingPolicy(), [agent("a", open_conversations=2)], NOW)
+    assert not agent_available(RoutingPolicy(), [agent("a", shift=afternoons)], NOW)
+    assert not agent_available(RoutingPolicy(team_id="t"), [agent("a")], NOW)
+    assert agent_available(RoutingPolicy(team_id="t"), [agent("a"), agent("b", teams=in_team)], NOW)
 
 
 def test_the_agent_who_left_it_unanswered_does_not_get_it_back() -> None:
