@@ -23,12 +23,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import assignment, events, handling, metrics, outbound, tickets
+from hub import assignment, events, handling, metrics, outbound, ticket_rules, tickets
 from hub.bot_engines import EngineName, enabled_article, engine_answer
 from hub.models import BotTurn, Conversation, Inbox, Message
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
-from hub.statuses import ConversationStatus
+from hub.statuses import ConversationStatus, TicketSource
 from hub.summaries import conversation_summary
 from routing.bot import RunWhen, bot_runs, detect_handoff, suggestion_choice
 from routing.hours import is_open
@@ -286,7 +286,20 @@ async def _hand_off(hub: Hub, conversation: Conversation, message: Message, repl
     async with hub.database.session() as session:
         row = await session.get_one(Conversation, conversation.id)
         await _to_routing(hub, session, row)
+    if await _nobody_to_take(hub, conversation):
+        await ticket_rules.open_for_conversation(hub, conversation, TicketSource.BOT_HANDOFF, message.text)
     metrics.BOT_HANDOFFS.labels(reply.handoff_reason).inc()
+
+
+async def _nobody_to_take(hub: Hub, conversation: Conversation) -> bool:
+    """Still waiting after routing, and no agent of the inbox online with room to claim it: it becomes a ticket,
+    so the customer's request is followed up rather than left in a queue nobody watches."""
+    async with hub.database.session() as session:
+        row = await session.get_one(Conversation, conversation.id)
+        if row.assignee_id is not None or row.status != ConversationStatus.QUEUED:
+            return False
+        inbox = await session.get_one(Inbox, row.inbox_id)
+        return not await assignment.inboxes_with_an_available_agent(session, [inbox], hub.now())
 
 
 async def _to_routing(hub: Hub, session: AsyncSession, conversation: Conversation) -> None:

@@ -103,3 +103,5 @@ class TicketSource(StrEnum):
     """A mail that starts a new thread, in an inbox that opens tickets for them."""
     OUT_OF_HOURS = "out_of_hours"
     """A customer's message while the inbox is closed, in an inbox whose out-of-hours action is `ticket`."""
+    BOT_HANDOFF = "bot_handoff"
+    """The bot handed the conversation over while no agent of the inbox was online with room."""

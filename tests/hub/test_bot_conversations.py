@@ -464,3 +464,41 @@ def test_out_of_hours_without_business_hours_is_refused_and_nothing_changes(clie
     assert refused.json()["code"] == "no_business_hours"
     assert refused.json()["errors"][0]["field"] == "run_when"
     assert client.get(path, headers=bearer(bot["token"])).json()["run_when"] == "always"
+
+
+def _tickets_of(client, bot, conversation_id: str) -> list[dict[str, Any]]:
+    answer = client.get(
+        "/api/v1/tickets", params={"conversation_id": conversation_id}, headers=bearer(bot["token"])
+    )
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def _asks_for_a_person(client, bot) -> str:
+    """A visitor asks the bot, then for a person; answers the conversation's id once the hand-over is done."""
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("退款要多久？")
+    visitor.bot_replies(2)
+    sent = visitor.say("转人工")
+    visitor.bot_replies(3)
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    wait_for(lambda: settled(client))
+    return conversation_id
+
+
+def test_handing_over_while_nobody_is_available_opens_a_ticket_with_the_summary(client, bot):
+    conversation_id = _asks_for_a_person(client, bot)
+    [ticket] = wait_for(lambda: _tickets_of(client, bot, conversation_id))
+    assert ticket["source"] == "bot_handoff" and ticket["status"] == "new"
+    assert ticket["subject"] == "转人工"
+    assert "退款要多久" in ticket["summary"] and REFUND_ZH["answer"][:10] in ticket["summary"]
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] == "queued", "it still waits for whoever comes online first"
+
+
+def test_handing_over_while_an_agent_is_online_opens_no_ticket(client, bot):
+    _presence(client, bot, "online")
+    conversation_id = _asks_for_a_person(client, bot)
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] == "assigned"
+    assert _tickets_of(client, bot, conversation_id) == []

@@ -1,0 +1,75 @@
+"""Tickets the hub opens by itself for a conversation: a customer writing out of hours, or the bot handing over
+while nobody of the inbox is available. The ticket carries the conversation's summary, so whoever picks it up
+later need not ask again; a conversation with a ticket not yet closed does not open another."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlmodel import col, select
+
+from hub import tickets
+from hub.models import Conversation, Ticket
+from hub.realtime import workspace_channel
+from hub.runtime import Hub
+from hub.statuses import TicketSource
+from hub.summaries import conversation_summary
+from routing.tickets import TicketStatus
+
+__all__ = ["open_for_conversation"]
+
+log = logging.getLogger("omnihub.tickets")
+LONGEST_SUBJECT = 80
+UNTITLED = {
+    TicketSource.OUT_OF_HOURS: "Message out of hours",
+    TicketSource.BOT_HANDOFF: "Handed over by the bot",
+}
+
+
+async def open_for_conversation(
+    hub: Hub, conversation: Conversation, source: TicketSource, customer_text: str
+) -> Ticket | None:
+    """Open the conversation's ticket (None when one not yet closed already follows it); `customer_text`, what
+    the customer wrote last, is its description and, by its first line, its subject."""
+    async with hub.database.session() as session:
+        already = (
+            await session.exec(
+                select(Ticket.id).where(
+                    col(Ticket.conversation_id) == conversation.id,
+                    col(Ticket.workspace_id) == conversation.workspace_id,
+                    col(Ticket.status) != TicketStatus.CLOSED,
+                )
+            )
+        ).first()
+        if already is not None:
+            return None
+        levels = await tickets.service_levels(session, [conversation.inbox_id])
+        ticket = tickets.new_ticket(
+            workspace_id=conversation.workspace_id,
+            inbox_id=conversation.inbox_id,
+            subject=_subject(customer_text) or UNTITLED.get(source, "Conversation"),
+            level=levels[conversation.inbox_id],
+            now=hub.now(),
+            source=source,
+            description=customer_text,
+            summary=(await conversation_summary(session, conversation)).text,
+            conversation_id=conversation.id,
+            contact_id=conversation.contact_id,
+        )
+        event = await tickets.add_ticket(session, ticket)
+        await session.commit()
+    log.info(
+        "tickets.opened source=%s workspace=%s conversation=%s ticket=%s",
+        source,
+        conversation.workspace_id,
+        conversation.id,
+        ticket.id,
+    )
+    await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
+    return ticket
+
+
+def _subject(text: str) -> str:
+    """The first line of what the customer wrote, shortened; the whole message is the ticket's description."""
+    first_line = next((line.strip() for line in text.splitlines() if line.strip()), "")
+    return first_line if len(first_line) <= LONGEST_SUBJECT else first_line[: LONGEST_SUBJECT - 1] + "…"
