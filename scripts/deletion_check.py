@@ -596,8 +596,8 @@ DELETIONS: tuple[Deletion, ...] = (
     ),
     Deletion(
         "out of hours: one ticket per conversation",
-        "hub/out_of_hours.py",
-        "_open_ticket",
+        "hub/ticket_rules.py",
+        "open_for_conversation",
         ("tests/hub/test_business_hours.py::test_out_of_hours_the_customer_is_told_once_and_a_ticket_opens",),
         starts_with="if already is not None:",
     ),
