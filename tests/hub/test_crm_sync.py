@@ -182,7 +182,8 @@ def test_another_workspace_neither_reads_nor_joins_a_crm_customer(client, demo, 
 def received_of(
     listening: Receiver, path: str, secret: str, event_type: str, count: int = 1
 ) -> list[dict[str, Any]]:
-    """The signed events of `event_type` the receiver got on `path`, once `count` arrived."""
+    """The signed events of `event_type` the receiver got on `path`, once `count` arrived, in `sequence` order
+    (deliveries to one subscriber go out side by side, so they may arrive in another)."""
 
     def arrived() -> list[dict[str, Any]] | None:
         found = [
@@ -191,7 +192,8 @@ def received_of(
             if each.event["type"] == event_type
             and standard_webhooks_valid(secret, each.headers, each.body, time.time())
         ]
-        return [each.event for each in found] if len(found) >= count else None
+        events = sorted((each.event for each in found), key=lambda event: event["sequence"])
+        return events if len(found) >= count else None
 
     return wait_for(arrived, timeout=15)
 
