@@ -604,11 +604,11 @@ DELETIONS: tuple[Deletion, ...] = (
     Deletion(
         "crm: a webhook delivery failing past its give-up time disables its subscription",
         "hub/webhooks.py",
-        "deliver",
+        "deliver_due",
         (
             "tests/hub/test_webhooks.py::test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other",
         ),
-        starts_with="if delivery.give_up_at is None",
+        starts_with="given_up = given_up or",
     ),
     Deletion(
         "crm: webhook subscriptions are found in the caller's workspace only",
@@ -633,6 +633,20 @@ DELETIONS: tuple[Deletion, ...] = (
         "IdempotencyKeys.handle",
         ("tests/hub/test_idempotency.py::test_a_repeated_post_answers_the_first_answer_and_creates_nothing",),
         starts_with="if first is not None:",
+    ),
+    Deletion(
+        "crm: a reply failing for good is a message.failed event",
+        "hub/outbound.py",
+        "_record_outcome",
+        ("tests/hub/test_crm_sync.py::test_a_reply_that_fails_for_good_reaches_the_crm_with_its_reason",),
+        starts_with="if row.status == MessageStatus.FAILED:",
+    ),
+    Deletion(
+        "crm: an upsert by external id updates the contact it finds",
+        "hub/api/contacts.py",
+        "ContactController.upsert_contact_by_external_id",
+        ("tests/hub/test_crm_sync.py::test_a_crm_creates_then_updates_its_customer_by_its_own_id",),
+        starts_with="if not synced.created:",
     ),
 )
 
