@@ -39,6 +39,7 @@ from benchmarks.load import (
     raise_open_file_limit,
 )
 from benchmarks.measure import (
+    CpuAccount,
     bench_cluster,
     deployment_options,
     describe_machine,
@@ -210,12 +211,15 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> dict:
     await chat.closed_loop(3.0)
     await _drained(cluster)
     for number in range(options.runs):
+        account = CpuAccount(cluster)
+        account.start()
         _copy_events(cluster, options.backlog)
         mark = len(receiver.arrivals)
         await _drained(cluster)
+        cpu = account.stop()
         arrivals = receiver.arrivals[mark:]
         delivered = len(arrivals) / (arrivals[-1] - arrivals[0])
-        results["throughput"].append({"deliveries": delivered, "count": len(arrivals)})
+        results["throughput"].append({"deliveries": delivered, "count": len(arrivals), "cpu": cpu})
         print(
             f"throughput run {number + 1}: {delivered:.0f} deliveries/s ({len(arrivals)} received)",
             flush=True,
@@ -368,6 +372,16 @@ def _report(options: argparse.Namespace, results: dict) -> str:
         ]
         for entry in outage["memory"]
     ]
+    parts = ["workers", "postgres", "redis", "web", "load generator", "other"]
+    cpu_rows = [
+        [
+            part,
+            f"{median([run['cpu'][part] / run['count'] * 1000 for run in throughput]):.2f}",
+            f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in throughput]):.2f}",
+        ]
+        for part in parts
+    ]
+    hub_ms = median([sum(run["cpu"][part] for part in parts[:3]) / run["count"] * 1000 for run in throughput])
     met_rate = delivered >= TARGET_DELIVERIES
     met_delay = p99 < TARGET_P99_MS
     return "\n".join(
@@ -382,6 +396,14 @@ def _report(options: argparse.Namespace, results: dict) -> str:
             "processed in a closed loop on the same deployment in the same run (before the subscriptions):",
             "",
             table(["run", "deliveries/s", "deliveries received", "web chat messages/s"], rows),
+            "",
+            "Where the CPU went while the backlog drained (`load generator` includes the receiver; `other` is "
+            "everything else the shared machine ran meanwhile):",
+            "",
+            table(["part", "CPU ms per delivery", "cores busy"], cpu_rows),
+            "",
+            f"Workers, PostgreSQL and Redis together: {hub_ms:.2f} CPU ms per delivery, that is "
+            f"{1000 / hub_ms:.0f} deliveries/s per core they would have to themselves.",
             "",
             f"Delay from the change (the event's `timestamp`) to the receiver, at half the delivery rate "
             f"({median([run['rate'] for run in results['delay']]):.0f} deliveries/s on a fixed schedule):",

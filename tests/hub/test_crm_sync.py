@@ -269,3 +269,26 @@ def test_a_reply_that_fails_for_good_reaches_the_crm_with_its_reason(crm, demo) 
     assert failed["reason"] == REFUSAL and failed["message"]["error"] == REFUSAL
     assert failed["message"]["id"] == reply.json()["id"] and failed["message"]["status"] == "failed"
     assert failed["conversation"]["id"] == conversation["id"]
+
+
+def test_an_inbox_shows_its_health_with_the_last_failed_reply(client, demo) -> None:
+    token = demo["api_token"]
+    conversation = channel_conversation(client, token)
+    path = f"/inboxes/{conversation['inbox_id']}/health"
+    quiet = api(client, token, "GET", path).json()
+    assert quiet["status"] == "active" and quiet["last_inbound_at"] is not None
+    assert (
+        quiet["last_failure"] is None
+        and quiet["failed_replies_24h"] == 0
+        and quiet["last_outbound_at"] is None
+    )
+
+    reply = api(client, token, "POST", f"/conversations/{conversation['id']}/messages", json={"text": "Hi!"})
+    health = wait_for(lambda: (answer := api(client, token, "GET", path).json())["last_failure"] and answer)
+    assert health["last_failure"]["message_id"] == reply.json()["id"]
+    assert health["last_failure"]["error"] == REFUSAL and health["failed_replies_24h"] == 1
+
+    assert api(client, token, "GET", "/inboxes/no%00such/health").status_code == 400
+    missing = api(client, token, "GET", "/inboxes/00000000-0000-7000-8000-000000000000/health")
+    assert missing.status_code == 404
+    assert_error_shape(missing)
