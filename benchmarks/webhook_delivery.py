@@ -208,7 +208,7 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> dict:
         await _subscribe(api, f"{receiver.url}/crm/{number}", ["message.created"])
         for number in range(options.subscriptions)
     ]
-    await chat.closed_loop(3.0)
+    await chat.on_schedule(20.0, 1.0)
     await _drained(cluster)
     for number in range(options.runs):
         account = CpuAccount(cluster)

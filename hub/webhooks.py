@@ -198,9 +198,11 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
     """POST the subscription's due deliveries, a batch at a time side by side, and record each batch in one
     transaction; answer the wait until the earliest delivery that failed here is due again (None when none did).
 
-    Rows are claimed by a conditional UPDATE, so jobs of one subscription running at once share its deliveries;
-    a retry job finding nothing due (another job took them) asks for no further retry, so the jobs of a receiver
-    that is down collapse into one chain instead of one per delivery.
+    Each batch's first delivery goes alone: when it fails, the receiver is taken to be down and the subscription's
+    other due deliveries wait with it, unsent, so a receiver that is down costs one request per retry, not one
+    per waiting delivery (and its retries take no time from the hub's other work). Rows are claimed by a
+    conditional UPDATE, so jobs of one subscription running at once share its deliveries; a retry job finding
+    nothing due asks for no further retry, so the jobs of a failing receiver collapse into one chain.
     """
     retry_at: datetime | None = None
     while True:
@@ -212,22 +214,31 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
             disabled = _attempt(now, None, "The subscription is disabled", 0.0, "")
             await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
             continue
-        attempts = await _post_all(hub, subscription, claimed, now)
+        probe = claimed[0]
+        first = (await _post_all(hub, subscription, [probe], now))[0]
+        if not _accepted(first):
+            status, due = _after_failure(hub, probe)
+            await _record(hub, [(probe, status, first, due)])
+            await _hold_back(
+                hub, subscription_id, [delivery.id for delivery in claimed[1:]], due or hub.now()
+            )
+            if due is None:
+                await _disable(hub, subscription, probe, first)
+                continue
+            retry_at = due if retry_at is None else min(retry_at, due)
+            break
+        attempts = [first, *await _post_all(hub, subscription, claimed[1:], now)]
         outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]] = []
         given_up: tuple[WebhookDelivery, WebhookAttemptView] | None = None
         for delivery, attempt in zip(claimed, attempts, strict=True):
-            if attempt.status_code is not None and 200 <= attempt.status_code < 300:
+            if _accepted(attempt):
                 outcomes.append((delivery, "delivered", attempt, None))
-            elif delivery.give_up_at is None or hub.now() >= delivery.give_up_at:
-                outcomes.append((delivery, "failed", attempt, None))
+                continue
+            status, due = _after_failure(hub, delivery)
+            outcomes.append((delivery, status, attempt, due))
+            if due is None:
                 given_up = given_up or (delivery, attempt)
             else:
-                due = hub.now() + retry_delay(
-                    timedelta(seconds=hub.settings.webhook_retry_seconds),
-                    delivery.attempts + 1,
-                    longest=LONGEST_RETRY_WAIT,
-                )
-                outcomes.append((delivery, "pending", attempt, due))
                 retry_at = due if retry_at is None else min(retry_at, due)
         await _record(hub, outcomes)
         if given_up is not None:
@@ -235,6 +246,38 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
         if len(claimed) < DELIVERY_BATCH:
             break
     return None if retry_at is None else max(retry_at - hub.now(), timedelta(0))
+
+
+def _accepted(attempt: WebhookAttemptView) -> bool:
+    return attempt.status_code is not None and 200 <= attempt.status_code < 300
+
+
+def _after_failure(hub: Hub, delivery: WebhookDelivery) -> tuple[str, datetime | None]:
+    """`failed` once the delivery is past its give-up time, else `pending` until its backoff has passed."""
+    if delivery.give_up_at is None or hub.now() >= delivery.give_up_at:
+        return "failed", None
+    wait = retry_delay(
+        timedelta(seconds=hub.settings.webhook_retry_seconds),
+        delivery.attempts + 1,
+        longest=LONGEST_RETRY_WAIT,
+    )
+    return "pending", hub.now() + wait
+
+
+async def _hold_back(hub: Hub, subscription_id: str, claimed_ids: list[str], until: datetime) -> None:
+    """The subscription's pending deliveries (those this job claimed, and any due before `until`) wait until then."""
+    async with hub.database.session() as session:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.subscription_id) == subscription_id,
+                col(WebhookDelivery.status) == "pending",
+                col(WebhookDelivery.id).in_(claimed_ids) | (col(WebhookDelivery.next_attempt_at) < until),
+            )
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
 
 
 async def _claim_due(

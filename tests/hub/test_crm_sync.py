@@ -292,3 +292,30 @@ def test_an_inbox_shows_its_health_with_the_last_failed_reply(client, demo) -> N
     missing = api(client, token, "GET", "/inboxes/00000000-0000-7000-8000-000000000000/health")
     assert missing.status_code == 404
     assert_error_shape(missing)
+
+
+def test_a_receiver_that_is_down_gets_one_request_per_retry_not_one_per_waiting_event(
+    hooked: TestClient,  # noqa: F811
+    demo,
+    receiver: Receiver,  # noqa: F811
+) -> None:
+    token = demo["api_token"]
+    receiver.answer("/down", 503)
+    subscription = subscribe(hooked, token, receiver.url("/down"), ["contact.created"])
+    for number in range(10):
+        assert upsert(hooked, token, f"crm-down-{number}").status_code == 201
+    waiting = wait_for(
+        lambda: (
+            (items := deliveries(hooked, token, subscription["id"]))
+            and len(items) == 10
+            and max(item["attempts"] for item in items) >= 6
+            and items
+        ),
+        timeout=20,
+    )
+    attempts = [item["attempts"] for item in waiting]
+    assert all(item["status"] == "pending" for item in waiting)
+    assert len(receiver.at("/down")) <= 2 * len(waiting) + max(attempts) + 2, (
+        "each retry round should send one delivery, not every waiting one",
+        attempts,
+    )
