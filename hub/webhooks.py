@@ -265,14 +265,17 @@ def _after_failure(hub: Hub, delivery: WebhookDelivery) -> tuple[str, datetime |
 
 
 async def _hold_back(hub: Hub, subscription_id: str, claimed_ids: list[str], until: datetime) -> None:
-    """The subscription's pending deliveries (those this job claimed, and any due before `until`) wait until then."""
+    """The subscription's pending deliveries this job claimed, and any due now, wait until `until`. Those waiting
+    already keep their time (rewriting every waiting row on each retry would cost a busy database as the outage
+    lasts): when due, a batch of them sends one request again."""
     async with hub.database.session() as session:
         await session.execute(
             update(WebhookDelivery)
             .where(
                 col(WebhookDelivery.subscription_id) == subscription_id,
                 col(WebhookDelivery.status) == "pending",
-                col(WebhookDelivery.id).in_(claimed_ids) | (col(WebhookDelivery.next_attempt_at) < until),
+                col(WebhookDelivery.id).in_(claimed_ids)
+                | (col(WebhookDelivery.next_attempt_at) <= hub.now()),
             )
             .values(next_attempt_at=until)
             .execution_options(synchronize_session=False)
