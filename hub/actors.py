@@ -12,7 +12,8 @@ Retries, one mechanism per job kind:
   message, then asks Dramatiq to retry after that delay (`dramatiq.Retry`); nothing else is retried.
 - `route_conversation`, `serve_queue`, `reroute`: Dramatiq's retries with its jittered exponential backoff
   (routing is idempotent: each run serves whatever still waits).
-- `deliver_webhook`: like `deliver_outbound`, the delay recorded on the delivery row (`hub.webhooks`).
+- `deliver_webhooks`: a subscription's due deliveries; each failed one's next attempt is recorded on its row, and
+  the job asks to run again when the earliest is due (`hub.webhooks`).
 - `send_typing`: none (a stale typing indicator is worth nothing).
 """
 
@@ -31,7 +32,7 @@ __all__ = [
     "bind",
     "bound_broker",
     "deliver_outbound",
-    "deliver_webhook",
+    "deliver_webhooks",
     "process_inbound",
     "reroute",
     "route_conversation",
@@ -75,8 +76,8 @@ async def deliver_outbound(message_id: str) -> None:
 
 
 @dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, retry_when=_retry_when_asked)
-async def deliver_webhook(delivery_id: str) -> None:
-    retry_in = await webhooks.deliver(_worker_hub(), delivery_id)
+async def deliver_webhooks(subscription_id: str) -> None:
+    retry_in = await webhooks.deliver_due(_worker_hub(), subscription_id)
     if retry_in is not None:
         raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
 
@@ -106,7 +107,7 @@ async def send_typing(conversation_id: str, state: str) -> None:
 _ACTORS: tuple[dramatiq.Actor[Any, Any], ...] = (
     process_inbound,
     deliver_outbound,
-    deliver_webhook,
+    deliver_webhooks,
     route_conversation,
     serve_queue,
     reroute,

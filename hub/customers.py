@@ -26,9 +26,13 @@ from hub.models import (
 from normalizer import IdentityRef, normalize_identity
 
 __all__ = [
+    "CREATED",
     "MERGED",
     "MERGE_UNDONE",
+    "UNMERGED",
+    "UPDATED",
     "CustomerDirectory",
+    "ExternalSync",
     "MergeNotUndoable",
     "MergePlan",
     "Profile",
@@ -36,11 +40,15 @@ __all__ = [
     "merge_contacts",
     "merged_profile",
     "plan_merge",
+    "sync_external",
     "undo_merge",
 ]
 
+CREATED = "contact.created"
+UPDATED = "contact.updated"
 MERGED = "contact.merged"
 MERGE_UNDONE = "contact.merge_undone"
+UNMERGED = "contact.unmerged"
 UNVERIFIED_CLAIMS = "unverified_claims"
 """The contact attribute holding what a visitor said of themselves without the business's signature."""
 
@@ -56,8 +64,10 @@ class CustomerDirectory:
     identities are kept as plain rows until `flush` inserts them, one statement per table, contacts first.
     """
 
-    def __init__(self, session: AsyncSession) -> None:
+    def __init__(self, session: AsyncSession, *, actor_type: str = "system") -> None:
         self._session = session
+        self._actor_type = actor_type
+        """Who the `contact.created` events name as creating the new contacts."""
         self._identities: dict[IdentityKey, Identity] = {}
         self._absent: set[IdentityKey] = set()
         self._contacts: dict[str, Contact] = {}
@@ -65,19 +75,40 @@ class CustomerDirectory:
         self._new_identities: dict[IdentityKey, dict[str, Any]] = {}
 
     async def flush(self) -> None:
-        """Insert the contacts and identities created since the last flush, in foreign key order."""
+        """Insert the contacts and identities created since the last flush, in foreign key order, and record a
+        `contact.created` for each new contact."""
+        created: list[Contact] = []
         if self._new_contacts:
-            inserted = await self._session.scalars(
-                insert(Contact).returning(Contact), list(self._new_contacts.values())
+            created = list(
+                await self._session.scalars(
+                    insert(Contact).returning(Contact), list(self._new_contacts.values())
+                )
             )
-            self._contacts |= {row.id: row for row in inserted}
+            self._contacts |= {row.id: row for row in created}
             self._new_contacts.clear()
+        new_identities: list[Identity] = []
         if self._new_identities:
-            inserted_identities = await self._session.scalars(
-                insert(Identity).returning(Identity), list(self._new_identities.values())
+            new_identities = list(
+                await self._session.scalars(
+                    insert(Identity).returning(Identity), list(self._new_identities.values())
+                )
             )
-            self._identities |= {_key(row.workspace_id, row): row for row in inserted_identities}
+            self._identities |= {_key(row.workspace_id, row): row for row in new_identities}
             self._new_identities.clear()
+        if created:
+            await _record_created(self._session, created, new_identities, self._actor_type)
+
+    def owner(self, workspace_id: str, identity: IdentityRef) -> str | None:
+        """The contact holding a normalised identity `load`ed here (before any merge it causes); None when new."""
+        return self._contact_of(_key(workspace_id, identity))
+
+    def created_here(self, contact_id: str) -> bool:
+        """Whether `contact_id` is a contact this directory created and has not inserted yet."""
+        return contact_id in self._new_contacts
+
+    def describe_created(self, contact_id: str, profile: Profile) -> None:
+        """The profile of a contact `created_here`, set before it is inserted so its `contact.created` holds it."""
+        self._new_contacts[contact_id] |= asdict(profile)
 
     def identity_row(self, workspace_id: str, identity: IdentityRef) -> Identity:
         """The stored row of a normalised identity this directory resolved and flushed."""
@@ -230,6 +261,29 @@ class CustomerDirectory:
         return contact.id
 
 
+async def _record_created(
+    session: AsyncSession, contacts: list[Contact], identities: list[Identity], actor_type: str
+) -> None:
+    """One `contact.created` per contact, with the identities it was created with, in one INSERT."""
+    by_contact: dict[str, list[Identity]] = defaultdict(list)
+    for identity in identities:
+        by_contact[identity.contact_id].append(identity)
+    outbox = events.Outbox()
+    for contact in contacts:
+        outbox.record(
+            contact.workspace_id,
+            CREATED,
+            contact.id,
+            {
+                "contact": events.contact_record(
+                    contact, [events.identity_view(row) for row in by_contact[contact.id]]
+                ),
+                "actor_type": actor_type,
+            },
+        )
+    await outbox.write(session)
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What an agent or the business wrote about a contact: merged by `merged_profile`, restored by an undo."""
@@ -239,6 +293,10 @@ class Profile:
     tags: list[str]
     vip_level: int
     notes: str
+
+    @classmethod
+    def empty(cls) -> Profile:
+        return cls(None, {}, [], 0, "")
 
     @classmethod
     def of(cls, contact: Contact) -> Profile:
@@ -441,6 +499,48 @@ async def _suggest_merges(
             await session.flush()
 
 
+@dataclass(frozen=True, slots=True)
+class ExternalSync:
+    """What an upsert by external id did: the contact, whether it is new, whether identities moved to it."""
+
+    contact: Contact
+    created: bool
+    identities_joined: bool
+
+
+async def sync_external(
+    session: AsyncSession,
+    workspace_id: str,
+    external: IdentityRef,
+    identities: list[IdentityRef],
+    new_profile: Profile,
+    *,
+    region: str,
+    actor_type: str,
+) -> ExternalSync:
+    """The contact of the business's own id `external`, created with `new_profile` when unknown, joined by the
+    normalised `identities` the business vouches for: one held by another contact merges that contact into this
+    one, by the rule a verified identity link follows on every channel."""
+    trusted = [
+        IdentityRef(identity.kind, identity.value, identity.scope, verified=True)
+        for identity in (external, *identities)
+    ]
+    directory = CustomerDirectory(session, actor_type=actor_type)
+    await directory.load([(workspace_id, identity) for identity in trusted])
+    owner = directory.owner(workspace_id, trusted[0])
+    joined = any(directory.owner(workspace_id, identity) != owner for identity in trusted[1:])
+    contact_id, _ = await directory.resolve(
+        workspace_id, trusted[0], linked=tuple(trusted[1:]), region=region
+    )
+    created = directory.created_here(contact_id)
+    if created:
+        directory.describe_created(contact_id, new_profile)
+    await directory.flush()
+    for identity in trusted:
+        directory.identity_row(workspace_id, identity).verified = True
+    return ExternalSync(await session.get_one(Contact, contact_id), created, joined and not created)
+
+
 class MergeNotUndoable(Exception):
     """The merge was undone already, or the surviving contact was merged away since (undo that merge first)."""
 
@@ -507,6 +607,13 @@ async def undo_merge(
             subject_id=restored.id,
             details={"merge_audit_id": audit.id, "surviving_contact_id": survivor.id},
         )
+    )
+    events.record(
+        session,
+        survivor.workspace_id,
+        UNMERGED,
+        restored.id,
+        {"surviving_contact_id": survivor.id, "restored_contact_id": restored.id, "merge_audit_id": audit.id},
     )
     return survivor, restored
 

@@ -14,12 +14,17 @@ from sqlalchemy import insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.ids import new_id
-from hub.models import Conversation, Message, OutboxEvent, utcnow
+from hub.models import Contact, Conversation, Identity, Message, OutboxEvent, utcnow
 from hub.realtime import Publisher, workspace_channel
 from hub.statuses import ConversationStatus, MessageDirection, MessageStatus, SenderType
 from hub.views import (
     AttachmentView,
+    ContactCreated,
+    ContactIdentityView,
     ContactMerged,
+    ContactRecord,
+    ContactUnmerged,
+    ContactUpdated,
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
@@ -33,6 +38,7 @@ from hub.views import (
     ConversationView,
     CsatSubmitted,
     MessageCreated,
+    MessageFailed,
     MessageUpdated,
     MessageView,
     TicketCreated,
@@ -45,9 +51,12 @@ __all__ = [
     "AnyWorkspaceEvent",
     "Outbox",
     "UndeclaredEvent",
+    "contact_record",
     "conversation_json",
     "conversation_view",
     "declared_event",
+    "identity_view",
+    "message_failure",
     "message_json",
     "message_view",
     "publish_message_event",
@@ -55,7 +64,10 @@ __all__ = [
 ]
 
 AnyWorkspaceEvent = (
-    ContactMerged
+    ContactCreated
+    | ContactMerged
+    | ContactUnmerged
+    | ContactUpdated
     | ConversationCreated
     | ConversationAssigned
     | ConversationHandedOff
@@ -67,6 +79,7 @@ AnyWorkspaceEvent = (
     | ConversationTransferred
     | CsatSubmitted
     | MessageCreated
+    | MessageFailed
     | MessageUpdated
     | TicketCreated
     | TicketUpdated
@@ -121,6 +134,38 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         csat=None
         if conversation.csat_rating is None or conversation.csat_at is None
         else ConversationRating(conversation.csat_rating, conversation.csat_comment, conversation.csat_at),
+    )
+
+
+def message_failure(message: Message, conversation: Conversation) -> dict[str, object]:
+    """The `message.failed` payload of a message whose delivery failed for good, its reason as the agent reads it."""
+    return {
+        "message": message_view(message),
+        "conversation": conversation_view(conversation),
+        "reason": message.error or "The channel gave no reason.",
+    }
+
+
+def identity_view(identity: Identity) -> ContactIdentityView:
+    return ContactIdentityView(
+        id=identity.id,
+        kind=identity.kind,
+        value=identity.value,
+        scope=identity.scope,
+        verified=identity.verified,
+    )
+
+
+def contact_record(contact: Contact, identities: list[ContactIdentityView]) -> ContactRecord:
+    return ContactRecord(
+        id=contact.id,
+        name=contact.name,
+        tags=contact.tags,
+        vip_level=contact.vip_level,
+        identities=identities,
+        created_at=contact.created_at,
+        attributes=contact.attributes,
+        notes=contact.notes,
     )
 
 

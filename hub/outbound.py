@@ -350,6 +350,14 @@ async def _record_outcome(hub: Hub, message: Message, conversation: Conversation
             row.id,
             {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},
         )
+        if row.status == MessageStatus.FAILED:
+            events.record(
+                session,
+                row.workspace_id,
+                "message.failed",
+                row.id,
+                events.message_failure(row, conversation_row),
+            )
         await session.commit()
     await events.publish_message_event(hub.publisher, payload, conversation_row)
 

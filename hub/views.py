@@ -34,12 +34,16 @@ __all__ = [
     "AttachmentView",
     "BrowserSession",
     "ChannelCapabilities",
+    "ContactCreated",
     "ContactDetail",
     "ContactIdentityView",
     "ContactMerged",
     "ContactPage",
     "ContactPageViewed",
+    "ContactRecord",
     "ContactSummary",
+    "ContactUnmerged",
+    "ContactUpdated",
     "ConversationAssigned",
     "ConversationCreated",
     "ConversationDetail",
@@ -65,6 +69,7 @@ __all__ = [
     "MergeUndone",
     "MessageCreated",
     "MessageEvent",
+    "MessageFailed",
     "MessagePage",
     "MessageUpdated",
     "MessageView",
@@ -488,6 +493,14 @@ class MessageUpdated(MessageEvent, tag="message.updated"):
     pass
 
 
+class MessageFailed(MessageEvent, tag="message.failed"):
+    """An outgoing message will not reach the customer: no attempt is left, the channel refused it for good, or
+    a delivery failure report came back. Recorded beside the `message.updated` of the same change."""
+
+    reason: str
+    """Why, as the agent reads it (also the message's `error`)."""
+
+
 class TicketCreated(WorkspaceEvent, tag="ticket.created"):
     ticket: TicketView
 
@@ -639,9 +652,14 @@ class ContactPageViewed(WorkspaceEvent, tag="contact.page_viewed"):
     page: PageViewView
 
 
-class ContactDetail(ContactSummary):
+class ContactRecord(ContactSummary):
+    """A contact as integrations receive it in events: its identities and what was written about it."""
+
     attributes: dict[str, Any]
     notes: str
+
+
+class ContactDetail(ContactRecord):
     first_seen_at: datetime
     """The first conversation's start, or when the contact was created."""
     last_seen_at: datetime | None
@@ -692,3 +710,31 @@ class MergePreview(msgspec.Struct):
 class MergeUndone(msgspec.Struct):
     surviving_contact_id: str
     restored_contact_id: str
+
+
+class ContactCreated(WorkspaceEvent, tag="contact.created"):
+    """A new contact: a customer's first message from an unknown identity, or one created through the API."""
+
+    contact: ContactRecord
+    actor_type: Literal["system", "agent", "api_token"]
+    """Who created it: the hub on a customer's first message, an agent, or an integration's token (a CRM that
+    syncs both ways can skip the contacts it created itself)."""
+
+
+class ContactUpdated(WorkspaceEvent, tag="contact.updated"):
+    """A contact's profile (name, attributes, tags, VIP level, notes) or identities were changed by an agent or
+    an integration."""
+
+    contact: ContactRecord
+    changed: list[str]
+    """The fields the request set: `name`, `attributes`, `tags`, `vip_level`, `notes`, `identities`."""
+    actor_type: Literal["system", "agent", "api_token"]
+
+
+class ContactUnmerged(WorkspaceEvent, tag="contact.unmerged"):
+    """A merge was undone: the restored contact's id answers again, with its identities and conversations."""
+
+    surviving_contact_id: str
+    restored_contact_id: str
+    merge_audit_id: str
+    """The audit entry of the merge that was undone (the `audit_id` of its `contact.merged`)."""

@@ -2,11 +2,13 @@
 
 The dispatcher (one at a time in the deployment, under a lease) turns each event of the outbox not yet dispatched
 into one delivery row per subscription that wants its type, numbered with the subscription's next `sequence`, and
-sends `deliver_webhook` for each. A delivery is one job: it signs the stored body in the Standard Webhooks scheme
-(`webhook-id` is the event's id, the same on every attempt and replay), POSTs it through the egress policy with
-a timeout, and on failure asks for a retry with exponential backoff and jitter until `webhook_give_up_seconds`
-after it was dispatched; then it is failed and its subscription disabled with the reason. Each delivery is its own
-job and waits in the broker between attempts, so a subscriber that fails or hangs holds no other's deliveries.
+sends `deliver_webhooks` for each subscription it touched. That job claims the subscription's due deliveries a batch
+at a time, signs each stored body in the Standard Webhooks scheme (`webhook-id` is the event's id, the same on every
+attempt and replay), POSTs them side by side through the egress policy with a timeout, and records the batch in one
+transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
+after it was dispatched, then it is failed and its subscription disabled with the reason. Each subscription has jobs
+of its own, so a subscriber that fails or hangs holds no other's deliveries; its failed deliveries wait as rows, with
+one delayed job following them, not one per delivery.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSION",
     "PREVIOUS_SECRET_VALID",
-    "deliver",
+    "deliver_due",
     "dispatch",
     "new_secret",
     "requeue_overdue",
@@ -60,6 +62,10 @@ EVENT_VERSION = 1
 PREVIOUS_SECRET_VALID = timedelta(hours=24)
 """After a rotation, deliveries are signed with the old secret too for this long, so receivers can switch over."""
 DISPATCH_BATCH = 500
+DELIVERY_BATCH = 100
+"""Due deliveries of one subscription a job claims at once, POSTs side by side and records in one transaction."""
+CONCURRENT_POSTS = 32
+"""Requests of one job in flight to one subscriber at a time."""
 LOGGED_ATTEMPTS = 20
 """A delivery keeps its latest attempts; the count of all of them is `attempts`."""
 RESPONSE_EXCERPT_BYTES = 1024
@@ -150,7 +156,7 @@ async def dispatch(hub: Hub) -> int:
             .values(dispatched_at=now)
         )
         await session.commit()
-    await _send(hub, [delivery["id"] for delivery in deliveries])
+    await _send(hub, [delivery["subscription_id"] for delivery in deliveries])
     return len(events)
 
 
@@ -169,23 +175,25 @@ def _envelope(event: OutboxEvent, sequence: int) -> bytes:
     )
 
 
-async def _send(hub: Hub, delivery_ids: list[str]) -> None:
+async def _send(hub: Hub, subscription_ids: list[str]) -> None:
     from hub import actors
 
-    for delivery_id in delivery_ids:
-        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhook, delivery_id)
+    for subscription_id in dict.fromkeys(subscription_ids):
+        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
 
 
 async def requeue_overdue(hub: Hub) -> int:
-    """Send again the job of pending deliveries overdue by `stuck_after_seconds` (their job was lost)."""
+    """Send again a job for each subscription with pending deliveries overdue by `stuck_after_seconds` (their job
+    was lost); answer how many subscriptions."""
     cutoff = hub.now() - timedelta(seconds=hub.settings.stuck_after_seconds)
     async with hub.database.session() as session:
         overdue = (
             await session.exec(
-                select(WebhookDelivery.id)
+                select(WebhookDelivery.subscription_id)
                 .where(
                     col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) < cutoff
                 )
+                .distinct()
                 .limit(DISPATCH_BATCH)
             )
         ).all()
@@ -193,56 +201,154 @@ async def requeue_overdue(hub: Hub) -> int:
     return len(overdue)
 
 
-async def deliver(hub: Hub, delivery_id: str) -> timedelta | None:
-    """Make one attempt of a due delivery; answer the wait before the next, or None when there is none."""
-    now = hub.now()
-    attempt_lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
-    async with hub.database.session() as session:
-        claimed = await session.execute(
-            update(WebhookDelivery)
-            .where(
-                col(WebhookDelivery.id) == delivery_id,
-                col(WebhookDelivery.status) == "pending",
-                col(WebhookDelivery.next_attempt_at) <= now,
+async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
+    """POST the subscription's due deliveries, a batch at a time side by side, and record each batch in one
+    transaction; answer the wait until the earliest delivery that failed here is due again (None when none did).
+
+    Each batch's first delivery goes alone: when it fails, the receiver is taken to be down and the subscription's
+    other due deliveries wait with it, unsent, so a receiver that is down costs one request per retry, not one
+    per waiting delivery (and its retries take no time from the hub's other work). Rows are claimed by a
+    conditional UPDATE, so jobs of one subscription running at once share its deliveries; a retry job finding
+    nothing due asks for no further retry, so the jobs of a failing receiver collapse into one chain.
+    """
+    retry_at: datetime | None = None
+    while True:
+        now = hub.now()
+        claimed, subscription = await _claim_due(hub, subscription_id, now)
+        if not claimed or subscription is None:
+            break
+        if not subscription.enabled:
+            disabled = _attempt(now, None, "The subscription is disabled", 0.0, "")
+            await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
+            continue
+        probe = claimed[0]
+        first = (await _post_all(hub, subscription, [probe], now))[0]
+        if not _accepted(first):
+            status, due = _after_failure(hub, probe)
+            await _record(hub, [(probe, status, first, due)])
+            await _hold_back(
+                hub, subscription_id, [delivery.id for delivery in claimed[1:]], due or hub.now()
             )
-            .values(next_attempt_at=now + attempt_lease)
-            .returning(col(WebhookDelivery.id))
-        )
-        if claimed.first() is None:
-            return None  # delivered, failed, or already being attempted by a duplicate of this job
-        await session.commit()
-        delivery = await session.get_one(WebhookDelivery, delivery_id)
-        subscription = await session.get_one(WebhookSubscription, delivery.subscription_id)
-    if not subscription.enabled:
-        await _finish(hub, delivery, "failed", _attempt(now, None, "The subscription is disabled", 0.0, ""))
-        return None
-    attempt = await _post(hub, subscription, delivery, now)
-    if attempt.status_code is not None and 200 <= attempt.status_code < 300:
-        await _finish(hub, delivery, "delivered", attempt)
-        return None
+            if due is None:
+                await _disable(hub, subscription, probe, first)
+                continue
+            retry_at = due if retry_at is None else min(retry_at, due)
+            break
+        attempts = [first, *await _post_all(hub, subscription, claimed[1:], now)]
+        outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]] = []
+        given_up: tuple[WebhookDelivery, WebhookAttemptView] | None = None
+        for delivery, attempt in zip(claimed, attempts, strict=True):
+            if _accepted(attempt):
+                outcomes.append((delivery, "delivered", attempt, None))
+                continue
+            status, due = _after_failure(hub, delivery)
+            outcomes.append((delivery, status, attempt, due))
+            if due is None:
+                given_up = given_up or (delivery, attempt)
+            else:
+                retry_at = due if retry_at is None else min(retry_at, due)
+        await _record(hub, outcomes)
+        if given_up is not None:
+            await _disable(hub, subscription, *given_up)
+        if len(claimed) < DELIVERY_BATCH:
+            break
+    return None if retry_at is None else max(retry_at - hub.now(), timedelta(0))
+
+
+def _accepted(attempt: WebhookAttemptView) -> bool:
+    return attempt.status_code is not None and 200 <= attempt.status_code < 300
+
+
+def _after_failure(hub: Hub, delivery: WebhookDelivery) -> tuple[str, datetime | None]:
+    """`failed` once the delivery is past its give-up time, else `pending` until its backoff has passed."""
     if delivery.give_up_at is None or hub.now() >= delivery.give_up_at:
-        await _finish(hub, delivery, "failed", attempt)
-        await _disable(hub, subscription, delivery, attempt)
-        return None
+        return "failed", None
     wait = retry_delay(
         timedelta(seconds=hub.settings.webhook_retry_seconds),
         delivery.attempts + 1,
         longest=LONGEST_RETRY_WAIT,
     )
-    await _finish(hub, delivery, "pending", attempt, next_attempt_at=hub.now() + wait)
-    return wait
+    return "pending", hub.now() + wait
+
+
+async def _hold_back(hub: Hub, subscription_id: str, claimed_ids: list[str], until: datetime) -> None:
+    """The subscription's pending deliveries this job claimed, and any due now, wait until `until`. Those waiting
+    already keep their time (rewriting every waiting row on each retry would cost a busy database as the outage
+    lasts): when due, a batch of them sends one request again."""
+    async with hub.database.session() as session:
+        await session.execute(
+            update(WebhookDelivery)
+            .where(
+                col(WebhookDelivery.subscription_id) == subscription_id,
+                col(WebhookDelivery.status) == "pending",
+                col(WebhookDelivery.id).in_(claimed_ids)
+                | (col(WebhookDelivery.next_attempt_at) <= hub.now()),
+            )
+            .values(next_attempt_at=until)
+            .execution_options(synchronize_session=False)
+        )
+        await session.commit()
+
+
+async def _claim_due(
+    hub: Hub, subscription_id: str, now: datetime
+) -> tuple[list[WebhookDelivery], WebhookSubscription | None]:
+    """Up to a batch of the subscription's due deliveries, lowest sequence first, leased for one attempt each."""
+    lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+    due = (
+        (col(WebhookDelivery.subscription_id) == subscription_id)
+        & (col(WebhookDelivery.status) == "pending")
+        & (col(WebhookDelivery.next_attempt_at) <= now)
+    )
+    async with hub.database.session() as session:
+        claimed = list(
+            (
+                await session.execute(
+                    update(WebhookDelivery)
+                    .where(
+                        col(WebhookDelivery.id).in_(
+                            select(WebhookDelivery.id)
+                            .where(due)
+                            .order_by(col(WebhookDelivery.sequence))
+                            .limit(DELIVERY_BATCH)
+                            .scalar_subquery()
+                        ),
+                        due,
+                    )
+                    .values(next_attempt_at=now + lease)
+                    .returning(WebhookDelivery)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+            .scalars()
+            .all()
+        )
+        subscription = await session.get(WebhookSubscription, subscription_id) if claimed else None
+        await session.commit()
+    return sorted(claimed, key=lambda delivery: delivery.sequence), subscription
+
+
+async def _post_all(
+    hub: Hub, subscription: WebhookSubscription, deliveries: list[WebhookDelivery], now: datetime
+) -> list[WebhookAttemptView]:
+    """One attempt of each delivery, at most CONCURRENT_POSTS in flight, over the shared keep-alive client."""
+    gate = asyncio.Semaphore(CONCURRENT_POSTS)
+    keys = _signing_keys(hub, subscription, now)
+
+    async def one(delivery: WebhookDelivery) -> WebhookAttemptView:
+        async with gate:
+            return await _post(hub, subscription.url, keys, delivery, now)
+
+    return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
 
 
 async def _post(
-    hub: Hub, subscription: WebhookSubscription, delivery: WebhookDelivery, now: datetime
+    hub: Hub, url: str, keys: list[bytes], delivery: WebhookDelivery, now: datetime
 ) -> WebhookAttemptView:
     """One signed POST, judged by the egress policy again (the name may resolve elsewhere now)."""
     body = delivery.body.encode()
     timestamp = int(now.timestamp())
-    signatures = " ".join(
-        webhook_signature(key, delivery.event_id, timestamp, body)
-        for key in _signing_keys(hub, subscription, now)
-    )
+    signatures = " ".join(webhook_signature(key, delivery.event_id, timestamp, body) for key in keys)
     headers = {
         "content-type": "application/json",
         "user-agent": USER_AGENT,
@@ -252,9 +358,9 @@ async def _post(
     }
     started = time.monotonic()
     try:
-        hub.egress.judge_url(subscription.url)
+        hub.egress.judge_url(url)
         async with asyncio.timeout(hub.settings.webhook_timeout_seconds):
-            async with hub.http.stream("POST", subscription.url, content=body, headers=headers) as response:
+            async with hub.http.stream("POST", url, content=body, headers=headers) as response:
                 excerpt = b""
                 async for chunk in response.aiter_bytes():
                     excerpt += chunk
@@ -288,32 +394,33 @@ def _attempt(
     )
 
 
-async def _finish(
-    hub: Hub,
-    delivery: WebhookDelivery,
-    status: str,
-    attempt: WebhookAttemptView,
-    *,
-    next_attempt_at: datetime | None = None,
+async def _record(
+    hub: Hub, outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]]
 ) -> None:
+    """Each claimed delivery's attempt, new status and next attempt's time, in one statement per batch."""
+    rows = [
+        {
+            "id": delivery.id,
+            "status": status,
+            "attempts": delivery.attempts + 1,
+            "log": [*delivery.log, msgspec.to_builtins(attempt)][-LOGGED_ATTEMPTS:],
+            "next_attempt_at": next_attempt_at,
+            "delivered_at": attempt.at if status == "delivered" else delivery.delivered_at,
+        }
+        for delivery, status, attempt, next_attempt_at in outcomes
+    ]
     async with hub.database.session() as session:
-        row = await session.get_one(WebhookDelivery, delivery.id)
-        row.status = status
-        row.attempts += 1
-        row.log = [*row.log, msgspec.to_builtins(attempt)][-LOGGED_ATTEMPTS:]
-        row.next_attempt_at = next_attempt_at
-        if status == "delivered":
-            row.delivered_at = attempt.at
-        session.add(row)
+        await session.execute(update(WebhookDelivery), rows)
         await session.commit()
-    log.info(
-        "webhook.attempt workspace=%s subscription=%s delivery=%s status=%s code=%s",
-        delivery.workspace_id,
-        delivery.subscription_id,
-        delivery.id,
-        status,
-        attempt.status_code,
-    )
+    for delivery, status, attempt, _next in outcomes:
+        log.info(
+            "webhook.attempt workspace=%s subscription=%s delivery=%s status=%s code=%s",
+            delivery.workspace_id,
+            delivery.subscription_id,
+            delivery.id,
+            status,
+            attempt.status_code,
+        )
 
 
 async def _disable(

@@ -9,10 +9,20 @@ import phonenumbers
 
 from normalizer.model import IdentityKind, IdentityRef
 
-__all__ = ["DEFAULT_REGION", "InvalidIdentity", "fold_text", "is_phone_region", "normalize_identity"]
+__all__ = [
+    "DEFAULT_REGION",
+    "MAX_EXTERNAL_ID_LENGTH",
+    "InvalidIdentity",
+    "fold_text",
+    "is_phone_region",
+    "normalize_identity",
+]
 
 DEFAULT_REGION = "US"
 """The region a phone number without a country code is read in when the workspace names none."""
+
+MAX_EXTERNAL_ID_LENGTH = 200
+"""The longest id a business's own system (a CRM) may give its customer."""
 
 
 def is_phone_region(code: str) -> bool:
@@ -39,6 +49,8 @@ def normalize_identity(identity: IdentityRef, *, default_region: str = DEFAULT_R
         value = _email_address(value)
     elif identity.kind == IdentityKind.PHONE:
         value = _e164(value, default_region)
+    elif identity.kind == IdentityKind.EXTERNAL and len(value) > MAX_EXTERNAL_ID_LENGTH:
+        raise InvalidIdentity(f"an external id has at most {MAX_EXTERNAL_ID_LENGTH} characters")
     return IdentityRef(kind=identity.kind, value=value, scope=identity.scope, verified=identity.verified)
 
 

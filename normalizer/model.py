@@ -21,6 +21,8 @@ class IdentityKind(StrEnum):
     EMAIL = "email"
     PHONE = "phone"
     EXTERNAL = "external"
+    """The customer's id in the business's own system (a CRM's record id), unique in the workspace; kept as
+    sent (case matters), whitespace folded."""
 
 
 class ContentType(StrEnum):

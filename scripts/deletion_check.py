@@ -604,11 +604,10 @@ DELETIONS: tuple[Deletion, ...] = (
     Deletion(
         "crm: a webhook delivery failing past its give-up time disables its subscription",
         "hub/webhooks.py",
-        "deliver",
+        "_disable",
         (
             "tests/hub/test_webhooks.py::test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other",
         ),
-        starts_with="if delivery.give_up_at is None",
     ),
     Deletion(
         "crm: webhook subscriptions are found in the caller's workspace only",
@@ -714,6 +713,29 @@ DELETIONS: tuple[Deletion, ...] = (
             "tests/hub/test_bot_conversations.py::test_a_bot_reply_whose_send_fails_transiently_is_sent_again_by_a_delivery_job",
         ),
         starts_with="if retry_in is not None:",
+    ),
+    Deletion(
+        "crm: a reply failing for good is a message.failed event",
+        "hub/outbound.py",
+        "_record_outcome",
+        ("tests/hub/test_crm_sync.py::test_a_reply_that_fails_for_good_reaches_the_crm_with_its_reason",),
+        starts_with="if row.status == MessageStatus.FAILED:",
+    ),
+    Deletion(
+        "crm: an upsert by external id updates the contact it finds",
+        "hub/api/contacts.py",
+        "ContactController.upsert_contact_by_external_id",
+        ("tests/hub/test_crm_sync.py::test_a_crm_creates_then_updates_its_customer_by_its_own_id",),
+        starts_with="if not synced.created:",
+    ),
+    Deletion(
+        "crm: a receiver that is down gets one request per retry, not one per waiting delivery",
+        "hub/webhooks.py",
+        "deliver_due",
+        (
+            "tests/hub/test_crm_sync.py::test_a_receiver_that_is_down_gets_one_request_per_retry_not_one_per_waiting_event",
+        ),
+        starts_with="if not _accepted(first):",
     ),
 )
 

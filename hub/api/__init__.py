@@ -16,6 +16,7 @@ from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
 from hub.api.idempotency import IdempotencyKeys
 from hub.api.inbound_events import InboundEventController
+from hub.api.inbox_health import InboxHealthController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.messages import MessageController
@@ -62,6 +63,7 @@ def api_router(settings: Settings) -> Router:
                 WorkspaceController,
                 ShiftController,
                 ReportController,
+                InboxHealthController,
             ],
         )
     )

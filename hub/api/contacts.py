@@ -11,12 +11,13 @@ import csv
 import io
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, patch, post
+from litestar import Controller, MediaType, Request, Response, get, patch, post, put
 from litestar.di import NamedDependency
-from litestar.params import JSONBody, QueryParameter
+from litestar.openapi import ResponseSpec
+from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
 from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
@@ -54,9 +55,11 @@ from hub.views import (
     TicketPage,
 )
 from normalizer import IdentityKind, IdentityRef, InvalidIdentity, fold_text, normalize_identity
+from normalizer.identities import MAX_EXTERNAL_ID_LENGTH
 
 __all__ = ["ContactController"]
 
+PROFILE_FIELDS = ("name", "attributes", "tags", "vip_level", "notes")
 MAX_TAGS = 50
 MAX_ATTRIBUTES = 100
 TIMELINE_PAGE = 25
@@ -106,6 +109,28 @@ class ContactErased(msgspec.Struct):
     audit_id: str
 
 
+class IdentityClaim(msgspec.Struct, forbid_unknown_fields=True):
+    kind: Literal["email", "phone"]
+    value: Annotated[str, Meta(min_length=1, max_length=320, pattern=SINGLE_LINE)]
+
+
+class ContactUpsert(ContactChanges, forbid_unknown_fields=True):
+    """The profile as in `PATCH /contacts/{id}`, and identities your system vouches for."""
+
+    identities: Annotated[list[IdentityClaim], Meta(max_length=20)] = []
+    """Emails and phones the customer holds, as your system confirmed them: trusted as verified."""
+
+
+ExternalIdPath = Annotated[
+    str,
+    PathParameter(
+        pattern=rf"^[A-Za-z0-9._~:@+-]{{1,{MAX_EXTERNAL_ID_LENGTH}}}$",
+        max_length=MAX_EXTERNAL_ID_LENGTH,
+        description="The customer's id in your own system (a CRM record id).",
+    ),
+]
+
+
 class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
     contact_id: Id
     """The contact merged away into the one in the path."""
@@ -115,26 +140,7 @@ class MergeRequest(msgspec.Struct, forbid_unknown_fields=True):
 
 def apply_changes(contact: Contact, data: ContactChanges) -> None:
     """What a PATCH (or an imported row) sets; fields left out stay as they are."""
-    if not isinstance(data.name, UnsetType):
-        contact.name = fold_text(data.name or "") or None
-    if not isinstance(data.attributes, UnsetType):
-        attributes = dict(contact.attributes)
-        for key, value in data.attributes.items():
-            if value is None:
-                attributes.pop(key, None)
-            else:
-                attributes[key] = value
-        if len(attributes) > MAX_ATTRIBUTES:
-            raise ApiError(
-                422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
-            )
-        contact.attributes = attributes
-    if not isinstance(data.tags, UnsetType):
-        contact.tags = list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
-    if not isinstance(data.vip_level, UnsetType):
-        contact.vip_level = data.vip_level
-    if not isinstance(data.notes, UnsetType):
-        contact.notes = data.notes
+    _changed_profile(customers.Profile.of(contact), data).apply_to(contact)
     contact.updated_at = utcnow()
 
 
@@ -184,11 +190,7 @@ async def _identities(session: AsyncSession, contact_ids: list[str]) -> dict[str
     ).all()
     found: dict[str, list[ContactIdentityView]] = {contact_id: [] for contact_id in contact_ids}
     for row in rows:
-        found[row.contact_id].append(
-            ContactIdentityView(
-                id=row.id, kind=row.kind, value=row.value, scope=row.scope, verified=row.verified
-            )
-        )
+        found[row.contact_id].append(events.identity_view(row))
     return found
 
 
@@ -410,18 +412,13 @@ class ContactController(Controller):
         """Edit name, attributes, tags, VIP level and notes; an audit entry records what changed."""
         contact = await load_contact(session, caller, contact_id)
         before = customers.Profile.of(contact)
-        apply_changes(contact, data)
-        session.add(
-            AuditEntry(
-                workspace_id=contact.workspace_id,
-                actor_type=_actor_type(caller),
-                actor_id=caller.agent_id,
-                action="contact.updated",
-                subject_type="contact",
-                subject_id=contact.id,
-                details={"before": msgspec.to_builtins(before), "changed": sorted(msgspec.to_builtins(data))},
-            )
-        )
+        after = _changed_profile(before, data)
+        after.apply_to(contact)
+        contact.updated_at = utcnow()
+        _audit_update(session, caller, contact, before, data)
+        changed = _changed_fields(before, after)
+        if changed:
+            await _record_updated(session, caller, contact, changed)
         await session.commit()
         return await _detail(session, contact)
 
@@ -494,6 +491,82 @@ class ContactController(Controller):
         await session.commit()
         return ContactErased(**asdict(erasure), audit_id=audit.id)
 
+    @get("/by_external_id/{external_id:str}", responses=error_responses(400, 401, 404))
+    async def get_contact_by_external_id(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        external_id: ExternalIdPath,
+    ) -> ContactDetail:
+        """The contact your own system (a CRM) knows by `external_id`, as `PUT` on this path stored it."""
+        identity = (
+            await session.exec(
+                select(Identity).where(
+                    Identity.workspace_id == caller.workspace_id,
+                    Identity.kind == IdentityKind.EXTERNAL,
+                    Identity.scope == "",
+                    Identity.value == _external_ref(external_id).value,
+                )
+            )
+        ).first()
+        if identity is None:
+            raise ApiError(
+                404, "contact_not_found", f"No contact with external id {external_id} in your workspace."
+            )
+        contact = await session.get_one(Contact, identity.contact_id)
+        return await _detail(session, contact)
+
+    @put(
+        "/by_external_id/{external_id:str}",
+        responses={
+            201: ResponseSpec(ContactDetail, description="The contact was created"),
+            **error_responses(400, 401, 404, 413, 422),
+        },
+    )
+    async def upsert_contact_by_external_id(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        external_id: ExternalIdPath,
+        data: JSONBody[ContactUpsert],
+    ) -> Response[ContactDetail]:
+        """Create or update the contact your own system (a CRM) knows by `external_id`: 201 when created, 200 when
+        it existed. `identities` are trusted as the business's word (verified): an email or phone another contact
+        holds merges that contact into this one, as a verified identity does on every channel."""
+        workspace = await session.get_one(Workspace, caller.workspace_id)
+        try:
+            claimed = [
+                normalize_identity(
+                    IdentityRef(claim.kind, claim.value), default_region=workspace.default_region
+                )
+                for claim in data.identities
+            ]
+        except InvalidIdentity as error:
+            raise ApiError(
+                422, "invalid_identity", str(error), extra=[{"field": "identities", "message": str(error)}]
+            ) from None
+        synced = await customers.sync_external(
+            session,
+            caller.workspace_id,
+            _external_ref(external_id),
+            claimed,
+            _changed_profile(customers.Profile.empty(), data),
+            region=workspace.default_region,
+            actor_type=_actor_type(caller),
+        )
+        contact = synced.contact
+        if not synced.created:
+            before = customers.Profile.of(contact)
+            after = _changed_profile(before, data)
+            after.apply_to(contact)
+            contact.updated_at = utcnow()
+            _audit_update(session, caller, contact, before, data)
+            changed = _changed_fields(before, after) + (["identities"] if synced.identities_joined else [])
+            if changed:
+                await _record_updated(session, caller, contact, changed)
+        await session.commit()
+        return Response(await _detail(session, contact), status_code=201 if synced.created else 200)
+
     @post("/{contact_id:str}/merge", status_code=200, responses=error_responses(400, 401, 404, 410, 413, 422))
     async def merge(
         self,
@@ -557,6 +630,74 @@ def _actor_type(caller: Caller) -> str:
     return "agent" if caller.agent is not None else "api_token"
 
 
+def _external_ref(external_id: str) -> IdentityRef:
+    return normalize_identity(IdentityRef(IdentityKind.EXTERNAL, external_id))
+
+
+def _changed_profile(before: customers.Profile, data: ContactChanges) -> customers.Profile:
+    """The profile after the fields `data` sets; in `attributes`, a key set to null is removed."""
+    attributes = dict(before.attributes)
+    if not isinstance(data.attributes, UnsetType):
+        for key, value in data.attributes.items():
+            if value is None:
+                attributes.pop(key, None)
+            else:
+                attributes[key] = value
+        if len(attributes) > MAX_ATTRIBUTES:
+            raise ApiError(
+                422, "too_many_attributes", f"A contact keeps at most {MAX_ATTRIBUTES} attributes."
+            )
+    return customers.Profile(
+        name=before.name if isinstance(data.name, UnsetType) else fold_text(data.name or "") or None,
+        attributes=attributes,
+        tags=(
+            before.tags
+            if isinstance(data.tags, UnsetType)
+            else list(dict.fromkeys(fold_text(tag) for tag in data.tags if fold_text(tag)))
+        ),
+        vip_level=before.vip_level if isinstance(data.vip_level, UnsetType) else data.vip_level,
+        notes=before.notes if isinstance(data.notes, UnsetType) else data.notes,
+    )
+
+
+def _changed_fields(before: customers.Profile, after: customers.Profile) -> list[str]:
+    return [name for name in PROFILE_FIELDS if getattr(before, name) != getattr(after, name)]
+
+
+def _audit_update(
+    session: AsyncSession, caller: Caller, contact: Contact, before: customers.Profile, data: ContactChanges
+) -> None:
+    session.add(
+        AuditEntry(
+            workspace_id=contact.workspace_id,
+            actor_type=_actor_type(caller),
+            actor_id=caller.agent_id,
+            action=customers.UPDATED,
+            subject_type="contact",
+            subject_id=contact.id,
+            details={"before": msgspec.to_builtins(before), "changed": sorted(msgspec.to_builtins(data))},
+        )
+    )
+
+
+async def _record_updated(
+    session: AsyncSession, caller: Caller, contact: Contact, changed: list[str]
+) -> None:
+    """`contact.updated`, only when something changed: a CRM writing back what it received starts no echo."""
+    identities = await _identities(session, [contact.id])
+    events.record(
+        session,
+        contact.workspace_id,
+        customers.UPDATED,
+        contact.id,
+        {
+            "contact": events.contact_record(contact, identities[contact.id]),
+            "changed": changed,
+            "actor_type": _actor_type(caller),
+        },
+    )
+
+
 async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
     identities = await _identities(session, [contact.id])
     seen = (
@@ -582,9 +723,7 @@ async def _detail(session: AsyncSession, contact: Contact) -> ContactDetail:
         )
     ).all()
     return ContactDetail(
-        **msgspec.structs.asdict(_summary(contact, identities[contact.id])),
-        attributes=contact.attributes,
-        notes=contact.notes,
+        **msgspec.structs.asdict(events.contact_record(contact, identities[contact.id])),
         first_seen_at=contact.created_at if first_seen is None else first_seen,
         last_seen_at=seen[1],
         merge_suggestions=[

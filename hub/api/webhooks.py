@@ -305,5 +305,5 @@ class WebhookController(Controller):
         delivery.give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
         session.add(delivery)
         await session.commit()
-        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhook, delivery.id)
+        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription.id)
         return _delivery_view(delivery)

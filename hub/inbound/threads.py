@@ -142,6 +142,12 @@ async def fail_bounced_replies(
                     "conversation": events.conversation_json(conversation),
                 },
             )
+            outbox.record(
+                message.workspace_id,
+                "message.failed",
+                message.id,
+                events.message_failure(message, conversation),
+            )
             failed.append(BouncedReply(event, conversation))
     return failed
 

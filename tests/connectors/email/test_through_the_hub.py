@@ -21,7 +21,7 @@ from sqlmodel import col, func, select
 from connectors.email.polling import MailboxCursor
 from connectors.email.testing import DovecotServer, SmtpRecorder, TestCertificate
 from hub.app import create_app
-from hub.models import Conversation, Message, PollState
+from hub.models import Conversation, Message, OutboxEvent, PollState
 from hub.runtime import Hub
 from hub.settings import Settings
 from tests.conftest import assert_error_shape, bearer, run, wait_for
@@ -235,7 +235,7 @@ def test_bad_settings_and_refused_credentials_name_the_field(
 
 
 def test_a_bounce_fails_the_reply_and_an_auto_reply_wakes_no_bot(
-    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder, settings: Settings
 ) -> None:
     token = bearer(demo["api_token"])
     article = {"title": "Shipping", "questions": ["How long does shipping take?"], "answer": "Three days."}
@@ -293,6 +293,19 @@ def test_a_bounce_fails_the_reply_and_an_auto_reply_wakes_no_bot(
         timeout=WAIT,
     )
     assert "550 5.1.1" in failed["error"] and "nobody@example.com" in failed["error"]
+    health = hub_client.get(f"/api/v1/inboxes/{inbox_id}/health", headers=token).json()
+    assert health["last_failure"]["message_id"] == bot_answer["id"] and health["failed_replies_24h"] == 1
+
+    async def failure_events(hub: Hub) -> list[str]:
+        async with hub.database.session() as session:
+            rows = await session.exec(
+                select(OutboxEvent).where(
+                    OutboxEvent.event_type == "message.failed", OutboxEvent.subject_id == bot_answer["id"]
+                )
+            )
+            return [row.payload["reason"] for row in rows.all()]
+
+    assert run(failure_events, settings) == [failed["error"]]
     assert len(conversations(hub_client, demo, inbox_id)) == 1
     # Neither the auto-reply nor the bounce made the bot (or anyone) write again.
     assert len(smtp.received) == 1
