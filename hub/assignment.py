@@ -18,7 +18,7 @@ from datetime import datetime
 
 import httpx
 import msgspec
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -57,6 +57,7 @@ __all__ = [
     "route_workspace",
     "routing_snapshot",
     "transfer",
+    "without_row_locks",
     "workspaces_with_answer_timeouts",
     "workspaces_with_shifts",
 ]
@@ -76,10 +77,22 @@ async def lock_routing(session: AsyncSession, workspace_id: str) -> None:
     """Serialise every change of who holds which conversation in the workspace (see the module's docstring).
 
     `FOR NO KEY UPDATE`: it excludes the other routing passes, but not the foreign-key checks of rows written
-    in the workspace meanwhile (messages, outbox events), which `FOR UPDATE` would hold up until the pass ends."""
+    in the workspace meanwhile (messages, outbox events), which `FOR UPDATE` would hold up until the pass ends.
+    SQLite has no row locks: there the pass takes the database's write lock first (a write that changes
+    nothing), so what it reads next cannot be changed under it before it commits."""
+    if without_row_locks(session):
+        await session.execute(
+            update(Workspace).where(col(Workspace.id) == workspace_id).values(id=Workspace.id)
+        )
+        return
     await session.exec(
         select(Workspace.id).where(Workspace.id == workspace_id).with_for_update(key_share=True)
     )
+
+
+def without_row_locks(session: AsyncSession) -> bool:
+    """SQLite (the embedded mode) ignores `FOR UPDATE`: a read is never locked against another writer."""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 @dataclass(frozen=True, slots=True)

@@ -153,10 +153,11 @@ async def change_status(
     """An agent's status change (resolve, reopen, pending, snooze); InvalidTransition says why it cannot happen now.
 
     Only a reopen takes the routing lock, so the seat it takes back is counted; the others free a seat or
-    keep it, and do not wait for a routing pass."""
+    keep it, and do not wait for a routing pass. On SQLite, which cannot lock the conversation's row, every
+    change takes it: a routing pass could otherwise assign the conversation over a resolve it read before."""
     now = hub.now()
     async with hub.database.session() as session:
-        if isinstance(event, SetOpen):
+        if isinstance(event, SetOpen) or assignment.without_row_locks(session):
             await assignment.lock_routing(session, workspace_id)
         conversation = (
             await session.exec(
