@@ -26,7 +26,7 @@ REFUSAL = "The recipient has blocked this business"
 
 
 class RefusedSettings(BaseModel):
-    pass
+    """A test channel that needs no settings."""
 
 
 class RefusingChannel(SignedJsonChannel):

@@ -19,7 +19,7 @@ NATIONAL_MOBILE = "139 0013 9000"
 
 
 class NationalPhoneSettings(BaseModel):
-    pass
+    """A test channel that needs no settings."""
 
 
 class NationalPhoneChannel(SignedJsonChannel):
