@@ -4,6 +4,9 @@
  * Files: uploaded to /attachments first, then sent in a message by the URL the hub answered.
  * Rating: once a conversation is resolved (a csat.requested frame, or rating_due on the ready frame or a poll), a card
  * offers 1 to 5 stars and a comment, sent once to /csat.
+ * Pre-chat form (per inbox: off, optional, required): name and email, sent to /identify as unverified claims once
+ * the hub has issued the visitor token. Offline (config.available false, for a new visitor): a form to leave a
+ * message and an email, posted to /leave-message, which opens a ticket; later messages reach the same conversation.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
  * Transport: WebSocket first; HTTP (POST + long-poll GET) when sockets are missing or keep failing. */
@@ -31,7 +34,10 @@
       slowDown: "You are sending messages too quickly. Please slow down; we will send yours in a moment.",
       reconnecting: "Reconnecting\u2026 your messages are kept and will be sent.",
       attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: ",
-      rate: "How did we do?", comment: "Comment (optional)", thanks: "Thank you for your rating!"
+      rate: "How did we do?", comment: "Comment (optional)", thanks: "Thank you for your rating!",
+      name: "Name", email: "Email", start: "Start chat",
+      away: "We are away. Leave a message and we will answer by email.",
+      badEmail: "Please enter a valid email address.", left: "Thank you! We will answer at {email}."
     },
     "zh-CN": {
       openChat: "打开聊天", closeChat: "关闭聊天",
@@ -45,7 +51,10 @@
         "连接后会发送。",
       attach: "添加附件", uploading: "正在上传 {name}\u2026",
       notUploaded: "{name} 未能发送：",
-      rate: "请为本次服务评分", comment: "留言（选填）", thanks: "感谢您的评价！"
+      rate: "请为本次服务评分", comment: "留言（选填）", thanks: "感谢您的评价！",
+      name: "姓名", email: "邮箱", start: "开始对话",
+      away: "客服暂时不在，请留言，我们会通过邮件回复您。",
+      badEmail: "请输入有效的邮箱地址。", left: "谢谢！我们会回复到 {email}。"
     }
   };
   var language = /^zh/i.test(script.getAttribute("data-lang") || document.documentElement.lang ||
@@ -76,10 +85,12 @@
     ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #d1d5db;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
     ".attach{border:0;background:none;color:#4b5563;cursor:pointer;font-size:20px;padding:0 4px}" +
-    ".attach:focus-visible,.send:focus-visible,.bubble:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
+    ".gate :focus,.attach:focus-visible,.send:focus-visible,.bubble:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
     ".rate button{border:0;background:none;font-size:24px;color:#d1d5db;cursor:pointer}" +
     ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#d1d5db}.rate textarea{width:100%;font:inherit}" +
-    ".send{border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
+    ".gate{display:flex;flex-direction:column;gap:8px;padding:14px}" +
+    ".gate input,.gate textarea{display:block;width:100%;border:1px solid #6b7280;border-radius:8px;padding:8px;font:inherit}" +
+    ".send{min-height:40px;border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
     "@media (max-width:480px){:host{right:12px;bottom:12px}.panel{position:fixed;inset:0;width:auto;height:auto;max-height:none;border-radius:0}" +
     /* Full screen, the open chat has its own close button: the bubble would cover Send. */
     ".panel:not([hidden])+.bubble{display:none}}";
@@ -103,6 +114,7 @@
     readUpTo: "",          /* the newest reply the hub was told the visitor has seen */
     reporting: false,
     ratingFor: "",         /* the conversation the rating card asks about */
+    claims: null,          /* the pre-chat form's name and email, until the hub has a visitor to attach them to */
     typingTimer: 0
   };
   var ui = buildUi();
@@ -112,6 +124,8 @@
   }
   function saveToken(token) {
     state.visitorToken = token;
+    if (state.claims) request("POST", "/identify", state.claims, true);
+    state.claims = null;
     try { window.localStorage.setItem(STORAGE_KEY, token); } catch (e) { /* private mode: this page keeps it */ }
   }
   function forgetToken() {
@@ -131,7 +145,7 @@
   /* The open chat keeps keyboard focus: Tab from its last control goes to its first, Shift+Tab the other way. */
   function keepFocusInside(panel, shadow, event) {
     var controls = Array.prototype.filter.call(
-      panel.querySelectorAll("button, textarea, a[href]"),
+      panel.querySelectorAll("button, textarea, input, a[href]"),
       function (control) { return !control.disabled && control.offsetParent !== null; });
     if (!controls.length) return;
     var first = controls[0], last = controls[controls.length - 1];
@@ -190,6 +204,8 @@
       picker.value = "";
       if (file) sendFile(file);
     });
+    var gate = node("form", "gate", null, { hidden: "", novalidate: "" });
+    panel.insertBefore(gate, form);
     panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
         closeChat();
@@ -212,7 +228,7 @@
     });
     (document.body || document.documentElement).appendChild(host);
     return { host: host, bubble: bubble, badge: badge, panel: panel, title: title, scroll: scroll,
-             greeting: greeting, list: list, typing: typing, notice: notice, input: input };
+             greeting: greeting, list: list, typing: typing, notice: notice, input: input, form: form, gate: gate };
   }
 
   function applyConfig(config) {
@@ -225,6 +241,52 @@
       ui.greeting.hidden = false;
     }
     if (/^#[0-9a-f]{6}$/i.test(config.color || "")) ui.host.style.setProperty("--c", config.color);
+    if (state.visitorToken) return;
+    if (config.available === false) showGate(true, true);
+    else if (config.prechat === "optional" || config.prechat === "required") showGate(false, config.prechat === "required");
+  }
+
+  /* The form before the composer: the pre-chat form (offline false) or the leave-a-message form (offline true). */
+  function showGate(offline, emailRequired) {
+    var gate = ui.gate;
+    var field = function (tag, label, attributes) {
+      var control = node(tag, null, null, attributes);
+      gate.appendChild(node("label", null, label, null, [control]));
+      return control;
+    };
+    gate.textContent = "";
+    if (offline) gate.appendChild(node("div", null, phrases.away));
+    var name = field("input", phrases.name, { maxlength: 100, autocomplete: "name" });
+    var email = field("input", phrases.email, { type: "email", maxlength: 320, autocomplete: "email" });
+    if (emailRequired) email.required = true;
+    var text = offline && field("textarea", phrases.message, { rows: 3, maxlength: MAX_TEXT_LENGTH, required: "" });
+    gate.appendChild(node("button", "send", offline ? phrases.send : phrases.start, { type: "submit" }));
+    gate.hidden = false;
+    ui.form.hidden = true;
+    gate.onsubmit = function (event) {
+      event.preventDefault();
+      var claims = { name: name.value.trim() || null, email: email.value.trim() || null };
+      email.setAttribute("aria-invalid", String(!email.checkValidity()));
+      if (!email.checkValidity()) return showNotice(phrases.badEmail), email.focus();
+      if (text && !text.value.trim()) return text.focus();
+      if (!text) return openComposer(claims);
+      request("POST", "/leave-message", { email: claims.email, name: claims.name, text: text.value,
+                                          client_id: newClientId() }, true).then(function (answer) {
+        if (answer.status >= 300) return showNotice(answer.body.detail || phrases.badEmail);
+        saveToken(answer.body.visitor_token);
+        receive(answer.body, false);
+        openComposer(null);
+        showNotice(phrases.left.replace("{email}", claims.email));
+      }, reconnecting);
+    };
+  }
+  function openComposer(claims) {
+    state.claims = claims && (claims.name || claims.email) ? claims : null;
+    ui.gate.hidden = true;
+    ui.form.hidden = false;
+    showNotice("");
+    ui.input.focus();
+    start();
   }
 
   function openChat() {
@@ -233,9 +295,9 @@
     ui.bubble.setAttribute("aria-label", phrases.closeChat);
     state.unread = 0;
     ui.badge.hidden = true;
-    start();
+    if (ui.gate.hidden) start(); /* a new visitor's token waits for the form: the claims go with it */
     scrollToEnd();
-    ui.input.focus();
+    (ui.gate.hidden ? ui.input : ui.gate.querySelector("input")).focus();
     reportRead();
   }
   function closeChat() {
