@@ -505,14 +505,14 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
     ),
     Deletion(
-        "widget: config offers chat only while open and an agent has room",
+        "widget: the offline form is offered only while closed or no agent has room",
         "hub/connector_routes.py",
         "HubChannelServices.agent_available",
         (
             "tests/connectors/webchat/test_widget_offline.py::"
-            "test_config_offers_chat_only_while_open_and_an_agent_has_room",
+            "test_config_offers_to_leave_a_message_while_closed_or_no_agent_has_room",
         ),
-        replacement="return True",
+        replacement="return False",
     ),
     # hub/tickets.py, hub/sla_watch.py, hub/out_of_hours.py
     Deletion(

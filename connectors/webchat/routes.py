@@ -294,8 +294,9 @@ async def widget_preflight(
 async def widget_config(
     request: Request, widget_token: WidgetToken, channel_services: NamedDependency[ChannelServices]
 ) -> Response[WidgetConfig]:
-    """What the widget shows before the first message (title, greeting, colour, the pre-chat form), and whether an
-    agent could chat now (else it offers to leave a message)."""
+    """What the widget shows before the first message (title, greeting, colour, the pre-chat form), and whether it
+    offers to leave a message instead (availability is asked only of inboxes with `offline_form`: every page view
+    of the customer's site fetches this)."""
     connector = await find_widget(channel_services, widget_token)
     settings = connector.settings
     body = WidgetConfig(
@@ -304,7 +305,7 @@ async def widget_config(
         color=settings.color,
         inbox=connector.inbox.name,
         prechat=settings.prechat,
-        available=await channel_services.agent_available(connector),
+        leave_message=settings.offline_form and not await channel_services.agent_available(connector),
     )
     return Response(body, headers=cors_headers(settings, request.headers.get("origin")))
 

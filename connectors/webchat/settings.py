@@ -24,6 +24,11 @@ class WebChatSettings(BaseModel):
         description="The widget's pre-chat form (name and email, kept as the visitor's unverified claims): not "
         "shown, shown with both optional, or shown with the email required before the first message.",
     )
+    offline_form: bool = Field(
+        False,
+        description="Out of the inbox's business hours, or while no agent could take a new conversation, a new "
+        "visitor is offered to leave a message and an email (which opens a ticket) instead of the chat.",
+    )
     visitor_token_days: int = Field(90, ge=1, le=3650, description="How long a visitor keeps their history.")
     identity_secret: SecretStr | None = Field(
         None,

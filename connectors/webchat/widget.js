@@ -5,7 +5,7 @@
  * Rating: once a conversation is resolved (a csat.requested frame, or rating_due on the ready frame or a poll), a card
  * offers 1 to 5 stars and a comment, sent once to /csat.
  * Pre-chat form (per inbox: off, optional, required): name and email, sent to /identify as unverified claims once
- * the hub has issued the visitor token. Offline (config.available false, for a new visitor): a form to leave a
+ * the hub has issued the visitor token. Offline (config.leave_message, for a new visitor): a form to leave a
  * message and an email, posted to /leave-message, which opens a ticket; later messages reach the same conversation.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag.
  * No dependencies. Styles live in a Shadow DOM; visitor and agent text is only ever set with textContent.
@@ -242,7 +242,7 @@
     }
     if (/^#[0-9a-f]{6}$/i.test(config.color || "")) ui.host.style.setProperty("--c", config.color);
     if (state.visitorToken) return;
-    if (config.available === false) showGate(true, true);
+    if (config.leave_message) showGate(true, true);
     else if (config.prechat === "optional" || config.prechat === "required") showGate(false, config.prechat === "required");
   }
 

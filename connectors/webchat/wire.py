@@ -227,9 +227,9 @@ class WidgetConfig(msgspec.Struct):
     inbox: str
     prechat: str
     """The pre-chat form: `off`, `optional` or `required` (the email)."""
-    available: bool
-    """An agent could take a new conversation now (the inbox is open and someone has room): otherwise the widget
-    offers to leave a message."""
+    leave_message: bool
+    """The widget offers the leave-a-message form instead of the chat: the inbox's `offline_form` is on, and it is
+    out of its business hours or no agent could take a new conversation now."""
 
 
 class ReadyFrame(msgspec.Struct, tag="ready", tag_field="type", omit_defaults=True):

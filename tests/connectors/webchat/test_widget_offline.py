@@ -42,13 +42,18 @@ def _tickets(client, api) -> list[dict[str, Any]]:
     return client.get("/api/v1/tickets", headers=api).json()["items"]
 
 
-def test_config_offers_chat_only_while_open_and_an_agent_has_room(client, api, webchat):
-    assert _config(client, webchat)["available"] is False, "nobody is online"
+def test_config_offers_to_leave_a_message_while_closed_or_no_agent_has_room(client, api, webchat):
+    assert _config(client, webchat)["leave_message"] is False, "the inbox's offline form is off"
+    changed = client.patch(
+        f"/api/v1/inboxes/{webchat['id']}", json={"settings": {"offline_form": True}}, headers=api
+    )
+    assert changed.status_code == 200, changed.text
+    wait_for(lambda: _config(client, webchat)["leave_message"] is True, timeout=5)
     online = client.put("/api/v1/me/presence", json={"presence": "online"}, headers=api)
     assert online.status_code == 200, online.text
-    assert _config(client, webchat)["available"] is True
+    assert _config(client, webchat)["leave_message"] is False, "an agent has room"
     put_hours(client, api, webchat["id"], **closed_now())
-    assert _config(client, webchat)["available"] is False, "out of hours"
+    assert _config(client, webchat)["leave_message"] is True, "out of hours"
 
 
 def test_the_prechat_setting_reaches_the_widget_and_bad_values_are_refused(client, api, webchat):
