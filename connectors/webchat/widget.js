@@ -76,18 +76,18 @@
     ".msg{align-self:flex-start;max-width:82%;margin:0 0 8px;padding:8px 12px;border-radius:14px;background:#fff;border:1px solid #e5e7eb;white-space:pre-wrap;overflow-wrap:anywhere}" +
     ".msg.mine{align-self:flex-end;background:var(--c);color:#fff;border-color:transparent}" +
     ".msg.failed{background:#fee2e2;color:#991b1b}" +
-    ".state{display:block;font-size:11px;opacity:.8;text-align:right;margin-top:2px}" +
+    ".state{display:block;font-size:11px;text-align:right;margin-top:2px}" +
     ".media{display:block}.media .image{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:4px}" +
     ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}" +
     ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
     ".notice{font-size:12px;color:#92400e;background:#fef3c7;padding:6px 16px}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
-    ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #d1d5db;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
+    ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #6b7280;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
     ".attach{border:0;background:none;color:#4b5563;cursor:pointer;font-size:20px;padding:0 4px}" +
     ".gate :focus,.attach:focus-visible,.send:focus-visible,.bubble:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
-    ".rate button{border:0;background:none;font-size:24px;color:#d1d5db;cursor:pointer}" +
-    ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#d1d5db}.rate textarea{width:100%;font:inherit}" +
+    ".rate button{border:0;background:none;font-size:24px;color:#6b7280;cursor:pointer}" +
+    ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#6b7280}.rate textarea{width:100%;font:inherit}" +
     ".gate{display:flex;flex-direction:column;gap:8px;padding:14px}" +
     ".gate input,.gate textarea{display:block;width:100%;border:1px solid #6b7280;border-radius:8px;padding:8px;font:inherit}" +
     ".send{min-height:40px;border:0;border-radius:10px;background:var(--c);color:#fff;padding:0 16px;font:inherit;font-weight:600;cursor:pointer}" +
@@ -392,6 +392,7 @@
       if (live && ui.panel.hidden) {
         state.unread += 1;
         ui.badge.textContent = String(state.unread);
+        ui.bubble.setAttribute("aria-label", phrases.openChat + " (" + state.unread + ")");
         ui.badge.hidden = false;
       }
     }

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -653,7 +654,7 @@ def widget_config(hub_server: RunningHub) -> dict[str, Any]:
 
 
 @pytest.mark.parametrize("viewport", VIEWPORTS)
-def test_a_new_visitor_fills_the_prechat_form_then_writes_and_the_agent_sees_their_claims(
+def test_a_new_visitor_fills_the_prechat_form_writes_and_sees_the_unread_reply_on_the_bubble(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: str
 ) -> None:
     question = f"{QUESTION} (pre-chat, {viewport})"
@@ -692,6 +693,17 @@ def test_a_new_visitor_fills_the_prechat_form_then_writes_and_the_agent_sees_the
         )
         assert contact["attributes"]["unverified_claims"] == {"email": email}
         assert contact["name"] == "<b>Mei</b>"
+        page.keyboard.press("Escape")
+        expect(widget.locator(".panel")).to_be_hidden()
+        reply = hub_server.api.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": ANSWER}
+        )
+        assert reply.status_code < 300, reply.text
+        expect(widget.locator(".badge")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+        expect(widget.locator(".bubble")).to_have_attribute("aria-label", re.compile(r"\(1\)$"))
+        widget.locator(".bubble").click()
+        expect(widget.locator(".badge")).to_be_hidden()
+        expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text([ANSWER], timeout=UI_TIMEOUT_MS)
         screenshot(page, f"widget-chat-{viewport}")
     assert console_errors == []
     page.context.close()
