@@ -127,3 +127,17 @@ def test_leaving_a_message_refuses_bad_input_in_the_one_error_shape(client, webc
     for answer, status in cases:
         assert answer.status_code == status, answer.text
         assert_error_shape(answer)
+
+
+def test_a_visitor_of_another_inbox_cannot_leave_a_message_here(client, api, webchat):
+    other = client.post("/api/v1/inboxes", json={"kind": "webchat", "name": "Other chat"}, headers=api)
+    assert other.status_code == 201, other.text
+    stranger = client.post(f"/widget/{other.json()['widget_token']}/leave-message", json=LEFT)
+    assert stranger.status_code == 201, stranger.text
+    refused = client.post(
+        f"/widget/{webchat['widget_token']}/leave-message",
+        json={**LEFT, "client_id": "l9"},
+        headers=bearer(stranger.json()["visitor_token"]),
+    )
+    assert refused.status_code == 401, refused.text
+    assert_error_shape(refused)
