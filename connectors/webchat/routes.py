@@ -87,9 +87,39 @@ def served_script(script: str) -> str:
     return "\n".join(line.strip() for line in uncommented.splitlines() if line.strip()) + "\n"
 
 
-WIDGET_SCRIPT = served_script((Path(__file__).resolve().parent / "widget.js").read_text()).encode()
-WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
-"""Compressed once: every page view of every customer site loads the widget."""
+@dataclass(frozen=True, slots=True)
+class ServedScript:
+    """A script as served: plain and gzipped, compressed once at import."""
+
+    plain: bytes
+    gzipped: bytes
+
+    @classmethod
+    def read(cls, name: str) -> ServedScript:
+        plain = served_script((Path(__file__).resolve().parent / name).read_text()).encode()
+        return cls(plain, gzip.compress(plain, compresslevel=9, mtime=0))
+
+    def response(self, request: Request) -> Response[bytes]:
+        compressed = "gzip" in request.headers.get("accept-encoding", "")
+        headers = {
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Vary": "Accept-Encoding",
+        }
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+        return Response(
+            self.gzipped if compressed else self.plain,
+            media_type="text/javascript; charset=utf-8",
+            headers=headers,
+        )
+
+
+WIDGET_LOADER = ServedScript.read("widget.js")
+"""The bubble and the loader: every page view of every customer site loads it."""
+WIDGET_CHAT = ServedScript.read("chat.js")
+"""The chat window: loaded on the first open, or at once for a returning visitor."""
 
 
 @dataclass(slots=True)
@@ -244,21 +274,15 @@ def posted_answer(
 
 @get("/widget.js", include_in_schema=False)
 async def widget_script(request: Request) -> Response[bytes]:
-    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
-    compressed = "gzip" in request.headers.get("accept-encoding", "")
-    headers = {
-        "Cache-Control": "public, max-age=300",
-        "X-Content-Type-Options": "nosniff",
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "Vary": "Accept-Encoding",
-    }
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
-    return Response(
-        WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT,
-        media_type="text/javascript; charset=utf-8",
-        headers=headers,
-    )
+    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step. It shows the
+    bubble and fetches the chat window (/widget-chat.js) when it is first needed."""
+    return WIDGET_LOADER.response(request)
+
+
+@get("/widget-chat.js", include_in_schema=False)
+async def widget_chat_script(request: Request) -> Response[bytes]:
+    """The chat window the widget's loader fetches on the first open."""
+    return WIDGET_CHAT.response(request)
 
 
 @route(
@@ -684,6 +708,7 @@ def routes() -> list[Any]:
     """The `omnihub.routes` entry point: the widget's script and endpoints."""
     return [
         widget_script,
+        widget_chat_script,
         widget_preflight,  # before the endpoints it answers for, or the router adds its own OPTIONS answer
         widget_config,
         post_widget_message,
