@@ -229,6 +229,10 @@ class ChannelServices(Protocol):
         `read`, which the agents see at once. Answers how many changed (0 for replies already read)."""
         ...
 
+    async def agent_available(self, connector: Connector) -> bool:
+        """The connector's inbox is within its business hours and some agent could take a new conversation now."""
+        ...
+
     async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
         """The id of `customer`'s latest conversation on the connector's inbox when it is resolved (within the last
         week) and not rated yet: the one their client may offer to rate."""

@@ -30,7 +30,7 @@ from connectors.routes import (
     CustomerMessage,
     CustomerPage,
 )
-from hub import csat, customers, events, inbound, journey
+from hub import assignment, csat, customers, events, inbound, journey, tickets
 from hub.auth import client_address
 from hub.crypto import derive_key
 from hub.errors import ApiError, unavailable
@@ -42,6 +42,7 @@ from hub.runtime import Hub
 from hub.statuses import MessageDirection, MessageStatus
 from hub.views import ContactPageViewed
 from normalizer import Attachment, IdentityRef, InboundMessage, InvalidIdentity
+from routing.hours import is_open
 
 __all__ = ["ENTRY_POINT_GROUP", "HubChannelServices", "channel_services_dependency", "contributed_routes"]
 
@@ -219,6 +220,17 @@ class HubChannelServices:
             for event, conversation in read:
                 await events.publish_message_event(self._hub.publisher, event, conversation)
         return len(read)
+
+    async def agent_available(self, connector: Connector) -> bool:
+        """The inbox's business hours (routing.hours.is_open), then routing's own test of an agent with room."""
+        now = self._hub.now()
+        with outages_as_route_errors():
+            async with self._hub.database.session() as session:
+                inbox = await session.get_one(Inbox, connector.inbox.id)
+                levels = await tickets.service_levels(session, [inbox.id])
+                if not is_open(levels[inbox.id].hours, now):
+                    return False
+                return inbox.id in await assignment.inboxes_with_an_available_agent(session, [inbox], now)
 
     async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
         with outages_as_route_errors():

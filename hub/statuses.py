@@ -105,3 +105,5 @@ class TicketSource(StrEnum):
     """A customer's message while the inbox is closed, in an inbox whose out-of-hours action is `ticket`."""
     BOT_HANDOFF = "bot_handoff"
     """The bot handed the conversation over while no agent of the inbox was online with room."""
+    CUSTOMER_MESSAGE = "customer_message"
+    """A customer left a message (and an email to answer at) while nobody could chat: the widget's offline form."""

@@ -1,28 +1,32 @@
-"""Tickets the hub opens by itself for a conversation: a customer writing out of hours, or the bot handing over
-while nobody of the inbox is available. The ticket carries the conversation's summary, so whoever picks it up
+"""Tickets the hub opens by itself for a conversation: a customer writing out of hours, the bot handing over
+while nobody of the inbox is available, or a customer leaving a message (a message marked `left_message`). The ticket carries the conversation's summary, so whoever picks it up
 later need not ask again; a conversation with a ticket not yet closed does not open another."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from sqlmodel import col, select
 
 from hub import tickets
-from hub.models import Conversation, Ticket
+from hub.models import Conversation, Message, Ticket
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import TicketSource
 from hub.summaries import conversation_summary
 from routing.tickets import TicketStatus
 
-__all__ = ["open_for_conversation"]
+__all__ = ["LEFT_MESSAGE", "open_for_conversation", "open_for_left_messages"]
 
 log = logging.getLogger("omnihub.tickets")
 LONGEST_SUBJECT = 80
+LEFT_MESSAGE = "left_message"
+"""The message metadata flag of a message a customer left for later: it opens a ticket."""
 UNTITLED = {
     TicketSource.OUT_OF_HOURS: "Message out of hours",
     TicketSource.BOT_HANDOFF: "Handed over by the bot",
+    TicketSource.CUSTOMER_MESSAGE: "Message left by a customer",
 }
 
 
@@ -67,6 +71,14 @@ async def open_for_conversation(
     )
     await hub.publisher.publish(event, [workspace_channel(conversation.workspace_id)])
     return ticket
+
+
+async def open_for_left_messages(hub: Hub, stored: Sequence[tuple[Conversation, Message]]) -> None:
+    """A ticket for each conversation a left message was just stored in; the customer's later messages come into
+    the same conversation, so they reach the same ticket."""
+    for conversation, message in stored:
+        if message.meta.get(LEFT_MESSAGE):
+            await open_for_conversation(hub, conversation, TicketSource.CUSTOMER_MESSAGE, message.text)
 
 
 def _subject(text: str) -> str:

@@ -495,6 +495,25 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         replacement="return 0",
     ),
+    Deletion(
+        "widget: a left message opens a ticket",
+        "hub/ticket_rules.py",
+        "open_for_left_messages",
+        (
+            "tests/connectors/webchat/test_widget_offline.py::"
+            "test_a_left_message_opens_a_ticket_and_the_visitors_later_reply_reaches_it",
+        ),
+    ),
+    Deletion(
+        "widget: the offline form is offered only while closed or no agent has room",
+        "hub/connector_routes.py",
+        "HubChannelServices.agent_available",
+        (
+            "tests/connectors/webchat/test_widget_offline.py::"
+            "test_config_offers_to_leave_a_message_while_closed_or_no_agent_has_room",
+        ),
+        replacement="return False",
+    ),
     # hub/tickets.py, hub/sla_watch.py, hub/out_of_hours.py
     Deletion(
         "tickets: another workspace's ticket is not found",

@@ -114,14 +114,19 @@ class WebChatConnector(Connector):
         post: WidgetMessage,
         received_at: datetime,
         attachments: tuple[Attachment, ...] = (),
+        *,
+        left_message: bool = False,
     ) -> InboundMessage:
         """Pure: the visitor's message as the hub stores it; its client_id makes a retry the same message.
 
-        `attachments` are the files of `post.attachments` as the hub stored them."""
+        `attachments` are the files of `post.attachments` as the hub stored them. A `left_message` (the offline
+        form's) is flagged in its metadata, which makes the hub open a ticket for it (hub.ticket_rules)."""
         text = clean_text(post.text)
         if not text and not attachments:
             raise MalformedPayload("text: must not be empty (or send attachments)")
-        metadata = {"client_id": post.client_id}
+        metadata: dict[str, Any] = {"client_id": post.client_id}
+        if left_message:
+            metadata["left_message"] = True
         if post.page_url:
             metadata["page_url"] = post.page_url
         return InboundMessage(

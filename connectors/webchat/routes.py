@@ -40,6 +40,7 @@ from connectors.webchat.wire import (
     ErrorFrame,
     IdentifyAnswer,
     IdentifyClaims,
+    LeftMessage,
     MessageCreatedFrame,
     PageFrame,
     PostedMessage,
@@ -86,9 +87,39 @@ def served_script(script: str) -> str:
     return "\n".join(line.strip() for line in uncommented.splitlines() if line.strip()) + "\n"
 
 
-WIDGET_SCRIPT = served_script((Path(__file__).resolve().parent / "widget.js").read_text()).encode()
-WIDGET_SCRIPT_GZIP = gzip.compress(WIDGET_SCRIPT, compresslevel=9, mtime=0)
-"""Compressed once: every page view of every customer site loads the widget."""
+@dataclass(frozen=True, slots=True)
+class ServedScript:
+    """A script as served: plain and gzipped, compressed once at import."""
+
+    plain: bytes
+    gzipped: bytes
+
+    @classmethod
+    def read(cls, name: str) -> ServedScript:
+        plain = served_script((Path(__file__).resolve().parent / name).read_text()).encode()
+        return cls(plain, gzip.compress(plain, compresslevel=9, mtime=0))
+
+    def response(self, request: Request) -> Response[bytes]:
+        compressed = "gzip" in request.headers.get("accept-encoding", "")
+        headers = {
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+            "Cross-Origin-Resource-Policy": "cross-origin",
+            "Vary": "Accept-Encoding",
+        }
+        if compressed:
+            headers["Content-Encoding"] = "gzip"
+        return Response(
+            self.gzipped if compressed else self.plain,
+            media_type="text/javascript; charset=utf-8",
+            headers=headers,
+        )
+
+
+WIDGET_LOADER = ServedScript.read("widget.js")
+"""The bubble and the loader: every page view of every customer site loads it."""
+WIDGET_CHAT = ServedScript.read("chat.js")
+"""The chat window: loaded on the first open, or at once for a returning visitor."""
 
 
 @dataclass(slots=True)
@@ -190,7 +221,9 @@ async def uploaded_files(
     return tuple(attachments)
 
 
-async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessage, raw: str) -> PostedMessage:
+async def accept(
+    services: ChannelServices, visitor: Visitor, post: WidgetMessage, raw: str, *, left_message: bool = False
+) -> PostedMessage:
     """Store one visitor message durably; a retry with the same client_id is answered, not stored again.
 
     The visitor's other tabs see the message at once; `raw` (the body or frame as received) is kept for audit.
@@ -198,7 +231,9 @@ async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessag
     now = services.now()
     attachments = await uploaded_files(services, visitor, post)
     try:
-        message = visitor.connector.inbound_message(visitor.identity.value, post, now, attachments)
+        message = visitor.connector.inbound_message(
+            visitor.identity.value, post, now, attachments, left_message=left_message
+        )
     except MalformedPayload as error:
         raise RouteError(400, "invalid_message", str(error)) from None
     [accepted] = await services.accept(visitor.connector, [message], raw)
@@ -227,23 +262,27 @@ async def accept(services: ChannelServices, visitor: Visitor, post: WidgetMessag
     )
 
 
+def posted_answer(
+    visitor: Visitor, posted: PostedMessage, headers: dict[str, str]
+) -> Response[WidgetPostAnswer]:
+    """201 for a stored message, 200 for a retry of one; a new visitor's token with it."""
+    answer = WidgetPostAnswer(
+        **msgspec.structs.asdict(posted), message=posted, visitor_token=visitor.issued_token
+    )
+    return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
+
+
 @get("/widget.js", include_in_schema=False)
 async def widget_script(request: Request) -> Response[bytes]:
-    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step."""
-    compressed = "gzip" in request.headers.get("accept-encoding", "")
-    headers = {
-        "Cache-Control": "public, max-age=300",
-        "X-Content-Type-Options": "nosniff",
-        "Cross-Origin-Resource-Policy": "cross-origin",
-        "Vary": "Accept-Encoding",
-    }
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
-    return Response(
-        WIDGET_SCRIPT_GZIP if compressed else WIDGET_SCRIPT,
-        media_type="text/javascript; charset=utf-8",
-        headers=headers,
-    )
+    """The embeddable chat widget: one <script> tag on any site, no dependencies, no build step. It shows the
+    bubble and fetches the chat window (/widget-chat.js) when it is first needed."""
+    return WIDGET_LOADER.response(request)
+
+
+@get("/widget-chat.js", include_in_schema=False)
+async def widget_chat_script(request: Request) -> Response[bytes]:
+    """The chat window the widget's loader fetches on the first open."""
+    return WIDGET_CHAT.response(request)
 
 
 @route(
@@ -254,6 +293,7 @@ async def widget_script(request: Request) -> Response[bytes]:
         f"{WIDGET_PATH}/read",
         f"{WIDGET_PATH}/identify",
         f"{WIDGET_PATH}/csat",
+        f"{WIDGET_PATH}/leave-message",
     ],
     http_method=HttpMethod.OPTIONS,
     include_in_schema=False,
@@ -278,11 +318,18 @@ async def widget_preflight(
 async def widget_config(
     request: Request, widget_token: WidgetToken, channel_services: NamedDependency[ChannelServices]
 ) -> Response[WidgetConfig]:
-    """What the widget shows before the first message (title, greeting, colour)."""
+    """What the widget shows before the first message (title, greeting, colour, the pre-chat form), and whether it
+    offers to leave a message instead (availability is asked only of inboxes with `offline_form`: every page view
+    of the customer's site fetches this)."""
     connector = await find_widget(channel_services, widget_token)
     settings = connector.settings
     body = WidgetConfig(
-        title=settings.title, greeting=settings.greeting, color=settings.color, inbox=connector.inbox.name
+        title=settings.title,
+        greeting=settings.greeting,
+        color=settings.color,
+        inbox=connector.inbox.name,
+        prechat=settings.prechat,
+        leave_message=settings.offline_form and not await channel_services.agent_available(connector),
     )
     return Response(body, headers=cors_headers(settings, request.headers.get("origin")))
 
@@ -308,10 +355,7 @@ async def post_widget_message(
     await channel_services.limit_rate(request, visitor.connector, visitor.identity)
     raw = (await request.body()).decode("utf-8", errors="replace")
     posted = await accept(channel_services, visitor, data, raw)
-    answer = WidgetPostAnswer(
-        **msgspec.structs.asdict(posted), message=posted, visitor_token=visitor.issued_token
-    )
-    return Response(answer, status_code=200 if posted.duplicate else 201, headers=headers)
+    return posted_answer(visitor, posted, headers)
 
 
 @post(
@@ -394,6 +438,35 @@ async def identify_visitor(
     claims = visitor.connector.identify_claims(data)
     await channel_services.identify(visitor.connector, visitor.identity, claims)
     return Response(IdentifyAnswer(verified=claims.verified), headers=headers)
+
+
+@post(
+    f"{WIDGET_PATH}/leave-message",
+    status_code=201,
+    tags=["widget"],
+    responses={
+        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before."),
+        **error_responses(400, 401, 403, 404, 413, 415, 422, 429),
+    },
+)
+async def leave_message(
+    request: Request,
+    widget_token: WidgetToken,
+    data: JSONBody[LeftMessage],
+    channel_services: NamedDependency[ChannelServices],
+) -> Response[WidgetPostAnswer]:
+    """Leave a message while nobody can chat: `{"email", "text", "client_id", "name"?}`. The email and name are kept
+    as the visitor's unverified claims (422 `invalid_identity` for an email that is not one), and the message opens a
+    ticket; what the visitor writes later reaches the same conversation and ticket. Answers as a message does."""
+    visitor = await find_visitor(channel_services, widget_token, bearer_token(request), issue=True)
+    headers = cors_headers(visitor.settings, request.headers.get("origin"))
+    await channel_services.limit_rate(request, visitor.connector, visitor.identity)
+    claims = visitor.connector.identify_claims(IdentifyClaims(email=data.email, name=data.name))
+    await channel_services.identify(visitor.connector, visitor.identity, claims)
+    post = WidgetMessage(text=data.text, client_id=data.client_id, name=data.name)
+    raw = (await request.body()).decode("utf-8", errors="replace")
+    posted = await accept(channel_services, visitor, post, raw, left_message=True)
+    return posted_answer(visitor, posted, headers)
 
 
 @post(
@@ -635,12 +708,14 @@ def routes() -> list[Any]:
     """The `omnihub.routes` entry point: the widget's script and endpoints."""
     return [
         widget_script,
+        widget_chat_script,
         widget_preflight,  # before the endpoints it answers for, or the router adds its own OPTIONS answer
         widget_config,
         post_widget_message,
         upload_widget_file,
         post_widget_read,
         identify_visitor,
+        leave_message,
         rate_conversation,
         get_widget_messages,
         widget_socket,

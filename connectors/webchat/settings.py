@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 __all__ = ["MAX_TEXT_LENGTH", "WebChatSettings"]
@@ -17,6 +19,16 @@ class WebChatSettings(BaseModel):
     greeting: str = Field("Hi! How can we help?", max_length=500)
     title: str = Field("Chat with us", max_length=100)
     color: str = Field("#2563eb", pattern=r"^#[0-9a-fA-F]{6}$")
+    prechat: Literal["off", "optional", "required"] = Field(
+        "off",
+        description="The widget's pre-chat form (name and email, kept as the visitor's unverified claims): not "
+        "shown, shown with both optional, or shown with the email required before the first message.",
+    )
+    offline_form: bool = Field(
+        False,
+        description="Out of the inbox's business hours, or while no agent could take a new conversation, a new "
+        "visitor is offered to leave a message and an email (which opens a ticket) instead of the chat.",
+    )
     visitor_token_days: int = Field(90, ge=1, le=3650, description="How long a visitor keeps their history.")
     identity_secret: SecretStr | None = Field(
         None,

@@ -23,6 +23,7 @@ __all__ = [
     "ErrorFrame",
     "IdentifyAnswer",
     "IdentifyClaims",
+    "LeftMessage",
     "MessageCreatedFrame",
     "PageFrame",
     "PostedMessage",
@@ -142,6 +143,17 @@ class IdentifyAnswer(msgspec.Struct):
     kept as unverified attributes and link nothing."""
 
 
+class LeftMessage(msgspec.Struct, forbid_unknown_fields=False):
+    """The body of `POST /widget/{widget_token}/leave-message`: what a visitor leaves while nobody can chat."""
+
+    email: Annotated[
+        str, Meta(min_length=1, max_length=320, pattern=SINGLE_LINE, description="Where to answer.")
+    ]
+    text: Annotated[str, Meta(min_length=1, max_length=MAX_TEXT_LENGTH)]
+    client_id: ClientId
+    name: Annotated[str, Meta(max_length=100, description="Control characters are removed.")] | None = None
+
+
 class SocketGreeting(msgspec.Struct, forbid_unknown_fields=False):
     """The socket's first frame when the visitor token is not in the URL (null starts a new visitor)."""
 
@@ -213,6 +225,11 @@ class WidgetConfig(msgspec.Struct):
     greeting: str
     color: str
     inbox: str
+    prechat: str
+    """The pre-chat form: `off`, `optional` or `required` (the email)."""
+    leave_message: bool
+    """The widget offers the leave-a-message form instead of the chat: the inbox's `offline_form` is on, and it is
+    out of its business hours or no agent could take a new conversation now."""
 
 
 class ReadyFrame(msgspec.Struct, tag="ready", tag_field="type", omit_defaults=True):

@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
-from hub import actors, bot, events, lifecycle, metrics, tickets
+from hub import actors, bot, events, lifecycle, metrics, ticket_rules, tickets
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
@@ -557,6 +557,7 @@ async def _announce(hub: Hub, stored: list[_Stored]) -> None:
     ]
     routing = [hub.jobs.send(actors.route_conversation, *opened)] if opened else []
     await asyncio.gather(*publishing, *routing)
+    await ticket_rules.open_for_left_messages(hub, [(entry.conversation, entry.message) for entry in stored])
     await answer_out_of_hours(
         hub,
         [

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -622,3 +623,131 @@ def test_the_visitor_rates_the_resolved_conversation_from_the_widget(
     expect(widget.locator(".rate")).to_have_count(0)
     assert console_errors == []
     visitor.context.close()
+
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+"""Where the browser tests leave their screenshots for CI to keep (ignored by git)."""
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
+
+
+def screenshot(page: Page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+@contextmanager
+def web_chat_settings(hub_server: RunningHub, **settings: Any) -> Iterator[dict[str, Any]]:
+    """The demo web chat inbox with these settings while the test runs (and its widget's /config showing them)."""
+    inbox = inbox_of(hub_server.demo, "webchat")
+    before = hub_server.api.get(f"/api/v1/inboxes/{inbox['id']}").json()["settings"]
+    changed = hub_server.api.patch(f"/api/v1/inboxes/{inbox['id']}", json={"settings": settings})
+    assert changed.status_code == 200, changed.text
+    try:
+        yield inbox
+    finally:
+        restored = {name: before.get(name) for name in settings}
+        hub_server.api.patch(f"/api/v1/inboxes/{inbox['id']}", json={"settings": restored})
+
+
+def widget_config(hub_server: RunningHub) -> dict[str, Any]:
+    return httpx.get(f"{hub_server.url}/widget/{hub_server.widget_token}/config").json()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_a_new_visitor_fills_the_prechat_form_writes_and_sees_the_unread_reply_on_the_bubble(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: str
+) -> None:
+    question = f"{QUESTION} (pre-chat, {viewport})"
+    email = f"visitor.{viewport}@example.com"
+    with web_chat_settings(hub_server, prechat="required"):
+        wait_for(lambda: widget_config(hub_server)["prechat"] == "required", timeout=5)
+        page = new_page(browser, console_errors, viewport=VIEWPORTS[viewport])
+        page.goto(f"{hub_server.url}/demo")
+        widget = page.locator("omnihub-chat")
+        widget.locator(".bubble").click()
+        gate = widget.locator(".gate")
+        expect(gate).to_be_visible()
+        expect(widget.locator(".form")).to_be_hidden()
+        expect(gate.locator("input").first).to_be_focused()
+        gate.locator(".send").click(timeout=5_000)
+        expect(widget.locator(".notice")).to_be_visible()
+        expect(gate.locator("input[type=email]")).to_have_attribute("aria-invalid", "true")
+        gate.locator("input").first.fill("<b>Mei</b>")
+        gate.locator("input[type=email]").fill(email)
+        screenshot(page, f"widget-prechat-{viewport}")
+        gate.locator(".send").click(timeout=5_000)
+        expect(gate).to_be_hidden()
+        expect(widget.locator(".form textarea")).to_be_focused()
+        widget.locator(".form textarea").fill(question)
+        widget.locator(".form .send").click(timeout=5_000)
+        expect(widget.locator(".list .msg.mine .state")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+        contact = wait_for(
+            lambda: (
+                (found := hub_server.api.get(f"/api/v1/contacts/{conversation['contact_id']}").json())[
+                    "attributes"
+                ].get("unverified_claims")
+                and found
+            ),
+            timeout=15,
+        )
+        assert contact["attributes"]["unverified_claims"] == {"email": email}
+        assert contact["name"] == "<b>Mei</b>"
+        page.keyboard.press("Escape")
+        expect(widget.locator(".panel")).to_be_hidden()
+        reply = hub_server.api.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": ANSWER}
+        )
+        assert reply.status_code < 300, reply.text
+        expect(widget.locator(".badge")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+        expect(widget.locator(".bubble")).to_have_attribute("aria-label", re.compile(r"\(1\)$"))
+        widget.locator(".bubble").click()
+        expect(widget.locator(".badge")).to_be_hidden()
+        expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text([ANSWER], timeout=UI_TIMEOUT_MS)
+        screenshot(page, f"widget-chat-{viewport}")
+    assert console_errors == []
+    page.context.close()
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_out_of_hours_a_new_visitor_leaves_a_message_which_opens_a_ticket_their_reply_reaches(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: str
+) -> None:
+    text = f"Please call me back ({viewport})"
+    inbox = inbox_of(hub_server.demo, "webchat")
+    closed = {"time_zone": "UTC", "weekly": {"mon": ["00:00-00:01"]}, "closed_dates": []}
+    with web_chat_settings(hub_server, offline_form=True):
+        hours = hub_server.api.put(f"/api/v1/inboxes/{inbox['id']}/business_hours", json=closed)
+        assert hours.status_code == 200, hours.text
+        try:
+            wait_for(lambda: widget_config(hub_server)["leave_message"], timeout=5)
+            page = new_page(browser, console_errors, viewport=VIEWPORTS[viewport])
+            page.goto(f"{hub_server.url}/demo")
+            widget = page.locator("omnihub-chat")
+            widget.locator(".bubble").click()
+            gate = widget.locator(".gate")
+            expect(gate.locator("textarea")).to_be_visible()
+            gate.locator("input[type=email]").fill("not an email")
+            gate.locator("textarea").fill(text)
+            gate.locator(".send").click(timeout=5_000)
+            expect(gate.locator("input[type=email]")).to_have_attribute("aria-invalid", "true")
+            gate.locator("input[type=email]").fill(f"away.{viewport}@example.com")
+            screenshot(page, f"widget-offline-{viewport}")
+            gate.locator(".send").click(timeout=5_000)
+            expect(widget.locator(".notice")).to_contain_text(f"away.{viewport}@example.com")
+            expect(widget.locator(".list .msg.mine")).to_have_count(1)
+
+            def ticket() -> dict[str, Any] | None:
+                items = hub_server.api.get("/api/v1/tickets", params={"limit": 100}).json()["items"]
+                return next((item for item in items if item["description"] == text), None)
+
+            opened = wait_for(ticket, timeout=15)
+            assert opened["source"] == "customer_message"
+            widget.locator(".form textarea").fill(f"Any news? ({viewport})")
+            widget.locator(".form .send").click(timeout=5_000)
+            later = wait_for(lambda: hub_server.conversation_with(f"Any news? ({viewport})"), timeout=15)
+            assert later["id"] == opened["conversation_id"]
+        finally:
+            hub_server.api.put(f"/api/v1/inboxes/{inbox['id']}/business_hours", json={})
+    assert console_errors == []
+    page.context.close()
