@@ -456,7 +456,7 @@ async def reports_page(
             zone="UTC",
         )
         summary = await summary_report(session, scope)
-        channels = [chosen] if chosen else [figures.channel for figures in summary.by_channel]
+        channels = [chosen] if chosen else hub.registry.kinds()
         per_channel = {
             kind: [
                 day.conversations for day in (await daily_report(session, replace(scope, channel=kind))).days
