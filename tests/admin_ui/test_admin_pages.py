@@ -14,6 +14,7 @@ from hub.models import WebhookDelivery, WebhookSubscription
 from tests.conftest import bearer, inbox_of, run
 from tests.hub.test_assignment_api import make_agents
 from tests.hub.test_reports_api import RANGE, seeded  # noqa: F401  (a fixture)
+from tests.hub.workspaces import token_of_another_workspace
 
 XSS = "<script>alert(1)</script>"
 
@@ -303,3 +304,19 @@ def test_lines_have_a_point_per_category_and_at_most_about_ten_labels():
     assert len(chart.labels) <= 10 and chart.lines[0].color != chart.lines[1].color
     first, last = chart.lines[0].points.split()[0], chart.lines[0].points.split()[-1]
     assert float(first.split(",")[1]) == chart.baseline and float(last.split(",")[1]) < chart.baseline
+
+
+def test_an_admin_of_another_workspace_sees_none_of_this_ones(client, demo, settings):
+    other_admin = token_of_another_workspace(
+        settings, workspace="Other shop", email="boss@other.test", role="admin"
+    )
+    client.cookies.set("omnihub_session", other_admin)
+    webchat = inbox_of(demo, "webchat")
+    assert client.get(f"/admin/inboxes/{webchat['id']}").status_code == 404
+    listing = client.get("/admin/inboxes")
+    assert (
+        listing.status_code == 200
+        and webchat["id"] not in listing.text
+        and webchat["name"] not in listing.text
+    )
+    assert demo["admin_email"] not in client.get("/admin/agents").text
