@@ -756,6 +756,53 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="if not _accepted(first):",
     ),
+    # admin_ui/admin.py: the admin pages
+    Deletion(
+        "admin pages: an agent who is not an admin gets the 403 page",
+        "admin_ui/admin.py",
+        "_admin",
+        ("tests/admin_ui/test_admin_pages.py::test_an_agent_gets_the_403_page_and_no_admin_data",),
+        starts_with='if caller.agent is None or "admin" not in caller.scopes:',
+    ),
+    Deletion(
+        "admin pages: an inbox's page shows what to paste where",
+        "admin_ui/admin.py",
+        "inbox_page.build",
+        (
+            "tests/admin_ui/test_admin_pages.py::test_the_web_chat_inbox_page_shows_the_script_tag_to_paste_and_its_health",
+            "tests/admin_ui/test_admin_pages.py::test_a_callback_channel_shows_its_callback_url_and_token",
+        ),
+        starts_with="facts = {**connector.describe()",
+    ),
+    Deletion(
+        "admin pages: the new-inbox form has an input per setting of the channel",
+        "admin_ui/admin.py",
+        "setting_fields",
+        (
+            "tests/admin_ui/test_admin_pages.py::test_the_new_inbox_form_has_an_input_and_an_error_slot_for_each_setting_the_api_names",
+        ),
+        starts_with="fields.append(",
+    ),
+    Deletion(
+        "admin pages: reports draw their bars",
+        "admin_ui/charts.py",
+        "bar_chart",
+        (
+            "tests/admin_ui/test_admin_pages.py::test_bar_heights_are_proportional_under_a_round_top",
+            "tests/admin_ui/test_admin_pages.py::test_reports_show_the_figures_as_svg_charts_and_tables_with_csv_links",
+        ),
+        starts_with="bars.append(",
+    ),
+    Deletion(
+        "admin pages: a Chinese browser gets Chinese pages",
+        "admin_ui/i18n.py",
+        "chosen_language",
+        (
+            "tests/admin_ui/test_admin_pages.py::test_the_browser_language_is_read_by_preference",
+            "tests/admin_ui/test_admin_pages.py::test_language_and_theme_follow_the_browser_unless_a_cookie_says",
+        ),
+        starts_with='if tag.startswith("zh"):',
+    ),
 )
 
 

@@ -21,7 +21,7 @@ from hub.runtime import Hub
 from hub.statuses import AgentPresence, AgentRole
 from hub.views import AgentView, MeView
 
-__all__ = ["AgentController", "presence_changed"]
+__all__ = ["AgentController", "agent_views", "presence_changed"]
 
 Skill = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
@@ -48,7 +48,7 @@ async def presence_changed(hub: Hub, workspace_id: str, presence: AgentPresence)
         await hub.jobs.send(actors.reroute, workspace_id)
 
 
-async def _views(session: AsyncSession, workspace_id: str, agents: list[Agent]) -> list[AgentView]:
+async def agent_views(session: AsyncSession, workspace_id: str, agents: list[Agent]) -> list[AgentView]:
     teams: dict[str, list[str]] = {}
     for agent_id, team_id in (
         await session.exec(
@@ -98,7 +98,7 @@ class AgentController(Controller):
         session.add(agent)
         await session.commit()
         await presence_changed(hub, caller.workspace_id, data.presence)
-        return (await _views(session, caller.workspace_id, [agent]))[0]
+        return (await agent_views(session, caller.workspace_id, [agent]))[0]
 
     @get("/agents", responses=error_responses(401))
     async def agents(
@@ -106,7 +106,7 @@ class AgentController(Controller):
     ) -> list[AgentView]:
         """The workspace's agents with their presence, capacity, skills and teams."""
         rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
-        return await _views(session, caller.workspace_id, list(rows))
+        return await agent_views(session, caller.workspace_id, list(rows))
 
     @patch("/agents/{agent_id:str}", responses=error_responses(400, 401, 403, 404, 413))
     async def update_agent(
@@ -132,4 +132,4 @@ class AgentController(Controller):
         session.add(agent)
         await session.commit()
         await hub.jobs.send(actors.serve_queue, admin.workspace_id)
-        return (await _views(session, admin.workspace_id, [agent]))[0]
+        return (await agent_views(session, admin.workspace_id, [agent]))[0]

@@ -25,7 +25,7 @@ from routing.config import policy_from_config
 from routing.errors import InvalidPolicy
 from routing.policy import Strategy
 
-__all__ = ["RoutingController"]
+__all__ = ["RoutingController", "routing_view"]
 
 Weight = Annotated[float, msgspec.Meta(ge=0, le=1000)]
 
@@ -83,7 +83,7 @@ class InboxRoutingView(msgspec.Struct):
     external: ExternalRoutingView | None
 
 
-def _routing_view(inbox: Inbox) -> InboxRoutingView:
+def routing_view(inbox: Inbox) -> InboxRoutingView:
     policy = assignment.inbox_policy(inbox)
     webhook = inbox.routing_webhook
     weights = policy.weights
@@ -134,7 +134,7 @@ class RoutingController(Controller):
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], inbox_id: IdPath
     ) -> InboxRoutingView:
         """How the inbox's conversations find an agent (the external service's secret is never shown)."""
-        return _routing_view(await load_inbox(session, caller, inbox_id))
+        return routing_view(await load_inbox(session, caller, inbox_id))
 
     @put("/inboxes/{inbox_id:str}/routing", responses=error_responses(400, 401, 403, 404, 413, 422))
     async def put_routing(
@@ -170,7 +170,7 @@ class RoutingController(Controller):
         session.add(inbox)
         await session.commit()
         await hub.jobs.send(actors.serve_queue, admin.workspace_id)
-        return _routing_view(inbox)
+        return routing_view(inbox)
 
     @get("/queue", responses=error_responses(401))
     async def queue(

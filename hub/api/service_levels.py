@@ -28,7 +28,7 @@ from routing.errors import RoutingError
 from routing.hours import is_open
 from routing.out_of_hours import OutOfHoursAction
 
-__all__ = ["BusinessHours", "BusinessHoursView", "ServiceLevelController", "SlaTargets"]
+__all__ = ["BusinessHours", "BusinessHoursView", "ServiceLevelController", "SlaTargets", "hours_view"]
 
 DAY = Annotated[str, Meta(pattern="^(mon|tue|wed|thu|fri|sat|sun)$")]
 RANGE = Annotated[str, Meta(max_length=11, description="HH:MM-HH:MM, e.g. 09:00-18:00 or 22:00-06:00")]
@@ -93,7 +93,7 @@ async def _row(session: AsyncSession, caller: Caller, inbox_id: str) -> InboxSer
     )
 
 
-def _hours_view(hub: Hub, row: InboxService) -> BusinessHoursView:
+def hours_view(hub: Hub, row: InboxService) -> BusinessHoursView:
     hours = row.business_hours
     return BusinessHoursView(
         time_zone=hours.get("time_zone"),
@@ -122,7 +122,7 @@ class ServiceLevelController(Controller):
         inbox_id: IdPath,
     ) -> BusinessHoursView:
         """The inbox's business hours, holidays, and what a customer writing out of them gets."""
-        return _hours_view(hub, await _row(session, caller, inbox_id))
+        return hours_view(hub, await _row(session, caller, inbox_id))
 
     @put("/business_hours", responses=error_responses(400, 401, 404, 413, 422))
     async def put_business_hours(
@@ -148,7 +148,7 @@ class ServiceLevelController(Controller):
         row.updated_at = hub.now()
         session.add(row)
         await session.commit()
-        return _hours_view(hub, row)
+        return hours_view(hub, row)
 
     @get("/sla", responses=error_responses(400, 401, 404))
     async def get_sla(

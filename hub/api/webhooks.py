@@ -37,7 +37,7 @@ from hub.views import (
 )
 from hub.webhooks import EVENT_TYPES, PREVIOUS_SECRET_VALID, new_secret
 
-__all__ = ["WebhookController"]
+__all__ = ["WebhookController", "delivery_view"]
 
 EventTypes = Annotated[list[str], Meta(min_length=1, max_length=len(EVENT_TYPES))]
 PageSize = Annotated[int, QueryParameter(ge=1, le=100)]
@@ -78,7 +78,7 @@ def _with_secret(subscription: WebhookSubscription, secret: str) -> WebhookSubsc
     return WebhookSubscriptionCreated(**msgspec.structs.asdict(_view(subscription)), secret=secret)
 
 
-def _delivery_view(delivery: WebhookDelivery) -> WebhookDeliveryView:
+def delivery_view(delivery: WebhookDelivery) -> WebhookDeliveryView:
     log = msgspec.convert(delivery.log, list[WebhookAttemptView])
     return WebhookDeliveryView(
         id=delivery.id,
@@ -268,7 +268,7 @@ class WebhookController(Controller):
         page, next_cursor = await id_page(
             session, statement, col(WebhookDelivery.id), cursor, limit, newest_first=True
         )
-        return WebhookDeliveryPage(items=[_delivery_view(row) for row in page], next_cursor=next_cursor)
+        return WebhookDeliveryPage(items=[delivery_view(row) for row in page], next_cursor=next_cursor)
 
     @post(
         "/{subscription_id:str}/deliveries/{delivery_id:str}/redeliver",
@@ -306,4 +306,4 @@ class WebhookController(Controller):
         session.add(delivery)
         await session.commit()
         await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription.id)
-        return _delivery_view(delivery)
+        return delivery_view(delivery)

@@ -1,0 +1,97 @@
+"""The admin pages in Debian's Chromium against a real `omnihub serve`: an admin signs in at /inbox, connects a web
+chat inbox through the form (a wrong setting is shown next to its field first) and sees the script tag to paste, then
+opens the reports; screenshots of both go to artifacts/screenshots/ (CI artifacts)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+# Through the widget tests' module, which skips off CI when Chromium or playwright is missing.
+from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_server are fixtures)
+    UI_TIMEOUT_MS,
+    Browser,
+    Page,
+    RunningHub,
+    ask_from_the_demo_shop,
+    browser,
+    expect,
+    hub_server,
+    new_page,
+)
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+
+
+@pytest.fixture
+def admin(browser: Browser, hub_server: RunningHub) -> tuple[Page, list[str]]:  # noqa: F811
+    """The demo admin signed in at /inbox, in English; the page and the console errors it records (CSP too)."""
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    page.context.add_cookies([{"name": "omnihub_lang", "value": "en", "url": hub_server.url}])
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    return page, errors
+
+
+def test_an_admin_connects_a_web_chat_inbox_through_the_form_and_sees_the_script_tag(
+    admin: tuple[Page, list[str]],
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    page, errors = admin
+    page.goto(f"{hub_server.url}/admin/inboxes")
+    page.get_by_role("link", name="Web chat", exact=True).click()
+    page.get_by_label("Name").fill("Shop <b>chat</b>")
+    page.locator('[name="settings.color"]').fill("red")
+    page.get_by_role("button", name="Create inbox").click()
+    expect(page.locator('[data-error-for="settings.color"]')).to_contain_text(
+        "pattern", timeout=UI_TIMEOUT_MS
+    )
+    page.screenshot(path=str(SCREENSHOTS / "admin-inbox-form.png"), full_page=True)
+
+    page.locator('[name="settings.color"]').fill("#0f766e")
+    page.get_by_role("button", name="Create inbox").click()
+    expect(page).to_have_url(re.compile(r"/admin/inboxes/[0-9a-f-]{36}$"), timeout=UI_TIMEOUT_MS)
+    snippet = page.locator('[data-fact="embed_snippet"]')
+    expect(snippet).to_contain_text(
+        f'<script src="{hub_server.url}/widget.js" data-widget-token="', timeout=UI_TIMEOUT_MS
+    )
+    expect(page.locator("h1")).to_contain_text("Shop <b>chat</b>")
+    page.screenshot(path=str(SCREENSHOTS / "admin-inbox-created.png"), full_page=True)
+    created = [
+        inbox for inbox in hub_server.api.get("/api/v1/inboxes").json() if inbox["name"] == "Shop <b>chat</b>"
+    ]
+    assert len(created) == 1 and created[0]["settings"]["color"] == "#0f766e"
+    assert created[0]["embed_snippet"] == snippet.text_content()
+    assert [error for error in errors if "status of 422" not in error] == [], (
+        "the refused try is the only error"
+    )
+
+
+def test_an_admin_opens_the_reports_with_charts_drawn_on_the_server(
+    admin: tuple[Page, list[str]],
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    """A visitor's conversation from the demo shop is counted on today's row of its channel."""
+    page, errors = admin
+    ask_from_the_demo_shop(browser, hub_server, errors, "Where is my parcel?")
+    page.goto(f"{hub_server.url}/admin/reports")
+    expect(page.locator("#per-channel svg.chart")).to_be_visible()
+    expect(page.locator("#csat svg.chart rect.bar")).to_have_count(5)
+    today = page.locator("#per-channel tbody tr").last
+    expect(today.locator("td.number")).to_contain_text(["1"])
+    page.locator('select[data-preference="omnihub_lang"]').select_option("zh-CN")
+    expect(page.locator("h1")).to_have_text("报表", timeout=UI_TIMEOUT_MS)
+    page.locator('select[data-preference="omnihub_theme"]').select_option("dark")
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark", timeout=UI_TIMEOUT_MS)
+    page.screenshot(path=str(SCREENSHOTS / "admin-reports.png"), full_page=True)
+    assert errors == []
