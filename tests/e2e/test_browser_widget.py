@@ -129,7 +129,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
             except httpx.TransportError:
                 return False
 
-        wait_for(healthy, timeout=30, interval=0.1)
+        wait_for(healthy, timeout=60, interval=0.1)
         running = RunningHub(url, demo, log)
         yield running
         running.api.close()
