@@ -201,7 +201,7 @@ async def _knowledge_base_answer(
 ) -> EngineAnswer:
     if not text:
         return EngineAnswer("abstain")
-    found = await knowledge_base(hub.database).ask(workspace_id, text)
+    found = await knowledge_base(hub.database).ask(session, workspace_id, text)
     if found.decision == "answer" and found.article_id is not None:
         article = await enabled_article(session, workspace_id, found.article_id)
         if article is not None:
@@ -242,7 +242,7 @@ async def _llm_answer(
     hub: Hub, session: AsyncSession, llm: _Llm, conversation: Conversation, text: str
 ) -> EngineAnswer:
     """Abstains without a call when no article is near the question: the model may only answer from articles."""
-    ranked = (await knowledge_base(hub.database).index(conversation.workspace_id)).ranked(text)
+    ranked = (await knowledge_base(hub.database).index(session, conversation.workspace_id)).ranked(text)
     articles = [
         article
         for candidate in ranked[:GROUNDING_ARTICLES]

@@ -58,17 +58,22 @@ class _Built:
 class KnowledgeBase:
     """This process's (this event loop's) indexes, one per workspace, each at the version it was built from."""
 
-    database: Database
     _built: dict[str, _Built] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
-    async def ask(self, workspace_id: str, text: str, locale: str | None = None) -> BotAnswer:
+    async def ask(
+        self, session: AsyncSession, workspace_id: str, text: str, locale: str | None = None
+    ) -> BotAnswer:
         """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
-        return (await self.index(workspace_id)).ask(text, locale)
+        return (await self.index(session, workspace_id)).ask(text, locale)
 
-    async def index(self, workspace_id: str) -> BotIndex:
-        """The workspace's index at the version the database holds now."""
-        version = await self._version(workspace_id)
+    async def index(self, session: AsyncSession, workspace_id: str) -> BotIndex:
+        """The workspace's index at the version the database holds now, read on the caller's session.
+
+        Never on a session of its own: a caller holding a pooled connection (a bot turn) while waiting for a
+        second one would, with as many turns in flight as the pool has connections, wait for the pool's timeout.
+        """
+        version = await _version(session, workspace_id)
         built = self._built.get(workspace_id)
         if built is not None and built.version == version:
             return built.index
@@ -76,28 +81,18 @@ class KnowledgeBase:
         async with lock:
             built = self._built.get(workspace_id)
             if built is None or built.version != version:
-                built = await self._rebuild(workspace_id, built)
+                built = await self._rebuild(session, workspace_id, built)
                 self._built[workspace_id] = built
             return built.index
 
-    async def _version(self, workspace_id: str) -> int:
-        async with self.database.session() as session:
-            version = (
-                await session.exec(select(Workspace.kb_version).where(col(Workspace.id) == workspace_id))
-            ).first()
-        return version or 0
-
-    async def _rebuild(self, workspace_id: str, previous: _Built | None) -> _Built:
+    async def _rebuild(self, session: AsyncSession, workspace_id: str, previous: _Built | None) -> _Built:
         """The version is read before the articles: an edit committed in between makes the next ask rebuild
         again, never leaves an index older than the version it claims."""
-        async with self.database.session() as session:
-            version = (
-                await session.exec(select(Workspace.kb_version).where(col(Workspace.id) == workspace_id))
-            ).first() or 0
-            rows = (
-                await session.exec(select(KbArticle).where(col(KbArticle.workspace_id) == workspace_id))
-            ).all()
-            synonyms = await workspace_synonyms(session, workspace_id)
+        version = await _version(session, workspace_id)
+        rows = (
+            await session.exec(select(KbArticle).where(col(KbArticle.workspace_id) == workspace_id))
+        ).all()
+        synonyms = await workspace_synonyms(session, workspace_id)
         articles = [engine_article(row) for row in rows]
         ids = frozenset(article.id for article in articles)
         # Analysing articles costs milliseconds each: off the event loop, which keeps serving meanwhile.
@@ -106,6 +101,13 @@ class KnowledgeBase:
         else:
             index = await asyncio.to_thread(previous.index.updated, articles, previous.article_ids - ids)
         return _Built(version, index, ids, synonyms)
+
+
+async def _version(session: AsyncSession, workspace_id: str) -> int:
+    version = (
+        await session.exec(select(Workspace.kb_version).where(col(Workspace.id) == workspace_id))
+    ).first()
+    return version or 0
 
 
 async def workspace_synonyms(session: AsyncSession, workspace_id: str) -> tuple[tuple[str, ...], ...]:
@@ -125,5 +127,5 @@ def knowledge_base(database: Database) -> KnowledgeBase:
     """The knowledge base of the process's (event loop's) database handle: one index cache per Hub."""
     found = _KNOWLEDGE_BASES.get(database)
     if found is None:
-        found = _KNOWLEDGE_BASES[database] = KnowledgeBase(database)
+        found = _KNOWLEDGE_BASES[database] = KnowledgeBase()
     return found

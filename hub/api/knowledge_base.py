@@ -312,11 +312,15 @@ class KnowledgeBaseController(Controller):
 
     @post("/kb/ask", status_code=200, opt={"scope": "read"}, responses=error_responses(400, 401, 413))
     async def ask(
-        self, hub: NamedDependency[Hub], caller: NamedDependency[Caller], data: JSONBody[AskBody]
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        data: JSONBody[AskBody],
     ) -> AskAnswer:
         """Exactly the decision the bot would take on this text in a conversation (before any handoff request)."""
         answer = await knowledge_base(hub.database).ask(
-            caller.workspace_id, clean_text(data.text), data.locale
+            session, caller.workspace_id, clean_text(data.text), data.locale
         )
         return AskAnswer(
             decision=answer.decision,

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from litestar.testing import TestClient
+from sqlalchemy import event
+from sqlmodel import select
 
 from hub.app import create_app
-from tests.conftest import bearer
+from hub.knowledge_base import knowledge_base
+from tests.conftest import bearer, run
 from tests.hub.test_knowledge_base_api import RETURNS, SHIPPING, ask, create
 
 
@@ -40,3 +43,27 @@ def test_two_processes_answer_from_each_others_edits_without_restart(client, set
             returns["id"],
             shipping["id"],
         )
+
+
+def test_asking_takes_no_pooled_connection_beyond_the_callers(client, settings, demo):
+    """A bot turn asks while its session holds a connection: with as many turns in flight as the pool has
+    connections, a second checkout each would wait for the pool's timeout. Fresh and stale index alike."""
+    token = demo["api_token"]
+    returns = create(client, token, RETURNS)
+
+    async def checkouts_while_asking(hub) -> list[int]:
+        counted: list[int] = []
+        event.listen(hub.database.engine.sync_engine, "checkout", lambda *_: counted.append(1))
+        per_ask = []
+        for _ in range(2):
+            async with hub.database.session() as session:
+                await session.exec(select(1))
+                before = len(counted)
+                found = await knowledge_base(hub.database).ask(
+                    session, demo["workspace_id"], "return an item"
+                )
+                assert found.article_id == returns["id"]
+                per_ask.append(len(counted) - before)
+        return per_ask
+
+    assert run(checkouts_while_asking, settings) == [0, 0]
