@@ -28,6 +28,7 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationLabelsChanged,
     ConversationRating,
     ConversationReopened,
     ConversationRequeued,
@@ -71,6 +72,7 @@ AnyWorkspaceEvent = (
     | ConversationCreated
     | ConversationAssigned
     | ConversationHandedOff
+    | ConversationLabelsChanged
     | ConversationResolved
     | ConversationReopened
     | ConversationSnoozed
@@ -134,6 +136,7 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         csat=None
         if conversation.csat_rating is None or conversation.csat_at is None
         else ConversationRating(conversation.csat_rating, conversation.csat_comment, conversation.csat_at),
+        labels=list(conversation.labels),
     )
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "BotTurn",
     "Contact",
     "Conversation",
+    "ConversationLabel",
     "HandlingSpan",
     "IdempotentRequest",
     "Identity",
@@ -386,6 +387,18 @@ class Conversation(SQLModel, table=True):
     """The customer's rating, 1 to 5, given once after it was resolved."""
     csat_comment: str | None = Field(default=None, sa_type=Text)
     csat_at: datetime | None = _when()
+    labels: list[str] = _json(list)
+    """The conversation's labels, as its view shows them; `ConversationLabel` rows index the same set."""
+
+
+class ConversationLabel(SQLModel, table=True):
+    """One label on one conversation: what the list filters by and the workspace's label counts group by."""
+
+    __tablename__ = "conversation_label"
+    __table_args__ = (Index("ix_conversation_label_workspace", "workspace_id", "label"),)
+    conversation_id: str = Field(foreign_key="conversation.id", primary_key=True, max_length=36)
+    label: str = Field(primary_key=True, max_length=40)
+    workspace_id: str = _workspace(index=False)
 
 
 class HandlingSpan(SQLModel, table=True):

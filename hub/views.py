@@ -48,6 +48,7 @@ __all__ = [
     "ConversationCreated",
     "ConversationDetail",
     "ConversationHandedOff",
+    "ConversationLabelsChanged",
     "ConversationPage",
     "ConversationRating",
     "ConversationReopened",
@@ -62,6 +63,8 @@ __all__ = [
     "InboundEventPage",
     "InboundEventView",
     "InboxView",
+    "LabelCount",
+    "LabelPage",
     "LoginAnswer",
     "MeView",
     "MergePreview",
@@ -235,6 +238,8 @@ class ConversationView(msgspec.Struct):
     """The resolved conversation this one follows (the customer wrote again after the inbox's reopen window)."""
     csat: ConversationRating | None
     """The customer's rating, once they gave it after the conversation was resolved."""
+    labels: list[str]
+    """Its labels, sorted: lower case, letters, digits, `-` and `_` (PUT /api/v1/conversations/{id}/labels)."""
 
 
 class IdentityView(msgspec.Struct):
@@ -259,6 +264,19 @@ class ConversationDetail(ConversationView):
     """The inbox's channel kind."""
     identity: IdentityView
     reply_window: ReplyWindowView
+
+
+class LabelCount(msgspec.Struct):
+    label: str
+    conversations: int
+    """How many of the workspace's conversations carry it."""
+
+
+class LabelPage(msgspec.Struct):
+    items: list[LabelCount]
+    """In label order."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class ConversationPage(msgspec.Struct):
@@ -429,6 +447,14 @@ class ConversationTransferred(WorkspaceEvent, tag="conversation.transferred"):
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
     conversation: ConversationView
+
+
+class ConversationLabelsChanged(WorkspaceEvent, tag="conversation.labels_changed"):
+    """An agent or integration replaced the conversation's labels (a request that changes nothing sends nothing)."""
+
+    conversation: ConversationView
+    added: list[str]
+    removed: list[str]
 
 
 LifecycleStatus = Literal["open", "pending", "snoozed", "resolved"]

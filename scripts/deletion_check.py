@@ -737,6 +737,33 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="if not _accepted(first):",
     ),
+    Deletion(
+        "labels: a PUT replaces the conversation's labels",
+        "hub/labels.py",
+        "replace_labels",
+        (
+            "tests/hub/test_conversation_labels.py::test_labels_replace_the_set_filter_the_list_and_are_counted",
+        ),
+        starts_with="if added:",
+    ),
+    Deletion(
+        "labels: the conversation list filters by label",
+        "hub/api/conversations.py",
+        "ConversationController.list_conversations",
+        (
+            "tests/hub/test_conversation_labels.py::test_labels_replace_the_set_filter_the_list_and_are_counted",
+        ),
+        starts_with="if label is not None:",
+    ),
+    Deletion(
+        "labels: a label is one word of letters, digits, - and _",
+        "hub/labels.py",
+        "normalised_labels",
+        (
+            "tests/hub/test_conversation_labels.py::test_a_bad_label_answers_400_naming_it_and_changes_nothing",
+        ),
+        starts_with="if not _LABEL.fullmatch(label):",
+    ),
 )
 
 

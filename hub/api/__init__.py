@@ -19,6 +19,7 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inbox_health import InboxHealthController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
+from hub.api.labels import LabelController
 from hub.api.messages import MessageController
 from hub.api.reports import ReportController
 from hub.api.routing import RoutingController
@@ -64,6 +65,7 @@ def api_router(settings: Settings) -> Router:
                 ShiftController,
                 ReportController,
                 InboxHealthController,
+                LabelController,
             ],
         )
     )

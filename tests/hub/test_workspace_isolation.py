@@ -43,6 +43,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("POST", "/api/v1/conversations/{conversation_id}/status"): {"status": "pending"},
     ("PUT", "/api/v1/contacts/by_external_id/{external_id}"): {"name": "Taken over"},
+    ("PUT", "/api/v1/conversations/{conversation_id}/labels"): {"labels": ["taken-over"]},
 }
 """A valid body for each operation that takes one, so the answer is the lookup's and not the body's validation."""
 

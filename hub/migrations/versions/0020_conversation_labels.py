@@ -1,0 +1,42 @@
+"""conversation labels
+
+Revision ID: 0020
+Revises: 0019
+Create Date: 2026-11-27 06:10:00
+
+A conversation's labels: a JSON list on the conversation for its view, and one row per label for the list's
+filter and the workspace's label counts.
+"""
+
+from alembic import op
+import sqlalchemy as sa
+import sqlmodel
+
+
+revision = '0020'
+down_revision = '0019'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('labels', sa.JSON(), nullable=False, server_default='[]'))
+    op.create_table('conversation_label',
+    sa.Column('conversation_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('label', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('workspace_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.ForeignKeyConstraint(['conversation_id'], ['conversation.id'], ),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], ),
+    sa.PrimaryKeyConstraint('conversation_id', 'label')
+    )
+    with op.batch_alter_table('conversation_label', schema=None) as batch_op:
+        batch_op.create_index('ix_conversation_label_workspace', ['workspace_id', 'label'], unique=False)
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('conversation_label', schema=None) as batch_op:
+        batch_op.drop_index('ix_conversation_label_workspace')
+    op.drop_table('conversation_label')
+    with op.batch_alter_table('conversation', schema=None) as batch_op:
+        batch_op.drop_column('labels')
