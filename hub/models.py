@@ -35,6 +35,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "BotTurn",
+    "CannedResponse",
     "Contact",
     "Conversation",
     "ConversationLabel",
@@ -573,6 +574,19 @@ class AuditEntry(SQLModel, table=True):
     subject_id: str
     details: dict[str, Any] = _json(dict)
     created_at: datetime = _created()
+
+
+class CannedResponse(SQLModel, table=True):
+    """A reply an agent inserts by its short code; plain text, written by admins."""
+
+    __tablename__ = "canned_response"
+    __table_args__ = (UniqueConstraint("workspace_id", "short_code", name="uq_canned_response_short_code"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    short_code: str = Field(max_length=40)
+    content: str = Field(sa_type=Text)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
 
 
 class KbArticle(SQLModel, table=True):

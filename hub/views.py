@@ -33,6 +33,8 @@ __all__ = [
     "ApiTokenView",
     "AttachmentView",
     "BrowserSession",
+    "CannedResponsePage",
+    "CannedResponseView",
     "ChannelCapabilities",
     "ContactCreated",
     "ContactDetail",
@@ -264,6 +266,21 @@ class ConversationDetail(ConversationView):
     """The inbox's channel kind."""
     identity: IdentityView
     reply_window: ReplyWindowView
+
+
+class CannedResponseView(msgspec.Struct):
+    id: str
+    short_code: str
+    content: str
+    """Plain text: shown and sent as text, never as markup."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedResponsePage(msgspec.Struct):
+    items: list[CannedResponseView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class LabelCount(msgspec.Struct):

@@ -762,7 +762,25 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_conversation_labels.py::test_a_bad_label_answers_400_naming_it_and_changes_nothing",
         ),
-        starts_with="if not _LABEL.fullmatch(label):",
+        starts_with="if label is None:",
+    ),
+    Deletion(
+        "canned responses: q finds short codes by their start and contents by a word",
+        "hub/api/canned_responses.py",
+        "CannedResponseController.list_canned_responses",
+        (
+            "tests/hub/test_canned_responses.py::test_admins_write_canned_responses_and_every_agent_finds_them",
+        ),
+        starts_with="if typed:",
+    ),
+    Deletion(
+        "canned responses: a short code taken in the workspace answers 409",
+        "hub/api/canned_responses.py",
+        "_save",
+        (
+            "tests/hub/test_canned_responses.py::test_a_short_code_is_unique_in_the_workspace_and_not_across_workspaces",
+        ),
+        starts_with="if holder is not None:",
     ),
 )
 

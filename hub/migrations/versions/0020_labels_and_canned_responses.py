@@ -1,11 +1,12 @@
-"""conversation labels
+"""conversation labels, canned responses
 
 Revision ID: 0020
 Revises: 0019
 Create Date: 2026-11-27 06:10:00
 
 A conversation's labels: a JSON list on the conversation for its view, and one row per label for the list's
-filter and the workspace's label counts.
+filter and the workspace's label counts. Canned responses: replies agents insert by a short code unique in the
+workspace.
 """
 
 from alembic import op
@@ -32,9 +33,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('conversation_label', schema=None) as batch_op:
         batch_op.create_index('ix_conversation_label_workspace', ['workspace_id', 'label'], unique=False)
+    op.create_table('canned_response',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('workspace_id', sqlmodel.sql.sqltypes.AutoString(length=36), nullable=False),
+    sa.Column('short_code', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
+    sa.Column('content', sa.Text(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['workspace_id'], ['workspace.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('workspace_id', 'short_code', name='uq_canned_response_short_code')
+    )
 
 
 def downgrade() -> None:
+    op.drop_table('canned_response')
     with op.batch_alter_table('conversation_label', schema=None) as batch_op:
         batch_op.drop_index('ix_conversation_label_workspace')
     op.drop_table('conversation_label')
