@@ -42,6 +42,7 @@ from hub.views import (
     MessageFailed,
     MessageUpdated,
     MessageView,
+    NoteDeleted,
     TicketCreated,
     TicketSlaBreached,
     TicketUpdated,
@@ -83,6 +84,7 @@ AnyWorkspaceEvent = (
     | MessageCreated
     | MessageFailed
     | MessageUpdated
+    | NoteDeleted
     | TicketCreated
     | TicketUpdated
     | TicketSlaBreached

@@ -78,6 +78,8 @@ __all__ = [
     "MessagePage",
     "MessageUpdated",
     "MessageView",
+    "NoteDeleted",
+    "NotePage",
     "PageViewView",
     "PasswordChanged",
     "QueueEntry",
@@ -338,6 +340,13 @@ class MessagePage(msgspec.Struct):
     items: list[MessageView]
 
 
+class NotePage(msgspec.Struct):
+    items: list[MessageView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
 class UploadedFile(msgspec.Struct):
     url: str
     """What a reply's attachment names as its `url`."""
@@ -534,6 +543,14 @@ class MessageCreated(MessageEvent, tag="message.created"):
 
 class MessageUpdated(MessageEvent, tag="message.updated"):
     pass
+
+
+class NoteDeleted(WorkspaceEvent, tag="note.deleted"):
+    """An internal note was deleted by its author or an admin: open inboxes drop it."""
+
+    note_id: str
+    conversation_id: str
+    actor_type: Literal["agent", "api_token"]
 
 
 class MessageFailed(MessageEvent, tag="message.failed"):

@@ -782,6 +782,28 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="if holder is not None:",
     ),
+    Deletion(
+        "notes: only its author or an admin deletes a note",
+        "hub/api/messages.py",
+        "MessageController.delete_note",
+        ("tests/hub/test_conversation_notes.py::test_only_its_author_or_an_admin_deletes_a_note",),
+        starts_with="if not written_by_caller",
+    ),
+    Deletion(
+        "notes: a deleted note is announced to open inboxes",
+        "hub/api/messages.py",
+        "MessageController.delete_note",
+        ("tests/hub/test_conversation_notes.py::test_the_author_deletes_a_note_and_open_inboxes_hear_of_it",),
+        starts_with="await hub.publisher.publish(event",
+    ),
+    Deletion(
+        "notes: the notes list holds notes alone",
+        "hub/api/messages.py",
+        "MessageController.list_notes",
+        ("tests/hub/test_conversation_notes.py::test_notes_are_listed_apart_from_the_messages_and_paged",),
+        starts_with="Message.direction == MessageDirection.NOTE",
+        replacement="True",
+    ),
 )
 
 

@@ -142,7 +142,12 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         headers=bearer(token),
     )
     assert canned_response.status_code == 201, canned_response.text
+    note = client.post(
+        f"/api/v1/conversations/{conversation['id']}/notes", json={"text": "B's note"}, headers=bearer(token)
+    )
+    assert note.status_code == 201, note.text
     return {
+        "note_id": note.json()["id"],
         "canned_response_id": canned_response.json()["id"],
         "external_id": "b-crm-1",
         "inbox_id": inbox.json()["id"],
@@ -175,6 +180,7 @@ def _snapshot(client: TestClient, token: str, ids: dict[str, str]) -> list[Any]:
         client.get(f"/api/v1/inbound-events/{ids['event_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/contacts/by_external_id/{ids['external_id']}", headers=bearer(token)).json(),
         client.get("/api/v1/canned_responses", headers=bearer(token)).json(),
+        client.get(f"/api/v1/conversations/{ids['conversation_id']}/notes", headers=bearer(token)).json(),
         [
             token_view["id"]
             for token_view in client.get("/api/v1/tokens", headers=bearer(token)).json()["items"]
