@@ -43,6 +43,7 @@ from hub.views import (
     MessageUpdated,
     MessageView,
     NoteDeleted,
+    TicketCommented,
     TicketCreated,
     TicketSlaBreached,
     TicketUpdated,
@@ -85,6 +86,7 @@ AnyWorkspaceEvent = (
     | MessageFailed
     | MessageUpdated
     | NoteDeleted
+    | TicketCommented
     | TicketCreated
     | TicketUpdated
     | TicketSlaBreached

@@ -89,6 +89,9 @@ __all__ = [
     "SocketPong",
     "SocketReady",
     "TeamView",
+    "TicketCommentPage",
+    "TicketCommentView",
+    "TicketCommented",
     "TicketCreated",
     "TicketPage",
     "TicketSla",
@@ -433,6 +436,26 @@ class TicketView(msgspec.Struct):
     updated_at: datetime
 
 
+class TicketCommentView(msgspec.Struct):
+    id: str
+    ticket_id: str
+    author_type: Literal["agent", "api_token"]
+    author_id: str | None
+    """The agent's id; null for an integration's comment."""
+    body: str
+    public: bool
+    """Also sent to the customer on the ticket's conversation, as the reply `message_id`."""
+    message_id: str | None
+    created_at: datetime
+
+
+class TicketCommentPage(msgspec.Struct):
+    items: list[TicketCommentView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
 class TicketPage(msgspec.Struct):
     items: list[TicketView]
     next_cursor: str | None
@@ -563,6 +586,13 @@ class MessageFailed(MessageEvent, tag="message.failed"):
 
 class TicketCreated(WorkspaceEvent, tag="ticket.created"):
     ticket: TicketView
+
+
+class TicketCommented(WorkspaceEvent, tag="ticket.commented"):
+    """A comment on a ticket; a public one was also sent to the customer (its `message.created` follows)."""
+
+    ticket: TicketView
+    comment: TicketCommentView
 
 
 class TicketUpdated(WorkspaceEvent, tag="ticket.updated"):

@@ -804,6 +804,25 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="Message.direction == MessageDirection.NOTE",
         replacement="True",
     ),
+    Deletion(
+        "ticket comments: a public comment is sent to the customer as the agent's reply",
+        "hub/api/tickets.py",
+        "TicketController.comment",
+        (
+            "tests/hub/test_ticket_comments.py::test_an_internal_comment_stays_internal_and_a_public_one_reaches_the_customer",
+        ),
+        starts_with="reply = await write_message(",
+        replacement="None",
+    ),
+    Deletion(
+        "ticket comments: erasing a customer empties the comments on their tickets",
+        "hub/erasure.py",
+        "erase_contact",
+        (
+            "tests/hub/test_ticket_comments.py::test_erasing_the_customer_empties_the_comments_on_their_tickets",
+        ),
+        starts_with="await session.execute(\n        update(TicketComment)",
+    ),
 )
 
 

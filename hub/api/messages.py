@@ -29,7 +29,7 @@ from hub.views import MessagePage, MessageView, NotePage
 from normalizer import Attachment, clean_text
 from normalizer.masking import MaskingRules
 
-__all__ = ["MessageController"]
+__all__ = ["MessageController", "ReplyBody", "write_message"]
 
 MAX_REPLY_LENGTH = 10_000
 MAX_ATTACHMENTS = 10
@@ -192,7 +192,7 @@ class MessageController(Controller):
         data: JSONBody[ReplyBody],
     ) -> MessageView:
         """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
-        return await _write(hub, caller, session, conversation_id, data, MessageDirection.OUT)
+        return await write_message(hub, caller, session, conversation_id, data, MessageDirection.OUT)
 
     @post("/notes", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
     async def note(
@@ -204,7 +204,7 @@ class MessageController(Controller):
         data: JSONBody[ReplyBody],
     ) -> MessageView:
         """An internal note: agents see it, the customer never does."""
-        return await _write(hub, caller, session, conversation_id, data, MessageDirection.NOTE)
+        return await write_message(hub, caller, session, conversation_id, data, MessageDirection.NOTE)
 
     @get("/notes", responses=error_responses(400, 401, 404))
     async def list_notes(
@@ -269,7 +269,7 @@ class MessageController(Controller):
         await hub.publisher.publish(event, [workspace_channel(caller.workspace_id)])
 
 
-async def _write(
+async def write_message(
     hub: Hub,
     caller: Caller,
     session: AsyncSession,
@@ -277,6 +277,7 @@ async def _write(
     data: ReplyBody,
     direction: MessageDirection,
 ) -> MessageView:
+    """The one way the API writes a reply or a note: checked, stored, and for a reply queued for delivery."""
     conversation = await load_conversation(session, caller, conversation_id)
     text = clean_text(data.text)
     if not text and not data.attachments:

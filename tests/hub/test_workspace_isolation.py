@@ -45,6 +45,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/contacts/by_external_id/{external_id}"): {"name": "Taken over"},
     ("PUT", "/api/v1/conversations/{conversation_id}/labels"): {"labels": ["taken-over"]},
     ("PATCH", "/api/v1/canned_responses/{canned_response_id}"): {"content": "Taken over"},
+    ("POST", "/api/v1/tickets/{ticket_id}/comments"): {"body": "Taken over", "public": True},
 }
 """A valid body for each operation that takes one, so the answer is the lookup's and not the body's validation."""
 
@@ -181,6 +182,7 @@ def _snapshot(client: TestClient, token: str, ids: dict[str, str]) -> list[Any]:
         client.get(f"/api/v1/contacts/by_external_id/{ids['external_id']}", headers=bearer(token)).json(),
         client.get("/api/v1/canned_responses", headers=bearer(token)).json(),
         client.get(f"/api/v1/conversations/{ids['conversation_id']}/notes", headers=bearer(token)).json(),
+        client.get(f"/api/v1/tickets/{ids['ticket_id']}/comments", headers=bearer(token)).json(),
         [
             token_view["id"]
             for token_view in client.get("/api/v1/tokens", headers=bearer(token)).json()["items"]
