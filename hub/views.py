@@ -341,6 +341,8 @@ class MessageView(msgspec.Struct):
 
 class MessagePage(msgspec.Struct):
     items: list[MessageView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class NotePage(msgspec.Struct):

@@ -823,6 +823,27 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="await session.execute(\n        update(TicketComment)",
     ),
+    Deletion(
+        "contact delete: a customer with conversations is deleted only with erase=true",
+        "hub/api/contacts.py",
+        "ContactController.delete_contact",
+        ("tests/hub/test_contact_delete.py::test_a_contact_with_conversations_is_deleted_only_with_erase",),
+        starts_with="if not erase and",
+    ),
+    Deletion(
+        "contact delete: erasing counts the conversations of the contacts merged into it too",
+        "hub/erasure.py",
+        "conversations_of",
+        ("tests/hub/test_contact_delete.py::test_a_contact_with_conversations_is_deleted_only_with_erase",),
+        replacement="return 0",
+    ),
+    Deletion(
+        "paging: a cursor the API did not make answers 400 on every list",
+        "hub/api/paging.py",
+        "id_page",
+        ("tests/hub/test_paging.py::test_the_lists_of_every_module_walk_page_by_page",),
+        starts_with="if not looks_like_id(cursor):",
+    ),
 )
 
 

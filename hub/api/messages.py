@@ -132,18 +132,18 @@ class MessageController(Controller):
         session: NamedDependency[AsyncSession],
         conversation_id: IdPath,
         after: IdQuery = None,
+        cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100,
     ) -> MessagePage:
-        """Oldest first; `after` is the id of the last message you have."""
+        """Oldest first; pass `next_cursor` back as `cursor` for more. `after`, the id of the last message you
+        have, is the same as `cursor`: a poller passes the last id it saw."""
         await load_conversation(session, caller, conversation_id)
         statement = select(Message).where(
             Message.conversation_id == conversation_id, Message.workspace_id == caller.workspace_id
         )
-        if after:
-            statement = statement.where(Message.id > after)
-        rows = (await session.exec(statement.order_by(Message.id).limit(limit))).all()
+        page, next_cursor = await id_page(session, statement, col(Message.id), cursor or after, limit)
         rules = await workspace_rules(session, caller.workspace_id)
-        return MessagePage(items=[masked_view(message, rules) for message in rows])
+        return MessagePage(items=[masked_view(message, rules) for message in page], next_cursor=next_cursor)
 
     @post("/messages/{message_id:str}/reveal", status_code=200, responses=error_responses(400, 401, 403, 404))
     async def reveal(

@@ -21,7 +21,6 @@ from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
-from hub.ids import looks_like_id
 from hub.models import Agent, InboxService, Ticket, TicketComment
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
@@ -197,16 +196,10 @@ class TicketController(Controller):
             statement = statement.where(col(Ticket.assignee_id).is_(None))
         elif assignee_id:
             statement = statement.where(col(Ticket.assignee_id) == assignee_id)
-        if cursor:
-            if not looks_like_id(cursor):
-                raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
-            statement = statement.where(col(Ticket.id) < cursor)
-        rows = (await session.exec(statement.order_by(col(Ticket.id).desc()).limit(limit + 1))).all()
-        page = rows[:limit]
-        return TicketPage(
-            items=[ticket_view(ticket) for ticket in page],
-            next_cursor=page[-1].id if len(rows) > limit else None,
+        page, next_cursor = await id_page(
+            session, statement, col(Ticket.id), cursor, limit, newest_first=True
         )
+        return TicketPage(items=[ticket_view(ticket) for ticket in page], next_cursor=next_cursor)
 
     @get("/{ticket_id:str}", responses=error_responses(400, 401, 404))
     async def get_ticket(
