@@ -28,6 +28,7 @@ from hub.views import (
     ConversationAssigned,
     ConversationCreated,
     ConversationHandedOff,
+    ConversationLabelsChanged,
     ConversationRating,
     ConversationReopened,
     ConversationRequeued,
@@ -41,6 +42,8 @@ from hub.views import (
     MessageFailed,
     MessageUpdated,
     MessageView,
+    NoteDeleted,
+    TicketCommented,
     TicketCreated,
     TicketSlaBreached,
     TicketUpdated,
@@ -71,6 +74,7 @@ AnyWorkspaceEvent = (
     | ConversationCreated
     | ConversationAssigned
     | ConversationHandedOff
+    | ConversationLabelsChanged
     | ConversationResolved
     | ConversationReopened
     | ConversationSnoozed
@@ -81,6 +85,8 @@ AnyWorkspaceEvent = (
     | MessageCreated
     | MessageFailed
     | MessageUpdated
+    | NoteDeleted
+    | TicketCommented
     | TicketCreated
     | TicketUpdated
     | TicketSlaBreached
@@ -134,6 +140,7 @@ def conversation_view(conversation: Conversation) -> ConversationView:
         csat=None
         if conversation.csat_rating is None or conversation.csat_at is None
         else ConversationRating(conversation.csat_rating, conversation.csat_comment, conversation.csat_at),
+        labels=list(conversation.labels),
     )
 
 

@@ -33,6 +33,8 @@ __all__ = [
     "ApiTokenView",
     "AttachmentView",
     "BrowserSession",
+    "CannedResponsePage",
+    "CannedResponseView",
     "ChannelCapabilities",
     "ContactCreated",
     "ContactDetail",
@@ -48,6 +50,7 @@ __all__ = [
     "ConversationCreated",
     "ConversationDetail",
     "ConversationHandedOff",
+    "ConversationLabelsChanged",
     "ConversationPage",
     "ConversationRating",
     "ConversationReopened",
@@ -62,6 +65,8 @@ __all__ = [
     "InboundEventPage",
     "InboundEventView",
     "InboxView",
+    "LabelCount",
+    "LabelPage",
     "LoginAnswer",
     "MeView",
     "MergePreview",
@@ -73,6 +78,8 @@ __all__ = [
     "MessagePage",
     "MessageUpdated",
     "MessageView",
+    "NoteDeleted",
+    "NotePage",
     "PageViewView",
     "PasswordChanged",
     "QueueEntry",
@@ -82,6 +89,9 @@ __all__ = [
     "SocketPong",
     "SocketReady",
     "TeamView",
+    "TicketCommentPage",
+    "TicketCommentView",
+    "TicketCommented",
     "TicketCreated",
     "TicketPage",
     "TicketSla",
@@ -235,6 +245,8 @@ class ConversationView(msgspec.Struct):
     """The resolved conversation this one follows (the customer wrote again after the inbox's reopen window)."""
     csat: ConversationRating | None
     """The customer's rating, once they gave it after the conversation was resolved."""
+    labels: list[str]
+    """Its labels, sorted: lower case, letters, digits, `-` and `_` (PUT /api/v1/conversations/{id}/labels)."""
 
 
 class IdentityView(msgspec.Struct):
@@ -259,6 +271,34 @@ class ConversationDetail(ConversationView):
     """The inbox's channel kind."""
     identity: IdentityView
     reply_window: ReplyWindowView
+
+
+class CannedResponseView(msgspec.Struct):
+    id: str
+    short_code: str
+    content: str
+    """Plain text: shown and sent as text, never as markup."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedResponsePage(msgspec.Struct):
+    items: list[CannedResponseView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class LabelCount(msgspec.Struct):
+    label: str
+    conversations: int
+    """How many of the workspace's conversations carry it."""
+
+
+class LabelPage(msgspec.Struct):
+    items: list[LabelCount]
+    """In label order."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class ConversationPage(msgspec.Struct):
@@ -301,6 +341,15 @@ class MessageView(msgspec.Struct):
 
 class MessagePage(msgspec.Struct):
     items: list[MessageView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class NotePage(msgspec.Struct):
+    items: list[MessageView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class UploadedFile(msgspec.Struct):
@@ -389,6 +438,26 @@ class TicketView(msgspec.Struct):
     updated_at: datetime
 
 
+class TicketCommentView(msgspec.Struct):
+    id: str
+    ticket_id: str
+    author_type: Literal["agent", "api_token"]
+    author_id: str | None
+    """The agent's id; null for an integration's comment."""
+    body: str
+    public: bool
+    """Also sent to the customer on the ticket's conversation, as the reply `message_id`."""
+    message_id: str | None
+    created_at: datetime
+
+
+class TicketCommentPage(msgspec.Struct):
+    items: list[TicketCommentView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
 class TicketPage(msgspec.Struct):
     items: list[TicketView]
     next_cursor: str | None
@@ -429,6 +498,14 @@ class ConversationTransferred(WorkspaceEvent, tag="conversation.transferred"):
 
 class ConversationResolved(WorkspaceEvent, tag="conversation.resolved"):
     conversation: ConversationView
+
+
+class ConversationLabelsChanged(WorkspaceEvent, tag="conversation.labels_changed"):
+    """An agent or integration replaced the conversation's labels (a request that changes nothing sends nothing)."""
+
+    conversation: ConversationView
+    added: list[str]
+    removed: list[str]
 
 
 LifecycleStatus = Literal["open", "pending", "snoozed", "resolved"]
@@ -493,6 +570,14 @@ class MessageUpdated(MessageEvent, tag="message.updated"):
     pass
 
 
+class NoteDeleted(WorkspaceEvent, tag="note.deleted"):
+    """An internal note was deleted by its author or an admin: open inboxes drop it."""
+
+    note_id: str
+    conversation_id: str
+    actor_type: Literal["agent", "api_token"]
+
+
 class MessageFailed(MessageEvent, tag="message.failed"):
     """An outgoing message will not reach the customer: no attempt is left, the channel refused it for good, or
     a delivery failure report came back. Recorded beside the `message.updated` of the same change."""
@@ -503,6 +588,13 @@ class MessageFailed(MessageEvent, tag="message.failed"):
 
 class TicketCreated(WorkspaceEvent, tag="ticket.created"):
     ticket: TicketView
+
+
+class TicketCommented(WorkspaceEvent, tag="ticket.commented"):
+    """A comment on a ticket; a public one was also sent to the customer (its `message.created` follows)."""
+
+    ticket: TicketView
+    comment: TicketCommentView
 
 
 class TicketUpdated(WorkspaceEvent, tag="ticket.updated"):

@@ -11,6 +11,7 @@ from hub.api.agents import AgentController
 from hub.api.attachments import upload_route
 from hub.api.auth import AuthController
 from hub.api.bot_settings import BotEnginesController
+from hub.api.canned_responses import CannedResponseController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
@@ -19,6 +20,7 @@ from hub.api.inbound_events import InboundEventController
 from hub.api.inbox_health import InboxHealthController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
+from hub.api.labels import LabelController
 from hub.api.messages import MessageController
 from hub.api.reports import ReportController
 from hub.api.routing import RoutingController
@@ -64,6 +66,8 @@ def api_router(settings: Settings) -> Router:
                 ShiftController,
                 ReportController,
                 InboxHealthController,
+                LabelController,
+                CannedResponseController,
             ],
         )
     )

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 import msgspec
-from litestar import Controller, MediaType, Request, Response, get, patch, post, put
+from litestar import Controller, MediaType, Request, Response, delete, get, patch, post, put
 from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -25,8 +25,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import contact_import, customers, events, journey
 from hub.api.conversations import decode_cursor, encode_cursor
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
+from hub.db import like_literal
+from hub.erasure import conversations_of
 from hub.erasure import erase_contact as erasure_of
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
@@ -194,6 +197,19 @@ async def _identities(session: AsyncSession, contact_ids: list[str]) -> dict[str
     return found
 
 
+async def _erased(hub: Hub, admin: Caller, session: AsyncSession, contact: Contact) -> ContactErased:
+    erasure, audit = await erasure_of(
+        session,
+        contact,
+        now=hub.now(),
+        file_id_of=hub.attachments.file_id,
+        actor_type=_actor_type(admin),
+        actor_id=admin.agent_id,
+    )
+    await session.commit()
+    return ContactErased(**asdict(erasure), audit_id=audit.id)
+
+
 def _summary(contact: Contact, identities: list[ContactIdentityView]) -> ContactSummary:
     return ContactSummary(
         id=contact.id,
@@ -246,10 +262,6 @@ def _search_values(query: str, region: str) -> list[tuple[str, str]]:
         except InvalidIdentity:
             continue
     return candidates
-
-
-def _escaped_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) -> MergePreview:
@@ -310,7 +322,7 @@ class ContactController(Controller):
             ),
         ] = None,
         tag: Annotated[str | None, QueryParameter(min_length=1, max_length=50, pattern=SINGLE_LINE)] = None,
-        cursor: Annotated[str | None, QueryParameter(max_length=64, pattern=r"^[A-Za-z0-9_-]{1,64}$")] = None,
+        cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> ContactPage:
         """Contacts of the workspace (merged ones left out), newest first; pass `next_cursor` back for more."""
@@ -337,23 +349,19 @@ class ContactController(Controller):
             else:
                 by_name = select(Contact.id).where(
                     Contact.workspace_id == caller.workspace_id,
-                    col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
+                    col(Contact.name).ilike(f"%{like_literal(fold_text(q))}%", escape="\\"),
                 )
                 statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
-        if cursor:
-            statement = statement.where(col(Contact.id) < cursor)
         if tag:
             quoted = msgspec.json.encode(tag).decode()
             statement = statement.where(
-                cast(col(Contact.tags), String).like(f"%{_escaped_like(quoted)}%", escape="\\")
+                cast(col(Contact.tags), String).like(f"%{like_literal(quoted)}%", escape="\\")
             )
-        rows = (await session.exec(statement.order_by(col(Contact.id).desc()).limit(limit + 1))).all()
-        page = rows[:limit]
-        identities = await _identities(session, [row.id for row in page])
-        return ContactPage(
-            items=[_summary(row, identities[row.id]) for row in page],
-            next_cursor=page[-1].id if len(rows) > limit else None,
+        page, next_cursor = await id_page(
+            session, statement, col(Contact.id), cursor, limit, newest_first=True
         )
+        identities = await _identities(session, [row.id for row in page])
+        return ContactPage(items=[_summary(row, identities[row.id]) for row in page], next_cursor=next_cursor)
 
     @get("/export", media_type=MediaType.TEXT, responses=error_responses(401))
     async def export_contacts(
@@ -479,17 +487,39 @@ class ContactController(Controller):
         """Erase a customer on request (admins): name, profile, identities' values, every message's content and
         attachment, raw deliveries and events about them. Conversations and emptied message rows stay as
         anonymous counts for reports. Irreversible; audited. The contact then answers 410 `contact_erased`."""
+        return await _erased(hub, admin, session, await load_contact(session, admin, contact_id))
+
+    @delete(
+        "/{contact_id:str}",
+        status_code=200,
+        responses=error_responses(400, 401, 403, 404, 409, 410),
+    )
+    async def delete_contact(
+        self,
+        hub: NamedDependency[Hub],
+        admin: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        contact_id: IdPath,
+        erase: Annotated[
+            bool,
+            QueryParameter(
+                description="Also erase the content of the customer's conversations (required when they have any)."
+            ),
+        ] = False,
+    ) -> ContactErased:
+        """Delete a customer (admins) by erasing them, as `POST .../erase` does: the conversations stay as
+        anonymous counts. A customer with conversations answers 409 `contact_has_conversations` unless
+        `erase=true` confirms that their messages' content goes too. The contact then answers 410
+        `contact_erased`."""
         contact = await load_contact(session, admin, contact_id)
-        erasure, audit = await erasure_of(
-            session,
-            contact,
-            now=hub.now(),
-            file_id_of=hub.attachments.file_id,
-            actor_type=_actor_type(admin),
-            actor_id=admin.agent_id,
-        )
-        await session.commit()
-        return ContactErased(**asdict(erasure), audit_id=audit.id)
+        if not erase and (held := await conversations_of(session, contact)):
+            raise ApiError(
+                409,
+                "contact_has_conversations",
+                f"Contact {contact_id} has {held} conversation(s); pass erase=true to erase the customer with "
+                "their messages' content (the conversations stay as anonymous counts).",
+            )
+        return await _erased(hub, admin, session, contact)
 
     @get("/by_external_id/{external_id:str}", responses=error_responses(400, 401, 404))
     async def get_contact_by_external_id(

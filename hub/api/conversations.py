@@ -15,8 +15,9 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import actors, assignment, events, lifecycle
+from hub import actors, assignment, events, labels, lifecycle
 from hub.api.dependencies import load_conversation
+from hub.api.labels import LabelQuery, label_or_400
 from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
@@ -102,10 +103,12 @@ class ConversationController(Controller):
         status: StatusQuery = None,
         inbox_id: IdQuery = None,
         assignee_id: IdQuery = None,
+        label: LabelQuery = None,
         cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> ConversationPage:
-        """Most recent activity first. `assignee_id=none` lists unassigned ones; pass `next_cursor` back for more."""
+        """Most recent activity first. `assignee_id=none` lists unassigned ones; `label` those carrying it; pass
+        `next_cursor` back for more."""
         statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
         if status:
             wanted = [each for name in status.split(",") for each in OPEN_STORED_STATUSES.get(name, (name,))]
@@ -116,6 +119,8 @@ class ConversationController(Controller):
             statement = statement.where(col(Conversation.assignee_id).is_(None))
         elif assignee_id:
             statement = statement.where(Conversation.assignee_id == assignee_id)
+        if label is not None:
+            statement = statement.where(labels.labelled(label_or_400(label)))
         if cursor:
             moment, last_id = decode_cursor(cursor)
             statement = statement.where(

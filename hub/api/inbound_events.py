@@ -18,8 +18,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
+from hub.fields import CursorQuery
 from hub.ids import looks_like_id
 from hub.models import AuditEntry, InboundEvent, Inbox
 from hub.runtime import Hub
@@ -41,25 +43,26 @@ class InboundEventController(Controller):
         session: NamedDependency[AsyncSession],
         admin: NamedDependency[Caller],
         status: FromQuery[ListedStatus] = "dead",
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> InboundEventPage:
         """The workspace's events in `status` (`dead` by default; `pending` shows those waiting for a retry
         too, `discarded` those put aside), newest first."""
-        statement = (
-            select(InboundEvent, Inbox.kind)
-            .join(Inbox, col(Inbox.id) == col(InboundEvent.inbox_id))
-            .where(InboundEvent.workspace_id == admin.workspace_id, InboundEvent.status == status)
+        statement = select(InboundEvent).where(
+            InboundEvent.workspace_id == admin.workspace_id, InboundEvent.status == status
         )
-        if cursor is not None:
-            if not looks_like_id(cursor):
-                raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
-            statement = statement.where(InboundEvent.id < cursor)
-        rows = (await session.exec(statement.order_by(col(InboundEvent.id).desc()).limit(limit + 1))).all()
-        page = rows[:limit]
+        page, next_cursor = await id_page(
+            session, statement, col(InboundEvent.id), cursor, limit, newest_first=True
+        )
+        kinds = dict(
+            (
+                await session.exec(
+                    select(Inbox.id, Inbox.kind).where(col(Inbox.id).in_({event.inbox_id for event in page}))
+                )
+            ).all()
+        )
         return InboundEventPage(
-            items=[_view(event, kind) for event, kind in page],
-            next_cursor=page[-1][0].id if len(rows) > limit else None,
+            items=[_view(event, kinds[event.inbox_id]) for event in page], next_cursor=next_cursor
         )
 
     @get("/{event_id:str}", responses=error_responses(400, 401, 403, 404))

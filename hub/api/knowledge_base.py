@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.bot_settings import refuse_run_when_without_hours, refuse_unconfigured_engine
 from hub.api.dependencies import load_inbox
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
 from hub.errors import ApiError, error_responses
@@ -255,16 +256,8 @@ class KnowledgeBaseController(Controller):
     ) -> ArticlePage:
         """Oldest first; pass `next_cursor` back for more."""
         statement = select(KbArticle).where(col(KbArticle.workspace_id) == caller.workspace_id)
-        if cursor:
-            if not looks_like_id(cursor):
-                raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
-            statement = statement.where(col(KbArticle.id) > cursor)
-        rows = (await session.exec(statement.order_by(col(KbArticle.id)).limit(limit + 1))).all()
-        page = rows[:limit]
-        return ArticlePage(
-            items=[article_view(row) for row in page],
-            next_cursor=page[-1].id if len(rows) > limit else None,
-        )
+        page, next_cursor = await id_page(session, statement, col(KbArticle.id), cursor, limit)
+        return ArticlePage(items=[article_view(row) for row in page], next_cursor=next_cursor)
 
     @get("/kb/articles/{article_id:str}", responses=error_responses(400, 401, 404))
     async def get_article(

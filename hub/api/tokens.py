@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from msgspec import Meta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,7 +18,7 @@ from hub.api.paging import id_page
 from hub.auth import SESSION_REVOKED, Caller, Scope
 from hub.crypto import hash_api_token, new_api_token
 from hub.errors import ApiError, error_responses
-from hub.fields import SINGLE_LINE
+from hub.fields import SINGLE_LINE, CursorQuery
 from hub.ids import looks_like_id
 from hub.models import ApiToken
 from hub.realtime import session_channel
@@ -89,7 +89,7 @@ class TokenController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         admin: NamedDependency[Caller],
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> ApiTokenPage:
         """The workspace's integration tokens, oldest first (agents' login sessions are not listed)."""

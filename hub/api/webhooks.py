@@ -24,6 +24,7 @@ from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.bot_engines import Url
 from hub.errors import ApiError, error_responses
+from hub.fields import CursorQuery
 from hub.ids import looks_like_id
 from hub.models import AuditEntry, WebhookDelivery, WebhookSubscription
 from hub.runtime import Hub
@@ -166,7 +167,7 @@ class WebhookController(Controller):
         self,
         session: NamedDependency[AsyncSession],
         admin: NamedDependency[Caller],
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorQuery = None,
         limit: PageSize = 25,
     ) -> WebhookSubscriptionPage:
         """The workspace's subscriptions, oldest first."""
@@ -257,7 +258,7 @@ class WebhookController(Controller):
         admin: NamedDependency[Caller],
         subscription_id: FromPath[str],
         status: FromQuery[Literal["pending", "delivered", "failed"] | None] = None,
-        cursor: FromQuery[str | None] = None,
+        cursor: CursorQuery = None,
         limit: PageSize = 25,
     ) -> WebhookDeliveryPage:
         """The subscription's deliveries, newest first, each with its latest attempts."""
