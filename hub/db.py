@@ -28,7 +28,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 if TYPE_CHECKING:
     from hub.batching import Batcher
 
-__all__ = ["Database", "database_refused_data", "database_unavailable", "migrate"]
+__all__ = ["Database", "database_refused_data", "database_unavailable", "like_literal", "migrate"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_AFTER_IDLE_SECONDS = 5.0
@@ -158,3 +158,9 @@ def migrate(url: str, revision: str = "head") -> None:
     if url.startswith("sqlite"):
         Path(url.split("///", 1)[1]).parent.mkdir(parents=True, exist_ok=True)
     command.upgrade(alembic_config(url), revision)
+
+
+def like_literal(text: str) -> str:
+    """`text` as literal characters inside a LIKE pattern written with `escape="\\"`: a typed `%` or `_` matches
+    itself, not anything."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, literal, or_, update
+from sqlalchemy import delete, func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -30,10 +30,11 @@ from hub.models import (
     PageView,
     StoredFile,
     Ticket,
+    TicketComment,
     WebhookDelivery,
 )
 
-__all__ = ["ERASED", "ERASED_TEXT", "Erasure", "erase_contact"]
+__all__ = ["ERASED", "ERASED_TEXT", "Erasure", "conversations_of", "erase_contact"]
 
 ERASED = "contact.erased"
 ERASED_TEXT = "(erased)"
@@ -138,6 +139,18 @@ async def erase_contact(
         .values(subject=ERASED_TEXT, description="", summary="")
     )
     await session.execute(
+        update(TicketComment)
+        .where(
+            col(TicketComment.workspace_id) == workspace_id,
+            col(TicketComment.ticket_id).in_(
+                select(Ticket.id).where(
+                    col(Ticket.workspace_id) == workspace_id, col(Ticket.contact_id).in_(contact_ids)
+                )
+            ),
+        )
+        .values(body=ERASED_TEXT)
+    )
+    await session.execute(
         update(AuditEntry)
         .where(
             col(AuditEntry.workspace_id) == workspace_id,
@@ -192,6 +205,20 @@ async def erase_contact(
     )
     session.add(audit)
     return erasure, audit
+
+
+async def conversations_of(session: AsyncSession, contact: Contact) -> int:
+    """How many conversations erasing `contact` would empty: its own and those of the contacts merged into it."""
+    contact_ids = await _with_tombstones(session, contact.workspace_id, contact.id)
+    counted = await session.exec(
+        select(func.count())
+        .select_from(Conversation)
+        .where(
+            col(Conversation.workspace_id) == contact.workspace_id,
+            col(Conversation.contact_id).in_(contact_ids),
+        )
+    )
+    return counted.one()
 
 
 async def _with_tombstones(session: AsyncSession, workspace_id: str, contact_id: str) -> list[str]:

@@ -42,6 +42,8 @@ from hub.views import (
     MessageFailed,
     MessageUpdated,
     MessageView,
+    NoteDeleted,
+    TicketCommented,
     TicketCreated,
     TicketSlaBreached,
     TicketUpdated,
@@ -83,6 +85,8 @@ AnyWorkspaceEvent = (
     | MessageCreated
     | MessageFailed
     | MessageUpdated
+    | NoteDeleted
+    | TicketCommented
     | TicketCreated
     | TicketUpdated
     | TicketSlaBreached

@@ -18,6 +18,7 @@ __all__ = [
     "MAX_LABELS",
     "MAX_LABEL_LENGTH",
     "InvalidLabels",
+    "as_word",
     "labelled",
     "normalised_labels",
     "replace_labels",
@@ -38,12 +39,19 @@ class InvalidLabels(ValueError):
         self.message = message
 
 
+def as_word(raw: str) -> str | None:
+    """`raw` trimmed and lower-cased when that is one word of 1-40 letters, digits, `-` and `_`; else None. Labels
+    and canned responses' short codes follow this rule."""
+    word = raw.strip().lower()
+    return word if _LABEL.fullmatch(word) else None
+
+
 def normalised_labels(labels: Sequence[str]) -> list[str]:
     """The set `labels` names, trimmed and lower-cased, sorted; InvalidLabels names the first bad one."""
     found: set[str] = set()
     for index, raw in enumerate(labels):
-        label = raw.strip().lower()
-        if not _LABEL.fullmatch(label):
+        label = as_word(raw)
+        if label is None:
             raise InvalidLabels(
                 f"labels[{index}]",
                 f"{raw!r} is not a label: 1-{MAX_LABEL_LENGTH} letters, digits, '-' or '_'",

@@ -35,6 +35,7 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "BotTurn",
+    "CannedResponse",
     "Contact",
     "Conversation",
     "ConversationLabel",
@@ -55,6 +56,7 @@ __all__ = [
     "Team",
     "TeamMember",
     "Ticket",
+    "TicketComment",
     "WebhookDelivery",
     "WebhookSubscription",
     "Workspace",
@@ -575,6 +577,19 @@ class AuditEntry(SQLModel, table=True):
     created_at: datetime = _created()
 
 
+class CannedResponse(SQLModel, table=True):
+    """A reply an agent inserts by its short code; plain text, written by admins."""
+
+    __tablename__ = "canned_response"
+    __table_args__ = (UniqueConstraint("workspace_id", "short_code", name="uq_canned_response_short_code"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    short_code: str = Field(max_length=40)
+    content: str = Field(sa_type=Text)
+    created_at: datetime = _created()
+    updated_at: datetime = _created()
+
+
 class KbArticle(SQLModel, table=True):
     """A knowledge-base article: one answer and the ways customers ask for it."""
 
@@ -720,3 +735,21 @@ class Ticket(SQLModel, table=True):
     sla_check_at: datetime | None = _when()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class TicketComment(SQLModel, table=True):
+    """A comment on a ticket: internal, or public and then also sent to the customer as the reply `message_id`."""
+
+    __tablename__ = "ticket_comment"
+    __table_args__ = (Index("ix_ticket_comment_ticket", "ticket_id", "id"),)
+    id: str = _id()
+    workspace_id: str = _workspace()
+    ticket_id: str = Field(foreign_key="ticket.id")
+    author_type: str = Field(max_length=10)
+    """`agent`, or `api_token` for an integration's."""
+    author_id: str | None = Field(default=None, max_length=36)
+    body: str = Field(sa_type=Text)
+    public: bool = False
+    message_id: str | None = Field(default=None, max_length=36)
+    """The reply that carried a public comment to the customer."""
+    created_at: datetime = _created()

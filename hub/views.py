@@ -33,6 +33,8 @@ __all__ = [
     "ApiTokenView",
     "AttachmentView",
     "BrowserSession",
+    "CannedResponsePage",
+    "CannedResponseView",
     "ChannelCapabilities",
     "ContactCreated",
     "ContactDetail",
@@ -77,6 +79,8 @@ __all__ = [
     "MessagePage",
     "MessageUpdated",
     "MessageView",
+    "NoteDeleted",
+    "NotePage",
     "PageViewView",
     "PasswordChanged",
     "QueueEntry",
@@ -86,6 +90,9 @@ __all__ = [
     "SocketPong",
     "SocketReady",
     "TeamView",
+    "TicketCommentPage",
+    "TicketCommentView",
+    "TicketCommented",
     "TicketCreated",
     "TicketPage",
     "TicketSla",
@@ -267,6 +274,21 @@ class ConversationDetail(ConversationView):
     reply_window: ReplyWindowView
 
 
+class CannedResponseView(msgspec.Struct):
+    id: str
+    short_code: str
+    content: str
+    """Plain text: shown and sent as text, never as markup."""
+    created_at: datetime
+    updated_at: datetime
+
+
+class CannedResponsePage(msgspec.Struct):
+    items: list[CannedResponseView]
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
 class LabelCount(msgspec.Struct):
     label: str
     conversations: int
@@ -331,6 +353,13 @@ class MessageView(msgspec.Struct):
 
 class MessagePage(msgspec.Struct):
     items: list[MessageView]
+
+
+class NotePage(msgspec.Struct):
+    items: list[MessageView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class UploadedFile(msgspec.Struct):
@@ -417,6 +446,26 @@ class TicketView(msgspec.Struct):
     sla: TicketSla
     created_at: datetime
     updated_at: datetime
+
+
+class TicketCommentView(msgspec.Struct):
+    id: str
+    ticket_id: str
+    author_type: Literal["agent", "api_token"]
+    author_id: str | None
+    """The agent's id; null for an integration's comment."""
+    body: str
+    public: bool
+    """Also sent to the customer on the ticket's conversation, as the reply `message_id`."""
+    message_id: str | None
+    created_at: datetime
+
+
+class TicketCommentPage(msgspec.Struct):
+    items: list[TicketCommentView]
+    """Oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 class TicketPage(msgspec.Struct):
@@ -531,6 +580,14 @@ class MessageUpdated(MessageEvent, tag="message.updated"):
     pass
 
 
+class NoteDeleted(WorkspaceEvent, tag="note.deleted"):
+    """An internal note was deleted by its author or an admin: open inboxes drop it."""
+
+    note_id: str
+    conversation_id: str
+    actor_type: Literal["agent", "api_token"]
+
+
 class MessageFailed(MessageEvent, tag="message.failed"):
     """An outgoing message will not reach the customer: no attempt is left, the channel refused it for good, or
     a delivery failure report came back. Recorded beside the `message.updated` of the same change."""
@@ -541,6 +598,13 @@ class MessageFailed(MessageEvent, tag="message.failed"):
 
 class TicketCreated(WorkspaceEvent, tag="ticket.created"):
     ticket: TicketView
+
+
+class TicketCommented(WorkspaceEvent, tag="ticket.commented"):
+    """A comment on a ticket; a public one was also sent to the customer (its `message.created` follows)."""
+
+    ticket: TicketView
+    comment: TicketCommentView
 
 
 class TicketUpdated(WorkspaceEvent, tag="ticket.updated"):

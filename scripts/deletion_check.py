@@ -762,7 +762,66 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_conversation_labels.py::test_a_bad_label_answers_400_naming_it_and_changes_nothing",
         ),
-        starts_with="if not _LABEL.fullmatch(label):",
+        starts_with="if label is None:",
+    ),
+    Deletion(
+        "canned responses: q finds short codes by their start and contents by a word",
+        "hub/api/canned_responses.py",
+        "CannedResponseController.list_canned_responses",
+        (
+            "tests/hub/test_canned_responses.py::test_admins_write_canned_responses_and_every_agent_finds_them",
+        ),
+        starts_with="if typed:",
+    ),
+    Deletion(
+        "canned responses: a short code taken in the workspace answers 409",
+        "hub/api/canned_responses.py",
+        "_save",
+        (
+            "tests/hub/test_canned_responses.py::test_a_short_code_is_unique_in_the_workspace_and_not_across_workspaces",
+        ),
+        starts_with="if holder is not None:",
+    ),
+    Deletion(
+        "notes: only its author or an admin deletes a note",
+        "hub/api/messages.py",
+        "MessageController.delete_note",
+        ("tests/hub/test_conversation_notes.py::test_only_its_author_or_an_admin_deletes_a_note",),
+        starts_with="if not written_by_caller",
+    ),
+    Deletion(
+        "notes: a deleted note is announced to open inboxes",
+        "hub/api/messages.py",
+        "MessageController.delete_note",
+        ("tests/hub/test_conversation_notes.py::test_the_author_deletes_a_note_and_open_inboxes_hear_of_it",),
+        starts_with="await hub.publisher.publish(event",
+    ),
+    Deletion(
+        "notes: the notes list holds notes alone",
+        "hub/api/messages.py",
+        "MessageController.list_notes",
+        ("tests/hub/test_conversation_notes.py::test_notes_are_listed_apart_from_the_messages_and_paged",),
+        starts_with="Message.direction == MessageDirection.NOTE",
+        replacement="True",
+    ),
+    Deletion(
+        "ticket comments: a public comment is sent to the customer as the agent's reply",
+        "hub/api/tickets.py",
+        "TicketController.comment",
+        (
+            "tests/hub/test_ticket_comments.py::test_an_internal_comment_stays_internal_and_a_public_one_reaches_the_customer",
+        ),
+        starts_with="reply = await write_message(",
+        replacement="None",
+    ),
+    Deletion(
+        "ticket comments: erasing a customer empties the comments on their tickets",
+        "hub/erasure.py",
+        "erase_contact",
+        (
+            "tests/hub/test_ticket_comments.py::test_erasing_the_customer_empties_the_comments_on_their_tickets",
+        ),
+        starts_with="await session.execute(\n        update(TicketComment)",
     ),
 )
 

@@ -11,6 +11,7 @@ from hub.api.agents import AgentController
 from hub.api.attachments import upload_route
 from hub.api.auth import AuthController
 from hub.api.bot_settings import BotEnginesController
+from hub.api.canned_responses import CannedResponseController
 from hub.api.contacts import ContactController
 from hub.api.conversations import ConversationController
 from hub.api.dependencies import API_DEPENDENCIES
@@ -66,6 +67,7 @@ def api_router(settings: Settings) -> Router:
                 ReportController,
                 InboxHealthController,
                 LabelController,
+                CannedResponseController,
             ],
         )
     )

@@ -27,6 +27,7 @@ from hub import contact_import, customers, events, journey
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
+from hub.db import like_literal
 from hub.erasure import erase_contact as erasure_of
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, Name
@@ -248,10 +249,6 @@ def _search_values(query: str, region: str) -> list[tuple[str, str]]:
     return candidates
 
 
-def _escaped_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) -> MergePreview:
     return MergePreview(
         dry_run=dry_run,
@@ -337,7 +334,7 @@ class ContactController(Controller):
             else:
                 by_name = select(Contact.id).where(
                     Contact.workspace_id == caller.workspace_id,
-                    col(Contact.name).ilike(f"%{_escaped_like(fold_text(q))}%", escape="\\"),
+                    col(Contact.name).ilike(f"%{like_literal(fold_text(q))}%", escape="\\"),
                 )
                 statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
         if cursor:
@@ -345,7 +342,7 @@ class ContactController(Controller):
         if tag:
             quoted = msgspec.json.encode(tag).decode()
             statement = statement.where(
-                cast(col(Contact.tags), String).like(f"%{_escaped_like(quoted)}%", escape="\\")
+                cast(col(Contact.tags), String).like(f"%{like_literal(quoted)}%", escape="\\")
             )
         rows = (await session.exec(statement.order_by(col(Contact.id).desc()).limit(limit + 1))).all()
         page = rows[:limit]

@@ -5,29 +5,31 @@ from __future__ import annotations
 from typing import Annotated
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
 from connectors.base import DestinationRefused
 from hub import events, outbound
 from hub.api.dependencies import load_conversation
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
-from hub.fields import AttachmentMeta, ClientId, IdPath, IdQuery, MimeType, Name
+from hub.fields import AttachmentMeta, ClientId, CursorQuery, IdPath, IdQuery, MimeType, Name
 from hub.masking import workspace_rules
 from hub.models import AuditEntry, Inbox, Message
+from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import AgentRole, MessageDirection, SenderType
-from hub.views import MessagePage, MessageView
+from hub.views import MessagePage, MessageView, NotePage
 from normalizer import Attachment, clean_text
 from normalizer.masking import MaskingRules
 
-__all__ = ["MessageController"]
+__all__ = ["MessageController", "ReplyBody", "write_message"]
 
 MAX_REPLY_LENGTH = 10_000
 MAX_ATTACHMENTS = 10
@@ -190,7 +192,7 @@ class MessageController(Controller):
         data: JSONBody[ReplyBody],
     ) -> MessageView:
         """Send a reply to the customer. It is delivered by a worker: watch its `status`."""
-        return await _write(hub, caller, session, conversation_id, data, MessageDirection.OUT)
+        return await write_message(hub, caller, session, conversation_id, data, MessageDirection.OUT)
 
     @post("/notes", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
     async def note(
@@ -202,10 +204,72 @@ class MessageController(Controller):
         data: JSONBody[ReplyBody],
     ) -> MessageView:
         """An internal note: agents see it, the customer never does."""
-        return await _write(hub, caller, session, conversation_id, data, MessageDirection.NOTE)
+        return await write_message(hub, caller, session, conversation_id, data, MessageDirection.NOTE)
+
+    @get("/notes", responses=error_responses(400, 401, 404))
+    async def list_notes(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        cursor: CursorQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
+    ) -> NotePage:
+        """The conversation's internal notes alone, oldest first (masked as messages are)."""
+        await load_conversation(session, caller, conversation_id)
+        statement = select(Message).where(
+            Message.conversation_id == conversation_id,
+            Message.workspace_id == caller.workspace_id,
+            Message.direction == MessageDirection.NOTE,
+        )
+        page, next_cursor = await id_page(session, statement, col(Message.id), cursor, limit)
+        rules = await workspace_rules(session, caller.workspace_id)
+        return NotePage(items=[masked_view(note, rules) for note in page], next_cursor=next_cursor)
+
+    @delete("/notes/{note_id:str}", status_code=204, responses=error_responses(400, 401, 403, 404))
+    async def delete_note(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        conversation_id: IdPath,
+        note_id: IdPath,
+    ) -> None:
+        """Delete an internal note: its author, or an admin (others 403 `not_note_author`). `note.deleted` tells
+        open inboxes to drop it."""
+        await load_conversation(session, caller, conversation_id)
+        note = (
+            await session.exec(
+                select(Message).where(
+                    Message.id == note_id,
+                    Message.conversation_id == conversation_id,
+                    Message.workspace_id == caller.workspace_id,
+                    Message.direction == MessageDirection.NOTE,
+                )
+            )
+        ).first()
+        if note is None:
+            raise ApiError(404, "note_not_found", f"No note {note_id} in this conversation.")
+        written_by_caller = note.sender_type == SenderType.AGENT and note.sender_id == caller.agent_id
+        if not written_by_caller and "admin" not in caller.scopes:
+            raise ApiError(403, "not_note_author", "Only the note's author or an admin may delete it.")
+        await session.delete(note)
+        event = events.record(
+            session,
+            caller.workspace_id,
+            "note.deleted",
+            conversation_id,
+            {
+                "note_id": note_id,
+                "conversation_id": conversation_id,
+                "actor_type": "agent" if caller.agent else "api_token",
+            },
+        )
+        await session.commit()
+        await hub.publisher.publish(event, [workspace_channel(caller.workspace_id)])
 
 
-async def _write(
+async def write_message(
     hub: Hub,
     caller: Caller,
     session: AsyncSession,
@@ -213,6 +277,7 @@ async def _write(
     data: ReplyBody,
     direction: MessageDirection,
 ) -> MessageView:
+    """The one way the API writes a reply or a note: checked, stored, and for a reply queued for delivery."""
     conversation = await load_conversation(session, caller, conversation_id)
     text = clean_text(data.text)
     if not text and not data.attachments:

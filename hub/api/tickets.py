@@ -1,5 +1,6 @@
 """Tickets: open one (on an inbox, or from a conversation), list them with filters, read one, change its status,
-priority, assignee or subject. Status changes follow routing's ticket lifecycle: one it forbids answers 409."""
+priority, assignee or subject, comment on it. Status changes follow routing's ticket lifecycle: one it forbids
+answers 409."""
 
 from __future__ import annotations
 
@@ -13,24 +14,27 @@ from msgspec import UNSET, Meta, UnsetType
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import events
 from hub.api.dependencies import load_conversation, load_inbox
+from hub.api.messages import ReplyBody, write_message
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
 from hub.ids import looks_like_id
-from hub.models import Agent, InboxService, Ticket
+from hub.models import Agent, InboxService, Ticket, TicketComment
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
-from hub.statuses import TicketSource
+from hub.statuses import MessageDirection, TicketSource
 from hub.summaries import conversation_summary
 from hub.tickets import TicketChanges, add_ticket, apply_changes, new_ticket, service_level, ticket_view
-from hub.views import TicketPage, TicketView
+from hub.views import TicketCommentPage, TicketCommentView, TicketPage, TicketView
 from normalizer import clean_text
 from routing.errors import InvalidTransition
 from routing.sla import Priority
 from routing.tickets import TicketStatus
 
-__all__ = ["TicketBody", "TicketController", "TicketPatch"]
+__all__ = ["TicketBody", "TicketCommentBody", "TicketController", "TicketPatch"]
 
 MAX_SUBJECT_LENGTH = 200
 MAX_DESCRIPTION_LENGTH = 10_000
@@ -41,6 +45,7 @@ Subject = Annotated[
     ),
 ]
 Description = Annotated[str, Meta(max_length=MAX_DESCRIPTION_LENGTH)]
+MAX_COMMENT_LENGTH = 10_000
 
 
 class TicketBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -61,6 +66,27 @@ class TicketPatch(msgspec.Struct, forbid_unknown_fields=True):
     priority: Priority | UnsetType = UNSET
     assignee_id: Id | UnsetType | None = UNSET
     subject: Subject | UnsetType = UNSET
+
+
+class TicketCommentBody(msgspec.Struct, forbid_unknown_fields=True):
+    body: Annotated[
+        str, Meta(max_length=MAX_COMMENT_LENGTH, description="Plain text; control characters are removed.")
+    ]
+    public: bool = False
+    """True also sends it to the customer on the ticket's conversation, as an agent's reply."""
+
+
+def _comment_view(comment: TicketComment) -> TicketCommentView:
+    return TicketCommentView(
+        id=comment.id,
+        ticket_id=comment.ticket_id,
+        author_type="agent" if comment.author_type == "agent" else "api_token",
+        author_id=comment.author_id,
+        body=comment.body,
+        public=comment.public,
+        message_id=comment.message_id,
+        created_at=comment.created_at,
+    )
 
 
 def _invalid(field: str, message: str, code: str = "invalid_input") -> ApiError:
@@ -219,3 +245,71 @@ class TicketController(Controller):
             await session.commit()
             await hub.publisher.publish(event, [workspace_channel(caller.workspace_id)])
         return ticket_view(ticket)
+
+    @get("/{ticket_id:str}/comments", responses=error_responses(400, 401, 404))
+    async def list_comments(
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        ticket_id: IdPath,
+        cursor: CursorQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
+    ) -> TicketCommentPage:
+        """The ticket's comments, internal and public, oldest first."""
+        await _load_ticket(session, caller, ticket_id)
+        statement = select(TicketComment).where(
+            col(TicketComment.ticket_id) == ticket_id, col(TicketComment.workspace_id) == caller.workspace_id
+        )
+        page, next_cursor = await id_page(session, statement, col(TicketComment.id), cursor, limit)
+        return TicketCommentPage(items=[_comment_view(row) for row in page], next_cursor=next_cursor)
+
+    @post("/{ticket_id:str}/comments", status_code=201, responses=error_responses(400, 401, 404, 413, 422))
+    async def comment(
+        self,
+        hub: NamedDependency[Hub],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        ticket_id: IdPath,
+        data: JSONBody[TicketCommentBody],
+    ) -> TicketCommentView:
+        """Comment on the ticket. An internal comment (`public: false`) stays with the ticket; a public one is
+        also sent to the customer on the ticket's conversation as the calling agent's reply (422
+        `ticket_without_conversation` for a ticket opened on an inbox alone). Records `ticket.commented`."""
+        ticket = await _load_ticket(session, caller, ticket_id)
+        body = clean_text(data.body)
+        if not body:
+            raise _invalid("body", "must not be empty")
+        message_id = None
+        if data.public:
+            if ticket.conversation_id is None:
+                raise _invalid(
+                    "public",
+                    "this ticket has no conversation to send a public comment on",
+                    "ticket_without_conversation",
+                )
+            reply = await write_message(
+                hub, caller, session, ticket.conversation_id, ReplyBody(text=body), MessageDirection.OUT
+            )
+            message_id = reply.id
+            ticket = await _load_ticket(session, caller, ticket_id)
+        comment = TicketComment(
+            workspace_id=caller.workspace_id,
+            ticket_id=ticket.id,
+            author_type="agent" if caller.agent else "api_token",
+            author_id=caller.agent_id,
+            body=body,
+            public=data.public,
+            message_id=message_id,
+            created_at=hub.now(),
+        )
+        session.add(comment)
+        event = events.record(
+            session,
+            caller.workspace_id,
+            "ticket.commented",
+            ticket.id,
+            {"ticket": ticket_view(ticket), "comment": _comment_view(comment)},
+        )
+        await session.commit()
+        await hub.publisher.publish(event, [workspace_channel(caller.workspace_id)])
+        return _comment_view(comment)

@@ -44,6 +44,8 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("POST", "/api/v1/conversations/{conversation_id}/status"): {"status": "pending"},
     ("PUT", "/api/v1/contacts/by_external_id/{external_id}"): {"name": "Taken over"},
     ("PUT", "/api/v1/conversations/{conversation_id}/labels"): {"labels": ["taken-over"]},
+    ("PATCH", "/api/v1/canned_responses/{canned_response_id}"): {"content": "Taken over"},
+    ("POST", "/api/v1/tickets/{ticket_id}/comments"): {"body": "Taken over", "public": True},
 }
 """A valid body for each operation that takes one, so the answer is the lookup's and not the body's validation."""
 
@@ -135,7 +137,19 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         "/api/v1/contacts/by_external_id/b-crm-1", json={"name": "B's CRM customer"}, headers=bearer(token)
     )
     assert crm_contact.status_code == 201, crm_contact.text
+    canned_response = client.post(
+        "/api/v1/canned_responses",
+        json={"short_code": "b-hello", "content": "B's hello"},
+        headers=bearer(token),
+    )
+    assert canned_response.status_code == 201, canned_response.text
+    note = client.post(
+        f"/api/v1/conversations/{conversation['id']}/notes", json={"text": "B's note"}, headers=bearer(token)
+    )
+    assert note.status_code == 201, note.text
     return {
+        "note_id": note.json()["id"],
+        "canned_response_id": canned_response.json()["id"],
         "external_id": "b-crm-1",
         "inbox_id": inbox.json()["id"],
         "conversation_id": conversation["id"],
@@ -166,6 +180,9 @@ def _snapshot(client: TestClient, token: str, ids: dict[str, str]) -> list[Any]:
         client.get(f"/api/v1/webhooks/{ids['subscription_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/inbound-events/{ids['event_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/contacts/by_external_id/{ids['external_id']}", headers=bearer(token)).json(),
+        client.get("/api/v1/canned_responses", headers=bearer(token)).json(),
+        client.get(f"/api/v1/conversations/{ids['conversation_id']}/notes", headers=bearer(token)).json(),
+        client.get(f"/api/v1/tickets/{ids['ticket_id']}/comments", headers=bearer(token)).json(),
         [
             token_view["id"]
             for token_view in client.get("/api/v1/tokens", headers=bearer(token)).json()["items"]
