@@ -6,8 +6,10 @@
  * Each conversation has its own address, /inbox/conversations/<id>.
  * Everything customers or agents typed is rendered with textContent, never as markup. */
 import { ApiError, api, auth, byId, formatTime, node, path } from "./inbox_core.js";
+import { installCanned } from "./inbox_canned.js";
 import { showCustomer } from "./inbox_customer.js";
 import { installShortcuts } from "./inbox_keys.js";
+import { RECORD_PATHS } from "./inbox_records.js";
 
 const CONVERSATION_PATH = /^\/inbox\/conversations\/([^/]+)$/;
 const PAGE_SIZE = 50;
@@ -144,8 +146,25 @@ async function enterInbox(session) {
   await openFromAddress();
 }
 
+/* A ticket list, ticket or customer page the address names: shown instead of the three panes. */
+async function showRecordFromAddress() {
+  for (const [pattern, show] of RECORD_PATHS) {
+    const match = pattern.exec(location.pathname);
+    if (match) {
+      byId("records").hidden = false;
+      byId("panes").hidden = true;
+      await show(byId("records"), { agents: state.agents, me: me() }, match[1] && decodeURIComponent(match[1]));
+      return true;
+    }
+  }
+  byId("records").hidden = true;
+  byId("panes").hidden = false;
+  return false;
+}
+
 /* The conversation the address names (a reload, a link, the browser's back button), or none. */
 async function openFromAddress() {
+  if (await showRecordFromAddress()) return;
   const match = CONVERSATION_PATH.exec(location.pathname);
   if (match) {
     await openConversation(decodeURIComponent(match[1]), { remember: false });
@@ -798,6 +817,7 @@ byId("thread").addEventListener("drop", (event) => {
   byId("thread").classList.remove("dropping");
   if (event.dataTransfer?.files.length) attachFiles([...event.dataTransfer.files]);
 });
+installCanned(byId("reply-text"), byId("canned"));
 byId("reply-text").addEventListener("keydown", (event) => {
   /* Enter while an input method is composing (Chinese, Japanese) picks a candidate; it must not send. */
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {

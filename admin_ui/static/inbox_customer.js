@@ -14,7 +14,7 @@ export async function showCustomer(container, contactId, { openConversation, cur
   const refresh = () => showCustomer(container, contactId, { openConversation, currentId });
   const heading = node("h3", "customer-name", contact.name || "Unnamed customer");
   if (contact.vip_level > 0) heading.append(" ", node("span", "vip", `VIP ${contact.vip_level}`));
-  const parts = [heading];
+  const parts = [heading, link("Customer page", path`/inbox/contacts/${contact.id}`)];
   if (contact.tags.length) {
     const tags = node("ul", "tags");
     contact.tags.forEach((tag) => tags.append(node("li", "tag", tag)));
@@ -43,7 +43,11 @@ export async function showCustomer(container, contactId, { openConversation, cur
   }
   if (contact.tickets.items.length) {
     const list = node("ul", "linked");
-    contact.tickets.items.forEach((ticket) => list.append(node("li", null, `${ticket.subject} · ${ticket.status}`)));
+    contact.tickets.items.forEach((ticket) => {
+      const item = node("li");
+      item.append(link(ticket.subject, path`/inbox/tickets/${ticket.id}`), ` · ${ticket.status}`);
+      list.append(item);
+    });
     parts.push(section("Tickets", list));
   }
   if (contact.merge_suggestions.length) {
@@ -52,6 +56,12 @@ export async function showCustomer(container, contactId, { openConversation, cur
     parts.push(section("Possibly the same customer", list));
   }
   container.replaceChildren(...parts);
+}
+
+function link(text, href) {
+  const anchor = node("a", null, text);
+  anchor.href = href;
+  return anchor;
 }
 
 function section(title, content) {

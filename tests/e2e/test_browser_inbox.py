@@ -1,6 +1,6 @@
 """The agent inbox in headless Chromium at desktop (1280×800) and phone (390×844) sizes: a new conversation
 appears live with its unread count (kept across a reload and shown in the tab title), the agent replies, assigns,
-labels and resolves it; a visitor's name and message holding markup render as text. Screenshots of the list and
+labels, resolves it and opens a ticket, which the tickets list and the ticket's page show; a visitor's name and message holding markup render as text. Screenshots of the list and
 a conversation at both sizes go to artifacts/screenshots/ (CI artifacts)."""
 
 from __future__ import annotations
@@ -89,7 +89,14 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator(".message-in .message-text")).to_have_text([text])
         expect(row.locator(".unread-count")).to_have_count(0)
         assert page.title() == "Inbox · Omnihub"
-        page.locator("#reply-text").fill("We are on it.")
+        canned = hub_server.api.post(
+            "/api/v1/canned_responses", json={"short_code": f"on-it-{size}", "content": "We are on it."}
+        )
+        assert canned.status_code == 201, canned.text
+        page.locator("#reply-text").press_sequentially(f"/on-it-{size[:3]}")
+        expect(page.locator("#canned [role=option]")).to_have_count(1)
+        page.locator("#reply-text").press("Enter")
+        expect(page.locator("#reply-text")).to_have_value("We are on it.")
         page.get_by_role("button", name="Reply", exact=True).click()
         expect(page.locator(".message-out .delivery")).to_contain_text(["delivered"], timeout=UI_TIMEOUT_MS)
         no_sideways_scroll(page)
@@ -103,12 +110,33 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         page.get_by_label("Labels").fill("Refund, vip")
         page.get_by_role("button", name="Save labels").click()
         expect(page.locator("#facts")).to_contain_text("refund, vip", timeout=UI_TIMEOUT_MS)
+        page.get_by_label("Ticket subject").fill(f"Refund for {XSS_NAME}")
+        page.get_by_role("button", name="Open ticket").click()
+        expect(page.locator("#customer")).to_contain_text(f"Refund for {XSS_NAME}", timeout=UI_TIMEOUT_MS)
         no_sideways_scroll(page)
         if size == "desktop":
             page.locator("body").press("e")
         else:
             page.get_by_role("button", name="Resolve").click()
         expect(page.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
+
+        page.get_by_role("link", name="Tickets").click()
+        ticket_row = page.locator(".records-table tr", has_text=f"Refund for {XSS_NAME}")
+        expect(ticket_row).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        expect(page.locator(".records-table th")).to_contain_text(
+            ["Subject", "Status", "Priority", "Assignee", "SLA due"]
+        )
+        no_sideways_scroll(page)
+        page.screenshot(path=str(SCREENSHOTS / f"tickets-{size}.png"))
+        ticket_row.get_by_role("link").click()
+        expect(page.get_by_role("heading", name=f"Refund for {XSS_NAME}")).to_be_visible()
+        page.get_by_label("Comment").fill("Refund approved by finance.")
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comments .message-note .message-text")).to_have_text(
+            ["Refund approved by finance."]
+        )
+        page.get_by_role("link", name="Open the conversation").click()
+        expect(page.locator(".message-in .message-text")).to_have_text([text], timeout=UI_TIMEOUT_MS)
 
     stored = hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()
     assert (stored["status"], stored["labels"]) == ("resolved", ["refund", "vip"])
