@@ -782,11 +782,26 @@ function reportFailure(promise) {
   promise.catch((failure) => setConnection(failure.message, false));
 }
 
+/* Light, dark, then the system's choice again; kept in a cookie the admin pages read too. */
+function switchTheme() {
+  const root = document.documentElement;
+  const next = { light: "dark", dark: "" }[root.dataset.theme || ""] ?? "light";
+  if (next) {
+    root.dataset.theme = next;
+    document.cookie = `omnihub_theme=${next}; path=/; max-age=31536000; samesite=lax`;
+  } else {
+    delete root.dataset.theme;
+    document.cookie = "omnihub_theme=; path=/; max-age=0; samesite=lax";
+  }
+  byId("theme").textContent = `Theme: ${next || "system"}`;
+}
+
 /* ---- wiring ---- */
 
 byId("login-form").addEventListener("submit", signIn);
 byId("logout").addEventListener("click", logOut);
 byId("presence").addEventListener("change", setPresence);
+byId("theme").addEventListener("click", switchTheme);
 document.querySelectorAll("[data-tab]").forEach((tab) => tab.addEventListener("click", () => {
   state.tab = tab.dataset.tab;
   reportFailure(loadConversations());

@@ -62,3 +62,19 @@ def test_the_inbox_renders_customer_text_only_as_text(client) -> None:
     ):
         source = client.get(f"/static/{name}").text
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", source), name
+
+
+@pytest.mark.parametrize(
+    ("cookie", "attribute"), [("dark", ' data-theme="dark"'), ("light", ' data-theme="light"')]
+)
+def test_the_theme_cookie_picks_light_or_dark(client, cookie, attribute) -> None:
+    client.cookies.set("omnihub_theme", cookie)
+    assert f'<html lang="en"{attribute}>' in client.get("/inbox").text
+
+
+@pytest.mark.parametrize("cookie", [None, "neon", '"><script>'])
+def test_without_a_known_theme_the_system_decides(client, cookie) -> None:
+    if cookie is not None:
+        client.cookies.set("omnihub_theme", cookie)
+    html = client.get("/inbox").text
+    assert '<html lang="en">' in html and "data-theme" not in html

@@ -110,9 +110,10 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         page.get_by_label("Labels").fill("Refund, vip")
         page.get_by_role("button", name="Save labels").click()
         expect(page.locator("#facts")).to_contain_text("refund, vip", timeout=UI_TIMEOUT_MS)
-        page.get_by_label("Ticket subject").fill(f"Refund for {XSS_NAME}")
+        subject = f"Refund ({size}) for {XSS_NAME}"
+        page.get_by_label("Ticket subject").fill(subject)
         page.get_by_role("button", name="Open ticket").click()
-        expect(page.locator("#customer")).to_contain_text(f"Refund for {XSS_NAME}", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#customer")).to_contain_text(subject, timeout=UI_TIMEOUT_MS)
         no_sideways_scroll(page)
         if size == "desktop":
             page.locator("body").press("e")
@@ -121,7 +122,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
 
         page.get_by_role("link", name="Tickets").click()
-        ticket_row = page.locator(".records-table tr", has_text=f"Refund for {XSS_NAME}")
+        ticket_row = page.locator(".records-table tr", has_text=subject)
         expect(ticket_row).to_have_count(1, timeout=UI_TIMEOUT_MS)
         expect(page.locator(".records-table th")).to_contain_text(
             ["Subject", "Status", "Priority", "Assignee", "SLA due"]
@@ -129,7 +130,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"tickets-{size}.png"))
         ticket_row.get_by_role("link").click()
-        expect(page.get_by_role("heading", name=f"Refund for {XSS_NAME}")).to_be_visible()
+        expect(page.get_by_role("heading", name=subject)).to_be_visible()
         page.get_by_label("Comment").fill("Refund approved by finance.")
         page.get_by_role("button", name="Add comment").click()
         expect(page.locator(".comments .message-note .message-text")).to_have_text(
