@@ -137,10 +137,6 @@ async function enterInbox(session) {
   fillSelect(byId("inbox-filter"), inboxes.map((inbox) => [inbox.id, inbox.name]));
   fillSelect(byId("team-filter"), [...state.teams.values()].map((team) => [team.id, team.name]));
   fillSelect(byId("label-filter"), labels.items.map((label) => [label.label, `${label.label} (${label.conversations})`]));
-  fillSelect(byId("assign-target"), [
-    ...agents.map((agent) => [`agent:${agent.id}`, `${agent.name} (${agent.presence})`]),
-    ...[...state.teams.values()].map((team) => [`team:${team.id}`, `Team ${team.name}`]),
-  ]);
   connectSocket();
   await loadConversations();
   await openFromAddress();
@@ -189,11 +185,23 @@ async function setPresence() {
   }
 }
 
+/* Agents (with their presence) and teams a conversation can go to; the choice made is kept. */
+function renderAssignTargets() {
+  const select = byId("assign-target");
+  const chosen = select.value;
+  fillSelect(select, [
+    ...[...state.agents.values()].map((agent) => [`agent:${agent.id}`, `${agent.name} (${agent.presence})`]),
+    ...[...state.teams.values()].map((team) => [`team:${team.id}`, `Team ${team.name}`]),
+  ]);
+  if (chosen) select.value = chosen;
+}
+
 /* The agent's own presence (the socket sets it online) and how many open conversations they hold. */
 async function refreshCapacity() {
   const query = new URLSearchParams({ assignee_id: me(), status: "open,pending", limit: "100" });
   const [mine, agents] = await Promise.all([api(`/api/v1/conversations?${query}`), api("/api/v1/agents")]);
   state.agents = new Map(agents.map((agent) => [agent.id, agent]));
+  renderAssignTargets();
   byId("presence").value = state.agents.get(me())?.presence || "offline";
   const capacity = state.agents.get(me())?.max_concurrent;
   byId("capacity").textContent = `${mine.items.length}${mine.next_cursor ? "+" : ""} / ${capacity ?? "?"}`;
