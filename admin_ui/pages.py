@@ -38,6 +38,10 @@ STATIC_FILES = {
     path.name: path for path in STATIC_DIR.iterdir() if path.is_file() and path.suffix in STATIC_CONTENT_TYPES
 }
 
+# The agent's choice of light or dark, shared with the admin pages; without it the system's setting applies.
+THEME_COOKIE = "omnihub_theme"
+THEMES = ("light", "dark")
+
 templates = Environment(loader=FileSystemLoader(PACKAGE_DIR / "templates"), autoescape=True)
 
 
@@ -89,12 +93,28 @@ async def home() -> Redirect:
     return Redirect("/inbox")
 
 
-@get(["/inbox", "/inbox/conversations/{conversation_id:str}"], include_in_schema=False)
+@get(
+    [
+        "/inbox",
+        "/inbox/conversations/{record_id:str}",
+        "/inbox/tickets",
+        "/inbox/tickets/{record_id:str}",
+        "/inbox/contacts/{record_id:str}",
+    ],
+    include_in_schema=False,
+)
 async def inbox_page(request: Request) -> Response:
     """The agent inbox: a static shell; inbox.js signs in, drives the REST API and agent WebSocket, and opens the
-    conversation its address names (the API decides whether the agent may see it). Whether the browser holds a
-    session cookie tells the script to ask for the session instead of showing the sign-in form."""
-    return render_page(request, "inbox.html", has_session_cookie=SESSION_COOKIE in request.cookies)
+    conversation, ticket list, ticket or customer its address names (the API decides whether the agent may see
+    it). Whether the browser holds a session cookie tells the script to ask for the session instead of showing
+    the sign-in form."""
+    theme = request.cookies.get(THEME_COOKIE)
+    return render_page(
+        request,
+        "inbox.html",
+        has_session_cookie=SESSION_COOKIE in request.cookies,
+        theme=theme if theme in THEMES else None,
+    )
 
 
 @get("/demo", include_in_schema=False)

@@ -58,6 +58,7 @@ __all__ = [
     "ConversationResolved",
     "ConversationSnoozed",
     "ConversationStatusChanged",
+    "ConversationSummary",
     "ConversationTransferred",
     "ConversationView",
     "CsatSubmitted",
@@ -301,10 +302,21 @@ class LabelPage(msgspec.Struct):
     """Pass back as `cursor` for the next page; null on the last one."""
 
 
+class ConversationSummary(msgspec.Struct):
+    """A row of the agent inbox's list."""
+
+    contact_name: str | None
+    last_message: str | None
+    """The latest customer or agent message (not notes), masked, at most 140 characters; null before any."""
+    last_message_direction: str | None
+
+
 class ConversationPage(msgspec.Struct):
     items: list[ConversationView]
     next_cursor: str | None
     """Pass back as `cursor` for the next page; null on the last one."""
+    summaries: dict[str, ConversationSummary] = msgspec.field(default_factory=dict)
+    """Per conversation id of `items`: the customer's name and the last message, for a list row."""
 
 
 class AttachmentView(msgspec.Struct):

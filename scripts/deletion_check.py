@@ -910,6 +910,16 @@ DELETIONS: tuple[Deletion, ...] = (
         ("tests/hub/test_paging.py::test_the_lists_of_every_module_walk_page_by_page",),
         starts_with="if not looks_like_id(cursor):",
     ),
+    Deletion(
+        "inbox list: each row's customer name and last message",
+        "hub/conversation_summaries.py",
+        "conversation_summaries",
+        (
+            "tests/hub/test_conversation_summaries.py::test_each_listed_conversation_has_its_customer_and_last_message_masked_without_notes",
+            "tests/hub/test_conversation_summaries.py::test_a_long_last_message_is_cut_for_the_row",
+        ),
+        replacement="return {}",
+    ),
 )
 
 

@@ -20,6 +20,7 @@ from hub.api.dependencies import load_conversation
 from hub.api.labels import LabelQuery, label_or_400
 from hub.api.teams import workspace_team
 from hub.auth import Caller
+from hub.conversation_summaries import conversation_summaries
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
 from hub.ids import looks_like_id
@@ -137,6 +138,7 @@ class ConversationController(Controller):
         return ConversationPage(
             items=[events.conversation_view(conversation) for conversation in page],
             next_cursor=encode_cursor(page[-1]) if len(rows) > limit else None,
+            summaries=await conversation_summaries(session, caller.workspace_id, page),
         )
 
     @get("/{conversation_id:str}", responses=error_responses(400, 401, 404))

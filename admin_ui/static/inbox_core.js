@@ -1,0 +1,61 @@
+/* Shared by the inbox's modules: building elements (text only ever through textContent), calling the API
+ * with the session's CSRF token, and formatting times. */
+
+export const byId = (id) => document.getElementById(id);
+
+export function node(tag, className, text) {
+  const element = document.createElement(tag);
+  if (className) element.className = className;
+  if (text != null) element.textContent = text;
+  return element;
+}
+
+export function button(text, onClick, className) {
+  const element = node("button", className, text);
+  element.type = "button";
+  element.addEventListener("click", onClick);
+  return element;
+}
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter) {
+    super(body.detail || `Request failed (${status})`);
+    this.status = status;
+    this.code = body.code;
+    this.retryAfterMs = (parseInt(retryAfter, 10) || 5) * 1000;
+  }
+}
+
+/* The signed-in session ({agent, csrf_token}); onExpired is called when the hub no longer knows it. */
+export const auth = { session: null, onExpired: () => {} };
+
+export async function api(path, { method = "GET", json } = {}) {
+  const headers = { Accept: "application/json" };
+  if (auth.session && method !== "GET") headers["X-CSRF-Token"] = auth.session.csrf_token;
+  if (json !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, {
+    method, headers, credentials: "same-origin", body: json === undefined ? undefined : JSON.stringify(json),
+  });
+  const body = await response.json().catch(() => ({}));
+  if (response.status === 401 && auth.session) auth.onExpired();
+  if (!response.ok) throw new ApiError(response.status, body, response.headers.get("Retry-After"));
+  return body;
+}
+
+export const path = (strings, ...values) =>
+  strings.reduce((joined, part, index) => joined + part + (index < values.length ? encodeURIComponent(values[index]) : ""), "");
+
+export function formatTime(iso) {
+  if (!iso) return "";
+  const moment = new Date(iso);
+  const today = new Date().toDateString() === moment.toDateString();
+  return today ? moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
+    : moment.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+}
+
+/* A labelled list of facts, each value as text. */
+export function factList(facts) {
+  const list = node("dl", "facts");
+  facts.forEach(([term, value]) => list.append(node("dt", null, term), node("dd", null, value)));
+  return list;
+}

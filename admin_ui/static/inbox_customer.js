@@ -1,0 +1,89 @@
+/* The customer panel: who the customer is on every channel (verified identities marked), their attributes,
+ * VIP level and tags, their other conversations and tickets, and merge suggestions with merge and undo. */
+import { api, button, factList, formatTime, node, path } from "./inbox_core.js";
+
+export async function showCustomer(container, contactId, { openConversation, currentId }) {
+  container.replaceChildren(node("p", "muted", "Loading customer…"));
+  let contact;
+  try {
+    contact = await api(path`/api/v1/contacts/${contactId}`);
+  } catch (failure) {
+    container.replaceChildren(node("p", "error", failure.message));
+    return;
+  }
+  const refresh = () => showCustomer(container, contactId, { openConversation, currentId });
+  const heading = node("h3", "customer-name", contact.name || "Unnamed customer");
+  if (contact.vip_level > 0) heading.append(" ", node("span", "vip", `VIP ${contact.vip_level}`));
+  const parts = [heading, link("Customer page", path`/inbox/contacts/${contact.id}`)];
+  if (contact.tags.length) {
+    const tags = node("ul", "tags");
+    contact.tags.forEach((tag) => tags.append(node("li", "tag", tag)));
+    parts.push(tags);
+  }
+  const identities = node("ul", "identities");
+  contact.identities.forEach((identity) => {
+    const item = node("li", null, `${identity.kind}: ${identity.value}`);
+    item.append(" ", identity.verified ? node("span", "verified", "✓ verified") : node("span", "muted", "unverified"));
+    identities.append(item);
+  });
+  parts.push(section("Identities", identities));
+  const attributes = Object.entries(contact.attributes || {}).map(([key, value]) => [key, String(value)]);
+  if (contact.current_page) attributes.push(["Page", contact.current_page.url || ""]);
+  if (attributes.length) parts.push(section("Attributes", factList(attributes)));
+  const others = contact.conversations.items.filter((conversation) => conversation.id !== currentId);
+  if (others.length) {
+    const list = node("ul", "linked");
+    others.forEach((conversation) => {
+      const item = node("li");
+      item.append(button(`${conversation.status} · ${formatTime(conversation.last_message_at)}`,
+                         () => openConversation(conversation.id), "link"));
+      list.append(item);
+    });
+    parts.push(section("Other conversations", list));
+  }
+  if (contact.tickets.items.length) {
+    const list = node("ul", "linked");
+    contact.tickets.items.forEach((ticket) => {
+      const item = node("li");
+      item.append(link(ticket.subject, path`/inbox/tickets/${ticket.id}`), ` · ${ticket.status}`);
+      list.append(item);
+    });
+    parts.push(section("Tickets", list));
+  }
+  if (contact.merge_suggestions.length) {
+    const list = node("ul", "suggestions");
+    contact.merge_suggestions.forEach((suggestion) => list.append(mergeSuggestion(contact, suggestion, refresh)));
+    parts.push(section("Possibly the same customer", list));
+  }
+  container.replaceChildren(...parts);
+}
+
+function link(text, href) {
+  const anchor = node("a", null, text);
+  anchor.href = href;
+  return anchor;
+}
+
+function section(title, content) {
+  const element = node("section", "customer-section");
+  element.append(node("h4", null, title), content);
+  return element;
+}
+
+function mergeSuggestion(contact, suggestion, refresh) {
+  const item = node("li", null, `${suggestion.kind}: ${suggestion.value}`);
+  const status = node("span", "merge-status");
+  item.append(" ", button("Merge", async () => {
+    try {
+      const merged = await api(path`/api/v1/contacts/${contact.id}/merge`,
+                               { method: "POST", json: { contact_id: suggestion.candidate_id } });
+      status.replaceChildren(node("span", null, "Merged. "), button("Undo", async () => {
+        await api(path`/api/v1/contacts/merges/${merged.audit_id}/undo`, { method: "POST" });
+        refresh();
+      }));
+    } catch (failure) {
+      status.textContent = failure.message;
+    }
+  }), " ", status);
+  return item;
+}

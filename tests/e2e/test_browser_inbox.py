@@ -1,0 +1,147 @@
+"""The agent inbox in headless Chromium at desktop (1280×800) and phone (390×844) sizes: a new conversation
+appears live with its unread count (kept across a reload and shown in the tab title), the agent replies, assigns,
+labels, resolves it and opens a ticket, which the tickets list and the ticket's page show; a visitor's name and message holding markup render as text. Screenshots of the list and
+a conversation at both sizes go to artifacts/screenshots/ (CI artifacts)."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import wait_for
+from tests.e2e.test_browser_widget import (  # the widget's module skips when Chromium or Playwright is missing
+    DESKTOP,
+    PHONE,
+    UI_TIMEOUT_MS,
+    Browser,
+    Page,
+    RunningHub,
+    browser,  # noqa: F401 (a fixture)
+    expect,
+    hub_server,  # noqa: F401 (a fixture)
+    manual_routing,
+    new_page,
+)
+
+pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+XSS_NAME = '<img src=x onerror="window.pwned=1">Zoë'
+XSS_TEXT = "<script>window.pwned=1</script><b>where is my order?</b>"
+
+
+def signed_in(browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: dict) -> Page:  # noqa: F811
+    page = new_page(browser, console_errors, viewport=viewport)
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    return page
+
+
+def no_sideways_scroll(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
+        "the page scrolls sideways"
+    )
+
+
+@pytest.mark.parametrize("size", ["desktop", "phone"])
+def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and_resolves_it(
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,  # noqa: F811
+    size: str,
+) -> None:
+    console_errors: list[str] = []
+    viewport = DESKTOP if size == "desktop" else PHONE
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with manual_routing(hub_server):
+        page = signed_in(browser, hub_server, console_errors, viewport)
+        text = f"{XSS_TEXT} {uuid.uuid4().hex[:6]}"
+        posted = httpx.post(
+            f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+            json={"text": text, "client_id": uuid.uuid4().hex},
+        )
+        assert posted.status_code == 201, posted.text
+        row = page.locator(".conversation", has_text=text)
+        expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(row.locator(".unread-count")).to_have_text("1")
+        expect(row.locator(".channel")).to_have_text("webchat")
+        conversation = wait_for(lambda: hub_server.conversation_with(text), timeout=15)
+        renamed = hub_server.api.patch(
+            f"/api/v1/contacts/{conversation['contact_id']}", json={"name": XSS_NAME}
+        )
+        assert renamed.status_code == 200, renamed.text
+
+        page.reload()
+        row = page.locator(f'[data-conversation-id="{conversation["id"]}"]')
+        expect(row.locator(".customer")).to_have_text(XSS_NAME, timeout=UI_TIMEOUT_MS)
+        expect(row.locator(".preview")).to_have_text(text)
+        expect(row.locator(".unread-count")).to_have_text("1")
+        assert page.title().startswith("(1) ")
+        no_sideways_scroll(page)
+        page.screenshot(path=str(SCREENSHOTS / f"inbox-{size}.png"))
+
+        row.click()
+        expect(page.locator(".message-in .message-text")).to_have_text([text])
+        expect(row.locator(".unread-count")).to_have_count(0)
+        assert page.title() == "Inbox · Omnihub"
+        canned = hub_server.api.post(
+            "/api/v1/canned_responses", json={"short_code": f"on-it-{size}", "content": "We are on it."}
+        )
+        assert canned.status_code == 201, canned.text
+        page.locator("#reply-text").press_sequentially(f"/on-it-{size[:3]}")
+        expect(page.locator("#canned [role=option]")).to_have_count(1)
+        page.locator("#reply-text").press("Enter")
+        expect(page.locator("#reply-text")).to_have_value("We are on it.")
+        page.get_by_role("button", name="Reply", exact=True).click()
+        expect(page.locator(".message-out .delivery")).to_contain_text(["delivered"], timeout=UI_TIMEOUT_MS)
+        no_sideways_scroll(page)
+        page.screenshot(path=str(SCREENSHOTS / f"conversation-{size}.png"))
+
+        if size == "phone":
+            page.get_by_role("button", name="Customer").click()
+        expect(page.locator(".customer-name")).to_have_text(XSS_NAME)
+        page.get_by_role("button", name="Assign to me").click()
+        expect(page.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
+        page.get_by_label("Labels").fill("Refund, vip")
+        page.get_by_role("button", name="Save labels").click()
+        expect(page.locator("#facts")).to_contain_text("refund, vip", timeout=UI_TIMEOUT_MS)
+        subject = f"Refund ({size}) for {XSS_NAME}"
+        page.get_by_label("Ticket subject").fill(subject)
+        page.get_by_role("button", name="Open ticket").click()
+        expect(page.locator("#customer")).to_contain_text(subject, timeout=UI_TIMEOUT_MS)
+        no_sideways_scroll(page)
+        if size == "desktop":
+            page.locator("body").press("e")
+        else:
+            page.get_by_role("button", name="Resolve").click()
+        expect(page.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
+
+        page.get_by_role("link", name="Tickets").click()
+        ticket_row = page.locator(".records-table tr", has_text=subject)
+        expect(ticket_row).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        expect(page.locator(".records-table th")).to_contain_text(
+            ["Subject", "Status", "Priority", "Assignee", "SLA due"]
+        )
+        no_sideways_scroll(page)
+        page.screenshot(path=str(SCREENSHOTS / f"tickets-{size}.png"))
+        ticket_row.get_by_role("link").click()
+        expect(page.get_by_role("heading", name=subject)).to_be_visible()
+        page.get_by_label("Comment").fill("Refund approved by finance.")
+        page.get_by_role("button", name="Add comment").click()
+        expect(page.locator(".comments .message-note .message-text")).to_have_text(
+            ["Refund approved by finance."]
+        )
+        page.get_by_role("link", name="Open the conversation").click()
+        expect(page.locator(".message-in .message-text")).to_have_text([text], timeout=UI_TIMEOUT_MS)
+
+    stored = hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()
+    assert (stored["status"], stored["labels"]) == ("resolved", ["refund", "vip"])
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("img[src='x'], b, script:not([src])").count() == 0
+    assert console_errors == []
+    page.context.close()
