@@ -23,7 +23,7 @@ from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import contact_import, customers, events, journey
+from hub import contact_import, customers, events, journey, lifecycle
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
@@ -106,6 +106,8 @@ class ContactErased(msgspec.Struct):
     files: int
     identities: int
     tickets: int
+    conversations_closed: int
+    """Conversations that were still open: resolved without a word to the customer, out of the queue."""
     audit_id: str
 
 
@@ -480,7 +482,7 @@ class ContactController(Controller):
         attachment, raw deliveries and events about them. Conversations and emptied message rows stay as
         anonymous counts for reports. Irreversible; audited. The contact then answers 410 `contact_erased`."""
         contact = await load_contact(session, admin, contact_id)
-        erasure, audit = await erasure_of(
+        erased = await erasure_of(
             session,
             contact,
             now=hub.now(),
@@ -489,7 +491,8 @@ class ContactController(Controller):
             actor_id=admin.agent_id,
         )
         await session.commit()
-        return ContactErased(**asdict(erasure), audit_id=audit.id)
+        await lifecycle.announce(hub, admin.workspace_id, erased.published, erased.closed)
+        return ContactErased(**asdict(erased.erasure), audit_id=erased.audit.id)
 
     @get("/by_external_id/{external_id:str}", responses=error_responses(400, 401, 404))
     async def get_contact_by_external_id(
