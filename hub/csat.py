@@ -1,12 +1,13 @@
 """Customer satisfaction: once a conversation is resolved its customer may rate it, 1 to 5 with an optional
-comment, once. The rating is kept on the conversation (reports count it), recorded as `csat.submitted` in the
+comment, once per resolution: a conversation that reopened and was resolved again may be rated again (the new
+rating replaces the one given before the reopen, which rated a resolution that no longer stands). The rating is kept on the conversation (reports count it), recorded as `csat.submitted` in the
 outbox, and the customer's live connections are asked for it when the conversation is resolved."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import update
+from sqlalchemy import or_, update
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -19,7 +20,7 @@ from hub.runtime import Hub
 from hub.statuses import ConversationStatus
 from normalizer import IdentityRef
 
-__all__ = ["RATING_WINDOW", "pending_rating", "rate", "request_rating"]
+__all__ = ["RATING_WINDOW", "pending_rating", "rate", "rated_since_resolved", "request_rating"]
 
 RATING_WINDOW = timedelta(days=7)
 """How long after its resolution a conversation is still offered for rating when the customer comes back."""
@@ -42,6 +43,15 @@ def _customer_conversations(
     )
 
 
+def rated_since_resolved(conversation: Conversation) -> bool:
+    """Whether its last resolution was rated: a rating given before a reopen does not count for the next one."""
+    return (
+        conversation.csat_at is not None
+        and conversation.resolved_at is not None
+        and conversation.csat_at >= conversation.resolved_at
+    )
+
+
 async def pending_rating(hub: Hub, workspace_id: str, inbox_id: str, customer: IdentityRef) -> str | None:
     async with hub.database.session() as session:
         latest = (
@@ -54,8 +64,8 @@ async def pending_rating(hub: Hub, workspace_id: str, inbox_id: str, customer: I
     if (
         latest is None
         or latest.status != ConversationStatus.RESOLVED
-        or latest.csat_rating is not None
         or latest.resolved_at is None
+        or rated_since_resolved(latest)
         or latest.resolved_at < hub.now() - RATING_WINDOW
     ):
         return None
@@ -89,7 +99,13 @@ async def rate(
             )
         claimed = await session.execute(
             update(Conversation)
-            .where(col(Conversation.id) == conversation.id, col(Conversation.csat_rating).is_(None))
+            .where(
+                col(Conversation.id) == conversation.id,
+                or_(
+                    col(Conversation.csat_at).is_(None),
+                    col(Conversation.csat_at) < col(Conversation.resolved_at),
+                ),
+            )
             .values(csat_rating=rating, csat_comment=comment, csat_at=now)
         )
         if claimed.rowcount == 0:  # type: ignore[attr-defined]

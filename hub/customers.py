@@ -19,6 +19,7 @@ from hub.models import (
     Conversation,
     Identity,
     MergeSuggestion,
+    PageView,
     Ticket,
     row_values,
     utcnow,
@@ -370,7 +371,8 @@ async def merge_contacts(
     reason: str,
     actor_id: str | None = None,
 ) -> AuditEntry:
-    """Move identities, conversations and profile to `survivor`; `merged` stays as a tombstone pointing at it.
+    """Move identities, conversations, tickets, pages viewed and profile to `survivor`; `merged` stays as a
+    tombstone pointing at it.
 
     The audit entry keeps both contacts' profiles as they were, which is what `undo_merge` restores, and the
     `contact.merged` event goes to the outbox in the same transaction.
@@ -385,6 +387,12 @@ async def merge_contacts(
     )
     await session.execute(
         update(Ticket).where(col(Ticket.contact_id) == merged.id).values(contact_id=survivor.id)
+    )
+    page_view_ids = list(
+        (await session.exec(select(PageView.id).where(PageView.contact_id == merged.id))).all()
+    )
+    await session.execute(
+        update(PageView).where(col(PageView.id).in_(page_view_ids)).values(contact_id=survivor.id)
     )
     await _drop_suggestions_between(session, survivor.id, merged.id)
     now = utcnow()
@@ -405,6 +413,7 @@ async def merge_contacts(
             "identity_ids": plan.identity_ids,
             "conversation_ids": plan.conversation_ids,
             "ticket_ids": plan.ticket_ids,
+            "page_view_ids": page_view_ids,
             "dropped_attributes": plan.dropped_attributes,
             "before": before,
         },
@@ -552,7 +561,8 @@ async def undo_merge(
     (a tombstone keeps its own profile, so it has it back as it was).
 
     A conversation that arrived after the merge on one of the merged contact's identities goes back with that
-    identity; what came in on the survivor's own identities stays.
+    identity; what came in on the survivor's own identities stays. The pages the merged contact had viewed go
+    back with it (those the survivor's bounded trail has not dropped since); later pages stay.
     """
     details = audit.details
     if "merged_contact_id" not in details:
@@ -590,6 +600,13 @@ async def undo_merge(
                     select(Conversation.id).where(Conversation.contact_id == restored.id)
                 ),
             ),
+        )
+        .values(contact_id=restored.id)
+    )
+    await session.execute(
+        update(PageView)
+        .where(
+            col(PageView.id).in_(details.get("page_view_ids", [])), col(PageView.contact_id) == survivor.id
         )
         .values(contact_id=restored.id)
     )

@@ -4,8 +4,9 @@ What stays is what carries nobody's data: the contact row (marked `erased_at`, i
 of its conversations, the conversations (inbox, status, times) and the message rows emptied of their content
 (direction, sender type, status, times), so reports count them as before. Identities keep their rows, which
 conversations point to, with their values replaced by an anonymous one: the customer writing again is a new
-contact. The pages their browser reported go too. The contacts merged into it (tombstones that keep their own
-profiles) are erased with it.
+contact. The pages their browser reported and the comments of their ratings go too (the ratings stay, as
+counts). Their conversations still open are resolved by the system and leave the queue, without a word to the
+customer. The contacts merged into it (tombstones that keep their own profiles) are erased with it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import delete, func, literal, or_, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub import lifecycle
 from hub.models import (
     AuditEntry,
     Contact,
@@ -33,8 +35,9 @@ from hub.models import (
     TicketComment,
     WebhookDelivery,
 )
+from hub.views import WorkspaceEvent
 
-__all__ = ["ERASED", "ERASED_TEXT", "Erasure", "conversations_of", "erase_contact"]
+__all__ = ["ERASED", "ERASED_TEXT", "Erased", "Erasure", "conversations_of", "erase_contact"]
 
 ERASED = "contact.erased"
 ERASED_TEXT = "(erased)"
@@ -51,6 +54,19 @@ class Erasure:
     files: int
     identities: int
     tickets: int
+    conversations_closed: int
+    """Conversations that were still open, resolved by the erasure."""
+
+
+@dataclass(frozen=True, slots=True)
+class Erased:
+    """An erasure done in the caller's transaction: its counts, its audit entry, and the conversations it closed
+    with their events, which `lifecycle.announce` publishes once the transaction is committed."""
+
+    erasure: Erasure
+    audit: AuditEntry
+    closed: list[Conversation]
+    published: list[WorkspaceEvent]
 
 
 async def erase_contact(
@@ -61,13 +77,14 @@ async def erase_contact(
     file_id_of: Any,
     actor_type: str,
     actor_id: str | None,
-) -> tuple[Erasure, AuditEntry]:
+) -> Erased:
     """Erase `contact` and the contacts merged into it, in the caller's transaction.
 
     `file_id_of(url)` names the stored file an attachment URL points to (None for another URL).
     """
     workspace_id = contact.workspace_id
     contact_ids = await _with_tombstones(session, workspace_id, contact.id)
+    closing = await lifecycle.close_for_erasure(session, workspace_id, contact_ids, now)
     conversation_ids = list(
         (
             await session.exec(
@@ -85,6 +102,9 @@ async def erase_contact(
         )
     ).all()
     message_ids = [message_id for message_id, _ in messages]
+    await session.execute(
+        update(Conversation).where(col(Conversation.id).in_(conversation_ids)).values(csat_comment=None)
+    )
     file_ids = {
         file_id
         for _, attachments in messages
@@ -186,6 +206,7 @@ async def erase_contact(
         files=files.rowcount,  # type: ignore[attr-defined]
         identities=identities.rowcount,  # type: ignore[attr-defined]
         tickets=tickets.rowcount,  # type: ignore[attr-defined]
+        conversations_closed=len(closing.conversations),
     )
     audit = AuditEntry(
         workspace_id=workspace_id,
@@ -201,10 +222,12 @@ async def erase_contact(
             "files": erasure.files,
             "identities": erasure.identities,
             "tickets": erasure.tickets,
+            "conversations_closed": erasure.conversations_closed,
         },
     )
     session.add(audit)
-    return erasure, audit
+    published = closing.record(session)
+    return Erased(erasure, audit, closing.conversations, published)
 
 
 async def conversations_of(session: AsyncSession, contact: Contact) -> int:

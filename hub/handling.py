@@ -15,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.models import Conversation, HandlingSpan
 from hub.statuses import ConversationStatus
 
-__all__ = ["assignee_changing", "handed_over", "resolving"]
+__all__ = ["assignee_changing", "handed_over", "reopened", "resolving"]
 
 
 def _close_wait(conversation: Conversation, now: datetime) -> None:
@@ -70,3 +70,19 @@ async def resolving(session: AsyncSession, conversation: Conversation, now: date
         await _end_spans(session, conversation.id, now)
     elif conversation.status == ConversationStatus.QUEUED:
         _close_wait(conversation, now)
+
+
+def reopened(session: AsyncSession, conversation: Conversation, now: datetime) -> None:
+    """After a resolved conversation opened again: the agent it went back to handles it from now (a new span, so
+    the time it lay resolved is not counted), or it waits in the queue from now."""
+    if conversation.status == ConversationStatus.ASSIGNED and conversation.assignee_id is not None:
+        session.add(
+            HandlingSpan(
+                workspace_id=conversation.workspace_id,
+                conversation_id=conversation.id,
+                agent_id=conversation.assignee_id,
+                started_at=now,
+            )
+        )
+    elif conversation.status == ConversationStatus.QUEUED:
+        conversation.waiting_since = now

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from functools import partial
 
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors, assignment, csat, events, handling
 from hub.models import Conversation, Inbox
@@ -31,11 +32,13 @@ from routing.lifecycle import (
     conversation_transition,
 )
 from routing.lifecycle import ConversationStatus as Life
-from routing.transitions import AgentReplied, CustomerWrote, DomainEvent, SetOpen
+from routing.transitions import Actor, AgentReplied, CustomerWrote, DomainEvent, SetOpen
 
 __all__ = [
     "Recorder",
+    "announce",
     "change_status",
+    "close_for_erasure",
     "customer_wrote",
     "inbox_rules",
     "record_lifecycle_events",
@@ -138,13 +141,22 @@ def record_lifecycle_events(
     return recorded
 
 
+def reopened(
+    session: AsyncSession, conversation: Conversation, emitted: tuple[DomainEvent, ...], now: datetime
+) -> None:
+    """After a reopen (`emitted` names it): the agent it went back to is handling it again (handle time)."""
+    if any(event.name == "conversation.reopened" for event in emitted):
+        handling.reopened(session, conversation, now)
+
+
 def reopen_on_agent_reply(
-    record: Recorder, conversation: Conversation, now: datetime
+    session: AsyncSession, conversation: Conversation, now: datetime
 ) -> list[WorkspaceEvent]:
     """An agent's reply into a resolved conversation reopens it in the reply's transaction, so a reply is never
     sent while the conversation reads resolved."""
     applied = _apply(conversation, AgentReplied(), now, ConversationRules())
-    return record_lifecycle_events(record, conversation, applied.emitted)
+    reopened(session, conversation, applied.emitted, now)
+    return record_lifecycle_events(partial(events.record, session), conversation, applied.emitted)
 
 
 async def change_status(
@@ -169,9 +181,10 @@ async def change_status(
         if isinstance(event, Resolve):
             await handling.resolving(session, conversation, now)
         applied = _apply(conversation, event, now, ConversationRules())
+        reopened(session, conversation, applied.emitted, now)
         published = record_lifecycle_events(partial(events.record, session), conversation, applied.emitted)
         await session.commit()
-    await _announce(hub, workspace_id, published, [conversation])
+    await announce(hub, workspace_id, published, [conversation])
     if isinstance(event, Resolve):
         await csat.request_rating(hub, conversation)
     return conversation
@@ -206,13 +219,57 @@ async def wake_snoozed(hub: Hub) -> int:
             woken[conversation.workspace_id].append(conversation)
         await session.commit()
     for workspace_id, conversations in sorted(woken.items()):
-        await _announce(hub, workspace_id, published[workspace_id], conversations)
+        await announce(hub, workspace_id, published[workspace_id], conversations)
     if due:
         log.info("lifecycle.woken count=%d", len(due))
     return len(due)
 
 
-async def _announce(
+@dataclass(frozen=True, slots=True)
+class Closed:
+    """Conversations resolved in the caller's transaction, with the lifecycle events each emitted."""
+
+    conversations: list[Conversation]
+    emitted: list[tuple[DomainEvent, ...]]
+
+    def record(self, session: AsyncSession) -> list[WorkspaceEvent]:
+        """Record the events in the outbox of the caller's transaction."""
+        record = partial(events.record, session)
+        return [
+            event
+            for conversation, emitted in zip(self.conversations, self.emitted, strict=True)
+            for event in record_lifecycle_events(record, conversation, emitted)
+        ]
+
+
+async def close_for_erasure(
+    session: AsyncSession, workspace_id: str, contact_ids: list[str], now: datetime
+) -> Closed:
+    """Resolve the contacts' conversations that are not resolved yet, by the system: they leave the queue and their
+    agents' seats, and nobody writes to the customer (no rating asked, no bot, no message). Under the routing lock,
+    so a routing pass does not assign one while it closes."""
+    await assignment.lock_routing(session, workspace_id)
+    open_rows = list(
+        (
+            await session.exec(
+                select(Conversation)
+                .where(
+                    Conversation.workspace_id == workspace_id,
+                    col(Conversation.contact_id).in_(contact_ids),
+                    col(Conversation.status) != ConversationStatus.RESOLVED,
+                )
+                .with_for_update()
+            )
+        ).all()
+    )
+    emitted = []
+    for conversation in open_rows:
+        await handling.resolving(session, conversation, now)
+        emitted.append(_apply(conversation, Resolve(by=Actor.SYSTEM), now, ConversationRules()).emitted)
+    return Closed(open_rows, emitted)
+
+
+async def announce(
     hub: Hub, workspace_id: str, published: list[WorkspaceEvent], changed: list[Conversation]
 ) -> None:
     """Publish after the commit; serve the queue when a seat freed (resolved) or a conversation waits (queued)."""

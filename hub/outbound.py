@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from functools import partial
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
@@ -76,9 +75,7 @@ async def create_message(
         by_agent = direction == "out" and sender_type == SenderType.AGENT
         if direction == "out" and sender_type == SenderType.BOT:
             row.bot_replied = True
-        reopened = (
-            lifecycle.reopen_on_agent_reply(partial(events.record, session), row, now) if by_agent else []
-        )
+        reopened = lifecycle.reopen_on_agent_reply(session, row, now) if by_agent else []
         ticket_events = await tickets.agent_replied(session, row, now) if by_agent else []
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         session.add(message)

@@ -272,6 +272,9 @@ class ConversationDetail(ConversationView):
     """The inbox's channel kind."""
     identity: IdentityView
     reply_window: ReplyWindowView
+    recent_pages: list[PageViewView]
+    """The pages the conversation's contact viewed, newest (the one they are on now) first: the contact as it is
+    now, so a merge brings the other contact's pages and an erasure leaves none."""
 
 
 class CannedResponseView(msgspec.Struct):

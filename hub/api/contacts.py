@@ -23,7 +23,7 @@ from sqlalchemy import String, and_, cast, func, or_, union
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import contact_import, customers, events, journey
+from hub import contact_import, customers, events, journey, lifecycle
 from hub.api.conversations import decode_cursor, encode_cursor
 from hub.api.paging import id_page
 from hub.auth import Caller
@@ -109,6 +109,8 @@ class ContactErased(msgspec.Struct):
     files: int
     identities: int
     tickets: int
+    conversations_closed: int
+    """Conversations that were still open: resolved without a word to the customer, out of the queue."""
     audit_id: str
 
 
@@ -198,7 +200,7 @@ async def _identities(session: AsyncSession, contact_ids: list[str]) -> dict[str
 
 
 async def _erased(hub: Hub, admin: Caller, session: AsyncSession, contact: Contact) -> ContactErased:
-    erasure, audit = await erasure_of(
+    erased = await erasure_of(
         session,
         contact,
         now=hub.now(),
@@ -207,7 +209,8 @@ async def _erased(hub: Hub, admin: Caller, session: AsyncSession, contact: Conta
         actor_id=admin.agent_id,
     )
     await session.commit()
-    return ContactErased(**asdict(erasure), audit_id=audit.id)
+    await lifecycle.announce(hub, admin.workspace_id, erased.published, erased.closed)
+    return ContactErased(**asdict(erased.erasure), audit_id=erased.audit.id)
 
 
 def _summary(contact: Contact, identities: list[ContactIdentityView]) -> ContactSummary:

@@ -15,7 +15,7 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import actors, assignment, events, labels, lifecycle
+from hub import actors, assignment, events, journey, labels, lifecycle
 from hub.api.dependencies import load_conversation
 from hub.api.labels import LabelQuery, label_or_400
 from hub.api.teams import workspace_team
@@ -24,7 +24,7 @@ from hub.conversation_summaries import conversation_summaries
 from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
 from hub.ids import looks_like_id
-from hub.models import Agent, Conversation, Identity, Inbox
+from hub.models import Agent, Contact, Conversation, Identity, Inbox
 from hub.reply_windows import reply_window
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus
@@ -149,8 +149,9 @@ class ConversationController(Controller):
         session: NamedDependency[AsyncSession],
         conversation_id: IdPath,
     ) -> ConversationDetail:
-        """The conversation with its channel, the customer's identity on it, the window replies may be sent in, and
-        the conversation the customer started after this one was resolved (`next_conversation_id`), if any."""
+        """The conversation with its channel, the customer's identity on it, the window replies may be sent in, the
+        pages the customer viewed (`recent_pages`), and the conversation the customer started after this one was
+        resolved (`next_conversation_id`), if any."""
         conversation = await load_conversation(session, caller, conversation_id)
         inbox = await session.get_one(Inbox, conversation.inbox_id)
         identity = await session.get_one(Identity, conversation.identity_id)
@@ -172,6 +173,9 @@ class ConversationController(Controller):
             channel=inbox.kind,
             identity=IdentityView(kind=identity.kind, value=identity.value, scope=identity.scope),
             reply_window=ReplyWindowView(ends_at=window.ends_at, replies_remaining=window.replies_remaining),
+            recent_pages=await journey.recent_pages(
+                session, await session.get_one(Contact, conversation.contact_id)
+            ),
         )
 
     @post(

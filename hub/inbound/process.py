@@ -267,6 +267,9 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
             )
             for (item, contact_id), identity in zip(resolved, identities, strict=True)
         ]
+        for thread in threads:
+            if isinstance(thread.conversation, Conversation):
+                lifecycle.reopened(session, thread.conversation, thread.lifecycle, now)
         await _let_the_bot_take(session, threads, now)
         message_rows = [
             _received(thread, now, hub.connector_for(thread.pending.inbox).capabilities) for thread in threads

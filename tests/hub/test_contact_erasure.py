@@ -103,3 +103,38 @@ def test_erasing_an_unknown_contact_is_404(client, demo) -> None:
     answer = api(client, demo, "POST", "/contacts/00000000-0000-7000-8000-000000000000/erase")
     assert answer.status_code == 404
     assert_error_shape(answer)
+
+
+def test_erasing_closes_open_conversations_silently_and_erases_rating_comments(client, demo) -> None:
+    widget = inbox_of(demo, "webchat")["widget_token"]
+    token, conversation = visit(client, demo, widget, "I am Li Wei")
+    conversation_id = conversation["id"]
+    assert api(client, demo, "POST", f"/conversations/{conversation_id}/resolve").status_code == 200
+    rated = client.post(
+        f"/widget/{widget}/csat",
+        json={"conversation_id": conversation_id, "rating": 2, "comment": "Li Wei, 138 0013 8000"},
+        headers=bearer(token),
+    )
+    assert rated.status_code == 201, rated.text
+    client.post(
+        f"/widget/{widget}/messages", json={"text": "still waiting", "client_id": "c2"}, headers=bearer(token)
+    )
+    wait_for(
+        lambda: api(client, demo, "GET", f"/conversations/{conversation_id}").json()["status"] == "queued"
+    )
+    assert conversation_id in queued(client, demo)
+    written = len(messages(client, demo, conversation_id))
+
+    erased = api(client, demo, "POST", f"/contacts/{conversation['contact_id']}/erase")
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["conversations_closed"] == 1
+
+    closed = api(client, demo, "GET", f"/conversations/{conversation_id}").json()
+    assert closed["status"] == "resolved" and closed["resolved_at"]
+    assert closed["csat"]["rating"] == 2 and closed["csat"]["comment"] is None
+    assert conversation_id not in queued(client, demo)
+    assert len(messages(client, demo, conversation_id)) == written, "nothing is said to the customer"
+
+
+def queued(client, demo) -> list[str]:
+    return [entry["conversation"]["id"] for entry in api(client, demo, "GET", "/queue").json()]

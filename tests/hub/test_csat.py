@@ -123,3 +123,23 @@ def test_the_widget_is_asked_for_a_rating_live_when_it_comes_back_and_when_it_po
         assert "rating_due" not in socket.receive_json()
     polled = client.get(f"/widget/{desk['inbox']['widget_token']}/messages", headers=bearer(visitor.token))
     assert polled.json()["rating_due"] is None
+
+
+def test_a_reopened_conversation_may_be_rated_again_once_resolved_again(client, desk, settings):  # noqa: F811
+    visitor, conversation_id = chat(client, desk)
+    resolve(client, desk, conversation_id)
+    assert rate(client, desk, visitor, {"conversation_id": conversation_id, "rating": 5}).status_code == 201
+
+    visitor.say("Sorry, the parcel is still not here")
+    wait_for(lambda: conversation(client, desk, conversation_id)["status"] != "resolved")
+    early = rate(client, desk, visitor, {"conversation_id": conversation_id, "rating": 3})
+    assert early.status_code == 409 and early.json()["code"] == "conversation_not_resolved"
+
+    resolve(client, desk, conversation_id)
+    again = rate(client, desk, visitor, {"conversation_id": conversation_id, "rating": 2, "comment": "slow"})
+    assert again.status_code == 201, again.text
+    csat = conversation(client, desk, conversation_id)["csat"]
+    assert (csat["rating"], csat["comment"]) == (2, "slow")
+    twice = rate(client, desk, visitor, {"conversation_id": conversation_id, "rating": 1})
+    assert twice.status_code == 409 and twice.json()["code"] == "already_rated"
+    assert [event["conversation"]["csat"]["rating"] for event in outbox(settings, "csat.submitted")] == [5, 2]

@@ -114,3 +114,51 @@ def test_a_bad_page_frame_is_refused_and_the_socket_stays(client, demo) -> None:
             assert refused["type"] == "error" and refused["code"] == "invalid_page", refused
         visitor.send_json({"type": "message", "text": "still here", "client_id": "c1"})
         assert visitor.receive_json()["type"] == "ack"
+
+
+def browse(client: TestClient, widget: str, token: str, paths: list[str]) -> None:
+    with client.websocket_connect(f"/widget/{widget}/ws") as visitor:
+        visitor.send_json({"visitor_token": token})
+        assert visitor.receive_json()["type"] == "ready"
+        for path in paths:
+            visitor.send_json({**PAGE, "url": f"https://shop.example.com{path}", "title": path})
+        visitor.send_json({"type": "message", "text": "looking around", "client_id": f"c-{paths[0]}"})
+        assert visitor.receive_json()["type"] == "ack"
+
+
+def pages_of(client: TestClient, demo: dict[str, Any], conversation_id: str) -> list[str]:
+    view = api(client, demo, "GET", f"/conversations/{conversation_id}").json()
+    return [page["title"] for page in view["recent_pages"]]
+
+
+def test_the_conversation_shows_its_contacts_pages_which_a_merge_moves_and_its_undo_gives_back(
+    client, demo
+) -> None:
+    from tests.hub.test_contacts import visit
+
+    widget = inbox_of(demo, "webchat")["widget_token"]
+    token_a, first = visit(client, demo, widget, "hello from one tab")
+    token_b, second = visit(client, demo, widget, "hello from another browser")
+    browse(client, widget, token_a, ["/a1", "/a2"])
+    browse(client, widget, token_b, ["/b1"])
+    assert wait_for(lambda: pages_of(client, demo, first["id"]) == ["/a2", "/a1"])
+    assert wait_for(lambda: pages_of(client, demo, second["id"]) == ["/b1"])
+
+    merged = api(
+        client,
+        demo,
+        "POST",
+        f"/contacts/{first['contact_id']}/merge",
+        json={"contact_id": second["contact_id"]},
+    )
+    assert merged.status_code == 200, merged.text
+    for conversation in (first, second):
+        assert sorted(pages_of(client, demo, conversation["id"])) == ["/a1", "/a2", "/b1"]
+
+    undone = api(client, demo, "POST", f"/contacts/merges/{merged.json()['audit_id']}/undo")
+    assert undone.status_code == 200, undone.text
+    assert pages_of(client, demo, first["id"]) == ["/a2", "/a1"]
+    assert pages_of(client, demo, second["id"]) == ["/b1"]
+
+    assert api(client, demo, "POST", f"/contacts/{first['contact_id']}/erase").status_code == 200
+    assert pages_of(client, demo, first["id"]) == []
