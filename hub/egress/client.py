@@ -23,6 +23,9 @@ from hub.egress.policy import EgressPolicy
 __all__ = ["DeadlineExceeded", "ResponseTooLarge", "guarded_client"]
 
 PER_OPERATION_TIMEOUT = httpx.Timeout(15.0)
+MAX_CONNECTIONS = 100
+"""Connections one client holds at once; each may stay open between requests (closing the ones over a smaller
+keep-alive cap after every burst made the next burst connect, resolve and be judged again)."""
 MAX_REDIRECTS = 3
 """Each hop is judged and has a deadline of its own, so a fetch lasts at most (MAX_REDIRECTS + 1) deadlines."""
 
@@ -160,12 +163,12 @@ class _BoundedStream(httpx.AsyncByteStream):
 
 
 class _GuardedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, policy: EgressPolicy) -> None:
+    def __init__(self, policy: EgressPolicy, max_connections: int) -> None:
         self._policy = policy
         self._pool = httpcore.AsyncConnectionPool(
             ssl_context=httpx.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
             network_backend=_GuardedNetworkBackend(policy),
         )
@@ -203,10 +206,15 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-def guarded_client(policy: EgressPolicy) -> httpx.AsyncClient:
-    """The one client the hub fetches with for users; give it to every feature that makes outgoing requests."""
+def guarded_client(policy: EgressPolicy, max_connections: int = MAX_CONNECTIONS) -> httpx.AsyncClient:
+    """The one client the hub fetches with for users; give it to every feature that makes outgoing requests.
+
+    A feature sending bursts to one destination may hold a client of its own sized to its concurrency: httpcore's
+    pool looks at every pooled connection on each request, so a small pool per burst costs less than a large
+    shared one.
+    """
     return httpx.AsyncClient(
-        transport=_GuardedTransport(policy),
+        transport=_GuardedTransport(policy, max_connections),
         timeout=PER_OPERATION_TIMEOUT,
         max_redirects=MAX_REDIRECTS,
         trust_env=False,
