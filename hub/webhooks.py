@@ -30,6 +30,7 @@ from sqlmodel import col, select
 
 from connectors.base import DestinationRefused
 from hub.bot_engines import STANDARD_WEBHOOKS_KEY_PREFIX, signing_key
+from hub.egress import guarded_client
 from hub.events import AnyWorkspaceEvent
 from hub.ids import new_id
 from hub.jobs import retry_delay
@@ -210,7 +211,15 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
     per waiting delivery (and its retries take no time from the hub's other work). Rows are claimed by a
     conditional UPDATE, so jobs of one subscription running at once share its deliveries; a retry job finding
     nothing due asks for no further retry, so the jobs of a failing receiver collapse into one chain.
+
+    The job sends over a keep-alive client of its own, through the egress policy, holding as many connections as
+    it has requests in flight: every batch after the first reuses them, and no job waits on another's pool.
     """
+    async with guarded_client(hub.egress, CONCURRENT_POSTS) as http:
+        return await _deliver_batches(hub, http, subscription_id)
+
+
+async def _deliver_batches(hub: Hub, http: httpx.AsyncClient, subscription_id: str) -> timedelta | None:
     retry_at: datetime | None = None
     while True:
         now = hub.now()
@@ -222,7 +231,7 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
             await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
             continue
         probe = claimed[0]
-        first = (await _post_all(hub, subscription, [probe], now))[0]
+        first = (await _post_all(hub, http, subscription, [probe], now))[0]
         if not _accepted(first):
             status, due = _after_failure(hub, probe)
             await _record(hub, [(probe, status, first, due)])
@@ -234,7 +243,7 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
                 continue
             retry_at = due if retry_at is None else min(retry_at, due)
             break
-        attempts = [first, *await _post_all(hub, subscription, claimed[1:], now)]
+        attempts = [first, *await _post_all(hub, http, subscription, claimed[1:], now)]
         outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]] = []
         given_up: tuple[WebhookDelivery, WebhookAttemptView] | None = None
         for delivery, attempt in zip(claimed, attempts, strict=True):
@@ -329,21 +338,25 @@ async def _claim_due(
 
 
 async def _post_all(
-    hub: Hub, subscription: WebhookSubscription, deliveries: list[WebhookDelivery], now: datetime
+    hub: Hub,
+    http: httpx.AsyncClient,
+    subscription: WebhookSubscription,
+    deliveries: list[WebhookDelivery],
+    now: datetime,
 ) -> list[WebhookAttemptView]:
-    """One attempt of each delivery, at most CONCURRENT_POSTS in flight, over the shared keep-alive client."""
+    """One attempt of each delivery, at most CONCURRENT_POSTS in flight, over the job's keep-alive client."""
     gate = asyncio.Semaphore(CONCURRENT_POSTS)
     keys = _signing_keys(hub, subscription, now)
 
     async def one(delivery: WebhookDelivery) -> WebhookAttemptView:
         async with gate:
-            return await _post(hub, subscription.url, keys, delivery, now)
+            return await _post(hub, http, subscription.url, keys, delivery, now)
 
     return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
 
 
 async def _post(
-    hub: Hub, url: str, keys: list[bytes], delivery: WebhookDelivery, now: datetime
+    hub: Hub, http: httpx.AsyncClient, url: str, keys: list[bytes], delivery: WebhookDelivery, now: datetime
 ) -> WebhookAttemptView:
     """One signed POST, judged by the egress policy again (the name may resolve elsewhere now)."""
     body = delivery.body.encode()
@@ -360,7 +373,7 @@ async def _post(
     try:
         hub.egress.judge_url(url)
         async with asyncio.timeout(hub.settings.webhook_timeout_seconds):
-            async with hub.http.stream("POST", url, content=body, headers=headers) as response:
+            async with http.stream("POST", url, content=body, headers=headers) as response:
                 excerpt = b""
                 async for chunk in response.aiter_bytes():
                     excerpt += chunk

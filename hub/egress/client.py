@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import socket
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Iterable
 from ipaddress import ip_address
 
 import httpcore
 import httpx
+from httpcore._utils import is_socket_readable
 
 from connectors.base import DestinationRefused, PermanentSendError
 from hub.egress.addresses import literal_addresses, refused_category
@@ -23,6 +27,9 @@ from hub.egress.policy import EgressPolicy
 __all__ = ["DeadlineExceeded", "ResponseTooLarge", "guarded_client"]
 
 PER_OPERATION_TIMEOUT = httpx.Timeout(15.0)
+MAX_CONNECTIONS = 100
+"""Connections one client holds at once; each may stay open between requests (closing the ones over a smaller
+keep-alive cap after every burst made the next burst connect, resolve and be judged again)."""
 MAX_REDIRECTS = 3
 """Each hop is judged and has a deadline of its own, so a fetch lasts at most (MAX_REDIRECTS + 1) deadlines."""
 
@@ -86,7 +93,9 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         )
         for address in allowed:
             try:
-                return await self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
+                return _SocketStream(
+                    await self._sockets.connect_tcp(address, port, timeout, local_address, socket_options)
+                )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as error:
                 failure = error
         raise failure
@@ -108,6 +117,43 @@ class _GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 
     async def sleep(self, seconds: float) -> None:
         await self._sockets.sleep(seconds)
+
+
+class _SocketStream(httpcore.AsyncNetworkStream):
+    """httpcore's stream, answering "has the server closed or spoken?" from the socket found once.
+
+    httpcore asks that of every pooled connection on each request; anyio answers by building all of the socket's
+    attributes (a `getpeername` call among them) every time, which was most of a webhook burst's CPU.
+    """
+
+    def __init__(self, stream: httpcore.AsyncNetworkStream) -> None:
+        self._stream = stream
+        self._socket: socket.socket | None = stream.get_extra_info("socket")
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return await self._stream.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        await self._stream.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+    async def start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
+        return _SocketStream(await self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def get_extra_info(self, info: str) -> object:
+        if info == "is_readable":
+            return is_socket_readable(self._socket)
+        return self._stream.get_extra_info(info)
+
+
+@functools.cache
+def _ssl_context() -> ssl.SSLContext:
+    """Loading the certificate authorities takes milliseconds, so every client of the process shares one context."""
+    return httpx.create_ssl_context()
 
 
 class _Limits:
@@ -160,12 +206,12 @@ class _BoundedStream(httpx.AsyncByteStream):
 
 
 class _GuardedTransport(httpx.AsyncBaseTransport):
-    def __init__(self, policy: EgressPolicy) -> None:
+    def __init__(self, policy: EgressPolicy, max_connections: int) -> None:
         self._policy = policy
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=httpx.create_ssl_context(),
-            max_connections=100,
-            max_keepalive_connections=20,
+            ssl_context=_ssl_context(),
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
             keepalive_expiry=5.0,
             network_backend=_GuardedNetworkBackend(policy),
         )
@@ -203,10 +249,15 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
         await self._pool.aclose()
 
 
-def guarded_client(policy: EgressPolicy) -> httpx.AsyncClient:
-    """The one client the hub fetches with for users; give it to every feature that makes outgoing requests."""
+def guarded_client(policy: EgressPolicy, max_connections: int = MAX_CONNECTIONS) -> httpx.AsyncClient:
+    """The one client the hub fetches with for users; give it to every feature that makes outgoing requests.
+
+    A feature sending bursts to one destination may hold a client of its own sized to its concurrency: httpcore's
+    pool looks at every pooled connection on each request, so a small pool per burst costs less than a large
+    shared one.
+    """
     return httpx.AsyncClient(
-        transport=_GuardedTransport(policy),
+        transport=_GuardedTransport(policy, max_connections),
         timeout=PER_OPERATION_TIMEOUT,
         max_redirects=MAX_REDIRECTS,
         trust_env=False,

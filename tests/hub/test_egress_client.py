@@ -7,6 +7,7 @@ for a public server. Host names are answered by `Dns`, the resolver the hub lets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from ipaddress import ip_network
 from pathlib import Path
@@ -191,3 +192,71 @@ def test_the_hub_and_the_connectors_build_no_http_client_but_the_guarded_one():
     ]
     contract_kit = "connectors/testing.py"  # its client only ever meets respx, in connectors' own tests
     assert sorted(builders) == [contract_kit, "hub/egress/client.py"]
+
+
+class KeepAliveServer:
+    """An HTTP/1.1 server on loopback that keeps connections open, counts those it was asked to open and the most
+    requests it held at once. Each answer waits until `together` requests are in flight (or `patience` seconds
+    passed), so the requests a client can send side by side are all held at once.
+    """
+
+    def __init__(self, together: int, patience: float = 5.0) -> None:
+        self._together = together
+        self._patience = patience
+        self._gathered = asyncio.Event()
+        self.connections = 0
+        self.answered = 0
+        self.in_flight = 0
+        self.most_in_flight = 0
+        self.url = ""
+
+    async def __aenter__(self) -> KeepAliveServer:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.url = f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/"
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            while await reader.readuntil(b"\r\n\r\n"):
+                self.in_flight += 1
+                self.most_in_flight = max(self.most_in_flight, self.in_flight)
+                if self.in_flight >= self._together:
+                    self._gathered.set()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._gathered.wait(), self._patience)
+                self.in_flight -= 1
+                self.answered += 1
+                if not self.in_flight:
+                    self._gathered.clear()
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            writer.close()
+
+
+async def test_every_connection_of_a_burst_is_kept_and_the_next_burst_runs_as_wide():
+    policy = EgressPolicy(allowed_networks=(ip_network("127.0.0.0/8"),))
+    async with KeepAliveServer(together=40) as server, guarded_client(policy) as client:
+        for _burst in range(3):
+            server.most_in_flight = 0
+            answers = await asyncio.gather(*(client.get(server.url) for _ in range(40)))
+            assert {answer.status_code for answer in answers} == {200}
+            assert server.most_in_flight == 40
+    assert server.answered == 120 and server.connections == 40
+
+
+async def test_a_client_sized_for_a_burst_queues_requests_on_its_connections_and_still_judges_them():
+    async with KeepAliveServer(together=4) as server:
+        allowed = EgressPolicy(allowed_networks=(ip_network("127.0.0.0/8"),))
+        async with guarded_client(allowed, max_connections=4) as client:
+            answers = await asyncio.gather(*(client.get(server.url) for _ in range(20)))
+        assert {answer.status_code for answer in answers} == {200}
+        assert server.answered == 20 and server.connections == 4 and server.most_in_flight == 4
+        async with guarded_client(EgressPolicy(), max_connections=4) as client:
+            with pytest.raises(DestinationRefused):
+                await client.get(server.url)
+        assert server.answered == 20 and server.connections == 4

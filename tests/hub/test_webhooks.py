@@ -7,17 +7,20 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from litestar.testing import TestClient
 from sqlmodel import select
 
+from hub import webhooks
 from hub.app import create_app
-from hub.models import AuditEntry, WebhookSubscription
+from hub.models import AuditEntry, WebhookDelivery, WebhookSubscription
 from hub.settings import Settings
 from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
 from tests.hub.test_bot_conversations import Visitor
+from tests.hub.test_egress_client import KeepAliveServer
 from tests.hub.test_knowledge_base_api import other_token  # noqa: F401
 from tests.hub.webhook_receiver import Receiver, standard_webhooks_valid
 from tests.hub.workspaces import other_admin_token  # noqa: F401
@@ -311,3 +314,54 @@ def test_webhooks_are_for_admins_of_their_own_workspace(client, demo, other_toke
         assert not_admin.status_code == 403 and not_admin.json()["code"] == "admin_only"
     assert client.get("/api/v1/webhooks", headers=bearer(other_admin_token)).json()["items"] == []
     assert client.get(base, headers=bearer(token)).json()["url"] == "https://crm.example.com/a"
+
+
+def test_a_job_sends_its_batches_over_no_more_connections_than_it_has_requests_in_flight(
+    hooked_settings, demo
+):
+    """Each batch after the first reuses the job's kept-alive connections instead of opening new ones."""
+    count = webhooks.DELIVERY_BATCH * 2 + 50
+    secret = webhooks.new_secret()
+
+    async def deliver(hub) -> tuple[KeepAliveServer, list[WebhookDelivery]]:
+        async with KeepAliveServer(together=webhooks.CONCURRENT_POSTS, patience=0.5) as server:
+            async with hub.database.session() as session:
+                subscription = WebhookSubscription(
+                    workspace_id=demo["workspace_id"],
+                    url=f"{server.url}crm",
+                    events=["message.created"],
+                    secret=hub.box.encrypt(secret),
+                    last_sequence=count,
+                )
+                session.add(subscription)
+                await session.flush()
+                for sequence in range(1, count + 1):
+                    session.add(
+                        WebhookDelivery(
+                            workspace_id=demo["workspace_id"],
+                            subscription_id=subscription.id,
+                            event_id=f"event-{sequence}",
+                            event_type="message.created",
+                            sequence=sequence,
+                            body=f'{{"sequence": {sequence}}}',
+                            next_attempt_at=hub.now(),
+                            give_up_at=hub.now() + timedelta(hours=1),
+                        )
+                    )
+                await session.commit()
+            assert await webhooks.deliver_due(hub, subscription.id) is None
+        async with hub.database.session() as session:
+            rows = (
+                await session.exec(
+                    select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+                )
+            ).all()
+        return server, list(rows)
+
+    server, rows = run(deliver, hooked_settings)
+    assert server.answered == count
+    assert all(row.status == "delivered" and row.attempts == 1 for row in rows) and len(rows) == count
+    assert server.connections < 2 * webhooks.CONCURRENT_POSTS, (
+        "the batches reuse the job's connections (one idle past the keep-alive expiry on a busy machine may be "
+        "reopened; a pool keeping fewer alive than it has in flight reopens a dozen every batch)"
+    )
