@@ -18,6 +18,7 @@ from litestar.params import FromPath
 from litestar.response import File, Redirect
 from sqlmodel import col, select
 
+from admin_ui.i18n import THEME_COOKIE, chosen_theme
 from hub.auth import SESSION_COOKIE
 from hub.models import Inbox
 
@@ -37,10 +38,6 @@ STATIC_CONTENT_TYPES = {
 STATIC_FILES = {
     path.name: path for path in STATIC_DIR.iterdir() if path.is_file() and path.suffix in STATIC_CONTENT_TYPES
 }
-
-# The agent's choice of light or dark, shared with the admin pages; without it the system's setting applies.
-THEME_COOKIE = "omnihub_theme"
-THEMES = ("light", "dark")
 
 templates = Environment(loader=FileSystemLoader(PACKAGE_DIR / "templates"), autoescape=True)
 
@@ -108,12 +105,11 @@ async def inbox_page(request: Request) -> Response:
     conversation, ticket list, ticket or customer its address names (the API decides whether the agent may see
     it). Whether the browser holds a session cookie tells the script to ask for the session instead of showing
     the sign-in form."""
-    theme = request.cookies.get(THEME_COOKIE)
     return render_page(
         request,
         "inbox.html",
         has_session_cookie=SESSION_COOKIE in request.cookies,
-        theme=theme if theme in THEMES else None,
+        theme=chosen_theme(request.cookies.get(THEME_COOKIE)),
     )
 
 
