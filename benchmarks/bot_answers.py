@@ -3,6 +3,7 @@
 
     .venv/bin/python -m benchmarks.bot_answers          # measure and record in RESULTS.md
     .venv/bin/python -m benchmarks.bot_answers --tune   # fit the confidence model and thresholds on the tuning part
+    .venv/bin/python -m benchmarks.bot_answers --cross-validate-seeds 7 11 13   # judge an engine change, tuning part only
 
 Accuracy is reported separately for the tuning part (the confidence model and thresholds were fitted
 on it; also 5-fold cross-validated on it, the estimate to choose engine changes by) and the two held-out parts (never used to choose anything), on the FAQ alone (68 articles) and
@@ -66,6 +67,13 @@ def main() -> None:
         action="store_true",
         help="fit the confidence model and search thresholds on the tuning part, and print them",
     )
+    parser.add_argument(
+        "--cross-validate-seeds",
+        type=int,
+        nargs="+",
+        metavar="SEED",
+        help="cross-validate on the tuning part with folds shuffled by each seed, print the figures and their mean",
+    )
     parser.add_argument("--runs", type=int, default=5, help="latency runs over every test question")
     parser.add_argument("--core", type=int, default=0, help="the CPU core to run on")
     options = parser.parse_args()
@@ -81,10 +89,10 @@ def main() -> None:
         thresholds, result = tune_thresholds(
             BotIndex.build(faq, synonyms, confidence_model=model).ranked, parts["tuning"]
         )
-        print(
-            f"{model}\n{thresholds}\non the tuning part: top-1 {result.top1:.1%}, answered right {result.answered_right:.1%}, "
-            f"answered wrong {result.answered_wrong:.1%}, correct abstains {result.correct_abstain:.1%}"
-        )
+        print(f"{model}\n{thresholds}\non the tuning part: {_figures(result)}")
+        return
+    if options.cross_validate_seeds:
+        _print_cross_validations(faq, synonyms, parts["tuning"], options.cross_validate_seeds)
         return
     catalogue = faq + padding_articles(CATALOGUE_SIZE - len(faq))
     catalogue_index = BotIndex.build(catalogue, synonyms)
@@ -117,6 +125,30 @@ def main() -> None:
     )
     print(body)
     record_section("bot_answers", "Bot answers: accuracy, latency and index build", machine, body)
+
+
+def _print_cross_validations(
+    faq: list[Article], synonyms: list[list[str]], tuning: Questions, seeds: list[int]
+) -> None:
+    """The tuning part's cross-validated figures for each fold shuffle, and their mean: one shuffle alone
+    is too noisy to choose an engine change by."""
+    results = [cross_validate(faq, synonyms, tuning, seed=seed) for seed in seeds]
+    for seed, result in zip(seeds, results, strict=True):
+        print(f"seed {seed}: {_figures(result)}")
+    mean = Score(
+        *(sum(getattr(result, name) for result in results) / len(results) for name in _RATES), 0.0, 0.0, []
+    )
+    print(f"mean: {_figures(mean)}")
+
+
+_RATES = ("top1", "answered_right", "answered_wrong", "suggested_right", "correct_abstain")
+
+
+def _figures(result: Score) -> str:
+    return (
+        f"top-1 {result.top1:.1%}, answered right {result.answered_right:.1%}, "
+        f"answered wrong {result.answered_wrong:.1%}, correct abstains {result.correct_abstain:.1%}"
+    )
 
 
 def _first_question_ms() -> float:

@@ -80,6 +80,16 @@ def test_cross_validation_scores_every_tuning_question_once_on_a_model_fitted_wi
     assert result.correct_abstain >= 0.90
 
 
+def test_cross_validation_with_shuffled_folds_scores_every_tuning_question_once() -> None:
+    tuning = load_questions("tuning")
+    result = cross_validate(load_articles(), load_synonyms(), tuning, seed=7)
+    in_scope_missed = round((1 - result.top1) * len(tuning.answer))
+    out_of_scope_missed = round((1 - result.correct_abstain) * len(tuning.out_of_scope))
+    assert len(result.misses) == in_scope_missed + out_of_scope_missed
+    assert result.top1 >= 0.9
+    assert result.correct_abstain >= 0.85
+
+
 def test_the_data_set_is_as_large_as_the_issue_asks() -> None:
     articles = load_articles()
     parts = [load_questions("tuning"), load_questions("held-out"), load_questions("held-out-2")]
