@@ -1,5 +1,6 @@
 """The bot in conversations: answers a customer's message from the knowledge base, offers numbered suggestions,
-and hands the conversation to a person (with a summary as a private note) when asked or when out of its depth.
+opens a ticket when the customer asks for one, and hands the conversation to a person (with a summary as a
+private note) when asked or when out of its depth.
 
 Runs in the worker right after the inbound messages are stored (`answer`). The bot speaks only in
 conversations it holds (status `bot`, nobody assigned, no agent reply yet), never to an automatic message,
@@ -30,7 +31,7 @@ from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus, TicketSource
 from hub.summaries import conversation_summary
-from routing.bot import RunWhen, bot_runs, detect_handoff, suggestion_choice
+from routing.bot import RunWhen, asks_for_ticket, bot_runs, detect_handoff, suggestion_choice
 from routing.hours import is_open
 from routing.summary import Language, detect_language
 
@@ -104,6 +105,8 @@ TEXTS = {
             'Or write "agent" to talk to a person.'
         ),
         "handoff": "I'm passing you to a colleague, who will see what we have discussed.",
+        "ticket": "I've opened a ticket with what you wrote; a colleague will follow up here.",
+        "ticket_open": "A ticket about this conversation is already open; a colleague will follow up here.",
         "note": "The bot handed this conversation over ({reason}).",
         "asked_for_human": "the customer asked for a person",
         "frustration": "the customer seemed frustrated",
@@ -114,6 +117,8 @@ TEXTS = {
         "suggest": "您是想问：\n{items}\n请回复序号。",
         "abstain": "抱歉，这个问题我暂时回答不了。可以换个说法吗？或者回复“人工”转接客服。",
         "handoff": "正在为您转接人工客服，客服会看到我们之前的对话。",
+        "ticket": "已为您提交工单，客服会在这里跟进。",
+        "ticket_open": "这个对话已有处理中的工单，客服会在这里跟进。",
         "note": "机器人已转人工（{reason}）。",
         "asked_for_human": "客户要求人工服务",
         "frustration": "客户似乎不满意",
@@ -201,6 +206,12 @@ async def _consider(hub: Hub, item: Received) -> None:
         metrics.BOT_DEFLECTIONS.inc()
     if settings.greeting and not turns:
         await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
+    if reply.decision == "ticket":
+        opened = await ticket_rules.open_for_conversation(
+            hub, conversation, TicketSource.BOT_REQUEST, message.text
+        )
+        if opened is None:
+            reply.text = TEXTS[detect_language([message.text])]["ticket_open"]
     await _say(hub, conversation, reply.text, f"bot:{message.id}")
     if reply.handoff_reason is not None:
         await _hand_off(hub, conversation, message, reply)
@@ -219,6 +230,8 @@ async def _decide(
     signal = detect_handoff(text) if text else None
     if signal is not None:
         return _Reply("handoff", texts["handoff"], handoff_reason=signal.reason)
+    if text and asks_for_ticket(text):
+        return _Reply("ticket", texts["ticket"])
     last = turns[0] if turns else None
     if last is not None and last.decision == "suggest":
         choice = suggestion_choice(text, len(last.suggestions))

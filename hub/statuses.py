@@ -107,3 +107,5 @@ class TicketSource(StrEnum):
     """The bot handed the conversation over while no agent of the inbox was online with room."""
     CUSTOMER_MESSAGE = "customer_message"
     """A customer left a message (and an email to answer at) while nobody could chat: the widget's offline form."""
+    BOT_REQUEST = "bot_request"
+    """The customer asked the bot for a ticket ("open a ticket", 提交工单)."""

@@ -1,6 +1,7 @@
 """Tickets the hub opens by itself for a conversation: a customer writing out of hours, the bot handing over
-while nobody of the inbox is available, or a customer leaving a message (a message marked `left_message`). The ticket carries the conversation's summary, so whoever picks it up
-later need not ask again; a conversation with a ticket not yet closed does not open another."""
+while nobody of the inbox is available, the customer asking the bot for one, or a customer leaving a message (a
+message marked `left_message`). The ticket carries the conversation's summary, so whoever picks it up later need
+not ask again; a conversation with a ticket not yet closed does not open another."""
 
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ UNTITLED = {
     TicketSource.OUT_OF_HOURS: "Message out of hours",
     TicketSource.BOT_HANDOFF: "Handed over by the bot",
     TicketSource.CUSTOMER_MESSAGE: "Message left by a customer",
+    TicketSource.BOT_REQUEST: "Requested from the bot",
 }
 
 

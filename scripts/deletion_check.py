@@ -989,6 +989,16 @@ DELETIONS: tuple[Deletion, ...] = (
             "test_an_agents_reopen_and_a_customers_message_start_a_new_handling_span",
         ),
     ),
+    Deletion(
+        "bot: a customer asking for a ticket gets one",
+        "hub/bot.py",
+        "_decide",
+        (
+            "tests/hub/test_bot_conversations.py::"
+            "test_asking_the_bot_for_a_ticket_opens_one_with_the_summary_and_only_one",
+        ),
+        starts_with="if text and asks_for_ticket(text):",
+    ),
 )
 
 

@@ -8,7 +8,7 @@ How the hub is meant to use it:
    It is immutable, so one index serves every thread; keep it beside a version of the workspace's
    knowledge base (a counter bumped on every article or synonym change).
 2. For each customer message, first `detect_handoff(text)`: a `HandoffSignal` means route to a
-   person (with its reason). Otherwise `index.ask(text, locale)` gives a `BotAnswer` whose fields are
+   person (with its reason); then `asks_for_ticket(text)`: open a ticket for the conversation. Otherwise `index.ask(text, locale)` gives a `BotAnswer` whose fields are
    exactly what `POST /api/v1/kb/ask` serves: decision "answer" (send the article's answer),
    "suggest" (a "did you mean" list of `suggestions`) or "abstain" (count it; after N in a row, hand
    off). `locale` restricts the answer to articles in that language; without it the question's own
@@ -27,7 +27,7 @@ from routing.bot.choice import suggestion_choice
 from routing.bot.confidence import DEFAULT_CONFIDENCE_MODEL, ConfidenceModel, Evidence
 from routing.bot.decision import DEFAULT_THRESHOLDS, BotAnswer, Decision, ScoredArticle, Thresholds, decide
 from routing.bot.folding import MAX_TEXT_CHARS, fold
-from routing.bot.handoff import HandoffReason, HandoffSignal, detect_handoff
+from routing.bot.handoff import HandoffReason, HandoffSignal, asks_for_ticket, detect_handoff
 from routing.bot.index import BotIndex, Candidate
 from routing.bot.run_when import RunWhen, bot_runs
 
@@ -47,6 +47,7 @@ __all__ = [
     "RunWhen",
     "ScoredArticle",
     "Thresholds",
+    "asks_for_ticket",
     "bot_runs",
     "decide",
     "detect_handoff",

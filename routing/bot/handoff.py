@@ -15,7 +15,7 @@ from typing import Literal
 
 from routing.bot.folding import fold
 
-__all__ = ["HandoffReason", "HandoffSignal", "detect_handoff"]
+__all__ = ["HandoffReason", "HandoffSignal", "asks_for_ticket", "detect_handoff"]
 
 HandoffReason = Literal["asked_for_human", "frustration"]
 
@@ -88,3 +88,23 @@ def detect_handoff(text: str) -> HandoffSignal | None:
     if marks and len(WORDS.findall(folded)) <= 2:
         return HandoffSignal("frustration", marks.group(0))
     return None
+
+
+TICKET_REQUEST = (
+    re.compile(
+        r"(?:提交|提|开|建|创建|新建|登记|帮我开|帮我建)1?(?:个|张)?(?:售后)?工单|(?:我要|我想|想|要|帮我|给你们)留言"
+    ),
+    re.compile(
+        r"\b(?:open|create|file|raise|submit|log|start|make)\b (?:a |an |me a )?(?:new )?(?:support |service )?"
+        r"(?:ticket|case)\b|\bleave (?:you |a )?(?:a )?message\b"
+    ),
+)
+"""Asking for a ticket (a case someone follows up later) rather than a reply now: 提交工单, 我要留言, "open a ticket",
+"leave a message". A question about tickets ("how long does a ticket take?") names no such verb. Matched on folded
+text, where 一 is already the digit 1."""
+
+
+def asks_for_ticket(text: str) -> bool:
+    """Whether one customer message asks the bot to open a ticket."""
+    folded = fold(text)
+    return any(pattern.search(folded) for pattern in TICKET_REQUEST)

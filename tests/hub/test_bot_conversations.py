@@ -502,3 +502,25 @@ def test_handing_over_while_an_agent_is_online_opens_no_ticket(client, bot):
     conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
     assert conversation["status"] == "assigned"
     assert _tickets_of(client, bot, conversation_id) == []
+
+
+def test_asking_the_bot_for_a_ticket_opens_one_with_the_summary_and_only_one(client, bot):
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("退款要多久？")
+    visitor.bot_replies(2)
+    sent = visitor.say("请帮我提交工单，退款还没到账")
+    replies = visitor.bot_replies(3)
+    assert replies[-1] == "已为您提交工单，客服会在这里跟进。"
+    conversation_id = conversation_of(client, bot["token"], sent["id"])
+    [ticket] = wait_for(lambda: _tickets_of(client, bot, conversation_id))
+    assert ticket["source"] == "bot_request" and ticket["status"] == "new"
+    assert ticket["subject"] == "请帮我提交工单，退款还没到账"
+    assert "退款要多久" in ticket["summary"]
+    visitor.say("Please open a ticket again")
+    assert visitor.bot_replies(4)[-1] == (
+        "A ticket about this conversation is already open; a colleague will follow up here."
+    )
+    wait_for(lambda: settled(client))
+    assert len(_tickets_of(client, bot, conversation_id)) == 1
+    conversation = client.get(f"/api/v1/conversations/{conversation_id}", headers=bearer(bot["token"])).json()
+    assert conversation["status"] == "bot", "the bot goes on answering while the ticket waits for a person"

@@ -1,4 +1,5 @@
-"""Handoff: a customer asking for a person, or clearly frustrated; not an ordinary question using those words."""
+"""Handoff: a customer asking for a person, or clearly frustrated; not an ordinary question using those words.
+And a customer asking for a ticket, not a question about tickets."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routing.bot import detect_handoff
+from routing.bot import asks_for_ticket, detect_handoff
 
 
 @pytest.mark.parametrize(
@@ -100,3 +101,37 @@ def test_the_signal_names_the_words_that_asked() -> None:
 @given(st.text())
 def test_detection_never_raises(text: str) -> None:
     detect_handoff(text)
+    asks_for_ticket(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "请帮我提交工单",
+        "我要留言",
+        "开个工单吧",
+        "帮我建一个售后工单",
+        "Please open a ticket",
+        "Can you create a support ticket for this?",
+        "I want to file a case about my order",
+        "can I leave a message",
+        "ＯＰＥＮ Ａ ＴＩＣＫＥＴ",
+    ],
+)
+def test_asking_for_a_ticket_is_recognised(text: str) -> None:
+    assert asks_for_ticket(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "工单多久处理完？",
+        "留言板在哪里",
+        "How long does a ticket take to be answered?",
+        "How much is a train ticket to Shanghai?",
+        "Where do I see my ticket status?",
+        "What is your return policy?",
+    ],
+)
+def test_questions_about_tickets_are_not_requests(text: str) -> None:
+    assert not asks_for_ticket(text)
