@@ -750,7 +750,7 @@ DELETIONS: tuple[Deletion, ...] = (
     Deletion(
         "crm: a receiver that is down gets one request per retry, not one per waiting delivery",
         "hub/webhooks.py",
-        "deliver_due",
+        "_deliver_batches",
         (
             "tests/hub/test_crm_sync.py::test_a_receiver_that_is_down_gets_one_request_per_retry_not_one_per_waiting_event",
         ),
