@@ -759,6 +759,9 @@ function onSocketEvent(frame, socket) {
     state.summaries.set(message.conversation_id, { ...summary, last_message: message.text || `[${message.content_type || "file"}]` });
     if (frame.conversation && !summary.contact_name) reportFailure(fetchName(frame.conversation));
   }
+  if (frame.type === "contact.page_viewed" && frame.contact_id === state.selected?.contact_id) {
+    reportFailure(refreshCustomer());
+  }
   if (frame.conversation) conversationChanged(frame.conversation);
   if (frame.type === "conversation.assigned" || frame.type === "conversation.resolved") reportFailure(refreshCapacity());
   if (message && (frame.type === "message.created" || frame.type === "message.updated")) {

@@ -28,8 +28,8 @@ export async function showCustomer(container, contactId, { openConversation, cur
   });
   parts.push(section("Identities", identities));
   const attributes = Object.entries(contact.attributes || {}).map(([key, value]) => [key, String(value)]);
-  if (contact.current_page) attributes.push(["Page", contact.current_page.url || ""]);
   if (attributes.length) parts.push(section("Attributes", factList(attributes)));
+  if (contact.recent_pages.length) parts.push(section("Pages viewed", pageList(contact)));
   const others = contact.conversations.items.filter((conversation) => conversation.id !== currentId);
   if (others.length) {
     const list = node("ul", "linked");
@@ -56,6 +56,20 @@ export async function showCustomer(container, contactId, { openConversation, cur
     parts.push(section("Possibly the same customer", list));
   }
   container.replaceChildren(...parts);
+}
+
+/* The page the visitor is on now first, then the ones before it: titles as text, addresses as plain text too
+ * (a visitor's page address is not a link an agent should follow blindly). */
+function pageList(contact) {
+  const list = node("ol", "pages");
+  contact.recent_pages.forEach((page, index) => {
+    const item = node("li", index === 0 ? "page current" : "page");
+    item.append(node("span", "page-title", page.title || page.url));
+    if (index === 0) item.append(" ", node("span", "now", "now"));
+    item.append(node("span", "page-url muted", page.url), node("span", "muted", ` · ${formatTime(page.viewed_at)}`));
+    list.append(item);
+  });
+  return list;
 }
 
 function link(text, href) {

@@ -1,15 +1,17 @@
 """The agent inbox in headless Chromium at desktop (1280×800) and phone (390×844) sizes: a new conversation
 appears live with its unread count (kept across a reload and shown in the tab title), the agent replies, assigns,
-labels, resolves it and opens a ticket, which the tickets list and the ticket's page show; a visitor's name and message holding markup render as text. Screenshots of the list and
+labels, resolves it and opens a ticket, sees the page the visitor is on now appear live, which the tickets list and the ticket's page show; a visitor's name and message holding markup render as text. Screenshots of the list and
 a conversation at both sizes go to artifacts/screenshots/ (CI artifacts)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
 import httpx
 import pytest
+from websockets.sync.client import connect
 
 from tests.conftest import wait_for
 from tests.e2e.test_browser_widget import (  # the widget's module skips when Chromium or Playwright is missing
@@ -41,6 +43,19 @@ def signed_in(browser: Browser, hub_server: RunningHub, console_errors: list[str
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
     return page
+
+
+def visit_page(hub_server: RunningHub, visitor_token: str, title: str) -> None:  # noqa: F811
+    """The visitor's widget reports the page they are on now, as the widget does on every page view."""
+    socket_url = hub_server.url.replace("http://", "ws://") + f"/widget/{hub_server.widget_token}/ws"
+    with connect(socket_url) as socket:
+        socket.send(json.dumps({"visitor_token": visitor_token}))
+        assert json.loads(socket.recv(timeout=10))["type"] == "ready"
+        socket.send(
+            json.dumps({"type": "page", "url": "https://shop.example.com/checkout?step=2", "title": title})
+        )
+        socket.send(json.dumps({"type": "unknown"}))  # answered only after the page frame was stored
+        assert json.loads(socket.recv(timeout=10))["code"] == "unknown_frame"
 
 
 def no_sideways_scroll(page: Page) -> None:
@@ -105,6 +120,11 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         if size == "phone":
             page.get_by_role("button", name="Customer").click()
         expect(page.locator(".customer-name")).to_have_text(XSS_NAME)
+        visit_page(hub_server, posted.json()["visitor_token"], f"Checkout {XSS_NAME}")
+        expect(page.locator("#customer .page.current")).to_contain_text(
+            f"Checkout {XSS_NAME}", timeout=UI_TIMEOUT_MS
+        )
+        expect(page.locator("#customer .page.current")).to_contain_text("https://shop.example.com/checkout")
         page.get_by_role("button", name="Assign to me").click()
         expect(page.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
         page.get_by_label("Labels").fill("Refund, vip")
