@@ -49,7 +49,7 @@ def test_an_admin_connects_a_web_chat_inbox_through_the_form_and_sees_the_script
     page, errors = admin
     page.goto(f"{hub_server.url}/admin/inboxes")
     page.get_by_role("link", name="Web chat", exact=True).click()
-    page.get_by_label("Name").fill("Shop <b>chat</b>")
+    page.get_by_label("Name", exact=True).fill("Shop <b>chat</b>")
     page.locator('[name="settings.color"]').fill("red")
     page.get_by_role("button", name="Create inbox").click()
     expect(page.locator('[data-error-for="settings.color"]')).to_contain_text(
