@@ -19,7 +19,7 @@ from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.db import like_literal
 from hub.errors import ApiError, error_responses
-from hub.fields import CursorQuery, IdPath
+from hub.fields import SINGLE_LINE, CursorQuery, IdPath
 from hub.labels import as_word
 from hub.models import CannedResponse
 from hub.runtime import Hub
@@ -49,6 +49,7 @@ TypedQuery = Annotated[
     QueryParameter(
         min_length=1,
         max_length=100,
+        pattern=SINGLE_LINE,
         description="What the agent typed: short codes starting with it, and contents containing it.",
     ),
 ]

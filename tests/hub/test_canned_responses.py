@@ -138,3 +138,5 @@ def test_bad_canned_responses_are_refused_naming_the_field(client, demo, body, s
     assert found(client, demo["api_token"]) == []
     bad_cursor = client.get(PATH, params={"cursor": "nope"}, headers=bearer(demo["api_token"]))
     assert bad_cursor.status_code == 400 and bad_cursor.json()["code"] == "invalid_cursor"
+    control_character = client.get(PATH, params={"q": "a\x00b"}, headers=bearer(demo["api_token"]))
+    assert control_character.status_code == 400, "PostgreSQL cannot compare a text holding NUL"
