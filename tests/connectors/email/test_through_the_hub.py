@@ -446,7 +446,7 @@ def test_restarted_mid_import_nothing_is_lost_or_stored_twice(
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as second:
         before = len(conversations(second, demo, inbox_id))
         assert before < total, "the first process imported everything before it stopped; nothing was tested"
-        wait_for(lambda: len(conversations(second, demo, inbox_id)) == total, timeout=WAIT * 2)
+        wait_for(lambda: len(conversations(second, demo, inbox_id)) == total, timeout=WAIT * 4)
         texts = [item["text"] for item in all_messages(second, demo, inbox_id)]
     assert sorted(texts) == sorted(f"Mail {number}" for number in range(total))
 
