@@ -13,7 +13,7 @@ run: $(INSTALLED)
 # The lint runs first so that CI (.ci/run) fails on a formatting, lint or type error before the suite starts.
 # The layer contract (import-linter) is checked by tests/test_layers.py.
 test: $(INSTALLED) lint browser mailserver
-	$(BIN)/pytest
+	$(BIN)/pytest --durations=30
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .

@@ -45,6 +45,7 @@ from hub.models import (
     WebhookSubscription,
 )
 from hub.pollers import poll_states
+from hub.statuses import AgentRole
 from hub.webhooks import EVENT_TYPES
 from routing.out_of_hours import OutOfHoursAction
 from routing.policy import Strategy
@@ -99,7 +100,8 @@ async def _admin(request: Request) -> Caller:
     try:
         caller = await authenticate(request.app.state.hub, token)
     except ApiError:
-        raise Denied(Redirect("/inbox")) from None
+        asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise Denied(Redirect(f"/inbox?{urlencode({'next': asked})}")) from None
     if caller.agent is None or "admin" not in caller.scopes:
         raise Denied(_render(request, caller, "admin/denied.html", "", status_code=403))
     return caller
@@ -308,6 +310,7 @@ async def agents_page(request: Request) -> Response:
             "agents",
             agents=views,
             names={agent.id: agent.name for agent in views},
+            roles=[role.value for role in AgentRole],
             teams=await _teams(session, caller.workspace_id),
         )
 

@@ -18,14 +18,14 @@ from litestar.params import FromPath
 from litestar.response import File, Redirect
 from sqlmodel import col, select
 
-from admin_ui.i18n import THEME_COOKIE, chosen_theme
+from admin_ui.i18n import LANG_COOKIE, THEME_COOKIE, chosen_language, chosen_theme, script_texts, translator
 from hub.auth import SESSION_COOKIE
 from hub.models import Inbox
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
 
-__all__ = ["content_security_policy", "routes"]
+__all__ = ["content_security_policy", "routes", "safe_return_path"]
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 STATIC_DIR = PACKAGE_DIR / "static"
@@ -85,6 +85,27 @@ async def oldest_widget(hub: Hub) -> tuple[Inbox, str] | None:
     return None
 
 
+RETURN_PATH_LIMIT = 2000
+
+
+def safe_return_path(requested: str | None) -> str | None:
+    """Where sign-in may send the agent back to: a path of this site only. `//host`, a backslash (browsers read it
+    as a slash), a scheme, or a control character (browsers drop tabs and newlines: `/<tab>/host` is `//host`)
+    would leave the site."""
+    if not requested or len(requested) > RETURN_PATH_LIMIT or not requested.startswith("/"):
+        return None
+    if (
+        requested.startswith("//")
+        or "\\" in requested
+        or any(ord(char) < 0x20 or ord(char) == 0x7F for char in requested)
+    ):
+        return None
+    parts = urlsplit(requested)
+    if parts.scheme or parts.netloc:
+        return None
+    return requested
+
+
 @get("/", include_in_schema=False)
 async def home() -> Redirect:
     return Redirect("/inbox")
@@ -104,12 +125,18 @@ async def inbox_page(request: Request) -> Response:
     """The agent inbox: a static shell; inbox.js signs in, drives the REST API and agent WebSocket, and opens the
     conversation, ticket list, ticket or customer its address names (the API decides whether the agent may see
     it). Whether the browser holds a session cookie tells the script to ask for the session instead of showing
-    the sign-in form."""
+    the sign-in form; `?next=` is the page (an admin page) to go back to after signing in, if it is one of ours.
+    The texts are in the language the admin pages would choose, and the modules get theirs in the page."""
+    language = chosen_language(request.cookies.get(LANG_COOKIE), request.headers.get("accept-language", ""))
     return render_page(
         request,
         "inbox.html",
         has_session_cookie=SESSION_COOKIE in request.cookies,
         theme=chosen_theme(request.cookies.get(THEME_COOKIE)),
+        language=language,
+        t=translator(language),
+        texts=script_texts(language),
+        return_to=safe_return_path(request.query_params.get("next")),
     )
 
 

@@ -22,6 +22,7 @@ import asyncpg
 import redis
 
 from benchmarks.cluster import Cluster, production_cluster
+from hub.settings import Settings
 
 __all__ = [
     "LATENCY_HEADER",
@@ -48,7 +49,12 @@ def deployment_options(description: str, *, web: int = 1, workers: int = 2) -> a
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--web", type=int, default=web, help="omnihub serve processes")
     parser.add_argument("--workers", type=int, default=workers, help="omnihub worker processes")
-    parser.add_argument("--worker-threads", type=int, default=4, help="OMNIHUB_WORKER_THREADS of each worker")
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=Settings.model_fields["worker_threads"].default,
+        help="OMNIHUB_WORKER_THREADS of each worker (default: the hub's)",
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="measured seconds per run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--redis-db", type=int, default=9)
@@ -181,14 +187,22 @@ class CpuAccount:
 
     cluster: Cluster
     _start: dict | None = None
+    _end: dict | None = None
 
     def start(self) -> None:
         self._start = self._sample()
+        self._end = None
+
+    def mark(self) -> None:
+        """End the window now, though `stop` comes later: a benchmark that then only waits for answers that never
+        come (until their timeout) would otherwise count that idle wait as the window, and its cores as idle."""
+        self._end = self._sample()
 
     def stop(self) -> dict[str, float]:
-        """CPU seconds per part since `start`, plus `elapsed` wall seconds and `capacity` (cores × elapsed)."""
+        """CPU seconds per part from `start` to the last `mark` (or to now, without one), plus `elapsed` wall seconds
+        and `capacity` (cores × elapsed)."""
         assert self._start is not None, "call start() first"
-        end = self._sample()
+        end = self._end or self._sample()
         spent = {part: end[part] - self._start[part] for part in end if part != "postgres"}
         # Backends come and go with the pools: one that exited meanwhile took its CPU time with it
         # (a small undercount); one that started meanwhile counts from zero.

@@ -8,13 +8,18 @@ event's `timestamp` (when the change was recorded) to its arrival. The changes a
 1. Baseline: web chat messages/s fully processed with no subscription (closed loop, as webchat_throughput).
 2. Throughput: N subscriptions to `message.created`, and a backlog of copies of a real `message.created` written
    to the outbox at once (as if that many changes had just committed): deliveries/s received, first to last.
-3. Delay: messages on a fixed schedule at half the delivery rate of phase 2: P50/P99 change → receiver.
+3. Delay: messages on a fixed schedule at half the target rate (500 deliveries/s; half the rate of phase 2 when
+   that is lower, or `--delay-rate`): P50/P99 change → receiver.
 4. A receiver down: one subscription whose endpoint answers 503 for `--down-seconds` (ten minutes scaled by
    `--scale`: the retry wait, `OMNIHUB_WEBHOOK_RETRY_SECONDS`, is scaled by the same factor, so as many retries fall
    in the outage), while the chat goes on at `--down-rate`: resident memory of the hub's processes over the outage,
    the chat's latency beside the same rate with the receiver up, and the time to catch up once it is back.
 
     .venv/bin/python -m benchmarks.webhook_delivery [--subscriptions 10] [--runs 3] [--seconds 10] [--scale 10]
+        [--phases rate,delay,outage]
+
+`--phases outage` measures the outage alone (phase 4, about three minutes); a run of fewer than all phases prints
+its figures without recording them in RESULTS.md.
 """
 
 from __future__ import annotations
@@ -52,6 +57,8 @@ from benchmarks.results import record_section, table
 
 TARGET_DELIVERIES = 1000
 TARGET_P99_MS = 1000
+PHASES = ("rate", "delay", "outage")
+"""`rate` is phases 1 and 2 (the web chat's rate, then the deliveries'), `delay` phase 3, `outage` phase 4."""
 OUTAGE_SECONDS = 600
 RETRY_SECONDS = 10.0
 """The hub's default first retry wait (OMNIHUB_WEBHOOK_RETRY_SECONDS), scaled with the outage."""
@@ -61,16 +68,20 @@ MEMORY_SAMPLE_SECONDS = 2.0
 
 
 class Event(msgspec.Struct):
+    id: str
     timestamp: datetime
 
 
 @dataclass
 class Receiver:
-    """A CRM's endpoint: 200 for every POST, 503 on `down_paths`; each 2xx delivery's arrival and delay kept."""
+    """A CRM's endpoint: 200 for every POST, 503 on `down_paths`; each 2xx delivery's arrival and delay kept, and
+    its first arrival by (path, event id), so the delay can be split into its stages and a repeat counted."""
 
     down_paths: set[bytes] = field(default_factory=set)
     arrivals: list[float] = field(default_factory=list)
     delays: list[float] = field(default_factory=list)
+    first_arrivals: dict[tuple[str, str], float] = field(default_factory=dict)
+    repeats: int = 0
     refused: int = 0
     url: str = ""
 
@@ -97,11 +108,17 @@ class Receiver:
                     self.refused += 1
                     writer.write(b"HTTP/1.1 503 Service Unavailable\r\ncontent-length: 4\r\n\r\ndown")
                 else:
+                    event = decoder.decode(body)
                     self.arrivals.append(arrived)
-                    self.delays.append(arrived - decoder.decode(body).timestamp.timestamp())
+                    self.delays.append(arrived - event.timestamp.timestamp())
+                    if self.first_arrivals.setdefault((path.decode(), event.id), arrived) != arrived:
+                        self.repeats += 1
                     writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
+            writer.close()
+        except asyncio.CancelledError:
+            # The run is over while the hub keeps this connection alive for its next deliveries: nothing is lost.
             writer.close()
 
     def received_since(self, mark: int) -> int:
@@ -122,7 +139,10 @@ def main() -> None:
         results = asyncio.run(_measure(cluster, options))
     report = _report(options, results)
     print(report)
-    record_section("webhook_delivery", "Webhook deliveries: rate, delay, a receiver down", machine, report)
+    if set(options.phases) == set(PHASES):
+        record_section(
+            "webhook_delivery", "Webhook deliveries: rate, delay, a receiver down", machine, report
+        )
 
 
 def _options() -> argparse.Namespace:
@@ -134,8 +154,31 @@ def _options() -> argparse.Namespace:
         "--backlog", type=int, default=2000, help="events written at once for the delivery rate"
     )
     parser.add_argument("--scale", type=float, default=10.0, help="the ten-minute outage divided by this")
+    parser.add_argument(
+        "--delay-rate",
+        type=float,
+        default=None,
+        help="deliveries/s of the delay phase (default: half the target rate, or of the measured rate if lower)",
+    )
     parser.add_argument("--down-rate", type=float, default=50.0, help="chat messages/s during the outage")
-    return parser.parse_args()
+    parser.add_argument(
+        "--phases",
+        type=_phases,
+        default=PHASES,
+        help="comma-separated phases to run, of rate, delay, outage (default: all; fewer are not recorded)",
+    )
+    options = parser.parse_args()
+    if "delay" in options.phases and "rate" not in options.phases and options.delay_rate is None:
+        parser.error("--phases delay without rate needs --delay-rate")
+    return options
+
+
+def _phases(text: str) -> tuple[str, ...]:
+    chosen = tuple(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    unknown = [phase for phase in chosen if phase not in PHASES]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(f"phases are among {', '.join(PHASES)}, not {text!r}")
+    return chosen
 
 
 @dataclass
@@ -197,57 +240,82 @@ async def _measure(cluster: Cluster, options: argparse.Namespace) -> dict:
     chat = Chat(await AgentSocket.connect(cluster.url, cluster.api_token), visitors)
     api = httpx.AsyncClient(base_url=cluster.url, headers={"Authorization": f"Bearer {cluster.api_token}"})
     results: dict = {"baseline": [], "throughput": [], "delay": []}
-
     await chat.closed_loop(3.0)
-    for number in range(options.runs):
-        rate = await chat.closed_loop(options.seconds)
-        results["baseline"].append(rate)
-        print(f"baseline run {number + 1}: {rate:.0f} chat messages/s without subscriptions", flush=True)
-
-    subscriptions = [
-        await _subscribe(api, f"{receiver.url}/crm/{number}", ["message.created"])
-        for number in range(options.subscriptions)
-    ]
-    await chat.on_schedule(20.0, 1.0)
-    await _drained(cluster)
-    for number in range(options.runs):
-        account = CpuAccount(cluster)
-        account.start()
-        _copy_events(cluster, options.backlog)
-        mark = len(receiver.arrivals)
+    if "rate" in options.phases:
+        results["baseline"] = [await _baseline_run(chat, options, number) for number in range(options.runs)]
+    if {"rate", "delay"} & set(options.phases):
+        subscriptions = [
+            await _subscribe(api, f"{receiver.url}/crm/{number}", ["message.created"])
+            for number in range(options.subscriptions)
+        ]
+        await chat.on_schedule(20.0, 1.0)
         await _drained(cluster)
-        cpu = account.stop()
-        arrivals = receiver.arrivals[mark:]
-        delivered = len(arrivals) / (arrivals[-1] - arrivals[0])
-        results["throughput"].append({"deliveries": delivered, "count": len(arrivals), "cpu": cpu})
-        print(
-            f"throughput run {number + 1}: {delivered:.0f} deliveries/s ({len(arrivals)} received)",
-            flush=True,
-        )
+        if "rate" in options.phases:
+            results["throughput"] = [
+                await _throughput_run(cluster, receiver, options, number) for number in range(options.runs)
+            ]
+        if "delay" in options.phases:
+            results["delay"] = await _delay_runs(cluster, chat, receiver, options, results["throughput"])
+        for subscription in subscriptions:
+            await api.patch(f"/api/v1/webhooks/{subscription}", json={"enabled": False})
+    if "outage" in options.phases:
+        results["outage"] = await _outage(cluster, chat, receiver, api, options)
+    results["repeats"] = receiver.repeats
+    await api.aclose()
+    await asyncio.gather(chat.agent.close(), *(visitor.close() for visitor in visitors))
+    server.close()
+    return results
 
-    half = median([run["deliveries"] for run in results["throughput"]]) / 2
-    message_rate = half / options.subscriptions
+
+async def _baseline_run(chat: Chat, options: argparse.Namespace, number: int) -> float:
+    rate = await chat.closed_loop(options.seconds)
+    print(f"baseline run {number + 1}: {rate:.0f} chat messages/s without subscriptions", flush=True)
+    return rate
+
+
+async def _throughput_run(
+    cluster: Cluster, receiver: Receiver, options: argparse.Namespace, number: int
+) -> dict:
+    account = CpuAccount(cluster)
+    account.start()
+    _copy_events(cluster, options.backlog)
+    mark = len(receiver.arrivals)
+    await _drained(cluster)
+    cpu = account.stop()
+    arrivals = receiver.arrivals[mark:]
+    delivered = len(arrivals) / (arrivals[-1] - arrivals[0])
+    print(f"throughput run {number + 1}: {delivered:.0f} deliveries/s ({len(arrivals)} received)", flush=True)
+    return {"deliveries": delivered, "count": len(arrivals), "cpu": cpu}
+
+
+async def _delay_runs(
+    cluster: Cluster, chat: Chat, receiver: Receiver, options: argparse.Namespace, throughput: list[dict]
+) -> list[dict]:
+    delay_rate = (
+        options.delay_rate or min(median([run["deliveries"] for run in throughput]), TARGET_DELIVERIES) / 2
+    )
+    message_rate = delay_rate / options.subscriptions
+    runs = []
     for number in range(options.runs):
         mark = len(receiver.delays)
+        started = time.time()
         _latencies, lost = await chat.on_schedule(message_rate, options.seconds)
         await _drained(cluster)
         delays = [delay * 1000 for delay in receiver.delays[mark:]]
-        results["delay"].append(
-            {"delays": delays, "lost": lost, "rate": message_rate * options.subscriptions}
+        runs.append(
+            {
+                "delays": delays,
+                "lost": lost,
+                "rate": message_rate * options.subscriptions,
+                **_delay_stages(cluster, receiver, started),
+            }
         )
         print(
             f"delay run {number + 1}: {message_rate * options.subscriptions:.0f} deliveries/s scheduled, "
             f"P50 {percentile(delays, 0.5):.0f} ms, P99 {percentile(delays, 0.99):.0f} ms",
             flush=True,
         )
-
-    for subscription in subscriptions:
-        await api.patch(f"/api/v1/webhooks/{subscription}", json={"enabled": False})
-    results["outage"] = await _outage(cluster, chat, receiver, api, options)
-    await api.aclose()
-    await asyncio.gather(chat.agent.close(), *(visitor.close() for visitor in visitors))
-    server.close()
-    return results
+    return runs
 
 
 async def _outage(
@@ -313,6 +381,36 @@ def _copy_events(cluster: Cluster, count: int) -> None:
     )
 
 
+STAGES = ("change → dispatched", "dispatched → sent", "sent → received")
+
+
+def _delay_stages(cluster: Cluster, receiver: Receiver, since: float) -> dict:
+    """Each delivery dispatched since `since`, its delay split in ms: change (the event's `created_at`) →
+    dispatched (the delivery row's `created_at`) → sent (its attempt's time, when its job claimed its batch) →
+    received; how many needed more than one attempt, and the slowest one's stages."""
+    rows = postgres_rows(
+        cluster,
+        "SELECT d.event_id, s.url, d.attempts, extract(epoch FROM e.created_at) AS changed, "
+        "extract(epoch FROM d.created_at) AS dispatched, extract(epoch FROM d.delivered_at) AS sent "
+        "FROM webhook_delivery d JOIN webhook_subscription s ON s.id = d.subscription_id "
+        "JOIN outbox_event e ON e.id = d.event_id "
+        f"WHERE d.created_at >= to_timestamp({since}) AND d.status = 'delivered'",
+    )
+    stages: list[tuple[float, float, float]] = []
+    for row in rows:
+        received = receiver.first_arrivals.get((row["url"][len(receiver.url) :], row["event_id"]))
+        if received is not None:
+            changed, dispatched, sent = (float(row[key]) for key in ("changed", "dispatched", "sent"))
+            stages.append(
+                ((dispatched - changed) * 1000, (sent - dispatched) * 1000, (received - sent) * 1000)
+            )
+    return {
+        "stages": stages,
+        "retried": sum(1 for row in rows if row["attempts"] > 1),
+        "slowest": max(stages, key=sum, default=(0.0, 0.0, 0.0)),
+    }
+
+
 def _pending(cluster: Cluster) -> int:
     """Deliveries not yet received: waiting in the outbox or as pending delivery rows."""
     rows = postgres_rows(
@@ -332,6 +430,36 @@ async def _drained(cluster: Cluster) -> None:
 
 
 def _report(options: argparse.Namespace, results: dict) -> str:
+    lines = [
+        f"{options.web} web process(es), {options.workers} worker process(es) × {options.worker_threads} threads, "
+        f"PostgreSQL and Redis on the same machine; {options.subscriptions} subscriptions to `message.created` "
+        f"on one receiver (keep-alive HTTP/1.1 on loopback, in the load generator's process); chat over "
+        f"{options.visitors} visitor WebSockets; {options.runs} runs of {options.seconds:.0f} s per phase.",
+    ]
+    if results["throughput"]:
+        lines += _rate_report(options, results)
+    if results["delay"]:
+        lines += _delay_report(results)
+    if results["throughput"] and results["delay"]:
+        delivered = median([run["deliveries"] for run in results["throughput"]])
+        p99 = median([percentile(run["delays"], 0.99) for run in results["delay"]])
+        lines += [
+            "",
+            f"Targets: ≥ {TARGET_DELIVERIES} deliveries/s: "
+            f"**{'met' if delivered >= TARGET_DELIVERIES else 'not met'}**; "
+            f"P99 < {TARGET_P99_MS} ms at {median([run['rate'] for run in results['delay']]):.0f} deliveries/s: "
+            f"**{'met' if p99 < TARGET_P99_MS else 'not met'}**.",
+        ]
+    if "outage" in results:
+        lines += _outage_report(options, results["outage"])
+    lines += [
+        "",
+        f"Deliveries the receiver accepted more than once (same event, same subscription): {results['repeats']}.",
+    ]
+    return "\n".join(lines)
+
+
+def _rate_report(options: argparse.Namespace, results: dict) -> list[str]:
     throughput = results["throughput"]
     delivered = median([run["deliveries"] for run in throughput])
     baseline = median(results["baseline"])
@@ -340,6 +468,35 @@ def _report(options: argparse.Namespace, results: dict) -> str:
         for number, (run, base) in enumerate(zip(throughput, results["baseline"], strict=True))
     ]
     rows.append(["median", f"**{delivered:.0f}**", "", f"**{baseline:.0f}**"])
+    parts = ["workers", "postgres", "redis", "web", "load generator", "other"]
+    cpu_rows = [
+        [
+            part,
+            f"{median([run['cpu'][part] / run['count'] * 1000 for run in throughput]):.2f}",
+            f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in throughput]):.2f}",
+        ]
+        for part in parts
+    ]
+    hub_ms = median([sum(run["cpu"][part] for part in parts[:3]) / run["count"] * 1000 for run in throughput])
+    return [
+        "",
+        f"Deliveries received per second, first to last, of {options.backlog} `message.created` events written "
+        f"to the outbox at once (× {options.subscriptions} subscriptions), beside the web chat's messages/s fully "
+        "processed in a closed loop on the same deployment in the same run (before the subscriptions):",
+        "",
+        table(["run", "deliveries/s", "deliveries received", "web chat messages/s"], rows),
+        "",
+        "Where the CPU went while the backlog drained (`load generator` includes the receiver; `other` is "
+        "everything else the shared machine ran meanwhile):",
+        "",
+        table(["part", "CPU ms per delivery", "cores busy"], cpu_rows),
+        "",
+        f"Workers, PostgreSQL and Redis together: {hub_ms:.2f} CPU ms per delivery, that is "
+        f"{1000 / hub_ms:.0f} deliveries/s per core they would have to themselves.",
+    ]
+
+
+def _delay_report(results: dict) -> list[str]:
     delay_rows = [
         [
             number + 1,
@@ -360,7 +517,36 @@ def _report(options: argparse.Namespace, results: dict) -> str:
             "",
         ]
     )
-    outage = results["outage"]
+    stage_rows = [
+        [
+            number + 1,
+            *(
+                f"{percentile([each[index] for each in run['stages']], 0.5):.0f} / "
+                f"{percentile([each[index] for each in run['stages']], 0.99):.0f}"
+                for index in range(len(STAGES))
+            ),
+            " / ".join(f"{part:.0f}" for part in run["slowest"]),
+            run["retried"],
+        ]
+        for number, run in enumerate(results["delay"])
+        if run["stages"]
+    ]
+    return [
+        "",
+        f"Delay from the change (the event's `timestamp`) to the receiver, at half the target rate (or of the "
+        "measured rate when lower) unless `--delay-rate` says otherwise "
+        f"({median([run['rate'] for run in results['delay']]):.0f} deliveries/s on a fixed schedule):",
+        "",
+        table(["run", "deliveries/s", "P50 ms", "P99 ms", "chat messages lost"], delay_rows),
+        "",
+        "Where the delay went, P50 / P99 ms of each stage (dispatched: the delivery row written; sent: its job "
+        "claimed its batch), the slowest delivery's stages, and deliveries that needed more than one attempt:",
+        "",
+        table(["run", *STAGES, "slowest delivery", "retried"], stage_rows),
+    ]
+
+
+def _outage_report(options: argparse.Namespace, outage: dict) -> list[str]:
     up, down = outage["up"][0], outage["down"][0]
     memory_rows = [
         [
@@ -372,63 +558,21 @@ def _report(options: argparse.Namespace, results: dict) -> str:
         ]
         for entry in outage["memory"]
     ]
-    parts = ["workers", "postgres", "redis", "web", "load generator", "other"]
-    cpu_rows = [
-        [
-            part,
-            f"{median([run['cpu'][part] / run['count'] * 1000 for run in throughput]):.2f}",
-            f"{median([run['cpu'][part] / run['cpu']['elapsed'] for run in throughput]):.2f}",
-        ]
-        for part in parts
+    return [
+        "",
+        f"A receiver down for {outage['seconds']:.0f} s (ten minutes scaled by 1/{options.scale:g}; retries "
+        f"start at {RETRY_SECONDS / options.scale:g} s instead of {RETRY_SECONDS:g} s) while the chat goes on at "
+        f"{options.down_rate:.0f} messages/s: it answered 503 {outage['refused']} times; "
+        f"{outage['queued']} deliveries waited as rows at the end of the outage and were all received "
+        f"{outage['catch_up']:.1f} s after it came back. Resident memory of the hub's processes (MiB):",
+        "",
+        table(["process", "before", "peak during the outage", "end of the outage", "growth"], memory_rows),
+        "",
+        "Chat latency (scheduled send → agent socket) at the same rate, the receiver up then down: "
+        f"P50 {percentile(up, 0.5):.0f} / {percentile(down, 0.5):.0f} ms, "
+        f"P99 {percentile(up, 0.99):.0f} / {percentile(down, 0.99):.0f} ms; "
+        f"lost {outage['up'][1]} / {outage['down'][1]}.",
     ]
-    hub_ms = median([sum(run["cpu"][part] for part in parts[:3]) / run["count"] * 1000 for run in throughput])
-    met_rate = delivered >= TARGET_DELIVERIES
-    met_delay = p99 < TARGET_P99_MS
-    return "\n".join(
-        [
-            f"{options.web} web process(es), {options.workers} worker process(es) × {options.worker_threads} threads, "
-            f"PostgreSQL and Redis on the same machine; {options.subscriptions} subscriptions to `message.created` "
-            f"on one receiver (keep-alive HTTP/1.1 on loopback, in the load generator's process); chat over "
-            f"{options.visitors} visitor WebSockets; {options.runs} runs of {options.seconds:.0f} s per phase.",
-            "",
-            f"Deliveries received per second, first to last, of {options.backlog} `message.created` events written "
-            f"to the outbox at once (× {options.subscriptions} subscriptions), beside the web chat's messages/s fully "
-            "processed in a closed loop on the same deployment in the same run (before the subscriptions):",
-            "",
-            table(["run", "deliveries/s", "deliveries received", "web chat messages/s"], rows),
-            "",
-            "Where the CPU went while the backlog drained (`load generator` includes the receiver; `other` is "
-            "everything else the shared machine ran meanwhile):",
-            "",
-            table(["part", "CPU ms per delivery", "cores busy"], cpu_rows),
-            "",
-            f"Workers, PostgreSQL and Redis together: {hub_ms:.2f} CPU ms per delivery, that is "
-            f"{1000 / hub_ms:.0f} deliveries/s per core they would have to themselves.",
-            "",
-            f"Delay from the change (the event's `timestamp`) to the receiver, at half the delivery rate "
-            f"({median([run['rate'] for run in results['delay']]):.0f} deliveries/s on a fixed schedule):",
-            "",
-            table(["run", "deliveries/s", "P50 ms", "P99 ms", "chat messages lost"], delay_rows),
-            "",
-            f"Targets: ≥ {TARGET_DELIVERIES} deliveries/s: **{'met' if met_rate else 'not met'}**; "
-            f"P99 < {TARGET_P99_MS} ms at half the rate: **{'met' if met_delay else 'not met'}**.",
-            "",
-            f"A receiver down for {outage['seconds']:.0f} s (ten minutes scaled by 1/{options.scale:g}; retries "
-            f"start at {RETRY_SECONDS / options.scale:g} s instead of {RETRY_SECONDS:g} s) while the chat goes on at "
-            f"{options.down_rate:.0f} messages/s: it answered 503 {outage['refused']} times; "
-            f"{outage['queued']} deliveries waited as rows at the end of the outage and were all received "
-            f"{outage['catch_up']:.1f} s after it came back. Resident memory of the hub's processes (MiB):",
-            "",
-            table(
-                ["process", "before", "peak during the outage", "end of the outage", "growth"], memory_rows
-            ),
-            "",
-            "Chat latency (scheduled send → agent socket) at the same rate, the receiver up then down: "
-            f"P50 {percentile(up, 0.5):.0f} / {percentile(down, 0.5):.0f} ms, "
-            f"P99 {percentile(up, 0.99):.0f} / {percentile(down, 0.99):.0f} ms; "
-            f"lost {outage['up'][1]} / {outage['down'][1]}.",
-        ]
-    )
 
 
 if __name__ == "__main__":

@@ -261,6 +261,11 @@ class ChannelServices(Protocol):
         """Keep the page on the customer's contact (its recent pages, bounded) and show it to the agents live."""
         ...
 
+    async def customer_typing(self, connector: Connector, customer: IdentityRef) -> None:
+        """Show the agents that the customer is typing in their latest conversation on the inbox; called as often as
+        the customer's client likes, relayed at most once every few seconds."""
+        ...
+
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         """What `ConnectorContext.push` does from a connector's send: `event` to the customer's connections."""
         ...

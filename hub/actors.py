@@ -12,20 +12,22 @@ Retries, one mechanism per job kind:
   message, then asks Dramatiq to retry after that delay (`dramatiq.Retry`); nothing else is retried.
 - `route_conversation`, `serve_queue`, `reroute`: Dramatiq's retries with its jittered exponential backoff
   (routing is idempotent: each run serves whatever still waits).
-- `deliver_webhooks`: a subscription's due deliveries; each failed one's next attempt is recorded on its row, and
-  the job asks to run again when the earliest is due (`hub.webhooks`).
+- `deliver_webhooks` (on a queue of its own, after the chat's jobs): a subscription's due deliveries; each failed
+  one's next attempt is recorded on its row, and the job asks to run again when the earliest is due
+  (`hub.webhooks`).
 - `send_typing`: none (a stale typing indicator is worth nothing).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 
 from hub import assignment, inbound, outbound, webhooks
-from hub.jobs import QUEUE_NAME, WorkerHub
+from hub.jobs import QUEUE_NAME, WEBHOOK_QUEUE_NAME, WorkerHub
 from hub.runtime import Hub
 
 __all__ = [
@@ -49,6 +51,10 @@ class _Unbound(StubBroker):
 
 
 _UNBOUND = _Unbound()
+
+
+WEBHOOK_PRIORITY = 10
+"""Of the jobs a worker has fetched, the chat's run before webhook deliveries (Dramatiq runs lower numbers first)."""
 
 
 def _retry_when_asked(retries: int, error: BaseException) -> bool:
@@ -75,11 +81,14 @@ async def deliver_outbound(message_id: str) -> None:
         raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
 
 
-@dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, retry_when=_retry_when_asked)
+@dramatiq.actor(
+    queue_name=WEBHOOK_QUEUE_NAME, broker=_UNBOUND, retry_when=_retry_when_asked, priority=WEBHOOK_PRIORITY
+)
 async def deliver_webhooks(subscription_id: str) -> None:
     retry_in = await webhooks.deliver_due(_worker_hub(), subscription_id)
     if retry_in is not None:
-        raise dramatiq.Retry(delay=int(retry_in.total_seconds() * 1000))
+        # Rounded up: a retry running before its subscription's `retry_at` would find it waiting and leave.
+        raise dramatiq.Retry(delay=math.ceil(retry_in.total_seconds() * 1000))
 
 
 @dramatiq.actor(queue_name=QUEUE_NAME, broker=_UNBOUND, max_retries=5, min_backoff=500, max_backoff=60_000)

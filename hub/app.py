@@ -61,13 +61,15 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
                 open_hub, settings, hub.jobs, publisher, registry=registry, resolver=resolver
             )
             worker = start_worker(broker, worker_hub, settings.worker_threads)
-            sweeper = asyncio.create_task(run_sweeper(hub))
+            sweeper = asyncio.create_task(run_sweeper(hub, queue_started_at=hub.now()))
         try:
             yield
         finally:
             draining.cancel()
             if sweeper is not None:
                 sweeper.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await sweeper
             await hub.jobs.settle()
             if worker is not None:
                 await asyncio.to_thread(worker.stop)

@@ -5,7 +5,7 @@ private note) when asked or when out of its depth.
 Runs in the worker right after the inbound messages are stored (`answer`). The bot speaks only in
 conversations it holds (status `bot`, nobody assigned, no agent reply yet), never to an automatic message,
 and at most once per customer message: a `BotTurn` row unique on the message is inserted before it speaks.
-Its replies are messages whose sender is `bot`, delivered within the same job (`outbound.reply_now`).
+Its replies are messages whose sender is `bot`, written with its turn and delivered within the same job.
 """
 
 from __future__ import annotations
@@ -20,16 +20,19 @@ from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
+from sqlalchemy import Exists, ScalarSelect, bindparam, exists
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import Select
 
 from hub import assignment, events, handling, metrics, outbound, ticket_rules, tickets
 from hub.bot_engines import EngineName, enabled_article, engine_answer
-from hub.models import BotTurn, Conversation, Inbox, Message
+from hub.models import BotTurn, Conversation, Identity, Inbox, Message, Workspace
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
-from hub.statuses import ConversationStatus, TicketSource
+from hub.statuses import ConversationStatus, SenderType, TicketSource
 from hub.summaries import conversation_summary
 from routing.bot import RunWhen, asks_for_ticket, bot_runs, detect_handoff, suggestion_choice
 from routing.hours import is_open
@@ -157,13 +160,16 @@ class _Reply:
 
 
 async def _consider(hub: Hub, item: Received) -> None:
+    """One turn in one transaction: the turn's facts are read, and its record and its replies written, together.
+
+    The replies are written already claimed for delivery (`outbound.add_claimed_reply`) and delivered after the
+    commit: a turn's transactions are its cost on the worker's event loop, and a worker that stops after the commit
+    leaves its replies to the sweeper rather than an answered turn with no reply. A ticket's reply is written after
+    the ticket is opened, whose outcome it tells."""
     async with hub.database.session() as session:
-        conversation, inbox, message = (
+        conversation, inbox, identity, message, agent_replied, kb_version = (
             await session.exec(
-                select(Conversation, Inbox, Message)
-                .join(Inbox, col(Inbox.id) == Conversation.inbox_id)
-                .join(Message, col(Message.conversation_id) == Conversation.id)
-                .where(col(Conversation.id) == item.conversation_id, col(Message.id) == item.message_id)
+                _TURN_FACTS, params={"conversation_id": item.conversation_id, "message_id": item.message_id}
             )
         ).one()
         if conversation.status != "bot" or conversation.assignee_id is not None:
@@ -172,21 +178,20 @@ async def _consider(hub: Hub, item: Received) -> None:
         if not settings.enabled:
             await _to_routing(hub, session, conversation)
             return
-        if await _agent_replied(session, conversation.id):
+        if agent_replied:
             return
-        turns = list(
-            (
-                await session.exec(
-                    select(BotTurn)
-                    .where(col(BotTurn.conversation_id) == conversation.id)
-                    .order_by(col(BotTurn.id).desc())
-                    .limit(RECENT_TURNS)
-                )
-            ).all()
-        )
+        turns = list((await session.exec(_RECENT_TURNS, params={"conversation_id": conversation.id})).all())
         if message.content_type == "event":
             return
-        reply = await _decide(hub, session, conversation, message, turns, settings)
+        reply = await _decide(hub, session, conversation, message, turns, settings, kb_version)
+        now = hub.now()
+        said = []
+        if settings.greeting and not turns:
+            said.append(
+                _add_reply(session, conversation, settings.greeting, f"bot-greeting:{message.id}", now)
+            )
+        if reply.decision != "ticket":
+            said.append(_add_reply(session, conversation, reply.text, f"bot:{message.id}", now))
         session.add(
             BotTurn(
                 workspace_id=conversation.workspace_id,
@@ -204,15 +209,16 @@ async def _consider(hub: Hub, item: Received) -> None:
     metrics.BOT_REPLIES.labels(reply.decision).inc()
     if reply.decision == "answer":
         metrics.BOT_DEFLECTIONS.inc()
-    if settings.greeting and not turns:
-        await _say(hub, conversation, settings.greeting, f"bot-greeting:{message.id}")
+    await outbound.deliver_claimed(hub, said, conversation, inbox, identity)
     if reply.decision == "ticket":
         opened = await ticket_rules.open_for_conversation(
             hub, conversation, TicketSource.BOT_REQUEST, message.text
         )
         if opened is None:
             reply.text = TEXTS[detect_language([message.text])]["ticket_open"]
-    await _say(hub, conversation, reply.text, f"bot:{message.id}")
+        await outbound.reply_now(
+            hub, conversation, text=reply.text, sender_type="bot", client_id=f"bot:{message.id}"
+        )
     if reply.handoff_reason is not None:
         await _hand_off(hub, conversation, message, reply)
 
@@ -224,6 +230,7 @@ async def _decide(
     message: Message,
     turns: list[BotTurn],
     settings: BotSettings,
+    kb_version: int | None,
 ) -> _Reply:
     text = message.text
     texts = TEXTS[detect_language([text])]
@@ -241,7 +248,7 @@ async def _decide(
             )
             if chosen is not None:
                 return _Reply("answer", chosen.answer, article_id=chosen.id)
-    found = await engine_answer(hub, session, settings.engine, conversation, message)
+    found = await engine_answer(hub, session, settings.engine, conversation, message, kb_version)
     if found.decision == "answer":
         return _Reply("answer", found.text, article_id=found.article_id)
     if found.decision == "handoff":
@@ -263,21 +270,52 @@ async def _decide(
     return _Reply("abstain", texts["abstain"])
 
 
-async def _agent_replied(session: AsyncSession, conversation_id: str) -> bool:
-    found = await session.exec(
-        select(Message.id)
-        .where(
-            col(Message.conversation_id) == conversation_id,
-            col(Message.sender_type) == "agent",
-            col(Message.direction) == "out",
-        )
-        .limit(1)
+def _kb_version() -> ScalarSelect[int]:
+    """The workspace's knowledge base version, read with the conversation: the index is checked against it without
+    a round trip of its own (hub.knowledge_base)."""
+    return (
+        select(Workspace.kb_version).where(col(Workspace.id) == Conversation.workspace_id).scalar_subquery()
     )
-    return found.first() is not None
 
 
-async def _say(hub: Hub, conversation: Conversation, text: str, client_id: str) -> None:
-    await outbound.reply_now(hub, conversation, text=text, sender_type="bot", client_id=client_id)
+def _agent_replied() -> Exists:
+    """Whether an agent has replied in the conversation, read in the turn's first statement rather than a round
+    trip of its own."""
+    reply = aliased(Message)
+    return exists().where(
+        col(reply.conversation_id) == bindparam("conversation_id"),
+        col(reply.sender_type) == "agent",
+        col(reply.direction) == "out",
+    )
+
+
+_TURN_FACTS = (
+    Select[Conversation, Inbox, Identity, Message, bool, int | None](
+        Conversation, Inbox, Identity, Message, _agent_replied(), _kb_version()
+    )
+    .join(Inbox, col(Inbox.id) == Conversation.inbox_id)
+    .join(Identity, col(Identity.id) == Conversation.identity_id)
+    .join(Message, col(Message.conversation_id) == Conversation.id)
+    .where(col(Conversation.id) == bindparam("conversation_id"), col(Message.id) == bindparam("message_id"))
+)
+"""What a turn decides on and delivers to, in one statement: each further statement costs the worker's event loop a
+round trip, and a bot turn is made of round trips. Built once, with parameters: building a statement costs the loop
+about as much as sending it."""
+
+_RECENT_TURNS = (
+    select(BotTurn)
+    .where(col(BotTurn.conversation_id) == bindparam("conversation_id"))
+    .order_by(col(BotTurn.id).desc())
+    .limit(RECENT_TURNS)
+)
+
+
+def _add_reply(
+    session: AsyncSession, conversation: Conversation, text: str, client_id: str, now: datetime
+) -> outbound.ClaimedReply:
+    return outbound.add_claimed_reply(
+        session, conversation, text=text, sender_type=SenderType.BOT, client_id=client_id, now=now
+    )
 
 
 async def _hand_off(hub: Hub, conversation: Conversation, message: Message, reply: _Reply) -> None:

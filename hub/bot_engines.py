@@ -162,10 +162,12 @@ async def engine_answer(
     engine: EngineName,
     conversation: Conversation,
     message: Message,
+    kb_version: int | None = None,
 ) -> EngineAnswer:
     """The inbox's engine's answer to `message`; the knowledge base's whenever the chosen engine is not configured
-    or fails (the failure is logged and counted, never shown to the customer)."""
-    fallback = await _knowledge_base_answer(hub, session, conversation.workspace_id, message.text)
+    or fails (the failure is logged and counted, never shown to the customer). `kb_version`: the workspace's
+    knowledge base version the caller read in this transaction, if it did."""
+    fallback = await _knowledge_base_answer(hub, session, conversation.workspace_id, message.text, kb_version)
     if engine == "knowledge_base":
         return fallback
     stored = await stored_engines(session, conversation.workspace_id)
@@ -173,7 +175,7 @@ async def engine_answer(
         if engine == "llm":
             llm = _open_llm(hub, stored.llm) if stored else None
             if llm is not None:
-                return await _llm_answer(hub, session, llm, conversation, message.text)
+                return await _llm_answer(hub, session, llm, conversation, message.text, kb_version)
         else:
             webhook = _open_webhook(hub, stored.webhook) if stored else None
             if webhook is not None:
@@ -197,13 +199,16 @@ async def engine_answer(
 
 
 async def _knowledge_base_answer(
-    hub: Hub, session: AsyncSession, workspace_id: str, text: str
+    hub: Hub, session: AsyncSession, workspace_id: str, text: str, kb_version: int | None
 ) -> EngineAnswer:
+    """The answer's text comes from the index that chose it, built at the version just read: every change to an
+    article (its text, or disabling it) bumps that version, so the index holds the stored article."""
     if not text:
         return EngineAnswer("abstain")
-    found = await knowledge_base(hub.database).ask(session, workspace_id, text)
+    index = await knowledge_base(hub.database).index(session, workspace_id, kb_version)
+    found = index.ask(text)
     if found.decision == "answer" and found.article_id is not None:
-        article = await enabled_article(session, workspace_id, found.article_id)
+        article = index.article(found.article_id)
         if article is not None:
             return EngineAnswer("answer", article.answer, article.id)
     if found.decision == "suggest":
@@ -239,10 +244,11 @@ class _GroundedReply(msgspec.Struct):
 
 
 async def _llm_answer(
-    hub: Hub, session: AsyncSession, llm: _Llm, conversation: Conversation, text: str
+    hub: Hub, session: AsyncSession, llm: _Llm, conversation: Conversation, text: str, kb_version: int | None
 ) -> EngineAnswer:
     """Abstains without a call when no article is near the question: the model may only answer from articles."""
-    ranked = (await knowledge_base(hub.database).index(session, conversation.workspace_id)).ranked(text)
+    index = await knowledge_base(hub.database).index(session, conversation.workspace_id, kb_version)
+    ranked = index.ranked(text)
     articles = [
         article
         for candidate in ranked[:GROUNDING_ARTICLES]

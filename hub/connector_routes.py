@@ -40,7 +40,7 @@ from hub.ratelimit import RateLimiter, enforce
 from hub.realtime import Fanout, audience_channel, workspace_channel
 from hub.runtime import Hub
 from hub.statuses import MessageDirection, MessageStatus
-from hub.views import ContactPageViewed
+from hub.views import ContactPageViewed, CustomerTyping
 from normalizer import Attachment, IdentityRef, InboundMessage, InvalidIdentity
 from routing.hours import is_open
 
@@ -53,6 +53,8 @@ READABLE = (MessageStatus.SENDING, MessageStatus.SENT, MessageStatus.DELIVERED)
 READ_RECEIPT_LIMIT = 200
 """Replies one receipt marks at most (the newest), as many as the history a client is shown."""
 RATE_WINDOW_SECONDS = 60
+TYPING_RELAY_SECONDS = 3
+"""A customer's typing reaches the agents at most once in this many seconds; the inbox shows it a little longer."""
 RAW_AUDIT_CHARACTERS = 65536
 IDENTIFY_ATTEMPTS = 3
 
@@ -297,6 +299,24 @@ class HubChannelServices:
                 await self._hub.publisher.publish(event, [workspace_channel(workspace_id)])
                 return
 
+    async def customer_typing(self, connector: Connector, customer: IdentityRef) -> None:
+        """Throttled per customer across web processes (the rate limiter's window): an agent's screen needs one
+        notice every few seconds, and a visitor's keystrokes must not reach every agent socket of the workspace."""
+        throttle = f"typing:{connector.inbox.id}:{customer.kind}:{customer.value}"
+        with outages_as_route_errors():
+            if await self._rate_limiter.hit(throttle, 1, TYPING_RELAY_SECONDS) is not None:
+                return
+            async with self._hub.database.session() as session:
+                latest = _customer_conversations(connector, customer).order_by(
+                    col(Conversation.last_message_at).desc()
+                )
+                conversation = (await session.exec(latest.limit(1))).first()
+            if conversation is not None:
+                await self._hub.publisher.publish(
+                    CustomerTyping(conversation_id=conversation.id),
+                    [workspace_channel(connector.inbox.workspace_id)],
+                )
+
     async def push(self, connector: Connector, customer: IdentityRef, event: dict[str, Any]) -> None:
         with outages_as_route_errors():
             await self._hub.publisher.publish(event, [customer_channel(connector, customer)])
@@ -329,19 +349,33 @@ def _stored_attachment(url: str, stored: StoredFile) -> Attachment:
     return Attachment(kind=kind, url=url, mime_type=stored.mime_type, name=stored.name, size=stored.size)
 
 
+def _customer_conversations(connector: Connector, customer: IdentityRef) -> SelectOfScalar[Conversation]:
+    """`customer`'s conversations on the connector's inbox."""
+    return (
+        select(Conversation)
+        .join(Identity, col(Identity.id) == col(Conversation.identity_id))
+        .where(*_customers_conversation(connector, customer))
+    )
+
+
 def _customer_messages(connector: Connector, customer: IdentityRef) -> SelectOfScalar[Message]:
     """The messages of `customer`'s conversations on the connector's inbox."""
     return (
         select(Message)
         .join(Conversation, col(Conversation.id) == col(Message.conversation_id))
         .join(Identity, col(Identity.id) == col(Conversation.identity_id))
-        .where(
-            Conversation.inbox_id == connector.inbox.id,
-            Identity.workspace_id == connector.inbox.workspace_id,
-            Identity.kind == customer.kind,
-            Identity.scope == customer.scope,
-            Identity.value == customer.value,
-        )
+        .where(*_customers_conversation(connector, customer))
+    )
+
+
+def _customers_conversation(connector: Connector, customer: IdentityRef) -> tuple[Any, ...]:
+    """The conditions on a conversation joined with its identity: it is `customer`'s, on the connector's inbox."""
+    return (
+        Conversation.inbox_id == connector.inbox.id,
+        Identity.workspace_id == connector.inbox.workspace_id,
+        Identity.kind == customer.kind,
+        Identity.scope == customer.scope,
+        Identity.value == customer.value,
     )
 
 

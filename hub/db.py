@@ -28,7 +28,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 if TYPE_CHECKING:
     from hub.batching import Batcher
 
-__all__ = ["Database", "database_refused_data", "database_unavailable", "like_literal", "migrate"]
+__all__ = [
+    "Database",
+    "database_refused_data",
+    "database_unavailable",
+    "like_literal",
+    "migrate",
+    "query_canceled",
+]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 PING_AFTER_IDLE_SECONDS = 5.0
@@ -36,6 +43,7 @@ CONNECT_TIMEOUT_SECONDS = 5.0
 """A database host that drops packets fails a request within this, rather than asyncpg's 60 s."""
 REFUSED_DATA_SQLSTATES = ("22", "23")
 """PostgreSQL error classes that blame the values written: data exceptions and constraint violations."""
+QUERY_CANCELED = "57014"
 UNAVAILABLE_SQLSTATES = ("08", "40", "53", "57", "58")
 """PostgreSQL error classes that blame the moment: connection, serialization or deadlock, resources,
 operator intervention, system errors. The same work may succeed when tried again."""
@@ -96,6 +104,11 @@ def database_unavailable(error: BaseException) -> bool:
     if sqlstate is not None:
         return sqlstate.startswith(UNAVAILABLE_SQLSTATES)
     return isinstance(error, (OperationalError, InterfaceError, PoolTimeout, OSError, TimeoutError))
+
+
+def query_canceled(error: BaseException) -> bool:
+    """PostgreSQL stopped the statement at its `statement_timeout` (or an operator cancelled it)."""
+    return _sqlstate(error) == QUERY_CANCELED
 
 
 def _sqlstate(error: BaseException) -> str | None:

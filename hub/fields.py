@@ -19,6 +19,7 @@ from litestar.params import PathParameter, QueryParameter
 from msgspec import Meta
 
 __all__ = [
+    "ArrayLimitQuery",
     "AttachmentMeta",
     "ClientId",
     "CursorQuery",
@@ -29,6 +30,7 @@ __all__ = [
     "InboxSettings",
     "Kind",
     "KindPath",
+    "KindQuery",
     "MimeType",
     "Name",
     "Password",
@@ -92,6 +94,10 @@ KindPath = Annotated[
     str,
     PathParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind: a connector's `kind`."),
 ]
+KindQuery = Annotated[
+    str | None,
+    QueryParameter(pattern=KIND_PATTERN, max_length=40, description="A channel kind: a connector's `kind`."),
+]
 SubPath = Annotated[
     str,
     PathParameter(
@@ -108,12 +114,23 @@ StatusQuery = Annotated[
         description="Comma-separated conversation statuses.",
     ),
 ]
+MAX_CURSOR_LENGTH = 800
+"""Room for the longest sort key a cursor carries: a team's name of 100 characters, 4 bytes each, in base64."""
 CursorQuery = Annotated[
     str | None,
     QueryParameter(
-        pattern=r"^[A-Za-z0-9_=-]{1,200}$",
-        max_length=200,
+        pattern=rf"^[A-Za-z0-9_=-]{{1,{MAX_CURSOR_LENGTH}}}$",
+        max_length=MAX_CURSOR_LENGTH,
         description="The `next_cursor` of the previous page.",
+    ),
+]
+ArrayLimitQuery = Annotated[
+    int | None,
+    QueryParameter(
+        ge=1,
+        le=100,
+        description="Page the list: at most this many rows, and a `Link` header naming the next page while more "
+        "remain (100 when only `cursor` is given). With neither `limit` nor `cursor`: every row, unpaged.",
     ),
 ]
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "QUEUE_NAME",
+    "WEBHOOK_QUEUE_NAME",
     "JobQueue",
     "WorkerHub",
     "current_broker",
@@ -39,6 +40,8 @@ __all__ = [
 ]
 
 QUEUE_NAME = "omnihub"
+WEBHOOK_QUEUE_NAME = "omnihub-webhooks"
+"""Webhook deliveries have a queue of their own: a backlog of them is not queued in front of the chat's jobs."""
 UNFINISHED_JOBS_KEY = "omnihub:unfinished_jobs"
 log = logging.getLogger("omnihub.jobs")
 
@@ -104,6 +107,7 @@ def make_broker(settings: Settings) -> dramatiq.Broker:
     broker.add_middleware(AsyncIO())
     broker.add_middleware(UnfinishedJobs(settings.redis_url))
     broker.declare_queue(QUEUE_NAME)
+    broker.declare_queue(WEBHOOK_QUEUE_NAME)
     actors.bind(broker)
     return broker
 

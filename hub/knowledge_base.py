@@ -67,13 +67,16 @@ class KnowledgeBase:
         """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
         return (await self.index(session, workspace_id)).ask(text, locale)
 
-    async def index(self, session: AsyncSession, workspace_id: str) -> BotIndex:
+    async def index(self, session: AsyncSession, workspace_id: str, version: int | None = None) -> BotIndex:
         """The workspace's index at the version the database holds now, read on the caller's session.
 
         Never on a session of its own: a caller holding a pooled connection (a bot turn) while waiting for a
         second one would, with as many turns in flight as the pool has connections, wait for the pool's timeout.
+        `version` is the workspace's `kb_version` when the caller has just read it (a bot turn reads it with its
+        conversation), which spares a round trip; None reads it here.
         """
-        version = await _version(session, workspace_id)
+        if version is None:
+            version = await _version(session, workspace_id)
         built = self._built.get(workspace_id)
         if built is not None and built.version == version:
             return built.index

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    literal_column,
     text,
 )
 from sqlmodel import Field, SQLModel
@@ -159,6 +160,19 @@ def _only_where(condition: str) -> dict[str, Any]:
     """A partial index: rows leave it when their work is done, so the common write (a message received,
     an event processed) adds no entry to it and it stays as small as the work in flight."""
     return {"postgresql_where": text(condition), "sqlite_where": text(condition)}
+
+
+def _trigram_search(name: str, expression: str) -> Index:
+    """A pg_trgm GIN index over `expression`, which serves `LIKE '%…%'` on it (hub.search says the same
+    expression). Migration 0023 creates it on PostgreSQL only: SQLite search scans."""
+    label = f"{name}_expression"
+    return Index(
+        name,
+        literal_column(expression).label(label),
+        postgresql_using="gin",
+        postgresql_ops={label: "gin_trgm_ops"},
+        postgresql_with={"fastupdate": "off"},
+    )
 
 
 def _id() -> Any:
@@ -426,6 +440,8 @@ class Message(SQLModel, table=True):
         Index("ix_message_conversation", "conversation_id", "id"),
         Index("ix_message_delivery", "status", "next_attempt_at", **_only_where(OUTBOUND_IN_FLIGHT)),
         Index("ix_message_sent_channel_id", "channel_message_id", **_only_where(SENT_WITH_CHANNEL_ID)),
+        _trigram_search("ix_message_text_search", "lower(text)"),
+        _trigram_search("ix_message_subject_search", "lower(meta ->> 'subject')"),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)
@@ -513,6 +529,9 @@ class WebhookSubscription(SQLModel, table=True):
     """Payloads sent masked with the workspace's masking rules (card and ID numbers, its templates)."""
     last_sequence: int = 0
     """The `sequence` of the last event dispatched to it: each event it is sent carries the next one."""
+    retry_at: datetime | None = _when()
+    """Set while its receiver fails: when one delivery is tried again. Until then none of its deliveries is sent,
+    and none is rewritten however many wait (hub.webhooks)."""
     created_at: datetime = _created()
     updated_at: datetime = _created()
 
@@ -525,6 +544,7 @@ class WebhookDelivery(SQLModel, table=True):
         UniqueConstraint("subscription_id", "event_id", name="uq_webhook_delivery_event"),
         Index("ix_webhook_delivery_listing", "subscription_id", "id"),
         Index("ix_webhook_delivery_due", "next_attempt_at", **_only_where(WEBHOOK_DUE)),
+        Index("ix_webhook_delivery_claim", "subscription_id", "sequence", **_only_where(WEBHOOK_DUE)),
     )
     id: str = _id()
     workspace_id: str = _workspace(index=False)

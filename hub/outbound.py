@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import actors, events, lifecycle, metrics, tickets
@@ -19,11 +21,15 @@ from hub.reply_threads import ReplyThread, reply_thread
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus, MessageStatus, SenderType
+from hub.views import WorkspaceEvent
 from normalizer import Attachment, ContentType, IdentityRef
 
 __all__ = [
+    "ClaimedReply",
+    "add_claimed_reply",
     "create_message",
     "deliver",
+    "deliver_claimed",
     "give_up_unfinished",
     "reply_now",
     "send_typing",
@@ -51,21 +57,16 @@ async def create_message(
     """Store an agent's (or bot's) reply as pending, or a note; enqueue delivery unless `enqueue` is false (the
     caller delivers it). Returns (message, created)."""
     now = hub.now()
-    dedupe = f"{direction}:{conversation.id}:{client_id}" if client_id else None
-    message = Message(
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
+    message = _new_message(
+        conversation,
+        text=text,
         direction=direction,
         sender_type=sender_type,
         sender_id=sender_id,
-        text=text,
-        content_type=ContentType.TEXT if text or not attachments else attachments[0].kind,
-        attachments=[asdict(attachment) for attachment in attachments],
-        dedupe_key=dedupe,
-        meta={"client_id": client_id} if client_id else {},
+        client_id=client_id,
+        attachments=attachments,
         status=MessageStatus.PENDING if direction == "out" else MessageStatus.STORED,
-        created_at=now,
-        updated_at=now,
+        now=now,
     )
     async with hub.database.session() as session:
         row = await session.get_one(Conversation, conversation.id)
@@ -78,14 +79,7 @@ async def create_message(
         reopened = lifecycle.reopen_on_agent_reply(session, row, now) if by_agent else []
         ticket_events = await tickets.agent_replied(session, row, now) if by_agent else []
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
-        session.add(message)
-        payload = events.record(
-            session,
-            row.workspace_id,
-            "message.created",
-            message.id,
-            {"message": events.message_json(message), "conversation": events.conversation_json(row)},
-        )
+        payload = _add_created(session, message, row)
         try:
             await session.commit()
         except IntegrityError:
@@ -94,7 +88,7 @@ async def create_message(
                 await session.exec(
                     select(Message).where(
                         col(Message.workspace_id) == conversation.workspace_id,
-                        col(Message.dedupe_key) == dedupe,
+                        col(Message.dedupe_key) == message.dedupe_key,
                     )
                 )
             ).one()
@@ -115,23 +109,117 @@ async def reply_now(
     hub: Hub, conversation: Conversation, *, text: str, sender_type: str, client_id: str
 ) -> None:
     """Store an automatic reply and deliver it within the caller's job rather than a delivery job of its own: the
-    customer does not wait for a second trip through the queue. A failed attempt is retried by a delivery job as
-    any reply's; a worker that stops before delivering leaves the message pending, which the sweeper sends."""
-    message, created = await create_message(
-        hub,
+    customer does not wait for a second trip through the queue. Written claimed, as `add_claimed_reply`; the same
+    reply (`client_id`) written again is neither stored nor sent twice."""
+    async with hub.database.session() as session:
+        row = await session.get_one(Conversation, conversation.id)
+        inbox = await session.get_one(Inbox, row.inbox_id)
+        identity = await session.get_one(Identity, row.identity_id)
+        # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
+        reply = add_claimed_reply(
+            session, row, text=text, sender_type=sender_type, client_id=client_id, now=hub.now()
+        )
+        try:
+            await session.commit()
+        except IntegrityError:
+            return
+    await deliver_claimed(hub, [reply], row, inbox, identity)
+
+
+def _new_message(
+    conversation: Conversation,
+    *,
+    text: str,
+    direction: str,
+    sender_type: str,
+    sender_id: str | None,
+    client_id: str | None,
+    attachments: Sequence[Attachment],
+    status: MessageStatus,
+    now: datetime,
+) -> Message:
+    return Message(
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        direction=direction,
+        sender_type=sender_type,
+        sender_id=sender_id,
+        text=text,
+        content_type=ContentType.TEXT if text or not attachments else attachments[0].kind,
+        attachments=[asdict(attachment) for attachment in attachments],
+        # A client id makes the message unique in its conversation: the same reply written twice is stored once.
+        dedupe_key=f"{direction}:{conversation.id}:{client_id}" if client_id else None,
+        meta={"client_id": client_id} if client_id else {},
+        status=status,
+        created_at=now,
+        updated_at=now,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedReply:
+    """An automatic reply written in its caller's transaction, claimed for delivery by the caller's job (status
+    `sending`), and the `message.created` event to announce once that transaction is committed."""
+
+    message: Message
+    created: WorkspaceEvent
+
+
+def add_claimed_reply(
+    session: AsyncSession,
+    conversation: Conversation,
+    *,
+    text: str,
+    sender_type: str,
+    client_id: str,
+    now: datetime,
+) -> ClaimedReply:
+    """Add an automatic reply to the caller's transaction (with the change it answers, such as the bot's turn),
+    already claimed: its delivery (`deliver_claimed`) needs no claim of its own, and a job that stops before
+    delivering leaves it `sending`, which the sweeper sends again. `conversation` is a row of `session`."""
+    message = _new_message(
         conversation,
         text=text,
         direction="out",
         sender_type=sender_type,
         sender_id=None,
         client_id=client_id,
-        enqueue=False,
+        attachments=(),
+        status=MessageStatus.SENDING,
+        now=now,
     )
-    if not created:
-        return
-    retry_in = await deliver(hub, message.id)
-    if retry_in is not None:
-        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_outbound, message.id, delay=retry_in)
+    conversation.last_message_at = now
+    if sender_type == SenderType.BOT:
+        conversation.bot_replied = True
+    return ClaimedReply(message, _add_created(session, message, conversation))
+
+
+def _add_created(session: AsyncSession, message: Message, conversation: Conversation) -> WorkspaceEvent:
+    """The new message and its `message.created` outbox row, in the caller's transaction."""
+    session.add(message)
+    return events.record(
+        session,
+        conversation.workspace_id,
+        "message.created",
+        message.id,
+        {"message": events.message_json(message), "conversation": events.conversation_json(conversation)},
+    )
+
+
+async def deliver_claimed(
+    hub: Hub,
+    replies: Sequence[ClaimedReply],
+    conversation: Conversation,
+    inbox: Inbox,
+    identity: Identity,
+) -> None:
+    """After the commit that wrote them: announce each reply to the agents and deliver it, in order. A failed
+    attempt is retried by a delivery job, as any reply's."""
+    for reply in replies:
+        await events.publish_message_event(hub.publisher, reply.created, conversation)
+        retry_in = await _deliver_claimed(hub, reply.message, conversation, inbox, identity)
+        if retry_in is not None:
+            await hub.jobs.send_or_leave_to_sweeper(actors.deliver_outbound, reply.message.id, delay=retry_in)
 
 
 @dataclass(slots=True)
@@ -157,7 +245,13 @@ async def deliver(hub: Hub, message_id: str) -> timedelta | None:
     claimed = await _claim(hub, message_id, "pending")
     if claimed is None:
         return None
-    message, conversation, inbox, identity = claimed
+    return await _deliver_claimed(hub, *claimed)
+
+
+async def _deliver_claimed(
+    hub: Hub, message: Message, conversation: Conversation, inbox: Inbox, identity: Identity
+) -> timedelta | None:
+    """Deliver a message this job holds `sending`; when to try again, as `deliver`."""
     outcome = _Outcome(reserved=message.meta.get(RESERVED_PARTS, 0))
     quota = None
     try:
@@ -193,7 +287,10 @@ async def give_up_unfinished(hub: Hub, message_id: str) -> None:
 async def _claim(
     hub: Hub, message_id: str, status: str
 ) -> tuple[Message, Conversation, Inbox, Identity] | None:
-    """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not."""
+    """Mark the message `sending` if it is in `status`, and load what its delivery needs; None if it is not.
+
+    The claim and the read share one transaction: every reply's delivery, the bot's included, starts here, and
+    each transaction costs the worker's event loop a BEGIN and a COMMIT (or ROLLBACK) round trip of its own."""
     async with hub.database.session() as session:
         claimed = (
             await session.execute(
@@ -203,13 +300,19 @@ async def _claim(
                 .returning(col(Message.id))
             )
         ).scalar_one_or_none()
-        await session.commit()
         if claimed is None:
+            await session.commit()
             return None
-        message = await session.get_one(Message, message_id)
-        conversation = await session.get_one(Conversation, message.conversation_id)
-        inbox = await session.get_one(Inbox, conversation.inbox_id)
-        identity = await session.get_one(Identity, conversation.identity_id)
+        message, conversation, inbox, identity = (
+            await session.exec(
+                select(Message, Conversation, Inbox, Identity)
+                .join(Conversation, col(Conversation.id) == Message.conversation_id)
+                .join(Inbox, col(Inbox.id) == Conversation.inbox_id)
+                .join(Identity, col(Identity.id) == Conversation.identity_id)
+                .where(col(Message.id) == message_id)
+            )
+        ).one()
+        await session.commit()
     return message, conversation, inbox, identity
 
 
@@ -315,30 +418,34 @@ def _retry_or_give_up(
 
 
 async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:
-    """The send's outcome on the message. Its status is written in SQL only where the reply is not read yet: the
-    customer's client may report it read (hub.connector_routes) before this is recorded, and read stays read."""
+    """The send's outcome on the message, in one UPDATE that returns the row. Its status is written only where the
+    reply is not read yet: the customer's client may report it read (hub.connector_routes) before this is recorded,
+    and read stays read. The message is `sending`, claimed by this delivery, so the claimed copy's metadata is the
+    stored one."""
     now = hub.now()
-    async with hub.database.session() as session:
-        row = await session.get_one(Message, message.id)
-        row.error = _storable(outcome.error) if outcome.error is not None else None
-        row.attempts += 1
-        if outcome.reserved != row.meta.get(RESERVED_PARTS, 0):
-            row.meta = (
-                {**row.meta, RESERVED_PARTS: outcome.reserved}
-                if outcome.reserved
-                else {key: value for key, value in row.meta.items() if key != RESERVED_PARTS}
-            )
-        row.updated_at = now
-        row.next_attempt_at = now + outcome.retry_in if outcome.retry_in is not None else None
-        if outcome.channel_ids:
-            row.channel_message_id = _storable(",".join(outcome.channel_ids))[:200]
-        await session.flush()
-        await session.execute(
-            update(Message)
-            .where(col(Message.id) == row.id, col(Message.status) != MessageStatus.READ)
-            .values(status=outcome.status)
+    changes: dict[str, Any] = {
+        "error": _storable(outcome.error) if outcome.error is not None else None,
+        "attempts": col(Message.attempts) + 1,
+        "updated_at": now,
+        "next_attempt_at": now + outcome.retry_in if outcome.retry_in is not None else None,
+        "status": case(
+            (col(Message.status) == MessageStatus.READ, col(Message.status)), else_=outcome.status.value
+        ),
+    }
+    if outcome.reserved != message.meta.get(RESERVED_PARTS, 0):
+        changes["meta"] = (
+            {**message.meta, RESERVED_PARTS: outcome.reserved}
+            if outcome.reserved
+            else {key: value for key, value in message.meta.items() if key != RESERVED_PARTS}
         )
-        await session.refresh(row, ["status"])
+    if outcome.channel_ids:
+        changes["channel_message_id"] = _storable(",".join(outcome.channel_ids))[:200]
+    async with hub.database.session() as session:
+        row = (
+            await session.execute(
+                update(Message).where(col(Message.id) == message.id).values(**changes).returning(Message)
+            )
+        ).scalar_one()
         conversation_row = await session.get_one(Conversation, conversation.id)
         payload = events.record(
             session,

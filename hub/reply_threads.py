@@ -4,6 +4,7 @@ conversation's subject and the channel ids of the messages it answers."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sqlmodel import col, select
 
@@ -11,7 +12,10 @@ from hub.db import Database
 from hub.models import Message
 from hub.statuses import MessageDirection
 
-__all__ = ["ReplyThread", "reply_thread"]
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+__all__ = ["ReplyThread", "reply_thread", "thread_subject"]
 
 RECENT_MESSAGES = 20
 """How far back a reply looks for the customer's message it answers (past automatic ones)."""
@@ -24,6 +28,22 @@ class ReplyThread:
     """The customer's newest message (not an automatic one), then the ids that message answers."""
 
 
+async def thread_subject(session: AsyncSession, conversation_id: str) -> str | None:
+    """The subject the customer's first message gave the conversation: every reply keeps it."""
+    first = (
+        await session.exec(
+            select(Message.meta)
+            .where(
+                col(Message.conversation_id) == conversation_id,
+                col(Message.direction) == MessageDirection.IN,
+            )
+            .order_by(col(Message.id))
+            .limit(1)
+        )
+    ).first()
+    return first.get("subject") if first is not None else None
+
+
 async def reply_thread(database: Database, conversation_id: str) -> ReplyThread:
     received = (
         select(Message.channel_message_id, Message.meta)
@@ -34,13 +54,12 @@ async def reply_thread(database: Database, conversation_id: str) -> ReplyThread:
         .order_by(col(Message.id))
     )
     async with database.session() as session:
-        first = (await session.exec(received.limit(1))).first()
+        subject = await thread_subject(session, conversation_id)
         recent = (
             await session.exec(
                 received.order_by(None).order_by(col(Message.id).desc()).limit(RECENT_MESSAGES)
             )
         ).all()
-    subject = first[1].get("subject") if first is not None else None
     answered = next(
         ((channel_id, meta) for channel_id, meta in recent if channel_id and not meta.get("automated")), None
     )

@@ -14,7 +14,14 @@ from connectors.base import OUTGOING_URL_JUDGE
 from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox
 from hub.db import Database
-from hub.egress import EgressPolicy, Resolver, guarded_client, guarded_connect, system_resolver
+from hub.egress import (
+    EgressPolicy,
+    KeptConnections,
+    Resolver,
+    guarded_client,
+    guarded_connect,
+    system_resolver,
+)
 from hub.inbox_cache import InboxCache
 from hub.jobs import JobQueue
 from hub.models import Inbox, utcnow
@@ -36,6 +43,10 @@ class InvalidInboxSettings(ValueError):
         super().__init__(f"invalid settings: {fields}")
 
 
+KEPT_CONNECTIONS_PER_ORIGIN = 64
+"""Idle connections kept per destination: two webhook jobs' worth of requests in flight."""
+
+
 @dataclass
 class Hub:
     settings: Settings
@@ -51,6 +62,8 @@ class Hub:
         self.egress = EgressPolicy.from_settings(self.settings, self.resolver)
         self.http = guarded_client(self.egress)
         self.connect = guarded_connect(self.egress)
+        self.kept_connections = KeptConnections(self.connect, most_per_origin=KEPT_CONNECTIONS_PER_ORIGIN)
+        """Connections kept between bursts of POSTs to one destination (webhook deliveries)."""
         key, fallback_keys = self.settings.secret_key_bytes(), self.settings.fallback_key_bytes()
         self.box = SecretBox(key, fallback_keys)
         self.store = DatabaseSharedStore(self.database, self.box)
@@ -60,6 +73,7 @@ class Hub:
 
     async def close(self) -> None:
         await self.http.aclose()
+        self.kept_connections.close()
         await self.database.dispose()
 
     # Inbox settings: validated by the connector's model, secrets encrypted at rest.

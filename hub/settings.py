@@ -54,7 +54,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     worker_threads: int = Field(
-        4, ge=1, description="Dramatiq worker threads (embedded worker and `omnihub worker`)."
+        16,
+        ge=1,
+        description="Dramatiq worker threads (embedded worker and `omnihub worker`): jobs running at once per "
+        "process, each thread waiting while its job runs on the process's event loop.",
     )
     embedded_worker: bool = Field(True, description="Run a worker inside `serve` in embedded mode.")
     worker_nice: int = Field(

@@ -37,9 +37,14 @@ class SweepResult(dict):
     """Counts of work whose job was sent again, per kind."""
 
 
-async def sweep(hub: Hub) -> SweepResult:
+async def sweep(hub: Hub, *, queue_started_at: datetime | None = None) -> SweepResult:
+    """Send again the jobs of overdue work. `queue_started_at` is when this process's in-memory queue (embedded
+    mode) started: work enqueued before then had its job in a queue that died with the previous process, so it is
+    overdue at once, and a restart recovers it in its first sweep instead of `stuck_after_seconds` later."""
     now = hub.now()
     cutoff = now - timedelta(seconds=hub.settings.stuck_after_seconds)
+    if queue_started_at is not None:
+        cutoff = max(cutoff, queue_started_at)
     async with hub.database.session() as session:
         stuck_events = (
             await session.exec(select(InboundEvent.id).where(*_stuck_inbound(cutoff)).limit(1000))
@@ -131,16 +136,22 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
     return col(InboundEvent.status) == "pending", due < cutoff
 
 
-async def run_sweeper(hub: Hub) -> None:
+async def run_sweeper(hub: Hub, *, queue_started_at: datetime | None = None) -> None:
     """Sweep, emit the SLA breaches now due (hub.sla_watch) and wake the snoozed conversations whose time has come
-    (hub.lifecycle), forever; in a deployment with many processes only the lease holder does."""
+    (hub.lifecycle), until cancelled; in a deployment with many processes only the lease holder does. Cancelled, it
+    gives the lease up, so the next process sweeps at once. `queue_started_at` as for `sweep`."""
     interval = hub.settings.sweep_interval_seconds
-    while True:
-        try:
-            if await hub.store.try_acquire(SWEEPER_LEASE, PROCESS_HOLDER, timedelta(seconds=interval * 3)):
-                await sweep(hub)
-                await watch_sla(hub)
-                await lifecycle.wake_snoozed(hub)
-        except Exception:
-            log.exception("sweeper.error")
-        await asyncio.sleep(interval)
+    try:
+        while True:
+            try:
+                if await hub.store.try_acquire(
+                    SWEEPER_LEASE, PROCESS_HOLDER, timedelta(seconds=interval * 3)
+                ):
+                    await sweep(hub, queue_started_at=queue_started_at)
+                    await watch_sla(hub)
+                    await lifecycle.wake_snoozed(hub)
+            except Exception:
+                log.exception("sweeper.error")
+            await asyncio.sleep(interval)
+    finally:
+        await hub.store.release(SWEEPER_LEASE, PROCESS_HOLDER)

@@ -62,6 +62,7 @@ __all__ = [
     "ConversationTransferred",
     "ConversationView",
     "CsatSubmitted",
+    "CustomerTyping",
     "IdentityView",
     "InboundEventPage",
     "InboundEventView",
@@ -275,6 +276,9 @@ class ConversationDetail(ConversationView):
     recent_pages: list[PageViewView]
     """The pages the conversation's contact viewed, newest (the one they are on now) first: the contact as it is
     now, so a merge brings the other contact's pages and an erasure leaves none."""
+    reply_subject: str | None
+    """The subject replies carry on a channel that threads by reply (email): the customer's first message's, which
+    the channel may prefix with `Re:`. Null on other channels, or when the customer gave none."""
 
 
 class CannedResponseView(msgspec.Struct):
@@ -757,6 +761,13 @@ class ContactPageViewed(WorkspaceEvent, tag="contact.page_viewed"):
 
     contact_id: str
     page: PageViewView
+
+
+class CustomerTyping(WorkspaceEvent, tag="conversation.customer_typing"):
+    """On the agents' socket only (not recorded in the outbox, not sent to webhooks): the customer is typing in the
+    conversation now (web chat). Sent at most every few seconds while they type; none says they stopped."""
+
+    conversation_id: str
 
 
 class ContactRecord(ContactSummary):

@@ -7,8 +7,11 @@ at a time, signs each stored body in the Standard Webhooks scheme (`webhook-id` 
 attempt and replay), POSTs them side by side through the egress policy with a timeout, and records the batch in one
 transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
 after it was dispatched, then it is failed and its subscription disabled with the reason. Each subscription has jobs
-of its own, so a subscriber that fails or hangs holds no other's deliveries; its failed deliveries wait as rows, with
-one delayed job following them, not one per delivery.
+of its own, so a subscriber that fails or hangs holds no other's deliveries.
+
+A receiver that is down costs its waiting rows and nothing that grows with them: the subscription waits as a whole
+(`retry_at`), followed by one delayed job that tries one delivery when it is due; new deliveries are written
+behind it with no job, and no waiting row is read or rewritten until the receiver answers again.
 """
 
 from __future__ import annotations
@@ -27,10 +30,11 @@ import httpx
 import msgspec
 from sqlalchemy import insert, update
 from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import DestinationRefused
 from hub.bot_engines import STANDARD_WEBHOOKS_KEY_PREFIX, signing_key
-from hub.egress import guarded_client
+from hub.egress import PostFailed, PostLane, PostRequest, PostTarget
 from hub.events import AnyWorkspaceEvent
 from hub.ids import new_id
 from hub.jobs import retry_delay
@@ -72,7 +76,7 @@ LOGGED_ATTEMPTS = 20
 RESPONSE_EXCERPT_BYTES = 1024
 LONGEST_RETRY_WAIT = timedelta(hours=1)
 DISPATCHER_LEASE = "webhook-dispatcher"
-USER_AGENT = "Omnihub-Webhooks/1"
+USER_AGENT = b"Omnihub-Webhooks/1"
 
 
 def new_secret() -> str:
@@ -93,6 +97,7 @@ async def dispatch(hub: Hub) -> int:
     """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched."""
     now = hub.now()
     give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
+    ready: list[str] = []
     async with hub.database.session() as session:
         events = (
             await session.exec(
@@ -115,6 +120,7 @@ async def dispatch(hub: Hub) -> int:
                     col(WebhookSubscription.enabled),
                 )
                 .order_by(col(WebhookSubscription.id))
+                .with_for_update()
             )
         ).all():
             subscriptions[subscription.workspace_id].append(subscription)
@@ -129,6 +135,9 @@ async def dispatch(hub: Hub) -> int:
                 if event.event_type not in subscription.events:
                     continue
                 subscription.last_sequence += 1
+                waiting_until = _waiting_until(subscription, now)
+                if waiting_until is None:
+                    ready.append(subscription.id)
                 body = _envelope(event, subscription.last_sequence).decode()
                 deliveries.append(
                     row_values(
@@ -140,7 +149,7 @@ async def dispatch(hub: Hub) -> int:
                         event_type=event.event_type,
                         sequence=subscription.last_sequence,
                         body=masking[event.workspace_id].mask(body) if subscription.mask_sensitive else body,
-                        next_attempt_at=now,
+                        next_attempt_at=waiting_until or now,
                         give_up_at=give_up_at,
                         created_at=now,
                     )
@@ -157,8 +166,15 @@ async def dispatch(hub: Hub) -> int:
             .values(dispatched_at=now)
         )
         await session.commit()
-    await _send(hub, [delivery["subscription_id"] for delivery in deliveries])
+    await _send(hub, ready)
     return len(events)
+
+
+def _waiting_until(subscription: WebhookSubscription, now: datetime) -> datetime | None:
+    """When the subscription's receiver is tried again, while that is still to come (the job that set it then)."""
+    if subscription.retry_at is not None and subscription.retry_at > now:
+        return subscription.retry_at
+    return None
 
 
 def _envelope(event: OutboxEvent, sequence: int) -> bytes:
@@ -177,10 +193,16 @@ def _envelope(event: OutboxEvent, sequence: int) -> bytes:
 
 
 async def _send(hub: Hub, subscription_ids: list[str]) -> None:
+    """One job per subscription, sent side by side: one after another, the last subscription's job left the
+    dispatcher a broker round trip per subscription before it."""
     from hub import actors
 
-    for subscription_id in dict.fromkeys(subscription_ids):
-        await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
+    await asyncio.gather(
+        *(
+            hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
+            for subscription_id in dict.fromkeys(subscription_ids)
+        )
+    )
 
 
 async def requeue_overdue(hub: Hub) -> int:
@@ -191,8 +213,14 @@ async def requeue_overdue(hub: Hub) -> int:
         overdue = (
             await session.exec(
                 select(WebhookDelivery.subscription_id)
+                .join(
+                    WebhookSubscription, col(WebhookSubscription.id) == col(WebhookDelivery.subscription_id)
+                )
                 .where(
-                    col(WebhookDelivery.status) == "pending", col(WebhookDelivery.next_attempt_at) < cutoff
+                    col(WebhookDelivery.status) == "pending",
+                    col(WebhookDelivery.next_attempt_at) < cutoff,
+                    col(WebhookSubscription.retry_at).is_(None)
+                    | (col(WebhookSubscription.retry_at) < cutoff),
                 )
                 .distinct()
                 .limit(DISPATCH_BATCH)
@@ -204,46 +232,85 @@ async def requeue_overdue(hub: Hub) -> int:
 
 async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
     """POST the subscription's due deliveries, a batch at a time side by side, and record each batch in one
-    transaction; answer the wait until the earliest delivery that failed here is due again (None when none did).
+    transaction; answer the wait until every delivery that failed here is due again (None when none did), so that
+    the job's retry finds them all due.
 
-    Each batch's first delivery goes alone: when it fails, the receiver is taken to be down and the subscription's
-    other due deliveries wait with it, unsent, so a receiver that is down costs one request per retry, not one
-    per waiting delivery (and its retries take no time from the hub's other work). Rows are claimed by a
-    conditional UPDATE, so jobs of one subscription running at once share its deliveries; a retry job finding
-    nothing due asks for no further retry, so the jobs of a failing receiver collapse into one chain.
+    The job's first delivery goes alone, until the receiver has accepted one: when it fails, the receiver is taken
+    to be down and the subscription waits until that delivery's next attempt (`retry_at`), its batch put back
+    unsent; the job that set the wait follows it, others put their batch back to the same time and leave. While it
+    waits a job reads one row and claims nothing; when it is due, one delivery is tried, and full batches follow
+    only once it is accepted. So a receiver that is down costs one request, one delivery row and its
+    subscription's row per retry, however many deliveries wait. A claim picks rows skipping
+    those another job has locked, so jobs of one subscription running at once share its deliveries and never
+    queue on each other's row locks (which, held by a convoy of such jobs, took every worker thread from the chat).
 
-    The job sends over a keep-alive client of its own, through the egress policy, holding as many connections as
-    it has requests in flight: every batch after the first reuses them, and no job waits on another's pool.
+    The job sends over keep-alive connections of its own (`_Lanes`), made through the egress policy or taken from
+    those the last jobs to the same receiver left: every batch reuses them, and no job waits on another's.
     """
-    async with guarded_client(hub.egress, CONCURRENT_POSTS) as http:
-        return await _deliver_batches(hub, http, subscription_id)
+    lanes = _Lanes(hub)
+    try:
+        return await _deliver_batches(hub, lanes, subscription_id)
+    finally:
+        lanes.close()
 
 
-async def _deliver_batches(hub: Hub, http: httpx.AsyncClient, subscription_id: str) -> timedelta | None:
+class _Lanes:
+    """A job's connections to its subscriber: up to CONCURRENT_POSTS lanes of one keep-alive connection each, taken
+    as the job first needs them from those the process keeps between jobs (`Hub.kept_connections`), and given back
+    when it ends, so the next job to the same receiver reuses them instead of connecting again."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._kept = hub.kept_connections
+        self._origin = ""
+        self._lanes: list[PostLane] = []
+
+    def take(self, target: PostTarget, count: int) -> list[PostLane]:
+        """Lanes for `count` requests to `target` side by side, at most CONCURRENT_POSTS."""
+        if target.origin != self._origin:
+            self.close()
+            self._origin = target.origin
+        wanted = min(count, CONCURRENT_POSTS)
+        if len(self._lanes) < wanted:
+            self._lanes += self._kept.lanes(self._origin, wanted - len(self._lanes))
+        return self._lanes[:count]
+
+    def close(self) -> None:
+        self._kept.give_back(self._origin, self._lanes)
+        self._lanes = []
+
+
+async def _deliver_batches(hub: Hub, lanes: _Lanes, subscription_id: str) -> timedelta | None:
     retry_at: datetime | None = None
+    answered = False
     while True:
         now = hub.now()
-        claimed, subscription = await _claim_due(hub, subscription_id, now)
+        claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
         if not claimed or subscription is None:
             break
         if not subscription.enabled:
             disabled = _attempt(now, None, "The subscription is disabled", 0.0, "")
             await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
             continue
-        probe = claimed[0]
-        first = (await _post_all(hub, http, subscription, [probe], now))[0]
-        if not _accepted(first):
-            status, due = _after_failure(hub, probe)
-            await _record(hub, [(probe, status, first, due)])
-            await _hold_back(
-                hub, subscription_id, [delivery.id for delivery in claimed[1:]], due or hub.now()
-            )
-            if due is None:
-                await _disable(hub, subscription, probe, first)
-                continue
-            retry_at = due if retry_at is None else min(retry_at, due)
-            break
-        attempts = [first, *await _post_all(hub, http, subscription, claimed[1:], now)]
+        sending = _Sending(hub, subscription, now)
+        if not answered:
+            probe = claimed[0]
+            first = (await _post_all(lanes, sending, [probe]))[0]
+            if not _accepted(first):
+                status, due = _after_failure(hub, probe)
+                if due is None:
+                    await _record(hub, [(probe, status, first, None)])
+                    await _put_back(hub, [delivery.id for delivery in claimed[1:]], hub.now())
+                    await _disable(hub, subscription, probe, first)
+                    continue
+                if await _hold(hub, subscription_id, claimed, first, due):
+                    retry_at = due
+                break
+            answered = True
+            if subscription.retry_at is not None:
+                await _resume(hub, subscription_id)
+            attempts = [first, *await _post_all(lanes, sending, claimed[1:])]
+        else:
+            attempts = await _post_all(lanes, sending, claimed)
         outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]] = []
         given_up: tuple[WebhookDelivery, WebhookAttemptView] | None = None
         for delivery, attempt in zip(claimed, attempts, strict=True):
@@ -255,11 +322,11 @@ async def _deliver_batches(hub: Hub, http: httpx.AsyncClient, subscription_id: s
             if due is None:
                 given_up = given_up or (delivery, attempt)
             else:
-                retry_at = due if retry_at is None else min(retry_at, due)
+                retry_at = due if retry_at is None else max(retry_at, due)
         await _record(hub, outcomes)
         if given_up is not None:
             await _disable(hub, subscription, *given_up)
-        if len(claimed) < DELIVERY_BATCH:
+        if len(claimed) < batch:
             break
     return None if retry_at is None else max(retry_at - hub.now(), timedelta(0))
 
@@ -280,29 +347,85 @@ def _after_failure(hub: Hub, delivery: WebhookDelivery) -> tuple[str, datetime |
     return "pending", hub.now() + wait
 
 
-async def _hold_back(hub: Hub, subscription_id: str, claimed_ids: list[str], until: datetime) -> None:
-    """The subscription's pending deliveries this job claimed, and any due now, wait until `until`. Those waiting
-    already keep their time (rewriting every waiting row on each retry would cost a busy database as the outage
-    lasts): when due, a batch of them sends one request again."""
+async def _put_back(hub: Hub, claimed_ids: list[str], until: datetime) -> None:
+    """Deliveries this job claimed and did not send are due again at `until` (only these: the others waiting
+    are not rewritten, their subscription's `retry_at` holds them)."""
+    if not claimed_ids:
+        return
     async with hub.database.session() as session:
         await session.execute(
             update(WebhookDelivery)
-            .where(
-                col(WebhookDelivery.subscription_id) == subscription_id,
-                col(WebhookDelivery.status) == "pending",
-                col(WebhookDelivery.id).in_(claimed_ids)
-                | (col(WebhookDelivery.next_attempt_at) <= hub.now()),
-            )
+            .where(col(WebhookDelivery.id).in_(claimed_ids), col(WebhookDelivery.status) == "pending")
             .values(next_attempt_at=until)
             .execution_options(synchronize_session=False)
         )
         await session.commit()
 
 
+async def _hold(
+    hub: Hub, subscription_id: str, claimed: list[WebhookDelivery], probe: WebhookAttemptView, due: datetime
+) -> bool:
+    """The batch's first delivery failed: record it, and make it and the rest of the batch wait with the
+    subscription, in one transaction holding the subscription's row. The wait is until `due` when the subscription
+    was not waiting yet, and this job follows it (answer True); else until the wait already set, which the job
+    that set it follows (answer False): the batch put back past that wait would have had no job to send it once
+    that one had found the receiver back, until the sweeper."""
+    now = hub.now()
+    async with hub.database.session() as session:
+        subscription = (
+            await session.execute(
+                select(WebhookSubscription.enabled, WebhookSubscription.retry_at)
+                .where(col(WebhookSubscription.id) == subscription_id)
+                .with_for_update()
+            )
+        ).first()
+        follows, until = subscription is not None and subscription.enabled, due
+        waiting_until = subscription.retry_at if subscription is not None else None
+        if follows and waiting_until is not None and waiting_until > now:
+            follows, until = False, waiting_until
+        elif follows:
+            await session.execute(
+                update(WebhookSubscription)
+                .where(col(WebhookSubscription.id) == subscription_id)
+                .values(retry_at=until)
+            )
+        await _write_outcomes(session, [(claimed[0], "pending", probe, until)])
+        if len(claimed) > 1:
+            await session.execute(
+                update(WebhookDelivery)
+                .where(
+                    col(WebhookDelivery.id).in_([delivery.id for delivery in claimed[1:]]),
+                    col(WebhookDelivery.status) == "pending",
+                )
+                .values(next_attempt_at=until)
+                .execution_options(synchronize_session=False)
+            )
+        await session.commit()
+    _log_outcomes([(claimed[0], "pending", probe, until)])
+    return follows
+
+
+async def _resume(hub: Hub, subscription_id: str) -> None:
+    """The receiver answered: its deliveries go out in full batches again."""
+    async with hub.database.session() as session:
+        await session.execute(
+            update(WebhookSubscription)
+            .where(col(WebhookSubscription.id) == subscription_id)
+            .values(retry_at=None)
+        )
+        await session.commit()
+
+
 async def _claim_due(
     hub: Hub, subscription_id: str, now: datetime
-) -> tuple[list[WebhookDelivery], WebhookSubscription | None]:
-    """Up to a batch of the subscription's due deliveries, lowest sequence first, leased for one attempt each."""
+) -> tuple[list[WebhookDelivery], WebhookSubscription | None, int]:
+    """The subscription, and up to a batch of its due deliveries, lowest sequence first, leased for one attempt
+    each, with the batch's size: none while the subscription waits, one when its wait is over (to try the
+    receiver again), else DELIVERY_BATCH.
+
+    The batch is picked first, then updated by id: one UPDATE with the pick as its `IN` subquery let PostgreSQL,
+    estimating one due row, run the pick again for every due row (a claim then took seconds per thousand rows
+    waiting, and piled up behind the others)."""
     lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
     due = (
         (col(WebhookDelivery.subscription_id) == subscription_id)
@@ -310,20 +433,28 @@ async def _claim_due(
         & (col(WebhookDelivery.next_attempt_at) <= now)
     )
     async with hub.database.session() as session:
+        subscription = await session.get(WebhookSubscription, subscription_id)
+        if subscription is None or (subscription.enabled and _waiting_until(subscription, now) is not None):
+            return [], subscription, 0
+        batch = 1 if subscription.enabled and subscription.retry_at is not None else DELIVERY_BATCH
+        picked = (
+            (
+                await session.execute(
+                    select(WebhookDelivery.id)
+                    .where(due)
+                    .order_by(col(WebhookDelivery.sequence))
+                    .limit(batch)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            .scalars()
+            .all()
+        )
         claimed = list(
             (
                 await session.execute(
                     update(WebhookDelivery)
-                    .where(
-                        col(WebhookDelivery.id).in_(
-                            select(WebhookDelivery.id)
-                            .where(due)
-                            .order_by(col(WebhookDelivery.sequence))
-                            .limit(DELIVERY_BATCH)
-                            .scalar_subquery()
-                        ),
-                        due,
-                    )
+                    .where(col(WebhookDelivery.id).in_(picked), due)
                     .values(next_attempt_at=now + lease)
                     .returning(WebhookDelivery)
                     .execution_options(synchronize_session=False)
@@ -331,68 +462,90 @@ async def _claim_due(
             )
             .scalars()
             .all()
+            if picked
+            else []
         )
-        subscription = await session.get(WebhookSubscription, subscription_id) if claimed else None
         await session.commit()
-    return sorted(claimed, key=lambda delivery: delivery.sequence), subscription
+    return sorted(claimed, key=lambda delivery: delivery.sequence), subscription, batch
+
+
+class _Sending:
+    """What every POST of one batch shares: the URL, parsed and judged by the egress policy once per batch (the
+    name may resolve elsewhere now; every connection is judged again as it is made), the signing keys and the
+    attempt's time."""
+
+    def __init__(self, hub: Hub, subscription: WebhookSubscription, now: datetime) -> None:
+        self.timeout = hub.settings.webhook_timeout_seconds
+        self.max_bytes = hub.egress.max_response_bytes
+        self.now = now
+        self.timestamp = int(now.timestamp())
+        self.keys = _signing_keys(hub, subscription, now)
+        self.target: PostTarget | None = None
+        self.refused: str | None = None
+        try:
+            hub.egress.judge_url(subscription.url)
+            self.target = PostTarget(subscription.url)
+        except DestinationRefused as refused:
+            self.refused = f"The URL's host {refused.refusal}"
+        except httpx.InvalidURL as invalid:
+            self.refused = f"The URL is not valid: {invalid}"
 
 
 async def _post_all(
-    hub: Hub,
-    http: httpx.AsyncClient,
-    subscription: WebhookSubscription,
-    deliveries: list[WebhookDelivery],
-    now: datetime,
+    lanes: _Lanes, sending: _Sending, deliveries: list[WebhookDelivery]
 ) -> list[WebhookAttemptView]:
-    """One attempt of each delivery, at most CONCURRENT_POSTS in flight, over the job's keep-alive client."""
-    gate = asyncio.Semaphore(CONCURRENT_POSTS)
-    keys = _signing_keys(hub, subscription, now)
+    """One attempt of each delivery, at most CONCURRENT_POSTS in flight: each lane sends the next delivery not yet
+    taken as soon as its last one is answered."""
+    if sending.target is None:
+        return [_attempt(sending.now, None, sending.refused, 0.0, "") for _ in deliveries]
+    target = sending.target
+    attempts: dict[int, WebhookAttemptView] = {}
+    waiting = iter(enumerate(deliveries))
 
-    async def one(delivery: WebhookDelivery) -> WebhookAttemptView:
-        async with gate:
-            return await _post(hub, http, subscription.url, keys, delivery, now)
+    async def lane(post_lane: PostLane) -> None:
+        for index, delivery in waiting:
+            attempts[index] = await _post(post_lane, target, sending, delivery)
 
-    return list(await asyncio.gather(*(one(delivery) for delivery in deliveries)))
+    await asyncio.gather(*(lane(post_lane) for post_lane in lanes.take(target, len(deliveries))))
+    return [attempts[index] for index in range(len(deliveries))]
 
 
 async def _post(
-    hub: Hub, http: httpx.AsyncClient, url: str, keys: list[bytes], delivery: WebhookDelivery, now: datetime
+    lane: PostLane, target: PostTarget, sending: _Sending, delivery: WebhookDelivery
 ) -> WebhookAttemptView:
-    """One signed POST, judged by the egress policy again (the name may resolve elsewhere now)."""
+    """One signed POST."""
     body = delivery.body.encode()
-    timestamp = int(now.timestamp())
-    signatures = " ".join(webhook_signature(key, delivery.event_id, timestamp, body) for key in keys)
-    headers = {
-        "content-type": "application/json",
-        "user-agent": USER_AGENT,
-        "webhook-id": delivery.event_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": signatures,
-    }
+    event_id = delivery.event_id.encode()
+    signatures = " ".join(
+        webhook_signature(key, delivery.event_id, sending.timestamp, body) for key in sending.keys
+    )
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"user-agent", USER_AGENT),
+        (b"webhook-id", event_id),
+        (b"webhook-timestamp", str(sending.timestamp).encode()),
+        (b"webhook-signature", signatures.encode()),
+    ]
     started = time.monotonic()
     try:
-        hub.egress.judge_url(url)
-        async with asyncio.timeout(hub.settings.webhook_timeout_seconds):
-            async with http.stream("POST", url, content=body, headers=headers) as response:
-                excerpt = b""
-                async for chunk in response.aiter_bytes():
-                    excerpt += chunk
-                    if len(excerpt) >= RESPONSE_EXCERPT_BYTES:
-                        break
+        async with asyncio.timeout(sending.timeout):
+            answer = await lane.post(
+                PostRequest(target, headers, body, RESPONSE_EXCERPT_BYTES, sending.max_bytes)
+            )
         return _attempt(
-            now,
-            response.status_code,
+            sending.now,
+            answer.status,
             None,
             time.monotonic() - started,
-            excerpt[:RESPONSE_EXCERPT_BYTES].decode(errors="replace"),
+            answer.excerpt.decode(errors="replace"),
         )
     except DestinationRefused as refused:
         error = f"The URL's host {refused.refusal}"
     except TimeoutError:
-        error = f"No answer within {hub.settings.webhook_timeout_seconds:g} s"
-    except httpx.HTTPError as failure:
+        error = f"No answer within {sending.timeout:g} s"
+    except (OSError, PostFailed) as failure:
         error = f"{type(failure).__name__}: {failure}"[:300]
-    return _attempt(now, None, error, time.monotonic() - started, "")
+    return _attempt(sending.now, None, error, time.monotonic() - started, "")
 
 
 def _attempt(
@@ -411,6 +564,15 @@ async def _record(
     hub: Hub, outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]]
 ) -> None:
     """Each claimed delivery's attempt, new status and next attempt's time, in one statement per batch."""
+    async with hub.database.session() as session:
+        await _write_outcomes(session, outcomes)
+        await session.commit()
+    _log_outcomes(outcomes)
+
+
+async def _write_outcomes(
+    session: AsyncSession, outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]]
+) -> None:
     rows = [
         {
             "id": delivery.id,
@@ -422,9 +584,10 @@ async def _record(
         }
         for delivery, status, attempt, next_attempt_at in outcomes
     ]
-    async with hub.database.session() as session:
-        await session.execute(update(WebhookDelivery), rows)
-        await session.commit()
+    await session.execute(update(WebhookDelivery), rows)
+
+
+def _log_outcomes(outcomes: list[tuple[WebhookDelivery, str, WebhookAttemptView, datetime | None]]) -> None:
     for delivery, status, attempt, _next in outcomes:
         log.info(
             "webhook.attempt workspace=%s subscription=%s delivery=%s status=%s code=%s",
@@ -450,7 +613,7 @@ async def _disable(
         changed = await session.execute(
             update(WebhookSubscription)
             .where(col(WebhookSubscription.id) == subscription.id, col(WebhookSubscription.enabled))
-            .values(enabled=False, disabled_reason=reason, updated_at=hub.now())
+            .values(enabled=False, disabled_reason=reason, retry_at=None, updated_at=hub.now())
             .returning(col(WebhookSubscription.id))
         )
         if changed.first() is not None:
@@ -469,13 +632,15 @@ async def _disable(
 
 
 async def run_dispatcher(hub: Hub) -> None:
-    """Dispatch forever on a worker; in a deployment with many workers only the lease holder dispatches, so
-    each subscription's sequence follows one order."""
+    """Dispatch forever on a worker, a look every `interval` from the start of the last one (an event waits half
+    an interval on average, however long a dispatch takes); in a deployment with many workers only the lease holder
+    dispatches, so each subscription's sequence follows one order."""
     interval = hub.settings.webhook_dispatch_interval_seconds
     holder = f"{PROCESS_HOLDER}:webhooks:{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=max(interval * 10, 10.0))
     checked_overdue = 0.0
     while True:
+        started = time.monotonic()
         try:
             if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
                 drained = DISPATCH_BATCH
@@ -486,4 +651,4 @@ async def run_dispatcher(hub: Hub) -> None:
                     await requeue_overdue(hub)
         except Exception:
             log.exception("webhooks.dispatch_failed")
-        await asyncio.sleep(interval)
+        await asyncio.sleep(max(started + interval - time.monotonic(), 0.0))

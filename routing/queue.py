@@ -19,22 +19,26 @@ from routing.errors import RoutingError
 from routing.hours import utc_instant
 from routing.policy import RoutingPolicy
 
-__all__ = ["QueueAssignment", "assign_queue", "queue_order"]
+__all__ = ["QueueAssignment", "QueueKey", "assign_queue", "queue_key", "queue_order"]
+
+
+QueueKey = tuple[int, int, datetime, str]
+"""(minus VIP level, minus priority, queued at in UTC, conversation id): the queue is sorted ascending by it."""
+
+
+def queue_key(conversation: QueuedConversation) -> QueueKey:
+    """Where the conversation stands in the queue: a total order, so a position can be resumed after."""
+    return (
+        -conversation.vip_level,
+        -conversation.priority,
+        utc_instant(conversation.queued_at),
+        conversation.conversation_id,
+    )
 
 
 def queue_order(conversations: Sequence[QueuedConversation]) -> tuple[QueuedConversation, ...]:
     """Higher VIP level first, then higher priority, then longest waiting (ties by id, so the order is total)."""
-    return tuple(
-        sorted(
-            conversations,
-            key=lambda conversation: (
-                -conversation.vip_level,
-                -conversation.priority,
-                utc_instant(conversation.queued_at),
-                conversation.conversation_id,
-            ),
-        )
-    )
+    return tuple(sorted(conversations, key=queue_key))
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,8 +4,8 @@ Mutation testing (mutmut, cosmic-ray) over the hub's core modules takes far long
 two cores, so this is its targeted form: a declared list of deletions, each one located by module
 file, qualified function name and (optionally) the source text a statement or expression starts with,
 and paired with the tests that must fail without it. Each deletion is applied to a temporary copy of
-the tree (never to the checkout), those tests alone run in a subprocess, and a deletion whose tests
-still pass is reported as surviving. A target that is no longer found fails the check loudly, so a
+the tree (never to the checkout), those tests alone run in a fresh pytest session (forked from a
+zygote that imported only libraries), and a deletion whose tests still pass is reported as surviving. A target that is no longer found fails the check loudly, so a
 refactoring that moves the code makes whoever moved it re-point the spec.
 
     python scripts/deletion_check.py             # every deletion, then a summary
@@ -19,21 +19,34 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import gc
+import json
 import os
+import queue
+import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import traceback
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
+from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 COPIED = ("hub", "connectors", "normalizer", "routing", "admin_ui", "tests", "pyproject.toml")
 """What the tests import and read; the copy leaves out the virtualenv, var/ and version control."""
 TEST_TIMEOUT_SECONDS = 120
+DELETED_WAIT_SECONDS = "10"
+"""The tests' `wait_for` bound here: most waits fail once their feature is deleted, and the named tests passed
+on the unchanged tree well within it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,8 +243,8 @@ DELETIONS: tuple[Deletion, ...] = (
     ),
     Deletion(
         "contacts: search finds any spelling of a phone or email",
-        "hub/api/contacts.py",
-        "_search_values",
+        "hub/search.py",
+        "search_values",
         (
             "tests/hub/test_contacts.py::test_a_signed_identify_links_the_visitor_and_any_spelling_of_its_phone_finds_it",
         ),
@@ -727,7 +740,7 @@ DELETIONS: tuple[Deletion, ...] = (
     Deletion(
         "bot: a reply delivered in the bot's own job is retried by a delivery job when its send fails",
         "hub/outbound.py",
-        "reply_now",
+        "deliver_claimed",
         (
             "tests/hub/test_bot_conversations.py::test_a_bot_reply_whose_send_fails_transiently_is_sent_again_by_a_delivery_job",
         ),
@@ -755,6 +768,63 @@ DELETIONS: tuple[Deletion, ...] = (
             "tests/hub/test_crm_sync.py::test_a_receiver_that_is_down_gets_one_request_per_retry_not_one_per_waiting_event",
         ),
         starts_with="if not _accepted(first):",
+    ),
+    Deletion(
+        "crm: a subscription waiting for its failing receiver has none of its deliveries claimed before its retry",
+        "hub/webhooks.py",
+        "_claim_due",
+        (
+            "tests/hub/test_webhooks.py::"
+            "test_a_retry_round_of_a_receiver_that_is_down_sends_one_request_and_rewrites_no_waiting_row",
+        ),
+        starts_with="subscription.enabled and _waiting_until(subscription, now) is not None",
+        replacement="False",
+    ),
+    Deletion(
+        "crm: deliveries dispatched to a waiting subscription are due with its next try",
+        "hub/webhooks.py",
+        "dispatch",
+        (
+            "tests/hub/test_webhooks.py::"
+            "test_a_retry_round_of_a_receiver_that_is_down_sends_one_request_and_rewrites_no_waiting_row",
+        ),
+        starts_with="waiting_until or now",
+        replacement="now",
+    ),
+    Deletion(
+        "crm: a delivery claim skips the deliveries another job holds instead of waiting for them",
+        "hub/webhooks.py",
+        "_claim_due",
+        (
+            "tests/hub/test_webhooks.py::"
+            "test_a_delivery_job_takes_the_deliveries_another_job_holds_no_longer_than_it_takes_its_own",
+        ),
+        starts_with="True",
+        replacement="False",
+    ),
+    Deletion(
+        "crm: a webhook job's retry comes when the last delivery it failed is due",
+        "hub/webhooks.py",
+        "_deliver_batches",
+        ("tests/hub/test_webhooks.py::test_the_retry_a_job_asks_for_finds_every_delivery_it_failed_due",),
+        starts_with="max(retry_at, due)",
+        replacement="min(retry_at, due)",
+    ),
+    Deletion(
+        "crm: a batch failing while its subscription already waits is held to that wait",
+        "hub/webhooks.py",
+        "_hold",
+        (
+            "tests/hub/test_webhooks.py::"
+            "test_a_batch_failing_while_another_job_made_its_subscription_wait_is_held_to_that_wait",
+        ),
+        starts_with="follows, until = False, waiting_until",
+    ),
+    Deletion(
+        "egress: a burst of POSTs reuses the connections the last burst gave back",
+        "hub/egress/posts.py",
+        "KeptConnections.give_back",
+        ("tests/hub/test_egress_posts.py::test_a_burst_reuses_the_connections_the_last_burst_gave_back",),
     ),
     # admin_ui/admin.py: the admin pages
     Deletion(
@@ -829,6 +899,70 @@ DELETIONS: tuple[Deletion, ...] = (
             "tests/hub/test_conversation_labels.py::test_a_bad_label_answers_400_naming_it_and_changes_nothing",
         ),
         starts_with="if label is None:",
+    ),
+    Deletion(
+        "conversation search: q narrows the conversation list",
+        "hub/api/conversations.py",
+        "ConversationController.list_conversations",
+        (
+            "tests/hub/test_conversation_search.py::test_search_finds_messages_notes_and_customers_in_list_order",
+        ),
+        starts_with="if searched:",
+    ),
+    Deletion(
+        "conversation search: q finds what was said in a conversation, notes included",
+        "hub/search.py",
+        "conversations_matching",
+        (
+            "tests/hub/test_conversation_search.py::test_search_finds_messages_notes_and_customers_in_list_order",
+        ),
+        starts_with="said.exists()",
+        replacement="False",
+    ),
+    Deletion(
+        "conversation search: q finds an email by its subject",
+        "hub/search.py",
+        "conversations_matching",
+        (
+            "tests/connectors/email/test_through_the_hub.py::test_the_conversation_list_finds_a_mail_by_its_subject",
+        ),
+        starts_with="message_subject().like(",
+        replacement="False",
+    ),
+    Deletion(
+        "conversation list: team_id filters on the server",
+        "hub/api/conversations.py",
+        "ConversationController.list_conversations",
+        ("tests/hub/test_conversation_search.py::test_team_and_channel_filter_every_page",),
+        starts_with="if team_id:",
+    ),
+    Deletion(
+        "conversation list: channel filters on the server",
+        "hub/api/conversations.py",
+        "ConversationController.list_conversations",
+        ("tests/hub/test_conversation_search.py::test_team_and_channel_filter_every_page",),
+        starts_with="if channel:",
+    ),
+    Deletion(
+        "agents: an admin changes an agent's role",
+        "hub/api/agents.py",
+        "AgentController.update_agent",
+        ("tests/hub/test_agent_roles.py::test_an_admin_promotes_and_demotes_and_the_tokens_follow_at_once",),
+        starts_with="if data.role is not None",
+    ),
+    Deletion(
+        "agents: the workspace's last admin cannot be demoted",
+        "hub/api/agents.py",
+        "AgentController.update_agent",
+        ("tests/hub/test_agent_roles.py::test_the_last_admin_cannot_be_demoted_even_by_themselves",),
+        starts_with="if agent.role == AgentRole.ADMIN:",
+    ),
+    Deletion(
+        "agents: a role or name change is audited",
+        "hub/api/agents.py",
+        "AgentController.update_agent",
+        ("tests/hub/test_agent_roles.py::test_an_admin_promotes_and_demotes_and_the_tokens_follow_at_once",),
+        starts_with="if changed:",
     ),
     Deletion(
         "canned responses: q finds short codes by their start and contents by a word",
@@ -908,7 +1042,35 @@ DELETIONS: tuple[Deletion, ...] = (
         "hub/api/paging.py",
         "id_page",
         ("tests/hub/test_paging.py::test_the_lists_of_every_module_walk_page_by_page",),
-        starts_with="if not looks_like_id(cursor):",
+        starts_with="if cursor is not None and not looks_like_id(cursor):",
+    ),
+    Deletion(
+        "bare-array paging: a cursor made for another list answers 400 invalid_cursor",
+        "hub/api/paging.py",
+        "array_cursor_key",
+        (
+            "tests/hub/test_paging.py::test_the_bare_arrays_page_by_link_header_and_answer_whole_when_not_asked",
+        ),
+        starts_with="if name != list_name:",
+    ),
+    Deletion(
+        "bare-array paging: a page names the next one in a Link header",
+        "hub/api/paging.py",
+        "array_page",
+        (
+            "tests/hub/test_paging.py::test_the_bare_arrays_page_by_link_header_and_answer_whole_when_not_asked",
+        ),
+        replacement="return Response(items)",
+    ),
+    Deletion(
+        "queue paging: a page resumes after the last entry's queue position",
+        "hub/api/paging.py",
+        "array_slice",
+        (
+            "tests/hub/test_paging.py::test_the_bare_arrays_page_by_link_header_and_answer_whole_when_not_asked",
+        ),
+        starts_with="bisect_right(",
+        replacement="0",
     ),
     Deletion(
         "inbox list: each row's customer name and last message",
@@ -999,6 +1161,71 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="if text and asks_for_ticket(text):",
     ),
+    # Issue 18: the widget's visitor typing reaches the agents; a limited socket message says when to retry
+    Deletion(
+        "webchat: the visitor's typing is relayed to the workspace's agents",
+        "hub/connector_routes.py",
+        "HubChannelServices.customer_typing",
+        (
+            "tests/connectors/webchat/test_visitor_socket.py::"
+            "test_typing_reaches_the_workspaces_agents_once_per_interval_and_no_other_workspace",
+        ),
+        starts_with="await self._hub.publisher.publish(",
+    ),
+    Deletion(
+        "webchat: the visitor's typing is throttled",
+        "hub/connector_routes.py",
+        "HubChannelServices.customer_typing",
+        (
+            "tests/connectors/webchat/test_visitor_socket.py::"
+            "test_typing_reaches_the_workspaces_agents_once_per_interval_and_no_other_workspace",
+        ),
+        starts_with="if await self._rate_limiter.hit(",
+    ),
+    Deletion(
+        "webchat: a rate-limited socket message says when to retry",
+        "connectors/webchat/routes.py",
+        "_refusal_frame",
+        (
+            "tests/connectors/webchat/test_visitor_socket.py::"
+            "test_a_refused_message_is_named_in_its_error_frame_with_the_wait_when_limited",
+        ),
+        starts_with="int(retry_after)",
+        replacement="None",
+    ),
+    Deletion(
+        "inbox: the modules get the texts of the browser's language",
+        "admin_ui/pages.py",
+        "inbox_page",
+        (
+            "tests/admin_ui/test_inbox_pages.py::test_the_inbox_speaks_the_browsers_chinese_unless_the_cookie_says_english",
+        ),
+        starts_with="script_texts(language)",
+        replacement="{}",
+    ),
+    Deletion(
+        "inbox: sign-in never returns to another site",
+        "admin_ui/pages.py",
+        "safe_return_path",
+        ("tests/admin_ui/test_inbox_pages.py::test_sign_in_never_returns_to_another_site",),
+        starts_with="if (",
+    ),
+    Deletion(
+        "admin pages: signed out, the sign-in returns to the page asked for",
+        "admin_ui/admin.py",
+        "_admin",
+        ("tests/admin_ui/test_admin_pages.py::test_signed_out_or_expired_goes_to_the_inbox_sign_in",),
+        starts_with='f"/inbox?',
+        replacement='"/inbox"',
+    ),
+    Deletion(
+        "conversation view: the subject an email reply keeps",
+        "hub/api/conversations.py",
+        "ConversationController.get_conversation",
+        ("tests/hub/test_reply_subject.py::test_an_email_like_conversation_shows_the_subject_replies_keep",),
+        starts_with="await thread_subject(",
+        replacement="None",
+    ),
 )
 
 
@@ -1054,11 +1281,11 @@ def _function(tree: ast.Module, qualified_name: str, module: str) -> ast.Functio
 def _located(function: ast.AST, source: str, deletion: Deletion) -> Located:
     """The outermost node inside `function` whose source starts with `deletion.starts_with`, if it is the only one."""
     assert deletion.starts_with is not None
+    lines = source.encode().splitlines(keepends=True)
     matches = [
         node
         for node in _inner_nodes(function)
-        if (text := ast.get_source_segment(source, node)) is not None
-        and text.startswith(deletion.starts_with)
+        if _source_segment(lines, node).startswith(deletion.starts_with)
     ]
     outermost = [
         node for node in matches if not any(_contains(other, node) for other in matches if other is not node)
@@ -1069,6 +1296,16 @@ def _located(function: ast.AST, source: str, deletion: Deletion) -> Located:
             f"start with {deletion.starts_with!r}; a deletion needs exactly one"
         )
     return outermost[0]
+
+
+def _source_segment(lines: list[bytes], node: Located) -> str:
+    """`ast.get_source_segment` over lines split once: it splits the whole module again for every node."""
+    assert node.end_lineno is not None and node.end_col_offset is not None
+    if node.lineno == node.end_lineno:
+        return lines[node.lineno - 1][node.col_offset : node.end_col_offset].decode()
+    first = lines[node.lineno - 1][node.col_offset :]
+    last = lines[node.end_lineno - 1][: node.end_col_offset]
+    return b"".join([first, *lines[node.lineno : node.end_lineno - 1], last]).decode()
 
 
 def _inner_nodes(function: ast.AST) -> Iterator[Located]:
@@ -1102,40 +1339,234 @@ class Outcome:
     """The tests hung without the feature (a retry loop that never ends): they did not pass."""
 
 
-def run_tests(copy: Path, tests: Sequence[str]) -> subprocess.CompletedProcess[str]:
-    """Run `tests` in the copy, importing the copy's packages (not the checkout's, installed in editable mode)."""
-    environment = {**os.environ, "PYTHONPATH": str(copy)}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+PROJECT_PACKAGES = ("hub", "connectors", "normalizer", "routing", "admin_ui", "tests")
+"""Imported afresh by each deletion's test run, after the deletion is made; never by a zygote."""
+MIGRATED_TEMPLATE = "DELETION_CHECK_MIGRATED_TEMPLATE"
+DEMO_TEMPLATE = "DELETION_CHECK_DEMO_TEMPLATE"
+"""The variables tests/conftest.py reads for templates built elsewhere."""
+
+
+@dataclass(frozen=True, slots=True)
+class Templates:
+    """The test databases built once from the unchanged tree, with the project functions that ran to build them.
+
+    A deletion changes only what its function does when called, so a template built without calling it is the
+    one the deletion's own session would build: that session may use it instead of building its own."""
+
+    migrated: Path
+    demo: Path
+    ran_for_migrated: frozenset[str]
+    ran_for_demo: frozenset[str]
+    """`module::qualified.name` of each function that ran, from the imports on; the demo's include the migration's."""
+    libraries: tuple[str, ...]
+    """The modules outside the project that building imported, in order: what a zygote imports before forking."""
+
+    def environment(self, deletion: Deletion, source: str) -> dict[str, str]:
+        """The prebuilt templates the deletion cannot have changed, as conftest's variables."""
+        target = f"{deletion.module}::{deletion.function}"
+        if not _changes_only_calls(deletion, source) or target in self.ran_for_migrated:
+            return {}
+        if target in self.ran_for_demo:
+            return {MIGRATED_TEMPLATE: str(self.migrated)}
+        return {MIGRATED_TEMPLATE: str(self.migrated), DEMO_TEMPLATE: str(self.demo)}
+
+
+def _changes_only_calls(deletion: Deletion, source: str) -> bool:
+    """Whether the deletion is inside the function's body, which runs only when it is called (a default value, an
+    annotation or a decorator runs when the function is defined)."""
+    function = _function(ast.parse(source), deletion.function, deletion.module)
+    if deletion.starts_with is None:
+        return True
+    node = _located(function, source, deletion)
+    return any(_contains(statement, node) for statement in function.body)
+
+
+def build_templates(copy: Path, directory: Path) -> Templates:
+    """Build the templates in a process of their own, importing the unchanged copy's code."""
+    directory.mkdir()
+    subprocess.run(
+        [sys.executable, "-c", _calling_this_script("_build_templates_here(sys.argv[1])"), str(directory)],
         cwd=copy,
-        env=environment,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=TEST_TIMEOUT_SECONDS,
+        env={**os.environ, "PYTHONPATH": str(copy)},
+        check=True,
+    )
+    built = json.loads((directory / "built.json").read_text())
+    return Templates(
+        migrated=Path(built["migrated"]),
+        demo=Path(built["demo"]),
+        ran_for_migrated=frozenset(built["ran_for_migrated"]),
+        ran_for_demo=frozenset(built["ran_for_demo"]),
+        libraries=tuple(built["libraries"]),
     )
 
 
-def check(deletion: Deletion, copy: Path) -> Outcome:
+def _calling_this_script(call: str) -> str:
+    return f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); import deletion_check; deletion_check.{call}"
+
+
+def _build_templates_here(directory: str) -> None:
+    """In the copy: build both templates as conftest's fixtures do, noting every function that runs (in any thread)."""
+    ran: set[tuple[str, str]] = set()
+
+    def note(frame: FrameType, event: str, _: object) -> None:
+        if event == "call":
+            ran.add((frame.f_code.co_filename, frame.f_code.co_qualname))
+
+    sys.setprofile(note)
+    threading.setprofile(note)
+    import tests.conftest as fixtures
+
+    with fixtures.offline_name_lookups():
+        migrated = fixtures.build_migrated_template(Path(directory, "migrated"))
+        ran_for_migrated = ran.copy()
+        Path(directory, "demo").mkdir()
+        demo = fixtures.build_demo_template(Path(directory, "demo"), migrated)
+    sys.setprofile(None)
+    threading.setprofile(None)
+    libraries = [
+        name for name in list(sys.modules) if name.split(".")[0] not in (*PROJECT_PACKAGES, "deletion_check")
+    ]
+    built = {
+        "migrated": str(migrated),
+        "demo": str(demo),
+        "ran_for_migrated": _project_functions(ran_for_migrated),
+        "ran_for_demo": _project_functions(ran),
+        "libraries": [name for name in libraries if name != "__main__"],
+    }
+    Path(directory, "built.json").write_text(json.dumps(built))
+
+
+def _project_functions(ran: set[tuple[str, str]]) -> list[str]:
+    """`module::qualified.name`, as deletions name them (a nested function's name has no `<locals>`)."""
+    copy = Path.cwd().resolve()
+    return sorted(
+        f"{Path(filename).resolve().relative_to(copy).as_posix()}::{name.replace('.<locals>', '')}"
+        for filename, name in ran
+        if Path(filename).resolve().is_relative_to(copy)
+    )
+
+
+class Zygote:
+    """A process in one copy that imports pytest, its plugins and the libraries once, and forks a child per test
+    run; the child imports the project's packages afresh, so each run sees the copy's code as it is then."""
+
+    def __init__(self, copy: Path, libraries: Sequence[str]) -> None:
+        self.copy = copy
+        self.output = copy.parent / f"{copy.name}-output.txt"
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _calling_this_script("_serve_forks(sys.argv[1:])"), *libraries],
+            cwd=copy,
+            env={**os.environ, "PYTHONPATH": str(copy), "OMNIHUB_TEST_WAIT_SECONDS": DELETED_WAIT_SECONDS},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+
+    def run(self, tests: Sequence[str], environment: dict[str, str]) -> tuple[int | None, str]:
+        """pytest's exit status for `tests` (None when they ran out of time) and its output."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = {"tests": list(tests), "environment": environment, "output": str(self.output)}
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        answer = self.process.stdout.readline()
+        if not answer:
+            raise SpecError(f"the zygote in {self.copy} exited ({self.process.wait()})")
+        return json.loads(answer)["status"], self.output.read_text(errors="replace")
+
+    def close(self) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.close()
+        self.process.wait(timeout=30)
+
+
+def _serve_forks(libraries: Sequence[str]) -> None:
+    """The zygote's loop: one JSON request a line on stdin, one JSON answer a line on stdout."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    from _pytest.config import default_plugins
+
+    for name in [*libraries, *(f"_pytest.{plugin}" for plugin in default_plugins)]:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    for plugin in entry_points(group="pytest11"):
+        plugin.load()
+    imported = sorted(name for name in sys.modules if name.split(".")[0] in PROJECT_PACKAGES)
+    if imported:
+        raise SpecError(f"the zygote imported the project's {imported}: a deletion would not reach them")
+    gc.freeze()
+    for line in sys.stdin:
+        request = json.loads(line)
+        print(json.dumps({"status": _forked_pytest(request)}), flush=True)
+
+
+def _forked_pytest(request: dict[str, Any]) -> int | None:
+    """Run pytest on the request's tests in a forked child; kill the child and its processes when out of time."""
+    if threading.active_count() != 1:
+        raise SpecError("the zygote started a thread: forking would copy it half-way through its work")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    child = os.fork()
+    if child == 0:
+        _run_pytest_and_exit(request)
+    deadline = time.monotonic() + TEST_TIMEOUT_SECONDS
+    while True:
+        finished, status = os.waitpid(child, os.WNOHANG)
+        if finished:
+            return os.waitstatus_to_exitcode(status)
+        if time.monotonic() > deadline:
+            os.killpg(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            return None
+        time.sleep(0.05)
+
+
+def _run_pytest_and_exit(request: dict[str, Any]) -> NoReturn:
+    status = 3
+    try:
+        os.setsid()
+        output = os.open(request["output"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.dup2(output, 1)
+        os.dup2(output, 2)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        os.environ.update(request["environment"])
+        random.seed()
+        import pytest
+
+        # pytest would rewrite the asserts of its plugins, but the zygote imported them before it could.
+        arguments = ["-x", "-q", "-p", "no:cacheprovider", "-W", "ignore::pytest.PytestAssertRewriteWarning"]
+        status = int(pytest.main([*arguments, *request["tests"]]))
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+
+
+@dataclass(frozen=True, slots=True)
+class Worker:
+    copy: Path
+    zygote: Zygote
+
+
+def check(deletion: Deletion, worker: Worker, templates: Templates) -> Outcome:
     """Apply the deletion to the copy, run its tests, put the file back. Caught means the tests failed."""
-    path = copy / deletion.module
+    path = worker.copy / deletion.module
     original = path.read_text()
+    environment = templates.environment(deletion, original)
     _write_source(path, apply(deletion, original))
     started = time.monotonic()
     try:
-        finished = run_tests(copy, deletion.tests)
-    except subprocess.TimeoutExpired:
-        return Outcome(deletion, caught=True, seconds=time.monotonic() - started, output="", timed_out=True)
+        status, output = worker.zygote.run(deletion.tests, environment)
     finally:
         _write_source(path, original)
-    output = finished.stdout[-3000:] + finished.stderr[-2000:]
-    if finished.returncode not in (0, 1):
-        raise SpecError(
-            f"{deletion.name}: pytest exited {finished.returncode} (not a test failure):\n{output}"
-        )
-    return Outcome(
-        deletion, caught=finished.returncode == 1, seconds=time.monotonic() - started, output=output
-    )
+    seconds = time.monotonic() - started
+    if status is None:
+        return Outcome(deletion, caught=True, seconds=seconds, output=output[-5000:], timed_out=True)
+    if status not in (0, 1):
+        raise SpecError(f"{deletion.name}: pytest exited {status} (not a test failure):\n{output[-5000:]}")
+    return Outcome(deletion, caught=status == 1, seconds=seconds, output=output[-5000:])
 
 
 def _write_source(path: Path, source: str) -> None:
@@ -1200,20 +1631,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="omnihub-deletions-") as scratch:
         copies = [copy_tree(Path(scratch) / f"copy{number}") for number in range(max(1, arguments.jobs))]
         _imports_the_copy(copies[0])
-        if not arguments.no_baseline:
-            tests = list(dict.fromkeys(test for deletion in selected for test in deletion.tests))
-            baseline = run_tests(copies[0], tests)
-            if baseline.returncode != 0:
-                print(
-                    f"BASELINE FAILS: the named tests fail on the unchanged tree\n{baseline.stdout[-4000:]}"
-                )
-                return 2
-            print(f"baseline: the {len(tests)} named tests pass on the unchanged tree", flush=True)
+        templates = build_templates(copies[0], Path(scratch) / "templates")
+        workers = [Worker(copy, Zygote(copy, templates.libraries)) for copy in copies]
         try:
-            outcomes = _check_all(selected, copies)
+            return _run(selected, workers, templates, baseline=not arguments.no_baseline, started=started)
         except SpecError as broken:
             print(f"BROKEN SPEC: {broken}", file=sys.stderr)
             return 2
+        finally:
+            for worker in workers:
+                worker.zygote.close()
+
+
+def _run(
+    selected: list[Deletion], workers: list[Worker], templates: Templates, *, baseline: bool, started: float
+) -> int:
+    if baseline:
+        tests = list(dict.fromkeys(test for deletion in selected for test in deletion.tests))
+        status, output = workers[0].zygote.run(tests, {})
+        if status != 0:
+            print(f"BASELINE FAILS: the named tests fail on the unchanged tree\n{output[-4000:]}")
+            return 2
+        print(f"baseline: the {len(tests)} named tests pass on the unchanged tree", flush=True)
+    outcomes = _check_all(selected, workers, templates)
     survivors = [outcome for outcome in outcomes if not outcome.caught]
     print(
         f"{len(outcomes) - len(survivors)} of {len(outcomes)} deletions caught "
@@ -1229,20 +1669,30 @@ def _verdict(outcome: Outcome) -> str:
     return f"{verdict:9} {outcome.seconds:5.1f}s  {outcome.deletion.name}"
 
 
-def _check_all(selected: list[Deletion], copies: list[Path]) -> list[Outcome]:
-    """Each copy checks one deletion at a time; the copies work in parallel."""
-    shares = [selected[number :: len(copies)] for number in range(len(copies))]
+def _check_all(selected: list[Deletion], workers: list[Worker], templates: Templates) -> list[Outcome]:
+    """Each copy takes the next deletion when it is free. Those that must build their own templates (the slowest)
+    go first, so no copy is left with a long one at the end."""
+    by_templates_built = sorted(
+        selected,
+        key=lambda deletion: len(templates.environment(deletion, (ROOT / deletion.module).read_text())),
+    )
+    pending: queue.SimpleQueue[Deletion] = queue.SimpleQueue()
+    for deletion in by_templates_built:
+        pending.put(deletion)
 
-    def check_share(share: list[Deletion], copy: Path) -> list[Outcome]:
+    def check_pending(worker: Worker) -> list[Outcome]:
         outcomes = []
-        for deletion in share:
-            outcome = check(deletion, copy)
+        while True:
+            try:
+                deletion = pending.get_nowait()
+            except queue.Empty:
+                return outcomes
+            outcome = check(deletion, worker, templates)
             print(_verdict(outcome), flush=True)
             outcomes.append(outcome)
-        return outcomes
 
-    with ThreadPoolExecutor(max_workers=len(copies)) as pool:
-        results = list(pool.map(check_share, shares, copies))
+    with ThreadPoolExecutor(max_workers=len(workers)) as pool:
+        results = list(pool.map(check_pending, workers))
     by_deletion = {outcome.deletion: outcome for share in results for outcome in share}
     return [by_deletion[deletion] for deletion in selected]
 

@@ -10,6 +10,7 @@ import socket
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -39,6 +40,12 @@ def name_lookups_stay_on_this_machine() -> Iterator[None]:
     """No test reaches the internet, and none waits on the machine's resolver to say so: a name other than
     localhost fails at once as it does offline (WeChat's API, the demo mailbox's server), while address literals
     and local names resolve as usual. Servers the tests start in other processes are not affected."""
+    with offline_name_lookups():
+        yield
+
+
+@contextmanager
+def offline_name_lookups() -> Iterator[None]:
     resolve = socket.getaddrinfo
 
     def offline(host: Any, *args: Any, **kwargs: Any) -> Any:
@@ -55,10 +62,21 @@ def name_lookups_stay_on_this_machine() -> Iterator[None]:
         yield
 
 
+PREBUILT_MIGRATED_TEMPLATE = "DELETION_CHECK_MIGRATED_TEMPLATE"
+PREBUILT_DEMO_TEMPLATE = "DELETION_CHECK_DEMO_TEMPLATE"
+"""Templates scripts/deletion_check.py built once from the unchanged tree, set only for a deletion whose function
+never ran while they were built (so they are what this session would build)."""
+
+
 @pytest.fixture(scope="session")
 def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Migrate once; each test copies the file (migrations themselves are tested separately)."""
-    path = tmp_path_factory.mktemp("template") / "omnihub.db"
+    prebuilt = os.environ.get(PREBUILT_MIGRATED_TEMPLATE)
+    return Path(prebuilt) if prebuilt else build_migrated_template(tmp_path_factory.mktemp("template"))
+
+
+def build_migrated_template(directory: Path) -> Path:
+    path = directory / "omnihub.db"
     migrate(f"sqlite+aiosqlite:///{path}")
     return path
 
@@ -87,9 +105,16 @@ def demo_template(tmp_path_factory: pytest.TempPathFactory, migrated_template: P
     """The migrated database with the demo workspace made once: hashing its password and sealing every inbox's
     secrets is most of a test's setup. Each test's `demo` starts from a copy and runs the demo command again on it,
     which finds everything made and answers with the same facts."""
+    prebuilt = os.environ.get(PREBUILT_DEMO_TEMPLATE)
+    if prebuilt:
+        return Path(prebuilt)
+    return build_demo_template(tmp_path_factory.mktemp("demo-template"), migrated_template)
+
+
+def build_demo_template(directory: Path, migrated_template: Path) -> Path:
     from hub.demo import ensure_demo
 
-    settings = _test_settings(tmp_path_factory.mktemp("demo-template"), migrated_template)
+    settings = _test_settings(directory, migrated_template)
     run(ensure_demo, settings)
     return settings.data_dir / "omnihub.db"
 
@@ -140,7 +165,13 @@ def client(settings: Settings, demo: dict[str, Any]) -> Iterator[TestClient]:
         yield test_client
 
 
-def wait_for(condition: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:
+WAIT_SECONDS = float(os.environ.get("OMNIHUB_TEST_WAIT_SECONDS", "30"))
+"""How long `wait_for` waits by default. It bounds a hang, not a speed: a passing test returns as soon as its
+condition holds, and a shared CI machine has been seen to stall a test's setup for 20 s. The deletion check,
+which expects most waits to fail, sets it shorter."""
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = WAIT_SECONDS, interval: float = 0.02) -> Any:
     """Poll `condition` until it returns something truthy; fail after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while True:

@@ -24,7 +24,12 @@ def _script() -> ModuleType:
 
 
 deletion_check = _script()
-Deletion, SpecError, apply = deletion_check.Deletion, deletion_check.SpecError, deletion_check.apply
+Deletion, SpecError, Templates, apply = (
+    deletion_check.Deletion,
+    deletion_check.SpecError,
+    deletion_check.Templates,
+    deletion_check.apply,
+)
 
 SOURCE = '''
 class Tokens:
@@ -85,6 +90,38 @@ def test_a_whole_body_is_replaced() -> None:
 def test_a_target_not_found_exactly_once_fails_loudly(spec: dict[str, str], complaint: str) -> None:
     with pytest.raises(SpecError, match=complaint):
         deleted(**spec)
+
+
+def test_a_deletion_reuses_only_templates_built_without_running_its_function(tmp_path: Path) -> None:
+    source = (
+        "def send(retries=default_retries()):\n    return retries\n\ndef seal(value):\n    return value\n"
+    )
+    templates = deletion_check.Templates(
+        migrated=tmp_path / "migrated.db",
+        demo=tmp_path / "demo.db",
+        ran_for_migrated=frozenset({"m.py::send"}),
+        ran_for_demo=frozenset({"m.py::send", "m.py::seal"}),
+        libraries=(),
+    )
+    in_body = Deletion(name="body", module="m.py", function="seal", tests=())
+    assert templates.environment(in_body, source) == {
+        "DELETION_CHECK_MIGRATED_TEMPLATE": str(tmp_path / "migrated.db")
+    }
+    untouched = Templates(templates.migrated, templates.demo, frozenset(), frozenset(), ())
+    assert set(untouched.environment(in_body, source)) == {
+        "DELETION_CHECK_MIGRATED_TEMPLATE",
+        "DELETION_CHECK_DEMO_TEMPLATE",
+    }
+    in_default = Deletion(
+        name="default",
+        module="m.py",
+        function="send",
+        tests=(),
+        starts_with="default_retries()",
+        replacement="1",
+    )
+    assert untouched.environment(in_default, source) == {}
+    assert templates.environment(Deletion(name="ran", module="m.py", function="send", tests=()), source) == {}
 
 
 @pytest.mark.parametrize("deletion", deletion_check.DELETIONS, ids=lambda deletion: deletion.name)

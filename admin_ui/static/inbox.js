@@ -5,19 +5,22 @@
  * header (and the socket's first frame), which another site's page can neither read nor compute.
  * Each conversation has its own address, /inbox/conversations/<id>.
  * Everything customers or agents typed is rendered with textContent, never as markup. */
-import { ApiError, api, auth, byId, formatTime, node, path } from "./inbox_core.js";
+import { ApiError, api, auth, button, byId, formatTime, node, path, t } from "./inbox_core.js";
+import { alertAgent, installAlerts } from "./inbox_alerts.js";
 import { installCanned } from "./inbox_canned.js";
 import { showCustomer } from "./inbox_customer.js";
 import { installShortcuts } from "./inbox_keys.js";
 import { RECORD_PATHS } from "./inbox_records.js";
+import { hideCustomerTyping, trackCustomerTyping } from "./inbox_typing.js";
 
 const CONVERSATION_PATH = /^\/inbox\/conversations\/([^/]+)$/;
 const PAGE_SIZE = 50;
 const MESSAGE_PAGE = 500;
 const MAX_RECONNECT_MS = 30000;
-const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "System" };
+const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "sender:system" }; /* keys of the catalogue */
 const TYPING_REPEAT_MS = 5000; /* channels drop a typing indicator after a few seconds unless it is renewed */
 const PAGE_TITLE = document.title;
+const SESSION_ENDED = "Your session has ended; please sign in again.";
 
 const state = {
   inboxes: new Map(),
@@ -37,6 +40,8 @@ const state = {
   everConnected: false,     /* a later "ready" is a reconnect: fetch what was missed */
   typingSentAt: 0,
   pendingAttachments: [],   /* uploaded files waiting to go out with the next reply: {kind, url, name, mime_type} */
+  drafts: new Map(),        /* conversation id -> reply typed but not sent, kept with its own conversation */
+  openings: 0,              /* counts openConversation calls: only the latest shows its conversation */
 };
 
 const me = () => auth.session.agent.id;
@@ -47,7 +52,7 @@ function newClientId() {
 }
 
 function agentName(agentId) {
-  return state.agents.get(agentId)?.name || "an agent";
+  return state.agents.get(agentId)?.name || t("an agent");
 }
 
 function channelOf(conversation) {
@@ -73,6 +78,13 @@ async function signIn(event) {
       method: "POST", json: { email: form.email.value, password: form.password.value },
     });
     form.reset();
+    /* Back to the page that asked for the sign-in (an admin page); the server passes only paths of this site. */
+    const returnTo = document.body.dataset.returnTo;
+    if (returnTo && !returnTo.startsWith("/inbox")) {
+      location.assign(returnTo);
+      return;
+    }
+    if (returnTo) history.replaceState(null, "", returnTo);
     await enterInbox(session);
   } catch (failure) {
     error.textContent = failure.message;
@@ -90,6 +102,8 @@ function signOut(reason) {
   state.everConnected = false;
   state.conversations.clear();
   state.selected = null;
+  state.drafts.clear();
+  byId("reply-text").value = "";
   byId("conversations").replaceChildren();
   showThread(null);
   document.title = PAGE_TITLE;
@@ -97,7 +111,7 @@ function signOut(reason) {
   byId("login").hidden = false;
   byId("login-error").textContent = reason || "";
 }
-auth.onExpired = () => signOut("Your session has ended; please sign in again.");
+auth.onExpired = () => signOut(t(SESSION_ENDED));
 
 async function logOut() {
   /* Revoke the session on the hub and clear its cookie: every tab of this browser is signed out. */
@@ -124,9 +138,8 @@ async function enterInbox(session) {
   byId("app").hidden = false;
   byId("me").textContent = session.agent.name;
   byId("me").title = session.agent.email;
-  const [inboxes, agents, teams, labels] = await Promise.all([
-    api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"),
-    api("/api/v1/labels?limit=100").catch(() => ({ items: [] })),
+  const [inboxes, agents, teams] = await Promise.all([
+    api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(),
   ]);
   state.inboxes = new Map(inboxes.map((inbox) => [inbox.id, inbox]));
   state.agents = new Map(agents.map((agent) => [agent.id, agent]));
@@ -136,10 +149,18 @@ async function enterInbox(session) {
   fillSelect(byId("channel-filter"), [...new Set(inboxes.map((inbox) => inbox.kind))].map((kind) => [kind, kind]));
   fillSelect(byId("inbox-filter"), inboxes.map((inbox) => [inbox.id, inbox.name]));
   fillSelect(byId("team-filter"), [...state.teams.values()].map((team) => [team.id, team.name]));
-  fillSelect(byId("label-filter"), labels.items.map((label) => [label.label, `${label.label} (${label.conversations})`]));
   connectSocket();
   await loadConversations();
   await openFromAddress();
+}
+
+/* The label filter offers the workspace's labels, a label just added included; the chosen one stays chosen. */
+async function loadLabelOptions() {
+  const labels = await api("/api/v1/labels?limit=100").catch(() => ({ items: [] }));
+  const select = byId("label-filter");
+  const chosen = select.value;
+  fillSelect(select, labels.items.map((label) => [label.label, `${label.label} (${label.conversations})`]));
+  select.value = chosen;
 }
 
 /* A ticket list, ticket or customer page the address names: shown instead of the three panes. */
@@ -165,6 +186,7 @@ async function openFromAddress() {
   if (match) {
     await openConversation(decodeURIComponent(match[1]), { remember: false });
   } else {
+    keepDraft();
     state.selected = null;
     showThread(null);
     showPane("list");
@@ -190,8 +212,8 @@ function renderAssignTargets() {
   const select = byId("assign-target");
   const chosen = select.value;
   fillSelect(select, [
-    ...[...state.agents.values()].map((agent) => [`agent:${agent.id}`, `${agent.name} (${agent.presence})`]),
-    ...[...state.teams.values()].map((team) => [`team:${team.id}`, `Team ${team.name}`]),
+    ...[...state.agents.values()].map((agent) => [`agent:${agent.id}`, `${agent.name} (${t(`presence:${agent.presence}`)})`]),
+    ...[...state.teams.values()].map((team) => [`team:${team.id}`, t("Team {name}", { name: team.name })]),
   ]);
   if (chosen) select.value = chosen;
 }
@@ -248,12 +270,16 @@ function matchesView(conversation) {
 }
 
 async function loadConversations(cursor = null) {
-  state.searching = false;
+  const text = byId("search").value.trim();
+  state.searching = Boolean(text);
   const query = new URLSearchParams({ status: statusFilter().join(","), limit: String(PAGE_SIZE) });
   if (state.tab === "mine") query.set("assignee_id", me());
   if (state.tab === "unassigned") query.set("assignee_id", "none");
   if (byId("inbox-filter").value) query.set("inbox_id", byId("inbox-filter").value);
   if (byId("label-filter").value) query.set("label", byId("label-filter").value);
+  if (byId("team-filter").value) query.set("team_id", byId("team-filter").value);
+  if (byId("channel-filter").value) query.set("channel", byId("channel-filter").value);
+  if (text) query.set("q", text);
   if (cursor) query.set("cursor", cursor);
   const page = await api(`/api/v1/conversations?${query}`);
   if (!cursor) state.conversations.clear();
@@ -263,26 +289,11 @@ async function loadConversations(cursor = null) {
   renderConversations();
 }
 
-/* Search finds customers by name or any identity, then lists their conversations. */
+/* Search finds conversations by what was said in them or by their customer's name or identities, within the
+ * tab and filters. */
 async function search(event) {
   event.preventDefault();
-  const text = byId("search").value.trim();
-  if (!text) {
-    await loadConversations();
-    return;
-  }
-  state.searching = true;
-  const contacts = await api(`/api/v1/contacts?${new URLSearchParams({ q: text, limit: "20" })}`);
-  const pages = await Promise.all(contacts.items.map((contact) =>
-    api(path`/api/v1/contacts/${contact.id}/conversations?limit=10`).then((page) => [contact, page])));
-  state.conversations.clear();
-  pages.forEach(([contact, page]) => page.items.forEach((conversation) => {
-    state.conversations.set(conversation.id, conversation);
-    const summary = state.summaries.get(conversation.id) || { last_message: null };
-    state.summaries.set(conversation.id, { ...summary, contact_name: contact.name });
-  }));
-  state.nextCursor = null;
-  renderConversations();
+  await loadConversations();
 }
 
 function sortedConversations() {
@@ -308,16 +319,16 @@ function conversationItem(conversation) {
   if (state.selected?.id === conversation.id) row.setAttribute("aria-current", "true");
   if (unread) row.classList.add("unread");
   const top = node("span", "conversation-top");
-  top.append(node("strong", "customer", summary.contact_name || "Customer"),
+  top.append(node("strong", "customer", summary.contact_name || t("Customer")),
              node("time", null, formatTime(conversation.last_message_at)));
   const preview = node("span", "preview", summary.last_message || "");
   const bottom = node("span", "conversation-bottom");
   bottom.append(node("span", `channel channel-${channelOf(conversation)}`, channelOf(conversation)),
-                node("span", `status status-${conversation.status}`, conversation.status),
-                node("span", "muted assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : "unassigned"));
+                node("span", `status status-${conversation.status}`, t(`status:${conversation.status}`)),
+                node("span", "muted assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : t("unassigned")));
   if (unread) {
     const badge = node("span", "unread-count", String(unread));
-    badge.setAttribute("aria-label", `${unread} unread`);
+    badge.setAttribute("aria-label", t("{count} unread", { count: unread }));
     bottom.append(badge);
   }
   row.append(top, preview, bottom);
@@ -352,10 +363,15 @@ function step(offset) {
   if (!sorted.length) return;
   const index = sorted.findIndex((conversation) => conversation.id === state.selected?.id);
   const next = sorted[Math.min(Math.max(index + offset, 0), sorted.length - 1)];
-  if (next && next.id !== state.selected?.id) reportFailure(openConversation(next.id));
+  if (next && next.id !== state.selected?.id) reportFailure(openConversation(next.id, { focusComposer: false }));
 }
 
 /* ---- one conversation ---- */
+
+/* A reply typed for one customer never goes to another: it waits with its conversation, which shows it again. */
+function keepDraft() {
+  if (state.selected) state.drafts.set(state.selected.id, byId("reply-text").value);
+}
 
 function showThread(conversation) {
   byId("no-selection").hidden = !!conversation;
@@ -363,10 +379,17 @@ function showThread(conversation) {
   byId("details").hidden = !conversation;
 }
 
-async function openConversation(conversationId, { remember = true } = {}) {
+/* `focusComposer` false keeps the keyboard on the list (j/k), where a letter would otherwise go into the reply. */
+async function openConversation(conversationId, { remember = true, focusComposer = true } = {}) {
   const address = `/inbox/conversations/${encodeURIComponent(conversationId)}`;
   if (remember && location.pathname !== address) history.pushState(null, "", address);
+  const opening = ++state.openings;
+  const conversation = await api(path`/api/v1/conversations/${conversationId}`);
+  if (opening !== state.openings) return; /* opened another since (j j k, quick clicks): that one is shown */
+  keepDraft();
+  byId("reply-text").value = state.drafts.get(conversationId) || "";
   setUnread(conversationId, 0);
+  hideCustomerTyping();
   state.messages.clear();
   byId("messages").replaceChildren();
   byId("composer-error").textContent = "";
@@ -375,14 +398,14 @@ async function openConversation(conversationId, { remember = true } = {}) {
   byId("labels").dataset.shown = "";
   state.pendingAttachments = []; /* files chosen for one customer never go to another */
   renderPendingAttachments();
-  state.selected = await api(path`/api/v1/conversations/${conversationId}`);
+  state.selected = conversation;
   showThread(state.selected);
   showPane("thread");
   renderDetails();
   renderConversations();
   reportFailure(refreshCustomer());
   await loadMessages();
-  byId("reply-text").focus();
+  if (focusComposer) byId("reply-text").focus();
 }
 
 function refreshCustomer() {
@@ -413,22 +436,23 @@ function renderDetails() {
   const inbox = state.inboxes.get(conversation.inbox_id);
   const summary = state.summaries.get(conversation.id) || {};
   byId("thread-title").replaceChildren(
-    node("strong", null, summary.contact_name || (conversation.identity ? conversation.identity.value : "Customer")),
+    node("strong", null, summary.contact_name || (conversation.identity ? conversation.identity.value : t("Customer"))),
     node("span", `channel channel-${channelOf(conversation)}`, inbox ? inbox.name : conversation.channel),
-    node("span", `status status-${conversation.status}`, conversation.status));
+    node("span", `status status-${conversation.status}`, t(`status:${conversation.status}`)));
   const facts = [
     ["Channel", conversation.channel],
     ["Customer", conversation.identity ? `${conversation.identity.kind} ${conversation.identity.value}` : conversation.contact_id],
-    ["Status", conversation.status + (conversation.snoozed_until ? ` until ${formatTime(conversation.snoozed_until)}` : "")],
-    ["Assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : "unassigned"],
-    ["Team", conversation.team_id ? state.teams.get(conversation.team_id)?.name || conversation.team_id : "none"],
-    ["Labels", (conversation.labels || []).join(", ") || "none"],
+    ["Status", t(`status:${conversation.status}`) + (conversation.snoozed_until
+      ? ` ${t("until {time}", { time: formatTime(conversation.snoozed_until) })}` : "")],
+    ["Assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : t("unassigned")],
+    ["Team", conversation.team_id ? state.teams.get(conversation.team_id)?.name || conversation.team_id : t("none")],
+    ["Labels", (conversation.labels || []).join(", ") || t("none")],
     ["Started", formatTime(conversation.created_at)],
   ];
   const replyWindow = conversation.reply_window || {};
   if (replyWindow.ends_at) facts.push(["Reply window ends", formatTime(replyWindow.ends_at)]);
   if (replyWindow.replies_remaining != null) facts.push(["Replies remaining", String(replyWindow.replies_remaining)]);
-  byId("facts").replaceChildren(...facts.flatMap(([term, value]) => [node("dt", null, term), node("dd", null, value)]));
+  byId("facts").replaceChildren(...facts.flatMap(([term, value]) => [node("dt", null, t(term)), node("dd", null, value)]));
   byId("assign-me").disabled = conversation.assignee_id === me();
   byId("resolve").disabled = conversation.status === "resolved";
   byId("reopen").disabled = !["resolved", "pending", "snoozed"].includes(conversation.status);
@@ -451,17 +475,26 @@ function renderReplyContext() {
   const context = byId("reply-context");
   const closed = replyWindowClosed(conversation);
   byId("reply-button").disabled = closed;
+  renderEmailSubject();
   if (closed) {
-    context.textContent = `The channel's reply window closed ${formatTime(conversation.reply_window.ends_at)}: the customer must write first. Notes still work.`;
+    context.textContent = t("The channel's reply window closed {time}: the customer must write first. Notes still work.",
+                            { time: formatTime(conversation.reply_window.ends_at) });
     context.className = "error reply-context";
     return;
   }
   context.className = "muted reply-context";
   const parts = [];
-  if (conversation.reply_window?.ends_at) parts.push(`Replies allowed until ${formatTime(conversation.reply_window.ends_at)}`);
-  if (channelOf(conversation) === "email" && conversation.identity) parts.push(`To: ${conversation.identity.value}`);
+  if (conversation.reply_window?.ends_at) parts.push(t("Replies allowed until {time}", { time: formatTime(conversation.reply_window.ends_at) }));
+  if (channelOf(conversation) === "email" && conversation.identity) parts.push(t("To: {address}", { address: conversation.identity.value }));
   context.textContent = parts.join(" · ");
   renderSegments();
+}
+
+/* An email reply keeps the thread's subject (the reply API takes none): shown to the agent, not editable. */
+function renderEmailSubject() {
+  const subject = state.selected.reply_subject;
+  byId("email-subject").hidden = !subject;
+  byId("email-subject-text").textContent = subject || "";
 }
 
 /* An SMS of GSM-7 characters holds 160 (153 when split), any other text 70 (67). */
@@ -474,12 +507,12 @@ function renderSegments() {
   const gsm = /^[\n\r\x20-\x7E£¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà€]*$/.test(text);
   const [single, part] = gsm ? [160, 153] : [70, 67];
   const segments = text.length <= single ? 1 : Math.ceil(text.length / part);
-  byId("segments").textContent = `${text.length} characters · ${segments} SMS`;
+  byId("segments").textContent = t("{characters} characters · {segments} SMS", { characters: text.length, segments });
 }
 
 function senderLabel(message) {
-  if (message.sender === "agent") return message.sender_id ? agentName(message.sender_id) : "Agent";
-  return SENDER_LABELS[message.sender] || message.sender;
+  if (message.sender === "agent") return message.sender_id ? agentName(message.sender_id) : t("Agent");
+  return SENDER_LABELS[message.sender] ? t(SENDER_LABELS[message.sender]) : message.sender;
 }
 
 /* Show a message, or update it in place (status changes arrive as message.updated). The socket
@@ -503,22 +536,37 @@ function showMessage(message) {
   const element = entry.element;
   element.className = `message message-${message.direction} sender-${message.sender}`;
   const meta = node("div", "message-meta");
-  const who = node("span", null, message.direction === "note" ? `Note · ${senderLabel(message)}` : senderLabel(message));
-  if (message.sender === "bot") who.prepend(node("span", "bot-mark", "BOT"), " ");
+  const who = node("span", null, message.direction === "note" ? t("Note · {author}", { author: senderLabel(message) }) : senderLabel(message));
+  if (message.sender === "bot") who.prepend(node("span", "bot-mark", t("BOT")), " ");
   meta.append(who, node("span", `channel channel-${channelOf(state.selected)}`, channelOf(state.selected)),
               node("time", null, formatTime(message.created_at)));
+  if (message.direction === "note" && (message.sender_id === me() || auth.session.agent.role === "admin")) {
+    meta.append(button(t("Delete"), () => reportFailure(deleteNote(message)), "link delete-note"));
+  }
   const body = node("div", "message-text", message.text || "");
   element.replaceChildren(meta, body);
   (message.attachments || []).forEach((attachment) => element.append(attachmentLink(attachment)));
   if (message.direction === "out") {
-    const status = node("div", `delivery delivery-${message.status}`, message.status);
+    const status = node("div", `delivery delivery-${message.status}`, t(`delivery:${message.status}`));
     if (message.error) status.append(node("span", "delivery-error", ` — ${message.error}`));
     element.append(status);
   }
 }
 
+/* A note deleted here or by another agent (note.deleted) leaves the open conversation. */
+function removeMessage(conversationId, messageId) {
+  if (conversationId !== state.selected?.id) return;
+  state.messages.get(messageId)?.element.remove();
+  state.messages.delete(messageId);
+}
+
+async function deleteNote(message) {
+  await api(path`/api/v1/conversations/${message.conversation_id}/notes/${message.id}`, { method: "DELETE" });
+  removeMessage(message.conversation_id, message.id);
+}
+
 function attachmentLink(attachment) {
-  const label = attachment.name || attachment.kind || "attachment";
+  const label = attachment.name || attachment.kind || t("attachment");
   const url = attachment.url || "";
   if (!/^(https?:\/\/|\/)/.test(url)) return node("div", "attachment", label);
   const link = node("a", "attachment", label);
@@ -548,7 +596,7 @@ async function write(kind) {
   setComposerBusy(true);
   try {
     showMessage(await withRetry(() => api(target, { method: "POST", json: body }), () => {
-      error.textContent = "Reconnecting… your message is kept and will be sent.";
+      error.textContent = t("Reconnecting… your message is kept and will be sent.");
     }));
     error.textContent = "";
     textarea.value = "";
@@ -613,7 +661,7 @@ function renderPendingAttachments() {
     const item = node("li", null, attachment.name);
     const remove = node("button", null, "×");
     remove.type = "button";
-    remove.title = `Remove ${attachment.name}`;
+    remove.title = t("Remove {name}", { name: attachment.name });
     remove.addEventListener("click", () => {
       state.pendingAttachments.splice(index, 1);
       renderPendingAttachments();
@@ -657,12 +705,12 @@ async function act(request, done) {
 const conversationPath = (action) => path`/api/v1/conversations/${state.selected.id}/${action}`;
 
 function changeStatus(status, extra = {}) {
-  return act(() => api(conversationPath("status"), { method: "POST", json: { status, ...extra } }), `Now ${status}.`);
+  return act(() => api(conversationPath("status"), { method: "POST", json: { status, ...extra } }), t("Now {status}.", { status: t(`status:${status}`) }));
 }
 
 function resolve() {
   if (!state.selected || state.selected.status === "resolved") return;
-  act(() => api(conversationPath("resolve"), { method: "POST" }), "Resolved.");
+  act(() => api(conversationPath("resolve"), { method: "POST" }), t("Resolved."));
 }
 
 function assignTo(event) {
@@ -672,14 +720,14 @@ function assignTo(event) {
     transfer();
     return;
   }
-  act(() => api(conversationPath("assign"), { method: "POST", json: { agent_id: id } }), `Assigned to ${agentName(id)}.`);
+  act(() => api(conversationPath("assign"), { method: "POST", json: { agent_id: id } }), t("Assigned to {name}.", { name: agentName(id) }));
 }
 
 function transfer() {
   const [kind, id] = byId("assign-target").value.split(":");
   const note = byId("transfer-note").value.trim();
   const json = { [`${kind}_id`]: id, ...(note ? { note } : {}) };
-  act(() => api(conversationPath("transfer"), { method: "POST", json }), "Transferred.").then(() => {
+  act(() => api(conversationPath("transfer"), { method: "POST", json }), t("Transferred.")).then(() => {
     byId("transfer-note").value = "";
   });
 }
@@ -687,7 +735,7 @@ function transfer() {
 function saveLabels(event) {
   event.preventDefault();
   const labels = byId("labels").value.split(",").map((label) => label.trim()).filter(Boolean);
-  act(() => api(conversationPath("labels"), { method: "PUT", json: { labels } }), "Labels saved.");
+  act(() => api(conversationPath("labels"), { method: "PUT", json: { labels } }), t("Labels saved.")).then(loadLabelOptions);
 }
 
 function snooze(event) {
@@ -704,7 +752,7 @@ function openTicket(event) {
     await api("/api/v1/tickets", { method: "POST", json: { subject, conversation_id: conversationId } });
     byId("ticket-subject").value = "";
     reportFailure(refreshCustomer());
-  }, "Ticket opened.");
+  }, t("Ticket opened."));
 }
 
 /* ---- live updates ---- */
@@ -719,7 +767,7 @@ function connectSocket() {
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const socket = new WebSocket(`${scheme}//${location.host}/api/v1/agent/ws`);
   state.socket = socket;
-  setConnection("Connecting…", false);
+  setConnection(t("Connecting…"), false);
   /* The browser sends the session cookie; the first frame proves the page is ours (as for every change). */
   socket.addEventListener("open", () => socket.send(JSON.stringify({ csrf_token: auth.session.csrf_token })));
   socket.addEventListener("message", (event) => {
@@ -735,19 +783,20 @@ function connectSocket() {
     if (state.socket !== socket) return;
     state.socket = null;
     if (event.code === 4401) {
-      signOut("Your session has ended; please sign in again.");
+      signOut(t(SESSION_ENDED));
       return;
     }
-    setConnection("Offline, reconnecting…", false);
+    setConnection(t("Offline, reconnecting…"), false);
     state.reconnectTimer = setTimeout(connectSocket, state.reconnectMs);
     state.reconnectMs = Math.min(state.reconnectMs * 2, MAX_RECONNECT_MS);
   });
 }
 
 function onSocketEvent(frame, socket) {
+  trackCustomerTyping(frame, state.selected?.id);
   if (frame.type === "ready") {
     state.reconnectMs = 1000;
-    setConnection("Live", true);
+    setConnection(t("Live"), true);
     reportFailure(refreshCapacity());
     if (state.everConnected) reportFailure(catchUp(socket));
     state.everConnected = true;
@@ -756,8 +805,12 @@ function onSocketEvent(frame, socket) {
   const message = frame.message;
   if (message && frame.type === "message.created" && message.direction !== "note") {
     const summary = state.summaries.get(message.conversation_id) || { contact_name: null };
-    state.summaries.set(message.conversation_id, { ...summary, last_message: message.text || `[${message.content_type || "file"}]` });
+    state.summaries.set(message.conversation_id, { ...summary, last_message: message.text || `[${message.content_type || t("file")}]` });
     if (frame.conversation && !summary.contact_name) reportFailure(fetchName(frame.conversation));
+  }
+  if (frame.type === "note.deleted") removeMessage(frame.conversation_id, frame.note_id);
+  if (frame.type === "conversation.created" || (frame.type === "message.created" && message?.direction === "in")) {
+    announce(frame);
   }
   if (frame.type === "contact.page_viewed" && frame.contact_id === state.selected?.contact_id) {
     reportFailure(refreshCustomer());
@@ -772,6 +825,20 @@ function onSocketEvent(frame, socket) {
       renderConversations();
     }
   }
+}
+
+/* Sound and notification (when switched on and the tab is hidden) for what the agent may take: a conversation
+ * unassigned or their own. */
+function announce(frame) {
+  const conversation = frame.conversation;
+  if (!conversation || (conversation.assignee_id && conversation.assignee_id !== me())) return;
+  const name = state.summaries.get(conversation.id)?.contact_name || t("Customer");
+  alertAgent({
+    title: frame.type === "conversation.created" ? t("New conversation") : t("New message from {name}", { name }),
+    body: frame.message?.text || "",
+    conversationId: conversation.id,
+    open: (id) => reportFailure(openConversation(id)),
+  });
 }
 
 /* A conversation first seen live: its row names the customer as the list would. */
@@ -804,7 +871,13 @@ function switchTheme() {
     delete root.dataset.theme;
     document.cookie = "omnihub_theme=; path=/; max-age=0; samesite=lax";
   }
-  byId("theme").textContent = `Theme: ${next || "system"}`;
+  byId("theme").textContent = t("Theme: {theme}", { theme: t(`theme:${next || "system"}`) });
+}
+
+/* The language switches (header, sign-in): the cookie the admin pages read too, then the page again in that language. */
+function switchLanguage(event) {
+  document.cookie = `omnihub_lang=${encodeURIComponent(event.target.value)}; path=/; max-age=31536000; samesite=lax`;
+  location.reload();
 }
 
 /* ---- wiring ---- */
@@ -813,6 +886,8 @@ byId("login-form").addEventListener("submit", signIn);
 byId("logout").addEventListener("click", logOut);
 byId("presence").addEventListener("change", setPresence);
 byId("theme").addEventListener("click", switchTheme);
+document.querySelectorAll(".language-switch").forEach((select) => select.addEventListener("change", switchLanguage));
+installAlerts(byId("alerts"));
 document.querySelectorAll("[data-tab]").forEach((tab) => tab.addEventListener("click", () => {
   state.tab = tab.dataset.tab;
   reportFailure(loadConversations());
@@ -852,7 +927,7 @@ byId("reply-text").addEventListener("keydown", (event) => {
   }
 });
 byId("assign-me").addEventListener("click", () =>
-  act(() => api(conversationPath("assign"), { method: "POST", json: { agent_id: me() } }), "Assigned to you."));
+  act(() => api(conversationPath("assign"), { method: "POST", json: { agent_id: me() } }), t("Assigned to you.")));
 byId("resolve").addEventListener("click", resolve);
 byId("reopen").addEventListener("click", () => changeStatus("open"));
 byId("pending").addEventListener("click", () => changeStatus("pending"));

@@ -3,6 +3,15 @@
 
 export const byId = (id) => document.getElementById(id);
 
+/* The page's texts in its language, keyed by their English: the server renders the catalogue into the page (a
+ * JSON script element), so the modules speak the language the server chose. `{name}` marks a value. */
+const catalogue = JSON.parse(document.getElementById("inbox-texts")?.textContent || "{}");
+
+export function t(text, values = {}) {
+  const translated = catalogue[text] ?? text.replace(/^[a-z]+:/, "");
+  return translated.replace(/\{(\w+)\}/g, (whole, name) => (name in values ? String(values[name]) : whole));
+}
+
 export function node(tag, className, text) {
   const element = document.createElement(tag);
   if (className) element.className = className;
@@ -19,7 +28,7 @@ export function button(text, onClick, className) {
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter) {
-    super(body.detail || `Request failed (${status})`);
+    super(body.detail || t("Request failed ({status})", { status }));
     this.status = status;
     this.code = body.code;
     this.retryAfterMs = (parseInt(retryAfter, 10) || 5) * 1000;
@@ -49,8 +58,9 @@ export function formatTime(iso) {
   if (!iso) return "";
   const moment = new Date(iso);
   const today = new Date().toDateString() === moment.toDateString();
-  return today ? moment.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })
-    : moment.toLocaleString([], { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const language = document.documentElement.lang;
+  return today ? moment.toLocaleTimeString(language, { hour: "2-digit", minute: "2-digit" })
+    : moment.toLocaleString(language, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
 }
 
 /* A labelled list of facts, each value as text. */

@@ -1,5 +1,5 @@
 /* Keyboard shortcuts and the overlay that lists them (? opens it). Keys typed into a field are left alone. */
-import { byId, node } from "./inbox_core.js";
+import { byId, node, t } from "./inbox_core.js";
 
 export const SHORTCUTS = [
   ["j", "Next conversation"],
@@ -13,7 +13,7 @@ export const SHORTCUTS = [
 export function installShortcuts(actions) {
   const overlay = byId("help");
   const list = byId("shortcut-list");
-  list.replaceChildren(...SHORTCUTS.flatMap(([key, meaning]) => [node("dt", null, key), node("dd", null, meaning)]));
+  list.replaceChildren(...SHORTCUTS.flatMap(([key, meaning]) => [node("dt", null, key), node("dd", null, t(meaning))]));
   const toggleHelp = (open) => {
     overlay.hidden = !open;
     if (open) byId("help-close").focus();

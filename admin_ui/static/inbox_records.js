@@ -1,6 +1,6 @@
 /* The inbox's record pages, each at its own address: the tickets list with filters and an SLA due column
  * (/inbox/tickets), one ticket with its comments (/inbox/tickets/<id>) and one customer (/inbox/contacts/<id>). */
-import { api, button, factList, formatTime, node, path } from "./inbox_core.js";
+import { api, button, factList, formatTime, node, path, t } from "./inbox_core.js";
 import { showCustomer } from "./inbox_customer.js";
 
 export const RECORD_PATHS = [
@@ -19,7 +19,7 @@ function link(text, href) {
 }
 
 function select(label, options, value, onChange) {
-  const wrapper = node("label", "field", label);
+  const wrapper = node("label", "field", t(label));
   const element = node("select");
   options.forEach(([optionValue, text]) => {
     const option = node("option", null, text);
@@ -35,17 +35,17 @@ function select(label, options, value, onChange) {
 /* The next SLA target a ticket must meet: the first response until it was given, then the resolution. */
 function slaDue(ticket) {
   const sla = ticket.sla || {};
-  if (["solved", "closed"].includes(ticket.status)) return { text: "met", late: false };
+  if (["solved", "closed"].includes(ticket.status)) return { text: t("met"), late: false };
   const due = sla.first_responded_at ? sla.resolution_due_at : sla.first_response_due_at || sla.resolution_due_at;
-  if (!due) return { text: "no SLA", late: false };
+  if (!due) return { text: t("no SLA"), late: false };
   const breached = sla.first_response_breached_at || sla.resolution_breached_at || new Date(due) < new Date();
-  return { text: `${breached ? "overdue · " : ""}${formatTime(due)}`, late: Boolean(breached), due };
+  return { text: `${breached ? `${t("overdue")} · ` : ""}${formatTime(due)}`, late: Boolean(breached), due };
 }
 
 async function showTickets(container, { agents, me }) {
   const filters = { status: "new,open,pending", priority: "", assignee_id: "" };
   const table = node("table", "records-table");
-  const more = node("button", null, "Load more");
+  const more = node("button", null, t("Load more"));
   more.type = "button";
   let cursor = null;
 
@@ -62,8 +62,9 @@ async function showTickets(container, { agents, me }) {
       const subject = node("td");
       subject.append(link(ticket.subject, path`/inbox/tickets/${ticket.id}`));
       const dueCell = node("td", due.late ? "late" : null, due.text);
-      row.append(subject, node("td", `status status-${ticket.status}`, ticket.status), node("td", null, ticket.priority),
-                 node("td", null, ticket.assignee_id ? agents.get(ticket.assignee_id)?.name || "an agent" : "unassigned"),
+      row.append(subject, node("td", `status status-${ticket.status}`, t(`status:${ticket.status}`)),
+                 node("td", null, t(`priority:${ticket.priority}`)),
+                 node("td", null, ticket.assignee_id ? agents.get(ticket.assignee_id)?.name || t("an agent") : t("unassigned")),
                  dueCell, node("td", null, formatTime(ticket.created_at)));
       return row;
     });
@@ -72,7 +73,7 @@ async function showTickets(container, { agents, me }) {
     if (!append) {
       const head = node("thead");
       const headings = node("tr");
-      ["Subject", "Status", "Priority", "Assignee", "SLA due", "Created"].forEach((title) => headings.append(node("th", null, title)));
+      ["Subject", "Status", "Priority", "Assignee", "SLA due", "Created"].forEach((title) => headings.append(node("th", null, t(title))));
       head.append(headings);
       table.replaceChildren(head, body);
     }
@@ -83,15 +84,15 @@ async function showTickets(container, { agents, me }) {
   };
   const bar = node("div", "records-filters");
   bar.append(
-    select("Status", [["new,open,pending", "Unsolved"], ...TICKET_STATUSES.map((status) => [status, status]), ["", "Any"]],
+    select("Status", [["new,open,pending", t("Unsolved")], ...TICKET_STATUSES.map((status) => [status, t(`status:${status}`)]), ["", t("Any")]],
            filters.status, change("status")),
-    select("Priority", [["", "Any"], ...PRIORITIES.map((priority) => [priority, priority])], "", change("priority")),
-    select("Assignee", [["", "Anyone"], [me, "Me"], ["none", "Unassigned"]], "", change("assignee_id")),
+    select("Priority", [["", t("Any")], ...PRIORITIES.map((priority) => [priority, t(`priority:${priority}`)])], "", change("priority")),
+    select("Assignee", [["", t("Anyone")], [me, t("Me")], ["none", t("Unassigned")]], "", change("assignee_id")),
   );
   more.addEventListener("click", () => load(true));
   const wrapper = node("div", "table-scroll");
   wrapper.append(table);
-  container.replaceChildren(node("h1", null, "Tickets"), bar, wrapper, more);
+  container.replaceChildren(node("h1", null, t("Tickets")), bar, wrapper, more);
   await load(false);
 }
 
@@ -110,23 +111,23 @@ async function showTicket(container, { agents }, ticketId) {
   const due = slaDue(ticket);
   const facts = factList([
     ["SLA due", due.text],
-    ["First response due", formatTime(ticket.sla?.first_response_due_at) || "none"],
-    ["Resolution due", formatTime(ticket.sla?.resolution_due_at) || "none"],
+    ["First response due", formatTime(ticket.sla?.first_response_due_at) || t("none")],
+    ["Resolution due", formatTime(ticket.sla?.resolution_due_at) || t("none")],
     ["Source", ticket.source || ""],
     ["Created", formatTime(ticket.created_at)],
-  ]);
+  ].map(([term, value]) => [t(term), value]));
   const controls = node("div", "records-filters");
   controls.append(
-    select("Status", TICKET_STATUSES.map((each) => [each, each]), ticket.status, (value) => update({ status: value })),
-    select("Priority", PRIORITIES.map((each) => [each, each]), ticket.priority, (value) => update({ priority: value })),
-    select("Assignee", [["", "unassigned"], ...[...agents.values()].map((agent) => [agent.id, agent.name])],
+    select("Status", TICKET_STATUSES.map((each) => [each, t(`status:${each}`)]), ticket.status, (value) => update({ status: value })),
+    select("Priority", PRIORITIES.map((each) => [each, t(`priority:${each}`)]), ticket.priority, (value) => update({ priority: value })),
+    select("Assignee", [["", t("unassigned")], ...[...agents.values()].map((agent) => [agent.id, agent.name])],
            ticket.assignee_id || "", (value) => update({ assignee_id: value || null })),
   );
   const links = node("p", "record-links");
-  if (ticket.conversation_id) links.append(link("Open the conversation", path`/inbox/conversations/${ticket.conversation_id}`), " ");
-  if (ticket.contact_id) links.append(link("The customer", path`/inbox/contacts/${ticket.contact_id}`));
+  if (ticket.conversation_id) links.append(link(t("Open the conversation"), path`/inbox/conversations/${ticket.conversation_id}`), " ");
+  if (ticket.contact_id) links.append(link(t("The customer"), path`/inbox/contacts/${ticket.contact_id}`));
   const description = node("p", "message-text", ticket.description || "");
-  container.replaceChildren(link("← Tickets", "/inbox/tickets"), node("h1", null, ticket.subject), controls, status,
+  container.replaceChildren(link(t("← Tickets"), "/inbox/tickets"), node("h1", null, ticket.subject), controls, status,
                             links, description, facts, await comments(ticket, agents));
 }
 
@@ -137,7 +138,7 @@ async function comments(ticket, agents) {
   page.items.forEach((comment) => {
     const item = node("li", `message ${comment.public ? "message-out" : "message-note"}`);
     const meta = node("div", "message-meta");
-    meta.append(node("span", null, `${comment.public ? "Reply" : "Internal"} · ${agents.get(comment.author_id)?.name || "API"}`),
+    meta.append(node("span", null, `${t(comment.public ? "Reply" : "Internal")} · ${agents.get(comment.author_id)?.name || "API"}`),
                 node("time", null, formatTime(comment.created_at)));
     item.append(meta, node("div", "message-text", comment.body));
     list.append(item);
@@ -146,14 +147,14 @@ async function comments(ticket, agents) {
   const body = node("textarea");
   body.rows = 3;
   body.required = true;
-  body.setAttribute("aria-label", "Comment");
+  body.setAttribute("aria-label", t("Comment"));
   const visible = node("label", "inline");
   const publicBox = node("input");
   publicBox.type = "checkbox";
   publicBox.disabled = !ticket.conversation_id;
-  visible.append(publicBox, " Send to the customer");
+  visible.append(publicBox, ` ${t("Send to the customer")}`);
   const error = node("p", "error");
-  const submit = node("button", "primary", "Add comment");
+  const submit = node("button", "primary", t("Add comment"));
   submit.type = "submit";
   form.append(body, visible, error, submit);
   form.addEventListener("submit", async (event) => {
@@ -165,13 +166,13 @@ async function comments(ticket, agents) {
       error.textContent = failure.message;
     }
   });
-  section.append(node("h2", null, "Comments"), list, form);
+  section.append(node("h2", null, t("Comments")), list, form);
   return section;
 }
 
 async function showContact(container, contactId) {
   const panel = node("div", "customer-panel");
-  container.replaceChildren(button("← Back", () => history.back()), panel);
+  container.replaceChildren(button(t("← Back"), () => history.back()), panel);
   await showCustomer(panel, contactId, {
     openConversation: (id) => { location.href = path`/inbox/conversations/${id}`; }, currentId: null,
   });

@@ -1,6 +1,10 @@
 /* Omnihub web chat window: fetched by the widget's loader (widget.js) on the first open, or at once for a returning
  * visitor. It takes over the loader's Shadow DOM and bubble, then answers the script API calls made meanwhile.
  * Script API: window.Omnihub.open(), .close(), .send(text).
+ * Unsent messages (waiting, or refused with a retry button) are kept in the tab's sessionStorage per widget and
+ * visitor: a reload shows them and sends them in order, each with its client_id, so the hub stores it once.
+ * A 429 pauses sending for its Retry-After (retry_after on a socket frame) with a notice until it resumes by itself.
+ * While the visitor types, a "typing" frame goes out at most every TYPING_EVERY_MS; the agents see it.
  * Files: uploaded to /attachments first, then sent in a message by the URL the hub answered.
  * Rating: once a conversation is resolved (a csat.requested frame, or rating_due on the ready frame or a poll), a card
  * offers 1 to 5 stars and a comment, sent once to /csat.
@@ -21,6 +25,8 @@
   var hubUrl = script.src.replace(/\/widget\.js(?:[?#].*)?$/, "");
   var widgetUrl = hubUrl + "/widget/" + encodeURIComponent(widgetToken);
   var STORAGE_KEY = "omnihub.visitor." + widgetToken;
+  var OUTBOX_KEY = "omnihub.outbox." + widgetToken;
+  var TYPING_EVERY_MS = 3000;
   var MAX_TEXT_LENGTH = 4000;
   var LONG_POLL_SECONDS = 25;
   var SOCKET_READY_TIMEOUT_MS = 10000;
@@ -30,9 +36,9 @@
     en: {
       openChat: "Open chat", closeChat: "Close chat", title: "Chat with us", typing: "Typing\u2026",
       message: "Message", placeholder: "Type a message\u2026", send: "Send",
-      sending: "Sending\u2026", sent: "Sent", notSent: "Not sent: ",
+      sending: "Sending\u2026", sent: "Sent", notSent: "Not sent: ", retry: "Retry", refused: "refused by the server",
       tooLong: "Messages can be at most {max} characters.",
-      slowDown: "You are sending messages too quickly. Please slow down; we will send yours in a moment.",
+      slowDown: "You are sending messages too quickly. Yours are kept and will be sent in a moment.",
       reconnecting: "Reconnecting\u2026 your messages are kept and will be sent.",
       attach: "Attach a file", uploading: "Uploading {name}\u2026", notUploaded: "{name} was not sent: ",
       rate: "How did we do?", comment: "Comment (optional)", thanks: "Thank you for your rating!",
@@ -44,10 +50,10 @@
       openChat: "打开聊天", closeChat: "关闭聊天",
       title: "在线客服", typing: "对方正在输入\u2026",
       message: "消息", placeholder: "输入消息\u2026", send: "发送",
-      sending: "发送中\u2026", sent: "已发送", notSent: "未发送：",
+      sending: "发送中\u2026", sent: "已发送", notSent: "未发送：", retry: "重试", refused: "服务器拒绝了此消息",
       tooLong: "每条消息最多 {max} 个字符。",
-      slowDown: "您发送得太快了，请稍慢一些；" +
-        "您的消息稍后会自动发送。",
+      slowDown: "您发送得太快了；" +
+        "您的消息已保留，稍后会自动发送。",
       reconnecting: "正在重新连接\u2026您的消息已保留，" +
         "连接后会发送。",
       attach: "添加附件", uploading: "正在上传 {name}\u2026",
@@ -74,6 +80,7 @@
     ".msg.mine{align-self:flex-end;background:var(--c);color:#fff;border-color:transparent}" +
     ".msg.failed{background:#fee2e2;color:#991b1b}" +
     ".state{display:block;font-size:11px;text-align:right;margin-top:2px}" +
+    ".retry{font:inherit;font-size:12px;margin-top:4px}" +
     ".media{display:block}.media .image{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:4px}" +
     ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}" +
     ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
@@ -105,6 +112,8 @@
     polling: false,
     historyLoaded: false,
     pausedUntil: 0,
+    resumeTimer: 0,
+    typingSentAt: 0,
     backoffMs: 1000,
     started: false,
     unread: 0,
@@ -206,6 +215,7 @@
       if (sendMessage(input.value)) input.value = "";
       input.focus();
     });
+    input.addEventListener("input", reportTyping);
     input.addEventListener("keydown", function (event) {
       /* Enter during IME composition picks a candidate (Chinese, Japanese): it must not send. */
       if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {
@@ -313,6 +323,12 @@
       if (!message.stateNode) message.element.appendChild(message.stateNode = node("small", "state"));
       message.stateNode.textContent = message.failed ? phrases.notSent + message.failed
         : message.id ? phrases.sent : phrases.sending;
+      if (message.failed && !message.retryNode) {
+        message.retryNode = node("button", "retry", phrases.retry, { type: "button" });
+        message.retryNode.addEventListener("click", function () { queue(message); });
+        message.element.appendChild(message.retryNode);
+      }
+      if (message.retryNode) message.retryNode.hidden = !message.failed;
     }
   }
 
@@ -407,11 +423,37 @@
 
   function dropFromOutbox(clientId) {
     state.outbox = state.outbox.filter(function (message) { return message.client_id !== clientId; });
+    saveOutbox();
   }
   function fail(message, reason) {
+    message.failed = reason || phrases.refused;
     dropFromOutbox(message.client_id);
-    message.failed = reason || "please try again";
     renderMessage(message);
+  }
+
+  /* The messages not yet stored by the hub, for a reload of this tab: waiting ones, and refused ones with the
+   * reason. The visitor token they were written with goes along: another visitor's are not shown or sent. */
+  function saveOutbox() {
+    var unsent = state.messages.filter(function (message) { return !message.id && message.sender === "contact"; });
+    try {
+      if (!unsent.length) return sessionStorage.removeItem(OUTBOX_KEY);
+      sessionStorage.setItem(OUTBOX_KEY, JSON.stringify({ visitor: state.visitorToken, messages: unsent.map(
+        function (message) {
+          return { client_id: message.client_id, text: message.text, attachments: message.attachments,
+                   failed: message.failed };
+        }) }));
+    } catch (e) { /* storage blocked or full: this page still holds them */ }
+  }
+  function restoreOutbox() {
+    var saved = null;
+    try { saved = JSON.parse(sessionStorage.getItem(OUTBOX_KEY)); } catch (e) { /* nothing kept */ }
+    if (!saved || (saved.visitor && saved.visitor !== state.visitorToken)) return;
+    saved.messages.forEach(function (message) {
+      message.sender = "contact";
+      if (!message.failed) return queue(message);
+      renderMessage(message);
+      place(message);
+    });
   }
   function showTyping(typing) {
     clearTimeout(state.typingTimer);
@@ -429,18 +471,33 @@
     text = String(text == null ? "" : text).trim();
     attachments = attachments || [];
     if (!text && !attachments.length) return false;
+    var tooLong = phrases.tooLong.replace("{max}", MAX_TEXT_LENGTH);
     if (text.length > MAX_TEXT_LENGTH) {
-      showNotice(phrases.tooLong.replace("{max}", MAX_TEXT_LENGTH));
+      showNotice(tooLong);
       return false;
     }
-    var message = { id: null, client_id: newClientId(), text: text, sender: "contact", attachments: attachments };
+    if (ui.notice.textContent === tooLong) showNotice("");
+    queue({ id: null, client_id: newClientId(), text: text, sender: "contact", attachments: attachments });
+    if (ui.panel.hidden) openChat(); else start();
+    return true;
+  }
+
+  /* A new message, a restored one, or a refused one tried again: it goes out after those already waiting. */
+  function queue(message) {
+    message.failed = null;
     renderMessage(message);
     place(message);
     state.outbox.push(message);
-    if (ui.panel.hidden) openChat(); else start();
+    saveOutbox();
     scrollToEnd();
     flushOutbox();
-    return true;
+  }
+
+  /* At most one frame every TYPING_EVERY_MS, and only on an open socket: a hint is not worth a request. */
+  function reportTyping() {
+    if (!state.socketReady || Date.now() - state.typingSentAt < TYPING_EVERY_MS) return;
+    state.typingSentAt = Date.now();
+    state.socket.send(JSON.stringify({ type: "typing" }));
   }
 
   /* The file goes to the hub first; the message then names it by the URL the hub answered. */
@@ -462,19 +519,26 @@
     });
   }
 
+  /* One pause for all refused messages, as long as the hub asked; the notice stays until sending resumes. */
   function slowDown(seconds) {
-    state.pausedUntil = Date.now() + seconds * 1000;
+    state.pausedUntil = Math.max(state.pausedUntil, Date.now() + seconds * 1000);
     showNotice(phrases.slowDown);
-    setTimeout(function () { showNotice(""); flushOutbox(); }, seconds * 1000);
+    clearTimeout(state.resumeTimer);
+    state.resumeTimer = setTimeout(function () {
+      state.pausedUntil = 0;
+      showNotice("");
+      flushOutbox();
+    }, state.pausedUntil - Date.now());
   }
   function nextBackoff() {
     var delay = state.backoffMs;
     state.backoffMs = Math.min(delay * 2, 30000);
     return delay / 2 + Math.random() * delay / 2;
   }
+  /* Only the outage's notice ends here: a pause or a thank-you stays. */
   function connected() {
     state.backoffMs = 1000;
-    showNotice("");
+    if (ui.notice.textContent === phrases.reconnecting) showNotice("");
   }
   /* An outage (503, a dropped connection): what is unsent stays in the outbox and goes out when the hub is back. */
   function reconnecting() {
@@ -556,7 +620,7 @@
       state.socketFailures = state.socketReady || outage ? 0 : state.socketFailures + 1;
       state.socketReady = false;
       if (event.code === 4401) forgetToken(); /* expired or foreign token: continue as a new visitor */
-      if (event.code === 4429) slowDown(SLOW_DOWN_SECONDS);
+      if (event.code === 4429 && Date.now() >= state.pausedUntil) slowDown(SLOW_DOWN_SECONDS);
       else if (event.code !== 4401) reconnecting();
       if (state.socketFailures >= SOCKET_FAILURES_BEFORE_HTTP) return useHttp();
       setTimeout(connectSocket, Math.max(nextBackoff(), state.pausedUntil - Date.now()));
@@ -580,12 +644,12 @@
       askRating(frame.conversation_id);
     } else if (frame.type === "typing") {
       showTyping(!!frame.typing);
-    } else if (frame.type === "error" && frame.client_id) {
+    } else if (frame.type === "error") {
       var message = state.outbox.filter(function (m) { return m.client_id === frame.client_id; })[0];
+      if (frame.code === "rate_limited") slowDown(frame.retry_after || SLOW_DOWN_SECONDS);
       if (!message) return;
       if (frame.code === "rate_limited") {
         message.inFlight = false;
-        slowDown(SLOW_DOWN_SECONDS);
       } else if (/_unavailable$/.test(frame.code || "")) {
         message.inFlight = false;
         reconnecting();
@@ -680,7 +744,9 @@
     if (answer.status === 200) applyConfig(answer.body);
     replay();
   }, replay);
-  if (state.visitorToken) start(); /* a returning visitor sees replies that arrived while away */
+  restoreOutbox();
+  /* a returning visitor sees replies that arrived while away; kept messages go out */
+  if (state.visitorToken || state.outbox.length) start();
   document.addEventListener("visibilitychange", reportRead);
 
   window.Omnihub = {

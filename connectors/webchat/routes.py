@@ -526,7 +526,8 @@ async def get_widget_messages(
 async def widget_socket(
     socket: WebSocket, widget_token: FromPath[str], channel_services: NamedDependency[ChannelServices]
 ) -> None:
-    """Frames: `{"type":"message","text","client_id"}` in; `ready`, `ack`, `message.created`, `typing`, `error` out."""
+    """Frames: `{"type":"message","text","client_id"}`, `page` and `typing` in; `ready`, `ack`, `message.created`,
+    `typing`, `error` out."""
     await serve_visitor_socket(channel_services, socket, widget_token)
 
 
@@ -595,7 +596,7 @@ async def _admit_visitor(services: ChannelServices, socket: WebSocket, widget_to
         visitor = await find_visitor(services, widget_token, visitor_token, issue=True)
         await services.limit_rate(socket, visitor.connector, visitor.identity)
     except RouteError as error:
-        await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
+        await send_frame(socket, _refusal_frame(error, None))
         await socket.close(code=_refusal_close_code(error))
         return None
     except (TimeoutError, WebSocketDisconnect, InvalidFrame, msgspec.ValidationError):
@@ -646,31 +647,31 @@ async def _receive_visitor_frames(services: ChannelServices, socket: WebSocket, 
         if frame.get("type") == "page":
             await _page_viewed(services, socket, visitor, frame)
             continue
+        if frame.get("type") == "typing":
+            await _visitor_typing(services, socket, visitor)
+            continue
         if frame.get("type") != "message":
             await send_frame(
                 socket,
                 ErrorFrame(
-                    code="unknown_frame", detail='Send {"type": "message", ...} or {"type": "page", ...}.'
+                    code="unknown_frame",
+                    detail='Send {"type": "message", ...}, {"type": "page", ...} or {"type": "typing"}.',
                 ),
             )
             continue
         client_id = frame.get("client_id")
+        client_id = client_id if isinstance(client_id, str) else None
         try:
             await services.limit_rate(socket, visitor.connector, visitor.identity)
             post = msgspec.convert(frame, WidgetMessage)
             posted = await accept(services, visitor, post, text)
         except msgspec.ValidationError as error:
-            await send_frame(socket, ErrorFrame(code="invalid_message", detail=str(error)))
+            await send_frame(
+                socket, ErrorFrame(code="invalid_message", detail=str(error), client_id=client_id)
+            )
             continue
         except RouteError as error:
-            await send_frame(
-                socket,
-                ErrorFrame(
-                    code=error.code,
-                    detail=error.detail,
-                    client_id=client_id if isinstance(client_id, str) else None,
-                ),
-            )
+            await send_frame(socket, _refusal_frame(error, client_id))
             continue
         await send_frame(socket, AckFrame(message=posted, client_id=post.client_id, id=posted.id))
 
@@ -697,6 +698,26 @@ async def _page_viewed(
         await send_frame(socket, ErrorFrame(code="invalid_page", detail=str(error)))
     except RouteError as error:
         await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
+
+
+async def _visitor_typing(services: ChannelServices, socket: WebSocket, visitor: Visitor) -> None:
+    """Relay to the agents that the visitor is typing; answer nothing unless the hub is away. Not counted against
+    the visitor's message rate: typing must never hold back the message it is typing."""
+    try:
+        await services.customer_typing(visitor.connector, visitor.identity)
+    except RouteError as error:
+        await send_frame(socket, ErrorFrame(code=error.code, detail=error.detail))
+
+
+def _refusal_frame(error: RouteError, client_id: str | None) -> ErrorFrame:
+    """The error frame for a refused message; a 429 says in `retry_after` when the widget may send again."""
+    retry_after = (error.headers or {}).get("Retry-After", "")
+    return ErrorFrame(
+        code=error.code,
+        detail=error.detail,
+        client_id=client_id,
+        retry_after=int(retry_after) if retry_after.isdigit() else None,
+    )
 
 
 def _without_query(url: str) -> str:

@@ -257,3 +257,5 @@ class ErrorFrame(msgspec.Struct, tag="error", tag_field="type", omit_defaults=Tr
     code: str
     detail: str
     client_id: str | None = None
+    retry_after: int | None = None
+    """With `rate_limited`: the seconds until the visitor may send again."""

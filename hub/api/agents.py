@@ -2,24 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, patch, put
+from litestar import Controller, Request, Response, get, patch, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
 from hub.api.auth import agent_summary
+from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
-from hub.fields import IdPath
+from hub.fields import MAX_NAME_LENGTH, SINGLE_LINE, ArrayLimitQuery, CursorQuery, Id, IdPath
 from hub.models import Agent, TeamMember
 from hub.runtime import Hub
 from hub.statuses import AgentPresence, AgentRole
 from hub.views import AgentView, MeView
+from normalizer import clean_text
 
 __all__ = ["AgentController", "agent_views", "presence_changed"]
 
@@ -30,8 +32,14 @@ class PresenceBody(msgspec.Struct, forbid_unknown_fields=True):
     presence: AgentPresence
 
 
-class AgentRoutingBody(msgspec.Struct, forbid_unknown_fields=True):
+class AgentChanges(msgspec.Struct, forbid_unknown_fields=True):
     """Fields left out keep their value."""
+
+    role: AgentRole | None = None
+    """`admin` or `agent`; the workspace's last admin stays one (409 `last_admin`)."""
+    name: (
+        Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_NAME_LENGTH, pattern=SINGLE_LINE)] | None
+    ) = None
 
     max_concurrent: Annotated[int, msgspec.Meta(ge=0, le=1000)] | None = None
     """Open conversations routing gives the agent at most (0: none)."""
@@ -100,24 +108,40 @@ class AgentController(Controller):
         await presence_changed(hub, caller.workspace_id, data.presence)
         return (await agent_views(session, caller.workspace_id, [agent]))[0]
 
-    @get("/agents", responses=error_responses(401))
+    @get("/agents", responses=error_responses(400, 401), response_headers=[NEXT_PAGE_LINK])
     async def agents(
-        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
-    ) -> list[AgentView]:
-        """The workspace's agents with their presence, capacity, skills and teams."""
-        rows = (await session.exec(select(Agent).where(Agent.workspace_id == caller.workspace_id))).all()
-        return await agent_views(session, caller.workspace_id, list(rows))
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        limit: ArrayLimitQuery = None,
+        cursor: CursorQuery = None,
+    ) -> Response[list[AgentView]]:
+        """The workspace's agents with their presence, capacity, skills and teams. Paged (`limit`, `cursor`) they
+        come oldest first, the next page named by the `Link` header."""
+        rows, next_page = await array_rows(
+            session,
+            select(Agent).where(Agent.workspace_id == caller.workspace_id),
+            "agents",
+            col(Agent.id),
+            lambda agent: agent.id,
+            Id,
+            limit,
+            cursor,
+        )
+        return array_page(request, await agent_views(session, caller.workspace_id, list(rows)), next_page)
 
-    @patch("/agents/{agent_id:str}", responses=error_responses(400, 401, 403, 404, 413))
+    @patch("/agents/{agent_id:str}", responses=error_responses(400, 401, 403, 404, 409, 413, 422))
     async def update_agent(
         self,
         hub: NamedDependency[Hub],
         admin: NamedDependency[Caller],
         session: NamedDependency[AsyncSession],
         agent_id: IdPath,
-        data: JSONBody[AgentRoutingBody],
+        data: JSONBody[AgentChanges],
     ) -> AgentView:
-        """Change an agent's capacity or skills (admins only); a raised capacity serves the queue at once."""
+        """Change an agent's role, name, capacity or skills (admins only). A new role holds from the agent's next
+        request, on every session and token they have; a raised capacity serves the queue at once."""
         agent = (
             await session.exec(
                 select(Agent).where(Agent.id == agent_id, Agent.workspace_id == admin.workspace_id)
@@ -125,6 +149,17 @@ class AgentController(Controller):
         ).first()
         if agent is None:
             raise ApiError(404, "agent_not_found", f"No agent {agent_id} in your workspace.")
+        changed = {}
+        if data.role is not None and data.role != agent.role:
+            if agent.role == AgentRole.ADMIN:
+                await _keep_an_admin(session, agent)
+            changed["role"] = [agent.role, data.role.value]
+            agent.role = data.role
+        if data.name is not None and clean_text(data.name).strip() not in ("", agent.name):
+            changed["name"] = [agent.name, clean_text(data.name).strip()]
+            agent.name = changed["name"][1]
+        if changed:
+            session.add(admin.audit("agent.updated", "agent", agent.id, changed))
         if data.max_concurrent is not None:
             agent.max_concurrent = data.max_concurrent
         if data.skills is not None:
@@ -133,3 +168,22 @@ class AgentController(Controller):
         await session.commit()
         await hub.jobs.send(actors.serve_queue, admin.workspace_id)
         return (await agent_views(session, admin.workspace_id, [agent]))[0]
+
+
+async def _keep_an_admin(session: AsyncSession, leaving: Agent) -> None:
+    """409 unless another admin remains. The workspace's admin rows are locked (PostgreSQL), so two admins
+    demoting each other at once cannot both succeed."""
+    admins = (
+        await session.exec(
+            select(Agent.id)
+            .where(Agent.workspace_id == leaving.workspace_id, Agent.role == AgentRole.ADMIN)
+            .with_for_update()
+        )
+    ).all()
+    if set(admins) <= {leaving.id}:
+        raise ApiError(
+            409,
+            "last_admin",
+            f"{leaving.name} is the workspace's last admin: make another agent an admin first.",
+            extra=[{"field": "role", "message": "the workspace needs an admin"}],
+        )

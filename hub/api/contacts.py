@@ -19,7 +19,7 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
-from sqlalchemy import String, and_, cast, func, or_, union
+from sqlalchemy import String, and_, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -45,6 +45,7 @@ from hub.models import (
     utcnow,
 )
 from hub.runtime import Hub
+from hub.search import contacts_matching
 from hub.tickets import ticket_view
 from hub.views import (
     ContactDetail,
@@ -253,20 +254,6 @@ async def _timeline(
     )
 
 
-def _search_values(query: str, region: str) -> list[tuple[str, str]]:
-    """The (kind, value) pairs a search text may be: an email and a phone in any spelling, or a value as stored."""
-    folded = fold_text(query)
-    candidates = [("", folded)]
-    for kind in (IdentityKind.EMAIL, IdentityKind.PHONE):
-        try:
-            candidates.append(
-                (kind, normalize_identity(IdentityRef(kind, folded), default_region=region).value)
-            )
-        except InvalidIdentity:
-            continue
-    return candidates
-
-
 def _preview(plan: customers.MergePlan, *, dry_run: bool, audit_id: str | None) -> MergePreview:
     return MergePreview(
         dry_run=dry_run,
@@ -335,26 +322,9 @@ class ContactController(Controller):
             col(Contact.erased_at).is_(None),
         )
         if q:
-            workspace = await session.get_one(Workspace, caller.workspace_id)
-            candidates = _search_values(q, workspace.default_region)
-            matches = [
-                and_(col(Identity.value) == value, col(Identity.kind) == kind)
-                if kind
-                else col(Identity.value) == value
-                for kind, value in candidates
-            ]
-            by_identity = select(Identity.contact_id).where(
-                Identity.workspace_id == caller.workspace_id, or_(*matches)
+            statement = statement.where(
+                col(Contact.id).in_(await contacts_matching(session, caller.workspace_id, q))
             )
-            if len(candidates) > 1:
-                # A valid phone number or email address is no part of anyone's name: the name index is not read.
-                statement = statement.where(col(Contact.id).in_(by_identity))
-            else:
-                by_name = select(Contact.id).where(
-                    Contact.workspace_id == caller.workspace_id,
-                    col(Contact.name).ilike(f"%{like_literal(fold_text(q))}%", escape="\\"),
-                )
-                statement = statement.where(col(Contact.id).in_(union(by_identity, by_name)))
         if tag:
             quoted = msgspec.json.encode(tag).decode()
             statement = statement.where(

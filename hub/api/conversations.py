@@ -15,16 +15,17 @@ from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from hub import actors, assignment, events, journey, labels, lifecycle
+from hub import actors, assignment, events, journey, labels, lifecycle, search
 from hub.api.dependencies import load_conversation
 from hub.api.labels import LabelQuery, label_or_400
 from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.conversation_summaries import conversation_summaries
 from hub.errors import ApiError, error_responses
-from hub.fields import CursorQuery, Id, IdPath, IdQuery, StatusQuery
+from hub.fields import SINGLE_LINE, CursorQuery, Id, IdPath, IdQuery, KindQuery, StatusQuery
 from hub.ids import looks_like_id
 from hub.models import Agent, Contact, Conversation, Identity, Inbox
+from hub.reply_threads import thread_subject
 from hub.reply_windows import reply_window
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus
@@ -36,7 +37,7 @@ from hub.views import (
     ReplyWindowView,
     TypingState,
 )
-from normalizer import clean_text
+from normalizer import clean_text, fold_text
 from routing.errors import ClaimRefused, InvalidTransition, TransferRefused
 from routing.lifecycle import ConversationEvent, Resolve, Snooze
 from routing.transitions import SetOpen, SetPending
@@ -69,6 +70,18 @@ OPEN_STORED_STATUSES = {
     "open": (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED, ConversationStatus.BOT)
 }
 """What the list's `status=open` stands for: waiting for an agent, with one, or with the bot."""
+
+
+SearchQuery = Annotated[
+    str | None,
+    QueryParameter(
+        min_length=1,
+        max_length=200,
+        pattern=SINGLE_LINE,
+        description="Text in the conversation's messages (notes included) or an email's subject, any case; or "
+        "the customer's name (any part) or one of their identities in any spelling.",
+    ),
+]
 
 
 class TypingBody(msgspec.Struct):
@@ -105,11 +118,16 @@ class ConversationController(Controller):
         inbox_id: IdQuery = None,
         assignee_id: IdQuery = None,
         label: LabelQuery = None,
+        team_id: IdQuery = None,
+        channel: KindQuery = None,
+        q: SearchQuery = None,
         cursor: CursorQuery = None,
         limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> ConversationPage:
-        """Most recent activity first. `assignee_id=none` lists unassigned ones; `label` those carrying it; pass
-        `next_cursor` back for more."""
+        """Most recent activity first. `assignee_id=none` lists unassigned ones; `label` those carrying it;
+        `team_id` those handed to a team; `channel` those of its inboxes; `q` those whose customer or messages
+        match it (422 `search_too_broad` when it matches too much to list in time); pass `next_cursor` back
+        for more."""
         statement = select(Conversation).where(Conversation.workspace_id == caller.workspace_id)
         if status:
             wanted = [each for name in status.split(",") for each in OPEN_STORED_STATUSES.get(name, (name,))]
@@ -122,6 +140,20 @@ class ConversationController(Controller):
             statement = statement.where(Conversation.assignee_id == assignee_id)
         if label is not None:
             statement = statement.where(labels.labelled(label_or_400(label)))
+        if team_id:
+            statement = statement.where(Conversation.team_id == team_id)
+        if channel:
+            statement = statement.where(
+                col(Conversation.inbox_id).in_(
+                    select(Inbox.id).where(Inbox.workspace_id == caller.workspace_id, Inbox.kind == channel)
+                )
+            )
+        searched = fold_text(q or "")
+        if searched:
+            contact_ids = await search.contacts_matching(session, caller.workspace_id, searched)
+            statement = statement.where(
+                search.conversations_matching(caller.workspace_id, searched, contact_ids)
+            )
         if cursor:
             moment, last_id = decode_cursor(cursor)
             statement = statement.where(
@@ -133,7 +165,11 @@ class ConversationController(Controller):
         statement = statement.order_by(
             col(Conversation.last_message_at).desc(), col(Conversation.id).desc()
         ).limit(limit + 1)
-        rows = (await session.exec(statement)).all()
+        rows = (
+            await search.run_bounded(session, statement)
+            if searched
+            else (await session.exec(statement)).all()
+        )
         page = rows[:limit]
         return ConversationPage(
             items=[events.conversation_view(conversation) for conversation in page],
@@ -151,11 +187,12 @@ class ConversationController(Controller):
     ) -> ConversationDetail:
         """The conversation with its channel, the customer's identity on it, the window replies may be sent in, the
         pages the customer viewed (`recent_pages`), and the conversation the customer started after this one was
-        resolved (`next_conversation_id`), if any."""
+        resolved (`next_conversation_id`), if any, and the subject an email reply carries (`reply_subject`)."""
         conversation = await load_conversation(session, caller, conversation_id)
         inbox = await session.get_one(Inbox, conversation.inbox_id)
         identity = await session.get_one(Identity, conversation.identity_id)
-        window = reply_window(hub.connector_for(inbox).capabilities, conversation)
+        capabilities = hub.connector_for(inbox).capabilities
+        window = reply_window(capabilities, conversation)
         next_conversation_id = (
             await session.exec(
                 select(Conversation.id)
@@ -175,6 +212,9 @@ class ConversationController(Controller):
             reply_window=ReplyWindowView(ends_at=window.ends_at, replies_remaining=window.replies_remaining),
             recent_pages=await journey.recent_pages(
                 session, await session.get_one(Contact, conversation.contact_id)
+            ),
+            reply_subject=(
+                await thread_subject(session, conversation.id) if capabilities.threads_by_reply else None
             ),
         )
 

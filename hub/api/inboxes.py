@@ -7,18 +7,19 @@ from functools import cache
 from typing import Annotated, Any, cast
 
 import msgspec
-from litestar import Controller, get, patch, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from pydantic import SecretStr
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import CredentialsRefused, CredentialsUnchecked, PollingConnector, UnknownConnectorKind
 from hub.api.dependencies import load_inbox
+from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
-from hub.fields import IdPath, InboxSettings, Kind, Name
+from hub.fields import ArrayLimitQuery, CursorQuery, Id, IdPath, InboxSettings, Kind, Name
 from hub.models import Inbox, PollState
 from hub.pollers import poll_states
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
@@ -176,17 +177,37 @@ class InboxController(Controller):
     path = "/inboxes"
     tags = ("inboxes",)
 
-    @get("/", responses=error_responses(401), response_description=WITH_FACTS)
+    @get(
+        "/",
+        responses=error_responses(400, 401),
+        response_description=WITH_FACTS,
+        response_headers=[NEXT_PAGE_LINK],
+    )
     async def list_inboxes(
         self,
+        request: Request[Any, Any, Any],
         hub: NamedDependency[Hub],
         caller: NamedDependency[Caller],
         session: NamedDependency[AsyncSession],
-    ) -> list[InboxView]:
-        """Connected channels. Secret settings are shown as `********`, never echoed."""
-        rows = (await session.exec(select(Inbox).where(Inbox.workspace_id == caller.workspace_id))).all()
+        limit: ArrayLimitQuery = None,
+        cursor: CursorQuery = None,
+    ) -> Response[list[InboxView]]:
+        """Connected channels. Secret settings are shown as `********`, never echoed. Paged (`limit`, `cursor`)
+        they come oldest first, the next page named by the `Link` header."""
+        rows, next_page = await array_rows(
+            session,
+            select(Inbox).where(Inbox.workspace_id == caller.workspace_id),
+            "inboxes",
+            col(Inbox.id),
+            lambda inbox: inbox.id,
+            Id,
+            limit,
+            cursor,
+        )
         states = await poll_states(hub, [inbox.id for inbox in rows])
-        return [inbox_view(hub, inbox, states.get(inbox.id)) for inbox in rows]
+        return array_page(
+            request, [inbox_view(hub, inbox, states.get(inbox.id)) for inbox in rows], next_page
+        )
 
     @get("/{inbox_id:str}", responses=error_responses(400, 401, 404), response_description=WITH_FACTS)
     async def get_inbox(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, put
+from litestar import Controller, Request, Response, get, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,21 +14,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub import actors, assignment, events
 from hub.api.bot_settings import judged_url
 from hub.api.dependencies import load_inbox
+from hub.api.paging import NEXT_PAGE_LINK, array_page, array_slice
 from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.bot_engines import Timeout, Url, signing_key
 from hub.errors import ApiError, error_responses
-from hub.fields import Id, IdPath
+from hub.fields import ArrayLimitQuery, CursorQuery, Id, IdPath
 from hub.models import Inbox
 from hub.runtime import ENCRYPTED, Hub
 from hub.views import QueueEntry
 from routing.config import policy_from_config
 from routing.errors import InvalidPolicy
 from routing.policy import Strategy
+from routing.queue import queue_key
 
 __all__ = ["RoutingController", "routing_view"]
 
 Weight = Annotated[float, msgspec.Meta(ge=0, le=1000)]
+QueueCursor = tuple[int, int, Annotated[datetime, msgspec.Meta(tz=True)], Id]
+"""A queue position (routing.queue.QueueKey) as a cursor carries it: its instant must name a time zone."""
 
 
 class ScoreWeightsBody(msgspec.Struct, forbid_unknown_fields=True):
@@ -172,18 +177,37 @@ class RoutingController(Controller):
         await hub.jobs.send(actors.serve_queue, admin.workspace_id)
         return routing_view(inbox)
 
-    @get("/queue", responses=error_responses(401))
+    @get("/queue", responses=error_responses(400, 401), response_headers=[NEXT_PAGE_LINK])
     async def queue(
-        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
-    ) -> list[QueueEntry]:
-        """The conversations waiting for an agent, in the order routing serves them."""
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        limit: ArrayLimitQuery = None,
+        cursor: CursorQuery = None,
+    ) -> Response[list[QueueEntry]]:
+        """The conversations waiting for an agent, in the order routing serves them. Paged (`limit`, `cursor`), a
+        page resumes after the queue position (VIP level, priority, waiting since, id) of the last entry before,
+        the next page named by the `Link` header: a conversation waiting all along with the same place is listed
+        once, however many arrive or are served meanwhile, and `position` is its place in the whole queue when
+        its page is read. One whose place changes between pages (its VIP level or priority changed, or it was
+        queued again) is listed where it then stands: once more, or not at all, as any row whose sort key
+        changes under a cursor. Each page reads the whole queue, as serving it does, and cuts it with the key
+        routing sorts it by."""
         waiting = await assignment.queued_conversations(session, caller.workspace_id, lock=False)
-        return [
-            QueueEntry(
-                position=position,
-                vip_level=entry.vip_level,
-                waiting_since=entry.queued_at,
-                conversation=events.conversation_view(conversation),
-            )
-            for position, (conversation, entry) in enumerate(waiting, start=1)
-        ]
+        start, page, next_page = array_slice(
+            waiting, "queue", lambda row: queue_key(row[1]), QueueCursor, limit, cursor
+        )
+        return array_page(
+            request,
+            [
+                QueueEntry(
+                    position=position,
+                    vip_level=entry.vip_level,
+                    waiting_since=entry.queued_at,
+                    conversation=events.conversation_view(conversation),
+                )
+                for position, (conversation, entry) in enumerate(page, start=start + 1)
+            ],
+            next_page,
+        )

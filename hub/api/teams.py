@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import JSONBody
 from sqlalchemy import delete
@@ -14,9 +14,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
+from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
-from hub.fields import Id, IdPath, Name
+from hub.fields import ArrayLimitQuery, CursorQuery, Id, IdPath, Name
 from hub.models import Agent, Team, TeamMember
 from hub.runtime import Hub
 from hub.views import TeamView
@@ -89,25 +90,40 @@ class TeamController(Controller):
     path = "/teams"
     tags = ("routing",)
 
-    @get("/", responses=error_responses(401))
+    @get("/", responses=error_responses(400, 401), response_headers=[NEXT_PAGE_LINK])
     async def list_teams(
-        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
-    ) -> list[TeamView]:
-        teams = (
-            await session.exec(
-                select(Team).where(Team.workspace_id == caller.workspace_id).order_by(col(Team.name))
-            )
-        ).all()
+        self,
+        request: Request[Any, Any, Any],
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        limit: ArrayLimitQuery = None,
+        cursor: CursorQuery = None,
+    ) -> Response[list[TeamView]]:
+        """The workspace's teams by name (unique in a workspace). Paged (`limit`, `cursor`), the next page is named
+        by the `Link` header."""
+        teams, next_page = await array_rows(
+            session,
+            select(Team).where(Team.workspace_id == caller.workspace_id).order_by(col(Team.name)),
+            "teams",
+            col(Team.name),
+            lambda team: team.name,
+            Name,
+            limit,
+            cursor,
+        )
         members: dict[str, list[str]] = {}
         for team_id, agent_id in (
             await session.exec(
                 select(TeamMember.team_id, TeamMember.agent_id)
-                .where(TeamMember.workspace_id == caller.workspace_id)
+                .where(
+                    TeamMember.workspace_id == caller.workspace_id,
+                    col(TeamMember.team_id).in_([team.id for team in teams]),
+                )
                 .order_by(col(TeamMember.agent_id))
             )
         ).all():
             members.setdefault(team_id, []).append(agent_id)
-        return [_view(team, members.get(team.id, [])) for team in teams]
+        return array_page(request, [_view(team, members.get(team.id, [])) for team in teams], next_page)
 
     @post("/", status_code=201, responses=error_responses(400, 401, 403, 409, 413, 422))
     async def create_team(

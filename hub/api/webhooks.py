@@ -194,15 +194,17 @@ class WebhookController(Controller):
         data: JSONBody[SubscriptionChange],
     ) -> WebhookSubscriptionView:
         """Change the URL, the event types, or enable and disable the subscription (events while disabled are not
-        sent to it later)."""
+        sent to it later). A new URL or enabling it again ends a wait for a failing receiver."""
         subscription = await _subscription(session, admin, subscription_id)
         if data.url is not None:
             subscription.url = judged_url(hub, "url", data.url)
+            subscription.retry_at = None
         if data.events is not None:
             subscription.events = _known_events(data.events)
         if data.enabled is not None:
             subscription.enabled = data.enabled
             subscription.disabled_reason = None
+            subscription.retry_at = None
         if data.mask_sensitive is not None:
             subscription.mask_sensitive = data.mask_sensitive
         subscription.updated_at = hub.now()
@@ -285,7 +287,7 @@ class WebhookController(Controller):
         delivery_id: FromPath[str],
     ) -> WebhookDeliveryView:
         """Send a delivery again now, whatever its status (the same body and `webhook-id`), retried as a new one
-        would be."""
+        would be; a subscription waiting for its failing receiver tries it again now."""
         subscription = await _subscription(session, admin, subscription_id)
         if not subscription.enabled:
             raise ApiError(409, "webhook_disabled", "Enable the subscription before redelivering to it.")
@@ -305,6 +307,8 @@ class WebhookController(Controller):
         delivery.next_attempt_at = now
         delivery.give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
         session.add(delivery)
+        subscription.retry_at = None
+        session.add(subscription)
         await session.commit()
         await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription.id)
         return delivery_view(delivery)

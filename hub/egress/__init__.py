@@ -3,10 +3,17 @@
 from hub.egress.client import DeadlineExceeded, ResponseTooLarge, guarded_client
 from hub.egress.connect import guarded_connect
 from hub.egress.policy import EgressPolicy, Resolver, system_resolver
+from hub.egress.posts import Answer, KeptConnections, PostFailed, PostLane, PostRequest, PostTarget
 
 __all__ = [
+    "Answer",
     "DeadlineExceeded",
     "EgressPolicy",
+    "KeptConnections",
+    "PostFailed",
+    "PostLane",
+    "PostRequest",
+    "PostTarget",
     "Resolver",
     "ResponseTooLarge",
     "guarded_client",

@@ -24,12 +24,14 @@ from connectors.base import DestinationRefused, PermanentSendError
 from hub.egress.addresses import literal_addresses, refused_category
 from hub.egress.policy import EgressPolicy
 
-__all__ = ["DeadlineExceeded", "ResponseTooLarge", "guarded_client"]
+__all__ = ["DeadlineExceeded", "ResponseTooLarge", "guarded_client", "ssl_context"]
 
 PER_OPERATION_TIMEOUT = httpx.Timeout(15.0)
 MAX_CONNECTIONS = 100
 """Connections one client holds at once; each may stay open between requests (closing the ones over a smaller
 keep-alive cap after every burst made the next burst connect, resolve and be judged again)."""
+KEEPALIVE_EXPIRY_SECONDS = 5.0
+"""An idle connection older than this is closed rather than used (servers commonly drop idle ones after 5-60 s)."""
 MAX_REDIRECTS = 3
 """Each hop is judged and has a deadline of its own, so a fetch lasts at most (MAX_REDIRECTS + 1) deadlines."""
 
@@ -151,7 +153,7 @@ class _SocketStream(httpcore.AsyncNetworkStream):
 
 
 @functools.cache
-def _ssl_context() -> ssl.SSLContext:
+def ssl_context() -> ssl.SSLContext:
     """Loading the certificate authorities takes milliseconds, so every client of the process shares one context."""
     return httpx.create_ssl_context()
 
@@ -209,10 +211,10 @@ class _GuardedTransport(httpx.AsyncBaseTransport):
     def __init__(self, policy: EgressPolicy, max_connections: int) -> None:
         self._policy = policy
         self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
+            ssl_context=ssl_context(),
             max_connections=max_connections,
             max_keepalive_connections=max_connections,
-            keepalive_expiry=5.0,
+            keepalive_expiry=KEEPALIVE_EXPIRY_SECONDS,
             network_backend=_GuardedNetworkBackend(policy),
         )
 

@@ -119,6 +119,11 @@ class BotIndex:
     def __contains__(self, article_id: object) -> bool:
         return article_id in self._by_id
 
+    def article(self, article_id: str) -> Article | None:
+        """The indexed (enabled) article with this id, as it was when indexed; None when it is not indexed."""
+        entry = self._by_id.get(article_id)
+        return entry.article if entry is not None else None
+
     def ask(self, text: str, locale: str | None = None) -> BotAnswer:
         """What the bot does with `text`. With `locale`, only articles in that language are considered."""
         return decide(self.ranked(text, locale), self.thresholds)

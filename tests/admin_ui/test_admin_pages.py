@@ -4,6 +4,7 @@ sign-in when signed out; user content is escaped; the pages show the API's own f
 from __future__ import annotations
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from sqlmodel import select
@@ -82,7 +83,8 @@ def test_signed_out_or_expired_goes_to_the_inbox_sign_in(client, demo, cookie):
     for path in [*admin_paths(demo), "/admin"]:
         answer = client.get(path, follow_redirects=False)
         assert answer.status_code in (302, 303, 307), path
-        assert answer.headers["location"] == ("/inbox" if path != "/admin" else "/admin/inboxes")
+        expected = f"/inbox?{urlencode({'next': path})}" if path != "/admin" else "/admin/inboxes"
+        assert answer.headers["location"] == expected
 
 
 def test_a_bearer_token_does_not_open_the_pages(client, demo):

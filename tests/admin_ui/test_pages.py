@@ -41,7 +41,8 @@ def test_pages_carry_a_strict_content_security_policy(client, path):
 @pytest.mark.parametrize("path", HTML_PAGES)
 def test_pages_have_no_inline_script_or_style(client, path):
     html = client.get(path).text
-    scripts = re.findall(r"<script\b[^>]*>", html)
+    data = 'type="application/json"'  # a data block (the inbox's texts) is never run
+    scripts = [tag for tag in re.findall(r"<script\b[^>]*>", html) if data not in tag]
     assert scripts and all(' src="/' in tag for tag in scripts)
     assert "<style" not in html and " style=" not in html and " on" + "click=" not in html
 

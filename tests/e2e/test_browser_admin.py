@@ -19,6 +19,7 @@ from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_serv
     browser,
     expect,
     hub_server,
+    in_english,
     new_page,
 )
 
@@ -32,7 +33,7 @@ def admin(browser: Browser, hub_server: RunningHub) -> tuple[Page, list[str]]:  
     """The demo admin signed in at /inbox, in English; the page and the console errors it records (CSP too)."""
     errors: list[str] = []
     page = new_page(browser, errors)
-    page.context.add_cookies([{"name": "omnihub_lang", "value": "en", "url": hub_server.url}])
+    in_english(page, hub_server)
     page.goto(f"{hub_server.url}/inbox")
     page.get_by_label("Email").fill(hub_server.demo["admin_email"])
     page.get_by_label("Password").fill(hub_server.demo["admin_password"])
@@ -95,3 +96,18 @@ def test_an_admin_opens_the_reports_with_charts_drawn_on_the_server(
     expect(page.locator("html")).to_have_attribute("data-theme", "dark", timeout=UI_TIMEOUT_MS)
     page.screenshot(path=str(SCREENSHOTS / "admin-reports.png"), full_page=True)
     assert errors == []
+
+
+def test_the_agents_page_changes_a_role_through_the_api_and_shows_its_refusal(
+    admin: tuple[Page, list[str]],
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    """The demo admin is the workspace's only admin: demoting themselves is refused, and the page says why."""
+    page, errors = admin
+    page.goto(f"{hub_server.url}/admin/agents")
+    row = page.locator("tr", has_text=hub_server.demo["admin_email"])
+    role_form = row.locator("form", has=page.get_by_label("Role"))
+    role_form.get_by_label("Role").select_option("agent")
+    role_form.get_by_role("button", name="Save").click()
+    expect(role_form.locator(".form-error")).to_contain_text("last admin", timeout=UI_TIMEOUT_MS)
+    assert [error for error in errors if "status of 409" not in error] == []

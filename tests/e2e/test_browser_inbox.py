@@ -6,6 +6,7 @@ a conversation at both sizes go to artifacts/screenshots/ (CI artifacts)."""
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from tests.e2e.test_browser_widget import (  # the widget's module skips when Ch
     browser,  # noqa: F401 (a fixture)
     expect,
     hub_server,  # noqa: F401 (a fixture)
+    in_english,
     manual_routing,
     new_page,
 )
@@ -37,6 +39,7 @@ XSS_TEXT = "<script>window.pwned=1</script><b>where is my order?</b>"
 
 def signed_in(browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: dict) -> Page:  # noqa: F811
     page = new_page(browser, console_errors, viewport=viewport)
+    in_english(page, hub_server)
     page.goto(f"{hub_server.url}/inbox")
     page.get_by_label("Email").fill(hub_server.demo["admin_email"])
     page.get_by_label("Password").fill(hub_server.demo["admin_password"])
@@ -99,6 +102,13 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         assert page.title().startswith("(1) ")
         no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"inbox-{size}.png"))
+        search = page.get_by_label("Search customers")
+        search.fill(text.split()[-1])
+        search.press("Enter")
+        expect(page.locator(".conversation")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        expect(row).to_be_visible()
+        search.fill("")
+        search.press("Enter")
 
         row.click()
         expect(page.locator(".message-in .message-text")).to_have_text([text])
@@ -162,6 +172,94 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
     stored = hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()
     assert (stored["status"], stored["labels"]) == ("resolved", ["refund", "vip"])
     assert page.evaluate("window.pwned") is None
-    assert page.locator("img[src='x'], b, script:not([src])").count() == 0
+    assert page.locator("img[src='x'], b, script:not([src]):not([type='application/json'])").count() == 0
+    assert console_errors == []
+    page.context.close()
+
+
+ALERT_PROBES = """
+window.hiddenTab = false;
+Object.defineProperty(Document.prototype, "hidden", { get: () => window.hiddenTab });
+window.notifications = [];
+window.permissionAsked = 0;
+window.Notification = class {
+  static permission = "default";
+  static requestPermission() {
+    window.permissionAsked += 1;
+    window.Notification.permission = "granted";
+    return Promise.resolve("granted");
+  }
+  constructor(title, options) { window.notifications.push({ title, body: options.body }); }
+  addEventListener() {}
+};
+window.chimes = 0;
+const start = OscillatorNode.prototype.start;
+OscillatorNode.prototype.start = function (...args) { window.chimes += 1; return start.apply(this, args); };
+"""
+
+
+def test_a_chinese_browser_gets_the_inbox_in_chinese_with_alerts_live_note_removal_and_a_switch_to_english(
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    """Signed out, an admin page sends the browser to sign in and back; the inbox reads in Chinese; alerts switched
+    on from the header ring and notify while the tab is hidden (the permission asked on that click only); a note
+    deleted by someone else leaves the open conversation; the header's switch turns the inbox English."""
+    console_errors: list[str] = []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = new_page(browser, console_errors)
+    page.context.add_init_script(ALERT_PROBES)
+    page.goto(f"{hub_server.url}/admin/reports")
+    expect(page).to_have_url(f"{hub_server.url}/inbox?next=%2Fadmin%2Freports")
+    page.get_by_label("邮箱").fill(hub_server.demo["admin_email"])
+    page.get_by_label("密码").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"{hub_server.url}/admin/reports", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("heading", name="每日各渠道会话数")).to_be_visible()
+
+    page.goto(f"{hub_server.url}/inbox")
+    expect(page.locator("#connection")).to_have_text("实时", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("tab")).to_have_text(["我的", "未分配", "全部"])
+    assert page.evaluate("window.permissionAsked") == 0
+    page.get_by_role("button", name="提醒：关").click()
+    expect(page.get_by_role("button", name="提醒：开")).to_have_attribute("aria-pressed", "true")
+    assert page.evaluate("[window.permissionAsked, localStorage.getItem('omnihub.alerts')]") == [1, "on"]
+
+    page.evaluate("window.hiddenTab = true")
+    text = f"你好，我的订单到哪了？ {uuid.uuid4().hex[:6]}"
+    posted = httpx.post(
+        f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+        json={"text": text, "client_id": uuid.uuid4().hex},
+    )
+    assert posted.status_code == 201, posted.text
+    row = page.locator(".conversation", has_text=text)
+    expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
+    page.wait_for_function("window.notifications.some((each) => each.body.includes('你好'))")
+    assert page.evaluate("window.chimes") > 0
+    page.evaluate("window.hiddenTab = false")
+
+    row.click()
+    expect(page.get_by_role("button", name="分配给我")).to_be_visible()
+    assert re.fullmatch(r"[\u4e00-\u9fff]+", row.locator(".status").inner_text()), "the status in Chinese"
+    conversation = wait_for(lambda: hub_server.conversation_with(text), timeout=15)
+    written = hub_server.api.post(
+        f"/api/v1/conversations/{conversation['id']}/notes", json={"text": "客户是老用户，优先处理"}
+    )
+    assert written.status_code == 201, written.text
+    note = page.locator(".message-note", has_text="客户是老用户")
+    expect(note).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(note.locator(".message-meta")).to_contain_text("备注")
+    page.screenshot(path=str(SCREENSHOTS / "inbox-zh-CN.png"))
+    deleted = hub_server.api.delete(
+        f"/api/v1/conversations/{conversation['id']}/notes/{written.json()['id']}"
+    )
+    assert deleted.status_code == 204, deleted.text
+    expect(note).to_have_count(0, timeout=UI_TIMEOUT_MS)
+
+    page.locator("header").get_by_label("语言").select_option("en")
+    expect(page.get_by_role("button", name="Assign to me")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("tab")).to_have_text(["Mine", "Unassigned", "All"])
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("button", name="Alerts on")).to_be_visible()
     assert console_errors == []
     page.context.close()

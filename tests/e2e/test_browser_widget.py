@@ -178,6 +178,12 @@ def new_page(
     return page
 
 
+def in_english(page: Page, hub_server: RunningHub) -> None:
+    """The inbox follows the browser's language (these contexts say zh-CN): tests that read its English labels
+    choose English as the header's switch does, with the cookie."""
+    page.context.add_cookies([{"name": "omnihub_lang", "value": "en", "url": hub_server.url}])
+
+
 def ask_from_the_demo_shop(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], question: str
 ) -> tuple[Page, Locator, dict[str, Any]]:
@@ -200,6 +206,7 @@ def open_in_the_inbox(
 ) -> Page:
     """The demo admin signs in and opens the conversation, showing the customer's question."""
     agent = new_page(browser, console_errors)
+    in_english(agent, hub_server)
     agent.goto(f"{hub_server.url}/inbox")
     agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
     agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
@@ -411,6 +418,25 @@ def test_the_visitor_sees_the_agent_typing_and_then_the_answer_which_the_agent_s
     agent.context.close()
 
 
+def test_the_agent_sees_the_customer_typing_until_their_message_arrives(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    question = f"还有一个问题 {uuid.uuid4().hex[:6]}"
+    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
+    agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
+    typing = agent.locator("#customer-typing")
+    widget.locator("textarea").press_sequentially("能开发票吗")
+    expect(typing).to_have_text("Customer is typing…", timeout=UI_TIMEOUT_MS)
+    widget.locator("textarea").press("Enter")
+    expect(agent.locator(".message-in .message-text")).to_have_text(
+        [question, "能开发票吗"], timeout=UI_TIMEOUT_MS
+    )
+    expect(typing).to_be_hidden()
+    assert console_errors == []
+    visitor.context.close()
+    agent.context.close()
+
+
 def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], tmp_path: Path
 ) -> None:
@@ -450,6 +476,9 @@ def test_the_visitor_attaches_an_image_and_the_agent_sees_it(
 
     received = agent.locator(".message-in img")
     expect(received).to_have_count(1, timeout=UI_TIMEOUT_MS)
+    agent.wait_for_function(
+        "(image) => image.complete", arg=received.element_handle()
+    )  # loaded, not just shown
     assert agent.evaluate("(image) => image.naturalWidth", received.element_handle()) == 1
     [_question, image_message] = hub_server.messages(conversation["id"])
     assert [attachment["name"] for attachment in image_message["attachments"]] == ["broken-cup.png"]
@@ -462,6 +491,7 @@ def test_the_inbox_session_survives_reloads_and_new_tabs_and_logging_out_ends_it
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
     page = new_page(browser, console_errors)
+    in_english(page, hub_server)
     page.goto(f"{hub_server.url}/inbox")
     page.get_by_label("Email").fill(hub_server.demo["admin_email"])
     page.get_by_label("Password").fill(hub_server.demo["admin_password"])
@@ -469,7 +499,9 @@ def test_the_inbox_session_survives_reloads_and_new_tabs_and_logging_out_ends_it
     expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
     [cookie] = [each for each in page.context.cookies() if each["name"] == "omnihub_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
-    assert page.evaluate("document.cookie") == "", "no script of the page can read the session"
+    assert "omnihub_session" not in page.evaluate("document.cookie"), (
+        "no script of the page can read the session"
+    )
     token = cookie["value"]
     assert httpx.get(f"{hub_server.url}/api/v1/me", headers=bearer(token)).status_code == 200
 

@@ -10,7 +10,10 @@ from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 
+from hub import metrics
+from hub.app import create_app
 from tests.conftest import assert_error_shape, bearer, inbox_of, wait_for
 from tests.hub.test_knowledge_base_api import REFUND_ZH, RETURNS, SHIPPING, create
 from tests.hub.test_wechat_channel import API as WECHAT_API
@@ -30,6 +33,10 @@ GREETING = "Hello! I'm the shop's assistant."
 @pytest.fixture
 def bot(client, demo) -> dict[str, Any]:
     """The demo web chat inbox with its bot on, and a few articles."""
+    return bot_on(client, demo)
+
+
+def bot_on(client, demo) -> dict[str, Any]:
     token = demo["api_token"]
     inbox = inbox_of(demo, "webchat")
     answer = client.put(
@@ -142,6 +149,47 @@ def test_a_question_is_answered_after_the_greeting_and_marked_as_the_bots(client
     visitor.say("退款要多久才到账？")
     assert visitor.bot_replies(3)[-1] == REFUND_ZH["answer"]
     assert bot_metric(client, "deflections") >= 2
+
+
+def test_a_worker_stopping_right_after_the_turn_leaves_its_replies_to_the_sweeper(
+    settings, demo, monkeypatch
+):
+    """The bot's replies are written in its turn's transaction, claimed for the turn's job to deliver: when the job
+    stops right after that commit, the turn is recorded and so are its replies, which the sweeper delivers."""
+    fast = settings.model_copy(update={"sweep_interval_seconds": 0.2, "stuck_after_seconds": 0.3})
+    stopped = []
+
+    class StopsTheJob:
+        def labels(self, decision: str) -> None:
+            stopped.append(decision)
+            raise RuntimeError("the worker stopped")
+
+    with TestClient(app=create_app(fast), base_url="http://testserver.local") as client:
+        setup = bot_on(client, demo)
+        monkeypatch.setattr(metrics, "BOT_REPLIES", StopsTheJob())
+        visitor = Visitor(client, setup["widget"])
+        visitor.say("How can I return an item?")
+        assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
+        assert stopped == ["answer"], "the job did not stop after the turn, so this test proves nothing"
+
+
+def test_an_edited_or_disabled_article_is_answered_from_at_once_in_a_conversation(client, bot):
+    """The bot answers from the article as stored when the customer asks: a new answer is said at the next question,
+    and a disabled article is no longer answered with."""
+    visitor = Visitor(client, bot["widget"])
+    visitor.say("When will my parcel arrive?")
+    assert visitor.bot_replies(2)[-1] == SHIPPING["answer"]
+
+    path = f"/api/v1/kb/articles/{bot['articles']['shipping']['id']}"
+    edited = client.patch(path, json={"answer": "Orders arrive tomorrow."}, headers=bearer(bot["token"]))
+    assert edited.status_code == 200, edited.text
+    visitor.say("When will my parcel arrive?")
+    assert visitor.bot_replies(3)[-1] == "Orders arrive tomorrow."
+
+    disabled = client.patch(path, json={"enabled": False}, headers=bearer(bot["token"]))
+    assert disabled.status_code == 200, disabled.text
+    visitor.say("When will my parcel arrive?")
+    assert visitor.bot_replies(4)[-1] not in (SHIPPING["answer"], "Orders arrive tomorrow.")
 
 
 def test_the_bots_answer_reaches_the_visitors_socket_marked_as_the_bots(client, bot):

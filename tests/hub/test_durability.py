@@ -141,3 +141,23 @@ def test_sweeper_delivers_a_reply_whose_job_was_lost(sweeping_client, demo, monk
             if m["text"] == "answer" and m["status"] == "delivered"
         ]
     )
+
+
+def test_an_embedded_restart_recovers_at_once_the_jobs_its_in_memory_queue_lost(settings, demo):
+    """Embedded, the queue lives in the process: the jobs it held when the process stopped are gone. The next
+    process's first sweep sends them again, though they are not yet `stuck_after_seconds` overdue and the next
+    sweep is an hour away (the test settings' interval)."""
+    stopped = settings.model_copy(update={"embedded_worker": False})
+    with TestClient(app=create_app(stopped), base_url="http://testserver.local") as first:
+        widget = inbox_of(demo, "webchat")["widget_token"]
+        answer = first.post(
+            f"/widget/{widget}/messages", json={"text": "queued when it stopped", "client_id": "q"}
+        )
+        assert answer.status_code == 201
+        assert _conversation_messages(first, demo) == [], (
+            "a worker processed it, so nothing was lost to recover"
+        )
+    assert settings.stuck_after_seconds >= 60 and settings.sweep_interval_seconds >= 3600
+    with TestClient(app=create_app(settings), base_url="http://testserver.local") as second:
+        [message] = wait_for(lambda: _conversation_messages(second, demo))
+    assert message["id"] == answer.json()["id"]

@@ -4,7 +4,9 @@ receiver on loopback that checks the Standard Webhooks signature as a CRM would,
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
+import math
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -12,13 +14,15 @@ from typing import Any
 
 import pytest
 from litestar.testing import TestClient
+from sqlalchemy import event
 from sqlmodel import select
 
 from hub import webhooks
 from hub.app import create_app
-from hub.models import AuditEntry, WebhookDelivery, WebhookSubscription
+from hub.demo import ensure_demo
+from hub.models import AuditEntry, OutboxEvent, WebhookDelivery, WebhookSubscription
 from hub.settings import Settings
-from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
+from tests.conftest import assert_error_shape, bearer, inbox_of, migrated_postgres_settings, run, wait_for
 from tests.hub.test_bot_conversations import Visitor
 from tests.hub.test_egress_client import KeepAliveServer
 from tests.hub.test_knowledge_base_api import other_token  # noqa: F401
@@ -316,39 +320,59 @@ def test_webhooks_are_for_admins_of_their_own_workspace(client, demo, other_toke
     assert client.get(base, headers=bearer(token)).json()["url"] == "https://crm.example.com/a"
 
 
+async def subscription_with_due_deliveries(
+    hub, workspace_id: str, url: str, count: int
+) -> WebhookSubscription:
+    """A subscription to `url` with deliveries 1..count due at the hub's time."""
+    async with hub.database.session() as session:
+        subscription = WebhookSubscription(
+            workspace_id=workspace_id,
+            url=url,
+            events=["message.created"],
+            secret=hub.box.encrypt(webhooks.new_secret()),
+            last_sequence=count,
+        )
+        session.add(subscription)
+        await session.flush()
+        session.add_all(
+            WebhookDelivery(
+                workspace_id=workspace_id,
+                subscription_id=subscription.id,
+                event_id=f"event-{sequence}",
+                event_type="message.created",
+                sequence=sequence,
+                body=f'{{"sequence": {sequence}}}',
+                next_attempt_at=hub.now(),
+                give_up_at=hub.now() + timedelta(hours=1),
+            )
+            for sequence in range(1, count + 1)
+        )
+        await session.commit()
+    return subscription
+
+
+async def rows_of(hub, subscription_id: str) -> list[WebhookDelivery]:
+    async with hub.database.session() as session:
+        return list(
+            (
+                await session.exec(
+                    select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription_id)
+                )
+            ).all()
+        )
+
+
 def test_a_job_sends_its_batches_over_no_more_connections_than_it_has_requests_in_flight(
     hooked_settings, demo
 ):
     """Each batch after the first reuses the job's kept-alive connections instead of opening new ones."""
     count = webhooks.DELIVERY_BATCH * 2 + 50
-    secret = webhooks.new_secret()
 
     async def deliver(hub) -> tuple[KeepAliveServer, list[WebhookDelivery]]:
         async with KeepAliveServer(together=webhooks.CONCURRENT_POSTS, patience=0.5) as server:
-            async with hub.database.session() as session:
-                subscription = WebhookSubscription(
-                    workspace_id=demo["workspace_id"],
-                    url=f"{server.url}crm",
-                    events=["message.created"],
-                    secret=hub.box.encrypt(secret),
-                    last_sequence=count,
-                )
-                session.add(subscription)
-                await session.flush()
-                for sequence in range(1, count + 1):
-                    session.add(
-                        WebhookDelivery(
-                            workspace_id=demo["workspace_id"],
-                            subscription_id=subscription.id,
-                            event_id=f"event-{sequence}",
-                            event_type="message.created",
-                            sequence=sequence,
-                            body=f'{{"sequence": {sequence}}}',
-                            next_attempt_at=hub.now(),
-                            give_up_at=hub.now() + timedelta(hours=1),
-                        )
-                    )
-                await session.commit()
+            subscription = await subscription_with_due_deliveries(
+                hub, demo["workspace_id"], f"{server.url}crm", count
+            )
             assert await webhooks.deliver_due(hub, subscription.id) is None
         async with hub.database.session() as session:
             rows = (
@@ -364,4 +388,230 @@ def test_a_job_sends_its_batches_over_no_more_connections_than_it_has_requests_i
     assert server.connections < 2 * webhooks.CONCURRENT_POSTS, (
         "the batches reuse the job's connections (one idle past the keep-alive expiry on a busy machine may be "
         "reopened; a pool keeping fewer alive than it has in flight reopens a dozen every batch)"
+    )
+
+
+def test_a_receiver_that_is_down_gets_one_request_per_retry_round_however_many_events_arrive(
+    hooked, demo, receiver
+):
+    """While its receiver is down a subscription waits as a whole: events arriving meanwhile are written behind
+    it, unsent, and each retry round tries one delivery. (Each dispatch of new events used to bring a job and a
+    request of its own, and in the benchmark's outage those jobs held every worker thread the chat needed.)"""
+    token = demo["api_token"]
+    receiver.answer("/down", 503)
+    down = subscribe(hooked, token, receiver.url("/down"), ["message.created"])
+    started = time.monotonic()
+    for number in range(30):
+        chat(hooked, demo, f"Message {number}")
+    waiting = wait_for(
+        lambda: (
+            receiver.at("/down")
+            and len(items := deliveries_of(hooked, token, down["id"])) == 30
+            and all(item["status"] == "pending" for item in items)
+            and items
+        )
+    )
+    elapsed = time.monotonic() - started
+    requests = len(receiver.at("/down"))
+    rounds = math.log2(elapsed / 0.05 + 1) + 1
+    assert 1 <= requests <= rounds + 2, f"{requests} requests in {elapsed:.1f} s: one per retry round"
+    assert sum(item["attempts"] for item in waiting) <= requests
+    assert len([item for item in waiting if item["attempts"]]) <= 2, "one delivery tries the receiver"
+
+    receiver.answer("/down", 200)
+    replay = hooked.post(
+        f"/api/v1/webhooks/{down['id']}/deliveries/{waiting[0]['id']}/redeliver", headers=bearer(token)
+    )
+    assert replay.status_code == 202
+    assert wait_for(
+        lambda: all(item["status"] == "delivered" for item in deliveries_of(hooked, token, down["id"]))
+    )
+    accepted = [each.event["sequence"] for each in receiver.at("/down")[requests:]]
+    assert sorted(set(accepted)) == sorted(item["sequence"] for item in waiting), "the waiting ones follow"
+
+
+def deliveries_of(client: TestClient, token: str, subscription_id: str) -> list[dict[str, Any]]:
+    answer = client.get(f"/api/v1/webhooks/{subscription_id}/deliveries?limit=100", headers=bearer(token))
+    assert answer.status_code == 200, answer.text
+    return answer.json()["items"]
+
+
+def test_a_delivery_job_takes_the_deliveries_another_job_holds_no_longer_than_it_takes_its_own(
+    postgres_url, tmp_path
+):
+    """Jobs of one subscription share its deliveries without queueing on each other's row locks: a claim skips
+    the rows another transaction holds. (Claims waiting on each other held every worker thread in the
+    benchmark's outage.)"""
+    settings = migrated_postgres_settings(postgres_url, tmp_path).model_copy(
+        update={"allowed_private_networks": (LOOPBACK,)}
+    )
+    workspace_id = run(ensure_demo, settings)["workspace_id"]
+    count = webhooks.DELIVERY_BATCH + 20
+
+    async def deliver_beside_a_held_batch(hub) -> tuple[list[WebhookDelivery], int]:
+        with Receiver() as crm:
+            subscription = await subscription_with_due_deliveries(hub, workspace_id, crm.url("/crm"), count)
+            async with hub.database.session() as holder:
+                await holder.exec(
+                    select(WebhookDelivery).where(WebhookDelivery.sequence <= 10).with_for_update()
+                )
+                await asyncio.wait_for(webhooks.deliver_due(hub, subscription.id), timeout=30)
+                await holder.rollback()
+            async with hub.database.session() as session:
+                rows = (
+                    await session.exec(
+                        select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+                    )
+                ).all()
+            return list(rows), sorted(each.event["sequence"] for each in crm.at("/crm"))
+
+    rows, received = run(deliver_beside_a_held_batch, settings)
+    assert sorted(row.sequence for row in rows if row.attempts == 1) == list(range(11, count + 1))
+    assert len(set(received)) == len(received) and set(received) <= set(range(11, count + 1)), (
+        "each sent once, none of those held elsewhere"
+    )
+    assert all(row.status == "pending" and row.attempts == 0 for row in rows if row.sequence <= 10)
+
+
+def test_a_retry_round_of_a_receiver_that_is_down_sends_one_request_and_rewrites_no_waiting_row(
+    hooked_settings, demo, receiver
+):
+    """A failed round costs one request and the rows it tried, however many deliveries wait; deliveries dispatched
+    meanwhile wait behind the subscription, and a job arriving before its retry time sends nothing. (Before, every
+    failed round pushed back each waiting row that was due, and each dispatch of new events brought a request.)"""
+    receiver.answer("/down", 503)
+    waiting = webhooks.DELIVERY_BATCH * 3
+
+    async def outage(hub) -> dict[str, Any]:
+        clock = [hub.now()]
+        hub.now = lambda: clock[0]
+        rows_updated = [0]
+
+        def count_updates(conn, cursor, statement, parameters, context, executemany) -> None:
+            if statement.lstrip().upper().startswith("UPDATE WEBHOOK_DELIVERY"):
+                rows_updated[0] += max(cursor.rowcount, 0)
+
+        event.listen(hub.database.engine.sync_engine, "after_cursor_execute", count_updates)
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/down"), waiting
+        )
+        seen: dict[str, Any] = {"first_wait": await webhooks.deliver_due(hub, subscription.id)}
+        seen["first_requests"] = len(receiver.at("/down"))
+
+        async with hub.database.session() as session:
+            session.add_all(
+                OutboxEvent(
+                    workspace_id=demo["workspace_id"],
+                    event_type="message.created",
+                    subject_id=f"message-{number}",
+                    payload={"type": "message.created", "message": {"id": f"message-{number}"}},
+                )
+                for number in range(20)
+            )
+            await session.commit()
+        assert await webhooks.dispatch(hub) == 20
+        rows_updated[0] = 0
+        seen["early_wait"] = await webhooks.deliver_due(hub, subscription.id)
+        seen["early"] = (len(receiver.at("/down")) - seen["first_requests"], rows_updated[0])
+
+        async with hub.database.session() as session:
+            waits_until = (await session.get(WebhookSubscription, subscription.id)).retry_at
+            dispatched = (
+                await session.exec(
+                    select(WebhookDelivery.next_attempt_at).where(WebhookDelivery.sequence > waiting)
+                )
+            ).all()
+        seen["dispatched_wait"] = set(dispatched) == {waits_until}
+
+        for _round in range(3):
+            clock[0] += seen["first_wait"] * 8
+            before = len(receiver.at("/down"))
+            rows_updated[0] = 0
+            assert await webhooks.deliver_due(hub, subscription.id) is not None
+            seen.setdefault("rounds", []).append((len(receiver.at("/down")) - before, rows_updated[0]))
+        rows_updated[0] = 0
+        assert await webhooks.deliver_due(hub, subscription.id) is None
+        seen["late"] = (len(receiver.at("/down")) - 4, rows_updated[0])
+        async with hub.database.session() as session:
+            rows = (
+                await session.exec(
+                    select(WebhookDelivery).where(WebhookDelivery.subscription_id == subscription.id)
+                )
+            ).all()
+        seen["attempted"] = sorted(row.sequence for row in rows if row.attempts)
+        seen["pending"] = len([row for row in rows if row.status == "pending"])
+        return seen
+
+    seen = run(outage, hooked_settings)
+    assert seen["first_wait"] is not None and seen["first_requests"] == 1
+    assert seen["early_wait"] is None and seen["early"] == (0, 0), "nothing sent or rewritten before its time"
+    assert seen["dispatched_wait"], "deliveries dispatched meanwhile are due with the subscription's next try"
+    assert seen["late"] == (0, 0), "nor in a later wait, when those dispatched in an earlier one are past due"
+    assert seen["rounds"] == [(1, 2)] * 3, "one request a round; the delivery it tried claimed and recorded"
+    assert seen["attempted"] == [1] and seen["pending"] == waiting + 20
+
+
+def test_the_retry_a_job_asks_for_finds_every_delivery_it_failed_due(hooked_settings, demo, receiver):
+    """Deliveries failing in one batch each get a jittered backoff; the job's retry comes when the last of them is
+    due. (It came at the first: the others then waited, with no job, for a new event or the sweeper a minute
+    later; at the end of a burst that is a delay of 60-75 s, like the 78 s P99 of one delay run of the benchmark.)"""
+    receiver.answer("/flaky", 200, 500, 500, 500, 200)
+    settings = hooked_settings.model_copy(update={"webhook_retry_seconds": 60.0})
+
+    async def flaky(hub) -> tuple[list[str], list[str]]:
+        clock = [hub.now()]
+        hub.now = lambda: clock[0]
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/flaky"), 10
+        )
+        retry_in = await webhooks.deliver_due(hub, subscription.id)
+        assert retry_in is not None
+        after_failures = sorted(row.status for row in await rows_of(hub, subscription.id))
+        clock[0] += retry_in
+        assert await webhooks.deliver_due(hub, subscription.id) is None
+        return after_failures, sorted(row.status for row in await rows_of(hub, subscription.id))
+
+    after_failures, after_retry = run(flaky, settings)
+    assert after_failures == ["delivered"] * 7 + ["pending"] * 3
+    assert after_retry == ["delivered"] * 10, "the retry sends every delivery that failed"
+
+
+def test_a_batch_failing_while_another_job_made_its_subscription_wait_is_held_to_that_wait(
+    hooked_settings, demo, receiver
+):
+    """Two jobs of a subscription whose receiver goes down: the one whose probe fails second finds the subscription
+    waiting already, and leaves its batch due when the first one's retry comes (put back to its own later backoff,
+    the batch had no job to send it after the receiver came back)."""
+    receiver.answer("/down", 503)
+    settings = hooked_settings.model_copy(update={"webhook_retry_seconds": 60.0})
+
+    async def down(hub) -> tuple[timedelta | None, Any, list[Any]]:
+        clock = [hub.now()]
+        hub.now = lambda: clock[0]
+        loop = asyncio.get_running_loop()
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/down"), 5
+        )
+        other_job_waits_until = clock[0] + timedelta(seconds=1)
+
+        async def other_job_waits() -> None:
+            async with hub.database.session() as session:
+                row = await session.get(WebhookSubscription, subscription.id)
+                row.retry_at = other_job_waits_until
+                await session.commit()
+
+        def meanwhile(path: str) -> None:
+            receiver.before_answer = None
+            asyncio.run_coroutine_threadsafe(other_job_waits(), loop).result(timeout=10)
+
+        receiver.before_answer = meanwhile
+        retry_in = await webhooks.deliver_due(hub, subscription.id)
+        async with hub.database.session() as session:
+            retry_at = (await session.get(WebhookSubscription, subscription.id)).retry_at
+        return retry_in, retry_at, [row.next_attempt_at for row in await rows_of(hub, subscription.id)]
+
+    retry_in, retry_at, next_attempts = run(down, settings)
+    assert retry_in is None, "the job that made the subscription wait follows it, not this one"
+    assert next_attempts and all(each <= retry_at for each in next_attempts), (
+        f"every delivery of the batch is due when the wait ends ({retry_at}): {next_attempts}"
     )

@@ -33,7 +33,7 @@ BODIES: dict[tuple[str, str], dict[str, Any]] = {
     ("PUT", "/api/v1/inboxes/{inbox_id}/sla"): {},
     ("PUT", "/api/v1/inboxes/{inbox_id}/business_hours"): {"out_of_hours_message": "Taken over"},
     ("PATCH", "/api/v1/inboxes/{inbox_id}"): {"name": "Taken over"},
-    ("PATCH", "/api/v1/agents/{agent_id}"): {"max_concurrent": 99},
+    ("PATCH", "/api/v1/agents/{agent_id}"): {"max_concurrent": 99, "role": "admin", "name": "Taken over"},
     ("PUT", "/api/v1/teams/{team_id}/members"): {"agent_ids": []},
     ("PUT", "/api/v1/inboxes/{inbox_id}/routing"): {"strategy": "round_robin"},
     ("PUT", "/api/v1/agents/{agent_id}/shifts"): {"time_zone": "UTC", "weekly": {"mon": ["09:00-17:00"]}},
@@ -266,3 +266,17 @@ def test_a_delivery_of_workspace_b_is_not_reached_through_a_subscription_of_a(
         f"/api/v1/webhooks/{mine['id']}/deliveries/{b['delivery_id']}/redeliver", headers=bearer(a_token)
     )
     assert answer.status_code == 404 and answer.json()["code"] == "delivery_not_found"
+
+
+def test_searches_and_filters_of_workspace_a_find_nothing_of_workspace_b(
+    client,
+    demo,
+    settings,
+    other_admin_token,  # noqa: F811
+):
+    b = _workspace_b(client, other_admin_token, settings)
+    for query in ({"q": "B's note"}, {"q": "B"}, {"team_id": b["team_id"]}, {"inbox_id": b["inbox_id"]}):
+        answer = client.get("/api/v1/conversations", params=query, headers=bearer(demo["api_token"]))
+        assert answer.status_code == 200 and answer.json()["items"] == [], (query, answer.text[:300])
+    mine = client.get("/api/v1/conversations", params={"q": "B's note"}, headers=bearer(other_admin_token))
+    assert [item["id"] for item in mine.json()["items"]] == [b["conversation_id"]]

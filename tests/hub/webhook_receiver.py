@@ -9,6 +9,7 @@ import hmac
 import json
 import threading
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -45,17 +46,21 @@ class Received:
 
 
 class Receiver:
-    """Records every POST; answers each path's queued statuses first, then 200."""
+    """Records every POST; answers each path's queued statuses first, then 200. `before_answer`, when set, is
+    called with each request's path before it is answered (what else happens meanwhile, for a test)."""
 
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.answers: dict[str, deque[int]] = {}
+        self.before_answer: Callable[[str], None] | None = None
         self._lock = threading.Lock()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                if receiver.before_answer is not None:
+                    receiver.before_answer(self.path)
                 with receiver._lock:
                     receiver.received.append(
                         Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)

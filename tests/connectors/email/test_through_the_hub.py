@@ -145,6 +145,7 @@ def test_a_mailbox_is_read_threaded_and_answered(
         f"/api/v1/conversations/{first['id']}", headers=bearer(demo["api_token"])
     ).json()
     assert customer["identity"]["kind"] == "email" and customer["identity"]["value"] == "li.wei@example.com"
+    assert customer["reply_subject"] == "Where is my order 1042?", "the inbox shows the subject replies keep"
 
     sent = reply(hub_client, demo, first["id"], "It ships today.\n\nSee https://shop.example/track")
     out = sent_mail(smtp)
@@ -510,3 +511,23 @@ def test_an_inbox_that_opens_no_tickets_for_new_threads_opens_none(
     deliver(mailbox, mail("li.wei@example.com", "Question", "q-1@mail.example.com", "Hello"))
     wait_for(lambda: conversations(hub_client, demo, inbox_id), timeout=WAIT)
     assert hub_client.get("/api/v1/tickets", headers=bearer(demo["api_token"])).json()["items"] == []
+
+
+def test_the_conversation_list_finds_a_mail_by_its_subject(
+    hub_client: TestClient, demo: dict[str, Any], mailbox: Mailbox, smtp: SmtpRecorder
+) -> None:
+    inbox_id = create_inbox(hub_client, demo, mailbox.settings(smtp))["id"]
+    deliver(mailbox, mail("li.wei@example.com", "Warranty claim for kettle", "w1@mail.example.com", "Hello."))
+    conversation = wait_for(lambda: conversations(hub_client, demo, inbox_id), timeout=WAIT)[0]
+
+    def found(query: str) -> list[str]:
+        answer = hub_client.get(
+            "/api/v1/conversations",
+            params={"q": query, "channel": "email"},
+            headers=bearer(demo["api_token"]),
+        )
+        assert answer.status_code == 200, answer.text
+        return [item["id"] for item in answer.json()["items"]]
+
+    assert found("WARRANTY claim") == [conversation["id"]]
+    assert found("toaster") == []

@@ -6,8 +6,11 @@ import time
 
 import pytest
 
+from connectors.webchat.connector import WebChatConnector
 from connectors.webchat.tokens import VisitorTokens
-from tests.conftest import bearer, inbox_of, wait_for
+from hub import outbound
+from hub.models import Conversation
+from tests.conftest import bearer, inbox_of, run, wait_for
 
 
 @pytest.fixture
@@ -272,6 +275,38 @@ def test_replies_the_visitor_was_shown_become_read_for_the_agents(client, demo, 
     assert client.post(
         f"/widget/{widget}/read", json={"up_to": elsewhere["id"]}, headers=bearer(other)
     ).json() == {"read": 1}
+
+
+def test_a_reply_read_while_its_send_is_in_flight_stays_read(client, demo, widget, settings, monkeypatch):
+    """The visitor's client reports the reply read before the send's outcome is recorded: read stays read."""
+    token = client.post(f"/widget/{widget}/messages", json={"text": "hi", "client_id": "a"}).json()[
+        "visitor_token"
+    ]
+    [conversation] = wait_for(lambda: _conversations(client, demo))
+    send = WebChatConnector.send
+
+    async def send_and_read_meanwhile(connector, outbound, context):
+        result = await send(connector, outbound, context)
+        read = client.post(
+            f"/widget/{widget}/read", json={"up_to": outbound.message_id}, headers=bearer(token)
+        )
+        assert read.json() == {"read": 1}
+        return result
+
+    monkeypatch.setattr(WebChatConnector, "send", send_and_read_meanwhile)
+
+    async def reply_and_deliver(hub) -> str:
+        async with hub.database.session() as session:
+            row = await session.get_one(Conversation, conversation["id"])
+        message, _ = await outbound.create_message(
+            hub, row, text="answer", direction="out", sender_type="agent", sender_id=None, enqueue=False
+        )
+        assert await outbound.deliver(hub, message.id) is None
+        return message.id
+
+    message_id = run(reply_and_deliver, settings)
+    [message] = [item for item in _messages(client, demo, conversation["id"]) if item["id"] == message_id]
+    assert message["status"] == "read"
 
 
 def _status(client, demo, reply):
