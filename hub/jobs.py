@@ -21,7 +21,7 @@ import redis
 from dramatiq.asyncio import get_event_loop_thread
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
-from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq.middleware import AsyncIO, Middleware, TimeLimit, default_middleware
 
 if TYPE_CHECKING:
     from hub.pollers import PollerSupervisor
@@ -95,15 +95,20 @@ class UnfinishedJobs(Middleware):
 def make_broker(settings: Settings) -> dramatiq.Broker:
     """A new broker for the settings' mode, made Dramatiq's global broker with the hub's actors bound to it.
 
-    Redis in production; Dramatiq's in-memory broker (for an in-process worker) embedded.
+    Redis in production; Dramatiq's in-memory broker (for an in-process worker) embedded. Dramatiq's default
+    middleware without TimeLimit: its watchdog is a thread per broker that nothing stops, so every broker a
+    process makes (an embedded app, a command run beside one) would leave one behind, waking each second. Jobs
+    bound their own waits (the egress timeouts), and a worker process never booted the watchdog anyway.
     """
     from hub import actors
 
+    middleware = [each() for each in default_middleware if each is not TimeLimit]
     if settings.production:
-        broker: dramatiq.Broker = RedisBroker(url=settings.redis_url, namespace="omnihub")
+        broker: dramatiq.Broker = RedisBroker(
+            url=settings.redis_url, namespace="omnihub", middleware=middleware
+        )
     else:
-        broker = StubBroker()
-        broker.emit_after("process_boot")
+        broker = StubBroker(middleware=middleware)
     broker.add_middleware(AsyncIO())
     broker.add_middleware(UnfinishedJobs(settings.redis_url))
     broker.declare_queue(QUEUE_NAME)
