@@ -23,6 +23,8 @@ from hub.app import create_app
 from hub.db import migrate
 from hub.settings import Settings
 
+pytest_plugins = ["tests.stall_report"]
+
 hypothesis_settings.register_profile("omnihub", deadline=None)
 hypothesis_settings.load_profile("omnihub")
 """Property tests judge what code does, never how fast: a busy two-core CI machine must not fail them."""
