@@ -422,8 +422,10 @@ def _pending(cluster: Cluster) -> int:
 
 
 async def _drained(cluster: Cluster) -> None:
+    """Wait until nothing is pending, asking PostgreSQL from a thread: the receiver shares this event loop, and a
+    look blocking it held back the arrivals of the run's last deliveries, counted as the hub's delay."""
     deadline = time.monotonic() + DRAIN_TIMEOUT_SECONDS
-    while _pending(cluster):
+    while await asyncio.to_thread(_pending, cluster):
         if time.monotonic() > deadline:
             raise RuntimeError(f"deliveries still pending after {DRAIN_TIMEOUT_SECONDS} s")
         await asyncio.sleep(0.2)

@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import secrets
 import time
 import typing
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -49,6 +51,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSION",
     "PREVIOUS_SECRET_VALID",
+    "Deliverers",
     "deliver_due",
     "dispatch",
     "new_secret",
@@ -93,11 +96,18 @@ def _signing_keys(hub: Hub, subscription: WebhookSubscription, now: datetime) ->
     return keys
 
 
-async def dispatch(hub: Hub) -> int:
-    """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched."""
+async def dispatch(hub: Hub, deliverers: Deliverers | None = None) -> int:
+    """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched.
+
+    The subscriptions made ready get a job each through the broker. With `deliverers` (on the dispatcher's loop)
+    they are delivered here instead, at once: the new deliveries of a subscription with no run under way are
+    written already claimed and handed to its run, which need not claim them again. A full batch (a backlog, which
+    every worker shares) sends the jobs as well."""
     now = hub.now()
     give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
+    claimed_until = now + _lease(hub)
     ready: list[str] = []
+    direct = deliverers is not None
     async with hub.database.session() as session:
         events = (
             await session.exec(
@@ -109,6 +119,7 @@ async def dispatch(hub: Hub) -> int:
         ).all()
         if not events:
             return 0
+        direct = direct and len(events) < DISPATCH_BATCH
         subscriptions: dict[str, list[WebhookSubscription]] = defaultdict(list)
         for subscription in (
             await session.exec(
@@ -130,6 +141,7 @@ async def dispatch(hub: Hub) -> int:
             if any(subscription.mask_sensitive for subscription in wanting)
         }
         deliveries = []
+        leased: dict[str, _Leased] = {}
         for event in events:
             for subscription in subscriptions[event.workspace_id]:
                 if event.event_type not in subscription.events:
@@ -138,6 +150,13 @@ async def dispatch(hub: Hub) -> int:
                 waiting_until = _waiting_until(subscription, now)
                 if waiting_until is None:
                     ready.append(subscription.id)
+                    if (
+                        direct
+                        and deliverers is not None
+                        and subscription.id not in leased
+                        and deliverers.idle(subscription.id)
+                    ):
+                        leased[subscription.id] = _Leased(_Sending(hub, subscription, now), [])
                 body = _envelope(event, subscription.last_sequence).decode()
                 deliveries.append(
                     row_values(
@@ -149,13 +168,21 @@ async def dispatch(hub: Hub) -> int:
                         event_type=event.event_type,
                         sequence=subscription.last_sequence,
                         body=masking[event.workspace_id].mask(body) if subscription.mask_sensitive else body,
-                        next_attempt_at=waiting_until or now,
+                        next_attempt_at=(
+                            claimed_until if subscription.id in leased else waiting_until or now
+                        ),
                         give_up_at=give_up_at,
                         created_at=now,
                     )
                 )
                 session.add(subscription)
-        if deliveries:
+        if leased:
+            for delivery in (
+                await session.execute(insert(WebhookDelivery).returning(WebhookDelivery), deliveries)
+            ).scalars():
+                if delivery.subscription_id in leased:
+                    leased[delivery.subscription_id].deliveries.append(delivery)
+        elif deliveries:
             await session.execute(insert(WebhookDelivery), deliveries)
         await session.execute(
             update(OutboxEvent)
@@ -166,7 +193,10 @@ async def dispatch(hub: Hub) -> int:
             .values(dispatched_at=now)
         )
         await session.commit()
-    await _send(hub, ready)
+    if deliverers is None or len(events) == DISPATCH_BATCH:
+        await _send(hub, ready)
+    if deliverers is not None:
+        deliverers.start(ready, leased)
     return len(events)
 
 
@@ -205,6 +235,63 @@ async def _send(hub: Hub, subscription_ids: list[str]) -> None:
     )
 
 
+class Deliverers:
+    """The deliveries of the subscriptions a dispatch made ready, run at once on the dispatcher's own event loop.
+
+    Through the broker, each waited for a worker's poll of Redis (an idle consumer sleeps up to 100 ms between
+    polls), a free thread and a turn on the loop before its POSTs: most of the delay from a change to the receiver
+    at a steady rate. One run per subscription at a time here, sending its batches in sequence order; a dispatch
+    during a run asks it for one more round. A retry's wait and a run that fails go back to the broker's job."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._again: set[str] = set()
+
+    def idle(self, subscription_id: str) -> bool:
+        return subscription_id not in self._running
+
+    def start(self, subscription_ids: list[str], leased: dict[str, _Leased]) -> None:
+        """A run for each subscription, beginning with its deliveries `leased` by the dispatch if any."""
+        for subscription_id in dict.fromkeys(subscription_ids):
+            if subscription_id in self._running:
+                self._again.add(subscription_id)
+            else:
+                self._running[subscription_id] = asyncio.create_task(
+                    self._run(subscription_id, leased.get(subscription_id))
+                )
+
+    async def _run(self, subscription_id: str, leased: _Leased | None) -> None:
+        from hub import actors
+
+        jobs = self._hub.jobs
+        try:
+            while True:
+                self._again.discard(subscription_id)
+                retry_in = await deliver_due(self._hub, subscription_id, leased)
+                leased = None
+                if retry_in is not None:
+                    # Rounded up: a retry before the subscription's `retry_at` would find it waiting and leave.
+                    delay = timedelta(milliseconds=math.ceil(retry_in.total_seconds() * 1000))
+                    await jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id, delay=delay)
+                    return
+                if subscription_id not in self._again:
+                    return
+        except Exception:
+            log.exception("webhooks.delivery_failed subscription=%s", subscription_id)
+            await jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
+        finally:
+            self._running.pop(subscription_id, None)
+            self._again.discard(subscription_id)
+
+    async def close(self) -> None:
+        """Stop the runs: a delivery claimed and not recorded is sent again once its lease is over."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
 async def requeue_overdue(hub: Hub) -> int:
     """Send again a job for each subscription with pending deliveries overdue by `stuck_after_seconds` (their job
     was lost); answer how many subscriptions."""
@@ -230,10 +317,10 @@ async def requeue_overdue(hub: Hub) -> int:
     return len(overdue)
 
 
-async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
-    """POST the subscription's due deliveries, a batch at a time side by side, and record each batch in one
-    transaction; answer the wait until every delivery that failed here is due again (None when none did), so that
-    the job's retry finds them all due.
+async def deliver_due(hub: Hub, subscription_id: str, leased: _Leased | None = None) -> timedelta | None:
+    """POST the subscription's due deliveries (first those the dispatch `leased` to this run, if any), a batch at a
+    time side by side, and record each batch in one transaction; answer the wait until every delivery that failed
+    here is due again (None when none did), so that the job's retry finds them all due.
 
     The job's first delivery goes alone, until the receiver has accepted one: when it fails, the receiver is taken
     to be down and the subscription waits until that delivery's next attempt (`retry_at`), its batch put back
@@ -249,7 +336,7 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
     """
     lanes = _Lanes(hub)
     try:
-        return await _deliver_batches(hub, lanes, subscription_id)
+        return await _deliver_batches(hub, lanes, subscription_id, leased)
     finally:
         lanes.close()
 
@@ -279,19 +366,35 @@ class _Lanes:
         self._lanes = []
 
 
-async def _deliver_batches(hub: Hub, lanes: _Lanes, subscription_id: str) -> timedelta | None:
+@dataclass
+class _Leased:
+    """Deliveries the dispatch wrote already claimed for one subscription, and how to send them."""
+
+    sending: _Sending
+    deliveries: list[WebhookDelivery]
+
+
+async def _deliver_batches(
+    hub: Hub, lanes: _Lanes, subscription_id: str, leased: _Leased | None
+) -> timedelta | None:
     retry_at: datetime | None = None
     answered = False
     while True:
         now = hub.now()
-        claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
+        given, leased = leased, None
+        if given is not None:
+            claimed = sorted(given.deliveries, key=_sequence)
+            subscription: WebhookSubscription | None = given.sending.subscription
+            batch = DELIVERY_BATCH
+        else:
+            claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
         if not claimed or subscription is None:
             break
         if not subscription.enabled:
             disabled = _attempt(now, None, "The subscription is disabled", 0.0, "")
             await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
             continue
-        sending = _Sending(hub, subscription, now)
+        sending = given.sending if given is not None else _Sending(hub, subscription, now)
         if not answered:
             probe = claimed[0]
             first = (await _post_all(lanes, sending, [probe]))[0]
@@ -329,6 +432,10 @@ async def _deliver_batches(hub: Hub, lanes: _Lanes, subscription_id: str) -> tim
         if len(claimed) < batch:
             break
     return None if retry_at is None else max(retry_at - hub.now(), timedelta(0))
+
+
+def _sequence(delivery: WebhookDelivery) -> int:
+    return delivery.sequence
 
 
 def _accepted(attempt: WebhookAttemptView) -> bool:
@@ -416,6 +523,12 @@ async def _resume(hub: Hub, subscription_id: str) -> None:
         await session.commit()
 
 
+def _lease(hub: Hub) -> timedelta:
+    """How long a claimed delivery is its job's: its POST's timeout, then as long as the sweeper waits for a lost
+    job."""
+    return timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+
+
 async def _claim_due(
     hub: Hub, subscription_id: str, now: datetime
 ) -> tuple[list[WebhookDelivery], WebhookSubscription | None, int]:
@@ -426,7 +539,7 @@ async def _claim_due(
     The batch is picked first, then updated by id: one UPDATE with the pick as its `IN` subquery let PostgreSQL,
     estimating one due row, run the pick again for every due row (a claim then took seconds per thousand rows
     waiting, and piled up behind the others)."""
-    lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+    lease = _lease(hub)
     due = (
         (col(WebhookDelivery.subscription_id) == subscription_id)
         & (col(WebhookDelivery.status) == "pending")
@@ -466,7 +579,7 @@ async def _claim_due(
             else []
         )
         await session.commit()
-    return sorted(claimed, key=lambda delivery: delivery.sequence), subscription, batch
+    return sorted(claimed, key=_sequence), subscription, batch
 
 
 class _Sending:
@@ -475,6 +588,7 @@ class _Sending:
     attempt's time."""
 
     def __init__(self, hub: Hub, subscription: WebhookSubscription, now: datetime) -> None:
+        self.subscription = subscription
         self.timeout = hub.settings.webhook_timeout_seconds
         self.max_bytes = hub.egress.max_response_bytes
         self.now = now
@@ -639,16 +753,20 @@ async def run_dispatcher(hub: Hub) -> None:
     holder = f"{PROCESS_HOLDER}:webhooks:{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=max(interval * 10, 10.0))
     checked_overdue = 0.0
-    while True:
-        started = time.monotonic()
-        try:
-            if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
-                drained = DISPATCH_BATCH
-                while drained == DISPATCH_BATCH:
-                    drained = await dispatch(hub)
-                if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
-                    checked_overdue = time.monotonic()
-                    await requeue_overdue(hub)
-        except Exception:
-            log.exception("webhooks.dispatch_failed")
-        await asyncio.sleep(max(started + interval - time.monotonic(), 0.0))
+    deliverers = Deliverers(hub)
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
+                    drained = DISPATCH_BATCH
+                    while drained == DISPATCH_BATCH:
+                        drained = await dispatch(hub, deliverers)
+                    if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
+                        checked_overdue = time.monotonic()
+                        await requeue_overdue(hub)
+            except Exception:
+                log.exception("webhooks.dispatch_failed")
+            await asyncio.sleep(max(started + interval - time.monotonic(), 0.0))
+    finally:
+        await deliverers.close()
