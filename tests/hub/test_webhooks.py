@@ -665,15 +665,9 @@ def test_the_dispatcher_posts_what_it_dispatched_at_once_with_no_job_and_no_clai
             if "webhook_delivery" in statement.lower():
                 statements.append(statement.lstrip().split()[0].upper())
 
-        async with hub.database.session() as session:
-            subscription = WebhookSubscription(
-                workspace_id=demo["workspace_id"],
-                url=receiver.url("/crm"),
-                events=["message.created"],
-                secret=hub.box.encrypt(webhooks.new_secret()),
-            )
-            session.add(subscription)
-            await session.commit()
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/crm"), 0
+        )
         await write_outbox_events(hub, demo["workspace_id"], 5)
         deliverers = webhooks.Deliverers(hub)
         event.listen(hub.database.engine.sync_engine, "after_cursor_execute", note)
@@ -707,15 +701,9 @@ def test_the_dispatcher_leaves_a_retry_and_a_backlog_to_the_workers_jobs(hooked_
 
     async def dispatched(hub) -> dict[str, Any]:
         sent = jobs_sent_to(hub)
-        async with hub.database.session() as session:
-            subscription = WebhookSubscription(
-                workspace_id=demo["workspace_id"],
-                url=receiver.url("/down"),
-                events=["message.created"],
-                secret=hub.box.encrypt(webhooks.new_secret()),
-            )
-            session.add(subscription)
-            await session.commit()
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/down"), 0
+        )
         await write_outbox_events(hub, demo["workspace_id"], 3)
         deliverers = webhooks.Deliverers(hub)
         await webhooks.dispatch(hub, deliverers)
@@ -727,15 +715,7 @@ def test_the_dispatcher_leaves_a_retry_and_a_backlog_to_the_workers_jobs(hooked_
         }
         async with hub.database.session() as session:
             seen["retry_at"] = (await session.get_one(WebhookSubscription, subscription.id)).retry_at
-            session.add(
-                WebhookSubscription(
-                    workspace_id=demo["workspace_id"],
-                    url=receiver.url("/crm"),
-                    events=["message.created"],
-                    secret=hub.box.encrypt(webhooks.new_secret()),
-                )
-            )
-            await session.commit()
+        await subscription_with_due_deliveries(hub, demo["workspace_id"], receiver.url("/crm"), 0)
         sent.clear()
         await write_outbox_events(hub, demo["workspace_id"], webhooks.DISPATCH_BATCH, first=3)
         assert await webhooks.dispatch(hub, deliverers) == webhooks.DISPATCH_BATCH
