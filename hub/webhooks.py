@@ -100,9 +100,10 @@ async def dispatch(hub: Hub, deliverers: Deliverers | None = None) -> int:
     """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched.
 
     The subscriptions made ready get a job each through the broker. With `deliverers` (on the dispatcher's loop)
-    they are delivered here instead, at once: the new deliveries of a subscription with no run under way are
-    written already claimed and handed to its run, which need not claim them again. A full batch (a backlog, which
-    every worker shares) sends the jobs as well."""
+    they are delivered here instead: their new deliveries are written already claimed and handed to the
+    subscription's run, which need not claim them again; except those of a subscription whose receiver is being
+    tried again after a wait (the run claims its lowest delivery alone), and a full batch (a backlog, written due
+    for the jobs it sends as well, which every worker shares)."""
     now = hub.now()
     give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
     claimed_until = now + _lease(hub)
@@ -150,12 +151,7 @@ async def dispatch(hub: Hub, deliverers: Deliverers | None = None) -> int:
                 waiting_until = _waiting_until(subscription, now)
                 if waiting_until is None:
                     ready.append(subscription.id)
-                    if (
-                        direct
-                        and deliverers is not None
-                        and subscription.id not in leased
-                        and deliverers.idle(subscription.id)
-                    ):
+                    if direct and subscription.retry_at is None and subscription.id not in leased:
                         leased[subscription.id] = _Leased(_Sending(hub, subscription, now), [])
                 body = _envelope(event, subscription.last_sequence).decode()
                 deliveries.append(
@@ -239,50 +235,77 @@ class Deliverers:
     """The deliveries of the subscriptions a dispatch made ready, run at once on the dispatcher's own event loop.
 
     Through the broker, each waited for a worker's poll of Redis (an idle consumer sleeps up to 100 ms between
-    polls), a free thread and a turn on the loop before its POSTs: most of the delay from a change to the receiver
-    at a steady rate. One run per subscription at a time here, sending its batches in sequence order; a dispatch
-    during a run asks it for one more round. A retry's wait and a run that fails go back to the broker's job."""
+    polls), a free thread and a turn on the loop, then claimed its batch, before its POSTs: most of the delay from
+    a change to the receiver at a steady rate. One run per subscription at a time here, sending its batches in
+    sequence order: those a dispatch leases to a run under way wait for it in `_queued` (sent next, unclaimed), and
+    a dispatch of due rows asks it for one more round. A retry's wait and a run that fails go back to the broker's
+    job, with the batches still queued for the run made due for it."""
 
     def __init__(self, hub: Hub) -> None:
         self._hub = hub
         self._running: dict[str, asyncio.Task[None]] = {}
+        self._queued: dict[str, list[_Leased]] = defaultdict(list)
         self._again: set[str] = set()
 
     def idle(self, subscription_id: str) -> bool:
         return subscription_id not in self._running
 
     def start(self, subscription_ids: list[str], leased: dict[str, _Leased]) -> None:
-        """A run for each subscription, beginning with its deliveries `leased` by the dispatch if any."""
+        """A run for each subscription, beginning with its deliveries `leased` by the dispatch if any; those of a
+        subscription whose run is under way are queued for that run."""
         for subscription_id in dict.fromkeys(subscription_ids):
-            if subscription_id in self._running:
-                self._again.add(subscription_id)
+            batch = leased.get(subscription_id)
+            if subscription_id not in self._running:
+                self._running[subscription_id] = asyncio.create_task(self._run(subscription_id, batch))
+            elif batch is not None:
+                self._queued[subscription_id].append(batch)
             else:
-                self._running[subscription_id] = asyncio.create_task(
-                    self._run(subscription_id, leased.get(subscription_id))
-                )
+                self._again.add(subscription_id)
+
+    def _next_batch(self, subscription_id: str) -> _Leased | None:
+        """The batches queued for the run, as one (signed with the latest keys and time)."""
+        queued = self._queued.pop(subscription_id, [])
+        if not queued:
+            return None
+        return _Leased(queued[-1].sending, [delivery for batch in queued for delivery in batch.deliveries])
+
+    def _end(self, subscription_id: str) -> list[str]:
+        """The run is over: a dispatch from now on starts another. Answer the deliveries still queued for it."""
+        if self._running.get(subscription_id) is asyncio.current_task():
+            del self._running[subscription_id]
+        self._again.discard(subscription_id)
+        left = self._next_batch(subscription_id)
+        return [delivery.id for delivery in left.deliveries] if left is not None else []
 
     async def _run(self, subscription_id: str, leased: _Leased | None) -> None:
         from hub import actors
 
-        jobs = self._hub.jobs
+        hub = self._hub
         try:
             while True:
                 self._again.discard(subscription_id)
-                retry_in = await deliver_due(self._hub, subscription_id, leased)
-                leased = None
+                retry_in = await deliver_due(hub, subscription_id, leased)
+                leased = self._next_batch(subscription_id)
                 if retry_in is not None:
+                    unsent = [delivery.id for delivery in leased.deliveries] if leased is not None else []
+                    await _put_back(hub, [*unsent, *self._end(subscription_id)], hub.now())
                     # Rounded up: a retry before the subscription's `retry_at` would find it waiting and leave.
                     delay = timedelta(milliseconds=math.ceil(retry_in.total_seconds() * 1000))
-                    await jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id, delay=delay)
+                    await hub.jobs.send_or_leave_to_sweeper(
+                        actors.deliver_webhooks, subscription_id, delay=delay
+                    )
                     return
-                if subscription_id not in self._again:
+                if leased is None and subscription_id not in self._again:
                     return
         except Exception:
             log.exception("webhooks.delivery_failed subscription=%s", subscription_id)
-            await jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
+            unsent = [delivery.id for delivery in leased.deliveries] if leased is not None else []
+            try:
+                await _put_back(hub, [*unsent, *self._end(subscription_id)], hub.now())
+            finally:
+                await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
         finally:
-            self._running.pop(subscription_id, None)
-            self._again.discard(subscription_id)
+            self._end(subscription_id)
 
     async def close(self) -> None:
         """Stop the runs: a delivery claimed and not recorded is sent again once its lease is over."""
