@@ -3,9 +3,9 @@
 The dispatcher (one at a time in the deployment, under a lease) turns each event of the outbox not yet dispatched
 into one delivery row per subscription that wants its type, numbered with the subscription's next `sequence`, and
 POSTs them at once on its own loop (`Deliverers`), or sends `deliver_webhooks` for each subscription it touched (a
-backlog, a retry). That job claims the subscription's due deliveries a batch at a time, signs each stored body in the Standard Webhooks scheme (`webhook-id` is the event's id, the same on every
-attempt and replay), POSTs them side by side through the egress policy with a timeout, and records the batch in one
-transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
+backlog, a retry). That job claims the subscription's due deliveries a batch at a time, signs each stored body in
+the Standard Webhooks scheme (`webhook-id` is the event's id, the same on every attempt and replay), POSTs them side
+by side through the egress policy with a timeout, and records the batch in one transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
 after it was dispatched, then it is failed and its subscription disabled with the reason. Each subscription has jobs
 of its own, so a subscriber that fails or hangs holds no other's deliveries.
 
