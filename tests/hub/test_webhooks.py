@@ -735,3 +735,40 @@ def test_the_dispatcher_leaves_a_retry_and_a_backlog_to_the_workers_jobs(hooked_
     assert seen["backlog"][0][1] != (seen["subscription"],), (
         "the waiting subscription's deliveries wait with it"
     )
+
+
+def test_a_batch_queued_for_a_run_that_ends_in_a_retry_is_left_due_for_the_job(
+    hooked_settings, demo, receiver
+):
+    """Deliveries a dispatch leased to a run under way are the run's alone; when that run ends waiting for a retry,
+    they are made due again for the job that follows it, not left claimed until the sweeper finds them."""
+    receiver.answer("/flaky", 200, 500)
+    receiver.before_answer = lambda path: time.sleep(0.1)
+
+    async def dispatched(hub) -> dict[str, Any]:
+        sent = jobs_sent_to(hub)
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/flaky"), 0
+        )
+        deliverers = webhooks.Deliverers(hub)
+        await write_outbox_events(hub, demo["workspace_id"], 3)
+        await webhooks.dispatch(hub, deliverers)
+        await asyncio.sleep(0.02)
+        await write_outbox_events(hub, demo["workspace_id"], 3, first=3)
+        await webhooks.dispatch(hub, deliverers)
+        await runs_over(deliverers, subscription.id)
+        queued = [row for row in await rows_of(hub, subscription.id) if row.sequence > 3]
+        now = hub.now().replace(tzinfo=None)
+        return {
+            "jobs": list(sent),
+            "subscription": subscription.id,
+            "queued": [(row.status, row.attempts) for row in queued],
+            "due": all(row.next_attempt_at.replace(tzinfo=None) <= now for row in queued),
+        }
+
+    seen = run(dispatched, hooked_settings.model_copy(update={"webhook_retry_seconds": 60.0}))
+    assert sorted(each.event["sequence"] for each in receiver.at("/flaky")) == [1, 2, 3]
+    assert seen["queued"] == [("pending", 0)] * 3 and seen["due"]
+    [(actor, args, delay)] = seen["jobs"]
+    assert actor == "deliver_webhooks" and args == (seen["subscription"],)
+    assert delay is not None and delay >= timedelta(seconds=60)
