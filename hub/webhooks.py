@@ -2,10 +2,10 @@
 
 The dispatcher (one at a time in the deployment, under a lease) turns each event of the outbox not yet dispatched
 into one delivery row per subscription that wants its type, numbered with the subscription's next `sequence`, and
-sends `deliver_webhooks` for each subscription it touched. That job claims the subscription's due deliveries a batch
-at a time, signs each stored body in the Standard Webhooks scheme (`webhook-id` is the event's id, the same on every
-attempt and replay), POSTs them side by side through the egress policy with a timeout, and records the batch in one
-transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
+POSTs them at once on its own loop (`Deliverers`), or sends `deliver_webhooks` for each subscription it touched (a
+backlog, a retry). That job claims the subscription's due deliveries a batch at a time, signs each stored body in
+the Standard Webhooks scheme (`webhook-id` is the event's id, the same on every attempt and replay), POSTs them side
+by side through the egress policy with a timeout, and records the batch in one transaction; a failed delivery is due again after an exponential backoff with jitter until `webhook_give_up_seconds`
 after it was dispatched, then it is failed and its subscription disabled with the reason. Each subscription has jobs
 of its own, so a subscriber that fails or hangs holds no other's deliveries.
 
@@ -19,11 +19,13 @@ from __future__ import annotations
 import asyncio
 import base64
 import logging
+import math
 import secrets
 import time
 import typing
 import uuid
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
@@ -49,6 +51,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_VERSION",
     "PREVIOUS_SECRET_VALID",
+    "Deliverers",
     "deliver_due",
     "dispatch",
     "new_secret",
@@ -93,11 +96,19 @@ def _signing_keys(hub: Hub, subscription: WebhookSubscription, now: datetime) ->
     return keys
 
 
-async def dispatch(hub: Hub) -> int:
-    """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched."""
+async def dispatch(hub: Hub, deliverers: Deliverers | None = None) -> int:
+    """Turn up to a batch of undispatched outbox events into deliveries; answer how many events were dispatched.
+
+    The subscriptions made ready get a job each through the broker. With `deliverers` (on the dispatcher's loop)
+    they are delivered here instead: their new deliveries are written already claimed and handed to the
+    subscription's run, which need not claim them again; except those of a subscription whose receiver is being
+    tried again after a wait (the run claims its lowest delivery alone), and a full batch (a backlog, written due
+    for the jobs it sends as well, which every worker shares)."""
     now = hub.now()
     give_up_at = now + timedelta(seconds=hub.settings.webhook_give_up_seconds)
+    claimed_until = now + _lease(hub)
     ready: list[str] = []
+    direct = deliverers is not None
     async with hub.database.session() as session:
         events = (
             await session.exec(
@@ -109,6 +120,7 @@ async def dispatch(hub: Hub) -> int:
         ).all()
         if not events:
             return 0
+        direct = direct and len(events) < DISPATCH_BATCH
         subscriptions: dict[str, list[WebhookSubscription]] = defaultdict(list)
         for subscription in (
             await session.exec(
@@ -130,6 +142,7 @@ async def dispatch(hub: Hub) -> int:
             if any(subscription.mask_sensitive for subscription in wanting)
         }
         deliveries = []
+        leased: dict[str, _Leased] = {}
         for event in events:
             for subscription in subscriptions[event.workspace_id]:
                 if event.event_type not in subscription.events:
@@ -138,6 +151,8 @@ async def dispatch(hub: Hub) -> int:
                 waiting_until = _waiting_until(subscription, now)
                 if waiting_until is None:
                     ready.append(subscription.id)
+                    if direct and subscription.retry_at is None and subscription.id not in leased:
+                        leased[subscription.id] = _Leased(_Sending(hub, subscription, now), [])
                 body = _envelope(event, subscription.last_sequence).decode()
                 deliveries.append(
                     row_values(
@@ -149,13 +164,21 @@ async def dispatch(hub: Hub) -> int:
                         event_type=event.event_type,
                         sequence=subscription.last_sequence,
                         body=masking[event.workspace_id].mask(body) if subscription.mask_sensitive else body,
-                        next_attempt_at=waiting_until or now,
+                        next_attempt_at=(
+                            claimed_until if subscription.id in leased else waiting_until or now
+                        ),
                         give_up_at=give_up_at,
                         created_at=now,
                     )
                 )
                 session.add(subscription)
-        if deliveries:
+        if leased:
+            for delivery in (
+                await session.execute(insert(WebhookDelivery).returning(WebhookDelivery), deliveries)
+            ).scalars():
+                if delivery.subscription_id in leased:
+                    leased[delivery.subscription_id].deliveries.append(delivery)
+        elif deliveries:
             await session.execute(insert(WebhookDelivery), deliveries)
         await session.execute(
             update(OutboxEvent)
@@ -166,7 +189,10 @@ async def dispatch(hub: Hub) -> int:
             .values(dispatched_at=now)
         )
         await session.commit()
-    await _send(hub, ready)
+    if deliverers is None or len(events) == DISPATCH_BATCH:
+        await _send(hub, ready)
+    if deliverers is not None:
+        deliverers.start(ready, leased)
     return len(events)
 
 
@@ -205,6 +231,90 @@ async def _send(hub: Hub, subscription_ids: list[str]) -> None:
     )
 
 
+class Deliverers:
+    """The deliveries of the subscriptions a dispatch made ready, run at once on the dispatcher's own event loop.
+
+    Through the broker, each waited for a worker's poll of Redis (an idle consumer sleeps up to 100 ms between
+    polls), a free thread and a turn on the loop, then claimed its batch, before its POSTs: most of the delay from
+    a change to the receiver at a steady rate. One run per subscription at a time here, sending its batches in
+    sequence order: those a dispatch leases to a run under way wait for it in `_queued` (sent next, unclaimed), and
+    a dispatch of due rows asks it for one more round. A retry's wait and a run that fails go back to the broker's
+    job, with the batches still queued for the run made due for it."""
+
+    def __init__(self, hub: Hub) -> None:
+        self._hub = hub
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._queued: dict[str, list[_Leased]] = defaultdict(list)
+        self._again: set[str] = set()
+
+    def idle(self, subscription_id: str) -> bool:
+        return subscription_id not in self._running
+
+    def start(self, subscription_ids: list[str], leased: dict[str, _Leased]) -> None:
+        """A run for each subscription, beginning with its deliveries `leased` by the dispatch if any; those of a
+        subscription whose run is under way are queued for that run."""
+        for subscription_id in dict.fromkeys(subscription_ids):
+            batch = leased.get(subscription_id)
+            if subscription_id not in self._running:
+                self._running[subscription_id] = asyncio.create_task(self._run(subscription_id, batch))
+            elif batch is not None:
+                self._queued[subscription_id].append(batch)
+            else:
+                self._again.add(subscription_id)
+
+    def _next_batch(self, subscription_id: str) -> _Leased | None:
+        """The batches queued for the run, as one (signed with the latest keys and time)."""
+        queued = self._queued.pop(subscription_id, [])
+        if not queued:
+            return None
+        return _Leased(queued[-1].sending, [delivery for batch in queued for delivery in batch.deliveries])
+
+    def _end(self, subscription_id: str) -> list[str]:
+        """The run is over: a dispatch from now on starts another. Answer the deliveries still queued for it."""
+        if self._running.get(subscription_id) is asyncio.current_task():
+            del self._running[subscription_id]
+        self._again.discard(subscription_id)
+        left = self._next_batch(subscription_id)
+        return [delivery.id for delivery in left.deliveries] if left is not None else []
+
+    async def _run(self, subscription_id: str, leased: _Leased | None) -> None:
+        from hub import actors
+
+        hub = self._hub
+        try:
+            while True:
+                self._again.discard(subscription_id)
+                retry_in = await deliver_due(hub, subscription_id, leased)
+                leased = self._next_batch(subscription_id)
+                if retry_in is not None:
+                    unsent = [delivery.id for delivery in leased.deliveries] if leased is not None else []
+                    await _put_back(hub, [*unsent, *self._end(subscription_id)], hub.now())
+                    # Rounded up: a retry before the subscription's `retry_at` would find it waiting and leave.
+                    delay = timedelta(milliseconds=math.ceil(retry_in.total_seconds() * 1000))
+                    await hub.jobs.send_or_leave_to_sweeper(
+                        actors.deliver_webhooks, subscription_id, delay=delay
+                    )
+                    return
+                if leased is None and subscription_id not in self._again:
+                    return
+        except Exception:
+            log.exception("webhooks.delivery_failed subscription=%s", subscription_id)
+            unsent = [delivery.id for delivery in leased.deliveries] if leased is not None else []
+            try:
+                await _put_back(hub, [*unsent, *self._end(subscription_id)], hub.now())
+            finally:
+                await hub.jobs.send_or_leave_to_sweeper(actors.deliver_webhooks, subscription_id)
+        finally:
+            self._end(subscription_id)
+
+    async def close(self) -> None:
+        """Stop the runs: a delivery claimed and not recorded is sent again once its lease is over."""
+        running = list(self._running.values())
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+
 async def requeue_overdue(hub: Hub) -> int:
     """Send again a job for each subscription with pending deliveries overdue by `stuck_after_seconds` (their job
     was lost); answer how many subscriptions."""
@@ -230,10 +340,10 @@ async def requeue_overdue(hub: Hub) -> int:
     return len(overdue)
 
 
-async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
-    """POST the subscription's due deliveries, a batch at a time side by side, and record each batch in one
-    transaction; answer the wait until every delivery that failed here is due again (None when none did), so that
-    the job's retry finds them all due.
+async def deliver_due(hub: Hub, subscription_id: str, leased: _Leased | None = None) -> timedelta | None:
+    """POST the subscription's due deliveries (first those the dispatch `leased` to this run, if any), a batch at a
+    time side by side, and record each batch in one transaction; answer the wait until every delivery that failed
+    here is due again (None when none did), so that the job's retry finds them all due.
 
     The job's first delivery goes alone, until the receiver has accepted one: when it fails, the receiver is taken
     to be down and the subscription waits until that delivery's next attempt (`retry_at`), its batch put back
@@ -249,7 +359,7 @@ async def deliver_due(hub: Hub, subscription_id: str) -> timedelta | None:
     """
     lanes = _Lanes(hub)
     try:
-        return await _deliver_batches(hub, lanes, subscription_id)
+        return await _deliver_batches(hub, lanes, subscription_id, leased)
     finally:
         lanes.close()
 
@@ -279,19 +389,35 @@ class _Lanes:
         self._lanes = []
 
 
-async def _deliver_batches(hub: Hub, lanes: _Lanes, subscription_id: str) -> timedelta | None:
+@dataclass
+class _Leased:
+    """Deliveries the dispatch wrote already claimed for one subscription, and how to send them."""
+
+    sending: _Sending
+    deliveries: list[WebhookDelivery]
+
+
+async def _deliver_batches(
+    hub: Hub, lanes: _Lanes, subscription_id: str, leased: _Leased | None
+) -> timedelta | None:
     retry_at: datetime | None = None
     answered = False
     while True:
         now = hub.now()
-        claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
+        given, leased = leased, None
+        if given is not None:
+            claimed = sorted(given.deliveries, key=_sequence)
+            subscription: WebhookSubscription | None = given.sending.subscription
+            batch = DELIVERY_BATCH
+        else:
+            claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
         if not claimed or subscription is None:
             break
         if not subscription.enabled:
             disabled = _attempt(now, None, "The subscription is disabled", 0.0, "")
             await _record(hub, [(delivery, "failed", disabled, None) for delivery in claimed])
             continue
-        sending = _Sending(hub, subscription, now)
+        sending = given.sending if given is not None else _Sending(hub, subscription, now)
         if not answered:
             probe = claimed[0]
             first = (await _post_all(lanes, sending, [probe]))[0]
@@ -329,6 +455,10 @@ async def _deliver_batches(hub: Hub, lanes: _Lanes, subscription_id: str) -> tim
         if len(claimed) < batch:
             break
     return None if retry_at is None else max(retry_at - hub.now(), timedelta(0))
+
+
+def _sequence(delivery: WebhookDelivery) -> int:
+    return delivery.sequence
 
 
 def _accepted(attempt: WebhookAttemptView) -> bool:
@@ -416,6 +546,12 @@ async def _resume(hub: Hub, subscription_id: str) -> None:
         await session.commit()
 
 
+def _lease(hub: Hub) -> timedelta:
+    """How long a claimed delivery is its job's: its POST's timeout, then as long as the sweeper waits for a lost
+    job."""
+    return timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+
+
 async def _claim_due(
     hub: Hub, subscription_id: str, now: datetime
 ) -> tuple[list[WebhookDelivery], WebhookSubscription | None, int]:
@@ -426,7 +562,7 @@ async def _claim_due(
     The batch is picked first, then updated by id: one UPDATE with the pick as its `IN` subquery let PostgreSQL,
     estimating one due row, run the pick again for every due row (a claim then took seconds per thousand rows
     waiting, and piled up behind the others)."""
-    lease = timedelta(seconds=hub.settings.webhook_timeout_seconds + hub.settings.stuck_after_seconds)
+    lease = _lease(hub)
     due = (
         (col(WebhookDelivery.subscription_id) == subscription_id)
         & (col(WebhookDelivery.status) == "pending")
@@ -466,7 +602,7 @@ async def _claim_due(
             else []
         )
         await session.commit()
-    return sorted(claimed, key=lambda delivery: delivery.sequence), subscription, batch
+    return sorted(claimed, key=_sequence), subscription, batch
 
 
 class _Sending:
@@ -475,6 +611,7 @@ class _Sending:
     attempt's time."""
 
     def __init__(self, hub: Hub, subscription: WebhookSubscription, now: datetime) -> None:
+        self.subscription = subscription
         self.timeout = hub.settings.webhook_timeout_seconds
         self.max_bytes = hub.egress.max_response_bytes
         self.now = now
@@ -639,16 +776,20 @@ async def run_dispatcher(hub: Hub) -> None:
     holder = f"{PROCESS_HOLDER}:webhooks:{uuid.uuid4().hex[:12]}"
     lease = timedelta(seconds=max(interval * 10, 10.0))
     checked_overdue = 0.0
-    while True:
-        started = time.monotonic()
-        try:
-            if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
-                drained = DISPATCH_BATCH
-                while drained == DISPATCH_BATCH:
-                    drained = await dispatch(hub)
-                if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
-                    checked_overdue = time.monotonic()
-                    await requeue_overdue(hub)
-        except Exception:
-            log.exception("webhooks.dispatch_failed")
-        await asyncio.sleep(max(started + interval - time.monotonic(), 0.0))
+    deliverers = Deliverers(hub)
+    try:
+        while True:
+            started = time.monotonic()
+            try:
+                if await hub.store.try_acquire(DISPATCHER_LEASE, holder, lease):
+                    drained = DISPATCH_BATCH
+                    while drained == DISPATCH_BATCH:
+                        drained = await dispatch(hub, deliverers)
+                    if time.monotonic() - checked_overdue > hub.settings.sweep_interval_seconds:
+                        checked_overdue = time.monotonic()
+                        await requeue_overdue(hub)
+            except Exception:
+                log.exception("webhooks.dispatch_failed")
+            await asyncio.sleep(max(started + interval - time.monotonic(), 0.0))
+    finally:
+        await deliverers.close()

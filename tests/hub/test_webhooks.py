@@ -615,3 +615,160 @@ def test_a_batch_failing_while_another_job_made_its_subscription_wait_is_held_to
     assert next_attempts and all(each <= retry_at for each in next_attempts), (
         f"every delivery of the batch is due when the wait ends ({retry_at}): {next_attempts}"
     )
+
+
+async def write_outbox_events(hub, workspace_id: str, count: int, first: int = 0) -> None:
+    async with hub.database.session() as session:
+        session.add_all(
+            OutboxEvent(
+                workspace_id=workspace_id,
+                event_type="message.created",
+                subject_id=f"message-{number}",
+                payload={"type": "message.created", "message": {"id": f"message-{number}"}},
+            )
+            for number in range(first, first + count)
+        )
+        await session.commit()
+
+
+def jobs_sent_to(hub) -> list[tuple[str, tuple[str, ...], timedelta | None]]:
+    """The jobs the hub sends from now on, recorded instead of reaching the broker."""
+    sent: list[tuple[str, tuple[str, ...], timedelta | None]] = []
+
+    async def record(actor, *args: str, delay: timedelta | None = None) -> None:
+        sent.append((actor.actor_name, args, delay))
+
+    hub.jobs.send = record
+    return sent
+
+
+async def runs_over(deliverers: webhooks.Deliverers, subscription_id: str) -> None:
+    deadline = time.monotonic() + 30
+    while not deliverers.idle(subscription_id):
+        assert time.monotonic() < deadline, "the dispatcher's run of the subscription never ended"
+        await asyncio.sleep(0.01)
+
+
+def test_the_dispatcher_posts_what_it_dispatched_at_once_with_no_job_and_no_claim(
+    hooked_settings, demo, receiver
+):
+    """A dispatch on the dispatcher's loop writes a ready subscription's deliveries already claimed and POSTs them
+    there: no job through the broker (a worker's poll of Redis and a free thread away), and no claim to read them
+    back. What a dispatch leases while that run is under way is sent by the run next, still unclaimed."""
+    receiver.before_answer = lambda path: time.sleep(0.05)
+
+    async def dispatched(hub) -> dict[str, Any]:
+        sent = jobs_sent_to(hub)
+        statements: list[str] = []
+
+        def note(conn, cursor, statement, parameters, context, executemany) -> None:
+            if "webhook_delivery" in statement.lower():
+                statements.append(statement.lstrip().split()[0].upper())
+
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/crm"), 0
+        )
+        await write_outbox_events(hub, demo["workspace_id"], 5)
+        deliverers = webhooks.Deliverers(hub)
+        event.listen(hub.database.engine.sync_engine, "after_cursor_execute", note)
+        assert await webhooks.dispatch(hub, deliverers) == 5
+        assert not deliverers.idle(subscription.id)
+        await runs_over(deliverers, subscription.id)
+        seen: dict[str, Any] = {"first": list(statements), "jobs": list(sent)}
+        await write_outbox_events(hub, demo["workspace_id"], 5, first=5)
+        assert await webhooks.dispatch(hub, deliverers) == 5
+        await asyncio.sleep(0.02)
+        await write_outbox_events(hub, demo["workspace_id"], 5, first=10)
+        assert await webhooks.dispatch(hub, deliverers) == 5
+        await runs_over(deliverers, subscription.id)
+        seen["later_jobs"] = list(sent)
+        seen["statements"] = list(statements)
+        seen["rows"] = await rows_of(hub, subscription.id)
+        await deliverers.close()
+        return seen
+
+    seen = run(dispatched, hooked_settings)
+    assert seen["first"] == ["INSERT", "UPDATE"], "written claimed, then recorded: never claimed again"
+    assert sorted(seen["statements"]) == ["INSERT"] * 3 + ["UPDATE"] * 3, "nor the batch queued for the run"
+    assert seen["jobs"] == [] and seen["later_jobs"] == []
+    assert sorted(each.event["sequence"] for each in receiver.at("/crm")) == list(range(1, 16))
+    assert all(row.status == "delivered" and row.attempts == 1 for row in seen["rows"])
+    assert len(seen["rows"]) == 15
+
+
+def test_the_dispatcher_leaves_a_retry_and_a_backlog_to_the_workers_jobs(hooked_settings, demo, receiver):
+    """A delivery the receiver refuses is retried by a job the broker holds until it is due (the dispatcher's loop
+    waits for nobody); a full batch of events is a backlog, whose jobs every worker shares."""
+    receiver.answer("/down", 503)
+
+    async def dispatched(hub) -> dict[str, Any]:
+        sent = jobs_sent_to(hub)
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/down"), 0
+        )
+        await write_outbox_events(hub, demo["workspace_id"], 3)
+        deliverers = webhooks.Deliverers(hub)
+        await webhooks.dispatch(hub, deliverers)
+        await runs_over(deliverers, subscription.id)
+        seen: dict[str, Any] = {
+            "retry": list(sent),
+            "requests": len(receiver.at("/down")),
+            "subscription": subscription.id,
+        }
+        async with hub.database.session() as session:
+            seen["retry_at"] = (await session.get_one(WebhookSubscription, subscription.id)).retry_at
+        await subscription_with_due_deliveries(hub, demo["workspace_id"], receiver.url("/crm"), 0)
+        sent.clear()
+        await write_outbox_events(hub, demo["workspace_id"], webhooks.DISPATCH_BATCH, first=3)
+        assert await webhooks.dispatch(hub, deliverers) == webhooks.DISPATCH_BATCH
+        seen["backlog"] = list(sent)
+        await deliverers.close()
+        return seen
+
+    seen = run(dispatched, hooked_settings.model_copy(update={"webhook_retry_seconds": 60.0}))
+    assert seen["requests"] == 1, "the first delivery went alone and was refused: the rest wait with it"
+    assert seen["retry_at"] is not None
+    [(actor, args, delay)] = seen["retry"]
+    assert actor == "deliver_webhooks" and args == (seen["subscription"],)
+    assert delay is not None and delay >= timedelta(seconds=60)
+    assert [(each[0], each[2]) for each in seen["backlog"]] == [("deliver_webhooks", None)]
+    assert seen["backlog"][0][1] != (seen["subscription"],), (
+        "the waiting subscription's deliveries wait with it"
+    )
+
+
+def test_a_batch_queued_for_a_run_that_ends_in_a_retry_is_left_due_for_the_job(
+    hooked_settings, demo, receiver
+):
+    """Deliveries a dispatch leased to a run under way are the run's alone; when that run ends waiting for a retry,
+    they are made due again for the job that follows it, not left claimed until the sweeper finds them."""
+    receiver.answer("/flaky", 200, 500)
+    receiver.before_answer = lambda path: time.sleep(0.1)
+
+    async def dispatched(hub) -> dict[str, Any]:
+        sent = jobs_sent_to(hub)
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/flaky"), 0
+        )
+        deliverers = webhooks.Deliverers(hub)
+        await write_outbox_events(hub, demo["workspace_id"], 3)
+        await webhooks.dispatch(hub, deliverers)
+        await asyncio.sleep(0.02)
+        await write_outbox_events(hub, demo["workspace_id"], 3, first=3)
+        await webhooks.dispatch(hub, deliverers)
+        await runs_over(deliverers, subscription.id)
+        queued = [row for row in await rows_of(hub, subscription.id) if row.sequence > 3]
+        now = hub.now().replace(tzinfo=None)
+        return {
+            "jobs": list(sent),
+            "subscription": subscription.id,
+            "queued": [(row.status, row.attempts) for row in queued],
+            "due": all(row.next_attempt_at.replace(tzinfo=None) <= now for row in queued),
+        }
+
+    seen = run(dispatched, hooked_settings.model_copy(update={"webhook_retry_seconds": 60.0}))
+    assert sorted(each.event["sequence"] for each in receiver.at("/flaky")) == [1, 2, 3]
+    assert seen["queued"] == [("pending", 0)] * 3 and seen["due"]
+    [(actor, args, delay)] = seen["jobs"]
+    assert actor == "deliver_webhooks" and args == (seen["subscription"],)
+    assert delay is not None and delay >= timedelta(seconds=60)
