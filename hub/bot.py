@@ -249,7 +249,7 @@ async def _write_turns(hub: Hub, turns: list[_Turn]) -> list[list[outbound.Claim
         )
         said: list[list[outbound.ClaimedReply] | None] = []
         for turn in turns:
-            if turn.row["message_id"] not in written:
+            if turn.row["id"] not in written:
                 said.append(None)
                 continue
             session.add_all(turn.replies)
@@ -272,13 +272,14 @@ async def _write_turns(hub: Hub, turns: list[_Turn]) -> list[list[outbound.Claim
 
 
 def _insert_turns(hub: Hub) -> Insert:
-    """`BotTurn` rows, skipping any whose message already has its turn; returns the messages whose turn it wrote."""
+    """`BotTurn` rows, skipping any whose message already has its turn (another worker's, or one earlier in the
+    same batch); returns the ids of the turns written."""
     statement = (
         postgresql_insert(BotTurn)
         if hub.database.engine.dialect.name == "postgresql"
         else sqlite_insert(BotTurn)
     )
-    return statement.on_conflict_do_nothing(index_elements=["message_id"]).returning(col(BotTurn.message_id))
+    return statement.on_conflict_do_nothing(index_elements=["message_id"]).returning(col(BotTurn.id))
 
 
 def _replied_statement() -> Update:
