@@ -193,20 +193,19 @@ async def _consider(hub: Hub, item: Received) -> None:
         replies.append(_reply_message(conversation, settings.greeting, f"bot-greeting:{message.id}", now))
     if reply.decision != "ticket":
         replies.append(_reply_message(conversation, reply.text, f"bot:{message.id}", now))
-    turn = _Turn(
-        row_values(
-            BotTurn,
-            workspace_id=conversation.workspace_id,
-            conversation_id=conversation.id,
-            message_id=message.id,
-            decision=reply.decision,
-            article_id=reply.article_id,
-            suggestions=list(reply.suggestions),
-        ),
-        conversation,
-        replies,
-        now,
+    answering = {
+        "workspace_id": conversation.workspace_id,
+        "conversation_id": conversation.id,
+        "message_id": message.id,
+    }
+    row = row_values(
+        BotTurn,
+        **answering,
+        decision=reply.decision,
+        article_id=reply.article_id,
+        suggestions=list(reply.suggestions),
     )
+    turn = _Turn(row, conversation, replies, now)
     [said] = await batcher(hub, "bot_turns", _write_turns).submit([turn])
     if said is None:
         return  # another worker took this message: it is answered once
