@@ -10,9 +10,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-__all__ = ["Batcher"]
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+
+__all__ = ["Batcher", "batcher"]
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -88,3 +91,25 @@ def _settle(
         future.set_exception(error)
     else:
         future.set_result(results)
+
+
+def batcher(
+    hub: Hub,
+    name: str,
+    handle: Callable[[Hub, list[Any]], Awaitable[Sequence[Any]]],
+    *,
+    linger_seconds: float = 0.0,
+) -> Batcher:
+    """The hub's batcher called `name`, made on first use to run `handle(hub, items)`: one per database (so per
+    event loop) and kind of work."""
+    found = hub.database.batchers.get(name)
+    if found is not None:
+        return found
+
+    async def handle_on_this_hub(items: list[Any]) -> Sequence[Any]:
+        return await handle(hub, items)
+
+    made = hub.database.batchers[name] = Batcher(
+        handle_on_this_hub, max_items=hub.settings.inbound_batch_size, linger_seconds=linger_seconds
+    )
+    return made

@@ -16,20 +16,22 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
-from sqlalchemy import Exists, ScalarSelect, bindparam, exists
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Exists, Insert, ScalarSelect, Update, bindparam, exists, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from hub import assignment, events, handling, metrics, outbound, ticket_rules, tickets
+from hub.batching import batcher
 from hub.bot_engines import EngineName, enabled_article, engine_answer
-from hub.models import BotTurn, Conversation, Identity, Inbox, Message, Workspace
+from hub.models import BotTurn, Conversation, Identity, Inbox, Message, Workspace, row_values
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import ConversationStatus, SenderType, TicketSource
@@ -160,12 +162,13 @@ class _Reply:
 
 
 async def _consider(hub: Hub, item: Received) -> None:
-    """One turn in one transaction: the turn's facts are read, and its record and its replies written, together.
+    """One turn: its facts read and its decision taken, then its record and its replies written with the turns of
+    the other conversations deciding meanwhile (`_write_turns`).
 
-    The replies are written already claimed for delivery (`outbound.add_claimed_reply`) and delivered after the
-    commit: a turn's transactions are its cost on the worker's event loop, and a worker that stops after the commit
-    leaves its replies to the sweeper rather than an answered turn with no reply. A ticket's reply is written after
-    the ticket is opened, whose outcome it tells."""
+    The replies are written already claimed for delivery and delivered after the commit: a turn's transactions are
+    its cost on the worker's event loop, and a worker that stops after the commit leaves its replies to the sweeper
+    rather than an answered turn with no reply. A ticket's reply is written after the ticket is opened, whose
+    outcome it tells."""
     async with hub.database.session() as session:
         conversation, inbox, identity, message, agent_replied, kb_version = (
             await session.exec(
@@ -184,28 +187,28 @@ async def _consider(hub: Hub, item: Received) -> None:
         if message.content_type == "event":
             return
         reply = await _decide(hub, session, conversation, message, turns, settings, kb_version)
-        now = hub.now()
-        said = []
-        if settings.greeting and not turns:
-            said.append(
-                _add_reply(session, conversation, settings.greeting, f"bot-greeting:{message.id}", now)
-            )
-        if reply.decision != "ticket":
-            said.append(_add_reply(session, conversation, reply.text, f"bot:{message.id}", now))
-        session.add(
-            BotTurn(
-                workspace_id=conversation.workspace_id,
-                conversation_id=conversation.id,
-                message_id=message.id,
-                decision=reply.decision,
-                article_id=reply.article_id,
-                suggestions=list(reply.suggestions),
-            )
-        )
-        try:
-            await session.commit()
-        except IntegrityError:
-            return  # another worker took this message: it is answered once
+    now = hub.now()
+    replies = []
+    if settings.greeting and not turns:
+        replies.append(_reply_message(conversation, settings.greeting, f"bot-greeting:{message.id}", now))
+    if reply.decision != "ticket":
+        replies.append(_reply_message(conversation, reply.text, f"bot:{message.id}", now))
+    answering = {
+        "workspace_id": conversation.workspace_id,
+        "conversation_id": conversation.id,
+        "message_id": message.id,
+    }
+    row = row_values(
+        BotTurn,
+        **answering,
+        decision=reply.decision,
+        article_id=reply.article_id,
+        suggestions=list(reply.suggestions),
+    )
+    turn = _Turn(row, conversation, replies, now)
+    [said] = await batcher(hub, "bot_turns", _write_turns).submit([turn])
+    if said is None:
+        return  # another worker took this message: it is answered once
     metrics.BOT_REPLIES.labels(reply.decision).inc()
     if reply.decision == "answer":
         metrics.BOT_DEFLECTIONS.inc()
@@ -221,6 +224,74 @@ async def _consider(hub: Hub, item: Received) -> None:
         )
     if reply.handoff_reason is not None:
         await _hand_off(hub, conversation, message, reply)
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A decided turn waiting to be written: its `BotTurn` row, and the replies it says in its conversation."""
+
+    row: dict[str, Any]
+    conversation: Conversation
+    replies: list[Message]
+    now: datetime
+
+
+async def _write_turns(hub: Hub, turns: list[_Turn]) -> list[list[outbound.ClaimedReply] | None]:
+    """The turns decided while the previous ones were written, in one transaction: one INSERT per table and one
+    UPDATE of their conversations, rather than a transaction and its round trips per turn. A turn whose message
+    another worker answered meanwhile is skipped (None): its `BotTurn`, unique on the message, is not inserted, so
+    neither are its replies."""
+    outbox = events.Outbox()
+    async with hub.database.session() as session:
+        written = set(
+            (await session.execute(_insert_turns(hub), [turn.row for turn in turns])).scalars().all()
+        )
+        said: list[list[outbound.ClaimedReply] | None] = []
+        for turn in turns:
+            if turn.row["id"] not in written:
+                said.append(None)
+                continue
+            session.add_all(turn.replies)
+            said.append(
+                [
+                    outbound.ClaimedReply(reply, outbound.created_event(outbox, reply, turn.conversation))
+                    for reply in turn.replies
+                ]
+            )
+        replied = [
+            {"conversation_id": turn.conversation.id, "now": turn.now}
+            for turn, replies in zip(turns, said, strict=True)
+            if replies
+        ]
+        if replied:
+            await session.execute(_REPLIED, replied)
+        await outbox.write(session)
+        await session.commit()
+    return said
+
+
+def _insert_turns(hub: Hub) -> Insert:
+    """`BotTurn` rows, skipping any whose message already has its turn (another worker's, or one earlier in the
+    same batch); returns the ids of the turns written."""
+    statement = (
+        postgresql_insert(BotTurn)
+        if hub.database.engine.dialect.name == "postgresql"
+        else sqlite_insert(BotTurn)
+    )
+    return statement.on_conflict_do_nothing(index_elements=["message_id"]).returning(col(BotTurn.id))
+
+
+def _replied_statement() -> Update:
+    """The conversation as a bot reply changes it (`outbound.claimed_reply`), for many conversations at once."""
+    columns = Conversation.__table__.c  # type: ignore[attr-defined]
+    return (
+        update(Conversation.__table__)  # type: ignore[attr-defined]
+        .where(columns.id == bindparam("conversation_id"))
+        .values(last_message_at=bindparam("now", type_=columns.last_message_at.type), bot_replied=True)
+    )
+
+
+_REPLIED = _replied_statement()
 
 
 async def _decide(
@@ -310,11 +381,9 @@ _RECENT_TURNS = (
 )
 
 
-def _add_reply(
-    session: AsyncSession, conversation: Conversation, text: str, client_id: str, now: datetime
-) -> outbound.ClaimedReply:
-    return outbound.add_claimed_reply(
-        session, conversation, text=text, sender_type=SenderType.BOT, client_id=client_id, now=now
+def _reply_message(conversation: Conversation, text: str, client_id: str, now: datetime) -> Message:
+    return outbound.claimed_reply(
+        conversation, text=text, sender_type=SenderType.BOT, client_id=client_id, now=now
     )
 
 

@@ -8,13 +8,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, update
+from sqlalchemy import Update, bindparam, case, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
 from hub import actors, events, lifecycle, metrics, tickets
+from hub.batching import batcher
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_threads import ReplyThread, reply_thread
@@ -27,7 +28,9 @@ from normalizer import Attachment, ContentType, IdentityRef
 __all__ = [
     "ClaimedReply",
     "add_claimed_reply",
+    "claimed_reply",
     "create_message",
+    "created_event",
     "deliver",
     "deliver_claimed",
     "give_up_unfinished",
@@ -177,6 +180,15 @@ def add_claimed_reply(
     """Add an automatic reply to the caller's transaction (with the change it answers, such as the bot's turn),
     already claimed: its delivery (`deliver_claimed`) needs no claim of its own, and a job that stops before
     delivering leaves it `sending`, which the sweeper sends again. `conversation` is a row of `session`."""
+    message = claimed_reply(conversation, text=text, sender_type=sender_type, client_id=client_id, now=now)
+    return ClaimedReply(message, _add_created(session, message, conversation))
+
+
+def claimed_reply(
+    conversation: Conversation, *, text: str, sender_type: str, client_id: str, now: datetime
+) -> Message:
+    """An automatic reply as `add_claimed_reply` writes it, for a caller that writes it itself with other rows
+    (the bot's turns, written together), and the conversation as the reply changes it."""
     message = _new_message(
         conversation,
         text=text,
@@ -191,7 +203,17 @@ def add_claimed_reply(
     conversation.last_message_at = now
     if sender_type == SenderType.BOT:
         conversation.bot_replied = True
-    return ClaimedReply(message, _add_created(session, message, conversation))
+    return message
+
+
+def created_event(outbox: events.Outbox, message: Message, conversation: Conversation) -> WorkspaceEvent:
+    """A new message's `message.created`, kept in `outbox` for its transaction."""
+    return outbox.record(
+        conversation.workspace_id,
+        "message.created",
+        message.id,
+        {"message": events.message_json(message), "conversation": events.conversation_json(conversation)},
+    )
 
 
 def _add_created(session: AsyncSession, message: Message, conversation: Conversation) -> WorkspaceEvent:
@@ -417,53 +439,110 @@ def _retry_or_give_up(
     return MessageStatus.PENDING, reason, delay
 
 
+@dataclass(frozen=True, slots=True)
+class _Recorded:
+    """One delivery's outcome as the values of its row's UPDATE (`_RECORD_OUTCOME`)."""
+
+    values: dict[str, Any]
+
+
 async def _record_outcome(hub: Hub, message: Message, conversation: Conversation, outcome: _Outcome) -> None:
-    """The send's outcome on the message, in one UPDATE that returns the row. Its status is written only where the
-    reply is not read yet: the customer's client may report it read (hub.connector_routes) before this is recorded,
-    and read stays read. The message is `sending`, claimed by this delivery, so the claimed copy's metadata is the
-    stored one."""
+    """The send's outcome on the message, then announced. Outcomes of the deliveries that finish while one batch is
+    being recorded are recorded together, in one transaction (`_record_outcomes`): each is a customer's reply
+    waiting to be marked sent, and a transaction of its own cost the worker's event loop five round trips."""
     now = hub.now()
-    changes: dict[str, Any] = {
-        "error": _storable(outcome.error) if outcome.error is not None else None,
-        "attempts": col(Message.attempts) + 1,
-        "updated_at": now,
-        "next_attempt_at": now + outcome.retry_in if outcome.retry_in is not None else None,
-        "status": case(
-            (col(Message.status) == MessageStatus.READ, col(Message.status)), else_=outcome.status.value
-        ),
-    }
-    if outcome.reserved != message.meta.get(RESERVED_PARTS, 0):
-        changes["meta"] = (
-            {**message.meta, RESERVED_PARTS: outcome.reserved}
-            if outcome.reserved
-            else {key: value for key, value in message.meta.items() if key != RESERVED_PARTS}
+    reserved = outcome.reserved
+    meta = message.meta
+    if reserved != meta.get(RESERVED_PARTS, 0):
+        meta = (
+            {**meta, RESERVED_PARTS: reserved}
+            if reserved
+            else {key: value for key, value in meta.items() if key != RESERVED_PARTS}
         )
-    if outcome.channel_ids:
-        changes["channel_message_id"] = _storable(",".join(outcome.channel_ids))[:200]
-    async with hub.database.session() as session:
-        row = (
-            await session.execute(
-                update(Message).where(col(Message.id) == message.id).values(**changes).returning(Message)
-            )
-        ).scalar_one()
-        conversation_row = await session.get_one(Conversation, conversation.id)
-        payload = events.record(
-            session,
-            row.workspace_id,
-            "message.updated",
-            row.id,
-            {"message": events.message_json(row), "conversation": events.conversation_json(conversation_row)},
-        )
-        if row.status == MessageStatus.FAILED:
-            events.record(
-                session,
-                row.workspace_id,
-                "message.failed",
-                row.id,
-                events.message_failure(row, conversation_row),
-            )
-        await session.commit()
+    recorded = _Recorded(
+        {
+            "message_id": message.id,
+            "new_error": _storable(outcome.error) if outcome.error is not None else None,
+            "now": now,
+            "new_next_attempt_at": now + outcome.retry_in if outcome.retry_in is not None else None,
+            "new_status": outcome.status.value,
+            "new_meta": meta,
+            "new_channel_message_id": _storable(",".join(outcome.channel_ids))[:200]
+            if outcome.channel_ids
+            else None,
+        }
+    )
+    [(payload, conversation_row)] = await batcher(hub, "delivery_outcomes", _record_outcomes).submit(
+        [recorded]
+    )
     await events.publish_message_event(hub.publisher, payload, conversation_row)
+
+
+def _record_outcome_statement() -> Update:
+    """Its status is written only where the reply is not read yet: the customer's client may report it read
+    (hub.connector_routes) before this is recorded, and read stays read. The message is `sending`, claimed by this
+    delivery, so the claimed copy's metadata is the stored one."""
+    columns = Message.__table__.c  # type: ignore[attr-defined]
+    return (
+        update(Message.__table__)  # type: ignore[attr-defined]
+        .where(columns.id == bindparam("message_id"))
+        .values(
+            error=bindparam("new_error", type_=columns.error.type),
+            attempts=columns.attempts + 1,
+            updated_at=bindparam("now", type_=columns.updated_at.type),
+            next_attempt_at=bindparam("new_next_attempt_at", type_=columns.next_attempt_at.type),
+            status=case(
+                (columns.status == MessageStatus.READ, columns.status),
+                else_=bindparam("new_status", type_=columns.status.type),
+            ),
+            meta=bindparam("new_meta", type_=columns.meta.type),
+            channel_message_id=func.coalesce(
+                bindparam("new_channel_message_id", type_=columns.channel_message_id.type),
+                columns.channel_message_id,
+            ),
+        )
+    )
+
+
+_RECORD_OUTCOME = _record_outcome_statement()
+
+
+async def _record_outcomes(hub: Hub, outcomes: list[_Recorded]) -> list[tuple[WorkspaceEvent, Conversation]]:
+    """One UPDATE for all the outcomes, one read of the rows as written, one INSERT of their events."""
+    ids = [recorded.values["message_id"] for recorded in outcomes]
+    outbox = events.Outbox()
+    async with hub.database.session() as session:
+        await session.execute(_RECORD_OUTCOME, [recorded.values for recorded in outcomes])
+        rows = {
+            row.id: (row, conversation_row)
+            for row, conversation_row in (
+                await session.exec(
+                    select(Message, Conversation)
+                    .join(Conversation, col(Conversation.id) == Message.conversation_id)
+                    .where(col(Message.id).in_(ids))
+                )
+            ).all()
+        }
+        announced = []
+        for message_id in ids:
+            row, conversation_row = rows[message_id]
+            payload = outbox.record(
+                row.workspace_id,
+                "message.updated",
+                row.id,
+                {
+                    "message": events.message_json(row),
+                    "conversation": events.conversation_json(conversation_row),
+                },
+            )
+            if row.status == MessageStatus.FAILED:
+                outbox.record(
+                    row.workspace_id, "message.failed", row.id, events.message_failure(row, conversation_row)
+                )
+            announced.append((payload, conversation_row))
+        await outbox.write(session)
+        await session.commit()
+    return announced
 
 
 def _storable(channel_text: str) -> str:

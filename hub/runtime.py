@@ -165,7 +165,7 @@ def open_hub(
     """A Hub with its own database engine: one per event loop (the web process's, each worker's)."""
     return Hub(
         settings,
-        Database(settings.database_url),
+        Database(settings.database_url, pool_size=settings.database_pool_size),
         jobs,
         publisher,
         registry=registry or default_registry(),

@@ -34,6 +34,13 @@ class Settings(BaseSettings):
         Path("var"), description="Where embedded mode keeps its database and generated secret key."
     )
     database_url: str = Field("", description="SQLAlchemy async URL; default a SQLite file in data_dir.")
+    database_pool_size: int = Field(
+        20,
+        ge=1,
+        le=200,
+        description="PostgreSQL connections each process keeps open; half as many again are opened while all "
+        "are busy, and closed when given back.",
+    )
     redis_url: str | None = Field(
         None, description="Redis URL; set means production mode (Redis broker and fan-out)."
     )

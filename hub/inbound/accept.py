@@ -11,11 +11,11 @@ from datetime import datetime
 from typing import Any
 
 from hub import actors, metrics
+from hub.batching import batcher
 from hub.db import database_refused_data
 from hub.errors import ApiError
 from hub.ids import new_id
 from hub.inbound import storage
-from hub.inbound.grouping import batcher
 from hub.models import Inbox
 from hub.runtime import Hub
 from hub.statuses import InboundEventStatus

@@ -14,11 +14,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
 from hub import actors, bot, events, lifecycle, metrics, ticket_rules, tickets
+from hub.batching import batcher
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
 from hub.ids import new_id
 from hub.inbound import storage
-from hub.inbound.grouping import batcher
 from hub.inbound.threads import BouncedReply, ReplyThreads, fail_bounced_replies
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message, row_values

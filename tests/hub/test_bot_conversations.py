@@ -3,6 +3,7 @@ suggestions, abstains, hands over with a summary the agent sees, and keeps quiet
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from datetime import UTC, datetime
@@ -12,6 +13,7 @@ import httpx
 import pytest
 from litestar.testing import TestClient
 
+from hub import bot as hub_bot
 from hub import metrics
 from hub.app import create_app
 from tests.conftest import assert_error_shape, bearer, inbox_of, wait_for
@@ -171,6 +173,35 @@ def test_a_worker_stopping_right_after_the_turn_leaves_its_replies_to_the_sweepe
         visitor.say("How can I return an item?")
         assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
         assert stopped == ["answer"], "the job did not stop after the turn, so this test proves nothing"
+
+
+def test_a_message_two_workers_take_at_once_is_answered_once(client, demo, monkeypatch, caplog):
+    """Two turns of one message decided side by side (as two workers would) are written together: only one is
+    recorded, and only its replies are stored and sent; the other is skipped, not failed on a unique violation."""
+    considered = []
+    consider = hub_bot._consider
+
+    async def twice(hub, item) -> None:
+        considered.append(item.message_id)
+        await asyncio.gather(consider(hub, item), consider(hub, item))
+
+    monkeypatch.setattr(hub_bot, "_consider", twice)
+    setup = bot_on(client, demo)
+    visitor = Visitor(client, setup["widget"])
+    sent = visitor.say("How can I return an item?")
+    assert visitor.bot_replies(2) == [GREETING, RETURNS["answer"]]
+    wait_for(lambda: settled(client))
+    assert considered == [sent["id"]]
+    conversation_id = conversation_of(client, setup["token"], sent["id"])
+    stored = client.get(
+        f"/api/v1/conversations/{conversation_id}/messages", headers=bearer(setup["token"])
+    ).json()["items"]
+    assert [(m["sender"], m["text"], m["status"]) for m in stored if m["sender"] == "bot"] == [
+        ("bot", GREETING, "delivered"),
+        ("bot", RETURNS["answer"], "delivered"),
+    ]
+    assert [m["text"] for m in visitor.history() if m["sender"] == "bot"] == [GREETING, RETURNS["answer"]]
+    assert not [record for record in caplog.records if record.getMessage().startswith("bot.failed")]
 
 
 def test_an_edited_or_disabled_article_is_answered_from_at_once_in_a_conversation(client, bot):

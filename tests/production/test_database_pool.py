@@ -6,10 +6,15 @@ import asyncio
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import text
 
 from hub import db as hub_db
 from hub.db import Database
+from hub.jobs import JobQueue, make_broker
+from hub.realtime import RedisPublisher
+from hub.runtime import open_hub
+from hub.settings import Settings
 from tests.conftest import POSTGRES_ADMIN_URL
 
 
@@ -101,3 +106,31 @@ def test_a_busy_connection_the_server_closed_is_replaced_before_a_statement_is_s
 
     dropped, replacement, pings = asyncio.run(scenario())
     assert replacement != dropped and pings == []
+
+
+def test_a_process_keeps_the_connections_its_settings_ask_for(postgres_url: str, redis_url: str) -> None:
+    """`database_pool_size` connections stay open between bursts (opening one costs both sides its start and a
+    re-plan of every statement); those opened beyond it while all were busy are closed when given back."""
+    settings = Settings(database_url=postgres_url, database_pool_size=4, secret_key="k" * 32)
+
+    async def scenario() -> tuple[int, int]:
+        hub = open_hub(settings, JobQueue(make_broker(settings)), RedisPublisher(redis_url))
+        try:
+            burst = [await hub.database.engine.connect() for _ in range(6)]
+            pids = {
+                (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+                for connection in burst
+            }
+            for connection in burst:
+                await connection.close()
+            return len(pids), hub.database.engine.pool.checkedin()  # type: ignore[attr-defined]
+        finally:
+            await hub.close()
+
+    assert asyncio.run(scenario()) == (6, 4)
+
+
+def test_a_pool_size_out_of_range_is_refused() -> None:
+    for size in (0, 201):
+        with pytest.raises(ValidationError, match="database_pool_size"):
+            Settings(database_pool_size=size)
