@@ -749,7 +749,7 @@ DELETIONS: tuple[Deletion, ...] = (
     Deletion(
         "crm: a reply failing for good is a message.failed event",
         "hub/outbound.py",
-        "_record_outcome",
+        "_record_outcomes",
         ("tests/hub/test_crm_sync.py::test_a_reply_that_fails_for_good_reaches_the_crm_with_its_reason",),
         starts_with="if row.status == MessageStatus.FAILED:",
     ),
