@@ -23,6 +23,23 @@ async def _backend_pid(database: Database) -> int:
         return (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
 
 
+async def _pooled_connection(database: Database) -> tuple[int, asyncpg.Connection]:
+    """The backend of the connection the pool hands out next, and the driver's connection to it."""
+    async with database.engine.connect() as connection:
+        pid = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        return pid, (await connection.get_raw_connection()).driver_connection
+
+
+async def _until_the_client_sees_it_closed(driver_connection: asyncpg.Connection) -> None:
+    """The server sends its farewell error before it closes the socket, and leaves `pg_stat_activity` in between:
+    wait until the client has read the close itself, which is what a connection the server closed looks like."""
+    for _ in range(500):
+        if driver_connection.is_closed():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the client never saw the terminated connection close")
+
+
 async def _terminate(pid: int) -> None:
     """End the backend and wait until it has gone (its socket closed)."""
     admin = await asyncpg.connect(POSTGRES_ADMIN_URL)
@@ -98,8 +115,9 @@ def test_a_busy_connection_the_server_closed_is_replaced_before_a_statement_is_s
         database = Database(postgres_url, pool_size=1)
         pings = _counting_pings(database, monkeypatch)
         try:
-            dropped = await _backend_pid(database)
+            dropped, driver_connection = await _pooled_connection(database)
             await _terminate(dropped)
+            await _until_the_client_sees_it_closed(driver_connection)
             return dropped, await _backend_pid(database), pings
         finally:
             await database.dispose()
