@@ -31,6 +31,8 @@ const state = {
   summaries: new Map(),     /* id -> {contact_name, last_message} */
   nextCursor: null,
   searching: false,
+  listLoads: 0,             /* counts list loads from the top: only the latest fills the list */
+  changedWhileLoading: null, /* id -> conversation changed live while the latest of them was on its way */
   selected: null,           /* the open conversation, with channel, identity and reply_window */
   messages: new Map(),      /* id -> {data, element} of the open conversation */
   unread: {},               /* id -> count of customer messages not yet seen, kept per agent in localStorage */
@@ -281,11 +283,28 @@ async function loadConversations(cursor = null) {
   if (byId("channel-filter").value) query.set("channel", byId("channel-filter").value);
   if (text) query.set("q", text);
   if (cursor) query.set("cursor", cursor);
-  const page = await api(`/api/v1/conversations?${query}`);
+  const load = cursor ? state.listLoads : ++state.listLoads;
+  const changedMeanwhile = cursor ? null : (state.changedWhileLoading = new Map());
+  let page;
+  try {
+    page = await api(`/api/v1/conversations?${query}`);
+  } finally {
+    if (changedMeanwhile && state.changedWhileLoading === changedMeanwhile) state.changedWhileLoading = null;
+  }
+  if (load !== state.listLoads) return;
   if (!cursor) state.conversations.clear();
   page.items.filter(matchesView).forEach((conversation) => state.conversations.set(conversation.id, conversation));
-  Object.entries(page.summaries || {}).forEach(([id, summary]) => state.summaries.set(id, summary));
   state.nextCursor = page.next_cursor;
+  /* The page may have been read before these live changes arrived: they are newer than it. */
+  Object.entries(page.summaries || {}).forEach(([id, summary]) => {
+    const live = changedMeanwhile?.has(id) ? state.summaries.get(id) : null;
+    state.summaries.set(id, live ? {
+      ...summary,
+      contact_name: live.contact_name ?? summary.contact_name,
+      last_message: live.last_message ?? summary.last_message,
+    } : summary);
+  });
+  changedMeanwhile?.forEach(listChanged);
   renderConversations();
 }
 
@@ -339,14 +358,19 @@ function conversationItem(conversation) {
 
 /* A conversation event: keep the list in step with the tab and filters, and the open conversation's details. */
 function conversationChanged(conversation) {
+  state.changedWhileLoading?.set(conversation.id, conversation);
+  listChanged(conversation);
+  if (state.selected?.id === conversation.id) reportFailure(refreshDetails());
+  renderConversations();
+}
+
+function listChanged(conversation) {
   if (!state.searching) {
     if (matchesView(conversation)) state.conversations.set(conversation.id, conversation);
     else state.conversations.delete(conversation.id);
   } else if (state.conversations.has(conversation.id)) {
     state.conversations.set(conversation.id, conversation);
   }
-  if (state.selected?.id === conversation.id) reportFailure(refreshDetails());
-  renderConversations();
 }
 
 /* Events carry the bare conversation; the reply window and identity come with the full one. */

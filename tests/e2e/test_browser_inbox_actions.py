@@ -24,6 +24,7 @@ from tests.e2e.test_browser_widget import (  # the widget's module skips when Ch
     UI_TIMEOUT_MS,
     Browser,
     Page,
+    Route,
     RunningHub,
     browser,  # noqa: F401 (a fixture)
     expect,
@@ -224,6 +225,31 @@ def test_an_assignment_made_by_another_agent_moves_the_conversation_live(agents:
     expect(second.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
     assert admin.evaluate("window.notReloaded") is True
     assert stored(hub, conversation)["assignee_id"] == agents.admin.id
+
+
+def test_a_conversation_that_arrives_live_while_the_list_loads_stays_in_the_list(agents: Inboxes) -> None:
+    """The list page asked for before the conversation existed comes back after its live row was shown: the row
+    stays. The page's answer is held here to make that order certain; it comes back with a next cursor so that the
+    Load more button shows when the page has been taken in."""
+    hub, admin = agents.hub, agents.admin.page
+    held: list[tuple[Route, dict[str, Any]]] = []
+    admin.route("**/api/v1/conversations?*", lambda route: held.append((route, route.fetch().json())))
+    try:
+        admin.get_by_role("tab", name="Unassigned").click()
+        for _ in range(UI_TIMEOUT_MS // 50):
+            if held:
+                break
+            admin.wait_for_timeout(50)
+        assert len(held) == 1
+        conversation, _, _ = new_conversation(hub, "Arrived while the list was on its way")
+        expect(row_of(admin, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+        route, page = held[0]
+        route.fulfill(json={**page, "next_cursor": page["next_cursor"] or "a-page-to-come"})
+        expect(admin.locator("#load-more")).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(row_of(admin, conversation)).to_be_visible()
+    finally:
+        admin.unroute("**/api/v1/conversations?*")
 
 
 def test_pending_snooze_and_wake_up_resolve_and_reopen(agents: Inboxes) -> None:
