@@ -5,7 +5,7 @@
  * header (and the socket's first frame), which another site's page can neither read nor compute.
  * Each conversation has its own address, /inbox/conversations/<id>.
  * Everything customers or agents typed is rendered with textContent, never as markup. */
-import { ApiError, api, auth, button, byId, formatTime, node, path, t } from "./inbox_core.js";
+import { ApiError, api, auth, button, byId, formatTime, linkedText, node, path, t } from "./inbox_core.js";
 import { alertAgent, installAlerts } from "./inbox_alerts.js";
 import { installCanned } from "./inbox_canned.js";
 import { showCustomer } from "./inbox_customer.js";
@@ -543,7 +543,7 @@ function showMessage(message) {
   if (message.direction === "note" && (message.sender_id === me() || auth.session.agent.role === "admin")) {
     meta.append(button(t("Delete"), () => reportFailure(deleteNote(message)), "link delete-note"));
   }
-  const body = node("div", "message-text", message.text || "");
+  const body = linkedText("div", "message-text", message.text || "");
   element.replaceChildren(meta, body);
   (message.attachments || []).forEach((attachment) => element.append(attachmentLink(attachment)));
   if (message.direction === "out") {

@@ -82,7 +82,7 @@
     ".state{display:block;font-size:11px;text-align:right;margin-top:2px}" +
     ".retry{font:inherit;font-size:12px;margin-top:4px}" +
     ".media{display:block}.media .image{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:4px}" +
-    ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}" +
+    ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}.text a{color:inherit;text-decoration:underline}" +
     ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
     ".notice{font-size:12px;color:#92400e;background:#fef3c7;padding:6px 16px}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
@@ -316,7 +316,7 @@
     }
     var mine = message.sender === "contact";
     message.element.className = "msg" + (mine ? " mine" : "") + (message.failed ? " failed" : "");
-    message.textNode.textContent = message.text || "";
+    showText(message.textNode, message.text || "");
     renderAttachments(message);
     if (message.created_at) message.element.title = new Date(message.created_at).toLocaleString();
     if (mine) {
@@ -330,6 +330,21 @@
       }
       if (message.retryNode) message.retryNode.hidden = !message.failed;
     }
+  }
+
+  /* Web addresses (http and https only) become links, the rest stays text; sentence punctuation after an
+   * address is left out of it, and Chinese punctuation ends it. */
+  function showText(element, text) {
+    var address = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/g, start = 0, match;
+    element.textContent = "";
+    while ((match = address.exec(text))) {
+      var url = match[0].replace(/[.,;:!?'")\]}]+$/, "");
+      if (url.indexOf("(") >= 0 && match[0].indexOf(url + ")") === 0) url += ")";
+      element.appendChild(document.createTextNode(text.slice(start, match.index)));
+      element.appendChild(node("a", null, url, { href: url, target: "_blank", rel: "noopener noreferrer nofollow" }));
+      start = address.lastIndex = match.index + url.length;
+    }
+    element.appendChild(document.createTextNode(text.slice(start)));
   }
 
   /* Images the hub stores are shown; anything else with an http(s) link becomes a link named after the file. */

@@ -401,15 +401,26 @@ def answer_and_assign_from_the_inbox(
 def test_the_visitor_sees_the_agent_typing_and_then_the_answer_which_the_agent_sees_read(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
-    question = f"有人在吗？ {uuid.uuid4().hex[:6]}"
+    """Web addresses in both directions are links in both UIs (the punctuation after them left out), and markup in
+    the agent's answer is text in the widget."""
+    cart = f"https://shop.example.com/cart/{uuid.uuid4().hex[:6]}"
+    question = f"有人在吗？购物车：{cart}。"
     visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
     agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
+    expect(agent.locator(".message-in .message-text a")).to_have_attribute("href", cart)
     agent.locator("#reply-text").press_sequentially("在的，")
     expect(widget.locator(".typing")).to_be_visible(timeout=UI_TIMEOUT_MS)
-    agent.locator("#reply-text").press_sequentially("请讲。")
+    answer = "在的，<b>请看</b> https://shop.example.com/help/returns?lang=zh (退货)."
+    agent.locator("#reply-text").press_sequentially(answer[3:])
     agent.locator("#reply-text").press("Enter")
-    expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text(
-        ["在的，请讲。"], timeout=UI_TIMEOUT_MS
+    theirs = widget.locator(".list .msg:not(.mine) .text")
+    expect(theirs).to_have_text([answer], timeout=UI_TIMEOUT_MS)
+    expect(theirs.locator("a")).to_have_attribute("href", "https://shop.example.com/help/returns?lang=zh")
+    expect(theirs.locator("a")).to_have_attribute("target", "_blank")
+    assert theirs.locator("b").count() == 0
+    expect(widget.locator(".list .msg.mine .text a")).to_have_text([cart])
+    expect(agent.locator(".message-out .message-text a")).to_have_text(
+        ["https://shop.example.com/help/returns?lang=zh"]
     )
     expect(widget.locator(".typing")).to_be_hidden(timeout=UI_TIMEOUT_MS)
     expect(agent.locator(".message-out .delivery")).to_have_text(["read"], timeout=UI_TIMEOUT_MS)
