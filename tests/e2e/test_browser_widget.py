@@ -480,7 +480,11 @@ def test_the_visitor_attaches_an_image_and_the_agent_sees_it(
     agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     photo = tmp_path / "broken-cup.png"
     photo.write_bytes(PNG)
-    widget.locator("input[type=file]").set_input_files(str(photo))
+    attach = widget.get_by_role("button", name="Attach a file")
+    expect(attach.locator("svg")).to_be_visible()  # drawn: an emoji is an empty box without an emoji font
+    with visitor.expect_file_chooser() as chooser:
+        attach.click()
+    chooser.value.set_files(str(photo))
     mine = widget.locator(".list .msg.mine")
     expect(mine.last.locator("img.image")).to_have_attribute("alt", "broken-cup.png")
     expect(mine.last.locator(".state")).to_have_text("Sent", timeout=UI_TIMEOUT_MS)
