@@ -159,6 +159,7 @@ def console_errors() -> list[str]:
 
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def new_page(
@@ -649,18 +650,47 @@ def test_the_inbox_keeps_a_reply_through_an_outage_and_sends_it_once_it_ends(
     page.context.close()
 
 
-def test_the_visitor_rates_the_resolved_conversation_from_the_widget(
-    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+@pytest.mark.parametrize("viewport", ["desktop", "phone"])
+def test_an_agent_sees_the_visitor_arrive_live_answers_resolves_and_the_visitor_rates(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: str
 ) -> None:
+    """The whole of a chat as people have it, the visitor and the agent in browsers of the same size: the agent is
+    in the inbox before the visitor writes, answers and resolves there; the visitor reads the answer and rates."""
+    size = VIEWPORTS[viewport]
     question = f"能帮我查一下退款吗？ {uuid.uuid4().hex[:6]}"
-    visitor, widget, conversation = ask_from_the_demo_shop(browser, hub_server, console_errors, question)
-    resolved = hub_server.api.post(f"/api/v1/conversations/{conversation['id']}/resolve")
-    assert resolved.status_code == 200, resolved.text
+    answer = f"退款已经处理，三天内到账。 ({viewport})"
+    agent = new_page(browser, console_errors, viewport=size)
+    in_english(agent, hub_server)
+    agent.goto(f"{hub_server.url}/inbox")
+    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    agent.get_by_role("button", name="Sign in").click()
+    expect(agent.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+
+    visitor = new_page(browser, console_errors, viewport=size)
+    visitor.goto(f"{hub_server.url}/demo")
+    widget = visitor.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+    row = agent.locator(".conversation", has_text=question)
+    expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
+    row.click()
+    expect(agent.locator(".message-in .message-text")).to_have_text([question], timeout=UI_TIMEOUT_MS)
+    agent.locator("#reply-text").fill(answer)
+    agent.get_by_role("button", name="Reply", exact=True).click()
+    expect(widget.locator(".list .msg:not(.mine) .text")).to_have_text([answer], timeout=UI_TIMEOUT_MS)
+
+    if viewport == "phone":
+        agent.get_by_role("button", name="Customer").click()
+    agent.get_by_role("button", name="Resolve").click()
+    expect(agent.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
     card = widget.locator(".rate")
     expect(card).to_contain_text("How did we do?", timeout=UI_TIMEOUT_MS)
     card.get_by_label("Comment (optional)").fill("很快，谢谢")
     card.get_by_role("button", name="4/5").click()
     expect(card).to_have_text("Thank you for your rating!", timeout=UI_TIMEOUT_MS)
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
     rated = hub_server.api.get(f"/api/v1/conversations/{conversation['id']}").json()["csat"]
     assert (rated["rating"], rated["comment"]) == (4, "很快，谢谢")
 
@@ -670,11 +700,11 @@ def test_the_visitor_rates_the_resolved_conversation_from_the_widget(
     expect(widget.locator(".rate")).to_have_count(0)
     assert console_errors == []
     visitor.context.close()
+    agent.context.close()
 
 
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 """Where the browser tests leave their screenshots for CI to keep (ignored by git)."""
-VIEWPORTS = {"desktop": DESKTOP, "phone": PHONE}
 
 
 def screenshot(page: Page, name: str) -> None:
