@@ -138,6 +138,7 @@ async function enterInbox(session) {
   byId("app").hidden = false;
   byId("me").textContent = session.agent.name;
   byId("me").title = session.agent.email;
+  byId("admin-link").hidden = session.agent.role !== "admin";
   const [inboxes, agents, teams] = await Promise.all([
     api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(),
   ]);

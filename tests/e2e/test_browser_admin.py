@@ -5,11 +5,13 @@ opens the reports; screenshots of both go to artifacts/screenshots/ (CI artifact
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 
 # Through the widget tests' module, which skips off CI when Chromium or playwright is missing.
+from tests.e2e.served_hub import omnihub_command
 from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_server are fixtures)
     UI_TIMEOUT_MS,
     Browser,
@@ -48,7 +50,8 @@ def test_an_admin_connects_a_web_chat_inbox_through_the_form_and_sees_the_script
     hub_server: RunningHub,  # noqa: F811
 ) -> None:
     page, errors = admin
-    page.goto(f"{hub_server.url}/admin/inboxes")
+    page.get_by_role("link", name="Admin").click()  # the inbox leads its admins to the admin pages
+    expect(page).to_have_url(f"{hub_server.url}/admin/inboxes")
     page.get_by_role("link", name="Web chat", exact=True).click()
     page.get_by_label("Name", exact=True).fill("Shop <b>chat</b>")
     page.locator('[name="settings.color"]').fill("red")
@@ -111,3 +114,45 @@ def test_the_agents_page_changes_a_role_through_the_api_and_shows_its_refusal(
     role_form.get_by_role("button", name="Save").click()
     expect(role_form.locator(".form-error")).to_contain_text("last admin", timeout=UI_TIMEOUT_MS)
     assert [error for error in errors if "status of 409" not in error] == []
+
+
+def test_an_agent_who_is_not_an_admin_sees_no_admin_link_and_is_refused_the_admin_pages(
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    email, password = "plain.agent@demo.omnihub.local", "a plain agent's password"
+    subprocess.run(
+        [
+            omnihub_command(),
+            "create-admin",
+            f"--email={email}",
+            "--name=Plain Agent",
+            f"--password={password}",
+            "--workspace=Demo Shop",
+        ],
+        env=hub_server.environment,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    [agent] = [each for each in hub_server.api.get("/api/v1/agents").json() if each["email"] == email]
+    demoted = hub_server.api.patch(f"/api/v1/agents/{agent['id']}", json={"role": "agent"})
+    assert demoted.status_code == 200, demoted.text
+    errors: list[str] = []
+    page = new_page(browser, errors)
+    in_english(page, hub_server)
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("link", name="Tickets")).to_be_visible()
+    expect(page.get_by_role("link", name="Admin")).to_be_hidden()
+
+    answer = page.goto(f"{hub_server.url}/admin/inboxes")
+    assert answer is not None and answer.status == 403
+    expect(page.locator("main")).to_contain_text("Only administrators can open the admin pages.")
+    expect(page.get_by_role("link", name="Reports")).to_have_count(0)
+    assert hub_server.widget_token not in page.content()
+    assert [error for error in errors if "status of 403" not in error] == []
+    page.context.close()

@@ -63,10 +63,14 @@ pytestmark = pytest.mark.e2e
 
 
 class RunningHub:
-    def __init__(self, url: str, demo: dict[str, Any], log: Path) -> None:
+    def __init__(
+        self, url: str, demo: dict[str, Any], log: Path, environment: dict[str, str] | None = None
+    ) -> None:
         self.url = url
         self.demo = demo
         self.log = log
+        self.environment = environment or {}
+        """The `omnihub` commands' environment for this hub (its data dir), for commands such as create-admin."""
         self.api = httpx.Client(base_url=url, headers=bearer(demo["api_token"]), timeout=10)
 
     @property
@@ -130,7 +134,7 @@ def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]
                 return False
 
         wait_for(healthy, timeout=60, interval=0.1)
-        running = RunningHub(url, demo, log)
+        running = RunningHub(url, demo, log, environment)
         yield running
         running.api.close()
     finally:
