@@ -461,16 +461,29 @@ def test_the_agent_attaches_an_image_and_the_visitor_sees_it(
     agent = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     photo = tmp_path / "teapot.png"
     photo.write_bytes(PNG)
-    agent.locator("#attach-file").set_input_files(str(photo))
+    with agent.expect_file_chooser() as chooser:
+        agent.get_by_role("button", name="Attach", exact=True).click()
+    chooser.value.set_files(str(photo))
     expect(agent.locator("#pending-attachments li")).to_contain_text(["teapot.png"])
+    agent.evaluate(  # a file dragged from the desktop onto the conversation
+        """async () => {
+            const drop = new DataTransfer();
+            drop.items.add(new File(["our returns policy"], "returns.txt", { type: "text/plain" }));
+            document.querySelector("#messages").dispatchEvent(
+                new DragEvent("drop", { dataTransfer: drop, bubbles: true, cancelable: true }));
+        }"""
+    )
+    expect(agent.locator("#pending-attachments li")).to_contain_text(["teapot.png", "returns.txt"])
     agent.locator("#reply-text").fill("这是茶壶的照片。")
     agent.get_by_role("button", name="Reply", exact=True).click()
     expect(agent.locator(".message-out img")).to_have_count(1)
+    expect(agent.locator(".message-out a.attachment", has_text="returns.txt")).to_have_count(1)
     expect(agent.locator("#pending-attachments li")).to_have_count(0)
 
     sent_image = widget.locator(".list .msg:not(.mine) img.image")
     expect(sent_image).to_have_count(1, timeout=UI_TIMEOUT_MS)
     expect(sent_image).to_have_attribute("alt", "teapot.png")
+    expect(widget.locator(".list .msg:not(.mine) a.file")).to_have_text("returns.txt")
     assert visitor.evaluate("(image) => image.naturalWidth", sent_image.element_handle()) == 1
     assert console_errors == []
     visitor.context.close()
