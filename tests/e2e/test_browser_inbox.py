@@ -61,6 +61,11 @@ def visit_page(hub_server: RunningHub, visitor_token: str, title: str) -> None: 
         assert json.loads(socket.recv(timeout=10))["code"] == "unknown_frame"
 
 
+def presence_of_the_admin(hub_server: RunningHub) -> str:  # noqa: F811
+    agents = hub_server.api.get("/api/v1/agents").json()
+    return next(agent["presence"] for agent in agents if agent["email"] == hub_server.demo["admin_email"])
+
+
 def no_sideways_scroll(page: Page) -> None:
     assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
         "the page scrolls sideways"
@@ -137,6 +142,11 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator("#customer .page.current")).to_contain_text("https://shop.example.com/checkout")
         page.get_by_role("button", name="Assign to me").click()
         expect(page.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#capacity")).to_have_text(re.compile(r"^1 / \d+$"), timeout=UI_TIMEOUT_MS)
+        page.get_by_label("Presence").select_option("away")
+        wait_for(lambda: presence_of_the_admin(hub_server) == "away", timeout=15)
+        page.get_by_label("Presence").select_option("online")
+        wait_for(lambda: presence_of_the_admin(hub_server) == "online", timeout=15)
         page.get_by_label("Labels").fill("Refund, vip")
         page.get_by_role("button", name="Save labels").click()
         expect(page.locator("#facts")).to_contain_text("refund, vip", timeout=UI_TIMEOUT_MS)
@@ -157,6 +167,12 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator(".records-table th")).to_contain_text(
             ["Subject", "Status", "Priority", "Assignee", "SLA due"]
         )
+        filters = page.locator(".records-filters")
+        filters.get_by_label("Status").select_option("solved")
+        expect(ticket_row).to_have_count(0, timeout=UI_TIMEOUT_MS)
+        filters.get_by_label("Status").select_option("new,open,pending")
+        filters.get_by_label("Assignee").select_option("none")
+        expect(ticket_row).to_have_count(1, timeout=UI_TIMEOUT_MS)
         no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"tickets-{size}.png"))
         ticket_row.get_by_role("link").click()
