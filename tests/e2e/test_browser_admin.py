@@ -23,6 +23,7 @@ from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_serv
     hub_server,
     in_english,
     new_page,
+    signed_in_admin,
 )
 
 pytestmark = pytest.mark.e2e
@@ -34,13 +35,7 @@ SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 def admin(browser: Browser, hub_server: RunningHub) -> tuple[Page, list[str]]:  # noqa: F811
     """The demo admin signed in at /inbox, in English; the page and the console errors it records (CSP too)."""
     errors: list[str] = []
-    page = new_page(browser, errors)
-    in_english(page, hub_server)
-    page.goto(f"{hub_server.url}/inbox")
-    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    page = signed_in_admin(browser, hub_server, errors)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return page, errors
 

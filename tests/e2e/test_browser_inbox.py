@@ -25,9 +25,9 @@ from tests.e2e.test_browser_widget import (  # the widget's module skips when Ch
     browser,  # noqa: F401 (a fixture)
     expect,
     hub_server,  # noqa: F401 (a fixture)
-    in_english,
     manual_routing,
     new_page,
+    signed_in_admin,
 )
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +35,6 @@ pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 XSS_NAME = '<img src=x onerror="window.pwned=1">Zoë'
 XSS_TEXT = "<script>window.pwned=1</script><b>where is my order?</b>"
-
-
-def signed_in(browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: dict) -> Page:  # noqa: F811
-    page = new_page(browser, console_errors, viewport=viewport)
-    in_english(page, hub_server)
-    page.goto(f"{hub_server.url}/inbox")
-    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
-    return page
 
 
 def visit_page(hub_server: RunningHub, visitor_token: str, title: str) -> None:  # noqa: F811
@@ -82,7 +71,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
     viewport = DESKTOP if size == "desktop" else PHONE
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with manual_routing(hub_server):
-        page = signed_in(browser, hub_server, console_errors, viewport)
+        page = signed_in_admin(browser, hub_server, console_errors, viewport)
         text = f"{XSS_TEXT} {uuid.uuid4().hex[:6]}"
         posted = httpx.post(
             f"{hub_server.url}/widget/{hub_server.widget_token}/messages",

@@ -421,3 +421,32 @@ def test_keyboard_j_k_move_through_the_list_r_replies_and_e_resolves(agents: Inb
     expect(admin.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
     assert stored(hub, conversation)["status"] == "resolved"
     assert texts_of(hub, conversation, "out") == ["Thanks for waiting"]
+
+
+def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_open_it(
+    agents: Inboxes,
+) -> None:
+    hub, admin, second = agents.hub, agents.admin.page, agents.second.page
+    conversation, text, _ = new_conversation(hub, "Who handles refunds?")
+    open_conversation(admin, conversation, text)
+    expect(row_of(second, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    composer = admin.get_by_role("textbox", name="Reply")
+    composer.press_sequentially("@sec")
+    expect(admin.locator("#mentions").get_by_role("option")).to_have_text([f"@{SECOND_AGENT}"])
+    composer.press("Enter")  # picks the agent, sends nothing
+    composer.press_sequentially("can you take this refund?")
+    admin.get_by_role("button", name="Note", exact=True).click()
+    note = f"@{SECOND_AGENT} can you take this refund?"
+    expect(admin.locator(".message-note .message-text")).to_have_text([note])
+
+    mark = row_of(second, conversation).locator(".mention")
+    expect(mark).to_have_attribute("aria-label", "You were mentioned", timeout=UI_TIMEOUT_MS)
+    second.reload()  # the mark arrived live (above); it is also kept across a reload, as unread counts are
+    expect(second.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    expect(mark).to_be_visible()
+    open_conversation(second, conversation, text)
+    expect(second.locator(".message-note .message-text")).to_have_text([note])
+    expect(mark).to_have_count(0)
+    expect(row_of(admin, conversation).locator(".mention")).to_have_count(0)
+    assert texts_of(hub, conversation, "note") == [note]

@@ -202,6 +202,20 @@ def ask_from_the_demo_shop(
     return visitor, widget, wait_for(lambda: hub_server.conversation_with(question), timeout=15)
 
 
+def signed_in_admin(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: dict[str, int] = DESKTOP
+) -> Page:
+    """A fresh page where the demo admin signed in at /inbox (in English), once its socket is live."""
+    page = new_page(browser, console_errors, viewport=viewport)
+    in_english(page, hub_server)
+    page.goto(f"{hub_server.url}/inbox")
+    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
+    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    return page
+
+
 def open_in_the_inbox(
     browser: Browser,
     hub_server: RunningHub,
@@ -210,13 +224,7 @@ def open_in_the_inbox(
     question: str,
 ) -> Page:
     """The demo admin signs in and opens the conversation, showing the customer's question."""
-    agent = new_page(browser, console_errors)
-    in_english(agent, hub_server)
-    agent.goto(f"{hub_server.url}/inbox")
-    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    agent.get_by_role("button", name="Sign in").click()
-    expect(agent.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    agent = signed_in_admin(browser, hub_server, console_errors)
     agent.locator(f'[data-conversation-id="{conversation["id"]}"]').click()
     expect(agent.locator(".message-in .message-text")).to_have_text([question])
     return agent
@@ -523,13 +531,7 @@ def test_the_visitor_attaches_an_image_and_the_agent_sees_it(
 def test_the_inbox_session_survives_reloads_and_new_tabs_and_logging_out_ends_it_everywhere(
     browser: Browser, hub_server: RunningHub, console_errors: list[str]
 ) -> None:
-    page = new_page(browser, console_errors)
-    in_english(page, hub_server)
-    page.goto(f"{hub_server.url}/inbox")
-    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    page = signed_in_admin(browser, hub_server, console_errors)
     [cookie] = [each for each in page.context.cookies() if each["name"] == "omnihub_session"]
     assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
     assert "omnihub_session" not in page.evaluate("document.cookie"), (
@@ -676,13 +678,7 @@ def test_an_agent_sees_the_visitor_arrive_live_answers_resolves_and_the_visitor_
     size = VIEWPORTS[viewport]
     question = f"能帮我查一下退款吗？ {uuid.uuid4().hex[:6]}"
     answer = f"退款已经处理，三天内到账。 ({viewport})"
-    agent = new_page(browser, console_errors, viewport=size)
-    in_english(agent, hub_server)
-    agent.goto(f"{hub_server.url}/inbox")
-    agent.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    agent.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    agent.get_by_role("button", name="Sign in").click()
-    expect(agent.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    agent = signed_in_admin(browser, hub_server, console_errors, size)
 
     visitor = new_page(browser, console_errors, viewport=size)
     visitor.goto(f"{hub_server.url}/demo")
