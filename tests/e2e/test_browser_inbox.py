@@ -95,6 +95,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(row.locator(".unread-count")).to_have_text("1")
         assert page.title().startswith("(1) ")
         no_sideways_scroll(page)
+        expect(page.get_by_role("button", name="Log out")).to_be_in_viewport(ratio=1)
         page.screenshot(path=str(SCREENSHOTS / f"inbox-{size}.png"))
         search = page.get_by_label("Search customers")
         search.fill(text.split()[-1])
@@ -106,6 +107,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
 
         row.click()
         expect(page.locator(".message-in .message-text")).to_have_text([text])
+        expect(page.locator(".message-in .channel")).to_have_text(["webchat"])  # each message's channel badge
         expect(row.locator(".unread-count")).to_have_count(0)
         assert page.title() == "Inbox · Omnihub"
         canned = hub_server.api.post(
