@@ -7,16 +7,20 @@ once for the module."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from connectors.wechat import WeChatSettings
+from connectors.wechat.common.testing import SignedDeliveries
 from tests.conftest import bearer, inbox_of, wait_for
 from tests.e2e.served_hub import omnihub_command, served_hub
 from tests.e2e.test_browser_widget import (  # the widget's module skips when Chromium or Playwright is missing
@@ -450,3 +454,43 @@ def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_o
     expect(mark).to_have_count(0)
     expect(row_of(admin, conversation).locator(".mention")).to_have_count(0)
     assert texts_of(hub, conversation, "note") == [note]
+
+
+def wechat_message_written(hub: RunningHub, text: str, written_at: datetime) -> dict[str, Any]:
+    """A follower's text message to the demo WeChat official account, written at `written_at` and delivered now,
+    signed as WeChat signs it: the conversation once stored."""
+    inbox = inbox_of(hub.demo, "wechat_oa")
+    settings = WeChatSettings.model_validate(
+        {key: inbox[key] for key in ("app_id", "token", "mode", "encoding_aes_key")}
+        | {"app_secret": "unused"}
+    )
+    now = datetime.now(UTC)
+    delivery = SignedDeliveries(
+        settings, "xml", signed_at=now, received_at=now, nonce=secrets.token_hex(5)
+    ).post(
+        f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[o-{uuid.uuid4().hex}]]>"
+        f"</FromUserName><CreateTime>{int(written_at.timestamp())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{secrets.randbelow(10**15)}</MsgId></xml>".encode()
+    )
+    answer = httpx.post(
+        hub.url + urlsplit(inbox["callback_url"]).path, params=dict(delivery.query), content=delivery.body
+    )
+    assert answer.status_code == 200, answer.text
+    return wait_for(lambda: hub.conversation_with(text), timeout=15)
+
+
+def test_past_wechats_48_hour_window_the_composer_refuses_replies_but_takes_notes(agents: Inboxes) -> None:
+    hub, admin = agents.hub, agents.admin.page
+    text = f"Is my parcel lost? {uuid.uuid4().hex[:8]}"
+    conversation = wechat_message_written(hub, text, datetime.now(UTC) - timedelta(hours=49))
+    open_conversation(admin, conversation, text)
+    expect(admin.locator(".message-in .channel")).to_have_text(["wechat_oa"])
+    expect(admin.locator("#reply-context")).to_contain_text("reply window closed", timeout=UI_TIMEOUT_MS)
+    expect(admin.get_by_role("button", name="Reply", exact=True)).to_be_disabled()
+    composer = admin.get_by_role("textbox", name="Reply")
+    composer.fill("Sorry for the wait")
+    composer.press("Enter")  # refused as the button is
+    admin.get_by_role("button", name="Note", exact=True).click()
+    expect(admin.locator(".message-note .message-text")).to_have_text(["Sorry for the wait"])
+    assert texts_of(hub, conversation, "out") == []
+    assert texts_of(hub, conversation, "note") == ["Sorry for the wait"]
