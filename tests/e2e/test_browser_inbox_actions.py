@@ -22,7 +22,7 @@ import pytest
 from connectors.wechat import WeChatSettings
 from connectors.wechat.common.testing import SignedDeliveries
 from tests.conftest import bearer, inbox_of, wait_for
-from tests.e2e.served_hub import omnihub_command, served_hub
+from tests.e2e.served_hub import FakeWeChatApi, omnihub_command, served_hub
 from tests.e2e.test_browser_widget import (  # the widget's module skips when Chromium or Playwright is missing
     DESKTOP,
     UI_TIMEOUT_MS,
@@ -60,9 +60,15 @@ class Inboxes:
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     """A hub of this module's own, sweeping every second (snoozed conversations wake quickly), with a second agent
-    and a manually routed web chat inbox (conversations wait, unassigned, for an agent to act)."""
+    and a manually routed web chat inbox (conversations wait, unassigned, for an agent to act); it may call a
+    stand-in for WeChat's API on this machine."""
     data_dir = tmp_path_factory.mktemp("inbox-actions")
-    with served_hub(data_dir, OMNIHUB_SWEEP_INTERVAL_SECONDS="1", OMNIHUB_LOG_LEVEL="WARNING") as served:
+    with served_hub(
+        data_dir,
+        OMNIHUB_SWEEP_INTERVAL_SECONDS="1",
+        OMNIHUB_LOG_LEVEL="WARNING",
+        OMNIHUB_ALLOWED_PRIVATE_NETWORKS="127.0.0.1/32",  # the stand-in for WeChat's API
+    ) as served:
         subprocess.run(
             [
                 omnihub_command(),
@@ -456,14 +462,14 @@ def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_o
     assert texts_of(hub, conversation, "note") == [note]
 
 
-def wechat_message_written(hub: RunningHub, text: str, written_at: datetime) -> dict[str, Any]:
-    """A follower's text message to the demo WeChat official account, written at `written_at` and delivered now,
-    signed as WeChat signs it: the conversation once stored."""
-    inbox = inbox_of(hub.demo, "wechat_oa")
-    settings = WeChatSettings.model_validate(
-        {key: inbox[key] for key in ("app_id", "token", "mode", "encoding_aes_key")}
-        | {"app_secret": "unused"}
-    )
+def wechat_message_written(
+    hub: RunningHub, text: str, written_at: datetime, inbox: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A follower's text message to a WeChat official account (the demo's unless `inbox`, with its settings), written
+    at `written_at` and delivered now, signed as WeChat signs it: the conversation once stored."""
+    inbox = inbox or inbox_of(hub.demo, "wechat_oa")
+    signing = {key: inbox.get(key) for key in ("app_id", "token", "mode", "encoding_aes_key")}
+    settings = WeChatSettings.model_validate(signing | {"app_secret": "unused"})
     now = datetime.now(UTC)
     delivery = SignedDeliveries(
         settings, "xml", signed_at=now, received_at=now, nonce=secrets.token_hex(5)
@@ -494,3 +500,30 @@ def test_past_wechats_48_hour_window_the_composer_refuses_replies_but_takes_note
     expect(admin.locator(".message-note .message-text")).to_have_text(["Sorry for the wait"])
     assert texts_of(hub, conversation, "out") == []
     assert texts_of(hub, conversation, "note") == ["Sorry for the wait"]
+
+
+def test_a_reply_wechat_refuses_shows_failed_with_wechats_reason(agents: Inboxes) -> None:
+    hub, admin = agents.hub, agents.admin.page
+    with FakeWeChatApi(access_token="stand-in-token", send_errcode=45015) as wechat:
+        settings = {
+            "app_id": f"wx{secrets.token_hex(8)}",
+            "app_secret": "stand-in-secret",
+            "token": "StandInToken2026",
+            "mode": "plain",
+            "api_base_url": wechat.url,
+        }
+        created = hub.api.post(
+            "/api/v1/inboxes", json={"kind": "wechat_oa", "name": "WeChat stand-in", "settings": settings}
+        )
+        assert created.status_code == 201, created.text
+        text = f"Can I change my address? {uuid.uuid4().hex[:8]}"
+        conversation = wechat_message_written(hub, text, datetime.now(UTC), created.json() | settings)
+        open_conversation(admin, conversation, text)
+        expect(admin.locator("#facts")).to_contain_text("Reply window ends")
+        admin.get_by_role("textbox", name="Reply").fill("Yes, which address?")
+        admin.get_by_role("button", name="Reply", exact=True).click()
+        delivery = admin.locator(".message-out .delivery")
+        expect(delivery).to_contain_text("failed", timeout=UI_TIMEOUT_MS)
+        expect(delivery.locator(".delivery-error")).to_contain_text("more than 48 hours ago")
+        expect(delivery.locator(".delivery-error")).to_contain_text("WeChat errcode 45015")
+        assert "/cgi-bin/message/custom/send" in wechat.requests
