@@ -501,6 +501,21 @@ def test_past_wechats_48_hour_window_the_composer_refuses_replies_but_takes_note
     assert texts_of(hub, conversation, "out") == []
     assert texts_of(hub, conversation, "note") == ["Sorry for the wait"]
 
+    rows = admin.locator("#conversations .conversation")
+    admin.locator(".filters summary").click()
+    admin.locator("#channel-filter").select_option("wechat_oa")
+    expect(rows.filter(has_not=admin.locator(".channel-wechat_oa"))).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    expect(row_of(admin, conversation)).to_be_visible()
+    admin.locator("#inbox-filter").select_option(inbox_of(hub.demo, "wechat_oa")["id"])
+    expect(row_of(admin, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    admin.locator("#status-filter").select_option("resolved")
+    expect(row_of(admin, conversation)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    admin.locator("#status-filter").select_option(index=0)  # open conversations, as the list starts
+    admin.locator("#inbox-filter").select_option("")
+    admin.locator("#channel-filter").select_option("")
+    expect(row_of(admin, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    admin.locator(".filters summary").click()
+
 
 def test_a_reply_wechat_refuses_shows_failed_with_wechats_reason(agents: Inboxes) -> None:
     hub, admin = agents.hub, agents.admin.page
