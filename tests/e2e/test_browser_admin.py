@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 # Through the widget tests' module, which skips off CI when Chromium or playwright is missing.
-from tests.e2e.served_hub import omnihub_command
+from tests.e2e.served_hub import FakeWeChatApi, omnihub_command
 from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_server are fixtures)
     UI_TIMEOUT_MS,
     Browser,
@@ -73,6 +73,34 @@ def test_an_admin_connects_a_web_chat_inbox_through_the_form_and_sees_the_script
     assert [error for error in errors if "status of 422" not in error] == [], (
         "the refused try is the only error"
     )
+
+
+def test_an_admin_connects_a_wechat_account_and_sees_the_callback_url_and_token_to_paste(
+    admin: tuple[Page, list[str]],
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    """The form's settings are checked with WeChat (a stand-in of its API here) before the inbox exists; its page
+    then shows the callback URL and token to paste into WeChat's console, and never the app secret."""
+    page, errors = admin
+    page.get_by_role("link", name="Admin").click()
+    page.get_by_role("link", name="WeChat official account", exact=True).click()
+    page.get_by_label("Name", exact=True).fill("Tea shop WeChat")
+    page.locator('[name="settings.app_id"]').fill("wx0123456789abcdef")
+    page.locator('[name="settings.app_secret"]').fill("0123456789abcdef0123456789abcdef")  # never shown again
+    page.locator('[name="settings.token"]').fill("TeaShopToken2026")
+    page.locator('[name="settings.mode"]').select_option("plain")
+    with FakeWeChatApi(access_token="stand-in-token") as wechat:
+        page.locator('[name="settings.api_base_url"]').fill(wechat.url)
+        page.get_by_role("button", name="Create inbox").click()
+        expect(page).to_have_url(re.compile(r"/admin/inboxes/[0-9a-f-]{36}$"), timeout=UI_TIMEOUT_MS)
+    inbox_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator('[data-fact="callback_url"]')).to_have_text(
+        f"{hub_server.url}/webhooks/wechat_oa/{inbox_id}"
+    )
+    expect(page.locator('[data-fact="token"]')).to_have_text("TeaShopToken2026")
+    secret = "0123456789abcdef0123456789abcdef"
+    expect(page.locator("main")).not_to_contain_text(secret)
+    assert errors == []
 
 
 def test_an_admin_opens_the_reports_with_charts_drawn_on_the_server(
