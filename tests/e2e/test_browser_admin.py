@@ -116,6 +116,15 @@ def test_an_admin_opens_the_reports_with_charts_drawn_on_the_server(
     expect(page.locator("#csat svg.chart rect.bar")).to_have_count(5)
     today = page.locator("#per-channel tbody tr").last
     expect(today.locator("td.number")).to_contain_text(["1"])
+    page.locator('select[name="channel"]').select_option("webchat")
+    page.get_by_role("button", name="Show").click()
+    expect(page).to_have_url(re.compile(r"[?&]channel=webchat"))
+    csv_link = page.get_by_role("link", name=re.compile("Download CSV")).first
+    expect(csv_link).to_have_attribute("href", re.compile(r"^/api/v1/reports/export\?.*channel=webchat"))
+    with page.expect_download() as download:
+        csv_link.click()
+    exported = Path(download.value.path()).read_text()
+    assert exported.splitlines()[0].count(",") >= 2 and "webchat" in exported
     page.locator('select[data-preference="omnihub_lang"]').select_option("zh-CN")
     expect(page.locator("h1")).to_have_text("报表", timeout=UI_TIMEOUT_MS)
     page.locator('select[data-preference="omnihub_theme"]').select_option("dark")
