@@ -393,7 +393,9 @@ def test_labels_filter_canned_response_and_a_ticket_from_the_conversation(agents
     composer.press("Enter")
     expect(composer).to_have_value("Your refund is on its way.")
     composer.press("Enter")
-    expect(admin.locator(".message-out .message-text")).to_have_text(["Your refund is on its way."])
+    expect(admin.locator(".message-out .message-text")).to_have_text(
+        ["Your refund is on its way."], timeout=UI_TIMEOUT_MS
+    )
     wait_for(lambda: texts_of(hub, conversation, "out") == ["Your refund is on its way."])
 
     subject = f"Refund for order {uuid.uuid4().hex[:6]}"
@@ -451,7 +453,9 @@ def test_keyboard_j_k_move_through_the_list_r_replies_and_e_resolves(agents: Inb
     expect(composer).to_have_value("Thanks for waiting")
     admin.keyboard.press("r")
     composer.press("Enter")
-    expect(admin.locator(".message-out .message-text")).to_have_text(["Thanks for waiting"])
+    expect(admin.locator(".message-out .message-text")).to_have_text(
+        ["Thanks for waiting"], timeout=UI_TIMEOUT_MS
+    )
     composer.press("Escape")
     admin.keyboard.press("e")
     expect(admin.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)

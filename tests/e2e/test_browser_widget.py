@@ -395,7 +395,7 @@ def answer_and_assign_from_the_inbox(
     page = open_in_the_inbox(browser, hub_server, console_errors, conversation, question)
     page.locator("#reply-text").fill(answer)
     page.get_by_role("button", name="Reply", exact=True).click()
-    expect(page.locator(".message-out .message-text")).to_have_text([answer])
+    expect(page.locator(".message-out .message-text")).to_have_text([answer], timeout=UI_TIMEOUT_MS)
     expect(page.locator(".message-out .delivery")).to_have_text(["delivered"], timeout=UI_TIMEOUT_MS)
 
     page.locator("#reply-text").fill("客户很着急，优先处理。")
