@@ -3,12 +3,17 @@
 A socket lives no longer than the token it was opened with: it closes (code 4401) when the token
 expires, known when it opens, or is revoked, announced on the token's session channel to every
 web process.
+
+An agent may have the inbox open in several tabs, each with its socket: the first one this process serves sets
+them online, and only the last one closing sets them offline (what they held goes back to the queue), so closing
+one tab neither requeues their conversations nor undoes an Away they chose.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import Counter
 from datetime import datetime
 
 from litestar import WebSocket, websocket
@@ -70,8 +75,12 @@ async def agent_socket(socket: WebSocket) -> None:
         except ApiError as error:
             await _end_session(socket, error.code, error.detail)
             return
-        await _set_presence(hub, caller, AgentPresence.ONLINE)
+        open_sockets: Counter[str] = socket.app.state.setdefault("agent_sockets", Counter())
+        agent_key = caller.agent_id or ""
+        open_sockets[agent_key] += 1
         try:
+            if open_sockets[agent_key] == 1:
+                await _set_presence(hub, caller, AgentPresence.ONLINE)
             async with hub.database.session() as session:
                 rules = await workspace_rules(session, caller.workspace_id)
             events = MaskedEvents(socket, rules)
@@ -82,7 +91,10 @@ async def agent_socket(socket: WebSocket) -> None:
                 feed.start()
                 await _serve_while_session_lasts(hub, socket, caller, session_events)
         finally:
-            await _set_presence(hub, caller, AgentPresence.OFFLINE)
+            open_sockets[agent_key] -= 1
+            if not open_sockets[agent_key]:
+                del open_sockets[agent_key]
+                await _set_presence(hub, caller, AgentPresence.OFFLINE)
 
 
 async def _serve_while_session_lasts(

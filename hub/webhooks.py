@@ -409,6 +409,8 @@ async def _deliver_batches(
             claimed = sorted(given.deliveries, key=_sequence)
             subscription: WebhookSubscription | None = given.sending.subscription
             batch = DELIVERY_BATCH
+            if not answered and await _began_waiting(hub, subscription_id, claimed):
+                continue
         else:
             claimed, subscription, batch = await _claim_due(hub, subscription_id, now)
         if not claimed or subscription is None:
@@ -535,6 +537,22 @@ async def _hold(
     return follows
 
 
+async def _began_waiting(hub: Hub, subscription_id: str, leased: list[WebhookDelivery]) -> bool:
+    """Whether the subscription began to wait for its receiver after the dispatch leased it these deliveries (a
+    probe failed in between): then they are put back, and the claim decides, which tries one delivery, the lowest,
+    once the wait is over."""
+    async with hub.database.session() as session:
+        retry_at = (
+            await session.execute(
+                select(WebhookSubscription.retry_at).where(col(WebhookSubscription.id) == subscription_id)
+            )
+        ).scalar_one_or_none()
+    if retry_at is None:
+        return False
+    await _put_back(hub, [delivery.id for delivery in leased], hub.now())
+    return True
+
+
 async def _resume(hub: Hub, subscription_id: str) -> None:
     """The receiver answered: its deliveries go out in full batches again."""
     async with hub.database.session() as session:
@@ -572,20 +590,18 @@ async def _claim_due(
         subscription = await session.get(WebhookSubscription, subscription_id)
         if subscription is None or (subscription.enabled and _waiting_until(subscription, now) is not None):
             return [], subscription, 0
-        batch = 1 if subscription.enabled and subscription.retry_at is not None else DELIVERY_BATCH
-        picked = (
-            (
-                await session.execute(
-                    select(WebhookDelivery.id)
-                    .where(due)
-                    .order_by(col(WebhookDelivery.sequence))
-                    .limit(batch)
-                    .with_for_update(skip_locked=True)
-                )
+        probing = subscription.enabled and subscription.retry_at is not None
+        batch = 1 if probing else DELIVERY_BATCH
+        pick = select(WebhookDelivery.id).order_by(col(WebhookDelivery.sequence)).limit(batch)
+        if probing:
+            # The lowest pending delivery, due or not: when another job's probe holds it, there is none to claim.
+            pick = pick.where(
+                col(WebhookDelivery.subscription_id) == subscription_id,
+                col(WebhookDelivery.status) == "pending",
             )
-            .scalars()
-            .all()
-        )
+        else:
+            pick = pick.where(due).with_for_update(skip_locked=True)
+        picked = (await session.execute(pick)).scalars().all()
         claimed = list(
             (
                 await session.execute(

@@ -5,9 +5,10 @@
  * header (and the socket's first frame), which another site's page can neither read nor compute.
  * Each conversation has its own address, /inbox/conversations/<id>.
  * Everything customers or agents typed is rendered with textContent, never as markup. */
-import { ApiError, api, auth, button, byId, formatTime, node, path, t } from "./inbox_core.js";
+import { ApiError, api, auth, button, byId, formatTime, linkedText, node, path, t } from "./inbox_core.js";
 import { alertAgent, installAlerts } from "./inbox_alerts.js";
 import { installCanned } from "./inbox_canned.js";
+import { installMentions, mentions } from "./inbox_mentions.js";
 import { showCustomer } from "./inbox_customer.js";
 import { installShortcuts } from "./inbox_keys.js";
 import { RECORD_PATHS } from "./inbox_records.js";
@@ -36,6 +37,7 @@ const state = {
   selected: null,           /* the open conversation, with channel, identity and reply_window */
   messages: new Map(),      /* id -> {data, element} of the open conversation */
   unread: {},               /* id -> count of customer messages not yet seen, kept per agent in localStorage */
+  mentioned: new Set(),     /* ids of conversations with a note naming this agent not yet opened, kept likewise */
   socket: null,
   reconnectMs: 1000,
   reconnectTimer: 0,
@@ -140,6 +142,7 @@ async function enterInbox(session) {
   byId("app").hidden = false;
   byId("me").textContent = session.agent.name;
   byId("me").title = session.agent.email;
+  byId("admin-link").hidden = session.agent.role !== "admin";
   const [inboxes, agents, teams] = await Promise.all([
     api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(),
   ]);
@@ -147,6 +150,7 @@ async function enterInbox(session) {
   state.agents = new Map(agents.map((agent) => [agent.id, agent]));
   state.teams = new Map((teams.items || teams).map((team) => [team.id, team]));
   state.unread = JSON.parse(localStorage.getItem(unreadKey()) || "{}");
+  state.mentioned = new Set(JSON.parse(localStorage.getItem(mentionsKey()) || "[]"));
   renderTitle();
   fillSelect(byId("channel-filter"), [...new Set(inboxes.map((inbox) => inbox.kind))].map((kind) => [kind, kind]));
   fillSelect(byId("inbox-filter"), inboxes.map((inbox) => [inbox.id, inbox.name]));
@@ -242,6 +246,29 @@ function setUnread(conversationId, count) {
   else delete state.unread[conversationId];
   localStorage.setItem(unreadKey(), JSON.stringify(state.unread));
   renderTitle();
+}
+
+function mentionsKey() {
+  return `omnihub.mentions.${me()}`;
+}
+
+function setMentioned(conversationId, mentioned) {
+  if (mentioned) state.mentioned.add(conversationId);
+  else state.mentioned.delete(conversationId);
+  localStorage.setItem(mentionsKey(), JSON.stringify([...state.mentioned]));
+}
+
+/* A note of another agent naming this one: marked on its row until opened, and alerted like a customer's message. */
+function noteMentionsMe(frame) {
+  const note = frame.message;
+  if (note.conversation_id !== state.selected?.id || document.hidden) setMentioned(note.conversation_id, true);
+  renderConversations();
+  alertAgent({
+    title: t("{author} mentioned you", { author: agentName(note.sender_id) }),
+    body: note.text || "",
+    conversationId: note.conversation_id,
+    open: (id) => reportFailure(openConversation(id)),
+  });
 }
 
 /* The tab's title counts the conversations with unread customer messages. */
@@ -345,6 +372,12 @@ function conversationItem(conversation) {
   bottom.append(node("span", `channel channel-${channelOf(conversation)}`, channelOf(conversation)),
                 node("span", `status status-${conversation.status}`, t(`status:${conversation.status}`)),
                 node("span", "muted assignee", conversation.assignee_id ? agentName(conversation.assignee_id) : t("unassigned")));
+  if (state.mentioned.has(conversation.id)) {
+    const mark = node("span", "mention", "@");
+    mark.title = t("You were mentioned");
+    mark.setAttribute("aria-label", mark.title);
+    bottom.append(mark);
+  }
   if (unread) {
     const badge = node("span", "unread-count", String(unread));
     badge.setAttribute("aria-label", t("{count} unread", { count: unread }));
@@ -413,6 +446,7 @@ async function openConversation(conversationId, { remember = true, focusComposer
   keepDraft();
   byId("reply-text").value = state.drafts.get(conversationId) || "";
   setUnread(conversationId, 0);
+  setMentioned(conversationId, false);
   hideCustomerTyping();
   state.messages.clear();
   byId("messages").replaceChildren();
@@ -567,7 +601,7 @@ function showMessage(message) {
   if (message.direction === "note" && (message.sender_id === me() || auth.session.agent.role === "admin")) {
     meta.append(button(t("Delete"), () => reportFailure(deleteNote(message)), "link delete-note"));
   }
-  const body = node("div", "message-text", message.text || "");
+  const body = linkedText("div", "message-text", message.text || "");
   element.replaceChildren(meta, body);
   (message.attachments || []).forEach((attachment) => element.append(attachmentLink(attachment)));
   if (message.direction === "out") {
@@ -833,6 +867,10 @@ function onSocketEvent(frame, socket) {
     if (frame.conversation && !summary.contact_name) reportFailure(fetchName(frame.conversation));
   }
   if (frame.type === "note.deleted") removeMessage(frame.conversation_id, frame.note_id);
+  if (frame.type === "message.created" && message?.direction === "note" && message.sender_id !== me()
+      && mentions(message.text, auth.session.agent.name)) {
+    noteMentionsMe(frame);
+  }
   if (frame.type === "conversation.created" || (frame.type === "message.created" && message?.direction === "in")) {
     announce(frame);
   }
@@ -943,6 +981,7 @@ byId("thread").addEventListener("drop", (event) => {
   if (event.dataTransfer?.files.length) attachFiles([...event.dataTransfer.files]);
 });
 installCanned(byId("reply-text"), byId("canned"));
+installMentions(byId("reply-text"), byId("mentions"), () => [...state.agents.values()].filter((agent) => agent.id !== me()));
 byId("reply-text").addEventListener("keydown", (event) => {
   /* Enter while an input method is composing (Chinese, Japanese) picks a candidate; it must not send. */
   if (event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229) {

@@ -19,6 +19,27 @@ export function node(tag, className, text) {
   return element;
 }
 
+/* Web addresses people write (http and https only) become links; everything else stays text. Punctuation that
+ * usually ends a sentence is left out of the address, and Chinese punctuation ends it. */
+const WEB_ADDRESS = /https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+/g;
+
+export function linkedText(tag, className, text) {
+  const element = node(tag, className);
+  let start = 0;
+  for (const match of text.matchAll(WEB_ADDRESS)) {
+    let address = match[0].replace(/[.,;:!?'")\]}]+$/, "");
+    if (address.includes("(") && match[0].startsWith(`${address})`)) address += ")";
+    const link = node("a", null, address);
+    link.href = address;
+    link.rel = "noopener noreferrer nofollow";
+    link.target = "_blank";
+    element.append(text.slice(start, match.index), link);
+    start = match.index + address.length;
+  }
+  element.append(text.slice(start));
+  return element;
+}
+
 export function button(text, onClick, className) {
   const element = node("button", className, text);
   element.type = "button";

@@ -1,6 +1,6 @@
 /* The inbox's record pages, each at its own address: the tickets list with filters and an SLA due column
  * (/inbox/tickets), one ticket with its comments (/inbox/tickets/<id>) and one customer (/inbox/contacts/<id>). */
-import { api, button, factList, formatTime, node, path, t } from "./inbox_core.js";
+import { api, button, factList, formatTime, linkedText, node, path, t } from "./inbox_core.js";
 import { showCustomer } from "./inbox_customer.js";
 
 export const RECORD_PATHS = [
@@ -126,7 +126,7 @@ async function showTicket(container, { agents }, ticketId) {
   const links = node("p", "record-links");
   if (ticket.conversation_id) links.append(link(t("Open the conversation"), path`/inbox/conversations/${ticket.conversation_id}`), " ");
   if (ticket.contact_id) links.append(link(t("The customer"), path`/inbox/contacts/${ticket.contact_id}`));
-  const description = node("p", "message-text", ticket.description || "");
+  const description = linkedText("p", "message-text", ticket.description || "");
   container.replaceChildren(link(t("← Tickets"), "/inbox/tickets"), node("h1", null, ticket.subject), controls, status,
                             links, description, facts, await comments(ticket, agents));
 }
@@ -140,7 +140,7 @@ async function comments(ticket, agents) {
     const meta = node("div", "message-meta");
     meta.append(node("span", null, `${t(comment.public ? "Reply" : "Internal")} · ${agents.get(comment.author_id)?.name || "API"}`),
                 node("time", null, formatTime(comment.created_at)));
-    item.append(meta, node("div", "message-text", comment.body));
+    item.append(meta, linkedText("div", "message-text", comment.body));
     list.append(item);
   });
   const form = node("form", "stack");

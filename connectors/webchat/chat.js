@@ -82,13 +82,14 @@
     ".state{display:block;font-size:11px;text-align:right;margin-top:2px}" +
     ".retry{font:inherit;font-size:12px;margin-top:4px}" +
     ".media{display:block}.media .image{display:block;max-width:100%;max-height:240px;border-radius:8px;margin-top:4px}" +
-    ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}" +
+    ".media .file{display:block;color:inherit;text-decoration:underline;margin-top:4px}.text a{color:inherit;text-decoration:underline}" +
     ".typing{font-size:12px;color:#6b7280;padding:2px 16px 6px}" +
     ".notice{font-size:12px;color:#92400e;background:#fef3c7;padding:6px 16px}" +
     ".form{display:flex;gap:8px;padding:10px;border-top:1px solid #e5e7eb;background:#fff}" +
     ".form textarea{flex:1;resize:none;height:42px;max-height:120px;border:1px solid #6b7280;border-radius:10px;padding:9px 10px;font:inherit;color:inherit}" +
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
-    ".attach{border:0;background:none;color:#4b5563;cursor:pointer;font-size:20px;padding:0 4px}" +
+    ".attach{border:0;background:none;color:#4b5563;cursor:pointer;padding:0 4px}" +
+    ".attach svg{width:22px;height:22px;fill:none;stroke:currentColor;stroke-width:2}" +
     ".gate :focus,.attach:focus-visible,.send:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
     ".rate button{border:0;background:none;font-size:24px;color:#6b7280;cursor:pointer}" +
     ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#6b7280}.rate textarea{width:100%;font:inherit}" +
@@ -168,6 +169,17 @@
     }
   }
 
+  /* Not an emoji: without an emoji font that is an empty box. */
+  function paperclip() {
+    var svg = "http://www.w3.org/2000/svg", icon = document.createElementNS(svg, "svg"),
+        line = document.createElementNS(svg, "path");
+    icon.setAttribute("viewBox", "0 0 24 24");
+    icon.setAttribute("aria-hidden", "true");
+    line.setAttribute("d", "M21 11.5l-8.5 8.5a5 5 0 0 1-7-7L14 4.5a3.5 3.5 0 0 1 5 5L10.5 18a2 2 0 0 1-3-3L15 7.5");
+    icon.appendChild(line);
+    return icon;
+  }
+
   function buildUi() {
     var shadow = loader.shadow;
     var bubble = loader.bubble;
@@ -184,8 +196,8 @@
     var input = node("textarea", null, null, { rows: 1, maxlength: MAX_TEXT_LENGTH, "aria-label": phrases.message,
                                                 placeholder: phrases.placeholder });
     var send = node("button", "send", phrases.send, { type: "submit" });
-    var attach = node("button", "attach", "\ud83d\udcce", { type: "button", "aria-label": phrases.attach,
-                                                        title: phrases.attach });
+    var attach = node("button", "attach", null, { type: "button", "aria-label": phrases.attach, title: phrases.attach },
+                      [paperclip()]);
     var picker = node("input", null, null, { type: "file", hidden: "" });
     var form = node("form", "form", null, null, [attach, picker, input, send]);
     var panel = node("div", "panel", null, { role: "dialog", "aria-modal": "true", hidden: "" },
@@ -316,7 +328,7 @@
     }
     var mine = message.sender === "contact";
     message.element.className = "msg" + (mine ? " mine" : "") + (message.failed ? " failed" : "");
-    message.textNode.textContent = message.text || "";
+    showText(message.textNode, message.text || "");
     renderAttachments(message);
     if (message.created_at) message.element.title = new Date(message.created_at).toLocaleString();
     if (mine) {
@@ -330,6 +342,17 @@
       }
       if (message.retryNode) message.retryNode.hidden = !message.failed;
     }
+  }
+
+  /* http(s) addresses become links, without the punctuation after them; the rest stays text. */
+  function showText(element, text) {
+    element.textContent = "";
+    text.split(/(https?:\/\/[^\s<>"'\u3000-\u303f\uff00-\uffef]+)/).forEach(function (part, odd) {
+      var url = part.replace(/[.,;:!?'")\]}]+$/, "");
+      if (part.indexOf("(") >= 0 && part.charAt(url.length) === ")") url += ")";
+      element.append.apply(element, odd % 2 ? [node("a", null, url, { href: url, target: "_blank",
+        rel: "noopener noreferrer nofollow" }), part.slice(url.length)] : [part]);
+    });
   }
 
   /* Images the hub stores are shown; anything else with an http(s) link becomes a link named after the file. */

@@ -98,7 +98,7 @@ class AgentController(Controller):
         session: NamedDependency[AsyncSession],
         data: JSONBody[PresenceBody],
     ) -> AgentView:
-        """Set the caller's presence. The agent socket sets online on connect and offline on disconnect."""
+        """Set the caller's presence. The agent's first socket sets online, their last one closing offline."""
         if caller.agent_id is None:
             raise ApiError(403, "agent_only", "Only an agent's token has a presence.")
         agent = await session.get_one(Agent, caller.agent_id)

@@ -56,6 +56,8 @@ def test_every_module_the_inbox_imports_is_served_as_javascript(client) -> None:
         "inbox_keys.js",
         "inbox_typing.js",
         "inbox_alerts.js",
+        "inbox_mentions.js",
+        "inbox_picker.js",
     } <= seen
 
 
@@ -70,6 +72,8 @@ def test_the_inbox_renders_customer_text_only_as_text(client) -> None:
         "inbox_keys.js",
         "inbox_typing.js",
         "inbox_alerts.js",
+        "inbox_mentions.js",
+        "inbox_picker.js",
     ):
         source = client.get(f"/static/{name}").text
         assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", source), name

@@ -104,9 +104,11 @@ def stop_with_sigterm(process: subprocess.Popen, timeout: float = 30.0) -> int:
 
 @dataclass
 class FakeWeChatApi:
-    """Answers the calls the WeChat connectors make: access tokens, user profiles, customer service sends."""
+    """Answers the calls the WeChat connectors make: access tokens, user profiles, customer service sends (refused
+    with `send_errcode` when it is not 0)."""
 
     access_token: str
+    send_errcode: int = 0
     requests: list[str] = field(default_factory=list)
     _server: ThreadingHTTPServer | None = None
 
@@ -133,6 +135,8 @@ class FakeWeChatApi:
                     answer: dict[str, Any] = {"access_token": api.access_token, "expires_in": 7200}
                 elif path == "/cgi-bin/user/info":
                     answer = {"openid": "o-fake", "nickname": "Fake"}
+                elif path == "/cgi-bin/message/custom/send" and api.send_errcode:
+                    answer = {"errcode": api.send_errcode, "errmsg": "refused by the stand-in"}
                 else:
                     answer = {"errcode": 0, "errmsg": "ok", "msgid": 1}
                 body = json.dumps(answer).encode()

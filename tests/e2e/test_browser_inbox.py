@@ -25,9 +25,9 @@ from tests.e2e.test_browser_widget import (  # the widget's module skips when Ch
     browser,  # noqa: F401 (a fixture)
     expect,
     hub_server,  # noqa: F401 (a fixture)
-    in_english,
     manual_routing,
     new_page,
+    signed_in_admin,
 )
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +35,6 @@ pytestmark = pytest.mark.e2e
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 XSS_NAME = '<img src=x onerror="window.pwned=1">Zoë'
 XSS_TEXT = "<script>window.pwned=1</script><b>where is my order?</b>"
-
-
-def signed_in(browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: dict) -> Page:  # noqa: F811
-    page = new_page(browser, console_errors, viewport=viewport)
-    in_english(page, hub_server)
-    page.goto(f"{hub_server.url}/inbox")
-    page.get_by_label("Email").fill(hub_server.demo["admin_email"])
-    page.get_by_label("Password").fill(hub_server.demo["admin_password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
-    return page
 
 
 def visit_page(hub_server: RunningHub, visitor_token: str, title: str) -> None:  # noqa: F811
@@ -59,6 +48,11 @@ def visit_page(hub_server: RunningHub, visitor_token: str, title: str) -> None: 
         )
         socket.send(json.dumps({"type": "unknown"}))  # answered only after the page frame was stored
         assert json.loads(socket.recv(timeout=10))["code"] == "unknown_frame"
+
+
+def presence_of_the_admin(hub_server: RunningHub) -> str:  # noqa: F811
+    agents = hub_server.api.get("/api/v1/agents").json()
+    return next(agent["presence"] for agent in agents if agent["email"] == hub_server.demo["admin_email"])
 
 
 def no_sideways_scroll(page: Page) -> None:
@@ -77,7 +71,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
     viewport = DESKTOP if size == "desktop" else PHONE
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with manual_routing(hub_server):
-        page = signed_in(browser, hub_server, console_errors, viewport)
+        page = signed_in_admin(browser, hub_server, console_errors, viewport)
         text = f"{XSS_TEXT} {uuid.uuid4().hex[:6]}"
         posted = httpx.post(
             f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
@@ -101,6 +95,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(row.locator(".unread-count")).to_have_text("1")
         assert page.title().startswith("(1) ")
         no_sideways_scroll(page)
+        expect(page.get_by_role("button", name="Log out")).to_be_in_viewport(ratio=1)
         page.screenshot(path=str(SCREENSHOTS / f"inbox-{size}.png"))
         search = page.get_by_label("Search customers")
         search.fill(text.split()[-1])
@@ -112,6 +107,7 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
 
         row.click()
         expect(page.locator(".message-in .message-text")).to_have_text([text])
+        expect(page.locator(".message-in .channel")).to_have_text(["webchat"])  # each message's channel badge
         expect(row.locator(".unread-count")).to_have_count(0)
         assert page.title() == "Inbox · Omnihub"
         canned = hub_server.api.post(
@@ -137,6 +133,11 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator("#customer .page.current")).to_contain_text("https://shop.example.com/checkout")
         page.get_by_role("button", name="Assign to me").click()
         expect(page.locator("#facts")).to_contain_text("Demo Admin", timeout=UI_TIMEOUT_MS)
+        expect(page.locator("#capacity")).to_have_text(re.compile(r"^1 / \d+$"), timeout=UI_TIMEOUT_MS)
+        page.get_by_label("Presence").select_option("away")
+        wait_for(lambda: presence_of_the_admin(hub_server) == "away", timeout=15)
+        page.get_by_label("Presence").select_option("online")
+        wait_for(lambda: presence_of_the_admin(hub_server) == "online", timeout=15)
         page.get_by_label("Labels").fill("Refund, vip")
         page.get_by_role("button", name="Save labels").click()
         expect(page.locator("#facts")).to_contain_text("refund, vip", timeout=UI_TIMEOUT_MS)
@@ -157,6 +158,12 @@ def test_an_agent_sees_a_conversation_arrive_live_and_answers_assigns_labels_and
         expect(page.locator(".records-table th")).to_contain_text(
             ["Subject", "Status", "Priority", "Assignee", "SLA due"]
         )
+        filters = page.locator(".records-filters")
+        filters.get_by_label("Status").select_option("solved")
+        expect(ticket_row).to_have_count(0, timeout=UI_TIMEOUT_MS)
+        filters.get_by_label("Status").select_option("new,open,pending")
+        filters.get_by_label("Assignee").select_option("none")
+        expect(ticket_row).to_have_count(1, timeout=UI_TIMEOUT_MS)
         no_sideways_scroll(page)
         page.screenshot(path=str(SCREENSHOTS / f"tickets-{size}.png"))
         ticket_row.get_by_role("link").click()

@@ -7,18 +7,22 @@ once for the module."""
 
 from __future__ import annotations
 
+import secrets
 import subprocess
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from connectors.wechat import WeChatSettings
+from connectors.wechat.common.testing import SignedDeliveries
 from tests.conftest import bearer, inbox_of, wait_for
-from tests.e2e.served_hub import omnihub_command, served_hub
+from tests.e2e.served_hub import FakeWeChatApi, omnihub_command, served_hub
 from tests.e2e.test_browser_widget import (  # the widget's module skips when Chromium or Playwright is missing
     DESKTOP,
     UI_TIMEOUT_MS,
@@ -57,9 +61,15 @@ class Inboxes:
 @pytest.fixture(scope="module")
 def hub_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningHub]:
     """A hub of this module's own, sweeping every second (snoozed conversations wake quickly), with a second agent
-    and a manually routed web chat inbox (conversations wait, unassigned, for an agent to act)."""
+    and a manually routed web chat inbox (conversations wait, unassigned, for an agent to act); it may call a
+    stand-in for WeChat's API on this machine."""
     data_dir = tmp_path_factory.mktemp("inbox-actions")
-    with served_hub(data_dir, OMNIHUB_SWEEP_INTERVAL_SECONDS="1", OMNIHUB_LOG_LEVEL="WARNING") as served:
+    with served_hub(
+        data_dir,
+        OMNIHUB_SWEEP_INTERVAL_SECONDS="1",
+        OMNIHUB_LOG_LEVEL="WARNING",
+        OMNIHUB_ALLOWED_PRIVATE_NETWORKS="127.0.0.1/32",  # the stand-in for WeChat's API
+    ) as served:
         subprocess.run(
             [
                 omnihub_command(),
@@ -447,3 +457,114 @@ def test_keyboard_j_k_move_through_the_list_r_replies_and_e_resolves(agents: Inb
     expect(admin.locator("#thread-title .status")).to_have_text("resolved", timeout=UI_TIMEOUT_MS)
     assert stored(hub, conversation)["status"] == "resolved"
     assert texts_of(hub, conversation, "out") == ["Thanks for waiting"]
+
+
+def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_open_it(
+    agents: Inboxes,
+) -> None:
+    hub, admin, second = agents.hub, agents.admin.page, agents.second.page
+    conversation, text, _ = new_conversation(hub, "Who handles refunds?")
+    open_conversation(admin, conversation, text)
+    expect(row_of(second, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+
+    composer = admin.get_by_role("textbox", name="Reply")
+    composer.press_sequentially("@sec")
+    expect(admin.locator("#mentions").get_by_role("option")).to_have_text([f"@{SECOND_AGENT}"])
+    composer.press("Enter")  # picks the agent, sends nothing
+    composer.press_sequentially("can you take this refund?")
+    admin.get_by_role("button", name="Note", exact=True).click()
+    note = f"@{SECOND_AGENT} can you take this refund?"
+    expect(admin.locator(".message-note .message-text")).to_have_text([note])
+
+    mark = row_of(second, conversation).locator(".mention")
+    expect(mark).to_have_attribute("aria-label", "You were mentioned", timeout=UI_TIMEOUT_MS)
+    second.reload()  # the mark arrived live (above); it is also kept across a reload, as unread counts are
+    expect(second.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+    expect(mark).to_be_visible()
+    open_conversation(second, conversation, text)
+    expect(second.locator(".message-note .message-text")).to_have_text([note])
+    expect(mark).to_have_count(0)
+    expect(row_of(admin, conversation).locator(".mention")).to_have_count(0)
+    assert texts_of(hub, conversation, "note") == [note]
+
+
+def wechat_message_written(
+    hub: RunningHub, text: str, written_at: datetime, inbox: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """A follower's text message to a WeChat official account (the demo's unless `inbox`, with its settings), written
+    at `written_at` and delivered now, signed as WeChat signs it: the conversation once stored."""
+    inbox = inbox or inbox_of(hub.demo, "wechat_oa")
+    signing = {key: inbox.get(key) for key in ("app_id", "token", "mode", "encoding_aes_key")}
+    settings = WeChatSettings.model_validate(signing | {"app_secret": "unused"})
+    now = datetime.now(UTC)
+    delivery = SignedDeliveries(
+        settings, "xml", signed_at=now, received_at=now, nonce=secrets.token_hex(5)
+    ).post(
+        f"<xml><ToUserName><![CDATA[gh_97417a04a28d]]></ToUserName><FromUserName><![CDATA[o-{uuid.uuid4().hex}]]>"
+        f"</FromUserName><CreateTime>{int(written_at.timestamp())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+        f"<Content><![CDATA[{text}]]></Content><MsgId>{secrets.randbelow(10**15)}</MsgId></xml>".encode()
+    )
+    answer = httpx.post(
+        hub.url + urlsplit(inbox["callback_url"]).path, params=dict(delivery.query), content=delivery.body
+    )
+    assert answer.status_code == 200, answer.text
+    return wait_for(lambda: hub.conversation_with(text), timeout=15)
+
+
+def test_past_wechats_48_hour_window_the_composer_refuses_replies_but_takes_notes(agents: Inboxes) -> None:
+    hub, admin = agents.hub, agents.admin.page
+    text = f"Is my parcel lost? {uuid.uuid4().hex[:8]}"
+    conversation = wechat_message_written(hub, text, datetime.now(UTC) - timedelta(hours=49))
+    open_conversation(admin, conversation, text)
+    expect(admin.locator(".message-in .channel")).to_have_text(["wechat_oa"])
+    expect(admin.locator("#reply-context")).to_contain_text("reply window closed", timeout=UI_TIMEOUT_MS)
+    expect(admin.get_by_role("button", name="Reply", exact=True)).to_be_disabled()
+    composer = admin.get_by_role("textbox", name="Reply")
+    composer.fill("Sorry for the wait")
+    composer.press("Enter")  # refused as the button is
+    admin.get_by_role("button", name="Note", exact=True).click()
+    expect(admin.locator(".message-note .message-text")).to_have_text(["Sorry for the wait"])
+    assert texts_of(hub, conversation, "out") == []
+    assert texts_of(hub, conversation, "note") == ["Sorry for the wait"]
+
+    rows = admin.locator("#conversations .conversation")
+    admin.locator(".filters summary").click()
+    admin.locator("#channel-filter").select_option("wechat_oa")
+    expect(rows.filter(has_not=admin.locator(".channel-wechat_oa"))).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    expect(row_of(admin, conversation)).to_be_visible()
+    admin.locator("#inbox-filter").select_option(inbox_of(hub.demo, "wechat_oa")["id"])
+    expect(row_of(admin, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    admin.locator("#status-filter").select_option("resolved")
+    expect(row_of(admin, conversation)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    admin.locator("#status-filter").select_option(index=0)  # open conversations, as the list starts
+    admin.locator("#inbox-filter").select_option("")
+    admin.locator("#channel-filter").select_option("")
+    expect(row_of(admin, conversation)).to_be_visible(timeout=UI_TIMEOUT_MS)
+    admin.locator(".filters summary").click()
+
+
+def test_a_reply_wechat_refuses_shows_failed_with_wechats_reason(agents: Inboxes) -> None:
+    hub, admin = agents.hub, agents.admin.page
+    with FakeWeChatApi(access_token="stand-in-token", send_errcode=45015) as wechat:
+        settings = {
+            "app_id": f"wx{secrets.token_hex(8)}",
+            "app_secret": "stand-in-secret",
+            "token": "StandInToken2026",
+            "mode": "plain",
+            "api_base_url": wechat.url,
+        }
+        created = hub.api.post(
+            "/api/v1/inboxes", json={"kind": "wechat_oa", "name": "WeChat stand-in", "settings": settings}
+        )
+        assert created.status_code == 201, created.text
+        text = f"Can I change my address? {uuid.uuid4().hex[:8]}"
+        conversation = wechat_message_written(hub, text, datetime.now(UTC), created.json() | settings)
+        open_conversation(admin, conversation, text)
+        expect(admin.locator("#facts")).to_contain_text("Reply window ends")
+        admin.get_by_role("textbox", name="Reply").fill("Yes, which address?")
+        admin.get_by_role("button", name="Reply", exact=True).click()
+        delivery = admin.locator(".message-out .delivery")
+        expect(delivery).to_contain_text("failed", timeout=UI_TIMEOUT_MS)
+        expect(delivery.locator(".delivery-error")).to_contain_text("more than 48 hours ago")
+        expect(delivery.locator(".delivery-error")).to_contain_text("WeChat errcode 45015")
+        assert "/cgi-bin/message/custom/send" in wechat.requests

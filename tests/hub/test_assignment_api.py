@@ -197,6 +197,35 @@ def test_an_agent_going_offline_returns_their_conversations_to_the_queue(client,
     assigned_to(client, desk, waiting, bob["id"])
 
 
+def presence_of(client, desk: dict[str, Any], agent_id: str) -> str:
+    agents = client.get("/api/v1/agents", headers=bearer(desk["admin"])).json()
+    return next(agent["presence"] for agent in agents if agent["id"] == agent_id)
+
+
+def test_an_agent_in_two_tabs_keeps_away_and_their_conversations_until_the_last_tab_closes(client, desk):
+    """Each inbox tab has its socket: a second one opening keeps the presence chosen, one closing changes nothing
+    while another stays open, and the last one closing sets the agent offline (their conversations requeued)."""
+    ann = desk["agents"]["ann"]
+    address = f"/api/v1/agent/ws?token={ann['token']}"
+    with client.websocket_connect(address) as first_tab:
+        assert first_tab.receive_json()["type"] == "ready"
+        assert presence_of(client, desk, ann["id"]) == "online"
+        waiting = new_conversation(client, desk)
+        assigned_to(client, desk, waiting, ann["id"])
+        presence(client, ann, "away")
+        with client.websocket_connect(address) as second_tab:
+            assert second_tab.receive_json()["type"] == "ready"
+            assert presence_of(client, desk, ann["id"]) == "away"
+        assert presence_of(client, desk, ann["id"]) == "away"
+        presence(client, ann, "online")
+        with client.websocket_connect(address) as third_tab:
+            assert third_tab.receive_json()["type"] == "ready"
+        assert presence_of(client, desk, ann["id"]) == "online"
+        assert conversation(client, desk, waiting)["assignee_id"] == ann["id"]
+    assert presence_of(client, desk, ann["id"]) == "offline"
+    assigned_to(client, desk, waiting, None)
+
+
 def test_an_agent_silent_past_the_answer_timeout_loses_it_to_another(client, desk, settings):
     ann, bob = desk["agents"]["ann"], desk["agents"]["bob"]
     client.put(
