@@ -199,7 +199,8 @@ def _semantic(
         f"the model {load_seconds:.1f} s; embedding the phrasings {embed_seconds:.1f} s "
         f"({catalogue_index.vector_bytes / 2**20:.1f} MiB of vectors); an edit adding one question "
         f"{median(updates):.0f} ms (median of 5: the lexical update and one phrasing embedded); peak RSS growth "
-        f"of the model, its index and the embeddings {memory_mib:.0f} MiB."
+        f"from loading the model to the end of these builds (the model, the 1,000 articles' lexical index and "
+        f"their embeddings) {memory_mib:.0f} MiB."
     )
     body = _report(
         machine,

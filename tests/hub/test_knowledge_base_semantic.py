@@ -13,8 +13,8 @@ from litestar.testing import TestClient
 import routing.bot.semantic
 from benchmarks.bot_faq import load_articles
 from hub.app import create_app
-from tests.conftest import bearer, inbox_of
-from tests.hub.test_bot_conversations import GREETING, Visitor
+from tests.conftest import bearer
+from tests.hub.test_bot_conversations import GREETING, Visitor, web_chat_bot_on
 from tests.hub.test_knowledge_base_api import ask, create
 
 PARAPHRASES = {"my package never showed up": "missing-package-en", "你们周日营业吗": "opening-hours-zh"}
@@ -132,14 +132,7 @@ def test_with_the_setting_off_the_model_is_never_loaded(client, demo, monkeypatc
 
 
 def test_the_bot_in_a_conversation_answers_with_the_re_ranker(semantic_client, demo):
-    token = demo["api_token"]
-    inbox = inbox_of(demo, "webchat")
-    turned_on = semantic_client.put(
-        f"/api/v1/inboxes/{inbox['id']}/bot",
-        json={"enabled": True, "greeting": GREETING},
-        headers=bearer(token),
-    )
-    assert turned_on.status_code == 200, turned_on.text
+    token, inbox = web_chat_bot_on(semantic_client, demo)
     ids = import_faq(semantic_client, token)
     # Embedding the FAQ takes about a second: done before the visitor polls for the answer (and meets its rate limit).
     assert ask(semantic_client, token, "how long does delivery take")["decision"] == "answer"
