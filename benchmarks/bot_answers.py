@@ -163,7 +163,7 @@ def _semantic(
     if options.tune:
         model = fit_semantic_model(semantic_faq.candidates, parts["tuning"])
         thresholds, result = tune_thresholds(
-            SemanticIndex.build(faq_index, encode, semantic_faq, model).ranked, parts["tuning"]
+            SemanticIndex.build(faq_index, encode, model).ranked, parts["tuning"]
         )
         print(f"{model}\n{thresholds}\non the tuning part: {_figures(result)}")
         return
@@ -173,13 +173,13 @@ def _semantic(
     catalogue = faq + padding_articles(CATALOGUE_SIZE - len(faq))
     catalogue_lexical = BotIndex.build(catalogue, synonyms)
     started = time.perf_counter()
-    catalogue_index = SemanticIndex.build(catalogue_lexical, encode, semantic_faq)
+    catalogue_index = SemanticIndex.build(catalogue_lexical, encode)
     embed_seconds = time.perf_counter() - started
     edited = replace(catalogue[0], questions=(*catalogue[0].questions, "大件家具能送上楼吗"))
     updates = []
     for _ in range(5):
         moment = time.perf_counter()
-        SemanticIndex.build(catalogue_lexical.updated(upserts=[edited]), encode, catalogue_index)
+        SemanticIndex.build(catalogue_lexical.updated(upserts=[edited]), encode)
         updates.append((time.perf_counter() - moment) * 1000)
     memory_mib = _peak_rss_mib() - rss_before
     accuracy = {

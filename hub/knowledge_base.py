@@ -7,7 +7,8 @@ its index was built at, reloads the articles and derives the next index with `Bo
 process, with no restart and no message between processes.
 
 With `OMNIHUB_KB_SEMANTIC_RERANKER` on, each index also holds its phrasings' embeddings (routing.bot.semantic):
-the model is loaded in a thread at the first rebuild, and a rebuild embeds only the phrasings not seen before.
+the model is loaded in a thread at the first rebuild, and a rebuild embeds only the phrasings no index of the process
+holds (routing.bot.semantic), off the event loop.
 """
 
 from __future__ import annotations
@@ -122,10 +123,7 @@ class KnowledgeBase:
         from routing.bot.semantic import SemanticIndex, shared_encoder
 
         encode = await asyncio.to_thread(shared_encoder)
-        earlier = (
-            previous.index if previous is not None and isinstance(previous.index, SemanticIndex) else None
-        )
-        semantic = await asyncio.to_thread(SemanticIndex.build, index, encode, earlier)
+        semantic = await asyncio.to_thread(SemanticIndex.build, index, encode)
         return _Built(version, semantic, ids, synonyms)
 
 

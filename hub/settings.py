@@ -172,7 +172,7 @@ class Settings(BaseSettings):
     kb_semantic_reranker: bool = Field(
         False,
         description="Re-rank knowledge-base answers with a multilingual sentence embedding (the `semantic` extra): "
-        "about 130 MiB more per process and 2-10 ms more per question.",
+        "about 130-160 MiB more per process and about 4 ms more per question.",
     )
     log_level: str = "INFO"
     log_json: bool = Field(False, description="Log one JSON object per line instead of key=value.")

