@@ -7,8 +7,8 @@ its index was built at, reloads the articles and derives the next index with `Bo
 process, with no restart and no message between processes.
 
 With `OMNIHUB_KB_SEMANTIC_RERANKER` on, each index also holds its phrasings' embeddings (routing.bot.semantic):
-the model is loaded in a thread at the first rebuild, and a rebuild embeds only the phrasings no index of the process
-holds (routing.bot.semantic), off the event loop.
+the model is loaded in a thread at the first rebuild, and a rebuild, in a thread too, embeds only the phrasings no
+index of the process holds.
 """
 
 from __future__ import annotations
