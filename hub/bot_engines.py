@@ -205,7 +205,7 @@ async def _knowledge_base_answer(
     article (its text, or disabling it) bumps that version, so the index holds the stored article."""
     if not text:
         return EngineAnswer("abstain")
-    index = await knowledge_base(hub.database).index(session, workspace_id, kb_version)
+    index = await knowledge_base(hub).index(session, workspace_id, kb_version)
     found = index.ask(text)
     if found.decision == "answer" and found.article_id is not None:
         article = index.article(found.article_id)
@@ -247,7 +247,7 @@ async def _llm_answer(
     hub: Hub, session: AsyncSession, llm: _Llm, conversation: Conversation, text: str, kb_version: int | None
 ) -> EngineAnswer:
     """Abstains without a call when no article is near the question: the model may only answer from articles."""
-    index = await knowledge_base(hub.database).index(session, conversation.workspace_id, kb_version)
+    index = await knowledge_base(hub).index(session, conversation.workspace_id, kb_version)
     ranked = index.ranked(text)
     articles = [
         article

@@ -5,6 +5,10 @@ Before answering, a process reads that version (one indexed row) and, when it di
 its index was built at, reloads the articles and derives the next index with `BotIndex.updated`
 (only changed articles are analysed again). So an edit takes effect at once on every web and worker
 process, with no restart and no message between processes.
+
+With `OMNIHUB_KB_SEMANTIC_RERANKER` on, each index also holds its phrasings' embeddings (routing.bot.semantic):
+the model is loaded in a thread at the first rebuild, and a rebuild, in a thread too, embeds only the phrasings no
+index of the process holds.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import weakref
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import update
 from sqlmodel import col, select
@@ -20,6 +25,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.db import Database
 from hub.models import KbArticle, Workspace, WorkspaceBot
 from routing.bot import Article, BotAnswer, BotIndex
+
+if TYPE_CHECKING:
+    from hub.runtime import Hub
+    from routing.bot.semantic import SemanticIndex
 
 __all__ = ["KnowledgeBase", "bump_version", "engine_article", "knowledge_base", "workspace_synonyms"]
 
@@ -49,15 +58,17 @@ async def bump_version(session: AsyncSession, workspace_id: str) -> None:
 @dataclass(frozen=True, slots=True)
 class _Built:
     version: int
-    index: BotIndex
+    index: BotIndex | SemanticIndex
     article_ids: frozenset[str]
     synonyms: tuple[tuple[str, ...], ...]
 
 
 @dataclass(slots=True)
 class KnowledgeBase:
-    """This process's (this event loop's) indexes, one per workspace, each at the version it was built from."""
+    """This process's (this event loop's) indexes, one per workspace, each at the version it was built from;
+    with `semantic`, indexes that re-rank with the sentence embedding."""
 
+    semantic: bool = False
     _built: dict[str, _Built] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -67,7 +78,9 @@ class KnowledgeBase:
         """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
         return (await self.index(session, workspace_id)).ask(text, locale)
 
-    async def index(self, session: AsyncSession, workspace_id: str, version: int | None = None) -> BotIndex:
+    async def index(
+        self, session: AsyncSession, workspace_id: str, version: int | None = None
+    ) -> BotIndex | SemanticIndex:
         """The workspace's index at the version the database holds now, read on the caller's session.
 
         Never on a session of its own: a caller holding a pooled connection (a bot turn) while waiting for a
@@ -102,8 +115,20 @@ class KnowledgeBase:
         if previous is None or previous.synonyms != synonyms:
             index = await asyncio.to_thread(BotIndex.build, articles, synonyms)
         else:
-            index = await asyncio.to_thread(previous.index.updated, articles, previous.article_ids - ids)
-        return _Built(version, index, ids, synonyms)
+            index = await asyncio.to_thread(
+                _lexical(previous.index).updated, articles, previous.article_ids - ids
+            )
+        if not self.semantic:
+            return _Built(version, index, ids, synonyms)
+        from routing.bot.semantic import SemanticIndex, shared_encoder
+
+        encode = await asyncio.to_thread(shared_encoder)
+        semantic = await asyncio.to_thread(SemanticIndex.build, index, encode)
+        return _Built(version, semantic, ids, synonyms)
+
+
+def _lexical(index: BotIndex | SemanticIndex) -> BotIndex:
+    return index if isinstance(index, BotIndex) else index.lexical
 
 
 async def _version(session: AsyncSession, workspace_id: str) -> int:
@@ -126,9 +151,9 @@ async def workspace_synonyms(session: AsyncSession, workspace_id: str) -> tuple[
 _KNOWLEDGE_BASES: weakref.WeakKeyDictionary[Database, KnowledgeBase] = weakref.WeakKeyDictionary()
 
 
-def knowledge_base(database: Database) -> KnowledgeBase:
-    """The knowledge base of the process's (event loop's) database handle: one index cache per Hub."""
-    found = _KNOWLEDGE_BASES.get(database)
+def knowledge_base(hub: Hub) -> KnowledgeBase:
+    """The knowledge base of the hub's (the event loop's) database handle: one index cache per Hub."""
+    found = _KNOWLEDGE_BASES.get(hub.database)
     if found is None:
-        found = _KNOWLEDGE_BASES[database] = KnowledgeBase()
+        found = _KNOWLEDGE_BASES[hub.database] = KnowledgeBase(semantic=hub.settings.kb_semantic_reranker)
     return found

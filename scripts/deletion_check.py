@@ -41,7 +41,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
-COPIED = ("hub", "connectors", "normalizer", "routing", "admin_ui", "tests", "pyproject.toml")
+COPIED = ("hub", "connectors", "normalizer", "routing", "admin_ui", "tests", "benchmarks", "pyproject.toml")
 """What the tests import and read; the copy leaves out the virtualenv, var/ and version control."""
 TEST_TIMEOUT_SECONDS = 120
 DELETED_WAIT_SECONDS = "10"
@@ -454,6 +454,36 @@ DELETIONS: tuple[Deletion, ...] = (
         "workspace_synonyms",
         ("tests/hub/test_bot_engines.py::test_business_synonyms_take_effect_at_once_on_every_process",),
         replacement="return ()",
+    ),
+    Deletion(
+        "bot: the semantic re-ranker answers what the words alone do not settle",
+        "routing/bot/semantic.py",
+        "SemanticIndex.ask",
+        (
+            "tests/routing/bot/test_semantic.py::test_a_paraphrase_the_words_do_not_settle_is_answered_with_the_re_ranker",
+            "tests/hub/test_knowledge_base_semantic.py::test_the_api_answers_paraphrases_only_with_the_re_ranker_in_the_same_shape",
+            "tests/hub/test_knowledge_base_semantic.py::test_the_bot_in_a_conversation_answers_with_the_re_ranker",
+        ),
+        replacement="return self.lexical.ask(text, locale)",
+    ),
+    Deletion(
+        "bot: the semantic re-ranker embeds only the phrasings an edit changed",
+        "routing/bot/semantic.py",
+        "SemanticIndex.build",
+        (
+            "tests/routing/bot/test_semantic.py::test_an_edit_embeds_only_the_phrasings_it_changed_and_is_answered_from_at_once",
+        ),
+        starts_with="_embedded.get(text)",
+        replacement="None",
+    ),
+    Deletion(
+        "bot: the semantic re-ranker without its package is refused at start",
+        "hub/settings.py",
+        "Settings._semantic_model_installed",
+        (
+            "tests/hub/test_knowledge_base_semantic.py::test_the_semantic_re_ranker_without_its_package_is_refused_at_start_naming_both",
+        ),
+        replacement="return wanted",
     ),
     Deletion(
         "bot: the LLM engine answers",

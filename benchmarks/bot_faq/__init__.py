@@ -33,6 +33,7 @@ from routing.bot import (
     detect_handoff,
 )
 from routing.bot.confidence import logistic
+from routing.bot.semantic import SemanticCandidate, SemanticConfidenceModel, SemanticIndex, features
 
 __all__ = [
     "FAQ_DIR",
@@ -40,12 +41,17 @@ __all__ = [
     "Score",
     "cross_validate",
     "fit_confidence_model",
+    "fit_semantic_model",
     "load_articles",
     "load_questions",
     "load_synonyms",
     "score",
+    "semantic_fitter",
     "tune_thresholds",
 ]
+
+Fitter = Callable[["Questions"], Callable[[str], BotAnswer]]
+"""Fits an engine's confidence model and thresholds on some questions, and gives its `ask`."""
 
 RIDGE = 1.0
 """L2 penalty on the confidence model's weights (not its intercept): keeps them moderate on a few hundred questions."""
@@ -229,12 +235,66 @@ def fit_confidence_model(
     return ConfidenceModel(round(intercept, 2), round(log_agreement, 2), round(unknown, 2))
 
 
+def fit_semantic_model(
+    candidates: Callable[[str], tuple[SemanticCandidate, ...]], questions: Questions
+) -> SemanticConfidenceModel:
+    """The semantic re-ranker's logistic model, fitted on each question's best-agreeing and most similar
+    candidate (whether it is the right article; never, for out-of-scope questions); coefficients rounded to two
+    decimals, as `fit_confidence_model`'s.
+
+    Run on the tuning part only: the held-out parts must not influence the choice.
+    """
+    examples: list[tuple[float, ...]] = []
+    labels: list[bool] = []
+    for text, expected in [*questions.answer, *((text, None) for text in questions.out_of_scope)]:
+        found = candidates(text)
+        if not found:
+            continue
+        picked = []
+        best_agreement = max(found, key=lambda candidate: candidate.evidence.agreement)
+        if best_agreement.evidence.agreement > 0:
+            picked.append(best_agreement)
+        most_similar = max(found, key=lambda candidate: candidate.evidence.similarity)
+        if most_similar not in picked:
+            picked.append(most_similar)
+        for candidate in picked:
+            examples.append(features(candidate.evidence))
+            labels.append(candidate.article_id == expected)
+    return SemanticConfidenceModel(*(round(weight, 2) for weight in _logistic_regression(examples, labels)))
+
+
+def semantic_fitter(index: SemanticIndex) -> Fitter:
+    """Fits the re-ranker's model and thresholds on the questions given, over `index`'s embeddings."""
+
+    def fitted(questions: Questions) -> Callable[[str], BotAnswer]:
+        model = fit_semantic_model(index.candidates, questions)
+        ranked = SemanticIndex.build(index.lexical, index.encode, model).ranked
+        thresholds, _ = tune_thresholds(ranked, questions)
+        return SemanticIndex.build(index.lexical, index.encode, model, thresholds).ask
+
+    return fitted
+
+
+def _lexical_fitter(articles: list[Article], synonyms: list[list[str]]) -> Fitter:
+    plain_index = BotIndex.build(articles, synonyms)
+
+    def fitted(questions: Questions) -> Callable[[str], BotAnswer]:
+        model = fit_confidence_model(plain_index.candidates, questions)
+        thresholds, _ = tune_thresholds(
+            BotIndex.build(articles, synonyms, confidence_model=model).ranked, questions
+        )
+        return BotIndex.build(articles, synonyms, thresholds, model).ask
+
+    return fitted
+
+
 def cross_validate(
     articles: list[Article],
     synonyms: list[list[str]],
     questions: Questions,
     folds: int = 5,
     seed: int | None = None,
+    fitter: Fitter | None = None,
 ) -> Score:
     """The engine's accuracy on `questions` estimated by `folds`-fold cross-validation: for each fold, the
     confidence model and thresholds are fitted on the other folds and scored on it; rates are pooled.
@@ -244,7 +304,8 @@ def cross_validate(
     spending a held-out part on the choice. Folds take every `folds`-th question, in file order, or in an
     order shuffled by `seed`: on a part this small one fold assignment can favour a change by a few points,
     so a change is worth keeping only if it wins over several seeds. Handoff phrases are not part of it
-    (nothing is fitted on them): their rates are left at 0.
+    (nothing is fitted on them): their rates are left at 0. `fitter` fits another engine than the lexical one
+    (`semantic_fitter`).
     """
     if seed is not None:
         shuffler = random.Random(seed)
@@ -252,7 +313,7 @@ def cross_validate(
             answer=shuffler.sample(questions.answer, len(questions.answer)),
             out_of_scope=shuffler.sample(questions.out_of_scope, len(questions.out_of_scope)),
         )
-    plain_index = BotIndex.build(articles, synonyms)
+    fitted = fitter or _lexical_fitter(articles, synonyms)
     pooled = {
         "top1": 0.0,
         "answered_right": 0.0,
@@ -271,10 +332,7 @@ def cross_validate(
                 text for number, text in enumerate(questions.out_of_scope) if number % folds != fold
             ],
         )
-        model = fit_confidence_model(plain_index.candidates, fitting)
-        fitted_index = BotIndex.build(articles, synonyms, confidence_model=model)
-        thresholds, _ = tune_thresholds(fitted_index.ranked, fitting)
-        result = score(BotIndex.build(articles, synonyms, thresholds, model).ask, held)
+        result = score(fitted(fitting), held)
         in_scope, out_of_scope = len(held.answer), len(held.out_of_scope)
         pooled["top1"] += result.top1 * in_scope
         pooled["answered_right"] += result.answered_right * in_scope

@@ -312,7 +312,7 @@ class KnowledgeBaseController(Controller):
         data: JSONBody[AskBody],
     ) -> AskAnswer:
         """Exactly the decision the bot would take on this text in a conversation (before any handoff request)."""
-        answer = await knowledge_base(hub.database).ask(
+        answer = await knowledge_base(hub).ask(
             session, caller.workspace_id, clean_text(data.text), data.locale
         )
         return AskAnswer(

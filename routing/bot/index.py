@@ -124,6 +124,14 @@ class BotIndex:
         entry = self._by_id.get(article_id)
         return entry.article if entry is not None else None
 
+    def entries(self) -> tuple[tuple[Article, str | None], ...]:
+        """The indexed articles with the language each was indexed in (None: no known language)."""
+        return tuple((entry.article, entry.language) for entry in self._articles)
+
+    def question_language(self, text: str) -> str | None:
+        """The language `text` is mostly written in, as the ranking sees it (None: no words)."""
+        return self._analyzer.analyze_question(text).language
+
     def ask(self, text: str, locale: str | None = None) -> BotAnswer:
         """What the bot does with `text`. With `locale`, only articles in that language are considered."""
         return decide(self.ranked(text, locale), self.thresholds)

@@ -39,14 +39,7 @@ def bot(client, demo) -> dict[str, Any]:
 
 
 def bot_on(client, demo) -> dict[str, Any]:
-    token = demo["api_token"]
-    inbox = inbox_of(demo, "webchat")
-    answer = client.put(
-        f"/api/v1/inboxes/{inbox['id']}/bot",
-        json={"enabled": True, "greeting": GREETING},
-        headers=bearer(token),
-    )
-    assert answer.status_code == 200, answer.text
+    token, inbox = web_chat_bot_on(client, demo)
     articles = {
         "returns": create(client, token, RETURNS),
         "shipping": create(client, token, SHIPPING),
@@ -73,6 +66,19 @@ def bot_on(client, demo) -> dict[str, Any]:
         ),
     }
     return {"token": token, "widget": inbox["widget_token"], "inbox": inbox, "articles": articles}
+
+
+def web_chat_bot_on(client, demo) -> tuple[str, dict[str, Any]]:
+    """The demo's API token and web chat inbox, its bot turned on with `GREETING`."""
+    token = demo["api_token"]
+    inbox = inbox_of(demo, "webchat")
+    answer = client.put(
+        f"/api/v1/inboxes/{inbox['id']}/bot",
+        json={"enabled": True, "greeting": GREETING},
+        headers=bearer(token),
+    )
+    assert answer.status_code == 200, answer.text
+    return token, inbox
 
 
 class Visitor:

@@ -59,9 +59,7 @@ def test_asking_takes_no_pooled_connection_beyond_the_callers(client, settings, 
             async with hub.database.session() as session:
                 await session.exec(select(1))
                 before = len(counted)
-                found = await knowledge_base(hub.database).ask(
-                    session, demo["workspace_id"], "return an item"
-                )
+                found = await knowledge_base(hub).ask(session, demo["workspace_id"], "return an item")
                 assert found.article_id == returns["id"]
                 per_ask.append(len(counted) - before)
         return per_ask
