@@ -806,6 +806,7 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_webhooks.py::"
             "test_a_retry_round_of_a_receiver_that_is_down_sends_one_request_and_rewrites_no_waiting_row",
+            "tests/hub/test_webhooks.py::test_a_delivery_falling_due_while_its_subscription_waits_is_held_by_the_wait_too",
         ),
         starts_with="subscription.enabled and _waiting_until(subscription, now) is not None",
         replacement="False",

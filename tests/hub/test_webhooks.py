@@ -551,6 +551,36 @@ def test_a_retry_round_of_a_receiver_that_is_down_sends_one_request_and_rewrites
     assert seen["attempted"] == [1] and seen["pending"] == waiting + 20
 
 
+def test_a_delivery_falling_due_while_its_subscription_waits_is_held_by_the_wait_too(
+    hooked_settings, demo, receiver
+):
+    """A delivery can fall due before its subscription's retry (a batch's failure got a shorter backoff than the
+    probe that made the subscription wait): no job sends it, or anything else, before that retry."""
+    receiver.answer("/down", 503)
+
+    async def round_before_the_retry(hub) -> tuple[int, list[int]]:
+        subscription = await subscription_with_due_deliveries(
+            hub, demo["workspace_id"], receiver.url("/down"), 3
+        )
+        async with hub.database.session() as session:
+            waiting = await session.get_one(WebhookSubscription, subscription.id)
+            waiting.retry_at = hub.now() + timedelta(hours=1)
+            session.add(waiting)
+            await session.commit()
+        assert await webhooks.deliver_due(hub, subscription.id) is None
+        async with hub.database.session() as session:
+            rows = (
+                await session.exec(
+                    select(WebhookDelivery)
+                    .where(WebhookDelivery.subscription_id == subscription.id)
+                    .order_by(WebhookDelivery.sequence)
+                )
+            ).all()
+        return len(receiver.at("/down")), [row.attempts for row in rows]
+
+    assert run(round_before_the_retry, hooked_settings) == (0, [0, 0, 0])
+
+
 def test_the_retry_a_job_asks_for_finds_every_delivery_it_failed_due(hooked_settings, demo, receiver):
     """Deliveries failing in one batch each get a jittered backoff; the job's retry comes when the last of them is
     due. (It came at the first: the others then waited, with no job, for a new event or the sweeper a minute
