@@ -10,7 +10,10 @@ export function installPicker(textarea, menu, { trigger, idPrefix, find, option,
   let chosen = 0;
   let asked = 0;
 
+  /* Also drops the answers still on their way: one arriving after a pick would open the list again, and the next
+   * Enter would choose from it instead of sending. */
   const close = () => {
+    asked += 1;
     items = [];
     menu.hidden = true;
     menu.replaceChildren();

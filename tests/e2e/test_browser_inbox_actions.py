@@ -419,6 +419,50 @@ def test_labels_filter_canned_response_and_a_ticket_from_the_conversation(agents
     expect(admin.locator(".message-in .message-text")).to_have_text([text], timeout=UI_TIMEOUT_MS)
 
 
+def test_an_answer_for_the_code_typed_that_comes_after_the_pick_does_not_open_the_list_again(
+    agents: Inboxes,
+) -> None:
+    """The canned responses are asked for again at each letter typed, and Enter chooses from the list on screen, so
+    the answer for the last letter can come back after the pick. It is dropped: the next Enter sends the reply.
+    (It opened the list again, and that Enter chose from it instead.) The answer is held here to make the order
+    certain."""
+    hub, admin = agents.hub, agents.admin.page
+    conversation, text, _ = new_conversation(hub, "Has my parcel left?")
+    open_conversation(admin, conversation, text)
+    short_code = f"late-{uuid.uuid4().hex[:6]}"
+    canned = hub.api.post(
+        "/api/v1/canned_responses", json={"short_code": short_code, "content": "Your parcel left today."}
+    )
+    assert canned.status_code == 201, canned.text
+    held: list[Route] = []
+    admin.route(
+        "**/api/v1/canned_responses?*",
+        lambda route: (
+            held.append(route) if route.request.url.endswith(f"q={short_code}") else route.continue_()
+        ),
+    )
+    try:
+        composer = admin.get_by_role("textbox", name="Reply")
+        composer.press_sequentially(f"/{short_code[:-1]}")
+        expect(admin.locator("#canned").get_by_role("option")).to_have_count(1, timeout=UI_TIMEOUT_MS)
+        composer.press(short_code[-1])
+        for _ in range(UI_TIMEOUT_MS // 50):
+            if held:
+                break
+            admin.wait_for_timeout(50)
+        assert len(held) == 1
+        composer.press("Enter")
+        expect(composer).to_have_value("Your parcel left today.")
+        held[0].continue_()
+        admin.wait_for_timeout(500)  # the late answer's time to arrive and, before the fix, open the list
+        composer.press("Enter")
+        expect(admin.locator(".message-out .message-text")).to_have_text(
+            ["Your parcel left today."], timeout=UI_TIMEOUT_MS
+        )
+    finally:
+        admin.unroute("**/api/v1/canned_responses?*")
+
+
 def test_keyboard_j_k_move_through_the_list_r_replies_and_e_resolves(agents: Inboxes) -> None:
     hub, admin = agents.hub, agents.admin.page
     for topic in ("First", "Second", "Third"):
