@@ -19,19 +19,20 @@ __all__ = ["add_mentions", "agents_named", "named"]
 def named(text: str, agents: Iterable[tuple[str, str]]) -> list[str]:
     """The ids of the `agents` (id, name) that `text` names as "@Their Name": in any case, at the start or after a
     space, followed by neither a letter nor a digit (the inbox's `mentions()` rule); where names share a prefix the
-    longest that fits wins. Each id once, in the order named."""
-    longest_first = sorted(
-        ((agent_id, name) for agent_id, name in agents if name), key=lambda agent: -len(agent[1])
-    )
+    longest that fits wins, and every agent of that name is named. Each id once, in the order named."""
+    by_name: dict[str, list[str]] = {}
+    for agent_id, name in agents:
+        if name:
+            by_name.setdefault(name.lower(), []).append(agent_id)
+    longest_first = sorted(by_name.items(), key=lambda entry: -len(entry[0]))
     found: list[str] = []
     for at, character in enumerate(text):
         if character != "@" or (at > 0 and not text[at - 1].isspace()):
             continue
-        for agent_id, name in longest_first:
+        for name, agent_ids in longest_first:
             end = at + 1 + len(name)
-            if text[at + 1 : end].lower() == name.lower() and (end == len(text) or not text[end].isalnum()):
-                if agent_id not in found:
-                    found.append(agent_id)
+            if text[at + 1 : end].lower() == name and (end == len(text) or not text[end].isalnum()):
+                found += [agent_id for agent_id in agent_ids if agent_id not in found]
                 break
     return found
 

@@ -58,6 +58,7 @@ def test_the_longest_name_that_fits_wins_in_any_case_and_not_inside_a_word() -> 
     assert named("@Ann, @Ann Leeward @bob mail@Bo @Bo2 @Bo", agents) == ["ann", "bo"]
     assert named("@Ann\n@Ann", agents) == ["ann"]
     assert named("no mention", agents) == [] and named("@", agents) == []
+    assert named("@bo", [*agents, ("bo2", "BO")]) == ["bo", "bo2"]
 
 
 def test_a_note_records_a_mention_for_the_named_agents_only(client, demo, settings, chat, team):  # noqa: F811
