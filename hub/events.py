@@ -43,6 +43,7 @@ from hub.views import (
     MessageUpdated,
     MessageView,
     NoteDeleted,
+    NoteMentioned,
     TicketCommented,
     TicketCreated,
     TicketSlaBreached,
@@ -86,6 +87,7 @@ AnyWorkspaceEvent = (
     | MessageFailed
     | MessageUpdated
     | NoteDeleted
+    | NoteMentioned
     | TicketCommented
     | TicketCreated
     | TicketUpdated

@@ -48,6 +48,7 @@ __all__ = [
     "InboxService",
     "KbArticle",
     "Lease",
+    "Mention",
     "MergeSuggestion",
     "Message",
     "OutboxEvent",
@@ -461,6 +462,27 @@ class Message(SQLModel, table=True):
     next_attempt_at: datetime | None = _when()
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class Mention(SQLModel, table=True):
+    """An agent named as "@Their Name" in an internal note: one row per agent and note, unread until the agent
+    opens the conversation. Deleted with its note."""
+
+    __table_args__ = (
+        UniqueConstraint("note_id", "agent_id", name="uq_mention_note_agent"),
+        Index("ix_mention_agent", "agent_id", "id"),
+    )
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    agent_id: str = Field(foreign_key="agent.id", max_length=36)
+    conversation_id: str = Field(foreign_key="conversation.id", max_length=36)
+    note_id: str = Field(max_length=36)
+    """The note's message id; not a foreign key, as the row is written in the note's own flush, which does not
+    order the inserts. The note's deletion deletes its mentions."""
+    author_id: str | None = Field(default=None, max_length=36)
+    """The agent who wrote the note (none for an integration's token)."""
+    created_at: datetime = _created()
+    read_at: datetime | None = _when()
 
 
 class InboundEvent(SQLModel, table=True):

@@ -14,14 +14,14 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Connector, DeferredSendError, OutboundMessage, PermanentSendError, TransientSendError
-from hub import actors, events, lifecycle, metrics, tickets
+from hub import actors, events, lifecycle, mentions, metrics, tickets
 from hub.batching import batcher
 from hub.jobs import retry_delay
 from hub.models import Conversation, Identity, Inbox, Message
 from hub.reply_threads import ReplyThread, reply_thread
 from hub.reply_windows import ReplyQuota, reply_window
 from hub.runtime import Hub
-from hub.statuses import ConversationStatus, MessageStatus, SenderType
+from hub.statuses import ConversationStatus, MessageDirection, MessageStatus, SenderType
 from hub.views import WorkspaceEvent
 from normalizer import Attachment, ContentType, IdentityRef
 
@@ -81,8 +81,14 @@ async def create_message(
             row.bot_replied = True
         reopened = lifecycle.reopen_on_agent_reply(session, row, now) if by_agent else []
         ticket_events = await tickets.agent_replied(session, row, now) if by_agent else []
+        named = (
+            await mentions.agents_named(session, row.workspace_id, text, sender_id)
+            if direction == MessageDirection.NOTE
+            else []
+        )
         # Added after the reads: their autoflush would insert a repeated client_id outside the try below.
         payload = _add_created(session, message, row)
+        mentioned = mentions.add_mentions(session, message, named, now)
         try:
             await session.commit()
         except IntegrityError:
@@ -103,6 +109,8 @@ async def create_message(
     await events.publish_message_event(hub.publisher, payload, row)
     for event in ticket_events:
         await events.publish_message_event(hub.publisher, event, row)
+    if mentioned is not None:
+        await events.publish_message_event(hub.publisher, mentioned, row)
     if direction == "out" and enqueue:
         hub.jobs.send_soon(actors.deliver_outbound, message.id)
     return message, True

@@ -71,6 +71,9 @@ __all__ = [
     "LabelPage",
     "LoginAnswer",
     "MeView",
+    "MentionPage",
+    "MentionView",
+    "MentionsRead",
     "MergePreview",
     "MergeSuggestionView",
     "MergeUndone",
@@ -81,6 +84,7 @@ __all__ = [
     "MessageUpdated",
     "MessageView",
     "NoteDeleted",
+    "NoteMentioned",
     "NotePage",
     "PageViewView",
     "PasswordChanged",
@@ -595,6 +599,43 @@ class NoteDeleted(WorkspaceEvent, tag="note.deleted"):
     note_id: str
     conversation_id: str
     actor_type: Literal["agent", "api_token"]
+
+
+class NoteMentioned(WorkspaceEvent, tag="note.mentioned"):
+    """An internal note named agents of the workspace as "@Their Name" (its author excepted): each now has an
+    unread mention of the conversation (`GET /api/v1/me/mentions`)."""
+
+    note_id: str
+    conversation_id: str
+    author_id: str | None
+    """The agent who wrote the note; null for an integration's token."""
+    agent_ids: list[str]
+    """The agents named, each once."""
+
+
+class MentionView(msgspec.Struct):
+    """A note of the caller's workspace that named the caller."""
+
+    id: str
+    conversation_id: str
+    note_id: str
+    author_id: str | None
+    """The agent who wrote the note; null for an integration's token."""
+    created_at: datetime
+    read_at: datetime | None
+    """When the caller opened the conversation after it; null while unread."""
+
+
+class MentionPage(msgspec.Struct):
+    items: list[MentionView]
+    """Newest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
+
+
+class MentionsRead(msgspec.Struct):
+    marked: int
+    """How many of the caller's unread mentions in the conversation are now read."""
 
 
 class MessageFailed(MessageEvent, tag="message.failed"):

@@ -1257,6 +1257,47 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="await thread_subject(",
         replacement="None",
     ),
+    Deletion(
+        "mentions: a note names only agents of its own workspace",
+        "hub/mentions.py",
+        "agents_named",
+        ("tests/hub/test_mentions.py::test_a_note_records_a_mention_for_the_named_agents_only",),
+        starts_with="Agent.workspace_id == workspace_id",
+        replacement="True",
+    ),
+    Deletion(
+        "mentions: a note's author is not mentioned",
+        "hub/mentions.py",
+        "agents_named",
+        ("tests/hub/test_mentions.py::test_a_note_records_a_mention_for_the_named_agents_only",),
+        starts_with="agent_id != author_id",
+        replacement="True",
+    ),
+    Deletion(
+        "mentions: recorded with the note",
+        "hub/outbound.py",
+        "create_message",
+        (
+            "tests/hub/test_mentions.py::test_a_note_records_a_mention_for_the_named_agents_only",
+            "tests/hub/test_mentions.py::test_opening_the_conversation_marks_its_mentions_read",
+        ),
+        starts_with="mentions.add_mentions(",
+        replacement="None",
+    ),
+    Deletion(
+        "mentions: a deleted note's mentions go with it",
+        "hub/api/messages.py",
+        "MessageController.delete_note",
+        ("tests/hub/test_mentions.py::test_a_deleted_note_takes_its_mentions_with_it",),
+        starts_with="await session.execute(sql_delete(Mention)",
+    ),
+    Deletion(
+        "mentions: unread=true lists the unread ones only",
+        "hub/api/mentions.py",
+        "MentionController.list_mentions",
+        ("tests/hub/test_mentions.py::test_opening_the_conversation_marks_its_mentions_read",),
+        starts_with="if unread:",
+    ),
 )
 
 

@@ -8,7 +8,7 @@
 import { ApiError, api, auth, button, byId, formatTime, linkedText, node, path, t } from "./inbox_core.js";
 import { alertAgent, installAlerts } from "./inbox_alerts.js";
 import { installCanned } from "./inbox_canned.js";
-import { installMentions, mentions } from "./inbox_mentions.js";
+import { installMentions, mentions, readMentions, unreadMentions } from "./inbox_mentions.js";
 import { showCustomer } from "./inbox_customer.js";
 import { installShortcuts } from "./inbox_keys.js";
 import { RECORD_PATHS } from "./inbox_records.js";
@@ -37,7 +37,7 @@ const state = {
   selected: null,           /* the open conversation, with channel, identity and reply_window */
   messages: new Map(),      /* id -> {data, element} of the open conversation */
   unread: {},               /* id -> count of customer messages not yet seen, kept per agent in localStorage */
-  mentioned: new Set(),     /* ids of conversations with a note naming this agent not yet opened, kept likewise */
+  mentioned: new Set(),     /* ids of conversations with a note naming this agent not yet opened, kept by the server */
   socket: null,
   reconnectMs: 1000,
   reconnectTimer: 0,
@@ -143,14 +143,14 @@ async function enterInbox(session) {
   byId("me").textContent = session.agent.name;
   byId("me").title = session.agent.email;
   byId("admin-link").hidden = session.agent.role !== "admin";
-  const [inboxes, agents, teams] = await Promise.all([
-    api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(),
+  const [inboxes, agents, teams, , mentioned] = await Promise.all([
+    api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(), unreadMentions(),
   ]);
   state.inboxes = new Map(inboxes.map((inbox) => [inbox.id, inbox]));
   state.agents = new Map(agents.map((agent) => [agent.id, agent]));
   state.teams = new Map((teams.items || teams).map((team) => [team.id, team]));
   state.unread = JSON.parse(localStorage.getItem(unreadKey()) || "{}");
-  state.mentioned = new Set(JSON.parse(localStorage.getItem(mentionsKey()) || "[]"));
+  state.mentioned = new Set(mentioned);
   renderTitle();
   fillSelect(byId("channel-filter"), [...new Set(inboxes.map((inbox) => inbox.kind))].map((kind) => [kind, kind]));
   fillSelect(byId("inbox-filter"), inboxes.map((inbox) => [inbox.id, inbox.name]));
@@ -248,20 +248,16 @@ function setUnread(conversationId, count) {
   renderTitle();
 }
 
-function mentionsKey() {
-  return `omnihub.mentions.${me()}`;
-}
-
 function setMentioned(conversationId, mentioned) {
   if (mentioned) state.mentioned.add(conversationId);
-  else state.mentioned.delete(conversationId);
-  localStorage.setItem(mentionsKey(), JSON.stringify([...state.mentioned]));
+  else if (state.mentioned.delete(conversationId)) reportFailure(readMentions(conversationId));
 }
 
 /* A note of another agent naming this one: marked on its row until opened, and alerted like a customer's message. */
 function noteMentionsMe(frame) {
   const note = frame.message;
   if (note.conversation_id !== state.selected?.id || document.hidden) setMentioned(note.conversation_id, true);
+  else reportFailure(readMentions(note.conversation_id));
   renderConversations();
   alertAgent({
     title: t("{author} mentioned you", { author: agentName(note.sender_id) }),
@@ -914,6 +910,8 @@ async function fetchName(conversation) {
 /* After a reconnect, fetch what happened while the socket was down. */
 async function catchUp(socket) {
   if (state.socket !== socket) return;
+  state.mentioned = new Set(await unreadMentions()); /* notes written while the socket was down */
+  if (state.selected) setMentioned(state.selected.id, false);
   await loadConversations();
   if (state.selected) await loadMessages();
 }

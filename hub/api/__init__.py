@@ -21,6 +21,7 @@ from hub.api.inbox_health import InboxHealthController
 from hub.api.inboxes import InboxController, inbox_view
 from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.labels import LabelController
+from hub.api.mentions import MentionController
 from hub.api.messages import MessageController
 from hub.api.reports import ReportController
 from hub.api.routing import RoutingController
@@ -51,6 +52,7 @@ def api_router(settings: Settings) -> Router:
                 InboxController,
                 ConversationController,
                 MessageController,
+                MentionController,
                 InboundEventController,
                 KnowledgeBaseController,
                 BotEnginesController,

@@ -9,6 +9,7 @@ from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
+from sqlalchemy import delete as sql_delete
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,7 +22,7 @@ from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import AttachmentMeta, ClientId, CursorQuery, IdPath, IdQuery, MimeType, Name
 from hub.masking import workspace_rules
-from hub.models import AuditEntry, Inbox, Message
+from hub.models import AuditEntry, Inbox, Mention, Message
 from hub.realtime import workspace_channel
 from hub.runtime import Hub
 from hub.statuses import AgentRole, MessageDirection, SenderType
@@ -236,7 +237,7 @@ class MessageController(Controller):
         note_id: IdPath,
     ) -> None:
         """Delete an internal note: its author, or an admin (others 403 `not_note_author`). `note.deleted` tells
-        open inboxes to drop it."""
+        open inboxes to drop it; the agents it named lose their mentions of it."""
         await load_conversation(session, caller, conversation_id)
         note = (
             await session.exec(
@@ -253,6 +254,7 @@ class MessageController(Controller):
         written_by_caller = note.sender_type == SenderType.AGENT and note.sender_id == caller.agent_id
         if not written_by_caller and "admin" not in caller.scopes:
             raise ApiError(403, "not_note_author", "Only the note's author or an admin may delete it.")
+        await session.execute(sql_delete(Mention).where(col(Mention.note_id) == note_id))
         await session.delete(note)
         event = events.record(
             session,

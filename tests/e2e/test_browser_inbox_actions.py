@@ -509,6 +509,7 @@ def test_keyboard_j_k_move_through_the_list_r_replies_and_e_resolves(agents: Inb
 
 def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_open_it(
     agents: Inboxes,
+    browser: Browser,  # noqa: F811
 ) -> None:
     hub, admin, second = agents.hub, agents.admin.page, agents.second.page
     conversation, text, _ = new_conversation(hub, "Who handles refunds?")
@@ -526,7 +527,7 @@ def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_o
 
     mark = row_of(second, conversation).locator(".mention")
     expect(mark).to_have_attribute("aria-label", "You were mentioned", timeout=UI_TIMEOUT_MS)
-    second.reload()  # the mark arrived live (above); it is also kept across a reload, as unread counts are
+    second.reload()  # the mark arrived live (above); the server keeps it across a reload
     expect(second.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
     expect(mark).to_be_visible()
     open_conversation(second, conversation, text)
@@ -534,6 +535,32 @@ def test_a_note_mentioning_an_agent_marks_the_conversation_for_them_until_they_o
     expect(mark).to_have_count(0)
     expect(row_of(admin, conversation).locator(".mention")).to_have_count(0)
     assert texts_of(hub, conversation, "note") == [note]
+
+    # Written where no inbox of the second agent ever was: a fresh sign-in (an empty browser) has the mark from the
+    # server, and opening the conversation there reads it for good.
+    later, later_text, _ = new_conversation(hub, "Refund for order 12")
+    written = hub.api.post(
+        f"/api/v1/conversations/{later['id']}/notes", json={"text": f"@{SECOND_AGENT.lower()}: this one too"}
+    )
+    assert written.status_code == 201, written.text
+    fresh, fresh_errors = sign_in(
+        browser, hub, "second@demo.omnihub.local", f"{hub.demo['admin_password']}-second"
+    )
+    try:
+        show_tab(fresh, "All")
+        later_mark = row_of(fresh, later).locator(".mention")
+        expect(later_mark).to_have_attribute("aria-label", "You were mentioned", timeout=UI_TIMEOUT_MS)
+        expect(row_of(fresh, conversation).locator(".mention")).to_have_count(0)
+        open_conversation(fresh, later, later_text)
+        expect(later_mark).to_have_count(0)
+        fresh.goto(f"{hub.url}/inbox")  # the list alone, nothing opened
+        expect(fresh.locator("#connection")).to_have_text("Live", timeout=UI_TIMEOUT_MS)
+        show_tab(fresh, "All")
+        expect(row_of(fresh, later)).to_be_visible(timeout=UI_TIMEOUT_MS)
+        expect(later_mark).to_have_count(0)
+        assert fresh_errors == []
+    finally:
+        fresh.context.close()
 
 
 def wechat_message_written(

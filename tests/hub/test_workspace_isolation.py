@@ -144,7 +144,9 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
     )
     assert canned_response.status_code == 201, canned_response.text
     note = client.post(
-        f"/api/v1/conversations/{conversation['id']}/notes", json={"text": "B's note"}, headers=bearer(token)
+        f"/api/v1/conversations/{conversation['id']}/notes",
+        json={"text": "B's note for @Demo Admin"},
+        headers=bearer(token),
     )
     assert note.status_code == 201, note.text
     return {
