@@ -32,6 +32,7 @@ from tests.e2e.test_browser_widget import (  # the widget's module skips when Ch
     RunningHub,
     browser,  # noqa: F401 (a fixture)
     expect,
+    record_errors,
 )
 
 pytestmark = pytest.mark.e2e
@@ -96,8 +97,7 @@ def sign_in(browser: Browser, hub: RunningHub, email: str, password: str) -> tup
     console_errors: list[str] = []
     context = browser.new_context(viewport=DESKTOP, locale="en-US", timezone_id="UTC")
     page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    record_errors(page, console_errors)
     page.goto(f"{hub.url}/inbox")
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(password)

@@ -179,9 +179,22 @@ def new_page(
     if without_websocket:
         context.add_init_script("window.WebSocket = undefined;")
     page = context.new_page()
-    page.on("console", lambda message: message.type == "error" and console_errors.append(message.text))
-    page.on("pageerror", lambda error: console_errors.append(str(error)))
+    record_errors(page, console_errors)
     return page
+
+
+def record_errors(page: Page, errors: list[str]) -> None:
+    """Console errors and uncaught exceptions, and each answer of 400 or above with its method and URL (the
+    console's own line names neither)."""
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "response",
+        lambda response: (
+            response.status >= 400
+            and errors.append(f"{response.request.method} {response.url}: a status of {response.status}")
+        ),
+    )
 
 
 def in_english(page: Page, hub_server: RunningHub) -> None:
