@@ -3,6 +3,7 @@ and a stand-in for WeChat's API on a local port (outside the machine's hub, so r
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -21,7 +22,15 @@ import httpx
 
 from tests.conftest import wait_for
 
-__all__ = ["FakeWeChatApi", "ServedHub", "free_port", "omnihub_command", "served_hub", "stop_with_sigterm"]
+__all__ = [
+    "FakeTwilioApi",
+    "FakeWeChatApi",
+    "ServedHub",
+    "free_port",
+    "omnihub_command",
+    "served_hub",
+    "stop_with_sigterm",
+]
 
 
 def free_port() -> int:
@@ -141,6 +150,60 @@ class FakeWeChatApi:
                     answer = {"errcode": 0, "errmsg": "ok", "msgid": 1}
                 body = json.dumps(answer).encode()
                 self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: object) -> None:
+                return None
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.shutdown()
+        self._server.server_close()
+
+
+@dataclass
+class FakeTwilioApi:
+    """Answers the calls the Twilio SMS connector makes: the account lookup that proves the credentials (401 for
+    any Auth Token but `auth_token`), and message creation."""
+
+    auth_token: str
+    requests: list[str] = field(default_factory=list)
+    _server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def __enter__(self) -> FakeTwilioApi:
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._answer(200, {"status": "active"})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("content-length") or 0))
+                self._answer(201, {"sid": "SM" + "e" * 32, "status": "queued"})
+
+            def _answer(self, status: int, answer: dict[str, Any]) -> None:
+                api.requests.append(self.path)
+                _, _, token = (
+                    base64.b64decode(self.headers.get("authorization", "Basic ").split(" ", 1)[1] or b"")
+                    .decode()
+                    .partition(":")
+                )
+                if token != api.auth_token:
+                    status, answer = 401, {"code": 20003, "message": "Authenticate", "status": 401}
+                body = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
