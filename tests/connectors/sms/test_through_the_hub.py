@@ -3,6 +3,7 @@ signed Messaging webhooks in, replies out through the Messages API, status callb
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -204,3 +205,38 @@ def test_a_reply_to_an_unsubscribed_number_fails_with_twilios_reason(client, dem
     )
     assert "unsubscribed" in row["error"] and "STOP" in row["error"] and "21610" in row["error"]
     assert len(twilio["send"].calls) == 1, "a refusal is not retried"
+
+
+@pytest.mark.parametrize(("reported", "kept"), [("delivered", "delivered"), ("undelivered", "failed")])
+def test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it(
+    client, demo, sms_inbox, twilio, reported: str, kept: str
+):
+    """Twilio may call the status callback before the hub has recorded Twilio's answer to the send: the callback
+    finds the reply by the message id in its URL, and the send's `sent` recorded afterwards does not undo it."""
+
+    async def report_then_answer(request: httpx.Request) -> httpx.Response:
+        """In a thread, so the worker's loop (and any transaction it holds) carries on meanwhile."""
+        callback = parse_qs(request.content.decode())["StatusCallback"][0]
+        status = {
+            "MessageSid": REPLY_SID,
+            "MessageStatus": reported,
+            "ErrorCode": "30005",
+            "AccountSid": ACCOUNT_SID,
+        }
+        answer = await asyncio.to_thread(post_signed, client, callback, status)
+        assert answer.status_code == 200, answer.text
+        return httpx.Response(201, json={"sid": REPLY_SID, "status": "queued"})
+
+    twilio["send"].side_effect = report_then_answer
+    sent = reply(client, demo, sms_inbox, "Hello")
+    conversation_id, message_id = sent["conversation"]["id"], sent["message"]["id"]
+    wait_for(
+        lambda: (
+            twilio["send"].calls
+            and message_row(client, demo, conversation_id, message_id)["status"] != "pending"
+        )
+    )
+    row = message_row(client, demo, conversation_id, message_id)
+    assert row["status"] == kept
+    if kept == "failed":
+        assert "unknown to its carrier" in row["error"]
