@@ -240,3 +240,16 @@ def test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it(
     assert row["status"] == kept
     if kept == "failed":
         assert "unknown to its carrier" in row["error"]
+
+
+def test_a_text_from_a_number_the_crm_knows_joins_that_customer(client, demo, sms_inbox):
+    """The sender is the `phone` identity in E.164, the spelling every channel normalises to."""
+    known = client.put(
+        "/api/v1/contacts/by_external_id/crm-42",
+        json={"name": "Li Wei", "identities": [{"kind": "phone", "value": "(415) 555-0123"}]},
+        headers=bearer(demo["api_token"]),
+    )
+    assert known.status_code in (200, 201), known.text
+    post_signed(client, sms_inbox["inbound_webhook_url"], inbound_form(SID_1, "hello"))
+    [conversation] = wait_for(lambda: conversations(client, demo, sms_inbox["id"]))
+    assert conversation["contact_id"] == known.json()["id"]
