@@ -6,6 +6,7 @@ conversation sees the segments and encoding of the reply as they type; the compo
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,6 +29,8 @@ from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_serv
 )
 
 pytestmark = pytest.mark.e2e
+
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
 
 ACCOUNT_SID = "AC" + "7" * 32
 AUTH_TOKEN = "0123456789abcdef0123456789abcdef"
@@ -77,6 +80,8 @@ def test_an_admin_connects_a_twilio_number_and_sees_the_webhook_urls_to_paste(
     expect(admin.locator('[data-fact="inbound_webhook_url"]')).to_have_text(webhook)
     expect(admin.locator('[data-fact="status_callback_url"]')).to_have_text(f"{webhook}/status")
     expect(admin.locator("main")).not_to_contain_text(AUTH_TOKEN)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    admin.screenshot(path=str(SCREENSHOTS / "admin-inbox-twilio-sms.png"), full_page=True)
 
 
 def test_an_agent_sees_the_segments_and_encoding_of_an_sms_reply_as_they_type(
@@ -115,4 +120,5 @@ def test_an_agent_sees_the_segments_and_encoding_of_an_sms_reply_as_they_type(
     expect(admin.locator("#segments")).to_have_text("GSM-7 · 161/306 · 2 SMS", timeout=UI_TIMEOUT_MS)
     reply.fill("您好，您的订单已发货")
     expect(admin.locator("#segments")).to_have_text("UCS-2 · 10/70 · 1 SMS", timeout=UI_TIMEOUT_MS)
+    admin.screenshot(path=str(SCREENSHOTS / "inbox-sms-segments.png"))
     assert urlsplit(webhook).path.endswith(inbox_id)
