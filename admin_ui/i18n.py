@@ -144,6 +144,11 @@ ZH_CN = {
     "fact:embed_snippet": "脚本标签：放在网站每个页面的 </body> 之前",
     "fact:widget_token": "网页聊天令牌",
     "fact:identity_secret": "身份校验密钥：只留在你的服务器上，用于签名 identify 调用",
+    "fact:inbound_webhook_url": "收到消息的 Webhook（HTTP POST）：粘贴到 Twilio 号码或消息服务的 “A message comes in”",
+    "fact:status_callback_url": "状态回调 URL：粘贴到 Twilio 消息服务的 “Delivery Status Callback”（回复也会自带）",
+    "fact:account_sid": "Twilio 账户 SID",
+    "fact:from_number": "发送号码",
+    "fact:messaging_service_sid": "消息服务 SID",
     # The agent inbox (the template and the texts its modules render)
     "Sign in to the agent inbox": "登录客服工作台",
     "Email": "邮箱",
@@ -225,7 +230,7 @@ ZH_CN = {
     "To: {address}": "收件人：{address}",
     "Replies allowed until {time}": "可回复至 {time}",
     "The channel's reply window closed {time}: the customer must write first. Notes still work.": "渠道的回复窗口已于 {time} 关闭：需等客户先发消息。备注仍可使用。",
-    "{characters} characters · {segments} SMS": "{characters} 个字符 · {segments} 条短信",
+    "{encoding} · {units}/{per} · {segments} SMS": "{encoding} · {units}/{per} · {segments} 条短信",
     "{count} unread": "{count} 条未读",
     "an agent": "一位客服",
     "unassigned": "未分配",
@@ -331,6 +336,11 @@ EN = {
     "fact:embed_snippet": "Script tag: paste before </body> on every page of your site",
     "fact:widget_token": "Widget token",
     "fact:identity_secret": "Identity secret: keep on your server, it signs identify calls",
+    "fact:inbound_webhook_url": "Inbound webhook (HTTP POST): paste into the Twilio number's or Messaging Service's \"A message comes in\"",
+    "fact:status_callback_url": 'Status callback URL: paste into the Messaging Service\'s "Delivery Status Callback" (replies also ask for it)',
+    "fact:account_sid": "Twilio Account SID",
+    "fact:from_number": "Sends from",
+    "fact:messaging_service_sid": "Messaging Service SID",
 }
 
 

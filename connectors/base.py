@@ -13,7 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from ipaddress import IPv6Address, ip_address
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, Protocol
 
 import httpx
 from pydantic import AfterValidator, BaseModel, ValidationInfo
@@ -34,6 +34,7 @@ __all__ = [
     "CredentialsRefused",
     "CredentialsUnchecked",
     "DeferredSendError",
+    "DeliveryReport",
     "DestinationRefused",
     "InboxRef",
     "MalformedPayload",
@@ -318,6 +319,19 @@ class OutboundMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryReport:
+    """What a channel says became of a message the hub sent (a delivery status callback)."""
+
+    channel_message_id: str
+    status: Literal["sent", "delivered", "read", "failed"]
+    reason: str | None = None
+    """Why a failed message failed, in words an agent can act on."""
+    message_id: str | None = None
+    """The hub's own id of the message, when the channel echoes it (it was part of the callback URL the send gave):
+    the report then finds the message even before the send's answer is recorded."""
+
+
+@dataclass(frozen=True, slots=True)
 class SendResult:
     channel_message_ids: tuple[str, ...] = ()
     status: str = "sent"
@@ -459,6 +473,12 @@ class WebhookConnector(ParsingConnector):
 
     def handshake(self, raw: RawRequest) -> AckResponse | None:
         """Answer a set-up request (e.g. an echo challenge); None when `raw` carries messages."""
+        return None
+
+    def delivery_reports(self, raw: RawRequest) -> list[DeliveryReport] | None:
+        """Pure, for a request `verify` accepted: the reports it carries on messages the hub sent (a delivery status
+        callback), which the hub applies before `ack`; None when `raw` carries customers' messages for `parse`.
+        Raise MalformedPayload."""
         return None
 
     def ack(self, raw: RawRequest, messages: list[InboundMessage]) -> AckResponse:

@@ -104,7 +104,14 @@ def default_registry() -> ConnectorRegistry:
 
 def _builtin_connectors() -> list[type[Connector]]:
     from connectors.email import EmailConnector
+    from connectors.sms import TwilioSmsConnector
     from connectors.webchat import WebChatConnector
     from connectors.wechat import WeChatMiniProgramConnector, WeChatOfficialAccountConnector
 
-    return [EmailConnector, WebChatConnector, WeChatOfficialAccountConnector, WeChatMiniProgramConnector]
+    return [
+        EmailConnector,
+        TwilioSmsConnector,
+        WebChatConnector,
+        WeChatOfficialAccountConnector,
+        WeChatMiniProgramConnector,
+    ]

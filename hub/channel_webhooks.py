@@ -15,6 +15,7 @@ from litestar.openapi import ResponseSpec
 
 from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
+from hub.delivery_reports import apply_delivery_reports
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, KindPath, SubPath
 from hub.models import Inbox
@@ -68,6 +69,10 @@ async def _answer(
     if answer is not None:
         return answer
     try:
+        reports = connector.delivery_reports(raw)
+        if reports is not None:
+            await apply_delivery_reports(hub, inbox, reports)
+            return connector.ack(raw, [])
         messages = connector.parse(raw)
         hub.registry.check_identity_kinds(messages)
     except MalformedPayload as error:

@@ -93,7 +93,9 @@ def demo(as_json: bool) -> None:
     click.echo(f"  login:       {facts['admin_email']} / {facts['admin_password']}")
     click.echo(f"  API token:   {facts['api_token']}")
     for inbox in facts["inboxes"]:
-        extra = inbox.get("widget_token") or inbox.get("callback_url") or ""
+        extra = (
+            inbox.get("widget_token") or inbox.get("callback_url") or inbox.get("inbound_webhook_url") or ""
+        )
         click.echo(f"  inbox {inbox['kind']:<10} {inbox['name']:<28} {extra}")
     click.echo(f"  try the widget: {facts['url']}/demo")
 

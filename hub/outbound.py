@@ -488,20 +488,26 @@ async def _record_outcome(hub: Hub, message: Message, conversation: Conversation
 
 def _record_outcome_statement() -> Update:
     """Its status is written only where the reply is not read yet: the customer's client may report it read
-    (hub.connector_routes) before this is recorded, and read stays read. The message is `sending`, claimed by this
+    (hub.connector_routes), or the channel report it delivered or failed (hub.delivery_reports), before this is
+    recorded, and what they said stays. The message is `sending`, claimed by this
     delivery, so the claimed copy's metadata is the stored one."""
     columns = Message.__table__.c  # type: ignore[attr-defined]
+    new_status = bindparam("new_status", type_=columns.status.type)
+    reported_failed = (columns.status == MessageStatus.FAILED) & (new_status == MessageStatus.SENT)
     return (
         update(Message.__table__)  # type: ignore[attr-defined]
         .where(columns.id == bindparam("message_id"))
         .values(
-            error=bindparam("new_error", type_=columns.error.type),
+            error=case(
+                (reported_failed, columns.error), else_=bindparam("new_error", type_=columns.error.type)
+            ),
             attempts=columns.attempts + 1,
             updated_at=bindparam("now", type_=columns.updated_at.type),
             next_attempt_at=bindparam("new_next_attempt_at", type_=columns.next_attempt_at.type),
             status=case(
-                (columns.status == MessageStatus.READ, columns.status),
-                else_=bindparam("new_status", type_=columns.status.type),
+                (columns.status.in_((MessageStatus.READ, MessageStatus.DELIVERED)), columns.status),
+                (reported_failed, columns.status),
+                else_=new_status,
             ),
             meta=bindparam("new_meta", type_=columns.meta.type),
             channel_message_id=func.coalesce(

@@ -1298,6 +1298,91 @@ DELETIONS: tuple[Deletion, ...] = (
         ("tests/hub/test_mentions.py::test_opening_the_conversation_marks_its_mentions_read",),
         starts_with="if unread:",
     ),
+    # Twilio SMS: signed webhooks in, status callbacks moving replies on, Twilio's reasons shown to agents
+    Deletion(
+        "twilio sms: a webhook whose X-Twilio-Signature does not match is refused",
+        "connectors/sms/webhooks.py",
+        "WebhookReader.verify",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_request_twilio_did_not_sign_is_refused_and_stores_nothing",
+            "tests/connectors/sms/test_through_the_hub.py::test_a_forged_status_callback_changes_nothing",
+        ),
+        starts_with="if not self._validator.validate(",
+    ),
+    Deletion(
+        "twilio sms: a webhook for another Twilio account is refused",
+        "connectors/sms/webhooks.py",
+        "WebhookReader.verify",
+        (
+            "tests/connectors/test_contract.py::TestEveryRegisteredConnector::test_forged_requests_refused[twilio_sms]",
+        ),
+        starts_with="if account is not None and account != self._settings.account_sid:",
+    ),
+    Deletion(
+        "twilio sms: MMS media is copied into the hub",
+        "connectors/sms/connector.py",
+        "TwilioSmsConnector.enrich",
+        (
+            "tests/connectors/sms/test_connector.py::test_mms_media_is_copied_into_the_hub_and_kept_as_a_reference_when_it_cannot_be",
+        ),
+        replacement="return message",
+    ),
+    Deletion(
+        "delivery reports: a channel's status callback moves the reply on",
+        "hub/delivery_reports.py",
+        "apply_delivery_reports",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_reply_goes_out_through_the_messages_api_and_status_callbacks_move_it_on",
+            "tests/connectors/sms/test_through_the_hub.py::test_an_undelivered_reply_fails_with_a_reason_an_agent_can_read",
+        ),
+        starts_with="message.status = MessageStatus(report.status)",
+    ),
+    Deletion(
+        "delivery reports: a late report never moves a reply back",
+        "hub/delivery_reports.py",
+        "apply_delivery_reports",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_reply_goes_out_through_the_messages_api_and_status_callbacks_move_it_on",
+        ),
+        starts_with="if message.status not in _MOVES_FROM[report.status]:",
+    ),
+    Deletion(
+        "delivery reports: the send's outcome recorded after a report of delivery keeps it",
+        "hub/outbound.py",
+        "_record_outcome_statement",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it[delivered-delivered]",
+        ),
+        starts_with="(columns.status.in_((MessageStatus.READ, MessageStatus.DELIVERED)), columns.status)",
+        replacement="(columns.status == MessageStatus.READ, columns.status)",
+    ),
+    Deletion(
+        "delivery reports: the send's outcome recorded after a report of failure keeps it",
+        "hub/outbound.py",
+        "_record_outcome_statement",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it[undelivered-failed]",
+        ),
+        starts_with="(reported_failed, columns.status)",
+        replacement="(columns.status == MessageStatus.READ, columns.status)",
+    ),
+    Deletion(
+        "twilio sms: Twilio's error codes are explained to the agent",
+        "connectors/sms/errors.py",
+        "explain_error_code",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_reply_to_an_unsubscribed_number_fails_with_twilios_reason",
+            "tests/connectors/sms/test_through_the_hub.py::test_an_undelivered_reply_fails_with_a_reason_an_agent_can_read",
+        ),
+    ),
+    Deletion(
+        "twilio sms: escaped GSM-7 characters cost two septets",
+        "connectors/sms/segments.py",
+        "sms_segments",
+        ("tests/connectors/sms/test_segments.py::test_segments_and_encoding",),
+        starts_with="units = sum(2 if character in GSM7_EXTENSION else 1 for character in text)",
+        replacement="units = len(text)",
+    ),
 )
 
 

@@ -12,6 +12,7 @@ import { installMentions, mentions, readMentions, unreadMentions } from "./inbox
 import { showCustomer } from "./inbox_customer.js";
 import { installShortcuts } from "./inbox_keys.js";
 import { RECORD_PATHS } from "./inbox_records.js";
+import { smsSegments } from "./sms_segments.js";
 import { hideCustomerTyping, trackCustomerTyping } from "./inbox_typing.js";
 
 const CONVERSATION_PATH = /^\/inbox\/conversations\/([^/]+)$/;
@@ -21,6 +22,7 @@ const MAX_RECONNECT_MS = 30000;
 const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "sender:system" }; /* keys of the catalogue */
 const TYPING_REPEAT_MS = 5000; /* channels drop a typing indicator after a few seconds unless it is renewed */
 const PAGE_TITLE = document.title;
+const SMS_CHANNELS = new Set(["twilio_sms"]); /* channel kinds whose replies are billed per SMS segment */
 const SESSION_ENDED = "Your session has ended; please sign in again.";
 
 const state = {
@@ -551,17 +553,16 @@ function renderEmailSubject() {
   byId("email-subject-text").textContent = subject || "";
 }
 
-/* An SMS of GSM-7 characters holds 160 (153 when split), any other text 70 (67). */
+/* The segments and encoding an SMS reply will cost, as the agent types (sms_segments.js). */
 function renderSegments() {
   const text = byId("reply-text").value;
-  if (!state.selected || channelOf(state.selected) !== "sms" || !text) {
+  if (!state.selected || !SMS_CHANNELS.has(channelOf(state.selected)) || !text) {
     byId("segments").textContent = "";
     return;
   }
-  const gsm = /^[\n\r\x20-\x7E£¥èéùìòÇØøÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ¤¡ÄÖÑÜ§¿äöñüà€]*$/.test(text);
-  const [single, part] = gsm ? [160, 153] : [70, 67];
-  const segments = text.length <= single ? 1 : Math.ceil(text.length / part);
-  byId("segments").textContent = t("{characters} characters · {segments} SMS", { characters: text.length, segments });
+  const { encoding, units, segments, perSegment } = smsSegments(text);
+  byId("segments").textContent = t("{encoding} · {units}/{per} · {segments} SMS",
+                                   { encoding, units, per: perSegment * segments, segments });
 }
 
 function senderLabel(message) {

@@ -3,6 +3,7 @@ and a stand-in for WeChat's API on a local port (outside the machine's hub, so r
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -15,13 +16,21 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import httpx
 
 from tests.conftest import wait_for
 
-__all__ = ["FakeWeChatApi", "ServedHub", "free_port", "omnihub_command", "served_hub", "stop_with_sigterm"]
+__all__ = [
+    "FakeTwilioApi",
+    "FakeWeChatApi",
+    "ServedHub",
+    "free_port",
+    "omnihub_command",
+    "served_hub",
+    "stop_with_sigterm",
+]
 
 
 def free_port() -> int:
@@ -102,45 +111,38 @@ def stop_with_sigterm(process: subprocess.Popen, timeout: float = 30.0) -> int:
     return process.wait(timeout)
 
 
-@dataclass
-class FakeWeChatApi:
-    """Answers the calls the WeChat connectors make: access tokens, user profiles, customer service sends (refused
-    with `send_errcode` when it is not 0)."""
+class StandInApi:
+    """A channel API's stand-in on a free local port, in a thread: `answer(method, path, headers)` says what each
+    request gets; every path asked is kept in `requests`."""
 
-    access_token: str
-    send_errcode: int = 0
-    requests: list[str] = field(default_factory=list)
+    requests: list[str]
     _server: ThreadingHTTPServer | None = None
+
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, dict[str, Any]]:
+        raise NotImplementedError
 
     @property
     def url(self) -> str:
         assert self._server is not None
         return f"http://127.0.0.1:{self._server.server_address[1]}"
 
-    def __enter__(self) -> FakeWeChatApi:
+    def __enter__(self) -> Self:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                self._answer()
+                self._answer("GET")
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers.get("content-length") or 0))
-                self._answer()
+                self._answer("POST")
 
-            def _answer(self) -> None:
+            def _answer(self, method: str) -> None:
                 path = self.path.split("?", 1)[0]
                 api.requests.append(path)
-                if path == "/cgi-bin/stable_token":
-                    answer: dict[str, Any] = {"access_token": api.access_token, "expires_in": 7200}
-                elif path == "/cgi-bin/user/info":
-                    answer = {"openid": "o-fake", "nickname": "Fake"}
-                elif path == "/cgi-bin/message/custom/send" and api.send_errcode:
-                    answer = {"errcode": api.send_errcode, "errmsg": "refused by the stand-in"}
-                else:
-                    answer = {"errcode": 0, "errmsg": "ok", "msgid": 1}
+                status, answer = api.answer(method, path, self.headers)
                 body = json.dumps(answer).encode()
-                self.send_response(200)
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -157,3 +159,40 @@ class FakeWeChatApi:
         assert self._server is not None
         self._server.shutdown()
         self._server.server_close()
+
+
+@dataclass
+class FakeWeChatApi(StandInApi):
+    """Answers the calls the WeChat connectors make: access tokens, user profiles, customer service sends (refused
+    with `send_errcode` when it is not 0)."""
+
+    access_token: str
+    send_errcode: int = 0
+    requests: list[str] = field(default_factory=list)
+
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, dict[str, Any]]:
+        if path == "/cgi-bin/stable_token":
+            return 200, {"access_token": self.access_token, "expires_in": 7200}
+        if path == "/cgi-bin/user/info":
+            return 200, {"openid": "o-fake", "nickname": "Fake"}
+        if path == "/cgi-bin/message/custom/send" and self.send_errcode:
+            return 200, {"errcode": self.send_errcode, "errmsg": "refused by the stand-in"}
+        return 200, {"errcode": 0, "errmsg": "ok", "msgid": 1}
+
+
+@dataclass
+class FakeTwilioApi(StandInApi):
+    """Answers the calls the Twilio SMS connector makes: the account lookup that proves the credentials and message
+    creation, both refused (401) for any Auth Token but `auth_token`."""
+
+    auth_token: str
+    requests: list[str] = field(default_factory=list)
+
+    def answer(self, method: str, path: str, headers: Any) -> tuple[int, dict[str, Any]]:
+        credentials = headers.get("authorization", "Basic ").split(" ", 1)[1]
+        _, _, token = base64.b64decode(credentials).decode().partition(":")
+        if token != self.auth_token:
+            return 401, {"code": 20003, "message": "Authenticate", "status": 401}
+        if method == "POST":
+            return 201, {"sid": "SM" + "e" * 32, "status": "queued"}
+        return 200, {"status": "active"}
