@@ -1,6 +1,10 @@
 /* Omnihub web chat window: fetched by the widget's loader (widget.js) on the first open, or at once for a returning
  * visitor. It takes over the loader's Shadow DOM and bubble, then answers the script API calls made meanwhile.
- * Script API: window.Omnihub.open(), .close(), .send(text).
+ * Script API: window.Omnihub.open(), .minimise(), .close(), .send(text).
+ * Minimise (the header's first button, Escape, the bubble) folds the window into the bubble: the conversation, its
+ * live replies (counted on the bubble) and the draft stay. Close (×) ends the chat for this page view: the draft
+ * goes and, once nothing waits to be sent, so does the connection, so nothing more is counted; the bubble stays
+ * (as Intercom's and Chatwoot's launchers do), and opening it again reconnects and shows what was written meanwhile.
  * Unsent messages (waiting, or refused with a retry button) are kept in the tab's sessionStorage per widget and
  * visitor: a reload shows them and sends them in order, each with its client_id, so the hub stores it once.
  * A 429 pauses sending for its Retry-After (retry_after on a socket frame) with a notice until it resumes by itself.
@@ -34,7 +38,7 @@
   var SLOW_DOWN_SECONDS = 10;
   var STRINGS = {
     en: {
-      openChat: "Open chat", closeChat: "Close chat", title: "Chat with us", typing: "Typing\u2026",
+      openChat: "Open chat", minimise: "Minimise chat", closeChat: "Close chat", title: "Chat with us", typing: "Typing\u2026",
       message: "Message", placeholder: "Type a message\u2026", send: "Send",
       sending: "Sending\u2026", sent: "Sent", notSent: "Not sent: ", retry: "Retry", refused: "refused by the server",
       tooLong: "Messages can be at most {max} characters.",
@@ -47,7 +51,7 @@
       badEmail: "Please enter a valid email address.", left: "Thank you! We will answer at {email}."
     },
     "zh-CN": {
-      openChat: "打开聊天", closeChat: "关闭聊天",
+      openChat: "打开聊天", minimise: "最小化聊天", closeChat: "关闭聊天",
       title: "在线客服", typing: "对方正在输入\u2026",
       message: "消息", placeholder: "输入消息\u2026", send: "发送",
       sending: "发送中\u2026", sent: "已发送", notSent: "未发送：", retry: "重试", refused: "服务器拒绝了此消息",
@@ -73,7 +77,8 @@
     ".panel{position:absolute;right:0;bottom:74px;width:370px;height:540px;max-height:calc(100vh - 110px);background:#fff;border-radius:14px;box-shadow:0 12px 40px rgba(0,0,0,.28);display:flex;flex-direction:column;overflow:hidden}" +
     ".head{background:var(--c);color:#fff;padding:14px 16px;display:flex;align-items:center}" +
     ".head h2{font-size:16px;font-weight:600;margin:0;flex:1}" +
-    ".close{background:none;border:0;color:inherit;font-size:24px;line-height:1;cursor:pointer;padding:0 4px}" +
+    ".head button{background:none;border:0;color:inherit;font-size:24px;line-height:1;cursor:pointer;padding:0 6px;border-radius:4px}" +
+    ".head button:focus-visible{outline:2px solid #fff;outline-offset:-2px}" +
     ".scroll{flex:1;overflow-y:auto;padding:14px;background:#f6f7f9}" +
     ".list{list-style:none;margin:0;padding:0;display:flex;flex-direction:column}" +
     ".msg{align-self:flex-start;max-width:82%;margin:0 0 8px;padding:8px 12px;border-radius:14px;background:#fff;border:1px solid #e5e7eb;white-space:pre-wrap;overflow-wrap:anywhere}" +
@@ -90,7 +95,7 @@
     ".form textarea:focus{outline:2px solid var(--c);outline-offset:-1px}" +
     ".attach{border:0;background:none;color:#4b5563;cursor:pointer;padding:0 4px}" +
     ".attach svg{width:22px;height:22px;fill:none;stroke:currentColor;stroke-width:2}" +
-    ".gate :focus,.attach:focus-visible,.send:focus-visible,.close:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
+    ".gate :focus,.attach:focus-visible,.send:focus-visible{outline:2px solid var(--c);outline-offset:2px}" +
     ".rate button{border:0;background:none;font-size:24px;color:#6b7280;cursor:pointer}" +
     ".rate div:hover button{color:#f59e0b}.rate button:hover~button{color:#6b7280}.rate textarea{width:100%;font:inherit}" +
     ".gate{display:flex;flex-direction:column;gap:8px;padding:14px}" +
@@ -122,7 +127,9 @@
     reporting: false,
     ratingFor: "",         /* the conversation the rating card asks about */
     claims: null,          /* the pre-chat form's name and email, until the hub has a visitor to attach them to */
-    typingTimer: 0
+    typingTimer: 0,
+    ended: false,          /* closed for this page view: disconnected until opened again */
+    reconnectTimer: 0
   };
   var ui = buildUi();
 
@@ -187,7 +194,10 @@
     var badge = node("span", "badge", null, { hidden: "" });
     bubble.appendChild(badge);
     var title = node("h2", null, phrases.title);
-    var close = node("button", "close", "\u00d7", { type: "button", "aria-label": phrases.closeChat });
+    var minimise = node("button", "minimise", "\u2212", { type: "button", "aria-label": phrases.minimise,
+                                                         title: phrases.minimise });
+    var close = node("button", "close", "\u00d7", { type: "button", "aria-label": phrases.closeChat,
+                                                   title: phrases.closeChat });
     var greeting = node("p", "msg", null, { hidden: "" });
     var list = node("ol", "list", null, { "aria-live": "polite" });
     var scroll = node("div", "scroll", null, null, [greeting, list]);
@@ -201,10 +211,11 @@
     var picker = node("input", null, null, { type: "file", hidden: "" });
     var form = node("form", "form", null, null, [attach, picker, input, send]);
     var panel = node("div", "panel", null, { role: "dialog", "aria-modal": "true", hidden: "" },
-                     [node("div", "head", null, null, [title, close]), scroll, typing, notice, form]);
+                     [node("div", "head", null, null, [title, minimise, close]), scroll, typing, notice, form]);
     bubble.parentNode.insertBefore(panel, bubble);
 
-    bubble.onclick = function () { panel.hidden ? openChat() : closeChat(); };
+    bubble.onclick = function () { panel.hidden ? openChat() : minimiseChat(); };
+    minimise.addEventListener("click", minimiseChat);
     close.addEventListener("click", closeChat);
     attach.addEventListener("click", function () { picker.click(); });
     picker.addEventListener("change", function () {
@@ -216,8 +227,7 @@
     panel.insertBefore(gate, form);
     panel.addEventListener("keydown", function (event) {
       if (event.key === "Escape") {
-        closeChat();
-        bubble.focus();
+        minimiseChat();
       } else if (event.key === "Tab") {
         keepFocusInside(panel, shadow, event);
       }
@@ -301,7 +311,8 @@
   function openChat() {
     ui.panel.hidden = false;
     ui.bubble.setAttribute("aria-expanded", "true");
-    ui.bubble.setAttribute("aria-label", phrases.closeChat);
+    ui.bubble.setAttribute("aria-label", phrases.minimise);
+    state.ended = false;
     state.unread = 0;
     ui.badge.hidden = true;
     if (ui.gate.hidden) start(); /* a new visitor's token waits for the form: the claims go with it */
@@ -309,10 +320,29 @@
     (ui.gate.hidden ? ui.input : ui.gate.querySelector("input")).focus();
     reportRead();
   }
-  function closeChat() {
+  /* Focus inside the window goes back to the bubble; a page calling the script API keeps its own. */
+  function minimiseChat() {
+    var inside = ui.panel.contains(loader.shadow.activeElement);
     ui.panel.hidden = true;
     ui.bubble.setAttribute("aria-expanded", "false");
     ui.bubble.setAttribute("aria-label", phrases.openChat);
+    if (inside) ui.bubble.focus();
+  }
+  function closeChat() {
+    minimiseChat();
+    ui.input.value = "";
+    showTyping(false);
+    state.ended = true;
+    hangUp();
+  }
+  /* After a close, once the outbox is empty: no socket, no poll, no reconnect until the chat opens again. */
+  function hangUp() {
+    if (!state.ended || state.outbox.length) return;
+    var socket = state.socket;
+    clearTimeout(state.reconnectTimer);
+    state.started = state.socketReady = false;
+    state.socket = null;
+    if (socket) socket.close(1000);
   }
   function scrollToEnd() { ui.scroll.scrollTop = ui.scroll.scrollHeight; }
   function showNotice(text) {
@@ -447,6 +477,7 @@
   function dropFromOutbox(clientId) {
     state.outbox = state.outbox.filter(function (message) { return message.client_id !== clientId; });
     saveOutbox();
+    hangUp();
   }
   function fail(message, reason) {
     message.failed = reason || phrases.refused;
@@ -646,7 +677,7 @@
       if (event.code === 4429 && Date.now() >= state.pausedUntil) slowDown(SLOW_DOWN_SECONDS);
       else if (event.code !== 4401) reconnecting();
       if (state.socketFailures >= SOCKET_FAILURES_BEFORE_HTTP) return useHttp();
-      setTimeout(connectSocket, Math.max(nextBackoff(), state.pausedUntil - Date.now()));
+      state.reconnectTimer = setTimeout(connectSocket, Math.max(nextBackoff(), state.pausedUntil - Date.now()));
     };
   }
 
@@ -739,12 +770,13 @@
   }
 
   function poll() {
-    if (state.polling || !state.visitorToken) return;
+    if (state.polling || !state.visitorToken || state.ended) return;
     state.polling = true;
     var query = "?wait=" + (state.historyLoaded ? LONG_POLL_SECONDS : 0) +
       (state.lastId ? "&after=" + encodeURIComponent(state.lastId) : "");
     var again = function (delay) { state.polling = false; setTimeout(poll, delay); };
     request("GET", "/messages" + query, null, true).then(function (answer) {
+      if (state.ended) return void (state.polling = false); /* read again when the chat opens */
       if (answer.status === 401) { state.polling = false; return forgetToken(); }
       if (answer.status === 429) return again(answer.retryAfter * 1000);
       if (answer.status === 503) reconnecting();
@@ -774,6 +806,7 @@
 
   window.Omnihub = {
     open: openChat,
+    minimise: minimiseChat,
     close: closeChat,
     send: function (text) { return sendMessage(text); }
   };

@@ -2,7 +2,8 @@
  * Embed: <script src="https://HUB/widget.js" data-widget-token="TOKEN" async></script>
  * It shows only the bubble, in a Shadow DOM. The chat window's code (widget-chat.js, from the same hub) is fetched
  * on the first open, or at once for a returning visitor, whose replies and unread count it shows.
- * Script API: window.Omnihub.open(), .close(), .send(text); calls made before the window has loaded wait for it.
+ * Script API: window.Omnihub.open(), .minimise(), .close(), .send(text); calls made before the window has loaded
+ * wait for it.
  * Language: zh-CN or English by the page's <html lang> (else the browser's), overridden by data-lang on the tag. */
 (function () {
   "use strict";
@@ -70,7 +71,7 @@
     };
   }
   bubble.onclick = later("open");
-  window.Omnihub = { open: later("open"), close: later("close"), send: later("send") };
+  window.Omnihub = { open: later("open"), minimise: later("minimise"), close: later("close"), send: later("send") };
   window.OmnihubLoader = { script: script, host: host, shadow: shadow, bubble: bubble, addStyles: addStyles,
                            calls: calls };
   try {

@@ -203,6 +203,19 @@ def in_english(page: Page, hub_server: RunningHub) -> None:
     page.context.add_cookies([{"name": "omnihub_lang", "value": "en", "url": hub_server.url}])
 
 
+def shop_in(page: Page, hub_server: RunningHub, language: str, snippet_language: str | None = None) -> None:
+    """A shop page in `language` with the widget's snippet (naming `snippet_language` if given), served by the test
+    at an address of the hub."""
+    named = f' data-lang="{snippet_language}"' if snippet_language else ""
+    shop = (
+        f'<!doctype html><html lang="{language}"><head><title>Shop</title></head><body><h1>Shop</h1>'
+        f'<script src="/widget.js" data-widget-token="{hub_server.widget_token}"{named} async></script>'
+        "</body></html>"
+    )
+    page.route(f"{hub_server.url}/shop", lambda route: route.fulfill(body=shop, content_type="text/html"))
+    page.goto(f"{hub_server.url}/shop")
+
+
 def ask_from_the_demo_shop(
     browser: Browser, hub_server: RunningHub, console_errors: list[str], question: str
 ) -> tuple[Page, Locator, dict[str, Any]]:
@@ -318,17 +331,8 @@ def test_the_widget_speaks_the_pages_language_unless_the_snippet_names_one(
     placeholder: str,
     sent: str,
 ) -> None:
-    language = f' data-lang="{snippet_language}"' if snippet_language else ""
-    shop = (
-        f'<!doctype html><html lang="{page_language}"><head><title>Shop</title></head><body><h1>Shop</h1>'
-        f'<script src="/widget.js" data-widget-token="{hub_server.widget_token}"{language} async></script>'
-        "</body></html>"
-    )
     page = new_page(browser, console_errors)
-    page.route(
-        f"{hub_server.url}/language-shop", lambda route: route.fulfill(body=shop, content_type="text/html")
-    )
-    page.goto(f"{hub_server.url}/language-shop")
+    shop_in(page, hub_server, page_language, snippet_language)
     widget = page.locator("omnihub-chat")
     widget.locator(".bubble").click()
     expect(widget.locator(".send")).to_have_text(send)
@@ -361,8 +365,8 @@ def test_the_widget_is_operated_by_keyboard_with_focus_kept_in_the_open_chat(
     for _ in range(6):
         page.keyboard.press("Tab")
         seen.append(focused())
-    assert set(seen) == {"close", "attach", "TEXTAREA", "send"}, seen
-    widget.locator(".close").focus()
+    assert set(seen) == {"minimise", "close", "attach", "TEXTAREA", "send"}, seen
+    widget.locator(".minimise").focus()
     page.keyboard.press("Shift+Tab")
     assert focused() == "send", "Shift+Tab from the first control goes to the last"
     page.keyboard.press("Escape")
@@ -853,5 +857,107 @@ def test_out_of_hours_a_new_visitor_leaves_a_message_which_opens_a_ticket_their_
             assert later["id"] == opened["conversation_id"]
         finally:
             hub_server.api.put(f"/api/v1/inboxes/{inbox['id']}/business_hours", json={})
+    assert console_errors == []
+    page.context.close()
+
+
+MINIMISE_AND_CLOSE = {
+    "desktop": ("en", "Open chat", "Minimise chat", "Close chat"),
+    "phone": ("zh-CN", "打开聊天", "最小化聊天", "关闭聊天"),
+}
+
+
+def tab_to(page: Page, widget: Locator, name: str) -> Locator:
+    """Tab (the keyboard's way) through the open chat to the button named `name`, which then shows its focus."""
+    target = widget.locator(".panel").get_by_role("button", name=name, exact=True)
+    for _ in range(8):
+        if target.evaluate("button => button.getRootNode().activeElement === button"):
+            break
+        page.keyboard.press("Tab")
+    expect(target).to_be_focused()
+    ring = target.evaluate(
+        "button => { const style = getComputedStyle(button);"
+        " const header = getComputedStyle(button.parentElement).backgroundColor;"
+        " return [button.matches(':focus-visible'), style.outlineStyle, parseFloat(style.outlineWidth),"
+        " style.outlineColor !== header]; }"
+    )
+    assert ring == [True, "solid", 2, True], (
+        f"{name} shows no focus ring that stands out of the header: {ring}"
+    )
+    return target
+
+
+@pytest.mark.parametrize("viewport", VIEWPORTS)
+def test_minimise_keeps_the_chat_and_draft_and_counts_replies_and_close_ends_it_for_the_page_view(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str], viewport: str
+) -> None:
+    """Minimise folds the window into the bubble and the chat goes on: a reply is counted on the bubble, and the
+    window comes back with the conversation and the half-written message. Close ends the chat for this page view:
+    the draft goes and so does the connection to the hub, while the bubble stays; opening it again reconnects and
+    shows the reply written meanwhile. Both by keyboard with a visible focus, named in the page's language, and
+    focus goes back to the bubble."""
+    language, open_chat, minimise_chat, close_chat = MINIMISE_AND_CLOSE[viewport]
+    question = f"{QUESTION} (minimise, {viewport})"
+    draft = "还有一个问题：能改地址吗"
+    page = new_page(browser, console_errors, viewport=VIEWPORTS[viewport])
+    sockets: list[Any] = []
+    page.on("websocket", lambda socket: sockets.append(socket))  # noqa: PLW0108 (no builtin as a handler)
+    shop_in(page, hub_server, language)
+    widget = page.locator("omnihub-chat")
+    bubble = widget.locator(".bubble")
+    expect(bubble).to_have_attribute("aria-label", open_chat)
+    bubble.focus()
+    page.keyboard.press("Enter")
+    panel = widget.locator(".panel")
+    expect(panel).to_be_visible()
+    widget.locator("textarea").fill(question)
+    widget.locator("textarea").press("Enter")
+    expect(widget.locator(".list .msg.mine .state")).to_have_count(1)
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+    widget.locator("textarea").fill(draft)
+
+    tab_to(page, widget, minimise_chat).press("Enter")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_visible()
+    expect(bubble).to_be_focused()
+    expect(bubble).to_have_attribute("aria-expanded", "false")
+    expect(bubble).to_have_attribute("aria-label", open_chat)
+    first_answer = f"{ANSWER} (1, {viewport})"
+    reply = hub_server.api.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"text": first_answer}
+    )
+    assert reply.status_code == 201, reply.text
+    expect(widget.locator(".badge")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+    page.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    expect(widget.locator(".list .text")).to_have_text([question, first_answer])
+    expect(widget.locator("textarea")).to_have_value(draft)
+    expect(widget.locator(".badge")).to_be_hidden()
+
+    tab_to(page, widget, close_chat).press("Enter")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_visible()
+    expect(bubble).to_be_focused()
+    connected = sockets[-1]
+    if not connected.is_closed():  # events reach Python only while Playwright waits
+        connected.wait_for_event("close", timeout=UI_TIMEOUT_MS)
+    second_answer = f"{ANSWER} (2, {viewport})"
+    reply = hub_server.api.post(
+        f"/api/v1/conversations/{conversation['id']}/messages", json={"text": second_answer}
+    )
+    assert reply.status_code == 201, reply.text
+    with page.expect_websocket(timeout=UI_TIMEOUT_MS):
+        page.keyboard.press("Enter")
+    expect(panel).to_be_visible()
+    expect(widget.locator(".list .text")).to_have_text(
+        [question, first_answer, second_answer], timeout=UI_TIMEOUT_MS
+    )
+    expect(widget.locator("textarea")).to_have_value("")
+    expect(widget.locator(".badge")).to_be_hidden()
+    assert connected.is_closed() and not sockets[-1].is_closed()
+    screenshot(page, f"widget-reopened-{viewport}")
+    page.keyboard.press("Escape")
+    expect(panel).to_be_hidden()
+    expect(bubble).to_be_focused()
     assert console_errors == []
     page.context.close()
