@@ -48,6 +48,7 @@ const state = {
   pendingAttachments: [],   /* uploaded files waiting to go out with the next reply: {kind, url, name, mime_type} */
   drafts: new Map(),        /* conversation id -> reply typed but not sent, kept with its own conversation */
   openings: 0,              /* counts openConversation calls: only the latest shows its conversation */
+  learningInboxes: null,    /* the request for the inboxes while a conversation of an unknown one is shown */
 };
 
 const me = () => auth.session.agent.id;
@@ -61,8 +62,31 @@ function agentName(agentId) {
   return state.agents.get(agentId)?.name || t("an agent");
 }
 
+/* The list's conversations name their inbox; an opened one also carries its channel. */
 function channelOf(conversation) {
-  return state.inboxes.get(conversation.inbox_id)?.kind || "channel";
+  return state.inboxes.get(conversation.inbox_id)?.kind || conversation.channel || "channel";
+}
+
+/* An inbox connected since sign-in is learnt when its first conversation shows: its channel badge, the composer's
+ * channel rules (an email's recipient, SMS segments) and the filters need it. One request at a time. */
+function learnInboxes(conversations) {
+  if (state.learningInboxes || conversations.every((conversation) => state.inboxes.has(conversation.inbox_id))) return;
+  state.learningInboxes = api("/api/v1/inboxes").then((inboxes) => {
+    showInboxes(inboxes);
+    renderConversations();
+    if (state.selected) renderDetails();
+  }).finally(() => { state.learningInboxes = null; });
+  reportFailure(state.learningInboxes);
+}
+
+function showInboxes(inboxes) {
+  state.inboxes = new Map(inboxes.map((inbox) => [inbox.id, inbox]));
+  [["channel-filter", [...new Set(inboxes.map((inbox) => inbox.kind))].map((kind) => [kind, kind])],
+   ["inbox-filter", inboxes.map((inbox) => [inbox.id, inbox.name])]].forEach(([id, options]) => {
+    const chosen = byId(id).value;
+    fillSelect(byId(id), options);
+    byId(id).value = chosen;
+  });
 }
 
 /* On a narrow screen one pane shows at a time: the list, the conversation or its details. */
@@ -148,14 +172,12 @@ async function enterInbox(session) {
   const [inboxes, agents, teams, , mentioned] = await Promise.all([
     api("/api/v1/inboxes"), api("/api/v1/agents"), api("/api/v1/teams"), loadLabelOptions(), unreadMentions(),
   ]);
-  state.inboxes = new Map(inboxes.map((inbox) => [inbox.id, inbox]));
+  showInboxes(inboxes);
   state.agents = new Map(agents.map((agent) => [agent.id, agent]));
   state.teams = new Map((teams.items || teams).map((team) => [team.id, team]));
   state.unread = JSON.parse(localStorage.getItem(unreadKey()) || "{}");
   state.mentioned = new Set(mentioned);
   renderTitle();
-  fillSelect(byId("channel-filter"), [...new Set(inboxes.map((inbox) => inbox.kind))].map((kind) => [kind, kind]));
-  fillSelect(byId("inbox-filter"), inboxes.map((inbox) => [inbox.id, inbox.name]));
   fillSelect(byId("team-filter"), [...state.teams.values()].map((team) => [team.id, team.name]));
   connectSocket();
   await loadConversations();
@@ -331,6 +353,7 @@ async function loadConversations(cursor = null) {
   });
   changedMeanwhile?.forEach(listChanged);
   renderConversations();
+  learnInboxes(page.items);
 }
 
 /* Search finds conversations by what was said in them or by their customer's name or identities, within the
@@ -393,6 +416,7 @@ function conversationChanged(conversation) {
   listChanged(conversation);
   if (state.selected?.id === conversation.id) reportFailure(refreshDetails());
   renderConversations();
+  learnInboxes([conversation]);
 }
 
 function listChanged(conversation) {

@@ -20,8 +20,8 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +46,8 @@ __all__ = [
     "TestCertificate",
     "dovecot_missing",
     "loopback_connect",
+    "loopback_settings",
+    "mail_servers",
     "mailbox_source",
 ]
 
@@ -396,20 +398,48 @@ async def mailbox_source(**settings: Any) -> AsyncIterator[_MailboxSource]:
     smtp = SmtpRecorder(certificate).start()
     try:
         values = {
-            "imap_host": "127.0.0.1",
-            "imap_port": dovecot.port,
-            "imap_security": "none",
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "smtp_security": "none",
-            "username": "support@shop.example",
-            "password": "imap-secret",
-            "from_address": "support@shop.example",
+            **loopback_settings(dovecot, smtp, "support@shop.example", "imap-secret"),
             "initial_import_days": 3650,
             **settings,
         }
         smtp.password = values["password"]
         yield _MailboxSource(dovecot, smtp, values)
+    finally:
+        smtp.stop()
+        dovecot.stop()
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def loopback_settings(
+    dovecot: DovecotServer, smtp: SmtpRecorder, username: str, password: str
+) -> dict[str, Any]:
+    """An email inbox's settings that read from and send through these servers, unencrypted (loopback only)."""
+    return {
+        "imap_host": "127.0.0.1",
+        "imap_port": dovecot.port,
+        "imap_security": "none",
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp.port,
+        "smtp_security": "none",
+        "username": username,
+        "password": password,
+        "from_address": username,
+    }
+
+
+@contextmanager
+def mail_servers(username: str, password: str) -> Iterator[tuple[DovecotServer, SmtpRecorder]]:
+    """Dovecot with one mailbox and an SMTP server taking the same login, both on loopback; stopped afterwards.
+    Raises RuntimeError saying how to install Dovecot where it is missing."""
+    missing = dovecot_missing()
+    if missing is not None:
+        raise RuntimeError(missing)
+    directory = Path(tempfile.mkdtemp(prefix="mail-servers-"))
+    certificate = TestCertificate.create(directory)
+    dovecot = DovecotServer.start(certificate, {username: password})
+    smtp = SmtpRecorder(certificate, username=username, password=password).start()
+    try:
+        yield dovecot, smtp
     finally:
         smtp.stop()
         dovecot.stop()

@@ -4,9 +4,7 @@ when the one reading it dies."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import asyncpg  # type: ignore[import-untyped]
@@ -14,7 +12,12 @@ import httpx
 import pytest
 
 from benchmarks.cluster import Cluster
-from connectors.email.testing import DovecotServer, SmtpRecorder, TestCertificate, dovecot_missing
+from connectors.email.testing import (
+    DovecotServer,
+    SmtpRecorder,
+    loopback_settings,
+    mail_servers,
+)
 from tests.conftest import bearer, wait_for
 from tests.production.test_multi_process import cluster
 
@@ -24,16 +27,9 @@ USER, PASSWORD = "support@shop.example", "imap-secret"
 
 
 @pytest.fixture
-def mail_servers() -> Iterator[tuple[DovecotServer, SmtpRecorder]]:
-    missing = dovecot_missing()
-    if missing is not None:
-        pytest.fail(missing)
-    certificate = TestCertificate.create(Path(tempfile.mkdtemp(prefix="mail-cert-")))
-    dovecot = DovecotServer.start(certificate, {USER: PASSWORD})
-    smtp = SmtpRecorder(certificate, username=USER, password=PASSWORD).start()
-    yield dovecot, smtp
-    smtp.stop()
-    dovecot.stop()
+def servers() -> Iterator[tuple[DovecotServer, SmtpRecorder]]:
+    with mail_servers(USER, PASSWORD) as running:
+        yield running
 
 
 def lease_holder(running: Cluster, inbox_id: str) -> int | None:
@@ -71,9 +67,9 @@ def imported(http: httpx.Client, token: str, inbox_id: str) -> list[str]:
 
 
 def test_one_worker_reads_a_mailbox_and_another_takes_over_when_it_dies(
-    production_services: None, mail_servers: tuple[DovecotServer, SmtpRecorder]
+    production_services: None, servers: tuple[DovecotServer, SmtpRecorder]
 ) -> None:
-    dovecot, smtp = mail_servers
+    dovecot, smtp = servers
     settings = {"OMNIHUB_ALLOWED_PRIVATE_NETWORKS": "127.0.0.0/8", "OMNIHUB_POLLER_SCAN_SECONDS": "0.5"}
     with cluster(1, 2, **settings) as running, httpx.Client(base_url=running.url, timeout=30) as http:
         token = running.api_token
@@ -83,17 +79,7 @@ def test_one_worker_reads_a_mailbox_and_another_takes_over_when_it_dies(
             json={
                 "kind": "email",
                 "name": "Support mail",
-                "settings": {
-                    "imap_host": "127.0.0.1",
-                    "imap_port": dovecot.port,
-                    "imap_security": "none",
-                    "smtp_host": "127.0.0.1",
-                    "smtp_port": smtp.port,
-                    "smtp_security": "none",
-                    "username": USER,
-                    "password": PASSWORD,
-                    "from_address": USER,
-                },
+                "settings": loopback_settings(dovecot, smtp, USER, PASSWORD),
             },
         )
         assert answer.status_code == 201, answer.text
