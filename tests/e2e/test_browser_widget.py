@@ -961,3 +961,40 @@ def test_minimise_keeps_the_chat_and_draft_and_counts_replies_and_close_ends_it_
     expect(bubble).to_be_focused()
     assert console_errors == []
     page.context.close()
+
+
+def test_without_sockets_a_closed_chat_stops_polling_and_opens_again_with_what_was_written_meanwhile(
+    browser: Browser, hub_server: RunningHub, console_errors: list[str]
+) -> None:
+    """The HTTP transport's close: the long poll answered after the close is left for the next open, which polls
+    again and shows the reply; the visitor's draft is gone."""
+    question = f"{QUESTION} (close, http)"
+    page = new_page(browser, console_errors, without_websocket=True)
+    page.goto(f"{hub_server.url}/demo")
+    widget = page.locator("omnihub-chat")
+    widget.locator(".bubble").click()
+    widget.locator("textarea").fill(question)
+    widget.locator(".send").click()
+    expect(widget.locator(".list .msg.mine .state")).to_have_text(["Sent"], timeout=UI_TIMEOUT_MS)
+    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
+    widget.locator("textarea").fill("never sent")
+    widget.get_by_role("button", name="Close chat").click()
+    expect(widget.locator(".panel")).to_be_hidden()
+
+    answer = f"{ANSWER} (close, http)"
+    with page.expect_response("**/messages?wait=*", timeout=UI_TIMEOUT_MS):
+        reply = hub_server.api.post(
+            f"/api/v1/conversations/{conversation['id']}/messages", json={"text": answer}
+        )
+        assert reply.status_code == 201, reply.text
+    expect(widget.locator(".badge")).to_be_hidden()
+    with page.expect_request("**/messages?wait=*", timeout=UI_TIMEOUT_MS) as reopened:
+        widget.locator(".bubble").click()
+    [asked] = hub_server.messages(conversation["id"])[:1]
+    assert reopened.value.url.endswith(f"&after={asked['id']}"), (
+        "the answer that came after the close was left"
+    )
+    expect(widget.locator(".list .text")).to_have_text([question, answer], timeout=UI_TIMEOUT_MS)
+    expect(widget.locator("textarea")).to_have_value("")
+    assert console_errors == []
+    page.context.close()
