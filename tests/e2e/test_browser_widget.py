@@ -217,10 +217,15 @@ def shop_in(page: Page, hub_server: RunningHub, language: str, snippet_language:
 
 
 def ask_from_the_demo_shop(
-    browser: Browser, hub_server: RunningHub, console_errors: list[str], question: str
+    browser: Browser,
+    hub_server: RunningHub,
+    console_errors: list[str],
+    question: str,
+    *,
+    without_websocket: bool = False,
 ) -> tuple[Page, Locator, dict[str, Any]]:
     """A visitor opens the widget on the demo shop and asks; answers the page, the widget and the conversation."""
-    visitor = new_page(browser, console_errors)
+    visitor = new_page(browser, console_errors, without_websocket=without_websocket)
     visitor.goto(f"{hub_server.url}/demo")
     widget = visitor.locator("omnihub-chat")
     widget.locator(".bubble").click()
@@ -969,14 +974,10 @@ def test_without_sockets_a_closed_chat_stops_polling_and_opens_again_with_what_w
     """The HTTP transport's close: the long poll answered after the close is left for the next open, which polls
     again and shows the reply; the visitor's draft is gone."""
     question = f"{QUESTION} (close, http)"
-    page = new_page(browser, console_errors, without_websocket=True)
-    page.goto(f"{hub_server.url}/demo")
-    widget = page.locator("omnihub-chat")
-    widget.locator(".bubble").click()
-    widget.locator("textarea").fill(question)
-    widget.locator(".send").click()
+    page, widget, conversation = ask_from_the_demo_shop(
+        browser, hub_server, console_errors, question, without_websocket=True
+    )
     expect(widget.locator(".list .msg.mine .state")).to_have_text(["Sent"], timeout=UI_TIMEOUT_MS)
-    conversation = wait_for(lambda: hub_server.conversation_with(question), timeout=15)
     widget.locator("textarea").fill("never sent")
     widget.get_by_role("button", name="Close chat").click()
     expect(widget.locator(".panel")).to_be_hidden()
