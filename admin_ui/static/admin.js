@@ -78,17 +78,20 @@ function fieldMessage(slot, message) {
   return slot.dataset.hint && message.startsWith("Expected `") ? slot.dataset.hint : message;
 }
 
+// The form's own line repeats the API's detail, unless that detail is in JSON-speak its fields' hints replaced.
 function showErrors(form, answer, status) {
   const errors = answer.errors || [];
   let placed = 0;
+  let hinted = false;
   for (const error of errors) {
     const slot = errorSlot(form, error.field || "");
     if (!slot) continue;
-    slot.textContent = fieldMessage(slot, error.message || "");
+    const message = error.message || "";
+    slot.textContent = fieldMessage(slot, message);
+    hinted ||= slot.textContent !== message;
     placed += 1;
   }
-  const everyErrorPlaced = errors.length > 0 && placed === errors.length;
-  form.querySelector(".form-error").textContent = everyErrorPlaced
+  form.querySelector(".form-error").textContent = hinted && placed === errors.length
     ? document.querySelector('meta[name="fields-text"]').content
     : answer.detail || `HTTP ${status}`;
 }
