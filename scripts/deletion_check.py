@@ -682,6 +682,24 @@ DELETIONS: tuple[Deletion, ...] = (
         replacement="True",
     ),
     Deletion(
+        "crm: a delivery is found among its own subscription's only",
+        "hub/api/webhooks.py",
+        "_delivery",
+        (
+            "tests/hub/test_workspace_isolation.py::test_a_delivery_of_workspace_b_is_not_reached_through_a_subscription_of_a",
+        ),
+        starts_with="WebhookDelivery.subscription_id == subscription.id",
+        replacement="True",
+    ),
+    Deletion(
+        "crm: one delivery is read with its attempts",
+        "hub/api/webhooks.py",
+        "WebhookController.delivery",
+        (
+            "tests/hub/test_webhooks.py::test_a_receiver_answering_500_gets_the_same_event_again_then_a_replay",
+        ),
+    ),
+    Deletion(
         "crm: every operation checks the token's scope",
         "hub/api/dependencies.py",
         "provide_caller",

@@ -60,9 +60,10 @@ function clearMessages(form) {
   for (const slot of form.querySelectorAll(".field-error, .form-error, .form-ok")) slot.textContent = "";
 }
 
-// The slot whose field is the error's field or its closest parent (`weekly.mon.0` shows at `weekly.mon`).
+// The slot whose field is the error's field or its closest parent (`weekly.mon.0` and `questions[0]` show at
+// `weekly.mon` and `questions`).
 function errorSlot(form, field) {
-  const parts = field.split(".");
+  const parts = field.replace(/\[(\d+)\]/g, ".$1").split(".");
   for (let length = parts.length; length > 0; length -= 1) {
     const name = parts.slice(0, length).join(".");
     const slot = [...form.querySelectorAll("[data-error-for]")].find((each) => each.dataset.errorFor === name);
@@ -71,12 +72,28 @@ function errorSlot(form, field) {
   return null;
 }
 
+// The API's own words for a value of the wrong JSON type or shape ("Expected `int` >= 10") speak of JSON, not of
+// what was typed: a field with a hint shows the hint instead.
+function fieldMessage(slot, message) {
+  return slot.dataset.hint && message.startsWith("Expected `") ? slot.dataset.hint : message;
+}
+
+// The form's own line repeats the API's detail, unless that detail is in JSON-speak its fields' hints replaced.
 function showErrors(form, answer, status) {
-  for (const error of answer.errors || []) {
+  const errors = answer.errors || [];
+  let placed = 0;
+  let hinted = false;
+  for (const error of errors) {
     const slot = errorSlot(form, error.field || "");
-    if (slot) slot.textContent = error.message;
+    if (!slot) continue;
+    const message = error.message || "";
+    slot.textContent = fieldMessage(slot, message);
+    hinted ||= slot.textContent !== message;
+    placed += 1;
   }
-  form.querySelector(".form-error").textContent = answer.detail || `HTTP ${status}`;
+  form.querySelector(".form-error").textContent = hinted && placed === errors.length
+    ? document.querySelector('meta[name="fields-text"]').content
+    : answer.detail || `HTTP ${status}`;
 }
 
 async function requestFor(form) {
@@ -107,6 +124,75 @@ function showAsk(form, answer) {
   result.hidden = false;
 }
 
+// What a form says once its change is made: its `data-done` text with the answer's `{fields}` filled in, or "Saved.".
+function doneText(form, answer) {
+  const text = form.dataset.done || document.querySelector('meta[name="saved-text"]').content;
+  return text.replace(/\{(\w+)\}/g, (_, name) => String(answer[name] ?? ""));
+}
+
+// A form whose change reloads the page says so after the reload (the page shows the changed data).
+const DONE_KEY = "omnihub_admin_done";
+
+function reloadSaying(form, answer) {
+  const key = form.id || form.dataset.api;
+  sessionStorage.setItem(DONE_KEY, JSON.stringify({ path: location.pathname, key, text: doneText(form, answer) }));
+  location.reload();
+}
+
+function showDoneAfterReload() {
+  const saved = sessionStorage.getItem(DONE_KEY);
+  sessionStorage.removeItem(DONE_KEY);
+  if (!saved) return;
+  const done = JSON.parse(saved);
+  if (done.path !== location.pathname) return;
+  const form = [...document.querySelectorAll("form.api-form")].find(
+    (each) => (each.id || each.dataset.api) === done.key,
+  );
+  if (form) form.querySelector(".form-ok").textContent = done.text;
+}
+
+// A replayed delivery's row follows it until its new attempt is recorded: status, attempts, response codes.
+const REPLAY_POLL_MS = 400;
+const REPLAY_WAIT_MS = 60_000;
+
+function showDelivery(row, delivery) {
+  const status = row.querySelector("[data-status]");
+  status.textContent = delivery.status;
+  status.className = `status status-${delivery.status}`;
+  row.querySelector("[data-attempts]").textContent = String(delivery.attempts);
+  const codes = row.querySelector("[data-codes]");
+  codes.replaceChildren();
+  for (const attempt of delivery.log) {
+    const code = document.createElement("span");
+    code.className = "code";
+    code.textContent = String(attempt.status_code || attempt.error || "–");
+    codes.append(code, " ");
+  }
+}
+
+async function followReplay(form, replayed) {
+  const row = form.closest("tr");
+  const url = form.dataset.api.replace(/\/redeliver$/, "");
+  const deadline = Date.now() + REPLAY_WAIT_MS;
+  showDelivery(row, replayed);
+  form.querySelector(".form-ok").textContent = form.dataset.waiting;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, REPLAY_POLL_MS));
+    const response = await fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" });
+    const delivery = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      showErrors(form, delivery, response.status);
+      return;
+    }
+    if (delivery.attempts > replayed.attempts) {
+      showDelivery(row, delivery);
+      form.querySelector(".form-ok").textContent = "";
+      return;
+    }
+  }
+  form.querySelector(".form-ok").textContent = form.dataset.late;
+}
+
 async function submit(form) {
   clearMessages(form);
   const button = form.querySelector('button[type="submit"]');
@@ -126,10 +212,13 @@ async function submit(form) {
     } else if (then === "secret") {
       const secret = form.querySelector("#secret");
       secret.querySelector("[data-secret]").textContent = answer.secret;
+      secret.querySelector("[data-deliveries]").href = `/admin/webhooks/${encodeURIComponent(answer.id)}`;
       secret.hidden = false;
       form.querySelector(".form-ok").textContent = answer.url;
+    } else if (then === "replay") {
+      await followReplay(form, answer);
     } else {
-      location.reload();
+      reloadSaying(form, answer);
     }
   } catch (error) {
     form.querySelector(".form-error").textContent = String(error);
@@ -138,6 +227,7 @@ async function submit(form) {
   }
 }
 
+showDoneAfterReload();
 for (const form of document.querySelectorAll("form.api-form")) {
   form.addEventListener("submit", (event) => {
     event.preventDefault();

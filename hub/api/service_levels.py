@@ -31,7 +31,8 @@ from routing.out_of_hours import OutOfHoursAction
 __all__ = ["BusinessHours", "BusinessHoursView", "ServiceLevelController", "SlaTargets", "hours_view"]
 
 DAY = Annotated[str, Meta(pattern="^(mon|tue|wed|thu|fri|sat|sun)$")]
-RANGE = Annotated[str, Meta(max_length=11, description="HH:MM-HH:MM, e.g. 09:00-18:00 or 22:00-06:00")]
+RANGE = Annotated[str, Meta(max_length=40, description="HH:MM-HH:MM, e.g. 09:00-18:00 or 22:00-06:00")]
+"""Longer than a range may be, so that routing's reader refuses a wrong one naming its day (msgspec cannot)."""
 DATE = Annotated[str, Meta(max_length=10, description="A local date, e.g. 2026-10-01")]
 MAX_RANGES_PER_DAY = 10
 MAX_CLOSED_DATES = 366

@@ -127,6 +127,24 @@ async def _subscription(session: AsyncSession, admin: Caller, subscription_id: s
     return found
 
 
+async def _delivery(
+    session: AsyncSession, subscription: WebhookSubscription, delivery_id: str
+) -> WebhookDelivery:
+    """One delivery of the subscription; 404 for any other, as for one that does not exist."""
+    delivery = None
+    if looks_like_id(delivery_id):
+        delivery = (
+            await session.exec(
+                select(WebhookDelivery).where(
+                    WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == subscription.id
+                )
+            )
+        ).first()
+    if delivery is None:
+        raise ApiError(404, "delivery_not_found", f"No delivery {delivery_id} of this subscription.")
+    return delivery
+
+
 def _audit(admin: Caller, action: str, subscription: WebhookSubscription) -> AuditEntry:
     details = {"url": subscription.url, "events": list(subscription.events), "enabled": subscription.enabled}
     return admin.audit(action, "webhook_subscription", subscription.id, details)
@@ -273,6 +291,18 @@ class WebhookController(Controller):
         )
         return WebhookDeliveryPage(items=[delivery_view(row) for row in page], next_cursor=next_cursor)
 
+    @get("/{subscription_id:str}/deliveries/{delivery_id:str}", responses=error_responses(400, 401, 403, 404))
+    async def delivery(
+        self,
+        session: NamedDependency[AsyncSession],
+        admin: NamedDependency[Caller],
+        subscription_id: FromPath[str],
+        delivery_id: FromPath[str],
+    ) -> WebhookDeliveryView:
+        """One delivery with its latest attempts (a replay's result, once its attempt is recorded)."""
+        subscription = await _subscription(session, admin, subscription_id)
+        return delivery_view(await _delivery(session, subscription, delivery_id))
+
     @post(
         "/{subscription_id:str}/deliveries/{delivery_id:str}/redeliver",
         status_code=202,
@@ -291,17 +321,7 @@ class WebhookController(Controller):
         subscription = await _subscription(session, admin, subscription_id)
         if not subscription.enabled:
             raise ApiError(409, "webhook_disabled", "Enable the subscription before redelivering to it.")
-        delivery = None
-        if looks_like_id(delivery_id):
-            delivery = (
-                await session.exec(
-                    select(WebhookDelivery).where(
-                        WebhookDelivery.id == delivery_id, WebhookDelivery.subscription_id == subscription.id
-                    )
-                )
-            ).first()
-        if delivery is None:
-            raise ApiError(404, "delivery_not_found", f"No delivery {delivery_id} of this subscription.")
+        delivery = await _delivery(session, subscription, delivery_id)
         now = hub.now()
         delivery.status = "pending"
         delivery.next_attempt_at = now

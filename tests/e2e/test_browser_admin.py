@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 # Through the widget tests' module, which skips off CI when Chromium or playwright is missing.
+from tests.conftest import inbox_of
 from tests.e2e.served_hub import FakeWeChatApi, omnihub_command
 from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_server are fixtures)
     UI_TIMEOUT_MS,
@@ -148,10 +149,9 @@ def test_the_agents_page_changes_a_role_through_the_api_and_shows_its_refusal(
     assert [error for error in errors if "status of 409" not in error] == []
 
 
-def test_an_agent_who_is_not_an_admin_sees_no_admin_link_and_is_refused_the_admin_pages(
-    browser: Browser,  # noqa: F811
-    hub_server: RunningHub,  # noqa: F811
-) -> None:
+@pytest.fixture(scope="module")
+def plain_agent(hub_server: RunningHub) -> tuple[str, str]:  # noqa: F811
+    """An agent of the demo workspace who is not an admin: email and password."""
     email, password = "plain.agent@demo.omnihub.local", "a plain agent's password"
     subprocess.run(
         [
@@ -170,6 +170,19 @@ def test_an_agent_who_is_not_an_admin_sees_no_admin_link_and_is_refused_the_admi
     [agent] = [each for each in hub_server.api.get("/api/v1/agents").json() if each["email"] == email]
     demoted = hub_server.api.patch(f"/api/v1/agents/{agent['id']}", json={"role": "agent"})
     assert demoted.status_code == 200, demoted.text
+    return email, password
+
+
+@pytest.mark.parametrize(
+    "path", ["/admin/inboxes", "/admin/inboxes/{webchat}", "/admin/kb", "/admin/webhooks", "/admin/reports"]
+)
+def test_an_agent_who_is_not_an_admin_sees_no_admin_link_and_is_refused_the_admin_pages(
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,  # noqa: F811
+    plain_agent: tuple[str, str],
+    path: str,
+) -> None:
+    email, password = plain_agent
     errors: list[str] = []
     page = new_page(browser, errors)
     in_english(page, hub_server)
@@ -181,10 +194,11 @@ def test_an_agent_who_is_not_an_admin_sees_no_admin_link_and_is_refused_the_admi
     expect(page.get_by_role("link", name="Tickets")).to_be_visible()
     expect(page.get_by_role("link", name="Admin")).to_be_hidden()
 
-    answer = page.goto(f"{hub_server.url}/admin/inboxes")
+    answer = page.goto(hub_server.url + path.format(webchat=inbox_of(hub_server.demo, "webchat")["id"]))
     assert answer is not None and answer.status == 403
     expect(page.locator("main")).to_contain_text("Only administrators can open the admin pages.")
     expect(page.get_by_role("link", name="Reports")).to_have_count(0)
+    expect(page.locator("form")).to_have_count(0)
     assert hub_server.widget_token not in page.content()
     assert [error for error in errors if "status of 403" not in error] == []
     page.context.close()

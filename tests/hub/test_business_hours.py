@@ -72,6 +72,7 @@ def test_business_hours_are_stored_read_and_judged_by_routing(client, api, webch
         ({"weekly": {"mon": ["09:00-18:00"]}}, 422, "time_zone"),
         ({"time_zone": "UTC", "weekly": {"mon": ["9-18"]}}, 422, "weekly.mon.0"),
         ({"time_zone": "UTC", "weekly": {"tue": ["09:00-25:00"]}}, 422, "weekly.tue.0"),
+        ({"time_zone": "UTC", "weekly": {"wed": ["09:00-18:00", "09:00-12:00-18:00"]}}, 422, "weekly.wed.1"),
         (
             {"time_zone": "UTC", "weekly": {"mon": ["09:00-18:00"]}, "closed_dates": ["1 May"]},
             422,

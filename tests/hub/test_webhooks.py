@@ -204,6 +204,11 @@ def test_a_receiver_answering_500_gets_the_same_event_again_then_a_replay(hooked
     assert third.headers["webhook-id"] == first.headers["webhook-id"] and third.body == first.body
     assert wait_for(lambda: deliveries(hooked, token, subscription["id"])[0]["attempts"] == 3)
     assert len(receiver.at("/flaky")) == 3
+    one = hooked.get(
+        f"/api/v1/webhooks/{subscription['id']}/deliveries/{delivery['id']}", headers=bearer(token)
+    )
+    assert one.status_code == 200 and one.json() == deliveries(hooked, token, subscription["id"])[0]
+    assert [attempt["status_code"] for attempt in one.json()["log"]] == [500, 200, 200]
 
 
 def test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other(hooked_settings, demo, receiver):
@@ -307,6 +312,7 @@ def test_webhooks_are_for_admins_of_their_own_workspace(client, demo, other_toke
         ("DELETE", base),
         ("POST", f"{base}/rotate-secret"),
         ("GET", f"{base}/deliveries"),
+        ("GET", f"{base}/deliveries/{subscription['id']}"),
         ("POST", f"{base}/deliveries/{subscription['id']}/redeliver"),
     ]
     for method, path in attempts:

@@ -268,6 +268,8 @@ def test_a_delivery_of_workspace_b_is_not_reached_through_a_subscription_of_a(
         f"/api/v1/webhooks/{mine['id']}/deliveries/{b['delivery_id']}/redeliver", headers=bearer(a_token)
     )
     assert answer.status_code == 404 and answer.json()["code"] == "delivery_not_found"
+    read = client.get(f"/api/v1/webhooks/{mine['id']}/deliveries/{b['delivery_id']}", headers=bearer(a_token))
+    assert read.status_code == 404 and read.json()["code"] == "delivery_not_found"
 
 
 def test_searches_and_filters_of_workspace_a_find_nothing_of_workspace_b(
