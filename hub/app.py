@@ -84,6 +84,8 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         finally:
             draining.cancel()
             heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

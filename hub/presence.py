@@ -88,14 +88,14 @@ class PresenceHeartbeat:
     async def beat(self) -> None:
         """Refresh this process's connections, then release the agents whose connections lapsed anywhere."""
         held = list(self._held.items())
-        came_back = set(await self._hub.agent_connections.refresh([(agent, each) for each, agent in held]))
+        came_back = await self._hub.agent_connections.refresh([(agent, each) for each, agent in held])
         for connection_id, agent in held:
             if connection_id not in self._held and await self._hub.agent_connections.disconnect(
                 agent, connection_id
             ):
                 # Closed while the refresh was on its way, which held it again: let it go once more.
                 await store_presence(self._hub, agent, AgentPresence.OFFLINE)
-        for agent in came_back & set(self._held.values()):
+        for agent in set(came_back) & set(self._held.values()):
             # This process stalled past the time to live and its agents were released: they are back.
             await store_presence(self._hub, agent, AgentPresence.ONLINE)
         await release_lapsed(self._hub)
