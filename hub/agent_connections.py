@@ -74,6 +74,12 @@ LAPSED_AGENTS = (
 return redis.call("ZRANGE", KEYS[1], "-inf", "(" .. now, "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]))
 """
 )
+CONNECTED = (
+    _NOW_MS
+    + """
+return redis.call("ZCOUNT", KEYS[1], "(" .. now, "+inf")
+"""
+)
 LAPSED_AMONG = (
     _NOW_MS
     + """
@@ -111,6 +117,10 @@ class AgentConnections(Protocol):
 
     async def disconnect(self, agent: AgentKey, connection_id: str) -> bool:
         """Let a connection go; True when the agent has no live connection left."""
+        ...
+
+    async def connected(self, agent: AgentKey) -> bool:
+        """Whether the agent has a live connection now."""
         ...
 
     async def lapsed_among(self, agent_ids: Iterable[str]) -> set[str]:
@@ -171,6 +181,11 @@ class MemoryAgentConnections:
                 del self._expiries[agent]
             return not held
 
+    async def connected(self, agent: AgentKey) -> bool:
+        now = self._clock()
+        with self._lock:
+            return any(expiry > now for expiry in self._expiries.get(agent, {}).values())
+
     async def lapsed_among(self, agent_ids: Iterable[str]) -> set[str]:
         wanted, now = set(agent_ids), self._clock()
         with self._lock:
@@ -208,6 +223,7 @@ class RedisAgentConnections:
         self._lapsed_agents = self._redis.register_script(LAPSED_AGENTS)
         self._forget_lapsed = self._redis.register_script(FORGET_LAPSED)
         self._lapsed_among = self._redis.register_script(LAPSED_AMONG)
+        self._connected = self._redis.register_script(CONNECTED)
 
     @staticmethod
     def _key(agent_id: str) -> str:
@@ -233,6 +249,9 @@ class RedisAgentConnections:
     async def disconnect(self, agent: AgentKey, connection_id: str) -> bool:
         keys = [self._key(agent.agent_id), AGENTS_KEY]
         return bool(await self._disconnect(keys=keys, args=[self._member(agent), connection_id]))
+
+    async def connected(self, agent: AgentKey) -> bool:
+        return bool(await self._connected(keys=[self._key(agent.agent_id)]))
 
     async def lapsed_among(self, agent_ids: Iterable[str]) -> set[str]:
         ids = list(dict.fromkeys(agent_ids))

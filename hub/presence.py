@@ -25,7 +25,7 @@ from hub.models import Agent
 from hub.runtime import Hub
 from hub.statuses import AgentPresence
 
-__all__ = ["PresenceHeartbeat", "presence_changed", "release_lapsed", "store_presence"]
+__all__ = ["PresenceHeartbeat", "presence_changed", "release_lapsed", "store_offline", "store_presence"]
 
 log = logging.getLogger("omnihub.presence")
 
@@ -41,11 +41,26 @@ async def presence_changed(hub: Hub, workspace_id: str, presence: AgentPresence)
         await hub.jobs.send(actors.reroute, workspace_id)
 
 
-async def store_presence(hub: Hub, agent: AgentKey, presence: AgentPresence) -> None:
+async def store_presence(
+    hub: Hub, agent: AgentKey, presence: AgentPresence, *, only_from: AgentPresence | None = None
+) -> None:
+    """Store the agent's presence (`only_from`: only if it is that now) and act on the change."""
+    statement = update(Agent).where(col(Agent.id) == agent.agent_id).values(presence=presence)
+    if only_from is not None:
+        statement = statement.where(col(Agent.presence) == only_from)
     async with hub.database.session() as session:
-        await session.exec(update(Agent).where(col(Agent.id) == agent.agent_id).values(presence=presence))
+        changed = (await session.exec(statement)).rowcount
         await session.commit()
-    await presence_changed(hub, agent.workspace_id, presence)
+    if changed:
+        await presence_changed(hub, agent.workspace_id, presence)
+
+
+async def store_offline(hub: Hub, agent: AgentKey) -> None:
+    """Offline after the agent's last connection ended, unless another opened meanwhile (a tab on another web
+    process): its own first-connection ONLINE may have been stored before this OFFLINE, so it is stored again."""
+    await store_presence(hub, agent, AgentPresence.OFFLINE)
+    if await hub.agent_connections.connected(agent):
+        await store_presence(hub, agent, AgentPresence.ONLINE)
 
 
 async def release_lapsed(hub: Hub) -> int:
@@ -83,7 +98,7 @@ class PresenceHeartbeat:
         finally:
             del self._held[connection_id]
             if await self._hub.agent_connections.disconnect(agent, connection_id):
-                await store_presence(self._hub, agent, AgentPresence.OFFLINE)
+                await store_offline(self._hub, agent)
 
     async def beat(self) -> None:
         """Refresh this process's connections, then release the agents whose connections lapsed anywhere."""
@@ -94,10 +109,11 @@ class PresenceHeartbeat:
                 agent, connection_id
             ):
                 # Closed while the refresh was on its way, which held it again: let it go once more.
-                await store_presence(self._hub, agent, AgentPresence.OFFLINE)
+                await store_offline(self._hub, agent)
         for agent in set(came_back) & set(self._held.values()):
-            # This process stalled past the time to live and its agents were released: they are back.
-            await store_presence(self._hub, agent, AgentPresence.ONLINE)
+            # This process stalled past the time to live: its agents are back, online if they were released
+            # meanwhile, else as they chose (away).
+            await store_presence(self._hub, agent, AgentPresence.ONLINE, only_from=AgentPresence.OFFLINE)
         await release_lapsed(self._hub)
 
     async def run(self) -> None:

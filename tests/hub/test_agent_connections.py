@@ -41,10 +41,13 @@ async def test_the_first_connection_brings_an_agent_and_only_the_last_one_closin
     connections: AgentConnections,
 ) -> None:
     assert await connections.connect(ANN, "tab-1") is True
+    assert await connections.connected(ANN) is True
     assert await connections.connect(ANN, "tab-2") is False, "a second tab: already connected"
     assert await connections.connect(BOB, "tab-3") is True, "each agent is counted apart"
     assert await connections.disconnect(ANN, "tab-1") is False, "tab-2 is still open"
     assert await connections.disconnect(ANN, "tab-2") is True
+    assert await connections.connected(ANN) is False
+    assert await connections.connected(BOB) is True
     assert await connections.connect(ANN, "tab-4") is True, "back after having gone"
     assert await connections.refresh([(ANN, "tab-4"), (BOB, "tab-3")]) == [], "a heartbeat brings nobody back"
     assert await connections.lapsed_among([ANN.agent_id, BOB.agent_id, "agent-never"]) == set()
@@ -89,6 +92,7 @@ async def test_in_memory_connections_not_refreshed_lapse_after_their_time_to_liv
     assert await connections.lapsed_among([ANN.agent_id, BOB.agent_id]) == set()
     clock.now += 0.2
     assert await connections.lapsed_among([ANN.agent_id, BOB.agent_id]) == {ANN.agent_id}
+    assert [await connections.connected(ANN), await connections.connected(BOB)] == [False, True]
     assert await connections.lapsed_agents(10) == [ANN]
     assert presence_shown("online", lapsed=True) is AgentPresence.OFFLINE
     assert presence_shown("away", lapsed=False) is AgentPresence.AWAY
@@ -131,6 +135,7 @@ async def test_in_redis_connections_not_refreshed_lapse_by_rediss_clock(redis_ur
         assert time.monotonic() < deadline, "the connection never lapsed"
         await asyncio.sleep(0.02)
     assert ANN in await connections.lapsed_agents(10)
+    assert [await connections.connected(ANN), await connections.connected(BOB)] == [False, True]
     assert await connections.forget_lapsed(ANN) is False
     assert ANN not in await connections.lapsed_agents(10)
     assert await connections.lapsed_among([ANN.agent_id]) == set()

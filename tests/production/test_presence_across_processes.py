@@ -19,7 +19,7 @@ from tests.production.test_multi_process import FAST_SWEEPER, cluster, conversat
 
 pytestmark = pytest.mark.production
 
-HEARTBEAT_SECONDS = 0.3
+HEARTBEAT_SECONDS = 0.5
 TIME_TO_LIVE_SECONDS = 3 * HEARTBEAT_SECONDS
 OFFLINE_WITHIN_SECONDS = TIME_TO_LIVE_SECONDS + HEARTBEAT_SECONDS + 5
 """The time to live, a heartbeat of the surviving process to release them, and room for a loaded machine."""
