@@ -154,6 +154,27 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         replacement="return []",
     ),
+    Deletion(
+        "presence race: a last tab closing as another opens elsewhere stores online again",
+        "hub/presence.py",
+        "store_offline",
+        (
+            "tests/hub/test_presence_lapse.py::"
+            "test_a_last_tab_closing_as_another_opens_elsewhere_leaves_the_agent_online",
+        ),
+        starts_with="if await hub.agent_connections.connected(agent)",
+    ),
+    Deletion(
+        "presence race: a process back from a stall keeps an Away its agents chose",
+        "hub/presence.py",
+        "PresenceHeartbeat.beat",
+        (
+            "tests/hub/test_presence_lapse.py::"
+            "test_a_web_process_that_stalled_past_the_time_to_live_brings_its_agents_back",
+        ),
+        starts_with="AgentPresence.OFFLINE",
+        replacement="None",
+    ),
     # hub/auth.py
     Deletion(
         "auth: an expired API token is refused",
