@@ -302,7 +302,7 @@ async def agents_page(request: Request) -> Response:
                 select(Agent).where(Agent.workspace_id == caller.workspace_id).order_by(col(Agent.name))
             )
         ).all()
-        views = await agent_views(session, caller.workspace_id, list(agents))
+        views = await agent_views(session, hub.agent_connections, caller.workspace_id, list(agents))
         return _render(
             request,
             caller,

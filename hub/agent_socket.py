@@ -4,28 +4,25 @@ A socket lives no longer than the token it was opened with: it closes (code 4401
 expires, known when it opens, or is revoked, announced on the token's session channel to every
 web process.
 
-An agent may have the inbox open in several tabs, each with its socket: the first one this process serves sets
+An agent may have the inbox open in several tabs, each with its socket, on any web process: the first one sets
 them online, and only the last one closing sets them offline (what they held goes back to the queue), so closing
-one tab neither requeues their conversations nor undoes an Away they chose.
+one tab neither requeues their conversations nor undoes an Away they chose (hub.presence counts them).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from datetime import datetime
 
 from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
-from sqlalchemy import update
-from sqlmodel import col
 
-from hub.api.agents import presence_changed
+from hub.agent_connections import AgentKey
 from hub.auth import SESSION_COOKIE, Caller, authenticate, check_csrf
 from hub.errors import ApiError
 from hub.masking import MaskedEvents, workspace_rules
-from hub.models import Agent
+from hub.presence import PresenceHeartbeat
 from hub.realtime import (
     SOCKET_GONE,
     EventStream,
@@ -37,7 +34,6 @@ from hub.realtime import (
     workspace_channel,
 )
 from hub.runtime import Hub
-from hub.statuses import AgentPresence
 from hub.views import SocketError, SocketPong, SocketReady
 
 __all__ = ["agent_socket"]
@@ -75,12 +71,12 @@ async def agent_socket(socket: WebSocket) -> None:
         except ApiError as error:
             await _end_session(socket, error.code, error.detail)
             return
-        open_sockets: Counter[str] = socket.app.state.setdefault("agent_sockets", Counter())
-        agent_key = caller.agent_id or ""
-        open_sockets[agent_key] += 1
-        try:
-            if open_sockets[agent_key] == 1:
-                await _set_presence(hub, caller, AgentPresence.ONLINE)
+        presence: PresenceHeartbeat = socket.app.state.presence
+        async with contextlib.AsyncExitStack() as held:
+            if caller.agent_id is not None:
+                await held.enter_async_context(
+                    presence.connection(AgentKey(caller.workspace_id, caller.agent_id))
+                )
             async with hub.database.session() as session:
                 rules = await workspace_rules(session, caller.workspace_id)
             events = MaskedEvents(socket, rules)
@@ -90,11 +86,6 @@ async def agent_socket(socket: WebSocket) -> None:
                 )
                 feed.start()
                 await _serve_while_session_lasts(hub, socket, caller, session_events)
-        finally:
-            open_sockets[agent_key] -= 1
-            if not open_sockets[agent_key]:
-                del open_sockets[agent_key]
-                await _set_presence(hub, caller, AgentPresence.OFFLINE)
 
 
 async def _serve_while_session_lasts(
@@ -145,14 +136,3 @@ async def _session_end(hub: Hub, expires_at: datetime | None, session_events: Ev
 async def _end_session(socket: WebSocket, code: str, detail: str) -> None:
     await socket.send_json(SocketError(code=code, detail=detail))
     await socket.close(code=SESSION_CLOSE_CODE)
-
-
-async def _set_presence(hub: Hub, caller: Caller, presence: AgentPresence) -> None:
-    """The socket is the agent's presence: connected is online (routing may give them conversations),
-    disconnected is offline (what they held goes back to the queue)."""
-    if caller.agent_id is None:
-        return
-    async with hub.database.session() as session:
-        await session.exec(update(Agent).where(col(Agent.id) == caller.agent_id).values(presence=presence))
-        await session.commit()
-    await presence_changed(hub, caller.workspace_id, presence)

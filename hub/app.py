@@ -24,10 +24,11 @@ from hub.errors import error_handlers
 from hub.jobs import JobQueue, make_broker, start_worker
 from hub.logs import LitestarLogging
 from hub.ops import healthz, metrics_endpoint, readyz
+from hub.presence import PresenceHeartbeat
 from hub.ratelimit import MemoryRateLimiter, RedisRateLimiter
 from hub.realtime import FanoutPublisher, make_fanout
 from hub.request import HubRequest
-from hub.runtime import open_hub
+from hub.runtime import new_agent_connections, open_hub
 from hub.settings import Settings, load_settings
 from hub.spool import Spool
 from hub.sweeper import run_sweeper
@@ -46,8 +47,18 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         realtime = make_fanout(settings.redis_url)
         await realtime.start()
         publisher = FanoutPublisher(realtime, asyncio.get_running_loop())
-        hub = open_hub(settings, JobQueue(broker), publisher, registry=registry, resolver=resolver)
+        agent_connections = new_agent_connections(settings)
+        hub = open_hub(
+            settings,
+            JobQueue(broker),
+            publisher,
+            registry=registry,
+            resolver=resolver,
+            agent_connections=agent_connections,
+        )
         app.state.hub = hub
+        presence = app.state.presence = PresenceHeartbeat(hub)
+        heartbeat = asyncio.create_task(presence.run())
         app.state.realtime = realtime
         redis_url = settings.redis_url
         app.state.rate_limiter = RedisRateLimiter(redis_url) if redis_url else MemoryRateLimiter()
@@ -58,7 +69,13 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
         worker = sweeper = None
         if not settings.production and settings.embedded_worker:
             worker_hub = partial(
-                open_hub, settings, hub.jobs, publisher, registry=registry, resolver=resolver
+                open_hub,
+                settings,
+                hub.jobs,
+                publisher,
+                registry=registry,
+                resolver=resolver,
+                agent_connections=agent_connections,
             )
             worker = start_worker(broker, worker_hub, settings.worker_threads)
             sweeper = asyncio.create_task(run_sweeper(hub, queue_started_at=hub.now()))
@@ -66,6 +83,9 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
             yield
         finally:
             draining.cancel()
+            heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await heartbeat
             if sweeper is not None:
                 sweeper.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

@@ -24,6 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import PermanentSendError
 from hub import events, handling, outbound
+from hub.agent_connections import AgentConnections, presence_shown
 from hub.bot_engines import signing_key
 from hub.models import Agent, AuditEntry, Contact, Conversation, Inbox, Message, TeamMember, Workspace
 from hub.realtime import workspace_channel
@@ -101,9 +102,13 @@ class RoutingSnapshot:
     policies: dict[str, RoutingPolicy]
 
 
-async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingSnapshot:
-    """The workspace's agents as routing sees them (presence, load, teams, skills, recency) and inbox policies."""
+async def routing_snapshot(
+    session: AsyncSession, connections: AgentConnections, workspace_id: str
+) -> RoutingSnapshot:
+    """The workspace's agents as routing sees them (presence, load, teams, skills, recency) and inbox policies.
+    Presence is the stored one, but offline for agents whose connections lapsed (hub.agent_connections)."""
     agents = list((await session.exec(select(Agent).where(Agent.workspace_id == workspace_id))).all())
+    lapsed = await connections.lapsed_among(agent.id for agent in agents)
     teams: dict[str, set[str]] = {}
     for agent_id, team_id in (
         await session.exec(
@@ -137,7 +142,7 @@ async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingS
         agents=[
             AgentLoad(
                 agent_id=agent.id,
-                online=agent.presence == AgentPresence.ONLINE,
+                online=presence_shown(agent.presence, agent.id in lapsed) is AgentPresence.ONLINE,
                 open_conversations=open_counts.get(agent.id, 0),
                 max_concurrent=agent.max_concurrent,
                 last_assigned_order=order,
@@ -152,13 +157,13 @@ async def routing_snapshot(session: AsyncSession, workspace_id: str) -> RoutingS
 
 
 async def inboxes_with_an_available_agent(
-    session: AsyncSession, inboxes: Sequence[Inbox], now: datetime
+    session: AsyncSession, connections: AgentConnections, inboxes: Sequence[Inbox], now: datetime
 ) -> set[str]:
     """The ids of the inboxes some agent could take a new conversation of now (`routing.assignment.agent_available`
     over the workspace's routing snapshot)."""
     available = set()
     for workspace_id in {inbox.workspace_id for inbox in inboxes}:
-        snapshot = await routing_snapshot(session, workspace_id)
+        snapshot = await routing_snapshot(session, connections, workspace_id)
         available |= {
             inbox.id
             for inbox in inboxes
@@ -283,7 +288,7 @@ async def route_workspace(
     published: list[WorkspaceEvent] = []
     async with hub.database.session() as session:
         await lock_routing(session, workspace_id)
-        snapshot = await routing_snapshot(session, workspace_id)
+        snapshot = await routing_snapshot(session, hub.agent_connections, workspace_id)
         if not any(agent.has_capacity for agent in snapshot.agents):
             return {}
         queue = await queued_conversations(session, workspace_id, lock=True)
@@ -409,7 +414,7 @@ async def reroute_workspace(hub: Hub, workspace_id: str) -> list[Requeue]:
                 )
             ).all()
         )
-        snapshot = await routing_snapshot(session, workspace_id)
+        snapshot = await routing_snapshot(session, hub.agent_connections, workspace_id)
         requeues = conversations_to_requeue(
             [
                 AssignedConversation(
@@ -569,7 +574,7 @@ async def claim(hub: Hub, workspace_id: str, conversation_id: str, agent_id: str
     async with hub.database.session() as session:
         await lock_routing(session, workspace_id)
         conversation, level = await _locked_conversation(session, workspace_id, conversation_id)
-        snapshot = await routing_snapshot(session, workspace_id)
+        snapshot = await routing_snapshot(session, hub.agent_connections, workspace_id)
         agent = next(each for each in snapshot.agents if each.agent_id == agent_id)
         if conversation.status not in (ConversationStatus.QUEUED, ConversationStatus.ASSIGNED):
             raise ClaimRefused(
@@ -605,7 +610,7 @@ async def transfer(
     async with hub.database.session() as session:
         await lock_routing(session, workspace_id)
         conversation, _ = await _locked_conversation(session, workspace_id, conversation_id)
-        snapshot = await routing_snapshot(session, workspace_id)
+        snapshot = await routing_snapshot(session, hub.agent_connections, workspace_id)
         decision = transfer_decision(
             TransferRequest(
                 conversation_id=conversation.id,

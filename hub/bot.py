@@ -29,6 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import Select
 
 from hub import assignment, events, handling, metrics, outbound, ticket_rules, tickets
+from hub.agent_connections import AgentConnections
 from hub.batching import batcher
 from hub.bot_engines import EngineName, enabled_article, engine_answer
 from hub.models import BotTurn, Conversation, Identity, Inbox, Message, Workspace, row_values
@@ -67,7 +68,9 @@ def bot_settings(inbox: Inbox) -> BotSettings:
     return msgspec.convert({**inbox.bot_settings, "enabled": inbox.bot_enabled}, BotSettings)
 
 
-async def inboxes_the_bot_takes(session: AsyncSession, inboxes: Sequence[Inbox], now: datetime) -> set[str]:
+async def inboxes_the_bot_takes(
+    session: AsyncSession, connections: AgentConnections, inboxes: Sequence[Inbox], now: datetime
+) -> set[str]:
     """The ids of the inboxes whose conversations opened now start with the bot (status `bot`) rather than in
     routing: the bot is on, and its `run_when` holds for the inbox's business hours and its agents' availability.
     Hours and agents are read only for the inboxes whose setting asks about them."""
@@ -81,7 +84,9 @@ async def inboxes_the_bot_takes(session: AsyncSession, inboxes: Sequence[Inbox],
         open_now = {inbox_id for inbox_id in asks_hours if is_open(levels[inbox_id].hours, now)}
     asks_agents = [inbox for inbox in inboxes if run_when.get(inbox.id) is RunWhen.NO_AGENT_AVAILABLE]
     available = (
-        await assignment.inboxes_with_an_available_agent(session, asks_agents, now) if asks_agents else set()
+        await assignment.inboxes_with_an_available_agent(session, connections, asks_agents, now)
+        if asks_agents
+        else set()
     )
     return {
         inbox_id
@@ -419,7 +424,9 @@ async def _nobody_to_take(hub: Hub, conversation: Conversation) -> bool:
         if row.assignee_id is not None or row.status != ConversationStatus.QUEUED:
             return False
         inbox = await session.get_one(Inbox, row.inbox_id)
-        return not await assignment.inboxes_with_an_available_agent(session, [inbox], hub.now())
+        return not await assignment.inboxes_with_an_available_agent(
+            session, hub.agent_connections, [inbox], hub.now()
+        )
 
 
 async def _to_routing(hub: Hub, session: AsyncSession, conversation: Conversation) -> None:

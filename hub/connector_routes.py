@@ -232,7 +232,9 @@ class HubChannelServices:
                 levels = await tickets.service_levels(session, [inbox.id])
                 if not is_open(levels[inbox.id].hours, now):
                     return False
-                return inbox.id in await assignment.inboxes_with_an_available_agent(session, [inbox], now)
+                return inbox.id in await assignment.inboxes_with_an_available_agent(
+                    session, self._hub.agent_connections, [inbox], now
+                )
 
     async def pending_rating(self, connector: Connector, customer: IdentityRef) -> str | None:
         with outages_as_route_errors():

@@ -11,6 +11,7 @@ from pydantic_core import ErrorDetails
 
 from connectors import Connector, ConnectorContext, ConnectorRegistry, InboxRef, default_registry
 from connectors.base import OUTGOING_URL_JUDGE
+from hub.agent_connections import AgentConnections, MemoryAgentConnections, make_agent_connections
 from hub.attachments import AttachmentStore
 from hub.crypto import SecretBox
 from hub.db import Database
@@ -30,7 +31,14 @@ from hub.settings import Settings
 from hub.store import DatabaseSharedStore, InboxStore
 from normalizer import IdentityRef
 
-__all__ = ["ENCRYPTED", "Hub", "InvalidInboxSettings", "open_hub"]
+__all__ = [
+    "ENCRYPTED",
+    "HEARTBEATS_PER_TTL",
+    "Hub",
+    "InvalidInboxSettings",
+    "new_agent_connections",
+    "open_hub",
+]
 
 log = logging.getLogger("omnihub")
 ENCRYPTED = "$encrypted"
@@ -43,6 +51,8 @@ class InvalidInboxSettings(ValueError):
         super().__init__(f"invalid settings: {fields}")
 
 
+HEARTBEATS_PER_TTL = 3
+"""An agent's connection lives this many presence heartbeats unless refreshed: one late beat does not drop it."""
 KEPT_CONNECTIONS_PER_ORIGIN = 64
 """Idle connections kept per destination: two webhook jobs' worth of requests in flight."""
 
@@ -57,6 +67,8 @@ class Hub:
     resolver: Resolver = system_resolver
     """Host names to addresses for every outgoing request (tests answer with stand-in servers)."""
     now: Any = utcnow
+    agent_connections: AgentConnections = field(default_factory=lambda: MemoryAgentConnections(30.0))
+    """Which agents have a live connection, shared by every process (hub.presence)."""
 
     def __post_init__(self) -> None:
         self.egress = EgressPolicy.from_settings(self.settings, self.resolver)
@@ -72,6 +84,7 @@ class Hub:
         self._connectors: dict[tuple[str, str], Connector] = {}
 
     async def close(self) -> None:
+        await self.agent_connections.close()
         await self.http.aclose()
         self.kept_connections.close()
         await self.database.dispose()
@@ -161,8 +174,10 @@ def open_hub(
     *,
     registry: ConnectorRegistry | None = None,
     resolver: Resolver = system_resolver,
+    agent_connections: AgentConnections | None = None,
 ) -> Hub:
-    """A Hub with its own database engine: one per event loop (the web process's, each worker's)."""
+    """A Hub with its own database engine: one per event loop (the web process's, each worker's).
+    `agent_connections`: the registry the process's other Hubs share (embedded mode keeps it in memory)."""
     return Hub(
         settings,
         Database(settings.database_url, pool_size=settings.database_pool_size),
@@ -170,4 +185,11 @@ def open_hub(
         publisher,
         registry=registry or default_registry(),
         resolver=resolver,
+        agent_connections=agent_connections or new_agent_connections(settings),
     )
+
+
+def new_agent_connections(settings: Settings) -> AgentConnections:
+    """The presence registry of the settings' mode; connections live `HEARTBEATS_PER_TTL` heartbeats."""
+    ttl_seconds = settings.presence_heartbeat_seconds * HEARTBEATS_PER_TTL
+    return make_agent_connections(settings.redis_url, ttl_seconds)

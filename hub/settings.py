@@ -95,6 +95,14 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         15.0, gt=0, description="How often the sweeper looks for stuck work."
     )
+    presence_heartbeat_seconds: float = Field(
+        10.0,
+        gt=0,
+        le=3600,
+        description="How often each web process refreshes its agents' connections in the shared presence registry; "
+        "a connection not refreshed for three times as long (a web process that died) lapses, and its agent goes "
+        "offline.",
+    )
     poller_scan_seconds: float = Field(
         5.0,
         gt=0,

@@ -22,6 +22,7 @@ from sqlmodel import col, select
 from hub import actors, assignment, lifecycle
 from hub.models import InboundEvent, Message
 from hub.outbound import give_up_unfinished
+from hub.presence import release_lapsed
 from hub.runtime import Hub
 from hub.sla_watch import watch_sla
 from hub.store import PROCESS_HOLDER
@@ -137,8 +138,9 @@ def _stuck_inbound(cutoff: datetime) -> tuple[ColumnElement[bool], ...]:
 
 
 async def run_sweeper(hub: Hub, *, queue_started_at: datetime | None = None) -> None:
-    """Sweep, emit the SLA breaches now due (hub.sla_watch) and wake the snoozed conversations whose time has come
-    (hub.lifecycle), until cancelled; in a deployment with many processes only the lease holder does. Cancelled, it
+    """Sweep, emit the SLA breaches now due (hub.sla_watch), wake the snoozed conversations whose time has come
+    (hub.lifecycle) and release the agents whose connections lapsed with no web process left to (hub.presence),
+    until cancelled; in a deployment with many processes only the lease holder does. Cancelled, it
     gives the lease up, so the next process sweeps at once. `queue_started_at` as for `sweep`."""
     interval = hub.settings.sweep_interval_seconds
     try:
@@ -150,6 +152,7 @@ async def run_sweeper(hub: Hub, *, queue_started_at: datetime | None = None) -> 
                     await sweep(hub, queue_started_at=queue_started_at)
                     await watch_sla(hub)
                     await lifecycle.wake_snoozed(hub)
+                    await release_lapsed(hub)
             except Exception:
                 log.exception("sweeper.error")
             await asyncio.sleep(interval)

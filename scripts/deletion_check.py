@@ -96,6 +96,85 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="await _set_assignee(session, conversation, None",
     ),
+    # hub/presence.py and hub/agent_connections.py
+    Deletion(
+        "presence: only an agent's last connection on any web process closing takes them offline",
+        "hub/agent_connections.py",
+        "RedisAgentConnections.disconnect",
+        (
+            "tests/production/test_presence_across_processes.py::"
+            "test_closing_the_tab_on_one_process_keeps_the_agent_online_while_a_tab_on_another_stays_open",
+            "tests/hub/test_agent_connections.py::"
+            "test_the_first_connection_brings_an_agent_and_only_the_last_one_closing_takes_them",
+        ),
+        replacement="return True",
+    ),
+    Deletion(
+        "presence: each web process's heartbeat keeps its connections from lapsing",
+        "hub/presence.py",
+        "PresenceHeartbeat.beat",
+        (
+            "tests/production/test_presence_across_processes.py::"
+            "test_closing_the_tab_on_one_process_keeps_the_agent_online_while_a_tab_on_another_stays_open",
+            "tests/hub/test_presence_lapse.py::"
+            "test_an_agent_whose_connection_lapsed_goes_offline_while_one_connected_here_stays",
+        ),
+        starts_with="await self._hub.agent_connections.refresh(",
+        replacement="[]",
+    ),
+    Deletion(
+        "presence: the agents of a killed web process are stored offline and lose their conversations",
+        "hub/presence.py",
+        "release_lapsed",
+        (
+            "tests/production/test_presence_across_processes.py::"
+            "test_the_agents_of_a_killed_web_process_go_offline_within_the_time_to_live",
+            "tests/hub/test_presence_lapse.py::"
+            "test_an_agent_whose_connection_lapsed_goes_offline_while_one_connected_here_stays",
+        ),
+        replacement="return 0",
+    ),
+    Deletion(
+        "presence: an agent whose connections lapsed reads offline",
+        "hub/agent_connections.py",
+        "presence_shown",
+        (
+            "tests/hub/test_agent_connections.py::"
+            "test_in_memory_connections_not_refreshed_lapse_after_their_time_to_live_and_the_agent_reads_offline",
+        ),
+        replacement="return AgentPresence(stored)",
+    ),
+    Deletion(
+        "presence: in memory, connections not refreshed lapse",
+        "hub/agent_connections.py",
+        "MemoryAgentConnections.lapsed_agents",
+        (
+            "tests/hub/test_agent_connections.py::"
+            "test_in_memory_connections_not_refreshed_lapse_after_their_time_to_live_and_the_agent_reads_offline",
+        ),
+        replacement="return []",
+    ),
+    Deletion(
+        "presence race: a last tab closing as another opens elsewhere stores online again",
+        "hub/presence.py",
+        "store_offline",
+        (
+            "tests/hub/test_presence_lapse.py::"
+            "test_a_last_tab_closing_as_another_opens_elsewhere_leaves_the_agent_online",
+        ),
+        starts_with="if await hub.agent_connections.connected(agent)",
+    ),
+    Deletion(
+        "presence race: a process back from a stall keeps an Away its agents chose",
+        "hub/presence.py",
+        "PresenceHeartbeat.beat",
+        (
+            "tests/hub/test_presence_lapse.py::"
+            "test_a_web_process_that_stalled_past_the_time_to_live_brings_its_agents_back",
+        ),
+        starts_with="AgentPresence.OFFLINE",
+        replacement="None",
+    ),
     # hub/auth.py
     Deletion(
         "auth: an expired API token is refused",

@@ -12,18 +12,20 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
+from hub.agent_connections import AgentConnections, presence_shown
 from hub.api.auth import agent_summary
 from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import MAX_NAME_LENGTH, SINGLE_LINE, ArrayLimitQuery, CursorQuery, Id, IdPath
 from hub.models import Agent, TeamMember
+from hub.presence import presence_changed
 from hub.runtime import Hub
 from hub.statuses import AgentPresence, AgentRole
 from hub.views import AgentView, MeView
 from normalizer import clean_text
 
-__all__ = ["AgentController", "agent_views", "presence_changed"]
+__all__ = ["AgentController", "agent_views"]
 
 Skill = Annotated[str, msgspec.Meta(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]*$")]
 
@@ -47,16 +49,11 @@ class AgentChanges(msgspec.Struct, forbid_unknown_fields=True):
     """Conversation categories the agent handles (skill routing)."""
 
 
-async def presence_changed(hub: Hub, workspace_id: str, presence: AgentPresence) -> None:
-    """Online: the agent may take waiting conversations. Offline: what they held goes back to the queue.
-    Away: they keep what they hold and get nothing new."""
-    if presence is AgentPresence.ONLINE:
-        await hub.jobs.send(actors.serve_queue, workspace_id)
-    elif presence is AgentPresence.OFFLINE:
-        await hub.jobs.send(actors.reroute, workspace_id)
-
-
-async def agent_views(session: AsyncSession, workspace_id: str, agents: list[Agent]) -> list[AgentView]:
+async def agent_views(
+    session: AsyncSession, connections: AgentConnections, workspace_id: str, agents: list[Agent]
+) -> list[AgentView]:
+    """The agents as the API shows them, with the presence routing reads (hub.agent_connections)."""
+    lapsed = await connections.lapsed_among(agent.id for agent in agents)
     teams: dict[str, list[str]] = {}
     for agent_id, team_id in (
         await session.exec(
@@ -70,7 +67,7 @@ async def agent_views(session: AsyncSession, workspace_id: str, agents: list[Age
             name=agent.name,
             email=agent.email,
             role=AgentRole(agent.role),
-            presence=AgentPresence(agent.presence),
+            presence=presence_shown(agent.presence, agent.id in lapsed),
             max_concurrent=agent.max_concurrent,
             skills=list(agent.skills),
             team_ids=sorted(teams.get(agent.id, [])),
@@ -106,12 +103,13 @@ class AgentController(Controller):
         session.add(agent)
         await session.commit()
         await presence_changed(hub, caller.workspace_id, data.presence)
-        return (await agent_views(session, caller.workspace_id, [agent]))[0]
+        return (await agent_views(session, hub.agent_connections, caller.workspace_id, [agent]))[0]
 
     @get("/agents", responses=error_responses(400, 401), response_headers=[NEXT_PAGE_LINK])
     async def agents(
         self,
         request: Request[Any, Any, Any],
+        hub: NamedDependency[Hub],
         caller: NamedDependency[Caller],
         session: NamedDependency[AsyncSession],
         limit: ArrayLimitQuery = None,
@@ -129,7 +127,8 @@ class AgentController(Controller):
             limit,
             cursor,
         )
-        return array_page(request, await agent_views(session, caller.workspace_id, list(rows)), next_page)
+        views = await agent_views(session, hub.agent_connections, caller.workspace_id, list(rows))
+        return array_page(request, views, next_page)
 
     @patch("/agents/{agent_id:str}", responses=error_responses(400, 401, 403, 404, 409, 413, 422))
     async def update_agent(
@@ -167,7 +166,7 @@ class AgentController(Controller):
         session.add(agent)
         await session.commit()
         await hub.jobs.send(actors.serve_queue, admin.workspace_id)
-        return (await agent_views(session, admin.workspace_id, [agent]))[0]
+        return (await agent_views(session, hub.agent_connections, admin.workspace_id, [agent]))[0]
 
 
 async def _keep_an_admin(session: AsyncSession, leaving: Agent) -> None:

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import Capabilities
 from hub import actors, bot, events, lifecycle, metrics, ticket_rules, tickets
+from hub.agent_connections import AgentConnections
 from hub.batching import batcher
 from hub.customers import CustomerDirectory
 from hub.db import database_refused_data, database_unavailable
@@ -270,7 +271,7 @@ async def _store(hub: Hub, batch: list[_Pending]) -> list[_Stored]:
         for thread in threads:
             if isinstance(thread.conversation, Conversation):
                 lifecycle.reopened(session, thread.conversation, thread.lifecycle, now)
-        await _let_the_bot_take(session, threads, now)
+        await _let_the_bot_take(session, hub.agent_connections, threads, now)
         message_rows = [
             _received(thread, now, hub.connector_for(thread.pending.inbox).capabilities) for thread in threads
         ]
@@ -331,13 +332,15 @@ async def _open_tickets(
         entry.ticket_events.append(tickets.record_created(outbox, ticket))
 
 
-async def _let_the_bot_take(session: AsyncSession, threads: list[_Threaded], now: datetime) -> None:
+async def _let_the_bot_take(
+    session: AsyncSession, connections: AgentConnections, threads: list[_Threaded], now: datetime
+) -> None:
     """The conversations the batch opens start with the bot (status `bot`) where their inbox's bot takes them now."""
     opening = [
         thread for thread in threads if thread.opened and isinstance(thread.conversation, _NewConversation)
     ]
     inboxes = {thread.pending.inbox.id: thread.pending.inbox for thread in opening}
-    taken = await bot.inboxes_the_bot_takes(session, list(inboxes.values()), now)
+    taken = await bot.inboxes_the_bot_takes(session, connections, list(inboxes.values()), now)
     for thread in opening:
         if thread.pending.inbox.id in taken:
             thread.conversation.status = ConversationStatus.BOT
