@@ -19,9 +19,13 @@ __all__ = [
 
 MASK = "*"
 KEPT = 4
-CARD_CANDIDATE = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d-])")
-"""13 to 19 digits, single spaces or hyphens between them allowed (`4111 1111 1111 1111`)."""
-RESIDENT_ID_CANDIDATE = re.compile(r"(?<![0-9A-Za-z])\d{17}[\dXx](?![0-9A-Za-z])")
+WORD = r"0-9A-Za-z_\-"
+"""What a masked value is never glued to: a run of digits inside an id or a token (`01a22072-1831-7672-8…`, a
+message id in the event text masked as a whole) is part of that word, not a number someone wrote."""
+CARD_CANDIDATE = re.compile(rf"(?<![{WORD}+])\d(?:[ -]?\d){{12,18}}(?![{WORD}])")
+"""13 to 19 digits, single spaces or hyphens between them allowed (`4111 1111 1111 1111`); after a `+` it is a
+phone number (`+8613800138000`)."""
+RESIDENT_ID_CANDIDATE = re.compile(rf"(?<![{WORD}])\d{{17}}[\dXx](?![{WORD}])")
 RESIDENT_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 RESIDENT_ID_CHECK = "10X98765432"
 TEMPLATE_MAX_LENGTH = 40
@@ -46,7 +50,7 @@ def template_pattern(template: str) -> re.Pattern[str]:
     if not TEMPLATE_LITERALS.match(literals):
         raise InvalidTemplate("besides # @ *, a template holds letters, digits, spaces and . / : _ - only")
     body = "".join(TEMPLATE_SLOTS.get(character) or re.escape(character) for character in template)
-    return re.compile(rf"(?<![0-9A-Za-z]){body}(?![0-9A-Za-z])")
+    return re.compile(rf"(?<![{WORD}]){body}(?![{WORD}])")
 
 
 def passes_luhn(digits: str) -> bool:

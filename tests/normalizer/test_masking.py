@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from normalizer.masking import (
     RESIDENT_ID_CHECK,
     RESIDENT_ID_WEIGHTS,
+    MaskingRules,
     is_china_resident_id,
     mask_sensitive,
     passes_luhn,
@@ -58,3 +61,16 @@ def test_masking_is_idempotent_and_keeps_the_length(text: str) -> None:
     once = mask_sensitive(text)
     assert len(once) == len(text)
     assert mask_sensitive(once) == once
+
+
+@given(st.uuids(), st.sampled_from(["", '"id":"', "/conversations/"]))
+def test_digits_inside_an_id_are_never_masked(value: uuid.UUID, before: str) -> None:
+    """An event's JSON text is masked as a whole, so its ids must come through as they are."""
+    text = f"{before}{value}"
+    assert MaskingRules(templates=("####-####", "####")).mask(text) == text
+
+
+def test_a_number_glued_to_letters_or_after_a_plus_is_kept() -> None:
+    assert mask_sensitive("9dedd014-9946-4761-8308-13c897937a3c") == "9dedd014-9946-4761-8308-13c897937a3c"
+    assert mask_sensitive("+4111111111111111") == "+4111111111111111"
+    assert mask_sensitive("卡号4111111111111111。") == "卡号************1111。"
