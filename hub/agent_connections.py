@@ -71,9 +71,10 @@ DISCONNECT = _NOW_MS + 'redis.call("ZREM", KEYS[1], ARGV[2])' + _DROP_LAPSED
 LAPSED_AGENTS = (
     _NOW_MS
     + """
-return redis.call("ZRANGE", KEYS[1], "-inf", "(" .. now, "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]))
+return redis.call("ZRANGE", KEYS[1], "-inf", now, "BYSCORE", "LIMIT", 0, tonumber(ARGV[1]))
 """
 )
+"""Agents whose newest connection expired: at or before now, the bound every script keeps (live is after now)."""
 CONNECTED = (
     _NOW_MS
     + """
