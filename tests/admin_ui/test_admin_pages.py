@@ -322,3 +322,11 @@ def test_an_admin_of_another_workspace_sees_none_of_this_ones(client, demo, sett
         and webchat["name"] not in listing.text
     )
     assert demo["admin_email"] not in client.get("/admin/agents").text
+
+
+def test_the_business_hours_form_names_the_weekdays_in_the_pages_language(admin_client, demo):
+    page = f"/admin/inboxes/{inbox_of(demo, 'webchat')['id']}"
+    chinese = admin_client.get(page, headers={"Accept-Language": "zh-CN"}).text
+    assert "星期一" in chinese and "星期日" in chinese and ">mon <" not in chinese
+    english = admin_client.get(page, headers={"Accept-Language": "en"}).text
+    assert "Monday" in english and "Sunday" in english
