@@ -56,8 +56,27 @@ function formBody(form) {
   return body;
 }
 
+// The templates put a field's error slot inside its label, where its text would become part of the field's name
+// for assistive technology: the field is named by the label's own words and described by the slot instead.
+let errorSlots = 0;
+for (const slot of document.querySelectorAll("label > .field-error")) {
+  const label = slot.parentElement;
+  const field = label.querySelector("input, select, textarea");
+  if (!field) continue;
+  const words = label.cloneNode(true);
+  for (const each of words.querySelectorAll("input, select, textarea, .field-error")) each.remove();
+  field.setAttribute("aria-label", words.textContent.replace(/\s+/g, " ").trim());
+  slot.id ||= `field-error-${(errorSlots += 1)}`;
+  field.setAttribute("aria-describedby", slot.id);
+}
+
+function describedField(slot) {
+  return slot.id ? document.querySelector(`[aria-describedby="${CSS.escape(slot.id)}"]`) : null;
+}
+
 function clearMessages(form) {
   for (const slot of form.querySelectorAll(".field-error, .form-error, .form-ok")) slot.textContent = "";
+  for (const field of form.querySelectorAll("[aria-invalid]")) field.removeAttribute("aria-invalid");
 }
 
 // The slot whose field is the error's field or its closest parent (`weekly.mon.0` and `questions[0]` show at
@@ -88,6 +107,7 @@ function showErrors(form, answer, status) {
     if (!slot) continue;
     const message = error.message || "";
     slot.textContent = fieldMessage(slot, message);
+    describedField(slot)?.setAttribute("aria-invalid", "true");
     hinted ||= slot.textContent !== message;
     placed += 1;
   }

@@ -268,6 +268,9 @@ def test_an_admin_sets_an_inboxs_routing_and_business_hours(
     hours.locator('[name="weekly.tue"]').fill("")
     hours.get_by_label("Time zone").fill("Mars/Olympus_Mons")
     saving_is_refused(hours, "time_zone", "unknown time zone 'Mars/Olympus_Mons'")
+    time_zone = hours.get_by_label("Time zone", exact=True)
+    expect(time_zone).to_have_accessible_description(re.compile("unknown time zone"))
+    expect(time_zone).to_have_attribute("aria-invalid", "true")
     hours.get_by_label("Time zone").fill("Asia/Shanghai")
     hours.get_by_label("Closed dates").fill("2026-10-01, 2026-10-001")
     saving_is_refused(hours, "closed_dates", "Dates such as 2026-10-01, separated by commas.")
@@ -278,6 +281,7 @@ def test_an_admin_sets_an_inboxs_routing_and_business_hours(
     hours.get_by_label("Out-of-hours action").select_option("ticket")
     hours.get_by_role("button", name="Save").click()
     expect(hours.locator(".form-ok")).to_contain_text("Saved", timeout=UI_TIMEOUT_MS)
+    expect(hours.get_by_label("Time zone", exact=True)).not_to_have_attribute("aria-invalid", "true")
     expect(hours.locator('[name="weekly.sat"]')).to_have_value("10:00-14:00, 22:00-02:00")
     saved = hub_server.api.get(f"/api/v1/inboxes/{inbox['id']}/business_hours").json()
     assert saved["time_zone"] == "Asia/Shanghai"
