@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -111,15 +112,16 @@ def stop_with_sigterm(process: subprocess.Popen, timeout: float = 30.0) -> int:
     return process.wait(timeout)
 
 
-class StandInApi:
+class StandInApi(ABC):
     """A channel API's stand-in on a free local port, in a thread: `answer(method, path, headers)` says what each
     request gets; every path asked is kept in `requests`."""
 
     requests: list[str]
     _server: ThreadingHTTPServer | None = None
 
+    @abstractmethod
     def answer(self, method: str, path: str, headers: Any) -> tuple[int, dict[str, Any]]:
-        raise NotImplementedError
+        """The status and JSON body this stand-in gives the request."""
 
     @property
     def url(self) -> str:
