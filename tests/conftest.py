@@ -260,11 +260,12 @@ async def _postgres_admin(statement: str) -> None:
         await connection.close()
 
 
-@pytest.fixture
-def postgres_url(production_services: None) -> Iterator[str]:
-    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+@contextmanager
+def _postgres_database(template: str | None = None) -> Iterator[str]:
+    """A new PostgreSQL database (a copy of `template` when given, else empty), dropped afterwards: its URL."""
     name = f"omnihub_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"'))
+    copying = f' TEMPLATE "{template.rsplit("/", 1)[1]}"' if template else ""
+    asyncio.run(_postgres_admin(f'CREATE DATABASE "{name}"{copying}'))
     server = POSTGRES_ADMIN_URL.split("://", 1)[1].rsplit("/", 1)[0]
     try:
         yield f"postgresql+asyncpg://{server}/{name}"
@@ -272,11 +273,56 @@ def postgres_url(production_services: None) -> Iterator[str]:
         asyncio.run(_postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
-def migrated_postgres_settings(postgres_url: str, data_dir: Path) -> Settings:
+@pytest.fixture
+def postgres_url(production_services: None) -> Iterator[str]:
+    """A fresh, empty PostgreSQL database for one test, dropped afterwards."""
+    with _postgres_database() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def migrated_postgres_template(production_services: None) -> Iterator[str]:
+    """Migrate PostgreSQL once per session; each test's database is a copy (about 0.4 s against 1.4 s more to
+    migrate it). Migrations themselves are tested on an empty database (`postgres_url`)."""
+    with _postgres_database() as url:
+        migrate(url)
+        yield url
+
+
+@pytest.fixture
+def migrated_postgres_url(migrated_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database with the schema at head, for one test, dropped afterwards."""
+    with _postgres_database(migrated_postgres_template) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def demo_postgres_template(
+    migrated_postgres_template: str, tmp_path_factory: pytest.TempPathFactory, migrated_template: Path
+) -> Iterator[str]:
+    """The PostgreSQL twin of `demo_template`: the demo workspace made once, under the test settings."""
+    from hub.demo import ensure_demo
+
+    with _postgres_database(migrated_postgres_template) as url:
+        directory = tmp_path_factory.mktemp("demo-postgres-template")
+        run(
+            ensure_demo, _test_settings(directory, migrated_template).model_copy(update={"database_url": url})
+        )
+        yield url
+
+
+@pytest.fixture
+def demo_postgres_url(demo_postgres_template: str) -> Iterator[str]:
+    """A fresh PostgreSQL database holding the demo workspace (as `demo` makes it), for one test's hub that runs
+    under the test settings; the `demo` fixture then finds everything made."""
+    with _postgres_database(demo_postgres_template) as url:
+        yield url
+
+
+def migrated_postgres_settings(migrated_postgres_url: str, data_dir: Path) -> Settings:
     """Settings on a migrated PostgreSQL database, without a worker: what a test of the database layer needs."""
-    migrate(postgres_url)
     return Settings(
-        database_url=postgres_url,
+        database_url=migrated_postgres_url,
         data_dir=data_dir,
         secret_key=TEST_SECRET_KEY,
         public_url="http://testserver.local",

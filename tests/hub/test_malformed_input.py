@@ -14,7 +14,6 @@ from litestar.exceptions import WebSocketDisconnect
 from litestar.testing import TestClient
 from sqlalchemy import func, select
 
-from hub.db import migrate
 from hub.models import Contact, Conversation, InboundEvent, Inbox, Message, StoredFile
 from hub.settings import Settings
 from tests.conftest import assert_error_shape, bearer, inbox_of, run, wait_for
@@ -28,8 +27,7 @@ def settings(request: pytest.FixtureRequest, settings: Settings) -> Settings:
     """Every test here runs on both databases: PostgreSQL refuses NUL and over-long values where SQLite stores them."""
     if request.param == "sqlite":
         return settings
-    url = request.getfixturevalue("postgres_url")
-    migrate(url)
+    url = request.getfixturevalue("demo_postgres_url")
     return settings.model_copy(update={"database_url": url})
 
 

@@ -22,7 +22,6 @@ from sqlmodel import select
 
 from hub.app import create_app
 from hub.auth import issue_token
-from hub.db import migrate
 from hub.demo import DEMO_ADMIN_EMAIL, ensure_demo
 from hub.models import Agent
 from hub.runtime import Hub
@@ -42,9 +41,10 @@ def test_no_operation_answers_a_server_error_on_sqlite(settings: Settings) -> No
     _fuzz(settings)
 
 
-def test_no_operation_answers_a_server_error_on_postgresql(settings: Settings, postgres_url: str) -> None:
-    migrate(postgres_url)
-    _fuzz(settings.model_copy(update={"database_url": postgres_url}))
+def test_no_operation_answers_a_server_error_on_postgresql(
+    settings: Settings, migrated_postgres_url: str
+) -> None:
+    _fuzz(settings.model_copy(update={"database_url": migrated_postgres_url}))
 
 
 def test_the_document_declares_the_input_limits(client: TestClient) -> None:

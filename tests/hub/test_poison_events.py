@@ -26,7 +26,6 @@ from connectors.webchat import WEBCHAT_VISITOR
 from hub import inbound
 from hub.app import create_app
 from hub.crypto import hash_api_token, hash_password, new_api_token
-from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.ids import new_id
 from hub.inbound import UnstorableMessage
@@ -85,8 +84,7 @@ def on_database(request: pytest.FixtureRequest, settings: Settings, database: st
     """The test's settings on its fresh SQLite file, or on a fresh PostgreSQL database."""
     if database == "sqlite":
         return settings
-    url = request.getfixturevalue("postgres_url")
-    migrate(url)
+    url = request.getfixturevalue("migrated_postgres_url")
     return settings.model_copy(update={"database_url": url})
 
 
@@ -206,10 +204,9 @@ def test_a_request_whose_rows_the_database_refuses_fails_alone_and_its_group_is_
 
 @pytest.mark.production
 def test_a_channel_delivery_the_database_refuses_answers_422_and_stores_nothing(
-    postgres_url: str, settings: Settings
+    migrated_postgres_url: str, settings: Settings
 ) -> None:
-    migrate(postgres_url)
-    settings = settings.model_copy(update={"database_url": postgres_url})
+    settings = settings.model_copy(update={"database_url": migrated_postgres_url})
     demo = run(ensure_demo, settings)
     with TestClient(app=create_app(settings), base_url="http://testserver.local") as client:
         inbox = connect_flaky(client, demo)

@@ -12,22 +12,21 @@ from sqlalchemy.dialects import postgresql
 from sqlmodel import select
 
 from hub import search
-from hub.db import Database, migrate
+from hub.db import Database
 from hub.errors import ApiError
 from hub.models import Message
 
 pytestmark = pytest.mark.production
 
 
-def test_the_message_conditions_read_the_trigram_indexes(postgres_url):
-    migrate(postgres_url)
+def test_the_message_conditions_read_the_trigram_indexes(migrated_postgres_url):
     statement = select(Message.id).where(
         or_(search.message_text().like("%refund 退款%"), search.message_subject().like("%refund 退款%"))
     )
     sql = str(statement.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}))
 
     async def plan() -> str:
-        database = Database(postgres_url)
+        database = Database(migrated_postgres_url)
         try:
             async with database.session() as session:
                 await session.execute(text("SET LOCAL enable_seqscan = off"))
@@ -40,12 +39,11 @@ def test_the_message_conditions_read_the_trigram_indexes(postgres_url):
     assert "ix_message_text_search" in explained and "ix_message_subject_search" in explained, explained
 
 
-def test_a_search_past_its_budget_is_refused_as_too_broad(postgres_url, monkeypatch):
-    migrate(postgres_url)
+def test_a_search_past_its_budget_is_refused_as_too_broad(migrated_postgres_url, monkeypatch):
     monkeypatch.setattr(search, "SEARCH_TIMEOUT_MS", 50)
 
     async def attempt() -> ApiError:
-        database = Database(postgres_url)
+        database = Database(migrated_postgres_url)
         try:
             async with database.session() as session:
                 with pytest.raises(ApiError) as refused:

@@ -443,12 +443,12 @@ def deliveries_of(client: TestClient, token: str, subscription_id: str) -> list[
 
 
 def test_a_delivery_job_takes_the_deliveries_another_job_holds_no_longer_than_it_takes_its_own(
-    postgres_url, tmp_path
+    migrated_postgres_url, tmp_path
 ):
     """Jobs of one subscription share its deliveries without queueing on each other's row locks: a claim skips
     the rows another transaction holds. (Claims waiting on each other held every worker thread in the
     benchmark's outage.)"""
-    settings = migrated_postgres_settings(postgres_url, tmp_path).model_copy(
+    settings = migrated_postgres_settings(migrated_postgres_url, tmp_path).model_copy(
         update={"allowed_private_networks": (LOOPBACK,)}
     )
     workspace_id = run(ensure_demo, settings)["workspace_id"]

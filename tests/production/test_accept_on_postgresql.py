@@ -25,9 +25,9 @@ def _message(channel_message_id: str, text: str) -> InboundMessage:
 
 
 def test_new_and_repeated_messages_in_one_group_are_stored_once_with_every_column(
-    postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path
 ) -> None:
-    settings = migrated_postgres_settings(postgres_url, tmp_path)
+    settings = migrated_postgres_settings(migrated_postgres_url, tmp_path)
     run(ensure_demo, settings)
     raw = "<xml><Content><![CDATA[你好 ' \" \\ 😀]]></Content></xml>"
 

@@ -15,7 +15,6 @@ from sqlmodel import col, func, select
 
 from hub import assignment
 from hub.cli import _with_hub
-from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.models import Agent, AuditEntry, Contact, Conversation, Identity, Inbox, OutboxEvent, utcnow
 from hub.settings import Settings
@@ -125,17 +124,16 @@ def _route_share(database_url: str, data_dir: str, conversation_ids: list[str], 
 
 
 def test_concurrent_workers_never_overfill_an_agent_nor_assign_twice(
-    postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path
 ) -> None:
-    migrate(postgres_url)
-    settings = _settings(postgres_url, tmp_path)
+    settings = _settings(migrated_postgres_url, tmp_path)
     demo = run(ensure_demo, settings)
     conversation_ids = run(_prepare(demo), settings)
 
     context = multiprocessing.get_context("spawn")
     workers = [
         context.Process(
-            target=_route_share, args=(postgres_url, str(tmp_path), conversation_ids[n::WORKERS], n)
+            target=_route_share, args=(migrated_postgres_url, str(tmp_path), conversation_ids[n::WORKERS], n)
         )
         for n in range(WORKERS)
     ]

@@ -21,9 +21,9 @@ VISITORS = 6
 
 
 def test_one_new_customer_identified_from_several_visitors_at_once_is_one_contact(
-    postgres_url: str, tmp_path: Path
+    migrated_postgres_url: str, tmp_path: Path
 ) -> None:
-    settings = migrated_postgres_settings(postgres_url, tmp_path)
+    settings = migrated_postgres_settings(migrated_postgres_url, tmp_path)
     webchat = inbox_of(run(ensure_demo, settings), "webchat")
     signature = hmac.new(webchat["identity_secret"].encode(), b"user-1", hashlib.sha256).hexdigest()
     claims = IdentifyClaims(user_id="user-1", email="Race@Example.com", identifier_hash=signature)

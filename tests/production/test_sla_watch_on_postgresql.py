@@ -9,7 +9,6 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
-from hub.db import migrate
 from hub.demo import ensure_demo
 from hub.models import Inbox, OutboxEvent, Ticket, utcnow
 from hub.settings import Settings
@@ -23,10 +22,9 @@ TICKETS = 60
 WATCHES = 6
 
 
-def test_concurrent_watches_emit_each_breach_exactly_once(postgres_url: str, tmp_path: Path) -> None:
-    migrate(postgres_url)
+def test_concurrent_watches_emit_each_breach_exactly_once(migrated_postgres_url: str, tmp_path: Path) -> None:
     settings = Settings(
-        database_url=postgres_url,
+        database_url=migrated_postgres_url,
         data_dir=tmp_path,
         secret_key=TEST_SECRET_KEY,
         public_url="http://testserver.local",
