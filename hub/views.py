@@ -291,7 +291,8 @@ class ConversationDetail(ConversationView):
     now, so a merge brings the other contact's pages and an erasure leaves none."""
     reply_subject: str | None
     """The subject replies carry on a channel that threads by reply (email): the customer's first message's, which
-    the channel may prefix with `Re:`. Null on other channels, or when the customer gave none."""
+    the channel may prefix with `Re:` (the line as sent is `reply_format.subject`). Null on other channels, or when
+    the customer gave none."""
     reply_format: ReplyFormatView
     """What a reply looks like on the conversation's channel, for the composer."""
 
