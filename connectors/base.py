@@ -250,6 +250,9 @@ class Capabilities:
     """Messages say which earlier messages they answer (an email's In-Reply-To and References): a message joins the
     conversation holding one of them, and one that answers none starts a new conversation, however many the
     customer has open. Replies then carry the conversation's subject and the ids they answer."""
+    billed_per_sms_segment: bool = False
+    """Each reply costs one SMS per segment: 160 GSM-7 characters, or 70 UTF-16 units as soon as one character is
+    outside GSM-7, fewer per segment of a longer text. The inbox's composer counts them as the agent types."""
 
     @property
     def reply_allowance(self) -> ReplyAllowance:
@@ -426,6 +429,12 @@ class Connector(ABC):
     async def enrich(self, message: InboundMessage, context: ConnectorContext) -> InboundMessage:
         """Worker-side I/O on a received message (download media, look up profile data)."""
         return message
+
+    def reply_subject(self, thread_subject: str | None) -> str | None:
+        """The subject line `send` gives a reply in a conversation whose subject (its first message's) is
+        `thread_subject`, exactly as sent, so the agent sees it before sending. None on channels whose messages
+        carry no subject."""
+        return None
 
     def parts_needed(self, outbound: OutboundMessage) -> int:
         """How many channel messages `send` will use for `outbound` (a long text may be split).

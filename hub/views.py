@@ -89,6 +89,7 @@ __all__ = [
     "PageViewView",
     "PasswordChanged",
     "QueueEntry",
+    "ReplyFormatView",
     "ReplyWindowView",
     "SocketError",
     "SocketFrame",
@@ -270,6 +271,14 @@ class ReplyWindowView(msgspec.Struct):
     """None when the channel does not count replies."""
 
 
+class ReplyFormatView(msgspec.Struct):
+    subject: str | None
+    """The subject line a reply goes out with, exactly as the channel sends it (email: the thread's subject with
+    one `Re:`, or the inbox's name when the customer gave none). Null on channels whose messages carry none."""
+    billed_per_sms_segment: bool
+    """Each reply costs one SMS per segment (GSM-7 or UCS-2), so the composer counts segments as the agent types."""
+
+
 class ConversationDetail(ConversationView):
     next_conversation_id: str | None
     """The conversation the customer started after this one was resolved and its reopen window had passed."""
@@ -282,7 +291,10 @@ class ConversationDetail(ConversationView):
     now, so a merge brings the other contact's pages and an erasure leaves none."""
     reply_subject: str | None
     """The subject replies carry on a channel that threads by reply (email): the customer's first message's, which
-    the channel may prefix with `Re:`. Null on other channels, or when the customer gave none."""
+    the channel may prefix with `Re:` (the line as sent is `reply_format.subject`). Null on other channels, or when
+    the customer gave none."""
+    reply_format: ReplyFormatView
+    """What a reply looks like on the conversation's channel, for the composer."""
 
 
 class CannedResponseView(msgspec.Struct):

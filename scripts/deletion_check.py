@@ -1355,6 +1355,31 @@ DELETIONS: tuple[Deletion, ...] = (
         replacement="None",
     ),
     Deletion(
+        "conversation view: the subject line a reply goes out with, as its connector sends it",
+        "hub/api/conversations.py",
+        "ConversationController.get_conversation",
+        ("tests/hub/test_reply_subject.py::test_an_email_like_conversation_shows_the_subject_replies_keep",),
+        starts_with="connector.reply_subject(",
+        replacement="subject",
+    ),
+    Deletion(
+        "conversation view: whether replies are billed per SMS segment",
+        "hub/api/conversations.py",
+        "ConversationController.get_conversation",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_text_in_is_stored_once_however_often_twilio_retries_it",
+        ),
+        starts_with="capabilities.billed_per_sms_segment",
+        replacement="False",
+    ),
+    Deletion(
+        "email: a reply's subject carries one Re: whatever prefixes the customer's client stacked",
+        "connectors/email/thread_ids.py",
+        "reply_subject",
+        ("tests/connectors/email/test_text.py::test_reply_subjects_carry_one_re",),
+        replacement='return f"Re: {subject}"',
+    ),
+    Deletion(
         "mentions: a note names only agents of its own workspace",
         "hub/mentions.py",
         "agents_named",

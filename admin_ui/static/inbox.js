@@ -22,7 +22,6 @@ const MAX_RECONNECT_MS = 30000;
 const SENDER_LABELS = { contact: "Customer", bot: "Bot", system: "sender:system" }; /* keys of the catalogue */
 const TYPING_REPEAT_MS = 5000; /* channels drop a typing indicator after a few seconds unless it is renewed */
 const PAGE_TITLE = document.title;
-const SMS_CHANNELS = new Set(["twilio_sms"]); /* channel kinds whose replies are billed per SMS segment */
 const SESSION_ENDED = "Your session has ended; please sign in again.";
 
 const state = {
@@ -565,14 +564,15 @@ function renderReplyContext() {
   context.className = "muted reply-context";
   const parts = [];
   if (conversation.reply_window?.ends_at) parts.push(t("Replies allowed until {time}", { time: formatTime(conversation.reply_window.ends_at) }));
-  if (channelOf(conversation) === "email" && conversation.identity) parts.push(t("To: {address}", { address: conversation.identity.value }));
+  if (conversation.reply_format?.subject && conversation.identity) parts.push(t("To: {address}", { address: conversation.identity.value }));
   context.textContent = parts.join(" · ");
   renderSegments();
 }
 
-/* An email reply keeps the thread's subject (the reply API takes none): shown to the agent, not editable. */
+/* A reply with a subject line (email) goes out with the one the hub names (reply_format.subject, "Re:" and all; the
+ * reply API takes none): shown to the agent as sent, not editable. */
 function renderEmailSubject() {
-  const subject = state.selected.reply_subject;
+  const subject = state.selected.reply_format?.subject;
   byId("email-subject").hidden = !subject;
   byId("email-subject-text").textContent = subject || "";
 }
@@ -580,7 +580,7 @@ function renderEmailSubject() {
 /* The segments and encoding an SMS reply will cost, as the agent types (sms_segments.js). */
 function renderSegments() {
   const text = byId("reply-text").value;
-  if (!state.selected || !SMS_CHANNELS.has(channelOf(state.selected)) || !text) {
+  if (!state.selected?.reply_format?.billed_per_sms_segment || !text) {
     byId("segments").textContent = "";
     return;
   }

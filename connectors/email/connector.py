@@ -25,6 +25,7 @@ from connectors.email.parsing import header_block, read_mail
 from connectors.email.polling import open_mailbox
 from connectors.email.settings import EmailSettings
 from connectors.email.smtp import MailRejected, smtp_session, submit
+from connectors.email.thread_ids import reply_subject
 from normalizer import InboundMessage
 
 __all__ = ["EmailConnector"]
@@ -89,13 +90,19 @@ class EmailConnector(PollingConnector):
         except MailServerUnavailable as failure:
             raise CredentialsUnchecked(failure.reason) from None
 
+    def reply_subject(self, thread_subject: str | None) -> str:
+        """The thread's subject with one `Re:`, or the inbox's name when the customer gave none."""
+        return reply_subject(thread_subject, self.inbox.name)
+
     async def send(self, outbound: OutboundMessage, context: ConnectorContext) -> SendResult:
         attachments = [
             await self._attachment(attachment.url, attachment.name, attachment.mime_type, context)
             for attachment in outbound.attachments
             if attachment.url
         ]
-        mail, message_id = compose_reply(outbound, self.settings, self.inbox.name, attachments, context.now())
+        mail, message_id = compose_reply(
+            outbound, self.settings, self.reply_subject(outbound.subject), attachments, context.now()
+        )
         try:
             await submit(mail, self.settings, context.connect)
         except MailRejected as rejected:

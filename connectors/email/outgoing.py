@@ -1,7 +1,7 @@
 """Composing a reply the customer's mail client threads under their mail: pure, no I/O.
 
 Message-ID on the business's domain (our prefix, the same for every attempt at one message), In-Reply-To and
-References from the ids the reply answers, the subject with one "Re:", a text part and an HTML rendering of it,
+References from the ids the reply answers, the subject line the connector gives the reply (thread_ids), a text part and an HTML rendering of it,
 the attachments, and Auto-Submitted on what a machine wrote (RFC 3834), so that the customer's auto-replies stay quiet.
 """
 
@@ -18,7 +18,7 @@ from html import escape
 
 from connectors.base import OutboundMessage, PermanentSendError
 from connectors.email.settings import EmailSettings
-from connectors.email.thread_ids import our_message_id, reply_subject
+from connectors.email.thread_ids import our_message_id
 from normalizer import IdentityKind
 
 __all__ = ["OutgoingAttachment", "compose_reply"]
@@ -38,7 +38,7 @@ class OutgoingAttachment:
 def compose_reply(
     outbound: OutboundMessage,
     settings: EmailSettings,
-    fallback_subject: str,
+    subject: str,
     attachments: list[OutgoingAttachment],
     now: datetime,
 ) -> tuple[EmailMessage, str]:
@@ -57,7 +57,7 @@ def compose_reply(
         raise PermanentSendError(
             f"The address {outbound.recipient.value} cannot be written in a mail ({error})."
         ) from None
-    mail["Subject"] = reply_subject(outbound.subject) if outbound.subject else fallback_subject
+    mail["Subject"] = subject
     mail["Date"] = format_datetime(now)
     mail["Message-ID"] = f"<{message_id}>"
     if outbound.replies_to:

@@ -23,7 +23,7 @@ __all__ = [
 OUR_ID_PREFIX = "omnihub."
 MAX_KEY_LENGTH = 200
 _REPLY_PREFIX = re.compile(
-    r"^\s*((re|aw|sv|antw|回复|回覆|答复)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE
+    r"^\s*((re|aw|sv|antw|回复|回覆|回復|答复|答覆)\s*(\[\d+\]|\(\d+\))?\s*[:：]\s*)+", re.IGNORECASE
 )
 
 
@@ -59,6 +59,9 @@ def is_our_message_id(message_id: str, domain: str) -> bool:
     return local.startswith(OUR_ID_PREFIX) and message_domain.lower() == domain.lower()
 
 
-def reply_subject(subject: str) -> str:
-    """`Re: ` and the subject without the reply prefixes clients stacked on it (Re:, RE[2]:, AW:, 回复:)."""
-    return f"Re: {_REPLY_PREFIX.sub('', subject).strip()}"
+def reply_subject(subject: str | None, fallback: str) -> str:
+    """`Re: ` and the subject without the reply prefixes clients stacked on it (Re:, RE[2]:, AW:, 回复:), as a mail
+    client answers; a forward's prefix (Fwd:, 转发:) stays, since the reply answers the forward. `fallback` when the
+    customer gave no subject, or one of nothing but prefixes."""
+    topic = _REPLY_PREFIX.sub("", subject or "").strip()
+    return f"Re: {topic}" if topic else fallback

@@ -53,7 +53,7 @@ _EMPTY_TWIML = str(MessagingResponse()).encode()
 class TwilioSmsConnector(WebhookConnector):
     kind = "twilio_sms"
     display_name = "Twilio SMS"
-    capabilities = Capabilities(text=True, max_text_length=MAX_TEXT_CHARACTERS)
+    capabilities = Capabilities(text=True, max_text_length=MAX_TEXT_CHARACTERS, billed_per_sms_segment=True)
     settings_model = TwilioSmsSettings
 
     settings: TwilioSmsSettings

@@ -34,6 +34,7 @@ from hub.views import (
     ConversationPage,
     ConversationView,
     IdentityView,
+    ReplyFormatView,
     ReplyWindowView,
     TypingState,
 )
@@ -187,12 +188,16 @@ class ConversationController(Controller):
     ) -> ConversationDetail:
         """The conversation with its channel, the customer's identity on it, the window replies may be sent in, the
         pages the customer viewed (`recent_pages`), and the conversation the customer started after this one was
-        resolved (`next_conversation_id`), if any, and the subject an email reply carries (`reply_subject`)."""
+        resolved (`next_conversation_id`), if any, the subject an email reply carries (`reply_subject`), and what the
+        composer needs to know of a reply on the channel (`reply_format`: the subject line as sent, whether replies
+        are billed per SMS segment)."""
         conversation = await load_conversation(session, caller, conversation_id)
         inbox = await session.get_one(Inbox, conversation.inbox_id)
         identity = await session.get_one(Identity, conversation.identity_id)
-        capabilities = hub.connector_for(inbox).capabilities
+        connector = hub.connector_for(inbox)
+        capabilities = connector.capabilities
         window = reply_window(capabilities, conversation)
+        subject = await thread_subject(session, conversation.id) if capabilities.threads_by_reply else None
         next_conversation_id = (
             await session.exec(
                 select(Conversation.id)
@@ -213,8 +218,10 @@ class ConversationController(Controller):
             recent_pages=await journey.recent_pages(
                 session, await session.get_one(Contact, conversation.contact_id)
             ),
-            reply_subject=(
-                await thread_subject(session, conversation.id) if capabilities.threads_by_reply else None
+            reply_subject=subject,
+            reply_format=ReplyFormatView(
+                subject=connector.reply_subject(subject),
+                billed_per_sms_segment=capabilities.billed_per_sms_segment,
             ),
         )
 

@@ -1,11 +1,13 @@
 """Twilio SMS in Debian's Chromium against a real `omnihub serve`: an admin connects a Twilio number through the form
 (checked with a stand-in of Twilio's API) and sees the two URLs to paste into Twilio; an agent answering an SMS
-conversation sees the segments and encoding of the reply as they type; the composer's segment counter
+conversation sees the segments and encoding of the reply as they type, on any channel whose conversation view says
+replies are billed per SMS segment (`reply_format`), never by the channel's name; the composer's segment counter
 (admin_ui/static/sms_segments.js) gives what its Python twin gives on the same cases."""
 
 from __future__ import annotations
 
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -21,6 +23,7 @@ from tests.e2e.test_browser_widget import (  # noqa: F401  (browser and hub_serv
     UI_TIMEOUT_MS,
     Browser,
     Page,
+    Route,
     RunningHub,
     browser,
     expect,
@@ -122,3 +125,36 @@ def test_an_agent_sees_the_segments_and_encoding_of_an_sms_reply_as_they_type(
     expect(admin.locator("#segments")).to_have_text("UCS-2 · 10/70 · 1 SMS", timeout=UI_TIMEOUT_MS)
     admin.screenshot(path=str(SCREENSHOTS / "inbox-sms-segments.png"))
     assert urlsplit(webhook).path.endswith(inbox_id)
+
+
+def test_the_segment_counter_follows_the_reply_format_not_the_channels_name(
+    admin: Page,
+    hub_server: RunningHub,  # noqa: F811
+) -> None:
+    text = f"Do you ship abroad? {uuid.uuid4().hex[:8]}"
+    posted = httpx.post(
+        f"{hub_server.url}/widget/{hub_server.widget_token}/messages",
+        json={"text": text, "client_id": uuid.uuid4().hex},
+    )
+    assert posted.status_code == 201, posted.text
+    conversation = wait_for(lambda: hub_server.conversation_with(text), timeout=15)
+    detail_path = f"/api/v1/conversations/{conversation['id']}"
+    assert hub_server.api.get(detail_path).json()["reply_format"]["billed_per_sms_segment"] is False
+
+    admin.goto(f"{hub_server.url}/inbox/conversations/{conversation['id']}")
+    expect(admin.locator(".message-in .message-text")).to_have_text([text], timeout=UI_TIMEOUT_MS)
+    admin.locator("#reply-text").fill("a" * 161)
+    expect(admin.locator("#segments")).to_be_empty(timeout=UI_TIMEOUT_MS)
+
+    def billed_per_segment(route: Route) -> None:
+        """The same web chat conversation, as a channel billed per SMS segment would describe it."""
+        answer = route.fetch()
+        detail = answer.json()
+        detail["reply_format"]["billed_per_sms_segment"] = True
+        route.fulfill(response=answer, json=detail)
+
+    admin.route(f"{hub_server.url}{detail_path}", billed_per_segment)
+    admin.reload()
+    expect(admin.locator(".message-in .message-text")).to_have_text([text], timeout=UI_TIMEOUT_MS)
+    admin.locator("#reply-text").fill("a" * 161)
+    expect(admin.locator("#segments")).to_have_text("GSM-7 · 161/306 · 2 SMS", timeout=UI_TIMEOUT_MS)

@@ -1,5 +1,6 @@
 """The conversation view tells the agent the subject an email reply will carry (`reply_subject`): the customer's
-first message's on a channel that threads by reply, null on other channels."""
+first message's on a channel that threads by reply, null on other channels; and what a reply looks like on the
+channel (`reply_format`), as the connector says: the subject line as sent, whether replies cost SMS segments."""
 
 from __future__ import annotations
 
@@ -37,6 +38,9 @@ class MailLikeChannel(SignedJsonChannel):
                 replies_to=tuple(body.get("replies_to", [])),
             )
         ]
+
+    def reply_subject(self, thread_subject):
+        return f"[mail-like] {thread_subject}"
 
     async def send(self, outbound, context):
         return SendResult(channel_message_ids=(f"sent-{outbound.message_id}",))
@@ -76,6 +80,10 @@ def test_an_email_like_conversation_shows_the_subject_replies_keep(client, demo)
     )
     detail = client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()
     assert detail["reply_subject"] == "Order 1042 <late>"
+    assert detail["reply_format"] == {
+        "subject": "[mail-like] Order 1042 <late>",
+        "billed_per_sms_segment": False,
+    }
 
 
 def test_a_channel_that_does_not_thread_by_reply_has_no_reply_subject(client, demo) -> None:
@@ -86,6 +94,6 @@ def test_a_channel_that_does_not_thread_by_reply_has_no_reply_subject(client, de
     assert answer.status_code == 201, answer.text
     api = bearer(demo["api_token"])
     [conversation] = wait_for(lambda: client.get("/api/v1/conversations", headers=api).json()["items"])
-    assert (
-        client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()["reply_subject"] is None
-    )
+    detail = client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()
+    assert detail["reply_subject"] is None
+    assert detail["reply_format"] == {"subject": None, "billed_per_sms_segment": False}

@@ -21,11 +21,26 @@ from connectors.email.thread_ids import is_our_message_id, message_key, our_mess
         ("AW: Bestellung", "Re: Bestellung"),
         ("回复：订单问题", "Re: 订单问题"),
         ("Fwd: Invoice", "Re: Fwd: Invoice"),
+        ("Re: Fwd: Invoice", "Re: Fwd: Invoice"),
         ("Regarding the invoice", "Re: Regarding the invoice"),
+        ("答复: 回复：Re: 发票", "Re: 发票"),
+        ("回覆: 回復: 答覆：退款", "Re: 退款"),
+        ("RE：转发：合同", "Re: 转发：合同"),
+        ("Sv: Antw: Bestelling", "Re: Bestelling"),
+        ("", "Support"),
+        ("  ", "Support"),
+        ("Re: ", "Support"),
+        (None, "Support"),
     ],
 )
-def test_reply_subjects_carry_one_re(subject: str, expected: str) -> None:
-    assert reply_subject(subject) == expected
+def test_reply_subjects_carry_one_re(subject: str | None, expected: str) -> None:
+    assert reply_subject(subject, "Support") == expected
+
+
+@given(st.text(max_size=40))
+def test_answering_a_reply_adds_no_second_re(subject: str) -> None:
+    once = reply_subject(subject, "Support")
+    assert once == "Support" or reply_subject(once, "Support") == once
 
 
 @pytest.mark.parametrize(

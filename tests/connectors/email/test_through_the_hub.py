@@ -146,12 +146,18 @@ def test_a_mailbox_is_read_threaded_and_answered(
     ).json()
     assert customer["identity"]["kind"] == "email" and customer["identity"]["value"] == "li.wei@example.com"
     assert customer["reply_subject"] == "Where is my order 1042?", "the inbox shows the subject replies keep"
+    assert customer["reply_format"] == {
+        "subject": "Re: Where is my order 1042?",
+        "billed_per_sms_segment": False,
+    }
 
     sent = reply(hub_client, demo, first["id"], "It ships today.\n\nSee https://shop.example/track")
     out = sent_mail(smtp)
     assert out["To"] == "li.wei@example.com"
     assert out["From"].addresses[0].addr_spec == "support@shop.example"
-    assert out["Subject"] == "Re: Where is my order 1042?"
+    assert out["Subject"] == customer["reply_format"]["subject"], (
+        "the composer showed the subject that was sent"
+    )
     assert out["In-Reply-To"] == "<CAF1042.order@mail.example.com>"
     assert out["References"] == "<CAF1042.order@mail.example.com>"
     our_id = out["Message-ID"]

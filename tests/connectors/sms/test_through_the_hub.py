@@ -87,6 +87,9 @@ def test_a_text_in_is_stored_once_however_often_twilio_retries_it(client, demo, 
         f"/api/v1/conversations/{conversation['id']}", headers=bearer(demo["api_token"])
     ).json()
     assert detail["identity"]["kind"] == "phone" and detail["identity"]["value"] == CUSTOMER
+    assert detail["reply_format"] == {"subject": None, "billed_per_sms_segment": True}, (
+        "the composer counts segments"
+    )
 
 
 @pytest.mark.parametrize(
