@@ -60,19 +60,30 @@ class Outcomes:
             return Counter(answer.status_code for answer in self.failures)
 
 
+@contextlib.contextmanager
+def cluster_over(
+    postgres: TemporaryPostgres, env: dict[str, str], *, worker_processes: int = 0
+) -> Iterator[Cluster]:
+    """One web process on `postgres`, which the test takes down and brings back, and the tests' Redis."""
+    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
+    with production_cluster(
+        web_processes=1,
+        worker_processes=worker_processes,
+        env=env,
+        database_prefix="omnihub_outage",
+        redis_db=int(redis_db),
+        redis_server_url=redis_server,
+        postgres_admin_url=postgres.admin_url,
+    ) as running:
+        yield running
+
+
 @pytest.fixture
 def outage_cluster(production_services: None) -> Iterator[tuple[TemporaryPostgres, Cluster]]:
-    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     with (
         temporary_postgres() as postgres,
-        production_cluster(
-            web_processes=1,
-            worker_processes=0,
-            env={"OMNIHUB_VISITOR_RATE_PER_MINUTE": "100000", "OMNIHUB_IP_RATE_PER_MINUTE": "100000"},
-            database_prefix="omnihub_outage",
-            redis_db=int(redis_db),
-            redis_server_url=redis_server,
-            postgres_admin_url=postgres.admin_url,
+        cluster_over(
+            postgres, {"OMNIHUB_VISITOR_RATE_PER_MINUTE": "100000", "OMNIHUB_IP_RATE_PER_MINUTE": "100000"}
         ) as running,
     ):
         yield postgres, running
@@ -248,18 +259,9 @@ def test_a_full_spool_refuses_the_callback_with_503_and_what_it_kept_is_stored_a
 ) -> None:
     """Callbacks are spooled until the spool reaches OMNIHUB_SPOOL_MAX_BYTES; the next one is left to WeChat's retry.
     The running process moves what it kept into the database within seconds of the database's return."""
-    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     with (
         temporary_postgres() as postgres,
-        production_cluster(
-            web_processes=1,
-            worker_processes=0,
-            env={"OMNIHUB_SPOOL_MAX_BYTES": "8192"},
-            database_prefix="omnihub_outage",
-            redis_db=int(redis_db),
-            redis_server_url=redis_server,
-            postgres_admin_url=postgres.admin_url,
-        ) as running,
+        cluster_over(postgres, {"OMNIHUB_SPOOL_MAX_BYTES": "8192"}) as running,
     ):
         inbox = running.inbox("wechat_oa")
         settings = {key: inbox[key] for key in ("app_id", "token", "mode", "encoding_aes_key")}
@@ -380,12 +382,11 @@ class _TwilioAnswers(BaseHTTPRequestHandler):
         self._answer(201, {"sid": REPLY_SID, "status": "queued"})
 
     def _answer(self, status: int, body: dict[str, str]) -> None:
-        data = json.dumps(body).encode()
+        """HTTP/1.0: the body ends where the connection closes."""
         self.send_response(status)
         self.send_header("content-type", "application/json")
-        self.send_header("content-length", str(len(data)))
         self.end_headers()
-        self.wfile.write(data)
+        self.wfile.write(json.dumps(body).encode())
 
     def log_message(self, format: str, *args: object) -> None:
         return
@@ -415,18 +416,11 @@ def test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_
     forged one is refused with 403 and not kept; on the database's return the reply moves to failed once."""
     twilio = TwilioStandIn()
     threading.Thread(target=twilio.serve_forever, daemon=True).start()
-    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     try:
         with (
             temporary_postgres() as postgres,
-            production_cluster(
-                web_processes=1,
-                worker_processes=1,
-                env={"OMNIHUB_ALLOWED_PRIVATE_NETWORKS": "127.0.0.0/8"},
-                database_prefix="omnihub_outage",
-                redis_db=int(redis_db),
-                redis_server_url=redis_server,
-                postgres_admin_url=postgres.admin_url,
+            cluster_over(
+                postgres, {"OMNIHUB_ALLOWED_PRIVATE_NETWORKS": "127.0.0.0/8"}, worker_processes=1
             ) as running,
         ):
             api = httpx.Client(base_url=running.url, headers=bearer(running.api_token), timeout=10)
