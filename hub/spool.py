@@ -251,6 +251,7 @@ class Spool:
 
 
 async def _into_database(hub: Hub, inbox: Inbox, delivery: SpooledDelivery) -> None:
+    """What the delivery would have done on arrival: its reports applied, or its messages accepted."""
     if delivery.reports:
         await delivery_reports.apply_delivery_reports(hub, inbox, delivery.reports)
     else:
