@@ -15,7 +15,6 @@ from litestar.openapi import ResponseSpec
 
 from connectors import AckResponse, MalformedPayload, RawRequest, SignatureInvalid, WebhookConnector
 from hub.delivery_claims import DeliveryClaims, ReplayRefused, claim_key, claimed_once, request_digest
-from hub.delivery_reports import apply_delivery_reports
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath, KindPath, SubPath
 from hub.models import Inbox
@@ -63,15 +62,15 @@ async def _handle(request: Request, kind: str, inbox_id: str, sub_path: str) -> 
 async def _answer(
     hub: Hub, spool: Spool, inbox: Inbox, connector: WebhookConnector, raw: RawRequest
 ) -> AckResponse:
-    """The handshake's answer, or the acknowledgement once the delivery's messages are stored (or spooled
-    while the database is away)."""
+    """The handshake's answer, or the acknowledgement once the delivery's messages are stored or its delivery
+    reports applied (or either spooled while the database is away)."""
     answer = connector.handshake(raw)
     if answer is not None:
         return answer
     try:
         reports = connector.delivery_reports(raw)
         if reports is not None:
-            await apply_delivery_reports(hub, inbox, reports)
+            await spool.report(hub, inbox, reports)
             return connector.ack(raw, [])
         messages = connector.parse(raw)
         hub.registry.check_identity_kinds(messages)

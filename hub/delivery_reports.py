@@ -48,6 +48,8 @@ async def apply_delivery_reports(hub: Hub, inbox: Inbox, reports: Sequence[Deliv
                     col(Message.workspace_id) == inbox.workspace_id,
                     col(Conversation.inbox_id) == inbox.id,
                 )
+                # Locked: the send's answer being recorded at the same moment (hub.outbound) waits, and sees this.
+                .with_for_update(of=Message)
             )
             for message, conversation in rows.all():
                 if message.status not in _MOVES_FROM[report.status]:

@@ -522,10 +522,24 @@ _RECORD_OUTCOME = _record_outcome_statement()
 
 
 async def _record_outcomes(hub: Hub, outcomes: list[_Recorded]) -> list[tuple[WorkspaceEvent, Conversation]]:
-    """One UPDATE for all the outcomes, one read of the rows as written, one INSERT of their events."""
+    """One UPDATE for all the outcomes, one read of the rows as written, one INSERT of their events.
+
+    A reply that a delivery report failed already (the channel's callback came before the send's answer was
+    recorded) told the agents it failed then: its `message.failed` is not emitted again. Its row is locked from
+    the read of its status before the UPDATE to the commit, so a report arriving meanwhile waits for it."""
     ids = [recorded.values["message_id"] for recorded in outcomes]
     outbox = events.Outbox()
     async with hub.database.session() as session:
+        failed_before = set(
+            (
+                await session.exec(
+                    select(Message.id)
+                    .where(col(Message.id).in_(ids), col(Message.status) == MessageStatus.FAILED)
+                    .order_by(col(Message.id))
+                    .with_for_update()
+                )
+            ).all()
+        )
         await session.execute(_RECORD_OUTCOME, [recorded.values for recorded in outcomes])
         rows = {
             row.id: (row, conversation_row)
@@ -549,7 +563,7 @@ async def _record_outcomes(hub: Hub, outcomes: list[_Recorded]) -> list[tuple[Wo
                     "conversation": events.conversation_json(conversation_row),
                 },
             )
-            if row.status == MessageStatus.FAILED:
+            if row.status == MessageStatus.FAILED and row.id not in failed_before:
                 outbox.record(
                     row.workspace_id, "message.failed", row.id, events.message_failure(row, conversation_row)
                 )

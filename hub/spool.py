@@ -8,6 +8,10 @@ deliveries into it, in the order they came, through the normal accept (so a chan
 spooled twice is stored once). A delivery that cannot be spooled either (disk full, spool over its
 limit) is not acknowledged: the channel retries it.
 
+A channel's delivery reports on the hub's replies (a status callback, which Twilio never retries) are kept the
+same way, in the same order as the messages around them, and applied as they would have been on arrival: a
+report that is older than what was applied meanwhile changes nothing, since a report never moves a reply back.
+
 Each process appends to segment files of its own, named by creation time, and holds an exclusive
 `flock` on them. A file whose writer died (killed while spooling) is unlocked: the next process to
 look, the same one restarted or another sharing the volume, adopts and drains it. While a process
@@ -25,13 +29,15 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import msgspec
 
-from hub import inbound, metrics
+from connectors import DeliveryReport
+from hub import delivery_reports, inbound, metrics
 from hub.batching import Batcher
 from hub.db import database_unavailable
 from hub.errors import ServiceUnavailable
@@ -51,12 +57,14 @@ MOST_DELIVERIES_PER_WRITE = 1000
 
 
 class SpooledDelivery(msgspec.Struct, frozen=True):
-    """One verified delivery, as `inbound.accept` takes it."""
+    """One verified delivery: messages, as `inbound.accept` takes them, or delivery reports, as
+    `delivery_reports.apply_delivery_reports` takes them."""
 
     inbox_id: str
     received_at: datetime
     raw: str
     messages: list[InboundMessage]
+    reports: list[DeliveryReport] = []
 
 
 @dataclass(slots=True)
@@ -94,12 +102,19 @@ class Spool:
 
         Returns once the delivery is durable in one or the other, so the caller may acknowledge it.
         """
-        if not messages:
-            return
-        received_at = hub.now()
+        if messages:
+            await self._keep(hub, inbox, SpooledDelivery(inbox.id, hub.now(), raw, messages))
+
+    async def report(self, hub: Hub, inbox: Inbox, reports: Sequence[DeliveryReport]) -> None:
+        """A channel's delivery reports applied to the replies; while the database is away, or while earlier
+        deliveries still wait here, into the spool. Returns once they are applied or durable."""
+        if reports:
+            await self._keep(hub, inbox, SpooledDelivery(inbox.id, hub.now(), "", [], list(reports)))
+
+    async def _keep(self, hub: Hub, inbox: Inbox, delivery: SpooledDelivery) -> None:
         if not self.holding:
             try:
-                await inbound.accept(hub, inbox, messages, raw, received_at=received_at)
+                await _into_database(hub, inbox, delivery)
                 return
             except Exception as error:
                 if not database_unavailable(error):
@@ -111,7 +126,6 @@ class Spool:
                     type(error).__name__,
                     self._directory,
                 )
-        delivery = SpooledDelivery(inbox.id, received_at, raw, messages)
         try:
             await self._appends.submit([msgspec.json.encode(delivery) + b"\n"])
         except OSError as error:
@@ -204,12 +218,13 @@ class Spool:
         waiting = _complete_deliveries(segment.path, start=segment.drained)
         for first in range(0, len(waiting), hub.settings.inbound_batch_size):
             group = waiting[first : first + hub.settings.inbound_batch_size]
-            outcomes = await asyncio.gather(
-                *(self._store(hub, line, segment.path) for _, line in group), return_exceptions=True
-            )
-            for outcome in outcomes:
-                if isinstance(outcome, BaseException):
-                    raise outcome
+            for together in _in_order([_decoded(line, segment.path) for _, line in group]):
+                outcomes = await asyncio.gather(
+                    *(self._store(hub, delivery) for delivery in together), return_exceptions=True
+                )
+                for outcome in outcomes:
+                    if isinstance(outcome, BaseException):
+                        raise outcome
             segment.drained = group[-1][0]
             segment.deliveries -= len(group)
             self._held(-len(group), 0)
@@ -218,28 +233,51 @@ class Spool:
         self._held(-segment.deliveries, -segment.size)
         log.info("spool.drained segment=%s", segment.path.name)
 
-    async def _store(self, hub: Hub, line: bytes, path: Path) -> None:
-        """One delivery through the normal accept (its dedupe included); a delivery that can never be
-        stored is logged and passed over, as the database would have refused it on arrival."""
-        try:
-            delivery = msgspec.json.decode(line, type=SpooledDelivery)
-        except msgspec.DecodeError as error:
-            log.error("spool.unreadable segment=%s error=%s", path.name, error)
-            return
+    async def _store(self, hub: Hub, delivery: SpooledDelivery) -> None:
+        """One delivery as on arrival (the accept's dedupe included); a delivery that can never be stored is
+        logged and passed over, as the database would have refused it on arrival."""
         inbox = await hub.inboxes.find(id=delivery.inbox_id)
         if inbox is None:
             log.warning("spool.inbox_gone inbox=%s; its delivery is dropped", delivery.inbox_id)
             return
         try:
-            await inbound.accept(
-                hub, inbox, delivery.messages, delivery.raw, received_at=delivery.received_at
-            )
+            await _into_database(hub, inbox, delivery)
         except inbound.UnstorableMessage:
             log.error(
                 "spool.unstorable workspace=%s inbox=%s; the delivery is dropped",
                 inbox.workspace_id,
                 inbox.id,
             )
+
+
+async def _into_database(hub: Hub, inbox: Inbox, delivery: SpooledDelivery) -> None:
+    """What the delivery would have done on arrival: its reports applied, or its messages accepted."""
+    if delivery.reports:
+        await delivery_reports.apply_delivery_reports(hub, inbox, delivery.reports)
+    else:
+        await inbound.accept(hub, inbox, delivery.messages, delivery.raw, received_at=delivery.received_at)
+
+
+def _decoded(line: bytes, path: Path) -> SpooledDelivery | None:
+    try:
+        return msgspec.json.decode(line, type=SpooledDelivery)
+    except msgspec.DecodeError as error:
+        log.error("spool.unreadable segment=%s error=%s", path.name, error)
+        return None
+
+
+def _in_order(deliveries: list[SpooledDelivery | None]) -> list[list[SpooledDelivery]]:
+    """Consecutive message deliveries go together (the accept orders what it stores together); each delivery
+    report goes alone, after what came before it, as a later report may depend on an earlier one."""
+    runs: list[list[SpooledDelivery]] = []
+    for delivery in deliveries:
+        if delivery is None:
+            continue
+        if delivery.reports or not runs or runs[-1][0].reports:
+            runs.append([delivery])
+        else:
+            runs[-1].append(delivery)
+    return runs
 
 
 def _new_segment(directory: Path) -> _Segment:

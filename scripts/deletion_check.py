@@ -878,7 +878,7 @@ DELETIONS: tuple[Deletion, ...] = (
         "hub/outbound.py",
         "_record_outcomes",
         ("tests/hub/test_crm_sync.py::test_a_reply_that_fails_for_good_reaches_the_crm_with_its_reason",),
-        starts_with="if row.status == MessageStatus.FAILED:",
+        starts_with="if row.status == MessageStatus.FAILED and row.id not in failed_before:",
     ),
     Deletion(
         "crm: an upsert by external id updates the contact it finds",
@@ -1465,6 +1465,7 @@ DELETIONS: tuple[Deletion, ...] = (
         "apply_delivery_reports",
         (
             "tests/connectors/sms/test_through_the_hub.py::test_a_reply_goes_out_through_the_messages_api_and_status_callbacks_move_it_on",
+            "tests/connectors/sms/test_through_the_hub.py::test_a_kept_report_older_than_what_was_applied_meanwhile_changes_nothing",
         ),
         starts_with="if message.status not in _MOVES_FROM[report.status]:",
     ),
@@ -1487,6 +1488,48 @@ DELETIONS: tuple[Deletion, ...] = (
         ),
         starts_with="(reported_failed, columns.status)",
         replacement="(columns.status == MessageStatus.READ, columns.status)",
+    ),
+    Deletion(
+        "delivery reports: a report the database cannot take is kept in the spool and answered 200",
+        "hub/spool.py",
+        "Spool.report",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_when_it_returns[delivered-delivered]",
+            "tests/connectors/sms/test_through_the_hub.py::test_a_kept_report_older_than_what_was_applied_meanwhile_changes_nothing",
+            "tests/production/test_outages.py::test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_the_database_returns",
+        ),
+        starts_with="self._keep(hub, inbox, SpooledDelivery(",
+        replacement="delivery_reports.apply_delivery_reports(hub, inbox, reports)",
+    ),
+    Deletion(
+        "delivery reports: a kept report is applied when the database returns",
+        "hub/spool.py",
+        "_into_database",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_when_it_returns[undelivered-failed]",
+        ),
+        starts_with="await delivery_reports.apply_delivery_reports(",
+    ),
+    Deletion(
+        "delivery reports: a reply a report failed before the send's answer was recorded is announced failed once",
+        "hub/outbound.py",
+        "_record_outcomes",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it[undelivered-failed]",
+        ),
+        starts_with="row.status == MessageStatus.FAILED and row.id not in failed_before",
+        replacement="row.status == MessageStatus.FAILED",
+    ),
+    Deletion(
+        "webhooks: a request whose signature fails is refused before anything is stored or kept",
+        "hub/channel_webhooks.py",
+        "_handle",
+        (
+            "tests/connectors/sms/test_through_the_hub.py::test_a_forged_status_callback_during_a_database_outage_is_refused_and_nothing_is_kept",
+            "tests/connectors/sms/test_through_the_hub.py::test_a_forged_status_callback_changes_nothing",
+            "tests/production/test_outages.py::test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_the_database_returns",
+        ),
+        starts_with="connector.verify(raw)",
     ),
     Deletion(
         "twilio sms: Twilio's error codes are explained to the agent",

@@ -13,8 +13,9 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import asyncpg  # type: ignore[import-untyped]
 import httpx
@@ -24,6 +25,7 @@ from websockets.sync.client import connect
 
 from benchmarks.cluster import Cluster, production_cluster
 from connectors.base import RawRequest
+from connectors.sms.testing import ACCOUNT_SID, AUTH_TOKEN, inbound_form, signed_request, valid_settings
 from tests.conftest import POSTGRES_ADMIN_URL, TEST_REDIS_URL, assert_error_shape, bearer, wait_for
 from tests.hub.openapi_support import Conformance
 from tests.hub.wechat_support import signed_by, text_message
@@ -58,19 +60,30 @@ class Outcomes:
             return Counter(answer.status_code for answer in self.failures)
 
 
+@contextlib.contextmanager
+def cluster_over(
+    postgres: TemporaryPostgres, env: dict[str, str], *, worker_processes: int = 0
+) -> Iterator[Cluster]:
+    """One web process on `postgres`, which the test takes down and brings back, and the tests' Redis."""
+    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
+    with production_cluster(
+        web_processes=1,
+        worker_processes=worker_processes,
+        env=env,
+        database_prefix="omnihub_outage",
+        redis_db=int(redis_db),
+        redis_server_url=redis_server,
+        postgres_admin_url=postgres.admin_url,
+    ) as running:
+        yield running
+
+
 @pytest.fixture
 def outage_cluster(production_services: None) -> Iterator[tuple[TemporaryPostgres, Cluster]]:
-    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     with (
         temporary_postgres() as postgres,
-        production_cluster(
-            web_processes=1,
-            worker_processes=0,
-            env={"OMNIHUB_VISITOR_RATE_PER_MINUTE": "100000", "OMNIHUB_IP_RATE_PER_MINUTE": "100000"},
-            database_prefix="omnihub_outage",
-            redis_db=int(redis_db),
-            redis_server_url=redis_server,
-            postgres_admin_url=postgres.admin_url,
+        cluster_over(
+            postgres, {"OMNIHUB_VISITOR_RATE_PER_MINUTE": "100000", "OMNIHUB_IP_RATE_PER_MINUTE": "100000"}
         ) as running,
     ):
         yield postgres, running
@@ -246,18 +259,9 @@ def test_a_full_spool_refuses_the_callback_with_503_and_what_it_kept_is_stored_a
 ) -> None:
     """Callbacks are spooled until the spool reaches OMNIHUB_SPOOL_MAX_BYTES; the next one is left to WeChat's retry.
     The running process moves what it kept into the database within seconds of the database's return."""
-    redis_server, _, redis_db = TEST_REDIS_URL.rpartition("/")
     with (
         temporary_postgres() as postgres,
-        production_cluster(
-            web_processes=1,
-            worker_processes=0,
-            env={"OMNIHUB_SPOOL_MAX_BYTES": "8192"},
-            database_prefix="omnihub_outage",
-            redis_db=int(redis_db),
-            redis_server_url=redis_server,
-            postgres_admin_url=postgres.admin_url,
-        ) as running,
+        cluster_over(postgres, {"OMNIHUB_SPOOL_MAX_BYTES": "8192"}) as running,
     ):
         inbox = running.inbox("wechat_oa")
         settings = {key: inbox[key] for key in ("app_id", "token", "mode", "encoding_aes_key")}
@@ -356,3 +360,125 @@ def test_a_redis_outage_answers_503_naming_redis_and_the_hub_recovers_without_a_
         )
         assert accepted.json()["duplicate"] is False
         assert stored_channel_message_ids(running, "webchat").total() == 1
+
+
+class TwilioStandIn(ThreadingHTTPServer):
+    """Twilio's REST API as the SMS inbox reaches it: the account check, and every send accepted as `REPLY_SID`."""
+
+    def __init__(self) -> None:
+        super().__init__(("127.0.0.1", 0), _TwilioAnswers)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+class _TwilioAnswers(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self._answer(200, {"sid": ACCOUNT_SID, "status": "active"})
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", 0)))
+        self._answer(201, {"sid": REPLY_SID, "status": "queued"})
+
+    def _answer(self, status: int, body: dict[str, str]) -> None:
+        """HTTP/1.0: the body ends where the connection closes."""
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(json.dumps(body).encode())
+
+    def log_message(self, format: str, *args: object) -> None:
+        return
+
+
+REPLY_SID = "SM" + "9" * 32
+
+
+def message_events(running: Cluster, message_id: str) -> Counter[str]:
+    async def query() -> list[str]:
+        connection = await asyncpg.connect(running.database_url.replace("+asyncpg", ""))
+        try:
+            rows = await connection.fetch(
+                "SELECT event_type FROM outbox_event WHERE subject_id = $1", message_id
+            )
+        finally:
+            await connection.close()
+        return [row["event_type"] for row in rows]
+
+    return Counter(asyncio.run(query()))
+
+
+def test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_the_database_returns(
+    production_services: None,
+) -> None:
+    """Twilio never retries a status callback. During the outage the verified report is kept and answered 200, a
+    forged one is refused with 403 and not kept; on the database's return the reply moves to failed once."""
+    twilio = TwilioStandIn()
+    threading.Thread(target=twilio.serve_forever, daemon=True).start()
+    try:
+        with (
+            temporary_postgres() as postgres,
+            cluster_over(
+                postgres, {"OMNIHUB_ALLOWED_PRIVATE_NETWORKS": "127.0.0.0/8"}, worker_processes=1
+            ) as running,
+        ):
+            api = httpx.Client(base_url=running.url, headers=bearer(running.api_token), timeout=10)
+            created = api.post(
+                "/api/v1/inboxes",
+                json={
+                    "kind": "twilio_sms",
+                    "name": "SMS",
+                    "settings": {**valid_settings(), "api_base_url": twilio.url},
+                },
+            )
+            assert created.status_code == 201, created.text
+            sms_inbox = created.json()
+
+            def post_signed(url: str, form: dict[str, str], token: str = AUTH_TOKEN) -> httpx.Response:
+                raw = signed_request(url, form, token=token)
+                return httpx.post(
+                    f"{running.url}{urlsplit(url).path}?{urlsplit(url).query}",
+                    content=raw.body,
+                    headers=dict(raw.headers),
+                    timeout=10,
+                )
+
+            assert post_signed(
+                sms_inbox["inbound_webhook_url"], inbound_form("SM" + "1" * 32, "hi")
+            ).is_success
+            [conversation] = wait_for(
+                lambda: api.get("/api/v1/conversations", params={"inbox_id": sms_inbox["id"]}).json()["items"]
+            )
+            sent = api.post(
+                f"/api/v1/conversations/{conversation['id']}/messages", json={"text": "On its way"}
+            )
+            message_id = sent.json()["id"]
+
+            def reply_status() -> str:
+                rows = api.get(f"/api/v1/conversations/{conversation['id']}/messages").json()["items"]
+                return next(row["status"] for row in rows if row["id"] == message_id)
+
+            wait_for(lambda: reply_status() == "sent")
+            before = message_events(running, message_id)
+            status_url = f"{sms_inbox['status_callback_url']}?{urlencode({'message_id': message_id})}"
+            undelivered = {"MessageSid": REPLY_SID, "MessageStatus": "undelivered", "ErrorCode": "30003"}
+
+            postgres.crash()
+            wait_for(lambda: readiness(running).status_code == 503, timeout=10)
+            forged = post_signed(status_url, {**undelivered, "MessageStatus": "delivered"}, token="0" * 32)
+            assert forged.status_code == 403 and forged.json()["code"] == "signature_invalid"
+            assert spooled_segments(running) == []
+            answer = post_signed(status_url, undelivered)
+            assert answer.status_code == 200, answer.text
+            assert spooled_segments(running), "the report was not kept"
+
+            postgres.start()
+            wait_for(lambda: not spooled_segments(running), timeout=RECOVERY_WITHIN_SECONDS)
+            wait_for(lambda: readiness(running).status_code == 200, timeout=RECOVERY_WITHIN_SECONDS)
+            assert reply_status() == "failed"
+            after = message_events(running, message_id)
+            assert after - before == Counter({"message.updated": 1, "message.failed": 1})
+    finally:
+        twilio.shutdown()
+        twilio.server_close()

@@ -4,13 +4,18 @@ signed Messaging webhooks in, replies out through the Messages API, status callb
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import httpx
 import pytest
 import respx
+from sqlalchemy.exc import OperationalError
+from sqlmodel import col, func, select
 
+from connectors import DeliveryReport
 from connectors.sms.testing import (
     ACCOUNT_SID,
     AUTH_TOKEN,
@@ -19,7 +24,10 @@ from connectors.sms.testing import (
     signed_request,
     valid_settings,
 )
-from tests.conftest import bearer, wait_for
+from hub.delivery_reports import apply_delivery_reports
+from hub.models import Inbox, OutboxEvent
+from hub.runtime import Hub
+from tests.conftest import bearer, run, wait_for
 
 API = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}"
 SID_1 = "SM" + "1" * 32
@@ -212,10 +220,11 @@ def test_a_reply_to_an_unsubscribed_number_fails_with_twilios_reason(client, dem
 
 @pytest.mark.parametrize(("reported", "kept"), [("delivered", "delivered"), ("undelivered", "failed")])
 def test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it(
-    client, demo, sms_inbox, twilio, reported: str, kept: str
+    client, demo, settings, sms_inbox, twilio, reported: str, kept: str
 ):
     """Twilio may call the status callback before the hub has recorded Twilio's answer to the send: the callback
-    finds the reply by the message id in its URL, and the send's `sent` recorded afterwards does not undo it."""
+    finds the reply by the message id in its URL, and the send's `sent` recorded afterwards does not undo it, nor tells
+    the agents a second time that it failed."""
 
     async def report_then_answer(request: httpx.Request) -> httpx.Response:
         """In a thread, so the worker's loop (and any transaction it holds) carries on meanwhile."""
@@ -243,6 +252,128 @@ def test_a_status_callback_that_beats_the_sends_answer_is_not_overwritten_by_it(
     assert row["status"] == kept
     if kept == "failed":
         assert "unknown to its carrier" in row["error"]
+    assert events_of(settings, message_id, "message.failed") == (1 if kept == "failed" else 0)
+
+
+def events_of(settings, message_id: str, event_type: str) -> int:
+    """How many events of `event_type` the hub recorded for the message (each reaches the agents once)."""
+
+    async def count(hub: Hub) -> int:
+        async with hub.database.session() as session:
+            statement = select(func.count()).where(
+                col(OutboxEvent.event_type) == event_type, col(OutboxEvent.subject_id) == message_id
+            )
+            return (await session.exec(statement)).one()
+
+    return run(count, settings)
+
+
+@pytest.fixture
+def database_outage(client, monkeypatch) -> Iterator[Any]:
+    """Calling the fixture takes the app's database away (each session it opens fails to connect) until it is
+    called again with False; a hub of its own (`run`) still reaches the database, as another process would."""
+    database = client.app.state.hub.database
+    opened = database.session
+
+    @asynccontextmanager
+    async def unreachable() -> AsyncIterator[Any]:
+        raise OperationalError("SELECT 1", {}, ConnectionRefusedError("connection refused"))
+        yield
+
+    def outage(down: bool = True) -> None:
+        monkeypatch.setattr(database, "session", unreachable if down else opened)
+
+    yield outage
+    outage(False)
+
+
+def spooled(client) -> list[Any]:
+    settings = client.app.state.hub.settings
+    return sorted(settings.spool_directory.glob("*.spool"))
+
+
+def sent_reply(client, demo, sms_inbox) -> tuple[str, str, str]:
+    """(conversation id, message id, its status callback URL) of a reply Twilio accepted."""
+    sent = reply(client, demo, sms_inbox, "Your parcel left today.")
+    conversation_id, message_id = sent["conversation"]["id"], sent["message"]["id"]
+    wait_for(lambda: message_row(client, demo, conversation_id, message_id)["status"] == "sent")
+    return (
+        conversation_id,
+        message_id,
+        f"{sms_inbox['status_callback_url']}?{urlencode({'message_id': message_id})}",
+    )
+
+
+@pytest.mark.parametrize(("reported", "kept"), [("delivered", "delivered"), ("undelivered", "failed")])
+def test_a_status_callback_during_a_database_outage_is_acknowledged_and_applied_once_when_it_returns(
+    client, demo, settings, sms_inbox, twilio, database_outage, reported: str, kept: str
+):
+    """Twilio never retries a status callback: answered 503, the report would be lost. It is kept in the spool,
+    answered 200, and applied as soon as the database answers again, telling the agents once."""
+    conversation_id, message_id, status_url = sent_reply(client, demo, sms_inbox)
+    updates = events_of(settings, message_id, "message.updated")
+    status = {
+        "MessageSid": REPLY_SID,
+        "MessageStatus": reported,
+        "ErrorCode": "30003",
+        "AccountSid": ACCOUNT_SID,
+    }
+    database_outage()
+    answer = post_signed(client, status_url, status)
+    assert answer.status_code == 200, answer.text
+    assert answer.text == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    assert spooled(client), "the report was not kept"
+    assert events_of(settings, message_id, "message.updated") == updates, (
+        "applied while the database was away"
+    )
+
+    database_outage(False)
+    wait_for(lambda: not spooled(client))
+    row = message_row(client, demo, conversation_id, message_id)
+    assert row["status"] == kept
+    if kept == "failed":
+        assert "unreachable" in row["error"] and "30003" in row["error"]
+    assert events_of(settings, message_id, "message.updated") == updates + 1
+    assert events_of(settings, message_id, "message.failed") == (1 if kept == "failed" else 0)
+
+
+def test_a_kept_report_older_than_what_was_applied_meanwhile_changes_nothing(
+    client, demo, settings, sms_inbox, twilio, database_outage
+):
+    """While this process holds a `delivered`, the reply fails by a report another process applied: the kept report,
+    applied later, does not move the reply back."""
+    conversation_id, message_id, status_url = sent_reply(client, demo, sms_inbox)
+    database_outage()
+    delivered = {"MessageSid": REPLY_SID, "MessageStatus": "delivered", "AccountSid": ACCOUNT_SID}
+    assert post_signed(client, status_url, delivered).status_code == 200
+    assert spooled(client)
+
+    async def failed_elsewhere(hub: Hub) -> int:
+        inbox = await hub.inboxes.find(id=sms_inbox["id"])
+        assert isinstance(inbox, Inbox)
+        report = DeliveryReport(REPLY_SID, "failed", "The carrier refused it", message_id=message_id)
+        return await apply_delivery_reports(hub, inbox, [report])
+
+    assert run(failed_elsewhere, settings) == 1
+    updates = events_of(settings, message_id, "message.updated")
+    database_outage(False)
+    wait_for(lambda: not spooled(client))
+    row = message_row(client, demo, conversation_id, message_id)
+    assert row["status"] == "failed" and row["error"] == "The carrier refused it"
+    assert events_of(settings, message_id, "message.updated") == updates
+
+
+def test_a_forged_status_callback_during_a_database_outage_is_refused_and_nothing_is_kept(
+    client, demo, settings, sms_inbox, twilio, database_outage
+):
+    conversation_id, message_id, status_url = sent_reply(client, demo, sms_inbox)
+    database_outage()
+    status = {"MessageSid": REPLY_SID, "MessageStatus": "failed", "AccountSid": ACCOUNT_SID}
+    answer = post_signed(client, status_url, status, token="0" * 32)
+    assert answer.status_code == 403 and answer.json()["code"] == "signature_invalid"
+    assert spooled(client) == []
+    database_outage(False)
+    assert message_row(client, demo, conversation_id, message_id)["status"] == "sent"
 
 
 def test_a_text_from_a_number_the_crm_knows_joins_that_customer(client, demo, sms_inbox):
