@@ -233,6 +233,15 @@ def _on_worker_loop(work: Awaitable[Result]) -> Result:
     return loop_thread.run_coroutine(work)
 
 
+WORKER_POLL_MS = 100
+"""How long a worker's threads wait for a job before looking again: an idle Redis consumer polls Redis this often."""
+IN_MEMORY_WORKER_POLL_MS = 50
+"""The same for the embedded worker, whose in-memory queues wait in a blocking get (no round trip to poll). A
+stopping worker stops its threads, then its consumers, each noticing within this bound, so the embedded hub
+shuts down in about 100 ms instead of 200 ms; an idle embedded hub spends about 5 ms of CPU a second more for it
+(27-30 against 24, measured)."""
+
+
 def start_worker(broker: dramatiq.Broker, build_hub: Callable[[], Hub], threads: int) -> dramatiq.Worker:
     """Start a worker consuming `broker` in this process, its jobs running on a Hub from `build_hub`.
 
@@ -240,6 +249,7 @@ def start_worker(broker: dramatiq.Broker, build_hub: Callable[[], Hub], threads:
     `after_*` hooks in reverse order, so a middleware after AsyncIO's closes it before the loop stops.
     """
     broker.add_middleware(WorkerHub(build_hub), after=AsyncIO)
-    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=100)
+    poll_ms = IN_MEMORY_WORKER_POLL_MS if isinstance(broker, StubBroker) else WORKER_POLL_MS
+    worker = dramatiq.Worker(broker, worker_threads=threads, worker_timeout=poll_ms)
     worker.start()
     return worker
