@@ -97,6 +97,9 @@ def test_a_text_reaches_an_agent_and_the_reply_goes_out_through_acme(
     detail = client.get(f"/api/v1/conversations/{conversation['id']}", headers=api).json()
     assert detail["channel"] == "acme_sms"
     assert detail["identity"] == {"kind": "phone", "value": CUSTOMER_NUMBER, "scope": ""}
+    assert detail["reply_format"] == {"subject": None, "billed_per_sms_segment": True}, (
+        "the composer counts segments"
+    )
     reply = reply_and_wait_for(client, api, conversation["id"], "It ships today.", "sent")
 
     assert [(m["direction"], m["text"]) for m in messages_of(client, api, conversation["id"])] == [

@@ -83,7 +83,7 @@ def webhook_signature(secret: str, timestamp: str, body: bytes) -> str:
 class AcmeSmsConnector(WebhookConnector):
     kind = "acme_sms"
     display_name = "Acme SMS"
-    capabilities = Capabilities(text=True, max_text_length=MAX_SMS_LENGTH)
+    capabilities = Capabilities(text=True, max_text_length=MAX_SMS_LENGTH, billed_per_sms_segment=True)
     settings_model = AcmeSmsSettings
 
     settings: AcmeSmsSettings
