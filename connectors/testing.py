@@ -275,6 +275,25 @@ class ConnectorContract:
         else:
             assert not profile.inbound_requests, "only a ParsingConnector parses requests"
 
+    def test_a_reply_subject_is_given_once_and_never_stacks(self, profile: ContractProfile) -> None:
+        """The composer shows `reply_subject`'s line as the one `send` uses: a channel that threads by reply gives
+        every reply one, and answering a reply's own line gives it back unchanged; other channels give none."""
+        connector = profile.build()
+        if not connector.capabilities.threads_by_reply:
+            assert connector.reply_subject("Where is my order?") is None
+            return
+        for thread_subject in (
+            None,
+            "",
+            "Where is my order?",
+            "Re: 订单 12 还没到",
+            "回复：RE: Fwd: invoice",
+        ):
+            line = connector.reply_subject(thread_subject)
+            assert line, f"no subject line for a thread whose subject is {thread_subject!r}"
+            if thread_subject and thread_subject.strip():
+                assert connector.reply_subject(line) == line, f"{line!r} changes when answered again"
+
     def test_genuine_requests_verify_and_parse(self, profile: ContractProfile) -> None:
         connector = profile.build()
         known_kinds = frozenset(IdentityKind) | profile.connector.identity_kinds
