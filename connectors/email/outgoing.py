@@ -1,8 +1,9 @@
 """Composing a reply the customer's mail client threads under their mail: pure, no I/O.
 
 Message-ID on the business's domain (our prefix, the same for every attempt at one message), In-Reply-To and
-References from the ids the reply answers, the subject line the connector gives the reply (thread_ids), a text part and an HTML rendering of it,
-the attachments, and Auto-Submitted on what a machine wrote (RFC 3834), so that the customer's auto-replies stay quiet.
+References from the ids the reply answers, the subject line the connector gives the reply (thread_ids), a text
+part and an HTML rendering of it, the attachments, and Auto-Submitted on what a machine wrote (RFC 3834), so that
+the customer's auto-replies stay quiet.
 """
 
 from __future__ import annotations
