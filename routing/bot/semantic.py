@@ -200,15 +200,15 @@ DEFAULT_SEMANTIC_MODEL = SemanticConfidenceModel(
 )
 DEFAULT_SEMANTIC_THRESHOLDS = Thresholds(answer_at=0.44, suggest_at=0.44, answer_lead=0.02)
 E5_SEMANTIC_MODEL = SemanticConfidenceModel(
-    intercept=0.0,
-    log_agreement_weight=0.0,
-    unknown_share_weight=0.0,
-    similarity_weight=0.0,
-    lead_weight=0.0,
-    similarity_mean=0.0,
-    similarity_sd=1.0,
+    intercept=2.54,
+    log_agreement_weight=2.62,
+    unknown_share_weight=-1.31,
+    similarity_weight=0.78,
+    lead_weight=1.09,
+    similarity_mean=0.9197,
+    similarity_sd=0.0362,
 )
-E5_SEMANTIC_THRESHOLDS = Thresholds(answer_at=0.5, suggest_at=0.5, answer_lead=0.0)
+E5_SEMANTIC_THRESHOLDS = Thresholds(answer_at=0.56, suggest_at=0.56, answer_lead=0.05)
 FITTED: dict[SemanticModelName, tuple[SemanticConfidenceModel, Thresholds]] = {
     "use": (DEFAULT_SEMANTIC_MODEL, DEFAULT_SEMANTIC_THRESHOLDS),
     "e5": (E5_SEMANTIC_MODEL, E5_SEMANTIC_THRESHOLDS),
