@@ -34,6 +34,7 @@ __all__ = [
     "OutOfScopeExampleController",
     "OutOfScopeExampleList",
     "OutOfScopeExampleView",
+    "example_views",
 ]
 
 MAX_OUT_OF_SCOPE_EXAMPLES = 1_000
@@ -78,6 +79,18 @@ def _view(row: KbOutOfScopeExample) -> OutOfScopeExampleView:
     return OutOfScopeExampleView(id=row.id, text=row.text, locale=row.locale, created_at=row.created_at)
 
 
+async def example_views(session: AsyncSession, workspace_id: str) -> list[OutOfScopeExampleView]:
+    """Every example of the workspace, oldest first (the API's list and the admin page's)."""
+    rows = (
+        await session.exec(
+            select(KbOutOfScopeExample)
+            .where(col(KbOutOfScopeExample.workspace_id) == workspace_id)
+            .order_by(col(KbOutOfScopeExample.id))
+        )
+    ).all()
+    return [_view(row) for row in rows]
+
+
 def _duplicate(text: str) -> ApiError:
     return ApiError(409, "duplicate_example", f"The workspace already lists {text[:60]!r} as out of scope.")
 
@@ -90,14 +103,7 @@ class OutOfScopeExampleController(Controller):
     async def list_examples(
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
     ) -> OutOfScopeExampleList:
-        rows = (
-            await session.exec(
-                select(KbOutOfScopeExample)
-                .where(col(KbOutOfScopeExample.workspace_id) == caller.workspace_id)
-                .order_by(col(KbOutOfScopeExample.id))
-            )
-        ).all()
-        return OutOfScopeExampleList(items=[_view(row) for row in rows])
+        return OutOfScopeExampleList(items=await example_views(session, caller.workspace_id))
 
     @post("/", status_code=201, responses=error_responses(400, 401, 409, 413, 422))
     async def add_example(
