@@ -466,13 +466,13 @@ Tuning, 5-fold cross-validated: the confidence model and thresholds fitted on fo
 scored on the fifth left out, pooled over the five folds; what the tuning part says about unseen questions
 without spending a held-out part.
 
-Latency with {CATALOGUE_SIZE:,} articles on one core, {question_count} questions (in-scope and out-of-scope, all parts) per run, P50 / P99 ms:
+Latency with {CATALOGUE_SIZE:,} articles on one core, {question_count} questions (in-scope and out-of-scope, {", ".join(parts)}) per run, P50 / P99 ms:
 
 {table(["operation", *(f"run {number}" for number in range(1, runs + 1)), "median"], latency_rows)}
 
 {costs}
 
-Targets on the held-out parts (FAQ alone): top-1 ≥ 90 %, correct abstains ≥ 85 %: {"; ".join(verdicts)}. \
+Targets on the held-out parts (FAQ alone): top-1 ≥ 90 %, correct abstains ≥ 85 %: {"; ".join(verdicts) or "not run"}. \
 P99 < 50 ms with 1,000 articles: **{"met" if ask_p99 < TARGETS["p99_ms"] else "not met"}** (P99 {ask_p99:.2f} ms).
 
 Tuning questions the engine got wrong (held-out misses are not printed):
