@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -36,6 +37,7 @@ __all__ = [
     "bump_version",
     "engine_article",
     "knowledge_base",
+    "out_of_scope_example_rows",
     "out_of_scope_examples",
     "workspace_synonyms",
 ]
@@ -160,18 +162,27 @@ async def workspace_synonyms(session: AsyncSession, workspace_id: str) -> tuple[
     return tuple(tuple(group) for group in found or ())
 
 
-async def out_of_scope_examples(session: AsyncSession, workspace_id: str) -> list[OutOfScopeExample]:
+async def out_of_scope_example_rows(
+    session: AsyncSession, workspace_id: str
+) -> Sequence[KbOutOfScopeExample]:
     """The questions the business listed as not for the bot, oldest first."""
-    from routing.bot.semantic import OutOfScopeExample
-
-    rows = (
+    return (
         await session.exec(
             select(KbOutOfScopeExample)
             .where(col(KbOutOfScopeExample.workspace_id) == workspace_id)
             .order_by(col(KbOutOfScopeExample.id))
         )
     ).all()
-    return [OutOfScopeExample(row.text, row.locale) for row in rows]
+
+
+async def out_of_scope_examples(session: AsyncSession, workspace_id: str) -> list[OutOfScopeExample]:
+    """The workspace's out-of-scope examples as the re-ranker takes them."""
+    from routing.bot.semantic import OutOfScopeExample
+
+    return [
+        OutOfScopeExample(row.text, row.locale)
+        for row in await out_of_scope_example_rows(session, workspace_id)
+    ]
 
 
 _KNOWLEDGE_BASES: weakref.WeakKeyDictionary[Database, KnowledgeBase] = weakref.WeakKeyDictionary()

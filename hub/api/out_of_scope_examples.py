@@ -24,7 +24,7 @@ from hub.api.knowledge_base import LOCALE_PATTERN, MAX_QUESTION_LENGTH
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import IdPath
-from hub.knowledge_base import bump_version
+from hub.knowledge_base import bump_version, out_of_scope_example_rows
 from hub.models import KbOutOfScopeExample
 from normalizer import clean_text
 
@@ -81,14 +81,7 @@ def _view(row: KbOutOfScopeExample) -> OutOfScopeExampleView:
 
 async def example_views(session: AsyncSession, workspace_id: str) -> list[OutOfScopeExampleView]:
     """Every example of the workspace, oldest first (the API's list and the admin page's)."""
-    rows = (
-        await session.exec(
-            select(KbOutOfScopeExample)
-            .where(col(KbOutOfScopeExample.workspace_id) == workspace_id)
-            .order_by(col(KbOutOfScopeExample.id))
-        )
-    ).all()
-    return [_view(row) for row in rows]
+    return [_view(row) for row in await out_of_scope_example_rows(session, workspace_id)]
 
 
 def _duplicate(text: str) -> ApiError:

@@ -12,13 +12,13 @@ from pydantic import ValidationError
 
 import routing.bot.semantic
 import routing.bot.semantic_package
-from benchmarks.bot_faq import load_articles
 from hub.app import create_app
 from hub.cli import main
 from hub.settings import Settings
 from tests.conftest import bearer
 from tests.hub.test_bot_conversations import GREETING, Visitor, web_chat_bot_on
-from tests.hub.test_knowledge_base_api import ask, create
+from tests.hub.test_knowledge_base_api import ask
+from tests.hub.test_knowledge_base_semantic import import_faq
 from tests.hub.test_out_of_scope_examples_api import PATH, add_example
 
 ARTICLES = (
@@ -60,21 +60,7 @@ def use_client(settings, demo) -> Iterator[TestClient]:
 
 
 def import_some(client, token: str) -> dict[str, str]:
-    return {
-        article.id: create(
-            client,
-            token,
-            {
-                "title": article.title,
-                "questions": list(article.questions),
-                "answer": article.answer,
-                "locale": article.locale,
-                "tags": list(article.tags),
-            },
-        )["id"]
-        for article in load_articles()
-        if article.id in ARTICLES
-    }
+    return import_faq(client, token, ARTICLES)
 
 
 def test_the_e5_model_answers_what_neither_the_words_nor_use_settle(client, use_client, e5_client, demo):

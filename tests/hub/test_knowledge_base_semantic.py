@@ -4,7 +4,7 @@ sentence embedding; with the setting off the model is never loaded."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
@@ -37,8 +37,8 @@ def semantic_client(settings, demo, encoder) -> Iterator[TestClient]:
         yield client
 
 
-def import_faq(client, token: str) -> dict[str, str]:
-    """The benchmark's FAQ as the workspace's articles: their ids by the FAQ's."""
+def import_faq(client, token: str, only: Collection[str] | None = None) -> dict[str, str]:
+    """The benchmark's FAQ (or its articles `only` names) as the workspace's articles: their ids by the FAQ's."""
     return {
         article.id: create(
             client,
@@ -52,6 +52,7 @@ def import_faq(client, token: str) -> dict[str, str]:
             },
         )["id"]
         for article in load_articles()
+        if only is None or article.id in only
     }
 
 
