@@ -29,7 +29,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import PermanentSendError
 from hub import metrics
-from hub.knowledge_base import knowledge_base
+from hub.knowledge_base import answer, knowledge_base
 from hub.models import Conversation, KbArticle, Message, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
 from hub.signed_calls import ask_signed
@@ -206,7 +206,7 @@ async def _knowledge_base_answer(
     if not text:
         return EngineAnswer("abstain")
     index = await knowledge_base(hub).index(session, workspace_id, kb_version)
-    found = index.ask(text)
+    found = await answer(index, text)
     if found.decision == "answer" and found.article_id is not None:
         article = index.article(found.article_id)
         if article is not None:

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KnowledgeBase",
+    "answer",
     "bump_version",
     "engine_article",
     "knowledge_base",
@@ -88,7 +89,7 @@ class KnowledgeBase:
         self, session: AsyncSession, workspace_id: str, text: str, locale: str | None = None
     ) -> BotAnswer:
         """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
-        return (await self.index(session, workspace_id)).ask(text, locale)
+        return await answer(await self.index(session, workspace_id), text, locale)
 
     async def index(
         self, session: AsyncSession, workspace_id: str, version: int | None = None
@@ -139,6 +140,14 @@ class KnowledgeBase:
         encode = await asyncio.to_thread(shared_encoder, self.semantic_model)
         semantic = await asyncio.to_thread(SemanticIndex.build, index, encode, model, thresholds, examples)
         return _Built(version, semantic, ids, synonyms)
+
+
+async def answer(index: BotIndex | SemanticIndex, text: str, locale: str | None = None) -> BotAnswer:
+    """`index.ask`; a semantic index's in a thread: encoding the question takes 2-50 ms, which the event loop spends
+    serving other requests and turns (the models' C code and numpy release the GIL, so another core may encode)."""
+    if isinstance(index, BotIndex):
+        return index.ask(text, locale)
+    return await asyncio.to_thread(index.ask, text, locale)
 
 
 def _lexical(index: BotIndex | SemanticIndex) -> BotIndex:
