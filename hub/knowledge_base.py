@@ -26,6 +26,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub.db import Database
 from hub.models import KbArticle, KbOutOfScopeExample, Workspace, WorkspaceBot
 from routing.bot import Article, BotAnswer, BotIndex
+from routing.bot.decision import ScoredArticle
 from routing.bot.semantic_package import SemanticModelName
 
 if TYPE_CHECKING:
@@ -37,6 +38,7 @@ __all__ = [
     "answer",
     "bump_version",
     "engine_article",
+    "grounding",
     "knowledge_base",
     "out_of_scope_example_rows",
     "out_of_scope_examples",
@@ -148,6 +150,14 @@ async def answer(index: BotIndex | SemanticIndex, text: str, locale: str | None 
     if isinstance(index, BotIndex):
         return index.ask(text, locale)
     return await asyncio.to_thread(index.ask, text, locale)
+
+
+async def grounding(index: BotIndex | SemanticIndex, text: str) -> tuple[ScoredArticle, ...]:
+    """The articles an engine that writes its own answer may ground it in, best first: none when the workspace's
+    out-of-scope examples veto the question (a semantic index's, in a thread as `answer`)."""
+    if isinstance(index, BotIndex):
+        return index.ranked(text)
+    return await asyncio.to_thread(index.grounding, text)
 
 
 def _lexical(index: BotIndex | SemanticIndex) -> BotIndex:

@@ -577,6 +577,15 @@ DELETIONS: tuple[Deletion, ...] = (
         replacement="return False",
     ),
     Deletion(
+        "bot: an out-of-scope example keeps the LLM engine from being asked",
+        "routing/bot/semantic.py",
+        "SemanticIndex.grounding",
+        (
+            "tests/hub/test_knowledge_base_e5.py::test_the_llm_engine_is_not_asked_about_a_question_an_example_vetoes",
+        ),
+        starts_with="if self._vetoed(",
+    ),
+    Deletion(
         "bot: out-of-scope examples reach the index",
         "hub/knowledge_base.py",
         "out_of_scope_examples",

@@ -323,6 +323,15 @@ class SemanticIndex:
         """The candidates by confidence, without the out-of-scope veto."""
         return self._scored(self.candidates(text, locale))
 
+    def grounding(self, text: str, locale: str | None = None) -> tuple[ScoredArticle, ...]:
+        """The candidates by confidence, as `ranked`, or none when an out-of-scope example vetoes the question:
+        the articles an engine that writes its own answer (the LLM engine) may ground it in."""
+        question = self._question_vector(text)
+        candidates = self._candidates(text, locale, question)
+        if self._vetoed(question, candidates, locale):
+            return ()
+        return self._scored(candidates)
+
     def candidates(self, text: str, locale: str | None = None) -> tuple[SemanticCandidate, ...]:
         """The lexical candidates and the most similar articles, with the evidence the confidence is computed
         from. With `locale`, only articles in that language."""

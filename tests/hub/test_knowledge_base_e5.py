@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from hub.cli import main
 from hub.settings import Settings
 from tests.conftest import bearer
 from tests.hub.test_bot_conversations import GREETING, Visitor, web_chat_bot_on
+from tests.hub.test_bot_engines import LLM, LLM_BASE, completion, outside, use_engine  # noqa: F401  (outside: a fixture)
 from tests.hub.test_knowledge_base_api import ask
 from tests.hub.test_knowledge_base_semantic import import_faq
 from tests.hub.test_out_of_scope_examples_api import PATH, add_example
@@ -142,3 +144,23 @@ def test_e5_without_its_package_is_refused_at_start_naming_it(environment, monke
 
 def test_the_e5_model_is_accepted_with_its_package(environment):
     assert Settings(kb_semantic_reranker=True, kb_semantic_model="e5").kb_semantic_model == "e5"
+
+
+def test_the_llm_engine_is_not_asked_about_a_question_an_example_vetoes(e5_client, demo, outside):  # noqa: F811
+    token, inbox = web_chat_bot_on(e5_client, demo)
+    import_some(e5_client, token)
+    bot = {"token": token, "inbox": inbox}
+    use_engine(e5_client, bot, "llm", LLM)
+    route = outside.post(f"{LLM_BASE}/chat/completions").respond(
+        json=completion(json.dumps({"article": 1, "answer": "Open Settings, then Password."}))
+    )
+    add_example(e5_client, token, ROUTER)
+    assert ask(e5_client, token, WIFI)["decision"] == "abstain"
+    visitor = Visitor(e5_client, inbox["widget_token"])
+    visitor.say(WIFI)
+    assert "could you put it another way" in visitor.bot_replies(2)[-1].lower()
+    assert not route.called
+
+    visitor.say("I forgot my password")
+    assert visitor.bot_replies(3)[-1] == "Open Settings, then Password."
+    assert route.call_count == 1
