@@ -26,6 +26,7 @@ from hub.api.agents import agent_views
 from hub.api.inbox_health import inbox_health_of
 from hub.api.inboxes import inbox_view
 from hub.api.knowledge_base import article_view
+from hub.api.out_of_scope_examples import example_views
 from hub.api.paging import id_page
 from hub.api.reports import ReportScope, agents_report, daily_report, summary_report
 from hub.api.routing import routing_view
@@ -335,6 +336,7 @@ async def knowledge_base_page(request: Request, cursor: FromQuery[str | None] = 
             "kb",
             articles=[article_view(row) for row in page],
             next_cursor=next_cursor,
+            out_of_scope_examples=await example_views(session, caller.workspace_id),
         )
 
     return await _page(request, build)

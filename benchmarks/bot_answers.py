@@ -5,31 +5,39 @@
     .venv/bin/python -m benchmarks.bot_answers --tune   # fit the confidence model and thresholds on the tuning part
     .venv/bin/python -m benchmarks.bot_answers --cross-validate-seeds 7 11 13   # judge an engine change, tuning part only
     .venv/bin/python -m benchmarks.bot_answers --semantic   # the same with the semantic re-ranker (any of the above)
+    .venv/bin/python -m benchmarks.bot_answers --semantic --semantic-model e5 --parts tuning   # e5; no held-out part
 
 Accuracy is reported separately for the tuning part (the confidence model and thresholds were fitted
-on it; also 5-fold cross-validated on it, the estimate to choose engine changes by) and the two held-out parts (never used to choose anything), on the FAQ alone (68 articles) and
+on it; also 5-fold cross-validated on it, the estimate to choose engine changes by) and the held-out parts (never used to choose anything; held-out-3 only when named in `--parts`), on the FAQ alone (68 articles) and
 padded with generated product articles to 1,000. Only the tuning part's misses are printed: a list of
 held-out misses read while developing is how a held-out part stops being one. Latency is one
 `BotIndex.ask` per question, in process, beside its baseline: analysing the question alone (folding,
 segmentation, stemming, synonyms). With `--semantic`, the engine is the semantic re-ranker
-(routing.bot.semantic) over the same lexical index, measured beside the lexical `ask`, and recorded in a section
-of its own; its memory is the peak RSS growth of loading the model and embedding the 1,000 articles.
+(routing.bot.semantic) over the same lexical index, measured beside the lexical `ask` (and, for e5, beside the
+USE re-ranker), and recorded in a section of its own per model; its memory is the peak RSS growth of loading the
+model and embedding the 1,000 articles. The re-ranker lists the tuning part's out-of-scope questions as the
+workspace's out-of-scope examples (in cross-validation, the fitting folds' only; a tuning question that is one of
+them is asked with the others). `--parts` leaves parts out, e.g. the held-out ones while tuning a new model.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import os
 import resource
 import time
 import tracemalloc
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+
+import numpy as np
 
 from benchmarks.bot_faq import (
     Questions,
     Score,
+    asking_with_examples,
     cross_validate,
     fit_confidence_model,
     fit_semantic_model,
@@ -38,6 +46,7 @@ from benchmarks.bot_faq import (
     load_synonyms,
     score,
     semantic_fitter,
+    similarity_scale,
     tune_thresholds,
 )
 from benchmarks.bot_faq.padding import padding_articles
@@ -45,7 +54,8 @@ from benchmarks.measure import describe_host, median, percentile
 from benchmarks.results import record_section, table
 from routing.bot import Article, BotIndex
 from routing.bot.analysis import Analyzer
-from routing.bot.semantic import SemanticIndex, shared_encoder
+from routing.bot.semantic import FITTED, Encoder, OutOfScopeExample, SemanticIndex, Vectors, shared_encoder
+from routing.bot.semantic_package import SemanticModelName
 
 CATALOGUE_SIZE = 1000
 HUGE_QUESTION = (
@@ -53,7 +63,9 @@ HUGE_QUESTION = (
     "所以现在包裹在哪里我也不知道 could you please check where my parcel is? 🙏 " * 12
 )
 TARGETS = {"top1": 0.90, "correct_abstain": 0.85, "p99_ms": 50.0}
-PARTS = ("tuning", "held-out", "held-out-2")
+PARTS = ("tuning", "held-out", "held-out-2", "held-out-3")
+DEFAULT_PARTS = ("tuning", "held-out", "held-out-2")
+"""held-out-3 is read only when named (`--parts ... held-out-3`): a part is spent by the first run that reads it."""
 ACCURACY_COLUMNS = [
     "part",
     "articles",
@@ -86,6 +98,20 @@ def main() -> None:
         action="store_true",
         help="measure the semantic re-ranker (OMNIHUB_KB_SEMANTIC_RERANKER)",
     )
+    parser.add_argument(
+        "--semantic-model",
+        choices=("use", "e5"),
+        default="use",
+        help="the re-ranker's model (OMNIHUB_KB_SEMANTIC_MODEL); e5's model is fitted on standardised similarity",
+    )
+    parser.add_argument(
+        "--parts",
+        nargs="+",
+        choices=PARTS,
+        default=list(DEFAULT_PARTS),
+        help="the parts to load and score (the tuning part is always loaded: it is fitted on); default: "
+        + " ".join(DEFAULT_PARTS),
+    )
     parser.add_argument("--runs", type=int, default=5, help="latency runs over every test question")
     parser.add_argument("--core", type=int, default=0, help="the CPU core to run on")
     options = parser.parse_args()
@@ -94,7 +120,7 @@ def main() -> None:
     machine["cpu used"] = f"core {options.core} only (sched_setaffinity)"
     first_question_ms = _first_question_ms()
     faq, synonyms = load_articles(), load_synonyms()
-    parts = {part: load_questions(part) for part in PARTS}
+    parts = {part: load_questions(part) for part in PARTS if part == "tuning" or part in options.parts}
     faq_index = BotIndex.build(faq, synonyms)
     if options.semantic:
         _semantic(options, machine, faq, synonyms, parts, faq_index)
@@ -154,49 +180,80 @@ def _semantic(
     parts: dict[str, Questions],
     faq_index: BotIndex,
 ) -> None:
+    name: SemanticModelName = options.semantic_model
+    standardise = name == "e5"
+    examples = parts["tuning"].out_of_scope
     rss_before = _peak_rss_mib()
     started = time.perf_counter()
-    encode = shared_encoder()
+    encode = shared_encoder(name)
     encode(["warm up"])
     load_seconds = time.perf_counter() - started
-    semantic_faq = SemanticIndex.build(faq_index, encode)
+    remembering = _remembering(encode)
+    semantic_faq = SemanticIndex.build(faq_index, remembering, *FITTED[name])
     if options.tune:
-        model = fit_semantic_model(semantic_faq.candidates, parts["tuning"])
+        scale = similarity_scale(semantic_faq.candidates, parts["tuning"]) if standardise else (0.0, 1.0)
+        model = fit_semantic_model(semantic_faq.candidates, parts["tuning"], scale)
         thresholds, result = tune_thresholds(
-            SemanticIndex.build(faq_index, encode, model).ranked, parts["tuning"]
+            SemanticIndex.build(faq_index, remembering, model).ranked, parts["tuning"]
         )
-        print(f"{model}\n{thresholds}\non the tuning part: {_figures(result)}")
+        fitted = SemanticIndex.build(faq_index, remembering, model, thresholds)
+        with_examples = score(asking_with_examples(fitted, examples), parts["tuning"])
+        print(
+            f"{model}\n{thresholds}\non the tuning part: {_figures(result)}\n"
+            f"with its out-of-scope questions as examples: {_figures(with_examples)}"
+        )
         return
     if options.cross_validate_seeds:
-        _print_cross_validations(faq, synonyms, parts["tuning"], options.cross_validate_seeds, semantic_faq)
+        _print_cross_validations(
+            faq, synonyms, parts["tuning"], options.cross_validate_seeds, semantic_faq, standardise
+        )
         return
     catalogue = faq + padding_articles(CATALOGUE_SIZE - len(faq))
     catalogue_lexical = BotIndex.build(catalogue, synonyms)
     started = time.perf_counter()
-    catalogue_index = SemanticIndex.build(catalogue_lexical, encode)
+    catalogue_index = SemanticIndex.build(catalogue_lexical, remembering, *FITTED[name])
     embed_seconds = time.perf_counter() - started
     edited = replace(catalogue[0], questions=(*catalogue[0].questions, "大件家具能送上楼吗"))
     updates = []
     for _ in range(5):
         moment = time.perf_counter()
-        SemanticIndex.build(catalogue_lexical.updated(upserts=[edited]), encode)
+        SemanticIndex.build(catalogue_lexical.updated(upserts=[edited]), encode, *FITTED[name])
         updates.append((time.perf_counter() - moment) * 1000)
     memory_mib = _peak_rss_mib() - rss_before
     accuracy = {
-        (part, size): score(index.ask, questions)
+        (part, size): score(asking_with_examples(index, examples), questions)
         for part, questions in parts.items()
         for size, index in ((len(faq), semantic_faq), (CATALOGUE_SIZE, catalogue_index))
     }
-    cross_validated = cross_validate(faq, synonyms, parts["tuning"], fitter=semantic_fitter(semantic_faq))
+    cross_validated = cross_validate(
+        faq, synonyms, parts["tuning"], fitter=semantic_fitter(semantic_faq, standardise)
+    )
     questions = [text for part in parts.values() for text in _all_texts(part)]
+    listed = SemanticIndex.build(
+        catalogue_lexical, encode, *FITTED[name], [OutOfScopeExample(text) for text in examples]
+    )
     latency = {
-        "ask with the semantic re-ranker": _latencies(catalogue_index.ask, questions, options.runs),
+        f"ask with the {name} re-ranker and {len(examples)} out-of-scope examples": _latencies(
+            listed.ask, questions, options.runs
+        ),
         "baseline: lexical ask": _latencies(catalogue_lexical.ask, questions, options.runs),
-        "baseline: encode the question": _latencies(lambda text: encode([text]), questions, options.runs),
+        f"baseline: encode the question ({name})": _latencies(
+            lambda text: encode([text]), questions, options.runs
+        ),
     }
+    if name != "use":
+        use = SemanticIndex.build(
+            catalogue_lexical,
+            shared_encoder("use"),
+            *FITTED["use"],
+            [OutOfScopeExample(text) for text in examples],
+        )
+        latency["baseline: ask with the use re-ranker, same examples"] = _latencies(
+            use.ask, questions, options.runs
+        )
     costs = (
-        f"Semantic re-ranker, {CATALOGUE_SIZE:,} articles ({catalogue_index.phrasing_count:,} phrasings): loading "
-        f"the model {load_seconds:.1f} s; embedding the phrasings {embed_seconds:.1f} s "
+        f"Semantic re-ranker ({name}), {CATALOGUE_SIZE:,} articles ({catalogue_index.phrasing_count:,} phrasings): "
+        f"loading the model {load_seconds:.2f} s; embedding the phrasings {embed_seconds:.1f} s "
         f"({catalogue_index.vector_bytes / 2**20:.1f} MiB of vectors); an edit adding one question "
         f"{median(updates):.0f} ms (median of 5: the lexical update and one phrasing embedded); peak RSS growth "
         f"from loading the model to the end of these builds (the model, the 1,000 articles' lexical index and "
@@ -208,18 +265,44 @@ def _semantic(
         cross_validated,
         latency,
         len(faq),
-        f"{semantic_faq.model}, {semantic_faq.thresholds}",
+        f"{semantic_faq.model}, {semantic_faq.thresholds}; out-of-scope examples: the tuning part's "
+        f"{len(examples)} out-of-scope questions",
         parts,
         len(questions),
         costs,
     )
     print(body)
-    record_section(
-        "bot_answers_semantic",
-        "Bot answers with the semantic re-ranker (OMNIHUB_KB_SEMANTIC_RERANKER)",
-        machine,
-        body,
-    )
+    if name == "use":
+        record_section(
+            "bot_answers_semantic",
+            "Bot answers with the semantic re-ranker (OMNIHUB_KB_SEMANTIC_RERANKER)",
+            machine,
+            body,
+        )
+    else:
+        record_section(
+            f"bot_answers_semantic_{name}",
+            f"Bot answers with the semantic re-ranker, {name} (OMNIHUB_KB_SEMANTIC_MODEL={name})",
+            machine,
+            body,
+        )
+
+
+def _remembering(encode: Encoder) -> Encoder:
+    """`encode`, remembering each text's vector: accuracy runs ask each question many times (fits, threshold
+    search, folds). Latency runs use `encode` itself."""
+    remembered: dict[str, Vectors] = {}
+
+    @functools.wraps(encode)
+    def remembering(texts: Sequence[str]) -> Vectors:
+        missing = [text for text in dict.fromkeys(texts) if text not in remembered]
+        if missing:
+            remembered.update(zip(missing, encode(missing), strict=True))
+        if not texts:
+            return encode(texts)
+        return np.vstack([remembered[text] for text in texts])
+
+    return remembering
 
 
 def _peak_rss_mib() -> float:
@@ -232,10 +315,11 @@ def _print_cross_validations(
     tuning: Questions,
     seeds: list[int],
     semantic: SemanticIndex | None = None,
+    standardise: bool = False,
 ) -> None:
     """The tuning part's cross-validated figures for each fold shuffle, and their mean: one shuffle alone
     is too noisy to choose an engine change by."""
-    fitter = semantic_fitter(semantic) if semantic is not None else None
+    fitter = semantic_fitter(semantic, standardise) if semantic is not None else None
     results = [cross_validate(faq, synonyms, tuning, seed=seed, fitter=fitter) for seed in seeds]
     for seed, result in zip(seeds, results, strict=True):
         print(f"seed {seed}: {_figures(result)}")
@@ -350,7 +434,7 @@ def _report(
     )
     ask_p99 = median([p99 for _, p99 in next(iter(latency.values()))])
     verdicts = []
-    for part in ("held-out", "held-out-2"):
+    for part in (part for part in PARTS[1:] if (part, faq_size) in accuracy):
         result = accuracy[(part, faq_size)]
         met = result.top1 >= TARGETS["top1"] and result.correct_abstain >= TARGETS["correct_abstain"]
         verdicts.append(
@@ -385,13 +469,13 @@ Tuning, 5-fold cross-validated: the confidence model and thresholds fitted on fo
 scored on the fifth left out, pooled over the five folds; what the tuning part says about unseen questions
 without spending a held-out part.
 
-Latency with {CATALOGUE_SIZE:,} articles on one core, {question_count} questions (in-scope and out-of-scope, all parts) per run, P50 / P99 ms:
+Latency with {CATALOGUE_SIZE:,} articles on one core, {question_count} questions (in-scope and out-of-scope, {", ".join(parts)}) per run, P50 / P99 ms:
 
 {table(["operation", *(f"run {number}" for number in range(1, runs + 1)), "median"], latency_rows)}
 
 {costs}
 
-Targets on the held-out parts (FAQ alone): top-1 ≥ 90 %, correct abstains ≥ 85 %: {"; ".join(verdicts)}. \
+Targets on the held-out parts (FAQ alone): top-1 ≥ 90 %, correct abstains ≥ 85 %: {"; ".join(verdicts) or "not run"}. \
 P99 < 50 ms with 1,000 articles: **{"met" if ask_p99 < TARGETS["p99_ms"] else "not met"}** (P99 {ask_p99:.2f} ms).
 
 Tuning questions the engine got wrong (held-out misses are not printed):

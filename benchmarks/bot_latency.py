@@ -8,6 +8,10 @@ decision, its outbound message, the Redis fan-out and the socket. Baseline, in t
 process: `GET /healthz` on the same schedule.
 
     .venv/bin/python -m benchmarks.bot_latency [--rate 100] [--seconds 10] [--runs 3] [--redis-db 10]
+    .venv/bin/python -m benchmarks.bot_latency --semantic-model e5   # the re-ranker on, recorded apart
+
+With `--semantic-model`, every process runs the semantic re-ranker with that model (each worker embeds the FAQ's
+phrasings at its first turn, which the warm-up may not cover: read the later runs).
 """
 
 from __future__ import annotations
@@ -94,15 +98,28 @@ class AskingVisitor:
 def main() -> None:
     options = _options()
     raise_open_file_limit(4 * options.visitors + 1024)
+    semantic = (
+        {"OMNIHUB_KB_SEMANTIC_RERANKER": "true", "OMNIHUB_KB_SEMANTIC_MODEL": options.semantic_model}
+        if options.semantic_model
+        else {}
+    )
     with bench_cluster(
-        options, {**UNLIMITED_WIDGET_RATES, "OMNIHUB_WORKER_NICE": str(options.worker_nice)}
+        options, {**UNLIMITED_WIDGET_RATES, "OMNIHUB_WORKER_NICE": str(options.worker_nice), **semantic}
     ) as cluster:
         machine = describe_machine(cluster)
         questions = set_up_bot(cluster)
         runs = asyncio.run(_measure(cluster, options, questions))
     report = _report(options, runs, len(questions))
     print(report)
-    record_section("bot_latency", "Bot answers on the visitor's socket, production mode", machine, report)
+    if options.semantic_model:
+        record_section(
+            f"bot_latency_semantic_{options.semantic_model}",
+            f"Bot answers on the visitor's socket, production mode, semantic re-ranker {options.semantic_model}",
+            machine,
+            report,
+        )
+    else:
+        record_section("bot_latency", "Bot answers on the visitor's socket, production mode", machine, report)
 
 
 def _options() -> argparse.Namespace:
@@ -115,6 +132,11 @@ def _options() -> argparse.Namespace:
         default=Settings.model_fields["worker_nice"].default,
         help="OMNIHUB_WORKER_NICE of the workers (the hub's default yields the CPU to web processes and, on a "
         "shared machine, to everyone else's work too)",
+    )
+    parser.add_argument(
+        "--semantic-model",
+        choices=("use", "e5"),
+        help="turn the semantic re-ranker on with this model (OMNIHUB_KB_SEMANTIC_MODEL); default: off",
     )
     return parser.parse_args()
 

@@ -29,7 +29,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors.base import PermanentSendError
 from hub import metrics
-from hub.knowledge_base import knowledge_base
+from hub.knowledge_base import answer, knowledge_base
+from hub.knowledge_base import grounding as article_grounding
 from hub.models import Conversation, KbArticle, Message, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
 from hub.signed_calls import ask_signed
@@ -206,7 +207,7 @@ async def _knowledge_base_answer(
     if not text:
         return EngineAnswer("abstain")
     index = await knowledge_base(hub).index(session, workspace_id, kb_version)
-    found = index.ask(text)
+    found = await answer(index, text)
     if found.decision == "answer" and found.article_id is not None:
         article = index.article(found.article_id)
         if article is not None:
@@ -248,7 +249,7 @@ async def _llm_answer(
 ) -> EngineAnswer:
     """Abstains without a call when no article is near the question: the model may only answer from articles."""
     index = await knowledge_base(hub).index(session, conversation.workspace_id, kb_version)
-    ranked = index.ranked(text)
+    ranked = await article_grounding(index, text)
     articles = [
         article
         for candidate in ranked[:GROUNDING_ARTICLES]

@@ -1,20 +1,21 @@
 """Each workspace's knowledge base: its articles in the database, and this process's index of them.
 
-Every change to a workspace's articles or synonym groups bumps `Workspace.kb_version` in the change's own transaction.
+Every change to a workspace's articles, synonym groups or out-of-scope examples bumps `Workspace.kb_version` in the change's own transaction.
 Before answering, a process reads that version (one indexed row) and, when it differs from the one
 its index was built at, reloads the articles and derives the next index with `BotIndex.updated`
 (only changed articles are analysed again). So an edit takes effect at once on every web and worker
 process, with no restart and no message between processes.
 
-With `OMNIHUB_KB_SEMANTIC_RERANKER` on, each index also holds its phrasings' embeddings (routing.bot.semantic):
-the model is loaded in a thread at the first rebuild, and a rebuild, in a thread too, embeds only the phrasings no
-index of the process holds.
+With `OMNIHUB_KB_SEMANTIC_RERANKER` on, each index also holds its phrasings' embeddings and its out-of-scope
+examples' (routing.bot.semantic, with the model OMNIHUB_KB_SEMANTIC_MODEL names): the model is loaded in a thread at
+the first rebuild, and a rebuild, in a thread too, embeds only the texts no index of the process holds.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -23,14 +24,26 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.db import Database
-from hub.models import KbArticle, Workspace, WorkspaceBot
+from hub.models import KbArticle, KbOutOfScopeExample, Workspace, WorkspaceBot
 from routing.bot import Article, BotAnswer, BotIndex
+from routing.bot.decision import ScoredArticle
+from routing.bot.semantic_package import SemanticModelName
 
 if TYPE_CHECKING:
     from hub.runtime import Hub
-    from routing.bot.semantic import SemanticIndex
+    from routing.bot.semantic import OutOfScopeExample, SemanticIndex
 
-__all__ = ["KnowledgeBase", "bump_version", "engine_article", "knowledge_base", "workspace_synonyms"]
+__all__ = [
+    "KnowledgeBase",
+    "answer",
+    "bump_version",
+    "engine_article",
+    "grounding",
+    "knowledge_base",
+    "out_of_scope_example_rows",
+    "out_of_scope_examples",
+    "workspace_synonyms",
+]
 
 
 def engine_article(row: KbArticle) -> Article:
@@ -66,9 +79,11 @@ class _Built:
 @dataclass(slots=True)
 class KnowledgeBase:
     """This process's (this event loop's) indexes, one per workspace, each at the version it was built from;
-    with `semantic`, indexes that re-rank with the sentence embedding."""
+    with `semantic`, indexes that re-rank with `semantic_model`'s sentence embedding and veto answers closer to the
+    workspace's out-of-scope examples."""
 
     semantic: bool = False
+    semantic_model: SemanticModelName = "use"
     _built: dict[str, _Built] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
 
@@ -76,7 +91,7 @@ class KnowledgeBase:
         self, session: AsyncSession, workspace_id: str, text: str, locale: str | None = None
     ) -> BotAnswer:
         """What the bot does with `text`: the same answer for the API's ask and in a conversation."""
-        return (await self.index(session, workspace_id)).ask(text, locale)
+        return await answer(await self.index(session, workspace_id), text, locale)
 
     async def index(
         self, session: AsyncSession, workspace_id: str, version: int | None = None
@@ -120,11 +135,29 @@ class KnowledgeBase:
             )
         if not self.semantic:
             return _Built(version, index, ids, synonyms)
-        from routing.bot.semantic import SemanticIndex, shared_encoder
+        from routing.bot.semantic import FITTED, SemanticIndex, shared_encoder
 
-        encode = await asyncio.to_thread(shared_encoder)
-        semantic = await asyncio.to_thread(SemanticIndex.build, index, encode)
+        examples = await out_of_scope_examples(session, workspace_id)
+        model, thresholds = FITTED[self.semantic_model]
+        encode = await asyncio.to_thread(shared_encoder, self.semantic_model)
+        semantic = await asyncio.to_thread(SemanticIndex.build, index, encode, model, thresholds, examples)
         return _Built(version, semantic, ids, synonyms)
+
+
+async def answer(index: BotIndex | SemanticIndex, text: str, locale: str | None = None) -> BotAnswer:
+    """`index.ask`; a semantic index's in a thread: encoding the question takes 2-50 ms, which the event loop spends
+    serving other requests and turns (the models' C code and numpy release the GIL, so another core may encode)."""
+    if isinstance(index, BotIndex):
+        return index.ask(text, locale)
+    return await asyncio.to_thread(index.ask, text, locale)
+
+
+async def grounding(index: BotIndex | SemanticIndex, text: str) -> tuple[ScoredArticle, ...]:
+    """The articles an engine that writes its own answer may ground it in, best first: none when the workspace's
+    out-of-scope examples veto the question (a semantic index's, in a thread as `answer`)."""
+    if isinstance(index, BotIndex):
+        return index.ranked(text)
+    return await asyncio.to_thread(index.grounding, text)
 
 
 def _lexical(index: BotIndex | SemanticIndex) -> BotIndex:
@@ -148,6 +181,29 @@ async def workspace_synonyms(session: AsyncSession, workspace_id: str) -> tuple[
     return tuple(tuple(group) for group in found or ())
 
 
+async def out_of_scope_example_rows(
+    session: AsyncSession, workspace_id: str
+) -> Sequence[KbOutOfScopeExample]:
+    """The questions the business listed as not for the bot, oldest first."""
+    return (
+        await session.exec(
+            select(KbOutOfScopeExample)
+            .where(col(KbOutOfScopeExample.workspace_id) == workspace_id)
+            .order_by(col(KbOutOfScopeExample.id))
+        )
+    ).all()
+
+
+async def out_of_scope_examples(session: AsyncSession, workspace_id: str) -> list[OutOfScopeExample]:
+    """The workspace's out-of-scope examples as the re-ranker takes them."""
+    from routing.bot.semantic import OutOfScopeExample
+
+    return [
+        OutOfScopeExample(row.text, row.locale)
+        for row in await out_of_scope_example_rows(session, workspace_id)
+    ]
+
+
 _KNOWLEDGE_BASES: weakref.WeakKeyDictionary[Database, KnowledgeBase] = weakref.WeakKeyDictionary()
 
 
@@ -155,5 +211,7 @@ def knowledge_base(hub: Hub) -> KnowledgeBase:
     """The knowledge base of the hub's (the event loop's) database handle: one index cache per Hub."""
     found = _KNOWLEDGE_BASES.get(hub.database)
     if found is None:
-        found = _KNOWLEDGE_BASES[hub.database] = KnowledgeBase(semantic=hub.settings.kb_semantic_reranker)
+        found = _KNOWLEDGE_BASES[hub.database] = KnowledgeBase(
+            semantic=hub.settings.kb_semantic_reranker, semantic_model=hub.settings.kb_semantic_model
+        )
     return found

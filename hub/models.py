@@ -47,6 +47,7 @@ __all__ = [
     "Inbox",
     "InboxService",
     "KbArticle",
+    "KbOutOfScopeExample",
     "Lease",
     "Mention",
     "MergeSuggestion",
@@ -647,6 +648,19 @@ class KbArticle(SQLModel, table=True):
     enabled: bool = True
     created_at: datetime = _created()
     updated_at: datetime = _created()
+
+
+class KbOutOfScopeExample(SQLModel, table=True):
+    """A question the business does not want the bot to answer: with the semantic re-ranker on, a question more
+    similar to one of these than to any article is abstained on. One row per text in a workspace."""
+
+    __tablename__ = "kb_out_of_scope_example"
+    __table_args__ = (UniqueConstraint("workspace_id", "text", name="uq_kb_out_of_scope_example_text"),)
+    id: str = _id()
+    workspace_id: str = _workspace(index=False)
+    text: str = Field(max_length=500)
+    locale: str = Field(default="", max_length=35)
+    created_at: datetime = _created()
 
 
 class BotTurn(SQLModel, table=True):

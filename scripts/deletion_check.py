@@ -552,8 +552,47 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/routing/bot/test_semantic.py::test_an_edit_embeds_only_the_phrasings_it_changed_and_is_answered_from_at_once",
         ),
-        starts_with="_embedded.get(text)",
+        starts_with="embedded.get(text)",
         replacement="None",
+    ),
+    Deletion(
+        "bot: OMNIHUB_KB_SEMANTIC_MODEL=e5 re-ranks with multilingual-e5-small",
+        "hub/knowledge_base.py",
+        "knowledge_base",
+        (
+            "tests/hub/test_knowledge_base_e5.py::test_the_e5_model_answers_what_neither_the_words_nor_use_settle",
+            "tests/hub/test_knowledge_base_e5.py::test_the_bot_in_a_conversation_answers_with_e5",
+        ),
+        starts_with="hub.settings.kb_semantic_model",
+        replacement='"use"',
+    ),
+    Deletion(
+        "bot: an out-of-scope example closer than any article vetoes the answer",
+        "routing/bot/semantic.py",
+        "SemanticIndex._vetoed",
+        (
+            "tests/hub/test_knowledge_base_e5.py::test_an_out_of_scope_example_closer_than_any_article_turns_an_answer_into_an_abstain",
+            "tests/hub/test_knowledge_base_e5.py::test_an_example_added_on_one_process_is_used_at_once_on_another",
+        ),
+        replacement="return False",
+    ),
+    Deletion(
+        "bot: an out-of-scope example keeps the LLM engine from being asked",
+        "routing/bot/semantic.py",
+        "SemanticIndex.grounding",
+        (
+            "tests/hub/test_knowledge_base_e5.py::test_the_llm_engine_is_not_asked_about_a_question_an_example_vetoes",
+        ),
+        starts_with="if self._vetoed(",
+    ),
+    Deletion(
+        "bot: out-of-scope examples reach the index",
+        "hub/knowledge_base.py",
+        "out_of_scope_examples",
+        (
+            "tests/hub/test_knowledge_base_e5.py::test_an_out_of_scope_example_closer_than_any_article_turns_an_answer_into_an_abstain",
+        ),
+        replacement="return []",
     ),
     Deletion(
         "bot: the semantic re-ranker without its package is refused at start",
@@ -561,8 +600,9 @@ DELETIONS: tuple[Deletion, ...] = (
         "Settings._semantic_model_installed",
         (
             "tests/hub/test_knowledge_base_semantic.py::test_the_semantic_re_ranker_without_its_package_is_refused_at_start_naming_both",
+            "tests/hub/test_knowledge_base_e5.py::test_e5_without_its_package_is_refused_at_start_naming_it",
         ),
-        replacement="return wanted",
+        replacement="return self",
     ),
     Deletion(
         "bot: the LLM engine answers",

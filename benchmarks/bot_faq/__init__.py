@@ -33,12 +33,19 @@ from routing.bot import (
     detect_handoff,
 )
 from routing.bot.confidence import logistic
-from routing.bot.semantic import SemanticCandidate, SemanticConfidenceModel, SemanticIndex, features
+from routing.bot.semantic import (
+    OutOfScopeExample,
+    SemanticCandidate,
+    SemanticConfidenceModel,
+    SemanticIndex,
+    features,
+)
 
 __all__ = [
     "FAQ_DIR",
     "Questions",
     "Score",
+    "asking_with_examples",
     "cross_validate",
     "fit_confidence_model",
     "fit_semantic_model",
@@ -47,6 +54,7 @@ __all__ = [
     "load_synonyms",
     "score",
     "semantic_fitter",
+    "similarity_scale",
     "tune_thresholds",
 ]
 
@@ -57,7 +65,7 @@ RIDGE = 1.0
 """L2 penalty on the confidence model's weights (not its intercept): keeps them moderate on a few hundred questions."""
 
 FAQ_DIR = Path(__file__).resolve().parent
-Split = Literal["tuning", "held-out", "held-out-2"]
+Split = Literal["tuning", "held-out", "held-out-2", "held-out-3"]
 
 
 @dataclass(frozen=True)
@@ -235,12 +243,30 @@ def fit_confidence_model(
     return ConfidenceModel(round(intercept, 2), round(log_agreement, 2), round(unknown, 2))
 
 
-def fit_semantic_model(
+def similarity_scale(
     candidates: Callable[[str], tuple[SemanticCandidate, ...]], questions: Questions
+) -> tuple[float, float]:
+    """The mean and standard deviation of the best similarity of each question of `questions` (in-scope and
+    out-of-scope), rounded to four decimals: the constants a standardised model divides by."""
+    tops = [
+        max(candidate.evidence.similarity for candidate in found)
+        for text in [*(text for text, _ in questions.answer), *questions.out_of_scope]
+        if (found := candidates(text))
+    ]
+    mean = sum(tops) / len(tops)
+    sd = math.sqrt(sum((top - mean) ** 2 for top in tops) / len(tops))
+    return round(mean, 4), round(sd, 4)
+
+
+def fit_semantic_model(
+    candidates: Callable[[str], tuple[SemanticCandidate, ...]],
+    questions: Questions,
+    scale: tuple[float, float] = (0.0, 1.0),
 ) -> SemanticConfidenceModel:
     """The semantic re-ranker's logistic model, fitted on each question's best-agreeing and most similar
     candidate (whether it is the right article; never, for out-of-scope questions); coefficients rounded to two
-    decimals, as `fit_confidence_model`'s.
+    decimals, as `fit_confidence_model`'s. `scale` is the similarity's mean and sd the model standardises by
+    (`similarity_scale`; the default leaves it as it is).
 
     Run on the tuning part only: the held-out parts must not influence the choice.
     """
@@ -258,21 +284,51 @@ def fit_semantic_model(
         if most_similar not in picked:
             picked.append(most_similar)
         for candidate in picked:
-            examples.append(features(candidate.evidence))
+            examples.append(features(candidate.evidence, *scale))
             labels.append(candidate.article_id == expected)
-    return SemanticConfidenceModel(*(round(weight, 2) for weight in _logistic_regression(examples, labels)))
+    weights = (round(weight, 2) for weight in _logistic_regression(examples, labels))
+    return SemanticConfidenceModel(*weights, similarity_mean=scale[0], similarity_sd=scale[1])
 
 
-def semantic_fitter(index: SemanticIndex) -> Fitter:
-    """Fits the re-ranker's model and thresholds on the questions given, over `index`'s embeddings."""
+def semantic_fitter(index: SemanticIndex, standardise: bool = False) -> Fitter:
+    """Fits the re-ranker's model (`standardise`d by the fitting questions' scale) and thresholds on the questions
+    given, over `index`'s embeddings; the fitted engine lists the fitting questions' out-of-scope ones as the
+    workspace's out-of-scope examples."""
 
     def fitted(questions: Questions) -> Callable[[str], BotAnswer]:
-        model = fit_semantic_model(index.candidates, questions)
+        scale = similarity_scale(index.candidates, questions) if standardise else (0.0, 1.0)
+        model = fit_semantic_model(index.candidates, questions, scale)
         ranked = SemanticIndex.build(index.lexical, index.encode, model).ranked
         thresholds, _ = tune_thresholds(ranked, questions)
-        return SemanticIndex.build(index.lexical, index.encode, model, thresholds).ask
+        engine = SemanticIndex.build(index.lexical, index.encode, model, thresholds)
+        return asking_with_examples(engine, questions.out_of_scope)
 
     return fitted
+
+
+def asking_with_examples(index: SemanticIndex, examples: list[str]) -> Callable[[str], BotAnswer]:
+    """`index.ask` with `examples` as the workspace's out-of-scope examples. A question that is one of them is
+    asked with the others only: scored on the questions the examples come from, each is judged as a question the
+    business had not listed."""
+
+    def listing(texts: list[str]) -> SemanticIndex:
+        return SemanticIndex.build(
+            index.lexical,
+            index.encode,
+            index.model,
+            index.thresholds,
+            [OutOfScopeExample(text) for text in texts],
+        )
+
+    every = listing(examples)
+    listed = set(examples)
+
+    def ask(text: str) -> BotAnswer:
+        if text not in listed:
+            return every.ask(text)
+        return listing([example for example in examples if example != text]).ask(text)
+
+    return ask
 
 
 def _lexical_fitter(articles: list[Article], synonyms: list[list[str]]) -> Fitter:

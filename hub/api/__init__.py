@@ -23,6 +23,7 @@ from hub.api.knowledge_base import KnowledgeBaseController
 from hub.api.labels import LabelController
 from hub.api.mentions import MentionController
 from hub.api.messages import MessageController
+from hub.api.out_of_scope_examples import OutOfScopeExampleController
 from hub.api.reports import ReportController
 from hub.api.routing import RoutingController
 from hub.api.service_levels import ServiceLevelController
@@ -55,6 +56,7 @@ def api_router(settings: Settings) -> Router:
                 MentionController,
                 InboundEventController,
                 KnowledgeBaseController,
+                OutOfScopeExampleController,
                 BotEnginesController,
                 WebhookController,
                 ContactController,

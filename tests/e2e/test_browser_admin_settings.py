@@ -147,6 +147,40 @@ def test_an_admin_writes_imports_edits_and_tries_knowledge_base_articles(
     assert [error for error in errors if not re.search(r"status of 4(00|22)", error)] == []
 
 
+def test_an_admin_adds_and_removes_out_of_scope_examples(
+    browser: Browser,  # noqa: F811
+    hub_server: RunningHub,
+    errors: list[str],
+) -> None:
+    page = signed_in_admin(browser, hub_server, errors)
+    page.goto(f"{hub_server.url}/admin/kb")
+    section = page.locator("#out-of-scope")
+    adding = section.locator("#new-out-of-scope-example")
+    text = "<b>How do I change my wifi password?</b>"
+    adding.get_by_label("Question").fill(text)
+    adding.get_by_label("Locale").fill("not a locale!")
+    adding.get_by_role("button", name="Add example").click()
+    expect(adding.locator('[data-error-for="locale"]')).to_contain_text(
+        "A language tag such as zh-CN or en, or empty.", timeout=UI_TIMEOUT_MS
+    )
+    adding.get_by_label("Locale").fill("en")
+    adding.get_by_role("button", name="Add example").click()
+    row = section.locator("tr", has_text=text)
+    expect(row).to_be_visible(timeout=UI_TIMEOUT_MS)
+    [stored] = [
+        each
+        for each in hub_server.api.get("/api/v1/kb/out-of-scope-examples").json()["items"]
+        if each["text"] == text
+    ]
+    assert stored["locale"] == "en"
+
+    row.get_by_role("button", name="Remove").click()
+    expect(section.locator("tr", has_text=text)).to_have_count(0, timeout=UI_TIMEOUT_MS)
+    listed = hub_server.api.get("/api/v1/kb/out-of-scope-examples").json()["items"]
+    assert text not in [each["text"] for each in listed]
+    assert [error for error in errors if not re.search(r"status of 400", error)] == []
+
+
 def test_an_admin_subscribes_a_webhook_sees_its_secret_once_and_replays_a_refused_delivery(
     browser: Browser,  # noqa: F811
     hub_server: RunningHub,

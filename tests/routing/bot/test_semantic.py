@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import replace
 
@@ -66,6 +67,7 @@ def test_an_edit_embeds_only_the_phrasings_it_changed_and_is_answered_from_at_on
 ):
     embedded: list[str] = []
 
+    @functools.wraps(encoder)
     def counting(texts: Sequence[str]) -> Vectors:
         embedded.extend(texts)
         return encoder(texts)
