@@ -216,7 +216,21 @@ def assert_error_shape(answer: Any) -> None:
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """A database the tests may connect to in order to create and drop databases of their own."""
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+
+def _redis_url_of_this_process(url: str, xdist_worker: str | None) -> str:
+    """`url` itself, or under pytest-xdist the database `url`'s plus the worker's number (gw1 of
+    redis://host/3 owns redis://host/4): each worker flushes its own. A process a test starts inherits
+    PYTEST_XDIST_WORKER and TEST_REDIS_URL, so it works in its worker's database too."""
+    if not xdist_worker:
+        return url
+    server, _, database = url.rpartition("/")
+    return f"{server}/{int(database or 0) + int(xdist_worker.removeprefix('gw'))}"
+
+
+TEST_REDIS_URL = _redis_url_of_this_process(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3"), os.environ.get("PYTEST_XDIST_WORKER")
+)
 """A Redis database the tests own: flushed before each production-mode test."""
 
 
