@@ -64,6 +64,12 @@ def offline_name_lookups() -> Iterator[None]:
         yield
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deletion check first: it is the longest test by far, and when it starts last (as it is collected) a parallel
+    run waits for it alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("deletions") is None)
+
+
 PREBUILT_MIGRATED_TEMPLATE = "DELETION_CHECK_MIGRATED_TEMPLATE"
 PREBUILT_DEMO_TEMPLATE = "DELETION_CHECK_DEMO_TEMPLATE"
 """Templates scripts/deletion_check.py built once from the unchanged tree, set only for a deletion whose function
