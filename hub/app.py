@@ -14,7 +14,7 @@ from litestar.plugins.prometheus import PrometheusConfig
 
 from connectors import default_registry
 from hub.agent_socket import agent_socket
-from hub.api import api_router
+from hub.api import api_routes
 from hub.attachment_routes import download_attachment
 from hub.channel_webhooks import channel_webhook, channel_webhook_sub_path
 from hub.connector_routes import HubChannelServices, channel_services_dependency, contributed_routes
@@ -101,7 +101,7 @@ def create_app(settings: Settings | None = None, *, resolver: Resolver = system_
 
     app = Litestar(
         route_handlers=[
-            api_router(settings),
+            *api_routes(settings),
             download_attachment,
             channel_webhook,
             channel_webhook_sub_path,

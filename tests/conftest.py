@@ -64,6 +64,12 @@ def offline_name_lookups() -> Iterator[None]:
         yield
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The deletion check first: it is the longest test by far, and when it starts last (as it is collected) a parallel
+    run waits for it alone at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("deletions") is None)
+
+
 PREBUILT_MIGRATED_TEMPLATE = "DELETION_CHECK_MIGRATED_TEMPLATE"
 PREBUILT_DEMO_TEMPLATE = "DELETION_CHECK_DEMO_TEMPLATE"
 """Templates scripts/deletion_check.py built once from the unchanged tree, set only for a deletion whose function
@@ -216,7 +222,21 @@ def assert_error_shape(answer: Any) -> None:
 
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 """A database the tests may connect to in order to create and drop databases of their own."""
-TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3")
+
+
+def _redis_url_of_this_process(url: str, xdist_worker: str | None) -> str:
+    """`url` itself, or under pytest-xdist the database `url`'s plus the worker's number (gw1 of
+    redis://host/3 owns redis://host/4): each worker flushes its own. A process a test starts inherits
+    PYTEST_XDIST_WORKER and TEST_REDIS_URL, so it works in its worker's database too."""
+    if not xdist_worker:
+        return url
+    server, _, database = url.rpartition("/")
+    return f"{server}/{int(database or 0) + int(xdist_worker.removeprefix('gw'))}"
+
+
+TEST_REDIS_URL = _redis_url_of_this_process(
+    os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/3"), os.environ.get("PYTEST_XDIST_WORKER")
+)
 """A Redis database the tests own: flushed before each production-mode test."""
 
 

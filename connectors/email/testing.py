@@ -275,12 +275,16 @@ def _unprivileged_user() -> tuple[int, int, str]:
     try:
         entry = pwd.getpwnam(MAIL_USER)
     except KeyError:
-        subprocess.run(
+        made = subprocess.run(
             ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", MAIL_USER],
-            check=True,
+            check=False,
             capture_output=True,
+            text=True,
         )
-        entry = pwd.getpwnam(MAIL_USER)
+        try:  # another process (a parallel test run's) may have made it meanwhile: useradd then fails
+            entry = pwd.getpwnam(MAIL_USER)
+        except KeyError:
+            raise RuntimeError(f"useradd {MAIL_USER} failed: {made.stderr.strip()}") from None
     return entry.pw_uid, entry.pw_gid, entry.pw_name
 
 

@@ -31,7 +31,7 @@ from tests.hub.openapi_support import Conformance
 from tests.hub.wechat_support import signed_by, text_message
 from tests.production.temporary_servers import TemporaryPostgres, temporary_postgres, temporary_redis
 
-pytestmark = pytest.mark.production
+pytestmark = [pytest.mark.production, pytest.mark.serial]
 
 OUTAGE_SECONDS = 30.0
 READINESS_WITHIN_SECONDS = 5.0
