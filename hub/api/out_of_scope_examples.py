@@ -13,7 +13,7 @@ from typing import Annotated
 import msgspec
 from litestar import Controller, delete, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import JSONBody, QueryParameter
 from msgspec import Meta
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -21,9 +21,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.knowledge_base import LOCALE_PATTERN, MAX_QUESTION_LENGTH
+from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
-from hub.fields import IdPath
+from hub.fields import CursorQuery, IdPath
 from hub.knowledge_base import bump_version, out_of_scope_example_rows
 from hub.models import KbOutOfScopeExample
 from normalizer import clean_text
@@ -72,7 +73,9 @@ class OutOfScopeExampleView(msgspec.Struct):
 
 class OutOfScopeExampleList(msgspec.Struct):
     items: list[OutOfScopeExampleView]
-    """Every example of the workspace, oldest first."""
+    """One page of the workspace's examples, oldest first."""
+    next_cursor: str | None
+    """Pass back as `cursor` for the next page; null on the last one."""
 
 
 def _view(row: KbOutOfScopeExample) -> OutOfScopeExampleView:
@@ -94,9 +97,18 @@ class OutOfScopeExampleController(Controller):
 
     @get("/", responses=error_responses(400, 401))
     async def list_examples(
-        self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession]
+        self,
+        caller: NamedDependency[Caller],
+        session: NamedDependency[AsyncSession],
+        cursor: CursorQuery = None,
+        limit: Annotated[int, QueryParameter(ge=1, le=100)] = 25,
     ) -> OutOfScopeExampleList:
-        return OutOfScopeExampleList(items=await example_views(session, caller.workspace_id))
+        """Oldest first; pass `next_cursor` back for more."""
+        statement = select(KbOutOfScopeExample).where(
+            col(KbOutOfScopeExample.workspace_id) == caller.workspace_id
+        )
+        page, next_cursor = await id_page(session, statement, col(KbOutOfScopeExample.id), cursor, limit)
+        return OutOfScopeExampleList(items=[_view(row) for row in page], next_cursor=next_cursor)
 
     @post("/", status_code=201, responses=error_responses(400, 401, 409, 413, 422))
     async def add_example(

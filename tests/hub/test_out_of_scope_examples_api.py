@@ -42,6 +42,30 @@ def test_examples_are_added_listed_oldest_first_and_removed(client, demo):
     assert_error_shape(gone)
 
 
+def test_the_list_comes_in_pages_oldest_first(client, demo):
+    token = demo["api_token"]
+    texts = [f"How do I renew my gym membership number {n}?" for n in range(5)]
+    for text in texts:
+        add_example(client, token, text)
+    seen: list[str] = []
+    cursor = None
+    while True:
+        query = {"limit": 2} | ({"cursor": cursor} if cursor else {})
+        answer = client.get(PATH, params=query, headers=bearer(token))
+        assert answer.status_code == 200, answer.text
+        page = answer.json()
+        assert len(page["items"]) <= 2
+        seen += [item["text"] for item in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == texts
+    refused = client.get(PATH, params={"cursor": "not-an-id"}, headers=bearer(token))
+    assert refused.status_code == 400
+    assert_error_shape(refused)
+    assert refused.json()["code"] == "invalid_cursor"
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [
