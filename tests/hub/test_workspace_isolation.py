@@ -86,6 +86,10 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         lambda: client.get("/api/v1/conversations", headers=bearer(token)).json()["items"]
     )[0]
     article = client.post("/api/v1/kb/articles", json=RETURNS, headers=bearer(token)).json()
+    example = client.post(
+        "/api/v1/kb/out-of-scope-examples", json={"text": "B's gym membership"}, headers=bearer(token)
+    )
+    assert example.status_code == 201, example.text
     agent_id = client.get("/api/v1/me", headers=bearer(token)).json()["agent"]["id"]
     team = client.post(
         "/api/v1/teams", json={"name": "B team", "agent_ids": [agent_id]}, headers=bearer(token)
@@ -156,6 +160,7 @@ def _workspace_b(client: TestClient, token: str, settings) -> dict[str, str]:
         "inbox_id": inbox.json()["id"],
         "conversation_id": conversation["id"],
         "article_id": article["id"],
+        "example_id": example.json()["id"],
         "subscription_id": subscription["id"],
         "delivery_id": delivery["id"],
         "token_id": api_token.json()["id"],
@@ -179,6 +184,7 @@ def _snapshot(client: TestClient, token: str, ids: dict[str, str]) -> list[Any]:
         client.get(f"/api/v1/agents/{ids['agent_id']}/shifts", headers=bearer(token)).json(),
         client.get("/api/v1/teams", headers=bearer(token)).json(),
         client.get(f"/api/v1/kb/articles/{ids['article_id']}", headers=bearer(token)).json(),
+        client.get("/api/v1/kb/out-of-scope-examples", headers=bearer(token)).json(),
         client.get(f"/api/v1/webhooks/{ids['subscription_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/inbound-events/{ids['event_id']}", headers=bearer(token)).json(),
         client.get(f"/api/v1/contacts/by_external_id/{ids['external_id']}", headers=bearer(token)).json(),
