@@ -6,6 +6,7 @@
     .venv/bin/python -m benchmarks.bot_answers --cross-validate-seeds 7 11 13   # judge an engine change, tuning part only
     .venv/bin/python -m benchmarks.bot_answers --semantic   # the same with the semantic re-ranker (any of the above)
     .venv/bin/python -m benchmarks.bot_answers --semantic --semantic-model e5 --parts tuning   # e5; no held-out part
+    .venv/bin/python -m benchmarks.bot_answers --ceiling --parts tuning held-out-3   # the most any thresholds reach
 
 Accuracy is reported separately for the tuning part (the confidence model and thresholds were fitted
 on it; also 5-fold cross-validated on it, the estimate to choose engine changes by) and the held-out parts
@@ -19,6 +20,9 @@ USE re-ranker), and recorded in a section of its own per model; its memory is th
 model and embedding the 1,000 articles. The re-ranker lists the tuning part's out-of-scope questions as the
 workspace's out-of-scope examples (in cross-validation, the fitting folds' only; a tuning question that is one of
 them is asked with the others). `--parts` leaves parts out, e.g. the held-out ones while tuning a new model.
+`--ceiling` bounds what tuning could do: on each part, the most right first articles any thresholds reach while
+abstaining on 85 % of its out-of-scope questions, thresholds chosen on that part itself, with the shipped confidence
+model and with one refitted on the part; it reads (spends) every part named.
 """
 
 from __future__ import annotations
@@ -36,12 +40,15 @@ from dataclasses import replace
 import numpy as np
 
 from benchmarks.bot_faq import (
+    CEILING_ABSTAIN,
     Questions,
     Score,
     asking_with_examples,
+    ceiling,
     cross_validate,
     fit_confidence_model,
     fit_semantic_model,
+    grounding_with_examples,
     load_articles,
     load_questions,
     load_synonyms,
@@ -53,7 +60,7 @@ from benchmarks.bot_faq import (
 from benchmarks.bot_faq.padding import padding_articles
 from benchmarks.measure import describe_host, median, percentile
 from benchmarks.results import record_section, table
-from routing.bot import Article, BotIndex
+from routing.bot import Article, BotAnswer, BotIndex, ScoredArticle
 from routing.bot.analysis import Analyzer
 from routing.bot.semantic import FITTED, Encoder, OutOfScopeExample, SemanticIndex, Vectors, shared_encoder
 from routing.bot.semantic_package import SemanticModelName
@@ -114,6 +121,12 @@ def main() -> None:
         help="the parts to load and score (the tuning part is always loaded: it is fitted on); default: "
         + " ".join(DEFAULT_PARTS),
     )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="on each part named, the most right first articles any thresholds chosen on that part reach at 85 %% "
+        "correct abstains, with the shipped and a refitted confidence model, and record them",
+    )
     parser.add_argument("--runs", type=int, default=5, help="latency runs over every test question")
     parser.add_argument("--core", type=int, default=0, help="the CPU core to run on")
     options = parser.parse_args()
@@ -126,6 +139,14 @@ def main() -> None:
     faq_index = BotIndex.build(faq, synonyms)
     if options.semantic:
         _semantic(options, machine, faq, synonyms, parts, faq_index)
+        return
+    if options.ceiling:
+        rows: list[list[object]] = []
+        for part, part_questions in parts.items():
+            refitted = fit_confidence_model(faq_index.candidates, part_questions)
+            refitted_ranked = BotIndex.build(faq, synonyms, confidence_model=refitted).ranked
+            rows += _ceiling_rows(part, part_questions, faq_index.ask, faq_index.ranked, refitted_ranked)
+        _record_ceilings("lexical", machine, rows)
         return
     if options.tune:
         model = fit_confidence_model(faq_index.candidates, parts["tuning"])
@@ -210,6 +231,22 @@ def _semantic(
             faq, synonyms, parts["tuning"], options.cross_validate_seeds, semantic_faq, standardise
         )
         return
+    if options.ceiling:
+        rows: list[list[object]] = []
+        for part, part_questions in parts.items():
+            scale = similarity_scale(semantic_faq.candidates, part_questions) if standardise else (0.0, 1.0)
+            refitted = SemanticIndex.build(
+                faq_index, remembering, fit_semantic_model(semantic_faq.candidates, part_questions, scale)
+            )
+            rows += _ceiling_rows(
+                part,
+                part_questions,
+                asking_with_examples(semantic_faq, examples),
+                grounding_with_examples(semantic_faq, examples),
+                grounding_with_examples(refitted, examples),
+            )
+        _record_ceilings(name, machine, rows)
+        return
     catalogue = faq + padding_articles(CATALOGUE_SIZE - len(faq))
     catalogue_lexical = BotIndex.build(catalogue, synonyms)
     started = time.perf_counter()
@@ -288,6 +325,67 @@ def _semantic(
             machine,
             body,
         )
+
+
+CEILING_COLUMNS = [
+    "part",
+    "confidence model",
+    "top-1 (thresholds chosen on the part)",
+    "correct abstains",
+    "answered wrong",
+    "separability (AUC)",
+]
+
+
+def _ceiling_rows(
+    part: str,
+    questions: Questions,
+    ask: Callable[[str], BotAnswer],
+    shipped: Callable[[str], tuple[ScoredArticle, ...]],
+    refitted: Callable[[str], tuple[ScoredArticle, ...]],
+) -> list[list[object]]:
+    """The part's rows of the ceiling table: as shipped (thresholds too), then the best thresholds for the shipped
+    model and for one refitted on the part."""
+    as_shipped = score(ask, questions)
+    rows: list[list[object]] = [
+        [
+            part,
+            "shipped, with its thresholds",
+            f"{as_shipped.top1:.1%}",
+            f"{as_shipped.correct_abstain:.1%}",
+            f"{as_shipped.answered_wrong:.1%}",
+            "–",
+        ]
+    ]
+    for label, ranked in (("shipped", shipped), ("refitted on the part", refitted)):
+        bound = ceiling(ranked, questions)
+        best = bound.best_thresholds
+        rows.append(
+            [
+                part,
+                label,
+                f"**{best.top1:.1%}**" if best else "none abstain enough",
+                f"{best.correct_abstain:.1%}" if best else "–",
+                f"{best.answered_wrong:.1%}" if best else "–",
+                f"{bound.separability:.3f}",
+            ]
+        )
+    return rows
+
+
+def _record_ceilings(engine: str, machine: dict[str, str], rows: list[list[object]]) -> None:
+    body = f"""
+Engine: {engine}{" (with the tuning part's out-of-scope questions as the workspace's examples)" if engine != "lexical" else ""}. FAQ alone. For each part, the thresholds that put the right article first for the most in-scope questions while abstaining on at least {CEILING_ABSTAIN:.0%} of the part's out-of-scope questions, chosen on that part itself (any share answered wrongly allowed): no tuning can beat it with this confidence. "Refitted on the part": the confidence model's coefficients fitted on the part too. Separability: the chance that an in-scope question's top confidence is above an out-of-scope question's.
+
+{table(CEILING_COLUMNS, rows)}
+"""
+    print(body)
+    record_section(
+        f"bot_answers_ceiling_{engine}",
+        f"Bot answers: the most any thresholds reach ({engine})",
+        machine,
+        body,
+    )
 
 
 def _remembering(encode: Encoder) -> Encoder:

@@ -19,7 +19,7 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Literal, TypeVar, get_args
 
 from routing.bot import (
     Article,
@@ -44,13 +44,17 @@ from routing.bot.semantic import (
 )
 
 __all__ = [
+    "CEILING_ABSTAIN",
     "FAQ_DIR",
+    "Ceiling",
     "Questions",
     "Score",
     "asking_with_examples",
+    "ceiling",
     "cross_validate",
     "fit_confidence_model",
     "fit_semantic_model",
+    "grounding_with_examples",
     "load_articles",
     "load_questions",
     "load_synonyms",
@@ -59,6 +63,8 @@ __all__ = [
     "similarity_scale",
     "tune_thresholds",
 ]
+
+_Outcome = TypeVar("_Outcome")
 
 Fitter = Callable[["Questions"], Callable[[str], BotAnswer]]
 """Fits an engine's confidence model and thresholds on some questions, and gives its `ask`."""
@@ -195,13 +201,17 @@ def score(ask: Callable[[str], BotAnswer], questions: Questions) -> Score:
 
 
 def tune_thresholds(
-    ranked: Callable[[str], tuple[ScoredArticle, ...]], questions: Questions
+    ranked: Callable[[str], tuple[ScoredArticle, ...]],
+    questions: Questions,
+    least_abstain: float = 0.9,
+    most_wrong: float = 0.03,
 ) -> tuple[Thresholds, Score]:
     """The thresholds that put the right article first for the most in-scope questions of `questions`
-    while abstaining on at least 90 % of its out-of-scope ones and answering at most 3 % wrongly; ties
-    go to the thresholds that answer right at once most often.
+    while abstaining on at least `least_abstain` of its out-of-scope ones and answering at most `most_wrong`
+    of its in-scope ones wrongly; ties go to the thresholds that answer right at once most often.
 
-    Run on the tuning part only: the held-out part must not influence the choice.
+    Run on the tuning part only: the held-out part must not influence the choice. `ceiling` runs it on a
+    held-out part, to bound what any thresholds could reach there.
     """
     candidates = {text: ranked(text) for text, _ in questions.answer} | {
         text: ranked(text) for text in questions.out_of_scope
@@ -214,13 +224,16 @@ def tune_thresholds(
             for answer_lead in (0.0, 0.02, 0.05, 0.08, 0.1, 0.15):
                 thresholds = Thresholds(answer_at=answer_at, suggest_at=suggest_at, answer_lead=answer_lead)
                 result = score(lambda text, chosen=thresholds: decide(candidates[text], chosen), in_scope)
-                if result.correct_abstain < 0.9 or result.answered_wrong > 0.03:
+                if result.correct_abstain < least_abstain or result.answered_wrong > most_wrong:
                     continue
                 rank = (result.top1, result.answered_right)
                 if best is None or rank > best[0]:
                     best = (rank, thresholds, result)
     if best is None:
-        raise ValueError("no thresholds abstain on 90 % of the out-of-scope questions")
+        raise ValueError(
+            f"no thresholds abstain on {least_abstain:.0%} of the out-of-scope questions "
+            f"and answer at most {most_wrong:.0%} wrongly"
+        )
     return best[1], best[2]
 
 
@@ -312,7 +325,20 @@ def asking_with_examples(index: SemanticIndex, examples: list[str]) -> Callable[
     """`index.ask` with `examples` as the workspace's out-of-scope examples. A question that is one of them is
     asked with the others only: scored on the questions the examples come from, each is judged as a question the
     business had not listed."""
+    return _with_examples(index, examples, SemanticIndex.ask)
 
+
+def grounding_with_examples(
+    index: SemanticIndex, examples: list[str]
+) -> Callable[[str], tuple[ScoredArticle, ...]]:
+    """`index.grounding` (the ranked candidates, none when an example vetoes the question) with `examples` as the
+    workspace's out-of-scope examples, each left out when it is the question asked, as in `asking_with_examples`."""
+    return _with_examples(index, examples, SemanticIndex.grounding)
+
+
+def _with_examples(
+    index: SemanticIndex, examples: list[str], use: Callable[[SemanticIndex, str], _Outcome]
+) -> Callable[[str], _Outcome]:
     def listing(texts: list[str]) -> SemanticIndex:
         return SemanticIndex.build(
             index.lexical,
@@ -325,12 +351,50 @@ def asking_with_examples(index: SemanticIndex, examples: list[str]) -> Callable[
     every = listing(examples)
     listed = set(examples)
 
-    def ask(text: str) -> BotAnswer:
+    def ask(text: str) -> _Outcome:
         if text not in listed:
-            return every.ask(text)
-        return listing([example for example in examples if example != text]).ask(text)
+            return use(every, text)
+        return use(listing([example for example in examples if example != text]), text)
 
     return ask
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """What no choice of thresholds can beat on one part: the thresholds are chosen on the part itself, for the
+    most right first articles while abstaining on at least `CEILING_ABSTAIN` of its out-of-scope questions (None
+    when no thresholds do)."""
+
+    best_thresholds: Score | None
+    separability: float
+    """The probability that an in-scope question's top confidence is above an out-of-scope question's (the area
+    under the ROC curve; ties count half): 1 when some cut-off abstains on every out-of-scope question and on no
+    in-scope one, 0.5 when the confidence does not tell them apart."""
+
+
+CEILING_ABSTAIN = 0.85
+"""The issue's target of correct abstains, at which `ceiling` reads the most right first articles."""
+
+
+def ceiling(ranked: Callable[[str], tuple[ScoredArticle, ...]], questions: Questions) -> Ceiling:
+    """The best any thresholds reach on `questions` with the confidence of `ranked`: an upper bound of what
+    tuning could do for this confidence on this part, since the thresholds are chosen on the very questions
+    scored. Reading a held-out part this way spends it as a judge."""
+    best: Score | None
+    try:
+        best = tune_thresholds(ranked, questions, CEILING_ABSTAIN, most_wrong=1.0)[1]
+    except ValueError:
+        best = None
+    in_scope = [_top_score(ranked(text)) for text, _ in questions.answer]
+    out_of_scope = [_top_score(ranked(text)) for text in questions.out_of_scope]
+    pairs = [
+        (inside > outside) + 0.5 * (inside == outside) for inside in in_scope for outside in out_of_scope
+    ]
+    return Ceiling(best, sum(pairs) / len(pairs) if pairs else 0.5)
+
+
+def _top_score(ranked: tuple[ScoredArticle, ...]) -> float:
+    return ranked[0].score if ranked else 0.0
 
 
 def _lexical_fitter(articles: list[Article], synonyms: list[list[str]]) -> Fitter:

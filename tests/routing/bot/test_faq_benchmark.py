@@ -11,7 +11,10 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.bot_faq import (
+    CEILING_ABSTAIN,
+    Questions,
     Score,
+    ceiling,
     cross_validate,
     fit_confidence_model,
     load_articles,
@@ -20,7 +23,7 @@ from benchmarks.bot_faq import (
     score,
     tune_thresholds,
 )
-from routing.bot import DEFAULT_CONFIDENCE_MODEL, DEFAULT_THRESHOLDS, BotIndex
+from routing.bot import DEFAULT_CONFIDENCE_MODEL, DEFAULT_THRESHOLDS, BotIndex, ScoredArticle
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +104,30 @@ def test_the_data_set_is_as_large_as_the_issue_asks() -> None:
     )
     assert chinese >= sum(len(part.answer) for part in parts) / 2
     assert {expected for part in parts for _, expected in part.answer} <= {article.id for article in articles}
+
+
+def test_no_thresholds_tuned_on_a_part_beat_its_ceiling(faq_index: BotIndex) -> None:
+    tuning = load_questions("tuning")
+    as_shipped = score(faq_index.ask, tuning)
+    bound = ceiling(faq_index.ranked, tuning)
+    assert bound.best_thresholds is not None
+    assert bound.best_thresholds.correct_abstain >= CEILING_ABSTAIN
+    assert bound.best_thresholds.top1 >= as_shipped.top1
+    assert 0.9 < bound.separability <= 1.0
+
+
+def test_separability_is_one_when_a_cut_off_parts_in_scope_from_out_of_scope_and_half_when_nothing_does() -> (
+    None
+):
+    questions = Questions(answer=[("in one", "a"), ("in two", "a")], out_of_scope=["out one", "out two"])
+
+    def parted(text: str) -> tuple[ScoredArticle, ...]:
+        return (ScoredArticle("a", "A", 0.9 if text.startswith("in") else 0.2),)
+
+    def level(text: str) -> tuple[ScoredArticle, ...]:
+        return (ScoredArticle("a", "A", 0.6),)
+
+    assert ceiling(parted, questions).separability == 1.0
+    assert ceiling(parted, questions).best_thresholds.top1 == 1.0  # type: ignore[union-attr]
+    assert ceiling(level, questions).separability == 0.5
+    assert ceiling(level, questions).best_thresholds.top1 == 0.0  # type: ignore[union-attr]
