@@ -74,7 +74,7 @@ TARGETS = {"top1": 0.90, "correct_abstain": 0.85, "p99_ms": 50.0}
 PARTS = ("tuning", "held-out", "held-out-2", "held-out-3", "held-out-4")
 DEFAULT_PARTS = ("tuning", "held-out", "held-out-2")
 """held-out-3 and held-out-4 are read only when named (`--parts ... held-out-4`): a part is spent by the first run
-that reads it (held-out-3 judged the shipped engines once; held-out-4 has judged nothing)."""
+that reads it (held-out-3 and held-out-4 have each judged the shipped engines once)."""
 ACCURACY_COLUMNS = [
     "part",
     "articles",

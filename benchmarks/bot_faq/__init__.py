@@ -6,8 +6,8 @@ and for all into a tuning part, the only one anything may be chosen on, and held
 The first held-out part was read during the engine's first development (its misses are published
 in RESULTS.md), so the second was written, and committed, before the engine was run on it. Both were
 written by the engine's authors; the third and fourth were written blind, each by another author who read
-only the articles, and committed before any engine ran on them. The third has judged the shipped engines
-once (RESULTS.md); the fourth has judged nothing yet.
+only the articles, and committed before any engine ran on them. The third and the fourth have each judged
+the shipped engines once (RESULTS.md).
 """
 
 from __future__ import annotations
