@@ -3,8 +3,9 @@ clear frustration (insults, "this is useless", a bare "???").
 
 Words such as 客服, agent or human also appear in ordinary questions ("客服几点下班", "how do I
 become an agent?", 人工智能, 人工费), which the bot should answer, not hand over. Those phrases are
-masked first; then a request needs a person word on its own, or together with a verb of asking
-for one (转, 找, 要, 接; talk, speak, transfer).
+masked first (经理椅, a chair, too); then a request needs a person word on its own, or together with a
+verb of asking for one (转, 找, 要, 接, a measure word between or not: 转个人工, 接一下坐席; talk, speak,
+transfer).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class HandoffSignal:
 
 
 NOT_A_REQUEST = re.compile(
-    r"人工(?:智能|费|成本|湖|草|合成|降雨)|真人秀|"
+    r"人工(?:智能|费|成本|湖|草|合成|降雨)|真人秀|(?:经理|主管)(?:椅|桌|台|柜)|"
     r"客服(?=\s*(?:电话|热线|邮箱|号码|几点|什么时候|时间|工作时间|上班|下班|在线时间|营业))|"
     r"垃圾(?:桶|袋|箱|分类|篓)|没用(?:过|完|上|到)|滚(?:筒|动|轮)|"
     r"\bhuman (?:resources|error|rights|hair|body)\b|\bhumans?\b(?= (?:or|and) machines?)|"
@@ -39,13 +40,19 @@ NOT_A_REQUEST = re.compile(
 )
 """Phrases that contain a handoff word but ask something else; masked before the patterns below."""
 
-CHINESE_PERSON = r"(?:人工(?:客服|服务)?|客服|真人|活人|人类|工作人员|经理|主管)"
+CHINESE_PERSON = r"(?:人工(?:客服|服务|坐席|座席)?|客服|坐席|座席|真人|活人|人类|工作人员|经理|主管)"
+CHINESE_BETWEEN = r"(?:[一\s]?(?:个|位|名|下))?"
+"""What may stand between a verb and the person asked for: 转个人工, 接一下坐席, 叫一位经理 (whose 一, folded to 1
+before a measure word, is a space among the words)."""
 ENGLISH_PERSON = r"(?:human(?: being)?|real person|person|live agent|agent|representative|rep|operator|staff member|manager|supervisor)"
 
 ASKED_FOR_HUMAN = (
-    re.compile(rf"^(?:我要|我想|请|帮我)?(?:转|找|接)?{CHINESE_PERSON}(?:吧|呢|啊|吗|在吗|在不在)?$"),
     re.compile(
-        rf"(?:转|找|要|叫|接|联系|换|请|让|给我|跟|和|同|有没有){CHINESE_PERSON}|{CHINESE_PERSON}(?:在吗|在不在|来|说话|聊|回复我)"
+        rf"^(?:我要|我想|请|帮我)?(?:转(?:到|给)?|找|接)?{CHINESE_BETWEEN}{CHINESE_PERSON}(?:吧|呢|啊|吗|在吗|在不在)?$"
+    ),
+    re.compile(
+        rf"(?:转(?:到|给)?|找|要|叫|接|联系|换|请|让|给我|跟|和|同|有没有){CHINESE_BETWEEN}{CHINESE_PERSON}|"
+        rf"{CHINESE_PERSON}(?:在吗|在不在|来|说话|聊|回复我)"
     ),
     re.compile(rf"^(?:an? |the )?(?:{ENGLISH_PERSON}|customer (?:service|support))(?: please| now| pls)?$"),
     re.compile(

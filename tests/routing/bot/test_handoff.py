@@ -34,6 +34,15 @@ from routing.bot import asks_for_ticket, detect_handoff
         "transfer me to an agent",
         "I want to talk to someone",
         "get me a customer service representative",
+        # a measure word, or a direction after 转, between the verb and the person
+        "转个人工",
+        "帮我转到人工",
+        "转给客服吧",
+        "麻烦接一下人工坐席",
+        "叫一位经理过来",
+        "找下客服",
+        "我要1个真人",
+        "座席",
     ],
 )
 def test_asking_for_a_person_hands_off(text: str) -> None:
@@ -87,6 +96,13 @@ def test_clear_frustration_hands_off(text: str) -> None:
         "页面滚动不了",
         "退款什么时候到？",
         "",
+        # finding customer service, a personal account, office furniture
+        "几点前还能找到客服",
+        "能转到个人账户吗",
+        "想要经理椅",
+        "有没有主管桌",
+        "要个经理椅",
+        "接下来怎么安装",
     ],
 )
 def test_ordinary_questions_with_handoff_words_do_not_hand_off(text: str) -> None:
