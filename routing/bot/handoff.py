@@ -5,7 +5,8 @@ Words such as 客服, agent or human also appear in ordinary questions ("客服�
 become an agent?", 人工智能, 人工费), which the bot should answer, not hand over. Those phrases are
 masked first (经理椅, a chair, too); then a request needs a person word on its own, or together with a
 verb of asking for one (转, 找, 要, 接, a measure word between or not: 转个人工, 接一下坐席; talk, speak,
-transfer).
+transfer). Asking whether anyone is there (有人吗, "anyone there?"), for someone real ("someone real I can
+talk to", "can a human help me") or for anything but the bot (别让机器人回答, "instead of a bot") asks too.
 """
 
 from __future__ import annotations
@@ -45,6 +46,9 @@ CHINESE_BETWEEN = r"(?:[一\s]?(?:个|位|名|下))?"
 """What may stand between a verb and the person asked for: 转个人工, 接一下坐席, 叫一位经理 (whose 一, folded to 1
 before a measure word, is a space among the words)."""
 ENGLISH_PERSON = r"(?:human(?: being)?|real person|person|live agent|agent|representative|rep|operator|staff member|manager|supervisor)"
+SOMEONE = r"(?:someone|somebody|anyone|anybody|a person|people)"
+BOT = r"(?:chat ?bot|bot|robot|automated (?:answer|reply|replies|response|system))\b(?! (?:vacuum|cleaner|mower|toy|arm)s?\b)"
+"""The bot, as a customer who wants a person names it ("instead of a bot"); not a product (a robot vacuum)."""
 
 ASKED_FOR_HUMAN = (
     re.compile(
@@ -58,7 +62,20 @@ ASKED_FOR_HUMAN = (
     re.compile(
         rf"\b(?:talk|speak|chat|connect|transfer|put|get|give|want|need|reach|escalate)\b[\w' ]{{0,30}}?\b{ENGLISH_PERSON}s?\b"
     ),
-    re.compile(r"\b(?:talk|speak|chat) (?:to|with) (?:someone|somebody|anyone|a person|people)\b"),
+    re.compile(rf"\b(?:talk|speak|chat) (?:to|with) {SOMEONE}\b"),
+    re.compile(
+        rf"(?<!\S)(?:请问|喂|你好)?(?:有人在?(?:吗|嘛|么|没|没有|不|啊|呢)|有没有人在?(?:啊|呢|吗)?)(?=\s|$)|"
+        rf"有{CHINESE_PERSON}在?(?:吗|嘛|么|没有|不)|"
+        r"(?:不要|不想要|别|别再|不想|不用)(?:让|用|跟|和|同)?(?:你这个?|这个?|破)?机器人(?=\s|$|回答|回复|答|来|说|聊)"
+    ),
+    re.compile(
+        rf"^(?:(?:hello|hi|hey) )*(?:is |are )?(?:there )?(?:{SOMEONE}|a human)(?: there| here| real| alive| around| at all)?$|"
+        rf"\b(?:someone|somebody|anyone|anybody) (?:real|actual|alive|human)\b|"
+        rf"\b(?:{SOMEONE}|{ENGLISH_PERSON})\b[\w' ]{{0,15}}?\b(?:i|we) (?:can|could) (?:talk|speak|chat)\b|"
+        rf"\b(?:human|(?:real|actual|live) (?:person|people|agent|someone))s? (?:to )?"
+        rf"(?:help|assist|answer|respond to|reply to|look at|check|call|contact|email) (?:me|us|my|this|with)\b|"
+        rf"\b(?:instead of|rather than|other than) (?:an? |the |this |some |your |you |talking to |chatting with )?{BOT}"
+    ),
 )
 
 FRUSTRATION = (

@@ -43,6 +43,20 @@ from routing.bot import asks_for_ticket, detect_handoff
         "找下客服",
         "我要1个真人",
         "座席",
+        # is anyone there; not the bot
+        "喂，有人吗？",
+        "请问有人在吗",
+        "有人工客服吗",
+        "有主管吗",
+        "别让机器人回答了",
+        "不想跟机器人聊",
+        "hello? anyone there?",
+        "somebody real please",
+        "is there anyone I could speak to",
+        "is there someone actual to chat with",
+        "can a human help me with this",
+        "can a real person look at my order",
+        "I'd like a human instead of this bot",
     ],
 )
 def test_asking_for_a_person_hands_off(text: str) -> None:
@@ -103,6 +117,19 @@ def test_clear_frustration_hands_off(text: str) -> None:
         "有没有主管桌",
         "要个经理椅",
         "接下来怎么安装",
+        # someone who bought or said something, staff who visit, a robot for sale
+        "有人买过这个沙发吗",
+        "有人说可以退，是真的吗",
+        "你们有工作人员上门安装吗",
+        "我不要机器人吸尘器了",
+        "does anyone actually sit on this for hours?",
+        "will someone be there to sign for it?",
+        "are the reviews written by real people?",
+        "this chair needs no human help to assemble",
+        "can the delivery person help me carry it upstairs?",
+        "can I get a regular vacuum instead of a robot vacuum?",
+        "do you use people instead of robots in the warehouse?",
+        "the captcha keeps saying I'm not a robot",
     ],
 )
 def test_ordinary_questions_with_handoff_words_do_not_hand_off(text: str) -> None:
