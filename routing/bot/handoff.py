@@ -33,6 +33,8 @@ class HandoffSignal:
 NOT_A_REQUEST = re.compile(
     r"人工(?:智能|费|成本|湖|草|合成|降雨)|真人秀|(?:经理|主管)(?:椅|桌|台|柜)|"
     r"客服(?=\s*(?:电话|热线|邮箱|号码|几点|什么时候|时间|工作时间|上班|下班|在线时间|营业))|"
+    r"(?:周末|晚上|夜里|夜间|半夜|凌晨|早上|节假日|假期|假日|过年|春节|国庆|周[1-7一二三四五六日天]|星期[1-7一二三四五六日天]|几点|\d+点)"
+    r"(?:期间|的时候)?(?:也|还|都)?有(?:没有)?(?:人工)?客服|"
     r"垃圾(?:桶|袋|箱|分类|篓)|没用(?:过|完|上|到)|滚(?:筒|动|轮)|"
     r"\bhuman (?:resources|error|rights|hair|body)\b|\bhumans?\b(?= (?:or|and) machines?)|"
     r"\b(?:become|becoming|sales|travel|estate|insurance|shipping|customs|booking) (?:an? )?agents?\b|"

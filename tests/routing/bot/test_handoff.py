@@ -57,6 +57,7 @@ from routing.bot import asks_for_ticket, detect_handoff
         "can a human help me with this",
         "can a real person look at my order",
         "I'd like a human instead of this bot",
+        "现在有客服吗",
     ],
 )
 def test_asking_for_a_person_hands_off(text: str) -> None:
@@ -130,6 +131,11 @@ def test_clear_frustration_hands_off(text: str) -> None:
         "can I get a regular vacuum instead of a robot vacuum?",
         "do you use people instead of robots in the warehouse?",
         "the captcha keeps saying I'm not a robot",
+        # whether there is customer service at some hour
+        "周末有客服吗",
+        "晚上有没有人工客服",
+        "过年期间还有客服吗",
+        "星期天有客服吗",
     ],
 )
 def test_ordinary_questions_with_handoff_words_do_not_hand_off(text: str) -> None:
