@@ -1,5 +1,6 @@
 """Does the customer want a person? Asked for outright (人工, 转人工, "talk to a human") or shown by
-clear frustration (insults, "this is useless", a bare "???").
+clear frustration (insults, "this is useless", a bare "???", 你到底懂不懂, 问了三遍了, "the same answer
+again", time wasted).
 
 Words such as 客服, agent or human also appear in ordinary questions ("客服几点下班", "how do I
 become an agent?", 人工智能, 人工费), which the bot should answer, not hand over. Those phrases are
@@ -80,6 +81,9 @@ ASKED_FOR_HUMAN = (
     ),
 )
 
+COUNT = r"\d+|[一二两三四五六七八九十]+|好几|几|多少|无数|n"
+"""How many times, in figures or in characters (遍 is not a measure word that folding turns into digits)."""
+
 FRUSTRATION = (
     re.compile(
         r"垃圾|没用|没有用|废物|破机器人|什么破|智障|傻[逼瓜子]|弱智|蠢|滚|气死|无语|听不懂|答非所问|废话|骗子|坑人|去死|妈的|tmd"
@@ -92,6 +96,33 @@ FRUSTRATION = (
     ),
     re.compile(
         r"\b(?:not|n't) (?:help(?:ing|ful)?|understand(?:ing)?)\b|\bdoesn't help\b|\bnot what i asked\b"
+    ),
+    # the bot, not a product, does not understand: 你到底懂不懂, 你能不能听懂 (not 音箱能不能听懂方言)
+    re.compile(
+        r"你们?(?:到底|究竟|根本|是不是|就是|完全|还是)?(?:懂不懂|明不明白|听不听得懂|能不能(?:听|看)?(?:懂|明白)|"
+        r"能(?:听|看)懂吗|(?:听|看)得懂吗|听懂了吗)|"
+        r"你们?(?:到底|究竟|根本|是不是|就是|完全|还是)(?:不懂|不明白|没懂|没听懂|没看懂)|说人话|"
+        r"\b(?:are|do) you (?:even )?(?:listening|reading)\b|\bdo you even understand\b|\bcan't you (?:read|understand)\b"
+    ),
+    # saying the same thing again, or being asked the same thing again
+    re.compile(
+        rf"(?:问|说|讲|重复|解释)(?:了|过)(?:{COUNT})(?:遍|次)(?=了|还|都|你|也|\s|[,，.。!！?？]|$)|"
+        rf"(?:问|说|讲|重复|解释)(?:{COUNT})(?:遍|次)了|"
+        r"(?:还是|又是|总是|老是|一直是?|都是)(?:这|那|同|一|1)(?:1|一)?(?:句|个|样|套|段)的?(?:话|回答|答案|答复|回复)|"
+        r"复读机|车轱辘话|"
+        r"\b(?:you|u|bot|chatbot)(?: just)? (?:keep|keeps|kept) (?:on )?(?:giving|saying|sending|repeating|telling|replying)\b|"
+        r"\bsame (?:\w+ ){0,2}?(?:answer|reply|response)s?\b(?: \w+){0,3}? (?:again|over and over)\b|"
+        r"\b(?:asked|said|told you|explained|typed)\b(?: \w+){0,3}? (?:twice|(?:\d+|two|three|four|five|ten|several|many|"
+        r"multiple|so many|a hundred) times)\b"
+    ),
+    # time wasted, the worst service
+    re.compile(
+        r"浪费了?(?:我|我们)?的?(?:\d+|[一二两三四五六七八九十半]+)个?(?:分钟|小时|钟头)|浪费了?我们?的?(?:时间|半天|生命|口舌)|"
+        r"白白浪费|最(?:烂|差劲)|最差的?(?:机器人|客服|服务|体验|回答)|"
+        r"\bwast(?:ed|ing) (?:my |our |so much |all my |half an |an? |a lot of |\d+ |so many |hours of )(?:\w+ )?"
+        r"(?:time|minutes?|mins?|hours?|afternoon|morning|day|evening)\b|"
+        r"\bworst\b (?:\w+ ){0,2}?(?:bot|chatbot|robot|service|support|help|experience|company|shop|store|answer)s?\b|"
+        r"\bworst\b[\w' ]{0,25}\bever\b"
     ),
 )
 
