@@ -8,6 +8,7 @@ holds its items is done, so "committed before acknowledged" stays true for every
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -16,6 +17,8 @@ if TYPE_CHECKING:
     from hub.runtime import Hub
 
 __all__ = ["Batcher", "batcher"]
+
+logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -29,7 +32,9 @@ class Batcher(Generic[Item, Result]):
 
     A batch that fails is handled again in halves, and each half that fails in halves again, so one
     caller's bad item fails only that caller, after about 2·log2(callers) more calls rather than
-    one per caller (`handle` must allow the retries: it is idempotent).
+    one per caller (`handle` must allow the retries: it is idempotent). Each split is logged as a warning
+    naming the batcher (`name`): a handle that fails for every batch of several callers would otherwise only
+    show as the CPU its splits cost.
     """
 
     def __init__(
@@ -38,8 +43,10 @@ class Batcher(Generic[Item, Result]):
         *,
         max_items: int,
         linger_seconds: float = 0.0,
+        name: str = "batch",
     ) -> None:
         self._handle = handle
+        self._name = name
         self._max_items = max_items
         self._linger_seconds = linger_seconds
         self._waiting: deque[tuple[list[Item], asyncio.Future[list[Result]]]] = deque()
@@ -71,6 +78,12 @@ class Batcher(Generic[Item, Result]):
             if len(batch) == 1:
                 _settle(batch[0][1], error=error)
                 return
+            logger.warning(
+                "%s: a batch of %d callers failed (%s), handled again in halves",
+                self._name,
+                len(batch),
+                _first_line(error),
+            )
             middle = len(batch) // 2
             await self._run(batch[:middle])
             await self._run(batch[middle:])
@@ -79,6 +92,13 @@ class Batcher(Generic[Item, Result]):
         for items, future in batch:
             _settle(future, results=list(results[start : start + len(items)]))
             start += len(items)
+
+
+def _first_line(error: BaseException) -> str:
+    """The error's kind and first line: a database error's later lines carry the statement's parameters, which may
+    hold customers' messages."""
+    lines = str(error).splitlines()
+    return f"{type(error).__name__}: {lines[0][:200]}" if lines else type(error).__name__
 
 
 def _settle(
@@ -110,6 +130,9 @@ def batcher(
         return await handle(hub, items)
 
     made = hub.database.batchers[name] = Batcher(
-        handle_on_this_hub, max_items=hub.settings.inbound_batch_size, linger_seconds=linger_seconds
+        handle_on_this_hub,
+        max_items=hub.settings.inbound_batch_size,
+        linger_seconds=linger_seconds,
+        name=name,
     )
     return made

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Update, bindparam, case, func, update
+from sqlalchemy import Update, bindparam, case, func, or_, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -505,7 +505,11 @@ def _record_outcome_statement() -> Update:
             updated_at=bindparam("now", type_=columns.updated_at.type),
             next_attempt_at=bindparam("new_next_attempt_at", type_=columns.next_attempt_at.type),
             status=case(
-                (columns.status.in_((MessageStatus.READ, MessageStatus.DELIVERED)), columns.status),
+                # Not `in_`: its expanding parameter cannot run as one statement for many outcomes (executemany).
+                (
+                    or_(columns.status == MessageStatus.READ, columns.status == MessageStatus.DELIVERED),
+                    columns.status,
+                ),
                 (reported_failed, columns.status),
                 else_=new_status,
             ),

@@ -1,4 +1,5 @@
-"""A test channel whose deliveries are JSON `{"id", "text"}` signed with the header `x-signature: good`."""
+"""A test channel whose deliveries are JSON `{"id", "text"}` (and optionally `"from"`, a phone number) signed with the
+header `x-signature: good`."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from normalizer import IdentityKind, IdentityRef, InboundMessage
 
 
 class SignedJsonChannel(WebhookConnector):
-    """Tests subclass it for the sending behaviour they need; every message comes from `customer_phone`."""
+    """Tests subclass it for the sending behaviour they need; a message without `"from"` comes from `customer_phone`."""
 
     customer_phone: ClassVar[str] = "+14155550100"
 
@@ -23,7 +24,7 @@ class SignedJsonChannel(WebhookConnector):
         return [
             InboundMessage(
                 channel_message_id=body["id"],
-                sender=IdentityRef(IdentityKind.PHONE, self.customer_phone),
+                sender=IdentityRef(IdentityKind.PHONE, body.get("from", self.customer_phone)),
                 sent_at=raw.received_at,
                 text=body["text"],
             )

@@ -77,6 +77,28 @@ async def test_a_failing_batch_is_split_in_halves_until_the_bad_caller_stands_al
     assert ["bad"] in handle.batches and names[12:] in handle.batches
 
 
+async def test_each_split_is_a_warning_naming_the_batcher_and_only_the_errors_first_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Refusing(Recorder):
+        async def __call__(self, items: list[str]) -> list[str]:
+            if "bad" in items:
+                raise ValueError("refused bad\n[parameters: a customer's message]")
+            return await super().__call__(items)
+
+    batcher = Batcher(Refusing(), max_items=100, name="outcomes")
+    first = asyncio.ensure_future(batcher.submit(["a"]))
+    await asyncio.sleep(0)
+    callers = [asyncio.ensure_future(batcher.submit([name])) for name in ("b", "bad", "c")]
+    await first
+    await asyncio.gather(*callers, return_exceptions=True)
+    warnings = [record.getMessage() for record in caplog.records if record.name == "hub.batching"]
+    assert warnings == [
+        "outcomes: a batch of 3 callers failed (ValueError: refused bad), handled again in halves",
+        "outcomes: a batch of 2 callers failed (ValueError: refused bad), handled again in halves",
+    ]
+
+
 async def test_lingering_gathers_callers_that_arrive_soon_after_the_first() -> None:
     handle = Recorder()
     batcher = Batcher(handle, max_items=100, linger_seconds=0.05)

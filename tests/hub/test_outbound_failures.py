@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import Iterator
 from datetime import timedelta
@@ -37,7 +38,8 @@ class CrashyConnector(SignedJsonChannel):
 
     "crash": counting its parts (which the hub does before sending) raises. "defer": the channel refuses
     it for now (a daily quota). "flaky": the first attempt fails transiently. "stall": the first attempt
-    never ends until the test releases it, as if its worker had stopped mid-send.
+    never ends until the test releases it, as if its worker had stopped mid-send. "together": the send ends
+    only when `TOGETHER` such sends have begun, so their outcomes are recorded at the same moment.
     """
 
     kind = "crashy"
@@ -47,6 +49,7 @@ class CrashyConnector(SignedJsonChannel):
     sent: ClassVar[list[str]] = []
     attempted: ClassVar[list[str]] = []
     released: ClassVar[threading.Event] = threading.Event()
+    together: ClassVar[threading.Barrier] = threading.Barrier(1)
 
     def parts_needed(self, outbound):
         if "crash" in outbound.text:
@@ -60,6 +63,8 @@ class CrashyConnector(SignedJsonChannel):
             raise DeferredSendError("reached the daily quota")
         if "flaky" in outbound.text and first_attempt:
             raise TransientSendError("the channel is busy", retry_after=0.1)
+        if "together" in outbound.text:
+            await asyncio.to_thread(self.together.wait, 10)
         if "stall" in outbound.text and first_attempt:
             await asyncio.to_thread(self.released.wait)
             return SendResult(channel_message_ids=("late",))
@@ -73,7 +78,14 @@ def max_attempts() -> int:
 
 
 @pytest.fixture
-def hub_client(settings: Settings, demo: dict[str, Any], max_attempts: int) -> Iterator[TestClient]:
+def worker_threads(settings: Settings) -> int:
+    return settings.worker_threads
+
+
+@pytest.fixture
+def hub_client(
+    settings: Settings, demo: dict[str, Any], max_attempts: int, worker_threads: int
+) -> Iterator[TestClient]:
     """`max_attempts` delivery attempts at most; the sweeper looks for abandoned deliveries every 0.2 s.
 
     A stalled send is released before the hub stops: its worker waits for the jobs it runs."""
@@ -82,6 +94,7 @@ def hub_client(settings: Settings, demo: dict[str, Any], max_attempts: int) -> I
             "outbound_max_attempts": max_attempts,
             "sweep_interval_seconds": 0.2,
             "stuck_after_seconds": 0.3,
+            "worker_threads": worker_threads,
         }
     )
     CrashyConnector.released.clear()
@@ -128,6 +141,49 @@ def _message(
         f"/api/v1/conversations/{conversation['id']}/messages", headers=bearer(demo["api_token"])
     ).json()
     return next(item for item in items["items"] if item["id"] == message_id)
+
+
+TOGETHER = 4
+"""Sends that end at once; the worker runs as many jobs at once (`worker_threads`), so the first outcome is
+recorded alone and the others wait for it together."""
+
+
+@pytest.mark.parametrize("worker_threads", [TOGETHER])
+def test_replies_whose_sends_end_together_are_recorded_in_one_batch_without_splitting_it(
+    hub_client: TestClient,
+    demo: dict[str, Any],
+    conversation: dict[str, Any],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Each reply goes to a conversation of its own (one conversation's replies go out in order), and each send ends
+    only when all have begun, so their outcomes reach the batcher together."""
+    api = bearer(demo["api_token"])
+    CrashyConnector.together = threading.Barrier(TOGETHER)
+    caplog.set_level(logging.WARNING, logger="hub.batching")
+    for number in range(1, TOGETHER):
+        delivered = hub_client.post(
+            f"/webhooks/crashy/{conversation['inbox_id']}",
+            headers={"x-signature": "good"},
+            content=json.dumps({"id": f"in-{number + 1}", "text": "hello", "from": f"+1415555020{number}"}),
+        )
+        assert delivered.status_code == 200
+    conversations = wait_for(
+        lambda: (
+            (found := hub_client.get("/api/v1/conversations", headers=api).json()["items"])
+            and len(found) == TOGETHER
+            and found
+        )
+    )
+    replies = [
+        (talk, _reply(hub_client, demo, talk, f"together {number}"))
+        for number, talk in enumerate(conversations)
+    ]
+    for talk, reply in replies:
+        wait_for(
+            lambda talk=talk, reply=reply: _message(hub_client, demo, talk, reply["id"])["status"] == "sent"
+        )
+    assert sorted(CrashyConnector.sent) == sorted(reply["text"] for _, reply in replies)
+    assert [record.getMessage() for record in caplog.records if "halves" in record.getMessage()] == []
 
 
 def test_a_delivery_that_crashes_in_the_hub_is_retried_then_fails_and_the_next_reply_goes_out(
