@@ -16,20 +16,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-import httpx
 import msgspec
 from sqlalchemy import and_, func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors import PermanentSendError
 from hub import events, handling, outbound
 from hub.agent_connections import AgentConnections, presence_shown
 from hub.bot_engines import signing_key
 from hub.models import Agent, AuditEntry, Contact, Conversation, Inbox, Message, TeamMember, Workspace
 from hub.realtime import workspace_channel
 from hub.runtime import ENCRYPTED, Hub
-from hub.signed_calls import ask_signed
+from hub.signed_calls import ASK_FAILURES, ask_signed, failure_reason
 from hub.statuses import AgentPresence, ConversationStatus
 from hub.views import WorkspaceEvent
 from routing.assignment import ExternalAnswer, Outcome, agent_available
@@ -528,12 +526,8 @@ async def _ask_external(hub: Hub, inbox: Inbox, conversation: Conversation, leve
             stored["timeout_seconds"],
             RoutingAnswer,
         )
-    except TimeoutError:
-        reason = "timeout"
-    except (httpx.HTTPError, PermanentSendError):
-        reason = "http_error"
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
-        reason = "bad_answer"
+    except ASK_FAILURES as error:
+        reason = failure_reason(error)
     else:
         return ExternalAnswer(answer.agent_id, answer.team_id)
     log.warning(

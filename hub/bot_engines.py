@@ -21,19 +21,17 @@ import time
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
-import httpx
 import msgspec
 from msgspec import Meta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from connectors.base import PermanentSendError
 from hub import metrics
 from hub.knowledge_base import answer, knowledge_base
 from hub.knowledge_base import grounding as article_grounding
 from hub.models import Conversation, KbArticle, Message, WorkspaceBot
 from hub.runtime import ENCRYPTED, Hub
-from hub.signed_calls import ask_signed
+from hub.signed_calls import ASK_FAILURES, ask_signed, failure_reason
 from routing.bot import ScoredArticle
 
 __all__ = [
@@ -182,12 +180,8 @@ async def engine_answer(
             if webhook is not None:
                 return await _webhook_answer(hub, webhook, conversation, message)
         reason = "not_configured"
-    except TimeoutError:
-        reason = "timeout"
-    except (httpx.HTTPError, PermanentSendError):
-        reason = "http_error"
-    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
-        reason = "bad_answer"
+    except ASK_FAILURES as error:
+        reason = failure_reason(error)
     log.warning(
         "bot.engine_fell_back engine=%s reason=%s workspace=%s conversation=%s",
         engine,

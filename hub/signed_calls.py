@@ -7,14 +7,36 @@ from __future__ import annotations
 import asyncio
 from typing import TypeVar
 
+import httpx
 import msgspec
 
+from connectors.base import PermanentSendError
 from hub.runtime import Hub
 from normalizer.webhook_signature import signed_webhook_headers
 
-__all__ = ["ask_signed"]
+__all__ = ["ASK_FAILURES", "ask_signed", "failure_reason"]
 
 Answer = TypeVar("Answer")
+
+ASK_FAILURES = (
+    TimeoutError,
+    httpx.HTTPError,
+    PermanentSendError,
+    msgspec.ValidationError,
+    msgspec.DecodeError,
+    ValueError,
+)
+"""What asking a business's service may raise that means "fall back", not "crash"."""
+
+
+def failure_reason(error: BaseException) -> str:
+    """The `reason` logged (and counted) for one of ASK_FAILURES: the bot and the router name their fallbacks
+    alike, so one dashboard reads both."""
+    if isinstance(error, TimeoutError):
+        return "timeout"
+    if isinstance(error, (httpx.HTTPError, PermanentSendError)):
+        return "http_error"
+    return "bad_answer"
 
 
 async def ask_signed(

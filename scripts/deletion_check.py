@@ -629,7 +629,8 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_bot_engines.py::test_an_external_bot_that_fails_leaves_the_answer_to_the_knowledge_base",
         ),
-        starts_with="except (msgspec.ValidationError",
+        starts_with="ASK_FAILURES",
+        replacement="()",
     ),
     Deletion(
         "widget: a visitor's message attaches only files uploaded to its workspace",
@@ -678,13 +679,14 @@ DELETIONS: tuple[Deletion, ...] = (
     ),
     # hub/tickets.py, hub/sla_watch.py, hub/out_of_hours.py
     Deletion(
-        "tickets: another workspace's ticket is not found",
-        "hub/api/tickets.py",
-        "_load_ticket",
+        "api: another workspace's row (a ticket, a webhook subscription...) is not found",
+        "hub/api/dependencies.py",
+        "workspace_row",
         (
             "tests/hub/test_tickets_api.py::test_another_workspace_can_neither_read_nor_change_nor_open_on_ours",
+            "tests/hub/test_workspace_isolation.py::test_a_token_of_workspace_a_gets_404_for_every_object_of_workspace_b",
         ),
-        starts_with="col(Ticket.workspace_id) == caller.workspace_id",
+        starts_with="col(model.workspace_id) == caller.workspace_id",
         replacement="True",
     ),
     Deletion(
@@ -789,16 +791,6 @@ DELETIONS: tuple[Deletion, ...] = (
         (
             "tests/hub/test_webhooks.py::test_a_failing_subscriber_is_disabled_with_the_reason_and_holds_no_other",
         ),
-    ),
-    Deletion(
-        "crm: webhook subscriptions are found in the caller's workspace only",
-        "hub/api/webhooks.py",
-        "_subscription",
-        (
-            "tests/hub/test_workspace_isolation.py::test_a_token_of_workspace_a_gets_404_for_every_object_of_workspace_b",
-        ),
-        starts_with="WebhookSubscription.workspace_id == admin.workspace_id",
-        replacement="True",
     ),
     Deletion(
         "crm: a delivery is found among its own subscription's only",

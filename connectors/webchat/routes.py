@@ -334,14 +334,18 @@ async def widget_config(
     return Response(body, headers=cors_headers(settings, request.headers.get("origin")))
 
 
+_POSTED_MESSAGE_RESPONSES = {
+    200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before."),
+    **error_responses(400, 401, 403, 404, 413, 415, 422, 429),
+}
+"""A message and a left message are accepted alike (`accept`), so they answer alike, a retry included."""
+
+
 @post(
     f"{WIDGET_PATH}/messages",
     status_code=201,
     tags=["widget"],
-    responses={
-        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before."),
-        **error_responses(400, 401, 403, 404, 413, 415, 422, 429),
-    },
+    responses=_POSTED_MESSAGE_RESPONSES,
 )
 async def post_widget_message(
     request: Request,
@@ -444,10 +448,7 @@ async def identify_visitor(
     f"{WIDGET_PATH}/leave-message",
     status_code=201,
     tags=["widget"],
-    responses={
-        200: ResponseSpec(WidgetPostAnswer, description="A retry: this client_id was accepted before."),
-        **error_responses(400, 401, 403, 404, 413, 415, 422, 429),
-    },
+    responses=_POSTED_MESSAGE_RESPONSES,
 )
 async def leave_message(
     request: Request,

@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub import actors
 from hub.agent_connections import AgentConnections, presence_shown
 from hub.api.auth import agent_summary
+from hub.api.dependencies import load_agent
 from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
@@ -141,13 +142,7 @@ class AgentController(Controller):
     ) -> AgentView:
         """Change an agent's role, name, capacity or skills (admins only). A new role holds from the agent's next
         request, on every session and token they have; a raised capacity serves the queue at once."""
-        agent = (
-            await session.exec(
-                select(Agent).where(Agent.id == agent_id, Agent.workspace_id == admin.workspace_id)
-            )
-        ).first()
-        if agent is None:
-            raise ApiError(404, "agent_not_found", f"No agent {agent_id} in your workspace.")
+        agent = await load_agent(session, admin, agent_id)
         changed = {}
         if data.role is not None and data.role != agent.role:
             if agent.role == AgentRole.ADMIN:

@@ -15,6 +15,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.dependencies import workspace_row
+from hub.api.fields import invalid_field
 from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.db import like_literal
@@ -67,23 +69,17 @@ class CannedResponsePatch(msgspec.Struct, forbid_unknown_fields=True):
     content: Content | UnsetType = UNSET
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        422, "invalid_input", f"{field}: {message}.", extra=[{"field": field, "message": message}]
-    )
-
-
 def _short_code(raw: str) -> str:
     short_code = as_word(raw)
     if short_code is None:
-        raise _invalid("short_code", "1-40 letters, digits, '-' or '_', one word")
+        raise invalid_field("short_code", "1-40 letters, digits, '-' or '_', one word")
     return short_code
 
 
 def _content(raw: str) -> str:
     content = clean_text(raw)
     if not content:
-        raise _invalid("content", "must not be empty")
+        raise invalid_field("content", "must not be empty")
     return content
 
 
@@ -108,19 +104,14 @@ def _view(row: CannedResponse) -> CannedResponseView:
 
 async def _load(session: AsyncSession, caller: Caller, canned_response_id: str) -> CannedResponse:
     """The caller's canned response; 404 for one of another workspace, as for one that does not exist."""
-    row = (
-        await session.exec(
-            select(CannedResponse).where(
-                col(CannedResponse.id) == canned_response_id,
-                col(CannedResponse.workspace_id) == caller.workspace_id,
-            )
-        )
-    ).first()
-    if row is None:
-        raise ApiError(
-            404, "canned_response_not_found", f"No canned response {canned_response_id} in your workspace."
-        )
-    return row
+    return await workspace_row(
+        session,
+        caller,
+        CannedResponse,
+        canned_response_id,
+        code="canned_response_not_found",
+        noun="canned response",
+    )
 
 
 async def _save(session: AsyncSession, row: CannedResponse) -> CannedResponseView:

@@ -19,12 +19,13 @@ from litestar.di import NamedDependency
 from litestar.openapi import ResponseSpec
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from msgspec import UNSET, Meta, UnsetType
-from sqlalchemy import String, and_, cast, func, or_
+from sqlalchemy import String, cast, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import contact_import, customers, events, journey, lifecycle
-from hub.api.conversations import decode_cursor, encode_cursor
+from hub.api.conversations import encode_cursor, newest_activity_first
+from hub.api.dependencies import workspace_row
 from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.contact_import import EXPORT_COLUMNS, spreadsheet_safe
@@ -163,13 +164,9 @@ def _imported_profile(contact: Contact, fields: dict[str, Any]) -> None:
 async def load_contact(session: AsyncSession, caller: Caller, contact_id: str) -> Contact:
     """The caller's contact; 404 for another workspace's, 410 pointing at the survivor for a merged one, 410
     `contact_erased` for an erased one (a tombstone merged into an erased contact was erased with it)."""
-    contact = (
-        await session.exec(
-            select(Contact).where(Contact.id == contact_id, Contact.workspace_id == caller.workspace_id)
-        )
-    ).first()
-    if contact is None:
-        raise ApiError(404, "contact_not_found", f"No contact {contact_id} in your workspace.")
+    contact = await workspace_row(
+        session, caller, Contact, contact_id, code="contact_not_found", noun="contact"
+    )
     if contact.erased_at is not None:
         raise ApiError(410, "contact_erased", f"Contact {contact_id} was erased on request.")
     if contact.merged_into is not None:
@@ -232,21 +229,7 @@ async def _timeline(
     statement = select(Conversation).where(
         Conversation.workspace_id == contact.workspace_id, Conversation.contact_id == contact.id
     )
-    if cursor:
-        moment, last_id = decode_cursor(cursor)
-        statement = statement.where(
-            or_(
-                col(Conversation.last_message_at) < moment,
-                and_(col(Conversation.last_message_at) == moment, col(Conversation.id) < last_id),
-            )
-        )
-    rows = (
-        await session.exec(
-            statement.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc()).limit(
-                limit + 1
-            )
-        )
-    ).all()
+    rows = (await session.exec(newest_activity_first(statement, cursor).limit(limit + 1))).all()
     page = rows[:limit]
     return ConversationPage(
         items=[events.conversation_view(row) for row in page],

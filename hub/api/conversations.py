@@ -14,6 +14,7 @@ from litestar.params import JSONBody, QueryParameter
 from sqlalchemy import and_, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from hub import actors, assignment, events, journey, labels, lifecycle, search
 from hub.api.dependencies import load_conversation
@@ -106,6 +107,22 @@ def decode_cursor(cursor: str) -> tuple[datetime, str]:
     raise ApiError(400, "invalid_cursor", "The cursor is not one this API returned.")
 
 
+def newest_activity_first(
+    statement: SelectOfScalar[Conversation], cursor: str | None
+) -> SelectOfScalar[Conversation]:
+    """The conversations after `cursor`, most recent activity first: the conversation list and a contact's
+    timeline page alike, so a cursor from either reads the same way."""
+    if cursor:
+        moment, last_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(
+                col(Conversation.last_message_at) < moment,
+                and_(col(Conversation.last_message_at) == moment, col(Conversation.id) < last_id),
+            )
+        )
+    return statement.order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+
+
 class ConversationController(Controller):
     path = "/conversations"
     tags = ("conversations",)
@@ -155,17 +172,7 @@ class ConversationController(Controller):
             statement = statement.where(
                 search.conversations_matching(caller.workspace_id, searched, contact_ids)
             )
-        if cursor:
-            moment, last_id = decode_cursor(cursor)
-            statement = statement.where(
-                or_(
-                    col(Conversation.last_message_at) < moment,
-                    and_(col(Conversation.last_message_at) == moment, col(Conversation.id) < last_id),
-                )
-            )
-        statement = statement.order_by(
-            col(Conversation.last_message_at).desc(), col(Conversation.id).desc()
-        ).limit(limit + 1)
+        statement = newest_activity_first(statement, cursor).limit(limit + 1)
         rows = (
             await search.run_bounded(session, statement)
             if searched

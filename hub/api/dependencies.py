@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any, Protocol, TypeVar
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.auth import CSRF_HEADER, Caller, authenticate, check_csrf, credentials_from
 from hub.errors import ApiError
+from hub.ids import looks_like_id
 from hub.models import Agent, Conversation, Inbox
 from hub.ratelimit import RateLimiter, enforce
 from hub.runtime import Hub
 
-__all__ = ["API_DEPENDENCIES", "load_agent", "load_conversation", "load_inbox"]
+__all__ = ["API_DEPENDENCIES", "load_agent", "load_conversation", "load_inbox", "workspace_row"]
 
 
 async def provide_hub(request: Request) -> Hub:
@@ -72,39 +74,52 @@ API_DEPENDENCIES = {
 """Resolved only for the handlers that name them: the login handler, which names no `caller`, needs no token."""
 
 
+class _InWorkspace(Protocol):
+    id: str
+    workspace_id: str
+
+
+_Row = TypeVar("_Row", bound=_InWorkspace)
+
+
+async def workspace_row(
+    session: AsyncSession,
+    caller: Caller,
+    model: type[_Row],
+    row_id: str,
+    *conditions: Any,
+    code: str,
+    noun: str,
+    lock: bool = False,
+) -> _Row:
+    """The row `row_id` of `model` in the caller's workspace (meeting `conditions`, locked for update if asked).
+
+    One answer for every resource: 404 `code`, "No <noun> <id> in your workspace.", for a row of another
+    workspace as for one that does not exist, so ids cannot be probed across workspaces; an id the hub could
+    not have made is not sent to the database."""
+    row = None
+    if looks_like_id(row_id):
+        statement = select(model).where(
+            col(model.id) == row_id, col(model.workspace_id) == caller.workspace_id, *conditions
+        )
+        row = (await session.exec(statement.with_for_update() if lock else statement)).first()
+    if row is None:
+        raise ApiError(404, code, f"No {noun} {row_id} in your workspace.")
+    return row
+
+
 async def load_conversation(session: AsyncSession, caller: Caller, conversation_id: str) -> Conversation:
     """The caller's conversation; 404 for one of another workspace, as for one that does not exist."""
-    conversation = (
-        await session.exec(
-            select(Conversation).where(
-                Conversation.id == conversation_id, Conversation.workspace_id == caller.workspace_id
-            )
-        )
-    ).first()
-    if conversation is None:
-        raise ApiError(404, "conversation_not_found", f"No conversation {conversation_id} in your workspace.")
-    return conversation
+    return await workspace_row(
+        session, caller, Conversation, conversation_id, code="conversation_not_found", noun="conversation"
+    )
 
 
 async def load_inbox(session: AsyncSession, caller: Caller, inbox_id: str) -> Inbox:
     """The caller's inbox; 404 for one of another workspace, as for one that does not exist."""
-    inbox = (
-        await session.exec(
-            select(Inbox).where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
-        )
-    ).first()
-    if inbox is None:
-        raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
-    return inbox
+    return await workspace_row(session, caller, Inbox, inbox_id, code="inbox_not_found", noun="inbox")
 
 
 async def load_agent(session: AsyncSession, caller: Caller, agent_id: str) -> Agent:
     """An agent of the caller's workspace; 404 for one of another workspace, as for one that does not exist."""
-    agent = (
-        await session.exec(
-            select(Agent).where(Agent.id == agent_id, Agent.workspace_id == caller.workspace_id)
-        )
-    ).first()
-    if agent is None:
-        raise ApiError(404, "agent_not_found", f"No agent {agent_id} in your workspace.")
-    return agent
+    return await workspace_row(session, caller, Agent, agent_id, code="agent_not_found", noun="agent")

@@ -15,7 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from connectors import CredentialsRefused, CredentialsUnchecked, PollingConnector, UnknownConnectorKind
-from hub.api.dependencies import load_inbox
+from hub.api.dependencies import load_inbox, workspace_row
+from hub.api.fields import required_text
 from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
@@ -25,7 +26,6 @@ from hub.pollers import poll_states
 from hub.runtime import ENCRYPTED, Hub, InvalidInboxSettings
 from hub.statuses import InboxStatus
 from hub.views import ChannelCapabilities, InboxView
-from normalizer import clean_text
 from routing.assignment import STRATEGIES as ROUTING_STRATEGIES
 
 __all__ = ["InboxBody", "InboxController", "inbox_view"]
@@ -242,14 +242,7 @@ class InboxController(Controller):
                 f"routing_strategy must be one of {', '.join(ROUTING_STRATEGIES)}.",
                 extra=[{"field": "routing_strategy", "message": "unknown strategy"}],
             )
-        name = clean_text(data.name)
-        if not name:
-            raise ApiError(
-                422,
-                "invalid_input",
-                "name must not be empty.",
-                extra=[{"field": "name", "message": "must not be empty"}],
-            )
+        name = required_text("name", data.name)
         sealed = _sealed_settings(hub, data.kind, data.settings)
         inbox = Inbox(
             workspace_id=caller.workspace_id,
@@ -281,25 +274,11 @@ class InboxController(Controller):
         """Rename an inbox or change some of its settings (a new password, a rotated app secret). Changed settings
         are validated and their credentials proved with the channel before anything is stored, as on creation; a
         polled inbox (email) reconnects with them within a scan."""
-        inbox = (
-            await session.exec(
-                select(Inbox)
-                .where(Inbox.id == inbox_id, Inbox.workspace_id == caller.workspace_id)
-                .with_for_update()
-            )
-        ).first()
-        if inbox is None:
-            raise ApiError(404, "inbox_not_found", f"No inbox {inbox_id} in your workspace.")
+        inbox = await workspace_row(
+            session, caller, Inbox, inbox_id, code="inbox_not_found", noun="inbox", lock=True
+        )
         if data.name is not None:
-            name = clean_text(data.name)
-            if not name:
-                raise ApiError(
-                    422,
-                    "invalid_input",
-                    "name must not be empty.",
-                    extra=[{"field": "name", "message": "must not be empty"}],
-                )
-            inbox.name = name
+            inbox.name = required_text("name", data.name)
         if data.reopen_window_hours is not None:
             inbox.reopen_window_hours = data.reopen_window_hours
         if data.settings is not None and inbox.kind in hub.registry:

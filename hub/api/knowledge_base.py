@@ -20,7 +20,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.bot_settings import refuse_run_when_without_hours, refuse_unconfigured_engine
-from hub.api.dependencies import load_inbox
+from hub.api.dependencies import load_inbox, workspace_row
+from hub.api.fields import required_text
 from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.bot import BotSettings, bot_settings
@@ -167,32 +168,19 @@ def article_view(row: KbArticle) -> ArticleView:
     )
 
 
-def _cleaned(field: str, value: str) -> str:
-    """Free text as stored: control characters removed, trimmed; what is left must not be empty."""
-    cleaned = clean_text(value)
-    if not cleaned:
-        raise ApiError(
-            422,
-            "invalid_input",
-            f"{field} must not be empty.",
-            extra=[{"field": field, "message": "must not be empty"}],
-        )
-    return cleaned
-
-
 def _cleaned_questions(questions: list[str], field: str = "questions") -> list[str]:
-    cleaned = [_cleaned(f"{field}[{number}]", question) for number, question in enumerate(questions)]
+    cleaned = [required_text(f"{field}[{number}]", question) for number, question in enumerate(questions)]
     return list(dict.fromkeys(cleaned))
 
 
 def _cleaned_tags(tags: list[str]) -> list[str]:
-    return list(dict.fromkeys(_cleaned(f"tags[{number}]", tag) for number, tag in enumerate(tags)))
+    return list(dict.fromkeys(required_text(f"tags[{number}]", tag) for number, tag in enumerate(tags)))
 
 
 def _apply(row: KbArticle, body: ArticleBody, prefix: str = "") -> None:
-    row.title = _cleaned(prefix + "title", body.title)
+    row.title = required_text(prefix + "title", body.title)
     row.questions = _cleaned_questions(body.questions, prefix + "questions")
-    row.answer = _cleaned(prefix + "answer", body.answer)
+    row.answer = required_text(prefix + "answer", body.answer)
     row.locale = body.locale
     row.tags = _cleaned_tags(body.tags)
     row.enabled = body.enabled
@@ -200,16 +188,9 @@ def _apply(row: KbArticle, body: ArticleBody, prefix: str = "") -> None:
 
 async def _article(session: AsyncSession, caller: Caller, article_id: str) -> KbArticle:
     """The caller's article; 404 for one of another workspace, as for one that does not exist."""
-    row = (
-        await session.exec(
-            select(KbArticle).where(
-                col(KbArticle.id) == article_id, col(KbArticle.workspace_id) == caller.workspace_id
-            )
-        )
-    ).first()
-    if row is None:
-        raise ApiError(404, "article_not_found", f"No article {article_id} in your workspace.")
-    return row
+    return await workspace_row(
+        session, caller, KbArticle, article_id, code="article_not_found", noun="article"
+    )
 
 
 async def _refuse_beyond_limit(session: AsyncSession, workspace_id: str, adding: int) -> None:
@@ -277,11 +258,11 @@ class KnowledgeBaseController(Controller):
         """Change the fields given; the next question on any process is answered from the changed article."""
         row = await _article(session, caller, article_id)
         if not isinstance(data.title, UnsetType):
-            row.title = _cleaned("title", data.title)
+            row.title = required_text("title", data.title)
         if not isinstance(data.questions, UnsetType):
             row.questions = _cleaned_questions(data.questions)
         if not isinstance(data.answer, UnsetType):
-            row.answer = _cleaned("answer", data.answer)
+            row.answer = required_text("answer", data.answer)
         if not isinstance(data.locale, UnsetType):
             row.locale = data.locale
         if not isinstance(data.tags, UnsetType):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, delete, get, post
@@ -122,6 +122,33 @@ def masked_view(message: Message, rules: MaskingRules) -> MessageView:
     return msgspec.structs.replace(view, text=rules.mask(view.text))
 
 
+async def _conversation_message(
+    session: AsyncSession,
+    caller: Caller,
+    conversation_id: str,
+    message_id: str,
+    *conditions: Any,
+    code: str,
+    noun: str,
+) -> Message:
+    """A message of the caller's conversation: 404 for the conversation first, then 404 `code` ("No <noun> <id> in
+    this conversation.") for a message of any other conversation, as for one that does not exist."""
+    await load_conversation(session, caller, conversation_id)
+    message = (
+        await session.exec(
+            select(Message).where(
+                Message.id == message_id,
+                Message.conversation_id == conversation_id,
+                Message.workspace_id == caller.workspace_id,
+                *conditions,
+            )
+        )
+    ).first()
+    if message is None:
+        raise ApiError(404, code, f"No {noun} {message_id} in this conversation.")
+    return message
+
+
 class MessageController(Controller):
     path = "/conversations/{conversation_id:str}"
     tags = ("messages",)
@@ -157,18 +184,9 @@ class MessageController(Controller):
         """The message with its card and ID numbers unmasked: admin agents only, and an audit entry says who saw it."""
         if caller.agent is None or caller.agent.role != AgentRole.ADMIN:
             raise ApiError(403, "admin_only", "Only an admin agent may reveal masked card and ID numbers.")
-        await load_conversation(session, caller, conversation_id)
-        message = (
-            await session.exec(
-                select(Message).where(
-                    Message.id == message_id,
-                    Message.conversation_id == conversation_id,
-                    Message.workspace_id == caller.workspace_id,
-                )
-            )
-        ).first()
-        if message is None:
-            raise ApiError(404, "message_not_found", f"No message {message_id} in this conversation.")
+        message = await _conversation_message(
+            session, caller, conversation_id, message_id, code="message_not_found", noun="message"
+        )
         session.add(
             AuditEntry(
                 workspace_id=caller.workspace_id,
@@ -238,19 +256,15 @@ class MessageController(Controller):
     ) -> None:
         """Delete an internal note: its author, or an admin (others 403 `not_note_author`). `note.deleted` tells
         open inboxes to drop it; the agents it named lose their mentions of it."""
-        await load_conversation(session, caller, conversation_id)
-        note = (
-            await session.exec(
-                select(Message).where(
-                    Message.id == note_id,
-                    Message.conversation_id == conversation_id,
-                    Message.workspace_id == caller.workspace_id,
-                    Message.direction == MessageDirection.NOTE,
-                )
-            )
-        ).first()
-        if note is None:
-            raise ApiError(404, "note_not_found", f"No note {note_id} in this conversation.")
+        note = await _conversation_message(
+            session,
+            caller,
+            conversation_id,
+            note_id,
+            Message.direction == MessageDirection.NOTE,
+            code="note_not_found",
+            noun="note",
+        )
         written_by_caller = note.sender_type == SenderType.AGENT and note.sender_id == caller.agent_id
         if not written_by_caller and "admin" not in caller.scopes:
             raise ApiError(403, "not_note_author", "Only the note's author or an admin may delete it.")

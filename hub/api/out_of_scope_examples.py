@@ -20,6 +20,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.dependencies import workspace_row
+from hub.api.fields import required_text
 from hub.api.knowledge_base import LOCALE_PATTERN, MAX_QUESTION_LENGTH
 from hub.api.paging import id_page
 from hub.auth import Caller
@@ -27,7 +29,6 @@ from hub.errors import ApiError, error_responses
 from hub.fields import CursorQuery, IdPath
 from hub.knowledge_base import bump_version, out_of_scope_example_rows
 from hub.models import KbOutOfScopeExample
-from normalizer import clean_text
 
 __all__ = [
     "MAX_OUT_OF_SCOPE_EXAMPLES",
@@ -119,14 +120,7 @@ class OutOfScopeExampleController(Controller):
     ) -> OutOfScopeExampleView:
         """List a question the bot must not answer; from the next question on, on every process, a question
         closer to it than to any article is abstained on (with the semantic re-ranker on)."""
-        text = clean_text(data.text)
-        if not text:
-            raise ApiError(
-                422,
-                "invalid_input",
-                "text must not be empty.",
-                extra=[{"field": "text", "message": "must not be empty"}],
-            )
+        text = required_text("text", data.text)
         workspace = col(KbOutOfScopeExample.workspace_id) == caller.workspace_id
         count = (
             await session.exec(select(func.count()).select_from(KbOutOfScopeExample).where(workspace))
@@ -158,18 +152,14 @@ class OutOfScopeExampleController(Controller):
         self, caller: NamedDependency[Caller], session: NamedDependency[AsyncSession], example_id: IdPath
     ) -> None:
         """404 for an example of another workspace, as for one that does not exist."""
-        row = (
-            await session.exec(
-                select(KbOutOfScopeExample).where(
-                    col(KbOutOfScopeExample.id) == example_id,
-                    col(KbOutOfScopeExample.workspace_id) == caller.workspace_id,
-                )
-            )
-        ).first()
-        if row is None:
-            raise ApiError(
-                404, "example_not_found", f"No out-of-scope example {example_id} in your workspace."
-            )
+        row = await workspace_row(
+            session,
+            caller,
+            KbOutOfScopeExample,
+            example_id,
+            code="example_not_found",
+            noun="out-of-scope example",
+        )
         await session.delete(row)
         await bump_version(session, caller.workspace_id)
         await session.commit()

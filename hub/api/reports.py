@@ -28,6 +28,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub.api.dependencies import load_agent
+from hub.api.fields import invalid_field
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
 from hub.fields import IdQuery
@@ -196,12 +197,6 @@ class ReportScope:
     zone: str
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        422, "invalid_input", f"{field}: {message}.", extra=[{"field": field, "message": message}]
-    )
-
-
 def _aware(at: datetime) -> datetime:
     return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
@@ -220,22 +215,22 @@ async def _scope(
     end = _aware(until) if until else hub.now()
     start = _aware(since) if since else end - DEFAULT_PERIOD
     if start >= end:
-        raise _invalid("from", "the range must start before it ends (`to`)")
+        raise invalid_field("from", "the range must start before it ends (`to`)")
     if end - start > MAX_PERIOD:
-        raise _invalid("to", f"a report covers at most {MAX_PERIOD.days} days")
+        raise invalid_field("to", f"a report covers at most {MAX_PERIOD.days} days")
     if channel is not None and channel not in hub.registry.kinds():
-        raise _invalid(
+        raise invalid_field(
             "channel", f"unknown channel {channel!r}: use one of {', '.join(sorted(hub.registry.kinds()))}"
         )
     if agent_id is not None:
         try:
             await load_agent(session, admin, agent_id)
         except ApiError:
-            raise _invalid("agent_id", f"no agent {agent_id} in your workspace") from None
+            raise invalid_field("agent_id", f"no agent {agent_id} in your workspace") from None
     try:
         time_zone(zone)
     except InvalidSchedule as refusal:
-        raise _invalid("time_zone", refusal.detail) from None
+        raise invalid_field("time_zone", refusal.detail) from None
     return ReportScope(admin.workspace_id, start, end, channel, agent_id, zone)
 
 
@@ -389,7 +384,7 @@ async def coverage_report(session: AsyncSession, scope: ReportScope) -> Coverage
     """Every hour of the range: agents on shift beside the conversations of the same hour a week before."""
     hours = math.ceil((scope.until - scope.since) / timedelta(hours=1))
     if hours > MAX_COVERAGE_HOURS:
-        raise _invalid("to", f"coverage covers at most {MAX_COVERAGE_HOURS // 24} days")
+        raise invalid_field("to", f"coverage covers at most {MAX_COVERAGE_HOURS // 24} days")
     shifts: dict[str, WeeklySchedule] = {
         agent.id: schedule_from_config(agent.shifts) if agent.shifts else ALWAYS_OPEN
         for agent in await _agents(session, scope)

@@ -14,11 +14,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from hub import actors, assignment, events
 from hub.api.bot_settings import judged_url
 from hub.api.dependencies import load_inbox
+from hub.api.fields import invalid_field
 from hub.api.paging import NEXT_PAGE_LINK, array_page, array_slice
 from hub.api.teams import workspace_team
 from hub.auth import Caller
 from hub.bot_engines import Timeout, Url, signing_key
-from hub.errors import ApiError, error_responses
+from hub.errors import error_responses
 from hub.fields import ArrayLimitQuery, CursorQuery, Id, IdPath
 from hub.models import Inbox
 from hub.runtime import ENCRYPTED, Hub
@@ -105,12 +106,6 @@ def routing_view(inbox: Inbox) -> InboxRoutingView:
     )
 
 
-def _invalid(field: str, message: str) -> ApiError:
-    return ApiError(
-        422, "invalid_input", f"{field}: {message}.", extra=[{"field": field, "message": message}]
-    )
-
-
 def _external_settings(hub: Hub, inbox: Inbox, body: ExternalRoutingBody | None) -> dict[str, Any]:
     if body is None:
         return {}
@@ -122,12 +117,12 @@ def _external_settings(hub: Hub, inbox: Inbox, body: ExternalRoutingBody | None)
         try:
             signing_key(body.secret)
         except ValueError as error:
-            raise _invalid("external.secret", str(error)) from None
+            raise invalid_field("external.secret", str(error)) from None
         stored["secret"] = {ENCRYPTED: hub.box.encrypt(body.secret)}
     elif "secret" in inbox.routing_webhook:
         stored["secret"] = inbox.routing_webhook["secret"]
     else:
-        raise _invalid("external.secret", "a signing secret is required")
+        raise invalid_field("external.secret", "a signing secret is required")
     return stored
 
 
@@ -155,7 +150,7 @@ class RoutingController(Controller):
         if data.team_id is not None:
             await workspace_team(session, admin, data.team_id, field="team_id")
         if data.strategy is Strategy.EXTERNAL and data.external is None:
-            raise _invalid("external", "the external strategy needs the service's url and secret")
+            raise invalid_field("external", "the external strategy needs the service's url and secret")
         config: dict[str, Any] = {
             "skill_required": data.skill_required,
             "fallback": data.fallback.value,
@@ -168,7 +163,7 @@ class RoutingController(Controller):
         try:
             policy_from_config({**config, "strategy": data.strategy.value})
         except InvalidPolicy as invalid:
-            raise _invalid(invalid.field or "routing", invalid.detail) from None
+            raise invalid_field(invalid.field or "routing", invalid.detail) from None
         inbox.routing_webhook = _external_settings(hub, inbox, data.external)
         inbox.routing = config
         inbox.routing_strategy = data.strategy

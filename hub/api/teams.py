@@ -14,6 +14,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
+from hub.api.fields import required_text
 from hub.api.paging import NEXT_PAGE_LINK, array_page, array_rows
 from hub.auth import Caller
 from hub.errors import ApiError, error_responses
@@ -21,7 +22,6 @@ from hub.fields import ArrayLimitQuery, CursorQuery, Id, IdPath, Name
 from hub.models import Agent, Team, TeamMember
 from hub.runtime import Hub
 from hub.views import TeamView
-from normalizer import clean_text
 
 __all__ = ["TeamController", "workspace_team"]
 
@@ -134,14 +134,7 @@ class TeamController(Controller):
         data: JSONBody[TeamBody],
     ) -> TeamView:
         """Create a team (admins only); its members take the conversations of inboxes routed to it."""
-        name = clean_text(data.name)
-        if not name:
-            raise ApiError(
-                422,
-                "invalid_input",
-                "name must not be empty.",
-                extra=[{"field": "name", "message": "must not be empty"}],
-            )
+        name = required_text("name", data.name)
         agent_ids = await _members(session, admin, data.agent_ids)
         team = Team(workspace_id=admin.workspace_id, name=name)
         session.add(team)

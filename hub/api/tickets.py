@@ -15,7 +15,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import events
-from hub.api.dependencies import load_conversation, load_inbox
+from hub.api.dependencies import load_conversation, load_inbox, workspace_row
+from hub.api.fields import invalid_field
 from hub.api.messages import ReplyBody, write_message
 from hub.api.paging import id_page
 from hub.auth import Caller
@@ -88,14 +89,10 @@ def _comment_view(comment: TicketComment) -> TicketCommentView:
     )
 
 
-def _invalid(field: str, message: str, code: str = "invalid_input") -> ApiError:
-    return ApiError(422, code, f"{field}: {message}.", extra=[{"field": field, "message": message}])
-
-
 def _subject(text: str) -> str:
     subject = clean_text(text)
     if not subject:
-        raise _invalid("subject", "must not be empty")
+        raise invalid_field("subject", "must not be empty")
     return subject
 
 
@@ -104,19 +101,12 @@ async def _refuse_unknown_agent(session: AsyncSession, caller: Caller, agent_id:
         return
     agent = await session.get(Agent, agent_id)
     if agent is None or agent.workspace_id != caller.workspace_id:
-        raise _invalid("assignee_id", f"no agent {agent_id} in your workspace", "agent_not_found")
+        raise invalid_field("assignee_id", f"no agent {agent_id} in your workspace", "agent_not_found")
 
 
 async def _load_ticket(session: AsyncSession, caller: Caller, ticket_id: str) -> Ticket:
     """The caller's ticket; 404 for one of another workspace, as for one that does not exist."""
-    ticket = (
-        await session.exec(
-            select(Ticket).where(col(Ticket.id) == ticket_id, col(Ticket.workspace_id) == caller.workspace_id)
-        )
-    ).first()
-    if ticket is None:
-        raise ApiError(404, "ticket_not_found", f"No ticket {ticket_id} in your workspace.")
-    return ticket
+    return await workspace_row(session, caller, Ticket, ticket_id, code="ticket_not_found", noun="ticket")
 
 
 class TicketController(Controller):
@@ -138,13 +128,13 @@ class TicketController(Controller):
         if data.conversation_id is not None:
             conversation = await load_conversation(session, caller, data.conversation_id)
             if data.inbox_id is not None and data.inbox_id != conversation.inbox_id:
-                raise _invalid("inbox_id", "is not the conversation's inbox (leave it out)")
+                raise invalid_field("inbox_id", "is not the conversation's inbox (leave it out)")
             inbox_id, contact_id = conversation.inbox_id, conversation.contact_id
             summary = (await conversation_summary(session, conversation)).text
         elif data.inbox_id is not None:
             inbox_id = (await load_inbox(session, caller, data.inbox_id)).id
         else:
-            raise _invalid("inbox_id", "give inbox_id or conversation_id")
+            raise invalid_field("inbox_id", "give inbox_id or conversation_id")
         await _refuse_unknown_agent(session, caller, data.assignee_id)
         ticket = new_ticket(
             workspace_id=caller.workspace_id,
@@ -271,11 +261,11 @@ class TicketController(Controller):
         ticket = await _load_ticket(session, caller, ticket_id)
         body = clean_text(data.body)
         if not body:
-            raise _invalid("body", "must not be empty")
+            raise invalid_field("body", "must not be empty")
         message_id = None
         if data.public:
             if ticket.conversation_id is None:
-                raise _invalid(
+                raise invalid_field(
                     "public",
                     "this ticket has no conversation to send a public comment on",
                     "ticket_without_conversation",

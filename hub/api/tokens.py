@@ -14,12 +14,12 @@ from msgspec import Meta
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.dependencies import workspace_row
 from hub.api.paging import id_page
 from hub.auth import SESSION_REVOKED, Caller, Scope
 from hub.crypto import hash_api_token, new_api_token
 from hub.errors import ApiError, error_responses
 from hub.fields import SINGLE_LINE, CursorQuery
-from hub.ids import looks_like_id
 from hub.models import ApiToken
 from hub.realtime import session_channel
 from hub.runtime import Hub
@@ -108,19 +108,15 @@ class TokenController(Controller):
         token_id: FromPath[str],
     ) -> None:
         """Revoke an integration token: it stops authenticating at once, and its sockets close."""
-        token = None
-        if looks_like_id(token_id):
-            token = (
-                await session.exec(
-                    select(ApiToken).where(
-                        ApiToken.id == token_id,
-                        ApiToken.workspace_id == admin.workspace_id,
-                        col(ApiToken.scopes).is_not(None),
-                    )
-                )
-            ).first()
-        if token is None:
-            raise ApiError(404, "token_not_found", f"No API token {token_id} in your workspace.")
+        token = await workspace_row(
+            session,
+            admin,
+            ApiToken,
+            token_id,
+            col(ApiToken.scopes).is_not(None),
+            code="token_not_found",
+            noun="API token",
+        )
         session.add(admin.audit("api_token.revoked", "api_token", token.id, {"name": token.name}))
         await session.delete(token)
         await session.commit()

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from hub import actors
 from hub.api.bot_settings import judged_url
+from hub.api.dependencies import workspace_row
 from hub.api.paging import id_page
 from hub.auth import Caller
 from hub.bot_engines import Url
@@ -110,21 +111,14 @@ def _known_events(events: list[str]) -> list[str]:
 
 async def _subscription(session: AsyncSession, admin: Caller, subscription_id: str) -> WebhookSubscription:
     """The admin's subscription; 404 for one of another workspace, as for one that does not exist."""
-    found = None
-    if looks_like_id(subscription_id):
-        found = (
-            await session.exec(
-                select(WebhookSubscription).where(
-                    WebhookSubscription.id == subscription_id,
-                    WebhookSubscription.workspace_id == admin.workspace_id,
-                )
-            )
-        ).first()
-    if found is None:
-        raise ApiError(
-            404, "webhook_not_found", f"No webhook subscription {subscription_id} in your workspace."
-        )
-    return found
+    return await workspace_row(
+        session,
+        admin,
+        WebhookSubscription,
+        subscription_id,
+        code="webhook_not_found",
+        noun="webhook subscription",
+    )
 
 
 async def _delivery(

@@ -16,8 +16,9 @@ from litestar.params import JSONBody
 from msgspec import UNSET, Meta, UnsetType
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from hub.api.fields import invalid_field
 from hub.auth import Caller
-from hub.errors import ApiError, error_responses
+from hub.errors import error_responses
 from hub.masking import rules_of
 from hub.models import AuditEntry, Workspace
 from normalizer import is_phone_region
@@ -71,10 +72,6 @@ def _view(workspace: Workspace) -> WorkspaceView:
     )
 
 
-def _invalid(field: str, message: str, code: str) -> ApiError:
-    return ApiError(422, code, f"{field}: {message}.", extra=[{"field": field, "message": message}])
-
-
 class WorkspaceController(Controller):
     path = "/workspace"
     tags = ("workspace",)
@@ -100,7 +97,7 @@ class WorkspaceController(Controller):
         if not isinstance(data.default_region, UnsetType):
             region = data.default_region.upper()
             if not is_phone_region(region):
-                raise _invalid(
+                raise invalid_field(
                     "default_region",
                     f"{data.default_region!r} is not an ISO 3166-1 alpha-2 region with phone numbers",
                     "invalid_region",
@@ -112,7 +109,9 @@ class WorkspaceController(Controller):
                 try:
                     template_pattern(template)
                 except InvalidTemplate as error:
-                    raise _invalid(f"masking.templates[{index}]", str(error), "invalid_template") from None
+                    raise invalid_field(
+                        f"masking.templates[{index}]", str(error), "invalid_template"
+                    ) from None
             masking = msgspec.to_builtins(data.masking)
             changes["masking"] = {"before": workspace.masking, "after": masking}
             workspace.masking = masking
