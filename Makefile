@@ -12,8 +12,15 @@ run: $(INSTALLED)
 
 # The lint runs first so that CI (.ci/run) fails on a formatting, lint or type error before the suite starts.
 # The layer contract (import-linter) is checked by tests/test_layers.py.
+# The suite runs in TEST_PROCESSES processes (pytest-xdist; at most 2, one per core), each with a Redis database of
+# its own (TEST_REDIS_URL's and the next: 3 and 4 by default); the tests marked `serial` then run alone. Both passes
+# run even when the first fails, so that a CI run reports every failure.
+TEST_PROCESSES ?= $(shell n=$$(nproc 2>/dev/null || echo 1); [ "$$n" -gt 2 ] && n=2; echo $$n)
 test: $(INSTALLED) lint browser mailserver
-	$(BIN)/pytest --durations=30
+	parallel=0; serial=0; \
+	$(BIN)/pytest --durations=30 --numprocesses=$(TEST_PROCESSES) --dist=worksteal -m "not serial" || parallel=$$?; \
+	$(BIN)/pytest --durations=5 -m serial || serial=$$?; \
+	[ $$parallel -eq 0 ] && [ $$serial -eq 0 ]
 
 lint: $(INSTALLED)
 	$(BIN)/ruff format --check .

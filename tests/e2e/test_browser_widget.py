@@ -753,6 +753,7 @@ def web_chat_settings(hub_server: RunningHub, **settings: Any) -> Iterator[dict[
     """The demo web chat inbox with these settings while the test runs (and its widget's /config showing them)."""
     inbox = inbox_of(hub_server.demo, "webchat")
     before = hub_server.api.get(f"/api/v1/inboxes/{inbox['id']}").json()["settings"]
+    config_before = widget_config(hub_server)
     changed = hub_server.api.patch(f"/api/v1/inboxes/{inbox['id']}", json={"settings": settings})
     assert changed.status_code == 200, changed.text
     try:
@@ -760,6 +761,12 @@ def web_chat_settings(hub_server: RunningHub, **settings: Any) -> Iterator[dict[
     finally:
         restored = {name: before.get(name) for name in settings}
         hub_server.api.patch(f"/api/v1/inboxes/{inbox['id']}", json={"settings": restored})
+        # The widget's /config takes the change a moment later; the module's next test (another one under
+        # pytest-xdist's order) must not open a widget that still shows this test's pre-chat or offline form.
+        shown = ("prechat", "leave_message")
+        wait_for(
+            lambda: all(widget_config(hub_server)[name] == config_before[name] for name in shown), timeout=5
+        )
 
 
 def widget_config(hub_server: RunningHub) -> dict[str, Any]:
