@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Batcher", "batcher"]
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("omnihub.batching")
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")

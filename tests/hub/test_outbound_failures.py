@@ -159,7 +159,7 @@ def test_replies_whose_sends_end_together_are_recorded_in_one_batch_without_spli
     only when all have begun, so their outcomes reach the batcher together."""
     api = bearer(demo["api_token"])
     CrashyConnector.together = threading.Barrier(TOGETHER)
-    caplog.set_level(logging.WARNING, logger="hub.batching")
+    caplog.set_level(logging.WARNING, logger="omnihub.batching")
     for number in range(1, TOGETHER):
         delivered = hub_client.post(
             f"/webhooks/crashy/{conversation['inbox_id']}",
