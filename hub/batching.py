@@ -47,6 +47,8 @@ class Batcher(Generic[Item, Result]):
     ) -> None:
         self._handle = handle
         self._name = name
+        self.splits = 0
+        """Batches that failed and were handled again in halves, since the batcher was made."""
         self._max_items = max_items
         self._linger_seconds = linger_seconds
         self._waiting: deque[tuple[list[Item], asyncio.Future[list[Result]]]] = deque()
@@ -78,6 +80,7 @@ class Batcher(Generic[Item, Result]):
             if len(batch) == 1:
                 _settle(batch[0][1], error=error)
                 return
+            self.splits += 1
             logger.warning(
                 "%s: a batch of %d callers failed (%s), handled again in halves",
                 self._name,

@@ -1502,13 +1502,13 @@ DELETIONS: tuple[Deletion, ...] = (
         starts_with="if message.status not in _MOVES_FROM[report.status]:",
     ),
     Deletion(
-        "batching: a batch that fails and is split is a warning naming its batcher",
+        "batching: a batch that fails and is split is counted",
         "hub/batching.py",
         "Batcher._run",
         (
-            "tests/hub/test_batching.py::test_each_split_is_a_warning_naming_the_batcher_and_only_the_errors_first_line",
+            "tests/hub/test_batching.py::test_each_split_is_counted_so_that_a_handle_failing_every_batch_of_several_shows",
         ),
-        starts_with="logger.warning(",
+        starts_with="self.splits += 1",
     ),
     Deletion(
         "delivery reports: the send's outcome recorded after a report of delivery keeps it",

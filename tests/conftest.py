@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import filecmp
-import logging
 import os
 import shutil
 import socket
@@ -137,30 +136,6 @@ def environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("OMNIHUB_DATA_DIR", str(tmp_path / "var"))
     monkeypatch.setenv("OMNIHUB_PUBLIC_URL", "http://hub.example.test/")
     return tmp_path
-
-
-class _Collected(logging.Handler):
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.messages: list[str] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.messages.append(record.getMessage())
-
-
-@pytest.fixture
-def batch_splits() -> Iterator[list[str]]:
-    """The batchers' split warnings during the test, caught by a handler on their own logger at its own level, so
-    that no other test's changes to the root logger (its handlers, its level) can hide them."""
-    logger = logging.getLogger("omnihub.batching")
-    collected, level = _Collected(), logger.level
-    logger.addHandler(collected)
-    logger.setLevel(logging.WARNING)
-    try:
-        yield collected.messages
-    finally:
-        logger.removeHandler(collected)
-        logger.setLevel(level)
 
 
 def run(coroutine_function: Callable[..., Any], settings: Settings) -> Any:
